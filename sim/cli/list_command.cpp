@@ -1,0 +1,74 @@
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/core/error.hpp"
+#include "sim/fleet/catalog.hpp"
+#include "sim/serving/router.hpp"
+
+namespace po = boost::program_options;
+
+namespace greenfleet::cli {
+
+int list_command(const std::vector<std::string>& args) {
+  po::options_description opts("greenfleet list gpus|cpus|servers|models|policies [options]");
+  std::string what, catalog_dir;
+  opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
+                                                 "project directory holding hardware_catalog/ and models/");
+  po::options_description all;
+  all.add(opts).add_options()("what", po::value(&what));
+  po::positional_options_description pos;
+  pos.add("what", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw core::InputError(fmt::format("list: {}", e.what()));
+  }
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  if (what == "policies") {
+    for (const auto& info : serving::routers().infos()) {
+      fmt::print("{} {}\n    {}\n", info.category, info.name, info.doc);
+      for (const auto& p : info.params)
+        fmt::print("    - {} ({}, default {}): {}\n", p.name, p.type, p.default_value, p.doc);
+    }
+    return 0;
+  }
+  const fleet::Catalog c = fleet::Catalog::load(catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir);
+  if (what == "gpus") {
+    fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", "name", "year", "mem GB", "BW GB/s", "FP16 TF",
+               "TDP W");
+    for (const auto& [id, g] : c.gpus())
+      fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", id, g.name, g.launch_year, g.memory_gb,
+                 g.memory_bandwidth_gbps, g.fp16_tflops, g.tdp_w);
+  } else if (what == "cpus") {
+    fmt::print("{:<12} {:<34} {:>5} {:>6} {:>9} {:>6}\n", "id", "name", "year", "cores", "BW GB/s", "TDP W");
+    for (const auto& [id, p] : c.cpus())
+      fmt::print("{:<12} {:<34} {:>5} {:>6} {:>9} {:>6}\n", id, p.name, p.launch_year, p.cores,
+                 p.memory_bandwidth_gbps, p.tdp_w);
+  } else if (what == "servers") {
+    fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", "id", "gpu", "x", "cpu", "sockets", "DRAM GB",
+               "SSD GB");
+    for (const auto& [id, s] : c.servers())
+      fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", id, s.gpu, s.gpu_count, s.cpu, s.cpu_sockets,
+                 s.dram_gb, s.ssd_gb);
+  } else if (what == "models") {
+    fmt::print("{:<16} {:>7} {:>7} {:>7} {:>6} {:>9} {:>10}\n", "id", "params", "layers", "hidden", "kv", "weights",
+               "KV/token");
+    for (const auto& [id, m] : c.models())
+      fmt::print("{:<16} {:>6.2f}B {:>7} {:>7} {:>6} {:>7.1f}GB {:>8.0f}KiB\n", id, m.parameters() / 1e9, m.layers,
+                 m.hidden_size, m.kv_heads, m.weight_bytes() / 1e9, m.kv_bytes_per_token() / 1024);
+  } else {
+    throw core::InputError(fmt::format("list: expected one of gpus, cpus, servers, models, policies; got '{}'", what));
+  }
+  return 0;
+}
+
+
+}  // namespace greenfleet::cli

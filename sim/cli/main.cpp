@@ -1,0 +1,58 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "greenfleet/version.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/core/error.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(greenfleet: carbon-aware LLM inference datacenter simulator
+
+usage: greenfleet <command> [options]
+
+commands:
+  run EXP.yaml [-o OUT.h5] [--set key.path=value]... [--quiet]
+                   simulate an experiment, print a summary table, write HDF5
+  list gpus|cpus|servers|models|policies
+                   show catalog entries and registered policies with their parameters
+  summary OUT.h5 [--json]
+                   print the summary stored in an output file
+
+options:
+  --help           this text; `greenfleet <command> --help` for a command's options
+  --version        version and git revision
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    fmt::print("greenfleet {} (git {})\n", greenfleet::core::kVersion, greenfleet::core::kGitRevision);
+    return 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  try {
+    if (command == "run") return greenfleet::cli::run_command(args);
+    if (command == "list") return greenfleet::cli::list_command(args);
+    if (command == "summary") return greenfleet::cli::summary_command(args);
+    fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);
+    return 2;
+  } catch (const greenfleet::core::InputError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "internal error: {}\n", e.what());
+    return 1;
+  }
+}

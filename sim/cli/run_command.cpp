@@ -1,0 +1,117 @@
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/core/error.hpp"
+#include "sim/fleet/catalog.hpp"
+#include "sim/io/atomic_output.hpp"
+#include "sim/io/experiment.hpp"
+#include "sim/io/request_writer.hpp"
+#include "sim/runner/report.hpp"
+#include "sim/runner/simulation.hpp"
+
+namespace po = boost::program_options;
+
+namespace greenfleet::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int) { g_interrupted = true; }
+
+std::string clock_text(core::SimTime t) {
+  const std::int64_t s = t / core::kSecond;
+  return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& args) {
+  po::options_description opts("greenfleet run EXP.yaml [options]");
+  std::string output, catalog_dir, data_dir;
+  std::vector<std::string> overrides;
+  opts.add_options()("help,h", "show this help")(
+      "output,o", po::value(&output), "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
+      "set", po::value(&overrides)->composing(), "override any key: --set workload.synthetic.rate=8 (repeatable)")(
+      "quiet,q", "no progress line")("catalog", po::value(&catalog_dir),
+                                     "project directory holding hardware_catalog/ and models/ "
+                                     "(default: $GREENFLEET_HOME, else the source tree)")(
+      "data-dir", po::value(&data_dir),
+      "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)");
+  po::options_description hidden;
+  std::string experiment_file;
+  hidden.add_options()("experiment", po::value(&experiment_file));
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw core::InputError(fmt::format("run: {} (see greenfleet run --help)", e.what()));
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\nExit codes: 0 ok, 1 internal error, 2 bad input, 130 interrupted.\n";
+    return 0;
+  }
+  if (experiment_file.empty()) throw core::InputError("run: missing the experiment file (greenfleet run EXP.yaml)");
+  const bool quiet = vm.count("quiet") != 0;
+
+  const std::string root = catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir;
+  const fleet::Catalog catalog = fleet::Catalog::load(root);
+  io::LoadOptions lo;
+  lo.overrides = overrides;
+  lo.data_dir = data_dir.empty() ? io::default_data_dir(root) : data_dir;
+  lo.output_path = output;
+  const io::Experiment x = io::load_experiment(experiment_file, catalog, lo);
+
+  runner::Simulation sim(x, catalog);
+  io::AtomicOutput out(x.output_path);
+  std::unique_ptr<io::RequestWriter> writer;
+  if (x.output_requests) {
+    writer = std::make_unique<io::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot});
+    sim.add_observer(writer.get());
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
+  double last_print = 0;
+  bool printed = false;
+  const auto wall_start = std::chrono::steady_clock::now();
+  try {
+    sim.run([&](const runner::Progress& p) {
+      if (g_interrupted) throw core::Interrupted();
+      if (!show_progress || p.wall_seconds < 1.0 || p.wall_seconds - last_print < 0.25) return;
+      last_print = p.wall_seconds;
+      printed = true;
+      std::fprintf(stderr, "\r  sim %s | %llu arrived | %llu done | %.3g req/s simulated   ",
+                   clock_text(p.now).c_str(), static_cast<unsigned long long>(p.arrived),
+                   static_cast<unsigned long long>(p.finished), static_cast<double>(p.arrived) / p.wall_seconds);
+    });
+  } catch (const core::Interrupted&) {
+    if (printed) std::fputs("\n", stderr);
+    fmt::print(stderr, "interrupted: no output written\n");
+    return 130;
+  }
+  if (printed) std::fputs("\r\033[K", stderr);
+  if (writer) writer->flush();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const io::Summary summary = runner::make_summary(sim, x, wall);
+  runner::write_run_tables(out.file(), sim, x, catalog, wall);
+  io::write_summary(out.file(), summary);
+  out.commit();
+  std::cout << io::format_table(summary);
+  std::cout << fmt::format("output: {}\n", x.output_path);
+  return 0;
+}
+
+}  // namespace greenfleet::cli

@@ -1,0 +1,39 @@
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/core/error.hpp"
+#include "sim/io/summary.hpp"
+
+namespace po = boost::program_options;
+
+namespace greenfleet::cli {
+
+int summary_command(const std::vector<std::string>& args) {
+  po::options_description opts("greenfleet summary OUT.h5 [--json]");
+  std::string file;
+  opts.add_options()("help,h", "show this help")("json", "print JSON instead of a table");
+  po::options_description all;
+  all.add(opts).add_options()("file", po::value(&file));
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw core::InputError(fmt::format("summary: {}", e.what()));
+  }
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  if (file.empty()) throw core::InputError("summary: missing the output file (greenfleet summary OUT.h5)");
+  const io::Summary s = io::read_summary(file);
+  std::cout << (vm.count("json") ? io::format_json(s) : io::format_table(s));
+  return 0;
+}
+
+}  // namespace greenfleet::cli

@@ -1,0 +1,188 @@
+#include "sim/fleet/catalog.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "sim/core/error.hpp"
+#include "sim/io/config_node.hpp"
+
+namespace greenfleet::fleet {
+
+namespace fs = std::filesystem;
+using io::ConfigNode;
+
+namespace {
+
+ConfigNode open(const std::string& file, YAML::Node& holder) {
+  holder = ConfigNode::load_file(file);
+  return ConfigNode(holder, file, "", YAML::Node(YAML::NodeType::Undefined));
+}
+
+void require_ref(ConfigNode& entry, const std::string& key, const std::string& value,
+                 const std::set<std::string>& ids, const std::string& what) {
+  if (ids.count(value)) return;
+  const std::string hint = io::closest_match(value, ids);
+  entry.fail(key, fmt::format("unknown {} '{}'{}", what, value, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+}
+
+template <class Map>
+std::set<std::string> ids_of(const Map& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
+}  // namespace
+
+std::string default_catalog_root() {
+  if (const char* home = std::getenv("GREENFLEET_HOME"); home && *home) return home;
+  return GREENFLEET_SOURCE_DIR;
+}
+
+Catalog Catalog::load(const std::string& root) {
+  Catalog c;
+  c.root_ = root;
+  const fs::path hw = fs::path(root) / "hardware_catalog";
+  if (!fs::is_directory(hw))
+    throw core::InputError(fmt::format("{}: catalog directory not found (use --catalog or GREENFLEET_HOME)", hw.string()));
+  YAML::Node holder;
+
+  {
+    ConfigNode doc = open((hw / "memory.yaml").string(), holder);
+    for (auto& [id, e] : doc.child_map("memory_kinds")) {
+      c.memory_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100)};
+      e.finish();
+    }
+    for (auto& [id, e] : doc.child_map("storage_kinds")) {
+      c.storage_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100)};
+      e.finish();
+    }
+    doc.finish();
+  }
+  const auto mem_ids = ids_of(c.memory_kinds_);
+
+  {
+    ConfigNode doc = open((hw / "gpus.yaml").string(), holder);
+    for (auto& [id, e] : doc.child_map("gpus")) {
+      GpuSpec g;
+      g.id = id;
+      g.name = e.get_string("name");
+      g.vendor = e.get_string("vendor");
+      g.launch_year = static_cast<int>(e.get_int("launch_year", std::nullopt, 1990, 2100));
+      g.form_factor = e.get_choice("form_factor", {"sxm", "pcie", "oam"});
+      g.memory_gb = e.get_double("memory_gb", std::nullopt, 1, 4096);
+      g.memory_kind = e.get_string("memory_kind");
+      require_ref(e, "memory_kind", g.memory_kind, mem_ids, "memory kind");
+      g.memory_bandwidth_gbps = e.get_double("memory_bandwidth_gbps", std::nullopt, 1, 1e5);
+      g.fp16_tflops = e.get_double("fp16_tflops", std::nullopt, 0.1, 1e5);
+      g.fp8_tflops = e.get_double("fp8_tflops", 0.0, 0, 1e5);
+      g.tdp_w = e.get_double("tdp_w", std::nullopt, 1, 1e4);
+      g.die_area_mm2 = e.get_double("die_area_mm2", std::nullopt, 1, 1e4);
+      g.process_node = e.get_string("process_node");
+      g.link = e.get_choice("link", {"nvlink", "pcie"});
+      g.link_bandwidth_gbps = e.get_double("link_bandwidth_gbps", std::nullopt, 0.1, 1e4);
+      ConfigNode p = e.child("power");
+      g.power.idle_w = p.get_double("idle_w", std::nullopt, 0, 1e4);
+      g.power.prefill_w = p.get_double("prefill_w", std::nullopt, 0, 1e4);
+      g.power.decode_w = p.get_double("decode_w", std::nullopt, 0, 1e4);
+      if (g.power.idle_w > g.power.decode_w || g.power.decode_w > g.power.prefill_w)
+        p.fail_here("expected idle_w <= decode_w <= prefill_w");
+      p.finish();
+      e.finish();
+      c.gpus_[id] = g;
+    }
+    doc.finish();
+  }
+
+  {
+    ConfigNode doc = open((hw / "cpus.yaml").string(), holder);
+    for (auto& [id, e] : doc.child_map("cpus")) {
+      CpuSpec p;
+      p.id = id;
+      p.name = e.get_string("name");
+      p.vendor = e.get_string("vendor");
+      p.launch_year = static_cast<int>(e.get_int("launch_year", std::nullopt, 1990, 2100));
+      p.cores = static_cast<int>(e.get_int("cores", std::nullopt, 1, 1024));
+      p.threads = static_cast<int>(e.get_int("threads", std::nullopt, 1, 4096));
+      p.base_ghz = e.get_double("base_ghz", std::nullopt, 0.1, 10);
+      p.memory_channels = static_cast<int>(e.get_int("memory_channels", std::nullopt, 1, 64));
+      p.memory_bandwidth_gbps = e.get_double("memory_bandwidth_gbps", std::nullopt, 1, 1e4);
+      p.bf16_tflops = e.get_double("bf16_tflops", std::nullopt, 0, 1e4);
+      p.tdp_w = e.get_double("tdp_w", std::nullopt, 1, 2000);
+      p.idle_w = e.get_double("idle_w", std::nullopt, 0, 2000);
+      p.process_node = e.get_string("process_node");
+      p.amx = e.get_bool("amx");
+      e.finish();
+      c.cpus_[id] = p;
+    }
+    doc.finish();
+  }
+
+  {
+    ConfigNode doc = open((hw / "servers.yaml").string(), holder);
+    const auto gpu_ids = ids_of(c.gpus_), cpu_ids = ids_of(c.cpus_);
+    for (auto& [id, e] : doc.child_map("servers")) {
+      ServerSku s;
+      s.id = id;
+      s.name = e.get_string("name");
+      s.gpu = e.get_string("gpu");
+      require_ref(e, "gpu", s.gpu, gpu_ids, "GPU");
+      s.gpu_count = static_cast<int>(e.get_int("gpu_count", std::nullopt, 0, 64));
+      s.cpu = e.get_string("cpu");
+      require_ref(e, "cpu", s.cpu, cpu_ids, "CPU");
+      s.cpu_sockets = static_cast<int>(e.get_int("cpu_sockets", std::nullopt, 1, 8));
+      s.dram_gb = e.get_double("dram_gb", std::nullopt, 1, 1e6);
+      s.dram_kind = e.get_string("dram_kind");
+      require_ref(e, "dram_kind", s.dram_kind, mem_ids, "memory kind");
+      s.ssd_gb = e.get_double("ssd_gb", std::nullopt, 0, 1e7);
+      s.nic_gbps = e.get_double("nic_gbps", std::nullopt, 0, 1e5);
+      s.baseline_w = e.get_double("baseline_w", std::nullopt, 0, 1e5);
+      e.finish();
+      c.servers_[id] = s;
+    }
+    doc.finish();
+  }
+
+  const fs::path md = fs::path(root) / "models" / "llm";
+  if (!fs::is_directory(md)) throw core::InputError(fmt::format("{}: model directory not found", md.string()));
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(md))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    ConfigNode e = open(f.string(), holder);
+    perf::LlmModel m;
+    m.id = e.get_string("id");
+    if (m.id != f.stem().string()) e.fail("id", fmt::format("must match the file name '{}'", f.stem().string()));
+    m.name = e.get_string("name");
+    m.layers = static_cast<int>(e.get_int("layers", std::nullopt, 1, 1000));
+    m.hidden_size = static_cast<int>(e.get_int("hidden_size", std::nullopt, 1, 1 << 20));
+    m.heads = static_cast<int>(e.get_int("heads", std::nullopt, 1, 4096));
+    m.kv_heads = static_cast<int>(e.get_int("kv_heads", std::nullopt, 1, 4096));
+    m.head_dim = static_cast<int>(e.get_int("head_dim", std::nullopt, 1, 4096));
+    m.ffn_size = static_cast<int>(e.get_int("ffn_size", std::nullopt, 1, 1 << 22));
+    m.vocab_size = static_cast<int>(e.get_int("vocab_size", std::nullopt, 1, 1 << 24));
+    m.max_context = static_cast<int>(e.get_int("max_context", std::nullopt, 1, 1 << 24));
+    m.gated_mlp = e.get_choice("mlp", {"gated", "plain"}) == "gated";
+    m.tied_embeddings = e.get_bool("tied_embeddings");
+    const std::string dtype = e.get_choice("dtype", {"fp32", "fp16", "bf16", "fp8"});
+    m.bytes_per_param = dtype == "fp32" ? 4 : dtype == "fp8" ? 1 : 2;
+    m.published_params_b = e.get_double("parameters_b", std::nullopt, 0.001, 1e5);
+    if (m.heads % m.kv_heads != 0) e.fail("kv_heads", "heads must be a multiple of kv_heads");
+    const double counted = m.parameters() / 1e9;
+    if (std::abs(counted - m.published_params_b) > 0.05 * m.published_params_b)
+      e.fail("parameters_b", fmt::format("the shape gives {:.3f} B parameters, more than 5% away from {}", counted,
+                                         m.published_params_b));
+    e.finish();
+    c.models_[m.id] = m;
+  }
+  if (c.models_.empty()) throw core::InputError(fmt::format("{}: no model files (*.yaml)", md.string()));
+  return c;
+}
+
+}  // namespace greenfleet::fleet

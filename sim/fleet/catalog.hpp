@@ -1,0 +1,90 @@
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/perf/llm_model.hpp"
+
+namespace greenfleet::fleet {
+
+struct DevicePower {
+  double idle_w = 0;
+  double prefill_w = 0;
+  double decode_w = 0;
+};
+
+struct GpuSpec {
+  std::string id, name, vendor, form_factor, memory_kind, process_node, link;
+  int launch_year = 0;
+  double memory_gb = 0;
+  double memory_bandwidth_gbps = 0;  // GB/s
+  double fp16_tflops = 0;            // dense
+  double fp8_tflops = 0;
+  double tdp_w = 0;
+  double die_area_mm2 = 0;
+  double link_bandwidth_gbps = 0;  // GB/s per direction per GPU
+  DevicePower power;
+};
+
+struct CpuSpec {
+  std::string id, name, vendor, process_node;
+  int launch_year = 0;
+  int cores = 0;
+  int threads = 0;
+  double base_ghz = 0;
+  int memory_channels = 0;
+  double memory_bandwidth_gbps = 0;
+  double bf16_tflops = 0;
+  double tdp_w = 0;
+  double idle_w = 0;
+  bool amx = false;
+};
+
+struct MemoryKind {
+  std::string id;
+  double embodied_kg_per_gb = 0;
+};
+
+struct ServerSku {
+  std::string id, name, gpu, cpu, dram_kind;
+  int gpu_count = 0;
+  int cpu_sockets = 0;
+  double dram_gb = 0;
+  double ssd_gb = 0;
+  double nic_gbps = 0;  // Gb/s
+  double baseline_w = 0;
+};
+
+// Everything under hardware_catalog/ and models/llm/, validated and cross-referenced at load time.
+class Catalog {
+ public:
+  // `root` is the project directory holding hardware_catalog/ and models/.
+  static Catalog load(const std::string& root);
+
+  const GpuSpec& gpu(const std::string& id) const { return gpus_.at(id); }
+  const CpuSpec& cpu(const std::string& id) const { return cpus_.at(id); }
+  const ServerSku& server(const std::string& id) const { return servers_.at(id); }
+  const perf::LlmModel& model(const std::string& id) const { return models_.at(id); }
+
+  const std::map<std::string, GpuSpec>& gpus() const { return gpus_; }
+  const std::map<std::string, CpuSpec>& cpus() const { return cpus_; }
+  const std::map<std::string, MemoryKind>& memory_kinds() const { return memory_kinds_; }
+  const std::map<std::string, MemoryKind>& storage_kinds() const { return storage_kinds_; }
+  const std::map<std::string, ServerSku>& servers() const { return servers_; }
+  const std::map<std::string, perf::LlmModel>& models() const { return models_; }
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string root_;
+  std::map<std::string, GpuSpec> gpus_;
+  std::map<std::string, CpuSpec> cpus_;
+  std::map<std::string, MemoryKind> memory_kinds_;
+  std::map<std::string, MemoryKind> storage_kinds_;
+  std::map<std::string, ServerSku> servers_;
+  std::map<std::string, perf::LlmModel> models_;
+};
+
+// Where the catalogs live: --catalog, else $GREENFLEET_HOME, else the source tree the binary was built from.
+std::string default_catalog_root();
+
+}  // namespace greenfleet::fleet

@@ -1,0 +1,250 @@
+#include "sim/io/experiment.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "sim/core/error.hpp"
+#include "sim/fleet/catalog.hpp"
+#include "sim/io/config_node.hpp"
+#include "sim/serving/router.hpp"
+
+namespace greenfleet::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class Map>
+std::set<std::string> ids_of(const Map& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
+std::string check_ref(ConfigNode& node, const std::string& key, const std::set<std::string>& ids,
+                      const std::string& what) {
+  const std::string value = node.get_string(key);
+  if (ids.count(value)) return value;
+  const std::string hint = closest_match(value, ids);
+  node.fail(key, fmt::format("unknown {} '{}'{}; see `greenfleet list`", what, value,
+                             hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+}
+
+workload::LengthDistribution read_length(ConfigNode& n, double default_max) {
+  workload::LengthDistribution d;
+  const std::string kind = n.get_choice("distribution", {"constant", "lognormal", "uniform", "empirical"});
+  d.min = n.get_double("min", 1.0, 1, 1e7);
+  d.max = n.get_double("max", default_max, 1, 1e7);
+  if (d.max < d.min) n.fail("max", "must be at least min");
+  if (kind == "constant") {
+    d.kind = workload::LengthDistribution::Kind::kConstant;
+    d.value = n.get_double("value", std::nullopt, 1, 1e7);
+  } else if (kind == "lognormal") {
+    d.kind = workload::LengthDistribution::Kind::kLognormal;
+    d.mean = n.get_double("mean", std::nullopt, 1, 1e7);
+    d.sigma = n.get_double("sigma", std::nullopt, 0, 5);
+  } else if (kind == "uniform") {
+    d.kind = workload::LengthDistribution::Kind::kUniform;
+  } else {
+    d.kind = workload::LengthDistribution::Kind::kEmpirical;
+    d.values = n.get_double_list("values", std::nullopt, 1, 1e7);
+    if (d.values.empty()) n.fail("values", "needs at least one value");
+  }
+  n.finish();
+  return d;
+}
+
+std::string resolve_data_file(ConfigNode& n, const std::string& key, const std::string& data_dir,
+                              const std::string& experiment_file) {
+  const std::string name = n.get_string(key);
+  const fs::path p(name);
+  std::vector<fs::path> tried;
+  if (p.is_absolute()) {
+    tried.push_back(p);
+  } else {
+    if (!data_dir.empty()) tried.push_back(fs::path(data_dir) / p);
+    tried.push_back(fs::path(experiment_file).parent_path() / p);
+  }
+  for (const auto& t : tried)
+    if (fs::is_regular_file(t)) return t.string();
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
+  n.fail(key, fmt::format("data file not found (looked for {}); set --data-dir or GREENFLEET_DATA, and see "
+                          "traces/README.md for how to obtain public traces",
+                          list.empty() ? name : list));
+}
+
+}  // namespace
+
+std::string default_data_dir(const std::string& project_root) {
+  if (const char* d = std::getenv("GREENFLEET_DATA"); d && *d) return d;
+  const fs::path shared = fs::path(project_root) / ".." / "shared" / "data";
+  if (fs::is_directory(shared)) return fs::weakly_canonical(shared).string();
+  return "";
+}
+
+Experiment load_experiment(const std::string& file, const fleet::Catalog& catalog, const LoadOptions& options) {
+  YAML::Node doc = ConfigNode::load_file(file);
+  if (doc.IsNull()) throw core::InputError(fmt::format("{}: the experiment file is empty", file));
+  for (const auto& o : options.overrides) apply_override(doc, o);
+  YAML::Node resolved(YAML::NodeType::Map);
+  ConfigNode root(doc, file, "", resolved);
+
+  Experiment x;
+  x.file = file;
+  x.name = root.get_string("name");
+  x.description = root.get_string("description", std::string());
+  x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
+  if (root.has("horizon")) x.horizon = root.get_duration("horizon", std::nullopt, 1);
+  else root.get_string("horizon", std::string("none"));
+  x.drain = root.get_bool("drain", true);
+
+  // Sites first: the fleet refers to them.
+  std::set<std::string> site_names;
+  for (auto& s : root.child_list("sites")) {
+    SiteConfig site;
+    site.name = s.get_string("name");
+    if (!site_names.insert(site.name).second) s.fail("name", fmt::format("duplicate site name '{}'", site.name));
+    site.pue = s.get_double("pue", 1.0, 1.0, 3.0);
+    site.carbon_intensity_g_per_kwh = s.get_double("carbon_intensity_g_per_kwh", 0.0, 0, 5000);
+    s.finish();
+    x.sites.push_back(site);
+  }
+
+  std::set<std::string> deployment_names;
+  const auto model_ids = ids_of(catalog.models());
+  for (auto& d : root.child_list("deployments")) {
+    DeploymentConfig dep;
+    dep.name = d.get_string("name");
+    if (!deployment_names.insert(dep.name).second)
+      d.fail("name", fmt::format("duplicate deployment name '{}'", dep.name));
+    dep.model = check_ref(d, "model", model_ids, "model");
+    dep.tensor_parallel = static_cast<std::int32_t>(d.get_int("tensor_parallel", 1, 1, 8));
+    dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
+    dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
+    ConfigNode sch = d.child_or_empty("scheduler");
+    dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs", 256, 1, 65536));
+    dep.scheduler.max_batched_tokens = static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
+    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", true);
+    dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
+    sch.finish();
+    ConfigNode pm = d.child_or_empty("perf_model");
+    pm.get_choice("kind", {"roofline"}, std::string("roofline"));
+    dep.roofline.compute_efficiency = pm.get_double("compute_efficiency", 0.55, 0.01, 1.0);
+    dep.roofline.bandwidth_efficiency = pm.get_double("bandwidth_efficiency", 0.80, 0.01, 1.0);
+    dep.roofline.step_overhead_s = core::to_seconds(pm.get_duration("step_overhead", core::kMillisecond));
+    dep.roofline.allreduce_latency_s = core::to_seconds(pm.get_duration("allreduce_latency", 8 * core::kMicrosecond));
+    pm.finish();
+    d.finish();
+    x.deployments.push_back(dep);
+  }
+  if (x.deployments.empty()) root.fail("deployments", "needs at least one deployment");
+
+  const auto sku_ids = ids_of(catalog.servers());
+  auto fleet_nodes = root.child_list("fleet");
+  if (fleet_nodes.empty()) root.fail("fleet", "needs at least one server entry");
+  for (auto& f : fleet_nodes) {
+    FleetEntry e;
+    e.site = check_ref(f, "site", site_names, "site");
+    e.sku = check_ref(f, "sku", sku_ids, "server SKU");
+    e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
+    e.deployment = x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name)
+                                             : f.get_string("deployment");
+    if (!deployment_names.count(e.deployment)) {
+      const std::string hint = closest_match(e.deployment, deployment_names);
+      f.fail("deployment", fmt::format("unknown deployment '{}'{}", e.deployment,
+                                       hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+    }
+    const auto& sku = catalog.server(e.sku);
+    const DeploymentConfig& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                                [&](const auto& d) { return d.name == e.deployment; });
+    if (dep.tensor_parallel > sku.gpu_count)
+      f.fail("sku", fmt::format("server '{}' has {} GPUs, fewer than deployment '{}' needs for tensor_parallel {}",
+                                e.sku, sku.gpu_count, dep.name, dep.tensor_parallel));
+    // The model must fit: weights plus at least one KV block per instance.
+    const auto& gpu = catalog.gpu(sku.gpu);
+    const auto& model = catalog.model(dep.model);
+    const double usable = gpu.memory_gb * 1e9 * dep.gpu_memory_utilization * dep.tensor_parallel -
+                          dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
+    const double kv = usable - model.weight_bytes();
+    if (kv < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
+      f.fail("sku", fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
+                                "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
+                                dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
+                                dep.gpu_memory_utilization));
+    f.finish();
+    x.fleet.push_back(e);
+  }
+
+  ConfigNode w = root.child("workload");
+  x.workload.source = w.get_choice("source", {"synthetic", "azure_csv"});
+  x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
+  if (!deployment_names.count(x.workload.deployment)) w.fail("deployment", "unknown deployment");
+  x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));
+  x.workload.on_bad_row = w.get_choice("on_bad_row", {"error", "skip"}, std::string("error")) == "skip"
+                              ? workload::BadRowPolicy::kSkip
+                              : workload::BadRowPolicy::kError;
+  const auto& served = catalog.model(
+      std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) { return d.name == x.workload.deployment; })
+          ->model);
+  if (x.workload.source == "azure_csv") {
+    x.workload.file = resolve_data_file(w, "file", options.data_dir, file);
+  } else {
+    ConfigNode s = w.child("synthetic");
+    auto& sp = x.workload.synthetic;
+    sp.requests = static_cast<std::uint64_t>(s.get_int("requests", std::nullopt, 1));
+    sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
+    sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
+    sp.cv = s.get_double("cv", 1.0, 0.01, 100);
+    ConfigNode pt = s.child("prompt_tokens");
+    sp.prompt = read_length(pt, served.max_context);
+    ConfigNode ot = s.child("output_tokens");
+    sp.output = read_length(ot, served.max_context);
+    s.finish();
+  }
+  w.finish();
+
+  ConfigNode r = root.child_or_empty("router");
+  x.router.name = r.get_choice("name", serving::routers().names(), std::string("round_robin"));
+  if (auto params = r.maybe_child("params")) {
+    x.router.params = YAML::Clone(doc["router"]["params"]);
+    serving::routers().create(x.router.name, *params, x.seed);  // validates the parameters now
+  } else {
+    x.router.params = YAML::Node(YAML::NodeType::Map);
+    ConfigNode empty(x.router.params, file, "router.params", YAML::Node(YAML::NodeType::Undefined));
+    serving::routers().create(x.router.name, empty, x.seed);
+  }
+  x.router.file = file;
+  x.router.path = "router.params";
+  r.finish();
+
+  ConfigNode slo = root.child_or_empty("slo");
+  x.slo.ttft = slo.get_duration("ttft", core::kSecond, 1);
+  x.slo.tpot = slo.get_duration("tpot", 100 * core::kMillisecond, 1);
+  slo.finish();
+
+  ConfigNode eng = root.child_or_empty("engine");
+  const bool ff = eng.get_bool("fast_forward", true);
+  for (auto& d : x.deployments) d.scheduler.fast_forward = ff;
+  eng.finish();
+
+  ConfigNode out = root.child_or_empty("output");
+  x.output_path = out.get_string("path", fmt::format("out/{}.h5", x.name));
+  if (!options.output_path.empty()) {
+    x.output_path = options.output_path;
+    resolved["output"]["path"] = x.output_path;
+  }
+  x.output_requests = out.get_bool("requests", true);
+  out.finish();
+
+  root.finish();
+  YAML::Emitter em;
+  em << resolved;
+  x.resolved_yaml = em.c_str();
+  return x;
+}
+
+}  // namespace greenfleet::io

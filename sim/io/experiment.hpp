@@ -1,0 +1,96 @@
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/core/time.hpp"
+#include "sim/perf/roofline.hpp"
+#include "sim/serving/instance.hpp"
+#include "sim/workload/azure_csv.hpp"
+#include "sim/workload/synthetic.hpp"
+
+namespace greenfleet::fleet {
+class Catalog;
+}
+
+namespace greenfleet::io {
+
+struct WorkloadConfig {
+  std::string source;  // synthetic | azure_csv
+  std::string deployment;
+  std::uint64_t max_requests = 0;  // 0: all
+  workload::BadRowPolicy on_bad_row = workload::BadRowPolicy::kError;
+  std::string file;  // resolved path of a trace file
+  workload::SyntheticSpec synthetic;
+};
+
+struct SiteConfig {
+  std::string name;
+  double pue = 1.0;
+  double carbon_intensity_g_per_kwh = 0;
+};
+
+struct FleetEntry {
+  std::string site;
+  std::string sku;
+  std::int32_t count = 1;
+  std::string deployment;
+};
+
+struct DeploymentConfig {
+  std::string name;
+  std::string model;
+  std::int32_t tensor_parallel = 1;
+  double gpu_memory_utilization = 0.9;
+  double activation_reserve_gb = 1.0;  // per device, held back for activations and the CUDA context
+  serving::SchedulerConfig scheduler;
+  perf::RooflineParams roofline;
+};
+
+struct SloConfig {
+  core::SimTime ttft = 0;
+  core::SimTime tpot = 0;
+};
+
+struct RouterConfig {
+  std::string name;
+  YAML::Node params;  // validated at load time; re-read when the router is built
+  std::string file;
+  std::string path;
+};
+
+// One experiment, fully validated against the catalog: building a simulation from it cannot fail on input.
+struct Experiment {
+  std::string file;
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 0;
+  std::optional<core::SimTime> horizon;  // arrivals at or after it are not simulated
+  bool drain = true;                     // finish admitted requests after the horizon
+  WorkloadConfig workload;
+  std::vector<SiteConfig> sites;
+  std::vector<FleetEntry> fleet;
+  std::vector<DeploymentConfig> deployments;
+  RouterConfig router;
+  SloConfig slo;
+  std::string output_path;
+  bool output_requests = true;
+  std::string resolved_yaml;  // every setting, defaults included, as stored in the output
+};
+
+struct LoadOptions {
+  std::vector<std::string> overrides;  // --set key.path=value
+  std::string data_dir;                // where public data sets live ("" if none)
+  std::string output_path;             // -o, overrides output.path when set
+};
+
+// Loads, overrides, validates and cross-references an experiment. Throws core::InputError.
+Experiment load_experiment(const std::string& file, const fleet::Catalog& catalog, const LoadOptions& options);
+
+// The data directory: --data-dir, else $GREENFLEET_DATA, else ../shared/data beside the project if present.
+std::string default_data_dir(const std::string& project_root);
+
+}  // namespace greenfleet::io

@@ -1,0 +1,73 @@
+#include "sim/io/request_writer.hpp"
+
+namespace greenfleet::io {
+
+RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, std::size_t chunk_rows)
+    : group_(h5::create_group(file, "requests")),
+      slo_(slo),
+      chunk_rows_(chunk_rows),
+      id_(group_.get(), "id", "", chunk_rows),
+      arrival_(group_.get(), "arrival_ns", "ns", chunk_rows),
+      first_scheduled_(group_.get(), "first_scheduled_ns", "ns", chunk_rows),
+      first_token_(group_.get(), "first_token_ns", "ns", chunk_rows),
+      completion_(group_.get(), "completion_ns", "ns", chunk_rows),
+      prompt_(group_.get(), "prompt_tokens", "tokens", chunk_rows),
+      output_(group_.get(), "output_tokens", "tokens", chunk_rows),
+      instance_(group_.get(), "instance", "", chunk_rows),
+      preemptions_(group_.get(), "preemptions", "", chunk_rows),
+      cls_(group_.get(), "class", "0 online, 1 offline", chunk_rows),
+      status_(group_.get(), "status", "0 completed, 1 unfinished, 2 rejected", chunk_rows),
+      slo_met_(group_.get(), "slo_met", "0/1", chunk_rows),
+      ttft_(group_.get(), "ttft_s", "s", chunk_rows),
+      tpot_(group_.get(), "tpot_s", "s", chunk_rows),
+      e2e_(group_.get(), "e2e_s", "s", chunk_rows),
+      queue_(group_.get(), "queue_s", "s", chunk_rows) {}
+
+void RequestWriter::on_request_done(const serving::RequestState& r) {
+  const metrics::RequestTimings t = metrics::timings_of(r, slo_);
+  const bool done = r.status == serving::RequestStatus::kCompleted;
+  buf_.id.push_back(r.spec.id);
+  buf_.arrival.push_back(r.spec.arrival);
+  buf_.first_scheduled.push_back(r.first_scheduled);
+  buf_.first_token.push_back(r.first_token);
+  buf_.completion.push_back(r.completion);
+  buf_.prompt.push_back(r.spec.prompt_tokens);
+  buf_.output.push_back(r.spec.output_tokens);
+  buf_.instance.push_back(r.instance);
+  buf_.preemptions.push_back(r.preemptions);
+  buf_.cls.push_back(static_cast<std::uint8_t>(r.spec.cls));
+  buf_.status.push_back(static_cast<std::uint8_t>(r.status));
+  buf_.slo_met.push_back(t.slo_met ? 1 : 0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  buf_.ttft.push_back(done ? core::to_seconds(t.ttft) : nan);
+  buf_.tpot.push_back(done ? t.tpot_s : nan);
+  buf_.e2e.push_back(done ? core::to_seconds(t.e2e) : nan);
+  buf_.queue.push_back(done ? core::to_seconds(t.queue) : nan);
+  ++rows_;
+  if (buf_.id.size() >= chunk_rows_) flush();
+}
+
+void RequestWriter::flush() {
+  auto put = [](auto& column, auto& values) {
+    column.append(values.data(), values.size());
+    values.clear();
+  };
+  put(id_, buf_.id);
+  put(arrival_, buf_.arrival);
+  put(first_scheduled_, buf_.first_scheduled);
+  put(first_token_, buf_.first_token);
+  put(completion_, buf_.completion);
+  put(prompt_, buf_.prompt);
+  put(output_, buf_.output);
+  put(instance_, buf_.instance);
+  put(preemptions_, buf_.preemptions);
+  put(cls_, buf_.cls);
+  put(status_, buf_.status);
+  put(slo_met_, buf_.slo_met);
+  put(ttft_, buf_.ttft);
+  put(tpot_, buf_.tpot);
+  put(e2e_, buf_.e2e);
+  put(queue_, buf_.queue);
+}
+
+}  // namespace greenfleet::io

@@ -1,0 +1,41 @@
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "sim/io/hdf5_file.hpp"
+#include "sim/metrics/request_metrics.hpp"
+#include "sim/serving/observer.hpp"
+
+namespace greenfleet::io {
+
+// Streams one row per finished request into /requests, one column per field, in completion order. Rows are
+// buffered and appended a chunk at a time, so memory stays flat however long the trace.
+class RequestWriter final : public serving::ServingObserver {
+ public:
+  RequestWriter(hid_t file, metrics::SloTargets slo, std::size_t chunk_rows = 65536);
+  void on_request_done(const serving::RequestState& r) override;
+  void flush();
+  std::uint64_t rows() const { return rows_; }
+
+ private:
+  struct Buffers {
+    std::vector<std::uint64_t> id;
+    std::vector<std::int64_t> arrival, first_scheduled, first_token, completion;
+    std::vector<std::int32_t> prompt, output, instance, preemptions;
+    std::vector<std::uint8_t> cls, status, slo_met;
+    std::vector<double> ttft, tpot, e2e, queue;
+  };
+  h5::Handle group_;
+  metrics::SloTargets slo_;
+  std::size_t chunk_rows_;
+  std::uint64_t rows_ = 0;
+  Buffers buf_;
+  h5::AppendColumn<std::uint64_t> id_;
+  h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_;
+  h5::AppendColumn<std::int32_t> prompt_, output_, instance_, preemptions_;
+  h5::AppendColumn<std::uint8_t> cls_, status_, slo_met_;
+  h5::AppendColumn<double> ttft_, tpot_, e2e_, queue_;
+};
+
+}  // namespace greenfleet::io

@@ -1,0 +1,43 @@
+#include "sim/metrics/request_metrics.hpp"
+
+#include <algorithm>
+
+namespace greenfleet::metrics {
+
+RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo) {
+  RequestTimings t;
+  if (r.status != serving::RequestStatus::kCompleted) return t;
+  t.ttft = r.first_token - r.spec.arrival;
+  t.e2e = r.completion - r.spec.arrival;
+  t.queue = r.first_scheduled - r.spec.arrival;
+  const std::int32_t later_tokens = r.spec.output_tokens - 1;
+  t.tpot_s = later_tokens > 0 ? core::to_seconds(r.completion - r.first_token) / later_tokens : 0.0;
+  t.slo_met = t.ttft <= slo.ttft && t.tpot_s <= core::to_seconds(slo.tpot);
+  return t;
+}
+
+void RequestMetrics::on_request_done(const serving::RequestState& r) {
+  first_arrival_ = std::min(first_arrival_, r.spec.arrival);
+  if (r.status == serving::RequestStatus::kRejected) {
+    ++rejected_;
+    return;
+  }
+  if (r.status == serving::RequestStatus::kUnfinished) {
+    ++unfinished_;
+    return;
+  }
+  const RequestTimings t = timings_of(r, slo_);
+  const int c = static_cast<int>(r.spec.cls);
+  ++completed_;
+  ++completed_class_[c];
+  ttft_.add(t.ttft);
+  e2e_.add(t.e2e);
+  queue_.add(t.queue);
+  if (r.spec.output_tokens > 1) tpot_.add(core::from_seconds(t.tpot_s));
+  if (t.slo_met) ++slo_met_, ++slo_met_class_[c];
+  prompt_tokens_ += static_cast<std::uint64_t>(r.spec.prompt_tokens);
+  output_tokens_ += static_cast<std::uint64_t>(r.spec.output_tokens);
+  last_completion_ = std::max(last_completion_, r.completion);
+}
+
+}  // namespace greenfleet::metrics

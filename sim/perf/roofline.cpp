@@ -1,0 +1,54 @@
+#include "sim/perf/roofline.hpp"
+
+#include <algorithm>
+
+namespace greenfleet::perf {
+
+RooflineModel::RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, int tensor_parallel,
+                             RooflineParams params)
+    : tp_(tensor_parallel), params_(params) {
+  const double peak_tflops = (model.bytes_per_param == 1 && gpu.fp8_tflops > 0) ? gpu.fp8_tflops : gpu.fp16_tflops;
+  flop_rate_ = peak_tflops * 1e12 * tp_ * params_.compute_efficiency;
+  byte_rate_ = gpu.memory_bandwidth_gbps * 1e9 * tp_ * params_.bandwidth_efficiency;
+  link_rate_ = gpu.link_bandwidth_gbps * 1e9;
+  layers_ = model.layers;
+  const double vocab_params = static_cast<double>(model.vocab_size) * model.hidden_size;
+  const double embedding_params = model.tied_embeddings ? 0.0 : vocab_params;  // lookup only, no matmul
+  flops_per_token_ = 2.0 * (model.parameters() - embedding_params - vocab_params);
+  flops_per_logit_ = 2.0 * vocab_params;
+  attn_flops_per_ctx_ = 4.0 * model.layers * static_cast<double>(model.heads) * model.head_dim;
+  weight_bytes_ = model.weight_bytes();
+  kv_bytes_per_token_ = model.kv_bytes_per_token();
+  activation_bytes_per_token_ = static_cast<double>(model.hidden_size) * model.bytes_per_param;
+}
+
+double RooflineModel::comm_seconds(std::int64_t tokens) const {
+  if (tp_ <= 1) return 0;
+  // Ring all-reduce: each device sends and receives 2(t-1)/t of the message; two per layer (attention, MLP).
+  const double message = static_cast<double>(tokens) * activation_bytes_per_token_;
+  const double per_allreduce = 2.0 * (tp_ - 1) / tp_ * message / link_rate_ + params_.allreduce_latency_s;
+  return 2.0 * layers_ * per_allreduce;
+}
+
+double RooflineModel::step_seconds(const BatchShape& s) const {
+  const double tokens = static_cast<double>(s.tokens());
+  const double flops = flops_per_token_ * tokens + flops_per_logit_ * s.seqs() +
+                       attn_flops_per_ctx_ * (s.prefill_attn_ctx + static_cast<double>(s.decode_ctx));
+  const double bytes =
+      weight_bytes_ + kv_bytes_per_token_ * static_cast<double>(s.prefill_kv_tokens + s.decode_ctx);
+  return params_.step_overhead_s + std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
+}
+
+double RooflineModel::decode_run_seconds(std::int32_t batch, std::int64_t ctx0, std::int64_t k) const {
+  // Both roofline terms are lines in the total context x: compute a1 + b1 x, memory a2 + b2 x.
+  const double b = static_cast<double>(batch);
+  const double a1 = (flops_per_token_ + flops_per_logit_) * b / flop_rate_;
+  const double b1 = attn_flops_per_ctx_ / flop_rate_;
+  const double a2 = weight_bytes_ / byte_rate_;
+  const double b2 = kv_bytes_per_token_ / byte_rate_;
+  const double fixed = params_.step_overhead_s + comm_seconds(batch);
+  return static_cast<double>(k) * fixed +
+         sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), b, k);
+}
+
+}  // namespace greenfleet::perf

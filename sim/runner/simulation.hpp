@@ -1,0 +1,96 @@
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/core/engine.hpp"
+#include "sim/fleet/catalog.hpp"
+#include "sim/io/experiment.hpp"
+#include "sim/metrics/request_metrics.hpp"
+#include "sim/serving/instance.hpp"
+#include "sim/serving/router.hpp"
+#include "sim/workload/request.hpp"
+
+namespace greenfleet::runner {
+
+struct ServerInfo {
+  std::int32_t id = 0;
+  std::int32_t site = 0;
+  std::string sku;
+  std::string deployment;
+};
+
+struct Progress {
+  core::SimTime now = 0;
+  std::uint64_t arrived = 0;
+  std::uint64_t finished = 0;
+  double wall_seconds = 0;
+};
+
+// Builds the fleet, instances, router and workload of one experiment on an engine and runs it. Observers
+// (metrics, writers, later meters and ledgers) are attached before run().
+class Simulation {
+ public:
+  Simulation(const io::Experiment& experiment, const fleet::Catalog& catalog);
+  ~Simulation();
+
+  void add_observer(serving::ServingObserver* observer) { observers_.add(observer); }
+  // Runs to completion. `heartbeat` is called about every 64k events; it may throw to abort the run.
+  void run(const std::function<void(const Progress&)>& heartbeat = {});
+
+  const std::vector<std::unique_ptr<serving::Instance>>& instances() const { return instances_; }
+  const std::vector<ServerInfo>& servers() const { return servers_; }
+  const metrics::RequestMetrics& metrics() const { return metrics_; }
+  const core::Engine& engine() const { return engine_; }
+  std::uint64_t arrived() const { return feeder_.arrived; }
+  std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
+  core::SimTime end_time() const { return end_time_; }
+  std::uint64_t peak_in_flight() const { return pool_.capacity(); }
+
+ private:
+  // Fans one signal out to every observer, in attachment order.
+  class Observers final : public serving::ServingObserver {
+   public:
+    void add(serving::ServingObserver* o) { list_.push_back(o); }
+    void on_step(const serving::Instance& in, core::SimTime s, core::SimTime e, const perf::BatchShape& b,
+                 std::int64_t k) override {
+      for (auto* o : list_) o->on_step(in, s, e, b, k);
+    }
+    void on_request_done(const serving::RequestState& r) override {
+      for (auto* o : list_) o->on_request_done(r);
+    }
+
+   private:
+    std::vector<serving::ServingObserver*> list_;
+  };
+
+  // Keeps exactly one future arrival in the event queue, pulled from the streamed source.
+  class Feeder final : public core::EventHandler {
+   public:
+    Simulation* sim = nullptr;
+    std::uint16_t kind = 0;
+    std::uint64_t arrived = 0;
+    workload::RequestSpec pending;
+    void schedule_next();
+    void on_event(const core::Event& e) override;
+  };
+
+  const io::Experiment& experiment_;
+  core::Engine engine_;
+  serving::RequestPool pool_;
+  Observers observers_;
+  metrics::RequestMetrics metrics_;
+  std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;
+  std::vector<std::unique_ptr<serving::Instance>> instances_;
+  std::vector<serving::Instance*> routed_;  // instances of the workload's deployment
+  std::vector<ServerInfo> servers_;
+  std::unique_ptr<serving::Router> router_;
+  std::unique_ptr<workload::RequestSource> source_;
+  Feeder feeder_;
+  core::SimTime end_time_ = 0;
+};
+
+}  // namespace greenfleet::runner

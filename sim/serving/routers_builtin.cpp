@@ -1,0 +1,120 @@
+#include <limits>
+
+#include "sim/core/rng.hpp"
+#include "sim/serving/router.hpp"
+
+namespace greenfleet::serving {
+
+namespace {
+
+class RoundRobin final : public Router {
+ public:
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    const std::size_t i = next_ % instances.size();
+    next_ = i + 1;
+    return i;
+  }
+
+ private:
+  std::size_t next_ = 0;
+};
+
+// Ties go to the lowest index, so choices are deterministic.
+template <class Load>
+std::size_t argmin(std::span<Instance* const> instances, Load load) {
+  std::size_t best = 0;
+  auto best_load = load(*instances[0]);
+  for (std::size_t i = 1; i < instances.size(); ++i) {
+    const auto l = load(*instances[i]);
+    if (l < best_load) best = i, best_load = l;
+  }
+  return best;
+}
+
+class LeastOutstandingTokens final : public Router {
+ public:
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    return argmin(instances, [](const Instance& in) { return in.outstanding_tokens(); });
+  }
+};
+
+class LeastKvUsage final : public Router {
+ public:
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    // Queued requests hold no blocks yet, so they break ties between equally full caches.
+    return argmin(instances, [](const Instance& in) { return std::pair(in.kv_usage(), in.queued()); });
+  }
+};
+
+class Random final : public Router {
+ public:
+  explicit Random(std::uint64_t seed) : rng_(seed) {}
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    return static_cast<std::size_t>(rng_.below(instances.size()));
+  }
+
+ private:
+  core::Rng rng_;
+};
+
+class PowerOfTwo final : public Router {
+ public:
+  explicit PowerOfTwo(std::uint64_t seed) : rng_(seed) {}
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    const std::size_t n = instances.size();
+    if (n == 1) return 0;
+    const std::size_t a = rng_.below(n);
+    std::size_t b = rng_.below(n - 1);
+    if (b >= a) ++b;  // two distinct candidates
+    const auto la = instances[a]->outstanding_tokens(), lb = instances[b]->outstanding_tokens();
+    return (lb < la || (lb == la && b < a)) ? b : a;
+  }
+
+ private:
+  core::Rng rng_;
+};
+
+RouterRegistry make_registry() {
+  RouterRegistry r;
+  r.add({"router", "round_robin", "Cycles through the instances in order.", {}},
+        [](io::ConfigNode& p, std::uint64_t) {
+          p.finish();
+          return std::make_unique<RoundRobin>();
+        });
+  r.add({"router", "least_outstanding_tokens",
+         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).", {}},
+        [](io::ConfigNode& p, std::uint64_t) {
+          p.finish();
+          return std::make_unique<LeastOutstandingTokens>();
+        });
+  r.add({"router", "least_kv_usage", "Joins the instance whose KV cache is least full, then shortest queue.", {}},
+        [](io::ConfigNode& p, std::uint64_t) {
+          p.finish();
+          return std::make_unique<LeastKvUsage>();
+        });
+  r.add({"router", "random", "Uniformly random instance from the router's own seeded stream.",
+         {{"seed_stream", "string", "router.random", "name of the RNG stream (change it to decorrelate runs)"}}},
+        [](io::ConfigNode& p, std::uint64_t seed) {
+          const std::string stream = p.get_string("seed_stream", std::string("router.random"));
+          p.finish();
+          return std::make_unique<Random>(core::Rng::stream(seed, stream).next_u64());
+        });
+  r.add({"router", "power_of_two",
+         "Samples two distinct instances at random and joins the one with fewer outstanding tokens.",
+         {{"seed_stream", "string", "router.power_of_two", "name of the RNG stream"}}},
+        [](io::ConfigNode& p, std::uint64_t seed) {
+          const std::string stream = p.get_string("seed_stream", std::string("router.power_of_two"));
+          p.finish();
+          return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, stream).next_u64());
+        });
+  return r;
+}
+
+}  // namespace
+
+const RouterRegistry& routers() {
+  static const RouterRegistry registry = make_registry();
+  return registry;
+}
+
+}  // namespace greenfleet::serving

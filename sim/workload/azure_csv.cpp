@@ -1,0 +1,162 @@
+#include "sim/workload/azure_csv.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <vector>
+
+#include "sim/core/error.hpp"
+
+namespace greenfleet::workload {
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool read_int(const char*& p, const char* end, int digits, int& out) {
+  if (end - p < digits) return false;
+  int v = 0;
+  for (int i = 0; i < digits; ++i) {
+    if (p[i] < '0' || p[i] > '9') return false;
+    v = v * 10 + (p[i] - '0');
+  }
+  p += digits;
+  out = v;
+  return true;
+}
+
+void split(const std::string& line, std::vector<std::string_view>& fields) {
+  fields.clear();
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    if (comma == std::string::npos) {
+      std::string_view f(line.data() + start, line.size() - start);
+      if (!f.empty() && f.back() == '\r') f.remove_suffix(1);
+      fields.push_back(f);
+      return;
+    }
+    fields.emplace_back(line.data() + start, comma - start);
+    start = comma + 1;
+  }
+}
+
+bool parse_count(std::string_view s, std::int32_t& out) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+}  // namespace
+
+bool AzureCsvSource::parse_timestamp(std::string_view text, std::int64_t& ns) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  int y, mo, d, h, mi, s;
+  if (!read_int(p, end, 4, y) || p == end || *p++ != '-' || !read_int(p, end, 2, mo) || p == end || *p++ != '-' ||
+      !read_int(p, end, 2, d) || p == end || (*p != ' ' && *p != 'T'))
+    return false;
+  ++p;
+  if (!read_int(p, end, 2, h) || p == end || *p++ != ':' || !read_int(p, end, 2, mi) || p == end || *p++ != ':' ||
+      !read_int(p, end, 2, s))
+    return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return false;
+  std::int64_t frac_ns = 0;
+  if (p != end && *p == '.') {
+    ++p;
+    int digits = 0;
+    std::int64_t scale = 100'000'000;
+    while (p != end && *p >= '0' && *p <= '9') {
+      if (digits < 9) frac_ns += (*p - '0') * scale, scale /= 10;
+      ++digits, ++p;
+    }
+    if (digits == 0) return false;
+  }
+  std::int64_t offset_s = 0;
+  if (p != end) {
+    if (*p == 'Z') {
+      ++p;
+    } else if (*p == '+' || *p == '-') {
+      const int sign = *p == '-' ? -1 : 1;
+      ++p;
+      int oh, om;
+      if (!read_int(p, end, 2, oh) || p == end || *p++ != ':' || !read_int(p, end, 2, om)) return false;
+      offset_s = sign * (oh * 3600 + om * 60);
+    } else {
+      return false;
+    }
+  }
+  if (p != end) return false;
+  const std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s;
+  ns = secs * 1'000'000'000 + frac_ns;
+  return true;
+}
+
+AzureCsvSource::AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row)
+    : path_(path), in_(path), on_bad_row_(on_bad_row) {
+  if (!in_) throw core::InputError(fmt::format("{}: cannot open trace file", path));
+  std::string header;
+  if (!std::getline(in_, header)) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
+  std::vector<std::string_view> fields;
+  split(header, fields);
+  ncols_ = static_cast<int>(fields.size());
+  for (int i = 0; i < ncols_; ++i) {
+    if (fields[i] == "TIMESTAMP") col_time_ = i;
+    else if (fields[i] == "ContextTokens") col_prompt_ = i;
+    else if (fields[i] == "GeneratedTokens") col_output_ = i;
+  }
+  if (col_time_ < 0 || col_prompt_ < 0 || col_output_ < 0)
+    throw core::InputError(fmt::format(
+        "{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens", path, header));
+}
+
+void AzureCsvSource::bad_row(const std::string& why) const {
+  throw core::InputError(fmt::format("{}:{}: {} (set workload.on_bad_row: skip to skip and count such rows)", path_,
+                                     line_, why));
+}
+
+bool AzureCsvSource::next(RequestSpec& out) {
+  auto& fields = fields_;
+  while (std::getline(in_, row_)) {
+    ++line_;
+    if (row_.empty() || row_ == "\r") continue;
+    split(row_, fields);
+    std::string why;
+    std::int64_t t_ns = 0;
+    std::int32_t prompt = 0, output = 0;
+    if (static_cast<int>(fields.size()) != ncols_) {
+      why = fmt::format("expected {} columns, found {}", ncols_, fields.size());
+    } else if (!parse_timestamp(fields[col_time_], t_ns)) {
+      why = fmt::format("TIMESTAMP '{}' is not 'YYYY-MM-DD HH:MM:SS[.fff][+HH:MM]'", fields[col_time_]);
+    } else if (!parse_count(fields[col_prompt_], prompt) || prompt < 1) {
+      why = fmt::format("ContextTokens '{}' is not a positive integer", fields[col_prompt_]);
+    } else if (!parse_count(fields[col_output_], output) || output < 1) {
+      why = fmt::format("GeneratedTokens '{}' is not a positive integer", fields[col_output_]);
+    } else {
+      if (!have_origin_) origin_ns_ = t_ns, have_origin_ = true;
+      const core::SimTime arrival = t_ns - origin_ns_;
+      if (arrival < last_arrival_) {
+        why = fmt::format("TIMESTAMP '{}' is earlier than the previous row's (rows must be in time order)",
+                          fields[col_time_]);
+      } else {
+        last_arrival_ = arrival;
+        out = RequestSpec{next_id_++, arrival, prompt, output, RequestClass::kOnline};
+        return true;
+      }
+    }
+    if (on_bad_row_ == BadRowPolicy::kError) bad_row(why);
+    ++skipped_;
+  }
+  return false;
+}
+
+}  // namespace greenfleet::workload

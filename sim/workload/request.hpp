@@ -1,0 +1,31 @@
+#pragma once
+#include <cstdint>
+
+#include "sim/core/time.hpp"
+
+namespace greenfleet::workload {
+
+enum class RequestClass : std::uint8_t { kOnline = 0, kOffline = 1 };
+
+// One request as a workload produces it: when it arrives and how much work it carries.
+struct RequestSpec {
+  std::uint64_t id = 0;
+  core::SimTime arrival = 0;
+  std::int32_t prompt_tokens = 0;
+  std::int32_t output_tokens = 0;
+  RequestClass cls = RequestClass::kOnline;
+};
+
+// A stream of requests in non-decreasing arrival order. Sources are pulled one request at a time so a trace is
+// never held in memory whole.
+class RequestSource {
+ public:
+  virtual ~RequestSource() = default;
+  // Fills `out` and returns true, or returns false at the end of the stream.
+  virtual bool next(RequestSpec& out) = 0;
+  // Rows skipped because they were malformed (only with on_bad_row: skip).
+  virtual std::uint64_t skipped_rows() const { return 0; }
+  // Rows outside the selected window or past max_requests are not "skipped": they are simply not selected.
+};
+
+}  // namespace greenfleet::workload

@@ -1,0 +1,43 @@
+#include "sim/workload/synthetic.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace greenfleet::workload {
+
+std::int32_t LengthDistribution::sample(core::Rng& rng) const {
+  double x = value;
+  switch (kind) {
+    case Kind::kConstant: x = value; break;
+    case Kind::kLognormal: x = rng.lognormal(std::log(mean) - 0.5 * sigma * sigma, sigma); break;
+    case Kind::kUniform: x = min + (max - min) * rng.uniform(); break;
+    case Kind::kEmpirical: x = values[rng.below(values.size())]; break;
+  }
+  return static_cast<std::int32_t>(std::lround(std::clamp(x, min, max)));
+}
+
+SyntheticSource::SyntheticSource(const SyntheticSpec& spec, std::uint64_t seed)
+    : spec_(spec),
+      arrivals_(core::Rng::stream(seed, "workload.arrivals")),
+      prompts_(core::Rng::stream(seed, "workload.prompt")),
+      outputs_(core::Rng::stream(seed, "workload.output")) {}
+
+bool SyntheticSource::next(RequestSpec& out) {
+  if (produced_ >= spec_.requests) return false;
+  if (produced_ > 0) {
+    if (spec_.gamma_arrivals) {
+      const double shape = 1.0 / (spec_.cv * spec_.cv);
+      clock_s_ += arrivals_.gamma(shape, 1.0 / (spec_.rate * shape));
+    } else {
+      clock_s_ += arrivals_.exponential(spec_.rate);
+    }
+  }
+  out.id = produced_++;
+  out.arrival = core::from_seconds(clock_s_);
+  out.prompt_tokens = spec_.prompt.sample(prompts_);
+  out.output_tokens = spec_.output.sample(outputs_);
+  out.cls = RequestClass::kOnline;
+  return true;
+}
+
+}  // namespace greenfleet::workload

@@ -1,0 +1,44 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "sim/core/rng.hpp"
+#include "sim/workload/request.hpp"
+
+namespace greenfleet::workload {
+
+// A token-length distribution, clamped to [min, max] and rounded to a whole number of tokens.
+struct LengthDistribution {
+  enum class Kind { kConstant, kLognormal, kUniform, kEmpirical };
+  Kind kind = Kind::kConstant;
+  double value = 1;        // constant
+  double mean = 1;         // lognormal: mean of the distribution (not of its log)
+  double sigma = 0.5;      // lognormal: standard deviation of the log
+  double min = 1, max = 1 << 20;
+  std::vector<double> values;  // empirical: sampled uniformly
+
+  std::int32_t sample(core::Rng& rng) const;
+};
+
+struct SyntheticSpec {
+  std::uint64_t requests = 1000;
+  double rate = 1;                // mean arrivals per second
+  bool gamma_arrivals = false;    // false: Poisson
+  double cv = 1;                  // coefficient of variation of inter-arrival times (gamma)
+  LengthDistribution prompt, output;
+};
+
+// Generates requests on the fly from independent RNG streams for arrivals, prompts and outputs.
+class SyntheticSource final : public RequestSource {
+ public:
+  SyntheticSource(const SyntheticSpec& spec, std::uint64_t seed);
+  bool next(RequestSpec& out) override;
+
+ private:
+  SyntheticSpec spec_;
+  core::Rng arrivals_, prompts_, outputs_;
+  std::uint64_t produced_ = 0;
+  double clock_s_ = 0;
+};
+
+}  // namespace greenfleet::workload
