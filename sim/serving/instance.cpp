@@ -58,28 +58,42 @@ void Instance::enqueue(std::uint32_t slot) {
   // A fast-forwarded decode run must end at the first iteration boundary after this arrival when the newcomer
   // could join there; otherwise the run is exactly what stepping would do.
   if (run_iterations_ > 1 && waiting_.size() == 1 && can_admit_front()) {
-    const std::int64_t k = iterations_through(engine_->now());
+    const std::int64_t k = completed_iterations_at(engine_->now()) + 1;
     if (k < run_iterations_) {
       run_iterations_ = k;
       ++generation_;
-      const core::SimTime end =
-          step_start_ + core::from_seconds(model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, k));
-      engine_->schedule(std::max(end, engine_->now()), core::kPriorityStepEnd, kind_,
+      engine_->schedule(std::max(run_boundary(k), engine_->now()), core::kPriorityStepEnd, kind_,
                         static_cast<std::uint32_t>(id_), generation_);
     }
   }
 }
 
-std::int64_t Instance::iterations_through(core::SimTime t) const {
-  std::int64_t lo = 1, hi = run_iterations_;
-  while (lo < hi) {
-    const std::int64_t mid = lo + (hi - lo) / 2;
-    const core::SimTime boundary =
-        step_start_ + core::from_seconds(model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, mid));
-    if (boundary > t) hi = mid;
-    else lo = mid + 1;
+core::SimTime Instance::run_boundary(std::int64_t j) const {
+  return step_start_ + core::from_seconds(model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, j));
+}
+
+std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
+  if (!busy_ || run_iterations_ <= 1 || t <= step_start_) return 0;
+  // Iterations only get longer as context grows, so the first and last iteration times bracket the count and
+  // the binary search below touches a handful of candidates.
+  const double elapsed = core::to_seconds(t - step_start_);
+  const double first = model_->decode_step_seconds(shape_.decode_seqs, shape_.decode_ctx);
+  const double last = model_->decode_step_seconds(
+      shape_.decode_seqs, shape_.decode_ctx + (run_iterations_ - 1) * static_cast<std::int64_t>(shape_.decode_seqs));
+  std::int64_t lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations_ - 1);
+  std::int64_t hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations_ - 1);
+  if (run_boundary(lo) > t) lo = 0;             // rounding guard: keep run_boundary(lo) <= t
+  if (hi < run_iterations_ - 1 && run_boundary(hi + 1) <= t) hi = run_iterations_ - 1;
+  while (lo < hi) {  // largest j in [lo, hi] with run_boundary(j) <= t
+    const std::int64_t mid = lo + (hi - lo + 1) / 2;
+    if (run_boundary(mid) <= t) lo = mid;
+    else hi = mid - 1;
   }
   return lo;
+}
+
+std::int64_t Instance::outstanding_tokens() const {
+  return outstanding_tokens_ - completed_iterations_at(engine_->now()) * shape_.decode_seqs;
 }
 
 void Instance::start_step() {

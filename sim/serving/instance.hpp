@@ -62,8 +62,9 @@ class Instance final : public core::EventHandler {
   std::int64_t kv_blocks_total() const { return kv_blocks_total_; }
   std::int64_t kv_blocks_free() const { return kv_blocks_free_; }
   bool busy() const { return busy_; }
-  // Tokens still to process for queued and running requests: the load signal routers compare.
-  std::int64_t outstanding_tokens() const { return outstanding_tokens_; }
+  // Tokens still to process for queued and running requests: the load signal routers compare. Exact at any
+  // instant, also inside a fast-forwarded run, so routing is the same with and without fast-forward.
+  std::int64_t outstanding_tokens() const;
   std::size_t queued() const { return waiting_.size(); }
   std::size_t running() const { return running_.size(); }
   double kv_usage() const {
@@ -81,8 +82,10 @@ class Instance final : public core::EventHandler {
   void start_step();
   void finish_step();
   void finish_request(std::uint32_t slot, RequestStatus status);
-  // Iterations of the current run complete strictly after `t`'s first boundary: the run's new length.
-  std::int64_t iterations_through(core::SimTime t) const;
+  // Iterations of the current run whose end boundary is at or before `t` (always fewer than the run's length
+  // while its end event is pending).
+  std::int64_t completed_iterations_at(core::SimTime t) const;
+  core::SimTime run_boundary(std::int64_t j) const;
 
   std::int32_t id_;
   Placement placement_;

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# End-to-end checks of the greenfleet command line. Usage: cli_test.sh GREENFLEET_BINARY SOURCE_DIR
+set -u
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+passes=0
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
+}
+
+# A tiny experiment derived from the quick start.
+sed -e 's/requests: 20000/requests: 300/' -e "s#path: out/quickstart.h5#path: $tmp/q.h5#" \
+  "$src/experiments/quickstart.yaml" > "$tmp/q.yaml"
+
+# 1. A misspelled key: exit 2, file:line:column, suggestion, and no output file.
+sed -e 's/max_batched_tokens:/max_batched_tokenz:/' "$tmp/q.yaml" > "$tmp/typo.yaml"
+"$bin" run "$tmp/typo.yaml" -o "$tmp/typo.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+code=$?
+check "typo exits 2" test "$code" -eq 2
+check "typo names file:line:col and key" grep -q "typo.yaml:[0-9]*:[0-9]*: deployments\[0\].scheduler.max_batched_tokenz: unknown key" "$tmp/err.txt"
+check "typo suggests the right key" grep -q "did you mean 'max_batched_tokens'" "$tmp/err.txt"
+check "typo leaves no output" test ! -e "$tmp/typo.h5"
+check "typo leaves no temporary file" bash -c "! ls $tmp/typo.h5.tmp-* 2>/dev/null"
+
+# 2. A bad --set value: exit 2.
+"$bin" run "$tmp/q.yaml" -q --set workload.synthetic.rate=-1 -o "$tmp/neg.h5" 2> "$tmp/err.txt" > /dev/null
+check "bad --set exits 2" test $? -eq 2
+check "bad --set is explained" grep -q "workload.synthetic.rate: value -1 is out of range" "$tmp/err.txt"
+check "bad --set leaves no output" test ! -e "$tmp/neg.h5"
+
+# 3. Two runs of the same experiment give identical request datasets.
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/a.h5" > "$tmp/a.txt"
+check "run exits 0" test $? -eq 0
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/b.h5" > /dev/null
+check "summary table printed" grep -q "requests completed .* 300" "$tmp/a.txt"
+if command -v h5diff > /dev/null; then
+  h5diff "$tmp/a.h5" "$tmp/b.h5" /requests /requests > "$tmp/diff.txt"
+  check "identical /requests across runs" test $? -eq 0
+fi
+if command -v h5dump > /dev/null; then
+  h5dump -H "$tmp/a.h5" > "$tmp/layout.txt"
+  for path in 'GROUP "requests"' 'DATASET "ttft_s"' 'DATASET "tpot_s"' 'GROUP "instances"' 'GROUP "summary"' \
+              'ATTRIBUTE "config_yaml"' 'ATTRIBUTE "git_revision"' 'ATTRIBUTE "seed"'; do
+    check "layout has $path" grep -q "$path" "$tmp/layout.txt"
+  done
+fi
+
+# 4. summary reads back what the run printed.
+"$bin" summary "$tmp/a.h5" > "$tmp/s.txt"
+check "summary exits 0" test $? -eq 0
+check "summary shows completed" grep -q "requests completed .* 300" "$tmp/s.txt"
+"$bin" summary "$tmp/a.h5" --json > "$tmp/s.json"
+check "summary --json parses" python3 -c "import json,sys; d=json.load(open('$tmp/s.json')); sys.exit(0 if d['requests_completed']==300 else 1)"
+"$bin" summary "$tmp/missing.h5" 2> /dev/null
+check "summary of a missing file exits 2" test $? -eq 2
+
+# 5. Help, version, list.
+"$bin" --help | grep -q "run EXP.yaml"; check "--help" test $? -eq 0
+"$bin" run --help | grep -q -- "--set"; check "run --help" test $? -eq 0
+"$bin" --version | grep -q "greenfleet"; check "--version" test $? -eq 0
+"$bin" list policies | grep -q "power_of_two"; check "list policies" test $? -eq 0
+"$bin" list gpus | grep -q "h100-sxm"; check "list gpus" test $? -eq 0
+"$bin" list nothing 2> /dev/null; check "list of an unknown kind exits 2" test $? -eq 2
+"$bin" frobnicate 2> /dev/null; check "unknown command exits 2" test $? -eq 2
+
+# 6. Ctrl-C leaves nothing behind (a long run interrupted after a moment).
+sed -e 's/requests: 300/requests: 50000000/' "$tmp/q.yaml" > "$tmp/long.yaml"
+"$bin" run "$tmp/long.yaml" -q -o "$tmp/long.h5" > /dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid
+code=$?
+check "interrupted run exits 130" test "$code" -eq 130
+check "interrupted run leaves no output" test ! -e "$tmp/long.h5"
+check "interrupted run leaves no temporary file" bash -c "! ls $tmp/long.h5.tmp-* 2>/dev/null"
+
+echo "$passes passed, $fails failed"
+test "$fails" -eq 0

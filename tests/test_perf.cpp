@@ -1,0 +1,79 @@
+#include <doctest/doctest.h>
+
+#include "sim/perf/roofline.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+
+TEST_CASE("sum_max_of_lines equals the brute-force sum, across the crossing") {
+  struct Case {
+    double a1, b1, a2, b2, x0, dx;
+    std::int64_t k;
+  };
+  const Case cases[] = {
+      {1.0, 0.001, 3.0, 0.0005, 100, 8, 5000},   // line 2 above, then line 1 above
+      {5.0, 0.0, 1.0, 0.01, 0, 4, 1000},         // crosses the other way
+      {1.0, 0.01, 0.5, 0.02, 10, 1, 1},          // single iteration
+      {2.0, 0.0, 2.0, 0.0, 0, 1, 77},            // identical lines
+      {1.0, 0.002, 0.0, 0.001, 0, 3, 10000},     // never crosses
+  };
+  for (const auto& c : cases) {
+    double brute = 0;
+    for (std::int64_t i = 0; i < c.k; ++i) {
+      const double x = c.x0 + static_cast<double>(i) * c.dx;
+      brute += std::max(c.a1 + c.b1 * x, c.a2 + c.b2 * x);
+    }
+    CHECK(perf::sum_max_of_lines(c.a1, c.b1, c.a2, c.b2, c.x0, c.dx, c.k) == doctest::Approx(brute).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("roofline decode runs sum the per-iteration step times exactly") {
+  const auto& c = test::catalog();
+  for (const char* model : {"llama-3.1-8b", "llama-2-7b"}) {
+    for (int tp : {1, 2}) {
+      perf::RooflineModel m(c.model(model), c.gpu("a100-sxm-80gb"), tp, perf::RooflineParams{});
+      for (std::int32_t batch : {1, 16, 200}) {
+        const std::int64_t ctx0 = 500LL * batch, k = 3000;
+        double sum = 0;
+        for (std::int64_t i = 0; i < k; ++i) sum += m.decode_step_seconds(batch, ctx0 + i * batch);
+        CHECK(m.decode_run_seconds(batch, ctx0, k) == doctest::Approx(sum).epsilon(1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
+  const auto& c = test::catalog();
+  perf::RooflineParams p;
+  p.step_overhead_s = 0;
+  const auto& model = c.model("llama-2-7b");
+  const auto& gpu = c.gpu("h100-sxm");
+  perf::RooflineModel m(model, gpu, 1, p);
+  // Decode of one sequence: reading the weights dominates, so time = weights / effective bandwidth.
+  const double decode = m.decode_step_seconds(1, 100);
+  const double weights_time = (model.weight_bytes() + 100 * model.kv_bytes_per_token()) /
+                              (gpu.memory_bandwidth_gbps * 1e9 * p.bandwidth_efficiency);
+  CHECK(decode == doctest::Approx(weights_time).epsilon(1e-12));
+  // A 2048-token prefill: FLOPs dominate, time ~ 2 x params x tokens / effective FLOP rate.
+  perf::BatchShape s;
+  s.prefill_tokens = 2048;
+  s.prefill_seqs = 1;
+  s.prefill_attn_ctx = 2048.0 * 2049 / 2;
+  s.prefill_kv_tokens = 2048;
+  const double t = m.step_seconds(s);
+  const double matmul_only = 2.0 * (model.parameters() - 2.0 * model.vocab_size * model.hidden_size) * 2048 /
+                             (gpu.fp16_tflops * 1e12 * p.compute_efficiency);
+  CHECK(t > matmul_only);
+  CHECK(t < matmul_only * 1.15);  // attention and the LM head add a little
+  CHECK(t > (model.weight_bytes() / (gpu.memory_bandwidth_gbps * 1e9 * p.bandwidth_efficiency)));
+}
+
+TEST_CASE("tensor parallelism speeds up steps but pays all-reduces") {
+  const auto& c = test::catalog();
+  const auto& model = c.model("llama-2-70b");
+  perf::RooflineModel tp4(model, c.gpu("h100-sxm"), 4, perf::RooflineParams{});
+  perf::RooflineModel tp8(model, c.gpu("h100-sxm"), 8, perf::RooflineParams{});
+  const double t4 = tp4.decode_step_seconds(32, 32 * 1000), t8 = tp8.decode_step_seconds(32, 32 * 1000);
+  CHECK(t8 < t4);
+  CHECK(t8 > t4 / 2);  // overhead and communication do not shrink
+}

@@ -1,0 +1,249 @@
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "sim/core/engine.hpp"
+#include "sim/io/experiment.hpp"
+#include "sim/perf/roofline.hpp"
+#include "sim/runner/simulation.hpp"
+#include "sim/serving/instance.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+
+namespace {
+
+struct Record {
+  core::SimTime arrival, first_token, completion;
+  int status;
+  std::int32_t instance;
+};
+
+// Collects every finished request and checks each instance's steps never run backwards or overlap.
+struct Collector : serving::ServingObserver {
+  std::map<std::uint64_t, Record> done;
+  std::map<const serving::Instance*, core::SimTime> last_end;
+  void on_step(const serving::Instance& in, core::SimTime start, core::SimTime end, const perf::BatchShape&,
+               std::int64_t iterations) override {
+    CHECK(start >= last_end[&in]);
+    CHECK(end > start);
+    CHECK(iterations >= 1);
+    last_end[&in] = end;
+  }
+  void on_request_done(const serving::RequestState& r) override {
+    done[r.spec.id] = Record{r.spec.arrival, r.first_token, r.completion, static_cast<int>(r.status), r.instance};
+  }
+};
+
+// Hand-sized hardware: 1 TFLOP/s and 1 TB/s at full efficiency, so step times are easy to work out on paper.
+perf::LlmModel tiny_model() {
+  perf::LlmModel m;
+  m.id = "tiny";
+  m.layers = 1;
+  m.hidden_size = 1024;
+  m.heads = 8;
+  m.kv_heads = 8;
+  m.head_dim = 128;
+  m.ffn_size = 4096;
+  m.vocab_size = 1000;
+  m.max_context = 4096;
+  m.gated_mlp = false;
+  m.tied_embeddings = true;
+  m.bytes_per_param = 2;
+  return m;
+}
+
+fleet::GpuSpec unit_gpu() {
+  fleet::GpuSpec g;
+  g.fp16_tflops = 1;
+  g.memory_bandwidth_gbps = 1000;
+  g.link_bandwidth_gbps = 100;
+  g.memory_gb = 80;
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
+  // Model: P = 4,194,304 (attention) + 8,388,608 (MLP) + 1,024,000 (tied embedding) = 13,606,912 parameters.
+  // FLOPs per token (layers) = 2 x 12,582,912 = 25,165,824; per logit = 2 x 1,024,000; attention 4,096 per
+  // attended position; weights 27,213,824 bytes; KV 4,096 bytes per token. Compute wins every step below.
+  const perf::LlmModel model = tiny_model();
+  CHECK(model.parameters() == 13606912.0);
+  perf::RooflineParams p;
+  p.compute_efficiency = 1;
+  p.bandwidth_efficiency = 1;
+  p.step_overhead_s = 1e-3;
+  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+
+  core::Engine engine;
+  serving::RequestPool pool;
+  Collector obs;
+  serving::SchedulerConfig cfg;
+  serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
+  struct Arrivals : core::EventHandler {
+    serving::RequestPool* pool;
+    serving::Instance* inst;
+    std::vector<workload::RequestSpec> specs;
+    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire(specs[e.target])); }
+  } arrivals;
+  arrivals.pool = &pool;
+  arrivals.inst = &inst;
+  arrivals.specs = {{0, 0, 100, 3, {}}, {1, 1'000'000, 50, 2, {}}};  // A at 0 s; B at 1 ms
+  const auto kind = engine.register_kind(&arrivals);
+  engine.schedule(0, core::kPriorityArrival, kind, 0);
+  engine.schedule(1'000'000, core::kPriorityArrival, kind, 1);
+  engine.run();
+
+  // Step 1 [0, 3,539,315]: A's 100-token prefill. FLOPs 25,165,824x100 + 2,048,000 + 4,096x5,050 =
+  //   2,539,315,200 -> 2.5393152 ms + 1 ms overhead.
+  // Step 2 [.., 5,832,504]: A decodes (context 101) while B's 50-token prefill runs (attention 1,275):
+  //   25,165,824x51 + 2,048,000x2 + 4,096x1,376 = 1,293,189,120 -> 2.29318912 ms + 1 ms.
+  // Step 3 [.., 6,887,558]: both decode (context 102 + 51): 25,165,824x2 + 2,048,000x2 + 4,096x153 =
+  //   55,054,336 -> 0.055054336 ms + 1 ms. Both finish.
+  REQUIRE(obs.done.size() == 2);
+  const Record& a = obs.done.at(0);
+  const Record& b = obs.done.at(1);
+  CHECK(a.first_token == 3'539'315);
+  CHECK(b.first_token == 5'832'504);
+  CHECK(a.completion == 6'887'558);
+  CHECK(b.completion == 6'887'558);
+  CHECK(b.first_token - b.arrival == 4'832'504);  // B's TTFT includes waiting for step 1
+  CHECK(inst.stats().iterations == 3);
+  CHECK(inst.stats().prefill_tokens == 150);
+  CHECK(inst.stats().decode_tokens == 5);
+  CHECK(inst.kv_blocks_free() == 1000);
+}
+
+namespace {
+
+std::string scenario_yaml(const std::string& workload, const std::string& scheduler, int servers,
+                          const std::string& sku = "hgx-h100x8") {
+  return "name: ff\nseed: 11\nsites: [{name: s}]\n"
+         "deployments:\n  - name: d\n    model: llama-3.1-8b\n    scheduler: " + scheduler + "\n"
+         "fleet: [{site: s, sku: " + sku + ", count: " + std::to_string(servers) + "}]\n"
+         "router: {name: least_outstanding_tokens}\n"
+         "workload:\n  source: synthetic\n  synthetic: " + workload + "\n";
+}
+
+std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<std::string> overrides,
+                                         std::uint64_t* events = nullptr) {
+  test::TempDir dir;
+  io::LoadOptions o;
+  o.overrides = std::move(overrides);
+  const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o);
+  runner::Simulation sim(x, test::catalog());
+  Collector c;
+  sim.add_observer(&c);
+  sim.run();
+  if (events) *events = sim.engine().events_dispatched();
+  return c.done;
+}
+
+void check_equivalent(const std::string& yaml) {
+  std::uint64_t ff_events = 0, ref_events = 0;
+  const auto ff = simulate(yaml, {}, &ff_events);
+  const auto ref = simulate(yaml, {"engine.fast_forward=false"}, &ref_events);
+  REQUIRE(ff.size() == ref.size());
+  std::int64_t worst = 0;
+  for (const auto& [id, r] : ref) {
+    const Record& f = ff.at(id);
+    CHECK(f.status == r.status);
+    CHECK(f.instance == r.instance);
+    // Fast-forward rounds a run's summed time once; stepping rounds every iteration: <= 1 ns per iteration.
+    worst = std::max({worst, std::abs(f.first_token - r.first_token), std::abs(f.completion - r.completion)});
+  }
+  MESSAGE("fast-forward events " << ff_events << " vs reference " << ref_events << ", worst difference " << worst
+                                 << " ns");
+  CHECK(ff_events < ref_events);
+  // Each stepped iteration rounds its own time (<= 0.5 ns): the drift is bounded by 1 ns per iteration run.
+  CHECK(worst <= static_cast<std::int64_t>(ref_events));
+  CHECK(worst <= 1000);
+}
+
+}  // namespace
+
+TEST_CASE("fast-forward equals stepping: light load") {
+  check_equivalent(scenario_yaml(
+      "{requests: 400, rate: 2, prompt_tokens: {distribution: lognormal, mean: 500, sigma: 0.8, max: 4000}, "
+      "output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: 1000}}",
+      "{}", 1));
+}
+
+TEST_CASE("fast-forward equals stepping: overload with a full KV cache and max_num_seqs") {
+  check_equivalent(scenario_yaml(
+      "{requests: 1500, rate: 300, prompt_tokens: {distribution: lognormal, mean: 1500, sigma: 0.6, max: 8000}, "
+      "output_tokens: {distribution: lognormal, mean: 300, sigma: 0.7, max: 2000}}",
+      "{max_num_seqs: 48}", 1, "pcie-l4x8"));
+}
+
+TEST_CASE("fast-forward equals stepping: chunked prefill of long prompts") {
+  check_equivalent(scenario_yaml(
+      "{requests: 300, rate: 8, prompt_tokens: {distribution: uniform, min: 8000, max: 30000}, "
+      "output_tokens: {distribution: lognormal, mean: 200, sigma: 0.5, max: 1000}}",
+      "{max_batched_tokens: 512}", 1));
+}
+
+TEST_CASE("fast-forward equals stepping: no chunked prefill") {
+  check_equivalent(scenario_yaml(
+      "{requests: 600, rate: 20, prompt_tokens: {distribution: empirical, values: [10, 100, 1000, 3000]}, "
+      "output_tokens: {distribution: empirical, values: [1, 2, 50, 400]}}",
+      "{chunked_prefill: false, max_batched_tokens: 2048}", 1));
+}
+
+TEST_CASE("same seed and config give identical results; another seed does not") {
+  const std::string yaml = scenario_yaml(
+      "{requests: 2000, rate: 50, arrivals: gamma, cv: 3, prompt_tokens: {distribution: lognormal, mean: 800, sigma: 1, "
+      "max: 8000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 1, max: 2000}}",
+      "{}", 1);
+  const auto a = simulate(yaml, {});
+  const auto b = simulate(yaml, {});
+  REQUIRE(a.size() == 2000);
+  bool same = true;
+  for (const auto& [id, r] : a) {
+    const Record& s = b.at(id);
+    same &= r.first_token == s.first_token && r.completion == s.completion && r.instance == s.instance;
+  }
+  CHECK(same);
+  const auto c = simulate(yaml, {"seed=12"});
+  bool differs = false;
+  for (const auto& [id, r] : a) differs |= c.count(id) && c.at(id).completion != r.completion;
+  CHECK(differs);
+}
+
+TEST_CASE("every arrival is reported: completed, rejected or unfinished") {
+  // Prompts longer than the model's context are rejected; a horizon without drain leaves some unfinished.
+  const std::string yaml = scenario_yaml(
+      "{requests: 500, rate: 100, prompt_tokens: {distribution: empirical, values: [100, 200000]}, "
+      "output_tokens: {distribution: constant, value: 100}}",
+      "{}", 1);
+  const auto all = simulate(yaml, {"horizon=3s", "drain=false"});
+  int completed = 0, rejected = 0, unfinished = 0;
+  for (const auto& [id, r] : all) {
+    completed += r.status == 0;
+    unfinished += r.status == 1;
+    rejected += r.status == 2;
+  }
+  CHECK(completed + rejected + unfinished == static_cast<int>(all.size()));
+  CHECK(all.size() >= 250);  // ~300 arrive in the first 3 s
+  CHECK(rejected > 0);
+  CHECK(unfinished > 0);
+  CHECK(completed > 0);
+}
+
+TEST_CASE("the Azure conv trace runs end to end") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  io::LoadOptions o;
+  o.data_dir = data;
+  const io::Experiment x = io::load_experiment(std::string(GREENFLEET_SOURCE_DIR) + "/experiments/azure_conv_2023.yaml",
+                                               test::catalog(), o);
+  runner::Simulation sim(x, test::catalog());
+  sim.run();
+  CHECK(sim.arrived() == 19366);
+  CHECK(sim.metrics().completed() + sim.metrics().rejected() == 19366);
+  CHECK(sim.metrics().ttft().quantile(0.5) > 0);
+}

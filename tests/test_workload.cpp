@@ -1,0 +1,133 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "sim/core/error.hpp"
+#include "sim/workload/azure_csv.hpp"
+#include "sim/workload/synthetic.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+using workload::AzureCsvSource;
+
+TEST_CASE("Azure timestamps: 2023 (7 digits, no zone) and 2024 (6 digits, +00:00) formats") {
+  std::int64_t a = 0, b = 0;
+  REQUIRE(AzureCsvSource::parse_timestamp("2023-11-16 18:15:46.6805900", a));
+  REQUIRE(AzureCsvSource::parse_timestamp("2023-11-16 18:15:46.680591", b));
+  CHECK(b - a == 1000);
+  std::int64_t epoch = -1;
+  REQUIRE(AzureCsvSource::parse_timestamp("1970-01-01 00:00:01", epoch));
+  CHECK(epoch == 1'000'000'000);
+  std::int64_t z = 0, plus = 0;
+  REQUIRE(AzureCsvSource::parse_timestamp("2024-05-12 00:00:00.004566+00:00", z));
+  REQUIRE(AzureCsvSource::parse_timestamp("2024-05-12 02:00:00.004566+02:00", plus));
+  CHECK(z == plus);
+  std::int64_t leap = 0, next = 0;
+  REQUIRE(AzureCsvSource::parse_timestamp("2024-02-29 00:00:00", leap));
+  REQUIRE(AzureCsvSource::parse_timestamp("2024-03-01 00:00:00", next));
+  CHECK(next - leap == 86400LL * 1'000'000'000);
+  std::int64_t x;
+  CHECK_FALSE(AzureCsvSource::parse_timestamp("2023-13-01 00:00:00", x));
+  CHECK_FALSE(AzureCsvSource::parse_timestamp("yesterday", x));
+  CHECK_FALSE(AzureCsvSource::parse_timestamp("2023-11-16 18:15:46.", x));
+}
+
+TEST_CASE("Azure CSV rows stream in order with relative arrivals") {
+  test::TempDir dir;
+  const auto f = dir.write("t.csv",
+                           "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
+                           "2023-11-16 18:15:46.5000000,374,44\r\n"
+                           "2023-11-16 18:15:47.0000000,396,109\r\n");
+  AzureCsvSource s(f, workload::BadRowPolicy::kError);
+  workload::RequestSpec r;
+  REQUIRE(s.next(r));
+  CHECK(r.arrival == 0);
+  CHECK(r.prompt_tokens == 374);
+  CHECK(r.output_tokens == 44);
+  REQUIRE(s.next(r));
+  CHECK(r.arrival == 500 * core::kMillisecond);
+  CHECK(r.id == 1);
+  CHECK_FALSE(s.next(r));
+}
+
+TEST_CASE("malformed trace rows: error with file:line by default, counted when skipped") {
+  test::TempDir dir;
+  const auto f = dir.write("bad.csv",
+                           "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                           "2023-11-16 18:15:46.5,374,44\n"
+                           "2023-11-16 18:15:47.0,abc,109\n"
+                           "2023-11-16 18:15:48.0,10\n"
+                           "2023-11-16 18:15:45.0,10,10\n"
+                           "2023-11-16 18:15:49.0,10,0\n"
+                           "2023-11-16 18:15:50.0,10,5\n");
+  {
+    AzureCsvSource s(f, workload::BadRowPolicy::kError);
+    workload::RequestSpec r;
+    REQUIRE(s.next(r));
+    const std::string expected = f + ":3: ContextTokens 'abc' is not a positive integer";
+    CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains(expected.c_str()), core::InputError);
+  }
+  AzureCsvSource s(f, workload::BadRowPolicy::kSkip);
+  workload::RequestSpec r;
+  int n = 0;
+  while (s.next(r)) ++n;
+  CHECK(n == 2);
+  CHECK(s.skipped_rows() == 4);  // bad number, short row, time going back, zero output
+}
+
+TEST_CASE("a trace without the expected header is rejected") {
+  test::TempDir dir;
+  const auto f = dir.write("h.csv", "time,in,out\n1,2,3\n");
+  CHECK_THROWS_WITH_AS(AzureCsvSource(f, workload::BadRowPolicy::kError), doctest::Contains(":1: header"),
+                       core::InputError);
+  CHECK_THROWS_AS(AzureCsvSource(dir.path("missing.csv"), workload::BadRowPolicy::kError), core::InputError);
+}
+
+TEST_CASE("the real Azure conv trace parses completely") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  AzureCsvSource s(data + "/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv", workload::BadRowPolicy::kError);
+  workload::RequestSpec r;
+  std::uint64_t n = 0, prompt = 0;
+  core::SimTime last = 0;
+  while (s.next(r)) ++n, prompt += static_cast<std::uint64_t>(r.prompt_tokens), last = r.arrival;
+  CHECK(n == 19366);  // SOURCE.md
+  CHECK(static_cast<double>(prompt) / static_cast<double>(n) == doctest::Approx(1155).epsilon(0.01));
+  CHECK(core::to_seconds(last) == doctest::Approx(58 * 60).epsilon(0.02));
+}
+
+TEST_CASE("synthetic workloads are reproducible and have the requested rate and lengths") {
+  workload::SyntheticSpec spec;
+  spec.requests = 50000;
+  spec.rate = 10;
+  spec.prompt.kind = workload::LengthDistribution::Kind::kLognormal;
+  spec.prompt.mean = 1000;
+  spec.prompt.sigma = 0.5;
+  spec.prompt.max = 1e6;
+  spec.output.kind = workload::LengthDistribution::Kind::kConstant;
+  spec.output.value = 200;
+  workload::SyntheticSource a(spec, 9), b(spec, 9);
+  workload::RequestSpec ra, rb;
+  double sum_prompt = 0;
+  core::SimTime last = 0;
+  while (a.next(ra)) {
+    REQUIRE(b.next(rb));
+    CHECK(ra.arrival == rb.arrival);
+    CHECK(ra.prompt_tokens == rb.prompt_tokens);
+    CHECK(ra.output_tokens == 200);
+    CHECK(ra.arrival >= last);
+    last = ra.arrival;
+    sum_prompt += ra.prompt_tokens;
+  }
+  CHECK(sum_prompt / 50000 == doctest::Approx(1000).epsilon(0.02));
+  CHECK(core::to_seconds(last) == doctest::Approx(5000).epsilon(0.02));
+  // Gamma arrivals with cv 2 keep the mean rate.
+  spec.gamma_arrivals = true;
+  spec.cv = 2;
+  workload::SyntheticSource g(spec, 9);
+  while (g.next(ra)) last = ra.arrival;
+  CHECK(core::to_seconds(last) == doctest::Approx(5000).epsilon(0.05));
+}
