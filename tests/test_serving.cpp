@@ -17,6 +17,7 @@ struct Record {
   core::SimTime arrival, first_token, completion;
   int status;
   std::int32_t instance;
+  std::int32_t preemptions;
 };
 
 // Collects every finished request and checks each instance's steps never run backwards or overlap.
@@ -31,7 +32,8 @@ struct Collector : serving::ServingObserver {
     last_end[&in] = end;
   }
   void on_request_done(const serving::RequestState& r) override {
-    done[r.spec.id] = Record{r.spec.arrival, r.first_token, r.completion, static_cast<int>(r.status), r.instance};
+    done[r.spec.id] =
+        Record{r.spec.arrival, r.first_token, r.completion, static_cast<int>(r.status), r.instance, r.preemptions};
   }
 };
 
@@ -51,6 +53,17 @@ perf::LlmModel tiny_model() {
   m.tied_embeddings = true;
   m.bytes_per_param = 2;
   return m;
+}
+
+workload::RequestSpec spec(std::uint64_t id, core::SimTime arrival, std::int32_t prompt, std::int32_t output,
+                           workload::RequestClass cls = workload::RequestClass::kOnline) {
+  workload::RequestSpec s;
+  s.id = id;
+  s.arrival = arrival;
+  s.prompt_tokens = prompt;
+  s.output_tokens = output;
+  s.cls = cls;
+  return s;
 }
 
 fleet::GpuSpec unit_gpu() {
@@ -89,7 +102,7 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   } arrivals;
   arrivals.pool = &pool;
   arrivals.inst = &inst;
-  arrivals.specs = {{0, 0, 100, 3, {}}, {1, 1'000'000, 50, 2, {}}};  // A at 0 s; B at 1 ms
+  arrivals.specs = {spec(0, 0, 100, 3), spec(1, 1'000'000, 50, 2)};  // A at 0 s; B at 1 ms
   const auto kind = engine.register_kind(&arrivals);
   engine.schedule(0, core::kPriorityArrival, kind, 0);
   engine.schedule(1'000'000, core::kPriorityArrival, kind, 1);
@@ -115,6 +128,63 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   CHECK(inst.kv_blocks_free() == 1000);
 }
 
+TEST_CASE("golden: KV exhaustion preempts the newest request, which recomputes later") {
+  // Same hand-sized hardware; 5 KV blocks of 4 tokens. With this model and 1 TFLOP/s, 1 TB/s, a decode step's
+  // compute and memory times coincide: 27,213,824 + 4,096 x context picoseconds, plus 1 ms overhead.
+  const perf::LlmModel model = tiny_model();
+  perf::RooflineParams p;
+  p.compute_efficiency = 1;
+  p.bandwidth_efficiency = 1;
+  p.step_overhead_s = 1e-3;
+  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    core::Engine engine;
+    serving::RequestPool pool;
+    Collector obs;
+    serving::SchedulerConfig cfg;
+    cfg.kv_block_size = 4;
+    cfg.fast_forward = fast_forward;
+    serving::Instance inst(0, {}, cfg, 5, 4096, &roofline, &engine, &pool, &obs);
+    struct Arrivals : core::EventHandler {
+      serving::RequestPool* pool;
+      serving::Instance* inst;
+      std::vector<workload::RequestSpec> specs;
+      void on_event(const core::Event& e) override { inst->enqueue(pool->acquire(specs[e.target])); }
+    } arrivals;
+    arrivals.pool = &pool;
+    arrivals.inst = &inst;
+    arrivals.specs = {spec(0, 0, 8, 6), spec(1, 0, 8, 6)};
+    const auto kind = engine.register_kind(&arrivals);
+    engine.schedule(0, core::kPriorityArrival, kind, 0);
+    engine.schedule(0, core::kPriorityArrival, kind, 1);
+    engine.run();
+    // 1 [0, 1,203,522]: A prefills 8 (2 blocks): 203,522,048 FLOP -> 0.203522 ms + 1 ms.
+    // 2 [.., 2,434,295]: A decodes (3rd block), B prefills 8 (2 blocks, cache now full): 230,772,736 FLOP.
+    // 3 [.., 3,461,550]: B needs a 3rd block for its next token and none is free: B (newest) is preempted,
+    //   nothing is admitted this step; A decodes at context 10: 1.027254784 ms.
+    // 4 [.., 6,543,339]: B would need 3 blocks to recompute 9 tokens, only 2 free; A decodes 3 tokens
+    //   (contexts 11-13, a 4th block) in one fast-forwarded run and completes.
+    // 5 [.., 7,772,064]: B re-admitted, recomputes prompt + 1 output token (9 tokens, attention 45): 1.228725 ms.
+    // 6 [.., 11,881,108]: B decodes its last 4 tokens (contexts 10-13).
+    REQUIRE(obs.done.size() == 2);
+    const Record& a = obs.done.at(0);
+    const Record& b = obs.done.at(1);
+    CHECK(a.first_token == 1'203'522);
+    CHECK(a.completion == 6'543'339);
+    CHECK(a.preemptions == 0);
+    CHECK(b.first_token == 2'434'295);
+    CHECK(b.completion == 11'881'108);
+    CHECK(b.preemptions == 1);
+    CHECK(inst.stats().preemptions == 1);
+    CHECK(inst.stats().prefill_tokens == 8 + 8 + 9);
+    CHECK(inst.stats().decode_tokens == 12);
+    CHECK(inst.stats().iterations == 11);
+    CHECK(inst.stats().steps == (fast_forward ? 6u : 11u));
+    CHECK(inst.kv_blocks_free() == 5);
+  }
+}
+
 namespace {
 
 std::string scenario_yaml(const std::string& workload, const std::string& scheduler, int servers,
@@ -127,7 +197,7 @@ std::string scenario_yaml(const std::string& workload, const std::string& schedu
 }
 
 std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<std::string> overrides,
-                                         std::uint64_t* events = nullptr) {
+                                         std::uint64_t* events = nullptr, std::uint64_t* preemptions = nullptr) {
   test::TempDir dir;
   io::LoadOptions o;
   o.overrides = std::move(overrides);
@@ -137,19 +207,26 @@ std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<st
   sim.add_observer(&c);
   sim.run();
   if (events) *events = sim.engine().events_dispatched();
+  if (preemptions) {
+    *preemptions = 0;
+    for (const auto& in : sim.instances()) *preemptions += in->stats().preemptions;
+  }
   return c.done;
 }
 
-void check_equivalent(const std::string& yaml) {
-  std::uint64_t ff_events = 0, ref_events = 0;
-  const auto ff = simulate(yaml, {}, &ff_events);
-  const auto ref = simulate(yaml, {"engine.fast_forward=false"}, &ref_events);
+// Returns the number of preemptions, so scenarios can show they exercised them.
+std::uint64_t check_equivalent(const std::string& yaml) {
+  std::uint64_t ff_events = 0, ref_events = 0, ff_preempt = 0, ref_preempt = 0;
+  const auto ff = simulate(yaml, {}, &ff_events, &ff_preempt);
+  const auto ref = simulate(yaml, {"engine.fast_forward=false"}, &ref_events, &ref_preempt);
+  CHECK(ff_preempt == ref_preempt);
   REQUIRE(ff.size() == ref.size());
   std::int64_t worst = 0;
   for (const auto& [id, r] : ref) {
     const Record& f = ff.at(id);
     CHECK(f.status == r.status);
     CHECK(f.instance == r.instance);
+    CHECK(f.preemptions == r.preemptions);
     // Fast-forward rounds a run's summed time once; stepping rounds every iteration: <= 1 ns per iteration.
     worst = std::max({worst, std::abs(f.first_token - r.first_token), std::abs(f.completion - r.completion)});
   }
@@ -159,6 +236,7 @@ void check_equivalent(const std::string& yaml) {
   // Each stepped iteration rounds its own time (<= 0.5 ns): the drift is bounded by 1 ns per iteration run.
   CHECK(worst <= static_cast<std::int64_t>(ref_events));
   CHECK(worst <= 1000);
+  return ref_preempt;
 }
 
 }  // namespace
@@ -170,11 +248,20 @@ TEST_CASE("fast-forward equals stepping: light load") {
       "{}", 1));
 }
 
-TEST_CASE("fast-forward equals stepping: overload with a full KV cache and max_num_seqs") {
-  check_equivalent(scenario_yaml(
+TEST_CASE("fast-forward equals stepping: overload with preemption") {
+  const auto preemptions = check_equivalent(scenario_yaml(
       "{requests: 1500, rate: 300, prompt_tokens: {distribution: lognormal, mean: 1500, sigma: 0.6, max: 8000}, "
       "output_tokens: {distribution: lognormal, mean: 300, sigma: 0.7, max: 2000}}",
-      "{max_num_seqs: 48}", 1, "pcie-l4x8"));
+      "{max_num_seqs: 128}", 1, "pcie-l4x8"));
+  CHECK(preemptions > 0);
+}
+
+TEST_CASE("fast-forward equals stepping: overload with swap preemption and reserve allocation") {
+  const std::string w =
+      "{requests: 1000, rate: 300, prompt_tokens: {distribution: lognormal, mean: 1500, sigma: 0.6, max: 8000}, "
+      "output_tokens: {distribution: lognormal, mean: 300, sigma: 0.7, max: 2000}}";
+  CHECK(check_equivalent(scenario_yaml(w, "{preemption: swap}", 1, "pcie-l4x8")) > 0);
+  CHECK(check_equivalent(scenario_yaml(w, "{kv_allocation: reserve, max_num_seqs: 48}", 1, "pcie-l4x8")) == 0);
 }
 
 TEST_CASE("fast-forward equals stepping: chunked prefill of long prompts") {

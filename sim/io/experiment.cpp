@@ -130,6 +130,15 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     dep.scheduler.max_batched_tokens = static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
     dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", true);
     dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
+    dep.scheduler.kv_allocation = sch.get_choice("kv_allocation", {"on_demand", "reserve"}, std::string("on_demand")) ==
+                                          "reserve"
+                                      ? serving::KvAllocation::kReserve
+                                      : serving::KvAllocation::kOnDemand;
+    dep.scheduler.preemption = sch.get_choice("preemption", {"recompute", "swap"}, std::string("recompute")) == "swap"
+                                   ? serving::PreemptionMode::kSwap
+                                   : serving::PreemptionMode::kRecompute;
+    dep.scheduler.swap_bandwidth_gbps = sch.get_double("swap_bandwidth_gbps", 25.0, 0.1, 1e4);
+    dep.scheduler.swap_space_gb = sch.get_double("swap_space_gb", 4.0, 0, 1e5);
     sch.finish();
     ConfigNode pm = d.child_or_empty("perf_model");
     pm.get_choice("kind", {"roofline"}, std::string("roofline"));

@@ -34,13 +34,15 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
     const double kv_tokens = (usable - model.weight_bytes()) / model.kv_bytes_per_token();
     const std::int64_t kv_blocks = static_cast<std::int64_t>(kv_tokens) / dep.scheduler.kv_block_size;
     const int per_server = sku.gpu_count / dep.tensor_parallel;
+    serving::SchedulerConfig scheduler = dep.scheduler;
+    scheduler.kv_bytes_per_token = model.kv_bytes_per_token();
     for (std::int32_t c = 0; c < entry.count; ++c) {
       ServerInfo s{static_cast<std::int32_t>(servers_.size()), site_index.at(entry.site), entry.sku, entry.deployment};
       servers_.push_back(s);
       for (int k = 0; k < per_server; ++k) {
         serving::Placement p{s.id, s.site, k * dep.tensor_parallel, dep.tensor_parallel};
         instances_.push_back(std::make_unique<serving::Instance>(static_cast<std::int32_t>(instances_.size()), p,
-                                                                 dep.scheduler, kv_blocks, model.max_context, pm,
+                                                                 scheduler, kv_blocks, model.max_context, pm,
                                                                  &engine_, &pool_, &observers_));
         if (entry.deployment == x.workload.deployment) routed_.push_back(instances_.back().get());
       }

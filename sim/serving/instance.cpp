@@ -23,49 +23,78 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
   stats_.batch_size_iterations.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, 0);
 }
 
-std::int64_t Instance::blocks_for(const RequestState& r) const {
-  // Reserve-on-admission: a request holds the blocks for its whole prompt and output from the start, so the
-  // cache can never overflow mid-decode.
-  const std::int64_t tokens = static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens;
-  return (tokens + config_.kv_block_size - 1) / config_.kv_block_size;
+std::int64_t Instance::admission_blocks(const RequestState& r) const {
+  if (config_.kv_allocation == KvAllocation::kReserve)
+    return blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
+  if (r.swapped) return blocks_for(static_cast<std::int64_t>(r.kv_tokens()) + 1);  // restore, plus the next token
+  return blocks_for(r.prefill_target);
 }
 
-bool Instance::can_admit_front() const {
-  if (waiting_.empty() || running_.size() >= static_cast<std::size_t>(config_.max_num_seqs)) return false;
-  const RequestState& r = (*pool_)[waiting_.front()];
-  if (blocks_for(r) > kv_blocks_free_) return false;
-  // Called when every running request is decoding: each of them takes one token of the budget.
-  const std::int64_t budget = config_.max_batched_tokens - static_cast<std::int64_t>(running_.size());
-  if (budget <= 0) return false;
-  return config_.chunked_prefill || running_.empty() || r.spec.prompt_tokens <= budget;
+RequestState* Instance::front_waiting(int* cls) {
+  for (int c = 0; c < 2; ++c) {
+    if (waiting_[c].empty()) continue;
+    if (cls) *cls = c;
+    return &(*pool_)[waiting_[c].front()];
+  }
+  return nullptr;
+}
+
+bool Instance::admissible(const RequestState& r, std::int64_t free_blocks, std::int64_t budget,
+                          bool batch_empty) const {
+  if (running_.size() >= static_cast<std::size_t>(config_.max_num_seqs)) return false;
+  if (budget <= 0 || admission_blocks(r) > free_blocks) return false;
+  if (r.swapped) return true;  // rejoins as a decode: one token of budget
+  return config_.chunked_prefill || batch_empty || r.prefill_target - r.prefilled <= budget;
 }
 
 void Instance::enqueue(std::uint32_t slot) {
   RequestState& r = (*pool_)[slot];
   r.instance = id_;
   const std::int64_t tokens = static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens;
-  if (tokens > max_context_ || blocks_for(r) > kv_blocks_total_) {
+  if (tokens > max_context_ || blocks_for(tokens) > kv_blocks_total_) {
     ++stats_.rejected;
     finish_request(slot, RequestStatus::kRejected);
     return;
   }
-  waiting_.push_back(slot);
+  waiting_[static_cast<int>(r.spec.cls)].push_back(slot);
   outstanding_tokens_ += tokens;
   if (!busy_) {
     start_step();
     return;
   }
   // A fast-forwarded decode run must end at the first iteration boundary after this arrival when the newcomer
-  // could join there; otherwise the run is exactly what stepping would do.
-  if (run_iterations_ > 1 && waiting_.size() == 1 && can_admit_front()) {
-    const std::int64_t k = completed_iterations_at(engine_->now()) + 1;
-    if (k < run_iterations_) {
-      run_iterations_ = k;
-      ++generation_;
-      engine_->schedule(std::max(run_boundary(k), engine_->now()), core::kPriorityStepEnd, kind_,
-                        static_cast<std::uint32_t>(id_), generation_);
+  // would be admitted there; otherwise the run is exactly what stepping would do.
+  if (run_iterations_ <= 1 || front_waiting() != &r) return;
+  const std::int64_t j = completed_iterations_at(engine_->now()) + 1;
+  if (j >= run_iterations_) return;
+  const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1);
+  if (!admissible(r, free_then, config_.max_batched_tokens - shape_.decode_seqs, false)) return;
+  set_run_blocks(j);
+  run_iterations_ = j;
+  ++generation_;
+  engine_->schedule(std::max(run_boundary(j), engine_->now()), core::kPriorityStepEnd, kind_,
+                    static_cast<std::uint32_t>(id_), generation_);
+}
+
+std::int64_t Instance::run_extra_blocks(std::int64_t iterations) const {
+  if (config_.kv_allocation == KvAllocation::kReserve) return 0;
+  std::int64_t extra = 0;
+  for (const Entry& e : batch_) {
+    if (e.prefill_chunk > 0) continue;
+    extra += std::max<std::int64_t>(0, blocks_for(e.kv_tokens_before + iterations) - e.blocks_before);
+  }
+  return extra;
+}
+
+void Instance::set_run_blocks(std::int64_t iterations) {
+  if (config_.kv_allocation == KvAllocation::kOnDemand) {
+    for (const Entry& e : batch_) {
+      if (e.prefill_chunk > 0) continue;
+      (*pool_)[e.slot].kv_blocks = static_cast<std::int32_t>(
+          std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations)));
     }
   }
+  kv_blocks_free_ = run_free_start_ - run_extra_blocks(iterations);
 }
 
 core::SimTime Instance::run_boundary(std::int64_t j) const {
@@ -82,7 +111,7 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
       shape_.decode_seqs, shape_.decode_ctx + (run_iterations_ - 1) * static_cast<std::int64_t>(shape_.decode_seqs));
   std::int64_t lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations_ - 1);
   std::int64_t hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations_ - 1);
-  if (run_boundary(lo) > t) lo = 0;             // rounding guard: keep run_boundary(lo) <= t
+  if (run_boundary(lo) > t) lo = 0;  // rounding guard: keep run_boundary(lo) <= t
   if (hi < run_iterations_ - 1 && run_boundary(hi + 1) <= t) hi = run_iterations_ - 1;
   while (lo < hi) {  // largest j in [lo, hi] with run_boundary(j) <= t
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
@@ -96,49 +125,114 @@ std::int64_t Instance::outstanding_tokens() const {
   return outstanding_tokens_ - completed_iterations_at(engine_->now()) * shape_.decode_seqs;
 }
 
+std::int64_t Instance::kv_blocks_free() const {
+  if (!busy_ || run_iterations_ <= 1) return kv_blocks_free_;
+  return run_free_start_ - run_extra_blocks(completed_iterations_at(engine_->now()) + 1);
+}
+
+void Instance::preempt_one() {
+  // vLLM's choice: the most recently admitted request, offline ones before any online one.
+  std::size_t idx = running_.size() - 1;
+  for (std::size_t i = running_.size(); i-- > 0;) {
+    if ((*pool_)[running_[i]].spec.cls == workload::RequestClass::kOffline) {
+      idx = i;
+      break;
+    }
+  }
+  const std::uint32_t slot = running_[idx];
+  running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(idx));
+  RequestState& r = (*pool_)[slot];
+  ++r.preemptions;
+  ++stats_.preemptions;
+  kv_blocks_free_ += r.kv_blocks;
+  r.kv_blocks = 0;
+  const double bytes = r.kv_tokens() * config_.kv_bytes_per_token;
+  const double swap_capacity = config_.swap_space_gb * 1e9 * placement_.devices;
+  if (config_.preemption == PreemptionMode::kSwap && r.prefill_done() && swap_used_bytes_ + bytes <= swap_capacity) {
+    r.swapped = true;
+    swap_used_bytes_ += bytes;
+    step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
+  } else {
+    // Recompute: the KV is dropped; a later prefill over prompt + output so far rebuilds it and samples the
+    // next token, as vLLM does.
+    const std::int32_t target = r.prefill_done() ? r.spec.prompt_tokens + r.generated : r.spec.prompt_tokens;
+    outstanding_tokens_ += target - (r.prefill_target - r.prefilled);
+    r.prefill_target = target;
+    r.prefilled = 0;
+  }
+  waiting_[static_cast<int>(r.spec.cls)].push_front(slot);
+}
+
 void Instance::start_step() {
   batch_.clear();
   shape_ = perf::BatchShape{};
+  step_extra_s_ = 0;
   std::int64_t budget = config_.max_batched_tokens;
+  bool preempted = false;
+  if (config_.kv_allocation == KvAllocation::kOnDemand) {
+    // Every decoding request must be able to write one more token; free blocks by preemption until it can.
+    for (;;) {
+      std::int64_t need = 0;
+      for (std::uint32_t slot : running_) {
+        const RequestState& r = (*pool_)[slot];
+        if (r.prefill_done()) need += std::max<std::int64_t>(0, blocks_for(r.kv_tokens() + 1) - r.kv_blocks);
+      }
+      if (need <= kv_blocks_free_ || running_.empty()) break;
+      preempt_one();
+      preempted = true;
+    }
+  }
+  auto add_decode = [&](std::uint32_t slot) {
+    const RequestState& r = (*pool_)[slot];
+    batch_.push_back(Entry{slot, 0, r.kv_blocks, r.kv_tokens()});
+    shape_.decode_seqs += 1;
+    shape_.decode_ctx += r.decode_context();
+    budget -= 1;
+  };
   auto add_prefill = [&](std::uint32_t slot, std::int32_t chunk) {
     const RequestState& r = (*pool_)[slot];
     const double n = chunk, past = r.prefilled;
-    batch_.push_back(Entry{slot, chunk});
+    batch_.push_back(Entry{slot, chunk, r.kv_blocks, r.prefilled});
     shape_.prefill_tokens += chunk;
     shape_.prefill_seqs += 1;
     shape_.prefill_attn_ctx += n * past + n * (n + 1) / 2;
     shape_.prefill_kv_tokens += r.prefilled + chunk;
     budget -= chunk;
   };
-  // Decodes first (they hold KV and set TPOT), then unfinished prefills, then new admissions in FCFS order.
-  for (std::uint32_t slot : running_) {
-    const RequestState& r = (*pool_)[slot];
-    if (!r.prefill_done()) continue;
-    batch_.push_back(Entry{slot, 0});
-    shape_.decode_seqs += 1;
-    shape_.decode_ctx += static_cast<std::int64_t>(r.spec.prompt_tokens) + r.generated;
-    budget -= 1;
-  }
+  // Decodes first (they hold KV and set TPOT), then unfinished prefills, then admissions: online before offline,
+  // FCFS within a class.
+  for (std::uint32_t slot : running_)
+    if ((*pool_)[slot].prefill_done()) add_decode(slot);
+  run_free_start_ = kv_blocks_free_;
+  set_run_blocks(1);
   for (std::uint32_t slot : running_) {
     const RequestState& r = (*pool_)[slot];
     if (r.prefill_done()) continue;
     if (budget <= 0) break;
-    add_prefill(slot, static_cast<std::int32_t>(std::min<std::int64_t>(r.spec.prompt_tokens - r.prefilled, budget)));
+    add_prefill(slot, static_cast<std::int32_t>(std::min<std::int64_t>(r.prefill_target - r.prefilled, budget)));
   }
-  while (!waiting_.empty() && running_.size() < static_cast<std::size_t>(config_.max_num_seqs) && budget > 0) {
-    const std::uint32_t slot = waiting_.front();
-    RequestState& r = (*pool_)[slot];
-    const std::int64_t need = blocks_for(r);
-    if (need > kv_blocks_free_) break;
-    if (!config_.chunked_prefill && r.spec.prompt_tokens > budget && !batch_.empty()) break;
-    waiting_.pop_front();
+  // After a preemption nothing is admitted this step, so a request cannot be evicted and re-admitted at once.
+  int cls = 0;
+  while (!preempted) {
+    RequestState* r = front_waiting(&cls);
+    if (!r || !admissible(*r, kv_blocks_free_, budget, batch_.empty())) break;
+    const std::uint32_t slot = waiting_[cls].front();
+    waiting_[cls].pop_front();
+    const std::int64_t need = admission_blocks(*r);
     kv_blocks_free_ -= need;
-    r.kv_blocks = static_cast<std::int32_t>(need);
-    r.first_scheduled = engine_->now();
+    r->kv_blocks += static_cast<std::int32_t>(need);
     running_.push_back(slot);
-    const std::int64_t chunk = config_.chunked_prefill ? std::min<std::int64_t>(r.spec.prompt_tokens, budget)
-                                                       : r.spec.prompt_tokens;
-    add_prefill(slot, static_cast<std::int32_t>(chunk));
+    if (r->swapped) {
+      const double bytes = r->kv_tokens() * config_.kv_bytes_per_token;
+      swap_used_bytes_ -= bytes;
+      step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
+      r->swapped = false;
+      add_decode(slot);
+    } else {
+      if (r->first_scheduled < 0) r->first_scheduled = engine_->now();
+      const std::int64_t left = r->prefill_target - r->prefilled;
+      add_prefill(slot, static_cast<std::int32_t>(config_.chunked_prefill ? std::min(left, budget) : left));
+    }
   }
   if (batch_.empty()) {
     busy_ = false;
@@ -146,13 +240,24 @@ void Instance::start_step() {
   }
   std::int64_t k = 1;
   double seconds;
-  if (config_.fast_forward && shape_.prefill_seqs == 0 && !can_admit_front()) {
-    // Nothing can change before the first completion: run all iterations up to it as one event.
+  if (config_.fast_forward && shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted) {
+    // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
+    // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
     k = INT64_MAX;
     for (const Entry& e : batch_) k = std::min<std::int64_t>(k, (*pool_)[e.slot].remaining_output());
+    if (run_extra_blocks(k) > run_free_start_) {
+      std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption loop made sure
+      while (lo < hi) {
+        const std::int64_t mid = lo + (hi - lo + 1) / 2;
+        if (run_extra_blocks(mid) <= run_free_start_) lo = mid;
+        else hi = mid - 1;
+      }
+      k = lo;
+    }
+    set_run_blocks(k);
     seconds = model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, k);
   } else {
-    seconds = model_->step_seconds(shape_);
+    seconds = model_->step_seconds(shape_) + step_extra_s_;
   }
   busy_ = true;
   step_start_ = engine_->now();
@@ -184,8 +289,8 @@ void Instance::finish_step() {
       stats_.prefill_tokens += static_cast<std::uint64_t>(e.prefill_chunk);
       outstanding_tokens_ -= e.prefill_chunk;
       if (r.prefill_done()) {
-        r.generated = 1;  // the prefill step samples the first output token
-        r.first_token = now;
+        r.generated += 1;  // the step that completes a prefill samples the next output token
+        if (r.first_token < 0) r.first_token = now;
         stats_.decode_tokens += 1;
         outstanding_tokens_ -= 1;
       }
@@ -196,6 +301,8 @@ void Instance::finish_step() {
     }
     any_done |= r.generated >= r.spec.output_tokens;
   }
+  busy_ = false;
+  run_iterations_ = 1;
   if (any_done) {
     // Stable compaction keeps admission order, which decides who gets prefill budget first.
     std::size_t w = 0;
@@ -205,9 +312,7 @@ void Instance::finish_step() {
     }
     running_.resize(w);
   }
-  busy_ = false;
-  run_iterations_ = 1;
-  if (!running_.empty() || !waiting_.empty()) start_step();
+  if (!running_.empty() || queued() != 0) start_step();
 }
 
 void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
@@ -217,6 +322,7 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
     r.completion = engine_->now();
     ++stats_.completed;
   }
+  if (r.swapped) swap_used_bytes_ -= r.kv_tokens() * config_.kv_bytes_per_token;
   kv_blocks_free_ += r.kv_blocks;
   r.kv_blocks = 0;
   if (observer_) observer_->on_request_done(r);
@@ -226,11 +332,14 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
 void Instance::abandon_all() {
   ++generation_;
   busy_ = false;
+  run_iterations_ = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);
   running_.clear();
-  while (!waiting_.empty()) {
-    finish_request(waiting_.front(), RequestStatus::kUnfinished);
-    waiting_.pop_front();
+  for (auto& q : waiting_) {
+    while (!q.empty()) {
+      finish_request(q.front(), RequestStatus::kUnfinished);
+      q.pop_front();
+    }
   }
 }
 

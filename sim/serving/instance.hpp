@@ -11,11 +11,22 @@
 
 namespace greenfleet::serving {
 
+enum class KvAllocation { kOnDemand, kReserve };
+enum class PreemptionMode { kRecompute, kSwap };
+
 struct SchedulerConfig {
   std::int32_t max_num_seqs = 256;
   std::int32_t max_batched_tokens = 2048;  // token budget per step
   bool chunked_prefill = true;
   std::int32_t kv_block_size = 16;
+  // on_demand (vLLM): blocks for the prefill at admission, one more whenever a sequence crosses a block
+  // boundary, preempting the newest request when the cache is full. reserve: prompt + output blocks at
+  // admission, never preempts.
+  KvAllocation kv_allocation = KvAllocation::kOnDemand;
+  PreemptionMode preemption = PreemptionMode::kRecompute;
+  double swap_bandwidth_gbps = 25;  // GB/s host<->device for swap preemption (PCIe Gen4 x16, achieved)
+  double swap_space_gb = 4;         // host memory for swapped KV per instance device (vLLM's default 4 GiB)
+  double kv_bytes_per_token = 0;    // set from the model when the instance is built
   bool fast_forward = true;
 };
 
@@ -35,12 +46,13 @@ struct InstanceStats {
   core::SimTime busy_time = 0;
   std::uint64_t completed = 0;
   std::uint64_t rejected = 0;
+  std::uint64_t preemptions = 0;
   std::vector<std::uint64_t> batch_size_iterations;  // [b] = iterations that ran with b sequences
 };
 
-// One model replica: a continuous-batching scheduler (vLLM / Sarathi style) over a block KV cache, driving the
-// perf model one step at a time. Decode-only steps that cannot change until the next completion are folded into
-// a single event (exact fast-forward), cut short when an arrival could join the batch.
+// One model replica: a continuous-batching scheduler (vLLM / Sarathi style) over a paged KV cache, driving the
+// perf model one step at a time. Decode-only steps that cannot change until the next completion or the next
+// KV block shortage are folded into one event (exact fast-forward), cut short when an arrival could join.
 class Instance final : public core::EventHandler {
  public:
   Instance(std::int32_t id, Placement placement, SchedulerConfig config, std::int64_t kv_blocks,
@@ -60,30 +72,38 @@ class Instance final : public core::EventHandler {
   const InstanceStats& stats() const { return stats_; }
   const perf::PerfModel& perf_model() const { return *model_; }
   std::int64_t kv_blocks_total() const { return kv_blocks_total_; }
-  std::int64_t kv_blocks_free() const { return kv_blocks_free_; }
   bool busy() const { return busy_; }
-  // Tokens still to process for queued and running requests: the load signal routers compare. Exact at any
-  // instant, also inside a fast-forwarded run, so routing is the same with and without fast-forward.
-  std::int64_t outstanding_tokens() const;
-  std::size_t queued() const { return waiting_.size(); }
+  std::size_t queued() const { return waiting_[0].size() + waiting_[1].size(); }
   std::size_t running() const { return running_.size(); }
+  // Load signals for routers. Exact at any instant, also inside a fast-forwarded run, so routing decisions are
+  // the same with and without fast-forward.
+  std::int64_t outstanding_tokens() const;  // prefill and output tokens still to process
+  std::int64_t kv_blocks_free() const;
   double kv_usage() const {
-    return kv_blocks_total_ ? 1.0 - static_cast<double>(kv_blocks_free_) / kv_blocks_total_ : 1.0;
+    return kv_blocks_total_ ? 1.0 - static_cast<double>(kv_blocks_free()) / kv_blocks_total_ : 1.0;
   }
 
  private:
   struct Entry {
     std::uint32_t slot;
-    std::int32_t prefill_chunk;  // 0 for a decode entry
+    std::int32_t prefill_chunk;    // 0 for a decode entry
+    std::int32_t blocks_before;    // decode entries: blocks held before the step (to undo a cut run's extras)
+    std::int32_t kv_tokens_before;
   };
 
-  std::int64_t blocks_for(const RequestState& r) const;
-  bool can_admit_front() const;
+  std::int64_t blocks_for(std::int64_t tokens) const {
+    return (tokens + config_.kv_block_size - 1) / config_.kv_block_size;
+  }
+  std::int64_t admission_blocks(const RequestState& r) const;
+  RequestState* front_waiting(int* cls = nullptr);
+  bool admissible(const RequestState& r, std::int64_t free_blocks, std::int64_t budget, bool batch_empty) const;
+  void preempt_one();
   void start_step();
   void finish_step();
   void finish_request(std::uint32_t slot, RequestStatus status);
-  // Iterations of the current run whose end boundary is at or before `t` (always fewer than the run's length
-  // while its end event is pending).
+  // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation).
+  std::int64_t run_extra_blocks(std::int64_t iterations) const;
+  void set_run_blocks(std::int64_t iterations);
   std::int64_t completed_iterations_at(core::SimTime t) const;
   core::SimTime run_boundary(std::int64_t j) const;
 
@@ -99,15 +119,18 @@ class Instance final : public core::EventHandler {
   ServingObserver* observer_;
   std::uint16_t kind_;
 
-  core::RingQueue<std::uint32_t> waiting_;
-  std::vector<std::uint32_t> running_;  // admission order
+  core::RingQueue<std::uint32_t> waiting_[2];  // [online, offline]: online requests are admitted first
+  std::vector<std::uint32_t> running_;         // admission order
   std::vector<Entry> batch_;
   perf::BatchShape shape_;
   bool busy_ = false;
   core::SimTime step_start_ = 0;
-  std::int64_t run_iterations_ = 1;
-  std::uint64_t generation_ = 0;  // bumps when a scheduled step end is superseded (lazy cancellation)
+  double step_extra_s_ = 0;          // swap transfers added to this step
+  std::int64_t run_iterations_ = 1;  // > 1: a fast-forwarded decode run
+  std::int64_t run_free_start_ = 0;  // free blocks before the run's allocations
+  std::uint64_t generation_ = 0;     // bumps when a scheduled step end is superseded (lazy cancellation)
   std::int64_t outstanding_tokens_ = 0;
+  double swap_used_bytes_ = 0;
   InstanceStats stats_;
 };
 

@@ -14,16 +14,23 @@ enum class RequestStatus : std::uint8_t { kCompleted = 0, kUnfinished = 1, kReje
 struct RequestState {
   workload::RequestSpec spec;
   std::int32_t instance = -1;
-  std::int32_t prefilled = 0;   // prompt tokens whose KV is computed
+  std::int32_t prefilled = 0;   // tokens of the current prefill whose KV is computed
+  std::int32_t prefill_target = 0;  // tokens the current prefill covers: the prompt, or prompt + output so far
+                                    // when a preempted request recomputes its KV
   std::int32_t generated = 0;   // output tokens produced (the first comes with the end of prefill)
   std::int32_t kv_blocks = 0;   // blocks reserved on its instance
   std::int32_t preemptions = 0;
+  bool swapped = false;  // KV lives in host memory after a swap preemption
   core::SimTime first_scheduled = -1;
   core::SimTime first_token = -1;
   core::SimTime completion = -1;
   RequestStatus status = RequestStatus::kUnfinished;
 
-  bool prefill_done() const { return prefilled >= spec.prompt_tokens; }
+  bool prefill_done() const { return prefilled >= prefill_target; }
+  // Tokens whose KV exists (or must be restored): the last generated token's KV is written by the next step.
+  std::int32_t kv_tokens() const { return prefill_done() ? spec.prompt_tokens + generated - 1 : prefilled; }
+  // Context a decode step of this request attends to (the new token included).
+  std::int64_t decode_context() const { return static_cast<std::int64_t>(spec.prompt_tokens) + generated; }
   std::int32_t remaining_output() const { return spec.output_tokens - generated; }
 };
 
@@ -35,12 +42,17 @@ class RequestPool {
     if (!free_.empty()) {
       slot = free_.back();
       free_.pop_back();
-      slots_[slot] = RequestState{};
+      // Reset field by field so the prefix-hash vector keeps its capacity.
+      RequestState& r = slots_[slot];
+      std::vector<std::uint64_t> keep = std::move(r.spec.prefix_hashes);
+      r = RequestState{};
+      r.spec.prefix_hashes = std::move(keep);
     } else {
       slot = static_cast<std::uint32_t>(slots_.size());
       slots_.emplace_back();
     }
     slots_[slot].spec = spec;
+    slots_[slot].prefill_target = spec.prompt_tokens;
     ++live_;
     return slot;
   }

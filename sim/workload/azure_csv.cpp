@@ -149,7 +149,13 @@ bool AzureCsvSource::next(RequestSpec& out) {
                           fields[col_time_]);
       } else {
         last_arrival_ = arrival;
-        out = RequestSpec{next_id_++, arrival, prompt, output, RequestClass::kOnline};
+        out.id = next_id_++;
+        out.arrival = arrival;
+        out.prompt_tokens = prompt;
+        out.output_tokens = output;
+        out.cls = RequestClass::kOnline;
+        out.deadline = -1;
+        out.prefix_hashes.clear();
         return true;
       }
     }

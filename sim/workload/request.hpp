@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "sim/core/time.hpp"
 
@@ -14,6 +15,10 @@ struct RequestSpec {
   std::int32_t prompt_tokens = 0;
   std::int32_t output_tokens = 0;
   RequestClass cls = RequestClass::kOnline;
+  core::SimTime deadline = -1;  // offline requests: latest acceptable completion; -1 when none
+  // Mooncake prefix-block hash ids (512-token blocks), kept for prefix-cache work; empty for other traces.
+  // Copy-assignment reuses capacity, so streaming them does not allocate per request in steady state.
+  std::vector<std::uint64_t> prefix_hashes;
 };
 
 // A stream of requests in non-decreasing arrival order. Sources are pulled one request at a time so a trace is
