@@ -128,7 +128,7 @@ TEST_CASE("references to catalog entries that do not exist fail with a suggestio
 
 TEST_CASE("bad enumerations list the options") {
   const std::string msg = load_error(replace(kBase, "source: synthetic", "source: synthetc"));
-  CHECK(msg.find(":16:11: workload.source: 'synthetc' is not one of: synthetic, azure_csv (did you mean 'synthetic'?)") == 0);
+  CHECK(msg.find(":16:11: workload.source: 'synthetc' is not one of: synthetic, azure_csv, mooncake_jsonl, burstgpt_csv (did you mean 'synthetic'?)") == 0);
 }
 
 TEST_CASE("durations need a known unit") {

@@ -334,3 +334,52 @@ TEST_CASE("the Azure conv trace runs end to end") {
   CHECK(sim.metrics().completed() + sim.metrics().rejected() == 19366);
   CHECK(sim.metrics().ttft().quantile(0.5) > 0);
 }
+
+TEST_CASE("fast-forward equals stepping: mixed online and offline under memory pressure") {
+  const std::string yaml = scenario_yaml(
+      "{requests: 1500, rate: 200, prompt_tokens: {distribution: lognormal, mean: 1200, sigma: 0.7, max: 8000}, "
+      "output_tokens: {distribution: lognormal, mean: 250, sigma: 0.8, max: 2000}}",
+      "{}", 1, "pcie-l4x8") + "  offline: {share: 0.4, deadline: 1h}\n";
+  CHECK(check_equivalent(yaml) > 0);
+}
+
+TEST_CASE("fast-forward equals stepping: the Mooncake conversation trace (long prompts, chunked prefill)") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  // The first 1500 requests of the real trace on one 8x H100 server with a small token budget.
+  const std::string yaml = "name: mc\nseed: 1\nsites: [{name: s}]\n"
+                           "deployments:\n  - {name: d, model: llama-3.1-70b, tensor_parallel: 4, "
+                           "scheduler: {max_batched_tokens: 1024}}\n"
+                           "fleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"
+                           "workload: {source: mooncake_jsonl, file: " + data +
+                           "/traces/mooncake/conversation_trace.jsonl, max_requests: 1500}\n";
+  check_equivalent(yaml);
+}
+
+TEST_CASE("offline requests yield to online ones") {
+  // Under overload, online requests see shorter queueing than offline ones on the same instances.
+  const std::string yaml = scenario_yaml(
+      "{requests: 3000, rate: 150, prompt_tokens: {distribution: constant, value: 1000}, "
+      "output_tokens: {distribution: constant, value: 200}}",
+      "{max_num_seqs: 32}", 1) + "  offline: {share: 0.5, deadline: 24h}\n";
+  test::TempDir dir;
+  const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+  runner::Simulation sim(x, test::catalog());
+  struct QueueByClass : serving::ServingObserver {
+    double sum[2] = {0, 0};
+    int n[2] = {0, 0};
+    void on_request_done(const serving::RequestState& r) override {
+      const int c = static_cast<int>(r.spec.cls);
+      sum[c] += core::to_seconds(r.first_scheduled - r.spec.arrival);
+      ++n[c];
+    }
+  } q;
+  sim.add_observer(&q);
+  sim.run();
+  REQUIRE(q.n[0] > 1000);
+  REQUIRE(q.n[1] > 1000);
+  CHECK(q.sum[0] / q.n[0] < 0.5 * (q.sum[1] / q.n[1]));
+}

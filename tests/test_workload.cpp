@@ -1,9 +1,13 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "sim/core/error.hpp"
 #include "sim/workload/azure_csv.hpp"
+#include "sim/workload/burstgpt_csv.hpp"
+#include "sim/workload/mooncake_jsonl.hpp"
+#include "sim/workload/transforms.hpp"
 #include "sim/workload/synthetic.hpp"
 #include "test_support.hpp"
 
@@ -130,4 +134,124 @@ TEST_CASE("synthetic workloads are reproducible and have the requested rate and 
   workload::SyntheticSource g(spec, 9);
   while (g.next(ra)) last = ra.arrival;
   CHECK(core::to_seconds(last) == doctest::Approx(5000).epsilon(0.05));
+}
+
+TEST_CASE("Mooncake JSONL: timestamps in ms, lengths, and prefix hash ids kept") {
+  test::TempDir dir;
+  const auto f = dir.write("m.jsonl",
+                           "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1, 2]}\n"
+                           "{\"timestamp\": 1500, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [], \"extra\": \"x\"}\n"
+                           "{\"timestamp\": 1600, \"input_length\": 10}\n"
+                           "not json\n"
+                           "{\"timestamp\": 1700, \"input_length\": 12, \"output_length\": 3, \"hash_ids\": [7]}\n");
+  {
+    workload::MooncakeJsonlSource s(f, workload::BadRowPolicy::kError);
+    workload::RequestSpec r;
+    REQUIRE(s.next(r));
+    CHECK(r.prompt_tokens == 6758);
+    CHECK(r.output_tokens == 500);
+    CHECK(r.prefix_hashes == std::vector<std::uint64_t>{0, 1, 2});
+    REQUIRE(s.next(r));
+    CHECK(r.arrival == 1500 * core::kMillisecond);
+    CHECK(r.prefix_hashes.empty());
+    const std::string expected = f + ":3: needs \"timestamp\", \"input_length\" and \"output_length\"";
+    CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains(expected.c_str()), core::InputError);
+  }
+  workload::MooncakeJsonlSource s(f, workload::BadRowPolicy::kSkip);
+  workload::RequestSpec r;
+  int n = 0;
+  while (s.next(r)) ++n;
+  CHECK(n == 3);
+  CHECK(s.skipped_rows() == 2);
+  CHECK(r.prefix_hashes == std::vector<std::uint64_t>{7});
+}
+
+TEST_CASE("the real Mooncake conversation trace parses completely") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  workload::MooncakeJsonlSource s(data + "/traces/mooncake/conversation_trace.jsonl", workload::BadRowPolicy::kError);
+  workload::RequestSpec r;
+  std::uint64_t n = 0, prompt = 0, hashes = 0;
+  while (s.next(r)) ++n, prompt += static_cast<std::uint64_t>(r.prompt_tokens), hashes += r.prefix_hashes.size();
+  CHECK(n == 12031);  // SOURCE.md
+  CHECK(static_cast<double>(prompt) / static_cast<double>(n) == doctest::Approx(12035).epsilon(0.01));
+  // 512-token blocks: a prompt of L tokens lists ceil(L / 512) hashes.
+  CHECK(static_cast<double>(hashes) == doctest::Approx(static_cast<double>(prompt) / 512).epsilon(0.05));
+}
+
+TEST_CASE("BurstGPT CSV: relative seconds, model filter, failed requests are bad rows") {
+  test::TempDir dir;
+  const auto f = dir.write("b.csv",
+                           "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+                           "5,ChatGPT,472,18,490,Conversation log\n"
+                           "6,GPT-4,1000,100,1100,Conversation log\n"
+                           "7.5,ChatGPT,100,0,100,Conversation log\n"
+                           "9,ChatGPT,20,30,50,API log\n");
+  workload::BurstGptCsvSource s(f, workload::BadRowPolicy::kSkip, "ChatGPT");
+  workload::RequestSpec r;
+  REQUIRE(s.next(r));
+  CHECK(r.arrival == 0);
+  CHECK(r.prompt_tokens == 472);
+  REQUIRE(s.next(r));
+  CHECK(r.arrival == 4 * core::kSecond);
+  CHECK(r.output_tokens == 30);
+  CHECK_FALSE(s.next(r));
+  CHECK(s.skipped_rows() == 1);  // the zero-response row; the GPT-4 row is filtered, not skipped
+  workload::BurstGptCsvSource strict(f, workload::BadRowPolicy::kError, "");
+  REQUIRE(strict.next(r));
+  REQUIRE(strict.next(r));
+  const std::string expected = f + ":4: Response tokens '0'";
+  CHECK_THROWS_WITH_AS(strict.next(r), doctest::Contains(expected.c_str()), core::InputError);
+}
+
+TEST_CASE("window, rate scaling and offline tagging apply to any source") {
+  workload::SyntheticSpec spec;
+  spec.requests = 20000;
+  spec.rate = 10;  // 2000 s of arrivals
+  workload::TransformSpec t;
+  t.window_start = 500 * core::kSecond;
+  t.window_end = 1500 * core::kSecond;
+  t.rate_scale = 2;
+  t.offline_share = 0.3;
+  t.offline_deadline = core::kHour;
+  workload::TransformedSource s(std::make_unique<workload::SyntheticSource>(spec, 4), t, 4);
+  workload::RequestSpec r;
+  std::uint64_t n = 0, offline = 0;
+  core::SimTime last = 0;
+  while (s.next(r)) {
+    CHECK(r.id == n);
+    ++n;
+    last = r.arrival;
+    if (r.cls == workload::RequestClass::kOffline) {
+      ++offline;
+      CHECK(r.deadline == r.arrival + core::kHour);
+    } else {
+      CHECK(r.deadline == -1);
+    }
+  }
+  CHECK(static_cast<double>(n) == doctest::Approx(10000).epsilon(0.03));   // 1000 s at 10/s
+  CHECK(core::to_seconds(last) == doctest::Approx(500).epsilon(0.01));     // squeezed 2x
+  CHECK(static_cast<double>(offline) / static_cast<double>(n) == doctest::Approx(0.3).epsilon(0.05));
+}
+
+TEST_CASE("diurnal modulation follows the cosine shape") {
+  workload::SyntheticSpec spec;
+  spec.requests = 200000;
+  spec.rate = 2;
+  spec.diurnal_amplitude = 0.8;
+  spec.diurnal_period_s = 86400;
+  spec.diurnal_peak_s = 14 * 3600;
+  workload::SyntheticSource s(spec, 3);
+  workload::RequestSpec r;
+  std::vector<double> per_hour(24, 0);
+  while (s.next(r) && r.arrival < 86400 * core::kSecond) per_hour[static_cast<std::size_t>(r.arrival / core::kHour)] += 1;
+  // Expected count in hour h: 3600 x 2 x (1 + 0.8 cos(2 pi (h + 0.5 - 14) / 24)), within sampling noise.
+  for (int h : {2, 8, 14, 20}) {
+    const double expect = 7200 * (1 + 0.8 * std::cos(2 * M_PI * (h + 0.5 - 14) / 24));
+    CHECK(per_hour[h] == doctest::Approx(expect).epsilon(0.08));
+  }
+  CHECK(per_hour[14] > 4 * per_hour[2]);
 }

@@ -189,7 +189,7 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   }
 
   ConfigNode w = root.child("workload");
-  x.workload.source = w.get_choice("source", {"synthetic", "azure_csv"});
+  x.workload.source = w.get_choice("source", {"synthetic", "azure_csv", "mooncake_jsonl", "burstgpt_csv"});
   x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
   if (!deployment_names.count(x.workload.deployment)) w.fail("deployment", "unknown deployment");
   x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));
@@ -199,7 +199,22 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   const auto& served = catalog.model(
       std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) { return d.name == x.workload.deployment; })
           ->model);
-  if (x.workload.source == "azure_csv") {
+  x.workload.transform.rate_scale = w.get_double("rate_scale", 1.0, 1e-6, 1e6);
+  ConfigNode win = w.child_or_empty("window");
+  x.workload.transform.window_start = win.get_duration("start", 0);
+  if (win.has("end")) {
+    x.workload.transform.window_end = win.get_duration("end", std::nullopt, 1);
+    if (*x.workload.transform.window_end <= x.workload.transform.window_start) win.fail("end", "must be after start");
+  } else {
+    win.get_string("end", std::string("none"));
+  }
+  win.finish();
+  ConfigNode off = w.child_or_empty("offline");
+  x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
+  x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
+  off.finish();
+  if (x.workload.source == "burstgpt_csv") x.workload.model_filter = w.get_string("model_filter", std::string());
+  if (x.workload.source != "synthetic") {
     x.workload.file = resolve_data_file(w, "file", options.data_dir, file);
   } else {
     ConfigNode s = w.child("synthetic");
@@ -208,6 +223,12 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
     sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
     sp.cv = s.get_double("cv", 1.0, 0.01, 100);
+    ConfigNode di = s.child_or_empty("diurnal");
+    sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
+    sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
+    sp.diurnal_peak_s = core::to_seconds(di.get_duration("peak", 14 * core::kHour));
+    if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals) di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
+    di.finish();
     ConfigNode pt = s.child("prompt_tokens");
     sp.prompt = read_length(pt, served.max_context);
     ConfigNode ot = s.child("output_tokens");

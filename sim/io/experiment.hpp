@@ -11,6 +11,7 @@
 #include "sim/serving/instance.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/synthetic.hpp"
+#include "sim/workload/transforms.hpp"
 
 namespace greenfleet::fleet {
 class Catalog;
@@ -19,12 +20,14 @@ class Catalog;
 namespace greenfleet::io {
 
 struct WorkloadConfig {
-  std::string source;  // synthetic | azure_csv
+  std::string source;  // synthetic | azure_csv | mooncake_jsonl | burstgpt_csv
   std::string deployment;
   std::uint64_t max_requests = 0;  // 0: all
   workload::BadRowPolicy on_bad_row = workload::BadRowPolicy::kError;
   std::string file;  // resolved path of a trace file
+  std::string model_filter;  // burstgpt_csv: keep rows of this Model only
   workload::SyntheticSpec synthetic;
+  workload::TransformSpec transform;
 };
 
 struct SiteConfig {

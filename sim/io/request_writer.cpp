@@ -11,6 +11,7 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, std::size_t ch
       first_scheduled_(group_.get(), "first_scheduled_ns", "ns", chunk_rows),
       first_token_(group_.get(), "first_token_ns", "ns", chunk_rows),
       completion_(group_.get(), "completion_ns", "ns", chunk_rows),
+      deadline_(group_.get(), "deadline_ns", "ns; -1 when none", chunk_rows),
       prompt_(group_.get(), "prompt_tokens", "tokens", chunk_rows),
       output_(group_.get(), "output_tokens", "tokens", chunk_rows),
       instance_(group_.get(), "instance", "", chunk_rows),
@@ -31,6 +32,7 @@ void RequestWriter::on_request_done(const serving::RequestState& r) {
   buf_.first_scheduled.push_back(r.first_scheduled);
   buf_.first_token.push_back(r.first_token);
   buf_.completion.push_back(r.completion);
+  buf_.deadline.push_back(r.spec.deadline);
   buf_.prompt.push_back(r.spec.prompt_tokens);
   buf_.output.push_back(r.spec.output_tokens);
   buf_.instance.push_back(r.instance);
@@ -57,6 +59,7 @@ void RequestWriter::flush() {
   put(first_scheduled_, buf_.first_scheduled);
   put(first_token_, buf_.first_token);
   put(completion_, buf_.completion);
+  put(deadline_, buf_.deadline);
   put(prompt_, buf_.prompt);
   put(output_, buf_.output);
   put(instance_, buf_.instance);

@@ -21,7 +21,7 @@ class RequestWriter final : public serving::ServingObserver {
  private:
   struct Buffers {
     std::vector<std::uint64_t> id;
-    std::vector<std::int64_t> arrival, first_scheduled, first_token, completion;
+    std::vector<std::int64_t> arrival, first_scheduled, first_token, completion, deadline;
     std::vector<std::int32_t> prompt, output, instance, preemptions;
     std::vector<std::uint8_t> cls, status, slo_met;
     std::vector<double> ttft, tpot, e2e, queue;
@@ -32,7 +32,7 @@ class RequestWriter final : public serving::ServingObserver {
   std::uint64_t rows_ = 0;
   Buffers buf_;
   h5::AppendColumn<std::uint64_t> id_;
-  h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_;
+  h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_, deadline_;
   h5::AppendColumn<std::int32_t> prompt_, output_, instance_, preemptions_;
   h5::AppendColumn<std::uint8_t> cls_, status_, slo_met_;
   h5::AppendColumn<double> ttft_, tpot_, e2e_, queue_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "greenfleet/version.hpp"
 #include "sim/io/hdf5_file.hpp"
 
@@ -29,10 +31,19 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   const double done = static_cast<double>(m.completed());
   const double finished_or_not = static_cast<double>(m.completed() + m.unfinished() + m.rejected());
   s.add("slo_attainment", finished_or_not ? static_cast<double>(m.slo_met()) / finished_or_not : 0.0,
-        "SLO attainment (TTFT and TPOT, all requests)");
-  s.add("slo_attainment_online",
-        m.completed_class(0) ? static_cast<double>(m.slo_met_class(0)) / static_cast<double>(m.completed_class(0)) : 0.0,
-        "SLO attainment, online (completed)");
+        "SLO attainment (all arrivals)");
+  const char* class_names[2] = {"online", "offline"};
+  for (int c = 0; c < 2; ++c) {
+    s.add(fmt::format("requests_completed_{}", class_names[c]), static_cast<double>(m.completed_class(c)),
+          fmt::format("requests completed, {}", class_names[c]));
+    s.add(fmt::format("slo_attainment_{}", class_names[c]),
+          m.completed_class(c) ? static_cast<double>(m.slo_met_class(c)) / static_cast<double>(m.completed_class(c))
+                               : std::nan(""),
+          fmt::format("SLO attainment, {} (of completed)", class_names[c]));
+  }
+  std::uint64_t preemptions = 0;
+  for (const auto& in : sim.instances()) preemptions += in->stats().preemptions;
+  s.add("preemptions", static_cast<double>(preemptions), "preemptions");
   s.add("simulated_seconds", span, "simulated time (s)");
   s.add("throughput_rps", span > 0 ? done / span : 0.0, "throughput (req/s)");
   s.add("goodput_rps", span > 0 ? static_cast<double>(m.slo_met()) / span : 0.0, "goodput, SLO met (req/s)");
@@ -87,7 +98,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
     io::h5::Handle g = io::h5::create_group(file, "instances");
     std::vector<std::int32_t> id, server, tp;
     std::vector<std::int64_t> kv_blocks;
-    std::vector<std::uint64_t> steps, iterations, prefill, decode, completed, rejected, hist;
+    std::vector<std::uint64_t> steps, iterations, prefill, decode, completed, rejected, preempt, hist;
     std::vector<double> busy, util;
     std::vector<std::string> perf;
     std::size_t cols = 0;
@@ -99,7 +110,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
       kv_blocks.push_back(in->kv_blocks_total());
       steps.push_back(st.steps), iterations.push_back(st.iterations);
       prefill.push_back(st.prefill_tokens), decode.push_back(st.decode_tokens);
-      completed.push_back(st.completed), rejected.push_back(st.rejected);
+      completed.push_back(st.completed), rejected.push_back(st.rejected), preempt.push_back(st.preemptions);
       busy.push_back(core::to_seconds(st.busy_time));
       util.push_back(span > 0 ? core::to_seconds(st.busy_time) / span : 0.0);
       perf.push_back(in->perf_model().kind());
@@ -116,6 +127,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
     io::h5::write_column(g.get(), "decode_tokens", decode, "tokens");
     io::h5::write_column(g.get(), "completed", completed, "requests");
     io::h5::write_column(g.get(), "rejected", rejected, "requests");
+    io::h5::write_column(g.get(), "preemptions", preempt, "");
     io::h5::write_column(g.get(), "busy_s", busy, "s");
     io::h5::write_column(g.get(), "utilisation", util, "busy share of the run");
     io::h5::write_string_column(g.get(), "perf_model", perf);

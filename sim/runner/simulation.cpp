@@ -6,6 +6,9 @@
 #include "sim/io/config_node.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/workload/azure_csv.hpp"
+#include "sim/workload/burstgpt_csv.hpp"
+#include "sim/workload/mooncake_jsonl.hpp"
+#include "sim/workload/transforms.hpp"
 #include "sim/workload/synthetic.hpp"
 
 namespace greenfleet::runner {
@@ -53,11 +56,17 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
   io::ConfigNode pnode(params, x.router.file, x.router.path, YAML::Node(YAML::NodeType::Undefined));
   router_ = serving::routers().create(x.router.name, pnode, x.seed);
 
+  std::unique_ptr<workload::RequestSource> raw;
   if (x.workload.source == "azure_csv") {
-    source_ = std::make_unique<workload::AzureCsvSource>(x.workload.file, x.workload.on_bad_row);
+    raw = std::make_unique<workload::AzureCsvSource>(x.workload.file, x.workload.on_bad_row);
+  } else if (x.workload.source == "mooncake_jsonl") {
+    raw = std::make_unique<workload::MooncakeJsonlSource>(x.workload.file, x.workload.on_bad_row);
+  } else if (x.workload.source == "burstgpt_csv") {
+    raw = std::make_unique<workload::BurstGptCsvSource>(x.workload.file, x.workload.on_bad_row, x.workload.model_filter);
   } else {
-    source_ = std::make_unique<workload::SyntheticSource>(x.workload.synthetic, x.seed);
+    raw = std::make_unique<workload::SyntheticSource>(x.workload.synthetic, x.seed);
   }
+  source_ = std::make_unique<workload::TransformedSource>(std::move(raw), x.workload.transform, x.seed);
   feeder_.sim = this;
   feeder_.kind = engine_.register_kind(&feeder_);
 }

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <vector>
 
 #include "sim/core/error.hpp"
@@ -31,29 +30,6 @@ bool read_int(const char*& p, const char* end, int digits, int& out) {
   p += digits;
   out = v;
   return true;
-}
-
-void split(const std::string& line, std::vector<std::string_view>& fields) {
-  fields.clear();
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t comma = line.find(',', start);
-    if (comma == std::string::npos) {
-      std::string_view f(line.data() + start, line.size() - start);
-      if (!f.empty() && f.back() == '\r') f.remove_suffix(1);
-      fields.push_back(f);
-      return;
-    }
-    fields.emplace_back(line.data() + start, comma - start);
-    start = comma + 1;
-  }
-}
-
-bool parse_count(std::string_view s, std::int32_t& out) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
 }
 
 }  // namespace
@@ -101,35 +77,24 @@ bool AzureCsvSource::parse_timestamp(std::string_view text, std::int64_t& ns) {
   return true;
 }
 
-AzureCsvSource::AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row)
-    : path_(path), in_(path), on_bad_row_(on_bad_row) {
-  if (!in_) throw core::InputError(fmt::format("{}: cannot open trace file", path));
-  std::string header;
-  if (!std::getline(in_, header)) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
-  std::vector<std::string_view> fields;
-  split(header, fields);
-  ncols_ = static_cast<int>(fields.size());
+AzureCsvSource::AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row) : rows_(path, on_bad_row) {
+  if (!rows_.next_line()) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
+  split_csv(rows_.line(), fields_);
+  ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
-    if (fields[i] == "TIMESTAMP") col_time_ = i;
-    else if (fields[i] == "ContextTokens") col_prompt_ = i;
-    else if (fields[i] == "GeneratedTokens") col_output_ = i;
+    if (fields_[i] == "TIMESTAMP") col_time_ = i;
+    else if (fields_[i] == "ContextTokens") col_prompt_ = i;
+    else if (fields_[i] == "GeneratedTokens") col_output_ = i;
   }
   if (col_time_ < 0 || col_prompt_ < 0 || col_output_ < 0)
     throw core::InputError(fmt::format(
-        "{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens", path, header));
-}
-
-void AzureCsvSource::bad_row(const std::string& why) const {
-  throw core::InputError(fmt::format("{}:{}: {} (set workload.on_bad_row: skip to skip and count such rows)", path_,
-                                     line_, why));
+        "{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens", path, rows_.line()));
 }
 
 bool AzureCsvSource::next(RequestSpec& out) {
   auto& fields = fields_;
-  while (std::getline(in_, row_)) {
-    ++line_;
-    if (row_.empty() || row_ == "\r") continue;
-    split(row_, fields);
+  while (rows_.next_line()) {
+    split_csv(rows_.line(), fields);
     std::string why;
     std::int64_t t_ns = 0;
     std::int32_t prompt = 0, output = 0;
@@ -137,9 +102,9 @@ bool AzureCsvSource::next(RequestSpec& out) {
       why = fmt::format("expected {} columns, found {}", ncols_, fields.size());
     } else if (!parse_timestamp(fields[col_time_], t_ns)) {
       why = fmt::format("TIMESTAMP '{}' is not 'YYYY-MM-DD HH:MM:SS[.fff][+HH:MM]'", fields[col_time_]);
-    } else if (!parse_count(fields[col_prompt_], prompt) || prompt < 1) {
+    } else if (!parse_number(fields[col_prompt_], prompt) || prompt < 1) {
       why = fmt::format("ContextTokens '{}' is not a positive integer", fields[col_prompt_]);
-    } else if (!parse_count(fields[col_output_], output) || output < 1) {
+    } else if (!parse_number(fields[col_output_], output) || output < 1) {
       why = fmt::format("GeneratedTokens '{}' is not a positive integer", fields[col_output_]);
     } else {
       if (!have_origin_) origin_ns_ = t_ns, have_origin_ = true;
@@ -159,8 +124,7 @@ bool AzureCsvSource::next(RequestSpec& out) {
         return true;
       }
     }
-    if (on_bad_row_ == BadRowPolicy::kError) bad_row(why);
-    ++skipped_;
+    rows_.bad_row(why);
   }
   return false;
 }

@@ -1,15 +1,13 @@
 #pragma once
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sim/workload/request.hpp"
+#include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::workload {
-
-enum class BadRowPolicy { kError, kSkip };
 
 // Azure LLM inference traces: `TIMESTAMP,ContextTokens,GeneratedTokens` (2023: "2023-11-16 18:15:46.6805900";
 // 2024: "2024-05-12 00:00:00.004566+00:00"). Columns are found by name. Arrivals are relative to the first row.
@@ -17,25 +15,18 @@ class AzureCsvSource final : public RequestSource {
  public:
   AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row);
   bool next(RequestSpec& out) override;
-  std::uint64_t skipped_rows() const override { return skipped_; }
+  std::uint64_t skipped_rows() const override { return rows_.skipped(); }
 
   // Parses "YYYY-MM-DD HH:MM:SS[.fraction][+HH:MM|Z]" to nanoseconds since 1970-01-01 UTC; false if malformed.
   static bool parse_timestamp(std::string_view text, std::int64_t& ns_since_epoch);
 
  private:
-  [[noreturn]] void bad_row(const std::string& why) const;
-
-  std::string path_;
-  std::ifstream in_;
-  BadRowPolicy on_bad_row_;
-  std::uint64_t line_ = 1;
-  std::uint64_t skipped_ = 0;
+  LineReader rows_;
   std::uint64_t next_id_ = 0;
   int col_time_ = -1, col_prompt_ = -1, col_output_ = -1, ncols_ = 0;
   bool have_origin_ = false;
   std::int64_t origin_ns_ = 0;
   core::SimTime last_arrival_ = 0;
-  std::string row_;
   std::vector<std::string_view> fields_;
 };
 

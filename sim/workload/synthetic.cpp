@@ -28,6 +28,15 @@ bool SyntheticSource::next(RequestSpec& out) {
     if (spec_.gamma_arrivals) {
       const double shape = 1.0 / (spec_.cv * spec_.cv);
       clock_s_ += arrivals_.gamma(shape, 1.0 / (spec_.rate * shape));
+    } else if (spec_.diurnal_amplitude > 0) {
+      // Thinning (Lewis and Shedler): candidates at the peak rate, kept with probability rate(t) / peak.
+      const double peak = spec_.rate * (1 + spec_.diurnal_amplitude);
+      for (;;) {
+        clock_s_ += arrivals_.exponential(peak);
+        const double phase = 2 * M_PI * (clock_s_ - spec_.diurnal_peak_s) / spec_.diurnal_period_s;
+        const double rate = spec_.rate * (1 + spec_.diurnal_amplitude * std::cos(phase));
+        if (arrivals_.uniform() * peak < rate) break;
+      }
     } else {
       clock_s_ += arrivals_.exponential(spec_.rate);
     }

@@ -25,6 +25,10 @@ struct SyntheticSpec {
   double rate = 1;                // mean arrivals per second
   bool gamma_arrivals = false;    // false: Poisson
   double cv = 1;                  // coefficient of variation of inter-arrival times (gamma)
+  // Diurnal modulation (Poisson only): rate(t) = rate x (1 + amplitude x cos(2 pi (t - peak) / period)).
+  double diurnal_amplitude = 0;
+  double diurnal_period_s = 86400;
+  double diurnal_peak_s = 14 * 3600;
   LengthDistribution prompt, output;
 };
 

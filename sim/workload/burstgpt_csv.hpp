@@ -1,0 +1,31 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/workload/request.hpp"
+#include "sim/workload/text_rows.hpp"
+
+namespace greenfleet::workload {
+
+// BurstGPT traces: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type` with Timestamp in
+// seconds from the trace start. Rows with zero response tokens (failed requests in the original service) are
+// bad rows. An optional model filter keeps only rows of one Model value; rows of other models are not
+// selected (and not counted as skipped).
+class BurstGptCsvSource final : public RequestSource {
+ public:
+  BurstGptCsvSource(const std::string& path, BadRowPolicy on_bad_row, std::string model_filter);
+  bool next(RequestSpec& out) override;
+  std::uint64_t skipped_rows() const override { return rows_.skipped(); }
+
+ private:
+  LineReader rows_;
+  std::string model_filter_;
+  std::uint64_t next_id_ = 0;
+  int col_time_ = -1, col_model_ = -1, col_request_ = -1, col_response_ = -1, ncols_ = 0;
+  core::SimTime last_arrival_ = 0;
+  bool have_origin_ = false;
+  double origin_s_ = 0;
+  std::vector<std::string_view> fields_;
+};
+
+}  // namespace greenfleet::workload

@@ -1,0 +1,140 @@
+#include "sim/workload/mooncake_jsonl.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace greenfleet::workload {
+
+namespace {
+
+// A parser for the flat objects of these traces: string keys whose values are numbers or lists of integers.
+// Anything else is reported as malformed rather than guessed at.
+class FlatJson {
+ public:
+  explicit FlatJson(const std::string& s) : s_(s) {}
+
+  // Calls on_number(key, value) / on_list(key, values...) for each member; returns an error text or "".
+  template <class OnNumber, class OnListItem>
+  std::string parse(OnNumber on_number, OnListItem on_list_item) {
+    skip();
+    if (!eat('{')) return "expected '{'";
+    skip();
+    if (eat('}')) return "";
+    for (;;) {
+      std::string key;
+      if (!read_key(key)) return "expected a quoted key";
+      skip();
+      if (!eat(':')) return fmt::format("expected ':' after \"{}\"", key);
+      skip();
+      if (eat('[')) {
+        skip();
+        if (!eat(']')) {
+          for (;;) {
+            double v;
+            if (!read_number(v)) return fmt::format("\"{}\" must be a list of numbers", key);
+            on_list_item(key, v);
+            skip();
+            if (eat(']')) break;
+            if (!eat(',')) return fmt::format("expected ',' or ']' in \"{}\"", key);
+            skip();
+          }
+        }
+      } else if (peek() == '"') {
+        std::string ignored;
+        if (!read_key(ignored)) return fmt::format("unterminated string for \"{}\"", key);
+      } else {
+        double v;
+        if (!read_number(v)) return fmt::format("\"{}\" has a value that is not a number", key);
+        on_number(key, v);
+      }
+      skip();
+      if (eat('}')) break;
+      if (!eat(',')) return "expected ',' or '}'";
+      skip();
+    }
+    skip();
+    return pos_ == s_.size() ? "" : "unexpected text after the object";
+  }
+
+ private:
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool eat(char c) {
+    if (peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  void skip() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
+  }
+  bool read_key(std::string& out) {
+    if (!eat('"')) return false;
+    const std::size_t end = s_.find('"', pos_);
+    if (end == std::string::npos) return false;
+    out.assign(s_, pos_, end - pos_);
+    pos_ = end + 1;
+    return true;
+  }
+  bool read_number(double& v) {
+    const char* begin = s_.data() + pos_;
+    char* end = nullptr;
+    v = std::strtod(begin, &end);
+    if (end == begin) return false;
+    pos_ += static_cast<std::size_t>(end - begin);
+    return std::isfinite(v);
+  }
+  const std::string& s_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, BadRowPolicy on_bad_row) : rows_(path, on_bad_row) {}
+
+bool MooncakeJsonlSource::next(RequestSpec& out) {
+  while (rows_.next_line()) {
+    double ts = NAN, in = NAN, outlen = NAN;
+    out.prefix_hashes.clear();
+    bool bad_hash = false;
+    FlatJson json(rows_.line());
+    std::string why = json.parse(
+        [&](const std::string& k, double v) {
+          if (k == "timestamp") ts = v;
+          else if (k == "input_length") in = v;
+          else if (k == "output_length") outlen = v;
+        },
+        [&](const std::string& k, double v) {
+          if (k != "hash_ids") return;
+          if (v < 0 || v != std::floor(v)) bad_hash = true;
+          else out.prefix_hashes.push_back(static_cast<std::uint64_t>(v));
+        });
+    if (why.empty()) {
+      if (std::isnan(ts) || std::isnan(in) || std::isnan(outlen))
+        why = "needs \"timestamp\", \"input_length\" and \"output_length\"";
+      else if (ts < 0) why = fmt::format("timestamp {} is negative", ts);
+      else if (in < 1 || in != std::floor(in) || in > 1e9) why = fmt::format("input_length {} is not a positive integer", in);
+      else if (outlen < 1 || outlen != std::floor(outlen) || outlen > 1e9)
+        why = fmt::format("output_length {} is not a positive integer", outlen);
+      else if (bad_hash) why = "hash_ids must be non-negative integers";
+    }
+    if (why.empty()) {
+      const core::SimTime arrival = core::from_seconds(ts * 1e-3);
+      if (arrival < last_arrival_) {
+        why = fmt::format("timestamp {} ms is earlier than the previous row's (rows must be in time order)", ts);
+      } else {
+        last_arrival_ = arrival;
+        out.id = next_id_++;
+        out.arrival = arrival;
+        out.prompt_tokens = static_cast<std::int32_t>(in);
+        out.output_tokens = static_cast<std::int32_t>(outlen);
+        out.cls = RequestClass::kOnline;
+        out.deadline = -1;
+        return true;
+      }
+    }
+    rows_.bad_row(why);
+  }
+  return false;
+}
+
+}  // namespace greenfleet::workload

@@ -1,0 +1,43 @@
+#include "sim/workload/text_rows.hpp"
+
+#include <fmt/format.h>
+
+#include "sim/core/error.hpp"
+
+namespace greenfleet::workload {
+
+LineReader::LineReader(const std::string& path, BadRowPolicy policy) : path_(path), in_(path), policy_(policy) {
+  if (!in_) throw core::InputError(fmt::format("{}: cannot open trace file", path));
+}
+
+bool LineReader::next_line() {
+  while (std::getline(in_, line_)) {
+    ++line_number_;
+    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    if (!line_.empty()) return true;
+  }
+  return false;
+}
+
+void LineReader::bad_row(const std::string& why) {
+  if (policy_ == BadRowPolicy::kError)
+    throw core::InputError(fmt::format("{}:{}: {} (set workload.on_bad_row: skip to skip and count such rows)",
+                                       path_, line_number_, why));
+  ++skipped_;
+}
+
+void split_csv(const std::string& line, std::vector<std::string_view>& fields) {
+  fields.clear();
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', start);
+    if (comma == std::string::npos) {
+      fields.emplace_back(line.data() + start, line.size() - start);
+      return;
+    }
+    fields.emplace_back(line.data() + start, comma - start);
+    start = comma + 1;
+  }
+}
+
+}  // namespace greenfleet::workload
