@@ -3,12 +3,13 @@
 
 Reads /requests from an HDF5 file written by `greenfleet run` (layout: docs/OUTPUT.md) and writes one PNG:
 
-  1. TTFT CDF of completed requests
+  1. TTFT CDF of completed requests (online and offline drawn apart when the run has offline requests)
   2. TPOT CDF of completed requests with more than one output token (as in the summary table)
   3. end-to-end latency against prompt length (at most 20,000 points, sampled with a fixed seed)
-  4. requests completed per minute of simulated time
+  4. requests completed per minute of simulated time (finer bins, still per minute, for runs under 10 min)
 
-The SLO targets stored in the file's resolved configuration are drawn as dashed lines on the CDFs.
+The online SLO targets stored in the file's resolved configuration are drawn as dashed lines on the CDFs
+(offline requests are judged on their deadline instead).
 Needs only the Debian packages python3-h5py and python3-matplotlib.
 """
 
@@ -24,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 STATUS_COMPLETED = 0
+CLASS_OFFLINE = 1
 MAX_SCATTER_POINTS = 20_000
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -54,18 +56,26 @@ def slo_targets(config_yaml):
     return tuple(out)
 
 
-def cdf_panel(ax, values, slo, title):
-    values = np.sort(values[np.isfinite(values)])
-    if values.size == 0:
+def cdf_panel(ax, series, slo, title):
+    """series: list of (label, values); one CDF line per non-empty series."""
+    drawn, smallest = 0, np.inf
+    for label, values in series:
+        values = np.sort(values[np.isfinite(values)])
+        if values.size == 0:
+            continue
+        ax.plot(values, np.arange(1, values.size + 1) / values.size, lw=1.5, label=f"{label} ({values.size:,})")
+        smallest = min(smallest, values[0])
+        drawn += 1
+    if drawn == 0:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
     else:
-        ax.plot(values, np.arange(1, values.size + 1) / values.size, lw=1.5)
-        if values[0] > 0:
+        if smallest > 0:
             ax.set_xscale("log")
         for q in (0.5, 0.9, 0.99):
             ax.axhline(q, color="0.85", lw=0.8, zorder=0)
     if slo is not None:
-        ax.axvline(slo, color="tab:red", ls="--", lw=1, label=f"SLO {slo:g} s")
+        ax.axvline(slo, color="tab:red", ls="--", lw=1, label=f"online SLO {slo:g} s")
+    if drawn > 1 or slo is not None:
         ax.legend(loc="lower right")
     ax.set_title(title)
     ax.set_xlabel("seconds")
@@ -105,6 +115,8 @@ def main(argv=None):
         prompt = r["prompt_tokens"][:][done]
         output = r["output_tokens"][:][done]
         completion_s = r["completion_ns"][:][done] * 1e-9
+        # Older files have no class column: every request was online then.
+        offline = (r["class"][:][done] == CLASS_OFFLINE) if "class" in r else np.zeros(done.sum(), dtype=bool)
         name = _text(f.attrs.get("experiment", "?"))
         seed = f.attrs.get("seed", "?")
         slo_ttft, slo_tpot = slo_targets(_text(f.attrs.get("config_yaml", "")))
@@ -114,8 +126,16 @@ def main(argv=None):
     fig.suptitle(f"greenfleet: {name} (seed {seed}) - {counts[0]:,} completed, {counts[1]:,} unfinished, "
                  f"{counts[2]:,} rejected")
 
-    cdf_panel(axes[0, 0], ttft, slo_ttft, "TTFT (time to first token)")
-    cdf_panel(axes[0, 1], tpot[output > 1], slo_tpot, "TPOT (time per output token after the first)")
+    multi = bool(offline.any())
+
+    def by_class(values, keep):
+        if not multi:
+            return [("completed", values[keep])]
+        return [("online", values[keep & ~offline]), ("offline", values[keep & offline])]
+
+    everyone = np.ones(ttft.size, dtype=bool)
+    cdf_panel(axes[0, 0], by_class(ttft, everyone), slo_ttft, "TTFT (time to first token)")
+    cdf_panel(axes[0, 1], by_class(tpot, output > 1), slo_tpot, "TPOT (time per output token after the first)")
 
     ax = axes[1, 0]
     if e2e.size:
@@ -127,7 +147,7 @@ def main(argv=None):
         fig.colorbar(sc, ax=ax, label="output tokens")
         if e2e[idx].min() > 0:
             ax.set_yscale("log")
-        ax.set_title(f"end-to-end latency vs prompt length ({idx.size:,} of {e2e.size:,} shown)")
+        ax.set_title(f"end-to-end latency vs prompt length\n({idx.size:,} of {e2e.size:,} completed requests shown)")
     else:
         ax.text(0.5, 0.5, "no completed requests", ha="center", va="center", transform=ax.transAxes)
         ax.set_title("end-to-end latency vs prompt length")
@@ -136,15 +156,20 @@ def main(argv=None):
     ax.grid(True, alpha=0.3)
 
     ax = axes[1, 1]
+    title = "requests completed per minute"
     if completion_s.size:
-        minutes = completion_s / 60.0
-        edges = np.arange(0.0, np.floor(minutes.max()) + 2.0)
-        per_min, _ = np.histogram(minutes, bins=edges)
-        ax.step(edges[:-1], per_min, where="post", lw=1.5)
-        ax.set_xlim(0, edges[-1])
+        span = completion_s.max()
+        # One-minute bins, or finer ones (rates still per minute) when the run is shorter than ten minutes.
+        width = 60.0 if span >= 600 else next((w for w in (1, 2, 5, 10, 15, 30) if span / w <= 60), 60.0)
+        edges = np.arange(0.0, np.floor(span / width) + 2.0) * width
+        counts_per_bin, _ = np.histogram(completion_s, bins=edges)
+        ax.stairs(counts_per_bin * (60.0 / width), edges / 60.0, lw=1.5)
+        ax.set_xlim(0, edges[-1] / 60.0)
+        ax.set_ylim(bottom=0)
+        title += f" ({width:g} s bins, last partial)"
     else:
         ax.text(0.5, 0.5, "no completed requests", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("requests completed per minute")
+    ax.set_title(title)
     ax.set_xlabel("simulated time (min)")
     ax.set_ylabel("requests / min")
     ax.grid(True, alpha=0.3)

@@ -77,7 +77,10 @@ int run_command(const std::vector<std::string>& args) {
   io::AtomicOutput out(x.output_path);
   std::unique_ptr<io::RequestWriter> writer;
   if (x.output_requests) {
-    writer = std::make_unique<io::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot});
+    const auto compression = x.output_compression == "none"      ? io::h5::Compression::kNone
+                             : x.output_compression == "deflate" ? io::h5::Compression::kDeflate
+                                                                 : io::h5::Compression::kSzip;
+    writer = std::make_unique<io::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot}, compression);
     sim.add_observer(writer.get());
   }
 

@@ -16,11 +16,28 @@ void Engine::schedule(SimTime time, std::uint32_t priority, std::uint16_t kind, 
                       std::uint64_t payload) {
   // The clock never goes back: scheduling into the past is a logic error in the caller.
   if (time < now_) throw std::logic_error("event scheduled in the past");
-  queue_.push(Event{time, next_seq_++, priority, kind, target, payload});
+  if (priority > 0xFF) throw std::logic_error("event priority above 255");
+  queue_.push(Event{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 0, target, payload});
+  if (queue_.size() > peak_pending_) peak_pending_ = queue_.size();
+}
+
+void Engine::schedule_tracked(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
+                              std::uint64_t payload) {
+  if (time < now_) throw std::logic_error("event scheduled in the past");
+  if (priority > 0xFF) throw std::logic_error("event priority above 255");
+  Event e{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 1, target, payload};
+  queue_.push(e);
+  if (queue_.size() > peak_pending_) peak_pending_ = queue_.size();
+}
+
+bool Engine::reschedule_earlier(std::uint32_t target, SimTime time, std::uint32_t priority) {
+  if (time < now_) throw std::logic_error("event rescheduled into the past");
+  return queue_.move_earlier(target, time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++);
 }
 
 void Engine::set_heartbeat(std::uint64_t every_events, std::function<void(const Engine&)> fn) {
   heartbeat_every_ = every_events;
+  heartbeat_countdown_ = every_events;
   heartbeat_ = std::move(fn);
 }
 
@@ -33,7 +50,10 @@ std::uint64_t Engine::run(SimTime until) {
     now_ = e.time;
     handlers_[e.kind]->on_event(e);
     ++dispatched_;
-    if (heartbeat_every_ != 0 && dispatched_ % heartbeat_every_ == 0) heartbeat_(*this);
+    if (heartbeat_every_ != 0 && --heartbeat_countdown_ == 0) {
+      heartbeat_countdown_ = heartbeat_every_;
+      heartbeat_(*this);
+    }
   }
   return dispatched_ - start;
 }

@@ -26,6 +26,14 @@ class Engine {
 
   void schedule(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
                 std::uint64_t payload = 0);
+  // A tracked event: at most one pending per (kind's) target; reschedule_earlier() can move it forward in time,
+  // which is how a fast-forwarded run is cut without leaving a stale event behind. Targets must be unique
+  // across all tracked kinds.
+  void schedule_tracked(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
+                        std::uint64_t payload = 0);
+  // Moves the target's pending tracked event to `time` (<= its current time), ordered as if scheduled now.
+  // Returns false if it has no pending tracked event.
+  bool reschedule_earlier(std::uint32_t target, SimTime time, std::uint32_t priority);
 
   // Runs until the queue is empty, `until` is passed, or stop() is called. Returns events dispatched.
   std::uint64_t run(SimTime until = kTimeMax);
@@ -34,6 +42,7 @@ class Engine {
   SimTime now() const { return now_; }
   std::uint64_t events_dispatched() const { return dispatched_; }
   std::size_t pending() const { return queue_.size(); }
+  std::size_t peak_pending() const { return peak_pending_; }
 
   // Called every `every_events` dispatches with the engine (progress lines, interruption checks).
   void set_heartbeat(std::uint64_t every_events, std::function<void(const Engine&)> fn);
@@ -44,8 +53,10 @@ class Engine {
   SimTime now_ = 0;
   std::uint64_t next_seq_ = 0;
   std::uint64_t dispatched_ = 0;
+  std::size_t peak_pending_ = 0;
   bool stop_requested_ = false;
   std::uint64_t heartbeat_every_ = 0;
+  std::uint64_t heartbeat_countdown_ = 0;
   std::function<void(const Engine&)> heartbeat_;
 };
 

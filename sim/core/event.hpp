@@ -10,18 +10,25 @@ namespace greenfleet::core {
 // (typically an index and a generation used for lazy cancellation).
 struct Event {
   SimTime time = 0;
-  std::uint64_t seq = 0;       // insertion order: the final tie-breaker, makes ordering total
-  std::uint32_t priority = 0;  // lower runs first among events at the same time
+  // priority (high 8 bits, lower runs first at the same time) and insertion sequence (low 56 bits, the final
+  // tie-breaker): one integer compare settles every tie, and the order is total.
+  std::uint64_t order = 0;
   std::uint16_t kind = 0;
+  std::uint16_t tracked = 0;  // 1: the queue knows where it is, so its owner can move it earlier
   std::uint32_t target = 0;
   std::uint64_t payload = 0;
+
+  std::uint32_t priority() const { return static_cast<std::uint32_t>(order >> 56); }
+  std::uint64_t seq() const { return order & ((1ULL << 56) - 1); }
 };
 
-// Strict (time, priority, seq) order; seq is unique so no two events compare equal.
+// Strict (time, priority, seq) order, as one 128-bit comparison: it compiles without branches, which matters
+// because heap comparisons are unpredictable. Times are never negative.
 inline bool runs_before(const Event& a, const Event& b) {
-  if (a.time != b.time) return a.time < b.time;
-  if (a.priority != b.priority) return a.priority < b.priority;
-  return a.seq < b.seq;
+  __extension__ typedef unsigned __int128 u128;
+  const u128 ka = (static_cast<u128>(static_cast<std::uint64_t>(a.time)) << 64) | a.order;
+  const u128 kb = (static_cast<u128>(static_cast<std::uint64_t>(b.time)) << 64) | b.order;
+  return ka < kb;
 }
 
 // Fixed priorities for events at the same instant: completions free capacity before arrivals claim it, and

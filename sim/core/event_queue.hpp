@@ -6,8 +6,9 @@
 
 namespace greenfleet::core {
 
-// Binary min-heap of events by value. A hand-written sift keeps the comparison inlined and avoids the
-// extra moves std::push_heap/pop_heap make on 40-byte records.
+// Min-heap of events by value, 4-ary: half the depth of a binary heap, and the four children of a node share a
+// cache line or two, which suits the pop-heavy pattern of a simulation. The sift moves a hole instead of
+// swapping records.
 class EventQueue {
  public:
   void reserve(std::size_t n) { heap_.reserve(n); }
@@ -15,16 +16,12 @@ class EventQueue {
   std::size_t size() const { return heap_.size(); }
   const Event& top() const { return heap_.front(); }
 
+  // A tracked event (at most one per target at a time) can later be moved earlier in place by
+  // move_earlier(target, ...), instead of being superseded by a new event that leaves a stale one behind.
   void push(const Event& e) {
+    if (e.tracked && e.target >= pos_.size()) pos_.resize(e.target + 1, 0);
     heap_.push_back(e);
-    std::size_t i = heap_.size() - 1;
-    while (i > 0) {
-      std::size_t parent = (i - 1) / 2;
-      if (!runs_before(e, heap_[parent])) break;
-      heap_[i] = heap_[parent];
-      i = parent;
-    }
-    heap_[i] = e;
+    sift_up(heap_.size() - 1, e);
   }
 
   Event pop() {
@@ -35,20 +32,50 @@ class EventQueue {
     if (n > 0) {
       std::size_t i = 0;
       for (;;) {
-        std::size_t child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && runs_before(heap_[child + 1], heap_[child])) ++child;
-        if (!runs_before(heap_[child], last)) break;
-        heap_[i] = heap_[child];
-        i = child;
+        const std::size_t first = 4 * i + 1;
+        if (first >= n) break;
+        std::size_t best = first;
+        const std::size_t end = first + 4 < n ? first + 4 : n;
+        for (std::size_t c = first + 1; c < end; ++c) best = runs_before(heap_[c], heap_[best]) ? c : best;
+        if (!runs_before(heap_[best], last)) break;
+        place(i, heap_[best]);
+        i = best;
       }
-      heap_[i] = last;
+      place(i, last);
     }
     return out;
   }
 
+  // Gives the pending tracked event of `target` an earlier (time, order) key. Returns false when it has none
+  // (already popped).
+  bool move_earlier(std::uint32_t target, SimTime time, std::uint64_t order) {
+    if (target >= pos_.size()) return false;
+    const std::size_t i = pos_[target];
+    if (i >= heap_.size() || !heap_[i].tracked || heap_[i].target != target) return false;
+    Event e = heap_[i];
+    e.time = time;
+    e.order = order;
+    sift_up(i, e);
+    return true;
+  }
+
  private:
+  void place(std::size_t i, const Event& e) {
+    heap_[i] = e;
+    if (e.tracked) pos_[e.target] = i;
+  }
+  void sift_up(std::size_t i, const Event& e) {
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (!runs_before(e, heap_[parent])) break;
+      place(i, heap_[parent]);
+      i = parent;
+    }
+    place(i, e);
+  }
+
   std::vector<Event> heap_;
+  std::vector<std::size_t> pos_;  // heap index of each target's tracked event
 };
 
 }  // namespace greenfleet::core

@@ -21,6 +21,7 @@ class Rng {
 
   void reseed(std::uint64_t seed) {
     for (auto& word : s_) word = splitmix64(seed);
+    has_spare_ = false;
   }
 
   std::uint64_t next_u64() {
@@ -48,10 +49,18 @@ class Rng {
   double exponential(double rate) { return -std::log(uniform_pos()) / rate; }
 
   double normal() {
-    // Box-Muller without caching the second value keeps the stream position a function of the draw count.
+    // Box-Muller: each pair of uniforms gives two normals; the second is kept for the next call. Still a pure
+    // function of the stream's seed and call count.
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
     const double u1 = uniform_pos();
     const double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    spare_ = r * std::sin(2.0 * M_PI * u2);
+    has_spare_ = true;
+    return r * std::cos(2.0 * M_PI * u2);
   }
 
   double lognormal(double mu, double sigma) { return std::exp(mu + sigma * normal()); }
@@ -82,6 +91,8 @@ class Rng {
     return z ^ (z >> 31);
   }
   std::uint64_t s_[4];
+  double spare_ = 0;
+  bool has_spare_ = false;
 };
 
 }  // namespace greenfleet::core

@@ -16,7 +16,11 @@ inline constexpr SimTime kHour = 3600 * kSecond;
 inline constexpr SimTime kTimeMax = INT64_MAX;
 
 // Rounds to the nearest nanosecond (ties away from zero), the single conversion point from model seconds.
-inline SimTime from_seconds(double s) { return static_cast<SimTime>(std::llround(s * 1e9)); }
+// Written out rather than std::llround, which is a library call on the per-step path.
+inline SimTime from_seconds(double s) {
+  const double ns = s * 1e9;
+  return static_cast<SimTime>(ns >= 0 ? ns + 0.5 : ns - 0.5);
+}
 inline double to_seconds(SimTime t) { return static_cast<double>(t) * 1e-9; }
 
 }  // namespace greenfleet::core

@@ -268,6 +268,7 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     resolved["output"]["path"] = x.output_path;
   }
   x.output_requests = out.get_bool("requests", true);
+  x.output_compression = out.get_choice("compression", {"szip", "deflate", "none"}, std::string("szip"));
   out.finish();
 
   root.finish();

@@ -81,6 +81,7 @@ struct Experiment {
   SloConfig slo;
   std::string output_path;
   bool output_requests = true;
+  std::string output_compression = "szip";  // szip | deflate | none
   std::string resolved_yaml;  // every setting, defaults included, as stored in the output
 };
 

@@ -179,13 +179,24 @@ void write_matrix(hid_t group, const std::string& name, const std::vector<std::u
 }
 
 template <class T>
-AppendColumn<T>::AppendColumn(hid_t group, const std::string& name, const std::string& units, std::size_t chunk_rows) {
+AppendColumn<T>::AppendColumn(hid_t group, const std::string& name, const std::string& units, std::size_t chunk_rows,
+                              Compression compression) {
   const hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {chunk_rows};
   Handle space = checked(H5Screate_simple(1, dims, maxdims), H5Sclose, "dataspace");
   Handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset properties");
   check(H5Pset_chunk(dcpl.get(), 1, chunk), "chunking");
-  check(H5Pset_shuffle(dcpl.get()), "shuffle filter");
-  check(H5Pset_deflate(dcpl.get(), 4), "deflate filter");
+  // SZIP (libaec, shipped with Debian's HDF5) compresses numeric columns several times faster than deflate at a
+  // similar ratio; deflate with shuffle is the fallback where a build lacks the SZIP encoder.
+  unsigned int szip_config = 0;
+  if (compression == Compression::kNone) {
+    // chunked but stored as is: the fastest output, several times larger
+  } else if (compression == Compression::kSzip && H5Zfilter_avail(H5Z_FILTER_SZIP) > 0 && H5Zget_filter_info(H5Z_FILTER_SZIP, &szip_config) >= 0 &&
+      (szip_config & H5Z_FILTER_CONFIG_ENCODE_ENABLED)) {
+    check(H5Pset_szip(dcpl.get(), H5_SZIP_NN_OPTION_MASK, 32), "szip filter");
+  } else {
+    check(H5Pset_shuffle(dcpl.get()), "shuffle filter");
+    check(H5Pset_deflate(dcpl.get(), 1), "deflate filter");
+  }
   dataset_ = checked(H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(),
                                 H5P_DEFAULT),
                      H5Dclose, "dataset " + name);
@@ -211,5 +222,6 @@ template class AppendColumn<std::uint64_t>;
 template class AppendColumn<std::int32_t>;
 template class AppendColumn<std::uint8_t>;
 template class AppendColumn<double>;
+template class AppendColumn<float>;
 
 }  // namespace greenfleet::io::h5

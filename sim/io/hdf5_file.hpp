@@ -34,6 +34,7 @@ template <> inline hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64
 template <> inline hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
 template <> inline hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
 template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <> inline hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
 
 void check(herr_t status, const std::string& what);
 
@@ -66,11 +67,14 @@ void write_string_column(hid_t group, const std::string& name, const std::vector
 void write_matrix(hid_t group, const std::string& name, const std::vector<std::uint64_t>& values, std::size_t rows,
                   std::size_t cols, const std::string& units);
 
-// A 1-D chunked, shuffled and deflate-compressed dataset that grows by appending.
+enum class Compression { kSzip, kDeflate, kNone };
+
+// A 1-D chunked, compressed dataset that grows by appending.
 template <class T>
 class AppendColumn {
  public:
-  AppendColumn(hid_t group, const std::string& name, const std::string& units, std::size_t chunk_rows);
+  AppendColumn(hid_t group, const std::string& name, const std::string& units, std::size_t chunk_rows,
+               Compression compression);
   void append(const T* data, std::size_t n);
   std::size_t size() const { return size_; }
 

@@ -2,27 +2,30 @@
 
 namespace greenfleet::io {
 
-RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, std::size_t chunk_rows)
+RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression, std::size_t chunk_rows)
     : group_(h5::create_group(file, "requests")),
       slo_(slo),
+      // Derived seconds are float32 and stored uncompressed: floating-point noise barely compresses, and the
+      // exact integer-nanosecond columns they come from are kept (and compressed) beside them.
+      seconds_(compression == h5::Compression::kDeflate ? compression : h5::Compression::kNone),
       chunk_rows_(chunk_rows),
-      id_(group_.get(), "id", "", chunk_rows),
-      arrival_(group_.get(), "arrival_ns", "ns", chunk_rows),
-      first_scheduled_(group_.get(), "first_scheduled_ns", "ns", chunk_rows),
-      first_token_(group_.get(), "first_token_ns", "ns", chunk_rows),
-      completion_(group_.get(), "completion_ns", "ns", chunk_rows),
-      deadline_(group_.get(), "deadline_ns", "ns; -1 when none", chunk_rows),
-      prompt_(group_.get(), "prompt_tokens", "tokens", chunk_rows),
-      output_(group_.get(), "output_tokens", "tokens", chunk_rows),
-      instance_(group_.get(), "instance", "", chunk_rows),
-      preemptions_(group_.get(), "preemptions", "", chunk_rows),
-      cls_(group_.get(), "class", "0 online, 1 offline", chunk_rows),
-      status_(group_.get(), "status", "0 completed, 1 unfinished, 2 rejected", chunk_rows),
-      slo_met_(group_.get(), "slo_met", "0/1", chunk_rows),
-      ttft_(group_.get(), "ttft_s", "s", chunk_rows),
-      tpot_(group_.get(), "tpot_s", "s", chunk_rows),
-      e2e_(group_.get(), "e2e_s", "s", chunk_rows),
-      queue_(group_.get(), "queue_s", "s", chunk_rows) {}
+      id_(group_.get(), "id", "", chunk_rows, compression),
+      arrival_(group_.get(), "arrival_ns", "ns", chunk_rows, compression),
+      first_scheduled_(group_.get(), "first_scheduled_ns", "ns", chunk_rows, compression),
+      first_token_(group_.get(), "first_token_ns", "ns", chunk_rows, compression),
+      completion_(group_.get(), "completion_ns", "ns", chunk_rows, compression),
+      deadline_(group_.get(), "deadline_ns", "ns; -1 when none", chunk_rows, compression),
+      prompt_(group_.get(), "prompt_tokens", "tokens", chunk_rows, compression),
+      output_(group_.get(), "output_tokens", "tokens", chunk_rows, compression),
+      instance_(group_.get(), "instance", "", chunk_rows, compression),
+      preemptions_(group_.get(), "preemptions", "", chunk_rows, compression),
+      cls_(group_.get(), "class", "0 online, 1 offline", chunk_rows, compression),
+      status_(group_.get(), "status", "0 completed, 1 unfinished, 2 rejected", chunk_rows, compression),
+      slo_met_(group_.get(), "slo_met", "0/1", chunk_rows, compression),
+      ttft_(group_.get(), "ttft_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      tpot_(group_.get(), "tpot_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      e2e_(group_.get(), "e2e_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      queue_(group_.get(), "queue_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_) {}
 
 void RequestWriter::on_request_done(const serving::RequestState& r) {
   const metrics::RequestTimings t = metrics::timings_of(r, slo_);
@@ -40,11 +43,11 @@ void RequestWriter::on_request_done(const serving::RequestState& r) {
   buf_.cls.push_back(static_cast<std::uint8_t>(r.spec.cls));
   buf_.status.push_back(static_cast<std::uint8_t>(r.status));
   buf_.slo_met.push_back(t.slo_met ? 1 : 0);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  buf_.ttft.push_back(done ? core::to_seconds(t.ttft) : nan);
-  buf_.tpot.push_back(done ? t.tpot_s : nan);
-  buf_.e2e.push_back(done ? core::to_seconds(t.e2e) : nan);
-  buf_.queue.push_back(done ? core::to_seconds(t.queue) : nan);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  buf_.ttft.push_back(done ? static_cast<float>(core::to_seconds(t.ttft)) : nan);
+  buf_.tpot.push_back(done ? static_cast<float>(t.tpot_s) : nan);
+  buf_.e2e.push_back(done ? static_cast<float>(core::to_seconds(t.e2e)) : nan);
+  buf_.queue.push_back(done ? static_cast<float>(core::to_seconds(t.queue)) : nan);
   ++rows_;
   if (buf_.id.size() >= chunk_rows_) flush();
 }

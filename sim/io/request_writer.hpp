@@ -13,7 +13,7 @@ namespace greenfleet::io {
 // buffered and appended a chunk at a time, so memory stays flat however long the trace.
 class RequestWriter final : public serving::ServingObserver {
  public:
-  RequestWriter(hid_t file, metrics::SloTargets slo, std::size_t chunk_rows = 65536);
+  RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression, std::size_t chunk_rows = 65536);
   void on_request_done(const serving::RequestState& r) override;
   void flush();
   std::uint64_t rows() const { return rows_; }
@@ -24,10 +24,11 @@ class RequestWriter final : public serving::ServingObserver {
     std::vector<std::int64_t> arrival, first_scheduled, first_token, completion, deadline;
     std::vector<std::int32_t> prompt, output, instance, preemptions;
     std::vector<std::uint8_t> cls, status, slo_met;
-    std::vector<double> ttft, tpot, e2e, queue;
+    std::vector<float> ttft, tpot, e2e, queue;
   };
   h5::Handle group_;
   metrics::SloTargets slo_;
+  h5::Compression seconds_;
   std::size_t chunk_rows_;
   std::uint64_t rows_ = 0;
   Buffers buf_;
@@ -35,7 +36,7 @@ class RequestWriter final : public serving::ServingObserver {
   h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_, deadline_;
   h5::AppendColumn<std::int32_t> prompt_, output_, instance_, preemptions_;
   h5::AppendColumn<std::uint8_t> cls_, status_, slo_met_;
-  h5::AppendColumn<double> ttft_, tpot_, e2e_, queue_;
+  h5::AppendColumn<float> ttft_, tpot_, e2e_, queue_;
 };
 
 }  // namespace greenfleet::io

@@ -55,6 +55,11 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   s.add("instance_utilisation", span > 0 && n_inst > 0 ? busy / (span * n_inst) : 0.0, "mean instance busy share");
   s.add("instances", n_inst, "instances");
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
+  std::uint64_t stale = 0;
+  for (const auto& in : sim.instances()) stale += in->stats().stale_events;
+  s.add("stale_events", static_cast<double>(stale), "events cancelled lazily");
+  s.add("peak_pending_events", static_cast<double>(sim.engine().peak_pending()), "peak pending events");
+  s.add("peak_requests_in_flight", static_cast<double>(sim.peak_in_flight()), "peak requests in flight");
   s.add("wall_seconds", wall_seconds, "wall time (s)");
   s.add("requests_per_wall_second", wall_seconds > 0 ? static_cast<double>(sim.arrived()) / wall_seconds : 0.0,
         "simulated requests per wall second");

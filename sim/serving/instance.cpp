@@ -1,6 +1,7 @@
 #include "sim/serving/instance.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace greenfleet::serving {
 
@@ -18,6 +19,8 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
       pool_(pool),
       observer_(observer) {
   kind_ = engine_->register_kind(this);
+  if (config_.kv_block_size > 0 && (config_.kv_block_size & (config_.kv_block_size - 1)) == 0)
+    block_shift_ = std::countr_zero(static_cast<unsigned>(config_.kv_block_size));
   running_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   stats_.batch_size_iterations.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, 0);
@@ -71,9 +74,8 @@ void Instance::enqueue(std::uint32_t slot) {
   if (!admissible(r, free_then, config_.max_batched_tokens - shape_.decode_seqs, false)) return;
   set_run_blocks(j);
   run_iterations_ = j;
-  ++generation_;
-  engine_->schedule(std::max(run_boundary(j), engine_->now()), core::kPriorityStepEnd, kind_,
-                    static_cast<std::uint32_t>(id_), generation_);
+  engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(run_boundary(j), engine_->now()),
+                              core::kPriorityStepEnd);
 }
 
 std::int64_t Instance::run_extra_blocks(std::int64_t iterations) const {
@@ -87,14 +89,18 @@ std::int64_t Instance::run_extra_blocks(std::int64_t iterations) const {
 }
 
 void Instance::set_run_blocks(std::int64_t iterations) {
-  if (config_.kv_allocation == KvAllocation::kOnDemand) {
-    for (const Entry& e : batch_) {
-      if (e.prefill_chunk > 0) continue;
-      (*pool_)[e.slot].kv_blocks = static_cast<std::int32_t>(
-          std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations)));
-    }
+  if (config_.kv_allocation == KvAllocation::kReserve) {
+    kv_blocks_free_ = run_free_start_;
+    return;
   }
-  kv_blocks_free_ = run_free_start_ - run_extra_blocks(iterations);
+  std::int64_t extra = 0;
+  for (const Entry& e : batch_) {
+    if (e.prefill_chunk > 0) continue;
+    const std::int64_t blocks = std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations));
+    extra += blocks - e.blocks_before;
+    (*pool_)[e.slot].kv_blocks = static_cast<std::int32_t>(blocks);
+  }
+  kv_blocks_free_ = run_free_start_ - extra;
 }
 
 core::SimTime Instance::run_boundary(std::int64_t j) const {
@@ -169,8 +175,10 @@ void Instance::start_step() {
   step_extra_s_ = 0;
   std::int64_t budget = config_.max_batched_tokens;
   bool preempted = false;
-  if (config_.kv_allocation == KvAllocation::kOnDemand) {
-    // Every decoding request must be able to write one more token; free blocks by preemption until it can.
+  // Every decoding request must be able to write one more token; free blocks by preemption until it can. Each
+  // needs at most one new block, so with at least one free block per running request there is nothing to check.
+  if (config_.kv_allocation == KvAllocation::kOnDemand &&
+      kv_blocks_free_ < static_cast<std::int64_t>(running_.size())) {
     for (;;) {
       std::int64_t need = 0;
       for (std::uint32_t slot : running_) {
@@ -182,11 +190,21 @@ void Instance::start_step() {
       preempted = true;
     }
   }
+  const bool on_demand = config_.kv_allocation == KvAllocation::kOnDemand;
+  std::int64_t min_remaining = INT64_MAX;
+  // Lists a decode and gives it the block its next token needs (the one-iteration allocation; a fast-forwarded
+  // run extends it below).
   auto add_decode = [&](std::uint32_t slot) {
-    const RequestState& r = (*pool_)[slot];
-    batch_.push_back(Entry{slot, 0, r.kv_blocks, r.kv_tokens()});
+    RequestState& r = (*pool_)[slot];
+    const std::int32_t ctx = r.spec.prompt_tokens + r.generated;  // decoding: KV holds ctx - 1 tokens
+    batch_.push_back(Entry{slot, 0, r.kv_blocks, ctx - 1});
+    if (on_demand && blocks_for(ctx) > r.kv_blocks) {
+      ++r.kv_blocks;
+      --kv_blocks_free_;
+    }
     shape_.decode_seqs += 1;
-    shape_.decode_ctx += r.decode_context();
+    shape_.decode_ctx += ctx;
+    min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - r.generated);
     budget -= 1;
   };
   auto add_prefill = [&](std::uint32_t slot, std::int32_t chunk) {
@@ -201,10 +219,9 @@ void Instance::start_step() {
   };
   // Decodes first (they hold KV and set TPOT), then unfinished prefills, then admissions: online before offline,
   // FCFS within a class.
+  run_free_start_ = kv_blocks_free_;
   for (std::uint32_t slot : running_)
     if ((*pool_)[slot].prefill_done()) add_decode(slot);
-  run_free_start_ = kv_blocks_free_;
-  set_run_blocks(1);
   for (std::uint32_t slot : running_) {
     const RequestState& r = (*pool_)[slot];
     if (r.prefill_done()) continue;
@@ -243,9 +260,8 @@ void Instance::start_step() {
   if (config_.fast_forward && shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted) {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
-    k = INT64_MAX;
-    for (const Entry& e : batch_) k = std::min<std::int64_t>(k, (*pool_)[e.slot].remaining_output());
-    if (run_extra_blocks(k) > run_free_start_) {
+    k = min_remaining;
+    if (k > 1 && run_extra_blocks(k) > run_free_start_) {
       std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption loop made sure
       while (lo < hi) {
         const std::int64_t mid = lo + (hi - lo + 1) / 2;
@@ -254,7 +270,7 @@ void Instance::start_step() {
       }
       k = lo;
     }
-    set_run_blocks(k);
+    if (k > 1) set_run_blocks(k);
     seconds = model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, k);
   } else {
     seconds = model_->step_seconds(shape_) + step_extra_s_;
@@ -263,12 +279,15 @@ void Instance::start_step() {
   step_start_ = engine_->now();
   run_iterations_ = k;
   const core::SimTime duration = std::max<core::SimTime>(1, core::from_seconds(seconds));
-  engine_->schedule(step_start_ + duration, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_),
-                    generation_);
+  engine_->schedule_tracked(step_start_ + duration, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_),
+                            generation_);
 }
 
 void Instance::on_event(const core::Event& e) {
-  if (e.payload != generation_) return;  // superseded by a cut run
+  if (e.payload != generation_) {  // superseded by a cut run
+    ++stats_.stale_events;
+    return;
+  }
   finish_step();
 }
 

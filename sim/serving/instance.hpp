@@ -47,6 +47,7 @@ struct InstanceStats {
   std::uint64_t completed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t preemptions = 0;
+  std::uint64_t stale_events = 0;  // step ends superseded by a cut run (lazy cancellation)
   std::vector<std::uint64_t> batch_size_iterations;  // [b] = iterations that ran with b sequences
 };
 
@@ -92,6 +93,8 @@ class Instance final : public core::EventHandler {
   };
 
   std::int64_t blocks_for(std::int64_t tokens) const {
+    // Block sizes are powers of two in practice (vLLM: 16); a shift keeps a division off the per-step path.
+    if (block_shift_ >= 0) return (tokens + config_.kv_block_size - 1) >> block_shift_;
     return (tokens + config_.kv_block_size - 1) / config_.kv_block_size;
   }
   std::int64_t admission_blocks(const RequestState& r) const;
@@ -112,6 +115,7 @@ class Instance final : public core::EventHandler {
   SchedulerConfig config_;
   std::int64_t kv_blocks_total_;
   std::int64_t kv_blocks_free_;
+  int block_shift_ = -1;
   std::int32_t max_context_;
   const perf::PerfModel* model_;
   core::Engine* engine_;
