@@ -30,7 +30,7 @@ check "typo leaves no temporary file" bash -c "! ls $tmp/typo.h5.tmp-* 2>/dev/nu
 # 2. A bad --set value: exit 2.
 "$bin" run "$tmp/q.yaml" -q --set workload.synthetic.rate=-1 -o "$tmp/neg.h5" 2> "$tmp/err.txt" > /dev/null
 check "bad --set exits 2" test $? -eq 2
-check "bad --set is explained" grep -q "workload.synthetic.rate: value -1 is out of range" "$tmp/err.txt"
+check "bad --set is explained" grep -q "(--set workload.synthetic.rate): value -1 is out of range" "$tmp/err.txt"
 check "bad --set leaves no output" test ! -e "$tmp/neg.h5"
 
 # 3. Two runs of the same experiment give identical request datasets.

@@ -58,6 +58,7 @@ TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
   perf::BatchShape s;
   s.prefill_tokens = 2048;
   s.prefill_seqs = 1;
+  s.prefill_final_chunks = 1;
   s.prefill_attn_ctx = 2048.0 * 2049 / 2;
   s.prefill_kv_tokens = 2048;
   const double t = m.step_seconds(s);

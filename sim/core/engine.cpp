@@ -30,6 +30,15 @@ void Engine::schedule_tracked(SimTime time, std::uint32_t priority, std::uint16_
   if (queue_.size() > peak_pending_) peak_pending_ = queue_.size();
 }
 
+void Engine::schedule_stream(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
+                             std::uint64_t payload) {
+  if (time < now_) throw std::logic_error("event scheduled in the past");
+  if (stream_pending_) throw std::logic_error("a stream event is already pending");
+  if (priority > 0xFF) throw std::logic_error("event priority above 255");
+  stream_event_ = Event{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 0, target, payload};
+  stream_pending_ = true;
+}
+
 bool Engine::reschedule_earlier(std::uint32_t target, SimTime time, std::uint32_t priority) {
   if (time < now_) throw std::logic_error("event rescheduled into the past");
   return queue_.move_earlier(target, time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++);
@@ -44,9 +53,16 @@ void Engine::set_heartbeat(std::uint64_t every_events, std::function<void(const 
 std::uint64_t Engine::run(SimTime until) {
   stop_requested_ = false;
   const std::uint64_t start = dispatched_;
-  while (!queue_.empty() && !stop_requested_) {
-    if (queue_.top().time > until) break;
-    const Event e = queue_.pop();
+  while ((stream_pending_ || !queue_.empty()) && !stop_requested_) {
+    Event e;
+    if (stream_pending_ && (queue_.empty() || runs_before(stream_event_, queue_.top()))) {
+      if (stream_event_.time > until) break;
+      e = stream_event_;
+      stream_pending_ = false;
+    } else {
+      if (queue_.top().time > until) break;
+      e = queue_.pop();
+    }
     now_ = e.time;
     handlers_[e.kind]->on_event(e);
     ++dispatched_;

@@ -53,8 +53,13 @@ std::string closest_match(const std::string& word, const std::set<std::string>& 
   return best_d <= limit ? best : std::string();
 }
 
-ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path, YAML::Node resolved)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), resolved_(std::move(resolved)) {
+ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path, YAML::Node resolved,
+                       std::shared_ptr<const std::set<std::string>> overrides)
+    : node_(std::move(node)),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      resolved_(std::move(resolved)),
+      overrides_(std::move(overrides)) {
   if (!node_.IsMap() && !node_.IsNull()) fail_here(fmt::format("expected a mapping, got {}", type_name(node_)));
 }
 
@@ -79,9 +84,12 @@ std::string ConfigNode::key_path(const std::string& key) const {
 }
 
 std::string ConfigNode::where(const std::string& key) const {
+  const std::string path = key_path(key);
+  // Values set on the command line have no place in the file: name the override instead of a position.
+  if (overrides_ && !key.empty() && overrides_->count(path)) return fmt::format("{} (--set {})", file_, path);
   const YAML::Node v = value(key);
   const YAML::Mark mark = (v && !key.empty()) ? v.Mark() : node_.Mark();
-  return fmt::format("{}: {}", location(mark), key_path(key));
+  return fmt::format("{}: {}", location(mark), path);
 }
 
 void ConfigNode::fail(const std::string& key, const std::string& message) const {
@@ -288,7 +296,7 @@ std::optional<ConfigNode> ConfigNode::maybe_child(const std::string& key) {
   } else {
     r.reset(YAML::Node(YAML::NodeType::Undefined));
   }
-  return ConfigNode(v, file_, key_path(key), r);
+  return ConfigNode(v, file_, key_path(key), r, overrides_);
 }
 
 ConfigNode ConfigNode::child_or_empty(const std::string& key) {
@@ -301,7 +309,7 @@ ConfigNode ConfigNode::child_or_empty(const std::string& key) {
     r.reset(YAML::Node(YAML::NodeType::Undefined));
   }
   YAML::Node empty(YAML::NodeType::Map);
-  return ConfigNode(empty, file_, key_path(key), r);
+  return ConfigNode(empty, file_, key_path(key), r, overrides_);
 }
 
 std::vector<ConfigNode> ConfigNode::child_list(const std::string& key, bool required) {
@@ -327,7 +335,7 @@ std::vector<ConfigNode> ConfigNode::child_list(const std::string& key, bool requ
     if (!v[i].IsMap())
       throw InputError(fmt::format("{}: {}[{}]: expected a mapping, got {}", location(v[i].Mark()), key_path(key), i,
                                    type_name(v[i])));
-    out.emplace_back(v[i], file_, fmt::format("{}[{}]", key_path(key), i), r);
+    out.emplace_back(v[i], file_, fmt::format("{}[{}]", key_path(key), i), r, overrides_);
   }
   return out;
 }
@@ -348,13 +356,21 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::child_map(const std:
   return out;
 }
 
+void ConfigNode::note_optional(const std::string& key) {
+  known_.insert(key);
+  record(key, YAML::Node(YAML::NodeType::Null));
+}
+
 void ConfigNode::finish() {
   if (!node_.IsMap()) return;
   for (const auto& kv : node_) {
     const std::string k = kv.first.as<std::string>();
     if (known_.count(k)) continue;
     const std::string hint = closest_match(k, known_);
-    std::string msg = fmt::format("{}: {}: unknown key", location(kv.first.Mark()), key_path(k));
+    const std::string at = overrides_ && overrides_->count(key_path(k))
+                               ? fmt::format("{} (--set {})", file_, key_path(k))
+                               : fmt::format("{}: {}", location(kv.first.Mark()), key_path(k));
+    std::string msg = fmt::format("{}: unknown key", at);
     if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
     std::string list;
     for (const auto& c : known_) list += (list.empty() ? "" : ", ") + c;
@@ -363,7 +379,7 @@ void ConfigNode::finish() {
   }
 }
 
-void apply_override(YAML::Node& root, const std::string& assignment) {
+std::string apply_override(YAML::Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw InputError(fmt::format("--set '{}': expected key.path=value", assignment));
@@ -380,6 +396,11 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   for (std::string p; std::getline(ss, p, '.');) {
     if (p.empty()) throw InputError(fmt::format("--set '{}': empty component in key path", assignment));
     parts.push_back(p);
+  }
+  std::string shown;  // the path as error messages write it
+  for (const auto& p : parts) {
+    const bool index = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+    shown += index ? "[" + p + "]" : (shown.empty() ? "" : ".") + p;
   }
   YAML::Node cur;
   cur.reset(root);
@@ -399,7 +420,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
         throw InputError(fmt::format("--set '{}': index {} is past the end of a list of {}", assignment, idx, cur.size()));
       if (last) {
         cur[idx] = value;
-        return;
+        return shown;
       }
       YAML::Node next = cur[idx];
       cur.reset(next);
@@ -408,7 +429,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
         throw InputError(fmt::format("--set '{}': '{}' is inside a value that is not a mapping", assignment, p));
       if (last) {
         cur[p] = value;
-        return;
+        return shown;
       }
       YAML::Node next = cur[p];
       if (!next.IsDefined() || next.IsNull()) {
@@ -418,6 +439,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
       cur.reset(next);
     }
   }
+  return shown;
 }
 
 }  // namespace greenfleet::io

@@ -18,8 +18,10 @@ namespace greenfleet::io {
 // output. Errors throw core::InputError with file:line:column, the key path and what was expected.
 class ConfigNode {
  public:
-  // `resolved` may be a null node when the caller does not need the resolved tree (catalog files).
-  ConfigNode(YAML::Node node, std::string file, std::string path, YAML::Node resolved);
+  // `resolved` may be an undefined node when the caller does not need the resolved tree (catalog files).
+  // `overrides` lists the key paths set with --set ("fleet[0].count"), so their errors name the override.
+  ConfigNode(YAML::Node node, std::string file, std::string path, YAML::Node resolved,
+             std::shared_ptr<const std::set<std::string>> overrides = nullptr);
 
   // Parses a file; syntax errors become InputError with the file's line and column.
   static YAML::Node load_file(const std::string& file);
@@ -41,6 +43,9 @@ class ConfigNode {
                              core::SimTime min = 0);
   std::vector<double> get_double_list(const std::string& key, std::optional<std::vector<double>> def,
                                       double min = -1e300, double max = 1e300);
+
+  // An optional key with no default value: known (no "unknown key" error), recorded as null in the resolved tree.
+  void note_optional(const std::string& key);
 
   ConfigNode child(const std::string& key);                 // required mapping
   std::optional<ConfigNode> maybe_child(const std::string& key);
@@ -70,11 +75,13 @@ class ConfigNode {
   std::string path_;
   YAML::Node resolved_;
   std::set<std::string> known_;
+  std::shared_ptr<const std::set<std::string>> overrides_;
 };
 
 // Applies `a.b.0.c=value` overrides to a parsed document; the value is parsed as YAML. Malformed overrides and
-// paths through non-mappings are InputErrors naming the --set argument.
-void apply_override(YAML::Node& root, const std::string& assignment);
+// paths through non-mappings are InputErrors naming the --set argument. Returns the key path in the form error
+// messages use ("a.b[0].c").
+std::string apply_override(YAML::Node& root, const std::string& assignment);
 
 // Levenshtein-closest candidate within a small distance, or empty.
 std::string closest_match(const std::string& word, const std::set<std::string>& candidates);

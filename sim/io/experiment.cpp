@@ -89,9 +89,10 @@ std::string default_data_dir(const std::string& project_root) {
 Experiment load_experiment(const std::string& file, const fleet::Catalog& catalog, const LoadOptions& options) {
   YAML::Node doc = ConfigNode::load_file(file);
   if (doc.IsNull()) throw core::InputError(fmt::format("{}: the experiment file is empty", file));
-  for (const auto& o : options.overrides) apply_override(doc, o);
+  auto overridden = std::make_shared<std::set<std::string>>();
+  for (const auto& o : options.overrides) overridden->insert(apply_override(doc, o));
   YAML::Node resolved(YAML::NodeType::Map);
-  ConfigNode root(doc, file, "", resolved);
+  ConfigNode root(doc, file, "", resolved, overridden);
 
   Experiment x;
   x.file = file;
@@ -99,7 +100,7 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   x.description = root.get_string("description", std::string());
   x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
   if (root.has("horizon")) x.horizon = root.get_duration("horizon", std::nullopt, 1);
-  else root.get_string("horizon", std::string("none"));
+  else root.note_optional("horizon");
   x.drain = root.get_bool("drain", true);
 
   // Sites first: the fleet refers to them.
@@ -188,10 +189,23 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     x.fleet.push_back(e);
   }
 
+  std::int64_t instances = 0;
+  for (const auto& e : x.fleet) {
+    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [&](const auto& d) { return d.name == e.deployment; });
+    instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
+  }
+  if (instances > 60000)
+    root.fail("fleet", fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
+
   ConfigNode w = root.child("workload");
   x.workload.source = w.get_choice("source", {"synthetic", "azure_csv", "mooncake_jsonl", "burstgpt_csv"});
   x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
-  if (!deployment_names.count(x.workload.deployment)) w.fail("deployment", "unknown deployment");
+  if (!deployment_names.count(x.workload.deployment)) {
+    const std::string hint = closest_match(x.workload.deployment, deployment_names);
+    w.fail("deployment", fmt::format("unknown deployment '{}'{}", x.workload.deployment,
+                                     hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
   x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));
   x.workload.on_bad_row = w.get_choice("on_bad_row", {"error", "skip"}, std::string("error")) == "skip"
                               ? workload::BadRowPolicy::kSkip
@@ -206,7 +220,7 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     x.workload.transform.window_end = win.get_duration("end", std::nullopt, 1);
     if (*x.workload.transform.window_end <= x.workload.transform.window_start) win.fail("end", "must be after start");
   } else {
-    win.get_string("end", std::string("none"));
+    win.note_optional("end");
   }
   win.finish();
   ConfigNode off = w.child_or_empty("offline");
@@ -243,9 +257,10 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     x.router.params = YAML::Clone(doc["router"]["params"]);
     serving::routers().create(x.router.name, *params, x.seed);  // validates the parameters now
   } else {
-    x.router.params = YAML::Node(YAML::NodeType::Map);
-    ConfigNode empty(x.router.params, file, "router.params", YAML::Node(YAML::NodeType::Undefined));
+    // Omitted parameters still show up, with their defaults, in the resolved configuration.
+    ConfigNode empty = r.child_or_empty("params");
     serving::routers().create(x.router.name, empty, x.seed);
+    x.router.params = YAML::Node(YAML::NodeType::Map);
   }
   x.router.file = file;
   x.router.path = "router.params";
@@ -273,6 +288,7 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
 
   root.finish();
   YAML::Emitter em;
+  em.SetDoublePrecision(15);  // 0.9 rather than 0.90000000000000002; still round-trips the values we read
   em << resolved;
   x.resolved_yaml = em.c_str();
   return x;

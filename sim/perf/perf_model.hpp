@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -6,18 +7,40 @@
 
 namespace greenfleet::perf {
 
+// Sum over i in [0, k) of max(a1 + b1*x_i, a2 + b2*x_i) with x_i = x0 + i*dx: the closed form behind decode
+// fast-forward for any model whose decode step is a maximum of two lines in the context (a roofline).
+double sum_max_of_lines(double a1, double b1, double a2, double b2, double x0, double dx, std::int64_t k);
+
+// The cost of a decode-only step of a fixed batch as a function of its total context x:
+// fixed + max(a1 + b1 x, a2 + b2 x). Every performance model states its decode cost in this form (a single line
+// is a2 = a1, b2 = b1), which is what makes a run of decode iterations summable in closed form.
+struct DecodeCost {
+  double fixed = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0;
+  std::int32_t batch = 0;
+
+  double step_seconds(double ctx) const { return fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx); }
+  // k iterations starting at total context ctx0, which grows by `batch` per iteration.
+  double run_seconds(std::int64_t ctx0, std::int64_t k) const {
+    return static_cast<double>(k) * fixed +
+           sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), static_cast<double>(batch), k);
+  }
+};
+
 // Prices one engine step of one instance (a model replica on its devices). Implementations must keep decode
-// runs summable in closed form: the fast-forward of all-decode batches depends on decode_run_seconds().
+// runs summable in closed form: the fast-forward of all-decode batches depends on decode_cost().
 class PerfModel {
  public:
   virtual ~PerfModel() = default;
   virtual std::string kind() const = 0;
   virtual double step_seconds(const BatchShape& shape) const = 0;
+  // Must agree with step_seconds() on decode-only shapes of this batch size.
+  virtual DecodeCost decode_cost(std::int32_t batch) const = 0;
 
   // Sum of the step times of k consecutive decode-only iterations of `batch` sequences whose total context is
   // `ctx0` in the first iteration and grows by `batch` each iteration.
-  virtual double decode_run_seconds(std::int32_t batch, std::int64_t ctx0, std::int64_t k) const = 0;
-
+  double decode_run_seconds(std::int32_t batch, std::int64_t ctx0, std::int64_t k) const {
+    return decode_cost(batch).run_seconds(ctx0, k);
+  }
   double decode_step_seconds(std::int32_t batch, std::int64_t ctx) const {
     BatchShape s;
     s.decode_seqs = batch;
@@ -25,9 +48,5 @@ class PerfModel {
     return step_seconds(s);
   }
 };
-
-// Sum over i in [0, k) of max(a1 + b1*x_i, a2 + b2*x_i) with x_i = x0 + i*dx: the closed form behind decode
-// fast-forward for any model whose decode step is a maximum of two lines in the context (a roofline).
-double sum_max_of_lines(double a1, double b1, double a2, double b2, double x0, double dx, std::int64_t k);
 
 }  // namespace greenfleet::perf

@@ -32,23 +32,24 @@ double RooflineModel::comm_seconds(std::int64_t tokens) const {
 
 double RooflineModel::step_seconds(const BatchShape& s) const {
   const double tokens = static_cast<double>(s.tokens());
-  const double flops = flops_per_token_ * tokens + flops_per_logit_ * s.seqs() +
+  const double flops = flops_per_token_ * tokens + flops_per_logit_ * s.sampled_tokens() +
                        attn_flops_per_ctx_ * (s.prefill_attn_ctx + static_cast<double>(s.decode_ctx));
   const double bytes =
       weight_bytes_ + kv_bytes_per_token_ * static_cast<double>(s.prefill_kv_tokens + s.decode_ctx);
   return params_.step_overhead_s + std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
 }
 
-double RooflineModel::decode_run_seconds(std::int32_t batch, std::int64_t ctx0, std::int64_t k) const {
+DecodeCost RooflineModel::decode_cost(std::int32_t batch) const {
   // Both roofline terms are lines in the total context x: compute a1 + b1 x, memory a2 + b2 x.
+  DecodeCost c;
+  c.batch = batch;
   const double b = static_cast<double>(batch);
-  const double a1 = (flops_per_token_ + flops_per_logit_) * b / flop_rate_;
-  const double b1 = attn_flops_per_ctx_ / flop_rate_;
-  const double a2 = weight_bytes_ / byte_rate_;
-  const double b2 = kv_bytes_per_token_ / byte_rate_;
-  const double fixed = params_.step_overhead_s + comm_seconds(batch);
-  return static_cast<double>(k) * fixed +
-         sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), b, k);
+  c.a1 = (flops_per_token_ + flops_per_logit_) * b / flop_rate_;
+  c.b1 = attn_flops_per_ctx_ / flop_rate_;
+  c.a2 = weight_bytes_ / byte_rate_;
+  c.b2 = kv_bytes_per_token_ / byte_rate_;
+  c.fixed = params_.step_overhead_s + comm_seconds(batch);
+  return c;
 }
 
 }  // namespace greenfleet::perf

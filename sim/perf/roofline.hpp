@@ -26,7 +26,7 @@ class RooflineModel final : public PerfModel {
 
   std::string kind() const override { return "roofline"; }
   double step_seconds(const BatchShape& shape) const override;
-  double decode_run_seconds(std::int32_t batch, std::int64_t ctx0, std::int64_t k) const override;
+  DecodeCost decode_cost(std::int32_t batch) const override;
 
   // Exposed for tests and documentation of the terms.
   double flop_rate() const { return flop_rate_; }

@@ -78,7 +78,7 @@ void Simulation::Feeder::schedule_next() {
   if (x.workload.max_requests && arrived >= x.workload.max_requests) return;
   if (!sim->source_->next(pending)) return;
   if (x.horizon && pending.arrival >= *x.horizon) return;
-  sim->engine_.schedule(pending.arrival, core::kPriorityArrival, kind, 0);
+  sim->engine_.schedule_stream(pending.arrival, core::kPriorityArrival, kind, 0);
 }
 
 void Simulation::Feeder::on_event(const core::Event&) {
@@ -114,7 +114,7 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   } else {
     engine_.run(*experiment_.horizon);
   }
-  end_time_ = engine_.now();
+  end_time_ = (experiment_.horizon && !experiment_.drain) ? *experiment_.horizon : engine_.now();
   // Whatever is still held (a horizon without drain) is reported as unfinished.
   for (auto& in : instances_) in->abandon_all();
 }

@@ -104,7 +104,7 @@ void Instance::set_run_blocks(std::int64_t iterations) {
 }
 
 core::SimTime Instance::run_boundary(std::int64_t j) const {
-  return step_start_ + core::from_seconds(model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, j));
+  return step_start_ + core::from_seconds(run_cost_.run_seconds(shape_.decode_ctx, j));
 }
 
 std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
@@ -112,9 +112,9 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
   // Iterations only get longer as context grows, so the first and last iteration times bracket the count and
   // the binary search below touches a handful of candidates.
   const double elapsed = core::to_seconds(t - step_start_);
-  const double first = model_->decode_step_seconds(shape_.decode_seqs, shape_.decode_ctx);
-  const double last = model_->decode_step_seconds(
-      shape_.decode_seqs, shape_.decode_ctx + (run_iterations_ - 1) * static_cast<std::int64_t>(shape_.decode_seqs));
+  const double first = run_cost_.step_seconds(static_cast<double>(shape_.decode_ctx));
+  const double last = run_cost_.step_seconds(static_cast<double>(
+      shape_.decode_ctx + (run_iterations_ - 1) * static_cast<std::int64_t>(shape_.decode_seqs)));
   std::int64_t lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations_ - 1);
   std::int64_t hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations_ - 1);
   if (run_boundary(lo) > t) lo = 0;  // rounding guard: keep run_boundary(lo) <= t
@@ -213,6 +213,7 @@ void Instance::start_step() {
     batch_.push_back(Entry{slot, chunk, r.kv_blocks, r.prefilled});
     shape_.prefill_tokens += chunk;
     shape_.prefill_seqs += 1;
+    shape_.prefill_final_chunks += r.prefilled + chunk >= r.prefill_target ? 1 : 0;
     shape_.prefill_attn_ctx += n * past + n * (n + 1) / 2;
     shape_.prefill_kv_tokens += r.prefilled + chunk;
     budget -= chunk;
@@ -271,7 +272,8 @@ void Instance::start_step() {
       k = lo;
     }
     if (k > 1) set_run_blocks(k);
-    seconds = model_->decode_run_seconds(shape_.decode_seqs, shape_.decode_ctx, k);
+    run_cost_ = model_->decode_cost(shape_.decode_seqs);
+    seconds = run_cost_.run_seconds(shape_.decode_ctx, k);
   } else {
     seconds = model_->step_seconds(shape_) + step_extra_s_;
   }

@@ -127,6 +127,7 @@ class Instance final : public core::EventHandler {
   std::vector<std::uint32_t> running_;         // admission order
   std::vector<Entry> batch_;
   perf::BatchShape shape_;
+  perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
   bool busy_ = false;
   core::SimTime step_start_ = 0;
   double step_extra_s_ = 0;          // swap transfers added to this step

@@ -118,7 +118,9 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
       else if (bad_hash) why = "hash_ids must be non-negative integers";
     }
     if (why.empty()) {
-      const core::SimTime arrival = core::from_seconds(ts * 1e-3);
+      // Relative to the first row, like the other readers (the published traces start at 0 anyway).
+      if (!have_origin_) origin_ms_ = ts, have_origin_ = true;
+      const core::SimTime arrival = core::from_seconds((ts - origin_ms_) * 1e-3);
       if (arrival < last_arrival_) {
         why = fmt::format("timestamp {} ms is earlier than the previous row's (rows must be in time order)", ts);
       } else {

@@ -19,6 +19,8 @@ class MooncakeJsonlSource final : public RequestSource {
   LineReader rows_;
   std::uint64_t next_id_ = 0;
   core::SimTime last_arrival_ = 0;
+  bool have_origin_ = false;
+  double origin_ms_ = 0;
 };
 
 }  // namespace greenfleet::workload
