@@ -17,6 +17,7 @@ seed: 3
 sites:
   - name: s1
     pue: 1.1
+    carbon_intensity: 17
 deployments:
   - name: d
     model: llama-3.1-8b
@@ -87,18 +88,18 @@ TEST_CASE("a valid experiment loads with defaults filled in") {
 
 TEST_CASE("unknown key: file:line:column, key path and a suggestion") {
   const std::string msg = load_error(replace(kBase, "      max_num_seqs: 64", "      max_num_seq: 64"));
-  CHECK(msg.find(":10:7: deployments[0].scheduler.max_num_seq: unknown key") == 0);
+  CHECK(msg.find(":11:7: deployments[0].scheduler.max_num_seq: unknown key") == 0);
   CHECK(msg.find("did you mean 'max_num_seqs'?") != std::string::npos);
 }
 
 TEST_CASE("unknown top-level key is rejected with a suggestion") {
   const std::string msg = load_error(kBase + "worklaod: {}\n");
-  CHECK(msg.find(":24:1: worklaod: unknown key (did you mean 'workload'?)") == 0);
+  CHECK(msg.find(":25:1: worklaod: unknown key (did you mean 'workload'?)") == 0);
 }
 
 TEST_CASE("wrong type names what was expected and what was found") {
   const std::string msg = load_error(replace(kBase, "    count: 1", "    count: two"));
-  CHECK(msg.find(":14:12: fleet[0].count: expected an integer, got 'two'") == 0);
+  CHECK(msg.find(":15:12: fleet[0].count: expected an integer, got 'two'") == 0);
 }
 
 TEST_CASE("a mapping where a scalar belongs is a type error") {
@@ -118,17 +119,17 @@ TEST_CASE("missing required keys name the section") {
 
 TEST_CASE("references to catalog entries that do not exist fail with a suggestion") {
   const std::string model = load_error(replace(kBase, "model: llama-3.1-8b", "model: llama-3.1-8"));
-  CHECK(model.find(":8:12: deployments[0].model: unknown model 'llama-3.1-8'") == 0);
+  CHECK(model.find(":9:12: deployments[0].model: unknown model 'llama-3.1-8'") == 0);
   CHECK(model.find("did you mean 'llama-3.1-8b'?") != std::string::npos);
   const std::string sku = load_error(replace(kBase, "sku: hgx-h100x8", "sku: hgx-h100x4"));
-  CHECK(sku.find(":13:10: fleet[0].sku: unknown server SKU 'hgx-h100x4'") == 0);
+  CHECK(sku.find(":14:10: fleet[0].sku: unknown server SKU 'hgx-h100x4'") == 0);
   const std::string site = load_error(replace(kBase, "  - site: s1", "  - site: s2"));
-  CHECK(site.find(":12:11: fleet[0].site: unknown site 's2'") == 0);
+  CHECK(site.find(":13:11: fleet[0].site: unknown site 's2'") == 0);
 }
 
 TEST_CASE("bad enumerations list the options") {
   const std::string msg = load_error(replace(kBase, "source: synthetic", "source: synthetc"));
-  CHECK(msg.find(":16:11: workload.source: 'synthetc' is not one of: synthetic, azure_csv, mooncake_jsonl, burstgpt_csv (did you mean 'synthetic'?)") == 0);
+  CHECK(msg.find(":17:11: workload.source: 'synthetc' is not one of: synthetic, azure_csv, mooncake_jsonl, burstgpt_csv (did you mean 'synthetic'?)") == 0);
 }
 
 TEST_CASE("durations need a known unit") {

@@ -24,12 +24,13 @@ struct Record {
 struct Collector : serving::ServingObserver {
   std::map<std::uint64_t, Record> done;
   std::map<const serving::Instance*, core::SimTime> last_end;
-  void on_step(const serving::Instance& in, core::SimTime start, core::SimTime end, const perf::BatchShape&,
-               std::int64_t iterations) override {
-    CHECK(start >= last_end[&in]);
-    CHECK(end > start);
-    CHECK(iterations >= 1);
-    last_end[&in] = end;
+  void on_step(const serving::Instance& in, const serving::StepRecord& step) override {
+    CHECK(step.start >= last_end[&in]);
+    CHECK(step.end > step.start);
+    CHECK(step.iterations >= 1);
+    CHECK(step.busy_seconds >= 0);
+    CHECK(step.busy_seconds <= core::to_seconds(step.end - step.start) + 1e-9);
+    last_end[&in] = step.end;
   }
   void on_request_done(const serving::RequestState& r) override {
     done[r.spec.id] =
@@ -189,7 +190,7 @@ namespace {
 
 std::string scenario_yaml(const std::string& workload, const std::string& scheduler, int servers,
                           const std::string& sku = "hgx-h100x8") {
-  return "name: ff\nseed: 11\nsites: [{name: s}]\n"
+  return "name: ff\nseed: 11\nsites: [{name: s, carbon_intensity: 261}]\n"
          "deployments:\n  - name: d\n    model: llama-3.1-8b\n    scheduler: " + scheduler + "\n"
          "fleet: [{site: s, sku: " + sku + ", count: " + std::to_string(servers) + "}]\n"
          "router: {name: least_outstanding_tokens}\n"
@@ -350,7 +351,7 @@ TEST_CASE("fast-forward equals stepping: the Mooncake conversation trace (long p
     return;
   }
   // The first 1500 requests of the real trace on one 8x H100 server with a small token budget.
-  const std::string yaml = "name: mc\nseed: 1\nsites: [{name: s}]\n"
+  const std::string yaml = "name: mc\nseed: 1\nsites: [{name: s, carbon_intensity: 261}]\n"
                            "deployments:\n  - {name: d, model: llama-3.1-70b, tensor_parallel: 4, "
                            "scheduler: {max_batched_tokens: 1024}}\n"
                            "fleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"

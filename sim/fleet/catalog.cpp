@@ -55,11 +55,13 @@ Catalog Catalog::load(const std::string& root) {
   {
     ConfigNode doc = open((hw / "memory.yaml").string(), holder);
     for (auto& [id, e] : doc.child_map("memory_kinds")) {
-      c.memory_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100)};
+      c.memory_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100),
+                                       e.get_double("power_w_per_gb", std::nullopt, 0, 100)};
       e.finish();
     }
     for (auto& [id, e] : doc.child_map("storage_kinds")) {
-      c.storage_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100)};
+      c.storage_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100),
+                                        e.get_double("power_w_per_gb", std::nullopt, 0, 100)};
       e.finish();
     }
     doc.finish();
@@ -93,6 +95,11 @@ Catalog Catalog::load(const std::string& root) {
       if (g.power.idle_w > g.power.decode_w || g.power.decode_w > g.power.prefill_w)
         p.fail_here("expected idle_w <= decode_w <= prefill_w");
       p.finish();
+      ConfigNode em = e.child("embodied");
+      g.embodied.pcb_area_cm2 = em.get_double("pcb_area_cm2", std::nullopt, 0, 1e5);
+      g.embodied.soc_kg = em.get_double("soc_kg", std::nullopt, 0, 1e4);
+      g.embodied.board_power_w = em.get_double("board_power_w", std::nullopt, 0, 1e5);
+      em.finish();
       e.finish();
       c.gpus_[id] = g;
     }
@@ -141,11 +148,50 @@ Catalog Catalog::load(const std::string& root) {
       require_ref(e, "dram_kind", s.dram_kind, mem_ids, "memory kind");
       s.ssd_gb = e.get_double("ssd_gb", std::nullopt, 0, 1e7);
       s.nic_gbps = e.get_double("nic_gbps", std::nullopt, 0, 1e5);
-      s.baseline_w = e.get_double("baseline_w", std::nullopt, 0, 1e5);
+      s.chassis_w = e.get_double("chassis_w", std::nullopt, 0, 1e5);
+      s.nic_w = e.get_double("nic_w", std::nullopt, 0, 1e5);
       e.finish();
       c.servers_[id] = s;
     }
     doc.finish();
+  }
+
+  {
+    ConfigNode doc = open((hw / "embodied.yaml").string(), holder);
+    auto& k = c.embodied_;
+    ConfigNode g = doc.child("gpu_card");
+    k.gpu_card.margin = g.get_double("margin", std::nullopt, 1, 2);
+    k.gpu_card.pcb_kg_per_cm2 = g.get_double("pcb_kg_per_cm2", std::nullopt, 0, 10);
+    k.gpu_card.power_delivery_reference_w = g.get_double("power_delivery_reference_w", std::nullopt, 1, 1e5);
+    k.gpu_card.power_delivery_reference_kg = g.get_double("power_delivery_reference_kg", std::nullopt, 0, 1e4);
+    k.gpu_card.cooling_liquid_reference_w = g.get_double("cooling_liquid_reference_w", std::nullopt, 1, 1e5);
+    k.gpu_card.cooling_liquid_reference_kg = g.get_double("cooling_liquid_reference_kg", std::nullopt, 0, 1e4);
+    k.gpu_card.cooling_air_reference_w = g.get_double("cooling_air_reference_w", std::nullopt, 1, 1e5);
+    k.gpu_card.cooling_air_reference_kg = g.get_double("cooling_air_reference_kg", std::nullopt, 0, 1e4);
+    k.gpu_card.interconnect_kg = g.get_double("interconnect_kg", std::nullopt, 0, 1e4);
+    g.finish();
+    ConfigNode h = doc.child("host");
+    k.host.mainboard_kg = h.get_double("mainboard_kg", std::nullopt, 0, 1e4);
+    k.host.peripheral_pcb_area_cm2 = h.get_double("peripheral_pcb_area_cm2", std::nullopt, 0, 1e6);
+    k.host.peripheral_pcb_kg_per_cm2 = h.get_double("peripheral_pcb_kg_per_cm2", std::nullopt, 0, 10);
+    k.host.cpu_die_kg = h.get_double("cpu_die_kg", std::nullopt, 0, 1e4);
+    k.host.psu_kg = h.get_double("psu_kg", std::nullopt, 0, 1e4);
+    k.host.chassis_kg = h.get_double("chassis_kg", std::nullopt, 0, 1e4);
+    k.host.fans_kg = h.get_double("fans_kg", std::nullopt, 0, 1e4);
+    h.finish();
+    ConfigNode a = doc.child("act");
+    k.act.package_kg = a.get_double("package_kg", std::nullopt, 0, 100);
+    k.act.memory_kg_per_gb = a.get_double("memory_kg_per_gb", std::nullopt, 0, 10);
+    ConfigNode logic = a.child("logic_kg_per_cm2");
+    for (const auto& node_id : logic.keys()) k.act.logic_kg_per_cm2[node_id] = logic.get_double(node_id, std::nullopt, 0, 100);
+    logic.finish();
+    a.finish();
+    doc.finish();
+    // Every GPU's process node must have an ACT carbon-per-area entry.
+    for (const auto& [id, gpu] : c.gpus_)
+      if (!k.act.logic_kg_per_cm2.count(gpu.process_node))
+        throw core::InputError(fmt::format("{}: act.logic_kg_per_cm2 has no entry for process node '{}' (GPU '{}')",
+                                           (hw / "embodied.yaml").string(), gpu.process_node, id));
   }
 
   const fs::path md = fs::path(root) / "models" / "llm";

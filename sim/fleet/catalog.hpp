@@ -13,6 +13,13 @@ struct DevicePower {
   double decode_w = 0;
 };
 
+// EcoServe card-calculator inputs per GPU (hardware_catalog/gpus.yaml `embodied`).
+struct GpuEmbodiedInputs {
+  double pcb_area_cm2 = 0;
+  double soc_kg = 0;
+  double board_power_w = 0;
+};
+
 struct GpuSpec {
   std::string id, name, vendor, form_factor, memory_kind, process_node, link;
   int launch_year = 0;
@@ -24,6 +31,7 @@ struct GpuSpec {
   double die_area_mm2 = 0;
   double link_bandwidth_gbps = 0;  // GB/s per direction per GPU
   DevicePower power;
+  GpuEmbodiedInputs embodied;
 };
 
 struct CpuSpec {
@@ -43,6 +51,24 @@ struct CpuSpec {
 struct MemoryKind {
   std::string id;
   double embodied_kg_per_gb = 0;
+  double power_w_per_gb = 0;  // while the server is on (GPU memory: inside the GPU's power states, so 0)
+};
+
+// The constants of hardware_catalog/embodied.yaml: EcoServe's card and host calculators and ACT's die model.
+struct EmbodiedConstants {
+  struct GpuCard {
+    double margin = 1.05, pcb_kg_per_cm2 = 0, power_delivery_reference_w = 0, power_delivery_reference_kg = 0;
+    double cooling_liquid_reference_w = 0, cooling_liquid_reference_kg = 0;
+    double cooling_air_reference_w = 0, cooling_air_reference_kg = 0, interconnect_kg = 0;
+  } gpu_card;
+  struct Host {
+    double mainboard_kg = 0, peripheral_pcb_area_cm2 = 0, peripheral_pcb_kg_per_cm2 = 0, cpu_die_kg = 0;
+    double psu_kg = 0, chassis_kg = 0, fans_kg = 0;
+  } host;
+  struct Act {
+    double package_kg = 0, memory_kg_per_gb = 0;
+    std::map<std::string, double> logic_kg_per_cm2;  // by process node id
+  } act;
 };
 
 struct ServerSku {
@@ -52,7 +78,8 @@ struct ServerSku {
   double dram_gb = 0;
   double ssd_gb = 0;
   double nic_gbps = 0;  // Gb/s
-  double baseline_w = 0;
+  double chassis_w = 0;  // board, BMC and fans while on
+  double nic_w = 0;
 };
 
 // Everything under hardware_catalog/ and models/llm/, validated and cross-referenced at load time.
@@ -65,6 +92,9 @@ class Catalog {
   const CpuSpec& cpu(const std::string& id) const { return cpus_.at(id); }
   const ServerSku& server(const std::string& id) const { return servers_.at(id); }
   const perf::LlmModel& model(const std::string& id) const { return models_.at(id); }
+  const MemoryKind& memory_kind(const std::string& id) const { return memory_kinds_.at(id); }
+  const MemoryKind& storage_kind(const std::string& id) const { return storage_kinds_.at(id); }
+  const EmbodiedConstants& embodied() const { return embodied_; }
 
   const std::map<std::string, GpuSpec>& gpus() const { return gpus_; }
   const std::map<std::string, CpuSpec>& cpus() const { return cpus_; }
@@ -82,6 +112,7 @@ class Catalog {
   std::map<std::string, MemoryKind> storage_kinds_;
   std::map<std::string, ServerSku> servers_;
   std::map<std::string, perf::LlmModel> models_;
+  EmbodiedConstants embodied_;
 };
 
 // Where the catalogs live: --catalog, else $GREENFLEET_HOME, else the source tree the binary was built from.

@@ -111,6 +111,8 @@ bool ConfigNode::has(const std::string& key) const {
   return v.IsDefined() && !v.IsNull();
 }
 
+bool ConfigNode::is_map(const std::string& key) const { return value(key).IsMap(); }
+
 std::vector<std::string> ConfigNode::keys() const {
   std::vector<std::string> out;
   if (node_.IsMap())
@@ -238,7 +240,8 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   else if (unit == "min" || unit == "m") scale = 60;
   else if (unit == "h") scale = 3600;
   else if (unit == "d") scale = 86400;
-  else fail(key, fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h or d)", unit, s));
+  else if (unit == "y") scale = 365.0 * 86400;  // 8,760 h, as EcoServe's amortisation
+  else fail(key, fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h, d or y)", unit, s));
   const double seconds = number * scale;
   if (!std::isfinite(seconds) || seconds > 9.2e9)
     fail(key, fmt::format("duration '{}' is out of range", s));

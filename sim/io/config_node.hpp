@@ -27,6 +27,7 @@ class ConfigNode {
   static YAML::Node load_file(const std::string& file);
 
   bool has(const std::string& key) const;
+  bool is_map(const std::string& key) const;
   const std::string& path() const { return path_; }
   const std::string& file() const { return file_; }
 

@@ -110,7 +110,50 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     site.name = s.get_string("name");
     if (!site_names.insert(site.name).second) s.fail("name", fmt::format("duplicate site name '{}'", site.name));
     site.pue = s.get_double("pue", 1.0, 1.0, 3.0);
-    site.carbon_intensity_g_per_kwh = s.get_double("carbon_intensity_g_per_kwh", 0.0, 0, 5000);
+    auto& ci = site.carbon_intensity;
+    if (!s.is_map("carbon_intensity")) {
+      ci.kind = "constant";
+      ci.value = s.get_double("carbon_intensity", std::nullopt, 0, 5000);
+    } else {
+      ConfigNode c = s.child("carbon_intensity");
+      ci.kind = c.get_choice("kind", {"constant", "csv", "solar"});
+      if (ci.kind == "constant") {
+        ci.value = c.get_double("value", std::nullopt, 0, 5000);
+      } else if (ci.kind == "csv") {
+        ci.file = resolve_data_file(c, "file", options.data_dir, file);
+        const std::string format =
+            c.get_choice("format", {"electricitymaps", "eia930", "plain", "custom"}, std::string("plain"));
+        std::string tdef = "timestamp", vdef = "g_per_kwh";
+        if (format == "electricitymaps") tdef = "datetime_utc", vdef = "ci_direct_gco2eq_per_kwh";
+        if (format == "eia930") vdef = "avg_CI";
+        if (format == "custom") {
+          ci.time_column = c.get_string("time_column");
+          ci.value_column = c.get_string("value_column");
+        } else {
+          ci.time_column = c.get_string("time_column", tdef);
+          ci.value_column = c.get_string("value_column", vdef);
+        }
+        if (c.has("start")) {
+          std::int64_t t = 0;
+          const std::string start = c.get_string("start");
+          if (!workload::AzureCsvSource::parse_timestamp(start, t))
+            c.fail("start", fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", start));
+          ci.start_epoch_ns = t;
+        } else {
+          c.note_optional("start");
+        }
+        ci.wrap = c.get_bool("wrap", true);
+      } else {
+        ci.base = c.get_double("base", std::nullopt, 0, 5000);
+        ci.dip = c.get_double("dip", std::nullopt, 0, 5000);
+        if (ci.dip > ci.base) c.fail("dip", "must not exceed base (carbon intensity would go negative)");
+        ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour)) / 3600;
+        ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour)) / 3600;
+        if (ci.sunset_h <= ci.sunrise_h || ci.sunset_h > 24) c.fail("sunset", "must be after sunrise and within the day");
+        ci.start_time_of_day = c.get_duration("start_time_of_day", 0);
+      }
+      c.finish();
+    }
     s.finish();
     x.sites.push_back(site);
   }
@@ -161,6 +204,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     e.site = check_ref(f, "site", site_names, "site");
     e.sku = check_ref(f, "sku", sku_ids, "server SKU");
     e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
+    e.powered = f.get_bool("powered", true);
+    e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
     e.deployment = x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name)
                                              : f.get_string("deployment");
     if (!deployment_names.count(e.deployment)) {
@@ -193,7 +238,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   for (const auto& e : x.fleet) {
     const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                     [&](const auto& d) { return d.name == e.deployment; });
-    instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
+    if (e.powered)
+      instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
   }
   if (instances > 60000)
     root.fail("fleet", fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
@@ -270,6 +316,16 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   x.slo.ttft = slo.get_duration("ttft", core::kSecond, 1);
   x.slo.tpot = slo.get_duration("tpot", 100 * core::kMillisecond, 1);
   slo.finish();
+
+  ConfigNode cb = root.child_or_empty("carbon");
+  x.carbon.slot = cb.get_duration("slot", core::kHour, core::kSecond);
+  ConfigNode life = cb.child_or_empty("lifetimes");
+  x.carbon.gpu_lifetime = life.get_duration("gpu", 4 * 8760 * core::kHour, core::kHour);
+  x.carbon.host_lifetime = life.get_duration("host", 4 * 8760 * core::kHour, core::kHour);
+  life.finish();
+  x.carbon.gpu_method = cb.get_choice("gpu_method", {"ecoserve", "act"}, std::string("ecoserve"));
+  x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
+  cb.finish();
 
   ConfigNode eng = root.child_or_empty("engine");
   const bool ff = eng.get_bool("fast_forward", true);

@@ -30,10 +30,29 @@ struct WorkloadConfig {
   workload::TransformSpec transform;
 };
 
+// Where a site's grid carbon intensity comes from.
+struct CarbonIntensityConfig {
+  std::string kind = "constant";  // constant | csv | solar
+  double value = 0;               // constant, gCO2e/kWh
+  std::string file, time_column, value_column;  // csv
+  std::optional<std::int64_t> start_epoch_ns;   // csv: series time at simulation start (default: first row)
+  bool wrap = true;                             // csv: repeat the series past its end
+  double base = 0, dip = 0, sunrise_h = 6, sunset_h = 18;  // solar
+  core::SimTime start_time_of_day = 0;                     // solar: time of day at simulation start
+};
+
 struct SiteConfig {
   std::string name;
   double pue = 1.0;
-  double carbon_intensity_g_per_kwh = 0;
+  CarbonIntensityConfig carbon_intensity;
+};
+
+struct CarbonConfig {
+  core::SimTime slot = core::kHour;                     // /timeseries resolution
+  core::SimTime gpu_lifetime = 4 * 8760 * core::kHour;  // EcoServe: 4 years
+  core::SimTime host_lifetime = 4 * 8760 * core::kHour;
+  std::string gpu_method = "ecoserve";  // ecoserve | act
+  double host_cores_per_busy_instance = 1;
 };
 
 struct FleetEntry {
@@ -41,6 +60,8 @@ struct FleetEntry {
   std::string sku;
   std::int32_t count = 1;
   std::string deployment;
+  bool powered = true;            // false: present (embodied carbon) but off for the whole run
+  bool gpu_embodied_sunk = false;  // old GPUs whose embodied carbon is treated as already paid
 };
 
 struct DeploymentConfig {
@@ -79,6 +100,7 @@ struct Experiment {
   std::vector<DeploymentConfig> deployments;
   RouterConfig router;
   SloConfig slo;
+  CarbonConfig carbon;
   std::string output_path;
   bool output_requests = true;
   std::string output_compression = "szip";  // szip | deflate | none

@@ -166,17 +166,22 @@ void write_string_column(hid_t group, const std::string& name, const std::vector
   if (!values.empty()) check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "writing " + name);
 }
 
-void write_matrix(hid_t group, const std::string& name, const std::vector<std::uint64_t>& values, std::size_t rows,
+template <class T>
+void write_matrix(hid_t group, const std::string& name, const std::vector<T>& values, std::size_t rows,
                   std::size_t cols, const std::string& units) {
   const hsize_t dims[2] = {rows, cols};
   Handle space = checked(H5Screate_simple(2, dims, nullptr), H5Sclose, "dataspace");
-  Handle ds = checked(H5Dcreate2(group, name.c_str(), H5T_NATIVE_UINT64, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+  Handle ds = checked(H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
                                  H5P_DEFAULT),
                       H5Dclose, "dataset " + name);
   if (!values.empty())
-    check(H5Dwrite(ds.get(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "writing " + name);
+    check(H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "writing " + name);
   if (!units.empty()) write_attr(ds.get(), "units", units);
 }
+template void write_matrix<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&, std::size_t,
+                                          std::size_t, const std::string&);
+template void write_matrix<double>(hid_t, const std::string&, const std::vector<double>&, std::size_t, std::size_t,
+                                   const std::string&);
 
 template <class T>
 AppendColumn<T>::AppendColumn(hid_t group, const std::string& name, const std::string& units, std::size_t chunk_rows,

@@ -64,7 +64,8 @@ template <class T>
 void write_column(hid_t group, const std::string& name, const std::vector<T>& values, const std::string& units);
 void write_string_column(hid_t group, const std::string& name, const std::vector<std::string>& values);
 // A 2-D row-major dataset written whole.
-void write_matrix(hid_t group, const std::string& name, const std::vector<std::uint64_t>& values, std::size_t rows,
+template <class T>
+void write_matrix(hid_t group, const std::string& name, const std::vector<T>& values, std::size_t rows,
                   std::size_t cols, const std::string& units);
 
 enum class Compression { kSzip, kDeflate, kNone };

@@ -25,7 +25,10 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compressio
       ttft_(group_.get(), "ttft_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
       tpot_(group_.get(), "tpot_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
       e2e_(group_.get(), "e2e_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
-      queue_(group_.get(), "queue_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_) {}
+      queue_(group_.get(), "queue_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      energy_(group_.get(), "energy_j", "J (float32; exact totals in /carbon)", chunk_rows, seconds_),
+      operational_(group_.get(), "operational_g", "gCO2e (float32)", chunk_rows, seconds_),
+      embodied_(group_.get(), "embodied_g", "gCO2e (float32)", chunk_rows, seconds_) {}
 
 void RequestWriter::on_request_done(const serving::RequestState& r) {
   const metrics::RequestTimings t = metrics::timings_of(r, slo_);
@@ -48,6 +51,9 @@ void RequestWriter::on_request_done(const serving::RequestState& r) {
   buf_.tpot.push_back(done ? static_cast<float>(t.tpot_s) : nan);
   buf_.e2e.push_back(done ? static_cast<float>(core::to_seconds(t.e2e)) : nan);
   buf_.queue.push_back(done ? static_cast<float>(core::to_seconds(t.queue)) : nan);
+  buf_.energy.push_back(static_cast<float>(r.energy_j));
+  buf_.operational.push_back(static_cast<float>(r.operational_g));
+  buf_.embodied.push_back(static_cast<float>(r.embodied_g));
   ++rows_;
   if (buf_.id.size() >= chunk_rows_) flush();
 }
@@ -74,6 +80,9 @@ void RequestWriter::flush() {
   put(tpot_, buf_.tpot);
   put(e2e_, buf_.e2e);
   put(queue_, buf_.queue);
+  put(energy_, buf_.energy);
+  put(operational_, buf_.operational);
+  put(embodied_, buf_.embodied);
 }
 
 }  // namespace greenfleet::io

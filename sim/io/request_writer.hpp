@@ -24,7 +24,7 @@ class RequestWriter final : public serving::ServingObserver {
     std::vector<std::int64_t> arrival, first_scheduled, first_token, completion, deadline;
     std::vector<std::int32_t> prompt, output, instance, preemptions;
     std::vector<std::uint8_t> cls, status, slo_met;
-    std::vector<float> ttft, tpot, e2e, queue;
+    std::vector<float> ttft, tpot, e2e, queue, energy, operational, embodied;
   };
   h5::Handle group_;
   metrics::SloTargets slo_;
@@ -36,7 +36,7 @@ class RequestWriter final : public serving::ServingObserver {
   h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_, deadline_;
   h5::AppendColumn<std::int32_t> prompt_, output_, instance_, preemptions_;
   h5::AppendColumn<std::uint8_t> cls_, status_, slo_met_;
-  h5::AppendColumn<float> ttft_, tpot_, e2e_, queue_;
+  h5::AppendColumn<float> ttft_, tpot_, e2e_, queue_, energy_, operational_, embodied_;
 };
 
 }  // namespace greenfleet::io

@@ -26,13 +26,23 @@ struct DecodeCost {
   }
 };
 
+// What a step costs: its duration, the part of it the devices spend computing or moving data (the rest is
+// fixed overhead: scheduling, sampling, launches), and the share of that work that is prefill. The power model
+// turns these into energy.
+struct StepCost {
+  double seconds = 0;
+  double busy_seconds = 0;
+  double prefill_share = 0;
+};
+
 // Prices one engine step of one instance (a model replica on its devices). Implementations must keep decode
 // runs summable in closed form: the fast-forward of all-decode batches depends on decode_cost().
 class PerfModel {
  public:
   virtual ~PerfModel() = default;
   virtual std::string kind() const = 0;
-  virtual double step_seconds(const BatchShape& shape) const = 0;
+  virtual StepCost step_cost(const BatchShape& shape) const = 0;
+  double step_seconds(const BatchShape& shape) const { return step_cost(shape).seconds; }
   // Must agree with step_seconds() on decode-only shapes of this batch size.
   virtual DecodeCost decode_cost(std::int32_t batch) const = 0;
 

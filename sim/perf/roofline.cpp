@@ -30,13 +30,19 @@ double RooflineModel::comm_seconds(std::int64_t tokens) const {
   return 2.0 * layers_ * per_allreduce;
 }
 
-double RooflineModel::step_seconds(const BatchShape& s) const {
-  const double tokens = static_cast<double>(s.tokens());
-  const double flops = flops_per_token_ * tokens + flops_per_logit_ * s.sampled_tokens() +
-                       attn_flops_per_ctx_ * (s.prefill_attn_ctx + static_cast<double>(s.decode_ctx));
+StepCost RooflineModel::step_cost(const BatchShape& s) const {
+  const double prefill_flops = flops_per_token_ * static_cast<double>(s.prefill_tokens) +
+                               flops_per_logit_ * s.prefill_final_chunks + attn_flops_per_ctx_ * s.prefill_attn_ctx;
+  const double decode_flops = (flops_per_token_ + flops_per_logit_) * s.decode_seqs +
+                              attn_flops_per_ctx_ * static_cast<double>(s.decode_ctx);
+  const double flops = prefill_flops + decode_flops;
   const double bytes =
       weight_bytes_ + kv_bytes_per_token_ * static_cast<double>(s.prefill_kv_tokens + s.decode_ctx);
-  return params_.step_overhead_s + std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
+  StepCost c;
+  c.busy_seconds = std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
+  c.seconds = params_.step_overhead_s + c.busy_seconds;
+  c.prefill_share = flops > 0 ? prefill_flops / flops : 0.0;
+  return c;
 }
 
 DecodeCost RooflineModel::decode_cost(std::int32_t batch) const {

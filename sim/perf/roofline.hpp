@@ -25,7 +25,7 @@ class RooflineModel final : public PerfModel {
   RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, int tensor_parallel, RooflineParams params);
 
   std::string kind() const override { return "roofline"; }
-  double step_seconds(const BatchShape& shape) const override;
+  StepCost step_cost(const BatchShape& shape) const override;
   DecodeCost decode_cost(std::int32_t batch) const override;
 
   // Exposed for tests and documentation of the terms.

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "greenfleet/version.hpp"
+#include "sim/energy/ledger.hpp"
 #include "sim/io/hdf5_file.hpp"
 
 namespace greenfleet::runner {
@@ -54,6 +55,31 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   const double n_inst = static_cast<double>(sim.instances().size());
   s.add("instance_utilisation", span > 0 && n_inst > 0 ? busy / (span * n_inst) : 0.0, "mean instance busy share");
   s.add("instances", n_inst, "instances");
+  const auto& ledger = sim.ledger();
+  const energy::Accum total = ledger.fleet_total();
+  double facility_j = 0;
+  for (std::size_t i = 0; i < ledger.servers().size(); ++i)
+    facility_j += ledger.server_total(i).energy() * ledger.servers()[i].pue;
+  const double tokens = static_cast<double>(m.prompt_tokens() + m.output_tokens());
+  s.add("energy_it_kwh", total.energy() / 3.6e6, "energy, IT (kWh)");
+  s.add("energy_gpu_kwh", total.energy_gpu / 3.6e6, "energy, GPUs (kWh)");
+  s.add("energy_host_kwh", total.energy_host / 3.6e6, "energy, hosts (kWh)");
+  s.add("energy_facility_kwh", facility_j / 3.6e6, "energy with PUE (kWh)");
+  s.add("operational_kg", total.op() / 1000, "operational carbon (kg)");
+  s.add("operational_gpu_kg", total.op_gpu / 1000, "operational, GPUs (kg)");
+  s.add("operational_host_kg", total.op_host / 1000, "operational, hosts (kg)");
+  s.add("embodied_kg", total.emb() / 1000, "embodied carbon (kg)");
+  s.add("embodied_gpu_kg", total.emb_gpu / 1000, "embodied, GPUs (kg)");
+  s.add("embodied_host_kg", total.emb_host / 1000, "embodied, hosts (kg)");
+  s.add("carbon_kg", (total.op() + total.emb()) / 1000, "total carbon (kg)");
+  s.add("embodied_share", total.op() + total.emb() > 0 ? total.emb() / (total.op() + total.emb()) : 0.0,
+        "embodied share of total");
+  s.add("g_per_1k_tokens", tokens > 0 ? (total.op() + total.emb()) / tokens * 1000 : 0.0,
+        "gCO2e per 1k tokens (completed)");
+  s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
+        "carbon of idle and off time (kg)");
+  s.add("carbon_conservation_error", ledger.conservation_error(), "conservation error (relative)");
+  s.add("ci_rows_skipped", static_cast<double>(sim.ci_rows_skipped()), "CI rows skipped (empty)");
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
   std::uint64_t stale = 0;
   for (const auto& in : sim.instances()) stale += in->stats().stale_events;
@@ -66,6 +92,95 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   return s;
 }
 
+namespace {
+
+// /carbon: totals and breakdowns; /timeseries: per slot and server.
+void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment& x, double span_s) {
+  const auto& ledger = sim.ledger();
+  auto columns = [](hid_t g, const std::vector<energy::Accum>& rows) {
+    std::vector<double> cols[6];
+    for (const auto& a : rows) {
+      cols[0].push_back(a.energy_gpu), cols[1].push_back(a.energy_host), cols[2].push_back(a.op_gpu);
+      cols[3].push_back(a.op_host), cols[4].push_back(a.emb_gpu), cols[5].push_back(a.emb_host);
+    }
+    io::h5::write_column(g, "energy_gpu_j", cols[0], "J");
+    io::h5::write_column(g, "energy_host_j", cols[1], "J");
+    io::h5::write_column(g, "operational_gpu_g", cols[2], "gCO2e");
+    io::h5::write_column(g, "operational_host_g", cols[3], "gCO2e");
+    io::h5::write_column(g, "embodied_gpu_g", cols[4], "gCO2e");
+    io::h5::write_column(g, "embodied_host_g", cols[5], "gCO2e");
+  };
+  io::h5::Handle carbon = io::h5::create_group(file, "carbon");
+  const energy::Accum total = ledger.fleet_total();
+  io::h5::write_attr(carbon.get(), "energy_j", total.energy());
+  io::h5::write_attr(carbon.get(), "operational_g", total.op());
+  io::h5::write_attr(carbon.get(), "embodied_g", total.emb());
+  io::h5::write_attr(carbon.get(), "requests_energy_j", ledger.requests_total().energy());
+  io::h5::write_attr(carbon.get(), "requests_operational_g", ledger.requests_total().op());
+  io::h5::write_attr(carbon.get(), "requests_embodied_g", ledger.requests_total().emb());
+  io::h5::write_attr(carbon.get(), "idle_energy_j", ledger.idle_lines().energy());
+  io::h5::write_attr(carbon.get(), "idle_operational_g", ledger.idle_lines().op());
+  io::h5::write_attr(carbon.get(), "idle_embodied_g", ledger.idle_lines().emb());
+  io::h5::write_attr(carbon.get(), "conservation_error", ledger.conservation_error());
+  {
+    io::h5::Handle g = io::h5::create_group(carbon.get(), "by_server");
+    std::vector<energy::Accum> rows;
+    for (std::size_t i = 0; i < ledger.servers().size(); ++i) rows.push_back(ledger.server_total(i));
+    columns(g.get(), rows);
+  }
+  {
+    io::h5::Handle g = io::h5::create_group(carbon.get(), "by_phase");
+    std::vector<energy::Accum> rows;
+    std::vector<std::string> names;
+    for (int p = 0; p < energy::kPhases; ++p) rows.push_back(ledger.phase(static_cast<energy::Phase>(p))), names.push_back(energy::kPhaseNames[p]);
+    io::h5::write_string_column(g.get(), "phase", names);
+    columns(g.get(), rows);
+  }
+  {
+    io::h5::Handle g = io::h5::create_group(carbon.get(), "by_site");
+    std::vector<energy::Accum> rows(x.sites.size());
+    for (std::size_t i = 0; i < ledger.servers().size(); ++i)
+      rows[static_cast<std::size_t>(ledger.servers()[i].site)] += ledger.server_total(i);
+    columns(g.get(), rows);
+  }
+  io::h5::Handle ts = io::h5::create_group(file, "timeseries");
+  const std::size_t slots = ledger.slots(), servers = ledger.servers().size();
+  const double slot_s = core::to_seconds(ledger.slot());
+  io::h5::write_attr(ts.get(), "slot_seconds", slot_s);
+  std::vector<double> start;
+  for (std::size_t j = 0; j < slots; ++j) start.push_back(static_cast<double>(j) * slot_s);
+  io::h5::write_column(ts.get(), "slot_start_s", start, "s");
+  std::vector<double> power(slots * servers), energy(slots * servers), op(slots * servers), emb(slots * servers),
+      util(slots * servers), ci(slots * x.sites.size());
+  for (std::size_t j = 0; j < slots; ++j) {
+    const core::SimTime lo = static_cast<core::SimTime>(j) * ledger.slot();
+    const core::SimTime hi = std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
+    const double len = core::to_seconds(hi - lo);
+    for (std::size_t s = 0; s < servers; ++s) {
+      const energy::Accum& a = ledger.slot_table()[j * servers + s];
+      energy[j * servers + s] = a.energy();
+      power[j * servers + s] = a.energy() / len;
+      op[j * servers + s] = a.op();
+      emb[j * servers + s] = a.emb();
+      const int gpus = ledger.servers()[s].gpus;
+      util[j * servers + s] = gpus ? ledger.slot_busy_gpu_seconds()[j * servers + s] / (gpus * len) : 0.0;
+    }
+    for (std::size_t site = 0; site < x.sites.size(); ++site) ci[j * x.sites.size() + site] = sim.signals()[site].mean(lo, hi);
+  }
+  auto matrix = [&](const char* name, const std::vector<double>& v, std::size_t cols, const char* units) {
+    io::h5::write_matrix(ts.get(), name, v, slots, cols, units);
+  };
+  matrix("power_w", power, servers, "W, mean over the slot (IT power)");
+  matrix("energy_j", energy, servers, "J");
+  matrix("operational_g", op, servers, "gCO2e");
+  matrix("embodied_g", emb, servers, "gCO2e");
+  matrix("utilisation", util, servers, "busy GPU-seconds / (GPUs x slot)");
+  matrix("carbon_intensity", ci, x.sites.size(), "gCO2e/kWh, mean over the slot, per site");
+  (void)span_s;
+}
+
+}  // namespace
+
 void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x, const fleet::Catalog& catalog,
                       double wall_seconds) {
   io::h5::write_attr(file, "greenfleet_version", std::string(core::kVersion));
@@ -75,23 +190,35 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
   io::h5::write_attr(file, "wall_seconds", wall_seconds);
   io::h5::write_attr(file, "config_yaml", x.resolved_yaml);
 
+  const double span_s = core::to_seconds(sim.end_time());
   {
     io::h5::Handle g = io::h5::create_group(file, "sites");
-    std::vector<std::string> names;
+    std::vector<std::string> names, kinds;
     std::vector<double> pue, ci;
-    for (const auto& s : x.sites) names.push_back(s.name), pue.push_back(s.pue), ci.push_back(s.carbon_intensity_g_per_kwh);
+    for (std::size_t i = 0; i < x.sites.size(); ++i) {
+      names.push_back(x.sites[i].name), kinds.push_back(x.sites[i].carbon_intensity.kind);
+      pue.push_back(x.sites[i].pue), ci.push_back(sim.signals()[i].mean(0, sim.end_time()));
+    }
     io::h5::write_string_column(g.get(), "name", names);
+    io::h5::write_string_column(g.get(), "carbon_intensity_kind", kinds);
     io::h5::write_column(g.get(), "pue", pue, "");
-    io::h5::write_column(g.get(), "carbon_intensity", ci, "gCO2e/kWh");
+    io::h5::write_column(g.get(), "mean_carbon_intensity", ci, "gCO2e/kWh over the run");
   }
   {
     io::h5::Handle g = io::h5::create_group(file, "servers");
-    std::vector<std::int32_t> id, site, gpus;
+    std::vector<std::int32_t> id, site, gpus, powered, sunk;
     std::vector<std::string> sku, gpu, deployment;
+    std::vector<double> card_kg, host_kg;
     for (const auto& s : sim.servers()) {
       id.push_back(s.id), site.push_back(s.site), sku.push_back(s.sku), deployment.push_back(s.deployment);
       gpu.push_back(catalog.server(s.sku).gpu), gpus.push_back(catalog.server(s.sku).gpu_count);
+      powered.push_back(s.powered ? 1 : 0), sunk.push_back(s.gpu_embodied_sunk ? 1 : 0);
+      card_kg.push_back(s.gpu_card_kg), host_kg.push_back(s.host_kg);
     }
+    io::h5::write_column(g.get(), "powered", powered, "0/1");
+    io::h5::write_column(g.get(), "gpu_embodied_sunk", sunk, "0/1");
+    io::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
+    io::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
     io::h5::write_column(g.get(), "id", id, "");
     io::h5::write_column(g.get(), "site", site, "index into /sites");
     io::h5::write_string_column(g.get(), "sku", sku);
@@ -139,6 +266,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
     io::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
                      "iterations run with [column] sequences in the batch");
   }
+  write_carbon_tables(file, sim, x, span_s);
 }
 
 }  // namespace greenfleet::runner

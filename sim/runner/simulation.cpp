@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 
+#include "sim/energy/embodied.hpp"
 #include "sim/io/config_node.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/workload/azure_csv.hpp"
@@ -13,11 +14,34 @@
 
 namespace greenfleet::runner {
 
+namespace {
+
+energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint64_t& skipped) {
+  if (c.kind == "constant") return energy::CarbonSignal::constant(c.value);
+  if (c.kind == "solar")
+    return energy::CarbonSignal::solar_diurnal(c.base, c.dip, c.sunrise_h, c.sunset_h, c.start_time_of_day);
+  const energy::CiSeries series = energy::read_ci_csv(c.file, c.time_column, c.value_column);
+  skipped += series.skipped_rows;
+  // Align the series to the simulation: `start` (default: the first row) is simulated time zero.
+  const std::int64_t origin = c.start_epoch_ns.value_or(series.epoch_ns.front());
+  std::vector<core::SimTime> starts;
+  starts.reserve(series.epoch_ns.size());
+  for (std::int64_t t : series.epoch_ns) starts.push_back(t - origin);
+  const core::SimTime last =
+      starts.size() > 1 ? starts[starts.size() - 1] - starts[starts.size() - 2] : core::kHour;
+  return energy::CarbonSignal::samples(std::move(starts), series.values, last, c.wrap);
+}
+
+}  // namespace
+
 Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
     : experiment_(x), metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
   observers_.add(&metrics_);
   std::map<std::string, std::int32_t> site_index;
   for (std::size_t i = 0; i < x.sites.size(); ++i) site_index[x.sites[i].name] = static_cast<std::int32_t>(i);
+  for (const auto& site : x.sites) signals_.push_back(build_signal(site.carbon_intensity, ci_rows_skipped_));
+  std::vector<energy::ServerPower> powers;
+  std::vector<energy::InstancePlace> places;
   std::map<std::pair<std::string, std::string>, const perf::PerfModel*> models;  // (deployment, gpu)
 
   for (const auto& entry : x.fleet) {
@@ -39,10 +63,34 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
     const int per_server = sku.gpu_count / dep.tensor_parallel;
     serving::SchedulerConfig scheduler = dep.scheduler;
     scheduler.kv_bytes_per_token = model.kv_bytes_per_token();
+    const auto& cpu = catalog.cpu(sku.cpu);
+    const double card_kg = x.carbon.gpu_method == "act" ? energy::act_gpu(gpu, catalog).total
+                                                        : energy::ecoserve_gpu_card(gpu, catalog).total;
+    const double host_kg = energy::ecoserve_host(sku, catalog).total;
     for (std::int32_t c = 0; c < entry.count; ++c) {
-      ServerInfo s{static_cast<std::int32_t>(servers_.size()), site_index.at(entry.site), entry.sku, entry.deployment};
+      ServerInfo s{static_cast<std::int32_t>(servers_.size()), site_index.at(entry.site), entry.sku, entry.deployment,
+                   entry.powered, entry.gpu_embodied_sunk, card_kg, host_kg};
       servers_.push_back(s);
+      const auto& site = x.sites[static_cast<std::size_t>(s.site)];
+      energy::ServerPower sp;
+      sp.site = s.site;
+      sp.pue = site.pue;
+      sp.powered = entry.powered;
+      sp.gpus = sku.gpu_count;
+      sp.gpus_in_instances = entry.powered ? per_server * dep.tensor_parallel : 0;
+      sp.gpu_idle_w = gpu.power.idle_w;
+      sp.gpu_prefill_w = gpu.power.prefill_w;
+      sp.gpu_decode_w = gpu.power.decode_w;
+      sp.host_static_w = sku.chassis_w + sku.nic_w + sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
+                         sku.ssd_gb * catalog.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
+      sp.cpu_w_per_busy_instance = x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
+      // Linear amortisation over each component class's lifetime (EcoServe), in grams per second.
+      sp.gpu_emb_g_per_s = entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(x.carbon.gpu_lifetime);
+      sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(x.carbon.host_lifetime);
+      powers.push_back(sp);
+      if (!entry.powered) continue;  // an off server runs no instances
       for (int k = 0; k < per_server; ++k) {
+        places.push_back(energy::InstancePlace{s.id, dep.tensor_parallel});
         serving::Placement p{s.id, s.site, k * dep.tensor_parallel, dep.tensor_parallel};
         instances_.push_back(std::make_unique<serving::Instance>(static_cast<std::int32_t>(instances_.size()), p,
                                                                  scheduler, kv_blocks, model.max_context, pm,
@@ -51,6 +99,10 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
       }
     }
   }
+
+  for (auto& sp : powers) sp.ci = &signals_[static_cast<std::size_t>(sp.site)];
+  ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), &pool_, x.carbon.slot);
+  observers_.add(ledger_.get());
 
   YAML::Node params = YAML::Clone(x.router.params);
   io::ConfigNode pnode(params, x.router.file, x.router.path, YAML::Node(YAML::NodeType::Undefined));
@@ -117,6 +169,7 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   end_time_ = (experiment_.horizon && !experiment_.drain) ? *experiment_.horizon : engine_.now();
   // Whatever is still held (a horizon without drain) is reported as unfinished.
   for (auto& in : instances_) in->abandon_all();
+  ledger_->finalize(end_time_);
 }
 
 }  // namespace greenfleet::runner

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "sim/core/engine.hpp"
+#include "sim/energy/carbon_signal.hpp"
+#include "sim/energy/ledger.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
 #include "sim/metrics/request_metrics.hpp"
@@ -21,6 +23,10 @@ struct ServerInfo {
   std::int32_t site = 0;
   std::string sku;
   std::string deployment;
+  bool powered = true;
+  bool gpu_embodied_sunk = false;
+  double gpu_card_kg = 0;  // embodied carbon of one GPU card, whole life (by carbon.gpu_method)
+  double host_kg = 0;      // embodied carbon of the host, whole life
 };
 
 struct Progress {
@@ -45,6 +51,9 @@ class Simulation {
   const std::vector<ServerInfo>& servers() const { return servers_; }
   const metrics::RequestMetrics& metrics() const { return metrics_; }
   const core::Engine& engine() const { return engine_; }
+  const energy::CarbonLedger& ledger() const { return *ledger_; }
+  const std::vector<energy::CarbonSignal>& signals() const { return signals_; }
+  std::uint64_t ci_rows_skipped() const { return ci_rows_skipped_; }
   std::uint64_t arrived() const { return feeder_.arrived; }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
   core::SimTime end_time() const { return end_time_; }
@@ -55,9 +64,8 @@ class Simulation {
   class Observers final : public serving::ServingObserver {
    public:
     void add(serving::ServingObserver* o) { list_.push_back(o); }
-    void on_step(const serving::Instance& in, core::SimTime s, core::SimTime e, const perf::BatchShape& b,
-                 std::int64_t k) override {
-      for (auto* o : list_) o->on_step(in, s, e, b, k);
+    void on_step(const serving::Instance& in, const serving::StepRecord& step) override {
+      for (auto* o : list_) o->on_step(in, step);
     }
     void on_request_done(const serving::RequestState& r) override {
       for (auto* o : list_) o->on_request_done(r);
@@ -87,6 +95,9 @@ class Simulation {
   std::vector<std::unique_ptr<serving::Instance>> instances_;
   std::vector<serving::Instance*> routed_;  // instances of the workload's deployment
   std::vector<ServerInfo> servers_;
+  std::vector<energy::CarbonSignal> signals_;  // per site
+  std::uint64_t ci_rows_skipped_ = 0;
+  std::unique_ptr<energy::CarbonLedger> ledger_;
   std::unique_ptr<serving::Router> router_;
   std::unique_ptr<workload::RequestSource> source_;
   Feeder feeder_;

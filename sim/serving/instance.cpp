@@ -274,8 +274,11 @@ void Instance::start_step() {
     if (k > 1) set_run_blocks(k);
     run_cost_ = model_->decode_cost(shape_.decode_seqs);
     seconds = run_cost_.run_seconds(shape_.decode_ctx, k);
+    ff_run_ = true;
   } else {
-    seconds = model_->step_seconds(shape_) + step_extra_s_;
+    step_cost_ = model_->step_cost(shape_);
+    seconds = step_cost_.seconds + step_extra_s_;
+    ff_run_ = false;
   }
   busy_ = true;
   step_start_ = engine_->now();
@@ -300,7 +303,23 @@ void Instance::finish_step() {
   stats_.iterations += static_cast<std::uint64_t>(k);
   stats_.busy_time += now - step_start_;
   stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(k);
-  if (observer_) observer_->on_step(*this, step_start_, now, shape_, k);
+  if (observer_) {
+    StepRecord rec;
+    rec.start = step_start_;
+    rec.end = now;
+    rec.shape = &shape_;
+    rec.iterations = k;
+    if (ff_run_) {
+      // A run's devices are busy for all of it but the per-iteration overhead.
+      rec.busy_seconds = std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.fixed);
+      rec.prefill_share = 0;
+    } else {
+      rec.busy_seconds = step_cost_.busy_seconds;
+      rec.prefill_share = step_cost_.prefill_share;
+    }
+    rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
+    observer_->on_step(*this, rec);
+  }
 
   bool any_done = false;
   for (const Entry& e : batch_) {

@@ -85,12 +85,7 @@ class Instance final : public core::EventHandler {
   }
 
  private:
-  struct Entry {
-    std::uint32_t slot;
-    std::int32_t prefill_chunk;    // 0 for a decode entry
-    std::int32_t blocks_before;    // decode entries: blocks held before the step (to undo a cut run's extras)
-    std::int32_t kv_tokens_before;
-  };
+  using Entry = BatchEntry;
 
   std::int64_t blocks_for(std::int64_t tokens) const {
     // Block sizes are powers of two in practice (vLLM: 16); a shift keeps a division off the per-step path.
@@ -128,6 +123,8 @@ class Instance final : public core::EventHandler {
   std::vector<Entry> batch_;
   perf::BatchShape shape_;
   perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
+  bool ff_run_ = false;        // the current step was formed as a decode run (priced by run_cost_)
+  perf::StepCost step_cost_;   // the current single step's cost (when not a run)
   bool busy_ = false;
   core::SimTime step_start_ = 0;
   double step_extra_s_ = 0;          // swap transfers added to this step

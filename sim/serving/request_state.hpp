@@ -21,6 +21,10 @@ struct RequestState {
   std::int32_t kv_blocks = 0;   // blocks reserved on its instance
   std::int32_t preemptions = 0;
   bool swapped = false;  // KV lives in host memory after a swap preemption
+  // Carbon attributed by the ledger: this request's share of the steps it took part in.
+  double energy_j = 0;
+  double operational_g = 0;
+  double embodied_g = 0;
   core::SimTime first_scheduled = -1;
   core::SimTime first_token = -1;
   core::SimTime completion = -1;

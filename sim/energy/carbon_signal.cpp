@@ -1,0 +1,131 @@
+#include "sim/energy/carbon_signal.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/core/error.hpp"
+#include "sim/workload/azure_csv.hpp"
+#include "sim/workload/text_rows.hpp"
+
+namespace greenfleet::energy {
+
+CarbonSignal CarbonSignal::constant(double g_per_kwh) {
+  return samples({0}, {g_per_kwh}, core::kHour, true);
+}
+
+CarbonSignal CarbonSignal::samples(std::vector<core::SimTime> starts, std::vector<double> values,
+                                   core::SimTime last_duration, bool wrap) {
+  CarbonSignal s;
+  s.wrap_ = wrap;
+  s.starts_ = std::move(starts);
+  s.values_ = std::move(values);
+  s.starts_.push_back(s.starts_.back() + last_duration);
+  s.prefix_.assign(s.starts_.size(), 0.0);
+  for (std::size_t i = 0; i < s.values_.size(); ++i)
+    s.prefix_[i + 1] = s.prefix_[i] + s.values_[i] * core::to_seconds(s.starts_[i + 1] - s.starts_[i]);
+  const core::SimTime step = s.starts_[1] - s.starts_[0];
+  bool uniform = true;
+  for (std::size_t i = 1; i + 1 < s.starts_.size() && uniform; ++i) uniform = s.starts_[i + 1] - s.starts_[i] == step;
+  s.uniform_step_ = uniform ? step : 0;
+  return s;
+}
+
+CarbonSignal CarbonSignal::solar_diurnal(double base, double dip, double sunrise_h, double sunset_h,
+                                         core::SimTime day_offset) {
+  constexpr core::SimTime kStep = 5 * 60 * core::kSecond;
+  std::vector<core::SimTime> starts;
+  std::vector<double> values;
+  for (core::SimTime t = 0; t < 24 * core::kHour; t += kStep) {
+    const double h = core::to_seconds(t + kStep / 2) / 3600.0;  // midpoint of the step
+    const double x = (h - sunrise_h) / (sunset_h - sunrise_h);
+    const double sun = (x > 0 && x < 1) ? std::sin(M_PI * x) : 0.0;
+    starts.push_back(t - day_offset);
+    values.push_back(base - dip * sun);
+  }
+  return samples(std::move(starts), std::move(values), kStep, true);
+}
+
+std::size_t CarbonSignal::index_of(core::SimTime t) const {
+  const std::size_t n = values_.size();
+  if (uniform_step_ > 0) {
+    const auto i = static_cast<std::size_t>((t - starts_[0]) / uniform_step_);
+    return std::min(i, n - 1);
+  }
+  const auto it = std::upper_bound(starts_.begin(), starts_.begin() + static_cast<std::ptrdiff_t>(n), t);
+  return static_cast<std::size_t>(it - starts_.begin()) - 1;
+}
+
+double CarbonSignal::prefix_at(core::SimTime t) const {
+  const std::size_t i = index_of(t);
+  return prefix_[i] + values_[i] * core::to_seconds(t - starts_[i]);
+}
+
+double CarbonSignal::at(core::SimTime t) const {
+  const core::SimTime s0 = starts_.front(), end = starts_.back();
+  if (wrap_) {
+    const core::SimTime period = end - s0;
+    core::SimTime r = (t - s0) % period;
+    if (r < 0) r += period;
+    return values_[index_of(s0 + r)];
+  }
+  if (t < s0) return values_.front();
+  if (t >= end) return values_.back();
+  return values_[index_of(t)];
+}
+
+double CarbonSignal::integral(core::SimTime a, core::SimTime b) const {
+  const core::SimTime s0 = starts_.front(), end = starts_.back();
+  auto cumulative = [&](core::SimTime t) {
+    if (wrap_) {
+      const core::SimTime period = end - s0;
+      core::SimTime cycles = (t - s0) / period;
+      core::SimTime r = (t - s0) % period;
+      if (r < 0) r += period, cycles -= 1;
+      return static_cast<double>(cycles) * prefix_.back() + prefix_at(s0 + r);
+    }
+    if (t < s0) return values_.front() * core::to_seconds(t - s0);
+    if (t >= end) return prefix_.back() + values_.back() * core::to_seconds(t - end);
+    return prefix_at(t);
+  };
+  return cumulative(b) - cumulative(a);
+}
+
+CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column) {
+  workload::LineReader rows(path, workload::BadRowPolicy::kError);
+  if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty carbon-intensity file", path));
+  std::vector<std::string_view> fields;
+  workload::split_csv(rows.line(), fields);
+  int tcol = -1, vcol = -1;
+  for (int i = 0; i < static_cast<int>(fields.size()); ++i) {
+    if (fields[i] == time_column) tcol = i;
+    if (fields[i] == value_column) vcol = i;
+  }
+  if (tcol < 0 || vcol < 0)
+    throw core::InputError(fmt::format("{}:1: header '{}' lacks column '{}' (set carbon_intensity.time_column / "
+                                       "value_column, or format)",
+                                       path, rows.line(), tcol < 0 ? time_column : value_column));
+  const std::size_t ncols = fields.size();
+  CiSeries out;
+  while (rows.next_line()) {
+    workload::split_csv(rows.line(), fields);
+    if (fields.size() != ncols) rows.bad_row(fmt::format("expected {} columns, found {}", ncols, fields.size()));
+    std::int64_t t = 0;
+    if (!workload::AzureCsvSource::parse_timestamp(fields[static_cast<std::size_t>(tcol)], t))
+      rows.bad_row(fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", fields[static_cast<std::size_t>(tcol)]));
+    if (!out.epoch_ns.empty() && t <= out.epoch_ns.back())
+      rows.bad_row(fmt::format("time '{}' does not come after the previous row's", fields[static_cast<std::size_t>(tcol)]));
+    double v = 0;
+    if (!workload::parse_number(fields[static_cast<std::size_t>(vcol)], v) || !std::isfinite(v) || v < 0) {
+      ++out.skipped_rows;  // a gap in the series: the previous value holds over it
+      continue;
+    }
+    out.epoch_ns.push_back(t);
+    out.values.push_back(v);
+  }
+  if (out.values.empty()) throw core::InputError(fmt::format("{}: no usable rows in column '{}'", path, value_column));
+  return out;
+}
+
+}  // namespace greenfleet::energy

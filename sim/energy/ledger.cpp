@@ -1,0 +1,215 @@
+#include "sim/energy/ledger.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/serving/instance.hpp"
+#include "sim/serving/request_state.hpp"
+
+namespace greenfleet::energy {
+
+namespace {
+constexpr double kJoulesPerKwh = 3.6e6;
+}
+
+Accum& Accum::operator+=(const Accum& o) {
+  energy_gpu += o.energy_gpu, energy_host += o.energy_host;
+  op_gpu += o.op_gpu, op_host += o.op_host;
+  emb_gpu += o.emb_gpu, emb_host += o.emb_host;
+  return *this;
+}
+
+Accum Accum::scaled(double f) const {
+  Accum a = *this;
+  a.energy_gpu *= f, a.energy_host *= f, a.op_gpu *= f, a.op_host *= f, a.emb_gpu *= f, a.emb_host *= f;
+  return a;
+}
+
+CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances,
+                           serving::RequestPool* pool, core::SimTime slot)
+    : servers_(std::move(servers)),
+      instances_(std::move(instances)),
+      last_end_(instances_.size(), 0),
+      pool_(pool),
+      slot_(slot),
+      gpu_dynamic_j_(servers_.size(), 0),
+      gpu_dynamic_op_(servers_.size(), 0),
+      cpu_dynamic_j_(servers_.size(), 0),
+      cpu_dynamic_op_(servers_.size(), 0),
+      server_totals_(servers_.size()) {}
+
+void CarbonLedger::ensure_slots(core::SimTime end) {
+  const auto needed = static_cast<std::size_t>((end + slot_ - 1) / slot_);
+  if (needed <= slot_count_) return;
+  slot_count_ = needed;
+  slot_accum_.resize(slot_count_ * servers_.size());
+  slot_busy_.resize(slot_count_ * servers_.size(), 0.0);
+}
+
+Accum CarbonLedger::book(std::size_t s, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase) {
+  Accum x;
+  if (b <= a) return x;
+  const ServerPower& sv = servers_[s];
+  const double seconds = core::to_seconds(b - a);
+  const double ci = sv.ci->integral(a, b) * sv.pue / kJoulesPerKwh;  // g per (W x s) of IT power
+  x.energy_gpu = iv.gpu_w * seconds;
+  x.energy_host = iv.host_w * seconds;
+  x.op_gpu = iv.gpu_w * ci;
+  x.op_host = iv.host_w * ci;
+  x.emb_gpu = iv.gpu_emb_rate * seconds;
+  x.emb_host = iv.host_emb_rate * seconds;
+  phases_[phase] += x;
+  ensure_slots(b);
+  const std::size_t n = servers_.size();
+  std::size_t first = static_cast<std::size_t>(a / slot_), last = static_cast<std::size_t>((b - 1) / slot_);
+  if (first == last) {
+    slot_accum_[first * n + s] += x;
+    slot_busy_[first * n + s] += iv.busy_gpu_s;
+    return x;
+  }
+  // Power is constant over the interval, so each slot gets its share of time; operational carbon follows the
+  // carbon intensity within each slot.
+  for (std::size_t j = first; j <= last; ++j) {
+    const core::SimTime lo = std::max<core::SimTime>(a, static_cast<core::SimTime>(j) * slot_);
+    const core::SimTime hi = std::min<core::SimTime>(b, static_cast<core::SimTime>(j + 1) * slot_);
+    const double f = core::to_seconds(hi - lo) / seconds;
+    const double ci_part = sv.ci->integral(lo, hi) * sv.pue / kJoulesPerKwh;
+    Accum part = x.scaled(f);
+    part.op_gpu = iv.gpu_w * ci_part;
+    part.op_host = iv.host_w * ci_part;
+    slot_accum_[j * n + s] += part;
+    slot_busy_[j * n + s] += iv.busy_gpu_s * f;
+  }
+  return x;
+}
+
+void CarbonLedger::book_idle(std::size_t i, core::SimTime a, core::SimTime b) {
+  const InstancePlace& p = instances_[i];
+  const ServerPower& sv = servers_[static_cast<std::size_t>(p.server)];
+  const double share = static_cast<double>(p.devices) / sv.gpus;
+  Interval iv;
+  iv.gpu_w = p.devices * sv.gpu_idle_w;
+  iv.host_w = share * sv.host_static_w;
+  iv.gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
+  iv.host_emb_rate = share * sv.host_emb_g_per_s;
+  idle_lines_ += book(static_cast<std::size_t>(p.server), a, b, iv, kIdle);
+}
+
+void CarbonLedger::on_step(const serving::Instance& instance, const serving::StepRecord& step) {
+  const auto i = static_cast<std::size_t>(instance.id());
+  const InstancePlace& p = instances_[i];
+  const auto s = static_cast<std::size_t>(p.server);
+  const ServerPower& sv = servers_[s];
+  if (step.start > last_end_[i]) book_idle(i, last_end_[i], step.start);
+  last_end_[i] = step.end;
+
+  const double seconds = core::to_seconds(step.end - step.start);
+  const double share = static_cast<double>(p.devices) / sv.gpus;
+  // GPU power interpolates between idle and the phase mix by the busy part of the step: energy is exact for a
+  // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
+  const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * sv.gpu_decode_w;
+  const double gpu_dynamic_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
+  Interval iv;
+  iv.gpu_w = p.devices * sv.gpu_idle_w + gpu_dynamic_j / seconds;
+  iv.host_w = share * sv.host_static_w + sv.cpu_w_per_busy_instance;
+  iv.gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
+  iv.host_emb_rate = share * sv.host_emb_g_per_s;
+  iv.busy_gpu_s = p.devices * step.busy_seconds;
+
+  const double ci = sv.ci->integral(step.start, step.end) * sv.pue / kJoulesPerKwh;
+  gpu_dynamic_j_[s] += gpu_dynamic_j;
+  gpu_dynamic_op_[s] += gpu_dynamic_j / seconds * ci;
+  cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * seconds;
+  cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * ci;
+
+  Accum x;
+  if (step.prefill_share <= 0) {
+    x = book(s, step.start, step.end, iv, kDecode);
+  } else {
+    Interval pre = iv, dec = iv;
+    const double f = step.prefill_share;
+    for (Interval* part : {&pre, &dec}) {
+      const double w = part == &pre ? f : 1 - f;
+      part->gpu_w *= w, part->host_w *= w, part->gpu_emb_rate *= w, part->host_emb_rate *= w, part->busy_gpu_s *= w;
+    }
+    x = book(s, step.start, step.end, pre, kPrefill);
+    x += book(s, step.start, step.end, dec, kDecode);
+  }
+
+  // Split among the requests in the batch by the tokens each had processed.
+  std::int64_t tokens = 0;
+  for (const auto& e : step.entries) tokens += step.tokens(e);
+  const double energy = x.energy(), op = x.op(), emb = x.emb();
+  for (const auto& e : step.entries) {
+    const double w = static_cast<double>(step.tokens(e)) / static_cast<double>(tokens);
+    serving::RequestState& r = (*pool_)[e.slot];
+    r.energy_j += energy * w;
+    r.operational_g += op * w;
+    r.embodied_g += emb * w;
+  }
+}
+
+void CarbonLedger::on_request_done(const serving::RequestState& r) {
+  requests_.energy_gpu += r.energy_j;  // requests carry totals only; kept in the GPU fields
+  requests_.op_gpu += r.operational_g;
+  requests_.emb_gpu += r.embodied_g;
+}
+
+void CarbonLedger::finalize(core::SimTime end) {
+  if (finalized_) return;
+  finalized_ = true;
+  ensure_slots(std::max<core::SimTime>(end, 1));
+  for (std::size_t i = 0; i < instances_.size(); ++i)
+    if (last_end_[i] < end) book_idle(i, last_end_[i], end);
+  const double seconds = core::to_seconds(end);
+  for (std::size_t s = 0; s < servers_.size(); ++s) {
+    const ServerPower& sv = servers_[s];
+    Accum& total = server_totals_[s];
+    total.emb_gpu = sv.gpus * sv.gpu_emb_g_per_s * seconds;
+    total.emb_host = sv.host_emb_g_per_s * seconds;
+    if (!sv.powered) {
+      // Off for the whole run: no power, still embodied.
+      Interval iv;
+      iv.gpu_emb_rate = sv.gpus * sv.gpu_emb_g_per_s;
+      iv.host_emb_rate = sv.host_emb_g_per_s;
+      idle_lines_ += book(s, 0, end, iv, kOff);
+      continue;
+    }
+    const int unused = sv.gpus - sv.gpus_in_instances;
+    if (unused > 0 || sv.gpus == 0) {
+      // GPUs no instance uses (tensor parallelism that does not divide the server) idle for the whole run.
+      const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus : 1.0;
+      Interval iv;
+      iv.gpu_w = unused * sv.gpu_idle_w;
+      iv.host_w = share * sv.host_static_w;
+      iv.gpu_emb_rate = unused * sv.gpu_emb_g_per_s;
+      iv.host_emb_rate = share * sv.host_emb_g_per_s;
+      idle_lines_ += book(s, 0, end, iv, kIdle);
+    }
+    // The fleet total, from the server's power over the whole run: every GPU at idle power plus the dynamic
+    // energy of its steps, the host's static power plus the CPU cores kept busy.
+    const double ci = sv.ci->integral(0, end) * sv.pue / kJoulesPerKwh;
+    total.energy_gpu = sv.gpus * sv.gpu_idle_w * seconds + gpu_dynamic_j_[s];
+    total.op_gpu = sv.gpus * sv.gpu_idle_w * ci + gpu_dynamic_op_[s];
+    total.energy_host = sv.host_static_w * seconds + cpu_dynamic_j_[s];
+    total.op_host = sv.host_static_w * ci + cpu_dynamic_op_[s];
+  }
+}
+
+Accum CarbonLedger::fleet_total() const {
+  Accum t;
+  for (const auto& s : server_totals_) t += s;
+  return t;
+}
+
+double CarbonLedger::conservation_error() const {
+  const Accum total = fleet_total();
+  auto rel = [](double whole, double parts) {
+    return whole == 0 ? std::abs(parts) : std::abs(whole - parts) / std::abs(whole);
+  };
+  return std::max({rel(total.energy(), requests_.energy() + idle_lines_.energy()),
+                   rel(total.op(), requests_.op() + idle_lines_.op()),
+                   rel(total.emb(), requests_.emb() + idle_lines_.emb())});
+}
+
+}  // namespace greenfleet::energy

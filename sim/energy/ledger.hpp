@@ -1,0 +1,109 @@
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/core/time.hpp"
+#include "sim/energy/carbon_signal.hpp"
+#include "sim/serving/observer.hpp"
+
+namespace greenfleet::serving {
+class RequestPool;
+}
+
+namespace greenfleet::energy {
+
+// Energy (J), operational carbon (g) and embodied carbon (g), each split by component class.
+struct Accum {
+  double energy_gpu = 0, energy_host = 0;
+  double op_gpu = 0, op_host = 0;
+  double emb_gpu = 0, emb_host = 0;
+
+  double energy() const { return energy_gpu + energy_host; }
+  double op() const { return op_gpu + op_host; }
+  double emb() const { return emb_gpu + emb_host; }
+  Accum& operator+=(const Accum& o);
+  Accum scaled(double f) const;
+};
+
+enum Phase : int { kPrefill = 0, kDecode = 1, kIdle = 2, kOff = 3, kPhases = 4 };
+inline constexpr const char* kPhaseNames[kPhases] = {"prefill", "decode", "idle", "off"};
+
+// How one server turns activity into power and carbon; built from the catalog and the experiment.
+struct ServerPower {
+  std::int32_t site = 0;
+  double pue = 1;
+  const CarbonSignal* ci = nullptr;
+  bool powered = true;
+  std::int32_t gpus = 0;
+  std::int32_t gpus_in_instances = 0;
+  double gpu_idle_w = 0, gpu_prefill_w = 0, gpu_decode_w = 0;
+  double host_static_w = 0;         // chassis, NIC, DRAM, SSD and idle CPU sockets while on
+  double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
+  double gpu_emb_g_per_s = 0;       // per GPU (0 when sunk)
+  double host_emb_g_per_s = 0;
+};
+
+struct InstancePlace {
+  std::int32_t server = 0;
+  std::int32_t devices = 1;
+};
+
+// The carbon ledger: an observer that prices every step and every idle gap, attributes each step's energy,
+// operational and embodied carbon to the requests in it by tokens processed, keeps idle and powered-off time as
+// their own lines, and rolls everything up by server, phase and time slot. Fleet totals are computed separately
+// from each server's power over the run, so `conservation_error()` checks the attribution rather than restating it.
+class CarbonLedger final : public serving::ServingObserver {
+ public:
+  CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances, serving::RequestPool* pool,
+               core::SimTime slot);
+
+  void on_step(const serving::Instance& instance, const serving::StepRecord& step) override;
+  void on_request_done(const serving::RequestState& r) override;
+  // Closes the books at the end of the run: trailing idle gaps, unused GPUs, powered-off servers, fleet totals.
+  void finalize(core::SimTime end);
+
+  const std::vector<ServerPower>& servers() const { return servers_; }
+  const Accum& server_total(std::size_t s) const { return server_totals_[s]; }
+  Accum fleet_total() const;
+  const Accum& phase(Phase p) const { return phases_[p]; }
+  const Accum& requests_total() const { return requests_; }
+  const Accum& idle_lines() const { return idle_lines_; }
+  // Largest relative difference, over energy, operational and embodied, between fleet totals and the sum of
+  // per-request attributions plus idle and off lines.
+  double conservation_error() const;
+
+  core::SimTime slot() const { return slot_; }
+  std::size_t slots() const { return slot_count_; }
+  // Row-major [slot][server] tables for /timeseries.
+  const std::vector<Accum>& slot_table() const { return slot_accum_; }
+  const std::vector<double>& slot_busy_gpu_seconds() const { return slot_busy_; }
+
+ private:
+  struct Interval {
+    double gpu_w = 0, host_w = 0;              // mean power over the interval
+    double gpu_emb_rate = 0, host_emb_rate = 0;  // g/s
+    double busy_gpu_s = 0;
+  };
+  // Prices [a, b) on server s, adds it to the phase and slot tables, and returns the amounts.
+  Accum book(std::size_t server, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase);
+  void book_idle(std::size_t instance, core::SimTime a, core::SimTime b);
+  void ensure_slots(core::SimTime end);
+
+  std::vector<ServerPower> servers_;
+  std::vector<InstancePlace> instances_;
+  std::vector<core::SimTime> last_end_;  // per instance: end of its last step
+  serving::RequestPool* pool_;
+  core::SimTime slot_;
+  std::size_t slot_count_ = 0;
+  std::vector<Accum> slot_accum_;
+  std::vector<double> slot_busy_;
+  std::vector<double> gpu_dynamic_j_, gpu_dynamic_op_, cpu_dynamic_j_, cpu_dynamic_op_;  // per server
+  std::vector<Accum> server_totals_;
+  std::array<Accum, kPhases> phases_{};
+  Accum requests_, idle_lines_;
+  bool finalized_ = false;
+};
+
+}  // namespace greenfleet::energy
