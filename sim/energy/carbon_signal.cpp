@@ -76,6 +76,7 @@ double CarbonSignal::at(core::SimTime t) const {
 }
 
 double CarbonSignal::integral(core::SimTime a, core::SimTime b) const {
+  if (values_.size() == 1) return values_[0] * core::to_seconds(b - a);  // constant: the common case
   const core::SimTime s0 = starts_.front(), end = starts_.back();
   auto cumulative = [&](core::SimTime t) {
     if (wrap_) {

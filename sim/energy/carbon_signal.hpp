@@ -28,6 +28,7 @@ class CarbonSignal {
     return b > a ? integral(a, b) / core::to_seconds(b - a) : at(a);
   }
   std::size_t size() const { return values_.size(); }
+  bool is_constant() const { return values_.size() == 1; }
 
  private:
   double prefix_at(core::SimTime t) const;  // integral from the series start to t (t within one period)

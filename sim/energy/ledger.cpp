@@ -46,19 +46,26 @@ void CarbonLedger::ensure_slots(core::SimTime end) {
   slot_busy_.resize(slot_count_ * servers_.size(), 0.0);
 }
 
-Accum CarbonLedger::book(std::size_t s, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase) {
+Accum CarbonLedger::book(std::size_t s, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase,
+                         double prefill_share, double ci_integral) {
   Accum x;
   if (b <= a) return x;
   const ServerPower& sv = servers_[s];
   const double seconds = core::to_seconds(b - a);
-  const double ci = sv.ci->integral(a, b) * sv.pue / kJoulesPerKwh;  // g per (W x s) of IT power
+  // g per (W x s) of IT power over the interval
+  const double ci = (ci_integral >= 0 ? ci_integral : sv.ci->integral(a, b)) * sv.pue / kJoulesPerKwh;
   x.energy_gpu = iv.gpu_w * seconds;
   x.energy_host = iv.host_w * seconds;
   x.op_gpu = iv.gpu_w * ci;
   x.op_host = iv.host_w * ci;
   x.emb_gpu = iv.gpu_emb_rate * seconds;
   x.emb_host = iv.host_emb_rate * seconds;
-  phases_[phase] += x;
+  if (prefill_share > 0) {
+    phases_[kPrefill] += x.scaled(prefill_share);
+    phases_[phase] += x.scaled(1 - prefill_share);
+  } else {
+    phases_[phase] += x;
+  }
   ensure_slots(b);
   const std::size_t n = servers_.size();
   std::size_t first = static_cast<std::size_t>(a / slot_), last = static_cast<std::size_t>((b - 1) / slot_);
@@ -116,32 +123,22 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   iv.host_emb_rate = share * sv.host_emb_g_per_s;
   iv.busy_gpu_s = p.devices * step.busy_seconds;
 
-  const double ci = sv.ci->integral(step.start, step.end) * sv.pue / kJoulesPerKwh;
+  const double ci_integral = sv.ci->integral(step.start, step.end);
+  const double ci = ci_integral * sv.pue / kJoulesPerKwh;
   gpu_dynamic_j_[s] += gpu_dynamic_j;
   gpu_dynamic_op_[s] += gpu_dynamic_j / seconds * ci;
   cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * seconds;
   cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * ci;
+  // Prefill and decode phases share the step's amounts by the prefill share of its work.
+  const Accum x = book(s, step.start, step.end, iv, kDecode, step.prefill_share, ci_integral);
 
-  Accum x;
-  if (step.prefill_share <= 0) {
-    x = book(s, step.start, step.end, iv, kDecode);
-  } else {
-    Interval pre = iv, dec = iv;
-    const double f = step.prefill_share;
-    for (Interval* part : {&pre, &dec}) {
-      const double w = part == &pre ? f : 1 - f;
-      part->gpu_w *= w, part->host_w *= w, part->gpu_emb_rate *= w, part->host_emb_rate *= w, part->busy_gpu_s *= w;
-    }
-    x = book(s, step.start, step.end, pre, kPrefill);
-    x += book(s, step.start, step.end, dec, kDecode);
-  }
-
-  // Split among the requests in the batch by the tokens each had processed.
-  std::int64_t tokens = 0;
-  for (const auto& e : step.entries) tokens += step.tokens(e);
-  const double energy = x.energy(), op = x.op(), emb = x.emb();
+  // Split among the requests in the batch by the tokens each had processed: prefill chunks their chunk, decodes
+  // one token per iteration.
+  const double tokens = static_cast<double>(step.shape->prefill_tokens) +
+                        static_cast<double>(step.shape->decode_seqs) * static_cast<double>(step.iterations);
+  const double energy = x.energy() / tokens, op = x.op() / tokens, emb = x.emb() / tokens;
   for (const auto& e : step.entries) {
-    const double w = static_cast<double>(step.tokens(e)) / static_cast<double>(tokens);
+    const double w = static_cast<double>(step.tokens(e));
     serving::RequestState& r = (*pool_)[e.slot];
     r.energy_j += energy * w;
     r.operational_g += op * w;

@@ -86,8 +86,10 @@ class CarbonLedger final : public serving::ServingObserver {
     double gpu_emb_rate = 0, host_emb_rate = 0;  // g/s
     double busy_gpu_s = 0;
   };
-  // Prices [a, b) on server s, adds it to the phase and slot tables, and returns the amounts.
-  Accum book(std::size_t server, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase);
+  // Prices [a, b) on server s, adds it to the slot tables and to `phase` (a share `prefill_share` of it to
+  // kPrefill instead), and returns the amounts. `ci` is the site's integral of CI over [a, b) when known.
+  Accum book(std::size_t server, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase,
+             double prefill_share = 0, double ci = -1);
   void book_idle(std::size_t instance, core::SimTime a, core::SimTime b);
   void ensure_slots(core::SimTime end);
 

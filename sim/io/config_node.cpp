@@ -111,7 +111,10 @@ bool ConfigNode::has(const std::string& key) const {
   return v.IsDefined() && !v.IsNull();
 }
 
-bool ConfigNode::is_map(const std::string& key) const { return value(key).IsMap(); }
+bool ConfigNode::is_map(const std::string& key) const {
+  const YAML::Node v = value(key);
+  return v.IsDefined() && v.IsMap();
+}
 
 std::vector<std::string> ConfigNode::keys() const {
   std::vector<std::string> out;

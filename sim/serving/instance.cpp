@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 namespace greenfleet::serving {
 
@@ -109,15 +110,31 @@ core::SimTime Instance::run_boundary(std::int64_t j) const {
 
 std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
   if (!busy_ || run_iterations_ <= 1 || t <= step_start_) return 0;
-  // Iterations only get longer as context grows, so the first and last iteration times bracket the count and
-  // the binary search below touches a handful of candidates.
   const double elapsed = core::to_seconds(t - step_start_);
-  const double first = run_cost_.step_seconds(static_cast<double>(shape_.decode_ctx));
-  const double last = run_cost_.step_seconds(static_cast<double>(
-      shape_.decode_ctx + (run_iterations_ - 1) * static_cast<std::int64_t>(shape_.decode_seqs)));
-  std::int64_t lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations_ - 1);
-  std::int64_t hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations_ - 1);
-  if (run_boundary(lo) > t) lo = 0;  // rounding guard: keep run_boundary(lo) <= t
+  const double c0 = static_cast<double>(shape_.decode_ctx);
+  const double dx = static_cast<double>(shape_.decode_seqs);
+  const double c_last = c0 + static_cast<double>(run_iterations_ - 1) * dx;
+  const perf::DecodeCost& c = run_cost_;
+  std::int64_t lo, hi;
+  const bool first_dominates_start = c.a1 + c.b1 * c0 >= c.a2 + c.b2 * c0;
+  const bool first_dominates_end = c.a1 + c.b1 * c_last >= c.a2 + c.b2 * c_last;
+  if (first_dominates_start == first_dominates_end) {
+    // One line all along: S(j) = j (fixed + a + b c0) + b dx j (j - 1) / 2, a quadratic solved for j, then
+    // checked against the rounded boundaries.
+    const double a = first_dominates_start ? c.a1 : c.a2, b = first_dominates_start ? c.b1 : c.b2;
+    const double qa = b * dx / 2, qb = c.fixed + a + b * c0 - qa;
+    const double j = qa > 0 ? (-qb + std::sqrt(qb * qb + 4 * qa * elapsed)) / (2 * qa) : elapsed / qb;
+    const auto guess = static_cast<std::int64_t>(j);
+    lo = std::clamp<std::int64_t>(guess - 1, 0, run_iterations_ - 1);
+    hi = std::clamp<std::int64_t>(guess + 1, 0, run_iterations_ - 1);
+  } else {
+    // Iterations only get longer as context grows: the first and last iteration times bracket the count.
+    const double first = c.step_seconds(c0), last = c.step_seconds(c_last);
+    lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations_ - 1);
+    hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations_ - 1);
+  }
+  // Rounding guards: widen the bracket when the estimate missed.
+  if (lo > 0 && run_boundary(lo) > t) lo = 0;
   if (hi < run_iterations_ - 1 && run_boundary(hi + 1) <= t) hi = run_iterations_ - 1;
   while (lo < hi) {  // largest j in [lo, hi] with run_boundary(j) <= t
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
