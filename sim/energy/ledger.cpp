@@ -36,7 +36,50 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
       gpu_dynamic_op_(servers_.size(), 0),
       cpu_dynamic_j_(servers_.size(), 0),
       cpu_dynamic_op_(servers_.size(), 0),
-      server_totals_(servers_.size()) {}
+      server_totals_(servers_.size()),
+      power_(servers_.size()) {
+  for (std::size_t s = 0; s < servers_.size(); ++s) power_[s].on = servers_[s].powered;
+  for (std::size_t i = 0; i < instances_.size(); ++i)
+    power_[static_cast<std::size_t>(instances_[i].server)].instances.push_back(i);
+}
+
+void CarbonLedger::book_unused(std::size_t s, core::SimTime a, core::SimTime b) {
+  const ServerPower& sv = servers_[s];
+  const int unused = sv.gpus - sv.gpus_in_instances;
+  if (unused <= 0 && sv.gpus != 0) return;
+  const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus : 1.0;
+  Interval iv;
+  iv.gpu_w = unused * sv.gpu_idle_w;
+  iv.host_w = share * sv.host_static_w;
+  iv.gpu_emb_rate = unused * sv.gpu_emb_g_per_s;
+  iv.host_emb_rate = share * sv.host_emb_g_per_s;
+  idle_lines_ += book(s, a, b, iv, kIdle);
+}
+
+void CarbonLedger::book_off(std::size_t s, core::SimTime a, core::SimTime b) {
+  const ServerPower& sv = servers_[s];
+  Interval iv;  // no power: embodied only
+  iv.gpu_emb_rate = sv.gpus * sv.gpu_emb_g_per_s;
+  iv.host_emb_rate = sv.host_emb_g_per_s;
+  idle_lines_ += book(s, a, b, iv, kOff);
+}
+
+void CarbonLedger::on_power(std::size_t s, core::SimTime t, bool on) {
+  PowerState& p = power_[s];
+  if (p.on == on) return;
+  if (on) {
+    book_off(s, p.since, t);
+    for (std::size_t i : p.instances) last_end_[i] = t;  // idle time restarts with the boot
+  } else {
+    for (std::size_t i : p.instances)
+      if (last_end_[i] < t) book_idle(i, last_end_[i], t);
+    book_unused(s, p.since, t);
+    p.on_seconds += core::to_seconds(t - p.since);
+    p.on_ci_integral += servers_[s].ci->integral(p.since, t);
+  }
+  p.on = on;
+  p.since = t;
+}
 
 void CarbonLedger::ensure_slots(core::SimTime end) {
   const auto needed = static_cast<std::size_t>((end + slot_ - 1) / slot_);
@@ -156,39 +199,28 @@ void CarbonLedger::finalize(core::SimTime end) {
   if (finalized_) return;
   finalized_ = true;
   ensure_slots(std::max<core::SimTime>(end, 1));
-  for (std::size_t i = 0; i < instances_.size(); ++i)
-    if (last_end_[i] < end) book_idle(i, last_end_[i], end);
-  const double seconds = core::to_seconds(end);
   for (std::size_t s = 0; s < servers_.size(); ++s) {
     const ServerPower& sv = servers_[s];
+    PowerState& p = power_[s];
+    if (p.on) {
+      for (std::size_t i : p.instances)
+        if (last_end_[i] < end) book_idle(i, last_end_[i], end);
+      book_unused(s, p.since, end);
+      p.on_seconds += core::to_seconds(end - p.since);
+      p.on_ci_integral += sv.ci->integral(p.since, end);
+    } else {
+      book_off(s, p.since, end);
+    }
+    // The fleet total, from the server's power over its on time: every GPU at idle power plus the dynamic
+    // energy of its steps, the host's static power plus the CPU cores kept busy; embodied over the whole run.
     Accum& total = server_totals_[s];
+    const double seconds = core::to_seconds(end);
+    const double ci = p.on_ci_integral * sv.pue / kJoulesPerKwh;
     total.emb_gpu = sv.gpus * sv.gpu_emb_g_per_s * seconds;
     total.emb_host = sv.host_emb_g_per_s * seconds;
-    if (!sv.powered) {
-      // Off for the whole run: no power, still embodied.
-      Interval iv;
-      iv.gpu_emb_rate = sv.gpus * sv.gpu_emb_g_per_s;
-      iv.host_emb_rate = sv.host_emb_g_per_s;
-      idle_lines_ += book(s, 0, end, iv, kOff);
-      continue;
-    }
-    const int unused = sv.gpus - sv.gpus_in_instances;
-    if (unused > 0 || sv.gpus == 0) {
-      // GPUs no instance uses (tensor parallelism that does not divide the server) idle for the whole run.
-      const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus : 1.0;
-      Interval iv;
-      iv.gpu_w = unused * sv.gpu_idle_w;
-      iv.host_w = share * sv.host_static_w;
-      iv.gpu_emb_rate = unused * sv.gpu_emb_g_per_s;
-      iv.host_emb_rate = share * sv.host_emb_g_per_s;
-      idle_lines_ += book(s, 0, end, iv, kIdle);
-    }
-    // The fleet total, from the server's power over the whole run: every GPU at idle power plus the dynamic
-    // energy of its steps, the host's static power plus the CPU cores kept busy.
-    const double ci = sv.ci->integral(0, end) * sv.pue / kJoulesPerKwh;
-    total.energy_gpu = sv.gpus * sv.gpu_idle_w * seconds + gpu_dynamic_j_[s];
+    total.energy_gpu = sv.gpus * sv.gpu_idle_w * p.on_seconds + gpu_dynamic_j_[s];
     total.op_gpu = sv.gpus * sv.gpu_idle_w * ci + gpu_dynamic_op_[s];
-    total.energy_host = sv.host_static_w * seconds + cpu_dynamic_j_[s];
+    total.energy_host = sv.host_static_w * p.on_seconds + cpu_dynamic_j_[s];
     total.op_host = sv.host_static_w * ci + cpu_dynamic_op_[s];
   }
 }

@@ -7,6 +7,7 @@
 #include "sim/core/time.hpp"
 #include "sim/energy/carbon_signal.hpp"
 #include "sim/serving/observer.hpp"
+#include "sim/serving/provisioner.hpp"
 
 namespace greenfleet::serving {
 class RequestPool;
@@ -35,7 +36,7 @@ struct ServerPower {
   std::int32_t site = 0;
   double pue = 1;
   const CarbonSignal* ci = nullptr;
-  bool powered = true;
+  bool powered = true;  // on at the start of the run
   std::int32_t gpus = 0;
   std::int32_t gpus_in_instances = 0;
   double gpu_idle_w = 0, gpu_prefill_w = 0, gpu_decode_w = 0;
@@ -54,13 +55,15 @@ struct InstancePlace {
 // operational and embodied carbon to the requests in it by tokens processed, keeps idle and powered-off time as
 // their own lines, and rolls everything up by server, phase and time slot. Fleet totals are computed separately
 // from each server's power over the run, so `conservation_error()` checks the attribution rather than restating it.
-class CarbonLedger final : public serving::ServingObserver {
+class CarbonLedger final : public serving::ServingObserver, public serving::PowerListener {
  public:
   CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances, serving::RequestPool* pool,
                core::SimTime slot);
 
   void on_step(const serving::Instance& instance, const serving::StepRecord& step) override;
   void on_request_done(const serving::RequestState& r) override;
+  // A server powered on (booting counts as on: it draws idle power) or off (no power, embodied only).
+  void on_power(std::size_t server, core::SimTime t, bool on) override;
   // Closes the books at the end of the run: trailing idle gaps, unused GPUs, powered-off servers, fleet totals.
   void finalize(core::SimTime end);
 
@@ -91,6 +94,8 @@ class CarbonLedger final : public serving::ServingObserver {
   Accum book(std::size_t server, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase,
              double prefill_share = 0, double ci = -1);
   void book_idle(std::size_t instance, core::SimTime a, core::SimTime b);
+  void book_unused(std::size_t server, core::SimTime a, core::SimTime b);  // GPUs no instance uses
+  void book_off(std::size_t server, core::SimTime a, core::SimTime b);
   void ensure_slots(core::SimTime end);
 
   std::vector<ServerPower> servers_;
@@ -103,6 +108,14 @@ class CarbonLedger final : public serving::ServingObserver {
   std::vector<double> slot_busy_;
   std::vector<double> gpu_dynamic_j_, gpu_dynamic_op_, cpu_dynamic_j_, cpu_dynamic_op_;  // per server
   std::vector<Accum> server_totals_;
+  struct PowerState {
+    bool on = true;
+    core::SimTime since = 0;  // start of the current on or off period
+    double on_seconds = 0;
+    double on_ci_integral = 0;  // integral of CI over the on periods
+    std::vector<std::size_t> instances;
+  };
+  std::vector<PowerState> power_;
   std::array<Accum, kPhases> phases_{};
   Accum requests_, idle_lines_;
   bool finalized_ = false;

@@ -206,6 +206,12 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
     e.powered = f.get_bool("powered", true);
     e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
+    ConfigNode pw = f.child_or_empty("power");
+    e.power.off_when_idle = pw.get_choice("policy", {"always_on", "off_when_idle"}, std::string("always_on")) ==
+                            "off_when_idle";
+    e.power.idle_timeout = pw.get_duration("idle_timeout", 600 * core::kSecond, 1);
+    e.power.boot_time = pw.get_duration("boot_time", 120 * core::kSecond, 0);
+    pw.finish();
     e.deployment = x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name)
                                              : f.get_string("deployment");
     if (!deployment_names.count(e.deployment)) {
@@ -238,7 +244,7 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   for (const auto& e : x.fleet) {
     const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                     [&](const auto& d) { return d.name == e.deployment; });
-    if (e.powered)
+    if (e.powered || e.power.off_when_idle)
       instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
   }
   if (instances > 60000)

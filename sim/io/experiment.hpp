@@ -9,6 +9,7 @@
 #include "sim/core/time.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/serving/instance.hpp"
+#include "sim/serving/provisioner.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/synthetic.hpp"
 #include "sim/workload/transforms.hpp"
@@ -60,7 +61,8 @@ struct FleetEntry {
   std::string sku;
   std::int32_t count = 1;
   std::string deployment;
-  bool powered = true;            // false: present (embodied carbon) but off for the whole run
+  bool powered = true;            // on at the start (false + always_on: present, embodied only, never on)
+  serving::PowerPolicy power;     // always_on, or off when idle with a boot time
   bool gpu_embodied_sunk = false;  // old GPUs whose embodied carbon is treated as already paid
 };
 

@@ -79,6 +79,9 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
         "carbon of idle and off time (kg)");
   s.add("carbon_conservation_error", ledger.conservation_error(), "conservation error (relative)");
+  s.add("server_boots", sim.provisioner() ? static_cast<double>(sim.provisioner()->boots()) : 0.0, "server boots");
+  s.add("server_shutdowns", sim.provisioner() ? static_cast<double>(sim.provisioner()->shutdowns()) : 0.0,
+        "server shutdowns (idle)");
   s.add("ci_rows_skipped", static_cast<double>(sim.ci_rows_skipped()), "CI rows skipped (empty)");
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
   std::uint64_t stale = 0;

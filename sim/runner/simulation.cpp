@@ -42,6 +42,13 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
   for (const auto& site : x.sites) signals_.push_back(build_signal(site.carbon_intensity, ci_rows_skipped_));
   std::vector<energy::ServerPower> powers;
   std::vector<energy::InstancePlace> places;
+  struct Managed {
+    std::size_t server;
+    serving::PowerPolicy policy;
+    bool on;
+    std::vector<serving::Instance*> instances;
+  };
+  std::vector<Managed> managed;
   std::map<std::pair<std::string, std::string>, const perf::PerfModel*> models;  // (deployment, gpu)
 
   for (const auto& entry : x.fleet) {
@@ -77,7 +84,8 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
       sp.pue = site.pue;
       sp.powered = entry.powered;
       sp.gpus = sku.gpu_count;
-      sp.gpus_in_instances = entry.powered ? per_server * dep.tensor_parallel : 0;
+      const bool has_instances = entry.powered || entry.power.off_when_idle;
+      sp.gpus_in_instances = has_instances ? per_server * dep.tensor_parallel : 0;
       sp.gpu_idle_w = gpu.power.idle_w;
       sp.gpu_prefill_w = gpu.power.prefill_w;
       sp.gpu_decode_w = gpu.power.decode_w;
@@ -88,7 +96,8 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
       sp.gpu_emb_g_per_s = entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(x.carbon.gpu_lifetime);
       sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(x.carbon.host_lifetime);
       powers.push_back(sp);
-      if (!entry.powered) continue;  // an off server runs no instances
+      if (!has_instances) continue;  // off for the whole run: no instances
+      if (entry.power.off_when_idle) managed.push_back({static_cast<std::size_t>(s.id), entry.power, entry.powered, {}});
       for (int k = 0; k < per_server; ++k) {
         places.push_back(energy::InstancePlace{s.id, dep.tensor_parallel});
         serving::Placement p{s.id, s.site, k * dep.tensor_parallel, dep.tensor_parallel};
@@ -96,6 +105,7 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
                                                                  scheduler, kv_blocks, model.max_context, pm,
                                                                  &engine_, &pool_, &observers_));
         if (entry.deployment == x.workload.deployment) routed_.push_back(instances_.back().get());
+        if (entry.power.off_when_idle) managed.back().instances.push_back(instances_.back().get());
       }
     }
   }
@@ -103,6 +113,10 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
   for (auto& sp : powers) sp.ci = &signals_[static_cast<std::size_t>(sp.site)];
   ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), &pool_, x.carbon.slot);
   observers_.add(ledger_.get());
+  if (!managed.empty()) {
+    provisioner_ = std::make_unique<serving::Provisioner>(&engine_, ledger_.get());
+    for (auto& m : managed) provisioner_->add_server(m.server, m.policy, m.on, std::move(m.instances));
+  }
 
   YAML::Node params = YAML::Clone(x.router.params);
   io::ConfigNode pnode(params, x.router.file, x.router.path, YAML::Node(YAML::NodeType::Undefined));

@@ -13,6 +13,7 @@
 #include "sim/io/experiment.hpp"
 #include "sim/metrics/request_metrics.hpp"
 #include "sim/serving/instance.hpp"
+#include "sim/serving/provisioner.hpp"
 #include "sim/serving/router.hpp"
 #include "sim/workload/request.hpp"
 
@@ -54,6 +55,7 @@ class Simulation {
   const energy::CarbonLedger& ledger() const { return *ledger_; }
   const std::vector<energy::CarbonSignal>& signals() const { return signals_; }
   std::uint64_t ci_rows_skipped() const { return ci_rows_skipped_; }
+  const serving::Provisioner* provisioner() const { return provisioner_.get(); }
   std::uint64_t arrived() const { return feeder_.arrived; }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
   core::SimTime end_time() const { return end_time_; }
@@ -98,6 +100,7 @@ class Simulation {
   std::vector<energy::CarbonSignal> signals_;  // per site
   std::uint64_t ci_rows_skipped_ = 0;
   std::unique_ptr<energy::CarbonLedger> ledger_;
+  std::unique_ptr<serving::Provisioner> provisioner_;
   std::unique_ptr<serving::Router> router_;
   std::unique_ptr<workload::RequestSource> source_;
   Feeder feeder_;

@@ -1,5 +1,7 @@
 #include "sim/serving/instance.hpp"
 
+#include "sim/serving/provisioner.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -62,6 +64,10 @@ void Instance::enqueue(std::uint32_t slot) {
   }
   waiting_[static_cast<int>(r.spec.cls)].push_back(slot);
   outstanding_tokens_ += tokens;
+  if (!powered_) {
+    provisioner_->on_demand(power_server_);  // queued until the server has booted
+    return;
+  }
   if (!busy_) {
     start_step();
     return;
@@ -271,6 +277,7 @@ void Instance::start_step() {
   }
   if (batch_.empty()) {
     busy_ = false;
+    if (provisioner_) provisioner_->on_instance_idle(power_server_);
     return;
   }
   std::int64_t k = 1;
@@ -370,6 +377,12 @@ void Instance::finish_step() {
     running_.resize(w);
   }
   if (!running_.empty() || queued() != 0) start_step();
+  else if (provisioner_) provisioner_->on_instance_idle(power_server_);
+}
+
+void Instance::power_on() {
+  powered_ = true;
+  if (!busy_ && (!running_.empty() || queued() != 0)) start_step();
 }
 
 void Instance::finish_request(std::uint32_t slot, RequestStatus status) {

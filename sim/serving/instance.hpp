@@ -11,6 +11,8 @@
 
 namespace greenfleet::serving {
 
+class Provisioner;
+
 enum class KvAllocation { kOnDemand, kReserve };
 enum class PreemptionMode { kRecompute, kSwap };
 
@@ -66,6 +68,16 @@ class Instance final : public core::EventHandler {
 
   // Reports every request still held (end of a run that did not drain).
   void abandon_all();
+
+  // Power gating by a provisioner: while off, requests queue and nothing runs.
+  void attach_power(Provisioner* provisioner, std::size_t server, bool on) {
+    provisioner_ = provisioner;
+    power_server_ = server;
+    powered_ = on;
+  }
+  void power_on();
+  void power_off() { powered_ = false; }
+  bool powered() const { return powered_; }
 
   std::int32_t id() const { return id_; }
   const Placement& placement() const { return placement_; }
@@ -134,6 +146,9 @@ class Instance final : public core::EventHandler {
   std::int64_t outstanding_tokens_ = 0;
   double swap_used_bytes_ = 0;
   InstanceStats stats_;
+  Provisioner* provisioner_ = nullptr;
+  std::size_t power_server_ = 0;
+  bool powered_ = true;
 };
 
 }  // namespace greenfleet::serving
