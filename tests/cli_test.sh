@@ -65,6 +65,7 @@ check "summary of a missing file exits 2" test $? -eq 2
 "$bin" --version | grep -q "greenfleet"; check "--version" test $? -eq 0
 "$bin" list policies | grep -q "power_of_two"; check "list policies" test $? -eq 0
 "$bin" list gpus | grep -q "h100-sxm"; check "list gpus" test $? -eq 0
+"$bin" list servers --embodied | grep -q "hgx-h100x8 .* 103.0 .* 3355.4"; check "list servers --embodied" test $? -eq 0
 "$bin" list nothing 2> /dev/null; check "list of an unknown kind exits 2" test $? -eq 2
 "$bin" frobnicate 2> /dev/null; check "unknown command exits 2" test $? -eq 2
 

@@ -5,6 +5,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
+#include "sim/energy/embodied.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/serving/router.hpp"
 
@@ -16,7 +17,8 @@ int list_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet list gpus|cpus|servers|models|policies [options]");
   std::string what, catalog_dir;
   opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
-                                                 "project directory holding hardware_catalog/ and models/");
+                                                 "project directory holding hardware_catalog/ and models/")(
+      "embodied", "with `servers`: each SKU's embodied carbon by component (EcoServe calculator, kgCO2e)");
   po::options_description all;
   all.add(opts).add_options()("what", po::value(&what));
   po::positional_options_description pos;
@@ -52,6 +54,21 @@ int list_command(const std::vector<std::string>& args) {
     for (const auto& [id, p] : c.cpus())
       fmt::print("{:<12} {:<34} {:>5} {:>6} {:>9} {:>6}\n", id, p.name, p.launch_year, p.cores,
                  p.memory_bandwidth_gbps, p.tdp_w);
+  } else if (what == "servers" && vm.count("embodied")) {
+    fmt::print("Embodied carbon per server SKU, whole life, kgCO2e (EcoServe calculator; ACT die model for comparison)\n");
+    fmt::print("{:<24} {:>8} {:>8} {:>7} {:>9} {:>5} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "id", "card", "x GPUs",
+               "SSD", "DRAM", "CPU", "board", "other", "host", "total", "host %", "ACT/card");
+    for (const auto& [id, s] : c.servers()) {
+      const auto card = energy::ecoserve_gpu_card(c.gpu(s.gpu), c);
+      const auto host = energy::ecoserve_host(s, c);
+      const double cards = card.total * s.gpu_count;
+      const double other = host.peripherals + host.psu + host.chassis + host.fans;
+      fmt::print("{:<24} {:>8.1f} {:>8.1f} {:>7.1f} {:>9.1f} {:>5.0f} {:>6.0f} {:>9.1f} {:>9.1f} {:>9.1f} {:>8.1f}% {:>7.1f}\n",
+                 id, card.total, cards, host.ssd, host.dram, host.cpu_die, host.mainboard, other, host.total,
+                 cards + host.total, 100 * host.total / (cards + host.total), energy::act_gpu(c.gpu(s.gpu), c).total);
+    }
+    fmt::print("\ncard = 1.05 x (memory + PCB + power delivery + cooling + SoC + interconnect); "
+               "other = peripherals + PSU + chassis + fans. See docs/CARBON.md.\n");
   } else if (what == "servers") {
     fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", "id", "gpu", "x", "cpu", "sockets", "DRAM GB",
                "SSD GB");
