@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <map>
 
 #include "sim/core/engine.hpp"
@@ -218,8 +219,9 @@ std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<st
 // Returns the number of preemptions, so scenarios can show they exercised them.
 std::uint64_t check_equivalent(const std::string& yaml) {
   std::uint64_t ff_events = 0, ref_events = 0, ff_preempt = 0, ref_preempt = 0;
-  const auto ff = simulate(yaml, {}, &ff_events, &ff_preempt);
-  const auto ref = simulate(yaml, {"engine.fast_forward=false"}, &ref_events, &ref_preempt);
+  const auto ff = simulate(yaml, {"engine.check_invariants=true"}, &ff_events, &ff_preempt);
+  const auto ref = simulate(yaml, {"engine.fast_forward=false", "engine.check_invariants=true"}, &ref_events,
+                            &ref_preempt);
   CHECK(ff_preempt == ref_preempt);
   REQUIRE(ff.size() == ref.size());
   std::int64_t worst = 0;
@@ -383,4 +385,43 @@ TEST_CASE("offline requests yield to online ones") {
   REQUIRE(q.n[0] > 1000);
   REQUIRE(q.n[1] > 1000);
   CHECK(q.sum[0] / q.n[0] < 0.5 * (q.sum[1] / q.n[1]));
+}
+
+TEST_CASE("regression: a request preempted during its recompute still recomputes everything it produced") {
+  // The quick start overloaded on L4s with a small token budget: recompute prefills span several steps and get
+  // preempted again (this found the bug). check_invariants verifies KV blocks and token counts at every step.
+  std::ifstream in(std::string(GREENFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<std::string> overrides = {"fleet.0.sku=pcie-l4x8", "deployments.0.scheduler.max_batched_tokens=256",
+                                              "workload.synthetic.rate=300", "workload.synthetic.requests=3000",
+                                              "output.path=/dev/null"};
+  for (bool ff : {true, false}) {
+    std::vector<std::string> o = overrides;
+    o.push_back("engine.check_invariants=true");
+    o.push_back(ff ? "engine.fast_forward=true" : "engine.fast_forward=false");
+    std::uint64_t preemptions = 0;
+    CHECK_NOTHROW(simulate(yaml, o, nullptr, &preemptions));
+    CHECK(preemptions > 100);
+  }
+}
+
+TEST_CASE("a horizon without drain books the step in flight in both modes") {
+  const std::string yaml = scenario_yaml(
+      "{requests: 200, rate: 8, prompt_tokens: {distribution: constant, value: 600}, "
+      "output_tokens: {distribution: constant, value: 2000}}",
+      "{}", 1) + "horizon: 10s\ndrain: false\n";
+  double busy[2] = {0, 0}, energy[2] = {0, 0};
+  for (int ff = 0; ff < 2; ++ff) {
+    test::TempDir dir;
+    io::LoadOptions o;
+    o.overrides = {ff ? "engine.fast_forward=true" : "engine.fast_forward=false"};
+    const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o);
+    runner::Simulation sim(x, test::catalog());
+    sim.run();
+    for (const auto& in : sim.instances()) busy[ff] += core::to_seconds(in->stats().busy_time);
+    energy[ff] = sim.ledger().fleet_total().energy();
+    CHECK(sim.ledger().conservation_error() < 1e-9);
+  }
+  CHECK(busy[1] == doctest::Approx(busy[0]).epsilon(1e-6));
+  CHECK(energy[1] == doctest::Approx(energy[0]).epsilon(1e-3));
 }

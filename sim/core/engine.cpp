@@ -18,7 +18,7 @@ void Engine::schedule(SimTime time, std::uint32_t priority, std::uint16_t kind, 
   if (time < now_) throw std::logic_error("event scheduled in the past");
   if (priority > 0xFF) throw std::logic_error("event priority above 255");
   queue_.push(Event{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 0, target, payload});
-  if (queue_.size() > peak_pending_) peak_pending_ = queue_.size();
+  if (pending() > peak_pending_) peak_pending_ = pending();
 }
 
 void Engine::schedule_tracked(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
@@ -27,7 +27,7 @@ void Engine::schedule_tracked(SimTime time, std::uint32_t priority, std::uint16_
   if (priority > 0xFF) throw std::logic_error("event priority above 255");
   Event e{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 1, target, payload};
   queue_.push(e);
-  if (queue_.size() > peak_pending_) peak_pending_ = queue_.size();
+  if (pending() > peak_pending_) peak_pending_ = pending();
 }
 
 void Engine::schedule_stream(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
@@ -37,6 +37,7 @@ void Engine::schedule_stream(SimTime time, std::uint32_t priority, std::uint16_t
   if (priority > 0xFF) throw std::logic_error("event priority above 255");
   stream_event_ = Event{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 0, target, payload};
   stream_pending_ = true;
+  if (pending() > peak_pending_) peak_pending_ = pending();
 }
 
 bool Engine::reschedule_earlier(std::uint32_t target, SimTime time, std::uint32_t priority) {

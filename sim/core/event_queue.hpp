@@ -53,6 +53,8 @@ class EventQueue {
     const std::size_t i = pos_[target];
     if (i >= heap_.size() || !heap_[i].tracked || heap_[i].target != target) return false;
     Event e = heap_[i];
+    if (time == e.time) return true;  // already there: keep its place among equal times
+    if (time > e.time) return false;  // only moves earlier (a sift up) are supported
     e.time = time;
     e.order = order;
     sift_up(i, e);

@@ -23,4 +23,7 @@ inline SimTime from_seconds(double s) {
 }
 inline double to_seconds(SimTime t) { return static_cast<double>(t) * 1e-9; }
 
+// Seconds that fit simulated time (about 292 years either way); input edges check before converting.
+inline bool fits_sim_time(double s) { return s > -9.2e9 && s < 9.2e9; }
+
 }  // namespace greenfleet::core

@@ -183,6 +183,10 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
                                    : serving::PreemptionMode::kRecompute;
     dep.scheduler.swap_bandwidth_gbps = sch.get_double("swap_bandwidth_gbps", 25.0, 0.1, 1e4);
     dep.scheduler.swap_space_gb = sch.get_double("swap_space_gb", 4.0, 0, 1e5);
+    if (dep.scheduler.max_batched_tokens < dep.scheduler.max_num_seqs)
+      sch.fail("max_batched_tokens", fmt::format("must be at least max_num_seqs ({}): every running sequence needs a "
+                                                 "token of the budget in each step",
+                                                 dep.scheduler.max_num_seqs));
     sch.finish();
     ConfigNode pm = d.child_or_empty("perf_model");
     pm.get_choice("kind", {"roofline"}, std::string("roofline"));
@@ -335,7 +339,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
 
   ConfigNode eng = root.child_or_empty("engine");
   const bool ff = eng.get_bool("fast_forward", true);
-  for (auto& d : x.deployments) d.scheduler.fast_forward = ff;
+  const bool check = eng.get_bool("check_invariants", false);
+  for (auto& d : x.deployments) d.scheduler.fast_forward = ff, d.scheduler.check_invariants = check;
   eng.finish();
 
   ConfigNode out = root.child_or_empty("output");

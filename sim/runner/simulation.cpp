@@ -182,7 +182,7 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   }
   end_time_ = (experiment_.horizon && !experiment_.drain) ? *experiment_.horizon : engine_.now();
   // Whatever is still held (a horizon without drain) is reported as unfinished.
-  for (auto& in : instances_) in->abandon_all();
+  for (auto& in : instances_) in->abandon_all(end_time_);
   ledger_->finalize(end_time_);
 }
 

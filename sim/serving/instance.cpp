@@ -81,8 +81,9 @@ void Instance::enqueue(std::uint32_t slot) {
   if (!admissible(r, free_then, config_.max_batched_tokens - shape_.decode_seqs, false)) return;
   set_run_blocks(j);
   run_iterations_ = j;
-  engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(run_boundary(j), engine_->now()),
-                              core::kPriorityStepEnd);
+  if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(run_boundary(j), engine_->now()),
+                                   core::kPriorityStepEnd))
+    throw std::logic_error("a cut decode run had no pending step end");
 }
 
 std::int64_t Instance::run_extra_blocks(std::int64_t iterations) const {
@@ -184,7 +185,8 @@ void Instance::preempt_one() {
   } else {
     // Recompute: the KV is dropped; a later prefill over prompt + output so far rebuilds it and samples the
     // next token, as vLLM does.
-    const std::int32_t target = r.prefill_done() ? r.spec.prompt_tokens + r.generated : r.spec.prompt_tokens;
+    // Everything produced so far is recomputed, also when the request was preempted mid-recompute.
+    const std::int32_t target = r.spec.prompt_tokens + r.generated;
     outstanding_tokens_ += target - (r.prefill_target - r.prefilled);
     r.prefill_target = target;
     r.prefilled = 0;
@@ -277,9 +279,15 @@ void Instance::start_step() {
   }
   if (batch_.empty()) {
     busy_ = false;
+    // Preemption can only empty the batch if it evicted everyone; the waiting requests are then admissible.
+    if (preempted && queued() != 0) {
+      start_step();
+      return;
+    }
     if (provisioner_) provisioner_->on_instance_idle(power_server_);
     return;
   }
+  if (config_.check_invariants) check_invariants();
   std::int64_t k = 1;
   double seconds;
   if (config_.fast_forward && shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted) {
@@ -399,7 +407,53 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
   pool_->release(slot);
 }
 
-void Instance::abandon_all() {
+void Instance::check_invariants() const {
+  std::int64_t held = 0, outstanding = 0;
+  auto fail = [&](const std::string& what) {
+    throw std::logic_error("instance " + std::to_string(id_) + " invariant broken: " + what);
+  };
+  for (std::uint32_t slot : running_) {
+    const RequestState& r = (*pool_)[slot];
+    held += r.kv_blocks;
+    outstanding += (r.prefill_target - r.prefilled) + (r.spec.output_tokens - r.generated);
+    if (r.kv_blocks < blocks_for(r.kv_tokens())) fail("a running request holds fewer blocks than its KV");
+    if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
+      fail("a prefill does not cover the prompt and the tokens produced so far");
+  }
+  for (const auto& q : waiting_)
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const RequestState& r = (*pool_)[q[i]];
+      if (r.kv_blocks != 0) fail("a waiting request holds blocks");
+      outstanding += (r.prefill_target - r.prefilled) + (r.spec.output_tokens - r.generated);
+    }
+  // During a step the batch's allocations for it are already taken.
+  if (held + kv_blocks_free_ != kv_blocks_total_) fail("blocks held + free != total");
+  if (kv_blocks_free_ < 0) fail("negative free blocks");
+  if (outstanding != outstanding_tokens_) fail("outstanding token count drifted");
+}
+
+void Instance::abandon_all(core::SimTime end) {
+  if (busy_ && end > step_start_) {
+    // Book the step in flight up to the end of the run, so busy time, energy and carbon are not lost. A
+    // fast-forwarded run is credited with the iterations it completed by then.
+    const std::int64_t done = ff_run_ ? completed_iterations_at(end) : 0;
+    const double elapsed = core::to_seconds(end - step_start_);
+    stats_.steps += 1;
+    stats_.iterations += static_cast<std::uint64_t>(done);
+    stats_.busy_time += end - step_start_;
+    if (observer_) {
+      StepRecord rec;
+      rec.start = step_start_;
+      rec.end = end;
+      rec.shape = &shape_;
+      rec.iterations = std::max<std::int64_t>(1, done);
+      rec.busy_seconds = ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.fixed)
+                                 : std::min(step_cost_.busy_seconds, elapsed);
+      rec.prefill_share = ff_run_ ? 0.0 : step_cost_.prefill_share;
+      rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
+      observer_->on_step(*this, rec);
+    }
+  }
   ++generation_;
   busy_ = false;
   run_iterations_ = 1;

@@ -30,6 +30,7 @@ struct SchedulerConfig {
   double swap_space_gb = 4;         // host memory for swapped KV per instance device (vLLM's default 4 GiB)
   double kv_bytes_per_token = 0;    // set from the model when the instance is built
   bool fast_forward = true;
+  bool check_invariants = false;  // verify block and token accounting at every step (tests, debugging)
 };
 
 // Where an instance runs: enough for routers, reports and (later) energy and carbon accounting.
@@ -66,8 +67,11 @@ class Instance final : public core::EventHandler {
   void enqueue(std::uint32_t slot);
   void on_event(const core::Event& e) override;
 
-  // Reports every request still held (end of a run that did not drain).
-  void abandon_all();
+  // At the end of a run that did not drain: books the step in flight up to `end` and reports every request
+  // still held as unfinished.
+  void abandon_all(core::SimTime end);
+  // Verifies the KV and token bookkeeping; throws std::logic_error on a violation (engine.check_invariants).
+  void check_invariants() const;
 
   // Power gating by a provisioner: while off, requests queue and nothing runs.
   void attach_power(Provisioner* provisioner, std::size_t server, bool on) {

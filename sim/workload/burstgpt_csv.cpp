@@ -35,7 +35,7 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
       why = fmt::format("expected {} columns, found {}", ncols_, fields_.size());
     } else if (!model_filter_.empty() && fields_[col_model_] != model_filter_) {
       continue;
-    } else if (!parse_number(fields_[col_time_], t) || !std::isfinite(t) || t < 0) {
+    } else if (!parse_number(fields_[col_time_], t) || !std::isfinite(t) || t < 0 || !core::fits_sim_time(t)) {
       why = fmt::format("Timestamp '{}' is not a non-negative number of seconds", fields_[col_time_]);
     } else if (!parse_number(fields_[col_request_], prompt) || prompt < 1) {
       why = fmt::format("Request tokens '{}' is not a positive integer", fields_[col_request_]);

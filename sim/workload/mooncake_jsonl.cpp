@@ -112,6 +112,7 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
       if (std::isnan(ts) || std::isnan(in) || std::isnan(outlen))
         why = "needs \"timestamp\", \"input_length\" and \"output_length\"";
       else if (ts < 0) why = fmt::format("timestamp {} is negative", ts);
+      else if (!core::fits_sim_time(ts * 1e-3)) why = fmt::format("timestamp {} ms is out of range", ts);
       else if (in < 1 || in != std::floor(in) || in > 1e9) why = fmt::format("input_length {} is not a positive integer", in);
       else if (outlen < 1 || outlen != std::floor(outlen) || outlen > 1e9)
         why = fmt::format("output_length {} is not a positive integer", outlen);

@@ -1,5 +1,9 @@
 #include "sim/workload/synthetic.hpp"
 
+#include <fmt/format.h>
+
+#include "sim/core/error.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -41,6 +45,10 @@ bool SyntheticSource::next(RequestSpec& out) {
       clock_s_ += arrivals_.exponential(spec_.rate);
     }
   }
+  if (!core::fits_sim_time(clock_s_))
+    throw core::InputError(fmt::format("workload.synthetic: arrival {} s is beyond the simulated time range "
+                                       "(about 292 years); raise rate or lower requests",
+                                       clock_s_));
   out.id = produced_++;
   out.arrival = core::from_seconds(clock_s_);
   out.prompt_tokens = spec_.prompt.sample(prompts_);

@@ -1,6 +1,10 @@
 #include "sim/workload/transforms.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
+
+#include "sim/core/error.hpp"
 
 namespace greenfleet::workload {
 
@@ -11,8 +15,12 @@ bool TransformedSource::next(RequestSpec& out) {
   while (inner_->next(out)) {
     if (out.arrival < spec_.window_start) continue;
     if (spec_.window_end && out.arrival >= *spec_.window_end) return false;  // sources are time-ordered
-    const double shifted = static_cast<double>(out.arrival - spec_.window_start);
-    out.arrival = static_cast<core::SimTime>(std::llround(shifted / spec_.rate_scale));
+    const double scaled = static_cast<double>(out.arrival - spec_.window_start) / spec_.rate_scale;
+    if (!core::fits_sim_time(scaled * 1e-9))
+      throw core::InputError(fmt::format("workload.rate_scale {}: request {} would arrive beyond the simulated time "
+                                         "range (about 292 years)",
+                                         spec_.rate_scale, out.id));
+    out.arrival = static_cast<core::SimTime>(std::llround(scaled));
     out.id = next_id_++;
     // One draw per request whatever the share, so changing the share does not reshuffle which requests flip.
     const bool offline = offline_rng_.uniform() < spec_.offline_share;
