@@ -82,9 +82,11 @@ void CarbonLedger::on_power(std::size_t s, core::SimTime t, bool on) {
 }
 
 void CarbonLedger::ensure_slots(core::SimTime end) {
+  if (end <= slots_end_) return;
   const auto needed = static_cast<std::size_t>((end + slot_ - 1) / slot_);
   if (needed <= slot_count_) return;
   slot_count_ = needed;
+  slots_end_ = static_cast<core::SimTime>(slot_count_) * slot_;
   slot_accum_.resize(slot_count_ * servers_.size());
   slot_busy_.resize(slot_count_ * servers_.size(), 0.0);
 }
@@ -111,8 +113,16 @@ Accum CarbonLedger::book(std::size_t s, core::SimTime a, core::SimTime b, const 
   }
   ensure_slots(b);
   const std::size_t n = servers_.size();
+  if (a >= cached_lo_ && b <= cached_hi_) {  // the common case: within the slot of the previous interval
+    slot_accum_[cached_slot_ * n + s] += x;
+    slot_busy_[cached_slot_ * n + s] += iv.busy_gpu_s;
+    return x;
+  }
   std::size_t first = static_cast<std::size_t>(a / slot_), last = static_cast<std::size_t>((b - 1) / slot_);
   if (first == last) {
+    cached_slot_ = first;
+    cached_lo_ = static_cast<core::SimTime>(first) * slot_;
+    cached_hi_ = cached_lo_ + slot_;
     slot_accum_[first * n + s] += x;
     slot_busy_[first * n + s] += iv.busy_gpu_s;
     return x;

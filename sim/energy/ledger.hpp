@@ -104,6 +104,10 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   serving::RequestPool* pool_;
   core::SimTime slot_;
   std::size_t slot_count_ = 0;
+  core::SimTime slots_end_ = 0;  // end of the last allocated slot
+  // The slot of the previous lookup: intervals arrive in nearly increasing time, so this saves two divisions.
+  std::size_t cached_slot_ = 0;
+  core::SimTime cached_lo_ = 0, cached_hi_ = 0;
   std::vector<Accum> slot_accum_;
   std::vector<double> slot_busy_;
   std::vector<double> gpu_dynamic_j_, gpu_dynamic_op_, cpu_dynamic_j_, cpu_dynamic_op_;  // per server
