@@ -16,6 +16,7 @@ double sum_max_of_lines(double a1, double b1, double a2, double b2, double x0, d
 // is a2 = a1, b2 = b1), which is what makes a run of decode iterations summable in closed form.
 struct DecodeCost {
   double fixed = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0;
+  double overhead = 0;  // the part of `fixed` during which devices are not busy (scheduling, launches)
   std::int32_t batch = 0;
 
   double step_seconds(double ctx) const { return fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx); }

@@ -54,7 +54,8 @@ DecodeCost RooflineModel::decode_cost(std::int32_t batch) const {
   c.b1 = attn_flops_per_ctx_ / flop_rate_;
   c.a2 = weight_bytes_ / byte_rate_;
   c.b2 = kv_bytes_per_token_ / byte_rate_;
-  c.fixed = params_.step_overhead_s + comm_seconds(batch);
+  c.overhead = params_.step_overhead_s;
+  c.fixed = c.overhead + comm_seconds(batch);  // all-reduces keep the devices busy
   return c;
 }
 

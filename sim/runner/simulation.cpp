@@ -37,6 +37,7 @@ energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint6
 Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
     : experiment_(x), metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
   observers_.add(&metrics_);
+  observers_.sim = this;
   std::map<std::string, std::int32_t> site_index;
   for (std::size_t i = 0; i < x.sites.size(); ++i) site_index[x.sites[i].name] = static_cast<std::int32_t>(i);
   for (const auto& site : x.sites) signals_.push_back(build_signal(site.carbon_intensity, ci_rows_skipped_));
@@ -141,10 +142,17 @@ Simulation::~Simulation() = default;
 
 void Simulation::Feeder::schedule_next() {
   const auto& x = sim->experiment_;
-  if (x.workload.max_requests && arrived >= x.workload.max_requests) return;
-  if (!sim->source_->next(pending)) return;
-  if (x.horizon && pending.arrival >= *x.horizon) return;
+  if ((x.workload.max_requests && arrived >= x.workload.max_requests) || !sim->source_->next(pending) ||
+      (x.horizon && pending.arrival >= *x.horizon)) {
+    exhausted = true;
+    sim->stop_if_drained(0);
+    return;
+  }
   sim->engine_.schedule_stream(pending.arrival, core::kPriorityArrival, kind, 0);
+}
+
+void Simulation::stop_if_drained(std::size_t still_live) {
+  if (feeder_.exhausted && pool_.live() <= still_live && experiment_.drain) engine_.stop();
 }
 
 void Simulation::Feeder::on_event(const core::Event&) {

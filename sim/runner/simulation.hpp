@@ -62,6 +62,10 @@ class Simulation {
   std::uint64_t peak_in_flight() const { return pool_.capacity(); }
 
  private:
+  // Ends the run once the workload is exhausted and every request has been reported, so timers that outlive
+  // the work (a provisioner's idle checks) do not stretch the run.
+  void stop_if_drained(std::size_t still_live);
+
   // Fans one signal out to every observer, in attachment order.
   class Observers final : public serving::ServingObserver {
    public:
@@ -71,7 +75,9 @@ class Simulation {
     }
     void on_request_done(const serving::RequestState& r) override {
       for (auto* o : list_) o->on_request_done(r);
+      if (sim) sim->stop_if_drained(1);  // `r` is released right after this
     }
+    Simulation* sim = nullptr;
 
    private:
     std::vector<serving::ServingObserver*> list_;
@@ -83,6 +89,7 @@ class Simulation {
     Simulation* sim = nullptr;
     std::uint16_t kind = 0;
     std::uint64_t arrived = 0;
+    bool exhausted = false;  // no more arrivals will come
     workload::RequestSpec pending;
     void schedule_next();
     void on_event(const core::Event& e) override;

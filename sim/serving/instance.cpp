@@ -343,7 +343,8 @@ void Instance::finish_step() {
     rec.iterations = k;
     if (ff_run_) {
       // A run's devices are busy for all of it but the per-iteration overhead.
-      rec.busy_seconds = std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.fixed);
+      rec.busy_seconds =
+          std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead);
       rec.prefill_share = 0;
     } else {
       rec.busy_seconds = step_cost_.busy_seconds;
@@ -447,7 +448,7 @@ void Instance::abandon_all(core::SimTime end) {
       rec.end = end;
       rec.shape = &shape_;
       rec.iterations = std::max<std::int64_t>(1, done);
-      rec.busy_seconds = ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.fixed)
+      rec.busy_seconds = ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.overhead)
                                  : std::min(step_cost_.busy_seconds, elapsed);
       rec.prefill_share = ff_run_ ? 0.0 : step_cost_.prefill_share;
       rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
