@@ -283,3 +283,28 @@ TEST_CASE("hourly operational carbon follows a real Electricity Maps series (one
   }
   CHECK(hi > lo * 1.05);
 }
+
+TEST_CASE("energy does not depend on fast-forward, also with tensor parallelism") {
+  for (int tp : {1, 4}) {
+    CAPTURE(tp);
+    const std::string yaml =
+        "name: tp\nseed: 4\nsites: [{name: s, carbon_intensity: 300}]\n"
+        "deployments: [{name: d, model: llama-3.1-70b, tensor_parallel: " + std::to_string(tp == 1 ? 2 : tp) + "}]\n"
+        "fleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"
+        "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 4, prompt_tokens: {distribution: lognormal, "
+        "mean: 800, sigma: 0.7, max: 8000}, output_tokens: {distribution: lognormal, mean: 200, sigma: 0.7, max: 1500}}\n";
+    double e[2];
+    for (int ff = 0; ff < 2; ++ff) {
+      std::unique_ptr<io::Experiment> x;
+      std::unique_ptr<runner::Simulation> sim;
+      test::TempDir dir;
+      io::LoadOptions o;
+      o.overrides = {ff ? "engine.fast_forward=true" : "engine.fast_forward=false"};
+      x = std::make_unique<io::Experiment>(io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o));
+      sim = std::make_unique<runner::Simulation>(*x, test::catalog());
+      sim->run();
+      e[ff] = sim->ledger().fleet_total().energy_gpu;
+    }
+    CHECK(e[1] == doctest::Approx(e[0]).epsilon(1e-6));
+  }
+}

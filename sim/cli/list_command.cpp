@@ -42,6 +42,8 @@ int list_command(const std::vector<std::string>& args) {
     }
     return 0;
   }
+  if (vm.count("embodied") && what != "servers")
+    throw core::InputError("list: --embodied goes with `greenfleet list servers`");
   const fleet::Catalog c = fleet::Catalog::load(catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir);
   if (what == "gpus") {
     fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", "name", "year", "mem GB", "BW GB/s", "FP16 TF",

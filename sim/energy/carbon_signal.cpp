@@ -94,7 +94,7 @@ double CarbonSignal::integral(core::SimTime a, core::SimTime b) const {
 }
 
 CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column) {
-  workload::LineReader rows(path, workload::BadRowPolicy::kError);
+  workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
   if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty carbon-intensity file", path));
   std::vector<std::string_view> fields;
   workload::split_csv(rows.line(), fields);

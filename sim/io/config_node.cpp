@@ -39,6 +39,18 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+// The largest unit that divides the duration exactly: readable, and reads back to the same value.
+std::string format_duration(core::SimTime t) {
+  struct Unit {
+    core::SimTime ns;
+    const char* name;
+  };
+  for (const Unit u : {Unit{core::kHour, "h"}, Unit{core::kSecond, "s"}, Unit{core::kMillisecond, "ms"},
+                       Unit{core::kMicrosecond, "us"}})
+    if (t % u.ns == 0) return fmt::format("{}{}", t / u.ns, u.name);
+  return fmt::format("{}ns", t);
+}
+
 }  // namespace
 
 std::string closest_match(const std::string& word, const std::set<std::string>& candidates) {
@@ -86,7 +98,11 @@ std::string ConfigNode::key_path(const std::string& key) const {
 std::string ConfigNode::where(const std::string& key) const {
   const std::string path = key_path(key);
   // Values set on the command line have no place in the file: name the override instead of a position.
-  if (overrides_ && !key.empty() && overrides_->count(path)) return fmt::format("{} (--set {})", file_, path);
+  // Values set on the command line (the key or a section containing it) have no place in the file.
+  if (overrides_ && !key.empty())
+    for (const auto& o : *overrides_)
+      if (path == o || path.rfind(o + ".", 0) == 0 || path.rfind(o + "[", 0) == 0)
+        return fmt::format("{} (--set {})", file_, path);
   const YAML::Node v = value(key);
   const YAML::Mark mark = (v && !key.empty()) ? v.Mark() : node_.Mark();
   return fmt::format("{}: {}", location(mark), path);
@@ -160,7 +176,7 @@ double ConfigNode::get_double(const std::string& key, std::optional<double> def,
   if (!v.IsDefined() || v.IsNull()) {
     if (!def) fail(key, "required key is missing (expected a number)");
     out = *def;
-    record(key, YAML::Node(out));
+    record(key, YAML::Node(fmt::format("{}", out)));  // shortest text that reads back exactly: 0.9, not 0.90000000000000002
     return out;
   }
   if (!v.IsScalar()) fail(key, fmt::format("expected a number, got {}", type_name(v)));
@@ -222,7 +238,7 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   const YAML::Node v = value(key);
   if (!v.IsDefined() || v.IsNull()) {
     if (!def) fail(key, "required key is missing (expected a duration such as 30s, 250ms or 2h)");
-    record(key, YAML::Node(fmt::format("{}s", core::to_seconds(*def))));
+    record(key, YAML::Node(format_duration(*def)));
     return *def;
   }
   if (!v.IsScalar()) fail(key, fmt::format("expected a duration, got {}", type_name(v)));
@@ -261,7 +277,7 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key, std::opt
   if (!v.IsDefined() || v.IsNull()) {
     if (!def) fail(key, "required key is missing (expected a list of numbers)");
     YAML::Node r(YAML::NodeType::Sequence);
-    for (double d : *def) r.push_back(d);
+    for (double d : *def) r.push_back(fmt::format("{}", d));
     record(key, r);
     return *def;
   }

@@ -143,6 +143,14 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
           c.note_optional("start");
         }
         ci.wrap = c.get_bool("wrap", true);
+        const std::string unit = c.get_choice("unit", {"g_per_kwh", "kg_per_kwh", "lb_per_mwh"}, std::string("g_per_kwh"));
+        ci.unit_scale = unit == "kg_per_kwh" ? 1000.0 : unit == "lb_per_mwh" ? 0.45359237 : 1.0;  // 1 lb/MWh = 0.4536 g/kWh
+        try {
+          ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column);
+        } catch (const core::InputError& e) {
+          c.fail("file", e.what());
+        }
+        for (double& v : ci.series.values) v *= ci.unit_scale;
       } else {
         ci.base = c.get_double("base", std::nullopt, 0, 5000);
         ci.dip = c.get_double("dip", std::nullopt, 0, 5000);
@@ -355,7 +363,6 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
 
   root.finish();
   YAML::Emitter em;
-  em.SetDoublePrecision(15);  // 0.9 rather than 0.90000000000000002; still round-trips the values we read
   em << resolved;
   x.resolved_yaml = em.c_str();
   return x;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/core/time.hpp"
+#include "sim/energy/carbon_signal.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
@@ -38,6 +39,8 @@ struct CarbonIntensityConfig {
   std::string file, time_column, value_column;  // csv
   std::optional<std::int64_t> start_epoch_ns;   // csv: series time at simulation start (default: first row)
   bool wrap = true;                             // csv: repeat the series past its end
+  double unit_scale = 1;                        // csv: to gCO2e/kWh from the file's unit
+  energy::CiSeries series;                      // csv: read and checked at load time
   double base = 0, dip = 0, sunrise_h = 6, sunset_h = 18;  // solar
   core::SimTime start_time_of_day = 0;                     // solar: time of day at simulation start
 };

@@ -128,7 +128,12 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
   {
     io::h5::Handle g = io::h5::create_group(carbon.get(), "by_server");
     std::vector<energy::Accum> rows;
-    for (std::size_t i = 0; i < ledger.servers().size(); ++i) rows.push_back(ledger.server_total(i));
+    std::vector<std::int32_t> ids, sites;
+    for (std::size_t i = 0; i < ledger.servers().size(); ++i)
+      rows.push_back(ledger.server_total(i)), ids.push_back(static_cast<std::int32_t>(i)),
+          sites.push_back(ledger.servers()[i].site);
+    io::h5::write_column(g.get(), "server", ids, "index into /servers");
+    io::h5::write_column(g.get(), "site", sites, "index into /sites");
     columns(g.get(), rows);
   }
   {
@@ -141,6 +146,9 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
   }
   {
     io::h5::Handle g = io::h5::create_group(carbon.get(), "by_site");
+    std::vector<std::string> names;
+    for (const auto& site : x.sites) names.push_back(site.name);
+    io::h5::write_string_column(g.get(), "site", names);
     std::vector<energy::Accum> rows(x.sites.size());
     for (std::size_t i = 0; i < ledger.servers().size(); ++i)
       rows[static_cast<std::size_t>(ledger.servers()[i].site)] += ledger.server_total(i);

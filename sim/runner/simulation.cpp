@@ -20,7 +20,7 @@ energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint6
   if (c.kind == "constant") return energy::CarbonSignal::constant(c.value);
   if (c.kind == "solar")
     return energy::CarbonSignal::solar_diurnal(c.base, c.dip, c.sunrise_h, c.sunset_h, c.start_time_of_day);
-  const energy::CiSeries series = energy::read_ci_csv(c.file, c.time_column, c.value_column);
+  const energy::CiSeries& series = c.series;  // read and checked when the experiment was loaded
   skipped += series.skipped_rows;
   // Align the series to the simulation: `start` (default: the first row) is simulated time zero.
   const std::int64_t origin = c.start_epoch_ns.value_or(series.epoch_ns.front());

@@ -6,7 +6,8 @@
 
 namespace greenfleet::workload {
 
-LineReader::LineReader(const std::string& path, BadRowPolicy policy) : path_(path), in_(path), policy_(policy) {
+LineReader::LineReader(const std::string& path, BadRowPolicy policy, std::string skip_hint)
+    : path_(path), in_(path), policy_(policy), skip_hint_(std::move(skip_hint)) {
   if (!in_) throw core::InputError(fmt::format("{}: cannot open trace file", path));
 }
 
@@ -21,8 +22,8 @@ bool LineReader::next_line() {
 
 void LineReader::bad_row(const std::string& why) {
   if (policy_ == BadRowPolicy::kError)
-    throw core::InputError(fmt::format("{}:{}: {} (set workload.on_bad_row: skip to skip and count such rows)",
-                                       path_, line_number_, why));
+    throw core::InputError(skip_hint_.empty() ? fmt::format("{}:{}: {}", path_, line_number_, why)
+                                              : fmt::format("{}:{}: {} ({})", path_, line_number_, why, skip_hint_));
   ++skipped_;
 }
 

@@ -16,7 +16,9 @@ enum class BadRowPolicy { kError, kSkip };
 // policy (stop with file:line, or skip and count).
 class LineReader {
  public:
-  LineReader(const std::string& path, BadRowPolicy policy);
+  // `skip_hint` is appended to errors to say how to skip such rows instead (empty: no hint).
+  LineReader(const std::string& path, BadRowPolicy policy,
+             std::string skip_hint = "set workload.on_bad_row: skip to skip and count such rows");
   bool next_line();  // false at end of file; skips blank lines
   const std::string& line() const { return line_; }
   std::uint64_t line_number() const { return line_number_; }
@@ -29,6 +31,7 @@ class LineReader {
   std::string path_;
   std::ifstream in_;
   BadRowPolicy policy_;
+  std::string skip_hint_;
   std::string line_;
   std::uint64_t line_number_ = 0;
   std::uint64_t skipped_ = 0;
