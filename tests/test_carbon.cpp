@@ -109,7 +109,7 @@ TEST_CASE("carbon signals: constant, stepped, wrapped, solar") {
 TEST_CASE("CI CSV files: columns by name, empty values skipped and counted, bad rows named") {
   test::TempDir dir;
   const auto f = dir.write("ci.csv", "timestamp,g_per_kwh\n2023-01-01 00:00:00,100\n2023-01-01 01:00:00,\n"
-                                     "2023-01-01 02:00:00+01:00,x\n2023-01-01 02:00:00,300\n");
+                                     "2023-01-01 02:00:00+00:00,x\n2023-01-01 03:00:00,300\n");
   const auto series = energy::read_ci_csv(f, "timestamp", "g_per_kwh");
   CHECK(series.values == std::vector<double>{100, 300});
   CHECK(series.skipped_rows == 2);
@@ -223,8 +223,8 @@ TEST_CASE("conservation: per-request carbon plus idle lines equal fleet totals, 
   CHECK(total.emb() > 0);
   // Every line is present: prefill, decode, idle, off.
   for (int p = 0; p < energy::kPhases; ++p) CHECK(L.phase(static_cast<energy::Phase>(p)).emb() > 0);
-  CHECK(sim->provisioner()->shutdowns() > 0);
-  CHECK(sim->provisioner()->boots() > 0);
+  CHECK(sim->provisioner()->shutdowns() > 0);  // the sleeping A10 server powers off and, with powered capacity
+                                               // elsewhere, is not woken again
   // Phases and time slots each add up to the fleet totals too.
   energy::Accum phases, slots;
   for (int p = 0; p < energy::kPhases; ++p) phases += L.phase(static_cast<energy::Phase>(p));
@@ -307,4 +307,86 @@ TEST_CASE("energy does not depend on fast-forward, also with tensor parallelism"
     }
     CHECK(e[1] == doctest::Approx(e[0]).epsilon(1e-6));
   }
+}
+
+TEST_CASE("a sleeping server boots on demand, sleeps again when idle, and the books still balance") {
+  const std::string yaml =
+      "name: sleep\nseed: 8\nsites: [{name: s, pue: 1.2, carbon_intensity: 250}]\n"
+      "deployments: [{name: d, model: llama-3.1-8b}]\n"
+      "fleet: [{site: s, sku: pcie-l4x8, count: 1, powered: false, power: {policy: off_when_idle, "
+      "idle_timeout: 60s, boot_time: 30s}}]\n"
+      "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 0.2, prompt_tokens: {distribution: constant, "
+      "value: 300}, output_tokens: {distribution: constant, value: 50}, diurnal: {amplitude: 1, period: 30min}}\n";
+  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<runner::Simulation> sim;
+  run_yaml(yaml, x, sim);
+  const auto& L = sim->ledger();
+  CHECK(sim->metrics().completed() == 600);
+  CHECK(sim->provisioner()->boots() > 1);
+  CHECK(sim->provisioner()->shutdowns() >= sim->provisioner()->boots() - 1);
+  CHECK(L.phase(energy::kOff).emb() > 0);
+  CHECK(L.phase(energy::kOff).energy() == 0);
+  CHECK(L.conservation_error() < 1e-9);
+  // The first request waited for the boot.
+  CHECK(core::to_seconds(sim->metrics().ttft().max()) >= 30);
+}
+
+TEST_CASE("server power and embodied rates from the catalog, with different GPU and host lifetimes") {
+  const std::string yaml =
+      "name: p\nseed: 1\nsites: [{name: s, carbon_intensity: 100}]\n"
+      "deployments: [{name: d, model: llama-3.1-8b}]\nfleet: [{site: s, sku: hgx-h100x8}]\n"
+      "carbon: {lifetimes: {gpu: 3y, host: 10y}, host_cores_per_busy_instance: 2}\n"
+      "workload:\n  source: synthetic\n  synthetic: {requests: 5, rate: 1, prompt_tokens: {distribution: constant, "
+      "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
+  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<runner::Simulation> sim;
+  run_yaml(yaml, x, sim);
+  const auto& c = test::catalog();
+  const auto& sku = c.server("hgx-h100x8");
+  const auto& cpu = c.cpu(sku.cpu);
+  const energy::ServerPower& p = sim->ledger().servers()[0];
+  CHECK(p.host_static_w == doctest::Approx(sku.chassis_w + sku.nic_w + sku.dram_gb * c.memory_kind(sku.dram_kind).power_w_per_gb +
+                                           sku.ssd_gb * c.storage_kind("ssd").power_w_per_gb + 2 * cpu.idle_w));
+  CHECK(sku.cpu_sockets == 2);
+  CHECK(p.cpu_w_per_busy_instance == doctest::Approx(2 * (cpu.tdp_w - cpu.idle_w) / cpu.cores));
+  CHECK(p.gpu_emb_g_per_s == doctest::Approx(102.968 * 1000 / (3 * 8760 * 3600.0)).epsilon(1e-4));
+  CHECK(p.host_emb_g_per_s == doctest::Approx(3355.45 * 1000 / (10 * 8760 * 3600.0)).epsilon(1e-4));
+  CHECK(p.gpu_idle_w == 75);
+  CHECK(p.gpu_decode_w == 380);
+}
+
+TEST_CASE("carbon-intensity integrals keep precision on short intervals far into a wrapped series") {
+  std::vector<core::SimTime> starts;
+  std::vector<double> values;
+  for (int h = 0; h < 8760; ++h) starts.push_back(h * core::kHour), values.push_back(200 + (h % 24) * 10);
+  const auto s = energy::CarbonSignal::samples(starts, values, core::kHour, true);
+  const core::SimTime deep = 20LL * 8760 * core::kHour + 5000 * core::kHour + 123;  // 20 wraps, hour 5000
+  CHECK(s.integral(deep, deep + 1000) == doctest::Approx(values[5000] * 1e-6).epsilon(1e-12));  // 1 us
+  // Across an hour boundary: the two partial hours.
+  const core::SimTime edge = 20LL * 8760 * core::kHour + 5001 * core::kHour;
+  CHECK(s.integral(edge - 500, edge + 1500) == doctest::Approx(values[5000] * 5e-7 + values[5001] * 1.5e-6).epsilon(1e-12));
+  // A whole number of periods.
+  double year = 0;
+  for (double v : values) year += v * 3600;
+  CHECK(s.integral(-2 * 8760 * core::kHour, 3 * 8760 * core::kHour) == doctest::Approx(5 * year).epsilon(1e-12));
+}
+
+TEST_CASE("CI CSV alignment: the file's first row is time zero and its whole span the period, gaps included") {
+  test::TempDir dir;
+  const auto f = dir.write("gap.csv", "timestamp,g_per_kwh\n2023-01-01 00:00:00,\n2023-01-01 01:00:00,100\n"
+                                      "2023-01-01 02:00:00,200\n2023-01-01 03:00:00,\n");
+  const std::string yaml =
+      "name: g\nseed: 1\nsites: [{name: s, carbon_intensity: {kind: csv, file: " + f + "}}]\n"
+      "deployments: [{name: d, model: llama-3.1-8b}]\nfleet: [{site: s, sku: hgx-h100x8}]\n"
+      "workload:\n  source: synthetic\n  synthetic: {requests: 1, rate: 1, prompt_tokens: {distribution: constant, "
+      "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
+  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<runner::Simulation> sim;
+  run_yaml(yaml, x, sim);
+  const auto& ci = sim->signals()[0];
+  CHECK(ci.at(30 * 60 * core::kSecond) == 100);              // the leading gap takes the first usable value
+  CHECK(ci.at(core::kHour + 1) == 100);
+  CHECK(ci.at(3 * core::kHour + 1) == 200);                  // the trailing gap holds the last value
+  CHECK(ci.at(4 * core::kHour + 1) == 100);                  // the period is the 4 hours of the file
+  CHECK(sim->ci_rows_skipped() == 2);
 }

@@ -76,21 +76,40 @@ double CarbonSignal::at(core::SimTime t) const {
 }
 
 double CarbonSignal::integral(core::SimTime a, core::SimTime b) const {
+  if (b <= a) return 0;
   if (values_.size() == 1) return values_[0] * core::to_seconds(b - a);  // constant: the common case
   const core::SimTime s0 = starts_.front(), end = starts_.back();
-  auto cumulative = [&](core::SimTime t) {
-    if (wrap_) {
-      const core::SimTime period = end - s0;
-      core::SimTime cycles = (t - s0) / period;
-      core::SimTime r = (t - s0) % period;
-      if (r < 0) r += period, cycles -= 1;
-      return static_cast<double>(cycles) * prefix_.back() + prefix_at(s0 + r);
-    }
-    if (t < s0) return values_.front() * core::to_seconds(t - s0);
-    if (t >= end) return prefix_.back() + values_.back() * core::to_seconds(t - end);
-    return prefix_at(t);
+  const std::size_t n = values_.size();
+  // Reduces t to a position inside the series (and, with wrap, the number of whole periods before it). Times
+  // outside a non-wrapping series are handled by the caller.
+  const core::SimTime period = end - s0;
+  auto reduce = [&](core::SimTime t, core::SimTime& cycles) {
+    cycles = 0;
+    if (!wrap_) return t;
+    cycles = (t - s0) / period;
+    core::SimTime r = (t - s0) % period;
+    if (r < 0) r += period, cycles -= 1;
+    return s0 + r;
   };
-  return cumulative(b) - cumulative(a);
+  if (!wrap_ && (a < s0 || b > end)) {
+    // Outside the series the first or last value extends.
+    double total = 0;
+    if (a < s0) total += values_.front() * core::to_seconds(std::min(b, s0) - a), a = std::min(b, s0);
+    if (b > end) total += values_.back() * core::to_seconds(b - std::max(a, end)), b = std::max(a, end);
+    return total + (b > a ? integral(a, b) : 0.0);
+  }
+  core::SimTime ca = 0, cb = 0;
+  const core::SimTime ra = reduce(a, ca);
+  core::SimTime rb = reduce(b, cb);
+  if (rb == s0 && cb > ca) rb = end, cb -= 1;  // b on a period boundary: the end of the previous period
+  const std::size_t ia = index_of(ra), ib = rb == end ? n - 1 : index_of(rb);
+  if (ca == cb && ia == ib) return values_[ia] * core::to_seconds(b - a);  // one segment: no cancellation
+  // Partial first and last segments are computed directly; only whole segments come from prefix differences,
+  // so short intervals keep full precision however far into the series they are.
+  double total = static_cast<double>(cb - ca) * prefix_.back();
+  total += values_[ia] * core::to_seconds(starts_[ia + 1] - ra) + (prefix_[ib] - prefix_[ia + 1]);
+  total += values_[ib] * core::to_seconds(rb - starts_[ib]);
+  return total;
 }
 
 CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column) {
@@ -109,14 +128,20 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
                                        path, rows.line(), tcol < 0 ? time_column : value_column));
   const std::size_t ncols = fields.size();
   CiSeries out;
+  bool have_row = false;
+  std::int64_t last_row = 0, spacing = 3600LL * 1'000'000'000;  // an hour when the file has a single row
   while (rows.next_line()) {
     workload::split_csv(rows.line(), fields);
     if (fields.size() != ncols) rows.bad_row(fmt::format("expected {} columns, found {}", ncols, fields.size()));
     std::int64_t t = 0;
     if (!workload::AzureCsvSource::parse_timestamp(fields[static_cast<std::size_t>(tcol)], t))
       rows.bad_row(fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", fields[static_cast<std::size_t>(tcol)]));
-    if (!out.epoch_ns.empty() && t <= out.epoch_ns.back())
+    if (have_row && t <= last_row)
       rows.bad_row(fmt::format("time '{}' does not come after the previous row's", fields[static_cast<std::size_t>(tcol)]));
+    if (!have_row) out.first_row_ns = t;
+    spacing = have_row ? t - last_row : spacing;
+    last_row = t;
+    have_row = true;
     double v = 0;
     if (!workload::parse_number(fields[static_cast<std::size_t>(vcol)], v) || !std::isfinite(v) || v < 0) {
       ++out.skipped_rows;  // a gap in the series: the previous value holds over it
@@ -126,6 +151,7 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     out.values.push_back(v);
   }
   if (out.values.empty()) throw core::InputError(fmt::format("{}: no usable rows in column '{}'", path, value_column));
+  out.end_ns = last_row + spacing;
   return out;
 }
 

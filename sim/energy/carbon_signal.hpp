@@ -48,6 +48,8 @@ struct CiSeries {
   std::vector<std::int64_t> epoch_ns;
   std::vector<double> values;
   std::uint64_t skipped_rows = 0;
+  std::int64_t first_row_ns = 0;  // the file's first row, usable or not: the default alignment origin
+  std::int64_t end_ns = 0;        // the file's last row plus its spacing: where the series (and a wrap period) ends
 };
 CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column);
 

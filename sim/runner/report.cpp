@@ -75,7 +75,7 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   s.add("embodied_share", total.op() + total.emb() > 0 ? total.emb() / (total.op() + total.emb()) : 0.0,
         "embodied share of total");
   s.add("g_per_1k_tokens", tokens > 0 ? (total.op() + total.emb()) / tokens * 1000 : 0.0,
-        "gCO2e per 1k tokens (completed)");
+        "gCO2e per 1k tokens (all carbon / completed tokens)");
   s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
         "carbon of idle and off time (kg)");
   s.add("carbon_conservation_error", ledger.conservation_error(), "conservation error (relative)");

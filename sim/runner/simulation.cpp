@@ -23,13 +23,19 @@ energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint6
   const energy::CiSeries& series = c.series;  // read and checked when the experiment was loaded
   skipped += series.skipped_rows;
   // Align the series to the simulation: `start` (default: the first row) is simulated time zero.
-  const std::int64_t origin = c.start_epoch_ns.value_or(series.epoch_ns.front());
+  // The first row of the file is the default origin and the file's whole span the wrap period, also when rows
+  // at either end were skipped: a value holds until the next usable row, the last one to the end of the file.
+  const std::int64_t origin = c.start_epoch_ns.value_or(series.first_row_ns);
   std::vector<core::SimTime> starts;
-  starts.reserve(series.epoch_ns.size());
+  std::vector<double> values = series.values;
+  starts.reserve(series.epoch_ns.size() + 1);
   for (std::int64_t t : series.epoch_ns) starts.push_back(t - origin);
-  const core::SimTime last =
-      starts.size() > 1 ? starts[starts.size() - 1] - starts[starts.size() - 2] : core::kHour;
-  return energy::CarbonSignal::samples(std::move(starts), series.values, last, c.wrap);
+  if (series.epoch_ns.front() > series.first_row_ns) {
+    starts.insert(starts.begin(), series.first_row_ns - origin);  // leading gap: the first usable value
+    values.insert(values.begin(), values.front());
+  }
+  return energy::CarbonSignal::samples(std::move(starts), std::move(values), series.end_ns - series.epoch_ns.back(),
+                                       c.wrap);
 }
 
 }  // namespace

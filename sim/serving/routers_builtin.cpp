@@ -1,4 +1,5 @@
 #include <limits>
+#include <tuple>
 
 #include "sim/core/rng.hpp"
 #include "sim/serving/router.hpp"
@@ -7,12 +8,30 @@ namespace greenfleet::serving {
 
 namespace {
 
+// Instances on servers that are off or booting look idle but would make a request wait for a boot. Load-based
+// routers add this many tokens to such an instance's load, so a sleeping server is woken only when every
+// powered instance is that far behind; round-robin and random skip sleeping instances while any is powered.
+constexpr std::int64_t kWakePenaltyTokens = 200000;
+
+std::int64_t routing_load(const Instance& in) {
+  return in.outstanding_tokens() + (in.powered() ? 0 : kWakePenaltyTokens);
+}
+
+bool any_powered(std::span<Instance* const> instances) {
+  for (const Instance* in : instances)
+    if (in->powered()) return true;
+  return false;
+}
+
 class RoundRobin final : public Router {
  public:
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    const std::size_t i = next_ % instances.size();
-    next_ = i + 1;
-    return i;
+    const bool skip_sleeping = any_powered(instances);
+    for (std::size_t tries = 0;; ++tries) {
+      const std::size_t i = next_ % instances.size();
+      next_ = i + 1;
+      if (!skip_sleeping || instances[i]->powered() || tries >= instances.size()) return i;
+    }
   }
 
  private:
@@ -34,7 +53,7 @@ std::size_t argmin(std::span<Instance* const> instances, Load load) {
 class LeastOutstandingTokens final : public Router {
  public:
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    return argmin(instances, [](const Instance& in) { return in.outstanding_tokens(); });
+    return argmin(instances, [](const Instance& in) { return routing_load(in); });
   }
 };
 
@@ -42,7 +61,7 @@ class LeastKvUsage final : public Router {
  public:
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
     // Queued requests hold no blocks yet, so they break ties between equally full caches.
-    return argmin(instances, [](const Instance& in) { return std::pair(in.kv_usage(), in.queued()); });
+    return argmin(instances, [](const Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); });
   }
 };
 
@@ -50,7 +69,14 @@ class Random final : public Router {
  public:
   explicit Random(std::uint64_t seed) : rng_(seed) {}
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    return static_cast<std::size_t>(rng_.below(instances.size()));
+    // One draw per request whatever the power states, so streams stay aligned across configurations.
+    const std::size_t pick = static_cast<std::size_t>(rng_.below(instances.size()));
+    if (instances[pick]->powered() || !any_powered(instances)) return pick;
+    for (std::size_t k = 1; k < instances.size(); ++k) {
+      const std::size_t i = (pick + k) % instances.size();
+      if (instances[i]->powered()) return i;
+    }
+    return pick;
   }
 
  private:
@@ -66,7 +92,7 @@ class PowerOfTwo final : public Router {
     const std::size_t a = rng_.below(n);
     std::size_t b = rng_.below(n - 1);
     if (b >= a) ++b;  // two distinct candidates
-    const auto la = instances[a]->outstanding_tokens(), lb = instances[b]->outstanding_tokens();
+    const auto la = routing_load(*instances[a]), lb = routing_load(*instances[b]);
     return (lb < la || (lb == la && b < a)) ? b : a;
   }
 
@@ -82,7 +108,8 @@ RouterRegistry make_registry() {
           return std::make_unique<RoundRobin>();
         });
   r.add({"router", "least_outstanding_tokens",
-         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).", {}},
+         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index); "
+         "a sleeping server counts 200,000 tokens extra.", {}},
         [](io::ConfigNode& p, std::uint64_t) {
           p.finish();
           return std::make_unique<LeastOutstandingTokens>();

@@ -46,6 +46,7 @@ bool AzureCsvSource::parse_timestamp(std::string_view text, std::int64_t& ns) {
       !read_int(p, end, 2, s))
     return false;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return false;
+  if (y < 1678 || y > 2261) return false;  // outside the int64 nanosecond range since 1970
   std::int64_t frac_ns = 0;
   if (p != end && *p == '.') {
     ++p;
