@@ -67,6 +67,8 @@ check "summary of a missing file exits 2" test $? -eq 2
 "$bin" list gpus | grep -q "h100-sxm"; check "list gpus" test $? -eq 0
 "$bin" list servers --embodied | grep -q "hgx-h100x8 .* 103.0 .* 3355.4"; check "list servers --embodied" test $? -eq 0
 "$bin" list nothing 2> /dev/null; check "list of an unknown kind exits 2" test $? -eq 2
+"$bin" calibrate --help | grep -q -- "--data-dir"; check "calibrate --help" test $? -eq 0
+"$bin" validate --data-dir /nonexistent 2> /dev/null; check "validate without data exits 2" test $? -eq 2
 "$bin" frobnicate 2> /dev/null; check "unknown command exits 2" test $? -eq 2
 
 # 6. Ctrl-C leaves nothing behind (a long run interrupted after a moment).

@@ -9,5 +9,7 @@ namespace greenfleet::cli {
 int run_command(const std::vector<std::string>& args);
 int list_command(const std::vector<std::string>& args);
 int summary_command(const std::vector<std::string>& args);
+int calibrate_command(const std::vector<std::string>& args);
+int validate_command(const std::vector<std::string>& args);
 
 }  // namespace greenfleet::cli

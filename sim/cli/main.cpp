@@ -23,6 +23,10 @@ commands:
                    show catalog entries and registered policies with their parameters
   summary OUT.h5 [--json]
                    print the summary stored in an output file
+  calibrate [--data-dir DIR]
+                   fit the calibrated step-time models to measurements, write models/calibration/
+  validate [--data-dir DIR]
+                   errors of the committed calibrated models on held-out measurements
 
 options:
   --help           this text; `greenfleet <command> --help` for a command's options
@@ -51,6 +55,8 @@ int main(int argc, char** argv) {
     if (command == "run") return greenfleet::cli::run_command(args);
     if (command == "list") return greenfleet::cli::list_command(args);
     if (command == "summary") return greenfleet::cli::summary_command(args);
+    if (command == "calibrate") return greenfleet::cli::calibrate_command(args);
+    if (command == "validate") return greenfleet::cli::validate_command(args);
     fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const greenfleet::core::InputError& e) {

@@ -10,6 +10,7 @@
 
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
+#include "sim/perf/calibration.hpp"
 
 namespace greenfleet::fleet {
 
@@ -76,6 +77,7 @@ Catalog Catalog::load(const std::string& root) {
       g.name = e.get_string("name");
       g.vendor = e.get_string("vendor");
       g.launch_year = static_cast<int>(e.get_int("launch_year", std::nullopt, 1990, 2100));
+      g.architecture = e.get_string("architecture");
       g.form_factor = e.get_choice("form_factor", {"sxm", "pcie", "oam"});
       g.memory_gb = e.get_double("memory_gb", std::nullopt, 1, 4096);
       g.memory_kind = e.get_string("memory_kind");
@@ -228,6 +230,20 @@ Catalog Catalog::load(const std::string& root) {
     c.models_[m.id] = m;
   }
   if (c.models_.empty()) throw core::InputError(fmt::format("{}: no model files (*.yaml)", md.string()));
+
+  const fs::path cal = fs::path(root) / "models" / "calibration";
+  if (fs::is_directory(cal)) {
+    std::vector<fs::path> cal_files;
+    for (const auto& entry : fs::recursive_directory_iterator(cal))
+      if (entry.path().extension() == ".yaml") cal_files.push_back(entry.path());
+    std::sort(cal_files.begin(), cal_files.end());
+    for (const auto& f : cal_files) {
+      perf::CalibrationCoefficients k = perf::load_coefficients(f.string());
+      if (!c.gpus_.count(k.gpu) || !c.models_.count(k.model))
+        throw core::InputError(fmt::format("{}: gpu '{}' or model '{}' is not in the catalog", f.string(), k.gpu, k.model));
+      c.calibrations_[{k.gpu, k.model, k.tensor_parallel}] = k;
+    }
+  }
   return c;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 #include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
+#include "sim/perf/calibrated.hpp"
 #include "sim/perf/llm_model.hpp"
 
 namespace greenfleet::fleet {
@@ -21,7 +23,7 @@ struct GpuEmbodiedInputs {
 };
 
 struct GpuSpec {
-  std::string id, name, vendor, form_factor, memory_kind, process_node, link;
+  std::string id, name, vendor, form_factor, memory_kind, process_node, link, architecture;
   int launch_year = 0;
   double memory_gb = 0;
   double memory_bandwidth_gbps = 0;  // GB/s
@@ -95,6 +97,14 @@ class Catalog {
   const MemoryKind& memory_kind(const std::string& id) const { return memory_kinds_.at(id); }
   const MemoryKind& storage_kind(const std::string& id) const { return storage_kinds_.at(id); }
   const EmbodiedConstants& embodied() const { return embodied_; }
+  // Calibrated step-time coefficients (models/calibration/), if any for this combination.
+  const perf::CalibrationCoefficients* calibration(const std::string& gpu, const std::string& model, int tp) const {
+    auto it = calibrations_.find({gpu, model, tp});
+    return it == calibrations_.end() ? nullptr : &it->second;
+  }
+  const std::map<std::tuple<std::string, std::string, int>, perf::CalibrationCoefficients>& calibrations() const {
+    return calibrations_;
+  }
 
   const std::map<std::string, GpuSpec>& gpus() const { return gpus_; }
   const std::map<std::string, CpuSpec>& cpus() const { return cpus_; }
@@ -113,6 +123,7 @@ class Catalog {
   std::map<std::string, ServerSku> servers_;
   std::map<std::string, perf::LlmModel> models_;
   EmbodiedConstants embodied_;
+  std::map<std::tuple<std::string, std::string, int>, perf::CalibrationCoefficients> calibrations_;
 };
 
 // Where the catalogs live: --catalog, else $GREENFLEET_HOME, else the source tree the binary was built from.

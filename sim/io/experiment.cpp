@@ -197,7 +197,15 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
                                                  dep.scheduler.max_num_seqs));
     sch.finish();
     ConfigNode pm = d.child_or_empty("perf_model");
-    pm.get_choice("kind", {"roofline"}, std::string("roofline"));
+    dep.perf_kind = pm.get_choice("kind", {"roofline", "calibrated"}, std::string("roofline"));
+    dep.perf_fallback = pm.get_choice("fallback", {"roofline", "error"}, std::string("roofline"));
+    if (auto by = pm.maybe_child("by_gpu")) {
+      for (const auto& gpu : by->keys()) {
+        if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", gpu));
+        dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, {"roofline", "calibrated"});
+      }
+      by->finish();
+    }
     dep.roofline.compute_efficiency = pm.get_double("compute_efficiency", 0.55, 0.01, 1.0);
     dep.roofline.bandwidth_efficiency = pm.get_double("bandwidth_efficiency", 0.80, 0.01, 1.0);
     dep.roofline.step_overhead_s = core::to_seconds(pm.get_duration("step_overhead", core::kMillisecond));
@@ -248,6 +256,12 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
                                 "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
                                 dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
                                 dep.gpu_memory_utilization));
+    const std::string kind = dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
+    if (kind == "calibrated" && dep.perf_fallback == "error" &&
+        !catalog.calibration(gpu.id, dep.model, dep.tensor_parallel))
+      f.fail("sku", fmt::format("deployment '{}' asks for the calibrated model with fallback: error, and "
+                                "models/calibration/ has none for {} / {} / TP {} (see `greenfleet validate`)",
+                                dep.name, gpu.id, dep.model, dep.tensor_parallel));
     f.finish();
     x.fleet.push_back(e);
   }

@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,11 @@ struct DeploymentConfig {
   double activation_reserve_gb = 1.0;  // per device, held back for activations and the CUDA context
   serving::SchedulerConfig scheduler;
   perf::RooflineParams roofline;
+  // Which performance model prices steps: "roofline" or "calibrated" (where models/calibration/ has
+  // coefficients for the GPU, model and TP; elsewhere `fallback`), overridable per GPU kind.
+  std::string perf_kind = "roofline";
+  std::string perf_fallback = "roofline";  // roofline | error
+  std::map<std::string, std::string> perf_kind_by_gpu;
 };
 
 struct SloConfig {

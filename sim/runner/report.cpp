@@ -55,6 +55,10 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   const double n_inst = static_cast<double>(sim.instances().size());
   s.add("instance_utilisation", span > 0 && n_inst > 0 ? busy / (span * n_inst) : 0.0, "mean instance busy share");
   s.add("instances", n_inst, "instances");
+  double calibrated = 0;
+  for (const auto& in : sim.instances()) calibrated += in->perf_model().kind() == "calibrated" ? 1 : 0;
+  s.add("instances_calibrated", calibrated, "instances priced by the calibrated model");
+  s.add("instances_roofline", n_inst - calibrated, "instances priced by the roofline model");
   const auto& ledger = sim.ledger();
   const energy::Accum total = ledger.fleet_total();
   double facility_j = 0;

@@ -5,6 +5,8 @@
 
 #include "sim/energy/embodied.hpp"
 #include "sim/io/config_node.hpp"
+#include "sim/perf/calibrated.hpp"
+#include "sim/perf/calibration.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/burstgpt_csv.hpp"
@@ -66,7 +68,19 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
     const auto& model = catalog.model(dep.model);
     const perf::PerfModel*& pm = models[{dep.name, gpu.id}];
     if (!pm) {
-      perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel, dep.roofline));
+      const std::string kind =
+          dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
+      const perf::CalibrationCoefficients* cal = catalog.calibration(gpu.id, dep.model, dep.tensor_parallel);
+      if (kind == "calibrated" && cal) {
+        perf_models_.push_back(std::make_unique<perf::CalibratedModel>(*cal));
+      } else if (kind == "calibrated") {
+        // The fallback: a roofline with the efficiencies measured on the same GPU architecture, where any.
+        const auto carried = perf::carried_efficiency(catalog, gpu.architecture, dep.tensor_parallel);
+        perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel,
+                                                                     perf::with_carried(dep.roofline, carried)));
+      } else {
+        perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel, dep.roofline));
+      }
       pm = perf_models_.back().get();
     }
     // KV capacity: the devices' memory at the utilisation cap, less weights and the activation reserve.

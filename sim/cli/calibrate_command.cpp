@@ -1,0 +1,129 @@
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/core/error.hpp"
+#include "sim/fleet/catalog.hpp"
+#include "sim/io/experiment.hpp"
+#include "sim/perf/calibration.hpp"
+#include "sim/perf/roofline.hpp"
+
+namespace po = boost::program_options;
+
+namespace greenfleet::cli {
+
+namespace {
+
+struct Options {
+  std::string catalog, data_dir, out;
+  bool help = false;
+};
+
+Options parse(const std::vector<std::string>& args, const char* usage, bool with_out) {
+  po::options_description opts(usage);
+  Options o;
+  opts.add_options()("help,h", "show this help")("catalog", po::value(&o.catalog),
+                                                 "project directory (default: $GREENFLEET_HOME, else the source tree)")(
+      "data-dir", po::value(&o.data_dir), "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
+  if (with_out)
+    opts.add_options()("out", po::value(&o.out), "project directory to write models/calibration/ into (default: --catalog)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw core::InputError(fmt::format("{}", e.what()));
+  }
+  if (vm.count("help")) {
+    std::cout << opts;
+    o.help = true;
+  }
+  if (o.catalog.empty()) o.catalog = fleet::default_catalog_root();
+  if (o.data_dir.empty()) o.data_dir = io::default_data_dir(o.catalog);
+  if (o.out.empty()) o.out = o.catalog;
+  return o;
+}
+
+std::vector<perf::MeasuredSet> measurements(const Options& o) {
+  if (o.data_dir.empty())
+    throw core::InputError("no data directory: pass --data-dir or set GREENFLEET_DATA (see traces/README.md)");
+  const std::string path = o.data_dir + "/profiling/splitwise_sim/perf_model.csv";
+  std::map<std::string, int> skipped;
+  auto sets = perf::read_splitwise_sim(path, skipped);
+  for (const auto& [what, n] : skipped)
+    fmt::print(stderr, "note: {} rows of {} skipped (not in the catalog)\n", n, what);
+  return sets;
+}
+
+void print_row(const perf::CalibrationCoefficients& c, const perf::ErrorStats& h, const perf::ErrorStats& e) {
+  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9.2f} {:>9.2f} {:>6} {:>9.2f} {:>9.2f}\n", c.gpu, c.model, c.tensor_parallel,
+             h.points, h.median_ape, h.p90_ape, e.points, e.median_ape, e.p90_ape);
+}
+
+void print_header() {
+  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "gpu", "model", "tp", "steps", "median%",
+             "p90%", "e2e", "median%", "p90%");
+}
+
+}  // namespace
+
+int calibrate_command(const std::vector<std::string>& args) {
+  const Options o = parse(args, "greenfleet calibrate [--data-dir DIR] [--out PROJECT]", true);
+  if (o.help) return 0;
+  print_header();
+  for (const auto& set : measurements(o)) {
+    const perf::CalibrationCoefficients c = perf::calibrate(set);
+    const std::string file = perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel);
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    std::ofstream(file) << perf::coefficients_yaml(c);
+    print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape},
+              {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});
+  }
+  fmt::print("\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
+  return 0;
+}
+
+int validate_command(const std::vector<std::string>& args) {
+  const Options o = parse(args, "greenfleet validate [--data-dir DIR]", false);
+  if (o.help) return 0;
+  print_header();
+  int missing = 0;
+  std::vector<perf::MeasuredSet> fallback_rows;
+  for (const auto& set : measurements(o)) {
+    const std::string file = perf::coefficients_path(o.catalog, set.gpu, set.model, set.tensor_parallel);
+    if (!std::filesystem::exists(file)) {
+      fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu, set.model,
+                 set.tensor_parallel, file);
+      ++missing;
+      continue;
+    }
+    const perf::CalibratedModel model(perf::load_coefficients(file));
+    print_row(model.coefficients(), perf::held_out_step_errors(model, set), perf::e2e_errors(model, set));
+    fallback_rows.push_back(set);
+  }
+  // The roofline fallback for unmeasured hardware, checked where measurements exist: each set predicted by a
+  // roofline whose efficiencies come from the calibrated entries of the other GPUs at the same TP degree (the
+  // measurements hold one GPU per architecture, so this is a cross-GPU transfer: an upper bound on the error
+  // of carrying efficiencies within an architecture).
+  fmt::print("\nroofline fallback, efficiencies carried from the other GPU at the same TP (expected error of the fallback):\n");
+  print_header();
+  const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
+  for (const auto& set : fallback_rows) {
+    const auto& gpu = catalog.gpu(set.gpu);
+    const auto carried = perf::carried_efficiency(catalog, "", set.tensor_parallel, set.gpu);
+    const perf::RooflineModel roofline(catalog.model(set.model), gpu, set.tensor_parallel,
+                                       perf::with_carried(perf::RooflineParams{}, carried));
+    perf::CalibrationCoefficients label;
+    label.gpu = set.gpu, label.model = set.model, label.tensor_parallel = set.tensor_parallel;
+    print_row(label, perf::held_out_step_errors(roofline, set), perf::e2e_errors(roofline, set));
+  }
+  fmt::print("\nerrors of the committed coefficients on points not used for fitting (every 4th point), and on\n"
+             "end-to-end latencies (not used for fitting); absolute percentage errors\n");
+  return missing ? 1 : 0;
+}
+
+}  // namespace greenfleet::cli

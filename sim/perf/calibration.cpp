@@ -1,0 +1,416 @@
+#include "sim/perf/calibration.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "sim/core/error.hpp"
+#include "sim/io/config_node.hpp"
+#include "sim/workload/text_rows.hpp"
+
+namespace greenfleet::perf {
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+ErrorStats stats_of(const std::vector<double>& ape) {
+  ErrorStats s;
+  s.points = static_cast<int>(ape.size());
+  if (!ape.empty()) s.median_ape = median(ape), s.p90_ape = percentile(ape, 0.9);
+  return s;
+}
+
+// Solves A x = b (n x n) by Gaussian elimination with partial pivoting.
+std::vector<double> solve(std::vector<std::vector<double>> a, std::vector<double> b) {
+  const std::size_t n = b.size();
+  for (std::size_t c = 0; c < n; ++c) {
+    std::size_t p = c;
+    for (std::size_t r = c + 1; r < n; ++r)
+      if (std::abs(a[r][c]) > std::abs(a[p][c])) p = r;
+    std::swap(a[c], a[p]);
+    std::swap(b[c], b[p]);
+    if (a[c][c] == 0) throw std::runtime_error("calibration: singular least-squares system");
+    for (std::size_t r = c + 1; r < n; ++r) {
+      const double f = a[r][c] / a[c][c];
+      for (std::size_t k = c; k < n; ++k) a[r][k] -= f * a[c][k];
+      b[r] -= f * b[c];
+    }
+  }
+  std::vector<double> x(n);
+  for (std::size_t i = n; i-- > 0;) {
+    double s = b[i];
+    for (std::size_t k = i + 1; k < n; ++k) s -= a[i][k] * x[k];
+    x[i] = s / a[i][i];
+  }
+  return x;
+}
+
+// Features of one prefill step of `batch` prompts of `prompt` tokens: (1, tokens, attended positions).
+std::vector<double> prefill_features(int prompt, int batch) {
+  const double p = prompt, b = batch;
+  return {1.0, b * p, b * p * (p + 1) / 2};
+}
+
+// Features of the mean decode step over a generation of `output` tokens: (1, sequences, mean total context).
+std::vector<double> decode_features(int prompt, int batch, int output) {
+  const double b = batch;
+  return {1.0, b, b * (prompt + output / 2.0)};
+}
+
+}  // namespace
+
+std::vector<double> fit_relative_least_squares(const std::vector<std::vector<double>>& features,
+                                               const std::vector<double>& targets) {
+  const std::size_t k = features.front().size();
+  std::vector<bool> active(k, true);
+  for (;;) {
+    std::vector<std::size_t> idx;
+    for (std::size_t j = 0; j < k; ++j)
+      if (active[j]) idx.push_back(j);
+    // Scale each feature by its largest value so the normal equations stay well conditioned.
+    std::vector<double> scale(idx.size(), 0.0);
+    for (const auto& f : features)
+      for (std::size_t j = 0; j < idx.size(); ++j) scale[j] = std::max(scale[j], std::abs(f[idx[j]]));
+    for (double& s : scale) s = s > 0 ? s : 1;
+    std::vector<std::vector<double>> a(idx.size(), std::vector<double>(idx.size(), 0.0));
+    std::vector<double> b(idx.size(), 0.0);
+    for (std::size_t r = 0; r < features.size(); ++r) {
+      const double w = 1.0 / targets[r];  // relative error: the row divided by its measurement
+      for (std::size_t i = 0; i < idx.size(); ++i) {
+        const double xi = features[r][idx[i]] / scale[i] * w;
+        b[i] += xi * targets[r] * w;
+        for (std::size_t j = 0; j < idx.size(); ++j) a[i][j] += xi * features[r][idx[j]] / scale[j] * w;
+      }
+    }
+    const std::vector<double> x = solve(a, b);
+    std::vector<double> out(k, 0.0);
+    bool negative = false;
+    for (std::size_t i = 0; i < idx.size(); ++i) {
+      out[idx[i]] = x[i] / scale[i];
+      if (out[idx[i]] < 0) negative = true, active[idx[i]] = false;
+    }
+    if (!negative) return out;
+    // Physical coefficients cannot be negative: drop those features and refit (at most k rounds).
+  }
+}
+
+std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped) {
+  workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
+  if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty file", path));
+  std::vector<std::string_view> f;
+  workload::split_csv(rows.line(), f);
+  std::map<std::string, int> col;
+  for (int i = 0; i < static_cast<int>(f.size()); ++i) col[std::string(f[i])] = i;
+  for (const char* need : {"model", "hardware", "prompt_size", "batch_size", "token_size", "prompt_time",
+                           "token_time", "e2e_time", "tensor_parallel"})
+    if (!col.count(need)) throw core::InputError(fmt::format("{}:1: missing column '{}'", path, need));
+  const std::map<std::string, std::string> models = {{"llama2-70b", "llama-2-70b"}};
+  const std::map<std::string, std::string> gpus = {{"a100-80gb", "a100-sxm-80gb"}, {"h100-80gb", "h100-sxm"}};
+  // (gpu, model, tp) -> (prompt, batch, output) -> repeats
+  std::map<std::tuple<std::string, std::string, int>, std::map<std::tuple<int, int, int>, std::vector<MeasuredPoint>>> groups;
+  while (rows.next_line()) {
+    workload::split_csv(rows.line(), f);
+    if (f.size() != col.size()) rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
+    auto field = [&](const char* name) { return f[static_cast<std::size_t>(col.at(name))]; };
+    const std::string model(field("model")), hw(field("hardware"));
+    if (!models.count(model) || !gpus.count(hw)) {
+      ++skipped[model + " on " + hw];
+      continue;
+    }
+    MeasuredPoint p;
+    int tp = 0;
+    if (!workload::parse_number(field("prompt_size"), p.prompt) || !workload::parse_number(field("batch_size"), p.batch) ||
+        !workload::parse_number(field("token_size"), p.output) || !workload::parse_number(field("tensor_parallel"), tp) ||
+        !workload::parse_number(field("prompt_time"), p.prefill_s) ||
+        !workload::parse_number(field("token_time"), p.decode_s) || !workload::parse_number(field("e2e_time"), p.e2e_s))
+      rows.bad_row("a numeric field does not parse");
+    p.prefill_s /= 1000, p.decode_s /= 1000, p.e2e_s /= 1000;  // the file is in milliseconds
+    groups[{gpus.at(hw), models.at(model), tp}][{p.prompt, p.batch, p.output}].push_back(p);
+  }
+  std::vector<MeasuredSet> out;
+  for (const auto& [key, pts] : groups) {
+    MeasuredSet set;
+    std::tie(set.gpu, set.model, set.tensor_parallel) = key;
+    set.source = fmt::format("SplitwiseSim data/perf_model.csv (GitHub Mutinifni/splitwise-sim), median of repeats");
+    for (const auto& [shape, reps] : pts) {
+      MeasuredPoint m = reps.front();
+      std::vector<double> a, b, c;
+      for (const auto& r : reps) a.push_back(r.prefill_s), b.push_back(r.decode_s), c.push_back(r.e2e_s);
+      m.prefill_s = median(a), m.decode_s = median(b), m.e2e_s = median(c);
+      set.points.push_back(m);
+    }
+    // Batch sweep: same prompt and output, growing batch; prefill time must not fall as the batch grows.
+    for (std::size_t j = 1; j < set.points.size(); ++j) {
+      MeasuredPoint& p = set.points[j];
+      for (std::size_t k = 0; k < j; ++k) {
+        const MeasuredPoint& q = set.points[k];
+        if (q.prompt == p.prompt && q.output == p.output && q.batch < p.batch && !q.excluded &&
+            p.prefill_s < q.prefill_s) {
+          p.excluded = true;
+          ++set.excluded;
+          break;
+        }
+      }
+    }
+    std::size_t i = 0;
+    for (auto& p : set.points)
+      if (!p.excluded) p.held_out = i++ % 4 == 3;
+    out.push_back(std::move(set));
+  }
+  return out;
+}
+
+namespace {
+
+double relative_sse(const std::vector<double>& predicted, const std::vector<double>& y) {
+  double e = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) e += std::pow((predicted[i] - y[i]) / y[i], 2);
+  return e;
+}
+
+// Weighted mean on relative error: the constant c minimising sum ((c - y) / y)^2.
+double relative_mean(const std::vector<double>& y) {
+  double num = 0, den = 0;
+  for (double v : y) num += 1 / v, den += 1 / (v * v);
+  return num / den;
+}
+
+}  // namespace
+
+CalibrationCoefficients calibrate(const MeasuredSet& set) {
+  std::vector<const MeasuredPoint*> train;
+  for (const auto& p : set.points)
+    if (!p.held_out && !p.excluded) train.push_back(&p);
+  CalibrationCoefficients c;
+  c.gpu = set.gpu, c.model = set.model, c.tensor_parallel = set.tensor_parallel, c.source = set.source;
+  c.training_points = static_cast<int>(train.size());
+
+  // Prefill: max(floor, fixed + t x tokens + a x positions). Try every split of the points (by tokens) into a
+  // floor group and a linear group, keep the best; deterministic.
+  {
+    std::vector<const MeasuredPoint*> pts = train;
+    std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) {
+      return static_cast<std::int64_t>(x->batch) * x->prompt < static_cast<std::int64_t>(y->batch) * y->prompt;
+    });
+    double best = INFINITY;
+    for (std::size_t split = 0; split + 3 <= pts.size(); ++split) {
+      std::vector<double> floor_y;
+      for (std::size_t i = 0; i < split; ++i) floor_y.push_back(pts[i]->prefill_s);
+      std::vector<std::vector<double>> f;
+      std::vector<double> y;
+      for (std::size_t i = split; i < pts.size(); ++i)
+        f.push_back(prefill_features(pts[i]->prompt, pts[i]->batch)), y.push_back(pts[i]->prefill_s);
+      const auto lin = fit_relative_least_squares(f, y);
+      const double fl = floor_y.empty() ? 0.0 : relative_mean(floor_y);
+      std::vector<double> pred, all;
+      for (const auto* p : pts) {
+        const auto x = prefill_features(p->prompt, p->batch);
+        pred.push_back(std::max(fl, lin[0] + lin[1] * x[1] + lin[2] * x[2]));
+        all.push_back(p->prefill_s);
+      }
+      const double e = relative_sse(pred, all);
+      if (e < best) best = e, c.prefill_floor = fl, c.prefill_fixed = lin[0], c.per_prefill_token = lin[1], c.per_attn_ctx = lin[2];
+    }
+  }
+  // Decode (mean over a generation, at the mean context C): max(floor, fixed + s x B) + k x C. Split the points
+  // by batch: the floor group fixes floor and k, the rest fixes fixed and s.
+  {
+    std::vector<const MeasuredPoint*> pts = train;
+    std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) { return x->batch < y->batch; });
+    double best = INFINITY;
+    for (std::size_t split = 2; split <= pts.size(); ++split) {
+      std::vector<std::vector<double>> ff;
+      std::vector<double> fy;
+      for (std::size_t i = 0; i < split; ++i) {
+        const auto x = decode_features(pts[i]->prompt, pts[i]->batch, pts[i]->output);
+        ff.push_back({1.0, x[2]}), fy.push_back(pts[i]->decode_s);
+      }
+      const auto fl = fit_relative_least_squares(ff, fy);  // floor + k C
+      double fixed = 0, per_seq = 0;
+      if (pts.size() - split >= 2) {
+        std::vector<std::vector<double>> uf;
+        std::vector<double> uy;
+        bool positive = true;
+        for (std::size_t i = split; i < pts.size(); ++i) {
+          const auto x = decode_features(pts[i]->prompt, pts[i]->batch, pts[i]->output);
+          const double rest = pts[i]->decode_s - fl[1] * x[2];
+          positive &= rest > 0;
+          uf.push_back({1.0, x[1]}), uy.push_back(rest);
+        }
+        if (!positive) continue;
+        const auto up = fit_relative_least_squares(uf, uy);
+        fixed = up[0], per_seq = up[1];
+      } else if (split != pts.size()) {
+        continue;
+      }
+      std::vector<double> pred, all;
+      for (const auto* p : pts) {
+        const auto x = decode_features(p->prompt, p->batch, p->output);
+        pred.push_back(std::max(fl[0], fixed + per_seq * x[1]) + fl[1] * x[2]);
+        all.push_back(p->decode_s);
+      }
+      const double e = relative_sse(pred, all);
+      if (e < best)
+        best = e, c.decode_floor = fl[0], c.per_decode_ctx = fl[1], c.decode_fixed = fixed, c.per_decode_seq = per_seq;
+    }
+  }
+  const CalibratedModel model(c);
+  const ErrorStats h = held_out_step_errors(model, set);
+  c.held_out_points = h.points, c.held_out_median_ape = h.median_ape, c.held_out_p90_ape = h.p90_ape;
+  const ErrorStats e = e2e_errors(model, set);
+  c.e2e_points = e.points, c.e2e_median_ape = e.median_ape, c.e2e_p90_ape = e.p90_ape;
+  return c;
+}
+
+ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set) {
+  std::vector<double> ape;
+  for (const auto& p : set.points) {
+    if (!p.held_out || p.excluded) continue;
+    BatchShape pre;
+    pre.prefill_tokens = static_cast<std::int64_t>(p.batch) * p.prompt;
+    pre.prefill_seqs = pre.prefill_final_chunks = p.batch;
+    pre.prefill_attn_ctx = p.batch * (static_cast<double>(p.prompt) * (p.prompt + 1) / 2);
+    ape.push_back(100 * std::abs(model.step_seconds(pre) - p.prefill_s) / p.prefill_s);
+    // The measured decode time is the mean over the generation: the model at the mean context.
+    const double mean_decode =
+        model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1), p.output) / p.output;
+    ape.push_back(100 * std::abs(mean_decode - p.decode_s) / p.decode_s);
+  }
+  return stats_of(ape);
+}
+
+ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set) {
+  std::vector<double> ape;
+  for (const auto& p : set.points) {
+    if (p.excluded) continue;
+    // The profiler caps generation length: where the measured latency is far below prefill + output x decode
+    // time, fewer tokens were generated than requested, and the point says nothing about e2e.
+    if (p.e2e_s < 0.9 * (p.prefill_s + p.output * p.decode_s)) continue;
+    BatchShape pre;
+    pre.prefill_tokens = static_cast<std::int64_t>(p.batch) * p.prompt;
+    pre.prefill_seqs = pre.prefill_final_chunks = p.batch;
+    pre.prefill_attn_ctx = p.batch * (static_cast<double>(p.prompt) * (p.prompt + 1) / 2);
+    // As simulated: the prefill step yields the first token, then output - 1 decode iterations.
+    const double predicted = model.step_seconds(pre) +
+                             model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1),
+                                                      p.output - 1);
+    ape.push_back(100 * std::abs(predicted - p.e2e_s) / p.e2e_s);
+  }
+  return stats_of(ape);
+}
+
+CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::string& architecture, int tp,
+                                     const std::string& exclude_gpu) {
+  // Across the entries: decode floor = overhead + (weights / TP) / (bandwidth x eff_bw), a line in
+  // x = weights / (TP x bandwidth); prefill seconds per token = (matmul FLOPs / TP) / (FLOP rate x eff_c).
+  auto usable = [&](const CalibrationCoefficients& c) {
+    return c.gpu != exclude_gpu && (architecture.empty() || catalog.gpu(c.gpu).architecture == architecture);
+  };
+  bool same_tp = false;
+  for (const auto& [key, c] : catalog.calibrations()) same_tp |= usable(c) && c.tensor_parallel == tp;
+  std::vector<double> xs, floors, compute;
+  for (const auto& [key, c] : catalog.calibrations()) {
+    if (!usable(c) || (same_tp && c.tensor_parallel != tp)) continue;
+    const auto& gpu = catalog.gpu(c.gpu);
+    const auto& m = catalog.model(c.model);
+    const double tp = c.tensor_parallel;
+    xs.push_back(m.weight_bytes() / tp / (gpu.memory_bandwidth_gbps * 1e9));
+    floors.push_back(c.decode_floor);
+    const double matmul = 2.0 * (m.parameters() - 2.0 * m.vocab_size * m.hidden_size);
+    compute.push_back(matmul / tp / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)));
+  }
+  CarriedEfficiency e;
+  e.entries = static_cast<int>(xs.size());
+  if (xs.empty()) return e;
+  double mc = 0;
+  for (double v : compute) mc += v;
+  e.compute = std::clamp(mc / static_cast<double>(compute.size()), 0.05, 1.0);
+  // Least-squares line through (x, floor); a single entry (or equal x) gives a ratio with the default overhead.
+  const double n = static_cast<double>(xs.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) sx += xs[i], sy += floors[i], sxx += xs[i] * xs[i], sxy += xs[i] * floors[i];
+  const double den = n * sxx - sx * sx;
+  const double slope = den > 1e-30 ? (n * sxy - sx * sy) / den : 0.0;
+  if (slope > 0) {
+    e.bandwidth = std::clamp(1.0 / slope, 0.05, 1.0);
+    e.step_overhead_s = std::max(0.0, (sy - slope * sx) / n);
+  } else {
+    const double overhead = RooflineParams{}.step_overhead_s;
+    e.bandwidth = std::clamp(sx / std::max(1e-9, sy - n * overhead), 0.05, 1.0);
+    e.step_overhead_s = overhead;
+  }
+  return e;
+}
+
+RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e) {
+  if (e.entries == 0) return base;
+  base.compute_efficiency = e.compute;
+  base.bandwidth_efficiency = e.bandwidth;
+  base.step_overhead_s = e.step_overhead_s;
+  return base;
+}
+
+std::string coefficients_yaml(const CalibrationCoefficients& c) {
+  std::string s = "# Calibrated step-time model written by `greenfleet calibrate`: regenerate, do not edit.\n";
+  s += fmt::format("gpu: {}\nmodel: {}\ntensor_parallel: {}\nsource: \"{}\"\n", c.gpu, c.model, c.tensor_parallel, c.source);
+  s += fmt::format("prefill_floor_s: {:.10g}\nprefill_fixed_s: {:.10g}\nper_prefill_token_s: {:.10g}\n"
+                   "per_attn_ctx_s: {:.10g}\n",
+                   c.prefill_floor, c.prefill_fixed, c.per_prefill_token, c.per_attn_ctx);
+  s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\nper_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n",
+                   c.decode_floor, c.decode_fixed, c.per_decode_seq, c.per_decode_ctx);
+  s += fmt::format("fit:                          # absolute percentage errors on points not used for fitting\n");
+  s += fmt::format("  training_points: {}\n  held_out_points: {}\n", c.training_points, c.held_out_points);
+  s += fmt::format("  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n", c.held_out_median_ape, c.held_out_p90_ape);
+  s += fmt::format("  e2e_points: {}\n  e2e_median_ape: {:.3f}\n  e2e_p90_ape: {:.3f}\n", c.e2e_points, c.e2e_median_ape,
+                   c.e2e_p90_ape);
+  return s;
+}
+
+CalibrationCoefficients load_coefficients(const std::string& file) {
+  YAML::Node doc = io::ConfigNode::load_file(file);
+  io::ConfigNode n(doc, file, "", YAML::Node(YAML::NodeType::Undefined));
+  CalibrationCoefficients c;
+  c.gpu = n.get_string("gpu");
+  c.model = n.get_string("model");
+  c.tensor_parallel = static_cast<int>(n.get_int("tensor_parallel", std::nullopt, 1, 64));
+  c.source = n.get_string("source");
+  c.prefill_floor = n.get_double("prefill_floor_s", std::nullopt, 0, 1e3);
+  c.prefill_fixed = n.get_double("prefill_fixed_s", std::nullopt, 0, 1e3);
+  c.per_prefill_token = n.get_double("per_prefill_token_s", std::nullopt, 0, 1);
+  c.per_attn_ctx = n.get_double("per_attn_ctx_s", std::nullopt, 0, 1);
+  c.decode_floor = n.get_double("decode_floor_s", std::nullopt, 0, 1e3);
+  c.decode_fixed = n.get_double("decode_fixed_s", std::nullopt, 0, 1e3);
+  c.per_decode_seq = n.get_double("per_decode_seq_s", std::nullopt, 0, 1);
+  c.per_decode_ctx = n.get_double("per_decode_ctx_s", std::nullopt, 0, 1);
+  io::ConfigNode fit = n.child("fit");
+  c.training_points = static_cast<int>(fit.get_int("training_points", std::nullopt, 0));
+  c.held_out_points = static_cast<int>(fit.get_int("held_out_points", std::nullopt, 0));
+  c.held_out_median_ape = fit.get_double("held_out_median_ape", std::nullopt, 0);
+  c.held_out_p90_ape = fit.get_double("held_out_p90_ape", std::nullopt, 0);
+  c.e2e_points = static_cast<int>(fit.get_int("e2e_points", std::nullopt, 0));
+  c.e2e_median_ape = fit.get_double("e2e_median_ape", std::nullopt, 0);
+  c.e2e_p90_ape = fit.get_double("e2e_p90_ape", std::nullopt, 0);
+  fit.finish();
+  n.finish();
+  return c;
+}
+
+std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model, int tp) {
+  return (std::filesystem::path(root) / "models" / "calibration" / gpu / fmt::format("{}-tp{}.yaml", model, tp)).string();
+}
+
+}  // namespace greenfleet::perf

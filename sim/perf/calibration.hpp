@@ -1,0 +1,71 @@
+#pragma once
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "sim/perf/calibrated.hpp"
+#include "sim/perf/roofline.hpp"
+
+namespace greenfleet::perf {
+
+// One measured configuration: `batch` requests of `prompt` tokens each generating `output` tokens, with the
+// measured prefill step time, mean decode step time and end-to-end latency (seconds; medians of the repeats).
+struct MeasuredPoint {
+  int prompt = 0, batch = 0, output = 0;
+  double prefill_s = 0, decode_s = 0, e2e_s = 0;
+  bool held_out = false;  // not used for fitting
+  bool excluded = false;  // an inconsistent measurement, used for nothing (see read_splitwise_sim)
+};
+
+struct MeasuredSet {
+  std::string gpu, model, source;
+  int tensor_parallel = 1;
+  std::vector<MeasuredPoint> points;
+  int excluded = 0;
+};
+
+// Reads SplitwiseSim's perf_model.csv (columns by name), maps its model and hardware names to catalog ids,
+// collapses repeats to medians and marks every fourth distinct point (in sorted order) as held out. Rows of
+// models or hardware the catalog lacks are skipped and counted in `skipped`. A batch-sweep point whose prefill
+// time is below that of a smaller batch was not run as one step (the KV cache could not hold the batch, so the
+// engine queued part of it): such points are excluded from fitting and validation, and counted.
+std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped);
+
+// Weighted least squares on relative error (each row divided by its measurement), with coefficients kept
+// non-negative by dropping a feature that would go negative. Deterministic: same data, same bits.
+std::vector<double> fit_relative_least_squares(const std::vector<std::vector<double>>& features,
+                                               const std::vector<double>& targets);
+
+// Fits prefill and decode coefficients on the training points and measures held-out step-time errors and
+// end-to-end errors (all points whose e2e is not truncated by the profiler's output cap).
+CalibrationCoefficients calibrate(const MeasuredSet& set);
+
+struct ErrorStats {
+  int points = 0;
+  double median_ape = 0, p90_ape = 0;  // percent
+};
+// Held-out step-time errors (prefill and decode together) and end-to-end errors of `model` on `set`.
+ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set);
+ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set);
+
+// Roofline efficiencies implied by a calibrated entry: the decode floor is the weight read (bandwidth), the
+// prefill slope the matmul rate (compute). Averaged over every calibrated entry of one GPU architecture (but
+// `exclude`), they are what a roofline fallback uses for hardware without measurements of its own.
+struct CarriedEfficiency {
+  double compute = 0, bandwidth = 0;
+  double step_overhead_s = 0;  // fitted with the bandwidth efficiency when entries span several TP degrees
+  int entries = 0;
+};
+// Entries with the same TP degree are preferred when there are any (efficiency and overhead change with TP);
+// `architecture` empty means any architecture; `exclude_gpu` leaves one GPU's entries out (validation).
+CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::string& architecture, int tp,
+                                     const std::string& exclude_gpu = "");
+RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e);
+
+std::string coefficients_yaml(const CalibrationCoefficients& c);
+CalibrationCoefficients load_coefficients(const std::string& file);
+// models/calibration/<gpu>/<model>-tp<N>.yaml
+std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model, int tp);
+
+}  // namespace greenfleet::perf
