@@ -6,6 +6,7 @@
 
 #include "sim/core/error.hpp"
 #include "sim/io/experiment.hpp"
+#include "sim/energy/power_calibration.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
@@ -112,4 +113,28 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
                                            test::catalog(), {}),
                        doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"),
                        core::InputError);
+}
+
+TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and rises toward TDP") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  const auto v3 = energy::read_ml_energy_v3(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv");
+  REQUIRE(v3.count("h100-sxm") == 1);
+  CHECK(v3.at("h100-sxm").size() == 101);  // dense H100 rows, data-parallel 1
+  const auto c = energy::fit_power_curve("h100-sxm", v3.at("h100-sxm"),
+                                         "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
+                                         "per-GPU power vs mean running batch");
+  CHECK(energy::power_curve_yaml(c) ==
+        slurp(std::string(GREENFLEET_SOURCE_DIR) + "/models/calibration/power/h100-sxm.yaml"));
+  CHECK(c.held_out_median_ape <= 10.0);
+  // ML.ENERGY: ~486 W at 8 sequences, ~690 W at 256+ for Llama-3.1-8B; the fit over all dense models sits near.
+  CHECK(c.decode_w(8) > 400);
+  CHECK(c.decode_w(8) < 520);
+  CHECK(c.decode_w(256) > 580);
+  CHECK(c.decode_w(256) <= 700);
+  // The catalog picks the curve up, and the ledger uses it unless carbon.gpu_power: constants.
+  REQUIRE(test::catalog().power_curve("h100-sxm") != nullptr);
 }

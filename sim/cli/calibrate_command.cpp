@@ -9,6 +9,7 @@
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
+#include "sim/energy/power_calibration.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/roofline.hpp"
 
@@ -69,6 +70,47 @@ void print_header() {
              "p90%", "e2e", "median%", "p90%");
 }
 
+std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
+  const std::string dir = o.data_dir + "/profiling/ml_energy";
+  std::vector<energy::GpuPowerCurve> out;
+  const auto v3 = energy::read_ml_energy_v3(dir + "/mlenergy_v3_llm_configs.csv");
+  double scale = 0;
+  for (const auto& [gpu, pts] : v3) {
+    out.push_back(energy::fit_power_curve(gpu, pts, "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense "
+                                                    "models: per-GPU power vs mean running batch"));
+    scale = out.back().batch_scale;
+  }
+  // 2023 leaderboard: one mean serving power per model (batch not recorded). It sets the small-batch level; the
+  // saturated level is the catalog's prefill (TDP-class) power and the batch scale is carried from the H100 fit.
+  const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
+  for (const auto& [gpu, watts] : energy::read_ml_energy_2023(dir + "/legacy_2023")) {
+    std::vector<double> w = watts;
+    std::sort(w.begin(), w.end());
+    energy::GpuPowerCurve c;
+    c.gpu = gpu;
+    c.source = "ML.ENERGY leaderboard 2023 (legacy_2023): median over models of energy / latency per request; "
+               "saturated = catalog prefill_w; batch_scale carried from the H100 fit (ours)";
+    c.decode_w_small = w.size() % 2 ? w[w.size() / 2] : 0.5 * (w[w.size() / 2 - 1] + w[w.size() / 2]);
+    c.decode_w_saturated = catalog.gpu(gpu).power.prefill_w;
+    c.batch_scale = scale > 0 ? scale : 64;
+    c.training_points = static_cast<int>(w.size());
+    out.push_back(c);
+  }
+  return out;
+}
+
+void write_power_curves(const Options& o) {
+  fmt::print("\n{:<15} {:>9} {:>11} {:>8} {:>7} {:>9} {:>7}   decode power vs batch\n", "gpu", "small W", "saturated W",
+             "scale", "points", "median%", "p90%");
+  for (const auto& c : power_curves(o)) {
+    const std::string file = (std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml")).string();
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+    std::ofstream(file) << energy::power_curve_yaml(c);
+    fmt::print("{:<15} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.decode_w_small,
+               c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape);
+  }
+}
+
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
@@ -84,6 +126,7 @@ int calibrate_command(const std::vector<std::string>& args) {
               {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});
   }
   fmt::print("\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
+  write_power_curves(o);
   return 0;
 }
 
@@ -120,6 +163,23 @@ int validate_command(const std::vector<std::string>& args) {
     perf::CalibrationCoefficients label;
     label.gpu = set.gpu, label.model = set.model, label.tensor_parallel = set.tensor_parallel;
     print_row(label, perf::held_out_step_errors(roofline, set), perf::e2e_errors(roofline, set));
+  }
+  fmt::print("\ndecode power vs batch (held-out ML.ENERGY points):\n");
+  for (const auto& [gpu, pts] : energy::read_ml_energy_v3(o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv")) {
+    const auto* curve = catalog.power_curve(gpu);
+    if (!curve) {
+      fmt::print("{:<15} no power curve: run greenfleet calibrate\n", gpu);
+      ++missing;
+      continue;
+    }
+    // The same held-out points as the fit: every fourth in (batch, power) order.
+    std::vector<energy::PowerPoint> marked = pts;
+    std::stable_sort(marked.begin(), marked.end(), [](const auto& a, const auto& b) {
+      return a.batch < b.batch || (a.batch == b.batch && a.watts < b.watts);
+    });
+    for (std::size_t i = 0; i < marked.size(); ++i) marked[i].held_out = i % 4 == 3;
+    const auto [med, p90] = energy::power_errors(*curve, marked);
+    fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, curve->held_out_points);
   }
   fmt::print("\nerrors of the committed coefficients on points not used for fitting (every 4th point), and on\n"
              "end-to-end latencies (not used for fitting); absolute percentage errors\n");

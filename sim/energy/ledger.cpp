@@ -167,7 +167,8 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   const double share = static_cast<double>(p.devices) / sv.gpus;
   // GPU power interpolates between idle and the phase mix by the busy part of the step: energy is exact for a
   // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
-  const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * sv.gpu_decode_w;
+  const double decode_w = sv.decode_w(step.shape->decode_seqs + step.shape->prefill_seqs);
+  const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
   const double gpu_dynamic_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
   Interval iv;
   iv.gpu_w = p.devices * sv.gpu_idle_w + gpu_dynamic_j / seconds;

@@ -1,5 +1,6 @@
 #pragma once
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,13 @@ struct ServerPower {
   std::int32_t gpus = 0;
   std::int32_t gpus_in_instances = 0;
   double gpu_idle_w = 0, gpu_prefill_w = 0, gpu_decode_w = 0;
+  // Calibrated decode power vs batch (models/calibration/power/); when absent, gpu_decode_w for every batch.
+  bool has_decode_curve = false;
+  double decode_small_w = 0, decode_saturated_w = 0, decode_batch_scale = 1;
+  double decode_w(double batch) const {
+    return has_decode_curve ? decode_saturated_w - (decode_saturated_w - decode_small_w) * std::exp(-batch / decode_batch_scale)
+                            : gpu_decode_w;
+  }
   double host_static_w = 0;         // chassis, NIC, DRAM, SSD and idle CPU sockets while on
   double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
   double gpu_emb_g_per_s = 0;       // per GPU (0 when sunk)

@@ -235,13 +235,26 @@ Catalog Catalog::load(const std::string& root) {
   if (fs::is_directory(cal)) {
     std::vector<fs::path> cal_files;
     for (const auto& entry : fs::recursive_directory_iterator(cal))
-      if (entry.path().extension() == ".yaml") cal_files.push_back(entry.path());
+      if (entry.path().extension() == ".yaml" && entry.path().parent_path().filename() != "power" &&
+          entry.path().parent_path().filename() != "measure")
+        cal_files.push_back(entry.path());
     std::sort(cal_files.begin(), cal_files.end());
     for (const auto& f : cal_files) {
       perf::CalibrationCoefficients k = perf::load_coefficients(f.string());
       if (!c.gpus_.count(k.gpu) || !c.models_.count(k.model))
         throw core::InputError(fmt::format("{}: gpu '{}' or model '{}' is not in the catalog", f.string(), k.gpu, k.model));
       c.calibrations_[{k.gpu, k.model, k.tensor_parallel}] = k;
+    }
+    if (fs::is_directory(cal / "power")) {
+      std::vector<fs::path> power_files;
+      for (const auto& entry : fs::directory_iterator(cal / "power"))
+        if (entry.path().extension() == ".yaml") power_files.push_back(entry.path());
+      std::sort(power_files.begin(), power_files.end());
+      for (const auto& f : power_files) {
+        energy::GpuPowerCurve pc = energy::load_power_curve(f.string());
+        if (!c.gpus_.count(pc.gpu)) throw core::InputError(fmt::format("{}: gpu '{}' is not in the catalog", f.string(), pc.gpu));
+        c.power_curves_[pc.gpu] = pc;
+      }
     }
   }
   return c;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/energy/power_calibration.hpp"
 #include "sim/perf/calibrated.hpp"
 #include "sim/perf/llm_model.hpp"
 
@@ -105,6 +106,11 @@ class Catalog {
   const std::map<std::tuple<std::string, std::string, int>, perf::CalibrationCoefficients>& calibrations() const {
     return calibrations_;
   }
+  // Calibrated decode power vs batch (models/calibration/power/), if any for this GPU.
+  const energy::GpuPowerCurve* power_curve(const std::string& gpu) const {
+    auto it = power_curves_.find(gpu);
+    return it == power_curves_.end() ? nullptr : &it->second;
+  }
 
   const std::map<std::string, GpuSpec>& gpus() const { return gpus_; }
   const std::map<std::string, CpuSpec>& cpus() const { return cpus_; }
@@ -124,6 +130,7 @@ class Catalog {
   std::map<std::string, perf::LlmModel> models_;
   EmbodiedConstants embodied_;
   std::map<std::tuple<std::string, std::string, int>, perf::CalibrationCoefficients> calibrations_;
+  std::map<std::string, energy::GpuPowerCurve> power_curves_;
 };
 
 // Where the catalogs live: --catalog, else $GREENFLEET_HOME, else the source tree the binary was built from.

@@ -357,6 +357,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   life.finish();
   x.carbon.gpu_method = cb.get_choice("gpu_method", {"ecoserve", "act"}, std::string("ecoserve"));
   x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
+  x.carbon.calibrated_gpu_power =
+      cb.get_choice("gpu_power", {"calibrated", "constants"}, std::string("calibrated")) == "calibrated";
   cb.finish();
 
   ConfigNode eng = root.child_or_empty("engine");

@@ -58,6 +58,7 @@ struct CarbonConfig {
   core::SimTime host_lifetime = 4 * 8760 * core::kHour;
   std::string gpu_method = "ecoserve";  // ecoserve | act
   double host_cores_per_busy_instance = 1;
+  bool calibrated_gpu_power = true;  // decode power vs batch from models/calibration/power/ where available
 };
 
 struct FleetEntry {

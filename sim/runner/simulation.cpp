@@ -110,6 +110,12 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
       sp.gpu_idle_w = gpu.power.idle_w;
       sp.gpu_prefill_w = gpu.power.prefill_w;
       sp.gpu_decode_w = gpu.power.decode_w;
+      if (const auto* curve = catalog.power_curve(gpu.id); curve && x.carbon.calibrated_gpu_power) {
+        sp.has_decode_curve = true;
+        sp.decode_small_w = curve->decode_w_small;
+        sp.decode_saturated_w = curve->decode_w_saturated;
+        sp.decode_batch_scale = curve->batch_scale;
+      }
       sp.host_static_w = sku.chassis_w + sku.nic_w + sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
                          sku.ssd_gb * catalog.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
       sp.cpu_w_per_busy_instance = x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
