@@ -21,6 +21,7 @@ namespace {
 
 struct Options {
   std::string catalog, data_dir, out;
+  std::vector<std::string> measurements;
   bool help = false;
 };
 
@@ -32,6 +33,9 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
       "data-dir", po::value(&o.data_dir), "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
   if (with_out)
     opts.add_options()("out", po::value(&o.out), "project directory to write models/calibration/ into (default: --catalog)");
+  opts.add_options()("measurements", po::value(&o.measurements)->composing(),
+                     "extra measurements in SplitwiseSim's CSV schema naming catalog ids, e.g. from "
+                     "models/calibration/measure/measure.py (repeatable)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -55,6 +59,13 @@ std::vector<perf::MeasuredSet> measurements(const Options& o) {
   const std::string path = o.data_dir + "/profiling/splitwise_sim/perf_model.csv";
   std::map<std::string, int> skipped;
   auto sets = perf::read_splitwise_sim(path, skipped);
+  if (!o.measurements.empty()) {
+    const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
+    for (const auto& m : o.measurements) {
+      auto more = perf::read_splitwise_sim(m, skipped, &catalog, "measured with models/calibration/measure (" + m + ")");
+      sets.insert(sets.end(), more.begin(), more.end());
+    }
+  }
   for (const auto& [what, n] : skipped)
     fmt::print(stderr, "note: {} rows of {} skipped (not in the catalog)\n", n, what);
   return sets;

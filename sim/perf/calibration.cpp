@@ -108,7 +108,8 @@ std::vector<double> fit_relative_least_squares(const std::vector<std::vector<dou
   }
 }
 
-std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped) {
+std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
+                                            const fleet::Catalog* catalog, const std::string& source) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
   if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty file", path));
   std::vector<std::string_view> f;
@@ -127,7 +128,9 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
     if (f.size() != col.size()) rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
     auto field = [&](const char* name) { return f[static_cast<std::size_t>(col.at(name))]; };
     const std::string model(field("model")), hw(field("hardware"));
-    if (!models.count(model) || !gpus.count(hw)) {
+    const bool known = models.count(model) && gpus.count(hw);
+    const bool ids = catalog && catalog->models().count(model) && catalog->gpus().count(hw);
+    if (!known && !ids) {
       ++skipped[model + " on " + hw];
       continue;
     }
@@ -139,13 +142,14 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
         !workload::parse_number(field("token_time"), p.decode_s) || !workload::parse_number(field("e2e_time"), p.e2e_s))
       rows.bad_row("a numeric field does not parse");
     p.prefill_s /= 1000, p.decode_s /= 1000, p.e2e_s /= 1000;  // the file is in milliseconds
-    groups[{gpus.at(hw), models.at(model), tp}][{p.prompt, p.batch, p.output}].push_back(p);
+    groups[{known ? gpus.at(hw) : hw, known ? models.at(model) : model, tp}][{p.prompt, p.batch, p.output}].push_back(p);
   }
   std::vector<MeasuredSet> out;
   for (const auto& [key, pts] : groups) {
     MeasuredSet set;
     std::tie(set.gpu, set.model, set.tensor_parallel) = key;
-    set.source = fmt::format("SplitwiseSim data/perf_model.csv (GitHub Mutinifni/splitwise-sim), median of repeats");
+    set.source = source.empty() ? "SplitwiseSim data/perf_model.csv (GitHub Mutinifni/splitwise-sim), median of repeats"
+                                : source;
     for (const auto& [shape, reps] : pts) {
       MeasuredPoint m = reps.front();
       std::vector<double> a, b, c;

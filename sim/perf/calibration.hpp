@@ -30,7 +30,10 @@ struct MeasuredSet {
 // models or hardware the catalog lacks are skipped and counted in `skipped`. A batch-sweep point whose prefill
 // time is below that of a smaller batch was not run as one step (the KV cache could not hold the batch, so the
 // engine queued part of it): such points are excluded from fitting and validation, and counted.
-std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped);
+// With `catalog`, rows naming catalog ids directly (the measurement harness in models/calibration/measure/
+// writes them) are accepted too; `source` then describes the file.
+std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
+                                            const fleet::Catalog* catalog = nullptr, const std::string& source = "");
 
 // Weighted least squares on relative error (each row divided by its measurement), with coefficients kept
 // non-negative by dropping a feature that would go negative. Deterministic: same data, same bits.
