@@ -44,10 +44,17 @@ struct ServerPower {
   // Calibrated decode power vs batch (models/calibration/power/); when absent, gpu_decode_w for every batch.
   bool has_decode_curve = false;
   double decode_small_w = 0, decode_saturated_w = 0, decode_batch_scale = 1;
-  double decode_w(double batch) const {
-    return has_decode_curve ? decode_saturated_w - (decode_saturated_w - decode_small_w) * std::exp(-batch / decode_batch_scale)
-                            : gpu_decode_w;
+  double decode_w(std::int32_t batch) const {
+    if (!has_decode_curve) return gpu_decode_w;
+    // Batches are small integers: evaluate the exponential once per batch size.
+    const auto b = static_cast<std::size_t>(batch);
+    if (b >= decode_w_cache.size()) decode_w_cache.resize(b + 1, -1.0);
+    double& w = decode_w_cache[b];
+    if (w < 0)
+      w = decode_saturated_w - (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
+    return w;
   }
+  mutable std::vector<double> decode_w_cache;
   double host_static_w = 0;         // chassis, NIC, DRAM, SSD and idle CPU sockets while on
   double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
   double gpu_emb_g_per_s = 0;       // per GPU (0 when sunk)

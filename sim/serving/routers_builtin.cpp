@@ -26,12 +26,17 @@ bool any_powered(std::span<Instance* const> instances) {
 class RoundRobin final : public Router {
  public:
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    const bool skip_sleeping = any_powered(instances);
-    for (std::size_t tries = 0;; ++tries) {
-      const std::size_t i = next_ % instances.size();
-      next_ = i + 1;
-      if (!skip_sleeping || instances[i]->powered() || tries >= instances.size()) return i;
+    const std::size_t first = next_ % instances.size();
+    next_ = first + 1;
+    if (instances[first]->powered()) return first;  // the common case: no scan
+    for (std::size_t k = 1; k < instances.size(); ++k) {
+      const std::size_t i = (first + k) % instances.size();
+      if (instances[i]->powered()) {
+        next_ = i + 1;
+        return i;
+      }
     }
+    return first;  // nothing is powered: wake this one
   }
 
  private:
