@@ -21,7 +21,6 @@ class Rng {
 
   void reseed(std::uint64_t seed) {
     for (auto& word : s_) word = splitmix64(seed);
-    has_spare_ = false;
   }
 
   std::uint64_t next_u64() {
@@ -48,19 +47,26 @@ class Rng {
 
   double exponential(double rate) { return -std::log(uniform_pos()) / rate; }
 
+  // Standard normal by the ziggurat method (Marsaglia and Tsang, 2000; 128 layers): one 32-bit draw and a table
+  // lookup in about 99% of calls, no transcendental functions on that path.
   double normal() {
-    // Box-Muller: each pair of uniforms gives two normals; the second is kept for the next call. Still a pure
-    // function of the stream's seed and call count.
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
+    const Ziggurat& z = ziggurat();
+    for (;;) {
+      const auto hz = static_cast<std::int32_t>(next_u64() >> 32);
+      const std::uint32_t iz = static_cast<std::uint32_t>(hz) & 127u;
+      const std::int64_t mag = hz < 0 ? -static_cast<std::int64_t>(hz) : hz;
+      if (mag < z.k[iz]) return hz * z.w[iz];
+      const double x = hz * z.w[iz];
+      if (iz == 0) {  // the tail beyond r
+        double tx, ty;
+        do {
+          tx = -std::log(uniform_pos()) / Ziggurat::kR;
+          ty = -std::log(uniform_pos());
+        } while (ty + ty < tx * tx);
+        return hz > 0 ? Ziggurat::kR + tx : -Ziggurat::kR - tx;
+      }
+      if (z.f[iz] + uniform() * (z.f[iz - 1] - z.f[iz]) < std::exp(-0.5 * x * x)) return x;
     }
-    const double u1 = uniform_pos();
-    const double u2 = uniform();
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    spare_ = r * std::sin(2.0 * M_PI * u2);
-    has_spare_ = true;
-    return r * std::cos(2.0 * M_PI * u2);
   }
 
   double lognormal(double mu, double sigma) { return std::exp(mu + sigma * normal()); }
@@ -83,6 +89,33 @@ class Rng {
   }
 
  private:
+  struct Ziggurat {
+    static constexpr double kR = 3.442619855899;
+    std::int64_t k[128];
+    double w[128], f[128];
+    Ziggurat() {
+      const double m1 = 2147483648.0, vn = 9.91256303526217e-3;
+      double dn = kR, tn = dn;
+      const double q = vn / std::exp(-0.5 * dn * dn);
+      k[0] = static_cast<std::int64_t>((dn / q) * m1);
+      k[1] = 0;
+      w[0] = q / m1;
+      w[127] = dn / m1;
+      f[0] = 1.0;
+      f[127] = std::exp(-0.5 * dn * dn);
+      for (int i = 126; i >= 1; --i) {
+        dn = std::sqrt(-2.0 * std::log(vn / dn + std::exp(-0.5 * dn * dn)));
+        k[i + 1] = static_cast<std::int64_t>((dn / tn) * m1);
+        tn = dn;
+        f[i] = std::exp(-0.5 * dn * dn);
+        w[i] = dn / m1;
+      }
+    }
+  };
+  static const Ziggurat& ziggurat() {
+    static const Ziggurat z;
+    return z;
+  }
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static std::uint64_t splitmix64(std::uint64_t& x) {
     std::uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
@@ -91,8 +124,6 @@ class Rng {
     return z ^ (z >> 31);
   }
   std::uint64_t s_[4];
-  double spare_ = 0;
-  bool has_spare_ = false;
 };
 
 }  // namespace greenfleet::core

@@ -39,6 +39,7 @@ std::int64_t LogHistogram::quantile(double q) const {
   if (count_ == 0) return 0;
   const std::uint64_t rank =
       std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(std::clamp(q, 0.0, 1.0) * count_)));
+  if (rank >= count_) return max_;  // the largest sample is known exactly
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     seen += buckets_[i];

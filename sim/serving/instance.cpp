@@ -25,6 +25,7 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
   if (config_.kv_block_size > 0 && (config_.kv_block_size & (config_.kv_block_size - 1)) == 0)
     block_shift_ = std::countr_zero(static_cast<unsigned>(config_.kv_block_size));
   running_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
+  prefilling_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   stats_.batch_size_iterations.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, 0);
 }
@@ -246,11 +247,13 @@ void Instance::start_step() {
   // Decodes first (they hold KV and set TPOT), then unfinished prefills, then admissions: online before offline,
   // FCFS within a class.
   run_free_start_ = kv_blocks_free_;
-  for (std::uint32_t slot : running_)
-    if ((*pool_)[slot].prefill_done()) add_decode(slot);
+  prefilling_.clear();  // unfinished prefills, in admission order: usually none, so no second pass
   for (std::uint32_t slot : running_) {
+    if ((*pool_)[slot].prefill_done()) add_decode(slot);
+    else prefilling_.push_back(slot);
+  }
+  for (std::uint32_t slot : prefilling_) {
     const RequestState& r = (*pool_)[slot];
-    if (r.prefill_done()) continue;
     if (budget <= 0) break;
     add_prefill(slot, static_cast<std::int32_t>(std::min<std::int64_t>(r.prefill_target - r.prefilled, budget)));
   }

@@ -136,6 +136,7 @@ class Instance final : public core::EventHandler {
 
   core::RingQueue<std::uint32_t> waiting_[2];  // [online, offline]: online requests are admitted first
   std::vector<std::uint32_t> running_;         // admission order
+  std::vector<std::uint32_t> prefilling_;      // scratch for start_step
   std::vector<Entry> batch_;
   perf::BatchShape shape_;
   perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
