@@ -40,8 +40,21 @@ TEST_CASE("the calibrated model keeps decode runs summable in closed form") {
     for (int i = 0; i < 500; ++i) sum += m.decode_step_seconds(batch, 1000LL * batch + i * batch);
     CHECK(m.decode_run_seconds(batch, 1000LL * batch, 500) == doctest::Approx(sum).epsilon(1e-12));
   }
+  // A prefill chunk riding along with decodes never makes the step cheaper, and its share is the time it adds.
+  for (int batch : {1, 144, 256}) {
+    perf::BatchShape d;
+    d.decode_seqs = batch;
+    d.decode_ctx = 600LL * batch;
+    perf::BatchShape mixed = d;
+    mixed.prefill_tokens = 1, mixed.prefill_seqs = 1, mixed.prefill_attn_ctx = 1;
+    const auto dc = m.step_cost(d), mc = m.step_cost(mixed);
+    CHECK(mc.seconds >= dc.seconds);
+    CHECK(dc.prefill_share == 0);
+    CHECK(mc.prefill_share == doctest::Approx((mc.seconds - dc.seconds) / mc.seconds));
+  }
   perf::BatchShape s;
   s.prefill_tokens = 100, s.prefill_seqs = s.prefill_final_chunks = 1, s.prefill_attn_ctx = 5050;
+  CHECK(m.step_cost(s).prefill_share == 1);
   CHECK(m.step_seconds(s) == doctest::Approx(0.05));  // under the floor
   s.prefill_tokens = 4000, s.prefill_attn_ctx = 4000.0 * 4001 / 2;
   CHECK(m.step_seconds(s) == doctest::Approx(0.007 + 0.4 + 4e-9 * 4000.0 * 4001 / 2));
@@ -109,6 +122,9 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
     runner::Simulation sim(x, test::catalog());
     for (const auto& in : sim.instances()) CHECK(in->perf_model().kind() == "roofline");
   }
+  // Efficiencies carry over only from entries at the same TP degree; with none, the roofline keeps its defaults.
+  CHECK(perf::carried_efficiency(test::catalog(), "hopper", 4).entries == 1);
+  CHECK(perf::carried_efficiency(test::catalog(), "hopper", 1).entries == 0);
   CHECK_THROWS_WITH_AS(io::load_experiment(dir.write("c.yaml", with("{kind: calibrated, fallback: error}")),
                                            test::catalog(), {}),
                        doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"),

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -99,6 +100,7 @@ std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
     std::sort(w.begin(), w.end());
     energy::GpuPowerCurve c;
     c.gpu = gpu;
+    c.method = "levels";
     c.source = "ML.ENERGY leaderboard 2023 (legacy_2023): median over models of energy / latency per request; "
                "saturated = catalog prefill_w; batch_scale carried from the H100 fit (ours)";
     c.decode_w_small = w.size() % 2 ? w[w.size() / 2] : 0.5 * (w[w.size() / 2 - 1] + w[w.size() / 2]);
@@ -156,6 +158,11 @@ int validate_command(const std::vector<std::string>& args) {
       continue;
     }
     const perf::CalibratedModel model(perf::load_coefficients(file));
+    int training = 0;
+    for (const auto& p : set.points) training += !p.held_out && !p.excluded;
+    if (training != model.coefficients().training_points)
+      fmt::print(stderr, "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n", file,
+                 model.coefficients().training_points, training);
     print_row(model.coefficients(), perf::held_out_step_errors(model, set), perf::e2e_errors(model, set));
     fallback_rows.push_back(set);
   }
@@ -183,17 +190,15 @@ int validate_command(const std::vector<std::string>& args) {
       ++missing;
       continue;
     }
-    // The same held-out points as the fit: every fourth in (batch, power) order.
     std::vector<energy::PowerPoint> marked = pts;
-    std::stable_sort(marked.begin(), marked.end(), [](const auto& a, const auto& b) {
-      return a.batch < b.batch || (a.batch == b.batch && a.watts < b.watts);
-    });
-    for (std::size_t i = 0; i < marked.size(); ++i) marked[i].held_out = i % 4 == 3;
+    energy::mark_power_held_out(marked);  // the same held-out points as the fit
     const auto [med, p90] = energy::power_errors(*curve, marked);
-    fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, curve->held_out_points);
+    const auto held = std::count_if(marked.begin(), marked.end(), [](const auto& p) { return p.held_out; });
+    fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, held);
   }
-  fmt::print("\nerrors of the committed coefficients on points not used for fitting (every 4th point), and on\n"
-             "end-to-end latencies (not used for fitting); absolute percentage errors\n");
+  fmt::print("\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct point;\n"
+             "a prefill step counts only if no training point ran the same step) and on the end-to-end latencies of\n"
+             "held-out points whose generation ran in full\n");
   return missing ? 1 : 0;
 }
 

@@ -83,11 +83,15 @@ std::pair<double, double> power_errors(const GpuPowerCurve& c, const std::vector
   return {percentile(ape, 0.5), percentile(ape, 0.9)};
 }
 
-GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoint> points, const std::string& source) {
+void mark_power_held_out(std::vector<PowerPoint>& points) {
   std::stable_sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
     return a.batch < b.batch || (a.batch == b.batch && a.watts < b.watts);
   });
   for (std::size_t i = 0; i < points.size(); ++i) points[i].held_out = i % 4 == 3;
+}
+
+GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoint> points, const std::string& source) {
+  mark_power_held_out(points);
   GpuPowerCurve best;
   best.gpu = gpu, best.source = source;
   double best_err = INFINITY;
@@ -122,11 +126,13 @@ std::string power_curve_yaml(const GpuPowerCurve& c) {
   return fmt::format(
       "# GPU decode power vs running batch, written by `greenfleet calibrate`: regenerate, do not edit.\n"
       "# P(B) = decode_w_saturated - (decode_w_saturated - decode_w_small) x exp(-B / batch_scale), W per GPU\n"
-      "gpu: {}\nsource: \"{}\"\ndecode_w_small: {:.6g}\ndecode_w_saturated: {:.6g}\nbatch_scale: {:.6g}\n"
-      "fit:                          # absolute percentage errors of power on points not used for fitting\n"
+      "gpu: {}\nmethod: {}\nsource: \"{}\"\ndecode_w_small: {:.6g}\ndecode_w_saturated: {:.6g}\nbatch_scale: {:.6g}\n"
+      "fit:                          # {}\n"
       "  training_points: {}\n  held_out_points: {}\n  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n",
-      c.gpu, c.source, c.decode_w_small, c.decode_w_saturated, c.batch_scale, c.training_points, c.held_out_points,
-      c.held_out_median_ape, c.held_out_p90_ape);
+      c.gpu, c.method, c.source, c.decode_w_small, c.decode_w_saturated, c.batch_scale,
+      c.method == "fit" ? "absolute percentage errors of power on held-out points"
+                        : "levels from mean powers: points = values averaged, nothing held out, no error measured",
+      c.training_points, c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape);
 }
 
 GpuPowerCurve load_power_curve(const std::string& file) {
@@ -134,6 +140,7 @@ GpuPowerCurve load_power_curve(const std::string& file) {
   io::ConfigNode n(doc, file, "", YAML::Node(YAML::NodeType::Undefined));
   GpuPowerCurve c;
   c.gpu = n.get_string("gpu");
+  c.method = n.get_choice("method", {"fit", "levels"});
   c.source = n.get_string("source");
   c.decode_w_small = n.get_double("decode_w_small", std::nullopt, 0, 1e4);
   c.decode_w_saturated = n.get_double("decode_w_saturated", std::nullopt, 0, 1e4);

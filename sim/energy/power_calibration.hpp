@@ -12,6 +12,7 @@ namespace greenfleet::energy {
 // Measured serving power rises with batch toward TDP (ML.ENERGY: H100 ~450 W at 8 sequences, ~650-700 W at 256+).
 struct GpuPowerCurve {
   std::string gpu, source;
+  std::string method = "fit";  // fit: fitted to power vs batch; levels: set from mean powers, nothing held out
   double decode_w_small = 0, decode_w_saturated = 0, batch_scale = 1;
   int training_points = 0, held_out_points = 0;
   double held_out_median_ape = 0, held_out_p90_ape = 0;
@@ -31,6 +32,8 @@ struct PowerPoint {
 std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::string& path);
 std::map<std::string, std::vector<double>> read_ml_energy_2023(const std::string& dir);
 
+// Sorts points by (batch, power) and marks every fourth as held out: the split the fit and validate share.
+void mark_power_held_out(std::vector<PowerPoint>& points);
 // Fits saturated and small-batch power for each batch scale on a fixed grid, keeps the best (relative error);
 // every fourth point is held out.
 GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoint> points, const std::string& source);

@@ -75,17 +75,23 @@ std::vector<double> decode_features(int prompt, int batch, int output) {
 
 std::vector<double> fit_relative_least_squares(const std::vector<std::vector<double>>& features,
                                                const std::vector<double>& targets) {
+  // Non-negative least squares by enumeration: every subset of features (k <= 3 here), the unconstrained fit on
+  // it, keeping the best fit whose coefficients are all non-negative. Exact and deterministic for small k.
   const std::size_t k = features.front().size();
-  std::vector<bool> active(k, true);
-  for (;;) {
+  std::vector<double> best(k, 0.0);
+  double best_err = INFINITY;
+  for (std::uint32_t mask = 1; mask < (1u << k); ++mask) {
     std::vector<std::size_t> idx;
     for (std::size_t j = 0; j < k; ++j)
-      if (active[j]) idx.push_back(j);
+      if (mask & (1u << j)) idx.push_back(j);
+    if (idx.size() > features.size()) continue;
     // Scale each feature by its largest value so the normal equations stay well conditioned.
     std::vector<double> scale(idx.size(), 0.0);
     for (const auto& f : features)
       for (std::size_t j = 0; j < idx.size(); ++j) scale[j] = std::max(scale[j], std::abs(f[idx[j]]));
-    for (double& s : scale) s = s > 0 ? s : 1;
+    bool degenerate = false;
+    for (double& v : scale) degenerate |= v == 0;
+    if (degenerate) continue;
     std::vector<std::vector<double>> a(idx.size(), std::vector<double>(idx.size(), 0.0));
     std::vector<double> b(idx.size(), 0.0);
     for (std::size_t r = 0; r < features.size(); ++r) {
@@ -96,16 +102,25 @@ std::vector<double> fit_relative_least_squares(const std::vector<std::vector<dou
         for (std::size_t j = 0; j < idx.size(); ++j) a[i][j] += xi * features[r][idx[j]] / scale[j] * w;
       }
     }
-    const std::vector<double> x = solve(a, b);
-    std::vector<double> out(k, 0.0);
-    bool negative = false;
-    for (std::size_t i = 0; i < idx.size(); ++i) {
-      out[idx[i]] = x[i] / scale[i];
-      if (out[idx[i]] < 0) negative = true, active[idx[i]] = false;
+    std::vector<double> x;
+    try {
+      x = solve(a, b);
+    } catch (const std::runtime_error&) {
+      continue;
     }
-    if (!negative) return out;
-    // Physical coefficients cannot be negative: drop those features and refit (at most k rounds).
+    std::vector<double> coef(k, 0.0);
+    bool negative = false;
+    for (std::size_t i = 0; i < idx.size(); ++i) coef[idx[i]] = x[i] / scale[i], negative |= coef[idx[i]] < 0;
+    if (negative) continue;
+    double err = 0;
+    for (std::size_t r = 0; r < features.size(); ++r) {
+      double pred = 0;
+      for (std::size_t j = 0; j < k; ++j) pred += coef[j] * features[r][j];
+      err += std::pow((pred - targets[r]) / targets[r], 2);
+    }
+    if (err < best_err) best_err = err, best = coef;
   }
+  return best;
 }
 
 std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
@@ -170,9 +185,12 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
         }
       }
     }
+    // The profiler caps generation length: where the measured latency is far below prefill + output x decode
+    // time, fewer tokens were generated than requested, so the point's decode time belongs to an unknown length.
+    for (auto& p : set.points) p.truncated = p.e2e_s < 0.9 * (p.prefill_s + (p.output - 1) * p.decode_s);
     std::size_t i = 0;
     for (auto& p : set.points)
-      if (!p.excluded) p.held_out = i++ % 4 == 3;
+      if (!p.excluded) p.held_out = i++ % 3 == 1;
     out.push_back(std::move(set));
   }
   return out;
@@ -233,7 +251,9 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
   // Decode (mean over a generation, at the mean context C): max(floor, fixed + s x B) + k x C. Split the points
   // by batch: the floor group fixes floor and k, the rest fixes fixed and s.
   {
-    std::vector<const MeasuredPoint*> pts = train;
+    std::vector<const MeasuredPoint*> pts;
+    for (const auto* p : train)
+      if (!p->truncated) pts.push_back(p);  // a truncated generation's decode time belongs to an unknown length
     std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) { return x->batch < y->batch; });
     double best = INFINITY;
     for (std::size_t split = 2; split <= pts.size(); ++split) {
@@ -280,18 +300,31 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
   return c;
 }
 
+namespace {
+BatchShape prefill_shape(const MeasuredPoint& p) {
+  BatchShape pre;
+  pre.prefill_tokens = static_cast<std::int64_t>(p.batch) * p.prompt;
+  pre.prefill_seqs = pre.prefill_final_chunks = p.batch;
+  pre.prefill_attn_ctx = p.batch * (static_cast<double>(p.prompt) * (p.prompt + 1) / 2);
+  return pre;
+}
+}  // namespace
+
 ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set) {
   std::vector<double> ape;
   for (const auto& p : set.points) {
     if (!p.held_out || p.excluded) continue;
-    BatchShape pre;
-    pre.prefill_tokens = static_cast<std::int64_t>(p.batch) * p.prompt;
-    pre.prefill_seqs = pre.prefill_final_chunks = p.batch;
-    pre.prefill_attn_ctx = p.batch * (static_cast<double>(p.prompt) * (p.prompt + 1) / 2);
-    ape.push_back(100 * std::abs(model.step_seconds(pre) - p.prefill_s) / p.prefill_s);
-    // The measured decode time is the mean over the generation: the model at the mean context.
+    // A prefill step counts only if no training point ran the same step (same prompt and batch): otherwise it is
+    // a repeat of fitted data, not a held-out step.
+    bool seen = false;
+    for (const auto& q : set.points)
+      seen |= !q.held_out && !q.excluded && q.prompt == p.prompt && q.batch == p.batch;
+    if (!seen) ape.push_back(100 * std::abs(model.step_seconds(prefill_shape(p)) - p.prefill_s) / p.prefill_s);
+    if (p.truncated) continue;
+    // The measured decode time is the mean over the output - 1 decode iterations after the prefill.
     const double mean_decode =
-        model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1), p.output) / p.output;
+        model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1), p.output - 1) /
+        (p.output - 1);
     ape.push_back(100 * std::abs(mean_decode - p.decode_s) / p.decode_s);
   }
   return stats_of(ape);
@@ -300,16 +333,9 @@ ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set) 
 ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set) {
   std::vector<double> ape;
   for (const auto& p : set.points) {
-    if (p.excluded) continue;
-    // The profiler caps generation length: where the measured latency is far below prefill + output x decode
-    // time, fewer tokens were generated than requested, and the point says nothing about e2e.
-    if (p.e2e_s < 0.9 * (p.prefill_s + p.output * p.decode_s)) continue;
-    BatchShape pre;
-    pre.prefill_tokens = static_cast<std::int64_t>(p.batch) * p.prompt;
-    pre.prefill_seqs = pre.prefill_final_chunks = p.batch;
-    pre.prefill_attn_ctx = p.batch * (static_cast<double>(p.prompt) * (p.prompt + 1) / 2);
+    if (!p.held_out || p.excluded || p.truncated) continue;  // held-out points whose generation ran in full
     // As simulated: the prefill step yields the first token, then output - 1 decode iterations.
-    const double predicted = model.step_seconds(pre) +
+    const double predicted = model.step_seconds(prefill_shape(p)) +
                              model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1),
                                                       p.output - 1);
     ape.push_back(100 * std::abs(predicted - p.e2e_s) / p.e2e_s);
@@ -319,43 +345,34 @@ ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set) {
 
 CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::string& architecture, int tp,
                                      const std::string& exclude_gpu) {
-  // Across the entries: decode floor = overhead + (weights / TP) / (bandwidth x eff_bw), a line in
-  // x = weights / (TP x bandwidth); prefill seconds per token = (matmul FLOPs / TP) / (FLOP rate x eff_c).
-  auto usable = [&](const CalibrationCoefficients& c) {
-    return c.gpu != exclude_gpu && (architecture.empty() || catalog.gpu(c.gpu).architecture == architecture);
-  };
-  bool same_tp = false;
-  for (const auto& [key, c] : catalog.calibrations()) same_tp |= usable(c) && c.tensor_parallel == tp;
-  std::vector<double> xs, floors, compute;
-  for (const auto& [key, c] : catalog.calibrations()) {
-    if (!usable(c) || (same_tp && c.tensor_parallel != tp)) continue;
-    const auto& gpu = catalog.gpu(c.gpu);
-    const auto& m = catalog.model(c.model);
-    const double tp = c.tensor_parallel;
-    xs.push_back(m.weight_bytes() / tp / (gpu.memory_bandwidth_gbps * 1e9));
-    floors.push_back(c.decode_floor);
-    const double matmul = 2.0 * (m.parameters() - 2.0 * m.vocab_size * m.hidden_size);
-    compute.push_back(matmul / tp / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)));
-  }
+  // Only entries at the same TP degree carry over: overheads and communication change with TP, and a line fitted
+  // across TP degrees of one large model does not transfer to other models (its intercept is not an overhead).
+  // Per entry: the decode floor less the default overhead and the all-reduces the roofline adds itself is the
+  // weight read, giving the bandwidth efficiency; the prefill slope per token gives the compute efficiency.
+  const RooflineParams defaults;
   CarriedEfficiency e;
-  e.entries = static_cast<int>(xs.size());
-  if (xs.empty()) return e;
-  double mc = 0;
-  for (double v : compute) mc += v;
-  e.compute = std::clamp(mc / static_cast<double>(compute.size()), 0.05, 1.0);
-  // Least-squares line through (x, floor); a single entry (or equal x) gives a ratio with the default overhead.
-  const double n = static_cast<double>(xs.size());
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (std::size_t i = 0; i < xs.size(); ++i) sx += xs[i], sy += floors[i], sxx += xs[i] * xs[i], sxy += xs[i] * floors[i];
-  const double den = n * sxx - sx * sx;
-  const double slope = den > 1e-30 ? (n * sxy - sx * sy) / den : 0.0;
-  if (slope > 0) {
-    e.bandwidth = std::clamp(1.0 / slope, 0.05, 1.0);
-    e.step_overhead_s = std::max(0.0, (sy - slope * sx) / n);
-  } else {
-    const double overhead = RooflineParams{}.step_overhead_s;
-    e.bandwidth = std::clamp(sx / std::max(1e-9, sy - n * overhead), 0.05, 1.0);
-    e.step_overhead_s = overhead;
+  double bw = 0, comp = 0;
+  for (const auto& [key, c] : catalog.calibrations()) {
+    if (c.gpu == exclude_gpu || c.tensor_parallel != tp) continue;
+    const auto& gpu = catalog.gpu(c.gpu);
+    if (!architecture.empty() && gpu.architecture != architecture) continue;
+    const auto& m = catalog.model(c.model);
+    const double t = c.tensor_parallel;
+    const double comm = t > 1 ? 2.0 * m.layers *
+                                    (2.0 * (t - 1) / t * m.hidden_size * m.bytes_per_param / (gpu.link_bandwidth_gbps * 1e9) +
+                                     defaults.allreduce_latency_s)
+                              : 0.0;
+    const double weight_read_s = c.decode_floor - defaults.step_overhead_s - comm;
+    if (weight_read_s <= 0) continue;
+    bw += std::clamp(m.weight_bytes() / t / (gpu.memory_bandwidth_gbps * 1e9 * weight_read_s), 0.05, 1.0);
+    const double matmul = 2.0 * (m.parameters() - 2.0 * m.vocab_size * m.hidden_size);  // per token, all layers
+    comp += std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
+    ++e.entries;
+  }
+  if (e.entries) {
+    e.bandwidth = bw / e.entries;
+    e.compute = comp / e.entries;
+    e.step_overhead_s = defaults.step_overhead_s;
   }
   return e;
 }
@@ -370,13 +387,15 @@ RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e) {
 
 std::string coefficients_yaml(const CalibrationCoefficients& c) {
   std::string s = "# Calibrated step-time model written by `greenfleet calibrate`: regenerate, do not edit.\n";
-  s += fmt::format("gpu: {}\nmodel: {}\ntensor_parallel: {}\nsource: \"{}\"\n", c.gpu, c.model, c.tensor_parallel, c.source);
+  std::string source = c.source;
+  std::replace(source.begin(), source.end(), '"', '\'');  // keep the YAML string well formed
+  s += fmt::format("gpu: {}\nmodel: {}\ntensor_parallel: {}\nsource: \"{}\"\n", c.gpu, c.model, c.tensor_parallel, source);
   s += fmt::format("prefill_floor_s: {:.10g}\nprefill_fixed_s: {:.10g}\nper_prefill_token_s: {:.10g}\n"
                    "per_attn_ctx_s: {:.10g}\n",
                    c.prefill_floor, c.prefill_fixed, c.per_prefill_token, c.per_attn_ctx);
   s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\nper_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n",
                    c.decode_floor, c.decode_fixed, c.per_decode_seq, c.per_decode_ctx);
-  s += fmt::format("fit:                          # absolute percentage errors on points not used for fitting\n");
+  s += fmt::format("fit:                          # absolute percentage errors on held-out points (docs/MODELS.md)\n");
   s += fmt::format("  training_points: {}\n  held_out_points: {}\n", c.training_points, c.held_out_points);
   s += fmt::format("  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n", c.held_out_median_ape, c.held_out_p90_ape);
   s += fmt::format("  e2e_points: {}\n  e2e_median_ape: {:.3f}\n  e2e_p90_ape: {:.3f}\n", c.e2e_points, c.e2e_median_ape,

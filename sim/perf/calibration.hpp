@@ -16,6 +16,7 @@ struct MeasuredPoint {
   double prefill_s = 0, decode_s = 0, e2e_s = 0;
   bool held_out = false;  // not used for fitting
   bool excluded = false;  // an inconsistent measurement, used for nothing (see read_splitwise_sim)
+  bool truncated = false;  // the generation was cut short: its decode and e2e times are not used
 };
 
 struct MeasuredSet {
@@ -26,7 +27,7 @@ struct MeasuredSet {
 };
 
 // Reads SplitwiseSim's perf_model.csv (columns by name), maps its model and hardware names to catalog ids,
-// collapses repeats to medians and marks every fourth distinct point (in sorted order) as held out. Rows of
+// collapses repeats to medians and marks every third distinct point (in sorted order) as held out. Rows of
 // models or hardware the catalog lacks are skipped and counted in `skipped`. A batch-sweep point whose prefill
 // time is below that of a smaller batch was not run as one step (the KV cache could not hold the batch, so the
 // engine queued part of it): such points are excluded from fitting and validation, and counted.
@@ -41,7 +42,8 @@ std::vector<double> fit_relative_least_squares(const std::vector<std::vector<dou
                                                const std::vector<double>& targets);
 
 // Fits prefill and decode coefficients on the training points and measures held-out step-time errors and
-// end-to-end errors (all points whose e2e is not truncated by the profiler's output cap).
+// end-to-end errors on held-out points: a held-out prefill counts only if no training point has the same prefill
+// shape, and truncated generations are used for neither decode nor end-to-end.
 CalibrationCoefficients calibrate(const MeasuredSet& set);
 
 struct ErrorStats {
@@ -52,15 +54,15 @@ struct ErrorStats {
 ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set);
 ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set);
 
-// Roofline efficiencies implied by a calibrated entry: the decode floor is the weight read (bandwidth), the
-// prefill slope the matmul rate (compute). Averaged over every calibrated entry of one GPU architecture (but
-// `exclude`), they are what a roofline fallback uses for hardware without measurements of its own.
+// Roofline efficiencies implied by calibrated entries at one TP degree: the decode floor is the weight read
+// (bandwidth), the prefill slope the matmul rate (compute). Averaged over the entries of one GPU architecture,
+// they are what a roofline fallback uses for hardware without measurements of its own; with no entry at that TP
+// degree nothing is carried (entries == 0) and the roofline keeps its defaults.
 struct CarriedEfficiency {
   double compute = 0, bandwidth = 0;
   double step_overhead_s = 0;  // fitted with the bandwidth efficiency when entries span several TP degrees
   int entries = 0;
 };
-// Entries with the same TP degree are preferred when there are any (efficiency and overhead change with TP);
 // `architecture` empty means any architecture; `exclude_gpu` leaves one GPU's entries out (validation).
 CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::string& architecture, int tp,
                                      const std::string& exclude_gpu = "");
