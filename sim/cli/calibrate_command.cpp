@@ -10,6 +10,7 @@
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
+#include "sim/metrics/sample_stats.hpp"
 #include "sim/energy/power_calibration.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/roofline.hpp"
@@ -96,14 +97,13 @@ std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
   // saturated level is the catalog's prefill (TDP-class) power and the batch scale is carried from the H100 fit.
   const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
   for (const auto& [gpu, watts] : energy::read_ml_energy_2023(dir + "/legacy_2023")) {
-    std::vector<double> w = watts;
-    std::sort(w.begin(), w.end());
+    const std::vector<double>& w = watts;
     energy::GpuPowerCurve c;
     c.gpu = gpu;
     c.method = "levels";
     c.source = "ML.ENERGY leaderboard 2023 (legacy_2023): median over models of energy / latency per request; "
                "saturated = catalog prefill_w; batch_scale carried from the H100 fit (ours)";
-    c.decode_w_small = w.size() % 2 ? w[w.size() / 2] : 0.5 * (w[w.size() / 2 - 1] + w[w.size() / 2]);
+    c.decode_w_small = metrics::sample_median(w);
     c.decode_w_saturated = catalog.gpu(gpu).power.prefill_w;
     c.batch_scale = scale > 0 ? scale : 64;
     c.training_points = static_cast<int>(w.size());

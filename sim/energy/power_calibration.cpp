@@ -7,6 +7,7 @@
 
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
+#include "sim/metrics/sample_stats.hpp"
 #include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::energy {
@@ -21,12 +22,6 @@ std::map<std::string, int> header(workload::LineReader& rows, std::vector<std::s
   return col;
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
 
 }  // namespace
 
@@ -80,7 +75,7 @@ std::pair<double, double> power_errors(const GpuPowerCurve& c, const std::vector
   std::vector<double> ape;
   for (const auto& p : points)
     if (p.held_out) ape.push_back(100 * std::abs(c.decode_w(p.batch) - p.watts) / p.watts);
-  return {percentile(ape, 0.5), percentile(ape, 0.9)};
+  return {metrics::sample_quantile(ape, 0.5), metrics::sample_quantile(ape, 0.9)};
 }
 
 void mark_power_held_out(std::vector<PowerPoint>& points) {

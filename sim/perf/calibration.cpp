@@ -8,29 +8,17 @@
 
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
+#include "sim/metrics/sample_stats.hpp"
 #include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::perf {
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
 ErrorStats stats_of(const std::vector<double>& ape) {
   ErrorStats s;
   s.points = static_cast<int>(ape.size());
-  if (!ape.empty()) s.median_ape = median(ape), s.p90_ape = percentile(ape, 0.9);
+  if (!ape.empty()) s.median_ape = metrics::sample_median(ape), s.p90_ape = metrics::sample_quantile(ape, 0.9);
   return s;
 }
 
@@ -169,7 +157,7 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
       MeasuredPoint m = reps.front();
       std::vector<double> a, b, c;
       for (const auto& r : reps) a.push_back(r.prefill_s), b.push_back(r.decode_s), c.push_back(r.e2e_s);
-      m.prefill_s = median(a), m.decode_s = median(b), m.e2e_s = median(c);
+      m.prefill_s = metrics::sample_median(a), m.decode_s = metrics::sample_median(b), m.e2e_s = metrics::sample_median(c);
       set.points.push_back(m);
     }
     // Batch sweep: same prompt and output, growing batch; prefill time must not fall as the batch grows.

@@ -115,13 +115,7 @@ bool AzureCsvSource::next(RequestSpec& out) {
                           fields[col_time_]);
       } else {
         last_arrival_ = arrival;
-        out.id = next_id_++;
-        out.arrival = arrival;
-        out.prompt_tokens = prompt;
-        out.output_tokens = output;
-        out.cls = RequestClass::kOnline;
-        out.deadline = -1;
-        out.prefix_hashes.clear();
+        set_online_request(out, next_id_++, arrival, prompt, output);
         return true;
       }
     }

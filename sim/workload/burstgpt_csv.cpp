@@ -48,13 +48,7 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
         why = fmt::format("Timestamp {} is earlier than the previous row's (rows must be in time order)", t);
       } else {
         last_arrival_ = arrival;
-        out.id = next_id_++;
-        out.arrival = arrival;
-        out.prompt_tokens = prompt;
-        out.output_tokens = output;
-        out.cls = RequestClass::kOnline;
-        out.deadline = -1;
-        out.prefix_hashes.clear();
+        set_online_request(out, next_id_++, arrival, prompt, output);
         return true;
       }
     }

@@ -21,6 +21,19 @@ struct RequestSpec {
   std::vector<std::uint64_t> prefix_hashes;
 };
 
+// Fills `out` as an online request without a deadline or prefix hashes: what the trace readers emit (the
+// workload transforms tag offline requests afterwards).
+inline void set_online_request(RequestSpec& out, std::uint64_t id, core::SimTime arrival, std::int32_t prompt,
+                               std::int32_t output) {
+  out.id = id;
+  out.arrival = arrival;
+  out.prompt_tokens = prompt;
+  out.output_tokens = output;
+  out.cls = RequestClass::kOnline;
+  out.deadline = -1;
+  out.prefix_hashes.clear();
+}
+
 // A stream of requests in non-decreasing arrival order. Sources are pulled one request at a time so a trace is
 // never held in memory whole.
 class RequestSource {
