@@ -9,12 +9,12 @@ namespace greenfleet::serving {
 namespace {
 
 // Instances on servers that are off or booting look idle but would make a request wait for a boot. Load-based
-// routers add this many tokens to such an instance's load, so a sleeping server is woken only when every
+// routers add `wake_penalty_tokens` to such an instance's load, so a sleeping server is woken only when every
 // powered instance is that far behind; round-robin and random skip sleeping instances while any is powered.
-constexpr std::int64_t kWakePenaltyTokens = 200000;
+constexpr std::int64_t kDefaultWakePenaltyTokens = 200000;
 
-std::int64_t routing_load(const Instance& in) {
-  return in.outstanding_tokens() + (in.powered() ? 0 : kWakePenaltyTokens);
+std::int64_t routing_load(const Instance& in, std::int64_t wake_penalty) {
+  return in.outstanding_tokens() + (in.powered() ? 0 : wake_penalty);
 }
 
 bool any_powered(std::span<Instance* const> instances) {
@@ -57,9 +57,13 @@ std::size_t argmin(std::span<Instance* const> instances, Load load) {
 
 class LeastOutstandingTokens final : public Router {
  public:
+  explicit LeastOutstandingTokens(std::int64_t wake_penalty) : wake_penalty_(wake_penalty) {}
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    return argmin(instances, [](const Instance& in) { return routing_load(in); });
+    return argmin(instances, [&](const Instance& in) { return routing_load(in, wake_penalty_); });
   }
+
+ private:
+  std::int64_t wake_penalty_;
 };
 
 class LeastKvUsage final : public Router {
@@ -90,19 +94,20 @@ class Random final : public Router {
 
 class PowerOfTwo final : public Router {
  public:
-  explicit PowerOfTwo(std::uint64_t seed) : rng_(seed) {}
+  PowerOfTwo(std::uint64_t seed, std::int64_t wake_penalty) : rng_(seed), wake_penalty_(wake_penalty) {}
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
     const std::size_t n = instances.size();
     if (n == 1) return 0;
     const std::size_t a = rng_.below(n);
     std::size_t b = rng_.below(n - 1);
     if (b >= a) ++b;  // two distinct candidates
-    const auto la = routing_load(*instances[a]), lb = routing_load(*instances[b]);
+    const auto la = routing_load(*instances[a], wake_penalty_), lb = routing_load(*instances[b], wake_penalty_);
     return (lb < la || (lb == la && b < a)) ? b : a;
   }
 
  private:
   core::Rng rng_;
+  std::int64_t wake_penalty_;
 };
 
 RouterRegistry make_registry() {
@@ -112,12 +117,14 @@ RouterRegistry make_registry() {
           p.finish();
           return std::make_unique<RoundRobin>();
         });
+  const core::ParamSpec wake{"wake_penalty_tokens", "int", "200000",
+                              "extra load of an instance whose server is off or booting"};
   r.add({"router", "least_outstanding_tokens",
-         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index); "
-         "a sleeping server counts 200,000 tokens extra.", {}},
+         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).", {wake}},
         [](io::ConfigNode& p, std::uint64_t) {
+          const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
           p.finish();
-          return std::make_unique<LeastOutstandingTokens>();
+          return std::make_unique<LeastOutstandingTokens>(penalty);
         });
   r.add({"router", "least_kv_usage", "Joins the instance whose KV cache is least full, then shortest queue.", {}},
         [](io::ConfigNode& p, std::uint64_t) {
@@ -133,11 +140,12 @@ RouterRegistry make_registry() {
         });
   r.add({"router", "power_of_two",
          "Samples two distinct instances at random and joins the one with fewer outstanding tokens.",
-         {{"seed_stream", "string", "router.power_of_two", "name of the RNG stream"}}},
+         {{"seed_stream", "string", "router.power_of_two", "name of the RNG stream"}, wake}},
         [](io::ConfigNode& p, std::uint64_t seed) {
           const std::string stream = p.get_string("seed_stream", std::string("router.power_of_two"));
+          const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
           p.finish();
-          return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, stream).next_u64());
+          return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, stream).next_u64(), penalty);
         });
   return r;
 }
