@@ -62,7 +62,7 @@ TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
   s.prefill_attn_ctx = 2048.0 * 2049 / 2;
   s.prefill_kv_tokens = 2048;
   const double t = m.step_seconds(s);
-  const double matmul_only = 2.0 * (model.parameters() - 2.0 * model.vocab_size * model.hidden_size) * 2048 /
+  const double matmul_only = 2.0 * model.layer_parameters() * 2048 /
                              (gpu.fp16_tflops * 1e12 * p.compute_efficiency);
   CHECK(t > matmul_only);
   CHECK(t < matmul_only * 1.15);  // attention and the LM head add a little

@@ -43,7 +43,7 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
     po::store(po::command_line_parser(args).options(opts).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    throw core::InputError(fmt::format("{}", e.what()));
+    throw core::InputError(fmt::format("{}: {} (see --help)", with_out ? "calibrate" : "validate", e.what()));
   }
   if (vm.count("help")) {
     std::cout << opts;

@@ -1,5 +1,5 @@
 #pragma once
-#include <atomic>
+#include <stdexcept>
 #include <cstdint>
 #include <functional>
 #include <vector>

@@ -34,7 +34,6 @@ class Registry {
     const std::string key = info.name;
     entries_.emplace(key, Entry{std::move(info), std::move(factory)});
   }
-  bool contains(const std::string& name) const { return entries_.count(name) != 0; }
   std::unique_ptr<Base> create(const std::string& name, Args... args) const {
     auto it = entries_.find(name);
     if (it == entries_.end()) throw std::out_of_range("no component named " + name);

@@ -8,10 +8,6 @@
 
 namespace greenfleet::energy {
 
-namespace {
-constexpr double kJoulesPerKwh = 3.6e6;
-}
-
 Accum& Accum::operator+=(const Accum& o) {
   energy_gpu += o.energy_gpu, energy_host += o.energy_host;
   op_gpu += o.op_gpu, op_host += o.op_host;

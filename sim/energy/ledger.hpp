@@ -29,6 +29,8 @@ struct Accum {
   Accum scaled(double f) const;
 };
 
+inline constexpr double kJoulesPerKwh = 3.6e6;
+
 enum Phase : int { kPrefill = 0, kDecode = 1, kIdle = 2, kOff = 3, kPhases = 4 };
 inline constexpr const char* kPhaseNames[kPhases] = {"prefill", "decode", "idle", "off"};
 

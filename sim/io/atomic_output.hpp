@@ -15,7 +15,6 @@ class AtomicOutput {
   AtomicOutput& operator=(const AtomicOutput&) = delete;
 
   hid_t file() const { return file_.get(); }
-  const std::string& temp_path() const { return temp_; }
   void commit();
 
  private:

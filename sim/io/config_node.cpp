@@ -262,7 +262,7 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   else if (unit == "y") scale = 365.0 * 86400;  // 8,760 h, as EcoServe's amortisation
   else fail(key, fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h, d or y)", unit, s));
   const double seconds = number * scale;
-  if (!std::isfinite(seconds) || seconds > 9.2e9)
+  if (!std::isfinite(seconds) || !core::fits_sim_time(seconds))
     fail(key, fmt::format("duration '{}' is out of range", s));
   const core::SimTime t = core::from_seconds(seconds);
   if (t < min) fail(key, fmt::format("duration '{}' must be at least {}s", s, core::to_seconds(min)));

@@ -21,7 +21,6 @@ RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo)
 }
 
 void RequestMetrics::on_request_done(const serving::RequestState& r) {
-  first_arrival_ = std::min(first_arrival_, r.spec.arrival);
   if (r.status == serving::RequestStatus::kRejected) {
     ++rejected_;
     return;
@@ -41,7 +40,6 @@ void RequestMetrics::on_request_done(const serving::RequestState& r) {
   if (t.slo_met) ++slo_met_, ++slo_met_class_[c];
   prompt_tokens_ += static_cast<std::uint64_t>(r.spec.prompt_tokens);
   output_tokens_ += static_cast<std::uint64_t>(r.spec.output_tokens);
-  last_completion_ = std::max(last_completion_, r.completion);
 }
 
 }  // namespace greenfleet::metrics

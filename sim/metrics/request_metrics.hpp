@@ -38,8 +38,6 @@ class RequestMetrics final : public serving::ServingObserver {
   std::uint64_t slo_met_class(int c) const { return slo_met_class_[c]; }
   std::uint64_t prompt_tokens() const { return prompt_tokens_; }
   std::uint64_t output_tokens() const { return output_tokens_; }
-  core::SimTime last_completion() const { return last_completion_; }
-  core::SimTime first_arrival() const { return first_arrival_; }
 
  private:
   SloTargets slo_;
@@ -47,8 +45,6 @@ class RequestMetrics final : public serving::ServingObserver {
   std::uint64_t completed_ = 0, rejected_ = 0, unfinished_ = 0, slo_met_ = 0;
   std::uint64_t completed_class_[2] = {0, 0}, slo_met_class_[2] = {0, 0};
   std::uint64_t prompt_tokens_ = 0, output_tokens_ = 0;
-  core::SimTime last_completion_ = 0;
-  core::SimTime first_arrival_ = core::kTimeMax;
 };
 
 }  // namespace greenfleet::metrics

@@ -16,8 +16,6 @@ struct BatchShape {
   std::int64_t decode_ctx = 0;  // sum over decode sequences of their context length this iteration
 
   std::int64_t tokens() const { return prefill_tokens + decode_seqs; }
-  std::int32_t seqs() const { return prefill_seqs + decode_seqs; }
-  std::int32_t sampled_tokens() const { return prefill_final_chunks + decode_seqs; }
 };
 
 }  // namespace greenfleet::perf

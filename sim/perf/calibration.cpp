@@ -353,7 +353,7 @@ CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::s
     const double weight_read_s = c.decode_floor - defaults.step_overhead_s - comm;
     if (weight_read_s <= 0) continue;
     bw += std::clamp(m.weight_bytes() / t / (gpu.memory_bandwidth_gbps * 1e9 * weight_read_s), 0.05, 1.0);
-    const double matmul = 2.0 * (m.parameters() - 2.0 * m.vocab_size * m.hidden_size);  // per token, all layers
+    const double matmul = 2.0 * m.layer_parameters();  // per token, all layers
     comp += std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
     ++e.entries;
   }

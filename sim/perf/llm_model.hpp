@@ -21,18 +21,18 @@ struct LlmModel {
   double bytes_per_param = 2;  // from dtype
   double published_params_b = 0;
 
-  // Parameters counted from the shape (norms and biases are < 0.1% and left out).
-  double parameters() const {
+  // Parameters of the transformer layers (the matrices every token multiplies through).
+  double layer_parameters() const {
     const double q = static_cast<double>(heads) * head_dim;
     const double kv = static_cast<double>(kv_heads) * head_dim;
     const double attn = hidden_size * q + 2.0 * hidden_size * kv + q * hidden_size;
     const double mlp = (gated_mlp ? 3.0 : 2.0) * hidden_size * static_cast<double>(ffn_size);
-    const double emb = static_cast<double>(vocab_size) * hidden_size * (tied_embeddings ? 1.0 : 2.0);
-    return layers * (attn + mlp) + emb;
+    return layers * (attn + mlp);
   }
-  // Parameters touched per generated token by matrix multiplies: all but the input embedding lookup.
-  double matmul_parameters() const {
-    return parameters() - (tied_embeddings ? 0.0 : static_cast<double>(vocab_size) * hidden_size);
+  // Parameters counted from the shape (norms and biases are < 0.1% and left out).
+  double parameters() const {
+    const double emb = static_cast<double>(vocab_size) * hidden_size * (tied_embeddings ? 1.0 : 2.0);
+    return layer_parameters() + emb;
   }
   double weight_bytes() const { return parameters() * bytes_per_param; }
   // Key and value vectors of one token across all layers.

@@ -13,8 +13,7 @@ RooflineModel::RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, i
   link_rate_ = gpu.link_bandwidth_gbps * 1e9;
   layers_ = model.layers;
   const double vocab_params = static_cast<double>(model.vocab_size) * model.hidden_size;
-  const double embedding_params = model.tied_embeddings ? 0.0 : vocab_params;  // lookup only, no matmul
-  flops_per_token_ = 2.0 * (model.parameters() - embedding_params - vocab_params);
+  flops_per_token_ = 2.0 * model.layer_parameters();
   flops_per_logit_ = 2.0 * vocab_params;
   attn_flops_per_ctx_ = 4.0 * model.layers * static_cast<double>(model.heads) * model.head_dim;
   weight_bytes_ = model.weight_bytes();

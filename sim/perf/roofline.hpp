@@ -8,7 +8,8 @@ namespace greenfleet::perf {
 
 // Efficiency factors that turn datasheet peaks into achieved rates. The defaults are our reconstruction (not
 // measured): typical dense-GEMM utilisation of LLM prefill and achieved HBM bandwidth of decode kernels; the
-// calibrated models of the calibration issue replace them. Every one can be set per deployment in YAML.
+// calibrated model (sim/perf/calibrated.*) or efficiencies carried from it replace them. Every one can be set per
+// deployment in YAML.
 struct RooflineParams {
   double compute_efficiency = 0.55;     // achieved / peak dense FP16 FLOP/s
   double bandwidth_efficiency = 0.80;   // achieved / peak memory bandwidth
@@ -28,9 +29,6 @@ class RooflineModel final : public PerfModel {
   StepCost step_cost(const BatchShape& shape) const override;
   DecodeCost decode_cost(std::int32_t batch) const override;
 
-  // Exposed for tests and documentation of the terms.
-  double flop_rate() const { return flop_rate_; }
-  double byte_rate() const { return byte_rate_; }
 
  private:
   double comm_seconds(std::int64_t tokens) const;

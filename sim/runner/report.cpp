@@ -65,10 +65,10 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   for (std::size_t i = 0; i < ledger.servers().size(); ++i)
     facility_j += ledger.server_total(i).energy() * ledger.servers()[i].pue;
   const double tokens = static_cast<double>(m.prompt_tokens() + m.output_tokens());
-  s.add("energy_it_kwh", total.energy() / 3.6e6, "energy, IT (kWh)");
-  s.add("energy_gpu_kwh", total.energy_gpu / 3.6e6, "energy, GPUs (kWh)");
-  s.add("energy_host_kwh", total.energy_host / 3.6e6, "energy, hosts (kWh)");
-  s.add("energy_facility_kwh", facility_j / 3.6e6, "energy with PUE (kWh)");
+  s.add("energy_it_kwh", total.energy() / energy::kJoulesPerKwh, "energy, IT (kWh)");
+  s.add("energy_gpu_kwh", total.energy_gpu / energy::kJoulesPerKwh, "energy, GPUs (kWh)");
+  s.add("energy_host_kwh", total.energy_host / energy::kJoulesPerKwh, "energy, hosts (kWh)");
+  s.add("energy_facility_kwh", facility_j / energy::kJoulesPerKwh, "energy with PUE (kWh)");
   s.add("operational_kg", total.op() / 1000, "operational carbon (kg)");
   s.add("operational_gpu_kg", total.op_gpu / 1000, "operational, GPUs (kg)");
   s.add("operational_host_kg", total.op_host / 1000, "operational, hosts (kg)");
@@ -88,9 +88,6 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
         "server shutdowns (idle)");
   s.add("ci_rows_skipped", static_cast<double>(sim.ci_rows_skipped()), "CI rows skipped (empty)");
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
-  std::uint64_t stale = 0;
-  for (const auto& in : sim.instances()) stale += in->stats().stale_events;
-  s.add("stale_events", static_cast<double>(stale), "events cancelled lazily");
   s.add("peak_pending_events", static_cast<double>(sim.engine().peak_pending()), "peak pending events");
   s.add("peak_requests_in_flight", static_cast<double>(sim.peak_in_flight()), "peak requests in flight");
   s.add("wall_seconds", wall_seconds, "wall time (s)");
@@ -102,7 +99,7 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
 namespace {
 
 // /carbon: totals and breakdowns; /timeseries: per slot and server.
-void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment& x, double span_s) {
+void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment& x) {
   const auto& ledger = sim.ledger();
   auto columns = [](hid_t g, const std::vector<energy::Accum>& rows) {
     std::vector<double> cols[6];
@@ -191,7 +188,6 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
   matrix("embodied_g", emb, servers, "gCO2e");
   matrix("utilisation", util, servers, "busy GPU-seconds / (GPUs x slot)");
   matrix("carbon_intensity", ci, x.sites.size(), "gCO2e/kWh, mean over the slot, per site");
-  (void)span_s;
 }
 
 }  // namespace
@@ -205,7 +201,6 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
   io::h5::write_attr(file, "wall_seconds", wall_seconds);
   io::h5::write_attr(file, "config_yaml", x.resolved_yaml);
 
-  const double span_s = core::to_seconds(sim.end_time());
   {
     io::h5::Handle g = io::h5::create_group(file, "sites");
     std::vector<std::string> names, kinds;
@@ -281,7 +276,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
     io::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
                      "iterations run with [column] sequences in the batch");
   }
-  write_carbon_tables(file, sim, x, span_s);
+  write_carbon_tables(file, sim, x);
 }
 
 }  // namespace greenfleet::runner

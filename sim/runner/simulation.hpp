@@ -1,5 +1,4 @@
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,7 +37,7 @@ struct Progress {
 };
 
 // Builds the fleet, instances, router and workload of one experiment on an engine and runs it. Observers
-// (metrics, writers, later meters and ledgers) are attached before run().
+// (metrics, the carbon ledger, writers) are attached before run().
 class Simulation {
  public:
   Simulation(const io::Experiment& experiment, const fleet::Catalog& catalog);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <stdexcept>
+#include <string>
 #include <cmath>
 
 namespace greenfleet::serving {
@@ -319,15 +321,12 @@ void Instance::start_step() {
   step_start_ = engine_->now();
   run_iterations_ = k;
   const core::SimTime duration = std::max<core::SimTime>(1, core::from_seconds(seconds));
-  engine_->schedule_tracked(step_start_ + duration, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_),
-                            generation_);
+  engine_->schedule_tracked(step_start_ + duration, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
 }
 
-void Instance::on_event(const core::Event& e) {
-  if (e.payload != generation_) {  // superseded by a cut run
-    ++stats_.stale_events;
-    return;
-  }
+void Instance::on_event(const core::Event&) {
+  // A cut run moves its pending step end earlier in place (Engine::reschedule_earlier), so every step end that
+  // fires is current.
   finish_step();
 }
 
@@ -458,7 +457,6 @@ void Instance::abandon_all(core::SimTime end) {
       observer_->on_step(*this, rec);
     }
   }
-  ++generation_;
   busy_ = false;
   run_iterations_ = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);

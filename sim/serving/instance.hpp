@@ -33,7 +33,7 @@ struct SchedulerConfig {
   bool check_invariants = false;  // verify block and token accounting at every step (tests, debugging)
 };
 
-// Where an instance runs: enough for routers, reports and (later) energy and carbon accounting.
+// Where an instance runs: enough for routers, reports and energy and carbon accounting.
 struct Placement {
   std::int32_t server = -1;
   std::int32_t site = -1;
@@ -50,7 +50,6 @@ struct InstanceStats {
   std::uint64_t completed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t preemptions = 0;
-  std::uint64_t stale_events = 0;  // step ends superseded by a cut run (lazy cancellation)
   std::vector<std::uint64_t> batch_size_iterations;  // [b] = iterations that ran with b sequences
 };
 
@@ -147,7 +146,6 @@ class Instance final : public core::EventHandler {
   double step_extra_s_ = 0;          // swap transfers added to this step
   std::int64_t run_iterations_ = 1;  // > 1: a fast-forwarded decode run
   std::int64_t run_free_start_ = 0;  // free blocks before the run's allocations
-  std::uint64_t generation_ = 0;     // bumps when a scheduled step end is superseded (lazy cancellation)
   std::int64_t outstanding_tokens_ = 0;
   double swap_used_bytes_ = 0;
   InstanceStats stats_;

@@ -17,7 +17,6 @@ void Provisioner::add_server(std::size_t server, PowerPolicy policy, bool initia
   if (servers_.size() <= server) servers_.resize(server + 1);
   Server& s = servers_[server];
   s.policy = policy;
-  s.managed = true;
   s.state = initially_on ? State::kOn : State::kOff;
   s.instances = std::move(instances);
   for (Instance* in : s.instances) in->attach_power(this, server, initially_on);

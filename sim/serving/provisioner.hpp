@@ -33,7 +33,6 @@ class Provisioner final : public core::EventHandler {
   void on_demand(std::size_t server);
   void on_event(const core::Event& e) override;
 
-  bool is_on(std::size_t server) const { return servers_[server].state == State::kOn; }
   std::uint64_t boots() const { return boots_; }
   std::uint64_t shutdowns() const { return shutdowns_; }
 
@@ -44,7 +43,6 @@ class Provisioner final : public core::EventHandler {
     State state = State::kOn;
     std::vector<Instance*> instances;
     std::uint64_t idle_generation = 0;
-    bool managed = false;
   };
   bool all_idle(const Server& s) const;
 

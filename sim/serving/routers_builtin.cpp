@@ -117,7 +117,7 @@ RouterRegistry make_registry() {
           p.finish();
           return std::make_unique<RoundRobin>();
         });
-  const core::ParamSpec wake{"wake_penalty_tokens", "int", "200000",
+  const core::ParamSpec wake{"wake_penalty_tokens", "int", std::to_string(kDefaultWakePenaltyTokens),
                               "extra load of an instance whose server is off or booting"};
   r.add({"router", "least_outstanding_tokens",
          "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).", {wake}},

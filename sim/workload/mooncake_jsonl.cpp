@@ -126,12 +126,9 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
         why = fmt::format("timestamp {} ms is earlier than the previous row's (rows must be in time order)", ts);
       } else {
         last_arrival_ = arrival;
-        out.id = next_id_++;
-        out.arrival = arrival;
-        out.prompt_tokens = static_cast<std::int32_t>(in);
-        out.output_tokens = static_cast<std::int32_t>(outlen);
-        out.cls = RequestClass::kOnline;
-        out.deadline = -1;
+        std::vector<std::uint64_t> hashes = std::move(out.prefix_hashes);
+        set_online_request(out, next_id_++, arrival, static_cast<std::int32_t>(in), static_cast<std::int32_t>(outlen));
+        out.prefix_hashes = std::move(hashes);
         return true;
       }
     }

@@ -49,11 +49,9 @@ bool SyntheticSource::next(RequestSpec& out) {
     throw core::InputError(fmt::format("workload.synthetic: arrival {} s is beyond the simulated time range "
                                        "(about 292 years); raise rate or lower requests",
                                        clock_s_));
-  out.id = produced_++;
-  out.arrival = core::from_seconds(clock_s_);
-  out.prompt_tokens = spec_.prompt.sample(prompts_);
-  out.output_tokens = spec_.output.sample(outputs_);
-  out.cls = RequestClass::kOnline;
+  const std::int32_t prompt = spec_.prompt.sample(prompts_);
+  const std::int32_t output = spec_.output.sample(outputs_);
+  set_online_request(out, produced_++, core::from_seconds(clock_s_), prompt, output);
   return true;
 }
 

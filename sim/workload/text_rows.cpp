@@ -8,7 +8,7 @@ namespace greenfleet::workload {
 
 LineReader::LineReader(const std::string& path, BadRowPolicy policy, std::string skip_hint)
     : path_(path), in_(path), policy_(policy), skip_hint_(std::move(skip_hint)) {
-  if (!in_) throw core::InputError(fmt::format("{}: cannot open trace file", path));
+  if (!in_) throw core::InputError(fmt::format("{}: cannot open file", path));
 }
 
 bool LineReader::next_line() {
