@@ -68,6 +68,24 @@ workload::RequestSpec spec(std::uint64_t id, core::SimTime arrival, std::int32_t
   return s;
 }
 
+// Delivers `specs` to one instance at their arrival times (in order), then runs the engine dry.
+void run_arrivals(core::Engine& engine, serving::RequestPool& pool, serving::Instance& inst,
+                  std::vector<workload::RequestSpec> specs) {
+  struct Arrivals : core::EventHandler {
+    serving::RequestPool* pool;
+    serving::Instance* inst;
+    std::vector<workload::RequestSpec> specs;
+    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire(specs[e.target])); }
+  } arrivals;
+  arrivals.pool = &pool;
+  arrivals.inst = &inst;
+  arrivals.specs = std::move(specs);
+  const auto kind = engine.register_kind(&arrivals);
+  for (std::size_t i = 0; i < arrivals.specs.size(); ++i)
+    engine.schedule(arrivals.specs[i].arrival, core::kPriorityArrival, kind, static_cast<std::uint32_t>(i));
+  engine.run();
+}
+
 fleet::GpuSpec unit_gpu() {
   fleet::GpuSpec g;
   g.fp16_tflops = 1;
@@ -96,19 +114,7 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   Collector obs;
   serving::SchedulerConfig cfg;
   serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
-  struct Arrivals : core::EventHandler {
-    serving::RequestPool* pool;
-    serving::Instance* inst;
-    std::vector<workload::RequestSpec> specs;
-    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire(specs[e.target])); }
-  } arrivals;
-  arrivals.pool = &pool;
-  arrivals.inst = &inst;
-  arrivals.specs = {spec(0, 0, 100, 3), spec(1, 1'000'000, 50, 2)};  // A at 0 s; B at 1 ms
-  const auto kind = engine.register_kind(&arrivals);
-  engine.schedule(0, core::kPriorityArrival, kind, 0);
-  engine.schedule(1'000'000, core::kPriorityArrival, kind, 1);
-  engine.run();
+  run_arrivals(engine, pool, inst, {spec(0, 0, 100, 3), spec(1, 1'000'000, 50, 2)});  // A at 0 s; B at 1 ms
 
   // Step 1 [0, 3,539,315]: A's 100-token prefill. FLOPs 25,165,824x100 + 2,048,000 + 4,096x5,050 =
   //   2,539,315,200 -> 2.5393152 ms + 1 ms overhead.
@@ -148,19 +154,7 @@ TEST_CASE("golden: KV exhaustion preempts the newest request, which recomputes l
     cfg.kv_block_size = 4;
     cfg.fast_forward = fast_forward;
     serving::Instance inst(0, {}, cfg, 5, 4096, &roofline, &engine, &pool, &obs);
-    struct Arrivals : core::EventHandler {
-      serving::RequestPool* pool;
-      serving::Instance* inst;
-      std::vector<workload::RequestSpec> specs;
-      void on_event(const core::Event& e) override { inst->enqueue(pool->acquire(specs[e.target])); }
-    } arrivals;
-    arrivals.pool = &pool;
-    arrivals.inst = &inst;
-    arrivals.specs = {spec(0, 0, 8, 6), spec(1, 0, 8, 6)};
-    const auto kind = engine.register_kind(&arrivals);
-    engine.schedule(0, core::kPriorityArrival, kind, 0);
-    engine.schedule(0, core::kPriorityArrival, kind, 1);
-    engine.run();
+    run_arrivals(engine, pool, inst, {spec(0, 0, 8, 6), spec(1, 0, 8, 6)});
     // 1 [0, 1,203,522]: A prefills 8 (2 blocks): 203,522,048 FLOP -> 0.203522 ms + 1 ms.
     // 2 [.., 2,434,295]: A decodes (3rd block), B prefills 8 (2 blocks, cache now full): 230,772,736 FLOP.
     // 3 [.., 3,461,550]: B needs a 3rd block for its next token and none is free: B (newest) is preempted,

@@ -108,13 +108,11 @@ bool AzureCsvSource::next(RequestSpec& out) {
     } else if (!parse_number(fields[col_output_], output) || output < 1) {
       why = fmt::format("GeneratedTokens '{}' is not a positive integer", fields[col_output_]);
     } else {
-      if (!have_origin_) origin_ns_ = t_ns, have_origin_ = true;
-      const core::SimTime arrival = t_ns - origin_ns_;
-      if (arrival < last_arrival_) {
+      core::SimTime arrival = 0;
+      if (!clock_.place(t_ns, arrival)) {
         why = fmt::format("TIMESTAMP '{}' is earlier than the previous row's (rows must be in time order)",
                           fields[col_time_]);
       } else {
-        last_arrival_ = arrival;
         set_online_request(out, next_id_++, arrival, prompt, output);
         return true;
       }

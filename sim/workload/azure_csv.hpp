@@ -24,9 +24,7 @@ class AzureCsvSource final : public RequestSource {
   LineReader rows_;
   std::uint64_t next_id_ = 0;
   int col_time_ = -1, col_prompt_ = -1, col_output_ = -1, ncols_ = 0;
-  bool have_origin_ = false;
-  std::int64_t origin_ns_ = 0;
-  core::SimTime last_arrival_ = 0;
+  ArrivalClock clock_;
   std::vector<std::string_view> fields_;
 };
 

@@ -42,12 +42,10 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
     } else if (!parse_number(fields_[col_response_], output) || output < 1) {
       why = fmt::format("Response tokens '{}' is not a positive integer (a failed request)", fields_[col_response_]);
     } else {
-      if (!have_origin_) origin_s_ = t, have_origin_ = true;
-      const core::SimTime arrival = core::from_seconds(t - origin_s_);
-      if (arrival < last_arrival_) {
+      core::SimTime arrival = 0;
+      if (!clock_.place(core::from_seconds(t), arrival)) {
         why = fmt::format("Timestamp {} is earlier than the previous row's (rows must be in time order)", t);
       } else {
-        last_arrival_ = arrival;
         set_online_request(out, next_id_++, arrival, prompt, output);
         return true;
       }

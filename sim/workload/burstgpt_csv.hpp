@@ -22,9 +22,7 @@ class BurstGptCsvSource final : public RequestSource {
   std::string model_filter_;
   std::uint64_t next_id_ = 0;
   int col_time_ = -1, col_model_ = -1, col_request_ = -1, col_response_ = -1, ncols_ = 0;
-  core::SimTime last_arrival_ = 0;
-  bool have_origin_ = false;
-  double origin_s_ = 0;
+  ArrivalClock clock_;
   std::vector<std::string_view> fields_;
 };
 

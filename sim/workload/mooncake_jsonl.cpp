@@ -120,12 +120,10 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
     }
     if (why.empty()) {
       // Relative to the first row, like the other readers (the published traces start at 0 anyway).
-      if (!have_origin_) origin_ms_ = ts, have_origin_ = true;
-      const core::SimTime arrival = core::from_seconds((ts - origin_ms_) * 1e-3);
-      if (arrival < last_arrival_) {
+      core::SimTime arrival = 0;
+      if (!clock_.place(core::from_seconds(ts * 1e-3), arrival)) {
         why = fmt::format("timestamp {} ms is earlier than the previous row's (rows must be in time order)", ts);
       } else {
-        last_arrival_ = arrival;
         std::vector<std::uint64_t> hashes = std::move(out.prefix_hashes);
         set_online_request(out, next_id_++, arrival, static_cast<std::int32_t>(in), static_cast<std::int32_t>(outlen));
         out.prefix_hashes = std::move(hashes);

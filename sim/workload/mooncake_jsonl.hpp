@@ -18,9 +18,7 @@ class MooncakeJsonlSource final : public RequestSource {
  private:
   LineReader rows_;
   std::uint64_t next_id_ = 0;
-  core::SimTime last_arrival_ = 0;
-  bool have_origin_ = false;
-  double origin_ms_ = 0;
+  ArrivalClock clock_;
 };
 
 }  // namespace greenfleet::workload
