@@ -157,7 +157,9 @@ TEST_CASE("power model: one step priced by hand") {
   step.busy_seconds = 0.5;
   step.prefill_share = 0.25;
   step.entries = entries;
+  ledger.on_decode_begin(inst, pool[b]);  // b is a decode: its share accrues per instance until it stops
   ledger.on_step(inst, step);
+  ledger.on_decode_end(inst, pool[b]);
   // Request a processed 30 of the 31 tokens.
   CHECK(pool[a].energy_j == doctest::Approx(235.0 * 30 / 31));
   CHECK(pool[b].energy_j == doctest::Approx(235.0 / 31));

@@ -202,6 +202,9 @@ std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<st
   Collector c;
   sim.add_observer(&c);
   sim.run();
+  // Per-request carbon (prefill chunks paid per step, decodes settled when they stop) plus idle adds up to the
+  // fleet totals, also through preemptions and swaps.
+  CHECK(sim.ledger().conservation_error() < 1e-9);
   if (events) *events = sim.engine().events_dispatched();
   if (preemptions) {
     *preemptions = 0;

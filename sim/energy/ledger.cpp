@@ -26,6 +26,8 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
     : servers_(std::move(servers)),
       instances_(std::move(instances)),
       last_end_(instances_.size(), 0),
+      decode_accrued_(instances_.size(), {0.0, 0.0, 0.0}),
+      rates_(instances_.size()),
       pool_(pool),
       slot_(slot),
       gpu_dynamic_j_(servers_.size(), 0),
@@ -35,8 +37,16 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
       server_totals_(servers_.size()),
       power_(servers_.size()) {
   for (std::size_t s = 0; s < servers_.size(); ++s) power_[s].on = servers_[s].powered;
-  for (std::size_t i = 0; i < instances_.size(); ++i)
-    power_[static_cast<std::size_t>(instances_[i].server)].instances.push_back(i);
+  for (std::size_t i = 0; i < instances_.size(); ++i) {
+    const InstancePlace& p = instances_[i];
+    const ServerPower& sv = servers_[static_cast<std::size_t>(p.server)];
+    power_[static_cast<std::size_t>(p.server)].instances.push_back(i);
+    const double share = static_cast<double>(p.devices) / sv.gpus;
+    rates_[i].idle_gpu_w = p.devices * sv.gpu_idle_w;
+    rates_[i].busy_host_w = share * sv.host_static_w + sv.cpu_w_per_busy_instance;
+    rates_[i].gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
+    rates_[i].host_emb_rate = share * sv.host_emb_g_per_s;
+  }
 }
 
 void CarbonLedger::book_unused(std::size_t s, core::SimTime a, core::SimTime b) {
@@ -154,46 +164,65 @@ void CarbonLedger::book_idle(std::size_t i, core::SimTime a, core::SimTime b) {
 void CarbonLedger::on_step(const serving::Instance& instance, const serving::StepRecord& step) {
   const auto i = static_cast<std::size_t>(instance.id());
   const InstancePlace& p = instances_[i];
+  const InstanceRates& q = rates_[i];
   const auto s = static_cast<std::size_t>(p.server);
   const ServerPower& sv = servers_[s];
   if (step.start > last_end_[i]) book_idle(i, last_end_[i], step.start);
   last_end_[i] = step.end;
 
-  const double seconds = core::to_seconds(step.end - step.start);
-  const double share = static_cast<double>(p.devices) / sv.gpus;
+  const double inv_seconds = 1.0 / core::to_seconds(step.end - step.start);
   // GPU power interpolates between idle and the phase mix by the busy part of the step: energy is exact for a
   // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
   const double decode_w = sv.decode_w(step.shape->decode_seqs + step.shape->prefill_seqs);
   const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
   const double gpu_dynamic_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
   Interval iv;
-  iv.gpu_w = p.devices * sv.gpu_idle_w + gpu_dynamic_j / seconds;
-  iv.host_w = share * sv.host_static_w + sv.cpu_w_per_busy_instance;
-  iv.gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
-  iv.host_emb_rate = share * sv.host_emb_g_per_s;
+  iv.gpu_w = q.idle_gpu_w + gpu_dynamic_j * inv_seconds;
+  iv.host_w = q.busy_host_w;
+  iv.gpu_emb_rate = q.gpu_emb_rate;
+  iv.host_emb_rate = q.host_emb_rate;
   iv.busy_gpu_s = p.devices * step.busy_seconds;
 
   const double ci_integral = sv.ci->integral(step.start, step.end);
   const double ci = ci_integral * sv.pue / kJoulesPerKwh;
   gpu_dynamic_j_[s] += gpu_dynamic_j;
-  gpu_dynamic_op_[s] += gpu_dynamic_j / seconds * ci;
-  cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * seconds;
+  gpu_dynamic_op_[s] += gpu_dynamic_j * inv_seconds * ci;
+  cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance / inv_seconds;
   cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * ci;
   // Prefill and decode phases share the step's amounts by the prefill share of its work.
   const Accum x = book(s, step.start, step.end, iv, kDecode, step.prefill_share, ci_integral);
 
   // Split among the requests in the batch by the tokens each had processed: prefill chunks their chunk, decodes
-  // one token per iteration.
-  const double tokens = static_cast<double>(step.shape->prefill_tokens) +
-                        static_cast<double>(step.shape->decode_seqs) * static_cast<double>(step.iterations);
-  const double energy = x.energy() / tokens, op = x.op() / tokens, emb = x.emb() / tokens;
+  // one token per iteration. Decodes accrue per instance (settled in on_decode_end); prefill chunks are paid here.
+  const double iterations = static_cast<double>(step.iterations);
+  const double inv_tokens =
+      1.0 / (static_cast<double>(step.shape->prefill_tokens) + static_cast<double>(step.shape->decode_seqs) * iterations);
+  const double energy = x.energy() * inv_tokens, op = x.op() * inv_tokens, emb = x.emb() * inv_tokens;
+  std::array<double, 3>& accrued = decode_accrued_[i];
+  accrued[0] += energy * iterations;
+  accrued[1] += op * iterations;
+  accrued[2] += emb * iterations;
+  if (step.shape->prefill_tokens == 0) return;
   for (const auto& e : step.entries) {
-    const double w = static_cast<double>(step.tokens(e));
+    if (e.prefill_chunk == 0) continue;
+    const double w = static_cast<double>(e.prefill_chunk);
     serving::RequestState& r = (*pool_)[e.slot];
     r.energy_j += energy * w;
     r.operational_g += op * w;
     r.embodied_g += emb * w;
   }
+}
+
+void CarbonLedger::on_decode_begin(const serving::Instance& instance, serving::RequestState& r) {
+  const std::array<double, 3>& accrued = decode_accrued_[static_cast<std::size_t>(instance.id())];
+  for (int k = 0; k < 3; ++k) r.decode_mark[k] = accrued[k];
+}
+
+void CarbonLedger::on_decode_end(const serving::Instance& instance, serving::RequestState& r) {
+  const std::array<double, 3>& accrued = decode_accrued_[static_cast<std::size_t>(instance.id())];
+  r.energy_j += accrued[0] - r.decode_mark[0];
+  r.operational_g += accrued[1] - r.decode_mark[1];
+  r.embodied_g += accrued[2] - r.decode_mark[2];
 }
 
 void CarbonLedger::on_request_done(const serving::RequestState& r) {

@@ -79,6 +79,8 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
 
   void on_step(const serving::Instance& instance, const serving::StepRecord& step) override;
   void on_request_done(const serving::RequestState& r) override;
+  void on_decode_begin(const serving::Instance& instance, serving::RequestState& r) override;
+  void on_decode_end(const serving::Instance& instance, serving::RequestState& r) override;
   // A server powered on (booting counts as on: it draws idle power) or off (no power, embodied only).
   void on_power(std::size_t server, core::SimTime t, bool on) override;
   // Closes the books at the end of the run: trailing idle gaps, unused GPUs, powered-off servers, fleet totals.
@@ -118,6 +120,17 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   std::vector<ServerPower> servers_;
   std::vector<InstancePlace> instances_;
   std::vector<core::SimTime> last_end_;  // per instance: end of its last step
+  // Per instance: what one decode taking part in every step so far would have been attributed (energy J,
+  // operational g, embodied g). A decode's share is the difference between its end and its beginning.
+  std::vector<std::array<double, 3>> decode_accrued_;
+  // Per instance, fixed over the run: power and embodied rates of its devices and its share of the host.
+  struct InstanceRates {
+    double idle_gpu_w = 0;     // its devices at idle
+    double busy_host_w = 0;    // its share of the host's static power plus the CPU it keeps busy
+    double gpu_emb_rate = 0;   // g/s
+    double host_emb_rate = 0;  // g/s
+  };
+  std::vector<InstanceRates> rates_;
   serving::RequestPool* pool_;
   core::SimTime slot_;
   std::size_t slot_count_ = 0;

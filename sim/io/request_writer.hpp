@@ -14,6 +14,7 @@ namespace greenfleet::io {
 class RequestWriter final : public serving::ServingObserver {
  public:
   RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression, std::size_t chunk_rows = 65536);
+  unsigned signals() const override { return kRequestsDone; }
   void on_request_done(const serving::RequestState& r) override;
   void flush();
   std::uint64_t rows() const { return rows_; }

@@ -24,6 +24,7 @@ RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo)
 class RequestMetrics final : public serving::ServingObserver {
  public:
   explicit RequestMetrics(SloTargets slo) : slo_(slo) {}
+  unsigned signals() const override { return kRequestsDone; }
   void on_request_done(const serving::RequestState& r) override;
 
   const LogHistogram& ttft() const { return ttft_; }

@@ -65,21 +65,31 @@ class Simulation {
   // the work (a provisioner's idle checks) do not stretch the run.
   void stop_if_drained(std::size_t still_live);
 
-  // Fans one signal out to every observer, in attachment order.
+  // Fans each signal out to the observers that handle it, in attachment order.
   class Observers final : public serving::ServingObserver {
    public:
-    void add(serving::ServingObserver* o) { list_.push_back(o); }
+    void add(serving::ServingObserver* o) {
+      if (o->signals() & kSteps) steps_.push_back(o);
+      if (o->signals() & kDecodeSpans) spans_.push_back(o);
+      if (o->signals() & kRequestsDone) done_.push_back(o);
+    }
     void on_step(const serving::Instance& in, const serving::StepRecord& step) override {
-      for (auto* o : list_) o->on_step(in, step);
+      for (auto* o : steps_) o->on_step(in, step);
+    }
+    void on_decode_begin(const serving::Instance& in, serving::RequestState& r) override {
+      for (auto* o : spans_) o->on_decode_begin(in, r);
+    }
+    void on_decode_end(const serving::Instance& in, serving::RequestState& r) override {
+      for (auto* o : spans_) o->on_decode_end(in, r);
     }
     void on_request_done(const serving::RequestState& r) override {
-      for (auto* o : list_) o->on_request_done(r);
+      for (auto* o : done_) o->on_request_done(r);
       if (sim) sim->stop_if_drained(1);  // `r` is released right after this
     }
     Simulation* sim = nullptr;
 
    private:
-    std::vector<serving::ServingObserver*> list_;
+    std::vector<serving::ServingObserver*> steps_, spans_, done_;
   };
 
   // Keeps exactly one future arrival in the event queue, pulled from the streamed source.

@@ -30,6 +30,13 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
   prefilling_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   stats_.batch_size_iterations.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, 0);
+  decode_costs_.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, perf::DecodeCost{});
+}
+
+const perf::DecodeCost& Instance::decode_cost(std::int32_t batch) {
+  perf::DecodeCost& c = decode_costs_[static_cast<std::size_t>(batch)];
+  if (c.batch != batch) c = model_->decode_cost(batch);
+  return c;
 }
 
 std::int64_t Instance::admission_blocks(const RequestState& r) const {
@@ -104,14 +111,7 @@ void Instance::set_run_blocks(std::int64_t iterations) {
     kv_blocks_free_ = run_free_start_;
     return;
   }
-  std::int64_t extra = 0;
-  for (const Entry& e : batch_) {
-    if (e.prefill_chunk > 0) continue;
-    const std::int64_t blocks = std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations));
-    extra += blocks - e.blocks_before;
-    (*pool_)[e.slot].kv_blocks = static_cast<std::int32_t>(blocks);
-  }
-  kv_blocks_free_ = run_free_start_ - extra;
+  kv_blocks_free_ = run_free_start_ - run_extra_blocks(iterations);
 }
 
 core::SimTime Instance::run_boundary(std::int64_t j) const {
@@ -143,9 +143,17 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
     lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations_ - 1);
     hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations_ - 1);
   }
-  // Rounding guards: widen the bracket when the estimate missed.
-  if (lo > 0 && run_boundary(lo) > t) lo = 0;
-  if (hi < run_iterations_ - 1 && run_boundary(hi + 1) <= t) hi = run_iterations_ - 1;
+  // The estimate is within one iteration in practice: step from it to the exact count, falling back to a
+  // binary search over the bracket when rounding put it further off.
+  std::int64_t j = std::clamp<std::int64_t>((lo + hi) / 2, 0, run_iterations_ - 1);
+  if (j > 0 && run_boundary(j) > t) {
+    if (--j > 0 && run_boundary(j) > t) hi = j - 1, lo = 0;
+    else return j;
+  } else {
+    if (j + 1 >= run_iterations_ || run_boundary(j + 1) > t) return j;
+    if (++j + 1 >= run_iterations_ || run_boundary(j + 1) > t) return j;
+    lo = j + 1, hi = run_iterations_ - 1;
+  }
   while (lo < hi) {  // largest j in [lo, hi] with run_boundary(j) <= t
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
     if (run_boundary(mid) <= t) lo = mid;
@@ -175,6 +183,7 @@ void Instance::preempt_one() {
   const std::uint32_t slot = running_[idx];
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(idx));
   RequestState& r = (*pool_)[slot];
+  end_decode(r);
   ++r.preemptions;
   ++stats_.preemptions;
   kv_blocks_free_ += r.kv_blocks;
@@ -275,6 +284,7 @@ void Instance::start_step() {
       swap_used_bytes_ -= bytes;
       step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
       r->swapped = false;
+      begin_decode(*r);
       add_decode(slot);
     } else {
       if (r->first_scheduled < 0) r->first_scheduled = engine_->now();
@@ -299,7 +309,8 @@ void Instance::start_step() {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
     k = min_remaining;
-    if (k > 1 && run_extra_blocks(k) > run_free_start_) {
+    const std::int64_t extra = k > 1 ? run_extra_blocks(k) : 0;
+    if (extra > run_free_start_) {
       std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption loop made sure
       while (lo < hi) {
         const std::int64_t mid = lo + (hi - lo + 1) / 2;
@@ -307,9 +318,11 @@ void Instance::start_step() {
         else hi = mid - 1;
       }
       k = lo;
+      set_run_blocks(k);
+    } else if (k > 1) {
+      kv_blocks_free_ = run_free_start_ - extra;
     }
-    if (k > 1) set_run_blocks(k);
-    run_cost_ = model_->decode_cost(shape_.decode_seqs);
+    run_cost_ = decode_cost(shape_.decode_seqs);
     seconds = run_cost_.run_seconds(shape_.decode_ctx, k);
     ff_run_ = true;
   } else {
@@ -366,11 +379,14 @@ void Instance::finish_step() {
       if (r.prefill_done()) {
         r.generated += 1;  // the step that completes a prefill samples the next output token
         if (r.first_token < 0) r.first_token = now;
+        begin_decode(r);
         stats_.decode_tokens += 1;
         outstanding_tokens_ -= 1;
       }
     } else {
       r.generated += static_cast<std::int32_t>(k);
+      if (k > 1 && config_.kv_allocation == KvAllocation::kOnDemand)  // the blocks set_run_blocks took
+        r.kv_blocks = static_cast<std::int32_t>(std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + k)));
       stats_.decode_tokens += static_cast<std::uint64_t>(k);
       outstanding_tokens_ -= k;
     }
@@ -406,6 +422,7 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
   if (r.swapped) swap_used_bytes_ -= r.kv_tokens() * config_.kv_bytes_per_token;
   kv_blocks_free_ += r.kv_blocks;
   r.kv_blocks = 0;
+  end_decode(r);
   if (observer_) observer_->on_request_done(r);
   pool_->release(slot);
 }
@@ -420,6 +437,7 @@ void Instance::check_invariants() const {
     held += r.kv_blocks;
     outstanding += (r.prefill_target - r.prefilled) + (r.spec.output_tokens - r.generated);
     if (r.kv_blocks < blocks_for(r.kv_tokens())) fail("a running request holds fewer blocks than its KV");
+    if (r.decoding != r.prefill_done()) fail("a running request's decode state disagrees with its prefill");
     if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
       fail("a prefill does not cover the prompt and the tokens produced so far");
   }
@@ -427,6 +445,7 @@ void Instance::check_invariants() const {
     for (std::size_t i = 0; i < q.size(); ++i) {
       const RequestState& r = (*pool_)[q[i]];
       if (r.kv_blocks != 0) fail("a waiting request holds blocks");
+      if (r.decoding) fail("a waiting request is marked decoding");
       outstanding += (r.prefill_target - r.prefilled) + (r.spec.output_tokens - r.generated);
     }
   // During a step the batch's allocations for it are already taken.
@@ -457,6 +476,10 @@ void Instance::abandon_all(core::SimTime end) {
       observer_->on_step(*this, rec);
     }
   }
+  if (busy_ && ff_run_ && config_.kv_allocation == KvAllocation::kOnDemand)
+    for (const Entry& e : batch_)  // the blocks the run took (finish_step would have assigned them)
+      (*pool_)[e.slot].kv_blocks = static_cast<std::int32_t>(
+          std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + run_iterations_)));
   busy_ = false;
   run_iterations_ = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);

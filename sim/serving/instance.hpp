@@ -114,9 +114,21 @@ class Instance final : public core::EventHandler {
   void start_step();
   void finish_step();
   void finish_request(std::uint32_t slot, RequestStatus status);
+  void begin_decode(RequestState& r) {
+    r.decoding = true;
+    if (observer_) observer_->on_decode_begin(*this, r);
+  }
+  void end_decode(RequestState& r) {
+    if (!r.decoding) return;
+    r.decoding = false;
+    if (observer_) observer_->on_decode_end(*this, r);
+  }
   // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation).
   std::int64_t run_extra_blocks(std::int64_t iterations) const;
+  // Takes the blocks the decode entries need for `iterations` iterations from the free count; each request's
+  // own count is brought up to date when the step finishes (finish_step), so a run touches its requests once.
   void set_run_blocks(std::int64_t iterations);
+  const perf::DecodeCost& decode_cost(std::int32_t batch);
   std::int64_t completed_iterations_at(core::SimTime t) const;
   core::SimTime run_boundary(std::int64_t j) const;
 
@@ -139,6 +151,7 @@ class Instance final : public core::EventHandler {
   std::vector<Entry> batch_;
   perf::BatchShape shape_;
   perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
+  std::vector<perf::DecodeCost> decode_costs_;  // by batch size, filled on first use (batch 0: not yet)
   bool ff_run_ = false;        // the current step was formed as a decode run (priced by run_cost_)
   perf::StepCost step_cost_;   // the current single step's cost (when not a run)
   bool busy_ = false;

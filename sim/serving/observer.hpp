@@ -35,8 +35,17 @@ struct StepRecord {
 // writes results itself.
 class ServingObserver {
  public:
+  // The signals an observer handles, so a fan-out can skip the others (steps are the hottest signal).
+  enum Signals : unsigned { kSteps = 1, kDecodeSpans = 2, kRequestsDone = 4, kAll = 7 };
   virtual ~ServingObserver() = default;
+  virtual unsigned signals() const { return kAll; }
   virtual void on_step(const Instance& /*instance*/, const StepRecord& /*step*/) {}
+  // The request starts (its prefill completed, or its KV was swapped back in) or stops (completed, preempted,
+  // abandoned) being a decode of `instance`. In between it takes one token in every iteration of every step there,
+  // so amounts shared alike by all decodes of a step can accrue per instance and be settled per request here,
+  // instead of touching every request in every step.
+  virtual void on_decode_begin(const Instance& /*instance*/, RequestState& /*request*/) {}
+  virtual void on_decode_end(const Instance& /*instance*/, RequestState& /*request*/) {}
   // The request is done (completed, rejected, or unfinished at the end of the run) and about to be released.
   virtual void on_request_done(const RequestState& /*request*/) {}
 };

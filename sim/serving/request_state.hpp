@@ -22,11 +22,15 @@ struct alignas(64) RequestState {
   workload::RequestSpec spec;
   std::int32_t instance = -1;
   std::int32_t preemptions = 0;
-  bool swapped = false;  // KV lives in host memory after a swap preemption
+  bool swapped = false;   // KV lives in host memory after a swap preemption
+  bool decoding = false;  // between on_decode_begin and on_decode_end (set by its instance)
   // Carbon attributed by the ledger: this request's share of the steps it took part in.
   double energy_j = 0;
   double operational_g = 0;
   double embodied_g = 0;
+  // The ledger's per-instance decode accrual (energy, operational, embodied per decode token) when this request
+  // began decoding there: settled into the three totals above when it stops.
+  double decode_mark[3] = {0, 0, 0};
   core::SimTime first_scheduled = -1;
   core::SimTime first_token = -1;
   core::SimTime completion = -1;

@@ -13,7 +13,10 @@ std::int32_t LengthDistribution::sample(core::Rng& rng) const {
   double x = value;
   switch (kind) {
     case Kind::kConstant: x = value; break;
-    case Kind::kLognormal: x = rng.lognormal(std::log(mean) - 0.5 * sigma * sigma, sigma); break;
+    case Kind::kLognormal:
+      if (!mu_set_) mu_ = std::log(mean) - 0.5 * sigma * sigma, mu_set_ = true;
+      x = rng.lognormal(mu_, sigma);
+      break;
     case Kind::kUniform: x = min + (max - min) * rng.uniform(); break;
     case Kind::kEmpirical: x = values[rng.below(values.size())]; break;
   }
