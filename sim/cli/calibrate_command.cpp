@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "sim/cli/commands.hpp"
+#include "sim/cli/cpu_calibration_report.hpp"
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
@@ -140,6 +141,7 @@ int calibrate_command(const std::vector<std::string>& args) {
   }
   fmt::print("\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
   write_power_curves(o);
+  write_cpu_calibrations(o.catalog, o.out);
   return 0;
 }
 
@@ -196,6 +198,7 @@ int validate_command(const std::vector<std::string>& args) {
     const auto held = std::count_if(marked.begin(), marked.end(), [](const auto& p) { return p.held_out; });
     fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, held);
   }
+  missing += validate_cpu_calibrations(o.catalog);
   fmt::print("\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct point;\n"
              "a prefill step counts only if no training point ran the same step) and on the end-to-end latencies of\n"
              "held-out points whose generation ran in full\n");

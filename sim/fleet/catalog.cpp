@@ -234,9 +234,11 @@ Catalog Catalog::load(const std::string& root) {
   const fs::path cal = fs::path(root) / "models" / "calibration";
   if (fs::is_directory(cal)) {
     std::vector<fs::path> cal_files;
+    // cpu/ holds CPU inference models and their measurements, read by sim/perf/cpu_calibration.cpp instead.
     for (const auto& entry : fs::recursive_directory_iterator(cal))
       if (entry.path().extension() == ".yaml" && entry.path().parent_path().filename() != "power" &&
-          entry.path().parent_path().filename() != "measure")
+          entry.path().parent_path().filename() != "measure" &&
+          *entry.path().lexically_relative(cal).begin() != "cpu")
         cal_files.push_back(entry.path());
     std::sort(cal_files.begin(), cal_files.end());
     for (const auto& f : cal_files) {

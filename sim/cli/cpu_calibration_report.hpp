@@ -1,0 +1,15 @@
+#pragma once
+#include <string>
+
+namespace greenfleet::cli {
+
+// `greenfleet calibrate`: fits every CPU measurement file under
+// <catalog>/models/calibration/cpu/measurements/, writes models/calibration/cpu/<cpu>/<model>.yaml under
+// `out` and prints the fit's errors.
+void write_cpu_calibrations(const std::string& catalog, const std::string& out);
+
+// `greenfleet validate`: the committed CPU coefficients against their measurements (held-out throughputs,
+// each point against its published range, power). Returns how many coefficient files are missing.
+int validate_cpu_calibrations(const std::string& catalog);
+
+}  // namespace greenfleet::cli
