@@ -60,15 +60,6 @@ TEST_CASE("the calibrated model keeps decode runs summable in closed form") {
   CHECK(m.step_seconds(s) == doctest::Approx(0.007 + 0.4 + 4e-9 * 4000.0 * 4001 / 2));
 }
 
-namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-}  // namespace
-
 TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, within the error guard") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
@@ -84,7 +75,7 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     CAPTURE(set.tensor_parallel);
     const auto c = perf::calibrate(set);
     const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
-    CHECK(perf::coefficients_yaml(c) == slurp(file));
+    CHECK(perf::coefficients_yaml(c) == test::slurp(file));
     // The guard from the calibration issue: held-out median error <= 10% (the target is 5%), and the
     // end-to-end latencies within 5% median.
     const perf::CalibratedModel committed(perf::load_coefficients(file));
@@ -123,8 +114,19 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
     for (const auto& in : sim.instances()) CHECK(in->perf_model().kind() == "roofline");
   }
   // Efficiencies carry over only from entries at the same TP degree; with none, the roofline keeps its defaults.
-  CHECK(perf::carried_efficiency(test::catalog(), "hopper", 4).entries == 1);
-  CHECK(perf::carried_efficiency(test::catalog(), "hopper", 1).entries == 0);
+  // Hopper at TP 4: Llama-2-70B measured by SplitwiseSim, ahead of the Vidur-derived CodeLlama-34B and
+  // Llama-2-7B; at TP 1 nothing is measured, so the derived Llama-2-7B, CodeLlama-34B and Phi-2 carry; nothing is
+  // calibrated at TP 16.
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4}).entries == 1);
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1}).entries == 3);
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 16}).entries == 0);
+  CHECK(perf::with_carried(perf::RooflineParams{}, perf::carried_efficiency(test::catalog(), {"hopper", 16}))
+            .compute_efficiency == perf::RooflineParams{}.compute_efficiency);
+  // Among derived entries a model's own come first: Llama-2-7B at TP 1 on Hopper carries its own entry alone.
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1, "llama-2-7b"}).entries == 1);
+  // Validation leaves the GPU itself out and, with no other GPU of its architecture, crosses architectures.
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm"}).entries == 0);
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm", true}).entries >= 1);
   CHECK_THROWS_WITH_AS(io::load_experiment(dir.write("c.yaml", with("{kind: calibrated, fallback: error}")),
                                            test::catalog(), {}),
                        doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"),
@@ -144,7 +146,7 @@ TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and 
                                          "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
                                          "per-GPU power vs mean running batch");
   CHECK(energy::power_curve_yaml(c) ==
-        slurp(std::string(GREENFLEET_SOURCE_DIR) + "/models/calibration/power/h100-sxm.yaml"));
+        test::slurp(std::string(GREENFLEET_SOURCE_DIR) + "/models/calibration/power/h100-sxm.yaml"));
   CHECK(c.held_out_median_ape <= 10.0);
   // ML.ENERGY: ~486 W at 8 sequences, ~690 W at 256+ for Llama-3.1-8B; the fit over all dense models sits near.
   CHECK(c.decode_w(8) > 400);

@@ -14,13 +14,6 @@ using namespace greenfleet;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 const std::string kMeasurements =
     std::string(GREENFLEET_SOURCE_DIR) +
     "/models/calibration/cpu/measurements/llamacpp-xeon-8480c-llama-3.1-8b.yaml";
@@ -72,7 +65,7 @@ TEST_CASE("calibrate regenerates the committed CPU coefficient file bit for bit,
   const auto set = perf::read_cpu_measurements(kMeasurements);
   const auto c = perf::calibrate_cpu(set);
   CHECK(perf::cpu_coefficients_yaml(c) ==
-        slurp(perf::cpu_coefficients_path(GREENFLEET_SOURCE_DIR, c.cpu, c.model)));
+        test::slurp(perf::cpu_coefficients_path(GREENFLEET_SOURCE_DIR, c.cpu, c.model)));
   // The guard (docs/CPU_MODEL.md): held-out throughput median <= 10% and p90 <= 15%; at least half the
   // held-out points inside their published range; the power line's leave-one-out median <= 12%.
   const auto held = perf::cpu_held_out_errors(committed(), set);

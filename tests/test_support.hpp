@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "sim/fleet/catalog.hpp"
@@ -49,6 +50,14 @@ inline std::string shared_data_dir() {
   const auto p = std::filesystem::path(GREENFLEET_SOURCE_DIR) / ".." / "shared" / "data";
   if (const char* env = std::getenv("GREENFLEET_DATA"); env && *env) return env;
   return std::filesystem::is_directory(p) ? p.string() : std::string();
+}
+
+// The whole file as a string (empty when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace greenfleet::test

@@ -8,6 +8,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/cli/cpu_calibration_report.hpp"
+#include "sim/cli/vidur_report.hpp"
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
@@ -131,7 +132,8 @@ int calibrate_command(const std::vector<std::string>& args) {
   const Options o = parse(args, "greenfleet calibrate [--data-dir DIR] [--out PROJECT]", true);
   if (o.help) return 0;
   print_header();
-  for (const auto& set : measurements(o)) {
+  const auto sets = measurements(o);
+  for (const auto& set : sets) {
     const perf::CalibrationCoefficients c = perf::calibrate(set);
     const std::string file = perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel);
     std::filesystem::create_directories(std::filesystem::path(file).parent_path());
@@ -140,6 +142,7 @@ int calibrate_command(const std::vector<std::string>& args) {
               {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});
   }
   fmt::print("\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
+  write_vidur_calibrations(o.catalog, o.data_dir, o.out, sets);
   write_power_curves(o);
   write_cpu_calibrations(o.catalog, o.out);
   return 0;
@@ -151,7 +154,8 @@ int validate_command(const std::vector<std::string>& args) {
   print_header();
   int missing = 0;
   std::vector<perf::MeasuredSet> fallback_rows;
-  for (const auto& set : measurements(o)) {
+  const auto sets = measurements(o);
+  for (const auto& set : sets) {
     const std::string file = perf::coefficients_path(o.catalog, set.gpu, set.model, set.tensor_parallel);
     if (!std::filesystem::exists(file)) {
       fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu, set.model,
@@ -169,21 +173,24 @@ int validate_command(const std::vector<std::string>& args) {
     fallback_rows.push_back(set);
   }
   // The roofline fallback for unmeasured hardware, checked where measurements exist: each set predicted by a
-  // roofline whose efficiencies come from the calibrated entries of the other GPUs at the same TP degree (the
-  // measurements hold one GPU per architecture, so this is a cross-GPU transfer: an upper bound on the error
-  // of carrying efficiencies within an architecture).
-  fmt::print("\nroofline fallback, efficiencies carried from the other GPU at the same TP (expected error of the fallback):\n");
+  // roofline whose efficiencies come from the calibrated entries of the other GPUs at the same TP degree, as the
+  // fallback carries them (same architecture and model first; the H100 is Hopper's only calibrated GPU, so its
+  // check crosses to Ampere).
+  fmt::print("\nroofline fallback, efficiencies carried from other GPUs at the same TP, same architecture and model "
+             "first (expected error of the fallback):\n");
   print_header();
   const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
   for (const auto& set : fallback_rows) {
     const auto& gpu = catalog.gpu(set.gpu);
-    const auto carried = perf::carried_efficiency(catalog, "", set.tensor_parallel, set.gpu);
+    const auto carried =
+        perf::carried_efficiency(catalog, {gpu.architecture, set.tensor_parallel, set.model, set.gpu, true});
     const perf::RooflineModel roofline(catalog.model(set.model), gpu, set.tensor_parallel,
                                        perf::with_carried(perf::RooflineParams{}, carried));
     perf::CalibrationCoefficients label;
     label.gpu = set.gpu, label.model = set.model, label.tensor_parallel = set.tensor_parallel;
     print_row(label, perf::held_out_step_errors(roofline, set), perf::e2e_errors(roofline, set));
   }
+  missing += validate_vidur_calibrations(o.catalog, o.data_dir, sets);
   fmt::print("\ndecode power vs batch (held-out ML.ENERGY points):\n");
   for (const auto& [gpu, pts] : energy::read_ml_energy_v3(o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv")) {
     const auto* curve = catalog.power_curve(gpu);

@@ -23,6 +23,9 @@ struct CalibrationCoefficients {
   double held_out_median_ape = 0, held_out_p90_ape = 0;
   double e2e_median_ape = 0, e2e_p90_ape = 0;
   int e2e_points = 0;
+  // Fitted to whole-step measurements (SplitwiseSim, the measurement harness), which always include end-to-end
+  // points; entries derived from operator timings have none.
+  bool whole_step_measured() const { return e2e_points > 0; }
 };
 
 class CalibratedModel final : public PerfModel {

@@ -9,6 +9,7 @@
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
 #include "sim/metrics/sample_stats.hpp"
+#include "sim/perf/operator_fit.hpp"
 #include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::perf {
@@ -20,31 +21,6 @@ ErrorStats stats_of(const std::vector<double>& ape) {
   s.points = static_cast<int>(ape.size());
   if (!ape.empty()) s.median_ape = metrics::sample_median(ape), s.p90_ape = metrics::sample_quantile(ape, 0.9);
   return s;
-}
-
-// Solves A x = b (n x n) by Gaussian elimination with partial pivoting.
-std::vector<double> solve(std::vector<std::vector<double>> a, std::vector<double> b) {
-  const std::size_t n = b.size();
-  for (std::size_t c = 0; c < n; ++c) {
-    std::size_t p = c;
-    for (std::size_t r = c + 1; r < n; ++r)
-      if (std::abs(a[r][c]) > std::abs(a[p][c])) p = r;
-    std::swap(a[c], a[p]);
-    std::swap(b[c], b[p]);
-    if (a[c][c] == 0) throw std::runtime_error("calibration: singular least-squares system");
-    for (std::size_t r = c + 1; r < n; ++r) {
-      const double f = a[r][c] / a[c][c];
-      for (std::size_t k = c; k < n; ++k) a[r][k] -= f * a[c][k];
-      b[r] -= f * b[c];
-    }
-  }
-  std::vector<double> x(n);
-  for (std::size_t i = n; i-- > 0;) {
-    double s = b[i];
-    for (std::size_t k = i + 1; k < n; ++k) s -= a[i][k] * x[k];
-    x[i] = s / a[i][i];
-  }
-  return x;
 }
 
 // Features of one prefill step of `batch` prompts of `prompt` tokens: (1, tokens, attended positions).
@@ -63,52 +39,10 @@ std::vector<double> decode_features(int prompt, int batch, int output) {
 
 std::vector<double> fit_relative_least_squares(const std::vector<std::vector<double>>& features,
                                                const std::vector<double>& targets) {
-  // Non-negative least squares by enumeration: every subset of features (k <= 3 here), the unconstrained fit on
-  // it, keeping the best fit whose coefficients are all non-negative. Exact and deterministic for small k.
-  const std::size_t k = features.front().size();
-  std::vector<double> best(k, 0.0);
-  double best_err = INFINITY;
-  for (std::uint32_t mask = 1; mask < (1u << k); ++mask) {
-    std::vector<std::size_t> idx;
-    for (std::size_t j = 0; j < k; ++j)
-      if (mask & (1u << j)) idx.push_back(j);
-    if (idx.size() > features.size()) continue;
-    // Scale each feature by its largest value so the normal equations stay well conditioned.
-    std::vector<double> scale(idx.size(), 0.0);
-    for (const auto& f : features)
-      for (std::size_t j = 0; j < idx.size(); ++j) scale[j] = std::max(scale[j], std::abs(f[idx[j]]));
-    bool degenerate = false;
-    for (double& v : scale) degenerate |= v == 0;
-    if (degenerate) continue;
-    std::vector<std::vector<double>> a(idx.size(), std::vector<double>(idx.size(), 0.0));
-    std::vector<double> b(idx.size(), 0.0);
-    for (std::size_t r = 0; r < features.size(); ++r) {
-      const double w = 1.0 / targets[r];  // relative error: the row divided by its measurement
-      for (std::size_t i = 0; i < idx.size(); ++i) {
-        const double xi = features[r][idx[i]] / scale[i] * w;
-        b[i] += xi * targets[r] * w;
-        for (std::size_t j = 0; j < idx.size(); ++j) a[i][j] += xi * features[r][idx[j]] / scale[j] * w;
-      }
-    }
-    std::vector<double> x;
-    try {
-      x = solve(a, b);
-    } catch (const std::runtime_error&) {
-      continue;
-    }
-    std::vector<double> coef(k, 0.0);
-    bool negative = false;
-    for (std::size_t i = 0; i < idx.size(); ++i) coef[idx[i]] = x[i] / scale[i], negative |= coef[idx[i]] < 0;
-    if (negative) continue;
-    double err = 0;
-    for (std::size_t r = 0; r < features.size(); ++r) {
-      double pred = 0;
-      for (std::size_t j = 0; j < k; ++j) pred += coef[j] * features[r][j];
-      err += std::pow((pred - targets[r]) / targets[r], 2);
-    }
-    if (err < best_err) best_err = err, best = coef;
-  }
-  return best;
+  // Relative error: each row weighted by the inverse of its measurement.
+  std::vector<double> weights(targets.size());
+  for (std::size_t r = 0; r < targets.size(); ++r) weights[r] = 1.0 / targets[r];
+  return fit_weighted_least_squares(features, targets, weights);
 }
 
 std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
@@ -331,8 +265,35 @@ ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set) {
   return stats_of(ape);
 }
 
-CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::string& architecture, int tp,
-                                     const std::string& exclude_gpu) {
+namespace {
+CarriedEfficiency carried_efficiency_where(const fleet::Catalog& catalog, const CarryQuery& query,
+                                           const std::string& architecture, const std::string& model, bool measured);
+}  // namespace
+
+CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const CarryQuery& query) {
+  // Preference tiers, the first with entries averaged: entries fitted to whole-step measurements before entries
+  // derived from operator timings (their efficiencies inherit the operator model's reconstructed terms); the same
+  // architecture before others (validation only); the same model before other models.
+  struct Tier {
+    bool measured, same_arch, same_model;
+  };
+  static constexpr Tier kTiers[] = {{true, true, true},    {true, true, false},  {true, false, true},
+                                    {true, false, false},  {false, true, true},  {false, true, false}};
+  for (const Tier& t : kTiers) {
+    if (!t.same_arch && !query.cross_architecture) continue;
+    if (t.same_model && query.model.empty()) continue;
+    const CarriedEfficiency e = carried_efficiency_where(catalog, query, t.same_arch ? query.architecture : "",
+                                                          t.same_model ? query.model : "", t.measured);
+    if (e.entries) return e;
+  }
+  return {};
+}
+
+namespace {
+// The average over the entries passing the filters (empty strings: any).
+CarriedEfficiency carried_efficiency_where(const fleet::Catalog& catalog, const CarryQuery& query,
+                                           const std::string& architecture, const std::string& model, bool measured) {
+  const int tp = query.tp;
   // Only entries at the same TP degree carry over: overheads and communication change with TP, and a line fitted
   // across TP degrees of one large model does not transfer to other models (its intercept is not an overhead).
   // Per entry: the decode floor less the default overhead and the all-reduces the roofline adds itself is the
@@ -341,7 +302,9 @@ CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::s
   CarriedEfficiency e;
   double bw = 0, comp = 0;
   for (const auto& [key, c] : catalog.calibrations()) {
-    if (c.gpu == exclude_gpu || c.tensor_parallel != tp) continue;
+    if (c.gpu == query.exclude_gpu || c.tensor_parallel != tp) continue;
+    if (!model.empty() && c.model != model) continue;
+    if (c.whole_step_measured() != measured) continue;
     const auto& gpu = catalog.gpu(c.gpu);
     if (!architecture.empty() && gpu.architecture != architecture) continue;
     const auto& m = catalog.model(c.model);
@@ -364,6 +327,8 @@ CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::s
   }
   return e;
 }
+
+}  // namespace
 
 RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e) {
   if (e.entries == 0) return base;

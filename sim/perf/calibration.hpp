@@ -63,9 +63,19 @@ struct CarriedEfficiency {
   double step_overhead_s = 0;  // fitted with the bandwidth efficiency when entries span several TP degrees
   int entries = 0;
 };
-// `architecture` empty means any architecture; `exclude_gpu` leaves one GPU's entries out (validation).
-CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const std::string& architecture, int tp,
-                                     const std::string& exclude_gpu = "");
+// Which entries carry: those at TP degree `tp` of GPUs of `architecture`, `exclude_gpu` left out (validation).
+// Entries fitted to whole-step measurements come first, then those derived from operator timings; within each,
+// entries of `model` first (a model's own overheads transfer across GPUs better than an average over other
+// sizes). With `cross_architecture`, measured entries of other architectures come before derived ones of the same
+// (validation, where each measured GPU is its architecture's only one).
+struct CarryQuery {
+  std::string architecture;
+  int tp = 1;
+  std::string model = "";
+  std::string exclude_gpu = "";
+  bool cross_architecture = false;
+};
+CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const CarryQuery& query);
 RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e);
 
 std::string coefficients_yaml(const CalibrationCoefficients& c);

@@ -74,8 +74,10 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
       if (kind == "calibrated" && cal) {
         perf_models_.push_back(std::make_unique<perf::CalibratedModel>(*cal));
       } else if (kind == "calibrated") {
-        // The fallback: a roofline with the efficiencies measured on the same GPU architecture, where any.
-        const auto carried = perf::carried_efficiency(catalog, gpu.architecture, dep.tensor_parallel);
+        // The fallback: a roofline with the efficiencies measured on the same GPU architecture (this model's
+        // entries first), where any.
+        const auto carried =
+            perf::carried_efficiency(catalog, {gpu.architecture, dep.tensor_parallel, dep.model, "", false});
         perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel,
                                                                      perf::with_carried(dep.roofline, carried)));
       } else {

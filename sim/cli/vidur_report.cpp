@@ -1,0 +1,130 @@
+#include "sim/cli/vidur_report.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "sim/fleet/catalog.hpp"
+#include "sim/perf/vidur_calibration.hpp"
+
+namespace greenfleet::cli {
+
+namespace {
+
+perf::VidurCalibration run(const std::string& catalog_root, const std::string& data_dir,
+                           const std::vector<perf::MeasuredSet>& measured) {
+  const fleet::Catalog catalog = fleet::Catalog::load(catalog_root);
+  std::set<std::tuple<std::string, std::string, int>> keys;
+  for (const auto& s : measured) keys.insert({s.gpu, s.model, s.tensor_parallel});
+  auto v = perf::calibrate_vidur(data_dir, catalog, keys);
+  for (const auto& [what, n] : v.skipped)
+    fmt::print(stderr, "note: {} rows of Vidur {} skipped (not in the catalog)\n", n, what);
+  return v;
+}
+
+std::string cell(const perf::ErrorStats& e) {
+  return fmt::format("{:>4} {:>8.2f} {:>6.2f}", e.points, e.median_ape, e.p90_ape);
+}
+
+void print_header() {
+  fmt::print(
+      "\n{:<15} {:<13} {:>3} {:<9} {:>4} {:>8} {:>6} {:>4} {:>8} {:>6}  {:>8} {:>6}   Vidur operator path\n",
+      "gpu", "model", "tp", "status", "ops", "median%", "p90%", "ar", "median%", "p90%", "approx%", "p90%");
+}
+
+void print_row(const perf::VidurEntry& e, const perf::ErrorStats* approx) {
+  const std::string ar = e.tensor_parallel == 1  ? fmt::format("{:>4} {:>8} {:>6}", "-", "", "")
+                         : e.all_reduce_measured ? cell(e.all_reduce_held_out)
+                                                 : fmt::format("{:>4} {:>8} {:>6}", "ring", "", "");
+  const std::string ap = approx ? fmt::format("{:>8.2f} {:>6.2f}", approx->median_ape, approx->p90_ape) : "";
+  fmt::print("{:<15} {:<13} {:>3} {:<9} {} {}  {}\n", e.gpu, e.model, e.tensor_parallel, e.status,
+             cell(e.ops.held_out), ar, ap);
+}
+
+void print_footer(const perf::VidurCalibration& v) {
+  fmt::print(
+      "ops: per-layer linear-operator time on held-out Vidur token counts (every third); ar: all-reduce on "
+      "held-out\n"
+      "message sizes (ring: no Vidur data, ring over the catalog link); approx: the coefficients against the "
+      "operator\n"
+      "model over the derivation grid. status: written, measured (SplitwiseSim keeps precedence), memory "
+      "(does not\n"
+      "fit: weights + one full-context KV cache > 90% of the GPUs' memory); absolute percentage errors\n");
+  fmt::print(
+      "\n{:<8} {:>6} {:>11} {:>9} {:>9} {:>9} {:>8} {:>9} {:>6}   attention and stack, fitted to "
+      "SplitwiseSim\n",
+      "arch", "steps", "overhead ms", "attn comp", "attn bw", "hop us", "ring x", "median%", "p90%");
+  for (const auto& [arch, s] : v.stacks)
+    fmt::print("{:<8} {:>6} {:>11.3f} {:>9.3f} {:>9.3f} {:>9.2f} {:>8.3f} {:>9.2f} {:>6.2f}\n", arch,
+               s.training_points, s.step_overhead_s * 1e3, s.compute_efficiency(), s.bandwidth_efficiency(),
+               s.hop_latency_s * 1e6, s.ring_byte_factor, s.training.median_ape, s.training.p90_ape);
+  fmt::print(
+      "attn comp / attn bw: efficiency of prefill attention (peak FP16) and decode attention (peak "
+      "bandwidth,\n"
+      "KV read per query head); errors on the training steps\n");
+  fmt::print(
+      "\n{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}   operator model vs SplitwiseSim held-out\n",
+      "gpu", "model", "tp", "steps", "median%", "p90%", "e2e", "median%", "p90%");
+  for (const auto& c : v.checks)
+    fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9.2f} {:>9.2f} {:>6} {:>9.2f} {:>9.2f}\n", c.gpu, "llama-2-70b",
+               c.tensor_parallel, c.steps.points, c.steps.median_ape, c.steps.p90_ape, c.e2e.points,
+               c.e2e.median_ape, c.e2e.p90_ape);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+void write_vidur_calibrations(const std::string& catalog, const std::string& data_dir, const std::string& out,
+                              const std::vector<perf::MeasuredSet>& measured) {
+  const auto v = run(catalog, data_dir, measured);
+  print_header();
+  for (const auto& e : v.entries) {
+    if (e.status == "written") {
+      const auto& c = e.coefficients;
+      const std::string file = perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel);
+      std::filesystem::create_directories(std::filesystem::path(file).parent_path());
+      std::ofstream(file) << perf::vidur_coefficients_yaml(c);
+    }
+    print_row(e, e.status == "written" ? &e.approximation : nullptr);
+  }
+  print_footer(v);
+}
+
+int validate_vidur_calibrations(const std::string& catalog, const std::string& data_dir,
+                                const std::vector<perf::MeasuredSet>& measured) {
+  const auto v = run(catalog, data_dir, measured);
+  int missing = 0;
+  print_header();
+  for (const auto& e : v.entries) {
+    if (e.status != "written") {
+      print_row(e, nullptr);
+      continue;
+    }
+    const std::string file = perf::coefficients_path(catalog, e.gpu, e.model, e.tensor_parallel);
+    if (!std::filesystem::exists(file)) {
+      fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", e.gpu, e.model,
+                 e.tensor_parallel, file);
+      ++missing;
+      continue;
+    }
+    if (slurp(file) != perf::vidur_coefficients_yaml(e.coefficients))
+      fmt::print(stderr, "warning: {} differs from what the data gives now: rerun greenfleet calibrate\n",
+                 file);
+    const perf::CalibratedModel committed(perf::load_coefficients(file));
+    const perf::ErrorStats approx = perf::approximation_errors(committed, perf::OperatorModel(e.spec));
+    print_row(e, &approx);
+  }
+  print_footer(v);
+  return missing;
+}
+
+}  // namespace greenfleet::cli

@@ -1,0 +1,62 @@
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "sim/perf/operator_model.hpp"
+
+namespace greenfleet::perf {
+
+// The Vidur path of `greenfleet calibrate` (docs/MODELS.md, "Calibration from Vidur operator timings"):
+// per-operator fits, all-reduce fits, the per-architecture stack fit against SplitwiseSim, and the
+// coefficients derived for every (GPU, model, TP) that has Vidur data, fits in memory and has no whole-step
+// measurements.
+
+struct AllReduceEntry {
+  std::string gpu, source;
+  int workers = 0;
+  AllReduceFit fit;
+};
+
+struct VidurEntry {
+  std::string gpu, model;
+  int tensor_parallel = 1;
+  // written: coefficients derived and written; measured: whole steps were measured (SplitwiseSim, or a
+  // --measurements file), whose file keeps precedence; memory: the weights and one full-context KV cache do
+  // not fit (fits_in_memory); no-stack: no SplitwiseSim measurements of this GPU architecture.
+  std::string status;
+  OperatorFit ops;
+  bool all_reduce_measured = false;  // from a Vidur all-reduce file (else the ring reconstruction, or TP 1)
+  ErrorStats all_reduce_held_out;
+  OperatorModelSpec spec;                // the composed operator model (with its architecture's stack fit)
+  CalibrationCoefficients coefficients;  // status written
+  ErrorStats approximation;  // of the coefficients against the operator model, on derivation_grid()
+};
+
+// The composed operator model of a SplitwiseSim set (Llama-2-70B), on that set's held-out points.
+struct SplitwiseCheck {
+  std::string gpu;
+  int tensor_parallel = 1;
+  ErrorStats steps, e2e;
+};
+
+struct VidurCalibration {
+  std::vector<AllReduceEntry> all_reduce;
+  std::map<std::string, StackFit> stacks;  // by GPU architecture
+  std::vector<VidurEntry> entries;         // by GPU, model, TP
+  std::vector<SplitwiseCheck> checks;
+  std::map<std::string, int> skipped;  // rows of Vidur files naming GPUs or models not in the catalog
+};
+
+// Runs the whole Vidur path on the data in `data_dir` (profiling/vidur, profiling/splitwise_sim). `measured`
+// holds the (GPU, model, TP) of whole-step measurement sets, which keep precedence over derived coefficients.
+VidurCalibration calibrate_vidur(const std::string& data_dir, const fleet::Catalog& catalog,
+                                 const std::set<std::tuple<std::string, std::string, int>>& measured);
+
+// The coefficient file of a derived entry: the usual schema (coefficients_yaml) with a header saying what its
+// numbers mean.
+std::string vidur_coefficients_yaml(const CalibrationCoefficients& c);
+
+}  // namespace greenfleet::perf

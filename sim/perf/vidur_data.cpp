@@ -1,0 +1,208 @@
+#include "sim/perf/vidur_data.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "sim/core/error.hpp"
+#include "sim/metrics/sample_stats.hpp"
+#include "sim/workload/text_rows.hpp"
+
+namespace greenfleet::perf {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The header of a CSV file as column name -> index.
+std::map<std::string, std::size_t> header(workload::LineReader& rows) {
+  if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty file", rows.path()));
+  std::vector<std::string_view> f;
+  workload::split_csv(rows.line(), f);
+  std::map<std::string, std::size_t> col;
+  for (std::size_t i = 0; i < f.size(); ++i) col[std::string(f[i])] = i;
+  return col;
+}
+
+void require(const workload::LineReader& rows, const std::map<std::string, std::size_t>& col,
+             const std::string& name) {
+  if (!col.count(name)) throw core::InputError(fmt::format("{}:1: missing column '{}'", rows.path(), name));
+}
+
+// Reads one field as a number, or stops with file:line naming the column.
+template <class T>
+T number(workload::LineReader& rows, const std::vector<std::string_view>& f,
+         const std::map<std::string, std::size_t>& col, const std::string& name) {
+  T v{};
+  const std::string_view s = f[col.at(name)];
+  if (!workload::parse_number(s, v)) rows.bad_row(fmt::format("column '{}': '{}' is not a number", name, s));
+  return v;
+}
+
+void split_row(workload::LineReader& rows, const std::map<std::string, std::size_t>& col,
+               std::vector<std::string_view>& f) {
+  workload::split_csv(rows.line(), f);
+  if (f.size() != col.size())
+    rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
+}
+
+// Every third point (in sorted order) is held out, as for the SplitwiseSim data.
+template <class Points>
+void mark_held_out(Points& points) {
+  for (std::size_t i = 0; i < points.size(); ++i) points[i].held_out = i % 3 == 1;
+}
+
+}  // namespace
+
+std::string vidur_gpu_id(const std::string& vidur_gpu) {
+  // SOURCE.md: a100 = A100 80GB (SXM, the DGX-A100 part), h100 = H100 (SXM), a40 = A40.
+  static const std::map<std::string, std::string> ids = {
+      {"a100", "a100-sxm-80gb"}, {"h100", "h100-sxm"}, {"a40", "a40"}};
+  const auto it = ids.find(vidur_gpu);
+  return it == ids.end() ? "" : it->second;
+}
+
+std::string vidur_model_id(const std::string& vidur_model) {
+  // Meta-Llama-3-8B -> llama-3.1-8b is our mapping: the two have the same layer shapes (32 layers, hidden
+  // 4096, 32 heads, 8 KV heads, FFN 14336, vocabulary 128256), and the catalog holds Llama-3.1 only.
+  static const std::map<std::string, std::string> ids = {{"Llama-2-7b-hf", "llama-2-7b"},
+                                                         {"Llama-2-70b-hf", "llama-2-70b"},
+                                                         {"Meta-Llama-3-8B", "llama-3.1-8b"},
+                                                         {"CodeLlama-34b-Instruct-hf", "codellama-34b"},
+                                                         {"phi-2", "phi-2"}};
+  const auto it = ids.find(vidur_model);
+  return it == ids.end() ? "" : it->second;
+}
+
+std::map<std::string, std::string> vidur_all_reduce_files() {
+  return {{"a100-sxm-80gb", "profiling/vidur/network/a100_dgx/all_reduce.csv"},
+          {"h100-sxm", "profiling/vidur/network/h100_dgx/all_reduce.csv"}};
+}
+
+std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source,
+                                        const std::string& gpu, const LlmModel& model) {
+  workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
+  const auto col = header(rows);
+  std::vector<std::string> ops;
+  for (std::size_t i = 0; i < std::size(kVidurLinearOperators); ++i) {
+    const std::string name = fmt::format("time_stats.{}.median", kVidurLinearOperators[i]);
+    if (static_cast<int>(i) < kVidurRequiredOperators) require(rows, col, name);
+    if (col.count(name)) ops.push_back(name);
+  }
+  for (const char* need : {"time_stats.emb.median", "n_head", "n_kv_head", "n_embd", "n_expanded_embd",
+                           "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"})
+    require(rows, col, need);
+  // tp -> tokens -> (linear, emb) of each row
+  std::map<int, std::map<std::int64_t, std::vector<std::pair<double, double>>>> groups;
+  std::vector<std::string_view> f;
+  while (rows.next_line()) {
+    split_row(rows, col, f);
+    // The shape the row was profiled for must be the catalog model's: a mismatch means a wrong mapping.
+    const std::pair<const char*, int> shape[] = {{"n_head", model.heads},
+                                                 {"n_kv_head", model.kv_heads},
+                                                 {"n_embd", model.hidden_size},
+                                                 {"n_expanded_embd", model.ffn_size}};
+    for (const auto& [name, want] : shape) {
+      const int got = number<int>(rows, f, col, name);
+      if (got != want)
+        rows.bad_row(
+            fmt::format("column '{}' is {}, but catalog model '{}' has {}", name, got, model.id, want));
+    }
+    const std::string_view gated = f[col.at("use_gated_mlp")];
+    if (gated != "True" && gated != "False")
+      rows.bad_row(fmt::format("column 'use_gated_mlp': '{}' is neither True nor False", gated));
+    if ((gated == "True") != model.gated_mlp)
+      rows.bad_row(fmt::format("column 'use_gated_mlp' is {}, but catalog model '{}' has a {} MLP", gated,
+                               model.id, model.gated_mlp ? "gated" : "plain"));
+    const auto tokens = number<std::int64_t>(rows, f, col, "num_tokens");
+    const int tp = number<int>(rows, f, col, "num_tensor_parallel_workers");
+    if (tokens < 1) rows.bad_row(fmt::format("column 'num_tokens': {} is not positive", tokens));
+    if (tp < 1) rows.bad_row(fmt::format("column 'num_tensor_parallel_workers': {} is not positive", tp));
+    double linear = 0;
+    for (const auto& op : ops) {
+      const double ms = number<double>(rows, f, col, op);
+      if (!(ms >= 0)) rows.bad_row(fmt::format("column '{}': {} is negative", op, ms));
+      linear += ms;
+    }
+    const double emb = number<double>(rows, f, col, "time_stats.emb.median");
+    if (!(emb >= 0)) rows.bad_row(fmt::format("column 'time_stats.emb.median': {} is negative", emb));
+    groups[tp][tokens].emplace_back(linear / 1000, emb / 1000);  // the file is in milliseconds
+  }
+  std::vector<OperatorSet> out;
+  for (const auto& [tp, by_tokens] : groups) {
+    OperatorSet set;
+    set.gpu = gpu, set.model = model.id, set.source = source, set.tensor_parallel = tp;
+    for (const auto& [tokens, reps] : by_tokens) {
+      std::vector<double> lin, emb;
+      for (const auto& [l, e] : reps) lin.push_back(l), emb.push_back(e);
+      set.points.push_back({tokens, metrics::sample_median(lin), metrics::sample_median(emb), false});
+    }
+    mark_held_out(set.points);
+    out.push_back(std::move(set));
+  }
+  return out;
+}
+
+std::vector<OperatorSet> read_vidur_compute(const std::string& data_dir, const fleet::Catalog& catalog,
+                                            std::map<std::string, int>& skipped) {
+  const fs::path root = fs::path(data_dir) / "profiling" / "vidur" / "compute";
+  if (!fs::is_directory(root))
+    throw core::InputError(fmt::format("{}: Vidur compute data not found", root.string()));
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.path().filename() == "mlp.csv") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<OperatorSet> out;
+  for (const auto& file : files) {
+    const fs::path rel = file.lexically_relative(root);  // <gpu>/<org>/<model>/mlp.csv
+    const std::vector<fs::path> parts(rel.begin(), rel.end());
+    if (parts.size() != 4) continue;
+    const std::string vgpu = parts[0].string(), vmodel = parts[2].string();
+    const std::string gpu = vidur_gpu_id(vgpu), model = vidur_model_id(vmodel);
+    if (gpu.empty() || model.empty() || !catalog.gpus().count(gpu) || !catalog.models().count(model)) {
+      workload::LineReader rows(file.string(), workload::BadRowPolicy::kError, "");
+      int n = -1;  // less the header
+      while (rows.next_line()) ++n;
+      skipped[vmodel + " on " + vgpu] += std::max(n, 0);
+      continue;
+    }
+    const std::string source = (fs::path("profiling") / "vidur" / "compute" / rel).generic_string();
+    auto sets = read_vidur_mlp(file.string(), source, gpu, catalog.model(model));
+    for (auto& s : sets) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<AllReduceSet> read_vidur_all_reduce(const std::string& path, const std::string& source,
+                                                const std::string& gpu) {
+  workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
+  const auto col = header(rows);
+  for (const char* need : {"time_stats.all_reduce.median", "num_workers", "size", "devices_per_node"})
+    require(rows, col, need);
+  std::map<int, std::map<std::int64_t, std::vector<double>>> groups;  // workers -> elements -> seconds
+  std::vector<std::string_view> f;
+  while (rows.next_line()) {
+    split_row(rows, col, f);
+    const int workers = number<int>(rows, f, col, "num_workers");
+    const int per_node = number<int>(rows, f, col, "devices_per_node");
+    const auto elements = number<std::int64_t>(rows, f, col, "size");
+    const double ms = number<double>(rows, f, col, "time_stats.all_reduce.median");
+    if (!(ms > 0)) rows.bad_row(fmt::format("column 'time_stats.all_reduce.median': {} is not positive", ms));
+    if (elements < 1) rows.bad_row(fmt::format("column 'size': {} is not positive", elements));
+    if (workers != per_node) continue;  // spans nodes
+    groups[workers][elements].push_back(ms / 1000);
+  }
+  std::vector<AllReduceSet> out;
+  for (const auto& [workers, by_size] : groups) {
+    AllReduceSet set;
+    set.gpu = gpu, set.source = source, set.workers = workers;
+    for (const auto& [elements, reps] : by_size)
+      set.points.push_back({elements, metrics::sample_median(reps), false});
+    mark_held_out(set.points);
+    out.push_back(std::move(set));
+  }
+  return out;
+}
+
+}  // namespace greenfleet::perf
