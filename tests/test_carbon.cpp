@@ -165,12 +165,12 @@ TEST_CASE("power model: one step priced by hand") {
   CHECK(pool[b].energy_j == doctest::Approx(235.0 / 31));
   CHECK(pool[a].operational_g + pool[b].operational_g == doctest::Approx(235 * 1.5 * 360 / 3.6e6));
   CHECK(pool[a].embodied_g + pool[b].embodied_g == doctest::Approx(0.003));
-  CHECK(ledger.phase(energy::kPrefill).energy() == doctest::Approx(235 * 0.25));
-  CHECK(ledger.phase(energy::kDecode).energy() == doctest::Approx(235 * 0.75));
-  CHECK(ledger.phase(energy::kIdle).energy() == doctest::Approx(2 * 150.0));  // the 2 s gap: 100 + 50 W
   ledger.on_request_done(pool[a]);
   ledger.on_request_done(pool[b]);
   ledger.finalize(4 * core::kSecond);
+  CHECK(ledger.phase(energy::kPrefill).energy() == doctest::Approx(235 * 0.25));
+  CHECK(ledger.phase(energy::kDecode).energy() == doctest::Approx(235 * 0.75));
+  CHECK(ledger.phase(energy::kIdle).energy() == doctest::Approx(3 * 150.0));  // 2 s before, 1 s after: 100 + 50 W
   CHECK(ledger.fleet_total().energy() == doctest::Approx(4 * 150.0 + 75 + 10));
   CHECK(ledger.conservation_error() < 1e-12);
 }

@@ -97,6 +97,36 @@ fleet::GpuSpec unit_gpu() {
 
 }  // namespace
 
+TEST_CASE("a recycled pool slot starts like a new one") {
+  serving::RequestPool pool;
+  workload::RequestSpec spec;
+  spec.prompt_tokens = 100, spec.output_tokens = 10;
+  const std::uint32_t a = pool.acquire(spec);
+  serving::RequestState& r = pool[a];
+  r.prefilled = 100, r.generated = 5, r.kv_blocks = 7, r.instance = 3, r.preemptions = 2, r.swapped = true;
+  r.decoding = true, r.energy_j = 1, r.operational_g = 2, r.embodied_g = 3, r.decode_mark[1] = 4;
+  r.first_scheduled = 5, r.first_token = 6, r.completion = 7, r.status = serving::RequestStatus::kCompleted;
+  pool.release(a);
+  const serving::RequestState& n = pool[pool.acquire(spec)];
+  const serving::RequestState fresh;
+  CHECK(n.prefilled == fresh.prefilled);
+  CHECK(n.prefill_target == spec.prompt_tokens);
+  CHECK(n.generated == fresh.generated);
+  CHECK(n.kv_blocks == fresh.kv_blocks);
+  CHECK(n.instance == fresh.instance);
+  CHECK(n.preemptions == fresh.preemptions);
+  CHECK(n.swapped == fresh.swapped);
+  CHECK(n.decoding == fresh.decoding);
+  CHECK(n.energy_j == fresh.energy_j);
+  CHECK(n.operational_g == fresh.operational_g);
+  CHECK(n.embodied_g == fresh.embodied_g);
+  CHECK(n.decode_mark[1] == fresh.decode_mark[1]);
+  CHECK(n.first_scheduled == fresh.first_scheduled);
+  CHECK(n.first_token == fresh.first_token);
+  CHECK(n.completion == fresh.completion);
+  CHECK(n.status == fresh.status);
+}
+
 TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   // Model: P = 4,194,304 (attention) + 8,388,608 (MLP) + 1,024,000 (tied embedding) = 13,606,912 parameters.
   // FLOPs per token (layers) = 2 x 12,582,912 = 25,165,824; per logit = 2 x 1,024,000; attention 4,096 per

@@ -29,6 +29,7 @@ class CarbonSignal {
   }
   std::size_t size() const { return values_.size(); }
   bool is_constant() const { return values_.size() == 1; }
+  double constant_value() const { return values_.front(); }  // the value of a constant signal
 
  private:
   double prefix_at(core::SimTime t) const;  // integral from the series start to t (t within one period)

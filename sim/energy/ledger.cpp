@@ -28,6 +28,8 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
       last_end_(instances_.size(), 0),
       decode_accrued_(instances_.size(), {0.0, 0.0, 0.0}),
       rates_(instances_.size()),
+      slot_sums_(instances_.size()),
+      g_per_w_s_(servers_.size()),
       pool_(pool),
       slot_(slot),
       gpu_dynamic_j_(servers_.size(), 0),
@@ -36,7 +38,10 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
       cpu_dynamic_op_(servers_.size(), 0),
       server_totals_(servers_.size()),
       power_(servers_.size()) {
-  for (std::size_t s = 0; s < servers_.size(); ++s) power_[s].on = servers_[s].powered;
+  for (std::size_t s = 0; s < servers_.size(); ++s) {
+    power_[s].on = servers_[s].powered;
+    g_per_w_s_[s] = servers_[s].pue / kJoulesPerKwh;
+  }
   for (std::size_t i = 0; i < instances_.size(); ++i) {
     const InstancePlace& p = instances_[i];
     const ServerPower& sv = servers_[static_cast<std::size_t>(p.server)];
@@ -161,6 +166,35 @@ void CarbonLedger::book_idle(std::size_t i, core::SimTime a, core::SimTime b) {
   idle_lines_ += book(static_cast<std::size_t>(p.server), a, b, iv, kIdle);
 }
 
+void CarbonLedger::flush_slot_sums(std::size_t i) {
+  SlotSums& u = slot_sums_[i];
+  if (u.slot == SIZE_MAX) return;
+  const InstanceRates& q = rates_[i];
+  const auto s = static_cast<std::size_t>(instances_[i].server);
+  const ServerPower& sv = servers_[s];
+  const double k = g_per_w_s_[s];
+  Accum total;
+  for (int part = 0; part < 2; ++part) {
+    Accum x;
+    x.energy_gpu = q.idle_gpu_w * u.seconds[part] + u.dynamic_j[part];
+    x.energy_host = q.busy_host_w * u.seconds[part];
+    x.op_gpu = (q.idle_gpu_w * u.ci[part] + u.dynamic_ci[part]) * k;
+    x.op_host = q.busy_host_w * u.ci[part] * k;
+    x.emb_gpu = q.gpu_emb_rate * u.seconds[part];
+    x.emb_host = q.host_emb_rate * u.seconds[part];
+    phases_[part == 0 ? kDecode : kPrefill] += x;
+    total += x;
+    gpu_dynamic_j_[s] += u.dynamic_j[part];
+    gpu_dynamic_op_[s] += u.dynamic_ci[part] * k;
+    cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * u.seconds[part];
+    cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * u.ci[part] * k;
+  }
+  const std::size_t cell = u.slot * servers_.size() + s;
+  slot_accum_[cell] += total;
+  slot_busy_[cell] += u.busy_gpu_s;
+  u = SlotSums{};
+}
+
 void CarbonLedger::on_step(const serving::Instance& instance, const serving::StepRecord& step) {
   const auto i = static_cast<std::size_t>(instance.id());
   const InstancePlace& p = instances_[i];
@@ -170,34 +204,63 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   if (step.start > last_end_[i]) book_idle(i, last_end_[i], step.start);
   last_end_[i] = step.end;
 
-  const double inv_seconds = 1.0 / core::to_seconds(step.end - step.start);
+  const double seconds = core::to_seconds(step.end - step.start);
   // GPU power interpolates between idle and the phase mix by the busy part of the step: energy is exact for a
   // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
   const double decode_w = sv.decode_w(step.shape->decode_seqs + step.shape->prefill_seqs);
   const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
   const double gpu_dynamic_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
-  Interval iv;
-  iv.gpu_w = q.idle_gpu_w + gpu_dynamic_j * inv_seconds;
-  iv.host_w = q.busy_host_w;
-  iv.gpu_emb_rate = q.gpu_emb_rate;
-  iv.host_emb_rate = q.host_emb_rate;
-  iv.busy_gpu_s = p.devices * step.busy_seconds;
+  // A constant grid (the common case) needs no integral and no division.
+  const bool constant_ci = sv.ci->is_constant();
+  const double ci_integral = constant_ci ? sv.ci->constant_value() * seconds : sv.ci->integral(step.start, step.end);
+  const double dynamic_ci = constant_ci ? gpu_dynamic_j * sv.ci->constant_value() : gpu_dynamic_j * ci_integral / seconds;
+  const double k = g_per_w_s_[s];
 
-  const double ci_integral = sv.ci->integral(step.start, step.end);
-  const double ci = ci_integral * sv.pue / kJoulesPerKwh;
-  gpu_dynamic_j_[s] += gpu_dynamic_j;
-  gpu_dynamic_op_[s] += gpu_dynamic_j * inv_seconds * ci;
-  cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance / inv_seconds;
-  cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * ci;
-  // Prefill and decode phases share the step's amounts by the prefill share of its work.
-  const Accum x = book(s, step.start, step.end, iv, kDecode, step.prefill_share, ci_integral);
+  // The step's amounts, for attribution.
+  const double static_w = q.idle_gpu_w + q.busy_host_w;
+  const double energy_j = static_w * seconds + gpu_dynamic_j;
+  const double op_g = (static_w * ci_integral + dynamic_ci) * k;
+  const double emb_g = (q.gpu_emb_rate + q.host_emb_rate) * seconds;
+
+  // Into the tables: summed per instance while its steps stay within one slot (the common case), else priced
+  // over the slots the step spans. Prefill and decode phases share a step by the prefill share of its work.
+  ensure_slots(step.end);
+  SlotSums& u = slot_sums_[i];
+  const std::size_t slot = static_cast<std::size_t>(step.start / slot_);
+  if (static_cast<std::size_t>((step.end - 1) / slot_) == slot) {
+    if (u.slot != slot) {
+      flush_slot_sums(i);
+      u.slot = slot;
+    }
+    const double f = step.prefill_share;
+    if (f > 0) {
+      u.seconds[1] += f * seconds, u.dynamic_j[1] += f * gpu_dynamic_j;
+      u.ci[1] += f * ci_integral, u.dynamic_ci[1] += f * dynamic_ci;
+    }
+    const double g = 1 - f;
+    u.seconds[0] += g * seconds, u.dynamic_j[0] += g * gpu_dynamic_j;
+    u.ci[0] += g * ci_integral, u.dynamic_ci[0] += g * dynamic_ci;
+    u.busy_gpu_s += p.devices * step.busy_seconds;
+  } else {
+    Interval iv;
+    iv.gpu_w = q.idle_gpu_w + gpu_dynamic_j / seconds;
+    iv.host_w = q.busy_host_w;
+    iv.gpu_emb_rate = q.gpu_emb_rate;
+    iv.host_emb_rate = q.host_emb_rate;
+    iv.busy_gpu_s = p.devices * step.busy_seconds;
+    gpu_dynamic_j_[s] += gpu_dynamic_j;
+    gpu_dynamic_op_[s] += dynamic_ci * k;
+    cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * seconds;
+    cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * ci_integral * k;
+    book(s, step.start, step.end, iv, kDecode, step.prefill_share, ci_integral);
+  }
 
   // Split among the requests in the batch by the tokens each had processed: prefill chunks their chunk, decodes
   // one token per iteration. Decodes accrue per instance (settled in on_decode_end); prefill chunks are paid here.
   const double iterations = static_cast<double>(step.iterations);
   const double inv_tokens =
       1.0 / (static_cast<double>(step.shape->prefill_tokens) + static_cast<double>(step.shape->decode_seqs) * iterations);
-  const double energy = x.energy() * inv_tokens, op = x.op() * inv_tokens, emb = x.emb() * inv_tokens;
+  const double energy = energy_j * inv_tokens, op = op_g * inv_tokens, emb = emb_g * inv_tokens;
   std::array<double, 3>& accrued = decode_accrued_[i];
   accrued[0] += energy * iterations;
   accrued[1] += op * iterations;
@@ -235,6 +298,7 @@ void CarbonLedger::finalize(core::SimTime end) {
   if (finalized_) return;
   finalized_ = true;
   ensure_slots(std::max<core::SimTime>(end, 1));
+  for (std::size_t i = 0; i < slot_sums_.size(); ++i) flush_slot_sums(i);
   for (std::size_t s = 0; s < servers_.size(); ++s) {
     const ServerPower& sv = servers_[s];
     PowerState& p = power_[s];

@@ -89,6 +89,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   const std::vector<ServerPower>& servers() const { return servers_; }
   const Accum& server_total(std::size_t s) const { return server_totals_[s]; }
   Accum fleet_total() const;
+  // Phase totals; complete once finalize() has run.
   const Accum& phase(Phase p) const { return phases_[p]; }
   const Accum& requests_total() const { return requests_; }
   const Accum& idle_lines() const { return idle_lines_; }
@@ -98,7 +99,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
 
   core::SimTime slot() const { return slot_; }
   std::size_t slots() const { return slot_count_; }
-  // Row-major [slot][server] tables for /timeseries.
+  // Row-major [slot][server] tables for /timeseries; complete once finalize() has run.
   const std::vector<Accum>& slot_table() const { return slot_accum_; }
   const std::vector<double>& slot_busy_gpu_seconds() const { return slot_busy_; }
 
@@ -131,6 +132,21 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
     double host_emb_rate = 0;  // g/s
   };
   std::vector<InstanceRates> rates_;
+  // Per instance: its steps within one time slot, summed as the few quantities every amount is linear in, and
+  // added to the slot, phase and server tables once when the instance moves on to another slot (or at the end).
+  // Saves pricing each step into six tables; per-request attribution still prices each step.
+  struct SlotSums {
+    std::size_t slot = SIZE_MAX;  // none yet
+    // [0] decode part, [1] prefill part (each step split by its prefill share)
+    double seconds[2] = {0, 0};     // step time
+    double dynamic_j[2] = {0, 0};   // GPU energy above idle
+    double ci[2] = {0, 0};          // integral of CI over the steps, (g/kWh) x s
+    double dynamic_ci[2] = {0, 0};  // sum of dynamic_j x CI integral / step time, (J/s) x (g/kWh) x s
+    double busy_gpu_s = 0;
+  };
+  std::vector<SlotSums> slot_sums_;
+  std::vector<double> g_per_w_s_;  // per server: PUE / (J per kWh), g of CO2e per W x (g/kWh) x s
+  void flush_slot_sums(std::size_t instance);
   serving::RequestPool* pool_;
   core::SimTime slot_;
   std::size_t slot_count_ = 0;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/perf/batch_shape.hpp"
 
@@ -46,6 +47,15 @@ class PerfModel {
   double step_seconds(const BatchShape& shape) const { return step_cost(shape).seconds; }
   // Must agree with step_seconds() on decode-only shapes of this batch size.
   virtual DecodeCost decode_cost(std::int32_t batch) const = 0;
+  // decode_cost() memoised by batch size. Every decode run asks for it, and the instances of one deployment on
+  // one GPU kind share their model, so one small table serves them all (a table per instance missed the cache).
+  const DecodeCost& decode_cost_cached(std::int32_t batch) const {
+    const auto b = static_cast<std::size_t>(batch);
+    if (b >= decode_cache_.size()) decode_cache_.resize(b + 1);
+    DecodeCost& c = decode_cache_[b];
+    if (c.batch != batch) c = decode_cost(batch);
+    return c;
+  }
 
   // Sum of the step times of k consecutive decode-only iterations of `batch` sequences whose total context is
   // `ctx0` in the first iteration and grows by `batch` each iteration.
@@ -58,6 +68,8 @@ class PerfModel {
     s.decode_ctx = ctx;
     return step_seconds(s);
   }
+ private:
+  mutable std::vector<DecodeCost> decode_cache_;  // [batch]; batch field 0 until filled
 };
 
 }  // namespace greenfleet::perf

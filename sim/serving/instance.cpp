@@ -30,13 +30,6 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
   prefilling_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   stats_.batch_size_iterations.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, 0);
-  decode_costs_.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, perf::DecodeCost{});
-}
-
-const perf::DecodeCost& Instance::decode_cost(std::int32_t batch) {
-  perf::DecodeCost& c = decode_costs_[static_cast<std::size_t>(batch)];
-  if (c.batch != batch) c = model_->decode_cost(batch);
-  return c;
 }
 
 std::int64_t Instance::admission_blocks(const RequestState& r) const {
@@ -322,7 +315,7 @@ void Instance::start_step() {
     } else if (k > 1) {
       kv_blocks_free_ = run_free_start_ - extra;
     }
-    run_cost_ = decode_cost(shape_.decode_seqs);
+    run_cost_ = model_->decode_cost_cached(shape_.decode_seqs);
     seconds = run_cost_.run_seconds(shape_.decode_ctx, k);
     ff_run_ = true;
   } else {

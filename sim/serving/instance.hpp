@@ -128,7 +128,6 @@ class Instance final : public core::EventHandler {
   // Takes the blocks the decode entries need for `iterations` iterations from the free count; each request's
   // own count is brought up to date when the step finishes (finish_step), so a run touches its requests once.
   void set_run_blocks(std::int64_t iterations);
-  const perf::DecodeCost& decode_cost(std::int32_t batch);
   std::int64_t completed_iterations_at(core::SimTime t) const;
   core::SimTime run_boundary(std::int64_t j) const;
 
@@ -151,7 +150,6 @@ class Instance final : public core::EventHandler {
   std::vector<Entry> batch_;
   perf::BatchShape shape_;
   perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
-  std::vector<perf::DecodeCost> decode_costs_;  // by batch size, filled on first use (batch 0: not yet)
   bool ff_run_ = false;        // the current step was formed as a decode run (priced by run_cost_)
   perf::StepCost step_cost_;   // the current single step's cost (when not a run)
   bool busy_ = false;

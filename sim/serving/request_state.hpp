@@ -11,6 +11,7 @@ enum class RequestStatus : std::uint8_t { kCompleted = 0, kUnfinished = 1, kReje
 
 // A request in flight. Lives in a RequestPool slot from arrival until it is reported, so memory follows the
 // number of requests in flight, not the length of the trace.
+// A field added here must be reset in RequestPool::acquire too (the size check below is the reminder).
 // Field order matters: the scheduler touches the first cache line (progress counters, then the spec's lengths)
 // for every request in every step.
 struct alignas(64) RequestState {
@@ -44,6 +45,8 @@ struct alignas(64) RequestState {
   std::int32_t remaining_output() const { return spec.output_tokens - generated; }
 };
 
+static_assert(sizeof(RequestState) == 192, "RequestState changed: update the reset in RequestPool::acquire");
+
 // Slots recycled through a free list: no allocation per request once the pool has grown to the peak in flight.
 class RequestPool {
  public:
@@ -52,11 +55,16 @@ class RequestPool {
     if (!free_.empty()) {
       slot = free_.back();
       free_.pop_back();
-      // Reset field by field so the prefix-hash vector keeps its capacity.
+      // Reset everything but the spec (assigned below, so the prefix-hash vector keeps its capacity).
       RequestState& r = slots_[slot];
-      std::vector<std::uint64_t> keep = std::move(r.spec.prefix_hashes);
-      r = RequestState{};
-      r.spec.prefix_hashes = std::move(keep);
+      r.prefilled = r.generated = r.kv_blocks = 0;
+      r.instance = -1;
+      r.preemptions = 0;
+      r.swapped = r.decoding = false;
+      r.energy_j = r.operational_g = r.embodied_g = 0;
+      r.decode_mark[0] = r.decode_mark[1] = r.decode_mark[2] = 0;
+      r.first_scheduled = r.first_token = r.completion = -1;
+      r.status = RequestStatus::kUnfinished;
     } else {
       slot = static_cast<std::uint32_t>(slots_.size());
       slots_.emplace_back();
