@@ -77,6 +77,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances, serving::RequestPool* pool,
                core::SimTime slot);
 
+  unsigned signals() const override { return kAll; }
   void on_step(const serving::Instance& instance, const serving::StepRecord& step) override;
   void on_request_done(const serving::RequestState& r) override;
   void on_decode_begin(const serving::Instance& instance, serving::RequestState& r) override;

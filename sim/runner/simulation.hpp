@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <stdexcept>
 #include <vector>
 
 #include "sim/core/engine.hpp"
@@ -70,7 +71,11 @@ class Simulation {
    public:
     void add(serving::ServingObserver* o) {
       if (o->signals() & kSteps) steps_.push_back(o);
-      if (o->signals() & kDecodeSpans) spans_.push_back(o);
+      if (o->signals() & kDecodeSpans) {
+        // RequestState::decode_mark is one observer's storage.
+        if (!spans_.empty()) throw std::logic_error("only one observer may take decode spans");
+        spans_.push_back(o);
+      }
       if (o->signals() & kRequestsDone) done_.push_back(o);
     }
     void on_step(const serving::Instance& in, const serving::StepRecord& step) override {

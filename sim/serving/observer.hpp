@@ -35,10 +35,11 @@ struct StepRecord {
 // writes results itself.
 class ServingObserver {
  public:
-  // The signals an observer handles, so a fan-out can skip the others (steps are the hottest signal).
+  // The signals an observer handles, so a fan-out can skip the others (steps are the hottest signal). Decode
+  // spans are opt-in: their user keeps its per-request mark in RequestState::decode_mark, so only one may.
   enum Signals : unsigned { kSteps = 1, kDecodeSpans = 2, kRequestsDone = 4, kAll = 7 };
   virtual ~ServingObserver() = default;
-  virtual unsigned signals() const { return kAll; }
+  virtual unsigned signals() const { return kSteps | kRequestsDone; }
   virtual void on_step(const Instance& /*instance*/, const StepRecord& /*step*/) {}
   // The request starts (its prefill completed, or its KV was swapped back in) or stops (completed, preempted,
   // abandoned) being a decode of `instance`. In between it takes one token in every iteration of every step there,

@@ -30,7 +30,8 @@ struct alignas(64) RequestState {
   double operational_g = 0;
   double embodied_g = 0;
   // The ledger's per-instance decode accrual (energy, operational, embodied per decode token) when this request
-  // began decoding there: settled into the three totals above when it stops.
+  // began decoding there: settled into the three totals above when it stops. Storage of the one observer taking
+  // decode spans (ServingObserver::kDecodeSpans).
   double decode_mark[3] = {0, 0, 0};
   core::SimTime first_scheduled = -1;
   core::SimTime first_token = -1;

@@ -9,14 +9,13 @@
 
 namespace greenfleet::workload {
 
-std::int32_t LengthDistribution::sample(core::Rng& rng) const {
+double LengthDistribution::log_mean_mu() const { return std::log(mean) - 0.5 * sigma * sigma; }
+
+std::int32_t LengthDistribution::sample(core::Rng& rng, double mu) const {
   double x = value;
   switch (kind) {
     case Kind::kConstant: x = value; break;
-    case Kind::kLognormal:
-      if (!mu_set_) mu_ = std::log(mean) - 0.5 * sigma * sigma, mu_set_ = true;
-      x = rng.lognormal(mu_, sigma);
-      break;
+    case Kind::kLognormal: x = rng.lognormal(mu, sigma); break;
     case Kind::kUniform: x = min + (max - min) * rng.uniform(); break;
     case Kind::kEmpirical: x = values[rng.below(values.size())]; break;
   }
@@ -27,7 +26,9 @@ SyntheticSource::SyntheticSource(const SyntheticSpec& spec, std::uint64_t seed)
     : spec_(spec),
       arrivals_(core::Rng::stream(seed, "workload.arrivals")),
       prompts_(core::Rng::stream(seed, "workload.prompt")),
-      outputs_(core::Rng::stream(seed, "workload.output")) {}
+      outputs_(core::Rng::stream(seed, "workload.output")),
+      prompt_mu_(spec.prompt.log_mean_mu()),
+      output_mu_(spec.output.log_mean_mu()) {}
 
 bool SyntheticSource::next(RequestSpec& out) {
   if (produced_ >= spec_.requests) return false;
@@ -52,8 +53,8 @@ bool SyntheticSource::next(RequestSpec& out) {
     throw core::InputError(fmt::format("workload.synthetic: arrival {} s is beyond the simulated time range "
                                        "(about 292 years); raise rate or lower requests",
                                        clock_s_));
-  const std::int32_t prompt = spec_.prompt.sample(prompts_);
-  const std::int32_t output = spec_.output.sample(outputs_);
+  const std::int32_t prompt = spec_.prompt.sample(prompts_, prompt_mu_);
+  const std::int32_t output = spec_.output.sample(outputs_, output_mu_);
   set_online_request(out, produced_++, core::from_seconds(clock_s_), prompt, output);
   return true;
 }

@@ -17,12 +17,10 @@ struct LengthDistribution {
   double min = 1, max = 1 << 20;
   std::vector<double> values;  // empirical: sampled uniformly
 
-  std::int32_t sample(core::Rng& rng) const;
-
- private:
-  // log(mean) - sigma^2 / 2, computed at the first lognormal sample: a log per sample cost 4% of a 1M-request run.
-  mutable double mu_ = 0;
-  mutable bool mu_set_ = false;
+  // `mu` is log_mean_mu() for a lognormal (computed once by the caller: a log per sample cost 4% of a run).
+  std::int32_t sample(core::Rng& rng, double mu) const;
+  // The mean of the log of a lognormal with this mean and sigma: log(mean) - sigma^2 / 2.
+  double log_mean_mu() const;
 };
 
 struct SyntheticSpec {
@@ -46,6 +44,7 @@ class SyntheticSource final : public RequestSource {
  private:
   SyntheticSpec spec_;
   core::Rng arrivals_, prompts_, outputs_;
+  double prompt_mu_, output_mu_;  // log_mean_mu() of the length distributions (used by lognormal ones)
   std::uint64_t produced_ = 0;
   double clock_s_ = 0;
 };
