@@ -83,5 +83,14 @@ check "interrupted run exits 130" test "$code" -eq 130
 check "interrupted run leaves no output" test ! -e "$tmp/long.h5"
 check "interrupted run leaves no temporary file" bash -c "! ls $tmp/long.h5.tmp-* 2>/dev/null"
 
+# 7. calibrate stops with exit 2, naming the file, when it cannot write its coefficient files (a file stands
+#    where models/ should be). It needs the public data (../shared/data or $GREENFLEET_DATA).
+if [ -n "${GREENFLEET_DATA:-}" ] || [ -d "$src/../shared/data/profiling" ]; then
+  mkdir -p "$tmp/blocked" && touch "$tmp/blocked/models"
+  "$bin" calibrate --out "$tmp/blocked" > /dev/null 2> "$tmp/err.txt"
+  check "calibrate that cannot write exits 2" test $? -eq 2
+  check "calibrate names the file it cannot write" grep -q "$tmp/blocked/models/calibration/.*yaml: cannot create" "$tmp/err.txt"
+fi
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

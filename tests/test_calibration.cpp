@@ -5,9 +5,11 @@
 #include <sstream>
 
 #include "sim/core/error.hpp"
-#include "sim/io/experiment.hpp"
 #include "sim/energy/power_calibration.hpp"
+#include "sim/io/experiment.hpp"
 #include "sim/perf/calibration.hpp"
+#include "sim/perf/least_squares.hpp"
+#include "sim/perf/text_file.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
@@ -40,7 +42,8 @@ TEST_CASE("the calibrated model keeps decode runs summable in closed form") {
     for (int i = 0; i < 500; ++i) sum += m.decode_step_seconds(batch, 1000LL * batch + i * batch);
     CHECK(m.decode_run_seconds(batch, 1000LL * batch, 500) == doctest::Approx(sum).epsilon(1e-12));
   }
-  // A prefill chunk riding along with decodes never makes the step cheaper, and its share is the time it adds.
+  // A prefill chunk riding along with decodes never makes the step cheaper, and its share is the time it
+  // adds.
   for (int batch : {1, 144, 256}) {
     perf::BatchShape d;
     d.decode_seqs = batch;
@@ -74,7 +77,8 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     CAPTURE(set.gpu);
     CAPTURE(set.tensor_parallel);
     const auto c = perf::calibrate(set);
-    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
+    const std::string file =
+        perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(perf::coefficients_yaml(c) == test::slurp(file));
     // The guard from the calibration issue: held-out median error <= 10% (the target is 5%), and the
     // end-to-end latencies within 5% median.
@@ -91,7 +95,8 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
       "name: c\nseed: 1\nsites: [{name: s, carbon_intensity: 100}]\n"
       "deployments: [{name: d, model: llama-2-70b, tensor_parallel: 4, perf_model: PM}]\n"
       "fleet: [{site: s, sku: hgx-h100x8}, {site: s, sku: hgx-h200x8}]\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 50, rate: 2, prompt_tokens: {distribution: constant, "
+      "workload:\n  source: synthetic\n  synthetic: {requests: 50, rate: 2, prompt_tokens: {distribution: "
+      "constant, "
       "value: 500}, output_tokens: {distribution: constant, value: 50}}\n";
   auto with = [&](const std::string& pm) {
     std::string y = base;
@@ -100,10 +105,12 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
   };
   test::TempDir dir;
   {
-    const io::Experiment x = io::load_experiment(dir.write("a.yaml", with("{kind: calibrated}")), test::catalog(), {});
+    const io::Experiment x =
+        io::load_experiment(dir.write("a.yaml", with("{kind: calibrated}")), test::catalog(), {});
     runner::Simulation sim(x, test::catalog());
     int calibrated = 0, roofline = 0;
-    for (const auto& in : sim.instances()) (in->perf_model().kind() == "calibrated" ? calibrated : roofline) += 1;
+    for (const auto& in : sim.instances())
+      (in->perf_model().kind() == "calibrated" ? calibrated : roofline) += 1;
     CHECK(calibrated == 2);  // H100 has coefficients for Llama-2-70B TP 4
     CHECK(roofline == 2);    // H200 falls back to a roofline with Hopper efficiencies
   }
@@ -113,10 +120,10 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
     runner::Simulation sim(x, test::catalog());
     for (const auto& in : sim.instances()) CHECK(in->perf_model().kind() == "roofline");
   }
-  // Efficiencies carry over only from entries at the same TP degree; with none, the roofline keeps its defaults.
-  // Hopper at TP 4: Llama-2-70B measured by SplitwiseSim, ahead of the Vidur-derived CodeLlama-34B and
-  // Llama-2-7B; at TP 1 nothing is measured, so the derived Llama-2-7B, CodeLlama-34B and Phi-2 carry; nothing is
-  // calibrated at TP 16.
+  // Efficiencies carry over only from entries at the same TP degree; with none, the roofline keeps its
+  // defaults. Hopper at TP 4: Llama-2-70B measured by SplitwiseSim, ahead of the Vidur-derived CodeLlama-34B
+  // and Llama-2-7B; at TP 1 nothing is measured, so the derived Llama-2-7B, CodeLlama-34B and Phi-2 carry;
+  // nothing is calibrated at TP 16.
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4}).entries == 1);
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1}).entries == 3);
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 16}).entries == 0);
@@ -126,10 +133,62 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1, "llama-2-7b"}).entries == 1);
   // Validation leaves the GPU itself out and, with no other GPU of its architecture, crosses architectures.
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm"}).entries == 0);
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm", true}).entries >= 1);
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm", true}).entries >=
+        1);
   CHECK_THROWS_WITH_AS(io::load_experiment(dir.write("c.yaml", with("{kind: calibrated, fallback: error}")),
                                            test::catalog(), {}),
                        doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"),
+                       core::InputError);
+}
+
+TEST_CASE("coefficient files state their origin, and the fallback carries by it") {
+  test::TempDir dir;
+  const auto src = std::filesystem::path(GREENFLEET_SOURCE_DIR);
+  std::filesystem::copy(src / "hardware_catalog", dir.path("hardware_catalog"));
+  std::filesystem::create_directories(dir.path("models"));
+  std::filesystem::copy(src / "models" / "llm", dir.path("models/llm"));
+  // A measured entry none of whose held-out generations ran in full (no end-to-end points) is still measured:
+  // it carries ahead of a derived entry of another model at the same TP, as the committed one does.
+  perf::CalibrationCoefficients measured = *test::catalog().calibration("h100-sxm", "llama-2-70b", 4);
+  REQUIRE(measured.origin == perf::CalibrationOrigin::kMeasured);
+  measured.e2e_points = 0, measured.e2e_median_ape = 0, measured.e2e_p90_ape = 0;
+  const perf::CalibrationCoefficients derived = *test::catalog().calibration("h100-sxm", "codellama-34b", 4);
+  REQUIRE(derived.origin == perf::CalibrationOrigin::kDerived);
+  for (const perf::CalibrationCoefficients& c : {measured, derived})
+    perf::write_file(perf::coefficients_path(dir.path(), c.gpu, c.model, c.tensor_parallel),
+                     perf::coefficients_yaml(c));
+  const fleet::Catalog catalog = fleet::Catalog::load(dir.path());
+  CHECK(catalog.calibration("h100-sxm", "llama-2-70b", 4)->origin == perf::CalibrationOrigin::kMeasured);
+  const auto carried = perf::carried_efficiency(catalog, {"hopper", 4});
+  CHECK(carried.entries == 1);
+  CHECK(carried.compute == perf::carried_efficiency(test::catalog(), {"hopper", 4}).compute);
+  CHECK(carried.bandwidth == perf::carried_efficiency(test::catalog(), {"hopper", 4}).bandwidth);
+
+  // origin is required, and a bad value names file:line:column.
+  const std::string yaml = perf::coefficients_yaml(measured);
+  REQUIRE(yaml.find("\norigin: measured\n") != std::string::npos);
+  std::string bad = yaml;
+  bad.replace(bad.find("origin: measured"), 16, "origin: fitted");
+  CHECK_THROWS_WITH_AS(perf::load_coefficients(dir.write("bad.yaml", bad)),
+                       doctest::Contains("bad.yaml:5:9: origin: 'fitted' is not one of: measured, derived"),
+                       core::InputError);
+  std::string missing = yaml;
+  missing.erase(missing.find("origin: measured\n"), 17);
+  CHECK_THROWS_WITH_AS(perf::load_coefficients(dir.write("missing.yaml", missing)),
+                       doctest::Contains("origin: required key is missing"), core::InputError);
+}
+
+TEST_CASE("coefficient writes fail loudly, naming the file, and leave nothing behind") {
+  test::TempDir dir;
+  dir.write("models", "a file where a directory should be\n");
+  const std::string file = perf::coefficients_path(dir.path(), "a40", "llama-2-7b", 1);
+  CHECK_THROWS_WITH_AS(perf::write_file(file, "x: 1\n"), doctest::Contains(file.c_str()), core::InputError);
+  const std::string ok = dir.path("out/a.yaml");
+  perf::write_file(ok, "x: 1\n");
+  perf::write_file(ok, "x: 2\n");  // replaces the file
+  CHECK(perf::read_file(ok) == "x: 2\n");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path("out")), {}) == 1);  // no temporary left
+  CHECK_THROWS_WITH_AS(perf::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"),
                        core::InputError);
 }
 
@@ -142,13 +201,15 @@ TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and 
   const auto v3 = energy::read_ml_energy_v3(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv");
   REQUIRE(v3.count("h100-sxm") == 1);
   CHECK(v3.at("h100-sxm").size() == 101);  // dense H100 rows, data-parallel 1
-  const auto c = energy::fit_power_curve("h100-sxm", v3.at("h100-sxm"),
-                                         "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
-                                         "per-GPU power vs mean running batch");
+  const auto c =
+      energy::fit_power_curve("h100-sxm", v3.at("h100-sxm"),
+                              "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
+                              "per-GPU power vs mean running batch");
   CHECK(energy::power_curve_yaml(c) ==
         test::slurp(std::string(GREENFLEET_SOURCE_DIR) + "/models/calibration/power/h100-sxm.yaml"));
   CHECK(c.held_out_median_ape <= 10.0);
-  // ML.ENERGY: ~486 W at 8 sequences, ~690 W at 256+ for Llama-3.1-8B; the fit over all dense models sits near.
+  // ML.ENERGY: ~486 W at 8 sequences, ~690 W at 256+ for Llama-3.1-8B; the fit over all dense models sits
+  // near.
   CHECK(c.decode_w(8) > 400);
   CHECK(c.decode_w(8) < 520);
   CHECK(c.decode_w(256) > 580);

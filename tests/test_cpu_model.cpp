@@ -181,7 +181,7 @@ TEST_CASE("the CPU model's decode cost agrees with its step cost and sums in clo
 TEST_CASE("CPU measurement files are checked: ranges, required sections, unknown keys") {
   const std::string head =
       "source: s\ncpu: xeon-8480c\nmodel: llama-3.1-8b\nengine: e\nquantisation: q\n"
-      "power: [{threads: 64, watts: [548, 590]}]\n";
+      "power: [{threads: 64, watts: [548, 590]}, {threads: 112, watts: [600, 680]}]\n";
   test::TempDir dir;
   CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(dir.write(
                            "a.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [22, 17]}]\n"
@@ -195,6 +195,15 @@ TEST_CASE("CPU measurement files are checked: ranges, required sections, unknown
                       "c.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22], ctx: 5}]\n"
                                        "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
                   core::InputError);
+  // The power line needs two thread counts; the error names the file and the key.
+  std::string one_count = head;
+  one_count.replace(one_count.find(", {threads: 112, watts: [600, 680]}"), 35, "");
+  CHECK_THROWS_WITH_AS(
+      perf::read_cpu_measurements(
+          dir.write("e.yaml", one_count + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
+                                          "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
+      doctest::Contains("e.yaml:6:8: power: needs rows at two or more distinct thread counts"),
+      core::InputError);
   // Too few rows to fit both phases once every third row is held out.
   const auto few = perf::read_cpu_measurements(
       dir.write("d.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"

@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include "sim/core/error.hpp"
+#include "sim/perf/calibrated.hpp"
+#include "sim/perf/derived_coefficients.hpp"
+#include "sim/perf/least_squares.hpp"
 #include "sim/perf/vidur_calibration.hpp"
 #include "test_support.hpp"
 
@@ -18,9 +21,9 @@ namespace {
 // An mlp.csv with the columns the reader needs, for Llama-2-7B's shape; `rows` are appended as given.
 const std::string kMlpHeader =
     "time_stats.emb.median,time_stats.attn_pre_proj.median,time_stats.attn_post_proj.median,"
-    "time_stats.mlp_up_proj.median,time_stats.mlp_down_proj.median,time_stats.add.median,n_head,n_kv_head,n_"
-    "embd,"
-    "n_expanded_embd,vocab_size,use_gated_mlp,num_tokens,num_tensor_parallel_workers\n";
+    "time_stats.mlp_up_proj.median,time_stats.mlp_down_proj.median,time_stats.add.median,"
+    "n_head,n_kv_head,n_embd,n_expanded_embd,vocab_size,use_gated_mlp,"
+    "num_tokens,num_tensor_parallel_workers\n";
 std::string mlp_row(const std::string& up, int tokens, int tp, int heads = 32) {
   return "0.01,0.1,0.05," + up + ",0.1,0.01," + std::to_string(heads) + ",32,4096,11008,32768,True," +
          std::to_string(tokens) + "," + std::to_string(tp) + "\n";
@@ -78,35 +81,62 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(no_column, "", "a100-sxm-80gb", llama7),
                        doctest::Contains("nocol.csv:1: missing column 'time_stats.attn_pre_proj.median'"),
                        core::InputError);
+  // A column named twice: which one is meant is not known.
+  const std::string twice = dir.write("twice.csv", "num_tokens," + kMlpHeader + "1," + mlp_row("0.2", 1, 1));
+  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(twice, "", "a100-sxm-80gb", llama7),
+                       doctest::Contains("twice.csv:1: column 'num_tokens' appears twice (columns 1 and 14)"),
+                       core::InputError);
+  // Medians must be positive: the relative fits divide by them.
+  const std::string zero = dir.write("zero.csv", kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0", 2, 1));
+  CHECK_THROWS_WITH_AS(
+      perf::read_vidur_mlp(zero, "", "a100-sxm-80gb", llama7),
+      doctest::Contains("zero.csv:3: column 'time_stats.mlp_up_proj.median': 0 is not positive"),
+      core::InputError);
 
   const std::string ar_header =
-      ",time_stats.all_reduce.median,rank,num_workers,size,collective,devices_per_node,max_devices_per_"
-      "node\n";
+      ",time_stats.all_reduce.median,rank,num_workers,size,collective,devices_per_node,"
+      "max_devices_per_node\n";
   const std::string ar = dir.write("all_reduce.csv", ar_header +
                                                          "0,0.05,0,2,2048,all_reduce,2,8\n"
                                                          "1,0.09,0,2,2048,all_reduce,1,8\n"
                                                          "2,0.07,0,4,2048,all_reduce,4,8\n");
-  const auto ars = perf::read_vidur_all_reduce(ar, "n/all_reduce.csv", "a100-sxm-80gb");
-  REQUIRE(ars.size() == 2);  // the row spanning two nodes is not used
+  std::map<std::string, int> ar_skipped;
+  const auto ars = perf::read_vidur_all_reduce(ar, "n/all_reduce.csv", "a100-sxm-80gb", ar_skipped);
+  REQUIRE(ars.size() == 2);  // the row spanning two nodes is not used, but counted
   CHECK(ars[0].workers == 2);
   CHECK(ars[0].points.at(0).seconds == doctest::Approx(0.05 / 1000));
+  CHECK(ar_skipped.at("n/all_reduce.csv (all-reduce across nodes)") == 1);
   const std::string bad_ar = dir.write("bad_ar.csv", ar_header + "0,0.05,0,2,big,all_reduce,2,8\n");
-  CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(bad_ar, "", "a100-sxm-80gb"),
+  CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(bad_ar, "", "a100-sxm-80gb", ar_skipped),
                        doctest::Contains("bad_ar.csv:2: column 'size': 'big' is not a number"),
                        core::InputError);
+  const std::string gather = dir.write("gather.csv", ar_header + "0,0.05,0,2,2048,all_gather,2,8\n");
+  CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(gather, "", "a100-sxm-80gb", ar_skipped),
+                       doctest::Contains("gather.csv:2: column 'collective': 'all_gather' is not all_reduce"),
+                       core::InputError);
+  const std::string zero_ar = dir.write("zero_ar.csv", ar_header + "0,0,0,2,2048,all_reduce,2,8\n");
+  CHECK_THROWS_WITH_AS(
+      perf::read_vidur_all_reduce(zero_ar, "", "a100-sxm-80gb", ar_skipped),
+      doctest::Contains("zero_ar.csv:2: column 'time_stats.all_reduce.median': 0 is not positive"),
+      core::InputError);
 
-  // Directories of models and GPUs without a catalog id are skipped, their rows counted.
+  // Directories of models and GPUs without a catalog id, and mlp.csv files at another depth, are skipped and
+  // their rows counted.
   dir.write("data/profiling/vidur/compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv",
             kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0.3", 2, 1) + mlp_row("0.4", 3, 1));
   dir.write("data/profiling/vidur/compute/a100/Qwen/Qwen-72B/mlp.csv", kMlpHeader + mlp_row("0.2", 1, 1));
   dir.write("data/profiling/vidur/compute/b200/meta-llama/Llama-2-7b-hf/mlp.csv",
             kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0.2", 2, 1));
+  dir.write("data/profiling/vidur/compute/a100/Llama-2-7b-hf/mlp.csv", kMlpHeader + mlp_row("0.2", 1, 1));
   std::map<std::string, int> skipped;
   const auto all = perf::read_vidur_compute(dir.path("data"), test::catalog(), skipped);
   REQUIRE(all.size() == 1);
   CHECK(all[0].source == "profiling/vidur/compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv");
-  CHECK(skipped.at("Qwen-72B on a100") == 1);
-  CHECK(skipped.at("Llama-2-7b-hf on b200") == 2);
+  CHECK(skipped.at("Qwen-72B on a100 (not in the catalog)") == 1);
+  CHECK(skipped.at("Llama-2-7b-hf on b200 (not in the catalog)") == 2);
+  CHECK(skipped.at("profiling/vidur/compute/a100/Llama-2-7b-hf/mlp.csv "
+                   "(not at compute/<gpu>/<org>/<model>/mlp.csv)") == 1);
+  CHECK(skipped.size() == 3);
 }
 
 TEST_CASE("hinge and weighted least-squares fits recover known coefficients") {
@@ -137,7 +167,8 @@ TEST_CASE(
     // The guard from the calibration issue: held-out median error of the per-layer operator time <= 10%.
     CHECK(e.ops.held_out.points >= 80);
     CHECK(e.ops.held_out.median_ape <= 10.0);
-    if (e.status != "written") continue;
+    if (e.status != perf::VidurStatus::kWritten) continue;
+    CHECK(e.coefficients.origin == perf::CalibrationOrigin::kDerived);
     const std::string file =
         perf::coefficients_path(GREENFLEET_SOURCE_DIR, e.gpu, e.model, e.tensor_parallel);
     written.insert(std::filesystem::path(file).lexically_normal().string());
@@ -149,19 +180,27 @@ TEST_CASE(
     CHECK(test::catalog().calibration(e.gpu, e.model, e.tensor_parallel) != nullptr);
   }
   CHECK(written.size() == 32);  // 13 on the A100, 10 on the A40, 9 on the H100
-  // No committed file claims Vidur as its source without being regenerated.
+  // Every committed derived file is regenerated; the others are the measured ones (SplitwiseSim).
+  int committed_measured = 0;
   for (const auto& [key, c] : test::catalog().calibrations()) {
-    if (c.source.rfind("Vidur ", 0) != 0) continue;
+    CHECK((c.origin == perf::CalibrationOrigin::kDerived) == (c.source.rfind("Vidur ", 0) == 0));
+    if (c.origin != perf::CalibrationOrigin::kDerived) {
+      ++committed_measured;
+      continue;
+    }
     const std::string file =
         perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(written.count(std::filesystem::path(file).lexically_normal().string()) == 1);
   }
+  CHECK(committed_measured == 6);
   // Whole-step measurements keep precedence; models too large for the GPUs are skipped.
   int measured = 0, memory = 0;
-  for (const auto& e : v->entries) measured += e.status == "measured", memory += e.status == "memory";
+  for (const auto& e : v->entries)
+    measured += e.status == perf::VidurStatus::kMeasured, memory += e.status == perf::VidurStatus::kMemory;
   CHECK(measured == 6);  // Llama-2-70B on A100 and H100 at TP 2, 4, 8
-  CHECK(memory ==
-        5);  // Llama-2-70B at TP 1 (A100, H100, A40) and TP 2 (A40); CodeLlama-34B at TP 1 on the A40
+  // Llama-2-70B at TP 1 (A100, H100, A40) and TP 2 (A40); CodeLlama-34B at TP 1 on the A40.
+  CHECK(memory == 5);
+  CHECK(std::string(perf::to_string(perf::VidurStatus::kNoStack)) == "no-stack");
 }
 
 TEST_CASE("the attention and stack fit: efficiencies in (0, 1] and the composed model near SplitwiseSim") {
@@ -195,7 +234,8 @@ TEST_CASE("derived and operator models keep decode runs summable: decode_cost ag
     return;
   }
   for (const auto& e : v->entries) {
-    if (e.status != "written" || e.gpu != "a40" || e.model != "llama-2-7b" || e.tensor_parallel != 2)
+    if (e.status != perf::VidurStatus::kWritten || e.gpu != "a40" || e.model != "llama-2-7b" ||
+        e.tensor_parallel != 2)
       continue;
     const perf::OperatorModel op(e.spec);
     const perf::CalibratedModel derived(e.coefficients);

@@ -1,21 +1,22 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
+
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "sim/cli/commands.hpp"
 #include "sim/cli/cpu_calibration_report.hpp"
 #include "sim/cli/vidur_report.hpp"
 #include "sim/core/error.hpp"
+#include "sim/energy/power_calibration.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/energy/power_calibration.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/roofline.hpp"
+#include "sim/perf/text_file.hpp"
 
 namespace po = boost::program_options;
 
@@ -32,11 +33,14 @@ struct Options {
 Options parse(const std::vector<std::string>& args, const char* usage, bool with_out) {
   po::options_description opts(usage);
   Options o;
-  opts.add_options()("help,h", "show this help")("catalog", po::value(&o.catalog),
-                                                 "project directory (default: $GREENFLEET_HOME, else the source tree)")(
-      "data-dir", po::value(&o.data_dir), "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
+  opts.add_options()("help,h", "show this help")(
+      "catalog", po::value(&o.catalog),
+      "project directory (default: $GREENFLEET_HOME, else the source tree)")(
+      "data-dir", po::value(&o.data_dir),
+      "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
   if (with_out)
-    opts.add_options()("out", po::value(&o.out), "project directory to write models/calibration/ into (default: --catalog)");
+    opts.add_options()("out", po::value(&o.out),
+                       "project directory to write models/calibration/ into (default: --catalog)");
   opts.add_options()("measurements", po::value(&o.measurements)->composing(),
                      "extra measurements in SplitwiseSim's CSV schema naming catalog ids, e.g. from "
                      "models/calibration/measure/measure.py (repeatable)");
@@ -59,14 +63,16 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
 
 std::vector<perf::MeasuredSet> measurements(const Options& o) {
   if (o.data_dir.empty())
-    throw core::InputError("no data directory: pass --data-dir or set GREENFLEET_DATA (see traces/README.md)");
+    throw core::InputError(
+        "no data directory: pass --data-dir or set GREENFLEET_DATA (see traces/README.md)");
   const std::string path = o.data_dir + "/profiling/splitwise_sim/perf_model.csv";
   std::map<std::string, int> skipped;
   auto sets = perf::read_splitwise_sim(path, skipped);
   if (!o.measurements.empty()) {
     const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
     for (const auto& m : o.measurements) {
-      auto more = perf::read_splitwise_sim(m, skipped, &catalog, "measured with models/calibration/measure (" + m + ")");
+      auto more = perf::read_splitwise_sim(m, skipped, &catalog,
+                                           "measured with models/calibration/measure (" + m + ")");
       sets.insert(sets.end(), more.begin(), more.end());
     }
   }
@@ -76,13 +82,13 @@ std::vector<perf::MeasuredSet> measurements(const Options& o) {
 }
 
 void print_row(const perf::CalibrationCoefficients& c, const perf::ErrorStats& h, const perf::ErrorStats& e) {
-  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9.2f} {:>9.2f} {:>6} {:>9.2f} {:>9.2f}\n", c.gpu, c.model, c.tensor_parallel,
-             h.points, h.median_ape, h.p90_ape, e.points, e.median_ape, e.p90_ape);
+  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9.2f} {:>9.2f} {:>6} {:>9.2f} {:>9.2f}\n", c.gpu, c.model,
+             c.tensor_parallel, h.points, h.median_ape, h.p90_ape, e.points, e.median_ape, e.p90_ape);
 }
 
 void print_header() {
-  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "gpu", "model", "tp", "steps", "median%",
-             "p90%", "e2e", "median%", "p90%");
+  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "gpu", "model", "tp", "steps",
+             "median%", "p90%", "e2e", "median%", "p90%");
 }
 
 std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
@@ -91,20 +97,22 @@ std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
   const auto v3 = energy::read_ml_energy_v3(dir + "/mlenergy_v3_llm_configs.csv");
   double scale = 0;
   for (const auto& [gpu, pts] : v3) {
-    out.push_back(energy::fit_power_curve(gpu, pts, "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense "
-                                                    "models: per-GPU power vs mean running batch"));
+    out.push_back(energy::fit_power_curve(gpu, pts,
+                                          "ML.ENERGY benchmark v3 (ml-energy/leaderboard), "
+                                          "H100 rows of dense models: per-GPU power vs mean running batch"));
     scale = out.back().batch_scale;
   }
-  // 2023 leaderboard: one mean serving power per model (batch not recorded). It sets the small-batch level; the
-  // saturated level is the catalog's prefill (TDP-class) power and the batch scale is carried from the H100 fit.
+  // 2023 leaderboard: one mean serving power per model (batch not recorded). It sets the small-batch level;
+  // the saturated level is the catalog's prefill (TDP-class) power, the batch scale carried from the H100.
   const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
   for (const auto& [gpu, watts] : energy::read_ml_energy_2023(dir + "/legacy_2023")) {
     const std::vector<double>& w = watts;
     energy::GpuPowerCurve c;
     c.gpu = gpu;
     c.method = "levels";
-    c.source = "ML.ENERGY leaderboard 2023 (legacy_2023): median over models of energy / latency per request; "
-               "saturated = catalog prefill_w; batch_scale carried from the H100 fit (ours)";
+    c.source =
+        "ML.ENERGY leaderboard 2023 (legacy_2023): median over models of energy / latency per request; "
+        "saturated = catalog prefill_w; batch_scale carried from the H100 fit (ours)";
     c.decode_w_small = metrics::sample_median(w);
     c.decode_w_saturated = catalog.gpu(gpu).power.prefill_w;
     c.batch_scale = scale > 0 ? scale : 64;
@@ -115,14 +123,14 @@ std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
 }
 
 void write_power_curves(const Options& o) {
-  fmt::print("\n{:<15} {:>9} {:>11} {:>8} {:>7} {:>9} {:>7}   decode power vs batch\n", "gpu", "small W", "saturated W",
-             "scale", "points", "median%", "p90%");
+  fmt::print("\n{:<15} {:>9} {:>11} {:>8} {:>7} {:>9} {:>7}   decode power vs batch\n", "gpu", "small W",
+             "saturated W", "scale", "points", "median%", "p90%");
   for (const auto& c : power_curves(o)) {
-    const std::string file = (std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml")).string();
-    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-    std::ofstream(file) << energy::power_curve_yaml(c);
+    const auto file = std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml");
+    perf::write_file(file.string(), energy::power_curve_yaml(c));
     fmt::print("{:<15} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.decode_w_small,
-               c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape);
+               c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape,
+               c.held_out_p90_ape);
   }
 }
 
@@ -135,13 +143,13 @@ int calibrate_command(const std::vector<std::string>& args) {
   const auto sets = measurements(o);
   for (const auto& set : sets) {
     const perf::CalibrationCoefficients c = perf::calibrate(set);
-    const std::string file = perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel);
-    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-    std::ofstream(file) << perf::coefficients_yaml(c);
+    perf::write_file(perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel),
+                     perf::coefficients_yaml(c));
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape},
               {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});
   }
-  fmt::print("\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
+  fmt::print(
+      "\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
   write_vidur_calibrations(o.catalog, o.data_dir, o.out, sets);
   write_power_curves(o);
   write_cpu_calibrations(o.catalog, o.out);
@@ -158,8 +166,8 @@ int validate_command(const std::vector<std::string>& args) {
   for (const auto& set : sets) {
     const std::string file = perf::coefficients_path(o.catalog, set.gpu, set.model, set.tensor_parallel);
     if (!std::filesystem::exists(file)) {
-      fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu, set.model,
-                 set.tensor_parallel, file);
+      fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu,
+                 set.model, set.tensor_parallel, file);
       ++missing;
       continue;
     }
@@ -167,17 +175,19 @@ int validate_command(const std::vector<std::string>& args) {
     int training = 0;
     for (const auto& p : set.points) training += !p.held_out && !p.excluded;
     if (training != model.coefficients().training_points)
-      fmt::print(stderr, "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n", file,
-                 model.coefficients().training_points, training);
+      fmt::print(stderr,
+                 "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n",
+                 file, model.coefficients().training_points, training);
     print_row(model.coefficients(), perf::held_out_step_errors(model, set), perf::e2e_errors(model, set));
     fallback_rows.push_back(set);
   }
   // The roofline fallback for unmeasured hardware, checked where measurements exist: each set predicted by a
-  // roofline whose efficiencies come from the calibrated entries of the other GPUs at the same TP degree, as the
-  // fallback carries them (same architecture and model first; the H100 is Hopper's only calibrated GPU, so its
-  // check crosses to Ampere).
-  fmt::print("\nroofline fallback, efficiencies carried from other GPUs at the same TP, same architecture and model "
-             "first (expected error of the fallback):\n");
+  // roofline whose efficiencies come from the calibrated entries of the other GPUs at the same TP degree, as
+  // the fallback carries them (same architecture and model first; the H100 is Hopper's only calibrated GPU,
+  // so its check crosses to Ampere).
+  fmt::print(
+      "\nroofline fallback, efficiencies carried from other GPUs at the same TP, "
+      "same architecture and model first (expected error of the fallback):\n");
   print_header();
   const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
   for (const auto& set : fallback_rows) {
@@ -192,7 +202,8 @@ int validate_command(const std::vector<std::string>& args) {
   }
   missing += validate_vidur_calibrations(o.catalog, o.data_dir, sets);
   fmt::print("\ndecode power vs batch (held-out ML.ENERGY points):\n");
-  for (const auto& [gpu, pts] : energy::read_ml_energy_v3(o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv")) {
+  for (const auto& [gpu, pts] :
+       energy::read_ml_energy_v3(o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv")) {
     const auto* curve = catalog.power_curve(gpu);
     if (!curve) {
       fmt::print("{:<15} no power curve: run greenfleet calibrate\n", gpu);
@@ -206,9 +217,10 @@ int validate_command(const std::vector<std::string>& args) {
     fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, held);
   }
   missing += validate_cpu_calibrations(o.catalog);
-  fmt::print("\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct point;\n"
-             "a prefill step counts only if no training point ran the same step) and on the end-to-end latencies of\n"
-             "held-out points whose generation ran in full\n");
+  fmt::print(
+      "\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct\n"
+      "point; a prefill step counts only if no training point ran the same step) and on the end-to-end\n"
+      "latencies of held-out points whose generation ran in full\n");
   return missing ? 1 : 0;
 }
 

@@ -4,11 +4,11 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/perf/cpu_calibration.hpp"
+#include "sim/perf/text_file.hpp"
 
 namespace greenfleet::cli {
 
@@ -47,9 +47,7 @@ void write_cpu_calibrations(const std::string& catalog, const std::string& out) 
   print_header();
   for (const auto& set : cpu_measurements(catalog)) {
     const perf::CpuCoefficients c = perf::calibrate_cpu(set);
-    const std::string file = perf::cpu_coefficients_path(out, c.cpu, c.model);
-    std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-    std::ofstream(file) << perf::cpu_coefficients_yaml(c);
+    perf::write_file(perf::cpu_coefficients_path(out, c.cpu, c.model), perf::cpu_coefficients_yaml(c));
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape}, c.held_out_in_range,
               {c.power_points, c.power_median_ape, c.power_p90_ape});
   }
@@ -82,7 +80,8 @@ int validate_cpu_calibrations(const std::string& catalog) {
     checked.emplace_back(c, set);
   }
   // Every published point against the model at the llama.cpp baseline (amx_speedup 1) and with EcoServe's AMX
-  // speed-up, so the table shows both what was fitted and what the simulator uses by default.
+  // speed-up, so the table shows both what was fitted and the default amx_speedup of the model
+  // (CpuInferenceModel, kEcoServeAmxSpeedup).
   fmt::print("\n{:<15} {:<13} {:>7} {:<8} {:>5} {:>15} {:>9} {:>7} {:>9}\n", "cpu", "model", "threads",
              "phase", "batch", "measured tok/s", "model", "err%", "amx");
   for (const auto& [c, set] : checked) {

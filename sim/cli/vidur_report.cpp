@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "sim/fleet/catalog.hpp"
+#include "sim/perf/derived_coefficients.hpp"
+#include "sim/perf/text_file.hpp"
 #include "sim/perf/vidur_calibration.hpp"
 
 namespace greenfleet::cli {
@@ -20,8 +20,7 @@ perf::VidurCalibration run(const std::string& catalog_root, const std::string& d
   std::set<std::tuple<std::string, std::string, int>> keys;
   for (const auto& s : measured) keys.insert({s.gpu, s.model, s.tensor_parallel});
   auto v = perf::calibrate_vidur(data_dir, catalog, keys);
-  for (const auto& [what, n] : v.skipped)
-    fmt::print(stderr, "note: {} rows of Vidur {} skipped (not in the catalog)\n", n, what);
+  for (const auto& [what, n] : v.skipped) fmt::print(stderr, "note: {} Vidur rows skipped: {}\n", n, what);
   return v;
 }
 
@@ -40,31 +39,28 @@ void print_row(const perf::VidurEntry& e, const perf::ErrorStats* approx) {
                          : e.all_reduce_measured ? cell(e.all_reduce_held_out)
                                                  : fmt::format("{:>4} {:>8} {:>6}", "ring", "", "");
   const std::string ap = approx ? fmt::format("{:>8.2f} {:>6.2f}", approx->median_ape, approx->p90_ape) : "";
-  fmt::print("{:<15} {:<13} {:>3} {:<9} {} {}  {}\n", e.gpu, e.model, e.tensor_parallel, e.status,
-             cell(e.ops.held_out), ar, ap);
+  fmt::print("{:<15} {:<13} {:>3} {:<9} {} {}  {}\n", e.gpu, e.model, e.tensor_parallel,
+             perf::to_string(e.status), cell(e.ops.held_out), ar, ap);
 }
 
 void print_footer(const perf::VidurCalibration& v) {
   fmt::print(
-      "ops: per-layer linear-operator time on held-out Vidur token counts (every third); ar: all-reduce on "
-      "held-out\n"
-      "message sizes (ring: no Vidur data, ring over the catalog link); approx: the coefficients against the "
-      "operator\n"
-      "model over the derivation grid. status: written, measured (SplitwiseSim keeps precedence), memory "
-      "(does not\n"
-      "fit: weights + one full-context KV cache > 90% of the GPUs' memory); absolute percentage errors\n");
+      "ops: per-layer linear-operator time on held-out Vidur token counts (every third); ar: all-reduce on\n"
+      "held-out message sizes (ring: no Vidur data, ring over the catalog link); approx: the coefficients\n"
+      "against the operator model over the derivation grid. status: written, measured (SplitwiseSim keeps\n"
+      "precedence), memory (does not fit: weights + one full-context KV cache > 90% of the GPUs' memory),\n"
+      "no-stack (no SplitwiseSim steps of the architecture); absolute percentage errors\n");
   fmt::print(
-      "\n{:<8} {:>6} {:>11} {:>9} {:>9} {:>9} {:>8} {:>9} {:>6}   attention and stack, fitted to "
-      "SplitwiseSim\n",
+      "\n{:<8} {:>6} {:>11} {:>9} {:>9} {:>9} {:>8} {:>9} {:>6}"
+      "   attention and stack, fitted to SplitwiseSim\n",
       "arch", "steps", "overhead ms", "attn comp", "attn bw", "hop us", "ring x", "median%", "p90%");
   for (const auto& [arch, s] : v.stacks)
     fmt::print("{:<8} {:>6} {:>11.3f} {:>9.3f} {:>9.3f} {:>9.2f} {:>8.3f} {:>9.2f} {:>6.2f}\n", arch,
                s.training_points, s.step_overhead_s * 1e3, s.compute_efficiency(), s.bandwidth_efficiency(),
                s.hop_latency_s * 1e6, s.ring_byte_factor, s.training.median_ape, s.training.p90_ape);
   fmt::print(
-      "attn comp / attn bw: efficiency of prefill attention (peak FP16) and decode attention (peak "
-      "bandwidth,\n"
-      "KV read per query head); errors on the training steps\n");
+      "attn comp / attn bw: efficiency of prefill attention (peak FP16) and decode attention (peak\n"
+      "bandwidth, KV read per query head); errors on the training steps\n");
   fmt::print(
       "\n{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}   operator model vs SplitwiseSim held-out\n",
       "gpu", "model", "tp", "steps", "median%", "p90%", "e2e", "median%", "p90%");
@@ -74,13 +70,6 @@ void print_footer(const perf::VidurCalibration& v) {
                c.e2e.median_ape, c.e2e.p90_ape);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 void write_vidur_calibrations(const std::string& catalog, const std::string& data_dir, const std::string& out,
@@ -88,13 +77,13 @@ void write_vidur_calibrations(const std::string& catalog, const std::string& dat
   const auto v = run(catalog, data_dir, measured);
   print_header();
   for (const auto& e : v.entries) {
-    if (e.status == "written") {
+    const bool written = e.status == perf::VidurStatus::kWritten;
+    if (written) {
       const auto& c = e.coefficients;
-      const std::string file = perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel);
-      std::filesystem::create_directories(std::filesystem::path(file).parent_path());
-      std::ofstream(file) << perf::vidur_coefficients_yaml(c);
+      perf::write_file(perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel),
+                       perf::vidur_coefficients_yaml(c));
     }
-    print_row(e, e.status == "written" ? &e.approximation : nullptr);
+    print_row(e, written ? &e.approximation : nullptr);
   }
   print_footer(v);
 }
@@ -105,7 +94,7 @@ int validate_vidur_calibrations(const std::string& catalog, const std::string& d
   int missing = 0;
   print_header();
   for (const auto& e : v.entries) {
-    if (e.status != "written") {
+    if (e.status != perf::VidurStatus::kWritten) {
       print_row(e, nullptr);
       continue;
     }
@@ -116,7 +105,7 @@ int validate_vidur_calibrations(const std::string& catalog, const std::string& d
       ++missing;
       continue;
     }
-    if (slurp(file) != perf::vidur_coefficients_yaml(e.coefficients))
+    if (perf::read_file(file) != perf::vidur_coefficients_yaml(e.coefficients))
       fmt::print(stderr, "warning: {} differs from what the data gives now: rerun greenfleet calibrate\n",
                  file);
     const perf::CalibratedModel committed(perf::load_coefficients(file));

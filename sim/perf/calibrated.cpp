@@ -5,10 +5,12 @@
 namespace greenfleet::perf {
 
 StepCost CalibratedModel::step_cost(const BatchShape& s) const {
-  const double prefill = c_.per_prefill_token * static_cast<double>(s.prefill_tokens) + c_.per_attn_ctx * s.prefill_attn_ctx;
-  const double decode = s.decode_seqs > 0 ? std::max(c_.decode_floor, c_.decode_fixed + c_.per_decode_seq * s.decode_seqs) +
-                                                c_.per_decode_ctx * static_cast<double>(s.decode_ctx)
-                                          : 0.0;
+  const double prefill =
+      c_.per_prefill_token * static_cast<double>(s.prefill_tokens) + c_.per_attn_ctx * s.prefill_attn_ctx;
+  const double decode = s.decode_seqs > 0
+                            ? std::max(c_.decode_floor, c_.decode_fixed + c_.per_decode_seq * s.decode_seqs) +
+                                  c_.per_decode_ctx * static_cast<double>(s.decode_ctx)
+                            : 0.0;
   StepCost cost;
   if (s.prefill_seqs == 0) {
     cost.seconds = decode;
@@ -17,12 +19,12 @@ StepCost CalibratedModel::step_cost(const BatchShape& s) const {
     cost.seconds = std::max(c_.prefill_floor, c_.prefill_fixed + prefill);
     cost.prefill_share = 1;
   } else {
-    // A chunk riding along with decodes adds its own work to the decode step, and the step is never shorter than a
-    // prefill step's floor: adding tokens never makes a step cheaper.
+    // A chunk riding along with decodes adds its own work to the decode step, and the step is never shorter
+    // than a prefill step's floor: adding tokens never makes a step cheaper.
     cost.seconds = std::max(c_.prefill_floor, decode + prefill);
     cost.prefill_share = (cost.seconds - decode) / cost.seconds;
   }
-  // Measured steps are device work nearly throughout (the floor is the weight read), so all of it counts as busy.
+  // Measured steps are device work nearly throughout (the floor is the weight read): all of it is busy.
   cost.busy_seconds = cost.seconds;
   return cost;
 }

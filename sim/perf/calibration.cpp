@@ -9,19 +9,13 @@
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/perf/operator_fit.hpp"
-#include "sim/workload/text_rows.hpp"
+#include "sim/perf/csv_columns.hpp"
+#include "sim/perf/least_squares.hpp"
+#include "sim/perf/ring_all_reduce.hpp"
 
 namespace greenfleet::perf {
 
 namespace {
-
-ErrorStats stats_of(const std::vector<double>& ape) {
-  ErrorStats s;
-  s.points = static_cast<int>(ape.size());
-  if (!ape.empty()) s.median_ape = metrics::sample_median(ape), s.p90_ape = metrics::sample_quantile(ape, 0.9);
-  return s;
-}
 
 // Features of one prefill step of `batch` prompts of `prompt` tokens: (1, tokens, attended positions).
 std::vector<double> prefill_features(int prompt, int batch) {
@@ -37,33 +31,23 @@ std::vector<double> decode_features(int prompt, int batch, int output) {
 
 }  // namespace
 
-std::vector<double> fit_relative_least_squares(const std::vector<std::vector<double>>& features,
-                                               const std::vector<double>& targets) {
-  // Relative error: each row weighted by the inverse of its measurement.
-  std::vector<double> weights(targets.size());
-  for (std::size_t r = 0; r < targets.size(); ++r) weights[r] = 1.0 / targets[r];
-  return fit_weighted_least_squares(features, targets, weights);
-}
-
 std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
                                             const fleet::Catalog* catalog, const std::string& source) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty file", path));
-  std::vector<std::string_view> f;
-  workload::split_csv(rows.line(), f);
-  std::map<std::string, int> col;
-  for (int i = 0; i < static_cast<int>(f.size()); ++i) col[std::string(f[i])] = i;
+  const CsvColumns col = read_csv_header(rows);
   for (const char* need : {"model", "hardware", "prompt_size", "batch_size", "token_size", "prompt_time",
                            "token_time", "e2e_time", "tensor_parallel"})
-    if (!col.count(need)) throw core::InputError(fmt::format("{}:1: missing column '{}'", path, need));
+    require_column(rows, col, need);
   const std::map<std::string, std::string> models = {{"llama2-70b", "llama-2-70b"}};
   const std::map<std::string, std::string> gpus = {{"a100-80gb", "a100-sxm-80gb"}, {"h100-80gb", "h100-sxm"}};
   // (gpu, model, tp) -> (prompt, batch, output) -> repeats
-  std::map<std::tuple<std::string, std::string, int>, std::map<std::tuple<int, int, int>, std::vector<MeasuredPoint>>> groups;
+  std::map<std::tuple<std::string, std::string, int>,
+           std::map<std::tuple<int, int, int>, std::vector<MeasuredPoint>>>
+      groups;
+  std::vector<std::string_view> f;
   while (rows.next_line()) {
-    workload::split_csv(rows.line(), f);
-    if (f.size() != col.size()) rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
-    auto field = [&](const char* name) { return f[static_cast<std::size_t>(col.at(name))]; };
+    split_csv_row(rows, col, f);
+    auto field = [&](const char* name) { return f[col.at(name)]; };
     const std::string model(field("model")), hw(field("hardware"));
     const bool known = models.count(model) && gpus.count(hw);
     const bool ids = catalog && catalog->models().count(model) && catalog->gpus().count(hw);
@@ -73,25 +57,32 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
     }
     MeasuredPoint p;
     int tp = 0;
-    if (!workload::parse_number(field("prompt_size"), p.prompt) || !workload::parse_number(field("batch_size"), p.batch) ||
-        !workload::parse_number(field("token_size"), p.output) || !workload::parse_number(field("tensor_parallel"), tp) ||
+    if (!workload::parse_number(field("prompt_size"), p.prompt) ||
+        !workload::parse_number(field("batch_size"), p.batch) ||
+        !workload::parse_number(field("token_size"), p.output) ||
+        !workload::parse_number(field("tensor_parallel"), tp) ||
         !workload::parse_number(field("prompt_time"), p.prefill_s) ||
-        !workload::parse_number(field("token_time"), p.decode_s) || !workload::parse_number(field("e2e_time"), p.e2e_s))
+        !workload::parse_number(field("token_time"), p.decode_s) ||
+        !workload::parse_number(field("e2e_time"), p.e2e_s))
       rows.bad_row("a numeric field does not parse");
     p.prefill_s /= 1000, p.decode_s /= 1000, p.e2e_s /= 1000;  // the file is in milliseconds
-    groups[{known ? gpus.at(hw) : hw, known ? models.at(model) : model, tp}][{p.prompt, p.batch, p.output}].push_back(p);
+    groups[{known ? gpus.at(hw) : hw, known ? models.at(model) : model, tp}][{p.prompt, p.batch, p.output}]
+        .push_back(p);
   }
   std::vector<MeasuredSet> out;
   for (const auto& [key, pts] : groups) {
     MeasuredSet set;
     std::tie(set.gpu, set.model, set.tensor_parallel) = key;
-    set.source = source.empty() ? "SplitwiseSim data/perf_model.csv (GitHub Mutinifni/splitwise-sim), median of repeats"
-                                : source;
+    set.source = source.empty()
+                     ? "SplitwiseSim data/perf_model.csv (GitHub Mutinifni/splitwise-sim), median of repeats"
+                     : source;
     for (const auto& [shape, reps] : pts) {
       MeasuredPoint m = reps.front();
       std::vector<double> a, b, c;
       for (const auto& r : reps) a.push_back(r.prefill_s), b.push_back(r.decode_s), c.push_back(r.e2e_s);
-      m.prefill_s = metrics::sample_median(a), m.decode_s = metrics::sample_median(b), m.e2e_s = metrics::sample_median(c);
+      m.prefill_s = metrics::sample_median(a);
+      m.decode_s = metrics::sample_median(b);
+      m.e2e_s = metrics::sample_median(c);
       set.points.push_back(m);
     }
     // Batch sweep: same prompt and output, growing batch; prefill time must not fall as the batch grows.
@@ -108,11 +99,11 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
       }
     }
     // The profiler caps generation length: where the measured latency is far below prefill + output x decode
-    // time, fewer tokens were generated than requested, so the point's decode time belongs to an unknown length.
+    // time, fewer tokens were generated than requested, and the decode time belongs to an unknown length.
     for (auto& p : set.points) p.truncated = p.e2e_s < 0.9 * (p.prefill_s + (p.output - 1) * p.decode_s);
     std::size_t i = 0;
     for (auto& p : set.points)
-      if (!p.excluded) p.held_out = i++ % 3 == 1;
+      if (!p.excluded) p.held_out = is_held_out(i++);
     out.push_back(std::move(set));
   }
   return out;
@@ -122,7 +113,10 @@ namespace {
 
 double relative_sse(const std::vector<double>& predicted, const std::vector<double>& y) {
   double e = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) e += std::pow((predicted[i] - y[i]) / y[i], 2);
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const double r = (predicted[i] - y[i]) / y[i];
+    e += r * r;
+  }
   return e;
 }
 
@@ -141,6 +135,7 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
     if (!p.held_out && !p.excluded) train.push_back(&p);
   CalibrationCoefficients c;
   c.gpu = set.gpu, c.model = set.model, c.tensor_parallel = set.tensor_parallel, c.source = set.source;
+  c.origin = CalibrationOrigin::kMeasured;
   c.training_points = static_cast<int>(train.size());
 
   // Prefill: max(floor, fixed + t x tokens + a x positions). Try every split of the points (by tokens) into a
@@ -148,7 +143,8 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
   {
     std::vector<const MeasuredPoint*> pts = train;
     std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) {
-      return static_cast<std::int64_t>(x->batch) * x->prompt < static_cast<std::int64_t>(y->batch) * y->prompt;
+      return static_cast<std::int64_t>(x->batch) * x->prompt <
+             static_cast<std::int64_t>(y->batch) * y->prompt;
     });
     double best = INFINITY;
     for (std::size_t split = 0; split + 3 <= pts.size(); ++split) {
@@ -167,15 +163,19 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
         all.push_back(p->prefill_s);
       }
       const double e = relative_sse(pred, all);
-      if (e < best) best = e, c.prefill_floor = fl, c.prefill_fixed = lin[0], c.per_prefill_token = lin[1], c.per_attn_ctx = lin[2];
+      if (e < best) {
+        best = e;
+        c.prefill_floor = fl, c.prefill_fixed = lin[0], c.per_prefill_token = lin[1], c.per_attn_ctx = lin[2];
+      }
     }
   }
-  // Decode (mean over a generation, at the mean context C): max(floor, fixed + s x B) + k x C. Split the points
-  // by batch: the floor group fixes floor and k, the rest fixes fixed and s.
+  // Decode (mean over a generation, at the mean context C): max(floor, fixed + s x B) + k x C. Split the
+  // points by batch: the floor group fixes floor and k, the rest fixes fixed and s.
   {
+    // A truncated generation's decode time belongs to an unknown length: such points are left out.
     std::vector<const MeasuredPoint*> pts;
     for (const auto* p : train)
-      if (!p->truncated) pts.push_back(p);  // a truncated generation's decode time belongs to an unknown length
+      if (!p->truncated) pts.push_back(p);
     std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) { return x->batch < y->batch; });
     double best = INFINITY;
     for (std::size_t split = 2; split <= pts.size(); ++split) {
@@ -210,8 +210,10 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
         all.push_back(p->decode_s);
       }
       const double e = relative_sse(pred, all);
-      if (e < best)
-        best = e, c.decode_floor = fl[0], c.per_decode_ctx = fl[1], c.decode_fixed = fixed, c.per_decode_seq = per_seq;
+      if (e < best) {
+        best = e;
+        c.decode_floor = fl[0], c.per_decode_ctx = fl[1], c.decode_fixed = fixed, c.per_decode_seq = per_seq;
+      }
     }
   }
   const CalibratedModel model(c);
@@ -236,12 +238,13 @@ ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set) 
   std::vector<double> ape;
   for (const auto& p : set.points) {
     if (!p.held_out || p.excluded) continue;
-    // A prefill step counts only if no training point ran the same step (same prompt and batch): otherwise it is
-    // a repeat of fitted data, not a held-out step.
+    // A prefill step counts only if no training point ran the same step (same prompt and batch): otherwise it
+    // is a repeat of fitted data, not a held-out step.
     bool seen = false;
     for (const auto& q : set.points)
       seen |= !q.held_out && !q.excluded && q.prompt == p.prompt && q.batch == p.batch;
-    if (!seen) ape.push_back(100 * std::abs(model.step_seconds(prefill_shape(p)) - p.prefill_s) / p.prefill_s);
+    if (!seen)
+      ape.push_back(100 * std::abs(model.step_seconds(prefill_shape(p)) - p.prefill_s) / p.prefill_s);
     if (p.truncated) continue;
     // The measured decode time is the mean over the output - 1 decode iterations after the prefill.
     const double mean_decode =
@@ -249,7 +252,7 @@ ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set) 
         (p.output - 1);
     ape.push_back(100 * std::abs(mean_decode - p.decode_s) / p.decode_s);
   }
-  return stats_of(ape);
+  return ape_stats(ape);
 }
 
 ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set) {
@@ -257,33 +260,34 @@ ErrorStats e2e_errors(const PerfModel& model, const MeasuredSet& set) {
   for (const auto& p : set.points) {
     if (!p.held_out || p.excluded || p.truncated) continue;  // held-out points whose generation ran in full
     // As simulated: the prefill step yields the first token, then output - 1 decode iterations.
-    const double predicted = model.step_seconds(prefill_shape(p)) +
-                             model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1),
-                                                      p.output - 1);
+    const double predicted =
+        model.step_seconds(prefill_shape(p)) +
+        model.decode_run_seconds(p.batch, static_cast<std::int64_t>(p.batch) * (p.prompt + 1), p.output - 1);
     ape.push_back(100 * std::abs(predicted - p.e2e_s) / p.e2e_s);
   }
-  return stats_of(ape);
+  return ape_stats(ape);
 }
 
 namespace {
 CarriedEfficiency carried_efficiency_where(const fleet::Catalog& catalog, const CarryQuery& query,
-                                           const std::string& architecture, const std::string& model, bool measured);
+                                           const std::string& architecture, const std::string& model,
+                                           bool measured);
 }  // namespace
 
 CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const CarryQuery& query) {
-  // Preference tiers, the first with entries averaged: entries fitted to whole-step measurements before entries
-  // derived from operator timings (their efficiencies inherit the operator model's reconstructed terms); the same
-  // architecture before others (validation only); the same model before other models.
+  // Preference tiers, the first with entries averaged: entries fitted to whole-step measurements before
+  // entries derived from operator timings (their efficiencies inherit the operator model's reconstructed
+  // terms); the same architecture before others (validation only); the same model before other models.
   struct Tier {
     bool measured, same_arch, same_model;
   };
-  static constexpr Tier kTiers[] = {{true, true, true},    {true, true, false},  {true, false, true},
-                                    {true, false, false},  {false, true, true},  {false, true, false}};
+  static constexpr Tier kTiers[] = {{true, true, true},   {true, true, false}, {true, false, true},
+                                    {true, false, false}, {false, true, true}, {false, true, false}};
   for (const Tier& t : kTiers) {
     if (!t.same_arch && !query.cross_architecture) continue;
     if (t.same_model && query.model.empty()) continue;
-    const CarriedEfficiency e = carried_efficiency_where(catalog, query, t.same_arch ? query.architecture : "",
-                                                          t.same_model ? query.model : "", t.measured);
+    const CarriedEfficiency e = carried_efficiency_where(
+        catalog, query, t.same_arch ? query.architecture : "", t.same_model ? query.model : "", t.measured);
     if (e.entries) return e;
   }
   return {};
@@ -292,32 +296,36 @@ CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const CarryQ
 namespace {
 // The average over the entries passing the filters (empty strings: any).
 CarriedEfficiency carried_efficiency_where(const fleet::Catalog& catalog, const CarryQuery& query,
-                                           const std::string& architecture, const std::string& model, bool measured) {
+                                           const std::string& architecture, const std::string& model,
+                                           bool measured) {
   const int tp = query.tp;
-  // Only entries at the same TP degree carry over: overheads and communication change with TP, and a line fitted
-  // across TP degrees of one large model does not transfer to other models (its intercept is not an overhead).
-  // Per entry: the decode floor less the default overhead and the all-reduces the roofline adds itself is the
-  // weight read, giving the bandwidth efficiency; the prefill slope per token gives the compute efficiency.
+  // Only entries at the same TP degree carry over: overheads and communication change with TP, and a line
+  // fitted across TP degrees of one large model does not transfer to other models (its intercept is not an
+  // overhead). Per entry: the decode floor less the default overhead and the all-reduces the roofline adds
+  // itself is the weight read, giving the bandwidth efficiency; the prefill slope per token gives the compute
+  // one.
   const RooflineParams defaults;
   CarriedEfficiency e;
   double bw = 0, comp = 0;
   for (const auto& [key, c] : catalog.calibrations()) {
     if (c.gpu == query.exclude_gpu || c.tensor_parallel != tp) continue;
     if (!model.empty() && c.model != model) continue;
-    if (c.whole_step_measured() != measured) continue;
+    if ((c.origin == CalibrationOrigin::kMeasured) != measured) continue;
     const auto& gpu = catalog.gpu(c.gpu);
     if (!architecture.empty() && gpu.architecture != architecture) continue;
     const auto& m = catalog.model(c.model);
     const double t = c.tensor_parallel;
-    const double comm = t > 1 ? 2.0 * m.layers *
-                                    (2.0 * (t - 1) / t * m.hidden_size * m.bytes_per_param / (gpu.link_bandwidth_gbps * 1e9) +
-                                     defaults.allreduce_latency_s)
-                              : 0.0;
+    // The roofline's two all-reduces per layer of one token's activations (RooflineModel::comm_seconds).
+    const double per_all_reduce = ring_all_reduce_seconds(m.hidden_size * m.bytes_per_param,
+                                                          c.tensor_parallel, gpu.link_bandwidth_gbps * 1e9) +
+                                  defaults.allreduce_latency_s;
+    const double comm = c.tensor_parallel > 1 ? 2.0 * m.layers * per_all_reduce : 0.0;
     const double weight_read_s = c.decode_floor - defaults.step_overhead_s - comm;
     if (weight_read_s <= 0) continue;
     bw += std::clamp(m.weight_bytes() / t / (gpu.memory_bandwidth_gbps * 1e9 * weight_read_s), 0.05, 1.0);
     const double matmul = 2.0 * m.layer_parameters();  // per token, all layers
-    comp += std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
+    comp +=
+        std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
     ++e.entries;
   }
   if (e.entries) {
@@ -339,20 +347,24 @@ RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e) {
 }
 
 std::string coefficients_yaml(const CalibrationCoefficients& c) {
-  std::string s = "# Calibrated step-time model written by `greenfleet calibrate`: regenerate, do not edit.\n";
   std::string source = c.source;
   std::replace(source.begin(), source.end(), '"', '\'');  // keep the YAML string well formed
-  s += fmt::format("gpu: {}\nmodel: {}\ntensor_parallel: {}\nsource: \"{}\"\n", c.gpu, c.model, c.tensor_parallel, source);
-  s += fmt::format("prefill_floor_s: {:.10g}\nprefill_fixed_s: {:.10g}\nper_prefill_token_s: {:.10g}\n"
-                   "per_attn_ctx_s: {:.10g}\n",
-                   c.prefill_floor, c.prefill_fixed, c.per_prefill_token, c.per_attn_ctx);
-  s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\nper_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n",
-                   c.decode_floor, c.decode_fixed, c.per_decode_seq, c.per_decode_ctx);
-  s += fmt::format("fit:                          # absolute percentage errors on held-out points (docs/MODELS.md)\n");
+  std::string s =
+      "# Calibrated step-time model written by `greenfleet calibrate`: regenerate, do not edit.\n";
+  s += fmt::format("gpu: {}\nmodel: {}\ntensor_parallel: {}\n", c.gpu, c.model, c.tensor_parallel);
+  s += fmt::format("origin: {}\nsource: \"{}\"\n", to_string(c.origin), source);
+  s += fmt::format("prefill_floor_s: {:.10g}\nprefill_fixed_s: {:.10g}\n", c.prefill_floor, c.prefill_fixed);
+  s += fmt::format("per_prefill_token_s: {:.10g}\nper_attn_ctx_s: {:.10g}\n", c.per_prefill_token,
+                   c.per_attn_ctx);
+  s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\n", c.decode_floor, c.decode_fixed);
+  s += fmt::format("per_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n", c.per_decode_seq,
+                   c.per_decode_ctx);
+  s += "fit:                          # absolute percentage errors on held-out points (docs/MODELS.md)\n";
   s += fmt::format("  training_points: {}\n  held_out_points: {}\n", c.training_points, c.held_out_points);
-  s += fmt::format("  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n", c.held_out_median_ape, c.held_out_p90_ape);
-  s += fmt::format("  e2e_points: {}\n  e2e_median_ape: {:.3f}\n  e2e_p90_ape: {:.3f}\n", c.e2e_points, c.e2e_median_ape,
-                   c.e2e_p90_ape);
+  s += fmt::format("  held_out_median_ape: {:.3f}\n", c.held_out_median_ape);
+  s += fmt::format("  held_out_p90_ape: {:.3f}\n", c.held_out_p90_ape);
+  s += fmt::format("  e2e_points: {}\n", c.e2e_points);
+  s += fmt::format("  e2e_median_ape: {:.3f}\n  e2e_p90_ape: {:.3f}\n", c.e2e_median_ape, c.e2e_p90_ape);
   return s;
 }
 
@@ -363,6 +375,8 @@ CalibrationCoefficients load_coefficients(const std::string& file) {
   c.gpu = n.get_string("gpu");
   c.model = n.get_string("model");
   c.tensor_parallel = static_cast<int>(n.get_int("tensor_parallel", std::nullopt, 1, 64));
+  c.origin = n.get_choice("origin", {"measured", "derived"}) == "measured" ? CalibrationOrigin::kMeasured
+                                                                           : CalibrationOrigin::kDerived;
   c.source = n.get_string("source");
   c.prefill_floor = n.get_double("prefill_floor_s", std::nullopt, 0, 1e3);
   c.prefill_fixed = n.get_double("prefill_fixed_s", std::nullopt, 0, 1e3);
@@ -385,8 +399,11 @@ CalibrationCoefficients load_coefficients(const std::string& file) {
   return c;
 }
 
-std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model, int tp) {
-  return (std::filesystem::path(root) / "models" / "calibration" / gpu / fmt::format("{}-tp{}.yaml", model, tp)).string();
+std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model,
+                              int tp) {
+  return (std::filesystem::path(root) / "models" / "calibration" / gpu /
+          fmt::format("{}-tp{}.yaml", model, tp))
+      .string();
 }
 
 }  // namespace greenfleet::perf

@@ -5,22 +5,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
-#include "sim/metrics/sample_stats.hpp"
+#include "sim/perf/least_squares.hpp"
 
 namespace greenfleet::perf {
 
 namespace {
-
-ErrorStats stats_of(const std::vector<double>& ape) {
-  ErrorStats s;
-  s.points = static_cast<int>(ape.size());
-  if (!ape.empty())
-    s.median_ape = metrics::sample_median(ape), s.p90_ape = metrics::sample_quantile(ape, 0.9);
-  return s;
-}
 
 // A published [low, high] pair.
 std::pair<double, double> range_of(io::ConfigNode& n, const std::string& key, double max) {
@@ -53,7 +46,8 @@ double relative_sse(const CpuCoefficients& c, const std::vector<CpuPoint>& pts) 
   for (const auto& p : pts) {
     const double measured = step_tokens(p) / p.tps;
     const double predicted = CpuInferenceModel(c, p.threads, 1.0).step_seconds(shape_of(p));
-    e += std::pow((predicted - measured) / measured, 2);
+    const double r = (predicted - measured) / measured;
+    e += r * r;
   }
   return e;
 }
@@ -114,12 +108,17 @@ CpuMeasuredSet read_cpu_measurements(const std::string& file) {
   if (prefill_rows == static_cast<std::ptrdiff_t>(set.rows.size()))
     n.fail("decode", "needs at least one row");
   if (prefill_rows == 0) n.fail("prefill", "needs at least one row");
-  if (set.power.empty()) n.fail("power", "needs at least one row");
+  // The power line has two parameters: rows at one thread count cannot separate the slope from the base.
+  std::set<int> power_threads;
+  for (const auto& r : set.power) power_threads.insert(r.threads);
+  if (power_threads.size() < 2)
+    n.fail("power", fmt::format("needs rows at two or more distinct thread counts to fit a line, found {}",
+                                power_threads.size()));
   std::stable_sort(set.rows.begin(), set.rows.end(), [](const auto& a, const auto& b) {
     return std::tie(a.prefill, a.threads, a.batch) < std::tie(b.prefill, b.threads, b.batch);
   });
   // Held out by row, so both ends of a span row (one published range) are on the same side.
-  for (std::size_t i = 0; i < set.rows.size(); ++i) set.rows[i].held_out = i % 3 == 1;
+  for (std::size_t i = 0; i < set.rows.size(); ++i) set.rows[i].held_out = is_held_out(i);
   return set;
 }
 
@@ -222,7 +221,7 @@ ErrorStats cpu_held_out_errors(const CpuCoefficients& c, const CpuMeasuredSet& s
   std::vector<double> ape;
   for (const auto& p : cpu_points(set))
     if (p.held_out) ape.push_back(100 * std::abs(cpu_tokens_per_s(c, p) - p.tps) / p.tps);
-  return stats_of(ape);
+  return ape_stats(ape);
 }
 
 int cpu_held_out_in_range(const CpuCoefficients& c, const CpuMeasuredSet& set) {
@@ -243,7 +242,7 @@ ErrorStats cpu_power_errors(const CpuMeasuredSet& set) {
     const auto w = fit_power(rest);
     ape.push_back(100 * std::abs(w[0] + w[1] * ends[i].first - ends[i].second) / ends[i].second);
   }
-  return stats_of(ape);
+  return ape_stats(ape);
 }
 
 std::string cpu_coefficients_yaml(const CpuCoefficients& c) {
@@ -251,33 +250,33 @@ std::string cpu_coefficients_yaml(const CpuCoefficients& c) {
     std::replace(s.begin(), s.end(), '"', '\'');  // keep the YAML string well formed
     return s;
   };
+  // One literal per line of the file, split where a line is wider than the source.
   std::string s =
       "# CPU inference model written by `greenfleet calibrate` from models/calibration/cpu/measurements/: "
-      "regenerate, "
-      "do not edit.\n"
+      "regenerate, do not edit.\n"
       "# step = max(floor_s + g/amx x stream_per_seq_1t_s x seqs,\n"
       "#            g/amx x (compute_per_seq_1t_s x seqs + per_prefill_token_1t_s x prefill tokens)),\n"
-      "# g = serial_fraction + (1 - serial_fraction) / threads; host W = power_base_w + power_per_thread_w x "
-      "threads\n"
+      "# g = serial_fraction + (1 - serial_fraction) / threads; "
+      "host W = power_base_w + power_per_thread_w x threads\n"
       "# (docs/CPU_MODEL.md)\n";
-  s += fmt::format("cpu: {}\nmodel: {}\nengine: \"{}\"\nquantisation: {}\nsource: \"{}\"\n", c.cpu, c.model,
-                   quoted(c.engine), c.quantisation, quoted(c.source));
-  s += fmt::format(
-      "floor_s: {:.10g}\nstream_per_seq_1t_s: {:.10g}\ncompute_per_seq_1t_s: "
-      "{:.10g}\nper_prefill_token_1t_s: {:.10g}\n"
-      "serial_fraction: {:.10g}\n",
-      c.floor_s, c.stream_per_seq_1t_s, c.compute_per_seq_1t_s, c.per_prefill_token_1t_s, c.serial_fraction);
+  s += fmt::format("cpu: {}\nmodel: {}\nengine: \"{}\"\n", c.cpu, c.model, quoted(c.engine));
+  s += fmt::format("quantisation: {}\nsource: \"{}\"\n", c.quantisation, quoted(c.source));
+  s += fmt::format("floor_s: {:.10g}\nstream_per_seq_1t_s: {:.10g}\n", c.floor_s, c.stream_per_seq_1t_s);
+  s += fmt::format("compute_per_seq_1t_s: {:.10g}\n", c.compute_per_seq_1t_s);
+  s += fmt::format("per_prefill_token_1t_s: {:.10g}\n", c.per_prefill_token_1t_s);
+  s += fmt::format("serial_fraction: {:.10g}\n", c.serial_fraction);
   s += fmt::format("power_base_w: {:.10g}\npower_per_thread_w: {:.10g}\n", c.power_base_w,
                    c.power_per_thread_w);
-  s += "fit:                          # throughput: absolute percentage errors on held-out points (every "
-       "third row);\n"
+  s += "fit:                          "
+       "# throughput: absolute percentage errors on held-out points (every third row);\n"
        "                              # power: leave-one-out over the range ends (docs/CPU_MODEL.md)\n";
-  s += fmt::format("  training_points: {}\n  held_out_points: {}\n  held_out_in_range: {}\n",
-                   c.training_points, c.held_out_points, c.held_out_in_range);
-  s += fmt::format("  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n", c.held_out_median_ape,
-                   c.held_out_p90_ape);
-  s += fmt::format("  power_points: {}\n  power_median_ape: {:.3f}\n  power_p90_ape: {:.3f}\n",
-                   c.power_points, c.power_median_ape, c.power_p90_ape);
+  s += fmt::format("  training_points: {}\n  held_out_points: {}\n", c.training_points, c.held_out_points);
+  s += fmt::format("  held_out_in_range: {}\n", c.held_out_in_range);
+  s += fmt::format("  held_out_median_ape: {:.3f}\n", c.held_out_median_ape);
+  s += fmt::format("  held_out_p90_ape: {:.3f}\n", c.held_out_p90_ape);
+  s += fmt::format("  power_points: {}\n", c.power_points);
+  s += fmt::format("  power_median_ape: {:.3f}\n  power_p90_ape: {:.3f}\n", c.power_median_ape,
+                   c.power_p90_ape);
   return s;
 }
 

@@ -2,8 +2,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/perf/calibration.hpp"
 #include "sim/perf/cpu_model.hpp"
+#include "sim/perf/held_out.hpp"
 
 namespace greenfleet::perf {
 
@@ -44,7 +44,9 @@ struct CpuPoint {
 // so the length does not change the per-token rate and this choice does not affect the fit.
 inline constexpr int kCpuPrefillPromptTokens = 512;
 
-// Reads one measurement file and marks every third row (index 1, 4, 7, ... in the sorted order) as held out.
+// Reads one measurement file and marks the rows held out by is_held_out (every third, in the sorted order).
+// Besides the per-key checks, the file needs decode and prefill rows, and power rows at two or more thread
+// counts (the power line has two parameters); errors name file:line:column and the key.
 CpuMeasuredSet read_cpu_measurements(const std::string& file);
 // models/calibration/cpu/measurements/*.yaml under `root`, sorted.
 std::vector<std::string> cpu_measurement_files(const std::string& root);

@@ -1,31 +1,10 @@
 #include "sim/perf/operator_model.hpp"
 
-#include <algorithm>
-#include <cmath>
-#include <stdexcept>
+#include <utility>
+
+#include "sim/perf/ring_all_reduce.hpp"
 
 namespace greenfleet::perf {
-
-namespace {
-
-// KV heads held by one TP shard: heads are split across shards, and replicated where there are fewer heads
-// than shards (vLLM's rule for grouped-query attention).
-double kv_heads_per_shard(const LlmModel& m, int tp) {
-  return std::max(1, (m.kv_heads + tp - 1) / tp);
-}
-
-BatchShape prefill(std::int64_t tokens, std::int64_t prompt) {
-  BatchShape s;
-  const std::int64_t seqs = tokens / prompt;
-  s.prefill_tokens = tokens;
-  s.prefill_seqs = s.prefill_final_chunks = static_cast<std::int32_t>(seqs);
-  s.prefill_attn_ctx =
-      static_cast<double>(seqs) * (static_cast<double>(prompt) * static_cast<double>(prompt + 1) / 2);
-  s.prefill_kv_tokens = tokens;
-  return s;
-}
-
-}  // namespace
 
 OperatorModel::OperatorModel(OperatorModelSpec spec) : spec_(std::move(spec)) {
   const LlmModel& m = spec_.model;
@@ -44,11 +23,11 @@ OperatorModel::OperatorModel(OperatorModelSpec spec) : spec_(std::move(spec)) {
   read_s_per_ctx_ =
       layers_ * 2.0 * heads * m.head_dim * m.bytes_per_param / (spec_.gpu.memory_bandwidth_gbps * 1e9);
   if (spec_.tensor_parallel > 1) {
-    // Two all-reduces per layer (after attention and after the MLP), each a ring of 2 (t - 1) steps moving
-    // 2 (t - 1) / t of the message per GPU.
-    hops_ = 2.0 * layers_ * 2.0 * (tp - 1);
-    ring_s_per_token_ = 2.0 * layers_ * 2.0 * (tp - 1) / tp * allreduce_bytes_per_token_ /
-                        (spec_.gpu.link_bandwidth_gbps * 1e9);
+    // Two ring all-reduces per layer (after attention and after the MLP) of one token's activations each.
+    const double all_reduces = 2.0 * layers_;
+    hops_ = all_reduces * ring_all_reduce_steps(spec_.tensor_parallel);
+    ring_s_per_token_ = ring_all_reduce_seconds(all_reduces * allreduce_bytes_per_token_,
+                                                spec_.tensor_parallel, spec_.gpu.link_bandwidth_gbps * 1e9);
   }
 }
 
@@ -86,105 +65,15 @@ DecodeCost OperatorModel::decode_cost(std::int32_t batch) const {
   return d;
 }
 
-StackFit fit_stack(const std::string& architecture, const std::string& source,
-                   const std::vector<std::pair<OperatorModel, MeasuredSet>>& bare) {
-  std::vector<std::vector<double>> f;
-  std::vector<double> y, w, base;
-  for (const auto& [m, set] : bare) {
-    for (const auto& p : set.points) {
-      if (p.held_out || p.excluded) continue;
-      const double tokens = static_cast<double>(p.batch) * p.prompt;
-      const BatchShape pre = prefill(static_cast<std::int64_t>(tokens), p.prompt);
-      base.push_back(m.step_seconds(pre));
-      f.push_back(
-          {1.0, m.attention_flop_seconds(pre.prefill_attn_ctx), 0.0, m.ring_hops(), m.ring_seconds(tokens)});
-      y.push_back(p.prefill_s);
-      if (p.truncated) continue;  // its decode time belongs to an unknown generation length
-      // The measured decode time is the mean over output - 1 iterations starting at context batch x (prompt +
-      // 1).
-      const double mean_ctx = static_cast<double>(p.batch) * (p.prompt + 1) + p.batch * (p.output - 2) / 2.0;
-      base.push_back(m.token_seconds(p.batch, p.batch));
-      f.push_back({1.0, 0.0, m.kv_read_seconds(mean_ctx), m.ring_hops(), m.ring_seconds(p.batch)});
-      y.push_back(p.decode_s);
-    }
-  }
-  if (f.size() < 5)
-    throw std::runtime_error("calibration: too few SplitwiseSim steps to fit the " + architecture + " stack");
-  std::vector<double> target(y.size());
-  for (std::size_t i = 0; i < y.size(); ++i) target[i] = y[i] - base[i], w.push_back(1.0 / y[i]);
-  const auto c = fit_weighted_least_squares(f, target, w);
-  StackFit s;
-  s.architecture = architecture, s.source = source;
-  s.step_overhead_s = c[0], s.attn_compute_factor = c[1], s.attn_bandwidth_factor = c[2];
-  s.hop_latency_s = c[3], s.ring_byte_factor = c[4];
-  s.training_points = static_cast<int>(y.size());
-  std::vector<double> ape;
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    double pred = base[i];
-    for (std::size_t j = 0; j < c.size(); ++j) pred += c[j] * f[i][j];
-    ape.push_back(100 * std::abs(pred - y[i]) / y[i]);
-  }
-  s.training = ape_stats(ape);
+BatchShape whole_prompts_prefill(std::int64_t tokens, std::int64_t prompt) {
+  BatchShape s;
+  const std::int64_t seqs = tokens / prompt;
+  s.prefill_tokens = tokens;
+  s.prefill_seqs = s.prefill_final_chunks = static_cast<std::int32_t>(seqs);
+  s.prefill_attn_ctx =
+      static_cast<double>(seqs) * (static_cast<double>(prompt) * static_cast<double>(prompt + 1) / 2);
+  s.prefill_kv_tokens = tokens;
   return s;
-}
-
-std::vector<BatchShape> derivation_grid(int max_context) {
-  std::vector<BatchShape> grid;
-  for (std::int64_t tokens = 16; tokens <= 16384; tokens *= 2)
-    for (std::int64_t prompt = 16; prompt <= std::min<std::int64_t>({8192, tokens, max_context}); prompt *= 2)
-      grid.push_back(prefill(tokens, prompt));
-  for (std::int32_t batch = 1; batch <= 256; ++batch)
-    for (std::int64_t per_seq : {128, 512, 2048, 8192}) {
-      if (per_seq > max_context) continue;
-      BatchShape s;
-      s.decode_seqs = batch;
-      s.decode_ctx = batch * per_seq;
-      grid.push_back(s);
-    }
-  return grid;
-}
-
-CalibrationCoefficients derive_coefficients(const OperatorModel& m) {
-  CalibrationCoefficients c;
-  const auto& spec = m.spec();
-  c.gpu = spec.gpu.id, c.model = spec.model.id, c.tensor_parallel = spec.tensor_parallel;
-  c.per_attn_ctx = m.per_attn_ctx_s();
-  c.per_decode_ctx = m.per_decode_ctx_s();
-  std::vector<double> px, py, poff, pw, dx, dy, dw;
-  for (const BatchShape& s : derivation_grid(spec.model.max_context)) {
-    const double y = m.step_seconds(s);
-    if (s.prefill_seqs > 0) {
-      // Prefill: max(floor, fixed + t x tokens + a x positions), the attention term inside the line.
-      px.push_back(static_cast<double>(s.prefill_tokens)), py.push_back(y);
-      poff.push_back(c.per_attn_ctx * s.prefill_attn_ctx), pw.push_back(1.0 / y);
-    } else {
-      // Decode: max(floor, fixed + s x batch) + k x context; the target is the step less its context term,
-      // weighted by the whole step.
-      dx.push_back(s.decode_seqs), dy.push_back(y - c.per_decode_ctx * static_cast<double>(s.decode_ctx));
-      dw.push_back(1.0 / y);
-    }
-  }
-  const HingeLine pre = fit_hinge(px, py, poff, pw);
-  c.prefill_floor = pre.floor, c.prefill_fixed = pre.fixed, c.per_prefill_token = pre.slope;
-  const HingeLine dec = fit_hinge(dx, dy, std::vector<double>(dx.size(), 0.0), dw);
-  c.decode_floor = dec.floor, c.decode_fixed = dec.fixed, c.per_decode_seq = dec.slope;
-  return c;
-}
-
-ErrorStats approximation_errors(const PerfModel& derived, const OperatorModel& m) {
-  std::vector<double> ape;
-  for (const BatchShape& s : derivation_grid(m.spec().model.max_context)) {
-    const double y = m.step_seconds(s);
-    ape.push_back(100 * std::abs(derived.step_seconds(s) - y) / y);
-  }
-  return ape_stats(ape);
-}
-
-bool fits_in_memory(const LlmModel& model, const fleet::GpuSpec& gpu, int tp) {
-  const double kv_per_token =
-      2.0 * model.layers * kv_heads_per_shard(model, tp) * model.head_dim * model.bytes_per_param;
-  const double need = model.weight_bytes() / tp + kv_per_token * model.max_context;
-  return need <= 0.9 * gpu.memory_gb * 1e9;
 }
 
 }  // namespace greenfleet::perf

@@ -1,33 +1,13 @@
 #pragma once
+#include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "sim/fleet/catalog.hpp"
-#include "sim/perf/calibration.hpp"
 #include "sim/perf/operator_fit.hpp"
+#include "sim/perf/perf_model.hpp"
+#include "sim/perf/stack_fit.hpp"
 
 namespace greenfleet::perf {
-
-// What a GPU architecture's serving stack adds to the sum of Vidur's operator times, fitted to SplitwiseSim's
-// measured Llama-2-70B steps (fit_stack). The attention terms are analytic (Vidur has no attention timings):
-//   prefill attention: attn_compute_factor x its FLOPs at the peak FP16 rate,
-//   decode attention:  attn_bandwidth_factor x its KV reads at the peak memory bandwidth,
-// so each factor is 1 / efficiency. The tensor-parallel terms are what the measured engine spent on
-// all-reduces beyond Vidur's NCCL microbenchmark, in the terms of a ring all-reduce (2 (t - 1) steps of
-// latency, and 2 (t - 1) / t of the message over the link).
-struct StackFit {
-  std::string architecture, source;
-  double step_overhead_s = 0;        // per step: scheduling, sampling, launches
-  double attn_compute_factor = 0;    // 1 / compute efficiency of prefill attention
-  double attn_bandwidth_factor = 0;  // 1 / bandwidth efficiency of decode attention
-  double hop_latency_s = 0;          // per ring step of each all-reduce
-  double ring_byte_factor = 0;       // multiples of the ideal ring transfer time over the catalog link
-  int training_points = 0;
-  ErrorStats training;  // relative errors of the composed model on the training steps
-  double compute_efficiency() const { return attn_compute_factor > 0 ? 1 / attn_compute_factor : 0; }
-  double bandwidth_efficiency() const { return attn_bandwidth_factor > 0 ? 1 / attn_bandwidth_factor : 0; }
-};
 
 struct OperatorModelSpec {
   LlmModel model;
@@ -74,29 +54,8 @@ class OperatorModel final : public PerfModel {
   double ring_s_per_token_ = 0;
 };
 
-// Fits a StackFit for one GPU architecture: for each training step of each measured set (prefill steps, and
-// the mean decode step of generations that ran in full) the target is the measured time less the bare
-// operator sum of `bare` (a model with a zero StackFit), and the features are one step, the prefill attention
-// FLOP time, the decode KV read time, the ring hops and the ring time; weighted least squares on relative
-// error (weights 1 / measured), coefficients non-negative.
-StackFit fit_stack(const std::string& architecture, const std::string& source,
-                   const std::vector<std::pair<OperatorModel, MeasuredSet>>& bare);
-
-// CalibrationCoefficients of `m` (gpu, model, TP and the eight coefficients; the fit block is left to the
-// caller): the context coefficients copied exactly, the rest fitted to the model's step times by weighted
-// least squares on relative error over derivation_grid():
-//   prefill: tokens 16, 32, ..., 16384 x prompt lengths 16, 32, ..., 8192 (a prompt no longer than the tokens
-//   or
-//            the model's context), tokens / prompt sequences each;
-//   decode:  batch 1..256 x context per sequence 128, 512, 2048, 8192 (no longer than the model's context).
-CalibrationCoefficients derive_coefficients(const OperatorModel& m);
-std::vector<BatchShape> derivation_grid(int max_context);
-// Absolute percentage errors of `derived` against `m` over derivation_grid().
-ErrorStats approximation_errors(const PerfModel& derived, const OperatorModel& m);
-
-// Whether the model's weights and the KV cache of one sequence of its full context fit in `tp` GPUs within
-// vLLM's default gpu_memory_utilization of 0.9 (vLLM EngineArgs; the rest is left to activations and the CUDA
-// context).
-bool fits_in_memory(const LlmModel& model, const fleet::GpuSpec& gpu, int tp);
+// A prefill-only step of `tokens / prompt` whole prompts of `prompt` tokens each, as the stack fit and the
+// derivation price it.
+BatchShape whole_prompts_prefill(std::int64_t tokens, std::int64_t prompt);
 
 }  // namespace greenfleet::perf

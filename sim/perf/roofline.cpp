@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/perf/ring_all_reduce.hpp"
+
 namespace greenfleet::perf {
 
 RooflineModel::RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, int tensor_parallel,
@@ -23,9 +25,10 @@ RooflineModel::RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, i
 
 double RooflineModel::comm_seconds(std::int64_t tokens) const {
   if (tp_ <= 1) return 0;
-  // Ring all-reduce: each device sends and receives 2(t-1)/t of the message; two per layer (attention, MLP).
+  // Two ring all-reduces per layer (after attention and after the MLP) of the step's activations.
   const double message = static_cast<double>(tokens) * activation_bytes_per_token_;
-  const double per_allreduce = 2.0 * (tp_ - 1) / tp_ * message / link_rate_ + params_.allreduce_latency_s;
+  const double per_allreduce =
+      ring_all_reduce_seconds(message, tp_, link_rate_) + params_.allreduce_latency_s;
   return 2.0 * layers_ * per_allreduce;
 }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "sim/perf/derived_coefficients.hpp"
+#include "sim/perf/ring_all_reduce.hpp"
 #include "sim/perf/roofline.hpp"
 
 namespace greenfleet::perf {
@@ -32,7 +34,7 @@ AllReduceFit all_reduce_for(const VidurCalibration& v, const fleet::GpuSpec& gpu
     }
   AllReduceFit ring;
   ring.latency_s = RooflineParams{}.allreduce_latency_s;
-  ring.per_byte_s = 2.0 * (tp - 1) / tp / (gpu.link_bandwidth_gbps * 1e9);
+  ring.per_byte_s = ring_all_reduce_seconds(1.0, tp, gpu.link_bandwidth_gbps * 1e9);  // of one byte
   source = fmt::format("ring all-reduce over the catalog link ({} GB/s; no Vidur all-reduce data, ours)",
                        gpu.link_bandwidth_gbps);
   return ring;
@@ -48,7 +50,34 @@ OperatorModelSpec spec_for(const fleet::Catalog& catalog, const OperatorSet& set
   return spec;
 }
 
+// KV heads held by one TP shard: heads are split across shards, and replicated where there are fewer heads
+// than shards (vLLM's rule for grouped-query attention).
+double kv_heads_per_shard(const LlmModel& m, int tp) {
+  return std::max(1, (m.kv_heads + tp - 1) / tp);
+}
+
 }  // namespace
+
+const char* to_string(VidurStatus s) {
+  switch (s) {
+    case VidurStatus::kWritten:
+      return "written";
+    case VidurStatus::kMeasured:
+      return "measured";
+    case VidurStatus::kMemory:
+      return "memory";
+    case VidurStatus::kNoStack:
+      return "no-stack";
+  }
+  return "?";
+}
+
+bool fits_in_memory(const LlmModel& model, const fleet::GpuSpec& gpu, int tp) {
+  const double kv_per_token =
+      2.0 * model.layers * kv_heads_per_shard(model, tp) * model.head_dim * model.bytes_per_param;
+  const double need = model.weight_bytes() / tp + kv_per_token * model.max_context;
+  return need <= 0.9 * gpu.memory_gb * 1e9;
+}
 
 VidurCalibration calibrate_vidur(const std::string& data_dir, const fleet::Catalog& catalog,
                                  const std::set<std::tuple<std::string, std::string, int>>& measured) {
@@ -60,7 +89,7 @@ VidurCalibration calibrate_vidur(const std::string& data_dir, const fleet::Catal
   });
   for (const auto& [gpu, file] : vidur_all_reduce_files()) {
     if (!catalog.gpus().count(gpu)) continue;
-    for (const auto& s : read_vidur_all_reduce((fs::path(data_dir) / file).string(), file, gpu))
+    for (const auto& s : read_vidur_all_reduce((fs::path(data_dir) / file).string(), file, gpu, v.skipped))
       v.all_reduce.push_back({gpu, s.source, s.workers, fit_all_reduce(s)});
   }
 
@@ -117,13 +146,13 @@ VidurCalibration calibrate_vidur(const std::string& data_dir, const fleet::Catal
     const auto stack = v.stacks.find(gpu.architecture);
     if (stack != v.stacks.end()) e.spec.stack = stack->second;
     if (measured.count({e.gpu, e.model, e.tensor_parallel})) {
-      e.status = "measured";
+      e.status = VidurStatus::kMeasured;
     } else if (!fits_in_memory(e.spec.model, gpu, e.tensor_parallel)) {
-      e.status = "memory";
+      e.status = VidurStatus::kMemory;
     } else if (stack == v.stacks.end()) {
-      e.status = "no-stack";
+      e.status = VidurStatus::kNoStack;
     } else {
-      e.status = "written";
+      e.status = VidurStatus::kWritten;
       const OperatorModel m(e.spec);
       CalibrationCoefficients& c = e.coefficients;
       c = derive_coefficients(m);
@@ -140,20 +169,17 @@ VidurCalibration calibrate_vidur(const std::string& data_dir, const fleet::Catal
 }
 
 std::string vidur_coefficients_yaml(const CalibrationCoefficients& c) {
+  // A raw string keeps the header's lines as they appear in the committed files.
+  static constexpr const char* kHeader =
+      R"(# Derived from Vidur per-operator timings (no whole-step measurements of this model on this GPU): the
+# operator model of docs/MODELS.md (Vidur linear operators and all-reduce, analytic attention and stack terms
+# fitted to SplitwiseSim), approximated by these coefficients over a grid of batch shapes (`greenfleet
+# validate` prints the approximation error). fit: the points are Vidur token counts of this GPU, model and TP
+# (every third held out) and the errors those of the per-layer linear-operator time on the held-out ones;
+# there are no end-to-end measurements (e2e_* are 0).
+)";
   std::string s = coefficients_yaml(c);
-  const std::string header =
-      "# Derived from Vidur per-operator timings (no whole-step measurements of this model on this GPU): "
-      "the\n"
-      "# operator model of docs/MODELS.md (Vidur linear operators and all-reduce, analytic attention and "
-      "stack terms\n"
-      "# fitted to SplitwiseSim), approximated by these coefficients over a grid of batch shapes "
-      "(`greenfleet\n"
-      "# validate` prints the approximation error). fit: the points are Vidur token counts of this GPU, "
-      "model and TP\n"
-      "# (every third held out) and the errors those of the per-layer linear-operator time on the held-out "
-      "ones;\n"
-      "# there are no end-to-end measurements (e2e_* are 0).\n";
-  s.insert(s.find('\n') + 1, header);
+  s.insert(s.find('\n') + 1, kHeader);
   return s;
 }
 

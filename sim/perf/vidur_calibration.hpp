@@ -5,7 +5,12 @@
 #include <tuple>
 #include <vector>
 
+#include "sim/fleet/catalog.hpp"
+#include "sim/perf/calibrated.hpp"
+#include "sim/perf/held_out.hpp"
+#include "sim/perf/operator_fit.hpp"
 #include "sim/perf/operator_model.hpp"
+#include "sim/perf/stack_fit.hpp"
 
 namespace greenfleet::perf {
 
@@ -20,18 +25,25 @@ struct AllReduceEntry {
   AllReduceFit fit;
 };
 
+// What the pipeline does with one (GPU, model, TP) that has Vidur data.
+enum class VidurStatus {
+  kWritten,   // coefficients derived and written
+  kMeasured,  // whole steps were measured (SplitwiseSim, a --measurements file), whose file keeps precedence
+  kMemory,    // the weights and one full-context KV cache do not fit (fits_in_memory)
+  kNoStack,   // no SplitwiseSim measurements of this GPU architecture to fit the stack to
+};
+// "written", "measured", "memory", "no-stack": the status column of the validate table.
+const char* to_string(VidurStatus s);
+
 struct VidurEntry {
   std::string gpu, model;
   int tensor_parallel = 1;
-  // written: coefficients derived and written; measured: whole steps were measured (SplitwiseSim, or a
-  // --measurements file), whose file keeps precedence; memory: the weights and one full-context KV cache do
-  // not fit (fits_in_memory); no-stack: no SplitwiseSim measurements of this GPU architecture.
-  std::string status;
+  VidurStatus status = VidurStatus::kWritten;
   OperatorFit ops;
   bool all_reduce_measured = false;  // from a Vidur all-reduce file (else the ring reconstruction, or TP 1)
   ErrorStats all_reduce_held_out;
   OperatorModelSpec spec;                // the composed operator model (with its architecture's stack fit)
-  CalibrationCoefficients coefficients;  // status written
+  CalibrationCoefficients coefficients;  // status kWritten
   ErrorStats approximation;  // of the coefficients against the operator model, on derivation_grid()
 };
 
@@ -47,16 +59,23 @@ struct VidurCalibration {
   std::map<std::string, StackFit> stacks;  // by GPU architecture
   std::vector<VidurEntry> entries;         // by GPU, model, TP
   std::vector<SplitwiseCheck> checks;
-  std::map<std::string, int> skipped;  // rows of Vidur files naming GPUs or models not in the catalog
+  // Rows of Vidur files not used, by what and why: GPUs or models not in the catalog, files at an unexpected
+  // place, all-reduces across nodes (read_vidur_compute, read_vidur_all_reduce).
+  std::map<std::string, int> skipped;
 };
+
+// Whether the model's weights and the KV cache of one sequence of its full context fit in `tp` GPUs within
+// vLLM's default gpu_memory_utilization of 0.9 (vLLM EngineArgs; the rest is left to activations and the CUDA
+// context). Entries that do not fit get no coefficients (VidurStatus::kMemory).
+bool fits_in_memory(const LlmModel& model, const fleet::GpuSpec& gpu, int tp);
 
 // Runs the whole Vidur path on the data in `data_dir` (profiling/vidur, profiling/splitwise_sim). `measured`
 // holds the (GPU, model, TP) of whole-step measurement sets, which keep precedence over derived coefficients.
 VidurCalibration calibrate_vidur(const std::string& data_dir, const fleet::Catalog& catalog,
                                  const std::set<std::tuple<std::string, std::string, int>>& measured);
 
-// The coefficient file of a derived entry: the usual schema (coefficients_yaml) with a header saying what its
-// numbers mean.
+// The coefficient file of a derived entry: the usual schema (coefficients_yaml, origin: derived) with a
+// header saying what its numbers mean.
 std::string vidur_coefficients_yaml(const CalibrationCoefficients& c);
 
 }  // namespace greenfleet::perf

@@ -7,7 +7,8 @@
 
 #include "sim/core/error.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/workload/text_rows.hpp"
+#include "sim/perf/csv_columns.hpp"
+#include "sim/perf/held_out.hpp"
 
 namespace greenfleet::perf {
 
@@ -15,42 +16,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The header of a CSV file as column name -> index.
-std::map<std::string, std::size_t> header(workload::LineReader& rows) {
-  if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty file", rows.path()));
-  std::vector<std::string_view> f;
-  workload::split_csv(rows.line(), f);
-  std::map<std::string, std::size_t> col;
-  for (std::size_t i = 0; i < f.size(); ++i) col[std::string(f[i])] = i;
-  return col;
-}
-
-void require(const workload::LineReader& rows, const std::map<std::string, std::size_t>& col,
-             const std::string& name) {
-  if (!col.count(name)) throw core::InputError(fmt::format("{}:1: missing column '{}'", rows.path(), name));
-}
-
-// Reads one field as a number, or stops with file:line naming the column.
-template <class T>
-T number(workload::LineReader& rows, const std::vector<std::string_view>& f,
-         const std::map<std::string, std::size_t>& col, const std::string& name) {
-  T v{};
-  const std::string_view s = f[col.at(name)];
-  if (!workload::parse_number(s, v)) rows.bad_row(fmt::format("column '{}': '{}' is not a number", name, s));
-  return v;
-}
-
-void split_row(workload::LineReader& rows, const std::map<std::string, std::size_t>& col,
-               std::vector<std::string_view>& f) {
-  workload::split_csv(rows.line(), f);
-  if (f.size() != col.size())
-    rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
-}
-
-// Every third point (in sorted order) is held out, as for the SplitwiseSim data.
+// Every point in sorted order, held out by the shared rule.
 template <class Points>
 void mark_held_out(Points& points) {
-  for (std::size_t i = 0; i < points.size(); ++i) points[i].held_out = i % 3 == 1;
+  for (std::size_t i = 0; i < points.size(); ++i) points[i].held_out = is_held_out(i);
+}
+
+// The data rows of a CSV file (all lines but the header).
+int data_rows(const std::string& path) {
+  workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
+  int n = -1;
+  while (rows.next_line()) ++n;
+  return std::max(n, 0);
 }
 
 }  // namespace
@@ -83,28 +60,28 @@ std::map<std::string, std::string> vidur_all_reduce_files() {
 std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source,
                                         const std::string& gpu, const LlmModel& model) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  const auto col = header(rows);
+  const auto col = read_csv_header(rows);
   std::vector<std::string> ops;
   for (std::size_t i = 0; i < std::size(kVidurLinearOperators); ++i) {
     const std::string name = fmt::format("time_stats.{}.median", kVidurLinearOperators[i]);
-    if (static_cast<int>(i) < kVidurRequiredOperators) require(rows, col, name);
+    if (static_cast<int>(i) < kVidurRequiredOperators) require_column(rows, col, name);
     if (col.count(name)) ops.push_back(name);
   }
   for (const char* need : {"time_stats.emb.median", "n_head", "n_kv_head", "n_embd", "n_expanded_embd",
                            "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"})
-    require(rows, col, need);
+    require_column(rows, col, need);
   // tp -> tokens -> (linear, emb) of each row
   std::map<int, std::map<std::int64_t, std::vector<std::pair<double, double>>>> groups;
   std::vector<std::string_view> f;
   while (rows.next_line()) {
-    split_row(rows, col, f);
+    split_csv_row(rows, col, f);
     // The shape the row was profiled for must be the catalog model's: a mismatch means a wrong mapping.
     const std::pair<const char*, int> shape[] = {{"n_head", model.heads},
                                                  {"n_kv_head", model.kv_heads},
                                                  {"n_embd", model.hidden_size},
                                                  {"n_expanded_embd", model.ffn_size}};
     for (const auto& [name, want] : shape) {
-      const int got = number<int>(rows, f, col, name);
+      const int got = csv_number<int>(rows, f, col, name);
       if (got != want)
         rows.bad_row(
             fmt::format("column '{}' is {}, but catalog model '{}' has {}", name, got, model.id, want));
@@ -115,18 +92,19 @@ std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::stri
     if ((gated == "True") != model.gated_mlp)
       rows.bad_row(fmt::format("column 'use_gated_mlp' is {}, but catalog model '{}' has a {} MLP", gated,
                                model.id, model.gated_mlp ? "gated" : "plain"));
-    const auto tokens = number<std::int64_t>(rows, f, col, "num_tokens");
-    const int tp = number<int>(rows, f, col, "num_tensor_parallel_workers");
+    const auto tokens = csv_number<std::int64_t>(rows, f, col, "num_tokens");
+    const int tp = csv_number<int>(rows, f, col, "num_tensor_parallel_workers");
     if (tokens < 1) rows.bad_row(fmt::format("column 'num_tokens': {} is not positive", tokens));
     if (tp < 1) rows.bad_row(fmt::format("column 'num_tensor_parallel_workers': {} is not positive", tp));
+    // Every median must be positive: the fits weigh each point by the inverse of its time.
+    auto positive_ms = [&](const std::string& name) {
+      const double ms = csv_number<double>(rows, f, col, name);
+      if (!(ms > 0)) rows.bad_row(fmt::format("column '{}': {} is not positive", name, ms));
+      return ms;
+    };
     double linear = 0;
-    for (const auto& op : ops) {
-      const double ms = number<double>(rows, f, col, op);
-      if (!(ms >= 0)) rows.bad_row(fmt::format("column '{}': {} is negative", op, ms));
-      linear += ms;
-    }
-    const double emb = number<double>(rows, f, col, "time_stats.emb.median");
-    if (!(emb >= 0)) rows.bad_row(fmt::format("column 'time_stats.emb.median': {} is negative", emb));
+    for (const auto& op : ops) linear += positive_ms(op);
+    const double emb = positive_ms("time_stats.emb.median");
     groups[tp][tokens].emplace_back(linear / 1000, emb / 1000);  // the file is in milliseconds
   }
   std::vector<OperatorSet> out;
@@ -156,18 +134,18 @@ std::vector<OperatorSet> read_vidur_compute(const std::string& data_dir, const f
   std::vector<OperatorSet> out;
   for (const auto& file : files) {
     const fs::path rel = file.lexically_relative(root);  // <gpu>/<org>/<model>/mlp.csv
+    const std::string source = (fs::path("profiling") / "vidur" / "compute" / rel).generic_string();
     const std::vector<fs::path> parts(rel.begin(), rel.end());
-    if (parts.size() != 4) continue;
+    if (parts.size() != 4) {
+      skipped[source + " (not at compute/<gpu>/<org>/<model>/mlp.csv)"] += data_rows(file.string());
+      continue;
+    }
     const std::string vgpu = parts[0].string(), vmodel = parts[2].string();
     const std::string gpu = vidur_gpu_id(vgpu), model = vidur_model_id(vmodel);
     if (gpu.empty() || model.empty() || !catalog.gpus().count(gpu) || !catalog.models().count(model)) {
-      workload::LineReader rows(file.string(), workload::BadRowPolicy::kError, "");
-      int n = -1;  // less the header
-      while (rows.next_line()) ++n;
-      skipped[vmodel + " on " + vgpu] += std::max(n, 0);
+      skipped[vmodel + " on " + vgpu + " (not in the catalog)"] += data_rows(file.string());
       continue;
     }
-    const std::string source = (fs::path("profiling") / "vidur" / "compute" / rel).generic_string();
     auto sets = read_vidur_mlp(file.string(), source, gpu, catalog.model(model));
     for (auto& s : sets) out.push_back(std::move(s));
   }
@@ -175,22 +153,28 @@ std::vector<OperatorSet> read_vidur_compute(const std::string& data_dir, const f
 }
 
 std::vector<AllReduceSet> read_vidur_all_reduce(const std::string& path, const std::string& source,
-                                                const std::string& gpu) {
+                                                const std::string& gpu, std::map<std::string, int>& skipped) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  const auto col = header(rows);
-  for (const char* need : {"time_stats.all_reduce.median", "num_workers", "size", "devices_per_node"})
-    require(rows, col, need);
+  const auto col = read_csv_header(rows);
+  for (const char* need :
+       {"time_stats.all_reduce.median", "num_workers", "size", "collective", "devices_per_node"})
+    require_column(rows, col, need);
   std::map<int, std::map<std::int64_t, std::vector<double>>> groups;  // workers -> elements -> seconds
   std::vector<std::string_view> f;
   while (rows.next_line()) {
-    split_row(rows, col, f);
-    const int workers = number<int>(rows, f, col, "num_workers");
-    const int per_node = number<int>(rows, f, col, "devices_per_node");
-    const auto elements = number<std::int64_t>(rows, f, col, "size");
-    const double ms = number<double>(rows, f, col, "time_stats.all_reduce.median");
+    split_csv_row(rows, col, f);
+    if (const std::string_view c = f[col.at("collective")]; c != "all_reduce")
+      rows.bad_row(fmt::format("column 'collective': '{}' is not all_reduce", c));
+    const int workers = csv_number<int>(rows, f, col, "num_workers");
+    const int per_node = csv_number<int>(rows, f, col, "devices_per_node");
+    const auto elements = csv_number<std::int64_t>(rows, f, col, "size");
+    const double ms = csv_number<double>(rows, f, col, "time_stats.all_reduce.median");
     if (!(ms > 0)) rows.bad_row(fmt::format("column 'time_stats.all_reduce.median': {} is not positive", ms));
     if (elements < 1) rows.bad_row(fmt::format("column 'size': {} is not positive", elements));
-    if (workers != per_node) continue;  // spans nodes
+    if (workers != per_node) {  // spans nodes: not tensor parallelism inside a server
+      ++skipped[source + " (all-reduce across nodes)"];
+      continue;
+    }
     groups[workers][elements].push_back(ms / 1000);
   }
   std::vector<AllReduceSet> out;

@@ -15,8 +15,8 @@ namespace greenfleet::perf {
 // One token count of one (GPU, model, TP degree) in compute/<gpu>/<org>/<model>/mlp.csv.
 struct OperatorPoint {
   std::int64_t tokens = 0;
-  double linear_s =
-      0;  // one transformer layer on one TP shard: the sum of the medians of its linear-path operators
+  // One transformer layer on one TP shard: the sum of the medians of its linear-path operators.
+  double linear_s = 0;
   double emb_s = 0;  // the embedding lookup (once per step, not per layer)
   bool held_out = false;
 };
@@ -44,17 +44,18 @@ inline constexpr const char* kVidurLinearOperators[] = {"attn_pre_proj",
                                                         "add"};
 inline constexpr int kVidurRequiredOperators = 4;
 
-// Reads one mlp.csv (columns by name) for catalog `model` on catalog `gpu`, one set per TP degree, with every
-// third token count (in sorted order) held out. A row whose n_head, n_kv_head, n_embd, n_expanded_embd or
-// use_gated_mlp disagrees with the catalog model, or whose fields do not parse, is an error naming file:line
-// and the column. `source` names the file in coefficient files (a path that does not depend on where the data
-// is).
+// Reads one mlp.csv (columns by name, csv_columns.hpp) for catalog `model` on catalog `gpu`, one set per TP
+// degree, with the token counts held out by is_held_out (in sorted order). A row whose n_head, n_kv_head,
+// n_embd, n_expanded_embd or use_gated_mlp disagrees with the catalog model, whose fields do not parse, or
+// whose operator medians are not positive (the relative fits divide by them) is an error naming file:line and
+// the column. `source` names the file in coefficient files (a path independent of where the data is).
 std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source,
                                         const std::string& gpu, const LlmModel& model);
 
 // Every compute/<gpu>/<org>/<model>/mlp.csv under `data_dir`/profiling/vidur, in sorted order, with Vidur's
-// GPU and model names mapped to catalog ids (vidur_gpu_id, vidur_model_id). Files of GPUs or models without a
-// mapping or missing from `catalog` are skipped and their rows counted in `skipped` ("<model> on <gpu>").
+// GPU and model names mapped to catalog ids (vidur_gpu_id, vidur_model_id). Skipped, with their rows counted
+// in `skipped` under what and why: files of GPUs or models without a mapping or missing from `catalog`
+// ("<model> on <gpu> (not in the catalog)"), and mlp.csv files at another depth under compute/.
 std::vector<OperatorSet> read_vidur_compute(const std::string& data_dir, const fleet::Catalog& catalog,
                                             std::map<std::string, int>& skipped);
 
@@ -72,13 +73,15 @@ struct AllReducePoint {
 struct AllReduceSet {
   std::string gpu, source;
   int workers = 0;
-  std::vector<AllReducePoint> points;  // by size, every third held out
+  std::vector<AllReducePoint> points;  // by size, held out by is_held_out
 };
 
 // Reads one all_reduce.csv: only rows with every worker on one node (num_workers == devices_per_node), the
-// setting of tensor parallelism inside a server; the multi-node rows are not used.
+// setting of tensor parallelism inside a server; the multi-node rows are counted in `skipped`. A row of
+// another collective than all_reduce, or whose median time or size is not positive, is an error naming
+// file:line and the column.
 std::vector<AllReduceSet> read_vidur_all_reduce(const std::string& path, const std::string& source,
-                                                const std::string& gpu);
+                                                const std::string& gpu, std::map<std::string, int>& skipped);
 
 // The all-reduce files used, per catalog GPU: the DGX node files (NVSwitch, all GPUs of the server), which
 // match the SXM GPUs of the catalog and the DGX machines SplitwiseSim measured. The A40 has none.
