@@ -19,6 +19,7 @@ struct Record {
   int status;
   std::int32_t instance;
   std::int32_t preemptions;
+  double energy_j = 0, operational_g = 0, embodied_g = 0;  // attributed by the carbon ledger, when there is one
 };
 
 // Collects every finished request and checks each instance's steps never run backwards or overlap.
@@ -34,8 +35,9 @@ struct Collector : serving::ServingObserver {
     last_end[&in] = step.end;
   }
   void on_request_done(const serving::RequestState& r) override {
-    done[r.spec.id] =
-        Record{r.spec.arrival, r.first_token, r.completion, static_cast<int>(r.status), r.instance, r.preemptions};
+    done[r.spec.id] = Record{r.spec.arrival, r.first_token,    r.completion,    static_cast<int>(r.status),
+                             r.instance,     r.preemptions,    r.energy_j,      r.operational_g,
+                             r.embodied_g};
   }
 };
 
@@ -259,6 +261,12 @@ std::uint64_t check_equivalent(const std::string& yaml) {
     CHECK(f.preemptions == r.preemptions);
     // Fast-forward rounds a run's summed time once; stepping rounds every iteration: <= 1 ns per iteration.
     worst = std::max({worst, std::abs(f.first_token - r.first_token), std::abs(f.completion - r.completion)});
+    // Every decode of a run takes part in all its iterations, and power is linear in time and busy time, so a
+    // request's carbon is the same whether the run is priced whole (and settled when the request stops
+    // decoding) or step by step.
+    CHECK(f.energy_j == doctest::Approx(r.energy_j).epsilon(1e-6));
+    CHECK(f.operational_g == doctest::Approx(r.operational_g).epsilon(1e-6));
+    CHECK(f.embodied_g == doctest::Approx(r.embodied_g).epsilon(1e-6));
   }
   MESSAGE("fast-forward events " << ff_events << " vs reference " << ref_events << ", worst difference " << worst
                                  << " ns");
