@@ -22,16 +22,16 @@ struct Event {
   std::uint64_t seq() const { return order & ((1ULL << 56) - 1); }
 };
 
-// Strict (time, priority, seq) order: `order` packs priority and sequence number, so ties in time are broken by
-// priority, then by scheduling order.
+// Strict (time, priority, seq) order as one 128-bit comparison: it compiles without branches, which matters
+// because picking the least of a heap node's children is unpredictable (a time-first branch saved 0.7% of
+// instructions and measured no faster). Times are never negative.
 inline bool runs_before(const Event& a, const Event& b) {
-  // Equal times are rare, so this branch predicts well; it measured fewer instructions than a 128-bit compare.
-  if (a.time != b.time) return a.time < b.time;
-  return a.order < b.order;
+  __extension__ typedef unsigned __int128 u128;
+  const u128 ka = (static_cast<u128>(static_cast<std::uint64_t>(a.time)) << 64) | a.order;
+  const u128 kb = (static_cast<u128>(static_cast<std::uint64_t>(b.time)) << 64) | b.order;
+  return ka < kb;
 }
 
-// Fixed priorities for events at the same instant: completions free capacity before arrivals claim it, and
-// accounting ticks see the state after both.
 enum Priority : std::uint32_t {
   kPriorityStepEnd = 10,
   kPriorityArrival = 20,
