@@ -35,5 +35,12 @@ for c in "${cases[@]}"; do
     'BEGIN{printf "| %s | %d | %.2f | %.0f | %d | %.0f | %.0f |\n", name, n, w, n / w, e, r / 1024, s / 1e6}'
 done
 echo
+# Wall time drifts with the state of a shared machine; instruction and cycle counts drift far less, so they are
+# printed too where perf can count them (compare builds with these).
+if command -v perf >/dev/null 2>&1 &&
+  perf stat -x, -e instructions:u,cycles:u -o "$tmp/stat" "$bin" run "$exp" -q -o "$tmp/out.h5" \
+    --set output.compression=none > /dev/null 2>&1; then
+  awk -F, '/instructions/{i=$1} /cycles/{c=$1} END{if (i && c) printf "1M uncompressed: %.3f G instructions, %.3f G cycles\n", i / 1e9, c / 1e9}' "$tmp/stat"
+fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "binary: $("$bin" --version)"
