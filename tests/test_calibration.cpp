@@ -9,7 +9,7 @@
 #include "sim/io/experiment.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/least_squares.hpp"
-#include "sim/perf/text_file.hpp"
+#include "sim/io/text_file.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
@@ -155,7 +155,7 @@ TEST_CASE("coefficient files state their origin, and the fallback carries by it"
   const perf::CalibrationCoefficients derived = *test::catalog().calibration("h100-sxm", "codellama-34b", 4);
   REQUIRE(derived.origin == perf::CalibrationOrigin::kDerived);
   for (const perf::CalibrationCoefficients& c : {measured, derived})
-    perf::write_file(perf::coefficients_path(dir.path(), c.gpu, c.model, c.tensor_parallel),
+    io::write_file(perf::coefficients_path(dir.path(), c.gpu, c.model, c.tensor_parallel),
                      perf::coefficients_yaml(c));
   const fleet::Catalog catalog = fleet::Catalog::load(dir.path());
   CHECK(catalog.calibration("h100-sxm", "llama-2-70b", 4)->origin == perf::CalibrationOrigin::kMeasured);
@@ -182,13 +182,13 @@ TEST_CASE("coefficient writes fail loudly, naming the file, and leave nothing be
   test::TempDir dir;
   dir.write("models", "a file where a directory should be\n");
   const std::string file = perf::coefficients_path(dir.path(), "a40", "llama-2-7b", 1);
-  CHECK_THROWS_WITH_AS(perf::write_file(file, "x: 1\n"), doctest::Contains(file.c_str()), core::InputError);
+  CHECK_THROWS_WITH_AS(io::write_file(file, "x: 1\n"), doctest::Contains(file.c_str()), core::InputError);
   const std::string ok = dir.path("out/a.yaml");
-  perf::write_file(ok, "x: 1\n");
-  perf::write_file(ok, "x: 2\n");  // replaces the file
-  CHECK(perf::read_file(ok) == "x: 2\n");
+  io::write_file(ok, "x: 1\n");
+  io::write_file(ok, "x: 2\n");  // replaces the file
+  CHECK(io::read_file(ok) == "x: 2\n");
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path("out")), {}) == 1);  // no temporary left
-  CHECK_THROWS_WITH_AS(perf::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"),
+  CHECK_THROWS_WITH_AS(io::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"),
                        core::InputError);
 }
 

@@ -16,7 +16,7 @@
 #include "sim/metrics/sample_stats.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/roofline.hpp"
-#include "sim/perf/text_file.hpp"
+#include "sim/io/text_file.hpp"
 
 namespace po = boost::program_options;
 
@@ -127,7 +127,7 @@ void write_power_curves(const Options& o) {
              "saturated W", "scale", "points", "median%", "p90%");
   for (const auto& c : power_curves(o)) {
     const auto file = std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml");
-    perf::write_file(file.string(), energy::power_curve_yaml(c));
+    io::write_file(file.string(), energy::power_curve_yaml(c));
     fmt::print("{:<15} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.decode_w_small,
                c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape,
                c.held_out_p90_ape);
@@ -143,7 +143,7 @@ int calibrate_command(const std::vector<std::string>& args) {
   const auto sets = measurements(o);
   for (const auto& set : sets) {
     const perf::CalibrationCoefficients c = perf::calibrate(set);
-    perf::write_file(perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel),
+    io::write_file(perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel),
                      perf::coefficients_yaml(c));
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape},
               {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});

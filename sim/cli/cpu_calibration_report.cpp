@@ -8,7 +8,7 @@
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/perf/cpu_calibration.hpp"
-#include "sim/perf/text_file.hpp"
+#include "sim/io/text_file.hpp"
 
 namespace greenfleet::cli {
 
@@ -47,7 +47,7 @@ void write_cpu_calibrations(const std::string& catalog, const std::string& out) 
   print_header();
   for (const auto& set : cpu_measurements(catalog)) {
     const perf::CpuCoefficients c = perf::calibrate_cpu(set);
-    perf::write_file(perf::cpu_coefficients_path(out, c.cpu, c.model), perf::cpu_coefficients_yaml(c));
+    io::write_file(perf::cpu_coefficients_path(out, c.cpu, c.model), perf::cpu_coefficients_yaml(c));
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape}, c.held_out_in_range,
               {c.power_points, c.power_median_ape, c.power_p90_ape});
   }

@@ -7,7 +7,7 @@
 
 #include "sim/fleet/catalog.hpp"
 #include "sim/perf/derived_coefficients.hpp"
-#include "sim/perf/text_file.hpp"
+#include "sim/io/text_file.hpp"
 #include "sim/perf/vidur_calibration.hpp"
 
 namespace greenfleet::cli {
@@ -80,7 +80,7 @@ void write_vidur_calibrations(const std::string& catalog, const std::string& dat
     const bool written = e.status == perf::VidurStatus::kWritten;
     if (written) {
       const auto& c = e.coefficients;
-      perf::write_file(perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel),
+      io::write_file(perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel),
                        perf::vidur_coefficients_yaml(c));
     }
     print_row(e, written ? &e.approximation : nullptr);
@@ -105,7 +105,7 @@ int validate_vidur_calibrations(const std::string& catalog, const std::string& d
       ++missing;
       continue;
     }
-    if (perf::read_file(file) != perf::vidur_coefficients_yaml(e.coefficients))
+    if (io::read_file(file) != perf::vidur_coefficients_yaml(e.coefficients))
       fmt::print(stderr, "warning: {} differs from what the data gives now: rerun greenfleet calibrate\n",
                  file);
     const perf::CalibratedModel committed(perf::load_coefficients(file));

@@ -48,7 +48,8 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
     power_[static_cast<std::size_t>(p.server)].instances.push_back(i);
     const double share = static_cast<double>(p.devices) / sv.gpus;
     rates_[i].idle_gpu_w = p.devices * sv.gpu_idle_w;
-    rates_[i].busy_host_w = share * sv.host_static_w + sv.cpu_w_per_busy_instance;
+    rates_[i].idle_host_w = share * sv.host_static_w;
+    rates_[i].busy_host_w = rates_[i].idle_host_w + sv.cpu_w_per_busy_instance;
     rates_[i].gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
     rates_[i].host_emb_rate = share * sv.host_emb_g_per_s;
   }
@@ -155,15 +156,21 @@ Accum CarbonLedger::book(std::size_t s, core::SimTime a, core::SimTime b, const 
 }
 
 void CarbonLedger::book_idle(std::size_t i, core::SimTime a, core::SimTime b) {
-  const InstancePlace& p = instances_[i];
-  const ServerPower& sv = servers_[static_cast<std::size_t>(p.server)];
-  const double share = static_cast<double>(p.devices) / sv.gpus;
+  const InstanceRates& q = rates_[i];
   Interval iv;
-  iv.gpu_w = p.devices * sv.gpu_idle_w;
-  iv.host_w = share * sv.host_static_w;
-  iv.gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
-  iv.host_emb_rate = share * sv.host_emb_g_per_s;
-  idle_lines_ += book(static_cast<std::size_t>(p.server), a, b, iv, kIdle);
+  iv.gpu_w = q.idle_gpu_w;
+  iv.host_w = q.idle_host_w;
+  iv.gpu_emb_rate = q.gpu_emb_rate;
+  iv.host_emb_rate = q.host_emb_rate;
+  idle_lines_ += book(static_cast<std::size_t>(instances_[i].server), a, b, iv, kIdle);
+}
+
+void CarbonLedger::add_server_dynamic(std::size_t s, double seconds, double dynamic_j, double ci, double dynamic_ci) {
+  const double k = g_per_w_s_[s], cpu_w = servers_[s].cpu_w_per_busy_instance;
+  gpu_dynamic_j_[s] += dynamic_j;
+  gpu_dynamic_op_[s] += dynamic_ci * k;
+  cpu_dynamic_j_[s] += cpu_w * seconds;
+  cpu_dynamic_op_[s] += cpu_w * ci * k;
 }
 
 void CarbonLedger::flush_slot_sums(std::size_t i) {
@@ -171,7 +178,6 @@ void CarbonLedger::flush_slot_sums(std::size_t i) {
   if (u.slot == SIZE_MAX) return;
   const InstanceRates& q = rates_[i];
   const auto s = static_cast<std::size_t>(instances_[i].server);
-  const ServerPower& sv = servers_[s];
   const double k = g_per_w_s_[s];
   Accum total;
   for (int part = 0; part < 2; ++part) {
@@ -184,10 +190,7 @@ void CarbonLedger::flush_slot_sums(std::size_t i) {
     x.emb_host = q.host_emb_rate * u.seconds[part];
     phases_[part == 0 ? kDecode : kPrefill] += x;
     total += x;
-    gpu_dynamic_j_[s] += u.dynamic_j[part];
-    gpu_dynamic_op_[s] += u.dynamic_ci[part] * k;
-    cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * u.seconds[part];
-    cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * u.ci[part] * k;
+    add_server_dynamic(s, u.seconds[part], u.dynamic_j[part], u.ci[part], u.dynamic_ci[part]);
   }
   const std::size_t cell = u.slot * servers_.size() + s;
   slot_accum_[cell] += total;
@@ -248,10 +251,7 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
     iv.gpu_emb_rate = q.gpu_emb_rate;
     iv.host_emb_rate = q.host_emb_rate;
     iv.busy_gpu_s = p.devices * step.busy_seconds;
-    gpu_dynamic_j_[s] += gpu_dynamic_j;
-    gpu_dynamic_op_[s] += dynamic_ci * k;
-    cpu_dynamic_j_[s] += sv.cpu_w_per_busy_instance * seconds;
-    cpu_dynamic_op_[s] += sv.cpu_w_per_busy_instance * ci_integral * k;
+    add_server_dynamic(s, seconds, gpu_dynamic_j, ci_integral, dynamic_ci);
     book(s, step.start, step.end, iv, kDecode, step.prefill_share, ci_integral);
   }
 

@@ -128,7 +128,8 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   // Per instance, fixed over the run: power and embodied rates of its devices and its share of the host.
   struct InstanceRates {
     double idle_gpu_w = 0;     // its devices at idle
-    double busy_host_w = 0;    // its share of the host's static power plus the CPU it keeps busy
+    double idle_host_w = 0;    // its share of the host's static power
+    double busy_host_w = 0;    // that plus the CPU it keeps busy while stepping
     double gpu_emb_rate = 0;   // g/s
     double host_emb_rate = 0;  // g/s
   };
@@ -148,6 +149,9 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   std::vector<SlotSums> slot_sums_;
   std::vector<double> g_per_w_s_;  // per server: PUE / (J per kWh), g of CO2e per W x (g/kWh) x s
   void flush_slot_sums(std::size_t instance);
+  // Adds a stepping instance's GPU energy above idle and busy-CPU energy (and their carbon) to the server's
+  // totals; `ci` is the integral of CI over the time, `dynamic_ci` the GPU energy above idle times mean CI.
+  void add_server_dynamic(std::size_t server, double seconds, double dynamic_j, double ci, double dynamic_ci);
   serving::RequestPool* pool_;
   core::SimTime slot_;
   std::size_t slot_count_ = 0;

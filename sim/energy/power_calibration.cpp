@@ -8,34 +8,21 @@
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
 #include "sim/metrics/sample_stats.hpp"
+#include "sim/workload/csv_columns.hpp"
 #include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::energy {
 
-namespace {
-
-std::map<std::string, int> header(workload::LineReader& rows, std::vector<std::string_view>& f, const std::string& path) {
-  if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty file", path));
-  workload::split_csv(rows.line(), f);
-  std::map<std::string, int> col;
-  for (int i = 0; i < static_cast<int>(f.size()); ++i) col[std::string(f[i])] = i;
-  return col;
-}
-
-
-}  // namespace
-
 std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::string& path) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  std::vector<std::string_view> f;
-  auto col = header(rows, f, path);
+  const workload::CsvColumns col = workload::read_csv_header(rows);
   for (const char* need : {"gpu_model", "num_gpus", "architecture", "avg_batch_size", "avg_power_watts", "data_parallel"})
-    if (!col.count(need)) throw core::InputError(fmt::format("{}:1: missing column '{}'", path, need));
+    workload::require_column(rows, col, need);
+  std::vector<std::string_view> f;
   std::map<std::string, std::vector<PowerPoint>> out;
   while (rows.next_line()) {
-    workload::split_csv(rows.line(), f);
-    if (f.size() != col.size()) continue;  // a model id with a comma would shift columns: not in this file
-    auto field = [&](const char* n) { return f[static_cast<std::size_t>(col.at(n))]; };
+    workload::split_csv_row(rows, col, f);
+    auto field = [&](const char* n) { return f[col.at(n)]; };
     if (field("gpu_model") != "H100" || field("architecture") != "Dense Transformer" || field("data_parallel") != "1")
       continue;
     double gpus = 0, batch = 0, watts = 0;
@@ -55,15 +42,15 @@ std::map<std::string, std::vector<double>> read_ml_energy_2023(const std::string
     const std::string path = (std::filesystem::path(dir) / (name + "_chat_benchmark.csv")).string();
     if (!std::filesystem::exists(path)) continue;
     workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
+    const workload::CsvColumns col = workload::read_csv_header(rows);
+    workload::require_column(rows, col, "latency");
+    workload::require_column(rows, col, "energy");
     std::vector<std::string_view> f;
-    auto col = header(rows, f, path);
-    if (!col.count("latency") || !col.count("energy")) throw core::InputError(fmt::format("{}:1: needs latency and energy", path));
     while (rows.next_line()) {
-      workload::split_csv(rows.line(), f);
-      if (f.size() != col.size()) continue;
+      workload::split_csv_row(rows, col, f);
       double latency = 0, energy = 0;
-      if (!workload::parse_number(f[static_cast<std::size_t>(col["latency"])], latency) ||
-          !workload::parse_number(f[static_cast<std::size_t>(col["energy"])], energy) || latency <= 0)
+      if (!workload::parse_number(f[col.at("latency")], latency) || !workload::parse_number(f[col.at("energy")], energy) ||
+          latency <= 0)
         rows.bad_row("latency or energy does not parse");
       out[id].push_back(energy / latency);  // mean power while serving one request, W
     }
@@ -131,8 +118,7 @@ std::string power_curve_yaml(const GpuPowerCurve& c) {
 }
 
 GpuPowerCurve load_power_curve(const std::string& file) {
-  YAML::Node doc = io::ConfigNode::load_file(file);
-  io::ConfigNode n(doc, file, "", YAML::Node(YAML::NodeType::Undefined));
+  io::ConfigNode n = io::ConfigNode::open_file(file);
   GpuPowerCurve c;
   c.gpu = n.get_string("gpu");
   c.method = n.get_choice("method", {"fit", "levels"});

@@ -19,11 +19,6 @@ using io::ConfigNode;
 
 namespace {
 
-ConfigNode open(const std::string& file, YAML::Node& holder) {
-  holder = ConfigNode::load_file(file);
-  return ConfigNode(holder, file, "", YAML::Node(YAML::NodeType::Undefined));
-}
-
 void require_ref(ConfigNode& entry, const std::string& key, const std::string& value,
                  const std::set<std::string>& ids, const std::string& what) {
   if (ids.count(value)) return;
@@ -51,10 +46,9 @@ Catalog Catalog::load(const std::string& root) {
   const fs::path hw = fs::path(root) / "hardware_catalog";
   if (!fs::is_directory(hw))
     throw core::InputError(fmt::format("{}: catalog directory not found (use --catalog or GREENFLEET_HOME)", hw.string()));
-  YAML::Node holder;
 
   {
-    ConfigNode doc = open((hw / "memory.yaml").string(), holder);
+    ConfigNode doc = ConfigNode::open_file((hw / "memory.yaml").string());
     for (auto& [id, e] : doc.child_map("memory_kinds")) {
       c.memory_kinds_[id] = MemoryKind{id, e.get_double("embodied_kg_per_gb", std::nullopt, 0, 100),
                                        e.get_double("power_w_per_gb", std::nullopt, 0, 100)};
@@ -70,7 +64,7 @@ Catalog Catalog::load(const std::string& root) {
   const auto mem_ids = ids_of(c.memory_kinds_);
 
   {
-    ConfigNode doc = open((hw / "gpus.yaml").string(), holder);
+    ConfigNode doc = ConfigNode::open_file((hw / "gpus.yaml").string());
     for (auto& [id, e] : doc.child_map("gpus")) {
       GpuSpec g;
       g.id = id;
@@ -109,7 +103,7 @@ Catalog Catalog::load(const std::string& root) {
   }
 
   {
-    ConfigNode doc = open((hw / "cpus.yaml").string(), holder);
+    ConfigNode doc = ConfigNode::open_file((hw / "cpus.yaml").string());
     for (auto& [id, e] : doc.child_map("cpus")) {
       CpuSpec p;
       p.id = id;
@@ -133,7 +127,7 @@ Catalog Catalog::load(const std::string& root) {
   }
 
   {
-    ConfigNode doc = open((hw / "servers.yaml").string(), holder);
+    ConfigNode doc = ConfigNode::open_file((hw / "servers.yaml").string());
     const auto gpu_ids = ids_of(c.gpus_), cpu_ids = ids_of(c.cpus_);
     for (auto& [id, e] : doc.child_map("servers")) {
       ServerSku s;
@@ -159,7 +153,7 @@ Catalog Catalog::load(const std::string& root) {
   }
 
   {
-    ConfigNode doc = open((hw / "embodied.yaml").string(), holder);
+    ConfigNode doc = ConfigNode::open_file((hw / "embodied.yaml").string());
     auto& k = c.embodied_;
     ConfigNode g = doc.child("gpu_card");
     k.gpu_card.margin = g.get_double("margin", std::nullopt, 1, 2);
@@ -203,7 +197,7 @@ Catalog Catalog::load(const std::string& root) {
     if (entry.path().extension() == ".yaml") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
-    ConfigNode e = open(f.string(), holder);
+    ConfigNode e = ConfigNode::open_file(f.string());
     perf::LlmModel m;
     m.id = e.get_string("id");
     if (m.id != f.stem().string()) e.fail("id", fmt::format("must match the file name '{}'", f.stem().string()));

@@ -25,6 +25,10 @@ class ConfigNode {
 
   // Parses a file; syntax errors become InputError with the file's line and column.
   static YAML::Node load_file(const std::string& file);
+  // The root of a data file (catalogs, coefficient files): no resolved tree, no overrides.
+  static ConfigNode open_file(const std::string& file) {
+    return ConfigNode(load_file(file), file, "", YAML::Node(YAML::NodeType::Undefined));
+  }
 
   bool has(const std::string& key) const;
   bool is_map(const std::string& key) const;

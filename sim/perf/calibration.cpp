@@ -9,7 +9,7 @@
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/perf/csv_columns.hpp"
+#include "sim/workload/csv_columns.hpp"
 #include "sim/perf/least_squares.hpp"
 #include "sim/perf/ring_all_reduce.hpp"
 
@@ -34,10 +34,10 @@ std::vector<double> decode_features(int prompt, int batch, int output) {
 std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
                                             const fleet::Catalog* catalog, const std::string& source) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  const CsvColumns col = read_csv_header(rows);
+  const workload::CsvColumns col = workload::read_csv_header(rows);
   for (const char* need : {"model", "hardware", "prompt_size", "batch_size", "token_size", "prompt_time",
                            "token_time", "e2e_time", "tensor_parallel"})
-    require_column(rows, col, need);
+    workload::require_column(rows, col, need);
   const std::map<std::string, std::string> models = {{"llama2-70b", "llama-2-70b"}};
   const std::map<std::string, std::string> gpus = {{"a100-80gb", "a100-sxm-80gb"}, {"h100-80gb", "h100-sxm"}};
   // (gpu, model, tp) -> (prompt, batch, output) -> repeats
@@ -46,7 +46,7 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
       groups;
   std::vector<std::string_view> f;
   while (rows.next_line()) {
-    split_csv_row(rows, col, f);
+    workload::split_csv_row(rows, col, f);
     auto field = [&](const char* name) { return f[col.at(name)]; };
     const std::string model(field("model")), hw(field("hardware"));
     const bool known = models.count(model) && gpus.count(hw);
@@ -369,8 +369,7 @@ std::string coefficients_yaml(const CalibrationCoefficients& c) {
 }
 
 CalibrationCoefficients load_coefficients(const std::string& file) {
-  YAML::Node doc = io::ConfigNode::load_file(file);
-  io::ConfigNode n(doc, file, "", YAML::Node(YAML::NodeType::Undefined));
+  io::ConfigNode n = io::ConfigNode::open_file(file);
   CalibrationCoefficients c;
   c.gpu = n.get_string("gpu");
   c.model = n.get_string("model");

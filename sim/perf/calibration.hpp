@@ -27,7 +27,7 @@ struct MeasuredSet {
   int excluded = 0;
 };
 
-// Reads SplitwiseSim's perf_model.csv (columns by name, csv_columns.hpp), maps its model and hardware names
+// Reads SplitwiseSim's perf_model.csv (columns by name, workload/csv_columns.hpp), maps its model and hardware names
 // to catalog ids, collapses repeats to medians and marks the distinct points (in sorted order, excluded ones
 // left out) held out by is_held_out. Rows of models or hardware the catalog lacks are skipped and counted in
 // `skipped`. A batch-sweep point whose prefill time is below that of a smaller batch was not run as one step

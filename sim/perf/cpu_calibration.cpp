@@ -70,8 +70,7 @@ std::vector<std::pair<double, double>> power_ends(const CpuMeasuredSet& set) {
 }  // namespace
 
 CpuMeasuredSet read_cpu_measurements(const std::string& file) {
-  YAML::Node doc = io::ConfigNode::load_file(file);
-  io::ConfigNode n(doc, file, "", YAML::Node(YAML::NodeType::Undefined));
+  io::ConfigNode n = io::ConfigNode::open_file(file);
   CpuMeasuredSet set;
   set.source = n.get_string("source");
   set.cpu = n.get_string("cpu");
@@ -281,8 +280,7 @@ std::string cpu_coefficients_yaml(const CpuCoefficients& c) {
 }
 
 CpuCoefficients load_cpu_coefficients(const std::string& file) {
-  YAML::Node doc = io::ConfigNode::load_file(file);
-  io::ConfigNode n(doc, file, "", YAML::Node(YAML::NodeType::Undefined));
+  io::ConfigNode n = io::ConfigNode::open_file(file);
   CpuCoefficients c;
   c.cpu = n.get_string("cpu");
   c.model = n.get_string("model");

@@ -7,7 +7,7 @@
 
 #include "sim/core/error.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/perf/csv_columns.hpp"
+#include "sim/workload/csv_columns.hpp"
 #include "sim/perf/held_out.hpp"
 
 namespace greenfleet::perf {
@@ -60,28 +60,28 @@ std::map<std::string, std::string> vidur_all_reduce_files() {
 std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source,
                                         const std::string& gpu, const LlmModel& model) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  const auto col = read_csv_header(rows);
+  const auto col = workload::read_csv_header(rows);
   std::vector<std::string> ops;
   for (std::size_t i = 0; i < std::size(kVidurLinearOperators); ++i) {
     const std::string name = fmt::format("time_stats.{}.median", kVidurLinearOperators[i]);
-    if (static_cast<int>(i) < kVidurRequiredOperators) require_column(rows, col, name);
+    if (static_cast<int>(i) < kVidurRequiredOperators) workload::require_column(rows, col, name);
     if (col.count(name)) ops.push_back(name);
   }
   for (const char* need : {"time_stats.emb.median", "n_head", "n_kv_head", "n_embd", "n_expanded_embd",
                            "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"})
-    require_column(rows, col, need);
+    workload::require_column(rows, col, need);
   // tp -> tokens -> (linear, emb) of each row
   std::map<int, std::map<std::int64_t, std::vector<std::pair<double, double>>>> groups;
   std::vector<std::string_view> f;
   while (rows.next_line()) {
-    split_csv_row(rows, col, f);
+    workload::split_csv_row(rows, col, f);
     // The shape the row was profiled for must be the catalog model's: a mismatch means a wrong mapping.
     const std::pair<const char*, int> shape[] = {{"n_head", model.heads},
                                                  {"n_kv_head", model.kv_heads},
                                                  {"n_embd", model.hidden_size},
                                                  {"n_expanded_embd", model.ffn_size}};
     for (const auto& [name, want] : shape) {
-      const int got = csv_number<int>(rows, f, col, name);
+      const int got = workload::csv_number<int>(rows, f, col, name);
       if (got != want)
         rows.bad_row(
             fmt::format("column '{}' is {}, but catalog model '{}' has {}", name, got, model.id, want));
@@ -92,13 +92,13 @@ std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::stri
     if ((gated == "True") != model.gated_mlp)
       rows.bad_row(fmt::format("column 'use_gated_mlp' is {}, but catalog model '{}' has a {} MLP", gated,
                                model.id, model.gated_mlp ? "gated" : "plain"));
-    const auto tokens = csv_number<std::int64_t>(rows, f, col, "num_tokens");
-    const int tp = csv_number<int>(rows, f, col, "num_tensor_parallel_workers");
+    const auto tokens = workload::csv_number<std::int64_t>(rows, f, col, "num_tokens");
+    const int tp = workload::csv_number<int>(rows, f, col, "num_tensor_parallel_workers");
     if (tokens < 1) rows.bad_row(fmt::format("column 'num_tokens': {} is not positive", tokens));
     if (tp < 1) rows.bad_row(fmt::format("column 'num_tensor_parallel_workers': {} is not positive", tp));
     // Every median must be positive: the fits weigh each point by the inverse of its time.
     auto positive_ms = [&](const std::string& name) {
-      const double ms = csv_number<double>(rows, f, col, name);
+      const double ms = workload::csv_number<double>(rows, f, col, name);
       if (!(ms > 0)) rows.bad_row(fmt::format("column '{}': {} is not positive", name, ms));
       return ms;
     };
@@ -155,20 +155,20 @@ std::vector<OperatorSet> read_vidur_compute(const std::string& data_dir, const f
 std::vector<AllReduceSet> read_vidur_all_reduce(const std::string& path, const std::string& source,
                                                 const std::string& gpu, std::map<std::string, int>& skipped) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
-  const auto col = read_csv_header(rows);
+  const auto col = workload::read_csv_header(rows);
   for (const char* need :
        {"time_stats.all_reduce.median", "num_workers", "size", "collective", "devices_per_node"})
-    require_column(rows, col, need);
+    workload::require_column(rows, col, need);
   std::map<int, std::map<std::int64_t, std::vector<double>>> groups;  // workers -> elements -> seconds
   std::vector<std::string_view> f;
   while (rows.next_line()) {
-    split_csv_row(rows, col, f);
+    workload::split_csv_row(rows, col, f);
     if (const std::string_view c = f[col.at("collective")]; c != "all_reduce")
       rows.bad_row(fmt::format("column 'collective': '{}' is not all_reduce", c));
-    const int workers = csv_number<int>(rows, f, col, "num_workers");
-    const int per_node = csv_number<int>(rows, f, col, "devices_per_node");
-    const auto elements = csv_number<std::int64_t>(rows, f, col, "size");
-    const double ms = csv_number<double>(rows, f, col, "time_stats.all_reduce.median");
+    const int workers = workload::csv_number<int>(rows, f, col, "num_workers");
+    const int per_node = workload::csv_number<int>(rows, f, col, "devices_per_node");
+    const auto elements = workload::csv_number<std::int64_t>(rows, f, col, "size");
+    const double ms = workload::csv_number<double>(rows, f, col, "time_stats.all_reduce.median");
     if (!(ms > 0)) rows.bad_row(fmt::format("column 'time_stats.all_reduce.median': {} is not positive", ms));
     if (elements < 1) rows.bad_row(fmt::format("column 'size': {} is not positive", elements));
     if (workers != per_node) {  // spans nodes: not tensor parallelism inside a server

@@ -44,7 +44,7 @@ inline constexpr const char* kVidurLinearOperators[] = {"attn_pre_proj",
                                                         "add"};
 inline constexpr int kVidurRequiredOperators = 4;
 
-// Reads one mlp.csv (columns by name, csv_columns.hpp) for catalog `model` on catalog `gpu`, one set per TP
+// Reads one mlp.csv (columns by name, workload/csv_columns.hpp) for catalog `model` on catalog `gpu`, one set per TP
 // degree, with the token counts held out by is_held_out (in sorted order). A row whose n_head, n_kv_head,
 // n_embd, n_expanded_embd or use_gated_mlp disagrees with the catalog model, whose fields do not parse, or
 // whose operator medians are not positive (the relative fits divide by them) is an error naming file:line and

@@ -94,16 +94,12 @@ std::int64_t Instance::run_extra_blocks(std::int64_t iterations) const {
   std::int64_t extra = 0;
   for (const Entry& e : batch_) {
     if (e.prefill_chunk > 0) continue;
-    extra += std::max<std::int64_t>(0, blocks_for(e.kv_tokens_before + iterations) - e.blocks_before);
+    extra += run_blocks(e, iterations) - e.blocks_before;
   }
   return extra;
 }
 
 void Instance::set_run_blocks(std::int64_t iterations) {
-  if (config_.kv_allocation == KvAllocation::kReserve) {
-    kv_blocks_free_ = run_free_start_;
-    return;
-  }
   kv_blocks_free_ = run_free_start_ - run_extra_blocks(iterations);
 }
 
@@ -336,6 +332,18 @@ void Instance::on_event(const core::Event&) {
   finish_step();
 }
 
+void Instance::report_step(core::SimTime end, std::int64_t iterations, double busy_seconds, double prefill_share) {
+  StepRecord rec;
+  rec.start = step_start_;
+  rec.end = end;
+  rec.shape = &shape_;
+  rec.iterations = iterations;
+  rec.busy_seconds = busy_seconds;
+  rec.prefill_share = prefill_share;
+  rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
+  observer_->on_step(*this, rec);
+}
+
 void Instance::finish_step() {
   const core::SimTime now = engine_->now();
   const std::int64_t k = run_iterations_;
@@ -344,22 +352,11 @@ void Instance::finish_step() {
   stats_.busy_time += now - step_start_;
   stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(k);
   if (observer_) {
-    StepRecord rec;
-    rec.start = step_start_;
-    rec.end = now;
-    rec.shape = &shape_;
-    rec.iterations = k;
-    if (ff_run_) {
-      // A run's devices are busy for all of it but the per-iteration overhead.
-      rec.busy_seconds =
-          std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead);
-      rec.prefill_share = 0;
-    } else {
-      rec.busy_seconds = step_cost_.busy_seconds;
-      rec.prefill_share = step_cost_.prefill_share;
-    }
-    rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
-    observer_->on_step(*this, rec);
+    if (ff_run_)  // a run's devices are busy for all of it but the per-iteration overhead
+      report_step(now, k, std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead),
+                  0.0);
+    else
+      report_step(now, k, step_cost_.busy_seconds, step_cost_.prefill_share);
   }
 
   bool any_done = false;
@@ -379,7 +376,7 @@ void Instance::finish_step() {
     } else {
       r.generated += static_cast<std::int32_t>(k);
       if (k > 1 && config_.kv_allocation == KvAllocation::kOnDemand)  // the blocks set_run_blocks took
-        r.kv_blocks = static_cast<std::int32_t>(std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + k)));
+        r.kv_blocks = run_blocks(e, k);
       stats_.decode_tokens += static_cast<std::uint64_t>(k);
       outstanding_tokens_ -= k;
     }
@@ -456,23 +453,15 @@ void Instance::abandon_all(core::SimTime end) {
     stats_.steps += 1;
     stats_.iterations += static_cast<std::uint64_t>(done);
     stats_.busy_time += end - step_start_;
-    if (observer_) {
-      StepRecord rec;
-      rec.start = step_start_;
-      rec.end = end;
-      rec.shape = &shape_;
-      rec.iterations = std::max<std::int64_t>(1, done);
-      rec.busy_seconds = ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.overhead)
-                                 : std::min(step_cost_.busy_seconds, elapsed);
-      rec.prefill_share = ff_run_ ? 0.0 : step_cost_.prefill_share;
-      rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
-      observer_->on_step(*this, rec);
-    }
+    if (observer_)
+      report_step(end, std::max<std::int64_t>(1, done),
+                  ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.overhead)
+                          : std::min(step_cost_.busy_seconds, elapsed),
+                  ff_run_ ? 0.0 : step_cost_.prefill_share);
   }
   if (busy_ && ff_run_ && config_.kv_allocation == KvAllocation::kOnDemand)
     for (const Entry& e : batch_)  // the blocks the run took (finish_step would have assigned them)
-      (*pool_)[e.slot].kv_blocks = static_cast<std::int32_t>(
-          std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + run_iterations_)));
+      (*pool_)[e.slot].kv_blocks = run_blocks(e, run_iterations_);
   busy_ = false;
   run_iterations_ = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);

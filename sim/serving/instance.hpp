@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -108,6 +109,13 @@ class Instance final : public core::EventHandler {
     return (tokens + config_.kv_block_size - 1) / config_.kv_block_size;
   }
   std::int64_t admission_blocks(const RequestState& r) const;
+  // Blocks a decode entry holds after `iterations` iterations of its run (on-demand allocation).
+  std::int32_t run_blocks(const Entry& e, std::int64_t iterations) const {
+    return static_cast<std::int32_t>(
+        std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations)));
+  }
+  // Hands the step in flight, over [step_start_, end), to the observer.
+  void report_step(core::SimTime end, std::int64_t iterations, double busy_seconds, double prefill_share);
   RequestState* front_waiting(int* cls = nullptr);
   bool admissible(const RequestState& r, std::int64_t free_blocks, std::int64_t budget, bool batch_empty) const;
   void preempt_one();

@@ -1,7 +1,7 @@
 #pragma once
 #include <string>
 
-namespace greenfleet::perf {
+namespace greenfleet::io {
 
 // Whole-file text I/O for the files `greenfleet calibrate` writes and `validate` compares (coefficients,
 // power curves).
@@ -14,4 +14,4 @@ std::string read_file(const std::string& path);
 // cannot be written (so the command exits non-zero), std::runtime_error when the rename fails.
 void write_file(const std::string& path, const std::string& text);
 
-}  // namespace greenfleet::perf
+}  // namespace greenfleet::io

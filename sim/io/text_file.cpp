@@ -1,4 +1,4 @@
-#include "sim/perf/text_file.hpp"
+#include "sim/io/text_file.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include "sim/core/error.hpp"
 
-namespace greenfleet::perf {
+namespace greenfleet::io {
 
 namespace fs = std::filesystem;
 
@@ -49,4 +49,4 @@ void write_file(const std::string& path, const std::string& text) {
   }
 }
 
-}  // namespace greenfleet::perf
+}  // namespace greenfleet::io
