@@ -122,12 +122,12 @@ std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
   return out;
 }
 
-void write_power_curves(const Options& o) {
+void write_power_curves(const Options& o, io::FileBatch& files) {
   fmt::print("\n{:<15} {:>9} {:>11} {:>8} {:>7} {:>9} {:>7}   decode power vs batch\n", "gpu", "small W",
              "saturated W", "scale", "points", "median%", "p90%");
   for (const auto& c : power_curves(o)) {
     const auto file = std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml");
-    io::write_file(file.string(), energy::power_curve_yaml(c));
+    files.add(file.string(), energy::power_curve_yaml(c));
     fmt::print("{:<15} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.decode_w_small,
                c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape,
                c.held_out_p90_ape);
@@ -141,18 +141,19 @@ int calibrate_command(const std::vector<std::string>& args) {
   if (o.help) return 0;
   print_header();
   const auto sets = measurements(o);
+  io::FileBatch files;
   for (const auto& set : sets) {
     const perf::CalibrationCoefficients c = perf::calibrate(set);
-    io::write_file(perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel),
-                     perf::coefficients_yaml(c));
+    files.add(perf::coefficients_path(o.out, c.gpu, c.model, c.tensor_parallel), perf::coefficients_yaml(c));
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape},
               {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});
   }
   fmt::print(
       "\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
-  write_vidur_calibrations(o.catalog, o.data_dir, o.out, sets);
-  write_power_curves(o);
-  write_cpu_calibrations(o.catalog, o.out);
+  write_vidur_calibrations(o.catalog, o.data_dir, o.out, sets, files);
+  write_power_curves(o, files);
+  write_cpu_calibrations(o.catalog, o.out, files);
+  files.write_all();  // only once every data set has been read and fitted
   return 0;
 }
 

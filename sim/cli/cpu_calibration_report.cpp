@@ -43,11 +43,11 @@ void print_row(const perf::CpuCoefficients& c, const perf::ErrorStats& held, int
 
 }  // namespace
 
-void write_cpu_calibrations(const std::string& catalog, const std::string& out) {
+void write_cpu_calibrations(const std::string& catalog, const std::string& out, io::FileBatch& files) {
   print_header();
   for (const auto& set : cpu_measurements(catalog)) {
     const perf::CpuCoefficients c = perf::calibrate_cpu(set);
-    io::write_file(perf::cpu_coefficients_path(out, c.cpu, c.model), perf::cpu_coefficients_yaml(c));
+    files.add(perf::cpu_coefficients_path(out, c.cpu, c.model), perf::cpu_coefficients_yaml(c));
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape}, c.held_out_in_range,
               {c.power_points, c.power_median_ape, c.power_p90_ape});
   }

@@ -73,15 +73,14 @@ void print_footer(const perf::VidurCalibration& v) {
 }  // namespace
 
 void write_vidur_calibrations(const std::string& catalog, const std::string& data_dir, const std::string& out,
-                              const std::vector<perf::MeasuredSet>& measured) {
+                              const std::vector<perf::MeasuredSet>& measured, io::FileBatch& files) {
   const auto v = run(catalog, data_dir, measured);
   print_header();
   for (const auto& e : v.entries) {
     const bool written = e.status == perf::VidurStatus::kWritten;
     if (written) {
       const auto& c = e.coefficients;
-      io::write_file(perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel),
-                       perf::vidur_coefficients_yaml(c));
+      files.add(perf::coefficients_path(out, c.gpu, c.model, c.tensor_parallel), perf::vidur_coefficients_yaml(c));
     }
     print_row(e, written ? &e.approximation : nullptr);
   }

@@ -2,15 +2,16 @@
 #include <string>
 #include <vector>
 
+#include "sim/io/text_file.hpp"
 #include "sim/perf/calibration.hpp"
 
 namespace greenfleet::cli {
 
-// `greenfleet calibrate`: the Vidur path (sim/perf/vidur_calibration.hpp) on `data_dir`, writing
-// models/calibration/<gpu>/<model>-tp<N>.yaml under `out` for every derived entry and printing the fits. Sets
-// in `measured` (whole-step measurements) keep precedence over derived coefficients.
+// `greenfleet calibrate`: the Vidur path (sim/perf/vidur_calibration.hpp) on `data_dir`, adding
+// models/calibration/<gpu>/<model>-tp<N>.yaml under `out` to `files` for every derived entry and printing the
+// fits. Sets in `measured` (whole-step measurements) keep precedence over derived coefficients.
 void write_vidur_calibrations(const std::string& catalog, const std::string& data_dir, const std::string& out,
-                              const std::vector<perf::MeasuredSet>& measured);
+                              const std::vector<perf::MeasuredSet>& measured, io::FileBatch& files);
 
 // `greenfleet validate`: the same fits' held-out errors, the committed derived coefficients against the
 // operator model, and the operator model against SplitwiseSim's held-out Llama-2-70B steps and latencies.
