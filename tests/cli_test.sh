@@ -90,6 +90,17 @@ if [ -n "${GREENFLEET_DATA:-}" ] || [ -d "$src/../shared/data/profiling" ]; then
   "$bin" calibrate --out "$tmp/blocked" > /dev/null 2> "$tmp/err.txt"
   check "calibrate that cannot write exits 2" test $? -eq 2
   check "calibrate names the file it cannot write" grep -q "$tmp/blocked/models/calibration/.*yaml: cannot create" "$tmp/err.txt"
+  # A bad row in the last data set read (ML.ENERGY) stops it before anything is written.
+  data=${GREENFLEET_DATA:-$src/../shared/data}
+  mkdir -p "$tmp/data/profiling/ml_energy"
+  for d in splitwise_sim vidur; do ln -s "$(cd "$data/profiling/$d" && pwd)" "$tmp/data/profiling/$d"; done
+  ln -s "$(cd "$data/profiling/ml_energy/legacy_2023" && pwd)" "$tmp/data/profiling/ml_energy/legacy_2023"
+  { cat "$data/profiling/ml_energy/mlenergy_v3_llm_configs.csv"; echo "short,row"; } \
+    > "$tmp/data/profiling/ml_energy/mlenergy_v3_llm_configs.csv"
+  "$bin" calibrate --data-dir "$tmp/data" --out "$tmp/badcal" > /dev/null 2> "$tmp/err.txt"
+  check "calibrate on a bad data row exits 2" test $? -eq 2
+  check "calibrate names the bad row" grep -q "mlenergy_v3_llm_configs.csv:567: expected 22 columns" "$tmp/err.txt"
+  check "calibrate on bad data writes nothing" test ! -e "$tmp/badcal"
 fi
 
 echo "$passes passed, $fails failed"

@@ -139,8 +139,8 @@ void write_power_curves(const Options& o, io::FileBatch& files) {
 int calibrate_command(const std::vector<std::string>& args) {
   const Options o = parse(args, "greenfleet calibrate [--data-dir DIR] [--out PROJECT]", true);
   if (o.help) return 0;
-  print_header();
   const auto sets = measurements(o);
+  print_header();
   io::FileBatch files;
   for (const auto& set : sets) {
     const perf::CalibrationCoefficients c = perf::calibrate(set);
@@ -160,10 +160,10 @@ int calibrate_command(const std::vector<std::string>& args) {
 int validate_command(const std::vector<std::string>& args) {
   const Options o = parse(args, "greenfleet validate [--data-dir DIR]", false);
   if (o.help) return 0;
+  const auto sets = measurements(o);  // before any output: a missing data directory is an error alone
   print_header();
   int missing = 0;
   std::vector<perf::MeasuredSet> fallback_rows;
-  const auto sets = measurements(o);
   for (const auto& set : sets) {
     const std::string file = perf::coefficients_path(o.catalog, set.gpu, set.model, set.tensor_parallel);
     if (!std::filesystem::exists(file)) {
