@@ -168,6 +168,115 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   CHECK(inst.kv_blocks_free() == 1000);
 }
 
+namespace {
+
+// What routers and reports see of one instance, sampled every `every` ns, and how its requests ended.
+struct Trajectory {
+  std::vector<std::int64_t> outstanding, free_blocks;
+  std::map<std::uint64_t, Record> done;
+  serving::InstanceStats stats;
+  std::uint64_t events = 0;
+  std::int64_t free_after = 0;  // once everything is abandoned: all of it
+};
+
+// One instance on the hand-sized GPU, fed `specs`, sampled on a grid, run to `until` and then abandoned (as a
+// horizon without drain does).
+Trajectory trajectory(bool fast_forward, std::int64_t kv_blocks, const std::vector<workload::RequestSpec>& specs,
+                      core::SimTime every, core::SimTime until) {
+  const perf::LlmModel model = tiny_model();
+  perf::RooflineParams p;
+  p.compute_efficiency = 1;
+  p.bandwidth_efficiency = 1;
+  p.step_overhead_s = 1e-3;
+  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+  core::Engine engine;
+  serving::RequestPool pool;
+  Collector obs;
+  serving::SchedulerConfig cfg;
+  cfg.kv_block_size = 4;
+  cfg.max_batched_tokens = 64;
+  cfg.fast_forward = fast_forward;
+  cfg.check_invariants = true;
+  serving::Instance inst(0, {}, cfg, kv_blocks, 4096, &roofline, &engine, &pool, &obs);
+  Trajectory t;
+  struct Feed : core::EventHandler {
+    serving::RequestPool* pool;
+    serving::Instance* inst;
+    const std::vector<workload::RequestSpec>* specs;
+    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire((*specs)[e.target])); }
+  } feed;
+  feed.pool = &pool, feed.inst = &inst, feed.specs = &specs;
+  struct Probe : core::EventHandler {
+    serving::Instance* inst;
+    Trajectory* t;
+    void on_event(const core::Event&) override {
+      t->outstanding.push_back(inst->outstanding_tokens());
+      t->free_blocks.push_back(inst->kv_blocks_free());
+    }
+  } probe;
+  probe.inst = &inst, probe.t = &t;
+  const auto feed_kind = engine.register_kind(&feed), probe_kind = engine.register_kind(&probe);
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    engine.schedule(specs[i].arrival, core::kPriorityArrival, feed_kind, static_cast<std::uint32_t>(i));
+  for (core::SimTime at = every; at < until; at += every) engine.schedule(at, core::kPriorityTick, probe_kind, 0);
+  engine.run(until);
+  inst.abandon_all(until);
+  t.free_after = inst.kv_blocks_free();
+  t.done = obs.done;
+  t.stats = inst.stats();
+  t.events = engine.events_dispatched();
+  return t;
+}
+
+void check_same_trajectory(std::int64_t kv_blocks, const std::vector<workload::RequestSpec>& specs,
+                           core::SimTime until) {
+  const Trajectory ff = trajectory(true, kv_blocks, specs, 97'000, until);
+  const Trajectory ref = trajectory(false, kv_blocks, specs, 97'000, until);
+  CHECK(ff.outstanding == ref.outstanding);
+  CHECK(ff.free_blocks == ref.free_blocks);
+  REQUIRE(ff.done.size() == ref.done.size());
+  for (const auto& [id, r] : ref.done) {
+    CAPTURE(id);
+    const Record& f = ff.done.at(id);
+    CHECK(f.status == r.status);
+    CHECK(f.preemptions == r.preemptions);
+    CHECK(std::abs(f.first_token - r.first_token) <= 100);
+    CHECK(std::abs(f.completion - r.completion) <= 100);
+  }
+  CHECK(ff.stats.iterations == ref.stats.iterations);
+  CHECK(ff.stats.prefill_tokens == ref.stats.prefill_tokens);
+  CHECK(ff.stats.decode_tokens == ref.stats.decode_tokens);
+  CHECK(ff.stats.preemptions == ref.stats.preemptions);
+  CHECK(ff.stats.batch_size_iterations == ref.stats.batch_size_iterations);
+  CHECK(std::abs(ff.stats.busy_time - ref.stats.busy_time) <= 1000);
+  CHECK(ff.events <= ref.events);
+  if (until > 100'000'000) CHECK(ff.events < ref.events);
+  CHECK(ff.free_after == kv_blocks);
+  CHECK(ref.free_after == kv_blocks);
+}
+
+}  // namespace
+
+TEST_CASE("a prefill step and the decode run after it share one event, exactly") {
+  // Step times here are about 1-3 ms; arrivals land in prefill steps (joining at their end, or not admissible
+  // for want of KV), inside runs, and on nothing; sampled every 97 us, the load signals must match stepping.
+  std::vector<workload::RequestSpec> specs;
+  const core::SimTime at[] = {0, 1'000'000, 9'000'000, 9'500'000, 30'000'000, 31'200'000, 32'000'000, 60'000'000};
+  const std::int32_t prompt[] = {40, 30, 20, 90, 10, 60, 25, 33};
+  const std::int32_t output[] = {12, 20, 2, 15, 30, 9, 17, 1};
+  for (std::uint64_t i = 0; i < 8; ++i) specs.push_back(spec(i, at[i], prompt[i], output[i]));
+  SUBCASE("plenty of KV, drained") { check_same_trajectory(1000, specs, 200'000'000); }
+  SUBCASE("tight KV: arrivals wait and runs stop at block shortages") { check_same_trajectory(40, specs, 200'000'000); }
+  // Horizons inside a prefill step with a folded run, inside the run, and exactly at the ends of prefill steps
+  // (the first tokens).
+  std::vector<core::SimTime> horizons = {31'000'000, 33'000'000, 34'000'000, 45'000'000, 61'000'000};
+  for (const auto& [id, r] : trajectory(true, 1000, specs, 97'000, 200'000'000).done) horizons.push_back(r.first_token);
+  for (const core::SimTime until : horizons) {
+    CAPTURE(until);
+    check_same_trajectory(1000, specs, until);
+  }
+}
+
 TEST_CASE("golden: KV exhaustion preempts the newest request, which recomputes later") {
   // Same hand-sized hardware; 5 KV blocks of 4 tokens. With this model and 1 TFLOP/s, 1 TB/s, a decode step's
   // compute and memory times coincide: 27,213,824 + 4,096 x context picoseconds, plus 1 ms overhead.

@@ -29,6 +29,7 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
   running_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   prefilling_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
+  head_batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   stats_.batch_size_iterations.assign(static_cast<std::size_t>(config_.max_num_seqs) + 1, 0);
 }
 
@@ -76,9 +77,11 @@ void Instance::enqueue(std::uint32_t slot) {
     return;
   }
   // A fast-forwarded decode run must end at the first iteration boundary after this arrival when the newcomer
-  // would be admitted there; otherwise the run is exactly what stepping would do.
-  if (run_iterations_ <= 1 || front_waiting() != &r) return;
-  const std::int64_t j = completed_iterations_at(engine_->now()) + 1;
+  // would be admitted there (the end of the head, if the step has one and it is still running); otherwise the
+  // run is exactly what stepping would do.
+  if (!ff_run_ || front_waiting() != &r) return;
+  const bool in_head = has_head_ && engine_->now() < run_start_;
+  const std::int64_t j = in_head ? 0 : completed_iterations_at(engine_->now()) + 1;
   if (j >= run_iterations_) return;
   const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1);
   if (!admissible(r, free_then, config_.max_batched_tokens - shape_.decode_seqs, false)) return;
@@ -89,10 +92,10 @@ void Instance::enqueue(std::uint32_t slot) {
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
-std::int64_t Instance::run_extra_blocks(std::int64_t iterations) const {
+std::int64_t Instance::run_extra_blocks(const std::vector<Entry>& entries, std::int64_t iterations) const {
   if (config_.kv_allocation == KvAllocation::kReserve) return 0;
   std::int64_t extra = 0;
-  for (const Entry& e : batch_) {
+  for (const Entry& e : entries) {
     if (e.prefill_chunk > 0) continue;
     extra += run_blocks(e, iterations) - e.blocks_before;
   }
@@ -104,12 +107,13 @@ void Instance::set_run_blocks(std::int64_t iterations) {
 }
 
 core::SimTime Instance::run_boundary(std::int64_t j) const {
-  return step_start_ + core::from_seconds(run_cost_.run_seconds(shape_.decode_ctx, j));
+  if (j == 0) return run_start_;
+  return run_start_ + core::from_seconds(run_cost_.run_seconds(shape_.decode_ctx, j));
 }
 
 std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
-  if (!busy_ || run_iterations_ <= 1 || t <= step_start_) return 0;
-  const double elapsed = core::to_seconds(t - step_start_);
+  if (!busy_ || !ff_run_ || run_iterations_ <= 1 || t <= run_start_) return 0;
+  const double elapsed = core::to_seconds(t - run_start_);
   const double c0 = static_cast<double>(shape_.decode_ctx);
   const double dx = static_cast<double>(shape_.decode_seqs);
   const double c_last = c0 + static_cast<double>(run_iterations_ - 1) * dx;
@@ -152,12 +156,18 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
 }
 
 std::int64_t Instance::outstanding_tokens() const {
-  return outstanding_tokens_ - completed_iterations_at(engine_->now()) * shape_.decode_seqs;
+  const core::SimTime now = engine_->now();
+  if (!has_head_) return outstanding_tokens_ - completed_iterations_at(now) * shape_.decode_seqs;
+  if (now < run_start_) return outstanding_tokens_;
+  return outstanding_tokens_ - head_tokens_ - completed_iterations_at(now) * shape_.decode_seqs;
 }
 
 std::int64_t Instance::kv_blocks_free() const {
-  if (!busy_ || run_iterations_ <= 1) return kv_blocks_free_;
-  return run_free_start_ - run_extra_blocks(completed_iterations_at(engine_->now()) + 1);
+  if (!busy_ || !ff_run_) return kv_blocks_free_;
+  const core::SimTime now = engine_->now();
+  if (has_head_ && now < run_start_) return run_free_start_;  // the run has taken no block yet
+  if (run_iterations_ <= 1) return kv_blocks_free_;
+  return run_free_start_ - run_extra_blocks(completed_iterations_at(now) + 1);
 }
 
 void Instance::preempt_one() {
@@ -292,38 +302,86 @@ void Instance::start_step() {
     return;
   }
   if (config_.check_invariants) check_invariants();
-  std::int64_t k = 1;
-  double seconds;
+  busy_ = true;
+  step_start_ = run_start_ = engine_->now();
+  has_head_ = false;
+  core::SimTime end;
   if (config_.fast_forward && shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted) {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
-    k = min_remaining;
-    const std::int64_t extra = k > 1 ? run_extra_blocks(k) : 0;
-    if (extra > run_free_start_) {
-      std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption loop made sure
-      while (lo < hi) {
-        const std::int64_t mid = lo + (hi - lo + 1) / 2;
-        if (run_extra_blocks(mid) <= run_free_start_) lo = mid;
-        else hi = mid - 1;
-      }
-      k = lo;
-      set_run_blocks(k);
-    } else if (k > 1) {
-      kv_blocks_free_ = run_free_start_ - extra;
-    }
+    run_iterations_ = plan_run(min_remaining);
     run_cost_ = model_->decode_cost_cached(shape_.decode_seqs);
-    seconds = run_cost_.run_seconds(shape_.decode_ctx, k);
     ff_run_ = true;
+    end = run_start_ + std::max<core::SimTime>(
+                           1, core::from_seconds(run_cost_.run_seconds(shape_.decode_ctx, run_iterations_)));
   } else {
     step_cost_ = model_->step_cost(shape_);
-    seconds = step_cost_.seconds + step_extra_s_;
+    end = step_start_ + std::max<core::SimTime>(1, core::from_seconds(step_cost_.seconds + step_extra_s_));
     ff_run_ = false;
+    run_iterations_ = 1;
+    if (config_.fast_forward && step_extra_s_ == 0 && !preempted) {
+      run_start_ = end;
+      if (fold_run())
+        end = run_start_ + std::max<core::SimTime>(
+                               1, core::from_seconds(run_cost_.run_seconds(shape_.decode_ctx, run_iterations_)));
+      else
+        run_start_ = step_start_;
+    }
   }
-  busy_ = true;
-  step_start_ = engine_->now();
-  run_iterations_ = k;
-  const core::SimTime duration = std::max<core::SimTime>(1, core::from_seconds(seconds));
-  engine_->schedule_tracked(step_start_ + duration, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
+  engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
+}
+
+std::int64_t Instance::plan_run(std::int64_t min_remaining) {
+  std::int64_t k = min_remaining;
+  const std::int64_t extra = run_extra_blocks(k);
+  if (extra > run_free_start_) {
+    std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption check made sure
+    while (lo < hi) {
+      const std::int64_t mid = lo + (hi - lo + 1) / 2;
+      if (run_extra_blocks(mid) <= run_free_start_) lo = mid;
+      else hi = mid - 1;
+    }
+    k = lo;
+    set_run_blocks(k);
+  } else {
+    kv_blocks_free_ = run_free_start_ - extra;
+  }
+  return k;
+}
+
+bool Instance::fold_run() {
+  // The step's end decides nothing when every running request is in it, each of its prefills completes there,
+  // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
+  // Arrivals during the step cut the run to nothing (enqueue), exactly when they would join the next step.
+  if (queued() != 0 || batch_.size() != running_.size() || shape_.prefill_final_chunks != shape_.prefill_seqs)
+    return false;
+  std::vector<Entry>& run = head_batch_;  // built here, swapped into batch_ below
+  run.clear();
+  perf::BatchShape run_shape;
+  std::int64_t min_remaining = INT64_MAX;
+  for (const Entry& e : batch_) {
+    const RequestState& r = (*pool_)[e.slot];
+    const std::int32_t generated = r.generated + 1;  // every entry's step ends by sampling a token
+    if (generated >= r.spec.output_tokens) return false;
+    const std::int32_t ctx = r.spec.prompt_tokens + generated;
+    // The blocks held after the step: a decode's next block and a prefill's admission are taken already.
+    run.push_back(Entry{e.slot, 0, r.kv_blocks, ctx - 1});
+    run_shape.decode_seqs += 1;
+    run_shape.decode_ctx += ctx;
+    min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - generated);
+  }
+  // The run's first iteration must fit without preempting anyone, as the next step would check.
+  if (run_extra_blocks(run, 1) > kv_blocks_free_) return false;
+  std::swap(batch_, head_batch_);
+  head_shape_ = shape_;
+  shape_ = run_shape;
+  head_tokens_ = head_shape_.prefill_tokens + head_shape_.decode_seqs + head_shape_.prefill_final_chunks;
+  has_head_ = true;
+  run_free_start_ = kv_blocks_free_;
+  run_iterations_ = plan_run(min_remaining);
+  run_cost_ = model_->decode_cost_cached(shape_.decode_seqs);
+  ff_run_ = true;
+  return true;
 }
 
 void Instance::on_event(const core::Event&) {
@@ -332,35 +390,26 @@ void Instance::on_event(const core::Event&) {
   finish_step();
 }
 
-void Instance::report_step(core::SimTime end, std::int64_t iterations, double busy_seconds, double prefill_share) {
+void Instance::report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
+                           const std::vector<Entry>& entries, std::int64_t iterations, double busy_seconds,
+                           double prefill_share) {
   StepRecord rec;
-  rec.start = step_start_;
+  rec.start = start;
   rec.end = end;
-  rec.shape = &shape_;
+  rec.shape = &shape;
   rec.iterations = iterations;
   rec.busy_seconds = busy_seconds;
   rec.prefill_share = prefill_share;
-  rec.entries = std::span<const Entry>(batch_.data(), batch_.size());
+  rec.entries = std::span<const Entry>(entries.data(), entries.size());
   observer_->on_step(*this, rec);
 }
 
-void Instance::finish_step() {
-  const core::SimTime now = engine_->now();
-  const std::int64_t k = run_iterations_;
-  stats_.steps += 1;
-  stats_.iterations += static_cast<std::uint64_t>(k);
-  stats_.busy_time += now - step_start_;
-  stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(k);
-  if (observer_) {
-    if (ff_run_)  // a run's devices are busy for all of it but the per-iteration overhead
-      report_step(now, k, std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead),
-                  0.0);
-    else
-      report_step(now, k, step_cost_.busy_seconds, step_cost_.prefill_share);
-  }
-
+bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, core::SimTime now, bool run) {
+  // A run's blocks were taken from the free count when it was planned (plan_run); its requests get them now. A
+  // single step's decodes got theirs when it was formed.
+  const bool run_blocks_due = run && config_.kv_allocation == KvAllocation::kOnDemand;
   bool any_done = false;
-  for (const Entry& e : batch_) {
+  for (const Entry& e : entries) {
     RequestState& r = (*pool_)[e.slot];
     if (e.prefill_chunk > 0) {
       r.prefilled += e.prefill_chunk;
@@ -375,14 +424,50 @@ void Instance::finish_step() {
       }
     } else {
       r.generated += static_cast<std::int32_t>(k);
-      if (k > 1 && config_.kv_allocation == KvAllocation::kOnDemand)  // the blocks set_run_blocks took
-        r.kv_blocks = run_blocks(e, k);
+      if (run_blocks_due) r.kv_blocks = run_blocks(e, k);
       stats_.decode_tokens += static_cast<std::uint64_t>(k);
       outstanding_tokens_ -= k;
     }
     any_done |= r.generated >= r.spec.output_tokens;
   }
+  return any_done;
+}
+
+void Instance::finish_head() {
+  stats_.steps += 1;
+  stats_.iterations += 1;
+  stats_.busy_time += run_start_ - step_start_;
+  stats_.batch_size_iterations[head_batch_.size()] += 1;
+  if (observer_)
+    report_step(step_start_, run_start_, head_shape_, head_batch_, 1, step_cost_.busy_seconds,
+                step_cost_.prefill_share);
+  apply_entries(head_batch_, 1, run_start_, false);  // nobody completes here (fold_run made sure)
+  step_start_ = run_start_;
+  has_head_ = false;
+}
+
+void Instance::finish_step() {
+  const core::SimTime now = engine_->now();
+  if (has_head_) finish_head();
+  const std::int64_t k = run_iterations_;
+  bool any_done = false;
+  if (k > 0) {  // not a head whose run was cut to nothing
+    stats_.steps += 1;
+    stats_.iterations += static_cast<std::uint64_t>(k);
+    stats_.busy_time += now - step_start_;
+    stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(k);
+    if (observer_) {
+      if (ff_run_)  // a run's devices are busy for all of it but the per-iteration overhead
+        report_step(step_start_, now, shape_, batch_, k,
+                    std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead),
+                    0.0);
+      else
+        report_step(step_start_, now, shape_, batch_, k, step_cost_.busy_seconds, step_cost_.prefill_share);
+    }
+    any_done = apply_entries(batch_, k, now, ff_run_);
+  }
   busy_ = false;
+  ff_run_ = false;
   run_iterations_ = 1;
   if (any_done) {
     // Stable compaction keeps admission order, which decides who gets prefill budget first.
@@ -445,6 +530,20 @@ void Instance::check_invariants() const {
 }
 
 void Instance::abandon_all(core::SimTime end) {
+  if (busy_ && has_head_) {
+    if (end >= run_start_) {
+      finish_head();  // it ended by `end`, as its own event would have
+    } else {
+      // The head is in flight: it is the step, and its run never starts.
+      kv_blocks_free_ = run_free_start_;
+      std::swap(batch_, head_batch_);
+      shape_ = head_shape_;
+      ff_run_ = false;
+      run_iterations_ = 1;
+      run_start_ = step_start_;
+      has_head_ = false;
+    }
+  }
   if (busy_ && end > step_start_) {
     // Book the step in flight up to the end of the run, so busy time, energy and carbon are not lost. A
     // fast-forwarded run is credited with the iterations it completed by then.
@@ -454,15 +553,20 @@ void Instance::abandon_all(core::SimTime end) {
     stats_.iterations += static_cast<std::uint64_t>(done);
     stats_.busy_time += end - step_start_;
     if (observer_)
-      report_step(end, std::max<std::int64_t>(1, done),
+      report_step(step_start_, end, shape_, batch_, std::max<std::int64_t>(1, done),
                   ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.overhead)
                           : std::min(step_cost_.busy_seconds, elapsed),
                   ff_run_ ? 0.0 : step_cost_.prefill_share);
+    if (done > 0) {  // its completed iterations produced tokens, as the steps stepping finished did
+      stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(done);
+      apply_entries(batch_, done, end, false);  // blocks: below
+    }
   }
   if (busy_ && ff_run_ && config_.kv_allocation == KvAllocation::kOnDemand)
     for (const Entry& e : batch_)  // the blocks the run took (finish_step would have assigned them)
       (*pool_)[e.slot].kv_blocks = run_blocks(e, run_iterations_);
   busy_ = false;
+  ff_run_ = false;
   run_iterations_ = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);
   running_.clear();

@@ -43,7 +43,7 @@ struct Placement {
 };
 
 struct InstanceStats {
-  std::uint64_t steps = 0;       // engine events (a fast-forwarded run counts once)
+  std::uint64_t steps = 0;       // scheduler steps (a fast-forwarded run counts once)
   std::uint64_t iterations = 0;  // model iterations
   std::uint64_t prefill_tokens = 0;
   std::uint64_t decode_tokens = 0;
@@ -56,7 +56,9 @@ struct InstanceStats {
 
 // One model replica: a continuous-batching scheduler (vLLM / Sarathi style) over a paged KV cache, driving the
 // perf model one step at a time. Decode-only steps that cannot change until the next completion or the next
-// KV block shortage are folded into one event (exact fast-forward), cut short when an arrival could join.
+// KV block shortage are folded into one event (exact fast-forward), cut short when an arrival could join. A
+// step that finishes every prefill it holds, with nobody waiting, is followed by exactly such a run: the two
+// share one event (a step with a head; see fold_run()).
 class Instance final : public core::EventHandler {
  public:
   Instance(std::int32_t id, Placement placement, SchedulerConfig config, std::int64_t kv_blocks,
@@ -114,8 +116,21 @@ class Instance final : public core::EventHandler {
     return static_cast<std::int32_t>(
         std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations)));
   }
-  // Hands the step in flight, over [step_start_, end), to the observer.
-  void report_step(core::SimTime end, std::int64_t iterations, double busy_seconds, double prefill_share);
+  // Hands a step over [start, end) to the observer.
+  void report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
+                   const std::vector<Entry>& entries, std::int64_t iterations, double busy_seconds,
+                   double prefill_share);
+  // Books a step's (or a run's, `run`) tokens into its requests, the first token of a finished prefill at `now`.
+  // Returns whether any request is complete.
+  bool apply_entries(const std::vector<Entry>& entries, std::int64_t iterations, core::SimTime now, bool run);
+  // After the mixed step just formed (batch_, step_cost_), plans the decode run that would start when it ends,
+  // when nothing can change there, and makes the step its head. Returns false, changing nothing, otherwise.
+  bool fold_run();
+  // Books the head of the step in flight (its end, run_start_, has passed), leaving the run as the step.
+  void finish_head();
+  // Plans a fast-forwarded run of the decode entries in batch_ from run_free_start_ free blocks: to the first
+  // completion (`min_remaining` iterations) or the last iteration the cache holds. Takes its blocks.
+  std::int64_t plan_run(std::int64_t min_remaining);
   RequestState* front_waiting(int* cls = nullptr);
   bool admissible(const RequestState& r, std::int64_t free_blocks, std::int64_t budget, bool batch_empty) const;
   void preempt_one();
@@ -132,7 +147,8 @@ class Instance final : public core::EventHandler {
     if (observer_) observer_->on_decode_end(*this, r);
   }
   // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation).
-  std::int64_t run_extra_blocks(std::int64_t iterations) const;
+  std::int64_t run_extra_blocks(std::int64_t iterations) const { return run_extra_blocks(batch_, iterations); }
+  std::int64_t run_extra_blocks(const std::vector<Entry>& entries, std::int64_t iterations) const;
   // Takes the blocks the decode entries need for `iterations` iterations from the free count; each request's
   // own count is brought up to date when the step finishes (finish_step), so a run touches its requests once.
   void set_run_blocks(std::int64_t iterations);
@@ -155,15 +171,21 @@ class Instance final : public core::EventHandler {
   core::RingQueue<std::uint32_t> waiting_[2];  // [online, offline]: online requests are admitted first
   std::vector<std::uint32_t> running_;         // admission order
   std::vector<std::uint32_t> prefilling_;      // scratch for start_step
-  std::vector<Entry> batch_;
+  std::vector<Entry> batch_;   // the step's entries; with a head, the run's
   perf::BatchShape shape_;
   perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
-  bool ff_run_ = false;        // the current step was formed as a decode run (priced by run_cost_)
-  perf::StepCost step_cost_;   // the current single step's cost (when not a run)
+  bool ff_run_ = false;        // the current step is (or ends with) a decode run priced by run_cost_
+  perf::StepCost step_cost_;   // the current single step's cost, or its head's
+  // A step with a head: a mixed step over [step_start_, run_start_) and then the run (see fold_run()).
+  bool has_head_ = false;
+  std::vector<Entry> head_batch_;
+  perf::BatchShape head_shape_;
+  std::int64_t head_tokens_ = 0;  // prefill and output tokens the head processes
   bool busy_ = false;
   core::SimTime step_start_ = 0;
+  core::SimTime run_start_ = 0;  // where the decode run starts: step_start_ unless the step has a head
   double step_extra_s_ = 0;          // swap transfers added to this step
-  std::int64_t run_iterations_ = 1;  // > 1: a fast-forwarded decode run
+  std::int64_t run_iterations_ = 1;  // of the run when ff_run_ (0: a head cut before its run), else 1
   std::int64_t run_free_start_ = 0;  // free blocks before the run's allocations
   std::int64_t outstanding_tokens_ = 0;
   double swap_used_bytes_ = 0;
