@@ -229,12 +229,18 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   // over the slots the step spans. Prefill and decode phases share a step by the prefill share of its work.
   ensure_slots(step.end);
   SlotSums& u = slot_sums_[i];
-  const std::size_t slot = static_cast<std::size_t>(step.start / slot_);
-  if (static_cast<std::size_t>((step.end - 1) / slot_) == slot) {
-    if (u.slot != slot) {
+  bool one_slot = step.start >= u.lo && step.end <= u.hi;  // within the slot of this instance's last step
+  if (!one_slot) {
+    const auto slot = static_cast<std::size_t>(step.start / slot_);
+    one_slot = static_cast<std::size_t>((step.end - 1) / slot_) == slot;
+    if (one_slot) {
       flush_slot_sums(i);
       u.slot = slot;
+      u.lo = static_cast<core::SimTime>(slot) * slot_;
+      u.hi = u.lo + slot_;
     }
+  }
+  if (one_slot) {
     const double f = step.prefill_share;
     if (f > 0) {
       u.seconds[1] += f * seconds, u.dynamic_j[1] += f * gpu_dynamic_j;

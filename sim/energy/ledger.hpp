@@ -139,6 +139,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   // Saves pricing each step into six tables; per-request attribution still prices each step.
   struct SlotSums {
     std::size_t slot = SIZE_MAX;  // none yet
+    core::SimTime lo = 0, hi = 0;  // the slot's bounds: steps within them need no division to place
     // [0] decode part, [1] prefill part (each step split by its prefill share)
     double seconds[2] = {0, 0};     // step time
     double dynamic_j[2] = {0, 0};   // GPU energy above idle

@@ -28,41 +28,43 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compressio
       queue_(group_.get(), "queue_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
       energy_(group_.get(), "energy_j", "J (float32; exact totals in /carbon)", chunk_rows, seconds_),
       operational_(group_.get(), "operational_g", "gCO2e (float32)", chunk_rows, seconds_),
-      embodied_(group_.get(), "embodied_g", "gCO2e (float32)", chunk_rows, seconds_) {}
+      embodied_(group_.get(), "embodied_g", "gCO2e (float32)", chunk_rows, seconds_) {
+  // Sized once: a row is written by index, with no capacity check per column.
+  buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
+}
 
 void RequestWriter::on_request_done(const serving::RequestState& r) {
   const metrics::RequestTimings t = metrics::timings_of(r, slo_);
   const bool done = r.status == serving::RequestStatus::kCompleted;
-  buf_.id.push_back(r.spec.id);
-  buf_.arrival.push_back(r.spec.arrival);
-  buf_.first_scheduled.push_back(r.first_scheduled);
-  buf_.first_token.push_back(r.first_token);
-  buf_.completion.push_back(r.completion);
-  buf_.deadline.push_back(r.spec.deadline);
-  buf_.prompt.push_back(r.spec.prompt_tokens);
-  buf_.output.push_back(r.spec.output_tokens);
-  buf_.instance.push_back(r.instance);
-  buf_.preemptions.push_back(r.preemptions);
-  buf_.cls.push_back(static_cast<std::uint8_t>(r.spec.cls));
-  buf_.status.push_back(static_cast<std::uint8_t>(r.status));
-  buf_.slo_met.push_back(t.slo_met ? 1 : 0);
+  const std::size_t n = buffered_;
+  buf_.id[n] = r.spec.id;
+  buf_.arrival[n] = r.spec.arrival;
+  buf_.first_scheduled[n] = r.first_scheduled;
+  buf_.first_token[n] = r.first_token;
+  buf_.completion[n] = r.completion;
+  buf_.deadline[n] = r.spec.deadline;
+  buf_.prompt[n] = r.spec.prompt_tokens;
+  buf_.output[n] = r.spec.output_tokens;
+  buf_.instance[n] = r.instance;
+  buf_.preemptions[n] = r.preemptions;
+  buf_.cls[n] = static_cast<std::uint8_t>(r.spec.cls);
+  buf_.status[n] = static_cast<std::uint8_t>(r.status);
+  buf_.slo_met[n] = t.slo_met ? 1 : 0;
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  buf_.ttft.push_back(done ? static_cast<float>(core::to_seconds(t.ttft)) : nan);
-  buf_.tpot.push_back(done ? static_cast<float>(t.tpot_s) : nan);
-  buf_.e2e.push_back(done ? static_cast<float>(core::to_seconds(t.e2e)) : nan);
-  buf_.queue.push_back(done ? static_cast<float>(core::to_seconds(t.queue)) : nan);
-  buf_.energy.push_back(static_cast<float>(r.energy_j));
-  buf_.operational.push_back(static_cast<float>(r.operational_g));
-  buf_.embodied.push_back(static_cast<float>(r.embodied_g));
+  buf_.ttft[n] = done ? static_cast<float>(core::to_seconds(t.ttft)) : nan;
+  buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
+  buf_.e2e[n] = done ? static_cast<float>(core::to_seconds(t.e2e)) : nan;
+  buf_.queue[n] = done ? static_cast<float>(core::to_seconds(t.queue)) : nan;
+  buf_.energy[n] = static_cast<float>(r.energy_j);
+  buf_.operational[n] = static_cast<float>(r.operational_g);
+  buf_.embodied[n] = static_cast<float>(r.embodied_g);
   ++rows_;
-  if (buf_.id.size() >= chunk_rows_) flush();
+  if (++buffered_ >= chunk_rows_) flush();
 }
 
 void RequestWriter::flush() {
-  auto put = [](auto& column, auto& values) {
-    column.append(values.data(), values.size());
-    values.clear();
-  };
+  if (buffered_ == 0) return;
+  auto put = [this](auto& column, const auto& values) { column.append(values.data(), buffered_); };
   put(id_, buf_.id);
   put(arrival_, buf_.arrival);
   put(first_scheduled_, buf_.first_scheduled);
@@ -83,6 +85,7 @@ void RequestWriter::flush() {
   put(energy_, buf_.energy);
   put(operational_, buf_.operational);
   put(embodied_, buf_.embodied);
+  buffered_ = 0;
 }
 
 }  // namespace greenfleet::io

@@ -26,12 +26,19 @@ class RequestWriter final : public serving::ServingObserver {
     std::vector<std::int32_t> prompt, output, instance, preemptions;
     std::vector<std::uint8_t> cls, status, slo_met;
     std::vector<float> ttft, tpot, e2e, queue, energy, operational, embodied;
+    template <class F>
+    void for_each(F f) {
+      f(id), f(arrival), f(first_scheduled), f(first_token), f(completion), f(deadline);
+      f(prompt), f(output), f(instance), f(preemptions), f(cls), f(status), f(slo_met);
+      f(ttft), f(tpot), f(e2e), f(queue), f(energy), f(operational), f(embodied);
+    }
   };
   h5::Handle group_;
   metrics::SloTargets slo_;
   h5::Compression seconds_;
   std::size_t chunk_rows_;
   std::uint64_t rows_ = 0;
+  std::size_t buffered_ = 0;  // rows in buf_, not yet appended
   Buffers buf_;
   h5::AppendColumn<std::uint64_t> id_;
   h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_, deadline_;

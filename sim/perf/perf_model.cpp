@@ -6,7 +6,6 @@
 namespace greenfleet::perf {
 
 namespace {
-// sum_{i<n} (a + b*(x0 + (first+i)*dx))
 double sum_line(double a, double b, double x0, double dx, std::int64_t first, std::int64_t n) {
   if (n <= 0) return 0;
   const double nn = static_cast<double>(n);
@@ -15,13 +14,8 @@ double sum_line(double a, double b, double x0, double dx, std::int64_t first, st
 }
 }  // namespace
 
-double sum_max_of_lines(double a1, double b1, double a2, double b2, double x0, double dx, std::int64_t k) {
-  if (k <= 0) return 0;
-  // The common case: one line dominates the whole run (its two ends decide, the difference being linear).
-  const double x_last = x0 + static_cast<double>(k - 1) * dx;
-  const bool one_at_start = a1 + b1 * x0 >= a2 + b2 * x0, one_at_end = a1 + b1 * x_last >= a2 + b2 * x_last;
-  if (one_at_start == one_at_end)
-    return one_at_start ? sum_line(a1, b1, x0, dx, 0, k) : sum_line(a2, b2, x0, dx, 0, k);
+double sum_max_of_crossing_lines(double a1, double b1, double a2, double b2, double x0, double dx,
+                                 std::int64_t k) {
   // d(i) = line1 - line2 is linear in i; find where it changes sign.
   const double d0 = (a1 - a2) + (b1 - b2) * x0;
   const double slope = (b1 - b2) * dx;

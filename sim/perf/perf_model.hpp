@@ -10,7 +10,18 @@ namespace greenfleet::perf {
 
 // Sum over i in [0, k) of max(a1 + b1*x_i, a2 + b2*x_i) with x_i = x0 + i*dx: the closed form behind decode
 // fast-forward for any model whose decode step is a maximum of two lines in the context (a roofline).
-double sum_max_of_lines(double a1, double b1, double a2, double b2, double x0, double dx, std::int64_t k);
+// Inline for the common case of one line dominating the whole run (its two ends decide, the difference being
+// linear), which every step of a fast-forwarded run's bookkeeping asks for.
+double sum_max_of_crossing_lines(double a1, double b1, double a2, double b2, double x0, double dx, std::int64_t k);
+inline double sum_max_of_lines(double a1, double b1, double a2, double b2, double x0, double dx, std::int64_t k) {
+  if (k <= 0) return 0;
+  const double x_last = x0 + static_cast<double>(k - 1) * dx;
+  const bool one_at_start = a1 + b1 * x0 >= a2 + b2 * x0, one_at_end = a1 + b1 * x_last >= a2 + b2 * x_last;
+  if (one_at_start != one_at_end) return sum_max_of_crossing_lines(a1, b1, a2, b2, x0, dx, k);
+  const double a = one_at_start ? a1 : a2, b = one_at_start ? b1 : b2;
+  const double n = static_cast<double>(k);
+  return n * (a + b * x0) + b * dx * (n * 0.0 + n * (n - 1) / 2);  // sum_{i<k} (a + b*(x0 + i*dx))
+}
 
 // The cost of a decode-only step of a fixed batch as a function of its total context x:
 // fixed + max(a1 + b1 x, a2 + b2 x). Every performance model states its decode cost in this form (a single line

@@ -15,15 +15,21 @@ bool TransformedSource::next(RequestSpec& out) {
   while (inner_->next(out)) {
     if (out.arrival < spec_.window_start) continue;
     if (spec_.window_end && out.arrival >= *spec_.window_end) return false;  // sources are time-ordered
-    const double scaled = static_cast<double>(out.arrival - spec_.window_start) / spec_.rate_scale;
-    if (!core::fits_sim_time(scaled * 1e-9))
-      throw core::InputError(fmt::format("workload.rate_scale {}: request {} would arrive beyond the simulated time "
-                                         "range (about 292 years)",
-                                         spec_.rate_scale, out.id));
-    out.arrival = static_cast<core::SimTime>(std::llround(scaled));
+    if (spec_.rate_scale == 1.0) {
+      out.arrival -= spec_.window_start;  // exact in integers (the common case)
+    } else {
+      const double scaled = static_cast<double>(out.arrival - spec_.window_start) / spec_.rate_scale;
+      if (!core::fits_sim_time(scaled * 1e-9))
+        throw core::InputError(fmt::format("workload.rate_scale {}: request {} would arrive beyond the simulated "
+                                           "time range (about 292 years)",
+                                           spec_.rate_scale, out.id));
+      out.arrival = static_cast<core::SimTime>(std::llround(scaled));
+    }
     out.id = next_id_++;
-    // One draw per request whatever the share, so changing the share does not reshuffle which requests flip.
-    const bool offline = offline_rng_.uniform() < spec_.offline_share;
+    // One draw per request whatever the share, so changing the share does not reshuffle which requests flip
+    // (the stream is this transform's own, so a share of 0 or 1 needs none).
+    const double share = spec_.offline_share;
+    const bool offline = share >= 1.0 || (share > 0.0 && offline_rng_.uniform() < share);
     out.cls = offline ? RequestClass::kOffline : RequestClass::kOnline;
     out.deadline = offline ? out.arrival + spec_.offline_deadline : -1;
     return true;
