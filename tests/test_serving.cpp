@@ -9,6 +9,7 @@
 #include "sim/runner/simulation.hpp"
 #include "sim/serving/instance.hpp"
 #include "test_support.hpp"
+#include "tiny_hardware.hpp"
 
 using namespace greenfleet;
 
@@ -41,23 +42,8 @@ struct Collector : serving::ServingObserver {
   }
 };
 
-// Hand-sized hardware: 1 TFLOP/s and 1 TB/s at full efficiency, so step times are easy to work out on paper.
-perf::LlmModel tiny_model() {
-  perf::LlmModel m;
-  m.id = "tiny";
-  m.layers = 1;
-  m.hidden_size = 1024;
-  m.heads = 8;
-  m.kv_heads = 8;
-  m.head_dim = 128;
-  m.ffn_size = 4096;
-  m.vocab_size = 1000;
-  m.max_context = 4096;
-  m.gated_mlp = false;
-  m.tied_embeddings = true;
-  m.bytes_per_param = 2;
-  return m;
-}
+using test::tiny_model;
+using test::unit_gpu;
 
 workload::RequestSpec spec(std::uint64_t id, core::SimTime arrival, std::int32_t prompt, std::int32_t output,
                            workload::RequestClass cls = workload::RequestClass::kOnline) {
@@ -88,14 +74,6 @@ void run_arrivals(core::Engine& engine, serving::RequestPool& pool, serving::Ins
   engine.run();
 }
 
-fleet::GpuSpec unit_gpu() {
-  fleet::GpuSpec g;
-  g.fp16_tflops = 1;
-  g.memory_bandwidth_gbps = 1000;
-  g.link_bandwidth_gbps = 100;
-  g.memory_gb = 80;
-  return g;
-}
 
 }  // namespace
 

@@ -1,0 +1,35 @@
+#pragma once
+#include "sim/fleet/catalog.hpp"
+#include "sim/perf/llm_model.hpp"
+
+namespace greenfleet::test {
+
+// A one-layer model on hand-sized hardware (1 TFLOP/s, 1 TB/s at full efficiency), so step times are easy to
+// work out on paper.
+inline perf::LlmModel tiny_model() {
+  perf::LlmModel m;
+  m.id = "tiny";
+  m.layers = 1;
+  m.hidden_size = 1024;
+  m.heads = 8;
+  m.kv_heads = 8;
+  m.head_dim = 128;
+  m.ffn_size = 4096;
+  m.vocab_size = 1000;
+  m.max_context = 4096;
+  m.gated_mlp = false;
+  m.tied_embeddings = true;
+  m.bytes_per_param = 2;
+  return m;
+}
+
+inline fleet::GpuSpec unit_gpu() {
+  fleet::GpuSpec g;
+  g.fp16_tflops = 1;
+  g.memory_bandwidth_gbps = 1000;
+  g.link_bandwidth_gbps = 100;
+  g.memory_gb = 80;
+  return g;
+}
+
+}  // namespace greenfleet::test
