@@ -176,8 +176,10 @@ void sharpen(Scenario& sc, const Result& ref, std::uint64_t seed) {
 TEST_CASE("fast-forward with folded prefill heads matches stepping on random single-instance scenarios") {
   // Random configs (block size, token budget, max_num_seqs, chunked prefill, reserve/on-demand, swap/recompute,
   // online/offline), arrivals (some moved onto step boundaries +-1 ns), horizons (some on step boundaries), and
-  // load-signal probes before and after same-time arrivals. Probes within 200 ns of a step boundary of either
-  // mode are skipped (the modes round boundaries differently by a few ns).
+  // load-signal probes before and after same-time arrivals. The two modes agree to the nanosecond unless a run's
+  // time lands on a half nanosecond, where the closed-form sum and the sum of the stepped prices can round
+  // apart (this hand-sized hardware prices in whole picoseconds, so that happens in a few scenarios): probes
+  // within 200 ns of a step boundary of either mode are skipped, and times compare to 100 ns.
   using namespace fold_random;
   int sharp_compared = 0;
   for (std::uint64_t seed = 0; seed < 3000; ++seed) {

@@ -317,6 +317,22 @@ void Instance::start_step() {
   } else {
     step_cost_ = model_->step_cost(shape_);
     end = step_start_ + std::max<core::SimTime>(1, core::from_seconds(step_cost_.seconds + step_extra_s_));
+    // Stepping, the steps fast-forward would fold into one run are timed as that run is: from where it starts,
+    // by the running sum of their (here individually priced) times, rounded once. Rounding each step instead
+    // lets the two modes' clocks drift apart by up to half a nanosecond per iteration, enough after thousands
+    // of iterations for an arrival to fall between them and join a different step.
+    if (!config_.fast_forward && shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted) {
+      if (!stepped_run_ || stepped_run_end_ != step_start_) {
+        stepped_run_start_ = step_start_;
+        stepped_run_seconds_ = 0;
+      }
+      stepped_run_seconds_ += step_cost_.seconds;
+      end = std::max(step_start_ + 1, stepped_run_start_ + core::from_seconds(stepped_run_seconds_));
+      stepped_run_ = true;
+      stepped_run_end_ = end;
+    } else {
+      stepped_run_ = false;
+    }
     ff_run_ = false;
     run_iterations_ = 1;
     if (config_.fast_forward && step_extra_s_ == 0 && !preempted) {
@@ -462,7 +478,8 @@ void Instance::finish_step() {
                     std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead),
                     0.0);
       else
-        report_step(step_start_, now, shape_, batch_, k, step_cost_.busy_seconds, step_cost_.prefill_share);
+        report_step(step_start_, now, shape_, batch_, k,
+                    std::min(step_cost_.busy_seconds, core::to_seconds(now - step_start_)), step_cost_.prefill_share);
     }
     any_done = apply_entries(batch_, k, now, ff_run_);
   }
@@ -470,6 +487,7 @@ void Instance::finish_step() {
   ff_run_ = false;
   run_iterations_ = 1;
   if (any_done) {
+    stepped_run_ = false;  // the batch changes: fast-forward would start a new run
     // Stable compaction keeps admission order, which decides who gets prefill budget first.
     std::size_t w = 0;
     for (std::uint32_t slot : running_) {
@@ -567,6 +585,7 @@ void Instance::abandon_all(core::SimTime end) {
       (*pool_)[e.slot].kv_blocks = run_blocks(e, run_iterations_);
   busy_ = false;
   ff_run_ = false;
+  stepped_run_ = false;
   run_iterations_ = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);
   running_.clear();

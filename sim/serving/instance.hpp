@@ -185,6 +185,11 @@ class Instance final : public core::EventHandler {
   core::SimTime step_start_ = 0;
   core::SimTime run_start_ = 0;  // where the decode run starts: step_start_ unless the step has a head
   double step_extra_s_ = 0;          // swap transfers added to this step
+  // Reference mode: the decode-only steps since the last batch change, timed as the run fast-forward would fold
+  // them into (start_step).
+  bool stepped_run_ = false;
+  core::SimTime stepped_run_start_ = 0, stepped_run_end_ = 0;
+  double stepped_run_seconds_ = 0;
   std::int64_t run_iterations_ = 1;  // of the run when ff_run_ (0: a head cut before its run), else 1
   std::int64_t run_free_start_ = 0;  // free blocks before the run's allocations
   std::int64_t outstanding_tokens_ = 0;
