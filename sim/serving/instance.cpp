@@ -83,22 +83,25 @@ void Instance::enqueue(std::uint32_t slot) {
   const bool in_head = has_head_ && engine_->now() < run_start_;
   const std::int64_t j = in_head ? 0 : completed_iterations_at(engine_->now()) + 1;
   if (j >= run_iterations_) return;
-  const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1);
+  std::int64_t extra_j = 0;
+  const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1, &extra_j);
   if (!admissible(r, free_then, config_.max_batched_tokens - shape_.decode_seqs, false)) return;
-  set_run_blocks(j);
+  kv_blocks_free_ = run_free_start_ - extra_j;  // the run ends after j iterations
   run_iterations_ = j;
   if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(run_boundary(j), engine_->now()),
                                    core::kPriorityStepEnd))
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
-std::int64_t Instance::run_extra_blocks(const std::vector<Entry>& entries, std::int64_t iterations) const {
+std::int64_t Instance::run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer) const {
   if (config_.kv_allocation == KvAllocation::kReserve) return 0;
-  std::int64_t extra = 0;
-  for (const Entry& e : entries) {
+  std::int64_t extra = 0, fewer = 0;
+  for (const Entry& e : batch_) {
     if (e.prefill_chunk > 0) continue;
     extra += run_blocks(e, iterations) - e.blocks_before;
+    if (one_fewer) fewer += run_blocks(e, iterations - 1) - e.blocks_before;
   }
+  if (one_fewer) *one_fewer = fewer;
   return extra;
 }
 
@@ -375,6 +378,7 @@ bool Instance::fold_run() {
   run.clear();
   perf::BatchShape run_shape;
   std::int64_t min_remaining = INT64_MAX;
+  std::int64_t first_blocks = 0;  // blocks the run's first iteration takes
   for (const Entry& e : batch_) {
     const RequestState& r = (*pool_)[e.slot];
     const std::int32_t generated = r.generated + 1;  // every entry's step ends by sampling a token
@@ -382,12 +386,13 @@ bool Instance::fold_run() {
     const std::int32_t ctx = r.spec.prompt_tokens + generated;
     // The blocks held after the step: a decode's next block and a prefill's admission are taken already.
     run.push_back(Entry{e.slot, 0, r.kv_blocks, ctx - 1});
+    first_blocks += run_blocks(run.back(), 1) - r.kv_blocks;
     run_shape.decode_seqs += 1;
     run_shape.decode_ctx += ctx;
     min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - generated);
   }
   // The run's first iteration must fit without preempting anyone, as the next step would check.
-  if (run_extra_blocks(run, 1) > kv_blocks_free_) return false;
+  if (config_.kv_allocation == KvAllocation::kOnDemand && first_blocks > kv_blocks_free_) return false;
   std::swap(batch_, head_batch_);
   head_shape_ = shape_;
   shape_ = run_shape;

@@ -146,9 +146,9 @@ class Instance final : public core::EventHandler {
     r.decoding = false;
     if (observer_) observer_->on_decode_end(*this, r);
   }
-  // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation).
-  std::int64_t run_extra_blocks(std::int64_t iterations) const { return run_extra_blocks(batch_, iterations); }
-  std::int64_t run_extra_blocks(const std::vector<Entry>& entries, std::int64_t iterations) const;
+  // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation), and in
+  // *one_fewer those for one iteration fewer (computed in the same pass).
+  std::int64_t run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer = nullptr) const;
   // Takes the blocks the decode entries need for `iterations` iterations from the free count; each request's
   // own count is brought up to date when the step finishes (finish_step), so a run touches its requests once.
   void set_run_blocks(std::int64_t iterations);
