@@ -40,9 +40,6 @@ struct Obs : serving::ServingObserver {
   }
 };
 
-using test::tiny_model;
-using test::unit_gpu;
-
 struct Scenario {
   serving::SchedulerConfig cfg;
   std::int64_t kv_blocks;
@@ -64,12 +61,7 @@ struct Result {
 };
 
 Result run(const Scenario& sc, bool ff) {
-  const perf::LlmModel model = tiny_model();
-  perf::RooflineParams p;
-  p.compute_efficiency = 1;
-  p.bandwidth_efficiency = 1;
-  p.step_overhead_s = sc.overhead;
-  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+  const perf::RooflineModel roofline = test::tiny_roofline(sc.overhead);
   core::Engine engine;
   serving::RequestPool pool;
   Obs obs;

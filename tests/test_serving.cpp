@@ -43,7 +43,6 @@ struct Collector : serving::ServingObserver {
 };
 
 using test::tiny_model;
-using test::unit_gpu;
 
 workload::RequestSpec spec(std::uint64_t id, core::SimTime arrival, std::int32_t prompt, std::int32_t output,
                            workload::RequestClass cls = workload::RequestClass::kOnline) {
@@ -113,11 +112,7 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   // attended position; weights 27,213,824 bytes; KV 4,096 bytes per token. Compute wins every step below.
   const perf::LlmModel model = tiny_model();
   CHECK(model.parameters() == 13606912.0);
-  perf::RooflineParams p;
-  p.compute_efficiency = 1;
-  p.bandwidth_efficiency = 1;
-  p.step_overhead_s = 1e-3;
-  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+  const perf::RooflineModel roofline = test::tiny_roofline();
 
   core::Engine engine;
   serving::RequestPool pool;
@@ -161,12 +156,7 @@ struct Trajectory {
 // horizon without drain does).
 Trajectory trajectory(bool fast_forward, std::int64_t kv_blocks, const std::vector<workload::RequestSpec>& specs,
                       core::SimTime every, core::SimTime until) {
-  const perf::LlmModel model = tiny_model();
-  perf::RooflineParams p;
-  p.compute_efficiency = 1;
-  p.bandwidth_efficiency = 1;
-  p.step_overhead_s = 1e-3;
-  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+  const perf::RooflineModel roofline = test::tiny_roofline();
   core::Engine engine;
   serving::RequestPool pool;
   Collector obs;
@@ -258,12 +248,7 @@ TEST_CASE("a prefill step and the decode run after it share one event, exactly")
 TEST_CASE("golden: KV exhaustion preempts the newest request, which recomputes later") {
   // Same hand-sized hardware; 5 KV blocks of 4 tokens. With this model and 1 TFLOP/s, 1 TB/s, a decode step's
   // compute and memory times coincide: 27,213,824 + 4,096 x context picoseconds, plus 1 ms overhead.
-  const perf::LlmModel model = tiny_model();
-  perf::RooflineParams p;
-  p.compute_efficiency = 1;
-  p.bandwidth_efficiency = 1;
-  p.step_overhead_s = 1e-3;
-  perf::RooflineModel roofline(model, unit_gpu(), 1, p);
+  const perf::RooflineModel roofline = test::tiny_roofline();
   for (bool fast_forward : {true, false}) {
     CAPTURE(fast_forward);
     core::Engine engine;

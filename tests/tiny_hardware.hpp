@@ -1,6 +1,7 @@
 #pragma once
 #include "sim/fleet/catalog.hpp"
 #include "sim/perf/llm_model.hpp"
+#include "sim/perf/roofline.hpp"
 
 namespace greenfleet::test {
 
@@ -30,6 +31,15 @@ inline fleet::GpuSpec unit_gpu() {
   g.link_bandwidth_gbps = 100;
   g.memory_gb = 80;
   return g;
+}
+
+// The tiny model on one unit GPU at full efficiency, with a fixed overhead per step.
+inline perf::RooflineModel tiny_roofline(double step_overhead_s = 1e-3) {
+  perf::RooflineParams p;
+  p.compute_efficiency = 1;
+  p.bandwidth_efficiency = 1;
+  p.step_overhead_s = step_overhead_s;
+  return perf::RooflineModel(tiny_model(), unit_gpu(), 1, p);
 }
 
 }  // namespace greenfleet::test
