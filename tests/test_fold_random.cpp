@@ -9,6 +9,7 @@
 #include "sim/core/engine.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/serving/instance.hpp"
+#include "instance_harness.hpp"
 #include "tiny_hardware.hpp"
 
 using namespace greenfleet;
@@ -70,35 +71,13 @@ Result run(const Scenario& sc, bool ff) {
   cfg.check_invariants = true;
   serving::Instance inst(0, {}, cfg, sc.kv_blocks, 4096, &roofline, &engine, &pool, &obs);
   Result t;
-  struct Feed : core::EventHandler {
-    serving::RequestPool* pool;
-    serving::Instance* inst;
-    const std::vector<workload::RequestSpec>* specs;
-    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire((*specs)[e.target])); }
-  } feed;
-  feed.pool = &pool, feed.inst = &inst, feed.specs = &sc.specs;
-  struct Probe : core::EventHandler {
-    serving::Instance* inst;
-    Result* t;
-    void on_event(const core::Event&) override {
-      t->outstanding.push_back(inst->outstanding_tokens());
-      t->free_blocks.push_back(inst->kv_blocks_free());
-    }
-  } probe;
-  probe.inst = &inst, probe.t = &t;
-  const auto feed_kind = engine.register_kind(&feed), probe_kind = engine.register_kind(&probe);
-  for (std::size_t i = 0; i < sc.specs.size(); ++i)
-    engine.schedule(sc.specs[i].arrival, core::kPriorityArrival, feed_kind, static_cast<std::uint32_t>(i));
+  std::vector<test::ProbeAt> probes;
   for (std::size_t i = 0; i < sc.probes.size(); ++i)
-    engine.schedule(sc.probes[i], i % 3 == 0 ? 15 : i % 3 == 1 ? core::kPriorityTick : core::kPriorityArrival + 1, probe_kind, 0);
+    probes.push_back({sc.probes[i], i % 3 == 0 ? 15u : i % 3 == 1 ? core::kPriorityTick : core::kPriorityArrival + 1});
   try {
-    if (sc.until > 0) {
-      engine.run(sc.until);
-      inst.abandon_all(sc.until);
-    } else {
-      engine.run();
-      inst.abandon_all(engine.now());
-    }
+    test::LoadSamples samples = test::drive(engine, pool, inst, sc.specs, probes, sc.until);
+    t.outstanding = std::move(samples.outstanding);
+    t.free_blocks = std::move(samples.free_blocks);
   } catch (const std::exception& e) {
     t.error = e.what();
   }

@@ -9,6 +9,7 @@
 #include "sim/runner/simulation.hpp"
 #include "sim/serving/instance.hpp"
 #include "test_support.hpp"
+#include "instance_harness.hpp"
 #include "tiny_hardware.hpp"
 
 using namespace greenfleet;
@@ -57,20 +58,8 @@ workload::RequestSpec spec(std::uint64_t id, core::SimTime arrival, std::int32_t
 
 // Delivers `specs` to one instance at their arrival times (in order), then runs the engine dry.
 void run_arrivals(core::Engine& engine, serving::RequestPool& pool, serving::Instance& inst,
-                  std::vector<workload::RequestSpec> specs) {
-  struct Arrivals : core::EventHandler {
-    serving::RequestPool* pool;
-    serving::Instance* inst;
-    std::vector<workload::RequestSpec> specs;
-    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire(specs[e.target])); }
-  } arrivals;
-  arrivals.pool = &pool;
-  arrivals.inst = &inst;
-  arrivals.specs = std::move(specs);
-  const auto kind = engine.register_kind(&arrivals);
-  for (std::size_t i = 0; i < arrivals.specs.size(); ++i)
-    engine.schedule(arrivals.specs[i].arrival, core::kPriorityArrival, kind, static_cast<std::uint32_t>(i));
-  engine.run();
+                  const std::vector<workload::RequestSpec>& specs) {
+  test::drive(engine, pool, inst, specs);
 }
 
 
@@ -167,28 +156,11 @@ Trajectory trajectory(bool fast_forward, std::int64_t kv_blocks, const std::vect
   cfg.check_invariants = true;
   serving::Instance inst(0, {}, cfg, kv_blocks, 4096, &roofline, &engine, &pool, &obs);
   Trajectory t;
-  struct Feed : core::EventHandler {
-    serving::RequestPool* pool;
-    serving::Instance* inst;
-    const std::vector<workload::RequestSpec>* specs;
-    void on_event(const core::Event& e) override { inst->enqueue(pool->acquire((*specs)[e.target])); }
-  } feed;
-  feed.pool = &pool, feed.inst = &inst, feed.specs = &specs;
-  struct Probe : core::EventHandler {
-    serving::Instance* inst;
-    Trajectory* t;
-    void on_event(const core::Event&) override {
-      t->outstanding.push_back(inst->outstanding_tokens());
-      t->free_blocks.push_back(inst->kv_blocks_free());
-    }
-  } probe;
-  probe.inst = &inst, probe.t = &t;
-  const auto feed_kind = engine.register_kind(&feed), probe_kind = engine.register_kind(&probe);
-  for (std::size_t i = 0; i < specs.size(); ++i)
-    engine.schedule(specs[i].arrival, core::kPriorityArrival, feed_kind, static_cast<std::uint32_t>(i));
-  for (core::SimTime at = every; at < until; at += every) engine.schedule(at, core::kPriorityTick, probe_kind, 0);
-  engine.run(until);
-  inst.abandon_all(until);
+  std::vector<test::ProbeAt> probes;
+  for (core::SimTime at = every; at < until; at += every) probes.push_back({at, core::kPriorityTick});
+  test::LoadSamples samples = test::drive(engine, pool, inst, specs, probes, until);
+  t.outstanding = std::move(samples.outstanding);
+  t.free_blocks = std::move(samples.free_blocks);
   t.free_after = inst.kv_blocks_free();
   t.done = obs.done;
   t.stats = inst.stats();
