@@ -162,7 +162,9 @@ std::int64_t Instance::outstanding_tokens() const {
   const core::SimTime now = engine_->now();
   if (!has_head_) return outstanding_tokens_ - completed_iterations_at(now) * shape_.decode_seqs;
   if (now < run_start_) return outstanding_tokens_;
-  return outstanding_tokens_ - head_tokens_ - completed_iterations_at(now) * shape_.decode_seqs;
+  // The head's tokens: its prefill chunks, one output token per decode and per prefill it completes.
+  const std::int64_t head_tokens = head_shape_.prefill_tokens + head_shape_.decode_seqs + head_shape_.prefill_final_chunks;
+  return outstanding_tokens_ - head_tokens - completed_iterations_at(now) * shape_.decode_seqs;
 }
 
 std::int64_t Instance::kv_blocks_free() const {
@@ -396,7 +398,6 @@ bool Instance::fold_run() {
   std::swap(batch_, head_batch_);
   head_shape_ = shape_;
   shape_ = run_shape;
-  head_tokens_ = head_shape_.prefill_tokens + head_shape_.decode_seqs + head_shape_.prefill_final_chunks;
   has_head_ = true;
   run_free_start_ = kv_blocks_free_;
   run_iterations_ = plan_run(min_remaining);
@@ -454,11 +455,15 @@ bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, 
   return any_done;
 }
 
-void Instance::finish_head() {
+void Instance::count_step(core::SimTime end, std::int64_t iterations, std::size_t batch) {
   stats_.steps += 1;
-  stats_.iterations += 1;
-  stats_.busy_time += run_start_ - step_start_;
-  stats_.batch_size_iterations[head_batch_.size()] += 1;
+  stats_.iterations += static_cast<std::uint64_t>(iterations);
+  stats_.busy_time += end - step_start_;
+  stats_.batch_size_iterations[batch] += static_cast<std::uint64_t>(iterations);
+}
+
+void Instance::finish_head() {
+  count_step(run_start_, 1, head_batch_.size());
   if (observer_)
     report_step(step_start_, run_start_, head_shape_, head_batch_, 1, step_cost_.busy_seconds,
                 step_cost_.prefill_share);
@@ -473,10 +478,7 @@ void Instance::finish_step() {
   const std::int64_t k = run_iterations_;
   bool any_done = false;
   if (k > 0) {  // not a head whose run was cut to nothing
-    stats_.steps += 1;
-    stats_.iterations += static_cast<std::uint64_t>(k);
-    stats_.busy_time += now - step_start_;
-    stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(k);
+    count_step(now, k, batch_.size());
     if (observer_) {
       if (ff_run_)  // a run's devices are busy for all of it but the per-iteration overhead
         report_step(step_start_, now, shape_, batch_, k,
@@ -572,18 +574,14 @@ void Instance::abandon_all(core::SimTime end) {
     // fast-forwarded run is credited with the iterations it completed by then.
     const std::int64_t done = ff_run_ ? completed_iterations_at(end) : 0;
     const double elapsed = core::to_seconds(end - step_start_);
-    stats_.steps += 1;
-    stats_.iterations += static_cast<std::uint64_t>(done);
-    stats_.busy_time += end - step_start_;
+    count_step(end, done, batch_.size());
     if (observer_)
       report_step(step_start_, end, shape_, batch_, std::max<std::int64_t>(1, done),
                   ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.overhead)
                           : std::min(step_cost_.busy_seconds, elapsed),
                   ff_run_ ? 0.0 : step_cost_.prefill_share);
-    if (done > 0) {  // its completed iterations produced tokens, as the steps stepping finished did
-      stats_.batch_size_iterations[batch_.size()] += static_cast<std::uint64_t>(done);
-      apply_entries(batch_, done, end, false);  // blocks: below
-    }
+    // Its completed iterations produced tokens, as the steps stepping finished did (blocks: below).
+    if (done > 0) apply_entries(batch_, done, end, false);
   }
   if (busy_ && ff_run_ && config_.kv_allocation == KvAllocation::kOnDemand)
     for (const Entry& e : batch_)  // the blocks the run took (finish_step would have assigned them)

@@ -126,6 +126,8 @@ class Instance final : public core::EventHandler {
   // After the mixed step just formed (batch_, step_cost_), plans the decode run that would start when it ends,
   // when nothing can change there, and makes the step its head. Returns false, changing nothing, otherwise.
   bool fold_run();
+  // Adds the step from step_start_ to `end` (`iterations` of a batch of `batch`) to the statistics.
+  void count_step(core::SimTime end, std::int64_t iterations, std::size_t batch);
   // Books the head of the step in flight (its end, run_start_, has passed), leaving the run as the step.
   void finish_head();
   // Plans a fast-forwarded run of the decode entries in batch_ from run_free_start_ free blocks: to the first
@@ -180,7 +182,6 @@ class Instance final : public core::EventHandler {
   bool has_head_ = false;
   std::vector<Entry> head_batch_;
   perf::BatchShape head_shape_;
-  std::int64_t head_tokens_ = 0;  // prefill and output tokens the head processes
   bool busy_ = false;
   core::SimTime step_start_ = 0;
   core::SimTime run_start_ = 0;  // where the decode run starts: step_start_ unless the step has a head
