@@ -501,5 +501,8 @@ TEST_CASE("a horizon without drain books the step in flight in both modes") {
     CHECK(sim.ledger().conservation_error() < 1e-9);
   }
   CHECK(busy[1] == doctest::Approx(busy[0]).epsilon(1e-6));
-  CHECK(energy[1] == doctest::Approx(energy[0]).epsilon(1e-3));
+  // A cut-short run's devices are busy as stepping books them, so energy agrees to rounding, fleet-wide and
+  // per request (check_equivalent compares each unfinished request's energy and carbon too).
+  CHECK(energy[1] == doctest::Approx(energy[0]).epsilon(1e-9));
+  check_equivalent(yaml);
 }

@@ -571,14 +571,20 @@ void Instance::abandon_all(core::SimTime end) {
   }
   if (busy_ && end > step_start_) {
     // Book the step in flight up to the end of the run, so busy time, energy and carbon are not lost. A
-    // fast-forwarded run is credited with the iterations it completed by then.
+    // fast-forwarded run is credited with the iterations it completed by then, and its devices were busy as
+    // stepping would have booked them: fully in those iterations, and in the one cut short for as much of it
+    // as its own busy part lasts.
     const std::int64_t done = ff_run_ ? completed_iterations_at(end) : 0;
-    const double elapsed = core::to_seconds(end - step_start_);
+    double busy = std::min(step_cost_.busy_seconds, core::to_seconds(end - step_start_));
+    if (ff_run_) {
+      const core::SimTime cut_at = run_boundary(done);
+      const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * shape_.decode_seqs);
+      busy = std::max(0.0, core::to_seconds(cut_at - step_start_) - static_cast<double>(done) * run_cost_.overhead) +
+             std::min(run_cost_.step_seconds(cut_ctx) - run_cost_.overhead, core::to_seconds(end - cut_at));
+    }
     count_step(end, done, batch_.size());
     if (observer_)
-      report_step(step_start_, end, shape_, batch_, std::max<std::int64_t>(1, done),
-                  ff_run_ ? std::max(0.0, elapsed - static_cast<double>(done + 1) * run_cost_.overhead)
-                          : std::min(step_cost_.busy_seconds, elapsed),
+      report_step(step_start_, end, shape_, batch_, std::max<std::int64_t>(1, done), busy,
                   ff_run_ ? 0.0 : step_cost_.prefill_share);
     // Its completed iterations produced tokens, as the steps stepping finished did (blocks: below).
     if (done > 0) apply_entries(batch_, done, end, false);
