@@ -7,9 +7,9 @@
 #include "sim/core/error.hpp"
 #include "sim/energy/power_calibration.hpp"
 #include "sim/io/experiment.hpp"
+#include "sim/io/text_file.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/least_squares.hpp"
-#include "sim/io/text_file.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
@@ -77,8 +77,7 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     CAPTURE(set.gpu);
     CAPTURE(set.tensor_parallel);
     const auto c = perf::calibrate(set);
-    const std::string file =
-        perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
+    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(perf::coefficients_yaml(c) == test::slurp(file));
     // The guard from the calibration issue: held-out median error <= 10% (the target is 5%), and the
     // end-to-end latencies within 5% median.
@@ -109,8 +108,7 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
         io::load_experiment(dir.write("a.yaml", with("{kind: calibrated}")), test::catalog(), {});
     runner::Simulation sim(x, test::catalog());
     int calibrated = 0, roofline = 0;
-    for (const auto& in : sim.instances())
-      (in->perf_model().kind() == "calibrated" ? calibrated : roofline) += 1;
+    for (const auto& in : sim.instances()) (in->perf_model().kind() == "calibrated" ? calibrated : roofline) += 1;
     CHECK(calibrated == 2);  // H100 has coefficients for Llama-2-70B TP 4
     CHECK(roofline == 2);    // H200 falls back to a roofline with Hopper efficiencies
   }
@@ -133,12 +131,10 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1, "llama-2-7b"}).entries == 1);
   // Validation leaves the GPU itself out and, with no other GPU of its architecture, crosses architectures.
   CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm"}).entries == 0);
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm", true}).entries >=
-        1);
-  CHECK_THROWS_WITH_AS(io::load_experiment(dir.write("c.yaml", with("{kind: calibrated, fallback: error}")),
-                                           test::catalog(), {}),
-                       doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"),
-                       core::InputError);
+  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm", true}).entries >= 1);
+  CHECK_THROWS_WITH_AS(
+      io::load_experiment(dir.write("c.yaml", with("{kind: calibrated, fallback: error}")), test::catalog(), {}),
+      doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"), core::InputError);
 }
 
 TEST_CASE("coefficient files state their origin, and the fallback carries by it") {
@@ -156,7 +152,7 @@ TEST_CASE("coefficient files state their origin, and the fallback carries by it"
   REQUIRE(derived.origin == perf::CalibrationOrigin::kDerived);
   for (const perf::CalibrationCoefficients& c : {measured, derived})
     io::write_file(perf::coefficients_path(dir.path(), c.gpu, c.model, c.tensor_parallel),
-                     perf::coefficients_yaml(c));
+                   perf::coefficients_yaml(c));
   const fleet::Catalog catalog = fleet::Catalog::load(dir.path());
   CHECK(catalog.calibration("h100-sxm", "llama-2-70b", 4)->origin == perf::CalibrationOrigin::kMeasured);
   const auto carried = perf::carried_efficiency(catalog, {"hopper", 4});
@@ -188,8 +184,7 @@ TEST_CASE("coefficient writes fail loudly, naming the file, and leave nothing be
   io::write_file(ok, "x: 2\n");  // replaces the file
   CHECK(io::read_file(ok) == "x: 2\n");
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path("out")), {}) == 1);  // no temporary left
-  CHECK_THROWS_WITH_AS(io::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"),
-                       core::InputError);
+  CHECK_THROWS_WITH_AS(io::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"), core::InputError);
 }
 
 TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and rises toward TDP") {

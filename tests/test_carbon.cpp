@@ -20,8 +20,8 @@ using namespace greenfleet;
 TEST_CASE("EcoServe card calculator: the authors' per-GPU totals to 0.1 kg") {
   const auto& c = test::catalog();
   const std::map<std::string, double> expected = {
-      {"h100-sxm", 103.0}, {"a100-sxm-80gb", 99.0}, {"t4", 26.8}, {"l4", 31.1},
-      {"h100-pcie", 115.5}, {"a40", 80.8}, {"v100-pcie-32gb", 58.6}};  // reference/papers.md 1.3
+      {"h100-sxm", 103.0}, {"a100-sxm-80gb", 99.0}, {"t4", 26.8}, {"l4", 31.1}, {"h100-pcie", 115.5},
+      {"a40", 80.8},       {"v100-pcie-32gb", 58.6}};  // reference/papers.md 1.3
   for (const auto& [id, kg] : expected) {
     CAPTURE(id);
     CHECK(std::round(energy::ecoserve_gpu_card(c.gpu(id), c).total * 10) / 10 == doctest::Approx(kg));
@@ -35,9 +35,9 @@ TEST_CASE("EcoServe card calculator: the authors' per-GPU totals to 0.1 kg") {
 TEST_CASE("EcoServe host calculator: the reference hosts") {
   const auto& c = test::catalog();
   // reference/papers.md 1.3 gives host totals to the kilogram.
-  const std::map<std::string, double> expected = {{"hgx-h100x8", 3355}, {"azure-ndm-a100-v4", 1531},
-                                                  {"azure-nd96asr-a100-v4", 1197}, {"azure-nc24ads-a100-v4", 347},
-                                                  {"azure-nc4as-t4-v3", 304}, {"azure-nc64as-t4-v3", 721}};
+  const std::map<std::string, double> expected = {
+      {"hgx-h100x8", 3355},           {"azure-ndm-a100-v4", 1531}, {"azure-nd96asr-a100-v4", 1197},
+      {"azure-nc24ads-a100-v4", 347}, {"azure-nc4as-t4-v3", 304},  {"azure-nc64as-t4-v3", 721}};
   for (const auto& [id, kg] : expected) {
     CAPTURE(id);
     CHECK(std::round(energy::ecoserve_host(c.server(id), c).total) == kg);
@@ -83,14 +83,16 @@ TEST_CASE("carbon signals: constant, stepped, wrapped, solar") {
   CHECK(k.integral(0, 3600 * core::kSecond) == doctest::Approx(300.0 * 3600));
   CHECK(k.mean(-5 * core::kSecond, 7 * core::kHour) == doctest::Approx(300));
   // Hourly steps 100, 200, 400 from t = 0, not wrapped: before and after extend the end values.
-  const auto s = energy::CarbonSignal::samples({0, core::kHour, 2 * core::kHour}, {100, 200, 400}, core::kHour, false);
+  const auto s =
+      energy::CarbonSignal::samples({0, core::kHour, 2 * core::kHour}, {100, 200, 400}, core::kHour, false);
   CHECK(s.integral(0, 3 * core::kHour) == doctest::Approx(3600.0 * 700));
   CHECK(s.integral(core::kHour / 2, core::kHour * 3 / 2) == doctest::Approx(1800.0 * 100 + 1800.0 * 200));
   CHECK(s.at(-core::kHour) == 100);
   CHECK(s.at(10 * core::kHour) == 400);
   CHECK(s.integral(3 * core::kHour, 4 * core::kHour) == doctest::Approx(3600.0 * 400));
   // Wrapped: the series repeats every 3 hours, also backwards.
-  const auto w = energy::CarbonSignal::samples({0, core::kHour, 2 * core::kHour}, {100, 200, 400}, core::kHour, true);
+  const auto w =
+      energy::CarbonSignal::samples({0, core::kHour, 2 * core::kHour}, {100, 200, 400}, core::kHour, true);
   CHECK(w.at(4 * core::kHour + 1) == 200);
   CHECK(w.at(-1) == 400);
   CHECK(w.integral(-3 * core::kHour, 6 * core::kHour) == doctest::Approx(3 * 3600.0 * 700));
@@ -108,8 +110,9 @@ TEST_CASE("carbon signals: constant, stepped, wrapped, solar") {
 
 TEST_CASE("CI CSV files: columns by name, empty values skipped and counted, bad rows named") {
   test::TempDir dir;
-  const auto f = dir.write("ci.csv", "timestamp,g_per_kwh\n2023-01-01 00:00:00,100\n2023-01-01 01:00:00,\n"
-                                     "2023-01-01 02:00:00+00:00,x\n2023-01-01 03:00:00,300\n");
+  const auto f = dir.write("ci.csv",
+                           "timestamp,g_per_kwh\n2023-01-01 00:00:00,100\n2023-01-01 01:00:00,\n"
+                           "2023-01-01 02:00:00+00:00,x\n2023-01-01 03:00:00,300\n");
   const auto series = energy::read_ci_csv(f, "timestamp", "g_per_kwh");
   CHECK(series.values == std::vector<double>{100, 300});
   CHECK(series.skipped_rows == 2);
@@ -199,7 +202,8 @@ TEST_CASE("conservation: per-request carbon plus idle lines equal fleet totals, 
   // Two sites, three SKUs, TP 3 leaving two GPUs unused, sunk GPUs, a server that is always off and one that
   // sleeps when idle; load with gaps (diurnal) so idle, off and boot periods all occur.
   const std::string yaml =
-      "name: cons\nseed: 5\nsites:\n  - {name: a, pue: 1.1, carbon_intensity: 30}\n  - " + csv_site + "\n"
+      "name: cons\nseed: 5\nsites:\n  - {name: a, pue: 1.1, carbon_intensity: 30}\n  - " + csv_site +
+      "\n"
       "deployments:\n  - {name: d, model: llama-3.1-8b, tensor_parallel: 1}\n"
       "  - {name: e, model: llama-3.1-8b, tensor_parallel: 3}\n"
       "fleet:\n"
@@ -211,8 +215,10 @@ TEST_CASE("conservation: per-request carbon plus idle lines equal fleet totals, 
       "  - {site: b, sku: hgx-h100x8, count: 1, deployment: e}\n"
       "router: {name: round_robin}\n"
       "carbon: {slot: 10min}\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 4000, rate: 4, prompt_tokens: {distribution: lognormal, "
-      "mean: 800, sigma: 0.8, max: 8000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: 1000}, "
+      "workload:\n  source: synthetic\n  synthetic: {requests: 4000, rate: 4, prompt_tokens: {distribution: "
+      "lognormal, "
+      "mean: 800, sigma: 0.8, max: 8000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: "
+      "1000}, "
       "diurnal: {amplitude: 1, period: 20min}}\n";
   std::unique_ptr<io::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
@@ -255,10 +261,13 @@ TEST_CASE("hourly operational carbon follows a real Electricity Maps series (one
   const std::string file = data + "/carbon_intensity/electricitymaps_2023/DE-LU_2023_hourly.csv";
   const std::string yaml =
       "name: ci\nseed: 2\nsites:\n  - {name: de, pue: 1.2, carbon_intensity: {kind: csv, format: electricitymaps, "
-      "file: " + file + ", start: '2023-06-04 00:00:00'}}\n"
+      "file: " +
+      file +
+      ", start: '2023-06-04 00:00:00'}}\n"
       "deployments: [{name: d, model: llama-3.1-8b}]\n"
       "fleet: [{site: de, sku: hgx-h100x8, count: 1}]\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 20000, rate: 0.8, prompt_tokens: {distribution: constant, "
+      "workload:\n  source: synthetic\n  synthetic: {requests: 20000, rate: 0.8, prompt_tokens: {distribution: "
+      "constant, "
       "value: 500}, output_tokens: {distribution: constant, value: 100}}\n";
   std::unique_ptr<io::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
@@ -291,10 +300,14 @@ TEST_CASE("energy does not depend on fast-forward, also with tensor parallelism"
     CAPTURE(tp);
     const std::string yaml =
         "name: tp\nseed: 4\nsites: [{name: s, carbon_intensity: 300}]\n"
-        "deployments: [{name: d, model: llama-3.1-70b, tensor_parallel: " + std::to_string(tp == 1 ? 2 : tp) + "}]\n"
+        "deployments: [{name: d, model: llama-3.1-70b, tensor_parallel: " +
+        std::to_string(tp == 1 ? 2 : tp) +
+        "}]\n"
         "fleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"
-        "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 4, prompt_tokens: {distribution: lognormal, "
-        "mean: 800, sigma: 0.7, max: 8000}, output_tokens: {distribution: lognormal, mean: 200, sigma: 0.7, max: 1500}}\n";
+        "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 4, prompt_tokens: {distribution: "
+        "lognormal, "
+        "mean: 800, sigma: 0.7, max: 8000}, output_tokens: {distribution: lognormal, mean: 200, sigma: 0.7, max: "
+        "1500}}\n";
     double e[2];
     for (int ff = 0; ff < 2; ++ff) {
       std::unique_ptr<io::Experiment> x;
@@ -317,7 +330,8 @@ TEST_CASE("a sleeping server boots on demand, sleeps again when idle, and the bo
       "deployments: [{name: d, model: llama-3.1-8b}]\n"
       "fleet: [{site: s, sku: pcie-l4x8, count: 1, powered: false, power: {policy: off_when_idle, "
       "idle_timeout: 60s, boot_time: 30s}}]\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 0.2, prompt_tokens: {distribution: constant, "
+      "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 0.2, prompt_tokens: {distribution: "
+      "constant, "
       "value: 300}, output_tokens: {distribution: constant, value: 50}, diurnal: {amplitude: 1, period: 30min}}\n";
   std::unique_ptr<io::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
@@ -338,7 +352,8 @@ TEST_CASE("server power and embodied rates from the catalog, with different GPU 
       "name: p\nseed: 1\nsites: [{name: s, carbon_intensity: 100}]\n"
       "deployments: [{name: d, model: llama-3.1-8b}]\nfleet: [{site: s, sku: hgx-h100x8}]\n"
       "carbon: {lifetimes: {gpu: 3y, host: 10y}, host_cores_per_busy_instance: 2}\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 5, rate: 1, prompt_tokens: {distribution: constant, "
+      "workload:\n  source: synthetic\n  synthetic: {requests: 5, rate: 1, prompt_tokens: {distribution: "
+      "constant, "
       "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
   std::unique_ptr<io::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
@@ -347,8 +362,9 @@ TEST_CASE("server power and embodied rates from the catalog, with different GPU 
   const auto& sku = c.server("hgx-h100x8");
   const auto& cpu = c.cpu(sku.cpu);
   const energy::ServerPower& p = sim->ledger().servers()[0];
-  CHECK(p.host_static_w == doctest::Approx(sku.chassis_w + sku.nic_w + sku.dram_gb * c.memory_kind(sku.dram_kind).power_w_per_gb +
-                                           sku.ssd_gb * c.storage_kind("ssd").power_w_per_gb + 2 * cpu.idle_w));
+  CHECK(p.host_static_w ==
+        doctest::Approx(sku.chassis_w + sku.nic_w + sku.dram_gb * c.memory_kind(sku.dram_kind).power_w_per_gb +
+                        sku.ssd_gb * c.storage_kind("ssd").power_w_per_gb + 2 * cpu.idle_w));
   CHECK(sku.cpu_sockets == 2);
   CHECK(p.cpu_w_per_busy_instance == doctest::Approx(2 * (cpu.tdp_w - cpu.idle_w) / cpu.cores));
   CHECK(p.gpu_emb_g_per_s == doctest::Approx(102.968 * 1000 / (3 * 8760 * 3600.0)).epsilon(1e-4));
@@ -366,7 +382,8 @@ TEST_CASE("carbon-intensity integrals keep precision on short intervals far into
   CHECK(s.integral(deep, deep + 1000) == doctest::Approx(values[5000] * 1e-6).epsilon(1e-12));  // 1 us
   // Across an hour boundary: the two partial hours.
   const core::SimTime edge = 20LL * 8760 * core::kHour + 5001 * core::kHour;
-  CHECK(s.integral(edge - 500, edge + 1500) == doctest::Approx(values[5000] * 5e-7 + values[5001] * 1.5e-6).epsilon(1e-12));
+  CHECK(s.integral(edge - 500, edge + 1500) ==
+        doctest::Approx(values[5000] * 5e-7 + values[5001] * 1.5e-6).epsilon(1e-12));
   // A whole number of periods.
   double year = 0;
   for (double v : values) year += v * 3600;
@@ -375,20 +392,22 @@ TEST_CASE("carbon-intensity integrals keep precision on short intervals far into
 
 TEST_CASE("CI CSV alignment: the file's first row is time zero and its whole span the period, gaps included") {
   test::TempDir dir;
-  const auto f = dir.write("gap.csv", "timestamp,g_per_kwh\n2023-01-01 00:00:00,\n2023-01-01 01:00:00,100\n"
-                                      "2023-01-01 02:00:00,200\n2023-01-01 03:00:00,\n");
-  const std::string yaml =
-      "name: g\nseed: 1\nsites: [{name: s, carbon_intensity: {kind: csv, file: " + f + "}}]\n"
-      "deployments: [{name: d, model: llama-3.1-8b}]\nfleet: [{site: s, sku: hgx-h100x8}]\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 1, rate: 1, prompt_tokens: {distribution: constant, "
-      "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
+  const auto f = dir.write("gap.csv",
+                           "timestamp,g_per_kwh\n2023-01-01 00:00:00,\n2023-01-01 01:00:00,100\n"
+                           "2023-01-01 02:00:00,200\n2023-01-01 03:00:00,\n");
+  const std::string yaml = "name: g\nseed: 1\nsites: [{name: s, carbon_intensity: {kind: csv, file: " + f +
+                           "}}]\n"
+                           "deployments: [{name: d, model: llama-3.1-8b}]\nfleet: [{site: s, sku: hgx-h100x8}]\n"
+                           "workload:\n  source: synthetic\n  synthetic: {requests: 1, rate: 1, prompt_tokens: "
+                           "{distribution: constant, "
+                           "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
   std::unique_ptr<io::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
   run_yaml(yaml, x, sim);
   const auto& ci = sim->signals()[0];
-  CHECK(ci.at(30 * 60 * core::kSecond) == 100);              // the leading gap takes the first usable value
+  CHECK(ci.at(30 * 60 * core::kSecond) == 100);  // the leading gap takes the first usable value
   CHECK(ci.at(core::kHour + 1) == 100);
-  CHECK(ci.at(3 * core::kHour + 1) == 200);                  // the trailing gap holds the last value
-  CHECK(ci.at(4 * core::kHour + 1) == 100);                  // the period is the 4 hours of the file
+  CHECK(ci.at(3 * core::kHour + 1) == 200);  // the trailing gap holds the last value
+  CHECK(ci.at(4 * core::kHour + 1) == 100);  // the period is the 4 hours of the file
   CHECK(sim->ci_rows_skipped() == 2);
 }

@@ -79,6 +79,7 @@ TEST_CASE("a catalog entry with an unknown field is rejected") {
   std::filesystem::copy(src / "hardware_catalog", dir.path("hardware_catalog"));
   std::filesystem::copy(src / "models", dir.path("models"), std::filesystem::copy_options::recursive);
   std::ofstream(dir.path("models/llm/llama-2-7b.yaml"), std::ios::app) << "hiden_size: 4096\n";
-  CHECK_THROWS_WITH_AS(fleet::Catalog::load(dir.path()), doctest::Contains("hiden_size: unknown key (did you mean 'hidden_size'?)"),
+  CHECK_THROWS_WITH_AS(fleet::Catalog::load(dir.path()),
+                       doctest::Contains("hiden_size: unknown key (did you mean 'hidden_size'?)"),
                        core::InputError);
 }

@@ -46,7 +46,9 @@ TEST_CASE("the clock never goes back, over many random events") {
     void on_event(const Event& ev) override {
       CHECK(ev.time >= last);
       last = ev.time;
-      if (--left > 0) e->schedule(e->now() + static_cast<SimTime>(rng.below(1000)), static_cast<std::uint32_t>(rng.below(3)), kind, 0);
+      if (--left > 0)
+        e->schedule(e->now() + static_cast<SimTime>(rng.below(1000)), static_cast<std::uint32_t>(rng.below(3)),
+                    kind, 0);
     }
   } chain;
   chain.e = &engine;

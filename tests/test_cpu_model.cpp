@@ -14,9 +14,8 @@ using namespace greenfleet;
 
 namespace {
 
-const std::string kMeasurements =
-    std::string(GREENFLEET_SOURCE_DIR) +
-    "/models/calibration/cpu/measurements/llamacpp-xeon-8480c-llama-3.1-8b.yaml";
+const std::string kMeasurements = std::string(GREENFLEET_SOURCE_DIR) +
+                                  "/models/calibration/cpu/measurements/llamacpp-xeon-8480c-llama-3.1-8b.yaml";
 
 const perf::CpuCoefficients& committed() {
   static const perf::CpuCoefficients c = perf::load_cpu_coefficients(
@@ -99,8 +98,7 @@ TEST_CASE("amx_speedup 1 reproduces the llama.cpp measurements; 3.67 divides the
     // before (a batch of 32 on 112 threads streams), so a mid-size batch gains less.
     for (int batch : {1, 8, 32, 128})
       CHECK(base.decode_cost(batch).a2 / amx.decode_cost(batch).a2 == doctest::Approx(3.67));
-    CHECK(base.step_seconds(prefill_shape(512)) / amx.step_seconds(prefill_shape(512)) ==
-          doctest::Approx(3.67));
+    CHECK(base.step_seconds(prefill_shape(512)) / amx.step_seconds(prefill_shape(512)) == doctest::Approx(3.67));
     CHECK(base.step_seconds(decode_shape(128, 0)) / amx.step_seconds(decode_shape(128, 0)) ==
           doctest::Approx(3.67));
     // A single sequence streams the weights, which AMX does not speed up: faster, but far less than 3.67x.
@@ -125,8 +123,7 @@ TEST_CASE("CPU step times fall and host power rises with threads") {
       const double d = m.step_seconds(decode_shape(batches[i], 1000));
       CHECK(d <= last_decode[i]);
       last_decode[i] = d;
-      if (i > 0)
-        CHECK(d > m.step_seconds(decode_shape(batches[i - 1], 1000)));  // a bigger batch takes longer
+      if (i > 0) CHECK(d > m.step_seconds(decode_shape(batches[i - 1], 1000)));  // a bigger batch takes longer
     }
     CHECK(m.busy_power_w() > last_power);
     last_power = m.busy_power_w();
@@ -140,8 +137,7 @@ TEST_CASE("CPU step times fall and host power rises with threads") {
 
 TEST_CASE("the CPU model's decode cost agrees with its step cost and sums in closed form") {
   perf::CpuCoefficients k;
-  k.floor_s = 0.04, k.stream_per_seq_1t_s = 0.36, k.compute_per_seq_1t_s = 0.6,
-  k.per_prefill_token_1t_s = 0.35;
+  k.floor_s = 0.04, k.stream_per_seq_1t_s = 0.36, k.compute_per_seq_1t_s = 0.6, k.per_prefill_token_1t_s = 0.35;
   k.serial_fraction = 0.01;
   for (const auto& coefficients : {k, committed()}) {
     for (double amx : {1.0, 3.67}) {
@@ -151,8 +147,7 @@ TEST_CASE("the CPU model's decode cost agrees with its step cost and sums in clo
         const auto d = m.decode_cost(batch);
         CHECK(d.batch == batch);
         for (std::int64_t ctx : {0LL, 100LL * batch, 4000LL * batch})
-          CHECK(d.step_seconds(static_cast<double>(ctx)) ==
-                doctest::Approx(m.decode_step_seconds(batch, ctx)));
+          CHECK(d.step_seconds(static_cast<double>(ctx)) == doctest::Approx(m.decode_step_seconds(batch, ctx)));
         double sum = 0;
         for (int i = 0; i < 300; ++i) sum += m.decode_step_seconds(batch, 500LL * batch + i * batch);
         CHECK(m.decode_run_seconds(batch, 500LL * batch, 300) == doctest::Approx(sum).epsilon(1e-12));
@@ -183,13 +178,13 @@ TEST_CASE("CPU measurement files are checked: ranges, required sections, unknown
       "source: s\ncpu: xeon-8480c\nmodel: llama-3.1-8b\nengine: e\nquantisation: q\n"
       "power: [{threads: 64, watts: [548, 590]}, {threads: 112, watts: [600, 680]}]\n";
   test::TempDir dir;
-  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(dir.write(
-                           "a.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [22, 17]}]\n"
-                                            "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
+  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(
+                           dir.write("a.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [22, 17]}]\n"
+                                                      "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
                        doctest::Contains("expected [low, high]"), core::InputError);
-  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(dir.write(
-                           "b.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
-                                            "prefill: []\n")),
+  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(
+                           dir.write("b.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
+                                                      "prefill: []\n")),
                        doctest::Contains("prefill"), core::InputError);
   CHECK_THROWS_AS(perf::read_cpu_measurements(dir.write(
                       "c.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22], ctx: 5}]\n"
@@ -198,12 +193,11 @@ TEST_CASE("CPU measurement files are checked: ranges, required sections, unknown
   // The power line needs two thread counts; the error names the file and the key.
   std::string one_count = head;
   one_count.replace(one_count.find(", {threads: 112, watts: [600, 680]}"), 35, "");
-  CHECK_THROWS_WITH_AS(
-      perf::read_cpu_measurements(
-          dir.write("e.yaml", one_count + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
-                                          "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
-      doctest::Contains("e.yaml:6:8: power: needs rows at two or more distinct thread counts"),
-      core::InputError);
+  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(dir.write(
+                           "e.yaml", one_count + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
+                                                 "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
+                       doctest::Contains("e.yaml:6:8: power: needs rows at two or more distinct thread counts"),
+                       core::InputError);
   // Too few rows to fit both phases once every third row is held out.
   const auto few = perf::read_cpu_measurements(
       dir.write("d.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"

@@ -129,7 +129,8 @@ TEST_CASE("references to catalog entries that do not exist fail with a suggestio
 
 TEST_CASE("bad enumerations list the options") {
   const std::string msg = load_error(replace(kBase, "source: synthetic", "source: synthetc"));
-  CHECK(msg.find(":17:11: workload.source: 'synthetc' is not one of: synthetic, azure_csv, mooncake_jsonl, burstgpt_csv (did you mean 'synthetic'?)") == 0);
+  CHECK(msg.find(":17:11: workload.source: 'synthetc' is not one of: synthetic, azure_csv, mooncake_jsonl, "
+                 "burstgpt_csv (did you mean 'synthetic'?)") == 0);
 }
 
 TEST_CASE("durations need a known unit") {
@@ -165,7 +166,8 @@ TEST_CASE("--set overrides any key, including list items, and is validated like 
   const std::string value = load_error(kBase, {"seed=-4"});
   CHECK(value.find(" (--set seed): value -4 is out of range") == 0);
   CHECK_THROWS_WITH_AS(load_ok(kBase, {"fleet.5.count=1"}), doctest::Contains("past the end"), core::InputError);
-  CHECK_THROWS_WITH_AS(load_ok(kBase, {"noequals"}), doctest::Contains("expected key.path=value"), core::InputError);
+  CHECK_THROWS_WITH_AS(load_ok(kBase, {"noequals"}), doctest::Contains("expected key.path=value"),
+                       core::InputError);
 }
 
 TEST_CASE("closest_match only suggests plausible typos") {

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "instance_harness.hpp"
 #include "sim/core/engine.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/serving/instance.hpp"
-#include "instance_harness.hpp"
 #include "tiny_hardware.hpp"
 
 using namespace greenfleet;
@@ -37,7 +37,8 @@ struct Obs : serving::ServingObserver {
     ends.push_back(s.end);
   }
   void on_request_done(const serving::RequestState& r) override {
-    done[r.spec.id] = Rec{r.first_token, r.completion, r.first_scheduled, (int)r.status, r.preemptions, r.generated};
+    done[r.spec.id] =
+        Rec{r.first_token, r.completion, r.first_scheduled, (int)r.status, r.preemptions, r.generated};
   }
 };
 
@@ -73,7 +74,9 @@ Result run(const Scenario& sc, bool ff) {
   Result t;
   std::vector<test::ProbeAt> probes;
   for (std::size_t i = 0; i < sc.probes.size(); ++i)
-    probes.push_back({sc.probes[i], i % 3 == 0 ? 15u : i % 3 == 1 ? core::kPriorityTick : core::kPriorityArrival + 1});
+    probes.push_back({sc.probes[i], i % 3 == 0   ? 15u
+                                    : i % 3 == 1 ? core::kPriorityTick
+                                                 : core::kPriorityArrival + 1});
   try {
     test::LoadSamples samples = test::drive(engine, pool, inst, sc.specs, probes, sc.until);
     t.outstanding = std::move(samples.outstanding);
@@ -92,7 +95,9 @@ Result run(const Scenario& sc, bool ff) {
 
 Scenario make(std::uint64_t seed) {
   std::mt19937_64 g(seed);
-  auto U = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(g); };
+  auto U = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(g);
+  };
   Scenario sc;
   const int bs[] = {1, 2, 4, 16, 3};
   sc.cfg.kv_block_size = bs[U(0, 4)];
@@ -115,9 +120,12 @@ Scenario make(std::uint64_t seed) {
     s.id = static_cast<std::uint64_t>(i);
     const int mode = static_cast<int>(U(0, 3));
     if (mode == 0) t += 0;
-    else if (mode == 1) t += U(0, 3'000'000);
-    else if (mode == 2) t += U(0, 30'000'000);
-    else t += U(0, 150'000'000);
+    else if (mode == 1)
+      t += U(0, 3'000'000);
+    else if (mode == 2)
+      t += U(0, 30'000'000);
+    else
+      t += U(0, 150'000'000);
     s.arrival = t;
     s.prompt_tokens = static_cast<std::int32_t>(U(0, 3) == 0 ? U(1, 8) : U(1, 200));
     s.output_tokens = static_cast<std::int32_t>(U(0, 3) == 0 ? U(1, 3) : U(1, 80));
@@ -132,12 +140,17 @@ Scenario make(std::uint64_t seed) {
 // Moves some arrivals (and the horizon) onto step boundaries of a reference run, +-1 ns.
 void sharpen(Scenario& sc, const Result& ref, std::uint64_t seed) {
   std::mt19937_64 g(seed * 7919 + 1);
-  auto U = [&](std::int64_t lo, std::int64_t hi) { return std::uniform_int_distribution<std::int64_t>(lo, hi)(g); };
+  auto U = [&](std::int64_t lo, std::int64_t hi) {
+    return std::uniform_int_distribution<std::int64_t>(lo, hi)(g);
+  };
   if (ref.ends.empty()) return;
-  auto pick = [&] { return ref.ends[static_cast<std::size_t>(U(0, static_cast<std::int64_t>(ref.ends.size()) - 1))] + U(-1, 1); };
+  auto pick = [&] {
+    return ref.ends[static_cast<std::size_t>(U(0, static_cast<std::int64_t>(ref.ends.size()) - 1))] + U(-1, 1);
+  };
   for (auto& s : sc.specs)
     if (U(0, 2) == 0) s.arrival = std::max<core::SimTime>(0, pick());
-  std::stable_sort(sc.specs.begin(), sc.specs.end(), [](const auto& a, const auto& b) { return a.arrival < b.arrival; });
+  std::stable_sort(sc.specs.begin(), sc.specs.end(),
+                   [](const auto& a, const auto& b) { return a.arrival < b.arrival; });
   for (int i = 0; i < 100; ++i) sc.probes.push_back(std::max<core::SimTime>(0, pick()));
   if (sc.until != 0 && U(0, 1)) sc.until = std::max<core::SimTime>(1, pick());
 }
@@ -180,7 +193,8 @@ TEST_CASE("fast-forward with folded prefill heads matches stepping on random sin
       both.insert(both.end(), re.begin(), re.end());
       std::sort(both.begin(), both.end());
       auto safe = [&](core::SimTime t) {
-        for (auto it = std::lower_bound(both.begin(), both.end(), t - 200); it != both.end() && *it <= t + 200; ++it)
+        for (auto it = std::lower_bound(both.begin(), both.end(), t - 200); it != both.end() && *it <= t + 200;
+             ++it)
           if (!std::binary_search(fe.begin(), fe.end(), *it) || !std::binary_search(re.begin(), re.end(), *it))
             return false;
         return true;
@@ -191,7 +205,8 @@ TEST_CASE("fast-forward with folded prefill heads matches stepping on random sin
       ++sharp_compared;
     }
     std::vector<std::pair<std::pair<core::SimTime, int>, std::size_t>> o;
-    for (std::size_t i = 0; i < sc.probes.size(); ++i) o.push_back({{sc.probes[i], i % 3 == 0 ? 15 : i % 3 == 1 ? 40 : 21}, i});
+    for (std::size_t i = 0; i < sc.probes.size(); ++i)
+      o.push_back({{sc.probes[i], i % 3 == 0 ? 15 : i % 3 == 1 ? 40 : 21}, i});
     std::stable_sort(o.begin(), o.end());
     REQUIRE(ff.outstanding.size() == ref.outstanding.size());
     for (std::size_t i = 0; i < ff.outstanding.size(); ++i) {

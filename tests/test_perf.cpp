@@ -11,11 +11,11 @@ TEST_CASE("sum_max_of_lines equals the brute-force sum, across the crossing") {
     std::int64_t k;
   };
   const Case cases[] = {
-      {1.0, 0.001, 3.0, 0.0005, 100, 8, 5000},   // line 2 above, then line 1 above
-      {5.0, 0.0, 1.0, 0.01, 0, 4, 1000},         // crosses the other way
-      {1.0, 0.01, 0.5, 0.02, 10, 1, 1},          // single iteration
-      {2.0, 0.0, 2.0, 0.0, 0, 1, 77},            // identical lines
-      {1.0, 0.002, 0.0, 0.001, 0, 3, 10000},     // never crosses
+      {1.0, 0.001, 3.0, 0.0005, 100, 8, 5000},  // line 2 above, then line 1 above
+      {5.0, 0.0, 1.0, 0.01, 0, 4, 1000},        // crosses the other way
+      {1.0, 0.01, 0.5, 0.02, 10, 1, 1},         // single iteration
+      {2.0, 0.0, 2.0, 0.0, 0, 1, 77},           // identical lines
+      {1.0, 0.002, 0.0, 0.001, 0, 3, 10000},    // never crosses
   };
   for (const auto& c : cases) {
     double brute = 0;
@@ -23,7 +23,8 @@ TEST_CASE("sum_max_of_lines equals the brute-force sum, across the crossing") {
       const double x = c.x0 + static_cast<double>(i) * c.dx;
       brute += std::max(c.a1 + c.b1 * x, c.a2 + c.b2 * x);
     }
-    CHECK(perf::sum_max_of_lines(c.a1, c.b1, c.a2, c.b2, c.x0, c.dx, c.k) == doctest::Approx(brute).epsilon(1e-12));
+    CHECK(perf::sum_max_of_lines(c.a1, c.b1, c.a2, c.b2, c.x0, c.dx, c.k) ==
+          doctest::Approx(brute).epsilon(1e-12));
   }
 }
 
@@ -62,8 +63,8 @@ TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
   s.prefill_attn_ctx = 2048.0 * 2049 / 2;
   s.prefill_kv_tokens = 2048;
   const double t = m.step_seconds(s);
-  const double matmul_only = 2.0 * model.layer_parameters() * 2048 /
-                             (gpu.fp16_tflops * 1e12 * p.compute_efficiency);
+  const double matmul_only =
+      2.0 * model.layer_parameters() * 2048 / (gpu.fp16_tflops * 1e12 * p.compute_efficiency);
   CHECK(t > matmul_only);
   CHECK(t < matmul_only * 1.15);  // attention and the LM head add a little
   CHECK(t > (model.weight_bytes() / (gpu.memory_bandwidth_gbps * 1e9 * p.bandwidth_efficiency)));

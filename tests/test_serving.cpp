@@ -3,13 +3,13 @@
 #include <fstream>
 #include <map>
 
+#include "instance_harness.hpp"
 #include "sim/core/engine.hpp"
 #include "sim/io/experiment.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/runner/simulation.hpp"
 #include "sim/serving/instance.hpp"
 #include "test_support.hpp"
-#include "instance_harness.hpp"
 #include "tiny_hardware.hpp"
 
 using namespace greenfleet;
@@ -37,8 +37,8 @@ struct Collector : serving::ServingObserver {
     last_end[&in] = step.end;
   }
   void on_request_done(const serving::RequestState& r) override {
-    done[r.spec.id] = Record{r.spec.arrival, r.first_token,    r.completion,    static_cast<int>(r.status),
-                             r.instance,     r.preemptions,    r.energy_j,      r.operational_g,
+    done[r.spec.id] = Record{r.spec.arrival, r.first_token, r.completion, static_cast<int>(r.status),
+                             r.instance,     r.preemptions, r.energy_j,   r.operational_g,
                              r.embodied_g};
   }
 };
@@ -61,7 +61,6 @@ void run_arrivals(core::Engine& engine, serving::RequestPool& pool, serving::Ins
                   const std::vector<workload::RequestSpec>& specs) {
   test::drive(engine, pool, inst, specs);
 }
-
 
 }  // namespace
 
@@ -206,11 +205,14 @@ TEST_CASE("a prefill step and the decode run after it share one event, exactly")
   const std::int32_t output[] = {12, 20, 2, 15, 30, 9, 17, 1};
   for (std::uint64_t i = 0; i < 8; ++i) specs.push_back(spec(i, at[i], prompt[i], output[i]));
   SUBCASE("plenty of KV, drained") { check_same_trajectory(1000, specs, 200'000'000); }
-  SUBCASE("tight KV: arrivals wait and runs stop at block shortages") { check_same_trajectory(40, specs, 200'000'000); }
+  SUBCASE("tight KV: arrivals wait and runs stop at block shortages") {
+    check_same_trajectory(40, specs, 200'000'000);
+  }
   // Horizons inside a prefill step with a folded run, inside the run, and exactly at the ends of prefill steps
   // (the first tokens).
   std::vector<core::SimTime> horizons = {31'000'000, 33'000'000, 34'000'000, 45'000'000, 61'000'000};
-  for (const auto& [id, r] : trajectory(true, 1000, specs, 97'000, 200'000'000).done) horizons.push_back(r.first_token);
+  for (const auto& [id, r] : trajectory(true, 1000, specs, 97'000, 200'000'000).done)
+    horizons.push_back(r.first_token);
   for (const core::SimTime until : horizons) {
     CAPTURE(until);
     check_same_trajectory(1000, specs, until);
@@ -262,10 +264,15 @@ namespace {
 std::string scenario_yaml(const std::string& workload, const std::string& scheduler, int servers,
                           const std::string& sku = "hgx-h100x8") {
   return "name: ff\nseed: 11\nsites: [{name: s, carbon_intensity: 261}]\n"
-         "deployments:\n  - name: d\n    model: llama-3.1-8b\n    scheduler: " + scheduler + "\n"
-         "fleet: [{site: s, sku: " + sku + ", count: " + std::to_string(servers) + "}]\n"
+         "deployments:\n  - name: d\n    model: llama-3.1-8b\n    scheduler: " +
+         scheduler +
+         "\n"
+         "fleet: [{site: s, sku: " +
+         sku + ", count: " + std::to_string(servers) +
+         "}]\n"
          "router: {name: least_outstanding_tokens}\n"
-         "workload:\n  source: synthetic\n  synthetic: " + workload + "\n";
+         "workload:\n  source: synthetic\n  synthetic: " +
+         workload + "\n";
 }
 
 std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<std::string> overrides,
@@ -293,8 +300,8 @@ std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<st
 std::uint64_t check_equivalent(const std::string& yaml) {
   std::uint64_t ff_events = 0, ref_events = 0, ff_preempt = 0, ref_preempt = 0;
   const auto ff = simulate(yaml, {"engine.check_invariants=true"}, &ff_events, &ff_preempt);
-  const auto ref = simulate(yaml, {"engine.fast_forward=false", "engine.check_invariants=true"}, &ref_events,
-                            &ref_preempt);
+  const auto ref =
+      simulate(yaml, {"engine.fast_forward=false", "engine.check_invariants=true"}, &ref_events, &ref_preempt);
   CHECK(ff_preempt == ref_preempt);
   REQUIRE(ff.size() == ref.size());
   std::int64_t worst = 0;
@@ -346,10 +353,10 @@ TEST_CASE("fast-forward equals stepping: overload with swap preemption and reser
 }
 
 TEST_CASE("fast-forward equals stepping: chunked prefill of long prompts") {
-  check_equivalent(scenario_yaml(
-      "{requests: 300, rate: 8, prompt_tokens: {distribution: uniform, min: 8000, max: 30000}, "
-      "output_tokens: {distribution: lognormal, mean: 200, sigma: 0.5, max: 1000}}",
-      "{max_batched_tokens: 512}", 1));
+  check_equivalent(
+      scenario_yaml("{requests: 300, rate: 8, prompt_tokens: {distribution: uniform, min: 8000, max: 30000}, "
+                    "output_tokens: {distribution: lognormal, mean: 200, sigma: 0.5, max: 1000}}",
+                    "{max_batched_tokens: 512}", 1));
 }
 
 TEST_CASE("fast-forward equals stepping: no chunked prefill") {
@@ -361,7 +368,8 @@ TEST_CASE("fast-forward equals stepping: no chunked prefill") {
 
 TEST_CASE("same seed and config give identical results; another seed does not") {
   const std::string yaml = scenario_yaml(
-      "{requests: 2000, rate: 50, arrivals: gamma, cv: 3, prompt_tokens: {distribution: lognormal, mean: 800, sigma: 1, "
+      "{requests: 2000, rate: 50, arrivals: gamma, cv: 3, prompt_tokens: {distribution: lognormal, mean: 800, "
+      "sigma: 1, "
       "max: 8000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 1, max: 2000}}",
       "{}", 1);
   const auto a = simulate(yaml, {});
@@ -407,8 +415,8 @@ TEST_CASE("the Azure conv trace runs end to end") {
   }
   io::LoadOptions o;
   o.data_dir = data;
-  const io::Experiment x = io::load_experiment(std::string(GREENFLEET_SOURCE_DIR) + "/experiments/azure_conv_2023.yaml",
-                                               test::catalog(), o);
+  const io::Experiment x = io::load_experiment(
+      std::string(GREENFLEET_SOURCE_DIR) + "/experiments/azure_conv_2023.yaml", test::catalog(), o);
   runner::Simulation sim(x, test::catalog());
   sim.run();
   CHECK(sim.arrived() == 19366);
@@ -418,9 +426,11 @@ TEST_CASE("the Azure conv trace runs end to end") {
 
 TEST_CASE("fast-forward equals stepping: mixed online and offline under memory pressure") {
   const std::string yaml = scenario_yaml(
-      "{requests: 1500, rate: 200, prompt_tokens: {distribution: lognormal, mean: 1200, sigma: 0.7, max: 8000}, "
-      "output_tokens: {distribution: lognormal, mean: 250, sigma: 0.8, max: 2000}}",
-      "{}", 1, "pcie-l4x8") + "  offline: {share: 0.4, deadline: 1h}\n";
+                               "{requests: 1500, rate: 200, prompt_tokens: {distribution: lognormal, mean: 1200, "
+                               "sigma: 0.7, max: 8000}, "
+                               "output_tokens: {distribution: lognormal, mean: 250, sigma: 0.8, max: 2000}}",
+                               "{}", 1, "pcie-l4x8") +
+                           "  offline: {share: 0.4, deadline: 1h}\n";
   CHECK(check_equivalent(yaml) > 0);
 }
 
@@ -431,21 +441,23 @@ TEST_CASE("fast-forward equals stepping: the Mooncake conversation trace (long p
     return;
   }
   // The first 1500 requests of the real trace on one 8x H100 server with a small token budget.
-  const std::string yaml = "name: mc\nseed: 1\nsites: [{name: s, carbon_intensity: 261}]\n"
-                           "deployments:\n  - {name: d, model: llama-3.1-70b, tensor_parallel: 4, "
-                           "scheduler: {max_batched_tokens: 1024}}\n"
-                           "fleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"
-                           "workload: {source: mooncake_jsonl, file: " + data +
-                           "/traces/mooncake/conversation_trace.jsonl, max_requests: 1500}\n";
+  const std::string yaml =
+      "name: mc\nseed: 1\nsites: [{name: s, carbon_intensity: 261}]\n"
+      "deployments:\n  - {name: d, model: llama-3.1-70b, tensor_parallel: 4, "
+      "scheduler: {max_batched_tokens: 1024}}\n"
+      "fleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"
+      "workload: {source: mooncake_jsonl, file: " +
+      data + "/traces/mooncake/conversation_trace.jsonl, max_requests: 1500}\n";
   check_equivalent(yaml);
 }
 
 TEST_CASE("offline requests yield to online ones") {
   // Under overload, online requests see shorter queueing than offline ones on the same instances.
   const std::string yaml = scenario_yaml(
-      "{requests: 3000, rate: 150, prompt_tokens: {distribution: constant, value: 1000}, "
-      "output_tokens: {distribution: constant, value: 200}}",
-      "{max_num_seqs: 32}", 1) + "  offline: {share: 0.5, deadline: 24h}\n";
+                               "{requests: 3000, rate: 150, prompt_tokens: {distribution: constant, value: 1000}, "
+                               "output_tokens: {distribution: constant, value: 200}}",
+                               "{max_num_seqs: 32}", 1) +
+                           "  offline: {share: 0.5, deadline: 24h}\n";
   test::TempDir dir;
   const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
   runner::Simulation sim(x, test::catalog());
@@ -470,9 +482,9 @@ TEST_CASE("regression: a request preempted during its recompute still recomputes
   // preempted again (this found the bug). check_invariants verifies KV blocks and token counts at every step.
   std::ifstream in(std::string(GREENFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml");
   std::string yaml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::vector<std::string> overrides = {"fleet.0.sku=pcie-l4x8", "deployments.0.scheduler.max_batched_tokens=256",
-                                              "workload.synthetic.rate=300", "workload.synthetic.requests=3000",
-                                              "output.path=/dev/null"};
+  const std::vector<std::string> overrides = {
+      "fleet.0.sku=pcie-l4x8", "deployments.0.scheduler.max_batched_tokens=256", "workload.synthetic.rate=300",
+      "workload.synthetic.requests=3000", "output.path=/dev/null"};
   for (bool ff : {true, false}) {
     std::vector<std::string> o = overrides;
     o.push_back("engine.check_invariants=true");
@@ -485,9 +497,10 @@ TEST_CASE("regression: a request preempted during its recompute still recomputes
 
 TEST_CASE("a horizon without drain books the step in flight in both modes") {
   const std::string yaml = scenario_yaml(
-      "{requests: 200, rate: 8, prompt_tokens: {distribution: constant, value: 600}, "
-      "output_tokens: {distribution: constant, value: 2000}}",
-      "{}", 1) + "horizon: 10s\ndrain: false\n";
+                               "{requests: 200, rate: 8, prompt_tokens: {distribution: constant, value: 600}, "
+                               "output_tokens: {distribution: constant, value: 2000}}",
+                               "{}", 1) +
+                           "horizon: 10s\ndrain: false\n";
   double busy[2] = {0, 0}, energy[2] = {0, 0};
   for (int ff = 0; ff < 2; ++ff) {
     test::TempDir dir;

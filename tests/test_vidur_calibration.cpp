@@ -45,8 +45,7 @@ const perf::VidurCalibration* vidur() {
 
 }  // namespace
 
-TEST_CASE(
-    "the Vidur readers parse by column name, collapse repeats and name file:line and column on bad rows") {
+TEST_CASE("the Vidur readers parse by column name, collapse repeats and name file:line and column on bad rows") {
   test::TempDir dir;
   const auto& llama7 = test::catalog().model("llama-2-7b");
   // Three token counts at TP 1 (one repeated), one at TP 2: times in ms, the linear path summed.
@@ -58,17 +57,15 @@ TEST_CASE(
   CHECK(sets[0].tensor_parallel == 1);
   REQUIRE(sets[0].points.size() == 3);
   CHECK(sets[0].points[0].linear_s == doctest::Approx((0.1 + 0.05 + 0.2 + 0.1 + 0.01) / 1000));
-  CHECK(sets[0].points[1].linear_s ==
-        doctest::Approx((0.1 + 0.05 + 0.3 + 0.1 + 0.01) / 1000));  // median of two
+  CHECK(sets[0].points[1].linear_s == doctest::Approx((0.1 + 0.05 + 0.3 + 0.1 + 0.01) / 1000));  // median of two
   CHECK(sets[0].points[0].emb_s == doctest::Approx(0.01 / 1000));
   CHECK(sets[0].points[1].held_out);  // every third, from the second
   CHECK_FALSE(sets[0].points[2].held_out);
 
   const std::string bad_number = dir.write("bad.csv", kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("x", 2, 1));
-  CHECK_THROWS_WITH_AS(
-      perf::read_vidur_mlp(bad_number, "", "a100-sxm-80gb", llama7),
-      doctest::Contains("bad.csv:3: column 'time_stats.mlp_up_proj.median': 'x' is not a number"),
-      core::InputError);
+  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(bad_number, "", "a100-sxm-80gb", llama7),
+                       doctest::Contains("bad.csv:3: column 'time_stats.mlp_up_proj.median': 'x' is not a number"),
+                       core::InputError);
   const std::string wrong_shape = dir.write("shape.csv", kMlpHeader + mlp_row("0.2", 1, 1, 40));
   CHECK_THROWS_WITH_AS(
       perf::read_vidur_mlp(wrong_shape, "", "a100-sxm-80gb", llama7),
@@ -88,10 +85,9 @@ TEST_CASE(
                        core::InputError);
   // Medians must be positive: the relative fits divide by them.
   const std::string zero = dir.write("zero.csv", kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0", 2, 1));
-  CHECK_THROWS_WITH_AS(
-      perf::read_vidur_mlp(zero, "", "a100-sxm-80gb", llama7),
-      doctest::Contains("zero.csv:3: column 'time_stats.mlp_up_proj.median': 0 is not positive"),
-      core::InputError);
+  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(zero, "", "a100-sxm-80gb", llama7),
+                       doctest::Contains("zero.csv:3: column 'time_stats.mlp_up_proj.median': 0 is not positive"),
+                       core::InputError);
 
   const std::string ar_header =
       ",time_stats.all_reduce.median,rank,num_workers,size,collective,devices_per_node,"
@@ -108,8 +104,7 @@ TEST_CASE(
   CHECK(ar_skipped.at("n/all_reduce.csv (all-reduce across nodes)") == 1);
   const std::string bad_ar = dir.write("bad_ar.csv", ar_header + "0,0.05,0,2,big,all_reduce,2,8\n");
   CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(bad_ar, "", "a100-sxm-80gb", ar_skipped),
-                       doctest::Contains("bad_ar.csv:2: column 'size': 'big' is not a number"),
-                       core::InputError);
+                       doctest::Contains("bad_ar.csv:2: column 'size': 'big' is not a number"), core::InputError);
   const std::string gather = dir.write("gather.csv", ar_header + "0,0.05,0,2,2048,all_gather,2,8\n");
   CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(gather, "", "a100-sxm-80gb", ar_skipped),
                        doctest::Contains("gather.csv:2: column 'collective': 'all_gather' is not all_reduce"),
@@ -152,8 +147,7 @@ TEST_CASE("hinge and weighted least-squares fits recover known coefficients") {
   CHECK(c[0] == doctest::Approx(2));
 }
 
-TEST_CASE(
-    "Vidur-derived coefficient files regenerate bit for bit and every entry is within the error guard") {
+TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entry is within the error guard") {
   const auto* v = vidur();
   if (!v) {
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
@@ -169,8 +163,7 @@ TEST_CASE(
     CHECK(e.ops.held_out.median_ape <= 10.0);
     if (e.status != perf::VidurStatus::kWritten) continue;
     CHECK(e.coefficients.origin == perf::CalibrationOrigin::kDerived);
-    const std::string file =
-        perf::coefficients_path(GREENFLEET_SOURCE_DIR, e.gpu, e.model, e.tensor_parallel);
+    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, e.gpu, e.model, e.tensor_parallel);
     written.insert(std::filesystem::path(file).lexically_normal().string());
     CHECK(perf::vidur_coefficients_yaml(e.coefficients) == test::slurp(file));
     // The coefficients stand for the operator model closely over the grid they were fitted on.
@@ -188,8 +181,7 @@ TEST_CASE(
       ++committed_measured;
       continue;
     }
-    const std::string file =
-        perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
+    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(written.count(std::filesystem::path(file).lexically_normal().string()) == 1);
   }
   CHECK(committed_measured == 6);

@@ -7,8 +7,8 @@
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/burstgpt_csv.hpp"
 #include "sim/workload/mooncake_jsonl.hpp"
-#include "sim/workload/transforms.hpp"
 #include "sim/workload/synthetic.hpp"
+#include "sim/workload/transforms.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -93,7 +93,8 @@ TEST_CASE("the real Azure conv trace parses completely") {
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
-  AzureCsvSource s(data + "/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv", workload::BadRowPolicy::kError);
+  AzureCsvSource s(data + "/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
+                   workload::BadRowPolicy::kError);
   workload::RequestSpec r;
   std::uint64_t n = 0, prompt = 0;
   core::SimTime last = 0;
@@ -138,12 +139,13 @@ TEST_CASE("synthetic workloads are reproducible and have the requested rate and 
 
 TEST_CASE("Mooncake JSONL: timestamps in ms, lengths, and prefix hash ids kept") {
   test::TempDir dir;
-  const auto f = dir.write("m.jsonl",
-                           "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1, 2]}\n"
-                           "{\"timestamp\": 1500, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [], \"extra\": \"x\"}\n"
-                           "{\"timestamp\": 1600, \"input_length\": 10}\n"
-                           "not json\n"
-                           "{\"timestamp\": 1700, \"input_length\": 12, \"output_length\": 3, \"hash_ids\": [7]}\n");
+  const auto f = dir.write(
+      "m.jsonl",
+      "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1, 2]}\n"
+      "{\"timestamp\": 1500, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [], \"extra\": \"x\"}\n"
+      "{\"timestamp\": 1600, \"input_length\": 10}\n"
+      "not json\n"
+      "{\"timestamp\": 1700, \"input_length\": 12, \"output_length\": 3, \"hash_ids\": [7]}\n");
   {
     workload::MooncakeJsonlSource s(f, workload::BadRowPolicy::kError);
     workload::RequestSpec r;
@@ -172,7 +174,8 @@ TEST_CASE("the real Mooncake conversation trace parses completely") {
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
-  workload::MooncakeJsonlSource s(data + "/traces/mooncake/conversation_trace.jsonl", workload::BadRowPolicy::kError);
+  workload::MooncakeJsonlSource s(data + "/traces/mooncake/conversation_trace.jsonl",
+                                  workload::BadRowPolicy::kError);
   workload::RequestSpec r;
   std::uint64_t n = 0, prompt = 0, hashes = 0;
   while (s.next(r)) ++n, prompt += static_cast<std::uint64_t>(r.prompt_tokens), hashes += r.prefix_hashes.size();
@@ -232,8 +235,8 @@ TEST_CASE("window, rate scaling and offline tagging apply to any source") {
       CHECK(r.deadline == -1);
     }
   }
-  CHECK(static_cast<double>(n) == doctest::Approx(10000).epsilon(0.03));   // 1000 s at 10/s
-  CHECK(core::to_seconds(last) == doctest::Approx(500).epsilon(0.01));     // squeezed 2x
+  CHECK(static_cast<double>(n) == doctest::Approx(10000).epsilon(0.03));  // 1000 s at 10/s
+  CHECK(core::to_seconds(last) == doctest::Approx(500).epsilon(0.01));    // squeezed 2x
   CHECK(static_cast<double>(offline) / static_cast<double>(n) == doctest::Approx(0.3).epsilon(0.05));
 }
 
@@ -247,7 +250,8 @@ TEST_CASE("diurnal modulation follows the cosine shape") {
   workload::SyntheticSource s(spec, 3);
   workload::RequestSpec r;
   std::vector<double> per_hour(24, 0);
-  while (s.next(r) && r.arrival < 86400 * core::kSecond) per_hour[static_cast<std::size_t>(r.arrival / core::kHour)] += 1;
+  while (s.next(r) && r.arrival < 86400 * core::kSecond)
+    per_hour[static_cast<std::size_t>(r.arrival / core::kHour)] += 1;
   // Expected count in hour h: 3600 x 2 x (1 + 0.8 cos(2 pi (h + 0.5 - 14) / 24)), within sampling noise.
   for (int h : {2, 8, 14, 20}) {
     const double expect = 7200 * (1 + 0.8 * std::cos(2 * M_PI * (h + 0.5 - 14) / 24));

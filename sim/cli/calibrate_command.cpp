@@ -13,10 +13,10 @@
 #include "sim/energy/power_calibration.hpp"
 #include "sim/fleet/catalog.hpp"
 #include "sim/io/experiment.hpp"
+#include "sim/io/text_file.hpp"
 #include "sim/metrics/sample_stats.hpp"
 #include "sim/perf/calibration.hpp"
 #include "sim/perf/roofline.hpp"
-#include "sim/io/text_file.hpp"
 
 namespace po = boost::program_options;
 
@@ -34,8 +34,7 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
   po::options_description opts(usage);
   Options o;
   opts.add_options()("help,h", "show this help")(
-      "catalog", po::value(&o.catalog),
-      "project directory (default: $GREENFLEET_HOME, else the source tree)")(
+      "catalog", po::value(&o.catalog), "project directory (default: $GREENFLEET_HOME, else the source tree)")(
       "data-dir", po::value(&o.data_dir),
       "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
   if (with_out)
@@ -63,16 +62,15 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
 
 std::vector<perf::MeasuredSet> measurements(const Options& o) {
   if (o.data_dir.empty())
-    throw core::InputError(
-        "no data directory: pass --data-dir or set GREENFLEET_DATA (see traces/README.md)");
+    throw core::InputError("no data directory: pass --data-dir or set GREENFLEET_DATA (see traces/README.md)");
   const std::string path = o.data_dir + "/profiling/splitwise_sim/perf_model.csv";
   std::map<std::string, int> skipped;
   auto sets = perf::read_splitwise_sim(path, skipped);
   if (!o.measurements.empty()) {
     const fleet::Catalog catalog = fleet::Catalog::load(o.catalog);
     for (const auto& m : o.measurements) {
-      auto more = perf::read_splitwise_sim(m, skipped, &catalog,
-                                           "measured with models/calibration/measure (" + m + ")");
+      auto more =
+          perf::read_splitwise_sim(m, skipped, &catalog, "measured with models/calibration/measure (" + m + ")");
       sets.insert(sets.end(), more.begin(), more.end());
     }
   }
@@ -87,8 +85,8 @@ void print_row(const perf::CalibrationCoefficients& c, const perf::ErrorStats& h
 }
 
 void print_header() {
-  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "gpu", "model", "tp", "steps",
-             "median%", "p90%", "e2e", "median%", "p90%");
+  fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "gpu", "model", "tp", "steps", "median%",
+             "p90%", "e2e", "median%", "p90%");
 }
 
 std::vector<energy::GpuPowerCurve> power_curves(const Options& o) {
@@ -129,8 +127,7 @@ void write_power_curves(const Options& o, io::FileBatch& files) {
     const auto file = std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml");
     files.add(file.string(), energy::power_curve_yaml(c));
     fmt::print("{:<15} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.decode_w_small,
-               c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape,
-               c.held_out_p90_ape);
+               c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape);
   }
 }
 
@@ -148,8 +145,7 @@ int calibrate_command(const std::vector<std::string>& args) {
     print_row(c, {c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape},
               {c.e2e_points, c.e2e_median_ape, c.e2e_p90_ape});
   }
-  fmt::print(
-      "\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
+  fmt::print("\nheld-out step times (prefill and decode) and end-to-end latencies: absolute percentage errors\n");
   write_vidur_calibrations(o.catalog, o.data_dir, o.out, sets, files);
   write_power_curves(o, files);
   write_cpu_calibrations(o.catalog, o.out, files);
@@ -167,8 +163,8 @@ int validate_command(const std::vector<std::string>& args) {
   for (const auto& set : sets) {
     const std::string file = perf::coefficients_path(o.catalog, set.gpu, set.model, set.tensor_parallel);
     if (!std::filesystem::exists(file)) {
-      fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu,
-                 set.model, set.tensor_parallel, file);
+      fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu, set.model,
+                 set.tensor_parallel, file);
       ++missing;
       continue;
     }
@@ -176,8 +172,7 @@ int validate_command(const std::vector<std::string>& args) {
     int training = 0;
     for (const auto& p : set.points) training += !p.held_out && !p.excluded;
     if (training != model.coefficients().training_points)
-      fmt::print(stderr,
-                 "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n",
+      fmt::print(stderr, "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n",
                  file, model.coefficients().training_points, training);
     print_row(model.coefficients(), perf::held_out_step_errors(model, set), perf::e2e_errors(model, set));
     fallback_rows.push_back(set);

@@ -7,8 +7,8 @@
 
 #include "sim/core/error.hpp"
 #include "sim/fleet/catalog.hpp"
-#include "sim/perf/cpu_calibration.hpp"
 #include "sim/io/text_file.hpp"
+#include "sim/perf/cpu_calibration.hpp"
 
 namespace greenfleet::cli {
 
@@ -29,16 +29,15 @@ std::vector<perf::CpuMeasuredSet> cpu_measurements(const std::string& root) {
 }
 
 void print_header() {
-  fmt::print(
-      "\n{:<15} {:<13} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}   CPU inference, llama.cpp baseline\n",
-      "cpu", "model", "points", "median%", "p90%", "in range", "power", "median%", "p90%");
+  fmt::print("\n{:<15} {:<13} {:>7} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9}   CPU inference, llama.cpp baseline\n",
+             "cpu", "model", "points", "median%", "p90%", "in range", "power", "median%", "p90%");
 }
 
 void print_row(const perf::CpuCoefficients& c, const perf::ErrorStats& held, int in_range,
                const perf::ErrorStats& power) {
-  fmt::print("{:<15} {:<13} {:>7} {:>9.2f} {:>9.2f} {:>9} {:>7} {:>9.2f} {:>9.2f}\n", c.cpu, c.model,
-             held.points, held.median_ape, held.p90_ape, fmt::format("{}/{}", in_range, held.points),
-             power.points, power.median_ape, power.p90_ape);
+  fmt::print("{:<15} {:<13} {:>7} {:>9.2f} {:>9.2f} {:>9} {:>7} {:>9.2f} {:>9.2f}\n", c.cpu, c.model, held.points,
+             held.median_ape, held.p90_ape, fmt::format("{}/{}", in_range, held.points), power.points,
+             power.median_ape, power.p90_ape);
 }
 
 }  // namespace
@@ -63,8 +62,7 @@ int validate_cpu_calibrations(const std::string& catalog) {
   for (const auto& set : cpu_measurements(catalog)) {
     const std::string file = perf::cpu_coefficients_path(catalog, set.cpu, set.model);
     if (!std::filesystem::exists(file)) {
-      fmt::print("{:<15} {:<13}  no coefficient file ({}): run greenfleet calibrate\n", set.cpu, set.model,
-                 file);
+      fmt::print("{:<15} {:<13}  no coefficient file ({}): run greenfleet calibrate\n", set.cpu, set.model, file);
       ++missing;
       continue;
     }
@@ -72,8 +70,7 @@ int validate_cpu_calibrations(const std::string& catalog) {
     int training = 0;
     for (const auto& p : perf::cpu_points(set)) training += !p.held_out;
     if (training != c.training_points)
-      fmt::print(stderr,
-                 "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n",
+      fmt::print(stderr, "warning: {} was fitted on {} points, the data now has {}: rerun greenfleet calibrate\n",
                  file, c.training_points, training);
     print_row(c, perf::cpu_held_out_errors(c, set), perf::cpu_held_out_in_range(c, set),
               perf::cpu_power_errors(set));
@@ -82,8 +79,8 @@ int validate_cpu_calibrations(const std::string& catalog) {
   // Every published point against the model at the llama.cpp baseline (amx_speedup 1) and with EcoServe's AMX
   // speed-up, so the table shows both what was fitted and the default amx_speedup of the model
   // (CpuInferenceModel, kEcoServeAmxSpeedup).
-  fmt::print("\n{:<15} {:<13} {:>7} {:<8} {:>5} {:>15} {:>9} {:>7} {:>9}\n", "cpu", "model", "threads",
-             "phase", "batch", "measured tok/s", "model", "err%", "amx");
+  fmt::print("\n{:<15} {:<13} {:>7} {:<8} {:>5} {:>15} {:>9} {:>7} {:>9}\n", "cpu", "model", "threads", "phase",
+             "batch", "measured tok/s", "model", "err%", "amx");
   for (const auto& [c, set] : checked) {
     for (const auto& p : perf::cpu_points(set)) {
       const double tps = perf::cpu_tokens_per_s(c, p);
@@ -91,8 +88,8 @@ int validate_cpu_calibrations(const std::string& catalog) {
                  p.threads, p.prefill ? "prefill" : "decode", p.prefill ? "" : std::to_string(p.batch),
                  p.tps_low == p.tps_high ? fmt::format("{:g}", p.tps_low)
                                          : fmt::format("{:g}-{:g}", p.tps_low, p.tps_high),
-                 tps, 100 * std::abs(tps - p.tps) / p.tps,
-                 perf::cpu_tokens_per_s(c, p, perf::kEcoServeAmxSpeedup), p.held_out ? "  held out" : "");
+                 tps, 100 * std::abs(tps - p.tps) / p.tps, perf::cpu_tokens_per_s(c, p, perf::kEcoServeAmxSpeedup),
+                 p.held_out ? "  held out" : "");
     }
   }
   fmt::print(

@@ -46,8 +46,8 @@ int list_command(const std::vector<std::string>& args) {
     throw core::InputError("list: --embodied goes with `greenfleet list servers`");
   const fleet::Catalog c = fleet::Catalog::load(catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir);
   if (what == "gpus") {
-    fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", "name", "year", "mem GB", "BW GB/s", "FP16 TF",
-               "TDP W");
+    fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", "name", "year", "mem GB", "BW GB/s",
+               "FP16 TF", "TDP W");
     for (const auto& [id, g] : c.gpus())
       fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", id, g.name, g.launch_year, g.memory_gb,
                  g.memory_bandwidth_gbps, g.fp16_tflops, g.tdp_w);
@@ -57,20 +57,25 @@ int list_command(const std::vector<std::string>& args) {
       fmt::print("{:<12} {:<34} {:>5} {:>6} {:>9} {:>6}\n", id, p.name, p.launch_year, p.cores,
                  p.memory_bandwidth_gbps, p.tdp_w);
   } else if (what == "servers" && vm.count("embodied")) {
-    fmt::print("Embodied carbon per server SKU, whole life, kgCO2e (EcoServe calculator; ACT die model for comparison)\n");
-    fmt::print("{:<24} {:>8} {:>8} {:>7} {:>9} {:>5} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "id", "card", "x GPUs",
-               "SSD", "DRAM", "CPU", "board", "other", "host", "total", "host %", "ACT/card");
+    fmt::print(
+        "Embodied carbon per server SKU, whole life, kgCO2e (EcoServe calculator; ACT die model for "
+        "comparison)\n");
+    fmt::print("{:<24} {:>8} {:>8} {:>7} {:>9} {:>5} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "id", "card",
+               "x GPUs", "SSD", "DRAM", "CPU", "board", "other", "host", "total", "host %", "ACT/card");
     for (const auto& [id, s] : c.servers()) {
       const auto card = energy::ecoserve_gpu_card(c.gpu(s.gpu), c);
       const auto host = energy::ecoserve_host(s, c);
       const double cards = card.total * s.gpu_count;
       const double other = host.peripherals + host.psu + host.chassis + host.fans;
-      fmt::print("{:<24} {:>8.1f} {:>8.1f} {:>7.1f} {:>9.1f} {:>5.0f} {:>6.0f} {:>9.1f} {:>9.1f} {:>9.1f} {:>8.1f}% {:>7.1f}\n",
-                 id, card.total, cards, host.ssd, host.dram, host.cpu_die, host.mainboard, other, host.total,
-                 cards + host.total, 100 * host.total / (cards + host.total), energy::act_gpu(c.gpu(s.gpu), c).total);
+      fmt::print(
+          "{:<24} {:>8.1f} {:>8.1f} {:>7.1f} {:>9.1f} {:>5.0f} {:>6.0f} {:>9.1f} {:>9.1f} {:>9.1f} {:>8.1f}% "
+          "{:>7.1f}\n",
+          id, card.total, cards, host.ssd, host.dram, host.cpu_die, host.mainboard, other, host.total,
+          cards + host.total, 100 * host.total / (cards + host.total), energy::act_gpu(c.gpu(s.gpu), c).total);
     }
-    fmt::print("\ncard = 1.05 x (memory + PCB + power delivery + cooling + SoC + interconnect); "
-               "other = peripherals + PSU + chassis + fans. See docs/CARBON.md.\n");
+    fmt::print(
+        "\ncard = 1.05 x (memory + PCB + power delivery + cooling + SoC + interconnect); "
+        "other = peripherals + PSU + chassis + fans. See docs/CARBON.md.\n");
   } else if (what == "servers") {
     fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", "id", "gpu", "x", "cpu", "sockets", "DRAM GB",
                "SSD GB");
@@ -78,16 +83,16 @@ int list_command(const std::vector<std::string>& args) {
       fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", id, s.gpu, s.gpu_count, s.cpu, s.cpu_sockets,
                  s.dram_gb, s.ssd_gb);
   } else if (what == "models") {
-    fmt::print("{:<16} {:>7} {:>7} {:>7} {:>6} {:>9} {:>10}\n", "id", "params", "layers", "hidden", "kv", "weights",
-               "KV/token");
+    fmt::print("{:<16} {:>7} {:>7} {:>7} {:>6} {:>9} {:>10}\n", "id", "params", "layers", "hidden", "kv",
+               "weights", "KV/token");
     for (const auto& [id, m] : c.models())
       fmt::print("{:<16} {:>6.2f}B {:>7} {:>7} {:>6} {:>7.1f}GB {:>8.0f}KiB\n", id, m.parameters() / 1e9, m.layers,
                  m.hidden_size, m.kv_heads, m.weight_bytes() / 1e9, m.kv_bytes_per_token() / 1024);
   } else {
-    throw core::InputError(fmt::format("list: expected one of gpus, cpus, servers, models, policies; got '{}'", what));
+    throw core::InputError(
+        fmt::format("list: expected one of gpus, cpus, servers, models, policies; got '{}'", what));
   }
   return 0;
 }
-
 
 }  // namespace greenfleet::cli

@@ -37,7 +37,8 @@ int run_command(const std::vector<std::string>& args) {
   std::string output, catalog_dir, data_dir;
   std::vector<std::string> overrides;
   opts.add_options()("help,h", "show this help")(
-      "output,o", po::value(&output), "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
+      "output,o", po::value(&output),
+      "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
       "set", po::value(&overrides)->composing(), "override any key: --set workload.synthetic.rate=8 (repeatable)")(
       "quiet,q", "no progress line")("catalog", po::value(&catalog_dir),
                                      "project directory holding hardware_catalog/ and models/ "
@@ -62,7 +63,8 @@ int run_command(const std::vector<std::string>& args) {
     std::cout << opts << "\nExit codes: 0 ok, 1 internal error, 2 bad input, 130 interrupted.\n";
     return 0;
   }
-  if (experiment_file.empty()) throw core::InputError("run: missing the experiment file (greenfleet run EXP.yaml)");
+  if (experiment_file.empty())
+    throw core::InputError("run: missing the experiment file (greenfleet run EXP.yaml)");
   const bool quiet = vm.count("quiet") != 0;
 
   const std::string root = catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir;
@@ -80,7 +82,8 @@ int run_command(const std::vector<std::string>& args) {
     const auto compression = x.output_compression == "none"      ? io::h5::Compression::kNone
                              : x.output_compression == "deflate" ? io::h5::Compression::kDeflate
                                                                  : io::h5::Compression::kSzip;
-    writer = std::make_unique<io::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot}, compression);
+    writer =
+        std::make_unique<io::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot}, compression);
     sim.add_observer(writer.get());
   }
 

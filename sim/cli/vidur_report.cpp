@@ -6,8 +6,8 @@
 #include <set>
 
 #include "sim/fleet/catalog.hpp"
-#include "sim/perf/derived_coefficients.hpp"
 #include "sim/io/text_file.hpp"
+#include "sim/perf/derived_coefficients.hpp"
 #include "sim/perf/vidur_calibration.hpp"
 
 namespace greenfleet::cli {
@@ -39,8 +39,8 @@ void print_row(const perf::VidurEntry& e, const perf::ErrorStats* approx) {
                          : e.all_reduce_measured ? cell(e.all_reduce_held_out)
                                                  : fmt::format("{:>4} {:>8} {:>6}", "ring", "", "");
   const std::string ap = approx ? fmt::format("{:>8.2f} {:>6.2f}", approx->median_ape, approx->p90_ape) : "";
-  fmt::print("{:<15} {:<13} {:>3} {:<9} {} {}  {}\n", e.gpu, e.model, e.tensor_parallel,
-             perf::to_string(e.status), cell(e.ops.held_out), ar, ap);
+  fmt::print("{:<15} {:<13} {:>3} {:<9} {} {}  {}\n", e.gpu, e.model, e.tensor_parallel, perf::to_string(e.status),
+             cell(e.ops.held_out), ar, ap);
 }
 
 void print_footer(const perf::VidurCalibration& v) {
@@ -105,8 +105,7 @@ int validate_vidur_calibrations(const std::string& catalog, const std::string& d
       continue;
     }
     if (io::read_file(file) != perf::vidur_coefficients_yaml(e.coefficients))
-      fmt::print(stderr, "warning: {} differs from what the data gives now: rerun greenfleet calibrate\n",
-                 file);
+      fmt::print(stderr, "warning: {} differs from what the data gives now: rerun greenfleet calibrate\n", file);
     const perf::CalibratedModel committed(perf::load_coefficients(file));
     const perf::ErrorStats approx = perf::approximation_errors(committed, perf::OperatorModel(e.spec));
     print_row(e, &approx);

@@ -35,7 +35,8 @@ void Engine::schedule_stream(SimTime time, std::uint32_t priority, std::uint16_t
   if (time < now_) throw std::logic_error("event scheduled in the past");
   if (stream_pending_) throw std::logic_error("a stream event is already pending");
   if (priority > 0xFF) throw std::logic_error("event priority above 255");
-  stream_event_ = Event{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 0, target, payload};
+  stream_event_ =
+      Event{time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++, kind, 0, target, payload};
   stream_pending_ = true;
   if (pending() > peak_pending_) peak_pending_ = pending();
 }

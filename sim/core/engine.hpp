@@ -1,7 +1,7 @@
 #pragma once
-#include <stdexcept>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "sim/core/event_queue.hpp"

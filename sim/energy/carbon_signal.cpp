@@ -11,9 +11,7 @@
 
 namespace greenfleet::energy {
 
-CarbonSignal CarbonSignal::constant(double g_per_kwh) {
-  return samples({0}, {g_per_kwh}, core::kHour, true);
-}
+CarbonSignal CarbonSignal::constant(double g_per_kwh) { return samples({0}, {g_per_kwh}, core::kHour, true); }
 
 CarbonSignal CarbonSignal::samples(std::vector<core::SimTime> starts, std::vector<double> values,
                                    core::SimTime last_duration, bool wrap) {
@@ -27,7 +25,8 @@ CarbonSignal CarbonSignal::samples(std::vector<core::SimTime> starts, std::vecto
     s.prefix_[i + 1] = s.prefix_[i] + s.values_[i] * core::to_seconds(s.starts_[i + 1] - s.starts_[i]);
   const core::SimTime step = s.starts_[1] - s.starts_[0];
   bool uniform = true;
-  for (std::size_t i = 1; i + 1 < s.starts_.size() && uniform; ++i) uniform = s.starts_[i + 1] - s.starts_[i] == step;
+  for (std::size_t i = 1; i + 1 < s.starts_.size() && uniform; ++i)
+    uniform = s.starts_[i + 1] - s.starts_[i] == step;
   s.uniform_step_ = uniform ? step : 0;
   return s;
 }
@@ -123,9 +122,10 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     if (fields[i] == value_column) vcol = i;
   }
   if (tcol < 0 || vcol < 0)
-    throw core::InputError(fmt::format("{}:1: header '{}' lacks column '{}' (set carbon_intensity.time_column / "
-                                       "value_column, or format)",
-                                       path, rows.line(), tcol < 0 ? time_column : value_column));
+    throw core::InputError(
+        fmt::format("{}:1: header '{}' lacks column '{}' (set carbon_intensity.time_column / "
+                    "value_column, or format)",
+                    path, rows.line(), tcol < 0 ? time_column : value_column));
   const std::size_t ncols = fields.size();
   CiSeries out;
   bool have_row = false;
@@ -135,9 +135,11 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     if (fields.size() != ncols) rows.bad_row(fmt::format("expected {} columns, found {}", ncols, fields.size()));
     std::int64_t t = 0;
     if (!workload::AzureCsvSource::parse_timestamp(fields[static_cast<std::size_t>(tcol)], t))
-      rows.bad_row(fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", fields[static_cast<std::size_t>(tcol)]));
+      rows.bad_row(fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'",
+                               fields[static_cast<std::size_t>(tcol)]));
     if (have_row && t <= last_row)
-      rows.bad_row(fmt::format("time '{}' does not come after the previous row's", fields[static_cast<std::size_t>(tcol)]));
+      rows.bad_row(
+          fmt::format("time '{}' does not come after the previous row's", fields[static_cast<std::size_t>(tcol)]));
     if (!have_row) out.first_row_ns = t;
     spacing = have_row ? t - last_row : spacing;
     last_row = t;
@@ -150,7 +152,8 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     out.epoch_ns.push_back(t);
     out.values.push_back(v);
   }
-  if (out.values.empty()) throw core::InputError(fmt::format("{}: no usable rows in column '{}'", path, value_column));
+  if (out.values.empty())
+    throw core::InputError(fmt::format("{}: no usable rows in column '{}'", path, value_column));
   out.end_ns = last_row + spacing;
   return out;
 }

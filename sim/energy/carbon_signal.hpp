@@ -15,11 +15,12 @@ class CarbonSignal {
   // Samples at `starts` (ns, relative to the simulation start, strictly increasing); each value holds until the
   // next start, the last one for `last_duration`. With `wrap` the series repeats past its end (and before its
   // start); otherwise the first and last values extend.
-  static CarbonSignal samples(std::vector<core::SimTime> starts, std::vector<double> values, core::SimTime last_duration,
-                              bool wrap);
+  static CarbonSignal samples(std::vector<core::SimTime> starts, std::vector<double> values,
+                              core::SimTime last_duration, bool wrap);
   // Solar-shaped day: `base` minus `dip` x sin(pi (h - sunrise) / (sunset - sunrise)) in daylight, repeating
   // daily; `day_offset` shifts the simulation start within the day. Held constant over 5-minute steps.
-  static CarbonSignal solar_diurnal(double base, double dip, double sunrise_h, double sunset_h, core::SimTime day_offset);
+  static CarbonSignal solar_diurnal(double base, double dip, double sunrise_h, double sunset_h,
+                                    core::SimTime day_offset);
 
   double at(core::SimTime t) const;
   // Integral of CI over [a, b), in (g/kWh) x seconds.
@@ -50,7 +51,7 @@ struct CiSeries {
   std::vector<double> values;
   std::uint64_t skipped_rows = 0;
   std::int64_t first_row_ns = 0;  // the file's first row, usable or not: the default alignment origin
-  std::int64_t end_ns = 0;        // the file's last row plus its spacing: where the series (and a wrap period) ends
+  std::int64_t end_ns = 0;  // the file's last row plus its spacing: where the series (and a wrap period) ends
 };
 CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column);
 

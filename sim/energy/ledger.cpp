@@ -165,7 +165,8 @@ void CarbonLedger::book_idle(std::size_t i, core::SimTime a, core::SimTime b) {
   idle_lines_ += book(static_cast<std::size_t>(instances_[i].server), a, b, iv, kIdle);
 }
 
-void CarbonLedger::add_server_dynamic(std::size_t s, double seconds, double dynamic_j, double ci, double dynamic_ci) {
+void CarbonLedger::add_server_dynamic(std::size_t s, double seconds, double dynamic_j, double ci,
+                                      double dynamic_ci) {
   const double k = g_per_w_s_[s], cpu_w = servers_[s].cpu_w_per_busy_instance;
   gpu_dynamic_j_[s] += dynamic_j;
   gpu_dynamic_op_[s] += dynamic_ci * k;
@@ -215,8 +216,10 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   const double gpu_dynamic_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
   // A constant grid (the common case) needs no integral and no division.
   const bool constant_ci = sv.ci->is_constant();
-  const double ci_integral = constant_ci ? sv.ci->constant_value() * seconds : sv.ci->integral(step.start, step.end);
-  const double dynamic_ci = constant_ci ? gpu_dynamic_j * sv.ci->constant_value() : gpu_dynamic_j * ci_integral / seconds;
+  const double ci_integral =
+      constant_ci ? sv.ci->constant_value() * seconds : sv.ci->integral(step.start, step.end);
+  const double dynamic_ci =
+      constant_ci ? gpu_dynamic_j * sv.ci->constant_value() : gpu_dynamic_j * ci_integral / seconds;
   const double k = g_per_w_s_[s];
 
   // The step's amounts, for attribution.
@@ -264,8 +267,8 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   // Split among the requests in the batch by the tokens each had processed: prefill chunks their chunk, decodes
   // one token per iteration. Decodes accrue per instance (settled in on_decode_end); prefill chunks are paid here.
   const double iterations = static_cast<double>(step.iterations);
-  const double inv_tokens =
-      1.0 / (static_cast<double>(step.shape->prefill_tokens) + static_cast<double>(step.shape->decode_seqs) * iterations);
+  const double inv_tokens = 1.0 / (static_cast<double>(step.shape->prefill_tokens) +
+                                   static_cast<double>(step.shape->decode_seqs) * iterations);
   const double energy = energy_j * inv_tokens, op = op_g * inv_tokens, emb = emb_g * inv_tokens;
   std::array<double, 3>& accrued = decode_accrued_[i];
   accrued[0] += energy * iterations;

@@ -53,13 +53,14 @@ struct ServerPower {
     if (b >= decode_w_cache.size()) decode_w_cache.resize(b + 1, -1.0);
     double& w = decode_w_cache[b];
     if (w < 0)
-      w = decode_saturated_w - (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
+      w = decode_saturated_w -
+          (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
     return w;
   }
   mutable std::vector<double> decode_w_cache;
-  double host_static_w = 0;         // chassis, NIC, DRAM, SSD and idle CPU sockets while on
+  double host_static_w = 0;            // chassis, NIC, DRAM, SSD and idle CPU sockets while on
   double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
-  double gpu_emb_g_per_s = 0;       // per GPU (0 when sunk)
+  double gpu_emb_g_per_s = 0;          // per GPU (0 when sunk)
   double host_emb_g_per_s = 0;
 };
 
@@ -71,7 +72,8 @@ struct InstancePlace {
 // The carbon ledger: an observer that prices every step and every idle gap, attributes each step's energy,
 // operational and embodied carbon to the requests in it by tokens processed, keeps idle and powered-off time as
 // their own lines, and rolls everything up by server, phase and time slot. Fleet totals are computed separately
-// from each server's power over the run, so `conservation_error()` checks the attribution rather than restating it.
+// from each server's power over the run, so `conservation_error()` checks the attribution rather than restating
+// it.
 class CarbonLedger final : public serving::ServingObserver, public serving::PowerListener {
  public:
   CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances, serving::RequestPool* pool,
@@ -106,7 +108,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
 
  private:
   struct Interval {
-    double gpu_w = 0, host_w = 0;              // mean power over the interval
+    double gpu_w = 0, host_w = 0;                // mean power over the interval
     double gpu_emb_rate = 0, host_emb_rate = 0;  // g/s
     double busy_gpu_s = 0;
   };
@@ -138,7 +140,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   // added to the slot, phase and server tables once when the instance moves on to another slot (or at the end).
   // Saves pricing each step into six tables; per-request attribution still prices each step.
   struct SlotSums {
-    std::size_t slot = SIZE_MAX;  // none yet
+    std::size_t slot = SIZE_MAX;   // none yet
     core::SimTime lo = 0, hi = 0;  // the slot's bounds: steps within them need no division to place
     // [0] decode part, [1] prefill part (each step split by its prefill share)
     double seconds[2] = {0, 0};     // step time

@@ -16,17 +16,20 @@ namespace greenfleet::energy {
 std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::string& path) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
   const workload::CsvColumns col = workload::read_csv_header(rows);
-  for (const char* need : {"gpu_model", "num_gpus", "architecture", "avg_batch_size", "avg_power_watts", "data_parallel"})
+  for (const char* need :
+       {"gpu_model", "num_gpus", "architecture", "avg_batch_size", "avg_power_watts", "data_parallel"})
     workload::require_column(rows, col, need);
   std::vector<std::string_view> f;
   std::map<std::string, std::vector<PowerPoint>> out;
   while (rows.next_line()) {
     workload::split_csv_row(rows, col, f);
     auto field = [&](const char* n) { return f[col.at(n)]; };
-    if (field("gpu_model") != "H100" || field("architecture") != "Dense Transformer" || field("data_parallel") != "1")
+    if (field("gpu_model") != "H100" || field("architecture") != "Dense Transformer" ||
+        field("data_parallel") != "1")
       continue;
     double gpus = 0, batch = 0, watts = 0;
-    if (!workload::parse_number(field("num_gpus"), gpus) || !workload::parse_number(field("avg_batch_size"), batch) ||
+    if (!workload::parse_number(field("num_gpus"), gpus) ||
+        !workload::parse_number(field("avg_batch_size"), batch) ||
         !workload::parse_number(field("avg_power_watts"), watts) || gpus < 1)
       rows.bad_row("a numeric field does not parse");
     out["h100-sxm"].push_back(PowerPoint{batch, watts / gpus, false});  // the file's power is summed over GPUs
@@ -36,7 +39,8 @@ std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::stri
 
 std::map<std::string, std::vector<double>> read_ml_energy_2023(const std::string& dir) {
   // GPU name in the file name -> catalog id (the 2023 benchmark's exact SKUs are not stated; our mapping).
-  const std::map<std::string, std::string> ids = {{"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
+  const std::map<std::string, std::string> ids = {
+      {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
   std::map<std::string, std::vector<double>> out;
   for (const auto& [name, id] : ids) {
     const std::string path = (std::filesystem::path(dir) / (name + "_chat_benchmark.csv")).string();
@@ -49,8 +53,8 @@ std::map<std::string, std::vector<double>> read_ml_energy_2023(const std::string
     while (rows.next_line()) {
       workload::split_csv_row(rows, col, f);
       double latency = 0, energy = 0;
-      if (!workload::parse_number(f[col.at("latency")], latency) || !workload::parse_number(f[col.at("energy")], energy) ||
-          latency <= 0)
+      if (!workload::parse_number(f[col.at("latency")], latency) ||
+          !workload::parse_number(f[col.at("energy")], energy) || latency <= 0)
         rows.bad_row("latency or energy does not parse");
       out[id].push_back(energy / latency);  // mean power while serving one request, W
     }
@@ -96,9 +100,11 @@ GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoint> po
       const double pred = sat - (sat - small) * std::exp(-p.batch / scale);
       err += std::pow((pred - p.watts) / p.watts, 2);
     }
-    if (err < best_err) best_err = err, best.decode_w_saturated = sat, best.decode_w_small = small, best.batch_scale = scale;
+    if (err < best_err)
+      best_err = err, best.decode_w_saturated = sat, best.decode_w_small = small, best.batch_scale = scale;
   }
-  best.training_points = static_cast<int>(std::count_if(points.begin(), points.end(), [](auto& p) { return !p.held_out; }));
+  best.training_points =
+      static_cast<int>(std::count_if(points.begin(), points.end(), [](auto& p) { return !p.held_out; }));
   best.held_out_points = static_cast<int>(points.size()) - best.training_points;
   std::tie(best.held_out_median_ape, best.held_out_p90_ape) = power_errors(best, points);
   return best;
@@ -108,7 +114,8 @@ std::string power_curve_yaml(const GpuPowerCurve& c) {
   return fmt::format(
       "# GPU decode power vs running batch, written by `greenfleet calibrate`: regenerate, do not edit.\n"
       "# P(B) = decode_w_saturated - (decode_w_saturated - decode_w_small) x exp(-B / batch_scale), W per GPU\n"
-      "gpu: {}\nmethod: {}\nsource: \"{}\"\ndecode_w_small: {:.6g}\ndecode_w_saturated: {:.6g}\nbatch_scale: {:.6g}\n"
+      "gpu: {}\nmethod: {}\nsource: \"{}\"\ndecode_w_small: {:.6g}\ndecode_w_saturated: {:.6g}\nbatch_scale: "
+      "{:.6g}\n"
       "fit:                          # {}\n"
       "  training_points: {}\n  held_out_points: {}\n  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n",
       c.gpu, c.method, c.source, c.decode_w_small, c.decode_w_saturated, c.batch_scale,

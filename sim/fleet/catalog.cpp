@@ -23,7 +23,8 @@ void require_ref(ConfigNode& entry, const std::string& key, const std::string& v
                  const std::set<std::string>& ids, const std::string& what) {
   if (ids.count(value)) return;
   const std::string hint = io::closest_match(value, ids);
-  entry.fail(key, fmt::format("unknown {} '{}'{}", what, value, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  entry.fail(key, fmt::format("unknown {} '{}'{}", what, value,
+                              hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 
 template <class Map>
@@ -45,7 +46,8 @@ Catalog Catalog::load(const std::string& root) {
   c.root_ = root;
   const fs::path hw = fs::path(root) / "hardware_catalog";
   if (!fs::is_directory(hw))
-    throw core::InputError(fmt::format("{}: catalog directory not found (use --catalog or GREENFLEET_HOME)", hw.string()));
+    throw core::InputError(
+        fmt::format("{}: catalog directory not found (use --catalog or GREENFLEET_HOME)", hw.string()));
 
   {
     ConfigNode doc = ConfigNode::open_file((hw / "memory.yaml").string());
@@ -179,15 +181,17 @@ Catalog Catalog::load(const std::string& root) {
     k.act.package_kg = a.get_double("package_kg", std::nullopt, 0, 100);
     k.act.memory_kg_per_gb = a.get_double("memory_kg_per_gb", std::nullopt, 0, 10);
     ConfigNode logic = a.child("logic_kg_per_cm2");
-    for (const auto& node_id : logic.keys()) k.act.logic_kg_per_cm2[node_id] = logic.get_double(node_id, std::nullopt, 0, 100);
+    for (const auto& node_id : logic.keys())
+      k.act.logic_kg_per_cm2[node_id] = logic.get_double(node_id, std::nullopt, 0, 100);
     logic.finish();
     a.finish();
     doc.finish();
     // Every GPU's process node must have an ACT carbon-per-area entry.
     for (const auto& [id, gpu] : c.gpus_)
       if (!k.act.logic_kg_per_cm2.count(gpu.process_node))
-        throw core::InputError(fmt::format("{}: act.logic_kg_per_cm2 has no entry for process node '{}' (GPU '{}')",
-                                           (hw / "embodied.yaml").string(), gpu.process_node, id));
+        throw core::InputError(
+            fmt::format("{}: act.logic_kg_per_cm2 has no entry for process node '{}' (GPU '{}')",
+                        (hw / "embodied.yaml").string(), gpu.process_node, id));
   }
 
   const fs::path md = fs::path(root) / "models" / "llm";
@@ -238,7 +242,8 @@ Catalog Catalog::load(const std::string& root) {
     for (const auto& f : cal_files) {
       perf::CalibrationCoefficients k = perf::load_coefficients(f.string());
       if (!c.gpus_.count(k.gpu) || !c.models_.count(k.model))
-        throw core::InputError(fmt::format("{}: gpu '{}' or model '{}' is not in the catalog", f.string(), k.gpu, k.model));
+        throw core::InputError(
+            fmt::format("{}: gpu '{}' or model '{}' is not in the catalog", f.string(), k.gpu, k.model));
       c.calibrations_[{k.gpu, k.model, k.tensor_parallel}] = k;
     }
     if (fs::is_directory(cal / "power")) {
@@ -248,7 +253,8 @@ Catalog Catalog::load(const std::string& root) {
       std::sort(power_files.begin(), power_files.end());
       for (const auto& f : power_files) {
         energy::GpuPowerCurve pc = energy::load_power_curve(f.string());
-        if (!c.gpus_.count(pc.gpu)) throw core::InputError(fmt::format("{}: gpu '{}' is not in the catalog", f.string(), pc.gpu));
+        if (!c.gpus_.count(pc.gpu))
+          throw core::InputError(fmt::format("{}: gpu '{}' is not in the catalog", f.string(), pc.gpu));
         c.power_curves_[pc.gpu] = pc;
       }
     }

@@ -1,7 +1,7 @@
 #pragma once
 #include <map>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sim/energy/power_calibration.hpp"
@@ -80,7 +80,7 @@ struct ServerSku {
   int cpu_sockets = 0;
   double dram_gb = 0;
   double ssd_gb = 0;
-  double nic_gbps = 0;  // Gb/s
+  double nic_gbps = 0;   // Gb/s
   double chassis_w = 0;  // board, BMC and fans while on
   double nic_w = 0;
 };
@@ -99,7 +99,8 @@ class Catalog {
   const MemoryKind& storage_kind(const std::string& id) const { return storage_kinds_.at(id); }
   const EmbodiedConstants& embodied() const { return embodied_; }
   // Calibrated step-time coefficients (models/calibration/), if any for this combination.
-  const perf::CalibrationCoefficients* calibration(const std::string& gpu, const std::string& model, int tp) const {
+  const perf::CalibrationCoefficients* calibration(const std::string& gpu, const std::string& model,
+                                                   int tp) const {
     auto it = calibrations_.find({gpu, model, tp});
     return it == calibrations_.end() ? nullptr : &it->second;
   }

@@ -16,7 +16,8 @@ AtomicOutput::AtomicOutput(const std::string& final_path) : final_(final_path) {
   const fs::path parent = fs::path(final_path).parent_path();
   std::error_code ec;
   if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec) throw core::InputError(fmt::format("{}: cannot create output directory: {}", parent.string(), ec.message()));
+  if (ec)
+    throw core::InputError(fmt::format("{}: cannot create output directory: {}", parent.string(), ec.message()));
   temp_ = fmt::format("{}.tmp-{}", final_path, ::getpid());
   try {
     file_ = h5::create_file(temp_);

@@ -17,11 +17,16 @@ namespace {
 
 std::string type_name(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing (null)";
-    case YAML::NodeType::Scalar: return fmt::format("'{}'", n.Scalar());
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "nothing";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    case YAML::NodeType::Scalar:
+      return fmt::format("'{}'", n.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
   }
 }
 
@@ -81,7 +86,8 @@ YAML::Node ConfigNode::load_file(const std::string& file) {
   try {
     return YAML::Load(in);
   } catch (const YAML::ParserException& e) {
-    throw InputError(fmt::format("{}:{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
+    throw InputError(
+        fmt::format("{}:{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
 }
 
@@ -166,7 +172,8 @@ std::string ConfigNode::get_choice(const std::string& key, const std::vector<std
   std::string list;
   for (const auto& o : options) list += (list.empty() ? "" : ", ") + o;
   const std::string hint = closest_match(s, std::set<std::string>(options.begin(), options.end()));
-  fail(key, fmt::format("'{}' is not one of: {}{}", s, list, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  fail(key, fmt::format("'{}' is not one of: {}{}", s, list,
+                        hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 
 double ConfigNode::get_double(const std::string& key, std::optional<double> def, double min, double max) {
@@ -176,7 +183,8 @@ double ConfigNode::get_double(const std::string& key, std::optional<double> def,
   if (!v.IsDefined() || v.IsNull()) {
     if (!def) fail(key, "required key is missing (expected a number)");
     out = *def;
-    record(key, YAML::Node(fmt::format("{}", out)));  // shortest text that reads back exactly: 0.9, not 0.90000000000000002
+    record(key, YAML::Node(fmt::format(
+                    "{}", out)));  // shortest text that reads back exactly: 0.9, not 0.90000000000000002
     return out;
   }
   if (!v.IsScalar()) fail(key, fmt::format("expected a number, got {}", type_name(v)));
@@ -253,14 +261,22 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   const std::string unit = s.substr(pos);
   double scale;
   if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "ns") scale = 1e-9;
-  else if (unit == "us") scale = 1e-6;
-  else if (unit == "ms") scale = 1e-3;
-  else if (unit == "min" || unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  else if (unit == "y") scale = 365.0 * 86400;  // 8,760 h, as EcoServe's amortisation
-  else fail(key, fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h, d or y)", unit, s));
+  else if (unit == "ns")
+    scale = 1e-9;
+  else if (unit == "us")
+    scale = 1e-6;
+  else if (unit == "ms")
+    scale = 1e-3;
+  else if (unit == "min" || unit == "m")
+    scale = 60;
+  else if (unit == "h")
+    scale = 3600;
+  else if (unit == "d")
+    scale = 86400;
+  else if (unit == "y")
+    scale = 365.0 * 86400;  // 8,760 h, as EcoServe's amortisation
+  else
+    fail(key, fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h, d or y)", unit, s));
   const double seconds = number * scale;
   if (!std::isfinite(seconds) || !core::fits_sim_time(seconds))
     fail(key, fmt::format("duration '{}' is out of range", s));
@@ -288,8 +304,8 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key, std::opt
     try {
       d = v[i].as<double>();
     } catch (const YAML::Exception&) {
-      throw InputError(fmt::format("{}: {}[{}]: expected a number, got {}", location(v[i].Mark()), key_path(key), i,
-                                   type_name(v[i])));
+      throw InputError(fmt::format("{}: {}[{}]: expected a number, got {}", location(v[i].Mark()), key_path(key),
+                                   i, type_name(v[i])));
     }
     if (!std::isfinite(d) || d < min || d > max)
       throw InputError(fmt::format("{}: {}[{}]: value {} is out of range [{}, {}]", location(v[i].Mark()),
@@ -355,8 +371,8 @@ std::vector<ConfigNode> ConfigNode::child_list(const std::string& key, bool requ
       r.reset(YAML::Node(YAML::NodeType::Undefined));
     }
     if (!v[i].IsMap())
-      throw InputError(fmt::format("{}: {}[{}]: expected a mapping, got {}", location(v[i].Mark()), key_path(key), i,
-                                   type_name(v[i])));
+      throw InputError(fmt::format("{}: {}[{}]: expected a mapping, got {}", location(v[i].Mark()), key_path(key),
+                                   i, type_name(v[i])));
     out.emplace_back(v[i], file_, fmt::format("{}[{}]", key_path(key), i), r, overrides_);
   }
   return out;
@@ -371,9 +387,10 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::child_map(const std:
   for (const auto& kv : v) {
     const std::string id = kv.first.as<std::string>();
     if (!kv.second.IsMap())
-      throw InputError(fmt::format("{}: {}.{}: expected a mapping, got {}", location(kv.second.Mark()), key_path(key),
-                                   id, type_name(kv.second)));
-    out.emplace_back(id, ConfigNode(kv.second, file_, key_path(key) + "." + id, YAML::Node(YAML::NodeType::Undefined)));
+      throw InputError(fmt::format("{}: {}.{}: expected a mapping, got {}", location(kv.second.Mark()),
+                                   key_path(key), id, type_name(kv.second)));
+    out.emplace_back(
+        id, ConfigNode(kv.second, file_, key_path(key) + "." + id, YAML::Node(YAML::NodeType::Undefined)));
   }
   return out;
 }
@@ -439,7 +456,8 @@ std::string apply_override(YAML::Node& root, const std::string& assignment) {
         throw InputError(fmt::format("--set '{}': '{}' indexes a list and must be a number", assignment, p));
       }
       if (idx >= cur.size())
-        throw InputError(fmt::format("--set '{}': index {} is past the end of a list of {}", assignment, idx, cur.size()));
+        throw InputError(
+            fmt::format("--set '{}': index {} is past the end of a list of {}", assignment, idx, cur.size()));
       if (last) {
         cur[idx] = value;
         return shown;

@@ -38,8 +38,8 @@ class ConfigNode {
   std::string get_string(const std::string& key, std::optional<std::string> def = std::nullopt);
   std::string get_choice(const std::string& key, const std::vector<std::string>& options,
                          std::optional<std::string> def = std::nullopt);
-  double get_double(const std::string& key, std::optional<double> def = std::nullopt,
-                    double min = -1e300, double max = 1e300);
+  double get_double(const std::string& key, std::optional<double> def = std::nullopt, double min = -1e300,
+                    double max = 1e300);
   std::int64_t get_int(const std::string& key, std::optional<std::int64_t> def = std::nullopt,
                        std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
   bool get_bool(const std::string& key, std::optional<bool> def = std::nullopt);
@@ -52,7 +52,7 @@ class ConfigNode {
   // An optional key with no default value: known (no "unknown key" error), recorded as null in the resolved tree.
   void note_optional(const std::string& key);
 
-  ConfigNode child(const std::string& key);                 // required mapping
+  ConfigNode child(const std::string& key);  // required mapping
   std::optional<ConfigNode> maybe_child(const std::string& key);
   // A mapping whose keys are absent means "all defaults" (so optional sections can be omitted entirely).
   ConfigNode child_or_empty(const std::string& key);

@@ -100,7 +100,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   x.description = root.get_string("description", std::string());
   x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
   if (root.has("horizon")) x.horizon = root.get_duration("horizon", std::nullopt, 1);
-  else root.note_optional("horizon");
+  else
+    root.note_optional("horizon");
   x.drain = root.get_bool("drain", true);
 
   // Sites first: the fleet refers to them.
@@ -143,8 +144,11 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
           c.note_optional("start");
         }
         ci.wrap = c.get_bool("wrap", true);
-        const std::string unit = c.get_choice("unit", {"g_per_kwh", "kg_per_kwh", "lb_per_mwh"}, std::string("g_per_kwh"));
-        ci.unit_scale = unit == "kg_per_kwh" ? 1000.0 : unit == "lb_per_mwh" ? 0.45359237 : 1.0;  // 1 lb/MWh = 0.4536 g/kWh
+        const std::string unit =
+            c.get_choice("unit", {"g_per_kwh", "kg_per_kwh", "lb_per_mwh"}, std::string("g_per_kwh"));
+        ci.unit_scale = unit == "kg_per_kwh"   ? 1000.0
+                        : unit == "lb_per_mwh" ? 0.45359237
+                                               : 1.0;  // 1 lb/MWh = 0.4536 g/kWh
         try {
           ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column);
         } catch (const core::InputError& e) {
@@ -157,7 +161,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
         if (ci.dip > ci.base) c.fail("dip", "must not exceed base (carbon intensity would go negative)");
         ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour)) / 3600;
         ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour)) / 3600;
-        if (ci.sunset_h <= ci.sunrise_h || ci.sunset_h > 24) c.fail("sunset", "must be after sunrise and within the day");
+        if (ci.sunset_h <= ci.sunrise_h || ci.sunset_h > 24)
+          c.fail("sunset", "must be after sunrise and within the day");
         ci.start_time_of_day = c.get_duration("start_time_of_day", 0);
       }
       c.finish();
@@ -179,22 +184,25 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
     ConfigNode sch = d.child_or_empty("scheduler");
     dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs", 256, 1, 65536));
-    dep.scheduler.max_batched_tokens = static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
+    dep.scheduler.max_batched_tokens =
+        static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
     dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", true);
     dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
-    dep.scheduler.kv_allocation = sch.get_choice("kv_allocation", {"on_demand", "reserve"}, std::string("on_demand")) ==
-                                          "reserve"
-                                      ? serving::KvAllocation::kReserve
-                                      : serving::KvAllocation::kOnDemand;
-    dep.scheduler.preemption = sch.get_choice("preemption", {"recompute", "swap"}, std::string("recompute")) == "swap"
-                                   ? serving::PreemptionMode::kSwap
-                                   : serving::PreemptionMode::kRecompute;
+    dep.scheduler.kv_allocation =
+        sch.get_choice("kv_allocation", {"on_demand", "reserve"}, std::string("on_demand")) == "reserve"
+            ? serving::KvAllocation::kReserve
+            : serving::KvAllocation::kOnDemand;
+    dep.scheduler.preemption =
+        sch.get_choice("preemption", {"recompute", "swap"}, std::string("recompute")) == "swap"
+            ? serving::PreemptionMode::kSwap
+            : serving::PreemptionMode::kRecompute;
     dep.scheduler.swap_bandwidth_gbps = sch.get_double("swap_bandwidth_gbps", 25.0, 0.1, 1e4);
     dep.scheduler.swap_space_gb = sch.get_double("swap_space_gb", 4.0, 0, 1e5);
     if (dep.scheduler.max_batched_tokens < dep.scheduler.max_num_seqs)
-      sch.fail("max_batched_tokens", fmt::format("must be at least max_num_seqs ({}): every running sequence needs a "
-                                                 "token of the budget in each step",
-                                                 dep.scheduler.max_num_seqs));
+      sch.fail("max_batched_tokens",
+               fmt::format("must be at least max_num_seqs ({}): every running sequence needs a "
+                           "token of the budget in each step",
+                           dep.scheduler.max_num_seqs));
     sch.finish();
     ConfigNode pm = d.child_or_empty("perf_model");
     dep.perf_kind = pm.get_choice("kind", {"roofline", "calibrated"}, std::string("roofline"));
@@ -209,7 +217,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     dep.roofline.compute_efficiency = pm.get_double("compute_efficiency", 0.55, 0.01, 1.0);
     dep.roofline.bandwidth_efficiency = pm.get_double("bandwidth_efficiency", 0.80, 0.01, 1.0);
     dep.roofline.step_overhead_s = core::to_seconds(pm.get_duration("step_overhead", core::kMillisecond));
-    dep.roofline.allreduce_latency_s = core::to_seconds(pm.get_duration("allreduce_latency", 8 * core::kMicrosecond));
+    dep.roofline.allreduce_latency_s =
+        core::to_seconds(pm.get_duration("allreduce_latency", 8 * core::kMicrosecond));
     pm.finish();
     d.finish();
     x.deployments.push_back(dep);
@@ -227,13 +236,13 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     e.powered = f.get_bool("powered", true);
     e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
     ConfigNode pw = f.child_or_empty("power");
-    e.power.off_when_idle = pw.get_choice("policy", {"always_on", "off_when_idle"}, std::string("always_on")) ==
-                            "off_when_idle";
+    e.power.off_when_idle =
+        pw.get_choice("policy", {"always_on", "off_when_idle"}, std::string("always_on")) == "off_when_idle";
     e.power.idle_timeout = pw.get_duration("idle_timeout", 600 * core::kSecond, 1);
     e.power.boot_time = pw.get_duration("boot_time", 120 * core::kSecond, 0);
     pw.finish();
-    e.deployment = x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name)
-                                             : f.get_string("deployment");
+    e.deployment =
+        x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name) : f.get_string("deployment");
     if (!deployment_names.count(e.deployment)) {
       const std::string hint = closest_match(e.deployment, deployment_names);
       f.fail("deployment", fmt::format("unknown deployment '{}'{}", e.deployment,
@@ -252,10 +261,11 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
                           dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
     const double kv = usable - model.weight_bytes();
     if (kv < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
-      f.fail("sku", fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
-                                "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
-                                dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
-                                dep.gpu_memory_utilization));
+      f.fail("sku",
+             fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
+                         "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
+                         dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
+                         dep.gpu_memory_utilization));
     const std::string kind = dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
     if (kind == "calibrated" && dep.perf_fallback == "error" &&
         !catalog.calibration(gpu.id, dep.model, dep.tensor_parallel))
@@ -274,7 +284,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
       instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
   }
   if (instances > 60000)
-    root.fail("fleet", fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
+    root.fail("fleet",
+              fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
 
   ConfigNode w = root.child("workload");
   x.workload.source = w.get_choice("source", {"synthetic", "azure_csv", "mooncake_jsonl", "burstgpt_csv"});
@@ -288,15 +299,16 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   x.workload.on_bad_row = w.get_choice("on_bad_row", {"error", "skip"}, std::string("error")) == "skip"
                               ? workload::BadRowPolicy::kSkip
                               : workload::BadRowPolicy::kError;
-  const auto& served = catalog.model(
-      std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) { return d.name == x.workload.deployment; })
-          ->model);
+  const auto& served = catalog.model(std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) {
+                                       return d.name == x.workload.deployment;
+                                     })->model);
   x.workload.transform.rate_scale = w.get_double("rate_scale", 1.0, 1e-6, 1e6);
   ConfigNode win = w.child_or_empty("window");
   x.workload.transform.window_start = win.get_duration("start", 0);
   if (win.has("end")) {
     x.workload.transform.window_end = win.get_duration("end", std::nullopt, 1);
-    if (*x.workload.transform.window_end <= x.workload.transform.window_start) win.fail("end", "must be after start");
+    if (*x.workload.transform.window_end <= x.workload.transform.window_start)
+      win.fail("end", "must be after start");
   } else {
     win.note_optional("end");
   }
@@ -319,7 +331,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
     sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
     sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
     sp.diurnal_peak_s = core::to_seconds(di.get_duration("peak", 14 * core::kHour));
-    if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals) di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
+    if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals)
+      di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
     di.finish();
     ConfigNode pt = s.child("prompt_tokens");
     sp.prompt = read_length(pt, served.max_context);

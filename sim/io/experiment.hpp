@@ -27,7 +27,7 @@ struct WorkloadConfig {
   std::string deployment;
   std::uint64_t max_requests = 0;  // 0: all
   workload::BadRowPolicy on_bad_row = workload::BadRowPolicy::kError;
-  std::string file;  // resolved path of a trace file
+  std::string file;          // resolved path of a trace file
   std::string model_filter;  // burstgpt_csv: keep rows of this Model only
   workload::SyntheticSpec synthetic;
   workload::TransformSpec transform;
@@ -35,8 +35,8 @@ struct WorkloadConfig {
 
 // Where a site's grid carbon intensity comes from.
 struct CarbonIntensityConfig {
-  std::string kind = "constant";  // constant | csv | solar
-  double value = 0;               // constant, gCO2e/kWh
+  std::string kind = "constant";                // constant | csv | solar
+  double value = 0;                             // constant, gCO2e/kWh
   std::string file, time_column, value_column;  // csv
   std::optional<std::int64_t> start_epoch_ns;   // csv: series time at simulation start (default: first row)
   bool wrap = true;                             // csv: repeat the series past its end
@@ -66,8 +66,8 @@ struct FleetEntry {
   std::string sku;
   std::int32_t count = 1;
   std::string deployment;
-  bool powered = true;            // on at the start (false + always_on: present, embodied only, never on)
-  serving::PowerPolicy power;     // always_on, or off when idle with a boot time
+  bool powered = true;             // on at the start (false + always_on: present, embodied only, never on)
+  serving::PowerPolicy power;      // always_on, or off when idle with a boot time
   bool gpu_embodied_sunk = false;  // old GPUs whose embodied carbon is treated as already paid
 };
 
@@ -116,7 +116,7 @@ struct Experiment {
   std::string output_path;
   bool output_requests = true;
   std::string output_compression = "szip";  // szip | deflate | none
-  std::string resolved_yaml;  // every setting, defaults included, as stored in the output
+  std::string resolved_yaml;                // every setting, defaults included, as stored in the output
 };
 
 struct LoadOptions {

@@ -14,9 +14,7 @@ const bool kSilenced = [] {
 }();
 }  // namespace
 
-Handle::Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {
-  (void)kSilenced;
-}
+Handle::Handle(hid_t id, Closer closer) : id_(id), closer_(closer) { (void)kSilenced; }
 
 Handle& Handle::operator=(Handle&& o) noexcept {
   if (this != &o) {
@@ -44,8 +42,7 @@ static Handle checked(hid_t id, Handle::Closer closer, const std::string& what) 
 
 Handle create_file(const std::string& path) {
   (void)kSilenced;
-  return checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
-                 "creating " + path);
+  return checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose, "creating " + path);
 }
 
 Handle open_file_readonly(const std::string& path) {
@@ -138,32 +135,38 @@ template <class T>
 void write_column(hid_t group, const std::string& name, const std::vector<T>& values, const std::string& units) {
   const hsize_t dims[1] = {values.size()};
   Handle space = checked(H5Screate_simple(1, dims, nullptr), H5Sclose, "dataspace");
-  Handle ds = checked(H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                 H5P_DEFAULT),
-                      H5Dclose, "dataset " + name);
+  Handle ds = checked(
+      H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose, "dataset " + name);
   if (!values.empty())
     check(H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "writing " + name);
   if (!units.empty()) write_attr(ds.get(), "units", units);
 }
 
-template void write_column<std::int64_t>(hid_t, const std::string&, const std::vector<std::int64_t>&, const std::string&);
-template void write_column<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&, const std::string&);
-template void write_column<std::int32_t>(hid_t, const std::string&, const std::vector<std::int32_t>&, const std::string&);
+template void write_column<std::int64_t>(hid_t, const std::string&, const std::vector<std::int64_t>&,
+                                         const std::string&);
+template void write_column<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&,
+                                          const std::string&);
+template void write_column<std::int32_t>(hid_t, const std::string&, const std::vector<std::int32_t>&,
+                                         const std::string&);
 template void write_column<double>(hid_t, const std::string&, const std::vector<double>&, const std::string&);
 
 void write_string_column(hid_t group, const std::string& name, const std::vector<std::string>& values) {
   std::size_t width = 1;
   for (const auto& v : values) width = std::max(width, v.size());
   std::vector<char> buf(values.size() * width, '\0');
-  for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), buf.begin() + i * width);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), buf.begin() + i * width);
   Handle type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
   check(H5Tset_size(type.get(), width), "string size");
   check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "string padding");
   const hsize_t dims[1] = {values.size()};
   Handle space = checked(H5Screate_simple(1, dims, nullptr), H5Sclose, "dataspace");
-  Handle ds = checked(H5Dcreate2(group, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                      H5Dclose, "dataset " + name);
-  if (!values.empty()) check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "writing " + name);
+  Handle ds =
+      checked(H5Dcreate2(group, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose, "dataset " + name);
+  if (!values.empty())
+    check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "writing " + name);
 }
 
 template <class T>
@@ -171,21 +174,21 @@ void write_matrix(hid_t group, const std::string& name, const std::vector<T>& va
                   std::size_t cols, const std::string& units) {
   const hsize_t dims[2] = {rows, cols};
   Handle space = checked(H5Screate_simple(2, dims, nullptr), H5Sclose, "dataspace");
-  Handle ds = checked(H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                 H5P_DEFAULT),
-                      H5Dclose, "dataset " + name);
+  Handle ds = checked(
+      H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose, "dataset " + name);
   if (!values.empty())
     check(H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "writing " + name);
   if (!units.empty()) write_attr(ds.get(), "units", units);
 }
-template void write_matrix<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&, std::size_t,
-                                          std::size_t, const std::string&);
+template void write_matrix<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&,
+                                          std::size_t, std::size_t, const std::string&);
 template void write_matrix<double>(hid_t, const std::string&, const std::vector<double>&, std::size_t, std::size_t,
                                    const std::string&);
 
 template <class T>
-AppendColumn<T>::AppendColumn(hid_t group, const std::string& name, const std::string& units, std::size_t chunk_rows,
-                              Compression compression) {
+AppendColumn<T>::AppendColumn(hid_t group, const std::string& name, const std::string& units,
+                              std::size_t chunk_rows, Compression compression) {
   const hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {chunk_rows};
   Handle space = checked(H5Screate_simple(1, dims, maxdims), H5Sclose, "dataspace");
   Handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "dataset properties");
@@ -195,16 +198,17 @@ AppendColumn<T>::AppendColumn(hid_t group, const std::string& name, const std::s
   unsigned int szip_config = 0;
   if (compression == Compression::kNone) {
     // chunked but stored as is: the fastest output, several times larger
-  } else if (compression == Compression::kSzip && H5Zfilter_avail(H5Z_FILTER_SZIP) > 0 && H5Zget_filter_info(H5Z_FILTER_SZIP, &szip_config) >= 0 &&
-      (szip_config & H5Z_FILTER_CONFIG_ENCODE_ENABLED)) {
+  } else if (compression == Compression::kSzip && H5Zfilter_avail(H5Z_FILTER_SZIP) > 0 &&
+             H5Zget_filter_info(H5Z_FILTER_SZIP, &szip_config) >= 0 &&
+             (szip_config & H5Z_FILTER_CONFIG_ENCODE_ENABLED)) {
     check(H5Pset_szip(dcpl.get(), H5_SZIP_NN_OPTION_MASK, 32), "szip filter");
   } else {
     check(H5Pset_shuffle(dcpl.get()), "shuffle filter");
     check(H5Pset_deflate(dcpl.get(), 1), "deflate filter");
   }
-  dataset_ = checked(H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(),
-                                H5P_DEFAULT),
-                     H5Dclose, "dataset " + name);
+  dataset_ =
+      checked(H5Dcreate2(group, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+              H5Dclose, "dataset " + name);
   if (!units.empty()) write_attr(dataset_.get(), "units", units);
 }
 

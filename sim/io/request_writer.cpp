@@ -2,7 +2,8 @@
 
 namespace greenfleet::io {
 
-RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression, std::size_t chunk_rows)
+RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression,
+                             std::size_t chunk_rows)
     : group_(h5::create_group(file, "requests")),
       slo_(slo),
       // Derived seconds are float32 and stored uncompressed: floating-point noise barely compresses, and the

@@ -29,8 +29,7 @@ void write_file(const std::string& path, const std::string& text) {
   std::error_code ec;
   if (!parent.empty()) fs::create_directories(parent, ec);
   if (ec)
-    throw core::InputError(
-        fmt::format("{}: cannot create directory {}: {}", path, parent.string(), ec.message()));
+    throw core::InputError(fmt::format("{}: cannot create directory {}: {}", path, parent.string(), ec.message()));
   const std::string temp = fmt::format("{}.tmp-{}", path, ::getpid());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);

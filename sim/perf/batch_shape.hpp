@@ -10,8 +10,8 @@ struct BatchShape {
   std::int64_t prefill_tokens = 0;
   std::int32_t prefill_seqs = 0;
   std::int32_t prefill_final_chunks = 0;  // chunks that finish their prefill and so sample a token
-  double prefill_attn_ctx = 0;         // sum over prefill tokens of the positions each attends to
-  std::int64_t prefill_kv_tokens = 0;  // sum over chunks of (cached + chunk) tokens whose KV the chunk touches
+  double prefill_attn_ctx = 0;            // sum over prefill tokens of the positions each attends to
+  std::int64_t prefill_kv_tokens = 0;     // sum over chunks of (cached + chunk) tokens whose KV the chunk touches
   std::int32_t decode_seqs = 0;
   std::int64_t decode_ctx = 0;  // sum over decode sequences of their context length this iteration
 

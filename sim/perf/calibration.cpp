@@ -9,9 +9,9 @@
 #include "sim/core/error.hpp"
 #include "sim/io/config_node.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/workload/csv_columns.hpp"
 #include "sim/perf/least_squares.hpp"
 #include "sim/perf/ring_all_reduce.hpp"
+#include "sim/workload/csv_columns.hpp"
 
 namespace greenfleet::perf {
 
@@ -143,8 +143,7 @@ CalibrationCoefficients calibrate(const MeasuredSet& set) {
   {
     std::vector<const MeasuredPoint*> pts = train;
     std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) {
-      return static_cast<std::int64_t>(x->batch) * x->prompt <
-             static_cast<std::int64_t>(y->batch) * y->prompt;
+      return static_cast<std::int64_t>(x->batch) * x->prompt < static_cast<std::int64_t>(y->batch) * y->prompt;
     });
     double best = INFINITY;
     for (std::size_t split = 0; split + 3 <= pts.size(); ++split) {
@@ -243,8 +242,7 @@ ErrorStats held_out_step_errors(const PerfModel& model, const MeasuredSet& set) 
     bool seen = false;
     for (const auto& q : set.points)
       seen |= !q.held_out && !q.excluded && q.prompt == p.prompt && q.batch == p.batch;
-    if (!seen)
-      ape.push_back(100 * std::abs(model.step_seconds(prefill_shape(p)) - p.prefill_s) / p.prefill_s);
+    if (!seen) ape.push_back(100 * std::abs(model.step_seconds(prefill_shape(p)) - p.prefill_s) / p.prefill_s);
     if (p.truncated) continue;
     // The measured decode time is the mean over the output - 1 decode iterations after the prefill.
     const double mean_decode =
@@ -286,8 +284,8 @@ CarriedEfficiency carried_efficiency(const fleet::Catalog& catalog, const CarryQ
   for (const Tier& t : kTiers) {
     if (!t.same_arch && !query.cross_architecture) continue;
     if (t.same_model && query.model.empty()) continue;
-    const CarriedEfficiency e = carried_efficiency_where(
-        catalog, query, t.same_arch ? query.architecture : "", t.same_model ? query.model : "", t.measured);
+    const CarriedEfficiency e = carried_efficiency_where(catalog, query, t.same_arch ? query.architecture : "",
+                                                         t.same_model ? query.model : "", t.measured);
     if (e.entries) return e;
   }
   return {};
@@ -316,16 +314,15 @@ CarriedEfficiency carried_efficiency_where(const fleet::Catalog& catalog, const 
     const auto& m = catalog.model(c.model);
     const double t = c.tensor_parallel;
     // The roofline's two all-reduces per layer of one token's activations (RooflineModel::comm_seconds).
-    const double per_all_reduce = ring_all_reduce_seconds(m.hidden_size * m.bytes_per_param,
-                                                          c.tensor_parallel, gpu.link_bandwidth_gbps * 1e9) +
+    const double per_all_reduce = ring_all_reduce_seconds(m.hidden_size * m.bytes_per_param, c.tensor_parallel,
+                                                          gpu.link_bandwidth_gbps * 1e9) +
                                   defaults.allreduce_latency_s;
     const double comm = c.tensor_parallel > 1 ? 2.0 * m.layers * per_all_reduce : 0.0;
     const double weight_read_s = c.decode_floor - defaults.step_overhead_s - comm;
     if (weight_read_s <= 0) continue;
     bw += std::clamp(m.weight_bytes() / t / (gpu.memory_bandwidth_gbps * 1e9 * weight_read_s), 0.05, 1.0);
     const double matmul = 2.0 * m.layer_parameters();  // per token, all layers
-    comp +=
-        std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
+    comp += std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
     ++e.entries;
   }
   if (e.entries) {
@@ -349,16 +346,13 @@ RooflineParams with_carried(RooflineParams base, const CarriedEfficiency& e) {
 std::string coefficients_yaml(const CalibrationCoefficients& c) {
   std::string source = c.source;
   std::replace(source.begin(), source.end(), '"', '\'');  // keep the YAML string well formed
-  std::string s =
-      "# Calibrated step-time model written by `greenfleet calibrate`: regenerate, do not edit.\n";
+  std::string s = "# Calibrated step-time model written by `greenfleet calibrate`: regenerate, do not edit.\n";
   s += fmt::format("gpu: {}\nmodel: {}\ntensor_parallel: {}\n", c.gpu, c.model, c.tensor_parallel);
   s += fmt::format("origin: {}\nsource: \"{}\"\n", to_string(c.origin), source);
   s += fmt::format("prefill_floor_s: {:.10g}\nprefill_fixed_s: {:.10g}\n", c.prefill_floor, c.prefill_fixed);
-  s += fmt::format("per_prefill_token_s: {:.10g}\nper_attn_ctx_s: {:.10g}\n", c.per_prefill_token,
-                   c.per_attn_ctx);
+  s += fmt::format("per_prefill_token_s: {:.10g}\nper_attn_ctx_s: {:.10g}\n", c.per_prefill_token, c.per_attn_ctx);
   s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\n", c.decode_floor, c.decode_fixed);
-  s += fmt::format("per_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n", c.per_decode_seq,
-                   c.per_decode_ctx);
+  s += fmt::format("per_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n", c.per_decode_seq, c.per_decode_ctx);
   s += "fit:                          # absolute percentage errors on held-out points (docs/MODELS.md)\n";
   s += fmt::format("  training_points: {}\n  held_out_points: {}\n", c.training_points, c.held_out_points);
   s += fmt::format("  held_out_median_ape: {:.3f}\n", c.held_out_median_ape);
@@ -398,10 +392,8 @@ CalibrationCoefficients load_coefficients(const std::string& file) {
   return c;
 }
 
-std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model,
-                              int tp) {
-  return (std::filesystem::path(root) / "models" / "calibration" / gpu /
-          fmt::format("{}-tp{}.yaml", model, tp))
+std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model, int tp) {
+  return (std::filesystem::path(root) / "models" / "calibration" / gpu / fmt::format("{}-tp{}.yaml", model, tp))
       .string();
 }
 

@@ -27,8 +27,8 @@ struct MeasuredSet {
   int excluded = 0;
 };
 
-// Reads SplitwiseSim's perf_model.csv (columns by name, workload/csv_columns.hpp), maps its model and hardware names
-// to catalog ids, collapses repeats to medians and marks the distinct points (in sorted order, excluded ones
+// Reads SplitwiseSim's perf_model.csv (columns by name, workload/csv_columns.hpp), maps its model and hardware
+// names to catalog ids, collapses repeats to medians and marks the distinct points (in sorted order, excluded ones
 // left out) held out by is_held_out. Rows of models or hardware the catalog lacks are skipped and counted in
 // `skipped`. A batch-sweep point whose prefill time is below that of a smaller batch was not run as one step
 // (the KV cache could not hold the batch, so the engine queued part of it): such points are excluded from
@@ -77,7 +77,6 @@ std::string coefficients_yaml(const CalibrationCoefficients& c);
 // unknown one or a bad value is an error naming file:line:column.
 CalibrationCoefficients load_coefficients(const std::string& file);
 // models/calibration/<gpu>/<model>-tp<N>.yaml
-std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model,
-                              int tp);
+std::string coefficients_path(const std::string& root, const std::string& gpu, const std::string& model, int tp);
 
 }  // namespace greenfleet::perf

@@ -37,9 +37,7 @@ BatchShape shape_of(const CpuPoint& p) {
 }
 
 // Tokens the step consumes (prefill) or produces (decode).
-double step_tokens(const CpuPoint& p) {
-  return p.prefill ? kCpuPrefillPromptTokens : p.batch;
-}
+double step_tokens(const CpuPoint& p) { return p.prefill ? kCpuPrefillPromptTokens : p.batch; }
 
 double relative_sse(const CpuCoefficients& c, const std::vector<CpuPoint>& pts) {
   double e = 0;
@@ -104,8 +102,7 @@ CpuMeasuredSet read_cpu_measurements(const std::string& file) {
   n.finish();
   const auto prefill_rows =
       std::count_if(set.rows.begin(), set.rows.end(), [](const auto& r) { return r.prefill; });
-  if (prefill_rows == static_cast<std::ptrdiff_t>(set.rows.size()))
-    n.fail("decode", "needs at least one row");
+  if (prefill_rows == static_cast<std::ptrdiff_t>(set.rows.size())) n.fail("decode", "needs at least one row");
   if (prefill_rows == 0) n.fail("prefill", "needs at least one row");
   // The power line has two parameters: rows at one thread count cannot separate the slope from the base.
   std::set<int> power_threads;
@@ -174,8 +171,7 @@ CpuCoefficients calibrate_cpu(const CpuMeasuredSet& set) {
       std::vector<double> y;
       for (std::size_t j = 0; j < sorted.size(); ++j) {
         const double x = x_of(sorted[j]);
-        f.push_back(j < split ? std::vector<double>{1.0, x, 0.0, 0.0}
-                              : std::vector<double>{0.0, 0.0, x, 0.0});
+        f.push_back(j < split ? std::vector<double>{1.0, x, 0.0, 0.0} : std::vector<double>{0.0, 0.0, x, 0.0});
         y.push_back(sorted[j].batch / sorted[j].tps);
       }
       for (const auto& p : train) {
@@ -264,8 +260,7 @@ std::string cpu_coefficients_yaml(const CpuCoefficients& c) {
   s += fmt::format("compute_per_seq_1t_s: {:.10g}\n", c.compute_per_seq_1t_s);
   s += fmt::format("per_prefill_token_1t_s: {:.10g}\n", c.per_prefill_token_1t_s);
   s += fmt::format("serial_fraction: {:.10g}\n", c.serial_fraction);
-  s += fmt::format("power_base_w: {:.10g}\npower_per_thread_w: {:.10g}\n", c.power_base_w,
-                   c.power_per_thread_w);
+  s += fmt::format("power_base_w: {:.10g}\npower_per_thread_w: {:.10g}\n", c.power_base_w, c.power_per_thread_w);
   s += "fit:                          "
        "# throughput: absolute percentage errors on held-out points (every third row);\n"
        "                              # power: leave-one-out over the range ends (docs/CPU_MODEL.md)\n";
@@ -274,8 +269,7 @@ std::string cpu_coefficients_yaml(const CpuCoefficients& c) {
   s += fmt::format("  held_out_median_ape: {:.3f}\n", c.held_out_median_ape);
   s += fmt::format("  held_out_p90_ape: {:.3f}\n", c.held_out_p90_ape);
   s += fmt::format("  power_points: {}\n", c.power_points);
-  s += fmt::format("  power_median_ape: {:.3f}\n  power_p90_ape: {:.3f}\n", c.power_median_ape,
-                   c.power_p90_ape);
+  s += fmt::format("  power_median_ape: {:.3f}\n  power_p90_ape: {:.3f}\n", c.power_median_ape, c.power_p90_ape);
   return s;
 }
 

@@ -10,9 +10,7 @@ namespace greenfleet::perf {
 // sizes, CPU throughput rows): in the sorted order of the points, every third one starting with the second
 // (index 1, 4, 7, ...) is held out for validation and the rest are fitted, so the smallest point is always
 // fitted and the held-out points spread evenly over the measured range.
-inline bool is_held_out(std::size_t index) {
-  return index % 3 == 1;
-}
+inline bool is_held_out(std::size_t index) { return index % 3 == 1; }
 
 // Absolute percentage errors of a fit on some points, summarised.
 struct ErrorStats {
@@ -24,8 +22,7 @@ struct ErrorStats {
 inline ErrorStats ape_stats(const std::vector<double>& ape) {
   ErrorStats s;
   s.points = static_cast<int>(ape.size());
-  if (!ape.empty())
-    s.median_ape = metrics::sample_median(ape), s.p90_ape = metrics::sample_quantile(ape, 0.9);
+  if (!ape.empty()) s.median_ape = metrics::sample_median(ape), s.p90_ape = metrics::sample_quantile(ape, 0.9);
   return s;
 }
 

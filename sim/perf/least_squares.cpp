@@ -33,8 +33,7 @@ bool solve(std::vector<std::vector<double>> a, std::vector<double> b, std::vecto
   return true;
 }
 
-double weighted_sse(const std::vector<double>& pred, const std::vector<double>& y,
-                    const std::vector<double>& w) {
+double weighted_sse(const std::vector<double>& pred, const std::vector<double>& y, const std::vector<double>& w) {
   double e = 0;
   for (std::size_t i = 0; i < y.size(); ++i) {
     const double r = w[i] * (pred[i] - y[i]);
@@ -93,8 +92,8 @@ std::vector<double> fit_relative_least_squares(const std::vector<std::vector<dou
   return fit_weighted_least_squares(features, targets, weights);
 }
 
-HingeLine fit_hinge(const std::vector<double>& x, const std::vector<double>& y,
-                    const std::vector<double>& offset, const std::vector<double>& weights) {
+HingeLine fit_hinge(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& offset,
+                    const std::vector<double>& weights) {
   std::vector<std::size_t> order(x.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return x[a] < x[b]; });
@@ -119,8 +118,7 @@ HingeLine fit_hinge(const std::vector<double>& x, const std::vector<double>& y,
     const auto line = fit_weighted_least_squares(f, t, w);
     h.fixed = line[0], h.slope = line[1];
     std::vector<double> pred(x.size());
-    for (std::size_t r = 0; r < x.size(); ++r)
-      pred[r] = std::max(h.floor, h.fixed + h.slope * x[r] + offset[r]);
+    for (std::size_t r = 0; r < x.size(); ++r) pred[r] = std::max(h.floor, h.fixed + h.slope * x[r] + offset[r]);
     const double err = weighted_sse(pred, y, weights);
     if (err < best_err) best_err = err, best = h;
   }

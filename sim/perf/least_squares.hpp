@@ -29,8 +29,8 @@ struct HingeLine {
 // split of the points (sorted by x, between distinct values) into a floor group (floor = its weighted mean)
 // and a line group (non-negative weighted fit of y - offset); the split with the least error over all points
 // wins.
-HingeLine fit_hinge(const std::vector<double>& x, const std::vector<double>& y,
-                    const std::vector<double>& offset, const std::vector<double>& weights);
+HingeLine fit_hinge(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& offset,
+                    const std::vector<double>& weights);
 // The relative-error fit of a hinge to (x, y) with no offset.
 HingeLine fit_hinge(const std::vector<double>& x, const std::vector<double>& y);
 

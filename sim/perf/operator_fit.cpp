@@ -8,8 +8,7 @@ namespace greenfleet::perf {
 OperatorFit fit_operators(const OperatorSet& set) {
   std::vector<double> x, lin, emb;
   for (const auto& p : set.points)
-    if (!p.held_out)
-      x.push_back(static_cast<double>(p.tokens)), lin.push_back(p.linear_s), emb.push_back(p.emb_s);
+    if (!p.held_out) x.push_back(static_cast<double>(p.tokens)), lin.push_back(p.linear_s), emb.push_back(p.emb_s);
   if (x.size() < 3) throw std::runtime_error("calibration: too few Vidur token counts in " + set.source);
   OperatorFit fit;
   fit.linear = fit_hinge(x, lin);
@@ -39,8 +38,7 @@ AllReduceFit fit_all_reduce(const AllReduceSet& set) {
   std::vector<double> ape;
   for (const auto& p : set.points)
     if (p.held_out)
-      ape.push_back(100 * std::abs(fit.seconds(2.0 * static_cast<double>(p.elements)) - p.seconds) /
-                    p.seconds);
+      ape.push_back(100 * std::abs(fit.seconds(2.0 * static_cast<double>(p.elements)) - p.seconds) / p.seconds);
   fit.held_out = ape_stats(ape);
   return fit;
 }

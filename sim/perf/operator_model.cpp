@@ -26,8 +26,8 @@ OperatorModel::OperatorModel(OperatorModelSpec spec) : spec_(std::move(spec)) {
     // Two ring all-reduces per layer (after attention and after the MLP) of one token's activations each.
     const double all_reduces = 2.0 * layers_;
     hops_ = all_reduces * ring_all_reduce_steps(spec_.tensor_parallel);
-    ring_s_per_token_ = ring_all_reduce_seconds(all_reduces * allreduce_bytes_per_token_,
-                                                spec_.tensor_parallel, spec_.gpu.link_bandwidth_gbps * 1e9);
+    ring_s_per_token_ = ring_all_reduce_seconds(all_reduces * allreduce_bytes_per_token_, spec_.tensor_parallel,
+                                                spec_.gpu.link_bandwidth_gbps * 1e9);
   }
 }
 
@@ -36,8 +36,7 @@ double OperatorModel::token_seconds(double tokens, double sampled) const {
   const double comm =
       spec_.tensor_parallel > 1 ? 2.0 * spec_.all_reduce.seconds(tokens * allreduce_bytes_per_token_) : 0.0;
   const double lm_head = sampled > 0 ? spec_.linear.at(sampled) * lm_head_ratio_ : 0.0;
-  const double stack =
-      spec_.stack.hop_latency_s * hops_ + spec_.stack.ring_byte_factor * ring_seconds(tokens);
+  const double stack = spec_.stack.hop_latency_s * hops_ + spec_.stack.ring_byte_factor * ring_seconds(tokens);
   return layers_ * (spec_.linear.at(tokens) + comm) + spec_.emb.at(tokens) + lm_head + stack;
 }
 

@@ -24,8 +24,10 @@ double sum_max_of_crossing_lines(double a1, double b1, double a2, double b2, dou
   double cross = -d0 / slope;  // real root
   std::int64_t split;
   if (cross <= 0) split = 0;
-  else if (cross >= static_cast<double>(k)) split = k;
-  else split = static_cast<std::int64_t>(std::ceil(cross));
+  else if (cross >= static_cast<double>(k))
+    split = k;
+  else
+    split = static_cast<std::int64_t>(std::ceil(cross));
   split = std::clamp<std::int64_t>(split, 0, k);
   // Before the split the sign is that of d(0) (for split>0); after it the other line dominates.
   const bool first_is_1_before = (d0 > 0) || (d0 == 0 && slope < 0);

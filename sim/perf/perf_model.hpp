@@ -79,6 +79,7 @@ class PerfModel {
     s.decode_ctx = ctx;
     return step_seconds(s);
   }
+
  private:
   mutable std::vector<DecodeCost> decode_cache_;  // [batch]; batch field 0 until filled
 };

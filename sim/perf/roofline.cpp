@@ -27,14 +27,14 @@ double RooflineModel::comm_seconds(std::int64_t tokens) const {
   if (tp_ <= 1) return 0;
   // Two ring all-reduces per layer (after attention and after the MLP) of the step's activations.
   const double message = static_cast<double>(tokens) * activation_bytes_per_token_;
-  const double per_allreduce =
-      ring_all_reduce_seconds(message, tp_, link_rate_) + params_.allreduce_latency_s;
+  const double per_allreduce = ring_all_reduce_seconds(message, tp_, link_rate_) + params_.allreduce_latency_s;
   return 2.0 * layers_ * per_allreduce;
 }
 
 StepCost RooflineModel::step_cost(const BatchShape& s) const {
   const double prefill_flops = flops_per_token_ * static_cast<double>(s.prefill_tokens) +
-                               flops_per_logit_ * s.prefill_final_chunks + attn_flops_per_ctx_ * s.prefill_attn_ctx;
+                               flops_per_logit_ * s.prefill_final_chunks +
+                               attn_flops_per_ctx_ * s.prefill_attn_ctx;
   const double decode_flops = (flops_per_token_ + flops_per_logit_) * s.decode_seqs +
                               attn_flops_per_ctx_ * static_cast<double>(s.decode_ctx);
   const double flops = prefill_flops + decode_flops;

@@ -11,10 +11,10 @@ namespace greenfleet::perf {
 // calibrated model (sim/perf/calibrated.*) or efficiencies carried from it replace them. Every one can be set per
 // deployment in YAML.
 struct RooflineParams {
-  double compute_efficiency = 0.55;     // achieved / peak dense FP16 FLOP/s
-  double bandwidth_efficiency = 0.80;   // achieved / peak memory bandwidth
-  double step_overhead_s = 1.0e-3;      // scheduler, sampling and launch overhead per step
-  double allreduce_latency_s = 8e-6;    // per all-reduce (2 per layer) when tensor parallel
+  double compute_efficiency = 0.55;    // achieved / peak dense FP16 FLOP/s
+  double bandwidth_efficiency = 0.80;  // achieved / peak memory bandwidth
+  double step_overhead_s = 1.0e-3;     // scheduler, sampling and launch overhead per step
+  double allreduce_latency_s = 8e-6;   // per all-reduce (2 per layer) when tensor parallel
 };
 
 // Roofline: a step costs its fixed overhead plus the larger of its compute time (matmul and attention FLOPs at
@@ -29,13 +29,12 @@ class RooflineModel final : public PerfModel {
   StepCost step_cost(const BatchShape& shape) const override;
   DecodeCost decode_cost(std::int32_t batch) const override;
 
-
  private:
   double comm_seconds(std::int64_t tokens) const;
 
-  double flop_rate_ = 0;       // effective FLOP/s over all TP devices
-  double byte_rate_ = 0;       // effective B/s over all TP devices
-  double link_rate_ = 0;       // B/s per direction per device
+  double flop_rate_ = 0;  // effective FLOP/s over all TP devices
+  double byte_rate_ = 0;  // effective B/s over all TP devices
+  double link_rate_ = 0;  // B/s per direction per device
   int tp_ = 1;
   double layers_ = 0;
   double flops_per_token_ = 0;     // 2 x matmul parameters of the transformer layers

@@ -52,9 +52,7 @@ OperatorModelSpec spec_for(const fleet::Catalog& catalog, const OperatorSet& set
 
 // KV heads held by one TP shard: heads are split across shards, and replicated where there are fewer heads
 // than shards (vLLM's rule for grouped-query attention).
-double kv_heads_per_shard(const LlmModel& m, int tp) {
-  return std::max(1, (m.kv_heads + tp - 1) / tp);
-}
+double kv_heads_per_shard(const LlmModel& m, int tp) { return std::max(1, (m.kv_heads + tp - 1) / tp); }
 
 }  // namespace
 

@@ -44,7 +44,7 @@ struct VidurEntry {
   ErrorStats all_reduce_held_out;
   OperatorModelSpec spec;                // the composed operator model (with its architecture's stack fit)
   CalibrationCoefficients coefficients;  // status kWritten
-  ErrorStats approximation;  // of the coefficients against the operator model, on derivation_grid()
+  ErrorStats approximation;              // of the coefficients against the operator model, on derivation_grid()
 };
 
 // The composed operator model of a SplitwiseSim set (Llama-2-70B), on that set's held-out points.

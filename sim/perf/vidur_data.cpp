@@ -7,8 +7,8 @@
 
 #include "sim/core/error.hpp"
 #include "sim/metrics/sample_stats.hpp"
-#include "sim/workload/csv_columns.hpp"
 #include "sim/perf/held_out.hpp"
+#include "sim/workload/csv_columns.hpp"
 
 namespace greenfleet::perf {
 
@@ -57,8 +57,8 @@ std::map<std::string, std::string> vidur_all_reduce_files() {
           {"h100-sxm", "profiling/vidur/network/h100_dgx/all_reduce.csv"}};
 }
 
-std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source,
-                                        const std::string& gpu, const LlmModel& model) {
+std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source, const std::string& gpu,
+                                        const LlmModel& model) {
   workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
   const auto col = workload::read_csv_header(rows);
   std::vector<std::string> ops;
@@ -83,8 +83,7 @@ std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::stri
     for (const auto& [name, want] : shape) {
       const int got = workload::csv_number<int>(rows, f, col, name);
       if (got != want)
-        rows.bad_row(
-            fmt::format("column '{}' is {}, but catalog model '{}' has {}", name, got, model.id, want));
+        rows.bad_row(fmt::format("column '{}' is {}, but catalog model '{}' has {}", name, got, model.id, want));
     }
     const std::string_view gated = f[col.at("use_gated_mlp")];
     if (gated != "True" && gated != "False")

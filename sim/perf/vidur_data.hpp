@@ -44,13 +44,13 @@ inline constexpr const char* kVidurLinearOperators[] = {"attn_pre_proj",
                                                         "add"};
 inline constexpr int kVidurRequiredOperators = 4;
 
-// Reads one mlp.csv (columns by name, workload/csv_columns.hpp) for catalog `model` on catalog `gpu`, one set per TP
-// degree, with the token counts held out by is_held_out (in sorted order). A row whose n_head, n_kv_head,
+// Reads one mlp.csv (columns by name, workload/csv_columns.hpp) for catalog `model` on catalog `gpu`, one set per
+// TP degree, with the token counts held out by is_held_out (in sorted order). A row whose n_head, n_kv_head,
 // n_embd, n_expanded_embd or use_gated_mlp disagrees with the catalog model, whose fields do not parse, or
 // whose operator medians are not positive (the relative fits divide by them) is an error naming file:line and
 // the column. `source` names the file in coefficient files (a path independent of where the data is).
-std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source,
-                                        const std::string& gpu, const LlmModel& model);
+std::vector<OperatorSet> read_vidur_mlp(const std::string& path, const std::string& source, const std::string& gpu,
+                                        const LlmModel& model);
 
 // Every compute/<gpu>/<org>/<model>/mlp.csv under `data_dir`/profiling/vidur, in sorted order, with Vidur's
 // GPU and model names mapped to catalog ids (vidur_gpu_id, vidur_model_id). Skipped, with their rows counted

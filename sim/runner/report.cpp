@@ -22,7 +22,8 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   s.add("trace_rows_skipped", static_cast<double>(sim.skipped_rows()), "trace rows skipped (malformed)");
   auto pct = [&](const char* name, const metrics::LogHistogram& h) {
     for (auto [q, tag] : {std::pair{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}})
-      s.add(fmt::format("{}_{}_s", name, tag), core::to_seconds(h.quantile(q)), fmt::format("{} {} (s)", name, tag));
+      s.add(fmt::format("{}_{}_s", name, tag), core::to_seconds(h.quantile(q)),
+            fmt::format("{} {} (s)", name, tag));
     s.add(fmt::format("{}_mean_s", name), h.mean() * 1e-9, fmt::format("{} mean (s)", name));
   };
   pct("ttft", m.ttft());
@@ -38,8 +39,9 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
     s.add(fmt::format("requests_completed_{}", class_names[c]), static_cast<double>(m.completed_class(c)),
           fmt::format("requests completed, {}", class_names[c]));
     s.add(fmt::format("slo_attainment_{}", class_names[c]),
-          m.completed_class(c) ? static_cast<double>(m.slo_met_class(c)) / static_cast<double>(m.completed_class(c))
-                               : std::nan(""),
+          m.completed_class(c)
+              ? static_cast<double>(m.slo_met_class(c)) / static_cast<double>(m.completed_class(c))
+              : std::nan(""),
           fmt::format("SLO attainment, {} (of completed)", class_names[c]));
   }
   std::uint64_t preemptions = 0;
@@ -141,7 +143,8 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
     io::h5::Handle g = io::h5::create_group(carbon.get(), "by_phase");
     std::vector<energy::Accum> rows;
     std::vector<std::string> names;
-    for (int p = 0; p < energy::kPhases; ++p) rows.push_back(ledger.phase(static_cast<energy::Phase>(p))), names.push_back(energy::kPhaseNames[p]);
+    for (int p = 0; p < energy::kPhases; ++p)
+      rows.push_back(ledger.phase(static_cast<energy::Phase>(p))), names.push_back(energy::kPhaseNames[p]);
     io::h5::write_string_column(g.get(), "phase", names);
     columns(g.get(), rows);
   }
@@ -166,7 +169,8 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
       util(slots * servers), ci(slots * x.sites.size());
   for (std::size_t j = 0; j < slots; ++j) {
     const core::SimTime lo = static_cast<core::SimTime>(j) * ledger.slot();
-    const core::SimTime hi = std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
+    const core::SimTime hi =
+        std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
     const double len = core::to_seconds(hi - lo);
     for (std::size_t s = 0; s < servers; ++s) {
       const energy::Accum& a = ledger.slot_table()[j * servers + s];
@@ -177,7 +181,8 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
       const int gpus = ledger.servers()[s].gpus;
       util[j * servers + s] = gpus ? ledger.slot_busy_gpu_seconds()[j * servers + s] / (gpus * len) : 0.0;
     }
-    for (std::size_t site = 0; site < x.sites.size(); ++site) ci[j * x.sites.size() + site] = sim.signals()[site].mean(lo, hi);
+    for (std::size_t site = 0; site < x.sites.size(); ++site)
+      ci[j * x.sites.size() + site] = sim.signals()[site].mean(lo, hi);
   }
   auto matrix = [&](const char* name, const std::vector<double>& v, std::size_t cols, const char* units) {
     io::h5::write_matrix(ts.get(), name, v, slots, cols, units);
@@ -274,7 +279,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
     io::h5::write_column(g.get(), "utilisation", util, "busy share of the run");
     io::h5::write_string_column(g.get(), "perf_model", perf);
     io::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
-                     "iterations run with [column] sequences in the batch");
+                         "iterations run with [column] sequences in the batch");
   }
   write_carbon_tables(file, sim, x);
 }

@@ -11,8 +11,8 @@
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/burstgpt_csv.hpp"
 #include "sim/workload/mooncake_jsonl.hpp"
-#include "sim/workload/transforms.hpp"
 #include "sim/workload/synthetic.hpp"
+#include "sim/workload/transforms.hpp"
 
 namespace greenfleet::runner {
 
@@ -36,8 +36,8 @@ energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint6
     starts.insert(starts.begin(), series.first_row_ns - origin);  // leading gap: the first usable value
     values.insert(values.begin(), values.front());
   }
-  return energy::CarbonSignal::samples(std::move(starts), std::move(values), series.end_ns - series.epoch_ns.back(),
-                                       c.wrap);
+  return energy::CarbonSignal::samples(std::move(starts), std::move(values),
+                                       series.end_ns - series.epoch_ns.back(), c.wrap);
 }
 
 }  // namespace
@@ -81,7 +81,8 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
         perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel,
                                                                      perf::with_carried(dep.roofline, carried)));
       } else {
-        perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel, dep.roofline));
+        perf_models_.push_back(
+            std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel, dep.roofline));
       }
       pm = perf_models_.back().get();
     }
@@ -98,8 +99,14 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
                                                         : energy::ecoserve_gpu_card(gpu, catalog).total;
     const double host_kg = energy::ecoserve_host(sku, catalog).total;
     for (std::int32_t c = 0; c < entry.count; ++c) {
-      ServerInfo s{static_cast<std::int32_t>(servers_.size()), site_index.at(entry.site), entry.sku, entry.deployment,
-                   entry.powered, entry.gpu_embodied_sunk, card_kg, host_kg};
+      ServerInfo s{static_cast<std::int32_t>(servers_.size()),
+                   site_index.at(entry.site),
+                   entry.sku,
+                   entry.deployment,
+                   entry.powered,
+                   entry.gpu_embodied_sunk,
+                   card_kg,
+                   host_kg};
       servers_.push_back(s);
       const auto& site = x.sites[static_cast<std::size_t>(s.site)];
       energy::ServerPower sp;
@@ -118,15 +125,18 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
         sp.decode_saturated_w = curve->decode_w_saturated;
         sp.decode_batch_scale = curve->batch_scale;
       }
-      sp.host_static_w = sku.chassis_w + sku.nic_w + sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
+      sp.host_static_w = sku.chassis_w + sku.nic_w +
+                         sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
                          sku.ssd_gb * catalog.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
       sp.cpu_w_per_busy_instance = x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
       // Linear amortisation over each component class's lifetime (EcoServe), in grams per second.
-      sp.gpu_emb_g_per_s = entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(x.carbon.gpu_lifetime);
+      sp.gpu_emb_g_per_s =
+          entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(x.carbon.gpu_lifetime);
       sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(x.carbon.host_lifetime);
       powers.push_back(sp);
       if (!has_instances) continue;  // off for the whole run: no instances
-      if (entry.power.off_when_idle) managed.push_back({static_cast<std::size_t>(s.id), entry.power, entry.powered, {}});
+      if (entry.power.off_when_idle)
+        managed.push_back({static_cast<std::size_t>(s.id), entry.power, entry.powered, {}});
       for (int k = 0; k < per_server; ++k) {
         places.push_back(energy::InstancePlace{s.id, dep.tensor_parallel});
         serving::Placement p{s.id, s.site, k * dep.tensor_parallel, dep.tensor_parallel};
@@ -157,7 +167,8 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
   } else if (x.workload.source == "mooncake_jsonl") {
     raw = std::make_unique<workload::MooncakeJsonlSource>(x.workload.file, x.workload.on_bad_row);
   } else if (x.workload.source == "burstgpt_csv") {
-    raw = std::make_unique<workload::BurstGptCsvSource>(x.workload.file, x.workload.on_bad_row, x.workload.model_filter);
+    raw = std::make_unique<workload::BurstGptCsvSource>(x.workload.file, x.workload.on_bad_row,
+                                                        x.workload.model_filter);
   } else {
     raw = std::make_unique<workload::SyntheticSource>(x.workload.synthetic, x.seed);
   }

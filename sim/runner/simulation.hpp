@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "sim/core/engine.hpp"

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <stdexcept>
 #include <string>
-#include <cmath>
 
 namespace greenfleet::serving {
 
@@ -144,7 +144,8 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
   std::int64_t j = std::clamp<std::int64_t>((lo + hi) / 2, 0, run_iterations_ - 1);
   if (j > 0 && run_boundary(j) > t) {
     if (--j > 0 && run_boundary(j) > t) hi = j - 1, lo = 0;
-    else return j;
+    else
+      return j;
   } else {
     if (j + 1 >= run_iterations_ || run_boundary(j + 1) > t) return j;
     if (++j + 1 >= run_iterations_ || run_boundary(j + 1) > t) return j;
@@ -153,7 +154,8 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
   while (lo < hi) {  // largest j in [lo, hi] with run_boundary(j) <= t
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
     if (run_boundary(mid) <= t) lo = mid;
-    else hi = mid - 1;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -163,7 +165,8 @@ std::int64_t Instance::outstanding_tokens() const {
   if (!has_head_) return outstanding_tokens_ - completed_iterations_at(now) * shape_.decode_seqs;
   if (now < run_start_) return outstanding_tokens_;
   // The head's tokens: its prefill chunks, one output token per decode and per prefill it completes.
-  const std::int64_t head_tokens = head_shape_.prefill_tokens + head_shape_.decode_seqs + head_shape_.prefill_final_chunks;
+  const std::int64_t head_tokens =
+      head_shape_.prefill_tokens + head_shape_.decode_seqs + head_shape_.prefill_final_chunks;
   return outstanding_tokens_ - head_tokens - completed_iterations_at(now) * shape_.decode_seqs;
 }
 
@@ -194,7 +197,8 @@ void Instance::preempt_one() {
   r.kv_blocks = 0;
   const double bytes = r.kv_tokens() * config_.kv_bytes_per_token;
   const double swap_capacity = config_.swap_space_gb * 1e9 * placement_.devices;
-  if (config_.preemption == PreemptionMode::kSwap && r.prefill_done() && swap_used_bytes_ + bytes <= swap_capacity) {
+  if (config_.preemption == PreemptionMode::kSwap && r.prefill_done() &&
+      swap_used_bytes_ + bytes <= swap_capacity) {
     r.swapped = true;
     swap_used_bytes_ += bytes;
     step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
@@ -265,7 +269,8 @@ void Instance::start_step() {
   prefilling_.clear();  // unfinished prefills, in admission order: usually none, so no second pass
   for (std::uint32_t slot : running_) {
     if ((*pool_)[slot].prefill_done()) add_decode(slot);
-    else prefilling_.push_back(slot);
+    else
+      prefilling_.push_back(slot);
   }
   for (std::uint32_t slot : prefilling_) {
     const RequestState& r = (*pool_)[slot];
@@ -360,7 +365,8 @@ std::int64_t Instance::plan_run(std::int64_t min_remaining) {
     while (lo < hi) {
       const std::int64_t mid = lo + (hi - lo + 1) / 2;
       if (run_extra_blocks(mid) <= run_free_start_) lo = mid;
-      else hi = mid - 1;
+      else
+        hi = mid - 1;
     }
     k = lo;
     set_run_blocks(k);
@@ -481,12 +487,13 @@ void Instance::finish_step() {
     count_step(now, k, batch_.size());
     if (observer_) {
       if (ff_run_)  // a run's devices are busy for all of it but the per-iteration overhead
-        report_step(step_start_, now, shape_, batch_, k,
-                    std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead),
-                    0.0);
+        report_step(
+            step_start_, now, shape_, batch_, k,
+            std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead), 0.0);
       else
         report_step(step_start_, now, shape_, batch_, k,
-                    std::min(step_cost_.busy_seconds, core::to_seconds(now - step_start_)), step_cost_.prefill_share);
+                    std::min(step_cost_.busy_seconds, core::to_seconds(now - step_start_)),
+                    step_cost_.prefill_share);
     }
     any_done = apply_entries(batch_, k, now, ff_run_);
   }
@@ -498,13 +505,16 @@ void Instance::finish_step() {
     // Stable compaction keeps admission order, which decides who gets prefill budget first.
     std::size_t w = 0;
     for (std::uint32_t slot : running_) {
-      if ((*pool_)[slot].generated >= (*pool_)[slot].spec.output_tokens) finish_request(slot, RequestStatus::kCompleted);
-      else running_[w++] = slot;
+      if ((*pool_)[slot].generated >= (*pool_)[slot].spec.output_tokens)
+        finish_request(slot, RequestStatus::kCompleted);
+      else
+        running_[w++] = slot;
     }
     running_.resize(w);
   }
   if (!running_.empty() || queued() != 0) start_step();
-  else if (provisioner_) provisioner_->on_instance_idle(power_server_);
+  else if (provisioner_)
+    provisioner_->on_instance_idle(power_server_);
 }
 
 void Instance::power_on() {
@@ -579,8 +589,9 @@ void Instance::abandon_all(core::SimTime end) {
     if (ff_run_) {
       const core::SimTime cut_at = run_boundary(done);
       const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * shape_.decode_seqs);
-      busy = std::max(0.0, core::to_seconds(cut_at - step_start_) - static_cast<double>(done) * run_cost_.overhead) +
-             std::min(run_cost_.step_seconds(cut_ctx) - run_cost_.overhead, core::to_seconds(end - cut_at));
+      busy =
+          std::max(0.0, core::to_seconds(cut_at - step_start_) - static_cast<double>(done) * run_cost_.overhead) +
+          std::min(run_cost_.step_seconds(cut_ctx) - run_cost_.overhead, core::to_seconds(end - cut_at));
     }
     count_step(end, done, batch_.size());
     if (observer_)

@@ -173,7 +173,7 @@ class Instance final : public core::EventHandler {
   core::RingQueue<std::uint32_t> waiting_[2];  // [online, offline]: online requests are admitted first
   std::vector<std::uint32_t> running_;         // admission order
   std::vector<std::uint32_t> prefilling_;      // scratch for start_step
-  std::vector<Entry> batch_;   // the step's entries; with a head, the run's
+  std::vector<Entry> batch_;                   // the step's entries; with a head, the run's
   perf::BatchShape shape_;
   perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
   bool ff_run_ = false;        // the current step is (or ends with) a decode run priced by run_cost_
@@ -185,7 +185,7 @@ class Instance final : public core::EventHandler {
   bool busy_ = false;
   core::SimTime step_start_ = 0;
   core::SimTime run_start_ = 0;  // where the decode run starts: step_start_ unless the step has a head
-  double step_extra_s_ = 0;          // swap transfers added to this step
+  double step_extra_s_ = 0;      // swap transfers added to this step
   // Reference mode: the decode-only steps since the last batch change, timed as the run fast-forward would fold
   // them into (start_step).
   bool stepped_run_ = false;

@@ -13,8 +13,8 @@ class Instance;
 // One request's part in a step: prefill tokens of its chunk, or (decode) one token per iteration.
 struct BatchEntry {
   std::uint32_t slot;
-  std::int32_t prefill_chunk;    // 0 for a decode entry
-  std::int32_t blocks_before;    // decode entries: KV blocks held before the step
+  std::int32_t prefill_chunk;  // 0 for a decode entry
+  std::int32_t blocks_before;  // decode entries: KV blocks held before the step
   std::int32_t kv_tokens_before;
 };
 

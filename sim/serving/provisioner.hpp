@@ -16,7 +16,7 @@ class PowerListener {
 };
 
 struct PowerPolicy {
-  bool off_when_idle = false;       // power the server off once all its instances idled for idle_timeout
+  bool off_when_idle = false;  // power the server off once all its instances idled for idle_timeout
   core::SimTime idle_timeout = 600 * core::kSecond;
   core::SimTime boot_time = 120 * core::kSecond;  // from power-on until instances can run (draws idle power)
 };

@@ -15,11 +15,11 @@ enum class RequestStatus : std::uint8_t { kCompleted = 0, kUnfinished = 1, kReje
 // Field order matters: the scheduler touches the first cache line (progress counters, then the spec's lengths)
 // for every request in every step.
 struct alignas(64) RequestState {
-  std::int32_t prefilled = 0;   // tokens of the current prefill whose KV is computed
+  std::int32_t prefilled = 0;       // tokens of the current prefill whose KV is computed
   std::int32_t prefill_target = 0;  // tokens the current prefill covers: the prompt, or prompt + output so far
                                     // when a preempted request recomputes its KV
-  std::int32_t generated = 0;   // output tokens produced (the first comes with the end of prefill)
-  std::int32_t kv_blocks = 0;   // blocks reserved on its instance
+  std::int32_t generated = 0;       // output tokens produced (the first comes with the end of prefill)
+  std::int32_t kv_blocks = 0;       // blocks reserved on its instance
   workload::RequestSpec spec;
   std::int32_t instance = -1;
   std::int32_t preemptions = 0;

@@ -70,7 +70,8 @@ class LeastKvUsage final : public Router {
  public:
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
     // Queued requests hold no blocks yet, so they break ties between equally full caches.
-    return argmin(instances, [](const Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); });
+    return argmin(instances,
+                  [](const Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); });
   }
 };
 
@@ -118,9 +119,11 @@ RouterRegistry make_registry() {
           return std::make_unique<RoundRobin>();
         });
   const core::ParamSpec wake{"wake_penalty_tokens", "int", std::to_string(kDefaultWakePenaltyTokens),
-                              "extra load of an instance whose server is off or booting"};
-  r.add({"router", "least_outstanding_tokens",
-         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).", {wake}},
+                             "extra load of an instance whose server is off or booting"};
+  r.add({"router",
+         "least_outstanding_tokens",
+         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).",
+         {wake}},
         [](io::ConfigNode& p, std::uint64_t) {
           const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
           p.finish();
@@ -131,14 +134,17 @@ RouterRegistry make_registry() {
           p.finish();
           return std::make_unique<LeastKvUsage>();
         });
-  r.add({"router", "random", "Uniformly random instance from the router's own seeded stream.",
+  r.add({"router",
+         "random",
+         "Uniformly random instance from the router's own seeded stream.",
          {{"seed_stream", "string", "router.random", "name of the RNG stream (change it to decorrelate runs)"}}},
         [](io::ConfigNode& p, std::uint64_t seed) {
           const std::string stream = p.get_string("seed_stream", std::string("router.random"));
           p.finish();
           return std::make_unique<Random>(core::Rng::stream(seed, stream).next_u64());
         });
-  r.add({"router", "power_of_two",
+  r.add({"router",
+         "power_of_two",
          "Samples two distinct instances at random and joins the one with fewer outstanding tokens.",
          {{"seed_stream", "string", "router.power_of_two", "name of the RNG stream"}, wake}},
         [](io::ConfigNode& p, std::uint64_t seed) {

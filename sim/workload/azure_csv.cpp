@@ -84,12 +84,15 @@ AzureCsvSource::AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row)
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
     if (fields_[i] == "TIMESTAMP") col_time_ = i;
-    else if (fields_[i] == "ContextTokens") col_prompt_ = i;
-    else if (fields_[i] == "GeneratedTokens") col_output_ = i;
+    else if (fields_[i] == "ContextTokens")
+      col_prompt_ = i;
+    else if (fields_[i] == "GeneratedTokens")
+      col_output_ = i;
   }
   if (col_time_ < 0 || col_prompt_ < 0 || col_output_ < 0)
-    throw core::InputError(fmt::format(
-        "{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens", path, rows_.line()));
+    throw core::InputError(
+        fmt::format("{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens",
+                    path, rows_.line()));
 }
 
 bool AzureCsvSource::next(RequestSpec& out) {

@@ -15,14 +15,18 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, BadRowPolicy on_ba
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
     if (fields_[i] == "Timestamp") col_time_ = i;
-    else if (fields_[i] == "Model") col_model_ = i;
-    else if (fields_[i] == "Request tokens") col_request_ = i;
-    else if (fields_[i] == "Response tokens") col_response_ = i;
+    else if (fields_[i] == "Model")
+      col_model_ = i;
+    else if (fields_[i] == "Request tokens")
+      col_request_ = i;
+    else if (fields_[i] == "Response tokens")
+      col_response_ = i;
   }
   if (col_time_ < 0 || col_model_ < 0 || col_request_ < 0 || col_response_ < 0)
-    throw core::InputError(fmt::format("{}:1: header '{}' lacks a column: expected Timestamp, Model, Request tokens "
-                                       "and Response tokens",
-                                       path, rows_.line()));
+    throw core::InputError(
+        fmt::format("{}:1: header '{}' lacks a column: expected Timestamp, Model, Request tokens "
+                    "and Response tokens",
+                    path, rows_.line()));
 }
 
 bool BurstGptCsvSource::next(RequestSpec& out) {
@@ -40,7 +44,8 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
     } else if (!parse_number(fields_[col_request_], prompt) || prompt < 1) {
       why = fmt::format("Request tokens '{}' is not a positive integer", fields_[col_request_]);
     } else if (!parse_number(fields_[col_response_], output) || output < 1) {
-      why = fmt::format("Response tokens '{}' is not a positive integer (a failed request)", fields_[col_response_]);
+      why =
+          fmt::format("Response tokens '{}' is not a positive integer (a failed request)", fields_[col_response_]);
     } else {
       core::SimTime arrival = 0;
       if (!clock_.place(core::from_seconds(t), arrival)) {

@@ -11,8 +11,8 @@ CsvColumns read_csv_header(LineReader& rows) {
   CsvColumns col;
   for (std::size_t i = 0; i < f.size(); ++i)
     if (!col.emplace(std::string(f[i]), i).second)
-      throw core::InputError(fmt::format("{}:1: column '{}' appears twice (columns {} and {})", rows.path(),
-                                         f[i], col.at(std::string(f[i])) + 1, i + 1));
+      throw core::InputError(fmt::format("{}:1: column '{}' appears twice (columns {} and {})", rows.path(), f[i],
+                                         col.at(std::string(f[i])) + 1, i + 1));
   return col;
 }
 
@@ -22,8 +22,7 @@ void require_column(const LineReader& rows, const CsvColumns& col, const std::st
 
 void split_csv_row(LineReader& rows, const CsvColumns& col, std::vector<std::string_view>& f) {
   split_csv(rows.line(), f);
-  if (f.size() != col.size())
-    rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
+  if (f.size() != col.size()) rows.bad_row(fmt::format("expected {} columns, found {}", col.size(), f.size()));
 }
 
 }  // namespace greenfleet::workload

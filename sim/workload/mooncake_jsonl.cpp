@@ -89,7 +89,8 @@ class FlatJson {
 
 }  // namespace
 
-MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, BadRowPolicy on_bad_row) : rows_(path, on_bad_row) {}
+MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, BadRowPolicy on_bad_row)
+    : rows_(path, on_bad_row) {}
 
 bool MooncakeJsonlSource::next(RequestSpec& out) {
   while (rows_.next_line()) {
@@ -100,23 +101,30 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
     std::string why = json.parse(
         [&](const std::string& k, double v) {
           if (k == "timestamp") ts = v;
-          else if (k == "input_length") in = v;
-          else if (k == "output_length") outlen = v;
+          else if (k == "input_length")
+            in = v;
+          else if (k == "output_length")
+            outlen = v;
         },
         [&](const std::string& k, double v) {
           if (k != "hash_ids") return;
           if (v < 0 || v != std::floor(v)) bad_hash = true;
-          else out.prefix_hashes.push_back(static_cast<std::uint64_t>(v));
+          else
+            out.prefix_hashes.push_back(static_cast<std::uint64_t>(v));
         });
     if (why.empty()) {
       if (std::isnan(ts) || std::isnan(in) || std::isnan(outlen))
         why = "needs \"timestamp\", \"input_length\" and \"output_length\"";
-      else if (ts < 0) why = fmt::format("timestamp {} is negative", ts);
-      else if (!core::fits_sim_time(ts * 1e-3)) why = fmt::format("timestamp {} ms is out of range", ts);
-      else if (in < 1 || in != std::floor(in) || in > 1e9) why = fmt::format("input_length {} is not a positive integer", in);
+      else if (ts < 0)
+        why = fmt::format("timestamp {} is negative", ts);
+      else if (!core::fits_sim_time(ts * 1e-3))
+        why = fmt::format("timestamp {} ms is out of range", ts);
+      else if (in < 1 || in != std::floor(in) || in > 1e9)
+        why = fmt::format("input_length {} is not a positive integer", in);
       else if (outlen < 1 || outlen != std::floor(outlen) || outlen > 1e9)
         why = fmt::format("output_length {} is not a positive integer", outlen);
-      else if (bad_hash) why = "hash_ids must be non-negative integers";
+      else if (bad_hash)
+        why = "hash_ids must be non-negative integers";
     }
     if (why.empty()) {
       // Relative to the first row, like the other readers (the published traces start at 0 anyway).
@@ -125,7 +133,8 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
         why = fmt::format("timestamp {} ms is earlier than the previous row's (rows must be in time order)", ts);
       } else {
         std::vector<std::uint64_t> hashes = std::move(out.prefix_hashes);
-        set_online_request(out, next_id_++, arrival, static_cast<std::int32_t>(in), static_cast<std::int32_t>(outlen));
+        set_online_request(out, next_id_++, arrival, static_cast<std::int32_t>(in),
+                           static_cast<std::int32_t>(outlen));
         out.prefix_hashes = std::move(hashes);
         return true;
       }

@@ -14,10 +14,18 @@ double LengthDistribution::log_mean_mu() const { return std::log(mean) - 0.5 * s
 std::int32_t LengthDistribution::sample(core::Rng& rng, double mu) const {
   double x = value;
   switch (kind) {
-    case Kind::kConstant: x = value; break;
-    case Kind::kLognormal: x = rng.lognormal(mu, sigma); break;
-    case Kind::kUniform: x = min + (max - min) * rng.uniform(); break;
-    case Kind::kEmpirical: x = values[rng.below(values.size())]; break;
+    case Kind::kConstant:
+      x = value;
+      break;
+    case Kind::kLognormal:
+      x = rng.lognormal(mu, sigma);
+      break;
+    case Kind::kUniform:
+      x = min + (max - min) * rng.uniform();
+      break;
+    case Kind::kEmpirical:
+      x = values[rng.below(values.size())];
+      break;
   }
   return static_cast<std::int32_t>(std::lround(std::clamp(x, min, max)));
 }
@@ -50,9 +58,10 @@ bool SyntheticSource::next(RequestSpec& out) {
     }
   }
   if (!core::fits_sim_time(clock_s_))
-    throw core::InputError(fmt::format("workload.synthetic: arrival {} s is beyond the simulated time range "
-                                       "(about 292 years); raise rate or lower requests",
-                                       clock_s_));
+    throw core::InputError(
+        fmt::format("workload.synthetic: arrival {} s is beyond the simulated time range "
+                    "(about 292 years); raise rate or lower requests",
+                    clock_s_));
   const std::int32_t prompt = spec_.prompt.sample(prompts_, prompt_mu_);
   const std::int32_t output = spec_.output.sample(outputs_, output_mu_);
   set_online_request(out, produced_++, core::from_seconds(clock_s_), prompt, output);

@@ -11,9 +11,9 @@ namespace greenfleet::workload {
 struct LengthDistribution {
   enum class Kind { kConstant, kLognormal, kUniform, kEmpirical };
   Kind kind = Kind::kConstant;
-  double value = 1;        // constant
-  double mean = 1;         // lognormal: mean of the distribution (not of its log)
-  double sigma = 0.5;      // lognormal: standard deviation of the log
+  double value = 1;    // constant
+  double mean = 1;     // lognormal: mean of the distribution (not of its log)
+  double sigma = 0.5;  // lognormal: standard deviation of the log
   double min = 1, max = 1 << 20;
   std::vector<double> values;  // empirical: sampled uniformly
 
@@ -25,9 +25,9 @@ struct LengthDistribution {
 
 struct SyntheticSpec {
   std::uint64_t requests = 1000;
-  double rate = 1;                // mean arrivals per second
-  bool gamma_arrivals = false;    // false: Poisson
-  double cv = 1;                  // coefficient of variation of inter-arrival times (gamma)
+  double rate = 1;              // mean arrivals per second
+  bool gamma_arrivals = false;  // false: Poisson
+  double cv = 1;                // coefficient of variation of inter-arrival times (gamma)
   // Diurnal modulation (Poisson only): rate(t) = rate x (1 + amplitude x cos(2 pi (t - peak) / period)).
   double diurnal_amplitude = 0;
   double diurnal_period_s = 86400;

@@ -22,8 +22,9 @@ bool LineReader::next_line() {
 
 void LineReader::bad_row(const std::string& why) {
   if (policy_ == BadRowPolicy::kError)
-    throw core::InputError(skip_hint_.empty() ? fmt::format("{}:{}: {}", path_, line_number_, why)
-                                              : fmt::format("{}:{}: {} ({})", path_, line_number_, why, skip_hint_));
+    throw core::InputError(skip_hint_.empty()
+                               ? fmt::format("{}:{}: {}", path_, line_number_, why)
+                               : fmt::format("{}:{}: {} ({})", path_, line_number_, why, skip_hint_));
   ++skipped_;
 }
 

@@ -20,9 +20,10 @@ bool TransformedSource::next(RequestSpec& out) {
     } else {
       const double scaled = static_cast<double>(out.arrival - spec_.window_start) / spec_.rate_scale;
       if (!core::fits_sim_time(scaled * 1e-9))
-        throw core::InputError(fmt::format("workload.rate_scale {}: request {} would arrive beyond the simulated "
-                                           "time range (about 292 years)",
-                                           spec_.rate_scale, out.id));
+        throw core::InputError(
+            fmt::format("workload.rate_scale {}: request {} would arrive beyond the simulated "
+                        "time range (about 292 years)",
+                        spec_.rate_scale, out.id));
       out.arrival = static_cast<core::SimTime>(std::llround(scaled));
     }
     out.id = next_id_++;

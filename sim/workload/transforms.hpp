@@ -8,10 +8,10 @@
 namespace greenfleet::workload {
 
 struct TransformSpec {
-  core::SimTime window_start = 0;            // keep arrivals in [start, end) of the original trace time
-  std::optional<core::SimTime> window_end;   // and shift them so the window starts at 0
-  double rate_scale = 1;                     // > 1 compresses time: 2 doubles the request rate
-  double offline_share = 0;                  // share of requests tagged offline (EcoServe: 21-55%)
+  core::SimTime window_start = 0;                     // keep arrivals in [start, end) of the original trace time
+  std::optional<core::SimTime> window_end;            // and shift them so the window starts at 0
+  double rate_scale = 1;                              // > 1 compresses time: 2 doubles the request rate
+  double offline_share = 0;                           // share of requests tagged offline (EcoServe: 21-55%)
   core::SimTime offline_deadline = 24 * core::kHour;  // offline completion deadline after arrival
 };
 
