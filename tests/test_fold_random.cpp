@@ -119,7 +119,8 @@ Scenario make(std::uint64_t seed) {
     workload::RequestSpec s;
     s.id = static_cast<std::uint64_t>(i);
     const int mode = static_cast<int>(U(0, 3));
-    if (mode == 0) t += 0;
+    if (mode == 0)
+      t += 0;
     else if (mode == 1)
       t += U(0, 3'000'000);
     else if (mode == 2)

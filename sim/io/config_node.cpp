@@ -260,7 +260,8 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   }
   const std::string unit = s.substr(pos);
   double scale;
-  if (unit.empty() || unit == "s") scale = 1;
+  if (unit.empty() || unit == "s")
+    scale = 1;
   else if (unit == "ns")
     scale = 1e-9;
   else if (unit == "us")

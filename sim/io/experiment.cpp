@@ -99,7 +99,8 @@ Experiment load_experiment(const std::string& file, const fleet::Catalog& catalo
   x.name = root.get_string("name");
   x.description = root.get_string("description", std::string());
   x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
-  if (root.has("horizon")) x.horizon = root.get_duration("horizon", std::nullopt, 1);
+  if (root.has("horizon"))
+    x.horizon = root.get_duration("horizon", std::nullopt, 1);
   else
     root.note_optional("horizon");
   x.drain = root.get_bool("drain", true);

@@ -64,7 +64,8 @@ Summary read_summary(const std::string& path) {
   }
   Summary s;
   for (const auto& a : h5::read_attrs(group.get())) {
-    if (a.name == "title") s.title = a.text;
+    if (a.name == "title")
+      s.title = a.text;
     else if (!a.is_string)
       s.items.push_back({a.name, a.number, a.name});
   }

@@ -23,7 +23,8 @@ double sum_max_of_crossing_lines(double a1, double b1, double a2, double b2, dou
   // First index at which the sign differs from the sign at 0.
   double cross = -d0 / slope;  // real root
   std::int64_t split;
-  if (cross <= 0) split = 0;
+  if (cross <= 0)
+    split = 0;
   else if (cross >= static_cast<double>(k))
     split = k;
   else

@@ -143,7 +143,8 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
   // binary search over the bracket when rounding put it further off.
   std::int64_t j = std::clamp<std::int64_t>((lo + hi) / 2, 0, run_iterations_ - 1);
   if (j > 0 && run_boundary(j) > t) {
-    if (--j > 0 && run_boundary(j) > t) hi = j - 1, lo = 0;
+    if (--j > 0 && run_boundary(j) > t)
+      hi = j - 1, lo = 0;
     else
       return j;
   } else {
@@ -153,7 +154,8 @@ std::int64_t Instance::completed_iterations_at(core::SimTime t) const {
   }
   while (lo < hi) {  // largest j in [lo, hi] with run_boundary(j) <= t
     const std::int64_t mid = lo + (hi - lo + 1) / 2;
-    if (run_boundary(mid) <= t) lo = mid;
+    if (run_boundary(mid) <= t)
+      lo = mid;
     else
       hi = mid - 1;
   }
@@ -268,7 +270,8 @@ void Instance::start_step() {
   run_free_start_ = kv_blocks_free_;
   prefilling_.clear();  // unfinished prefills, in admission order: usually none, so no second pass
   for (std::uint32_t slot : running_) {
-    if ((*pool_)[slot].prefill_done()) add_decode(slot);
+    if ((*pool_)[slot].prefill_done())
+      add_decode(slot);
     else
       prefilling_.push_back(slot);
   }
@@ -364,7 +367,8 @@ std::int64_t Instance::plan_run(std::int64_t min_remaining) {
     std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption check made sure
     while (lo < hi) {
       const std::int64_t mid = lo + (hi - lo + 1) / 2;
-      if (run_extra_blocks(mid) <= run_free_start_) lo = mid;
+      if (run_extra_blocks(mid) <= run_free_start_)
+        lo = mid;
       else
         hi = mid - 1;
     }
@@ -512,7 +516,8 @@ void Instance::finish_step() {
     }
     running_.resize(w);
   }
-  if (!running_.empty() || queued() != 0) start_step();
+  if (!running_.empty() || queued() != 0)
+    start_step();
   else if (provisioner_)
     provisioner_->on_instance_idle(power_server_);
 }

@@ -83,7 +83,8 @@ AzureCsvSource::AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row)
   split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
-    if (fields_[i] == "TIMESTAMP") col_time_ = i;
+    if (fields_[i] == "TIMESTAMP")
+      col_time_ = i;
     else if (fields_[i] == "ContextTokens")
       col_prompt_ = i;
     else if (fields_[i] == "GeneratedTokens")

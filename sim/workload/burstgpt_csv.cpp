@@ -14,7 +14,8 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, BadRowPolicy on_ba
   split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
-    if (fields_[i] == "Timestamp") col_time_ = i;
+    if (fields_[i] == "Timestamp")
+      col_time_ = i;
     else if (fields_[i] == "Model")
       col_model_ = i;
     else if (fields_[i] == "Request tokens")

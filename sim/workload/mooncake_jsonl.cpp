@@ -100,7 +100,8 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
     FlatJson json(rows_.line());
     std::string why = json.parse(
         [&](const std::string& k, double v) {
-          if (k == "timestamp") ts = v;
+          if (k == "timestamp")
+            ts = v;
           else if (k == "input_length")
             in = v;
           else if (k == "output_length")
@@ -108,7 +109,8 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
         },
         [&](const std::string& k, double v) {
           if (k != "hash_ids") return;
-          if (v < 0 || v != std::floor(v)) bad_hash = true;
+          if (v < 0 || v != std::floor(v))
+            bad_hash = true;
           else
             out.prefix_hashes.push_back(static_cast<std::uint64_t>(v));
         });
