@@ -36,11 +36,12 @@ for c in "${cases[@]}"; do
 done
 echo
 # Wall time drifts with the state of a shared machine; instruction and cycle counts drift far less, so they are
-# printed too where perf can count them (compare builds with these).
+# printed too where perf can count them (compare builds with these). Instructions per cycle tell the machine's
+# state: the same binary's IPC falls when another tenant loads the host.
 if command -v perf >/dev/null 2>&1 &&
   perf stat -x, -e instructions:u,cycles:u -o "$tmp/stat" "$bin" run "$exp" -q -o "$tmp/out.h5" \
     --set output.compression=none > /dev/null 2>&1; then
-  awk -F, '/instructions/{i=$1} /cycles/{c=$1} END{if (i && c) printf "1M uncompressed: %.3f G instructions, %.3f G cycles\n", i / 1e9, c / 1e9}' "$tmp/stat"
+  awk -F, '/instructions/{i=$1} /cycles/{c=$1} END{if (i && c) printf "1M uncompressed: %.3f G instructions, %.3f G cycles, %.2f instructions per cycle\n", i / 1e9, c / 1e9, i / c}' "$tmp/stat"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
 echo "binary: $("$bin" --version)"
