@@ -472,6 +472,12 @@ void Instance::count_step(core::SimTime end, std::int64_t iterations, std::size_
   stats_.batch_size_iterations[batch] += static_cast<std::uint64_t>(iterations);
 }
 
+double Instance::busy_seconds_to(core::SimTime end, std::int64_t iterations) const {
+  const double elapsed = core::to_seconds(end - step_start_);
+  if (ff_run_) return std::max(0.0, elapsed - static_cast<double>(iterations) * run_cost_.overhead);
+  return std::min(step_cost_.busy_seconds, elapsed);
+}
+
 void Instance::finish_head() {
   count_step(run_start_, 1, head_batch_.size());
   if (observer_)
@@ -489,16 +495,9 @@ void Instance::finish_step() {
   bool any_done = false;
   if (k > 0) {  // not a head whose run was cut to nothing
     count_step(now, k, batch_.size());
-    if (observer_) {
-      if (ff_run_)  // a run's devices are busy for all of it but the per-iteration overhead
-        report_step(
-            step_start_, now, shape_, batch_, k,
-            std::max(0.0, core::to_seconds(now - step_start_) - static_cast<double>(k) * run_cost_.overhead), 0.0);
-      else
-        report_step(step_start_, now, shape_, batch_, k,
-                    std::min(step_cost_.busy_seconds, core::to_seconds(now - step_start_)),
-                    step_cost_.prefill_share);
-    }
+    if (observer_)
+      report_step(step_start_, now, shape_, batch_, k, busy_seconds_to(now, k),
+                  ff_run_ ? 0.0 : step_cost_.prefill_share);
     any_done = apply_entries(batch_, k, now, ff_run_);
   }
   busy_ = false;
@@ -590,13 +589,14 @@ void Instance::abandon_all(core::SimTime end) {
     // stepping would have booked them: fully in those iterations, and in the one cut short for as much of it
     // as its own busy part lasts.
     const std::int64_t done = ff_run_ ? completed_iterations_at(end) : 0;
-    double busy = std::min(step_cost_.busy_seconds, core::to_seconds(end - step_start_));
-    if (ff_run_) {
+    double busy = 0;
+    if (!ff_run_) {
+      busy = busy_seconds_to(end, 0);
+    } else {
       const core::SimTime cut_at = run_boundary(done);
       const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * shape_.decode_seqs);
-      busy =
-          std::max(0.0, core::to_seconds(cut_at - step_start_) - static_cast<double>(done) * run_cost_.overhead) +
-          std::min(run_cost_.step_seconds(cut_ctx) - run_cost_.overhead, core::to_seconds(end - cut_at));
+      busy = busy_seconds_to(cut_at, done) +
+             std::min(run_cost_.step_seconds(cut_ctx) - run_cost_.overhead, core::to_seconds(end - cut_at));
     }
     count_step(end, done, batch_.size());
     if (observer_)

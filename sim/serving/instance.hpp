@@ -128,6 +128,9 @@ class Instance final : public core::EventHandler {
   bool fold_run();
   // Adds the step from step_start_ to `end` (`iterations` of a batch of `batch`) to the statistics.
   void count_step(core::SimTime end, std::int64_t iterations, std::size_t batch);
+  // The devices' busy time from step_start_ to `end`: in a run of `iterations` iterations, all of it but their
+  // overheads; in a single step, its busy part (all of it unless `end` comes first).
+  double busy_seconds_to(core::SimTime end, std::int64_t iterations) const;
   // Books the head of the step in flight (its end, run_start_, has passed), leaving the run as the step.
   void finish_head();
   // Plans a fast-forwarded run of the decode entries in batch_ from run_free_start_ free blocks: to the first
