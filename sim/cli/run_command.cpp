@@ -111,11 +111,13 @@ int run_command(const std::vector<std::string>& args) {
   if (printed) std::fputs("\r\033[K", stderr);
   if (writer) writer->flush();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  const io::Summary summary = runner::make_summary(sim, x, wall);
-  runner::write_run_tables(out.file(), sim, x, catalog, wall);
+  const io::Summary summary = runner::make_summary(sim, x);
+  const io::Summary run_info = runner::make_run_info(sim, wall);
+  runner::write_run_tables(out.file(), sim, x, catalog);
   io::write_summary(out.file(), summary);
+  io::write_summary(out.file(), run_info, "run_info");
   out.commit();
-  std::cout << io::format_table(summary);
+  std::cout << io::format_table(summary) << io::format_table(run_info);
   std::cout << fmt::format("output: {}\n", x.output_path);
   return 0;
 }

@@ -14,7 +14,8 @@ namespace greenfleet::cli {
 int summary_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet summary OUT.h5 [--json]");
   std::string file;
-  opts.add_options()("help,h", "show this help")("json", "print JSON instead of a table");
+  opts.add_options()("help,h", "show this help")(
+      "json", "print the results (/summary) as JSON; wall time (/run_info) is left out");
   po::options_description all;
   all.add(opts).add_options()("file", po::value(&file));
   po::positional_options_description pos;
@@ -32,7 +33,12 @@ int summary_command(const std::vector<std::string>& args) {
   }
   if (file.empty()) throw core::InputError("summary: missing the output file (greenfleet summary OUT.h5)");
   const io::Summary s = io::read_summary(file);
-  std::cout << (vm.count("json") ? io::format_json(s) : io::format_table(s));
+  if (vm.count("json")) {
+    std::cout << io::format_json(s);  // the run's results only: equal for equal configurations
+    return 0;
+  }
+  const io::Summary run_info = io::read_summary(file, "run_info", /*optional=*/true);
+  std::cout << io::format_table(s) << (run_info.items.empty() ? "" : io::format_table(run_info));
   return 0;
 }
 

@@ -38,8 +38,8 @@ std::string format_json(const Summary& s) {
   return out + "\n}\n";
 }
 
-void write_summary(long long file_id, const Summary& s) {
-  h5::Handle group = h5::create_group(static_cast<hid_t>(file_id), "summary");
+void write_summary(long long file_id, const Summary& s, const std::string& group_name) {
+  h5::Handle group = h5::create_group(static_cast<hid_t>(file_id), group_name);
   h5::write_attr(group.get(), "title", s.title);
   for (const auto& i : s.items) h5::write_attr(group.get(), i.key, i.value);
   // Labels travel with the values so `greenfleet summary` prints the same table as the run did.
@@ -49,7 +49,7 @@ void write_summary(long long file_id, const Summary& s) {
   h5::write_string_column(group.get(), "labels", labels);
 }
 
-Summary read_summary(const std::string& path) {
+Summary read_summary(const std::string& path, const std::string& group_name, bool optional) {
   h5::Handle file;
   try {
     file = h5::open_file_readonly(path);
@@ -57,10 +57,11 @@ Summary read_summary(const std::string& path) {
     throw core::InputError(fmt::format("{}: cannot open as an HDF5 file", path));
   }
   h5::Handle group;
+  if (optional && H5Lexists(file.get(), group_name.c_str(), H5P_DEFAULT) <= 0) return {};
   try {
-    group = h5::open_group(file.get(), "summary");
+    group = h5::open_group(file.get(), group_name);
   } catch (const std::exception&) {
-    throw core::InputError(fmt::format("{}: no /summary group (not a greenfleet output?)", path));
+    throw core::InputError(fmt::format("{}: no /{} group (not a greenfleet output?)", path, group_name));
   }
   Summary s;
   for (const auto& a : h5::read_attrs(group.get())) {

@@ -22,7 +22,9 @@ struct Summary {
 
 std::string format_table(const Summary& s);
 std::string format_json(const Summary& s);
-void write_summary(long long file_id, const Summary& s);
-Summary read_summary(const std::string& h5_path);
+// Stores a summary as attributes of the group `group` (/summary for the run's results, /run_info for wall time).
+void write_summary(long long file_id, const Summary& s, const std::string& group = "summary");
+// Reads one back; with `optional`, a missing group gives an empty summary instead of an error.
+Summary read_summary(const std::string& h5_path, const std::string& group = "summary", bool optional = false);
 
 }  // namespace greenfleet::io

@@ -10,7 +10,7 @@
 
 namespace greenfleet::runner {
 
-io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double wall_seconds) {
+io::Summary make_summary(const Simulation& sim, const io::Experiment& x) {
   const auto& m = sim.metrics();
   io::Summary s;
   s.title = fmt::format("greenfleet: {} (seed {})", x.name, x.seed);
@@ -92,6 +92,12 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double 
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
   s.add("peak_pending_events", static_cast<double>(sim.engine().peak_pending()), "peak pending events");
   s.add("peak_requests_in_flight", static_cast<double>(sim.peak_in_flight()), "peak requests in flight");
+  return s;
+}
+
+io::Summary make_run_info(const Simulation& sim, double wall_seconds) {
+  io::Summary s;
+  s.title = "run information (machine-dependent)";
   s.add("wall_seconds", wall_seconds, "wall time (s)");
   s.add("requests_per_wall_second", wall_seconds > 0 ? static_cast<double>(sim.arrived()) / wall_seconds : 0.0,
         "simulated requests per wall second");
@@ -197,13 +203,11 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
 
 }  // namespace
 
-void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x, const fleet::Catalog& catalog,
-                      double wall_seconds) {
+void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x, const fleet::Catalog& catalog) {
   io::h5::write_attr(file, "greenfleet_version", std::string(core::kVersion));
   io::h5::write_attr(file, "git_revision", std::string(core::kGitRevision));
   io::h5::write_attr(file, "experiment", x.name);
   io::h5::write_attr(file, "seed", x.seed);
-  io::h5::write_attr(file, "wall_seconds", wall_seconds);
   io::h5::write_attr(file, "config_yaml", x.resolved_yaml);
 
   {

@@ -8,11 +8,15 @@
 
 namespace greenfleet::runner {
 
-// The closing numbers of a run (also stored under /summary).
-io::Summary make_summary(const Simulation& sim, const io::Experiment& x, double wall_seconds);
+// The closing numbers of a run (also stored under /summary): everything the experiment, seed and binary
+// determine, so two runs of one configuration store identical summaries.
+io::Summary make_summary(const Simulation& sim, const io::Experiment& x);
+
+// What the machine determines (wall time, speed), kept apart under /run_info so it never makes two outputs
+// of one configuration differ in /summary.
+io::Summary make_run_info(const Simulation& sim, double wall_seconds);
 
 // Root attributes and the /instances, /servers and /sites tables (docs/OUTPUT.md).
-void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x, const fleet::Catalog& catalog,
-                      double wall_seconds);
+void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x, const fleet::Catalog& catalog);
 
 }  // namespace greenfleet::runner
