@@ -4,13 +4,15 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/calibration/least_squares.hpp"
+#include "sim/calibration/power_calibration.hpp"
+#include "sim/calibration/splitwise_calibration.hpp"
+#include "sim/catalog/coefficient_files.hpp"
 #include "sim/core/error.hpp"
-#include "sim/energy/power_calibration.hpp"
-#include "sim/io/experiment.hpp"
-#include "sim/io/text_file.hpp"
-#include "sim/perf/calibration.hpp"
-#include "sim/perf/least_squares.hpp"
+#include "sim/experiment/experiment.hpp"
+#include "sim/perf/carried_efficiency.hpp"
 #include "sim/runner/simulation.hpp"
+#include "sim/text/text_file.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -20,20 +22,20 @@ TEST_CASE("relative least squares recovers known coefficients and keeps them non
   std::vector<double> y;
   for (double t : {128.0, 512.0, 1024.0, 4096.0, 8192.0, 16384.0})
     f.push_back({1.0, t, t * t / 2}), y.push_back(0.01 + 2e-5 * t + 3e-10 * t * t / 2);
-  const auto c = perf::fit_relative_least_squares(f, y);
+  const auto c = calibration::fit_relative_least_squares(f, y);
   CHECK(c[0] == doctest::Approx(0.01).epsilon(1e-6));
   CHECK(c[1] == doctest::Approx(2e-5).epsilon(1e-6));
   CHECK(c[2] == doctest::Approx(3e-10).epsilon(1e-5));
   // A quadratic term that would come out negative is dropped rather than kept negative.
   std::vector<double> concave;
   for (const auto& r : f) concave.push_back(0.01 + 2e-5 * r[1] - 1e-12 * r[2]);
-  const auto d = perf::fit_relative_least_squares(f, concave);
+  const auto d = calibration::fit_relative_least_squares(f, concave);
   CHECK(d[2] == 0);
   CHECK(d[1] > 0);
 }
 
 TEST_CASE("the calibrated model keeps decode runs summable in closed form") {
-  perf::CalibrationCoefficients k;
+  spec::CalibrationCoefficients k;
   k.prefill_floor = 0.05, k.prefill_fixed = 0.007, k.per_prefill_token = 1e-4, k.per_attn_ctx = 4e-9;
   k.decode_floor = 0.03, k.decode_fixed = 0.025, k.per_decode_seq = 4e-4, k.per_decode_ctx = 4e-8;
   const perf::CalibratedModel m(k);
@@ -70,22 +72,22 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     return;
   }
   std::map<std::string, int> skipped;
-  const auto sets = perf::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped);
+  const auto sets = calibration::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped);
   REQUIRE(sets.size() == 6);  // Llama-2-70B on A100 and H100 at TP 2, 4, 8
   CHECK(skipped.at("bloom-176b on a100-80gb") == 105);
   for (const auto& set : sets) {
     CAPTURE(set.gpu);
     CAPTURE(set.tensor_parallel);
-    const auto c = perf::calibrate(set);
-    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
-    CHECK(perf::coefficients_yaml(c) == test::slurp(file));
+    const auto c = calibration::calibrate(set);
+    const std::string file = catalog::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
+    CHECK(catalog::coefficients_yaml(c) == test::slurp(file));
     // The guard from the calibration issue: held-out median error <= 10% (the target is 5%), and the
     // end-to-end latencies within 5% median.
-    const perf::CalibratedModel committed(perf::load_coefficients(file));
-    const auto held = perf::held_out_step_errors(committed, set);
+    const perf::CalibratedModel committed(catalog::load_coefficients(file));
+    const auto held = calibration::held_out_step_errors(committed, set);
     CHECK(held.points >= 6);
     CHECK(held.median_ape <= 10.0);
-    CHECK(perf::e2e_errors(committed, set).median_ape <= 5.0);
+    CHECK(calibration::e2e_errors(committed, set).median_ape <= 5.0);
   }
 }
 
@@ -104,8 +106,8 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
   };
   test::TempDir dir;
   {
-    const io::Experiment x =
-        io::load_experiment(dir.write("a.yaml", with("{kind: calibrated}")), test::catalog(), {});
+    const experiment::Experiment x =
+        experiment::load_experiment(dir.write("a.yaml", with("{kind: calibrated}")), test::catalog(), {});
     runner::Simulation sim(x, test::catalog());
     int calibrated = 0, roofline = 0;
     for (const auto& in : sim.instances()) (in->perf_model().kind() == "calibrated" ? calibrated : roofline) += 1;
@@ -113,7 +115,7 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
     CHECK(roofline == 2);    // H200 falls back to a roofline with Hopper efficiencies
   }
   {
-    const io::Experiment x = io::load_experiment(
+    const experiment::Experiment x = experiment::load_experiment(
         dir.write("b.yaml", with("{kind: calibrated, by_gpu: {h100-sxm: roofline}}")), test::catalog(), {});
     runner::Simulation sim(x, test::catalog());
     for (const auto& in : sim.instances()) CHECK(in->perf_model().kind() == "roofline");
@@ -122,19 +124,24 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
   // defaults. Hopper at TP 4: Llama-2-70B measured by SplitwiseSim, ahead of the Vidur-derived CodeLlama-34B
   // and Llama-2-7B; at TP 1 nothing is measured, so the derived Llama-2-7B, CodeLlama-34B and Phi-2 carry;
   // nothing is calibrated at TP 16.
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4}).entries == 1);
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1}).entries == 3);
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 16}).entries == 0);
-  CHECK(perf::with_carried(perf::RooflineParams{}, perf::carried_efficiency(test::catalog(), {"hopper", 16}))
-            .compute_efficiency == perf::RooflineParams{}.compute_efficiency);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).entries == 1);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1}).entries == 3);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}).entries == 0);
+  CHECK(perf::with_carried(spec::RooflineParams{},
+                           perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}))
+            .compute_efficiency == spec::RooflineParams{}.compute_efficiency);
   // Among derived entries a model's own come first: Llama-2-7B at TP 1 on Hopper carries its own entry alone.
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 1, "llama-2-7b"}).entries == 1);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1, "llama-2-7b"}).entries == 1);
   // Validation leaves the GPU itself out and, with no other GPU of its architecture, crosses architectures.
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm"}).entries == 0);
-  CHECK(perf::carried_efficiency(test::catalog(), {"hopper", 4, "llama-2-70b", "h100-sxm", true}).entries >= 1);
-  CHECK_THROWS_WITH_AS(
-      io::load_experiment(dir.write("c.yaml", with("{kind: calibrated, fallback: error}")), test::catalog(), {}),
-      doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"), core::InputError);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4, "llama-2-70b", "h100-sxm"})
+            .entries == 0);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(),
+                                 {"hopper", 4, "llama-2-70b", "h100-sxm", true})
+            .entries >= 1);
+  CHECK_THROWS_WITH_AS(experiment::load_experiment(
+                           dir.write("c.yaml", with("{kind: calibrated, fallback: error}")), test::catalog(), {}),
+                       doctest::Contains("fleet[1].sku: deployment 'd' asks for the calibrated model"),
+                       core::InputError);
 }
 
 TEST_CASE("coefficient files state their origin, and the fallback carries by it") {
@@ -145,46 +152,48 @@ TEST_CASE("coefficient files state their origin, and the fallback carries by it"
   std::filesystem::copy(src / "models" / "llm", dir.path("models/llm"));
   // A measured entry none of whose held-out generations ran in full (no end-to-end points) is still measured:
   // it carries ahead of a derived entry of another model at the same TP, as the committed one does.
-  perf::CalibrationCoefficients measured = *test::catalog().calibration("h100-sxm", "llama-2-70b", 4);
-  REQUIRE(measured.origin == perf::CalibrationOrigin::kMeasured);
+  spec::CalibrationCoefficients measured = *test::catalog().calibration("h100-sxm", "llama-2-70b", 4);
+  REQUIRE(measured.origin == spec::CalibrationOrigin::kMeasured);
   measured.e2e_points = 0, measured.e2e_median_ape = 0, measured.e2e_p90_ape = 0;
-  const perf::CalibrationCoefficients derived = *test::catalog().calibration("h100-sxm", "codellama-34b", 4);
-  REQUIRE(derived.origin == perf::CalibrationOrigin::kDerived);
-  for (const perf::CalibrationCoefficients& c : {measured, derived})
-    io::write_file(perf::coefficients_path(dir.path(), c.gpu, c.model, c.tensor_parallel),
-                   perf::coefficients_yaml(c));
-  const fleet::Catalog catalog = fleet::Catalog::load(dir.path());
-  CHECK(catalog.calibration("h100-sxm", "llama-2-70b", 4)->origin == perf::CalibrationOrigin::kMeasured);
-  const auto carried = perf::carried_efficiency(catalog, {"hopper", 4});
+  const spec::CalibrationCoefficients derived = *test::catalog().calibration("h100-sxm", "codellama-34b", 4);
+  REQUIRE(derived.origin == spec::CalibrationOrigin::kDerived);
+  for (const spec::CalibrationCoefficients& c : {measured, derived})
+    text::write_file(catalog::coefficients_path(dir.path(), c.gpu, c.model, c.tensor_parallel),
+                     catalog::coefficients_yaml(c));
+  const catalog::Catalog catalog = catalog::Catalog::load(dir.path());
+  CHECK(catalog.calibration("h100-sxm", "llama-2-70b", 4)->origin == spec::CalibrationOrigin::kMeasured);
+  const auto carried = perf::carried_efficiency(catalog.calibrated_entries(), {"hopper", 4});
   CHECK(carried.entries == 1);
-  CHECK(carried.compute == perf::carried_efficiency(test::catalog(), {"hopper", 4}).compute);
-  CHECK(carried.bandwidth == perf::carried_efficiency(test::catalog(), {"hopper", 4}).bandwidth);
+  CHECK(carried.compute == perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).compute);
+  CHECK(carried.bandwidth ==
+        perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).bandwidth);
 
   // origin is required, and a bad value names file:line:column.
-  const std::string yaml = perf::coefficients_yaml(measured);
+  const std::string yaml = catalog::coefficients_yaml(measured);
   REQUIRE(yaml.find("\norigin: measured\n") != std::string::npos);
   std::string bad = yaml;
   bad.replace(bad.find("origin: measured"), 16, "origin: fitted");
-  CHECK_THROWS_WITH_AS(perf::load_coefficients(dir.write("bad.yaml", bad)),
+  CHECK_THROWS_WITH_AS(catalog::load_coefficients(dir.write("bad.yaml", bad)),
                        doctest::Contains("bad.yaml:5:9: origin: 'fitted' is not one of: measured, derived"),
                        core::InputError);
   std::string missing = yaml;
   missing.erase(missing.find("origin: measured\n"), 17);
-  CHECK_THROWS_WITH_AS(perf::load_coefficients(dir.write("missing.yaml", missing)),
+  CHECK_THROWS_WITH_AS(catalog::load_coefficients(dir.write("missing.yaml", missing)),
                        doctest::Contains("origin: required key is missing"), core::InputError);
 }
 
 TEST_CASE("coefficient writes fail loudly, naming the file, and leave nothing behind") {
   test::TempDir dir;
   dir.write("models", "a file where a directory should be\n");
-  const std::string file = perf::coefficients_path(dir.path(), "a40", "llama-2-7b", 1);
-  CHECK_THROWS_WITH_AS(io::write_file(file, "x: 1\n"), doctest::Contains(file.c_str()), core::InputError);
+  const std::string file = catalog::coefficients_path(dir.path(), "a40", "llama-2-7b", 1);
+  CHECK_THROWS_WITH_AS(text::write_file(file, "x: 1\n"), doctest::Contains(file.c_str()), core::InputError);
   const std::string ok = dir.path("out/a.yaml");
-  io::write_file(ok, "x: 1\n");
-  io::write_file(ok, "x: 2\n");  // replaces the file
-  CHECK(io::read_file(ok) == "x: 2\n");
+  text::write_file(ok, "x: 1\n");
+  text::write_file(ok, "x: 2\n");  // replaces the file
+  CHECK(text::read_file(ok) == "x: 2\n");
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path("out")), {}) == 1);  // no temporary left
-  CHECK_THROWS_WITH_AS(io::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"), core::InputError);
+  CHECK_THROWS_WITH_AS(text::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"),
+                       core::InputError);
 }
 
 TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and rises toward TDP") {
@@ -193,14 +202,14 @@ TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and 
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
-  const auto v3 = energy::read_ml_energy_v3(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv");
+  const auto v3 = calibration::read_ml_energy_v3(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv");
   REQUIRE(v3.count("h100-sxm") == 1);
   CHECK(v3.at("h100-sxm").size() == 101);  // dense H100 rows, data-parallel 1
   const auto c =
-      energy::fit_power_curve("h100-sxm", v3.at("h100-sxm"),
-                              "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
-                              "per-GPU power vs mean running batch");
-  CHECK(energy::power_curve_yaml(c) ==
+      calibration::fit_power_curve("h100-sxm", v3.at("h100-sxm"),
+                                   "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
+                                   "per-GPU power vs mean running batch");
+  CHECK(catalog::power_curve_yaml(c) ==
         test::slurp(std::string(GREENFLEET_SOURCE_DIR) + "/models/calibration/power/h100-sxm.yaml"));
   CHECK(c.held_out_median_ape <= 10.0);
   // ML.ENERGY: ~486 W at 8 sequences, ~690 W at 256+ for Llama-3.1-8B; the fit over all dense models sits

@@ -9,7 +9,7 @@
 #include "sim/energy/carbon_signal.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/energy/ledger.hpp"
-#include "sim/io/experiment.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/runner/simulation.hpp"
 #include "sim/serving/instance.hpp"
@@ -143,9 +143,9 @@ TEST_CASE("power model: one step priced by hand") {
   const std::uint32_t a = pool.acquire(spec), b = pool.acquire(spec);
   energy::CarbonLedger ledger({sp}, {{0, 1}}, &pool, core::kHour);
   core::Engine engine;
-  perf::LlmModel m;
+  spec::LlmModel m;
   m.layers = m.hidden_size = m.heads = m.kv_heads = m.head_dim = m.ffn_size = m.vocab_size = 1;
-  fleet::GpuSpec g;
+  spec::GpuSpec g;
   g.fp16_tflops = g.memory_bandwidth_gbps = g.link_bandwidth_gbps = 1;
   perf::RooflineModel roofline(m, g, 1, {});
   serving::Instance inst(0, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
@@ -180,12 +180,13 @@ TEST_CASE("power model: one step priced by hand") {
 
 namespace {
 
-runner::Simulation* run_yaml(const std::string& yaml, std::unique_ptr<io::Experiment>& keep,
+runner::Simulation* run_yaml(const std::string& yaml, std::unique_ptr<experiment::Experiment>& keep,
                              std::unique_ptr<runner::Simulation>& sim, const std::string& data = "") {
   test::TempDir dir;
-  io::LoadOptions o;
+  experiment::LoadOptions o;
   o.data_dir = data;
-  keep = std::make_unique<io::Experiment>(io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o));
+  keep = std::make_unique<experiment::Experiment>(
+      experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o));
   sim = std::make_unique<runner::Simulation>(*keep, test::catalog());
   sim->run();
   return sim.get();
@@ -220,7 +221,7 @@ TEST_CASE("conservation: per-request carbon plus idle lines equal fleet totals, 
       "mean: 800, sigma: 0.8, max: 8000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: "
       "1000}, "
       "diurnal: {amplitude: 1, period: 20min}}\n";
-  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<experiment::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
   run_yaml(yaml, x, sim, data);
   const auto& L = sim->ledger();
@@ -269,7 +270,7 @@ TEST_CASE("hourly operational carbon follows a real Electricity Maps series (one
       "workload:\n  source: synthetic\n  synthetic: {requests: 20000, rate: 0.8, prompt_tokens: {distribution: "
       "constant, "
       "value: 500}, output_tokens: {distribution: constant, value: 100}}\n";
-  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<experiment::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
   run_yaml(yaml, x, sim, data);
   const auto& L = sim->ledger();
@@ -310,12 +311,13 @@ TEST_CASE("energy does not depend on fast-forward, also with tensor parallelism"
         "1500}}\n";
     double e[2];
     for (int ff = 0; ff < 2; ++ff) {
-      std::unique_ptr<io::Experiment> x;
+      std::unique_ptr<experiment::Experiment> x;
       std::unique_ptr<runner::Simulation> sim;
       test::TempDir dir;
-      io::LoadOptions o;
+      experiment::LoadOptions o;
       o.overrides = {ff ? "engine.fast_forward=true" : "engine.fast_forward=false"};
-      x = std::make_unique<io::Experiment>(io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o));
+      x = std::make_unique<experiment::Experiment>(
+          experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o));
       sim = std::make_unique<runner::Simulation>(*x, test::catalog());
       sim->run();
       e[ff] = sim->ledger().fleet_total().energy_gpu;
@@ -333,7 +335,7 @@ TEST_CASE("a sleeping server boots on demand, sleeps again when idle, and the bo
       "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 0.2, prompt_tokens: {distribution: "
       "constant, "
       "value: 300}, output_tokens: {distribution: constant, value: 50}, diurnal: {amplitude: 1, period: 30min}}\n";
-  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<experiment::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
   run_yaml(yaml, x, sim);
   const auto& L = sim->ledger();
@@ -355,7 +357,7 @@ TEST_CASE("server power and embodied rates from the catalog, with different GPU 
       "workload:\n  source: synthetic\n  synthetic: {requests: 5, rate: 1, prompt_tokens: {distribution: "
       "constant, "
       "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
-  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<experiment::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
   run_yaml(yaml, x, sim);
   const auto& c = test::catalog();
@@ -401,7 +403,7 @@ TEST_CASE("CI CSV alignment: the file's first row is time zero and its whole spa
                            "workload:\n  source: synthetic\n  synthetic: {requests: 1, rate: 1, prompt_tokens: "
                            "{distribution: constant, "
                            "value: 10}, output_tokens: {distribution: constant, value: 5}}\n";
-  std::unique_ptr<io::Experiment> x;
+  std::unique_ptr<experiment::Experiment> x;
   std::unique_ptr<runner::Simulation> sim;
   run_yaml(yaml, x, sim);
   const auto& ci = sim->signals()[0];

@@ -64,7 +64,7 @@ TEST_CASE("a broken catalog entry names the file, line and key") {
   std::ofstream(servers) << text;
   const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n'));
   try {
-    fleet::Catalog::load(dir.path());
+    catalog::Catalog::load(dir.path());
     FAIL("expected an error");
   } catch (const core::InputError& e) {
     const std::string msg = e.what();
@@ -79,7 +79,7 @@ TEST_CASE("a catalog entry with an unknown field is rejected") {
   std::filesystem::copy(src / "hardware_catalog", dir.path("hardware_catalog"));
   std::filesystem::copy(src / "models", dir.path("models"), std::filesystem::copy_options::recursive);
   std::ofstream(dir.path("models/llm/llama-2-7b.yaml"), std::ios::app) << "hiden_size: 4096\n";
-  CHECK_THROWS_WITH_AS(fleet::Catalog::load(dir.path()),
+  CHECK_THROWS_WITH_AS(catalog::Catalog::load(dir.path()),
                        doctest::Contains("hiden_size: unknown key (did you mean 'hidden_size'?)"),
                        core::InputError);
 }

@@ -5,8 +5,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/calibration/cpu_calibration.hpp"
+#include "sim/catalog/coefficient_files.hpp"
 #include "sim/core/error.hpp"
-#include "sim/perf/cpu_calibration.hpp"
 #include "sim/perf/cpu_model.hpp"
 #include "test_support.hpp"
 
@@ -17,9 +18,9 @@ namespace {
 const std::string kMeasurements = std::string(GREENFLEET_SOURCE_DIR) +
                                   "/models/calibration/cpu/measurements/llamacpp-xeon-8480c-llama-3.1-8b.yaml";
 
-const perf::CpuCoefficients& committed() {
-  static const perf::CpuCoefficients c = perf::load_cpu_coefficients(
-      perf::cpu_coefficients_path(GREENFLEET_SOURCE_DIR, "xeon-8480c", "llama-3.1-8b"));
+const spec::CpuCoefficients& committed() {
+  static const spec::CpuCoefficients c = catalog::load_cpu_coefficients(
+      catalog::cpu_coefficients_path(GREENFLEET_SOURCE_DIR, "xeon-8480c", "llama-3.1-8b"));
   return c;
 }
 
@@ -41,14 +42,14 @@ perf::BatchShape prefill_shape(std::int64_t tokens) {
 }  // namespace
 
 TEST_CASE("the CPU measurement file holds the published llama.cpp numbers, every third row held out") {
-  const auto set = perf::read_cpu_measurements(kMeasurements);
+  const auto set = calibration::read_cpu_measurements(kMeasurements);
   CHECK(set.cpu == "xeon-8480c");
   CHECK(set.model == "llama-3.1-8b");
   REQUIRE(set.rows.size() == 12);  // 5 decode rows and 1 prefill row at each of 64 and 112 threads
   REQUIRE(set.power.size() == 2);
   CHECK(set.power[1].watts_low == 600);
   CHECK(set.power[1].watts_high == 680);
-  const auto pts = perf::cpu_points(set);
+  const auto pts = calibration::cpu_points(set);
   CHECK(pts.size() == 14);  // the two "batch 16-32" rows give a point at each end
   int held = 0;
   for (const auto& r : set.rows) held += r.held_out;
@@ -61,31 +62,31 @@ TEST_CASE("the CPU measurement file holds the published llama.cpp numbers, every
 }
 
 TEST_CASE("calibrate regenerates the committed CPU coefficient file bit for bit, within the error guard") {
-  const auto set = perf::read_cpu_measurements(kMeasurements);
-  const auto c = perf::calibrate_cpu(set);
-  CHECK(perf::cpu_coefficients_yaml(c) ==
-        test::slurp(perf::cpu_coefficients_path(GREENFLEET_SOURCE_DIR, c.cpu, c.model)));
+  const auto set = calibration::read_cpu_measurements(kMeasurements);
+  const auto c = calibration::calibrate_cpu(set);
+  CHECK(catalog::cpu_coefficients_yaml(c) ==
+        test::slurp(catalog::cpu_coefficients_path(GREENFLEET_SOURCE_DIR, c.cpu, c.model)));
   // The guard (docs/CPU_MODEL.md): held-out throughput median <= 10% and p90 <= 15%; at least half the
   // held-out points inside their published range; the power line's leave-one-out median <= 12%.
-  const auto held = perf::cpu_held_out_errors(committed(), set);
+  const auto held = calibration::cpu_held_out_errors(committed(), set);
   CHECK(held.points == 5);
   CHECK(held.median_ape <= 10.0);
   CHECK(held.p90_ape <= 15.0);
-  CHECK(2 * perf::cpu_held_out_in_range(committed(), set) >= held.points);
-  CHECK(perf::cpu_power_errors(set).median_ape <= 12.0);
+  CHECK(2 * calibration::cpu_held_out_in_range(committed(), set) >= held.points);
+  CHECK(calibration::cpu_power_errors(set).median_ape <= 12.0);
   // The loader reads back what the writer wrote.
-  CHECK(perf::cpu_coefficients_yaml(committed()) == perf::cpu_coefficients_yaml(c));
+  CHECK(catalog::cpu_coefficients_yaml(committed()) == catalog::cpu_coefficients_yaml(c));
 }
 
 TEST_CASE("amx_speedup 1 reproduces the llama.cpp measurements; 3.67 divides the compute") {
-  const auto set = perf::read_cpu_measurements(kMeasurements);
+  const auto set = calibration::read_cpu_measurements(kMeasurements);
   const auto& c = committed();
   // Every published point, fitted or held out, within the held-out p90 error of its middle or inside its
   // range.
-  for (const auto& p : perf::cpu_points(set)) {
+  for (const auto& p : calibration::cpu_points(set)) {
     CAPTURE(p.threads);
     CAPTURE(p.batch);
-    const double tps = perf::cpu_tokens_per_s(c, p);
+    const double tps = calibration::cpu_tokens_per_s(c, p);
     const bool in_range = tps >= p.tps_low && tps <= p.tps_high;
     CHECK((in_range || 100 * std::abs(tps - p.tps) / p.tps <= c.held_out_p90_ape + 1e-9));
   }
@@ -136,7 +137,7 @@ TEST_CASE("CPU step times fall and host power rises with threads") {
 }
 
 TEST_CASE("the CPU model's decode cost agrees with its step cost and sums in closed form") {
-  perf::CpuCoefficients k;
+  spec::CpuCoefficients k;
   k.floor_s = 0.04, k.stream_per_seq_1t_s = 0.36, k.compute_per_seq_1t_s = 0.6, k.per_prefill_token_1t_s = 0.35;
   k.serial_fraction = 0.01;
   for (const auto& coefficients : {k, committed()}) {
@@ -178,29 +179,29 @@ TEST_CASE("CPU measurement files are checked: ranges, required sections, unknown
       "source: s\ncpu: xeon-8480c\nmodel: llama-3.1-8b\nengine: e\nquantisation: q\n"
       "power: [{threads: 64, watts: [548, 590]}, {threads: 112, watts: [600, 680]}]\n";
   test::TempDir dir;
-  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(
+  CHECK_THROWS_WITH_AS(calibration::read_cpu_measurements(
                            dir.write("a.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [22, 17]}]\n"
                                                       "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
                        doctest::Contains("expected [low, high]"), core::InputError);
-  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(
+  CHECK_THROWS_WITH_AS(calibration::read_cpu_measurements(
                            dir.write("b.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
                                                       "prefill: []\n")),
                        doctest::Contains("prefill"), core::InputError);
-  CHECK_THROWS_AS(perf::read_cpu_measurements(dir.write(
+  CHECK_THROWS_AS(calibration::read_cpu_measurements(dir.write(
                       "c.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22], ctx: 5}]\n"
                                        "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
                   core::InputError);
   // The power line needs two thread counts; the error names the file and the key.
   std::string one_count = head;
   one_count.replace(one_count.find(", {threads: 112, watts: [600, 680]}"), 35, "");
-  CHECK_THROWS_WITH_AS(perf::read_cpu_measurements(dir.write(
+  CHECK_THROWS_WITH_AS(calibration::read_cpu_measurements(dir.write(
                            "e.yaml", one_count + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
                                                  "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n")),
                        doctest::Contains("e.yaml:6:8: power: needs rows at two or more distinct thread counts"),
                        core::InputError);
   // Too few rows to fit both phases once every third row is held out.
-  const auto few = perf::read_cpu_measurements(
+  const auto few = calibration::read_cpu_measurements(
       dir.write("d.yaml", head + "decode: [{threads: 64, batch: 1, tokens_per_s: [17, 22]}]\n"
                                  "prefill: [{threads: 64, tokens_per_s: [97, 121]}]\n"));
-  CHECK_THROWS_AS(perf::calibrate_cpu(few), core::InputError);
+  CHECK_THROWS_AS(calibration::calibrate_cpu(few), core::InputError);
 }

@@ -2,9 +2,9 @@
 
 #include <string>
 
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
-#include "sim/io/config_node.hpp"
-#include "sim/io/experiment.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -47,10 +47,10 @@ std::string replace(std::string text, const std::string& from, const std::string
 std::string load_error(const std::string& yaml, std::vector<std::string> overrides = {}) {
   test::TempDir dir;
   const std::string file = dir.write("exp.yaml", yaml);
-  io::LoadOptions o;
+  experiment::LoadOptions o;
   o.overrides = std::move(overrides);
   try {
-    io::load_experiment(file, test::catalog(), o);
+    experiment::load_experiment(file, test::catalog(), o);
   } catch (const core::InputError& e) {
     const std::string msg = e.what();
     // Every message names the file.
@@ -61,17 +61,17 @@ std::string load_error(const std::string& yaml, std::vector<std::string> overrid
   return "";
 }
 
-io::Experiment load_ok(const std::string& yaml, std::vector<std::string> overrides = {}) {
+experiment::Experiment load_ok(const std::string& yaml, std::vector<std::string> overrides = {}) {
   test::TempDir dir;
-  io::LoadOptions o;
+  experiment::LoadOptions o;
   o.overrides = std::move(overrides);
-  return io::load_experiment(dir.write("exp.yaml", yaml), test::catalog(), o);
+  return experiment::load_experiment(dir.write("exp.yaml", yaml), test::catalog(), o);
 }
 
 }  // namespace
 
 TEST_CASE("a valid experiment loads with defaults filled in") {
-  const io::Experiment x = load_ok(kBase);
+  const experiment::Experiment x = load_ok(kBase);
   CHECK(x.name == "t");
   CHECK(x.seed == 3);
   REQUIRE(x.deployments.size() == 1);
@@ -156,7 +156,8 @@ TEST_CASE("router parameters are validated strictly") {
 }
 
 TEST_CASE("--set overrides any key, including list items, and is validated like the file") {
-  const io::Experiment x = load_ok(kBase, {"fleet.0.count=3", "workload.synthetic.rate=7.5", "slo.tpot=50ms"});
+  const experiment::Experiment x =
+      load_ok(kBase, {"fleet.0.count=3", "workload.synthetic.rate=7.5", "slo.tpot=50ms"});
   CHECK(x.fleet[0].count == 3);
   CHECK(x.workload.synthetic.rate == 7.5);
   CHECK(x.slo.tpot == 50 * core::kMillisecond);
@@ -171,16 +172,16 @@ TEST_CASE("--set overrides any key, including list items, and is validated like 
 }
 
 TEST_CASE("closest_match only suggests plausible typos") {
-  CHECK(io::closest_match("workloda", {"workload", "fleet"}) == "workload");
-  CHECK(io::closest_match("zzzzzz", {"workload", "fleet"}).empty());
+  CHECK(config::closest_match("workloda", {"workload", "fleet"}) == "workload");
+  CHECK(config::closest_match("zzzzzz", {"workload", "fleet"}).empty());
 }
 
 TEST_CASE("the resolved configuration reloads to itself") {
   for (const std::string& extra : {std::string(), std::string("router: {name: random}\nhorizon: 10s\n")}) {
-    const io::Experiment x = load_ok(kBase + extra);
-    const io::Experiment again = load_ok(x.resolved_yaml);
+    const experiment::Experiment x = load_ok(kBase + extra);
+    const experiment::Experiment again = load_ok(x.resolved_yaml);
     CHECK(again.resolved_yaml == x.resolved_yaml);
   }
-  const io::Experiment r = load_ok(kBase + "router: {name: random}\n");
+  const experiment::Experiment r = load_ok(kBase + "router: {name: random}\n");
   CHECK(r.resolved_yaml.find("seed_stream: router.random") != std::string::npos);
 }

@@ -32,7 +32,7 @@ TEST_CASE("roofline decode runs sum the per-iteration step times exactly") {
   const auto& c = test::catalog();
   for (const char* model : {"llama-3.1-8b", "llama-2-7b"}) {
     for (int tp : {1, 2}) {
-      perf::RooflineModel m(c.model(model), c.gpu("a100-sxm-80gb"), tp, perf::RooflineParams{});
+      perf::RooflineModel m(c.model(model), c.gpu("a100-sxm-80gb"), tp, spec::RooflineParams{});
       for (std::int32_t batch : {1, 16, 200}) {
         const std::int64_t ctx0 = 500LL * batch, k = 3000;
         double sum = 0;
@@ -45,7 +45,7 @@ TEST_CASE("roofline decode runs sum the per-iteration step times exactly") {
 
 TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
   const auto& c = test::catalog();
-  perf::RooflineParams p;
+  spec::RooflineParams p;
   p.step_overhead_s = 0;
   const auto& model = c.model("llama-2-7b");
   const auto& gpu = c.gpu("h100-sxm");
@@ -73,8 +73,8 @@ TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
 TEST_CASE("tensor parallelism speeds up steps but pays all-reduces") {
   const auto& c = test::catalog();
   const auto& model = c.model("llama-2-70b");
-  perf::RooflineModel tp4(model, c.gpu("h100-sxm"), 4, perf::RooflineParams{});
-  perf::RooflineModel tp8(model, c.gpu("h100-sxm"), 8, perf::RooflineParams{});
+  perf::RooflineModel tp4(model, c.gpu("h100-sxm"), 4, spec::RooflineParams{});
+  perf::RooflineModel tp8(model, c.gpu("h100-sxm"), 8, spec::RooflineParams{});
   const double t4 = tp4.decode_step_seconds(32, 32 * 1000), t8 = tp8.decode_step_seconds(32, 32 * 1000);
   CHECK(t8 < t4);
   CHECK(t8 > t4 / 2);  // overhead and communication do not shrink

@@ -5,7 +5,7 @@
 
 #include "instance_harness.hpp"
 #include "sim/core/engine.hpp"
-#include "sim/io/experiment.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/runner/simulation.hpp"
 #include "sim/serving/instance.hpp"
@@ -45,8 +45,9 @@ struct Collector : serving::ServingObserver {
 
 using test::tiny_model;
 
-workload::RequestSpec spec(std::uint64_t id, core::SimTime arrival, std::int32_t prompt, std::int32_t output,
-                           workload::RequestClass cls = workload::RequestClass::kOnline) {
+workload::RequestSpec request_spec(std::uint64_t id, core::SimTime arrival, std::int32_t prompt,
+                                   std::int32_t output,
+                                   workload::RequestClass cls = workload::RequestClass::kOnline) {
   workload::RequestSpec s;
   s.id = id;
   s.arrival = arrival;
@@ -98,7 +99,7 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   // Model: P = 4,194,304 (attention) + 8,388,608 (MLP) + 1,024,000 (tied embedding) = 13,606,912 parameters.
   // FLOPs per token (layers) = 2 x 12,582,912 = 25,165,824; per logit = 2 x 1,024,000; attention 4,096 per
   // attended position; weights 27,213,824 bytes; KV 4,096 bytes per token. Compute wins every step below.
-  const perf::LlmModel model = tiny_model();
+  const spec::LlmModel model = tiny_model();
   CHECK(model.parameters() == 13606912.0);
   const perf::RooflineModel roofline = test::tiny_roofline();
 
@@ -107,7 +108,8 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   Collector obs;
   serving::SchedulerConfig cfg;
   serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
-  run_arrivals(engine, pool, inst, {spec(0, 0, 100, 3), spec(1, 1'000'000, 50, 2)});  // A at 0 s; B at 1 ms
+  run_arrivals(engine, pool, inst,
+               {request_spec(0, 0, 100, 3), request_spec(1, 1'000'000, 50, 2)});  // A at 0 s; B at 1 ms
 
   // Step 1 [0, 3,539,315]: A's 100-token prefill. FLOPs 25,165,824x100 + 2,048,000 + 4,096x5,050 =
   //   2,539,315,200 -> 2.5393152 ms + 1 ms overhead.
@@ -203,7 +205,7 @@ TEST_CASE("a prefill step and the decode run after it share one event, exactly")
   const core::SimTime at[] = {0, 1'000'000, 9'000'000, 9'500'000, 30'000'000, 31'200'000, 32'000'000, 60'000'000};
   const std::int32_t prompt[] = {40, 30, 20, 90, 10, 60, 25, 33};
   const std::int32_t output[] = {12, 20, 2, 15, 30, 9, 17, 1};
-  for (std::uint64_t i = 0; i < 8; ++i) specs.push_back(spec(i, at[i], prompt[i], output[i]));
+  for (std::uint64_t i = 0; i < 8; ++i) specs.push_back(request_spec(i, at[i], prompt[i], output[i]));
   SUBCASE("plenty of KV, drained") { check_same_trajectory(1000, specs, 200'000'000); }
   SUBCASE("tight KV: arrivals wait and runs stop at block shortages") {
     check_same_trajectory(40, specs, 200'000'000);
@@ -232,7 +234,7 @@ TEST_CASE("golden: KV exhaustion preempts the newest request, which recomputes l
     cfg.kv_block_size = 4;
     cfg.fast_forward = fast_forward;
     serving::Instance inst(0, {}, cfg, 5, 4096, &roofline, &engine, &pool, &obs);
-    run_arrivals(engine, pool, inst, {spec(0, 0, 8, 6), spec(1, 0, 8, 6)});
+    run_arrivals(engine, pool, inst, {request_spec(0, 0, 8, 6), request_spec(1, 0, 8, 6)});
     // 1 [0, 1,203,522]: A prefills 8 (2 blocks): 203,522,048 FLOP -> 0.203522 ms + 1 ms.
     // 2 [.., 2,434,295]: A decodes (3rd block), B prefills 8 (2 blocks, cache now full): 230,772,736 FLOP.
     // 3 [.., 3,461,550]: B needs a 3rd block for its next token and none is free: B (newest) is preempted,
@@ -278,9 +280,9 @@ std::string scenario_yaml(const std::string& workload, const std::string& schedu
 std::map<std::uint64_t, Record> simulate(const std::string& yaml, std::vector<std::string> overrides,
                                          std::uint64_t* events = nullptr, std::uint64_t* preemptions = nullptr) {
   test::TempDir dir;
-  io::LoadOptions o;
+  experiment::LoadOptions o;
   o.overrides = std::move(overrides);
-  const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o);
+  const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o);
   runner::Simulation sim(x, test::catalog());
   Collector c;
   sim.add_observer(&c);
@@ -413,9 +415,9 @@ TEST_CASE("the Azure conv trace runs end to end") {
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
-  io::LoadOptions o;
+  experiment::LoadOptions o;
   o.data_dir = data;
-  const io::Experiment x = io::load_experiment(
+  const experiment::Experiment x = experiment::load_experiment(
       std::string(GREENFLEET_SOURCE_DIR) + "/experiments/azure_conv_2023.yaml", test::catalog(), o);
   runner::Simulation sim(x, test::catalog());
   sim.run();
@@ -459,7 +461,7 @@ TEST_CASE("offline requests yield to online ones") {
                                "{max_num_seqs: 32}", 1) +
                            "  offline: {share: 0.5, deadline: 24h}\n";
   test::TempDir dir;
-  const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+  const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
   runner::Simulation sim(x, test::catalog());
   struct QueueByClass : serving::ServingObserver {
     double sum[2] = {0, 0};
@@ -504,9 +506,9 @@ TEST_CASE("a horizon without drain books the step in flight in both modes") {
   double busy[2] = {0, 0}, energy[2] = {0, 0};
   for (int ff = 0; ff < 2; ++ff) {
     test::TempDir dir;
-    io::LoadOptions o;
+    experiment::LoadOptions o;
     o.overrides = {ff ? "engine.fast_forward=true" : "engine.fast_forward=false"};
-    const io::Experiment x = io::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o);
+    const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), o);
     runner::Simulation sim(x, test::catalog());
     sim.run();
     for (const auto& in : sim.instances()) busy[ff] += core::to_seconds(in->stats().busy_time);

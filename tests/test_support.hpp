@@ -7,13 +7,13 @@
 #include <sstream>
 #include <string>
 
-#include "sim/fleet/catalog.hpp"
+#include "sim/catalog/catalog.hpp"
 
 namespace greenfleet::test {
 
 // The project's own catalog, loaded once for all tests.
-inline const fleet::Catalog& catalog() {
-  static const fleet::Catalog c = fleet::Catalog::load(GREENFLEET_SOURCE_DIR);
+inline const catalog::Catalog& catalog() {
+  static const catalog::Catalog c = catalog::Catalog::load(GREENFLEET_SOURCE_DIR);
   return c;
 }
 

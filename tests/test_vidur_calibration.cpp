@@ -7,11 +7,12 @@
 #include <set>
 #include <sstream>
 
+#include "sim/calibration/derived_coefficients.hpp"
+#include "sim/calibration/least_squares.hpp"
+#include "sim/calibration/vidur_calibration.hpp"
+#include "sim/catalog/coefficient_files.hpp"
 #include "sim/core/error.hpp"
 #include "sim/perf/calibrated.hpp"
-#include "sim/perf/derived_coefficients.hpp"
-#include "sim/perf/least_squares.hpp"
-#include "sim/perf/vidur_calibration.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -30,15 +31,16 @@ std::string mlp_row(const std::string& up, int tokens, int tp, int heads = 32) {
 }
 
 // The Vidur path on the shared data, computed once for the tests that need it.
-const perf::VidurCalibration* vidur() {
+const calibration::VidurCalibration* vidur() {
   static const std::string data = test::shared_data_dir();
   if (data.empty()) return nullptr;
-  static const perf::VidurCalibration v = [&] {
+  static const calibration::VidurCalibration v = [&] {
     std::map<std::string, int> skipped;
     std::set<std::tuple<std::string, std::string, int>> measured;
-    for (const auto& s : perf::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped))
+    for (const auto& s :
+         calibration::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped))
       measured.insert({s.gpu, s.model, s.tensor_parallel});
-    return perf::calibrate_vidur(data, test::catalog(), measured);
+    return calibration::calibrate_vidur(data, test::catalog(), measured);
   }();
   return &v;
 }
@@ -52,7 +54,7 @@ TEST_CASE("the Vidur readers parse by column name, collapse repeats and name fil
   const std::string good =
       dir.write("mlp.csv", kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0.2", 2, 1) + mlp_row("0.4", 2, 1) +
                                mlp_row("0.3", 3, 1) + mlp_row("0.2", 1, 2));
-  const auto sets = perf::read_vidur_mlp(good, "x/mlp.csv", "a100-sxm-80gb", llama7);
+  const auto sets = calibration::read_vidur_mlp(good, "x/mlp.csv", "a100-sxm-80gb", llama7);
   REQUIRE(sets.size() == 2);
   CHECK(sets[0].tensor_parallel == 1);
   REQUIRE(sets[0].points.size() == 3);
@@ -63,29 +65,29 @@ TEST_CASE("the Vidur readers parse by column name, collapse repeats and name fil
   CHECK_FALSE(sets[0].points[2].held_out);
 
   const std::string bad_number = dir.write("bad.csv", kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("x", 2, 1));
-  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(bad_number, "", "a100-sxm-80gb", llama7),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_mlp(bad_number, "", "a100-sxm-80gb", llama7),
                        doctest::Contains("bad.csv:3: column 'time_stats.mlp_up_proj.median': 'x' is not a number"),
                        core::InputError);
   const std::string wrong_shape = dir.write("shape.csv", kMlpHeader + mlp_row("0.2", 1, 1, 40));
   CHECK_THROWS_WITH_AS(
-      perf::read_vidur_mlp(wrong_shape, "", "a100-sxm-80gb", llama7),
+      calibration::read_vidur_mlp(wrong_shape, "", "a100-sxm-80gb", llama7),
       doctest::Contains("shape.csv:2: column 'n_head' is 40, but catalog model 'llama-2-7b' has 32"),
       core::InputError);
   const std::string short_row = dir.write("short.csv", kMlpHeader + "0.1,0.2\n");
-  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(short_row, "", "a100-sxm-80gb", llama7),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_mlp(short_row, "", "a100-sxm-80gb", llama7),
                        doctest::Contains("short.csv:2: expected 14 columns, found 2"), core::InputError);
   const std::string no_column = dir.write("nocol.csv", "num_tokens\n1\n");
-  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(no_column, "", "a100-sxm-80gb", llama7),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_mlp(no_column, "", "a100-sxm-80gb", llama7),
                        doctest::Contains("nocol.csv:1: missing column 'time_stats.attn_pre_proj.median'"),
                        core::InputError);
   // A column named twice: which one is meant is not known.
   const std::string twice = dir.write("twice.csv", "num_tokens," + kMlpHeader + "1," + mlp_row("0.2", 1, 1));
-  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(twice, "", "a100-sxm-80gb", llama7),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_mlp(twice, "", "a100-sxm-80gb", llama7),
                        doctest::Contains("twice.csv:1: column 'num_tokens' appears twice (columns 1 and 14)"),
                        core::InputError);
   // Medians must be positive: the relative fits divide by them.
   const std::string zero = dir.write("zero.csv", kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0", 2, 1));
-  CHECK_THROWS_WITH_AS(perf::read_vidur_mlp(zero, "", "a100-sxm-80gb", llama7),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_mlp(zero, "", "a100-sxm-80gb", llama7),
                        doctest::Contains("zero.csv:3: column 'time_stats.mlp_up_proj.median': 0 is not positive"),
                        core::InputError);
 
@@ -97,21 +99,21 @@ TEST_CASE("the Vidur readers parse by column name, collapse repeats and name fil
                                                          "1,0.09,0,2,2048,all_reduce,1,8\n"
                                                          "2,0.07,0,4,2048,all_reduce,4,8\n");
   std::map<std::string, int> ar_skipped;
-  const auto ars = perf::read_vidur_all_reduce(ar, "n/all_reduce.csv", "a100-sxm-80gb", ar_skipped);
+  const auto ars = calibration::read_vidur_all_reduce(ar, "n/all_reduce.csv", "a100-sxm-80gb", ar_skipped);
   REQUIRE(ars.size() == 2);  // the row spanning two nodes is not used, but counted
   CHECK(ars[0].workers == 2);
   CHECK(ars[0].points.at(0).seconds == doctest::Approx(0.05 / 1000));
   CHECK(ar_skipped.at("n/all_reduce.csv (all-reduce across nodes)") == 1);
   const std::string bad_ar = dir.write("bad_ar.csv", ar_header + "0,0.05,0,2,big,all_reduce,2,8\n");
-  CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(bad_ar, "", "a100-sxm-80gb", ar_skipped),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_all_reduce(bad_ar, "", "a100-sxm-80gb", ar_skipped),
                        doctest::Contains("bad_ar.csv:2: column 'size': 'big' is not a number"), core::InputError);
   const std::string gather = dir.write("gather.csv", ar_header + "0,0.05,0,2,2048,all_gather,2,8\n");
-  CHECK_THROWS_WITH_AS(perf::read_vidur_all_reduce(gather, "", "a100-sxm-80gb", ar_skipped),
+  CHECK_THROWS_WITH_AS(calibration::read_vidur_all_reduce(gather, "", "a100-sxm-80gb", ar_skipped),
                        doctest::Contains("gather.csv:2: column 'collective': 'all_gather' is not all_reduce"),
                        core::InputError);
   const std::string zero_ar = dir.write("zero_ar.csv", ar_header + "0,0,0,2,2048,all_reduce,2,8\n");
   CHECK_THROWS_WITH_AS(
-      perf::read_vidur_all_reduce(zero_ar, "", "a100-sxm-80gb", ar_skipped),
+      calibration::read_vidur_all_reduce(zero_ar, "", "a100-sxm-80gb", ar_skipped),
       doctest::Contains("zero_ar.csv:2: column 'time_stats.all_reduce.median': 0 is not positive"),
       core::InputError);
 
@@ -124,7 +126,7 @@ TEST_CASE("the Vidur readers parse by column name, collapse repeats and name fil
             kMlpHeader + mlp_row("0.2", 1, 1) + mlp_row("0.2", 2, 1));
   dir.write("data/profiling/vidur/compute/a100/Llama-2-7b-hf/mlp.csv", kMlpHeader + mlp_row("0.2", 1, 1));
   std::map<std::string, int> skipped;
-  const auto all = perf::read_vidur_compute(dir.path("data"), test::catalog(), skipped);
+  const auto all = calibration::read_vidur_compute(dir.path("data"), test::catalog(), skipped);
   REQUIRE(all.size() == 1);
   CHECK(all[0].source == "profiling/vidur/compute/a100/meta-llama/Llama-2-7b-hf/mlp.csv");
   CHECK(skipped.at("Qwen-72B on a100 (not in the catalog)") == 1);
@@ -137,12 +139,12 @@ TEST_CASE("the Vidur readers parse by column name, collapse repeats and name fil
 TEST_CASE("hinge and weighted least-squares fits recover known coefficients") {
   std::vector<double> x, y;
   for (double t = 1; t <= 4096; t *= 2) x.push_back(t), y.push_back(std::max(0.002, 0.001 + 2e-6 * t));
-  const perf::HingeLine h = perf::fit_hinge(x, y);
+  const calibration::HingeLine h = calibration::fit_hinge(x, y);
   CHECK(h.floor == doctest::Approx(0.002));
   CHECK(h.fixed == doctest::Approx(0.001).epsilon(1e-6));
   CHECK(h.slope == doctest::Approx(2e-6).epsilon(1e-6));
   // Weights only matter where the data does not fit exactly; a negative coefficient is dropped.
-  const auto c = perf::fit_weighted_least_squares({{1, 1}, {1, 2}, {1, 3}}, {3, 2, 1}, {1, 1, 1});
+  const auto c = calibration::fit_weighted_least_squares({{1, 1}, {1, 2}, {1, 3}}, {3, 2, 1}, {1, 1, 1});
   CHECK(c[1] == 0);
   CHECK(c[0] == doctest::Approx(2));
 }
@@ -161,11 +163,11 @@ TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entr
     // The guard from the calibration issue: held-out median error of the per-layer operator time <= 10%.
     CHECK(e.ops.held_out.points >= 80);
     CHECK(e.ops.held_out.median_ape <= 10.0);
-    if (e.status != perf::VidurStatus::kWritten) continue;
-    CHECK(e.coefficients.origin == perf::CalibrationOrigin::kDerived);
-    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, e.gpu, e.model, e.tensor_parallel);
+    if (e.status != calibration::VidurStatus::kWritten) continue;
+    CHECK(e.coefficients.origin == spec::CalibrationOrigin::kDerived);
+    const std::string file = catalog::coefficients_path(GREENFLEET_SOURCE_DIR, e.gpu, e.model, e.tensor_parallel);
     written.insert(std::filesystem::path(file).lexically_normal().string());
-    CHECK(perf::vidur_coefficients_yaml(e.coefficients) == test::slurp(file));
+    CHECK(calibration::vidur_coefficients_yaml(e.coefficients) == test::slurp(file));
     // The coefficients stand for the operator model closely over the grid they were fitted on.
     CHECK(e.approximation.median_ape <= 2.0);
     CHECK(e.approximation.p90_ape <= 5.0);
@@ -176,23 +178,24 @@ TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entr
   // Every committed derived file is regenerated; the others are the measured ones (SplitwiseSim).
   int committed_measured = 0;
   for (const auto& [key, c] : test::catalog().calibrations()) {
-    CHECK((c.origin == perf::CalibrationOrigin::kDerived) == (c.source.rfind("Vidur ", 0) == 0));
-    if (c.origin != perf::CalibrationOrigin::kDerived) {
+    CHECK((c.origin == spec::CalibrationOrigin::kDerived) == (c.source.rfind("Vidur ", 0) == 0));
+    if (c.origin != spec::CalibrationOrigin::kDerived) {
       ++committed_measured;
       continue;
     }
-    const std::string file = perf::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
+    const std::string file = catalog::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(written.count(std::filesystem::path(file).lexically_normal().string()) == 1);
   }
   CHECK(committed_measured == 6);
   // Whole-step measurements keep precedence; models too large for the GPUs are skipped.
   int measured = 0, memory = 0;
   for (const auto& e : v->entries)
-    measured += e.status == perf::VidurStatus::kMeasured, memory += e.status == perf::VidurStatus::kMemory;
+    measured += e.status == calibration::VidurStatus::kMeasured,
+        memory += e.status == calibration::VidurStatus::kMemory;
   CHECK(measured == 6);  // Llama-2-70B on A100 and H100 at TP 2, 4, 8
   // Llama-2-70B at TP 1 (A100, H100, A40) and TP 2 (A40); CodeLlama-34B at TP 1 on the A40.
   CHECK(memory == 5);
-  CHECK(std::string(perf::to_string(perf::VidurStatus::kNoStack)) == "no-stack");
+  CHECK(std::string(calibration::to_string(calibration::VidurStatus::kNoStack)) == "no-stack");
 }
 
 TEST_CASE("the attention and stack fit: efficiencies in (0, 1] and the composed model near SplitwiseSim") {
@@ -226,10 +229,10 @@ TEST_CASE("derived and operator models keep decode runs summable: decode_cost ag
     return;
   }
   for (const auto& e : v->entries) {
-    if (e.status != perf::VidurStatus::kWritten || e.gpu != "a40" || e.model != "llama-2-7b" ||
+    if (e.status != calibration::VidurStatus::kWritten || e.gpu != "a40" || e.model != "llama-2-7b" ||
         e.tensor_parallel != 2)
       continue;
-    const perf::OperatorModel op(e.spec);
+    const calibration::OperatorModel op(e.spec);
     const perf::CalibratedModel derived(e.coefficients);
     for (int batch : {1, 7, 64, 256})
       for (std::int64_t ctx : {std::int64_t{100} * batch, std::int64_t{3000} * batch}) {
@@ -251,8 +254,8 @@ TEST_CASE("derived and operator models keep decode runs summable: decode_cost ag
 
 TEST_CASE("memory rule: weights and one full-context KV cache within 90% of the GPUs' memory") {
   const auto& c = test::catalog();
-  CHECK_FALSE(perf::fits_in_memory(c.model("llama-2-70b"), c.gpu("a100-sxm-80gb"), 1));
-  CHECK(perf::fits_in_memory(c.model("llama-2-70b"), c.gpu("a100-sxm-80gb"), 2));
-  CHECK(perf::fits_in_memory(c.model("llama-2-7b"), c.gpu("a40"), 1));
-  CHECK_FALSE(perf::fits_in_memory(c.model("codellama-34b"), c.gpu("a40"), 1));
+  CHECK_FALSE(calibration::fits_in_memory(c.model("llama-2-70b"), c.gpu("a100-sxm-80gb"), 1));
+  CHECK(calibration::fits_in_memory(c.model("llama-2-70b"), c.gpu("a100-sxm-80gb"), 2));
+  CHECK(calibration::fits_in_memory(c.model("llama-2-7b"), c.gpu("a40"), 1));
+  CHECK_FALSE(calibration::fits_in_memory(c.model("codellama-34b"), c.gpu("a40"), 1));
 }

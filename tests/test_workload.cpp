@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "sim/core/error.hpp"
+#include "sim/text/timestamp.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/burstgpt_csv.hpp"
 #include "sim/workload/mooncake_jsonl.hpp"
@@ -16,24 +17,24 @@ using workload::AzureCsvSource;
 
 TEST_CASE("Azure timestamps: 2023 (7 digits, no zone) and 2024 (6 digits, +00:00) formats") {
   std::int64_t a = 0, b = 0;
-  REQUIRE(AzureCsvSource::parse_timestamp("2023-11-16 18:15:46.6805900", a));
-  REQUIRE(AzureCsvSource::parse_timestamp("2023-11-16 18:15:46.680591", b));
+  REQUIRE(text::parse_timestamp("2023-11-16 18:15:46.6805900", a));
+  REQUIRE(text::parse_timestamp("2023-11-16 18:15:46.680591", b));
   CHECK(b - a == 1000);
   std::int64_t epoch = -1;
-  REQUIRE(AzureCsvSource::parse_timestamp("1970-01-01 00:00:01", epoch));
+  REQUIRE(text::parse_timestamp("1970-01-01 00:00:01", epoch));
   CHECK(epoch == 1'000'000'000);
   std::int64_t z = 0, plus = 0;
-  REQUIRE(AzureCsvSource::parse_timestamp("2024-05-12 00:00:00.004566+00:00", z));
-  REQUIRE(AzureCsvSource::parse_timestamp("2024-05-12 02:00:00.004566+02:00", plus));
+  REQUIRE(text::parse_timestamp("2024-05-12 00:00:00.004566+00:00", z));
+  REQUIRE(text::parse_timestamp("2024-05-12 02:00:00.004566+02:00", plus));
   CHECK(z == plus);
   std::int64_t leap = 0, next = 0;
-  REQUIRE(AzureCsvSource::parse_timestamp("2024-02-29 00:00:00", leap));
-  REQUIRE(AzureCsvSource::parse_timestamp("2024-03-01 00:00:00", next));
+  REQUIRE(text::parse_timestamp("2024-02-29 00:00:00", leap));
+  REQUIRE(text::parse_timestamp("2024-03-01 00:00:00", next));
   CHECK(next - leap == 86400LL * 1'000'000'000);
   std::int64_t x;
-  CHECK_FALSE(AzureCsvSource::parse_timestamp("2023-13-01 00:00:00", x));
-  CHECK_FALSE(AzureCsvSource::parse_timestamp("yesterday", x));
-  CHECK_FALSE(AzureCsvSource::parse_timestamp("2023-11-16 18:15:46.", x));
+  CHECK_FALSE(text::parse_timestamp("2023-13-01 00:00:00", x));
+  CHECK_FALSE(text::parse_timestamp("yesterday", x));
+  CHECK_FALSE(text::parse_timestamp("2023-11-16 18:15:46.", x));
 }
 
 TEST_CASE("Azure CSV rows stream in order with relative arrivals") {
@@ -42,7 +43,7 @@ TEST_CASE("Azure CSV rows stream in order with relative arrivals") {
                            "TIMESTAMP,ContextTokens,GeneratedTokens\r\n"
                            "2023-11-16 18:15:46.5000000,374,44\r\n"
                            "2023-11-16 18:15:47.0000000,396,109\r\n");
-  AzureCsvSource s(f, workload::BadRowPolicy::kError);
+  AzureCsvSource s(f, text::BadRowPolicy::kError);
   workload::RequestSpec r;
   REQUIRE(s.next(r));
   CHECK(r.arrival == 0);
@@ -65,13 +66,13 @@ TEST_CASE("malformed trace rows: error with file:line by default, counted when s
                            "2023-11-16 18:15:49.0,10,0\n"
                            "2023-11-16 18:15:50.0,10,5\n");
   {
-    AzureCsvSource s(f, workload::BadRowPolicy::kError);
+    AzureCsvSource s(f, text::BadRowPolicy::kError);
     workload::RequestSpec r;
     REQUIRE(s.next(r));
     const std::string expected = f + ":3: ContextTokens 'abc' is not a positive integer";
     CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains(expected.c_str()), core::InputError);
   }
-  AzureCsvSource s(f, workload::BadRowPolicy::kSkip);
+  AzureCsvSource s(f, text::BadRowPolicy::kSkip);
   workload::RequestSpec r;
   int n = 0;
   while (s.next(r)) ++n;
@@ -82,9 +83,9 @@ TEST_CASE("malformed trace rows: error with file:line by default, counted when s
 TEST_CASE("a trace without the expected header is rejected") {
   test::TempDir dir;
   const auto f = dir.write("h.csv", "time,in,out\n1,2,3\n");
-  CHECK_THROWS_WITH_AS(AzureCsvSource(f, workload::BadRowPolicy::kError), doctest::Contains(":1: header"),
+  CHECK_THROWS_WITH_AS(AzureCsvSource(f, text::BadRowPolicy::kError), doctest::Contains(":1: header"),
                        core::InputError);
-  CHECK_THROWS_AS(AzureCsvSource(dir.path("missing.csv"), workload::BadRowPolicy::kError), core::InputError);
+  CHECK_THROWS_AS(AzureCsvSource(dir.path("missing.csv"), text::BadRowPolicy::kError), core::InputError);
 }
 
 TEST_CASE("the real Azure conv trace parses completely") {
@@ -93,8 +94,7 @@ TEST_CASE("the real Azure conv trace parses completely") {
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
-  AzureCsvSource s(data + "/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
-                   workload::BadRowPolicy::kError);
+  AzureCsvSource s(data + "/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv", text::BadRowPolicy::kError);
   workload::RequestSpec r;
   std::uint64_t n = 0, prompt = 0;
   core::SimTime last = 0;
@@ -147,7 +147,7 @@ TEST_CASE("Mooncake JSONL: timestamps in ms, lengths, and prefix hash ids kept")
       "not json\n"
       "{\"timestamp\": 1700, \"input_length\": 12, \"output_length\": 3, \"hash_ids\": [7]}\n");
   {
-    workload::MooncakeJsonlSource s(f, workload::BadRowPolicy::kError);
+    workload::MooncakeJsonlSource s(f, text::BadRowPolicy::kError);
     workload::RequestSpec r;
     REQUIRE(s.next(r));
     CHECK(r.prompt_tokens == 6758);
@@ -159,7 +159,7 @@ TEST_CASE("Mooncake JSONL: timestamps in ms, lengths, and prefix hash ids kept")
     const std::string expected = f + ":3: needs \"timestamp\", \"input_length\" and \"output_length\"";
     CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains(expected.c_str()), core::InputError);
   }
-  workload::MooncakeJsonlSource s(f, workload::BadRowPolicy::kSkip);
+  workload::MooncakeJsonlSource s(f, text::BadRowPolicy::kSkip);
   workload::RequestSpec r;
   int n = 0;
   while (s.next(r)) ++n;
@@ -174,8 +174,7 @@ TEST_CASE("the real Mooncake conversation trace parses completely") {
     MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
-  workload::MooncakeJsonlSource s(data + "/traces/mooncake/conversation_trace.jsonl",
-                                  workload::BadRowPolicy::kError);
+  workload::MooncakeJsonlSource s(data + "/traces/mooncake/conversation_trace.jsonl", text::BadRowPolicy::kError);
   workload::RequestSpec r;
   std::uint64_t n = 0, prompt = 0, hashes = 0;
   while (s.next(r)) ++n, prompt += static_cast<std::uint64_t>(r.prompt_tokens), hashes += r.prefix_hashes.size();
@@ -193,7 +192,7 @@ TEST_CASE("BurstGPT CSV: relative seconds, model filter, failed requests are bad
                            "6,GPT-4,1000,100,1100,Conversation log\n"
                            "7.5,ChatGPT,100,0,100,Conversation log\n"
                            "9,ChatGPT,20,30,50,API log\n");
-  workload::BurstGptCsvSource s(f, workload::BadRowPolicy::kSkip, "ChatGPT");
+  workload::BurstGptCsvSource s(f, text::BadRowPolicy::kSkip, "ChatGPT");
   workload::RequestSpec r;
   REQUIRE(s.next(r));
   CHECK(r.arrival == 0);
@@ -203,7 +202,7 @@ TEST_CASE("BurstGPT CSV: relative seconds, model filter, failed requests are bad
   CHECK(r.output_tokens == 30);
   CHECK_FALSE(s.next(r));
   CHECK(s.skipped_rows() == 1);  // the zero-response row; the GPT-4 row is filtered, not skipped
-  workload::BurstGptCsvSource strict(f, workload::BadRowPolicy::kError, "");
+  workload::BurstGptCsvSource strict(f, text::BadRowPolicy::kError, "");
   REQUIRE(strict.next(r));
   REQUIRE(strict.next(r));
   const std::string expected = f + ":4: Response tokens '0'";

@@ -1,14 +1,14 @@
 #pragma once
-#include "sim/fleet/catalog.hpp"
-#include "sim/perf/llm_model.hpp"
+#include "sim/catalog/catalog.hpp"
 #include "sim/perf/roofline.hpp"
+#include "sim/spec/llm_model.hpp"
 
 namespace greenfleet::test {
 
 // A one-layer model on hand-sized hardware (1 TFLOP/s, 1 TB/s at full efficiency), so step times are easy to
 // work out on paper.
-inline perf::LlmModel tiny_model() {
-  perf::LlmModel m;
+inline spec::LlmModel tiny_model() {
+  spec::LlmModel m;
   m.id = "tiny";
   m.layers = 1;
   m.hidden_size = 1024;
@@ -24,8 +24,8 @@ inline perf::LlmModel tiny_model() {
   return m;
 }
 
-inline fleet::GpuSpec unit_gpu() {
-  fleet::GpuSpec g;
+inline spec::GpuSpec unit_gpu() {
+  spec::GpuSpec g;
   g.fp16_tflops = 1;
   g.memory_bandwidth_gbps = 1000;
   g.link_bandwidth_gbps = 100;
@@ -35,7 +35,7 @@ inline fleet::GpuSpec unit_gpu() {
 
 // The tiny model on one unit GPU at full efficiency, with a fixed overhead per step.
 inline perf::RooflineModel tiny_roofline(double step_overhead_s = 1e-3) {
-  perf::RooflineParams p;
+  spec::RooflineParams p;
   p.compute_efficiency = 1;
   p.bandwidth_efficiency = 1;
   p.step_overhead_s = step_overhead_s;

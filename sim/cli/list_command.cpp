@@ -3,11 +3,11 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "sim/catalog/catalog.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
-#include "sim/fleet/catalog.hpp"
-#include "sim/serving/router.hpp"
+#include "sim/routing/router.hpp"
 
 namespace po = boost::program_options;
 
@@ -35,7 +35,7 @@ int list_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (what == "policies") {
-    for (const auto& info : serving::routers().infos()) {
+    for (const auto& info : routing::routers().infos()) {
       fmt::print("{} {}\n    {}\n", info.category, info.name, info.doc);
       for (const auto& p : info.params)
         fmt::print("    - {} ({}, default {}): {}\n", p.name, p.type, p.default_value, p.doc);
@@ -44,7 +44,8 @@ int list_command(const std::vector<std::string>& args) {
   }
   if (vm.count("embodied") && what != "servers")
     throw core::InputError("list: --embodied goes with `greenfleet list servers`");
-  const fleet::Catalog c = fleet::Catalog::load(catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir);
+  const catalog::Catalog c =
+      catalog::Catalog::load(catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir);
   if (what == "gpus") {
     fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", "name", "year", "mem GB", "BW GB/s",
                "FP16 TF", "TDP W");

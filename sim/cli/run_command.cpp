@@ -7,12 +7,12 @@
 #include <csignal>
 #include <iostream>
 
+#include "sim/catalog/catalog.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
-#include "sim/fleet/catalog.hpp"
-#include "sim/io/atomic_output.hpp"
-#include "sim/io/experiment.hpp"
-#include "sim/io/request_writer.hpp"
+#include "sim/experiment/experiment.hpp"
+#include "sim/output/atomic_output.hpp"
+#include "sim/output/request_writer.hpp"
 #include "sim/runner/report.hpp"
 #include "sim/runner/simulation.hpp"
 
@@ -67,23 +67,23 @@ int run_command(const std::vector<std::string>& args) {
     throw core::InputError("run: missing the experiment file (greenfleet run EXP.yaml)");
   const bool quiet = vm.count("quiet") != 0;
 
-  const std::string root = catalog_dir.empty() ? fleet::default_catalog_root() : catalog_dir;
-  const fleet::Catalog catalog = fleet::Catalog::load(root);
-  io::LoadOptions lo;
+  const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
+  const catalog::Catalog catalog = catalog::Catalog::load(root);
+  experiment::LoadOptions lo;
   lo.overrides = overrides;
-  lo.data_dir = data_dir.empty() ? io::default_data_dir(root) : data_dir;
+  lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   lo.output_path = output;
-  const io::Experiment x = io::load_experiment(experiment_file, catalog, lo);
+  const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
 
   runner::Simulation sim(x, catalog);
-  io::AtomicOutput out(x.output_path);
-  std::unique_ptr<io::RequestWriter> writer;
+  output::AtomicOutput out(x.output_path);
+  std::unique_ptr<output::RequestWriter> writer;
   if (x.output_requests) {
-    const auto compression = x.output_compression == "none"      ? io::h5::Compression::kNone
-                             : x.output_compression == "deflate" ? io::h5::Compression::kDeflate
-                                                                 : io::h5::Compression::kSzip;
-    writer =
-        std::make_unique<io::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot}, compression);
+    const auto compression = x.output_compression == "none"      ? output::h5::Compression::kNone
+                             : x.output_compression == "deflate" ? output::h5::Compression::kDeflate
+                                                                 : output::h5::Compression::kSzip;
+    writer = std::make_unique<output::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot},
+                                                     compression);
     sim.add_observer(writer.get());
   }
 
@@ -111,13 +111,13 @@ int run_command(const std::vector<std::string>& args) {
   if (printed) std::fputs("\r\033[K", stderr);
   if (writer) writer->flush();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  const io::Summary summary = runner::make_summary(sim, x);
-  const io::Summary run_info = runner::make_run_info(sim, wall);
+  const output::Summary summary = runner::make_summary(sim, x);
+  const output::Summary run_info = runner::make_run_info(sim, wall);
   runner::write_run_tables(out.file(), sim, x, catalog);
-  io::write_summary(out.file(), summary);
-  io::write_summary(out.file(), run_info, "run_info");
+  output::write_summary(out.file(), summary);
+  output::write_summary(out.file(), run_info, "run_info");
   out.commit();
-  std::cout << io::format_table(summary) << io::format_table(run_info);
+  std::cout << output::format_table(summary) << output::format_table(run_info);
   std::cout << fmt::format("output: {}\n", x.output_path);
   return 0;
 }

@@ -5,7 +5,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
-#include "sim/io/summary.hpp"
+#include "sim/output/summary.hpp"
 
 namespace po = boost::program_options;
 
@@ -32,13 +32,13 @@ int summary_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (file.empty()) throw core::InputError("summary: missing the output file (greenfleet summary OUT.h5)");
-  const io::Summary s = io::read_summary(file);
+  const output::Summary s = output::read_summary(file);
   if (vm.count("json")) {
-    std::cout << io::format_json(s);  // the run's results only: equal for equal configurations
+    std::cout << output::format_json(s);  // the run's results only: equal for equal configurations
     return 0;
   }
-  const io::Summary run_info = io::read_summary(file, "run_info", /*optional=*/true);
-  std::cout << io::format_table(s) << (run_info.items.empty() ? "" : io::format_table(run_info));
+  const output::Summary run_info = output::read_summary(file, "run_info", /*optional=*/true);
+  std::cout << output::format_table(s) << (run_info.items.empty() ? "" : output::format_table(run_info));
   return 0;
 }
 

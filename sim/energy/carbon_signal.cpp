@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "sim/core/error.hpp"
-#include "sim/workload/azure_csv.hpp"
-#include "sim/workload/text_rows.hpp"
+#include "sim/text/text_rows.hpp"
+#include "sim/text/timestamp.hpp"
 
 namespace greenfleet::energy {
 
@@ -112,10 +112,10 @@ double CarbonSignal::integral(core::SimTime a, core::SimTime b) const {
 }
 
 CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column) {
-  workload::LineReader rows(path, workload::BadRowPolicy::kError, "");
+  text::LineReader rows(path, text::BadRowPolicy::kError, "");
   if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty carbon-intensity file", path));
   std::vector<std::string_view> fields;
-  workload::split_csv(rows.line(), fields);
+  text::split_csv(rows.line(), fields);
   int tcol = -1, vcol = -1;
   for (int i = 0; i < static_cast<int>(fields.size()); ++i) {
     if (fields[i] == time_column) tcol = i;
@@ -131,10 +131,10 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
   bool have_row = false;
   std::int64_t last_row = 0, spacing = 3600LL * 1'000'000'000;  // an hour when the file has a single row
   while (rows.next_line()) {
-    workload::split_csv(rows.line(), fields);
+    text::split_csv(rows.line(), fields);
     if (fields.size() != ncols) rows.bad_row(fmt::format("expected {} columns, found {}", ncols, fields.size()));
     std::int64_t t = 0;
-    if (!workload::AzureCsvSource::parse_timestamp(fields[static_cast<std::size_t>(tcol)], t))
+    if (!text::parse_timestamp(fields[static_cast<std::size_t>(tcol)], t))
       rows.bad_row(fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'",
                                fields[static_cast<std::size_t>(tcol)]));
     if (have_row && t <= last_row)
@@ -145,7 +145,7 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     last_row = t;
     have_row = true;
     double v = 0;
-    if (!workload::parse_number(fields[static_cast<std::size_t>(vcol)], v) || !std::isfinite(v) || v < 0) {
+    if (!text::parse_number(fields[static_cast<std::size_t>(vcol)], v) || !std::isfinite(v) || v < 0) {
       ++out.skipped_rows;  // a gap in the series: the previous value holds over it
       continue;
     }

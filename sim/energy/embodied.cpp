@@ -2,7 +2,7 @@
 
 namespace greenfleet::energy {
 
-GpuCardEmbodied ecoserve_gpu_card(const fleet::GpuSpec& gpu, const fleet::Catalog& catalog) {
+GpuCardEmbodied ecoserve_gpu_card(const spec::GpuSpec& gpu, const catalog::Catalog& catalog) {
   const auto& k = catalog.embodied().gpu_card;
   GpuCardEmbodied e;
   e.memory = gpu.memory_gb * catalog.memory_kind(gpu.memory_kind).embodied_kg_per_gb;
@@ -20,7 +20,7 @@ GpuCardEmbodied ecoserve_gpu_card(const fleet::GpuSpec& gpu, const fleet::Catalo
   return e;
 }
 
-ActGpuEmbodied act_gpu(const fleet::GpuSpec& gpu, const fleet::Catalog& catalog) {
+ActGpuEmbodied act_gpu(const spec::GpuSpec& gpu, const catalog::Catalog& catalog) {
   const auto& a = catalog.embodied().act;
   ActGpuEmbodied e;
   e.die = a.logic_kg_per_cm2.at(gpu.process_node) * gpu.die_area_mm2 / 100.0;
@@ -30,7 +30,7 @@ ActGpuEmbodied act_gpu(const fleet::GpuSpec& gpu, const fleet::Catalog& catalog)
   return e;
 }
 
-HostEmbodied ecoserve_host(const fleet::ServerSku& sku, const fleet::Catalog& catalog) {
+HostEmbodied ecoserve_host(const spec::ServerSku& sku, const catalog::Catalog& catalog) {
   const auto& k = catalog.embodied().host;
   HostEmbodied e;
   e.ssd = sku.ssd_gb * catalog.storage_kind("ssd").embodied_kg_per_gb;

@@ -1,5 +1,5 @@
 #pragma once
-#include "sim/fleet/catalog.hpp"
+#include "sim/catalog/catalog.hpp"
 
 namespace greenfleet::energy {
 
@@ -10,20 +10,20 @@ struct GpuCardEmbodied {
   double margin = 0;  // the extra from the 1.05 factor
   double total = 0;
 };
-GpuCardEmbodied ecoserve_gpu_card(const fleet::GpuSpec& gpu, const fleet::Catalog& catalog);
+GpuCardEmbodied ecoserve_gpu_card(const spec::GpuSpec& gpu, const catalog::Catalog& catalog);
 
 // The ACT alternative: die area x carbon per area of its process node + package + memory by capacity. Board,
 // cooling and power delivery are outside its scope.
 struct ActGpuEmbodied {
   double die = 0, package = 0, memory = 0, total = 0;
 };
-ActGpuEmbodied act_gpu(const fleet::GpuSpec& gpu, const fleet::Catalog& catalog);
+ActGpuEmbodied act_gpu(const spec::GpuSpec& gpu, const catalog::Catalog& catalog);
 
 // A server's host (everything but the GPU cards) by EcoServe's host calculator, kgCO2e.
 struct HostEmbodied {
   double ssd = 0, dram = 0, mainboard = 0, peripherals = 0, cpu_die = 0, psu = 0, chassis = 0, fans = 0;
   double total = 0;
 };
-HostEmbodied ecoserve_host(const fleet::ServerSku& sku, const fleet::Catalog& catalog);
+HostEmbodied ecoserve_host(const spec::ServerSku& sku, const catalog::Catalog& catalog);
 
 }  // namespace greenfleet::energy

@@ -2,49 +2,20 @@
 #include <string>
 
 #include "sim/perf/perf_model.hpp"
+#include "sim/spec/calibration_coefficients.hpp"
 
 namespace greenfleet::perf {
 
-// Where a set of coefficients comes from: fitted to whole-step measurements (SplitwiseSim, the measurement
-// harness of models/calibration/measure/), or derived from the operator model built on Vidur's operator
-// timings (docs/MODELS.md). Every coefficient file states it (`origin: measured | derived`); the roofline
-// fallback carries measured entries before derived ones (carried_efficiency).
-enum class CalibrationOrigin { kMeasured, kDerived };
-inline const char* to_string(CalibrationOrigin o) {
-  return o == CalibrationOrigin::kMeasured ? "measured" : "derived";
-}
-
-// Coefficients of the calibrated step-time model for one (GPU, model, tensor-parallel degree), written by
-// `greenfleet calibrate` under models/calibration/. Times in seconds. Each phase has a floor (the time to
-// stream the weights, which small batches cannot go below) and a linear part above it:
-//   prefill step: max(prefill_floor, prefill_fixed + per_prefill_token x tokens + per_attn_ctx x positions)
-//   decode step:  max(decode_floor, decode_fixed + per_decode_seq x sequences) + per_decode_ctx x context
-//   mixed step:   max(prefill_floor, decode step + per_prefill_token x tokens + per_attn_ctx x positions)
-// The decode form is a maximum of two lines in the context, so decode runs keep their closed-form sum.
-// Tensor-parallel communication is inside the coefficients (they are fitted or derived per TP degree).
-struct CalibrationCoefficients {
-  std::string gpu, model, source;
-  int tensor_parallel = 1;
-  CalibrationOrigin origin = CalibrationOrigin::kMeasured;
-  double prefill_floor = 0, prefill_fixed = 0, per_prefill_token = 0, per_attn_ctx = 0;
-  double decode_floor = 0, decode_fixed = 0, per_decode_seq = 0, per_decode_ctx = 0;
-  // Held-out fit quality, as absolute percentage errors.
-  int training_points = 0, held_out_points = 0;
-  double held_out_median_ape = 0, held_out_p90_ape = 0;
-  double e2e_median_ape = 0, e2e_p90_ape = 0;
-  int e2e_points = 0;
-};
-
 class CalibratedModel final : public PerfModel {
  public:
-  explicit CalibratedModel(CalibrationCoefficients c) : c_(std::move(c)) {}
+  explicit CalibratedModel(spec::CalibrationCoefficients c) : c_(std::move(c)) {}
   std::string kind() const override { return "calibrated"; }
   StepCost step_cost(const BatchShape& shape) const override;
   DecodeCost decode_cost(std::int32_t batch) const override;
-  const CalibrationCoefficients& coefficients() const { return c_; }
+  const spec::CalibrationCoefficients& coefficients() const { return c_; }
 
  private:
-  CalibrationCoefficients c_;
+  spec::CalibrationCoefficients c_;
 };
 
 }  // namespace greenfleet::perf

@@ -13,7 +13,7 @@ double amdahl_factor(double serial_fraction, int threads) {
   return serial_fraction + (1 - serial_fraction) / static_cast<double>(threads);
 }
 
-CpuInferenceModel::CpuInferenceModel(CpuCoefficients c, int threads, double amx_speedup)
+CpuInferenceModel::CpuInferenceModel(spec::CpuCoefficients c, int threads, double amx_speedup)
     : c_(std::move(c)), threads_(threads), amx_speedup_(amx_speedup) {
   if (threads < 1)
     throw core::InputError(fmt::format("CPU inference model: threads must be >= 1, got {}", threads));

@@ -6,8 +6,8 @@
 
 namespace greenfleet::perf {
 
-RooflineModel::RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, int tensor_parallel,
-                             RooflineParams params)
+RooflineModel::RooflineModel(const spec::LlmModel& model, const spec::GpuSpec& gpu, int tensor_parallel,
+                             spec::RooflineParams params)
     : tp_(tensor_parallel), params_(params) {
   const double peak_tflops = (model.bytes_per_param == 1 && gpu.fp8_tflops > 0) ? gpu.fp8_tflops : gpu.fp16_tflops;
   flop_rate_ = peak_tflops * 1e12 * tp_ * params_.compute_efficiency;

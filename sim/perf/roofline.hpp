@@ -1,21 +1,12 @@
 #pragma once
 #include <string>
 
-#include "sim/fleet/catalog.hpp"
 #include "sim/perf/perf_model.hpp"
+#include "sim/spec/gpu.hpp"
+#include "sim/spec/llm_model.hpp"
+#include "sim/spec/roofline_params.hpp"
 
 namespace greenfleet::perf {
-
-// Efficiency factors that turn datasheet peaks into achieved rates. The defaults are our reconstruction (not
-// measured): typical dense-GEMM utilisation of LLM prefill and achieved HBM bandwidth of decode kernels; the
-// calibrated model (sim/perf/calibrated.*) or efficiencies carried from it replace them. Every one can be set per
-// deployment in YAML.
-struct RooflineParams {
-  double compute_efficiency = 0.55;    // achieved / peak dense FP16 FLOP/s
-  double bandwidth_efficiency = 0.80;  // achieved / peak memory bandwidth
-  double step_overhead_s = 1.0e-3;     // scheduler, sampling and launch overhead per step
-  double allreduce_latency_s = 8e-6;   // per all-reduce (2 per layer) when tensor parallel
-};
 
 // Roofline: a step costs its fixed overhead plus the larger of its compute time (matmul and attention FLOPs at
 // the effective FLOP rate) and its memory time (all weights once, plus the KV cache read, at the effective
@@ -23,7 +14,8 @@ struct RooflineParams {
 // bandwidth-bound without a special case.
 class RooflineModel final : public PerfModel {
  public:
-  RooflineModel(const LlmModel& model, const fleet::GpuSpec& gpu, int tensor_parallel, RooflineParams params);
+  RooflineModel(const spec::LlmModel& model, const spec::GpuSpec& gpu, int tensor_parallel,
+                spec::RooflineParams params);
 
   std::string kind() const override { return "roofline"; }
   StepCost step_cost(const BatchShape& shape) const override;
@@ -43,7 +35,7 @@ class RooflineModel final : public PerfModel {
   double weight_bytes_ = 0;
   double kv_bytes_per_token_ = 0;
   double activation_bytes_per_token_ = 0;  // hidden x bytes: one all-reduce message per token
-  RooflineParams params_;
+  spec::RooflineParams params_;
 };
 
 }  // namespace greenfleet::perf

@@ -6,13 +6,13 @@
 
 #include "greenfleet/version.hpp"
 #include "sim/energy/ledger.hpp"
-#include "sim/io/hdf5_file.hpp"
+#include "sim/output/hdf5_file.hpp"
 
 namespace greenfleet::runner {
 
-io::Summary make_summary(const Simulation& sim, const io::Experiment& x) {
+output::Summary make_summary(const Simulation& sim, const experiment::Experiment& x) {
   const auto& m = sim.metrics();
-  io::Summary s;
+  output::Summary s;
   s.title = fmt::format("greenfleet: {} (seed {})", x.name, x.seed);
   const double span = core::to_seconds(sim.end_time());
   s.add("requests_arrived", static_cast<double>(sim.arrived()), "requests arrived");
@@ -95,8 +95,8 @@ io::Summary make_summary(const Simulation& sim, const io::Experiment& x) {
   return s;
 }
 
-io::Summary make_run_info(const Simulation& sim, double wall_seconds) {
-  io::Summary s;
+output::Summary make_run_info(const Simulation& sim, double wall_seconds) {
+  output::Summary s;
   s.title = "run information (machine-dependent)";
   s.add("wall_seconds", wall_seconds, "wall time (s)");
   s.add("requests_per_wall_second", wall_seconds > 0 ? static_cast<double>(sim.arrived()) / wall_seconds : 0.0,
@@ -107,7 +107,7 @@ io::Summary make_run_info(const Simulation& sim, double wall_seconds) {
 namespace {
 
 // /carbon: totals and breakdowns; /timeseries: per slot and server.
-void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment& x) {
+void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Experiment& x) {
   const auto& ledger = sim.ledger();
   auto columns = [](hid_t g, const std::vector<energy::Accum>& rows) {
     std::vector<double> cols[6];
@@ -115,62 +115,62 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
       cols[0].push_back(a.energy_gpu), cols[1].push_back(a.energy_host), cols[2].push_back(a.op_gpu);
       cols[3].push_back(a.op_host), cols[4].push_back(a.emb_gpu), cols[5].push_back(a.emb_host);
     }
-    io::h5::write_column(g, "energy_gpu_j", cols[0], "J");
-    io::h5::write_column(g, "energy_host_j", cols[1], "J");
-    io::h5::write_column(g, "operational_gpu_g", cols[2], "gCO2e");
-    io::h5::write_column(g, "operational_host_g", cols[3], "gCO2e");
-    io::h5::write_column(g, "embodied_gpu_g", cols[4], "gCO2e");
-    io::h5::write_column(g, "embodied_host_g", cols[5], "gCO2e");
+    output::h5::write_column(g, "energy_gpu_j", cols[0], "J");
+    output::h5::write_column(g, "energy_host_j", cols[1], "J");
+    output::h5::write_column(g, "operational_gpu_g", cols[2], "gCO2e");
+    output::h5::write_column(g, "operational_host_g", cols[3], "gCO2e");
+    output::h5::write_column(g, "embodied_gpu_g", cols[4], "gCO2e");
+    output::h5::write_column(g, "embodied_host_g", cols[5], "gCO2e");
   };
-  io::h5::Handle carbon = io::h5::create_group(file, "carbon");
+  output::h5::Handle carbon = output::h5::create_group(file, "carbon");
   const energy::Accum total = ledger.fleet_total();
-  io::h5::write_attr(carbon.get(), "energy_j", total.energy());
-  io::h5::write_attr(carbon.get(), "operational_g", total.op());
-  io::h5::write_attr(carbon.get(), "embodied_g", total.emb());
-  io::h5::write_attr(carbon.get(), "requests_energy_j", ledger.requests_total().energy());
-  io::h5::write_attr(carbon.get(), "requests_operational_g", ledger.requests_total().op());
-  io::h5::write_attr(carbon.get(), "requests_embodied_g", ledger.requests_total().emb());
-  io::h5::write_attr(carbon.get(), "idle_energy_j", ledger.idle_lines().energy());
-  io::h5::write_attr(carbon.get(), "idle_operational_g", ledger.idle_lines().op());
-  io::h5::write_attr(carbon.get(), "idle_embodied_g", ledger.idle_lines().emb());
-  io::h5::write_attr(carbon.get(), "conservation_error", ledger.conservation_error());
+  output::h5::write_attr(carbon.get(), "energy_j", total.energy());
+  output::h5::write_attr(carbon.get(), "operational_g", total.op());
+  output::h5::write_attr(carbon.get(), "embodied_g", total.emb());
+  output::h5::write_attr(carbon.get(), "requests_energy_j", ledger.requests_total().energy());
+  output::h5::write_attr(carbon.get(), "requests_operational_g", ledger.requests_total().op());
+  output::h5::write_attr(carbon.get(), "requests_embodied_g", ledger.requests_total().emb());
+  output::h5::write_attr(carbon.get(), "idle_energy_j", ledger.idle_lines().energy());
+  output::h5::write_attr(carbon.get(), "idle_operational_g", ledger.idle_lines().op());
+  output::h5::write_attr(carbon.get(), "idle_embodied_g", ledger.idle_lines().emb());
+  output::h5::write_attr(carbon.get(), "conservation_error", ledger.conservation_error());
   {
-    io::h5::Handle g = io::h5::create_group(carbon.get(), "by_server");
+    output::h5::Handle g = output::h5::create_group(carbon.get(), "by_server");
     std::vector<energy::Accum> rows;
     std::vector<std::int32_t> ids, sites;
     for (std::size_t i = 0; i < ledger.servers().size(); ++i)
       rows.push_back(ledger.server_total(i)), ids.push_back(static_cast<std::int32_t>(i)),
           sites.push_back(ledger.servers()[i].site);
-    io::h5::write_column(g.get(), "server", ids, "index into /servers");
-    io::h5::write_column(g.get(), "site", sites, "index into /sites");
+    output::h5::write_column(g.get(), "server", ids, "index into /servers");
+    output::h5::write_column(g.get(), "site", sites, "index into /sites");
     columns(g.get(), rows);
   }
   {
-    io::h5::Handle g = io::h5::create_group(carbon.get(), "by_phase");
+    output::h5::Handle g = output::h5::create_group(carbon.get(), "by_phase");
     std::vector<energy::Accum> rows;
     std::vector<std::string> names;
     for (int p = 0; p < energy::kPhases; ++p)
       rows.push_back(ledger.phase(static_cast<energy::Phase>(p))), names.push_back(energy::kPhaseNames[p]);
-    io::h5::write_string_column(g.get(), "phase", names);
+    output::h5::write_string_column(g.get(), "phase", names);
     columns(g.get(), rows);
   }
   {
-    io::h5::Handle g = io::h5::create_group(carbon.get(), "by_site");
+    output::h5::Handle g = output::h5::create_group(carbon.get(), "by_site");
     std::vector<std::string> names;
     for (const auto& site : x.sites) names.push_back(site.name);
-    io::h5::write_string_column(g.get(), "site", names);
+    output::h5::write_string_column(g.get(), "site", names);
     std::vector<energy::Accum> rows(x.sites.size());
     for (std::size_t i = 0; i < ledger.servers().size(); ++i)
       rows[static_cast<std::size_t>(ledger.servers()[i].site)] += ledger.server_total(i);
     columns(g.get(), rows);
   }
-  io::h5::Handle ts = io::h5::create_group(file, "timeseries");
+  output::h5::Handle ts = output::h5::create_group(file, "timeseries");
   const std::size_t slots = ledger.slots(), servers = ledger.servers().size();
   const double slot_s = core::to_seconds(ledger.slot());
-  io::h5::write_attr(ts.get(), "slot_seconds", slot_s);
+  output::h5::write_attr(ts.get(), "slot_seconds", slot_s);
   std::vector<double> start;
   for (std::size_t j = 0; j < slots; ++j) start.push_back(static_cast<double>(j) * slot_s);
-  io::h5::write_column(ts.get(), "slot_start_s", start, "s");
+  output::h5::write_column(ts.get(), "slot_start_s", start, "s");
   std::vector<double> power(slots * servers), energy(slots * servers), op(slots * servers), emb(slots * servers),
       util(slots * servers), ci(slots * x.sites.size());
   for (std::size_t j = 0; j < slots; ++j) {
@@ -191,7 +191,7 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
       ci[j * x.sites.size() + site] = sim.signals()[site].mean(lo, hi);
   }
   auto matrix = [&](const char* name, const std::vector<double>& v, std::size_t cols, const char* units) {
-    io::h5::write_matrix(ts.get(), name, v, slots, cols, units);
+    output::h5::write_matrix(ts.get(), name, v, slots, cols, units);
   };
   matrix("power_w", power, servers, "W, mean over the slot (IT power)");
   matrix("energy_j", energy, servers, "J");
@@ -203,28 +203,29 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const io::Experiment
 
 }  // namespace
 
-void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x, const fleet::Catalog& catalog) {
-  io::h5::write_attr(file, "greenfleet_version", std::string(core::kVersion));
-  io::h5::write_attr(file, "git_revision", std::string(core::kGitRevision));
-  io::h5::write_attr(file, "experiment", x.name);
-  io::h5::write_attr(file, "seed", x.seed);
-  io::h5::write_attr(file, "config_yaml", x.resolved_yaml);
+void write_run_tables(hid_t file, const Simulation& sim, const experiment::Experiment& x,
+                      const catalog::Catalog& catalog) {
+  output::h5::write_attr(file, "greenfleet_version", std::string(core::kVersion));
+  output::h5::write_attr(file, "git_revision", std::string(core::kGitRevision));
+  output::h5::write_attr(file, "experiment", x.name);
+  output::h5::write_attr(file, "seed", x.seed);
+  output::h5::write_attr(file, "config_yaml", x.resolved_yaml);
 
   {
-    io::h5::Handle g = io::h5::create_group(file, "sites");
+    output::h5::Handle g = output::h5::create_group(file, "sites");
     std::vector<std::string> names, kinds;
     std::vector<double> pue, ci;
     for (std::size_t i = 0; i < x.sites.size(); ++i) {
       names.push_back(x.sites[i].name), kinds.push_back(x.sites[i].carbon_intensity.kind);
       pue.push_back(x.sites[i].pue), ci.push_back(sim.signals()[i].mean(0, sim.end_time()));
     }
-    io::h5::write_string_column(g.get(), "name", names);
-    io::h5::write_string_column(g.get(), "carbon_intensity_kind", kinds);
-    io::h5::write_column(g.get(), "pue", pue, "");
-    io::h5::write_column(g.get(), "mean_carbon_intensity", ci, "gCO2e/kWh over the run");
+    output::h5::write_string_column(g.get(), "name", names);
+    output::h5::write_string_column(g.get(), "carbon_intensity_kind", kinds);
+    output::h5::write_column(g.get(), "pue", pue, "");
+    output::h5::write_column(g.get(), "mean_carbon_intensity", ci, "gCO2e/kWh over the run");
   }
   {
-    io::h5::Handle g = io::h5::create_group(file, "servers");
+    output::h5::Handle g = output::h5::create_group(file, "servers");
     std::vector<std::int32_t> id, site, gpus, powered, sunk;
     std::vector<std::string> sku, gpu, deployment;
     std::vector<double> card_kg, host_kg;
@@ -234,19 +235,19 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
       powered.push_back(s.powered ? 1 : 0), sunk.push_back(s.gpu_embodied_sunk ? 1 : 0);
       card_kg.push_back(s.gpu_card_kg), host_kg.push_back(s.host_kg);
     }
-    io::h5::write_column(g.get(), "powered", powered, "0/1");
-    io::h5::write_column(g.get(), "gpu_embodied_sunk", sunk, "0/1");
-    io::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
-    io::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
-    io::h5::write_column(g.get(), "id", id, "");
-    io::h5::write_column(g.get(), "site", site, "index into /sites");
-    io::h5::write_string_column(g.get(), "sku", sku);
-    io::h5::write_string_column(g.get(), "gpu", gpu);
-    io::h5::write_column(g.get(), "gpu_count", gpus, "");
-    io::h5::write_string_column(g.get(), "deployment", deployment);
+    output::h5::write_column(g.get(), "powered", powered, "0/1");
+    output::h5::write_column(g.get(), "gpu_embodied_sunk", sunk, "0/1");
+    output::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
+    output::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
+    output::h5::write_column(g.get(), "id", id, "");
+    output::h5::write_column(g.get(), "site", site, "index into /sites");
+    output::h5::write_string_column(g.get(), "sku", sku);
+    output::h5::write_string_column(g.get(), "gpu", gpu);
+    output::h5::write_column(g.get(), "gpu_count", gpus, "");
+    output::h5::write_string_column(g.get(), "deployment", deployment);
   }
   {
-    io::h5::Handle g = io::h5::create_group(file, "instances");
+    output::h5::Handle g = output::h5::create_group(file, "instances");
     std::vector<std::int32_t> id, server, tp;
     std::vector<std::int64_t> kv_blocks;
     std::vector<std::uint64_t> steps, iterations, prefill, decode, completed, rejected, preempt, hist;
@@ -268,22 +269,22 @@ void write_run_tables(hid_t file, const Simulation& sim, const io::Experiment& x
       for (std::size_t b = 0; b < cols; ++b)
         hist.push_back(b < st.batch_size_iterations.size() ? st.batch_size_iterations[b] : 0);
     }
-    io::h5::write_column(g.get(), "id", id, "");
-    io::h5::write_column(g.get(), "server", server, "index into /servers");
-    io::h5::write_column(g.get(), "tensor_parallel", tp, "");
-    io::h5::write_column(g.get(), "kv_blocks", kv_blocks, "blocks");
-    io::h5::write_column(g.get(), "steps", steps, "events");
-    io::h5::write_column(g.get(), "iterations", iterations, "");
-    io::h5::write_column(g.get(), "prefill_tokens", prefill, "tokens");
-    io::h5::write_column(g.get(), "decode_tokens", decode, "tokens");
-    io::h5::write_column(g.get(), "completed", completed, "requests");
-    io::h5::write_column(g.get(), "rejected", rejected, "requests");
-    io::h5::write_column(g.get(), "preemptions", preempt, "");
-    io::h5::write_column(g.get(), "busy_s", busy, "s");
-    io::h5::write_column(g.get(), "utilisation", util, "busy share of the run");
-    io::h5::write_string_column(g.get(), "perf_model", perf);
-    io::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
-                         "iterations run with [column] sequences in the batch");
+    output::h5::write_column(g.get(), "id", id, "");
+    output::h5::write_column(g.get(), "server", server, "index into /servers");
+    output::h5::write_column(g.get(), "tensor_parallel", tp, "");
+    output::h5::write_column(g.get(), "kv_blocks", kv_blocks, "blocks");
+    output::h5::write_column(g.get(), "steps", steps, "events");
+    output::h5::write_column(g.get(), "iterations", iterations, "");
+    output::h5::write_column(g.get(), "prefill_tokens", prefill, "tokens");
+    output::h5::write_column(g.get(), "decode_tokens", decode, "tokens");
+    output::h5::write_column(g.get(), "completed", completed, "requests");
+    output::h5::write_column(g.get(), "rejected", rejected, "requests");
+    output::h5::write_column(g.get(), "preemptions", preempt, "");
+    output::h5::write_column(g.get(), "busy_s", busy, "s");
+    output::h5::write_column(g.get(), "utilisation", util, "busy share of the run");
+    output::h5::write_string_column(g.get(), "perf_model", perf);
+    output::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
+                             "iterations run with [column] sequences in the batch");
   }
   write_carbon_tables(file, sim, x);
 }

@@ -3,10 +3,10 @@
 #include <chrono>
 #include <map>
 
+#include "sim/config/config_node.hpp"
 #include "sim/energy/embodied.hpp"
-#include "sim/io/config_node.hpp"
 #include "sim/perf/calibrated.hpp"
-#include "sim/perf/calibration.hpp"
+#include "sim/perf/carried_efficiency.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/burstgpt_csv.hpp"
@@ -18,7 +18,7 @@ namespace greenfleet::runner {
 
 namespace {
 
-energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint64_t& skipped) {
+energy::CarbonSignal build_signal(const experiment::CarbonIntensityConfig& c, std::uint64_t& skipped) {
   if (c.kind == "constant") return energy::CarbonSignal::constant(c.value);
   if (c.kind == "solar")
     return energy::CarbonSignal::solar_diurnal(c.base, c.dip, c.sunrise_h, c.sunset_h, c.start_time_of_day);
@@ -42,7 +42,7 @@ energy::CarbonSignal build_signal(const io::CarbonIntensityConfig& c, std::uint6
 
 }  // namespace
 
-Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
+Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& catalog)
     : experiment_(x), metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
   observers_.add(&metrics_);
   observers_.sim = this;
@@ -70,14 +70,14 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
     if (!pm) {
       const std::string kind =
           dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
-      const perf::CalibrationCoefficients* cal = catalog.calibration(gpu.id, dep.model, dep.tensor_parallel);
+      const spec::CalibrationCoefficients* cal = catalog.calibration(gpu.id, dep.model, dep.tensor_parallel);
       if (kind == "calibrated" && cal) {
         perf_models_.push_back(std::make_unique<perf::CalibratedModel>(*cal));
       } else if (kind == "calibrated") {
         // The fallback: a roofline with the efficiencies measured on the same GPU architecture (this model's
         // entries first), where any.
-        const auto carried =
-            perf::carried_efficiency(catalog, {gpu.architecture, dep.tensor_parallel, dep.model, "", false});
+        const auto carried = perf::carried_efficiency(
+            catalog.calibrated_entries(), {gpu.architecture, dep.tensor_parallel, dep.model, "", false});
         perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel,
                                                                      perf::with_carried(dep.roofline, carried)));
       } else {
@@ -158,8 +158,8 @@ Simulation::Simulation(const io::Experiment& x, const fleet::Catalog& catalog)
   }
 
   YAML::Node params = YAML::Clone(x.router.params);
-  io::ConfigNode pnode(params, x.router.file, x.router.path, YAML::Node(YAML::NodeType::Undefined));
-  router_ = serving::routers().create(x.router.name, pnode, x.seed);
+  config::ConfigNode pnode(params, x.router.file, x.router.path, YAML::Node(YAML::NodeType::Undefined));
+  router_ = routing::routers().create(x.router.name, pnode, x.seed);
 
   std::unique_ptr<workload::RequestSource> raw;
   if (x.workload.source == "azure_csv") {

@@ -6,15 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "sim/catalog/catalog.hpp"
 #include "sim/core/engine.hpp"
 #include "sim/energy/carbon_signal.hpp"
 #include "sim/energy/ledger.hpp"
-#include "sim/fleet/catalog.hpp"
-#include "sim/io/experiment.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "sim/metrics/request_metrics.hpp"
+#include "sim/routing/router.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
-#include "sim/serving/router.hpp"
 #include "sim/workload/request.hpp"
 
 namespace greenfleet::runner {
@@ -41,7 +41,7 @@ struct Progress {
 // (metrics, the carbon ledger, writers) are attached before run().
 class Simulation {
  public:
-  Simulation(const io::Experiment& experiment, const fleet::Catalog& catalog);
+  Simulation(const experiment::Experiment& experiment, const catalog::Catalog& catalog);
   ~Simulation();
 
   void add_observer(serving::ServingObserver* observer) { observers_.add(observer); }
@@ -109,7 +109,7 @@ class Simulation {
     void on_event(const core::Event& e) override;
   };
 
-  const io::Experiment& experiment_;
+  const experiment::Experiment& experiment_;
   core::Engine engine_;
   serving::RequestPool pool_;
   Observers observers_;
@@ -122,7 +122,7 @@ class Simulation {
   std::uint64_t ci_rows_skipped_ = 0;
   std::unique_ptr<energy::CarbonLedger> ledger_;
   std::unique_ptr<serving::Provisioner> provisioner_;
-  std::unique_ptr<serving::Router> router_;
+  std::unique_ptr<routing::Router> router_;
   std::unique_ptr<workload::RequestSource> source_;
   Feeder feeder_;
   core::SimTime end_time_ = 0;

@@ -4,8 +4,9 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/text/text_rows.hpp"
+#include "sim/workload/arrival_clock.hpp"
 #include "sim/workload/request.hpp"
-#include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::workload {
 
@@ -13,15 +14,12 @@ namespace greenfleet::workload {
 // 2024: "2024-05-12 00:00:00.004566+00:00"). Columns are found by name. Arrivals are relative to the first row.
 class AzureCsvSource final : public RequestSource {
  public:
-  AzureCsvSource(const std::string& path, BadRowPolicy on_bad_row);
+  AzureCsvSource(const std::string& path, text::BadRowPolicy on_bad_row);
   bool next(RequestSpec& out) override;
   std::uint64_t skipped_rows() const override { return rows_.skipped(); }
 
-  // Parses "YYYY-MM-DD HH:MM:SS[.fraction][+HH:MM|Z]" to nanoseconds since 1970-01-01 UTC; false if malformed.
-  static bool parse_timestamp(std::string_view text, std::int64_t& ns_since_epoch);
-
  private:
-  LineReader rows_;
+  text::LineReader rows_;
   std::uint64_t next_id_ = 0;
   int col_time_ = -1, col_prompt_ = -1, col_output_ = -1, ncols_ = 0;
   ArrivalClock clock_;

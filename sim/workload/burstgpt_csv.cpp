@@ -8,10 +8,11 @@
 
 namespace greenfleet::workload {
 
-BurstGptCsvSource::BurstGptCsvSource(const std::string& path, BadRowPolicy on_bad_row, std::string model_filter)
+BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy on_bad_row,
+                                     std::string model_filter)
     : rows_(path, on_bad_row), model_filter_(std::move(model_filter)) {
   if (!rows_.next_line()) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
-  split_csv(rows_.line(), fields_);
+  text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
     if (fields_[i] == "Timestamp")
@@ -32,7 +33,7 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, BadRowPolicy on_ba
 
 bool BurstGptCsvSource::next(RequestSpec& out) {
   while (rows_.next_line()) {
-    split_csv(rows_.line(), fields_);
+    text::split_csv(rows_.line(), fields_);
     std::string why;
     double t = 0;
     std::int32_t prompt = 0, output = 0;
@@ -40,11 +41,12 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
       why = fmt::format("expected {} columns, found {}", ncols_, fields_.size());
     } else if (!model_filter_.empty() && fields_[col_model_] != model_filter_) {
       continue;
-    } else if (!parse_number(fields_[col_time_], t) || !std::isfinite(t) || t < 0 || !core::fits_sim_time(t)) {
+    } else if (!text::parse_number(fields_[col_time_], t) || !std::isfinite(t) || t < 0 ||
+               !core::fits_sim_time(t)) {
       why = fmt::format("Timestamp '{}' is not a non-negative number of seconds", fields_[col_time_]);
-    } else if (!parse_number(fields_[col_request_], prompt) || prompt < 1) {
+    } else if (!text::parse_number(fields_[col_request_], prompt) || prompt < 1) {
       why = fmt::format("Request tokens '{}' is not a positive integer", fields_[col_request_]);
-    } else if (!parse_number(fields_[col_response_], output) || output < 1) {
+    } else if (!text::parse_number(fields_[col_response_], output) || output < 1) {
       why =
           fmt::format("Response tokens '{}' is not a positive integer (a failed request)", fields_[col_response_]);
     } else {

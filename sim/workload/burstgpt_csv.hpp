@@ -2,8 +2,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/text/text_rows.hpp"
+#include "sim/workload/arrival_clock.hpp"
 #include "sim/workload/request.hpp"
-#include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::workload {
 
@@ -13,12 +14,12 @@ namespace greenfleet::workload {
 // selected (and not counted as skipped).
 class BurstGptCsvSource final : public RequestSource {
  public:
-  BurstGptCsvSource(const std::string& path, BadRowPolicy on_bad_row, std::string model_filter);
+  BurstGptCsvSource(const std::string& path, text::BadRowPolicy on_bad_row, std::string model_filter);
   bool next(RequestSpec& out) override;
   std::uint64_t skipped_rows() const override { return rows_.skipped(); }
 
  private:
-  LineReader rows_;
+  text::LineReader rows_;
   std::string model_filter_;
   std::uint64_t next_id_ = 0;
   int col_time_ = -1, col_model_ = -1, col_request_ = -1, col_response_ = -1, ncols_ = 0;

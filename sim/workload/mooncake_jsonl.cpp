@@ -89,7 +89,7 @@ class FlatJson {
 
 }  // namespace
 
-MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, BadRowPolicy on_bad_row)
+MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, text::BadRowPolicy on_bad_row)
     : rows_(path, on_bad_row) {}
 
 bool MooncakeJsonlSource::next(RequestSpec& out) {

@@ -1,8 +1,9 @@
 #pragma once
 #include <string>
 
+#include "sim/text/text_rows.hpp"
+#include "sim/workload/arrival_clock.hpp"
 #include "sim/workload/request.hpp"
-#include "sim/workload/text_rows.hpp"
 
 namespace greenfleet::workload {
 
@@ -11,12 +12,12 @@ namespace greenfleet::workload {
 // ignored so later trace releases with extra fields still load.
 class MooncakeJsonlSource final : public RequestSource {
  public:
-  MooncakeJsonlSource(const std::string& path, BadRowPolicy on_bad_row);
+  MooncakeJsonlSource(const std::string& path, text::BadRowPolicy on_bad_row);
   bool next(RequestSpec& out) override;
   std::uint64_t skipped_rows() const override { return rows_.skipped(); }
 
  private:
-  LineReader rows_;
+  text::LineReader rows_;
   std::uint64_t next_id_ = 0;
   ArrivalClock clock_;
 };

@@ -1,0 +1,94 @@
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sim/core/time.hpp"
+
+namespace greenfleet::config {
+
+// A strict, self-documenting view of one YAML mapping. Loaders ask for every key they understand (optional ones
+// with a default); finish() then rejects any other key with a "did you mean" suggestion. Every value read,
+// defaults included, is copied into a `resolved` tree, which becomes the resolved configuration stored in the
+// output. Errors throw core::InputError with file:line:column, the key path and what was expected.
+class ConfigNode {
+ public:
+  // `resolved` may be an undefined node when the caller does not need the resolved tree (catalog files).
+  // `overrides` lists the key paths set with --set ("fleet[0].count"), so their errors name the override.
+  ConfigNode(YAML::Node node, std::string file, std::string path, YAML::Node resolved,
+             std::shared_ptr<const std::set<std::string>> overrides = nullptr);
+
+  // Parses a file; syntax errors become InputError with the file's line and column.
+  static YAML::Node load_file(const std::string& file);
+  // The root of a data file (catalogs, coefficient files): no resolved tree, no overrides.
+  static ConfigNode open_file(const std::string& file) {
+    return ConfigNode(load_file(file), file, "", YAML::Node(YAML::NodeType::Undefined));
+  }
+
+  bool has(const std::string& key) const;
+  bool is_map(const std::string& key) const;
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+
+  std::string get_string(const std::string& key, std::optional<std::string> def = std::nullopt);
+  std::string get_choice(const std::string& key, const std::vector<std::string>& options,
+                         std::optional<std::string> def = std::nullopt);
+  double get_double(const std::string& key, std::optional<double> def = std::nullopt, double min = -1e300,
+                    double max = 1e300);
+  std::int64_t get_int(const std::string& key, std::optional<std::int64_t> def = std::nullopt,
+                       std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
+  bool get_bool(const std::string& key, std::optional<bool> def = std::nullopt);
+  // A duration is a number of seconds or a string with a unit: "250ms", "30s", "2h", "1.5d".
+  core::SimTime get_duration(const std::string& key, std::optional<core::SimTime> def = std::nullopt,
+                             core::SimTime min = 0);
+  std::vector<double> get_double_list(const std::string& key, std::optional<std::vector<double>> def,
+                                      double min = -1e300, double max = 1e300);
+
+  // An optional key with no default value: known (no "unknown key" error), recorded as null in the resolved tree.
+  void note_optional(const std::string& key);
+
+  ConfigNode child(const std::string& key);  // required mapping
+  std::optional<ConfigNode> maybe_child(const std::string& key);
+  // A mapping whose keys are absent means "all defaults" (so optional sections can be omitted entirely).
+  ConfigNode child_or_empty(const std::string& key);
+  std::vector<ConfigNode> child_list(const std::string& key, bool required = true);
+  // Mapping of id -> mapping (catalog files): children in file order.
+  std::vector<std::pair<std::string, ConfigNode>> child_map(const std::string& key);
+  // The keys of this mapping, in file order (for maps of named entries read as a whole).
+  std::vector<std::string> keys() const;
+
+  // Rejects keys that were never asked for, suggesting the closest known one.
+  void finish();
+
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+  [[noreturn]] void fail_here(const std::string& message) const;
+  std::string where(const std::string& key) const;  // "file:line:col: key path"
+
+ private:
+  YAML::Node value(const std::string& key) const;
+  void record(const std::string& key, const YAML::Node& v);
+  std::string key_path(const std::string& key) const;
+  std::string location(const YAML::Mark& mark) const;
+
+  YAML::Node node_;
+  std::string file_;
+  std::string path_;
+  YAML::Node resolved_;
+  std::set<std::string> known_;
+  std::shared_ptr<const std::set<std::string>> overrides_;
+};
+
+// Applies `a.b.0.c=value` overrides to a parsed document; the value is parsed as YAML. Malformed overrides and
+// paths through non-mappings are InputErrors naming the --set argument. Returns the key path in the form error
+// messages use ("a.b[0].c").
+std::string apply_override(YAML::Node& root, const std::string& assignment);
+
+// Levenshtein-closest candidate within a small distance, or empty.
+std::string closest_match(const std::string& word, const std::set<std::string>& candidates);
+
+}  // namespace greenfleet::config

@@ -1,0 +1,402 @@
+#include "sim/experiment/experiment.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "sim/catalog/catalog.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+#include "sim/routing/router.hpp"
+#include "sim/text/timestamp.hpp"
+
+namespace greenfleet::experiment {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class Map>
+std::set<std::string> ids_of(const Map& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
+std::string check_ref(config::ConfigNode& node, const std::string& key, const std::set<std::string>& ids,
+                      const std::string& what) {
+  const std::string value = node.get_string(key);
+  if (ids.count(value)) return value;
+  const std::string hint = config::closest_match(value, ids);
+  node.fail(key, fmt::format("unknown {} '{}'{}; see `greenfleet list`", what, value,
+                             hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+}
+
+workload::LengthDistribution read_length(config::ConfigNode& n, double default_max) {
+  workload::LengthDistribution d;
+  const std::string kind = n.get_choice("distribution", {"constant", "lognormal", "uniform", "empirical"});
+  d.min = n.get_double("min", 1.0, 1, 1e7);
+  d.max = n.get_double("max", default_max, 1, 1e7);
+  if (d.max < d.min) n.fail("max", "must be at least min");
+  if (kind == "constant") {
+    d.kind = workload::LengthDistribution::Kind::kConstant;
+    d.value = n.get_double("value", std::nullopt, 1, 1e7);
+  } else if (kind == "lognormal") {
+    d.kind = workload::LengthDistribution::Kind::kLognormal;
+    d.mean = n.get_double("mean", std::nullopt, 1, 1e7);
+    d.sigma = n.get_double("sigma", std::nullopt, 0, 5);
+  } else if (kind == "uniform") {
+    d.kind = workload::LengthDistribution::Kind::kUniform;
+  } else {
+    d.kind = workload::LengthDistribution::Kind::kEmpirical;
+    d.values = n.get_double_list("values", std::nullopt, 1, 1e7);
+    if (d.values.empty()) n.fail("values", "needs at least one value");
+  }
+  n.finish();
+  return d;
+}
+
+std::string resolve_data_file(config::ConfigNode& n, const std::string& key, const std::string& data_dir,
+                              const std::string& experiment_file) {
+  const std::string name = n.get_string(key);
+  const fs::path p(name);
+  std::vector<fs::path> tried;
+  if (p.is_absolute()) {
+    tried.push_back(p);
+  } else {
+    if (!data_dir.empty()) tried.push_back(fs::path(data_dir) / p);
+    tried.push_back(fs::path(experiment_file).parent_path() / p);
+  }
+  for (const auto& t : tried)
+    if (fs::is_regular_file(t)) return t.string();
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
+  n.fail(key, fmt::format("data file not found (looked for {}); set --data-dir or GREENFLEET_DATA, and see "
+                          "traces/README.md for how to obtain public traces",
+                          list.empty() ? name : list));
+}
+
+}  // namespace
+
+std::string default_data_dir(const std::string& project_root) {
+  if (const char* d = std::getenv("GREENFLEET_DATA"); d && *d) return d;
+  const fs::path shared = fs::path(project_root) / ".." / "shared" / "data";
+  if (fs::is_directory(shared)) return fs::weakly_canonical(shared).string();
+  return "";
+}
+
+Experiment load_experiment(const std::string& file, const catalog::Catalog& catalog, const LoadOptions& options) {
+  YAML::Node doc = config::ConfigNode::load_file(file);
+  if (doc.IsNull()) throw core::InputError(fmt::format("{}: the experiment file is empty", file));
+  auto overridden = std::make_shared<std::set<std::string>>();
+  for (const auto& o : options.overrides) overridden->insert(config::apply_override(doc, o));
+  YAML::Node resolved(YAML::NodeType::Map);
+  config::ConfigNode root(doc, file, "", resolved, overridden);
+
+  Experiment x;
+  x.file = file;
+  x.name = root.get_string("name");
+  x.description = root.get_string("description", std::string());
+  x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
+  if (root.has("horizon"))
+    x.horizon = root.get_duration("horizon", std::nullopt, 1);
+  else
+    root.note_optional("horizon");
+  x.drain = root.get_bool("drain", true);
+
+  // Sites first: the fleet refers to them.
+  std::set<std::string> site_names;
+  for (auto& s : root.child_list("sites")) {
+    SiteConfig site;
+    site.name = s.get_string("name");
+    if (!site_names.insert(site.name).second) s.fail("name", fmt::format("duplicate site name '{}'", site.name));
+    site.pue = s.get_double("pue", 1.0, 1.0, 3.0);
+    auto& ci = site.carbon_intensity;
+    if (!s.is_map("carbon_intensity")) {
+      ci.kind = "constant";
+      ci.value = s.get_double("carbon_intensity", std::nullopt, 0, 5000);
+    } else {
+      config::ConfigNode c = s.child("carbon_intensity");
+      ci.kind = c.get_choice("kind", {"constant", "csv", "solar"});
+      if (ci.kind == "constant") {
+        ci.value = c.get_double("value", std::nullopt, 0, 5000);
+      } else if (ci.kind == "csv") {
+        ci.file = resolve_data_file(c, "file", options.data_dir, file);
+        const std::string format =
+            c.get_choice("format", {"electricitymaps", "eia930", "plain", "custom"}, std::string("plain"));
+        std::string tdef = "timestamp", vdef = "g_per_kwh";
+        if (format == "electricitymaps") tdef = "datetime_utc", vdef = "ci_direct_gco2eq_per_kwh";
+        if (format == "eia930") vdef = "avg_CI";
+        if (format == "custom") {
+          ci.time_column = c.get_string("time_column");
+          ci.value_column = c.get_string("value_column");
+        } else {
+          ci.time_column = c.get_string("time_column", tdef);
+          ci.value_column = c.get_string("value_column", vdef);
+        }
+        if (c.has("start")) {
+          std::int64_t t = 0;
+          const std::string start = c.get_string("start");
+          if (!text::parse_timestamp(start, t))
+            c.fail("start", fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", start));
+          ci.start_epoch_ns = t;
+        } else {
+          c.note_optional("start");
+        }
+        ci.wrap = c.get_bool("wrap", true);
+        const std::string unit =
+            c.get_choice("unit", {"g_per_kwh", "kg_per_kwh", "lb_per_mwh"}, std::string("g_per_kwh"));
+        ci.unit_scale = unit == "kg_per_kwh"   ? 1000.0
+                        : unit == "lb_per_mwh" ? 0.45359237
+                                               : 1.0;  // 1 lb/MWh = 0.4536 g/kWh
+        try {
+          ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column);
+        } catch (const core::InputError& e) {
+          c.fail("file", e.what());
+        }
+        for (double& v : ci.series.values) v *= ci.unit_scale;
+      } else {
+        ci.base = c.get_double("base", std::nullopt, 0, 5000);
+        ci.dip = c.get_double("dip", std::nullopt, 0, 5000);
+        if (ci.dip > ci.base) c.fail("dip", "must not exceed base (carbon intensity would go negative)");
+        ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour)) / 3600;
+        ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour)) / 3600;
+        if (ci.sunset_h <= ci.sunrise_h || ci.sunset_h > 24)
+          c.fail("sunset", "must be after sunrise and within the day");
+        ci.start_time_of_day = c.get_duration("start_time_of_day", 0);
+      }
+      c.finish();
+    }
+    s.finish();
+    x.sites.push_back(site);
+  }
+
+  std::set<std::string> deployment_names;
+  const auto model_ids = ids_of(catalog.models());
+  for (auto& d : root.child_list("deployments")) {
+    DeploymentConfig dep;
+    dep.name = d.get_string("name");
+    if (!deployment_names.insert(dep.name).second)
+      d.fail("name", fmt::format("duplicate deployment name '{}'", dep.name));
+    dep.model = check_ref(d, "model", model_ids, "model");
+    dep.tensor_parallel = static_cast<std::int32_t>(d.get_int("tensor_parallel", 1, 1, 8));
+    dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
+    dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
+    config::ConfigNode sch = d.child_or_empty("scheduler");
+    dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs", 256, 1, 65536));
+    dep.scheduler.max_batched_tokens =
+        static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
+    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", true);
+    dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
+    dep.scheduler.kv_allocation =
+        sch.get_choice("kv_allocation", {"on_demand", "reserve"}, std::string("on_demand")) == "reserve"
+            ? serving::KvAllocation::kReserve
+            : serving::KvAllocation::kOnDemand;
+    dep.scheduler.preemption =
+        sch.get_choice("preemption", {"recompute", "swap"}, std::string("recompute")) == "swap"
+            ? serving::PreemptionMode::kSwap
+            : serving::PreemptionMode::kRecompute;
+    dep.scheduler.swap_bandwidth_gbps = sch.get_double("swap_bandwidth_gbps", 25.0, 0.1, 1e4);
+    dep.scheduler.swap_space_gb = sch.get_double("swap_space_gb", 4.0, 0, 1e5);
+    if (dep.scheduler.max_batched_tokens < dep.scheduler.max_num_seqs)
+      sch.fail("max_batched_tokens",
+               fmt::format("must be at least max_num_seqs ({}): every running sequence needs a "
+                           "token of the budget in each step",
+                           dep.scheduler.max_num_seqs));
+    sch.finish();
+    config::ConfigNode pm = d.child_or_empty("perf_model");
+    dep.perf_kind = pm.get_choice("kind", {"roofline", "calibrated"}, std::string("roofline"));
+    dep.perf_fallback = pm.get_choice("fallback", {"roofline", "error"}, std::string("roofline"));
+    if (auto by = pm.maybe_child("by_gpu")) {
+      for (const auto& gpu : by->keys()) {
+        if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", gpu));
+        dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, {"roofline", "calibrated"});
+      }
+      by->finish();
+    }
+    dep.roofline.compute_efficiency = pm.get_double("compute_efficiency", 0.55, 0.01, 1.0);
+    dep.roofline.bandwidth_efficiency = pm.get_double("bandwidth_efficiency", 0.80, 0.01, 1.0);
+    dep.roofline.step_overhead_s = core::to_seconds(pm.get_duration("step_overhead", core::kMillisecond));
+    dep.roofline.allreduce_latency_s =
+        core::to_seconds(pm.get_duration("allreduce_latency", 8 * core::kMicrosecond));
+    pm.finish();
+    d.finish();
+    x.deployments.push_back(dep);
+  }
+  if (x.deployments.empty()) root.fail("deployments", "needs at least one deployment");
+
+  const auto sku_ids = ids_of(catalog.servers());
+  auto fleet_nodes = root.child_list("fleet");
+  if (fleet_nodes.empty()) root.fail("fleet", "needs at least one server entry");
+  for (auto& f : fleet_nodes) {
+    FleetEntry e;
+    e.site = check_ref(f, "site", site_names, "site");
+    e.sku = check_ref(f, "sku", sku_ids, "server SKU");
+    e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
+    e.powered = f.get_bool("powered", true);
+    e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
+    config::ConfigNode pw = f.child_or_empty("power");
+    e.power.off_when_idle =
+        pw.get_choice("policy", {"always_on", "off_when_idle"}, std::string("always_on")) == "off_when_idle";
+    e.power.idle_timeout = pw.get_duration("idle_timeout", 600 * core::kSecond, 1);
+    e.power.boot_time = pw.get_duration("boot_time", 120 * core::kSecond, 0);
+    pw.finish();
+    e.deployment =
+        x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name) : f.get_string("deployment");
+    if (!deployment_names.count(e.deployment)) {
+      const std::string hint = config::closest_match(e.deployment, deployment_names);
+      f.fail("deployment", fmt::format("unknown deployment '{}'{}", e.deployment,
+                                       hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+    }
+    const auto& sku = catalog.server(e.sku);
+    const DeploymentConfig& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                                [&](const auto& d) { return d.name == e.deployment; });
+    if (dep.tensor_parallel > sku.gpu_count)
+      f.fail("sku", fmt::format("server '{}' has {} GPUs, fewer than deployment '{}' needs for tensor_parallel {}",
+                                e.sku, sku.gpu_count, dep.name, dep.tensor_parallel));
+    // The model must fit: weights plus at least one KV block per instance.
+    const auto& gpu = catalog.gpu(sku.gpu);
+    const auto& model = catalog.model(dep.model);
+    const double usable = gpu.memory_gb * 1e9 * dep.gpu_memory_utilization * dep.tensor_parallel -
+                          dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
+    const double kv = usable - model.weight_bytes();
+    if (kv < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
+      f.fail("sku",
+             fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
+                         "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
+                         dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
+                         dep.gpu_memory_utilization));
+    const std::string kind = dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
+    if (kind == "calibrated" && dep.perf_fallback == "error" &&
+        !catalog.calibration(gpu.id, dep.model, dep.tensor_parallel))
+      f.fail("sku", fmt::format("deployment '{}' asks for the calibrated model with fallback: error, and "
+                                "models/calibration/ has none for {} / {} / TP {} (see `greenfleet validate`)",
+                                dep.name, gpu.id, dep.model, dep.tensor_parallel));
+    f.finish();
+    x.fleet.push_back(e);
+  }
+
+  std::int64_t instances = 0;
+  for (const auto& e : x.fleet) {
+    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [&](const auto& d) { return d.name == e.deployment; });
+    if (e.powered || e.power.off_when_idle)
+      instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
+  }
+  if (instances > 60000)
+    root.fail("fleet",
+              fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
+
+  config::ConfigNode w = root.child("workload");
+  x.workload.source = w.get_choice("source", {"synthetic", "azure_csv", "mooncake_jsonl", "burstgpt_csv"});
+  x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
+  if (!deployment_names.count(x.workload.deployment)) {
+    const std::string hint = config::closest_match(x.workload.deployment, deployment_names);
+    w.fail("deployment", fmt::format("unknown deployment '{}'{}", x.workload.deployment,
+                                     hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+  x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));
+  x.workload.on_bad_row = w.get_choice("on_bad_row", {"error", "skip"}, std::string("error")) == "skip"
+                              ? text::BadRowPolicy::kSkip
+                              : text::BadRowPolicy::kError;
+  const auto& served = catalog.model(std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) {
+                                       return d.name == x.workload.deployment;
+                                     })->model);
+  x.workload.transform.rate_scale = w.get_double("rate_scale", 1.0, 1e-6, 1e6);
+  config::ConfigNode win = w.child_or_empty("window");
+  x.workload.transform.window_start = win.get_duration("start", 0);
+  if (win.has("end")) {
+    x.workload.transform.window_end = win.get_duration("end", std::nullopt, 1);
+    if (*x.workload.transform.window_end <= x.workload.transform.window_start)
+      win.fail("end", "must be after start");
+  } else {
+    win.note_optional("end");
+  }
+  win.finish();
+  config::ConfigNode off = w.child_or_empty("offline");
+  x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
+  x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
+  off.finish();
+  if (x.workload.source == "burstgpt_csv") x.workload.model_filter = w.get_string("model_filter", std::string());
+  if (x.workload.source != "synthetic") {
+    x.workload.file = resolve_data_file(w, "file", options.data_dir, file);
+  } else {
+    config::ConfigNode s = w.child("synthetic");
+    auto& sp = x.workload.synthetic;
+    sp.requests = static_cast<std::uint64_t>(s.get_int("requests", std::nullopt, 1));
+    sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
+    sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
+    sp.cv = s.get_double("cv", 1.0, 0.01, 100);
+    config::ConfigNode di = s.child_or_empty("diurnal");
+    sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
+    sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
+    sp.diurnal_peak_s = core::to_seconds(di.get_duration("peak", 14 * core::kHour));
+    if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals)
+      di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
+    di.finish();
+    config::ConfigNode pt = s.child("prompt_tokens");
+    sp.prompt = read_length(pt, served.max_context);
+    config::ConfigNode ot = s.child("output_tokens");
+    sp.output = read_length(ot, served.max_context);
+    s.finish();
+  }
+  w.finish();
+
+  config::ConfigNode r = root.child_or_empty("router");
+  x.router.name = r.get_choice("name", routing::routers().names(), std::string("round_robin"));
+  if (auto params = r.maybe_child("params")) {
+    x.router.params = YAML::Clone(doc["router"]["params"]);
+    routing::routers().create(x.router.name, *params, x.seed);  // validates the parameters now
+  } else {
+    // Omitted parameters still show up, with their defaults, in the resolved configuration.
+    config::ConfigNode empty = r.child_or_empty("params");
+    routing::routers().create(x.router.name, empty, x.seed);
+    x.router.params = YAML::Node(YAML::NodeType::Map);
+  }
+  x.router.file = file;
+  x.router.path = "router.params";
+  r.finish();
+
+  config::ConfigNode slo = root.child_or_empty("slo");
+  x.slo.ttft = slo.get_duration("ttft", core::kSecond, 1);
+  x.slo.tpot = slo.get_duration("tpot", 100 * core::kMillisecond, 1);
+  slo.finish();
+
+  config::ConfigNode cb = root.child_or_empty("carbon");
+  x.carbon.slot = cb.get_duration("slot", core::kHour, core::kSecond);
+  config::ConfigNode life = cb.child_or_empty("lifetimes");
+  x.carbon.gpu_lifetime = life.get_duration("gpu", 4 * 8760 * core::kHour, core::kHour);
+  x.carbon.host_lifetime = life.get_duration("host", 4 * 8760 * core::kHour, core::kHour);
+  life.finish();
+  x.carbon.gpu_method = cb.get_choice("gpu_method", {"ecoserve", "act"}, std::string("ecoserve"));
+  x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
+  x.carbon.calibrated_gpu_power =
+      cb.get_choice("gpu_power", {"calibrated", "constants"}, std::string("calibrated")) == "calibrated";
+  cb.finish();
+
+  config::ConfigNode eng = root.child_or_empty("engine");
+  const bool ff = eng.get_bool("fast_forward", true);
+  const bool check = eng.get_bool("check_invariants", false);
+  for (auto& d : x.deployments) d.scheduler.fast_forward = ff, d.scheduler.check_invariants = check;
+  eng.finish();
+
+  config::ConfigNode out = root.child_or_empty("output");
+  x.output_path = out.get_string("path", fmt::format("out/{}.h5", x.name));
+  if (!options.output_path.empty()) {
+    x.output_path = options.output_path;
+    resolved["output"]["path"] = x.output_path;
+  }
+  x.output_requests = out.get_bool("requests", true);
+  x.output_compression = out.get_choice("compression", {"szip", "deflate", "none"}, std::string("szip"));
+  out.finish();
+
+  root.finish();
+  YAML::Emitter em;
+  em << resolved;
+  x.resolved_yaml = em.c_str();
+  return x;
+}
+
+}  // namespace greenfleet::experiment

@@ -1,0 +1,92 @@
+#include "sim/output/request_writer.hpp"
+
+namespace greenfleet::output {
+
+RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression,
+                             std::size_t chunk_rows)
+    : group_(h5::create_group(file, "requests")),
+      slo_(slo),
+      // Derived seconds are float32 and stored uncompressed: floating-point noise barely compresses, and the
+      // exact integer-nanosecond columns they come from are kept (and compressed) beside them.
+      seconds_(compression == h5::Compression::kDeflate ? compression : h5::Compression::kNone),
+      chunk_rows_(chunk_rows),
+      id_(group_.get(), "id", "", chunk_rows, compression),
+      arrival_(group_.get(), "arrival_ns", "ns", chunk_rows, compression),
+      first_scheduled_(group_.get(), "first_scheduled_ns", "ns", chunk_rows, compression),
+      first_token_(group_.get(), "first_token_ns", "ns", chunk_rows, compression),
+      completion_(group_.get(), "completion_ns", "ns", chunk_rows, compression),
+      deadline_(group_.get(), "deadline_ns", "ns; -1 when none", chunk_rows, compression),
+      prompt_(group_.get(), "prompt_tokens", "tokens", chunk_rows, compression),
+      output_(group_.get(), "output_tokens", "tokens", chunk_rows, compression),
+      instance_(group_.get(), "instance", "", chunk_rows, compression),
+      preemptions_(group_.get(), "preemptions", "", chunk_rows, compression),
+      cls_(group_.get(), "class", "0 online, 1 offline", chunk_rows, compression),
+      status_(group_.get(), "status", "0 completed, 1 unfinished, 2 rejected", chunk_rows, compression),
+      slo_met_(group_.get(), "slo_met", "0/1", chunk_rows, compression),
+      ttft_(group_.get(), "ttft_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      tpot_(group_.get(), "tpot_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      e2e_(group_.get(), "e2e_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      queue_(group_.get(), "queue_s", "s (float32; exact values from the _ns columns)", chunk_rows, seconds_),
+      energy_(group_.get(), "energy_j", "J (float32; exact totals in /carbon)", chunk_rows, seconds_),
+      operational_(group_.get(), "operational_g", "gCO2e (float32)", chunk_rows, seconds_),
+      embodied_(group_.get(), "embodied_g", "gCO2e (float32)", chunk_rows, seconds_) {
+  // Sized once: a row is written by index, with no capacity check per column.
+  buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
+}
+
+void RequestWriter::on_request_done(const serving::RequestState& r) {
+  const metrics::RequestTimings t = metrics::timings_of(r, slo_);
+  const bool done = r.status == serving::RequestStatus::kCompleted;
+  const std::size_t n = buffered_;
+  buf_.id[n] = r.spec.id;
+  buf_.arrival[n] = r.spec.arrival;
+  buf_.first_scheduled[n] = r.first_scheduled;
+  buf_.first_token[n] = r.first_token;
+  buf_.completion[n] = r.completion;
+  buf_.deadline[n] = r.spec.deadline;
+  buf_.prompt[n] = r.spec.prompt_tokens;
+  buf_.output[n] = r.spec.output_tokens;
+  buf_.instance[n] = r.instance;
+  buf_.preemptions[n] = r.preemptions;
+  buf_.cls[n] = static_cast<std::uint8_t>(r.spec.cls);
+  buf_.status[n] = static_cast<std::uint8_t>(r.status);
+  buf_.slo_met[n] = t.slo_met ? 1 : 0;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  buf_.ttft[n] = done ? static_cast<float>(core::to_seconds(t.ttft)) : nan;
+  buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
+  buf_.e2e[n] = done ? static_cast<float>(core::to_seconds(t.e2e)) : nan;
+  buf_.queue[n] = done ? static_cast<float>(core::to_seconds(t.queue)) : nan;
+  buf_.energy[n] = static_cast<float>(r.energy_j);
+  buf_.operational[n] = static_cast<float>(r.operational_g);
+  buf_.embodied[n] = static_cast<float>(r.embodied_g);
+  ++rows_;
+  if (++buffered_ >= chunk_rows_) flush();
+}
+
+void RequestWriter::flush() {
+  if (buffered_ == 0) return;
+  auto put = [this](auto& column, const auto& values) { column.append(values.data(), buffered_); };
+  put(id_, buf_.id);
+  put(arrival_, buf_.arrival);
+  put(first_scheduled_, buf_.first_scheduled);
+  put(first_token_, buf_.first_token);
+  put(completion_, buf_.completion);
+  put(deadline_, buf_.deadline);
+  put(prompt_, buf_.prompt);
+  put(output_, buf_.output);
+  put(instance_, buf_.instance);
+  put(preemptions_, buf_.preemptions);
+  put(cls_, buf_.cls);
+  put(status_, buf_.status);
+  put(slo_met_, buf_.slo_met);
+  put(ttft_, buf_.ttft);
+  put(tpot_, buf_.tpot);
+  put(e2e_, buf_.e2e);
+  put(queue_, buf_.queue);
+  put(energy_, buf_.energy);
+  put(operational_, buf_.operational);
+  put(embodied_, buf_.embodied);
+  buffered_ = 0;
+}
+
+}  // namespace greenfleet::output

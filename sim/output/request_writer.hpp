@@ -1,0 +1,50 @@
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "sim/metrics/request_metrics.hpp"
+#include "sim/output/hdf5_file.hpp"
+#include "sim/serving/observer.hpp"
+
+namespace greenfleet::output {
+
+// Streams one row per finished request into /requests, one column per field, in completion order. Rows are
+// buffered and appended a chunk at a time, so memory stays flat however long the trace.
+class RequestWriter final : public serving::ServingObserver {
+ public:
+  RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression, std::size_t chunk_rows = 65536);
+  unsigned signals() const override { return kRequestsDone; }
+  void on_request_done(const serving::RequestState& r) override;
+  void flush();
+  std::uint64_t rows() const { return rows_; }
+
+ private:
+  struct Buffers {
+    std::vector<std::uint64_t> id;
+    std::vector<std::int64_t> arrival, first_scheduled, first_token, completion, deadline;
+    std::vector<std::int32_t> prompt, output, instance, preemptions;
+    std::vector<std::uint8_t> cls, status, slo_met;
+    std::vector<float> ttft, tpot, e2e, queue, energy, operational, embodied;
+    template <class F>
+    void for_each(F f) {
+      f(id), f(arrival), f(first_scheduled), f(first_token), f(completion), f(deadline);
+      f(prompt), f(output), f(instance), f(preemptions), f(cls), f(status), f(slo_met);
+      f(ttft), f(tpot), f(e2e), f(queue), f(energy), f(operational), f(embodied);
+    }
+  };
+  h5::Handle group_;
+  metrics::SloTargets slo_;
+  h5::Compression seconds_;
+  std::size_t chunk_rows_;
+  std::uint64_t rows_ = 0;
+  std::size_t buffered_ = 0;  // rows in buf_, not yet appended
+  Buffers buf_;
+  h5::AppendColumn<std::uint64_t> id_;
+  h5::AppendColumn<std::int64_t> arrival_, first_scheduled_, first_token_, completion_, deadline_;
+  h5::AppendColumn<std::int32_t> prompt_, output_, instance_, preemptions_;
+  h5::AppendColumn<std::uint8_t> cls_, status_, slo_met_;
+  h5::AppendColumn<float> ttft_, tpot_, e2e_, queue_, energy_, operational_, embodied_;
+};
+
+}  // namespace greenfleet::output

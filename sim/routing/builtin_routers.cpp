@@ -1,0 +1,166 @@
+#include <limits>
+#include <tuple>
+
+#include "sim/core/rng.hpp"
+#include "sim/routing/router.hpp"
+
+namespace greenfleet::routing {
+
+namespace {
+
+// Instances on servers that are off or booting look idle but would make a request wait for a boot. Load-based
+// routers add `wake_penalty_tokens` to such an instance's load, so a sleeping server is woken only when every
+// powered instance is that far behind; round-robin and random skip sleeping instances while any is powered.
+constexpr std::int64_t kDefaultWakePenaltyTokens = 200000;
+
+std::int64_t routing_load(const Instance& in, std::int64_t wake_penalty) {
+  return in.outstanding_tokens() + (in.powered() ? 0 : wake_penalty);
+}
+
+bool any_powered(std::span<Instance* const> instances) {
+  for (const Instance* in : instances)
+    if (in->powered()) return true;
+  return false;
+}
+
+class RoundRobin final : public Router {
+ public:
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    const std::size_t first = next_ % instances.size();
+    next_ = first + 1;
+    if (instances[first]->powered()) return first;  // the common case: no scan
+    for (std::size_t k = 1; k < instances.size(); ++k) {
+      const std::size_t i = (first + k) % instances.size();
+      if (instances[i]->powered()) {
+        next_ = i + 1;
+        return i;
+      }
+    }
+    return first;  // nothing is powered: wake this one
+  }
+
+ private:
+  std::size_t next_ = 0;
+};
+
+// Ties go to the lowest index, so choices are deterministic.
+template <class Load>
+std::size_t argmin(std::span<Instance* const> instances, Load load) {
+  std::size_t best = 0;
+  auto best_load = load(*instances[0]);
+  for (std::size_t i = 1; i < instances.size(); ++i) {
+    const auto l = load(*instances[i]);
+    if (l < best_load) best = i, best_load = l;
+  }
+  return best;
+}
+
+class LeastOutstandingTokens final : public Router {
+ public:
+  explicit LeastOutstandingTokens(std::int64_t wake_penalty) : wake_penalty_(wake_penalty) {}
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    return argmin(instances, [&](const Instance& in) { return routing_load(in, wake_penalty_); });
+  }
+
+ private:
+  std::int64_t wake_penalty_;
+};
+
+class LeastKvUsage final : public Router {
+ public:
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    // Queued requests hold no blocks yet, so they break ties between equally full caches.
+    return argmin(instances,
+                  [](const Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); });
+  }
+};
+
+class Random final : public Router {
+ public:
+  explicit Random(std::uint64_t seed) : rng_(seed) {}
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    // One draw per request whatever the power states, so streams stay aligned across configurations.
+    const std::size_t pick = static_cast<std::size_t>(rng_.below(instances.size()));
+    if (instances[pick]->powered() || !any_powered(instances)) return pick;
+    for (std::size_t k = 1; k < instances.size(); ++k) {
+      const std::size_t i = (pick + k) % instances.size();
+      if (instances[i]->powered()) return i;
+    }
+    return pick;
+  }
+
+ private:
+  core::Rng rng_;
+};
+
+class PowerOfTwo final : public Router {
+ public:
+  PowerOfTwo(std::uint64_t seed, std::int64_t wake_penalty) : rng_(seed), wake_penalty_(wake_penalty) {}
+  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+    const std::size_t n = instances.size();
+    if (n == 1) return 0;
+    const std::size_t a = rng_.below(n);
+    std::size_t b = rng_.below(n - 1);
+    if (b >= a) ++b;  // two distinct candidates
+    const auto la = routing_load(*instances[a], wake_penalty_), lb = routing_load(*instances[b], wake_penalty_);
+    return (lb < la || (lb == la && b < a)) ? b : a;
+  }
+
+ private:
+  core::Rng rng_;
+  std::int64_t wake_penalty_;
+};
+
+RouterRegistry make_registry() {
+  RouterRegistry r;
+  r.add({"router", "round_robin", "Cycles through the instances in order.", {}},
+        [](config::ConfigNode& p, std::uint64_t) {
+          p.finish();
+          return std::make_unique<RoundRobin>();
+        });
+  const core::ParamSpec wake{"wake_penalty_tokens", "int", std::to_string(kDefaultWakePenaltyTokens),
+                             "extra load of an instance whose server is off or booting"};
+  r.add({"router",
+         "least_outstanding_tokens",
+         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).",
+         {wake}},
+        [](config::ConfigNode& p, std::uint64_t) {
+          const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
+          p.finish();
+          return std::make_unique<LeastOutstandingTokens>(penalty);
+        });
+  r.add({"router", "least_kv_usage", "Joins the instance whose KV cache is least full, then shortest queue.", {}},
+        [](config::ConfigNode& p, std::uint64_t) {
+          p.finish();
+          return std::make_unique<LeastKvUsage>();
+        });
+  r.add({"router",
+         "random",
+         "Uniformly random instance from the router's own seeded stream.",
+         {{"seed_stream", "string", "router.random", "name of the RNG stream (change it to decorrelate runs)"}}},
+        [](config::ConfigNode& p, std::uint64_t seed) {
+          const std::string stream = p.get_string("seed_stream", std::string("router.random"));
+          p.finish();
+          return std::make_unique<Random>(core::Rng::stream(seed, stream).next_u64());
+        });
+  r.add({"router",
+         "power_of_two",
+         "Samples two distinct instances at random and joins the one with fewer outstanding tokens.",
+         {{"seed_stream", "string", "router.power_of_two", "name of the RNG stream"}, wake}},
+        [](config::ConfigNode& p, std::uint64_t seed) {
+          const std::string stream = p.get_string("seed_stream", std::string("router.power_of_two"));
+          const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
+          p.finish();
+          return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, stream).next_u64(), penalty);
+        });
+  return r;
+}
+
+}  // namespace
+
+const RouterRegistry& routers() {
+  static const RouterRegistry registry = make_registry();
+  return registry;
+}
+
+}  // namespace greenfleet::routing

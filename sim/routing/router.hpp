@@ -1,0 +1,31 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "sim/config/config_node.hpp"
+#include "sim/core/registry.hpp"
+#include "sim/serving/instance.hpp"
+
+namespace greenfleet::routing {
+
+// What routers decide over: the serving layer's instances and requests.
+using serving::Instance;
+using serving::RequestState;
+
+// Picks the instance an arriving request joins. Routers see every instance of the deployment, whatever its SKU
+// or site.
+class Router {
+ public:
+  virtual ~Router() = default;
+  virtual std::size_t route(const RequestState& request, std::span<Instance* const> instances) = 0;
+};
+
+// Factories read their typed parameters from the router's `params` mapping (validated strictly) and get the
+// experiment seed for any randomness.
+using RouterRegistry = core::Registry<Router, config::ConfigNode&, std::uint64_t>;
+
+// All built-in routers, registered once.
+const RouterRegistry& routers();
+
+}  // namespace greenfleet::routing

@@ -1,0 +1,24 @@
+#pragma once
+#include <string>
+
+// Server SKUs and the memory and storage kinds they are built from (hardware_catalog/servers.yaml, memory.yaml).
+namespace greenfleet::spec {
+
+struct MemoryKind {
+  std::string id;
+  double embodied_kg_per_gb = 0;
+  double power_w_per_gb = 0;  // while the server is on (GPU memory: inside the GPU's power states, so 0)
+};
+
+struct ServerSku {
+  std::string id, name, gpu, cpu, dram_kind;
+  int gpu_count = 0;
+  int cpu_sockets = 0;
+  double dram_gb = 0;
+  double ssd_gb = 0;
+  double nic_gbps = 0;   // Gb/s
+  double chassis_w = 0;  // board, BMC and fans while on
+  double nic_w = 0;
+};
+
+}  // namespace greenfleet::spec
