@@ -141,7 +141,9 @@ TEST_CASE("power model: one step priced by hand") {
   workload::RequestSpec spec;
   spec.prompt_tokens = 30, spec.output_tokens = 10;
   const std::uint32_t a = pool.acquire(spec), b = pool.acquire(spec);
-  energy::CarbonLedger ledger({sp}, {{0, 1}}, &pool, core::kHour);
+  energy::CarbonLedger ledger({sp}, {{0, 1}}, core::kHour);
+  ledger.on_request_begin(a, pool[a]);
+  ledger.on_request_begin(b, pool[b]);
   core::Engine engine;
   spec::LlmModel m;
   m.layers = m.hidden_size = m.heads = m.kv_heads = m.head_dim = m.ffn_size = m.vocab_size = 1;
@@ -160,16 +162,17 @@ TEST_CASE("power model: one step priced by hand") {
   step.busy_seconds = 0.5;
   step.prefill_share = 0.25;
   step.entries = entries;
-  ledger.on_decode_begin(inst, pool[b]);  // b is a decode: its share accrues per instance until it stops
+  ledger.on_decode_begin(inst, b);  // b is a decode: its share accrues per instance until it stops
   ledger.on_step(inst, step);
-  ledger.on_decode_end(inst, pool[b]);
+  ledger.on_decode_end(inst, b);
   // Request a processed 30 of the 31 tokens.
-  CHECK(pool[a].energy_j == doctest::Approx(235.0 * 30 / 31));
-  CHECK(pool[b].energy_j == doctest::Approx(235.0 / 31));
-  CHECK(pool[a].operational_g + pool[b].operational_g == doctest::Approx(235 * 1.5 * 360 / 3.6e6));
-  CHECK(pool[a].embodied_g + pool[b].embodied_g == doctest::Approx(0.003));
-  ledger.on_request_done(pool[a]);
-  ledger.on_request_done(pool[b]);
+  CHECK(ledger.request(a).energy_j == doctest::Approx(235.0 * 30 / 31));
+  CHECK(ledger.request(b).energy_j == doctest::Approx(235.0 / 31));
+  CHECK(ledger.request(a).operational_g + ledger.request(b).operational_g ==
+        doctest::Approx(235 * 1.5 * 360 / 3.6e6));
+  CHECK(ledger.request(a).embodied_g + ledger.request(b).embodied_g == doctest::Approx(0.003));
+  ledger.on_request_done(a, pool[a]);
+  ledger.on_request_done(b, pool[b]);
   ledger.finalize(4 * core::kSecond);
   CHECK(ledger.phase(energy::kPrefill).energy() == doctest::Approx(235 * 0.25));
   CHECK(ledger.phase(energy::kDecode).energy() == doctest::Approx(235 * 0.75));

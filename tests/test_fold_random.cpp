@@ -36,7 +36,7 @@ struct Obs : serving::ServingObserver {
     ends.push_back(s.start);
     ends.push_back(s.end);
   }
-  void on_request_done(const serving::RequestState& r) override {
+  void on_request_done(std::uint32_t, const serving::RequestState& r) override {
     done[r.spec.id] =
         Rec{r.first_token, r.completion, r.first_scheduled, (int)r.status, r.preemptions, r.generated};
   }

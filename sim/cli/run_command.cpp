@@ -83,7 +83,7 @@ int run_command(const std::vector<std::string>& args) {
                              : x.output_compression == "deflate" ? output::h5::Compression::kDeflate
                                                                  : output::h5::Compression::kSzip;
     writer = std::make_unique<output::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot},
-                                                     compression);
+                                                     compression, &sim.ledger());
     sim.add_observer(writer.get());
   }
 

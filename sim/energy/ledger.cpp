@@ -22,7 +22,7 @@ Accum Accum::scaled(double f) const {
 }
 
 CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances,
-                           serving::RequestPool* pool, core::SimTime slot)
+                           core::SimTime slot)
     : servers_(std::move(servers)),
       instances_(std::move(instances)),
       last_end_(instances_.size(), 0),
@@ -30,7 +30,6 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
       rates_(instances_.size()),
       slot_sums_(instances_.size()),
       g_per_w_s_(servers_.size()),
-      pool_(pool),
       slot_(slot),
       gpu_dynamic_j_(servers_.size(), 0),
       gpu_dynamic_op_(servers_.size(), 0),
@@ -278,26 +277,33 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   for (const auto& e : step.entries) {
     if (e.prefill_chunk == 0) continue;
     const double w = static_cast<double>(e.prefill_chunk);
-    serving::RequestState& r = (*pool_)[e.slot];
+    RequestCarbon& r = requests_by_slot_[e.slot].carbon;
     r.energy_j += energy * w;
     r.operational_g += op * w;
     r.embodied_g += emb * w;
   }
 }
 
-void CarbonLedger::on_decode_begin(const serving::Instance& instance, serving::RequestState& r) {
-  const std::array<double, 3>& accrued = decode_accrued_[static_cast<std::size_t>(instance.id())];
-  for (int k = 0; k < 3; ++k) r.decode_mark[k] = accrued[k];
+void CarbonLedger::on_request_begin(std::uint32_t slot, const serving::RequestState&) {
+  // Slots are handed out densely from 0 (RequestPool), so the table grows to the peak in flight.
+  if (slot >= requests_by_slot_.size()) requests_by_slot_.resize(slot + 1);
+  requests_by_slot_[slot] = RequestBooks{};
 }
 
-void CarbonLedger::on_decode_end(const serving::Instance& instance, serving::RequestState& r) {
-  const std::array<double, 3>& accrued = decode_accrued_[static_cast<std::size_t>(instance.id())];
-  r.energy_j += accrued[0] - r.decode_mark[0];
-  r.operational_g += accrued[1] - r.decode_mark[1];
-  r.embodied_g += accrued[2] - r.decode_mark[2];
+void CarbonLedger::on_decode_begin(const serving::Instance& instance, std::uint32_t slot) {
+  requests_by_slot_[slot].decode_mark = decode_accrued_[static_cast<std::size_t>(instance.id())];
 }
 
-void CarbonLedger::on_request_done(const serving::RequestState& r) {
+void CarbonLedger::on_decode_end(const serving::Instance& instance, std::uint32_t slot) {
+  const std::array<double, 3>& accrued = decode_accrued_[static_cast<std::size_t>(instance.id())];
+  RequestBooks& b = requests_by_slot_[slot];
+  b.carbon.energy_j += accrued[0] - b.decode_mark[0];
+  b.carbon.operational_g += accrued[1] - b.decode_mark[1];
+  b.carbon.embodied_g += accrued[2] - b.decode_mark[2];
+}
+
+void CarbonLedger::on_request_done(std::uint32_t slot, const serving::RequestState&) {
+  const RequestCarbon& r = requests_by_slot_[slot].carbon;
   requests_.energy_gpu += r.energy_j;  // requests carry totals only; kept in the GPU fields
   requests_.op_gpu += r.operational_g;
   requests_.emb_gpu += r.embodied_g;

@@ -76,14 +76,21 @@ struct InstancePlace {
 // it.
 class CarbonLedger final : public serving::ServingObserver, public serving::PowerListener {
  public:
-  CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances, serving::RequestPool* pool,
-               core::SimTime slot);
+  CarbonLedger(std::vector<ServerPower> servers, std::vector<InstancePlace> instances, core::SimTime slot);
+
+  // What the ledger has attributed to one request: its share of the steps it took part in.
+  struct RequestCarbon {
+    double energy_j = 0, operational_g = 0, embodied_g = 0;
+  };
 
   unsigned signals() const override { return kAll; }
   void on_step(const serving::Instance& instance, const serving::StepRecord& step) override;
-  void on_request_done(const serving::RequestState& r) override;
-  void on_decode_begin(const serving::Instance& instance, serving::RequestState& r) override;
-  void on_decode_end(const serving::Instance& instance, serving::RequestState& r) override;
+  void on_request_begin(std::uint32_t slot, const serving::RequestState& r) override;
+  void on_request_done(std::uint32_t slot, const serving::RequestState& r) override;
+  void on_decode_begin(const serving::Instance& instance, std::uint32_t slot) override;
+  void on_decode_end(const serving::Instance& instance, std::uint32_t slot) override;
+  // The carbon attributed so far to the request in pool slot `slot` (complete at its on_request_done).
+  const RequestCarbon& request(std::uint32_t slot) const { return requests_by_slot_[slot].carbon; }
   // A server powered on (booting counts as on: it draws idle power) or off (no power, embodied only).
   void on_power(std::size_t server, core::SimTime t, bool on) override;
   // Closes the books at the end of the run: trailing idle gaps, unused GPUs, powered-off servers, fleet totals.
@@ -155,7 +162,13 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   // Adds a stepping instance's GPU energy above idle and busy-CPU energy (and their carbon) to the server's
   // totals; `ci` is the integral of CI over the time, `dynamic_ci` the GPU energy above idle times mean CI.
   void add_server_dynamic(std::size_t server, double seconds, double dynamic_j, double ci, double dynamic_ci);
-  serving::RequestPool* pool_;
+  // Per pool slot: the request's attributed carbon, and the per-instance decode accrual (decode_accrued_) when it
+  // began decoding, settled into its carbon when it stops.
+  struct RequestBooks {
+    RequestCarbon carbon;
+    std::array<double, 3> decode_mark{};
+  };
+  std::vector<RequestBooks> requests_by_slot_;
   core::SimTime slot_;
   std::size_t slot_count_ = 0;
   core::SimTime slots_end_ = 0;  // end of the last allocated slot

@@ -20,7 +20,7 @@ RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo)
   return t;
 }
 
-void RequestMetrics::on_request_done(const serving::RequestState& r) {
+void RequestMetrics::on_request_done(std::uint32_t, const serving::RequestState& r) {
   if (r.status == serving::RequestStatus::kRejected) {
     ++rejected_;
     return;

@@ -24,8 +24,8 @@ RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo)
 class RequestMetrics final : public serving::ServingObserver {
  public:
   explicit RequestMetrics(SloTargets slo) : slo_(slo) {}
-  unsigned signals() const override { return kRequestsDone; }
-  void on_request_done(const serving::RequestState& r) override;
+  unsigned signals() const override { return kRequests; }
+  void on_request_done(std::uint32_t slot, const serving::RequestState& r) override;
 
   const LogHistogram& ttft() const { return ttft_; }
   const LogHistogram& tpot() const { return tpot_; }

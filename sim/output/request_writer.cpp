@@ -3,9 +3,10 @@
 namespace greenfleet::output {
 
 RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression,
-                             std::size_t chunk_rows)
+                             const energy::CarbonLedger* ledger, std::size_t chunk_rows)
     : group_(h5::create_group(file, "requests")),
       slo_(slo),
+      ledger_(ledger),
       // Derived seconds are float32 and stored uncompressed: floating-point noise barely compresses, and the
       // exact integer-nanosecond columns they come from are kept (and compressed) beside them.
       seconds_(compression == h5::Compression::kDeflate ? compression : h5::Compression::kNone),
@@ -34,7 +35,7 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compressio
   buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
 }
 
-void RequestWriter::on_request_done(const serving::RequestState& r) {
+void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestState& r) {
   const metrics::RequestTimings t = metrics::timings_of(r, slo_);
   const bool done = r.status == serving::RequestStatus::kCompleted;
   const std::size_t n = buffered_;
@@ -56,9 +57,11 @@ void RequestWriter::on_request_done(const serving::RequestState& r) {
   buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
   buf_.e2e[n] = done ? static_cast<float>(core::to_seconds(t.e2e)) : nan;
   buf_.queue[n] = done ? static_cast<float>(core::to_seconds(t.queue)) : nan;
-  buf_.energy[n] = static_cast<float>(r.energy_j);
-  buf_.operational[n] = static_cast<float>(r.operational_g);
-  buf_.embodied[n] = static_cast<float>(r.embodied_g);
+  const energy::CarbonLedger::RequestCarbon carbon =
+      ledger_ ? ledger_->request(slot) : energy::CarbonLedger::RequestCarbon{};
+  buf_.energy[n] = static_cast<float>(carbon.energy_j);
+  buf_.operational[n] = static_cast<float>(carbon.operational_g);
+  buf_.embodied[n] = static_cast<float>(carbon.embodied_g);
   ++rows_;
   if (++buffered_ >= chunk_rows_) flush();
 }

@@ -3,6 +3,7 @@
 #include <limits>
 #include <vector>
 
+#include "sim/energy/ledger.hpp"
 #include "sim/metrics/request_metrics.hpp"
 #include "sim/output/hdf5_file.hpp"
 #include "sim/serving/observer.hpp"
@@ -10,12 +11,14 @@
 namespace greenfleet::output {
 
 // Streams one row per finished request into /requests, one column per field, in completion order. Rows are
-// buffered and appended a chunk at a time, so memory stays flat however long the trace.
+// buffered and appended a chunk at a time, so memory stays flat however long the trace. Each request's energy
+// and carbon come from the ledger's side table (attach the writer after the ledger, so it has settled them).
 class RequestWriter final : public serving::ServingObserver {
  public:
-  RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression, std::size_t chunk_rows = 65536);
-  unsigned signals() const override { return kRequestsDone; }
-  void on_request_done(const serving::RequestState& r) override;
+  RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression,
+                const energy::CarbonLedger* ledger, std::size_t chunk_rows = 65536);
+  unsigned signals() const override { return kRequests; }
+  void on_request_done(std::uint32_t slot, const serving::RequestState& r) override;
   void flush();
   std::uint64_t rows() const { return rows_; }
 
@@ -35,6 +38,7 @@ class RequestWriter final : public serving::ServingObserver {
   };
   h5::Handle group_;
   metrics::SloTargets slo_;
+  const energy::CarbonLedger* ledger_;
   h5::Compression seconds_;
   std::size_t chunk_rows_;
   std::uint64_t rows_ = 0;

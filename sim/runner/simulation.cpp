@@ -150,7 +150,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   }
 
   for (auto& sp : powers) sp.ci = &signals_[static_cast<std::size_t>(sp.site)];
-  ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), &pool_, x.carbon.slot);
+  ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), x.carbon.slot);
   observers_.add(ledger_.get());
   if (!managed.empty()) {
     provisioner_ = std::make_unique<serving::Provisioner>(&engine_, ledger_.get());
@@ -197,10 +197,11 @@ void Simulation::stop_if_drained(std::size_t still_live) {
 void Simulation::Feeder::on_event(const core::Event&) {
   ++arrived;
   const std::uint32_t slot = sim->pool_.acquire(pending);
+  sim->observers_.on_request_begin(slot, sim->pool_[slot]);
   if (sim->routed_.empty()) {
     // A deployment with no servers: every request is reported rejected, never silently dropped.
     sim->pool_[slot].status = serving::RequestStatus::kRejected;
-    sim->observers_.on_request_done(sim->pool_[slot]);
+    sim->observers_.on_request_done(slot, sim->pool_[slot]);
     sim->pool_.release(slot);
   } else {
     const std::size_t i = sim->router_->route(sim->pool_[slot], sim->routed_);

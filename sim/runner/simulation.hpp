@@ -71,30 +71,29 @@ class Simulation {
    public:
     void add(serving::ServingObserver* o) {
       if (o->signals() & kSteps) steps_.push_back(o);
-      if (o->signals() & kDecodeSpans) {
-        // RequestState::decode_mark is one observer's storage.
-        if (!spans_.empty()) throw std::logic_error("only one observer may take decode spans");
-        spans_.push_back(o);
-      }
-      if (o->signals() & kRequestsDone) done_.push_back(o);
+      if (o->signals() & kDecodeSpans) spans_.push_back(o);
+      if (o->signals() & kRequests) requests_.push_back(o);
     }
     void on_step(const serving::Instance& in, const serving::StepRecord& step) override {
       for (auto* o : steps_) o->on_step(in, step);
     }
-    void on_decode_begin(const serving::Instance& in, serving::RequestState& r) override {
-      for (auto* o : spans_) o->on_decode_begin(in, r);
+    void on_decode_begin(const serving::Instance& in, std::uint32_t slot) override {
+      for (auto* o : spans_) o->on_decode_begin(in, slot);
     }
-    void on_decode_end(const serving::Instance& in, serving::RequestState& r) override {
-      for (auto* o : spans_) o->on_decode_end(in, r);
+    void on_decode_end(const serving::Instance& in, std::uint32_t slot) override {
+      for (auto* o : spans_) o->on_decode_end(in, slot);
     }
-    void on_request_done(const serving::RequestState& r) override {
-      for (auto* o : done_) o->on_request_done(r);
+    void on_request_begin(std::uint32_t slot, const serving::RequestState& r) override {
+      for (auto* o : requests_) o->on_request_begin(slot, r);
+    }
+    void on_request_done(std::uint32_t slot, const serving::RequestState& r) override {
+      for (auto* o : requests_) o->on_request_done(slot, r);
       if (sim) sim->stop_if_drained(1);  // `r` is released right after this
     }
     Simulation* sim = nullptr;
 
    private:
-    std::vector<serving::ServingObserver*> steps_, spans_, done_;
+    std::vector<serving::ServingObserver*> steps_, spans_, requests_;
   };
 
   // Keeps exactly one future arrival in the event queue, pulled from the streamed source.

@@ -192,7 +192,7 @@ void Instance::preempt_one() {
   const std::uint32_t slot = running_[idx];
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(idx));
   RequestState& r = (*pool_)[slot];
-  end_decode(r);
+  end_decode(slot, r);
   ++r.preemptions;
   ++stats_.preemptions;
   kv_blocks_free_ += r.kv_blocks;
@@ -296,7 +296,7 @@ void Instance::start_step() {
       swap_used_bytes_ -= bytes;
       step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
       r->swapped = false;
-      begin_decode(*r);
+      begin_decode(slot, *r);
       add_decode(slot);
     } else {
       if (r->first_scheduled < 0) r->first_scheduled = engine_->now();
@@ -450,7 +450,7 @@ bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, 
       if (r.prefill_done()) {
         r.generated += 1;  // the step that completes a prefill samples the next output token
         if (r.first_token < 0) r.first_token = now;
-        begin_decode(r);
+        begin_decode(e.slot, r);
         stats_.decode_tokens += 1;
         outstanding_tokens_ -= 1;
       }
@@ -536,8 +536,8 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
   if (r.swapped) swap_used_bytes_ -= r.kv_tokens() * config_.kv_bytes_per_token;
   kv_blocks_free_ += r.kv_blocks;
   r.kv_blocks = 0;
-  end_decode(r);
-  if (observer_) observer_->on_request_done(r);
+  end_decode(slot, r);
+  if (observer_) observer_->on_request_done(slot, r);
   pool_->release(slot);
 }
 

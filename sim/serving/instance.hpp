@@ -142,14 +142,14 @@ class Instance final : public core::EventHandler {
   void start_step();
   void finish_step();
   void finish_request(std::uint32_t slot, RequestStatus status);
-  void begin_decode(RequestState& r) {
+  void begin_decode(std::uint32_t slot, RequestState& r) {
     r.decoding = true;
-    if (observer_) observer_->on_decode_begin(*this, r);
+    if (observer_) observer_->on_decode_begin(*this, slot);
   }
-  void end_decode(RequestState& r) {
+  void end_decode(std::uint32_t slot, RequestState& r) {
     if (!r.decoding) return;
     r.decoding = false;
-    if (observer_) observer_->on_decode_end(*this, r);
+    if (observer_) observer_->on_decode_end(*this, slot);
   }
   // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation), and in
   // *one_fewer those for one iteration fewer (computed in the same pass).

@@ -35,20 +35,23 @@ struct StepRecord {
 // writes results itself.
 class ServingObserver {
  public:
-  // The signals an observer handles, so a fan-out can skip the others (steps are the hottest signal). Decode
-  // spans are opt-in: their user keeps its per-request mark in RequestState::decode_mark, so only one may.
-  enum Signals : unsigned { kSteps = 1, kDecodeSpans = 2, kRequestsDone = 4, kAll = 7 };
+  // The signals an observer handles, so a fan-out can skip the others (steps are the hottest signal).
+  // Observers keep their per-request data in their own side tables indexed by the request's pool slot: a slot
+  // is live from on_request_begin to on_request_done, and recycled afterwards.
+  enum Signals : unsigned { kSteps = 1, kDecodeSpans = 2, kRequests = 4, kAll = 7 };
   virtual ~ServingObserver() = default;
-  virtual unsigned signals() const { return kSteps | kRequestsDone; }
+  virtual unsigned signals() const { return kSteps | kRequests; }
   virtual void on_step(const Instance& /*instance*/, const StepRecord& /*step*/) {}
   // The request starts (its prefill completed, or its KV was swapped back in) or stops (completed, preempted,
   // abandoned) being a decode of `instance`. In between it takes one token in every iteration of every step there,
   // so amounts shared alike by all decodes of a step can accrue per instance and be settled per request here,
   // instead of touching every request in every step.
-  virtual void on_decode_begin(const Instance& /*instance*/, RequestState& /*request*/) {}
-  virtual void on_decode_end(const Instance& /*instance*/, RequestState& /*request*/) {}
+  virtual void on_decode_begin(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
+  virtual void on_decode_end(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
+  // The request arrived and holds pool slot `slot` until it is done.
+  virtual void on_request_begin(std::uint32_t /*slot*/, const RequestState& /*request*/) {}
   // The request is done (completed, rejected, or unfinished at the end of the run) and about to be released.
-  virtual void on_request_done(const RequestState& /*request*/) {}
+  virtual void on_request_done(std::uint32_t /*slot*/, const RequestState& /*request*/) {}
 };
 
 }  // namespace greenfleet::serving

@@ -9,8 +9,9 @@ namespace greenfleet::serving {
 
 enum class RequestStatus : std::uint8_t { kCompleted = 0, kUnfinished = 1, kRejected = 2 };
 
-// A request in flight. Lives in a RequestPool slot from arrival until it is reported, so memory follows the
-// number of requests in flight, not the length of the trace.
+// A request in flight: its progress, wherever it runs. Lives in a RequestPool slot from arrival until it is
+// reported, so memory follows the number of requests in flight, not the length of the trace, and an instance can
+// hand it on to another. Observers keep their own per-request data in side tables indexed by the slot.
 // A field added here must be reset in RequestPool::acquire too (the size check below is the reminder).
 // Field order matters: the scheduler touches the first cache line (progress counters, then the spec's lengths)
 // for every request in every step.
@@ -25,14 +26,6 @@ struct alignas(64) RequestState {
   std::int32_t preemptions = 0;
   bool swapped = false;   // KV lives in host memory after a swap preemption
   bool decoding = false;  // between on_decode_begin and on_decode_end (set by its instance)
-  // Carbon attributed by the ledger: this request's share of the steps it took part in.
-  double energy_j = 0;
-  double operational_g = 0;
-  double embodied_g = 0;
-  // The ledger's per-instance decode accrual (energy, operational, embodied per decode token) when this request
-  // began decoding there: settled into the three totals above when it stops. Storage of the one observer taking
-  // decode spans (ServingObserver::kDecodeSpans).
-  double decode_mark[3] = {0, 0, 0};
   core::SimTime first_scheduled = -1;
   core::SimTime first_token = -1;
   core::SimTime completion = -1;
@@ -46,7 +39,7 @@ struct alignas(64) RequestState {
   std::int32_t remaining_output() const { return spec.output_tokens - generated; }
 };
 
-static_assert(sizeof(RequestState) == 192, "RequestState changed: update the reset in RequestPool::acquire");
+static_assert(sizeof(RequestState) == 128, "RequestState changed: update the reset in RequestPool::acquire");
 
 // Slots recycled through a free list: no allocation per request once the pool has grown to the peak in flight.
 class RequestPool {
@@ -62,8 +55,6 @@ class RequestPool {
       r.instance = -1;
       r.preemptions = 0;
       r.swapped = r.decoding = false;
-      r.energy_j = r.operational_g = r.embodied_g = 0;
-      r.decode_mark[0] = r.decode_mark[1] = r.decode_mark[2] = 0;
       r.first_scheduled = r.first_token = r.completion = -1;
       r.status = RequestStatus::kUnfinished;
     } else {
