@@ -250,9 +250,9 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     output::h5::Handle g = output::h5::create_group(file, "instances");
     std::vector<std::int32_t> id, server, tp;
     std::vector<std::int64_t> kv_blocks;
-    std::vector<std::uint64_t> steps, iterations, prefill, decode, completed, rejected, preempt, hist;
+    std::vector<std::uint64_t> steps, iterations, prefill, decode, completed, rejected, preempt, handed_off, hist;
     std::vector<double> busy, util;
-    std::vector<std::string> perf;
+    std::vector<std::string> perf, role;
     std::size_t cols = 0;
     for (const auto& in : sim.instances()) cols = std::max(cols, in->stats().batch_size_iterations.size());
     const double span = core::to_seconds(sim.end_time());
@@ -263,6 +263,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
       steps.push_back(st.steps), iterations.push_back(st.iterations);
       prefill.push_back(st.prefill_tokens), decode.push_back(st.decode_tokens);
       completed.push_back(st.completed), rejected.push_back(st.rejected), preempt.push_back(st.preemptions);
+      handed_off.push_back(st.handed_off), role.push_back(serving::to_string(in->role()));
       busy.push_back(core::to_seconds(st.busy_time));
       util.push_back(span > 0 ? core::to_seconds(st.busy_time) / span : 0.0);
       perf.push_back(in->perf_model().kind());
@@ -280,6 +281,8 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     output::h5::write_column(g.get(), "completed", completed, "requests");
     output::h5::write_column(g.get(), "rejected", rejected, "requests");
     output::h5::write_column(g.get(), "preemptions", preempt, "");
+    output::h5::write_column(g.get(), "handed_off", handed_off, "requests");
+    output::h5::write_string_column(g.get(), "role", role);
     output::h5::write_column(g.get(), "busy_s", busy, "s");
     output::h5::write_column(g.get(), "utilisation", util, "busy share of the run");
     output::h5::write_string_column(g.get(), "perf_model", perf);

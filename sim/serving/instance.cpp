@@ -36,7 +36,8 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
 std::int64_t Instance::admission_blocks(const RequestState& r) const {
   if (config_.kv_allocation == KvAllocation::kReserve)
     return blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
-  if (r.swapped) return blocks_for(static_cast<std::int64_t>(r.kv_tokens()) + 1);  // restore, plus the next token
+  if (r.swapped || r.kv_inbound)  // restore (from host memory or another instance), plus the next token
+    return blocks_for(static_cast<std::int64_t>(r.kv_tokens()) + 1);
   return blocks_for(r.prefill_target);
 }
 
@@ -53,7 +54,7 @@ bool Instance::admissible(const RequestState& r, std::int64_t free_blocks, std::
                           bool batch_empty) const {
   if (running_.size() >= static_cast<std::size_t>(config_.max_num_seqs)) return false;
   if (budget <= 0 || admission_blocks(r) > free_blocks) return false;
-  if (r.swapped) return true;  // rejoins as a decode: one token of budget
+  if (r.swapped || r.kv_inbound) return true;  // joins as a decode: one token of budget
   return config_.chunked_prefill || batch_empty || r.prefill_target - r.prefilled <= budget;
 }
 
@@ -67,7 +68,7 @@ void Instance::enqueue(std::uint32_t slot) {
     return;
   }
   waiting_[static_cast<int>(r.spec.cls)].push_back(slot);
-  outstanding_tokens_ += tokens;
+  outstanding_tokens_ += tokens_left_here(r);
   if (!powered_) {
     provisioner_->on_demand(power_server_);  // queued until the server has booted
     return;
@@ -289,13 +290,18 @@ void Instance::start_step() {
     waiting_[cls].pop_front();
     const std::int64_t need = admission_blocks(*r);
     kv_blocks_free_ -= need;
+    run_free_start_ -=
+        need;  // a decode admitted here (a hand-off's) may start a run: its blocks are not the run's
     r->kv_blocks += static_cast<std::int32_t>(need);
     running_.push_back(slot);
-    if (r->swapped) {
-      const double bytes = r->kv_tokens() * config_.kv_bytes_per_token;
-      swap_used_bytes_ -= bytes;
-      step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
-      r->swapped = false;
+    if (r->swapped || r->kv_inbound) {
+      if (r->swapped) {
+        const double bytes = kv_bytes(*r);
+        swap_used_bytes_ -= bytes;
+        step_extra_s_ += bytes / (config_.swap_bandwidth_gbps * 1e9);
+        r->swapped = false;
+      }
+      r->kv_inbound = false;  // a hand-off's KV was transferred before it arrived
       begin_decode(slot, *r);
       add_decode(slot);
     } else {
@@ -384,7 +390,8 @@ bool Instance::fold_run() {
   // The step's end decides nothing when every running request is in it, each of its prefills completes there,
   // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
   // Arrivals during the step cut the run to nothing (enqueue), exactly when they would join the next step.
-  if (queued() != 0 || batch_.size() != running_.size() || shape_.prefill_final_chunks != shape_.prefill_seqs)
+  if (queued() != 0 || batch_.size() != running_.size() || shape_.prefill_final_chunks != shape_.prefill_seqs ||
+      role_ == InstanceRole::kPrefill)  // a prefill instance's finished prompts leave: the batch changes
     return false;
   std::vector<Entry>& run = head_batch_;  // built here, swapped into batch_ below
   run.clear();
@@ -450,7 +457,10 @@ bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, 
       if (r.prefill_done()) {
         r.generated += 1;  // the step that completes a prefill samples the next output token
         if (r.first_token < 0) r.first_token = now;
-        begin_decode(e.slot, r);
+        if (leaves_here(r))
+          any_done = true;  // handed on in finish_step, which compacts the batch
+        else
+          begin_decode(e.slot, r);
         stats_.decode_tokens += 1;
         outstanding_tokens_ -= 1;
       }
@@ -510,6 +520,8 @@ void Instance::finish_step() {
     for (std::uint32_t slot : running_) {
       if ((*pool_)[slot].generated >= (*pool_)[slot].spec.output_tokens)
         finish_request(slot, RequestStatus::kCompleted);
+      else if (leaves_here((*pool_)[slot]))
+        hand_off(slot);
       else
         running_[w++] = slot;
     }
@@ -519,6 +531,27 @@ void Instance::finish_step() {
     start_step();
   else if (provisioner_)
     provisioner_->on_instance_idle(power_server_);
+}
+
+void Instance::accept(std::uint32_t slot) {
+  RequestState& r = (*pool_)[slot];
+  if (!r.prefill_done() || r.generated < 1) throw std::logic_error("accept: a hand-off comes after the prefill");
+  r.kv_inbound = true;
+  enqueue(slot);
+}
+
+void Instance::set_role(InstanceRole role, HandoffSink* sink) {
+  if (role == InstanceRole::kPrefill && !sink) throw std::logic_error("a prefill instance needs a hand-off sink");
+  role_ = role;
+  handoff_ = sink;
+}
+
+void Instance::hand_off(std::uint32_t slot) {
+  RequestState& r = (*pool_)[slot];
+  kv_blocks_free_ += r.kv_blocks;  // its KV leaves with it (the sink models the transfer)
+  r.kv_blocks = 0;
+  ++stats_.handed_off;
+  handoff_->on_handoff(*this, slot);
 }
 
 void Instance::power_on() {
@@ -549,7 +582,7 @@ void Instance::check_invariants() const {
   for (std::uint32_t slot : running_) {
     const RequestState& r = (*pool_)[slot];
     held += r.kv_blocks;
-    outstanding += (r.prefill_target - r.prefilled) + (r.spec.output_tokens - r.generated);
+    outstanding += tokens_left_here(r);
     if (r.kv_blocks < blocks_for(r.kv_tokens())) fail("a running request holds fewer blocks than its KV");
     if (r.decoding != r.prefill_done()) fail("a running request's decode state disagrees with its prefill");
     if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
@@ -560,7 +593,7 @@ void Instance::check_invariants() const {
       const RequestState& r = (*pool_)[q[i]];
       if (r.kv_blocks != 0) fail("a waiting request holds blocks");
       if (r.decoding) fail("a waiting request is marked decoding");
-      outstanding += (r.prefill_target - r.prefilled) + (r.spec.output_tokens - r.generated);
+      outstanding += tokens_left_here(r);
     }
   // During a step the batch's allocations for it are already taken.
   if (held + kv_blocks_free_ != kv_blocks_total_) fail("blocks held + free != total");

@@ -7,6 +7,7 @@
 #include "sim/core/engine.hpp"
 #include "sim/core/ring_queue.hpp"
 #include "sim/perf/perf_model.hpp"
+#include "sim/serving/handoff.hpp"
 #include "sim/serving/observer.hpp"
 #include "sim/serving/request_state.hpp"
 
@@ -51,6 +52,7 @@ struct InstanceStats {
   std::uint64_t completed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t preemptions = 0;
+  std::uint64_t handed_off = 0;  // requests a prefill instance handed on after their first token
   std::vector<std::uint64_t> batch_size_iterations;  // [b] = iterations that ran with b sequences
 };
 
@@ -67,6 +69,15 @@ class Instance final : public core::EventHandler {
 
   // Takes ownership of the pool slot: queues the request, or reports it rejected if it can never fit.
   void enqueue(std::uint32_t slot);
+  // Takes a request handed over by another instance mid-life (its prefill done, its KV arriving with it): it
+  // queues as a decode that needs blocks for its KV and the next token, and is never prefilled again unless a
+  // preemption drops its KV.
+  void accept(std::uint32_t slot);
+  // Unified by default. A prefill instance hands each request on to `sink` once its first token is out.
+  void set_role(InstanceRole role, HandoffSink* sink = nullptr);
+  InstanceRole role() const { return role_; }
+  // Bytes of the KV a request holds (what a hand-off transfers).
+  double kv_bytes(const RequestState& r) const { return r.kv_tokens() * config_.kv_bytes_per_token; }
   void on_event(const core::Event& e) override;
 
   // At the end of a run that did not drain: books the step in flight up to `end` and reports every request
@@ -111,6 +122,18 @@ class Instance final : public core::EventHandler {
     return (tokens + config_.kv_block_size - 1) / config_.kv_block_size;
   }
   std::int64_t admission_blocks(const RequestState& r) const;
+  // Prefill and output tokens this instance will still process for `r` (a prefill instance: only the first
+  // output token).
+  std::int64_t tokens_left_here(const RequestState& r) const {
+    const std::int64_t output = r.spec.output_tokens - r.generated;
+    return (r.prefill_target - r.prefilled) +
+           (role_ == InstanceRole::kPrefill ? std::min<std::int64_t>(1, output) : output);
+  }
+  // A prefill instance's request whose first token is out leaves here for the hand-off sink.
+  bool leaves_here(const RequestState& r) const {
+    return role_ == InstanceRole::kPrefill && r.prefill_done() && r.generated < r.spec.output_tokens;
+  }
+  void hand_off(std::uint32_t slot);
   // Blocks a decode entry holds after `iterations` iterations of its run (on-demand allocation).
   std::int32_t run_blocks(const Entry& e, std::int64_t iterations) const {
     return static_cast<std::int32_t>(
@@ -202,6 +225,8 @@ class Instance final : public core::EventHandler {
   Provisioner* provisioner_ = nullptr;
   std::size_t power_server_ = 0;
   bool powered_ = true;
+  InstanceRole role_ = InstanceRole::kUnified;
+  HandoffSink* handoff_ = nullptr;
 };
 
 }  // namespace greenfleet::serving

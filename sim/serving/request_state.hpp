@@ -24,8 +24,9 @@ struct alignas(64) RequestState {
   workload::RequestSpec spec;
   std::int32_t instance = -1;
   std::int32_t preemptions = 0;
-  bool swapped = false;   // KV lives in host memory after a swap preemption
-  bool decoding = false;  // between on_decode_begin and on_decode_end (set by its instance)
+  bool swapped = false;     // KV lives in host memory after a swap preemption
+  bool decoding = false;    // between on_decode_begin and on_decode_end (set by its instance)
+  bool kv_inbound = false;  // handed over by another instance: its KV arrives with it (Instance::accept)
   core::SimTime first_scheduled = -1;
   core::SimTime first_token = -1;
   core::SimTime completion = -1;
@@ -54,7 +55,7 @@ class RequestPool {
       r.prefilled = r.generated = r.kv_blocks = 0;
       r.instance = -1;
       r.preemptions = 0;
-      r.swapped = r.decoding = false;
+      r.swapped = r.decoding = r.kv_inbound = false;
       r.first_scheduled = r.first_token = r.completion = -1;
       r.status = RequestStatus::kUnfinished;
     } else {
