@@ -5,35 +5,19 @@
 #include <vector>
 
 #include "sim/core/engine.hpp"
-#include "sim/core/ring_queue.hpp"
 #include "sim/perf/perf_model.hpp"
+#include "sim/serving/batch_policy.hpp"
 #include "sim/serving/handoff.hpp"
+#include "sim/serving/kv_block_manager.hpp"
 #include "sim/serving/observer.hpp"
+#include "sim/serving/power_state.hpp"
 #include "sim/serving/request_state.hpp"
+#include "sim/serving/scheduler_config.hpp"
+#include "sim/serving/step_timer.hpp"
 
 namespace greenfleet::serving {
 
 class Provisioner;
-
-enum class KvAllocation { kOnDemand, kReserve };
-enum class PreemptionMode { kRecompute, kSwap };
-
-struct SchedulerConfig {
-  std::int32_t max_num_seqs = 256;
-  std::int32_t max_batched_tokens = 2048;  // token budget per step
-  bool chunked_prefill = true;
-  std::int32_t kv_block_size = 16;
-  // on_demand (vLLM): blocks for the prefill at admission, one more whenever a sequence crosses a block
-  // boundary, preempting the newest request when the cache is full. reserve: prompt + output blocks at
-  // admission, never preempts.
-  KvAllocation kv_allocation = KvAllocation::kOnDemand;
-  PreemptionMode preemption = PreemptionMode::kRecompute;
-  double swap_bandwidth_gbps = 25;  // GB/s host<->device for swap preemption (PCIe Gen4 x16, achieved)
-  double swap_space_gb = 4;         // host memory for swapped KV per instance device (vLLM's default 4 GiB)
-  double kv_bytes_per_token = 0;    // set from the model when the instance is built
-  bool fast_forward = true;
-  bool check_invariants = false;  // verify block and token accounting at every step (tests, debugging)
-};
 
 // Where an instance runs: enough for routers, reports and energy and carbon accounting.
 struct Placement {
@@ -56,11 +40,13 @@ struct InstanceStats {
   std::vector<std::uint64_t> batch_size_iterations;  // [b] = iterations that ran with b sequences
 };
 
-// One model replica: a continuous-batching scheduler (vLLM / Sarathi style) over a paged KV cache, driving the
-// perf model one step at a time. Decode-only steps that cannot change until the next completion or the next
-// KV block shortage are folded into one event (exact fast-forward), cut short when an arrival could join. A
-// step that finishes every prefill it holds, with nobody waiting, is followed by exactly such a run: the two
-// share one event (a step with a head; see fold_run()).
+// One model replica with a role, driving its perf model one step at a time. It composes parts with one job
+// each: the batch policy (waiting queues, admission, chunking, whom to preempt), the KV block manager (blocks,
+// eviction, swap space), the step timer (the step in flight, fast-forwarded runs, the reference clock) and the
+// power state; what remains here is forming steps from them and booking their results. Decode-only steps that
+// cannot change until the next completion or the next KV block shortage are folded into one event (exact
+// fast-forward), cut short when an arrival could join. A step that finishes every prefill it holds, with nobody
+// waiting, is followed by exactly such a run: the two share one event (a step with a head; see fold_run()).
 class Instance final : public core::EventHandler {
  public:
   Instance(std::int32_t id, Placement placement, SchedulerConfig config, std::int64_t kv_blocks,
@@ -77,7 +63,7 @@ class Instance final : public core::EventHandler {
   void set_role(InstanceRole role, HandoffSink* sink = nullptr);
   InstanceRole role() const { return role_; }
   // Bytes of the KV a request holds (what a hand-off transfers).
-  double kv_bytes(const RequestState& r) const { return r.kv_tokens() * config_.kv_bytes_per_token; }
+  double kv_bytes(const RequestState& r) const { return kv_.kv_bytes(r); }
   void on_event(const core::Event& e) override;
 
   // At the end of a run that did not drain: books the step in flight up to `end` and reports every request
@@ -88,40 +74,30 @@ class Instance final : public core::EventHandler {
 
   // Power gating by a provisioner: while off, requests queue and nothing runs.
   void attach_power(Provisioner* provisioner, std::size_t server, bool on) {
-    provisioner_ = provisioner;
-    power_server_ = server;
-    powered_ = on;
+    power_.attach(provisioner, server, on);
   }
   void power_on();
-  void power_off() { powered_ = false; }
-  bool powered() const { return powered_; }
+  void power_off() { power_.set_on(false); }
+  bool powered() const { return power_.on(); }
 
   std::int32_t id() const { return id_; }
   const Placement& placement() const { return placement_; }
   const SchedulerConfig& config() const { return config_; }
   const InstanceStats& stats() const { return stats_; }
   const perf::PerfModel& perf_model() const { return *model_; }
-  std::int64_t kv_blocks_total() const { return kv_blocks_total_; }
-  bool busy() const { return busy_; }
-  std::size_t queued() const { return waiting_[0].size() + waiting_[1].size(); }
+  std::int64_t kv_blocks_total() const { return kv_.total(); }
+  bool busy() const { return timer_.busy; }
+  std::size_t queued() const { return policy_.queued(); }
   std::size_t running() const { return running_.size(); }
   // Load signals for routers. Exact at any instant, also inside a fast-forwarded run, so routing decisions are
   // the same with and without fast-forward.
   std::int64_t outstanding_tokens() const;  // prefill and output tokens still to process
   std::int64_t kv_blocks_free() const;
-  double kv_usage() const {
-    return kv_blocks_total_ ? 1.0 - static_cast<double>(kv_blocks_free()) / kv_blocks_total_ : 1.0;
-  }
+  double kv_usage() const { return kv_.total() ? 1.0 - static_cast<double>(kv_blocks_free()) / kv_.total() : 1.0; }
 
  private:
   using Entry = BatchEntry;
 
-  std::int64_t blocks_for(std::int64_t tokens) const {
-    // Block sizes are powers of two in practice (vLLM: 16); a shift keeps a division off the per-step path.
-    if (block_shift_ >= 0) return (tokens + config_.kv_block_size - 1) >> block_shift_;
-    return (tokens + config_.kv_block_size - 1) / config_.kv_block_size;
-  }
-  std::int64_t admission_blocks(const RequestState& r) const;
   // Prefill and output tokens this instance will still process for `r` (a prefill instance: only the first
   // output token).
   std::int64_t tokens_left_here(const RequestState& r) const {
@@ -134,33 +110,24 @@ class Instance final : public core::EventHandler {
     return role_ == InstanceRole::kPrefill && r.prefill_done() && r.generated < r.spec.output_tokens;
   }
   void hand_off(std::uint32_t slot);
-  // Blocks a decode entry holds after `iterations` iterations of its run (on-demand allocation).
-  std::int32_t run_blocks(const Entry& e, std::int64_t iterations) const {
-    return static_cast<std::int32_t>(
-        std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations)));
-  }
   // Hands a step over [start, end) to the observer.
   void report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
                    const std::vector<Entry>& entries, std::int64_t iterations, double busy_seconds,
                    double prefill_share);
   // Books a step's (or a run's, `run`) tokens into its requests, the first token of a finished prefill at `now`.
-  // Returns whether any request is complete.
+  // Returns whether any request is complete (or, on a prefill instance, leaves).
   bool apply_entries(const std::vector<Entry>& entries, std::int64_t iterations, core::SimTime now, bool run);
-  // After the mixed step just formed (batch_, step_cost_), plans the decode run that would start when it ends,
-  // when nothing can change there, and makes the step its head. Returns false, changing nothing, otherwise.
+  // After the mixed step just formed (batch_, the timer's step cost), plans the decode run that would start when
+  // it ends, when nothing can change there, and makes the step its head. Returns false, changing nothing,
+  // otherwise.
   bool fold_run();
-  // Adds the step from step_start_ to `end` (`iterations` of a batch of `batch`) to the statistics.
+  // Adds the step from the timer's step_start to `end` (`iterations` of a batch of `batch`) to the statistics.
   void count_step(core::SimTime end, std::int64_t iterations, std::size_t batch);
-  // The devices' busy time from step_start_ to `end`: in a run of `iterations` iterations, all of it but their
-  // overheads; in a single step, its busy part (all of it unless `end` comes first).
-  double busy_seconds_to(core::SimTime end, std::int64_t iterations) const;
-  // Books the head of the step in flight (its end, run_start_, has passed), leaving the run as the step.
+  // Books the head of the step in flight (its end, the run's start, has passed), leaving the run as the step.
   void finish_head();
   // Plans a fast-forwarded run of the decode entries in batch_ from run_free_start_ free blocks: to the first
   // completion (`min_remaining` iterations) or the last iteration the cache holds. Takes its blocks.
   std::int64_t plan_run(std::int64_t min_remaining);
-  RequestState* front_waiting(int* cls = nullptr);
-  bool admissible(const RequestState& r, std::int64_t free_blocks, std::int64_t budget, bool batch_empty) const;
   void preempt_one();
   void start_step();
   void finish_step();
@@ -180,15 +147,10 @@ class Instance final : public core::EventHandler {
   // Takes the blocks the decode entries need for `iterations` iterations from the free count; each request's
   // own count is brought up to date when the step finishes (finish_step), so a run touches its requests once.
   void set_run_blocks(std::int64_t iterations);
-  std::int64_t completed_iterations_at(core::SimTime t) const;
-  core::SimTime run_boundary(std::int64_t j) const;
 
   std::int32_t id_;
   Placement placement_;
   SchedulerConfig config_;
-  std::int64_t kv_blocks_total_;
-  std::int64_t kv_blocks_free_;
-  int block_shift_ = -1;
   std::int32_t max_context_;
   const perf::PerfModel* model_;
   core::Engine* engine_;
@@ -196,35 +158,23 @@ class Instance final : public core::EventHandler {
   ServingObserver* observer_;
   std::uint16_t kind_;
 
-  core::RingQueue<std::uint32_t> waiting_[2];  // [online, offline]: online requests are admitted first
-  std::vector<std::uint32_t> running_;         // admission order
-  std::vector<std::uint32_t> prefilling_;      // scratch for start_step
-  std::vector<Entry> batch_;                   // the step's entries; with a head, the run's
+  BatchPolicy policy_;
+  KvBlockManager kv_;
+  StepTimer timer_;
+  PowerState power_;
+
+  std::vector<std::uint32_t> running_;     // admission order
+  std::vector<std::uint32_t> prefilling_;  // scratch for start_step
+  std::vector<Entry> batch_;               // the step's entries; with a head, the run's
   perf::BatchShape shape_;
-  perf::DecodeCost run_cost_;  // decode cost of the current fast-forwarded run
-  bool ff_run_ = false;        // the current step is (or ends with) a decode run priced by run_cost_
-  perf::StepCost step_cost_;   // the current single step's cost, or its head's
-  // A step with a head: a mixed step over [step_start_, run_start_) and then the run (see fold_run()).
+  // A step with a head: a mixed step over [step_start, run_start) and then the run (see fold_run()).
   bool has_head_ = false;
   std::vector<Entry> head_batch_;
   perf::BatchShape head_shape_;
-  bool busy_ = false;
-  core::SimTime step_start_ = 0;
-  core::SimTime run_start_ = 0;  // where the decode run starts: step_start_ unless the step has a head
-  double step_extra_s_ = 0;      // swap transfers added to this step
-  // Reference mode: the decode-only steps since the last batch change, timed as the run fast-forward would fold
-  // them into (start_step).
-  bool stepped_run_ = false;
-  core::SimTime stepped_run_start_ = 0, stepped_run_end_ = 0;
-  double stepped_run_seconds_ = 0;
-  std::int64_t run_iterations_ = 1;  // of the run when ff_run_ (0: a head cut before its run), else 1
+  double step_extra_s_ = 0;          // swap transfers added to this step
   std::int64_t run_free_start_ = 0;  // free blocks before the run's allocations
   std::int64_t outstanding_tokens_ = 0;
-  double swap_used_bytes_ = 0;
   InstanceStats stats_;
-  Provisioner* provisioner_ = nullptr;
-  std::size_t power_server_ = 0;
-  bool powered_ = true;
   InstanceRole role_ = InstanceRole::kUnified;
   HandoffSink* handoff_ = nullptr;
 };
