@@ -203,7 +203,7 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   const InstancePlace& p = instances_[i];
   const InstanceRates& q = rates_[i];
   const auto s = static_cast<std::size_t>(p.server);
-  const ServerPower& sv = servers_[s];
+  ServerPower& sv = servers_[s];
   if (step.start > last_end_[i]) book_idle(i, last_end_[i], step.start);
   last_end_[i] = step.end;
 

@@ -46,18 +46,19 @@ struct ServerPower {
   // Calibrated decode power vs batch (models/calibration/power/); when absent, gpu_decode_w for every batch.
   bool has_decode_curve = false;
   double decode_small_w = 0, decode_saturated_w = 0, decode_batch_scale = 1;
-  double decode_w(std::int32_t batch) const {
+  // Not const: batches are small integers, so the exponential is evaluated once per batch size and kept in
+  // decode_w_table (each simulation owns its ledger and so its own table).
+  double decode_w(std::int32_t batch) {
     if (!has_decode_curve) return gpu_decode_w;
-    // Batches are small integers: evaluate the exponential once per batch size.
     const auto b = static_cast<std::size_t>(batch);
-    if (b >= decode_w_cache.size()) decode_w_cache.resize(b + 1, -1.0);
-    double& w = decode_w_cache[b];
+    if (b >= decode_w_table.size()) decode_w_table.resize(b + 1, -1.0);
+    double& w = decode_w_table[b];
     if (w < 0)
       w = decode_saturated_w -
           (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
     return w;
   }
-  mutable std::vector<double> decode_w_cache;
+  std::vector<double> decode_w_table;
   double host_static_w = 0;            // chassis, NIC, DRAM, SSD and idle CPU sockets while on
   double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
   double gpu_emb_g_per_s = 0;          // per GPU (0 when sunk)
