@@ -49,6 +49,7 @@ struct Scenario {
   std::vector<core::SimTime> probes;
   core::SimTime until;  // 0: drain
   double overhead = 1e-3;
+  std::int32_t tokens_per_step = 1;  // > 1: steps that emit a known number of tokens per sequence
 };
 
 struct Result {
@@ -71,6 +72,7 @@ Result run(const Scenario& sc, bool ff) {
   cfg.fast_forward = ff;
   cfg.check_invariants = true;
   serving::Instance inst(0, {}, cfg, sc.kv_blocks, 4096, &roofline, &engine, &pool, &obs);
+  inst.set_tokens_per_step(sc.tokens_per_step);
   Result t;
   std::vector<test::ProbeAt> probes;
   for (std::size_t i = 0; i < sc.probes.size(); ++i)
@@ -135,6 +137,9 @@ Scenario make(std::uint64_t seed) {
   }
   for (int i = 0; i < 300; ++i) sc.probes.push_back(U(0, t + 200'000'000));
   sc.until = U(0, 2) == 0 ? 0 : U(0, t + 300'000'000);
+  // A quarter of the scenarios emit 2-5 tokens per sequence per decode step (taken from the seed, so the draws
+  // above, and the scenarios with one token, stay as they were).
+  if (seed % 4 == 3) sc.tokens_per_step = static_cast<std::int32_t>(2 + (seed / 4) % 4);
   return sc;
 }
 
@@ -159,6 +164,7 @@ void sharpen(Scenario& sc, const Result& ref, std::uint64_t seed) {
 }  // namespace fold_random
 
 TEST_CASE("fast-forward with folded prefill heads matches stepping on random single-instance scenarios") {
+  // A quarter of the scenarios decode several tokens per sequence per step (tokens_per_step 2-5).
   // Random configs (block size, token budget, max_num_seqs, chunked prefill, reserve/on-demand, swap/recompute,
   // online/offline), arrivals (some moved onto step boundaries +-1 ns), horizons (some on step boundaries), and
   // load-signal probes before and after same-time arrivals. The two modes agree to the nanosecond unless a run's
@@ -173,6 +179,8 @@ TEST_CASE("fast-forward with folded prefill heads matches stepping on random sin
     if (sharp) sharpen(sc, run(sc, true), seed);
     const Result ff = run(sc, true), ref = run(sc, false);
     CAPTURE(seed);
+    CAPTURE(ff.error);
+    CAPTURE(sc.tokens_per_step);
     REQUIRE(ff.error.empty());
     REQUIRE(ref.error.empty());
     CHECK(ff.bad == 0);

@@ -129,6 +129,33 @@ TEST_CASE("golden: two requests on one GPU follow the roofline by hand") {
   CHECK(inst.kv_blocks_free() == 1000);
 }
 
+TEST_CASE("golden: decode steps that emit three tokens per sequence, by hand") {
+  // The first request of the golden above, with every decode step emitting 3 tokens per sequence (a known count,
+  // as speculative decoding under expected acceptance gives). The prefill step ends at 3,539,315 ns with the first
+  // token; the other 9 take 3 iterations, at contexts 101, 104 and 107, of 27,213,824 + 4,096 x context ps
+  // each (compute and memory coincide on this hardware) plus 1 ms: 82,919,424 ps + 3 ms = 3,082,919.424 ns,
+  // rounded once for the run (fast-forward) or for the stretch of decode steps (stepping).
+  const perf::RooflineModel roofline = test::tiny_roofline();
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    core::Engine engine;
+    serving::RequestPool pool;
+    Collector obs;
+    serving::SchedulerConfig cfg;
+    cfg.fast_forward = fast_forward;
+    cfg.check_invariants = true;
+    serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
+    inst.set_tokens_per_step(3);
+    run_arrivals(engine, pool, inst, {request_spec(0, 0, 100, 10)});
+    REQUIRE(obs.done.size() == 1);
+    CHECK(obs.done.at(0).first_token == 3'539'315);
+    CHECK(obs.done.at(0).completion == 3'539'315 + 3'082'919);
+    CHECK(inst.stats().iterations == 4);
+    CHECK(inst.stats().decode_tokens == 10);
+    CHECK(inst.kv_blocks_free() == 1000);
+  }
+}
+
 namespace {
 
 // What routers and reports see of one instance, sampled every `every` ns, and how its requests ended.

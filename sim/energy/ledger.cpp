@@ -265,7 +265,8 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
 
   // Split among the requests in the batch by the tokens each had processed: prefill chunks their chunk, decodes
   // one token per iteration. Decodes accrue per instance (settled in on_decode_end); prefill chunks are paid here.
-  const double iterations = static_cast<double>(step.iterations);
+  // Tokens each decode processed over the step: one per iteration, or the step's count per iteration.
+  const double iterations = static_cast<double>(step.iterations * step.tokens_per_step);
   const double inv_tokens = 1.0 / (static_cast<double>(step.shape->prefill_tokens) +
                                    static_cast<double>(step.shape->decode_seqs) * iterations);
   const double energy = energy_j * inv_tokens, op = op_g * inv_tokens, emb = emb_g * inv_tokens;

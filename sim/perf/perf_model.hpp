@@ -33,9 +33,11 @@ struct DecodeCost {
 
   double step_seconds(double ctx) const { return fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx); }
   // k iterations starting at total context ctx0, which grows by `batch` per iteration.
-  double run_seconds(std::int64_t ctx0, std::int64_t k) const {
+  double run_seconds(std::int64_t ctx0, std::int64_t k) const { return run_seconds(ctx0, k, batch); }
+  // The same when each iteration adds `growth` tokens of context (every sequence emitting growth / batch).
+  double run_seconds(std::int64_t ctx0, std::int64_t k, std::int64_t growth) const {
     return static_cast<double>(k) * fixed +
-           sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), static_cast<double>(batch), k);
+           sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), static_cast<double>(growth), k);
   }
 };
 

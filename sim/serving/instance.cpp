@@ -58,7 +58,9 @@ void Instance::enqueue(std::uint32_t slot) {
   if (j >= timer_.run_iterations) return;
   std::int64_t extra_j = 0;
   const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1, &extra_j);
-  if (!policy_.admissible(r, running_.size(), kv_, free_then, policy_.token_budget() - shape_.decode_seqs, false))
+  if (!policy_.admissible(
+          r, running_.size(), kv_, free_then,
+          policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_, false))
     return;
   kv_.set_free(run_free_start_ - extra_j);  // the run ends after j iterations
   timer_.run_iterations = j;
@@ -67,30 +69,31 @@ void Instance::enqueue(std::uint32_t slot) {
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
-std::int64_t Instance::run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer) const {
+template <bool kMulti>
+std::int64_t Instance::run_extra_blocks_impl(std::int64_t iterations, std::int64_t* one_fewer) const {
   if (!kv_.on_demand()) return 0;
   std::int64_t extra = 0, fewer = 0;
+  const std::int64_t tokens = iterations * step_tokens<kMulti>(), fewer_tokens = tokens - step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     if (e.prefill_chunk > 0) continue;
-    extra += kv_.run_blocks(e, iterations) - e.blocks_before;
-    if (one_fewer) fewer += kv_.run_blocks(e, iterations - 1) - e.blocks_before;
+    extra += kv_.run_blocks(e, tokens) - e.blocks_before;
+    if (one_fewer) fewer += kv_.run_blocks(e, fewer_tokens) - e.blocks_before;
   }
   if (one_fewer) *one_fewer = fewer;
   return extra;
 }
 
-void Instance::set_run_blocks(std::int64_t iterations) {
-  kv_.set_free(run_free_start_ - run_extra_blocks(iterations));
-}
-
 std::int64_t Instance::outstanding_tokens() const {
   const core::SimTime now = engine_->now();
-  if (!has_head_) return outstanding_tokens_ - timer_.completed_iterations_at(now) * shape_.decode_seqs;
+  // Every sequence of a run emits tokens_per_step_ tokens in each iteration before its last (nobody completes
+  // before the last).
+  if (!has_head_) return outstanding_tokens_ - timer_.completed_iterations_at(now) * timer_.run_growth;
   if (now < timer_.run_start) return outstanding_tokens_;
   // The head's tokens: its prefill chunks, one output token per decode and per prefill it completes.
-  const std::int64_t head_tokens =
-      head_shape_.prefill_tokens + head_shape_.decode_seqs + head_shape_.prefill_final_chunks;
-  return outstanding_tokens_ - head_tokens - timer_.completed_iterations_at(now) * shape_.decode_seqs;
+  const std::int64_t head_tokens = head_shape_.prefill_tokens +
+                                   static_cast<std::int64_t>(head_shape_.decode_seqs) * tokens_per_step_ +
+                                   head_shape_.prefill_final_chunks;
+  return outstanding_tokens_ - head_tokens - timer_.completed_iterations_at(now) * timer_.run_growth;
 }
 
 std::int64_t Instance::kv_blocks_free() const {
@@ -124,20 +127,25 @@ void Instance::preempt_one() {
   policy_.push_front(slot, r);
 }
 
-void Instance::start_step() {
+template <bool kMulti>
+void Instance::start_step_impl() {
   batch_.clear();
   shape_ = perf::BatchShape{};
   step_extra_s_ = 0;
   std::int64_t budget = policy_.token_budget();
   bool preempted = false;
-  // Every decoding request must be able to write one more token; free blocks by preemption until it can. Each
-  // needs at most one new block, so with at least one free block per running request there is nothing to check.
-  if (kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size())) {
+  // Every decoding request must be able to write the KV of its next step's tokens; free blocks by preemption
+  // until it can. Each needs at most blocks_for(tokens_per_step_) new blocks (one, for plain decode), so with that
+  // many free blocks per running request there is nothing to check.
+  const std::int64_t tokens = step_tokens<kMulti>();
+  const std::int64_t max_new_blocks = kMulti ? kv_.blocks_for(tokens) : 1;
+  if (kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks) {
     for (;;) {
       std::int64_t need = 0;
       for (std::uint32_t slot : running_) {
         const RequestState& r = (*pool_)[slot];
-        if (r.prefill_done()) need += std::max<std::int64_t>(0, kv_.blocks_for(r.kv_tokens() + 1) - r.kv_blocks);
+        if (r.prefill_done())
+          need += std::max<std::int64_t>(0, kv_.blocks_for(r.kv_tokens() + tokens) - r.kv_blocks);
       }
       if (need <= kv_.free() || running_.empty()) break;
       preempt_one();
@@ -146,20 +154,21 @@ void Instance::start_step() {
   }
   const bool on_demand = kv_.on_demand();
   std::int64_t min_remaining = INT64_MAX;
-  // Lists a decode and gives it the block its next token needs (the one-iteration allocation; a fast-forwarded
-  // run extends it below).
+  // Lists a decode and gives it the blocks its next step's tokens need (the one-iteration allocation; a
+  // fast-forwarded run extends it below).
   auto add_decode = [&](std::uint32_t slot) {
     RequestState& r = (*pool_)[slot];
     const std::int32_t ctx = r.spec.prompt_tokens + r.generated;  // decoding: KV holds ctx - 1 tokens
     batch_.push_back(Entry{slot, 0, r.kv_blocks, ctx - 1});
-    if (on_demand && kv_.blocks_for(ctx) > r.kv_blocks) {
-      ++r.kv_blocks;
-      kv_.take(1);
+    const std::int64_t more = kv_.blocks_for(ctx - 1 + tokens) - r.kv_blocks;
+    if (on_demand && more > 0) {
+      r.kv_blocks += static_cast<std::int32_t>(more);
+      kv_.take(more);
     }
     shape_.decode_seqs += 1;
     shape_.decode_ctx += ctx;
     min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - r.generated);
-    budget -= 1;
+    budget -= tokens;
   };
   auto add_prefill = [&](std::uint32_t slot, std::int32_t chunk) {
     const RequestState& r = (*pool_)[slot];
@@ -214,7 +223,7 @@ void Instance::start_step() {
     timer_.busy = false;
     // Preemption can only empty the batch if it evicted everyone; the waiting requests are then admissible.
     if (preempted && queued() != 0) {
-      start_step();
+      start_step_impl<kMulti>();
       return;
     }
     power_.report_idle();
@@ -229,8 +238,8 @@ void Instance::start_step() {
   if (config_.fast_forward && decode_only) {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
-    const std::int64_t iterations = plan_run(min_remaining);
-    timer_.begin_run(model_->decode_cost_cached(shape_.decode_seqs), shape_, iterations);
+    const std::int64_t iterations = plan_run<kMulti>(steps_to_emit<kMulti>(min_remaining));
+    timer_.begin_run(model_->decode_cost_cached(shape_.decode_seqs), shape_, iterations, tokens_per_step_);
     end = timer_.run_end();
   } else {
     timer_.step_cost = model_->step_cost(shape_);
@@ -241,7 +250,7 @@ void Instance::start_step() {
     timer_.run_iterations = 1;
     if (config_.fast_forward && step_extra_s_ == 0 && !preempted) {
       timer_.run_start = end;
-      if (fold_run())
+      if (fold_run<kMulti>())
         end = timer_.run_end();
       else
         timer_.run_start = timer_.step_start;
@@ -250,26 +259,28 @@ void Instance::start_step() {
   engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
 }
 
+template <bool kMulti>
 std::int64_t Instance::plan_run(std::int64_t min_remaining) {
   std::int64_t k = min_remaining;
-  const std::int64_t extra = run_extra_blocks(k);
+  const std::int64_t extra = run_extra_blocks_impl<kMulti>(k);
   if (extra > run_free_start_) {
     std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption check made sure
     while (lo < hi) {
       const std::int64_t mid = lo + (hi - lo + 1) / 2;
-      if (run_extra_blocks(mid) <= run_free_start_)
+      if (run_extra_blocks_impl<kMulti>(mid) <= run_free_start_)
         lo = mid;
       else
         hi = mid - 1;
     }
     k = lo;
-    set_run_blocks(k);
+    kv_.set_free(run_free_start_ - run_extra_blocks_impl<kMulti>(k));
   } else {
     kv_.set_free(run_free_start_ - extra);
   }
   return k;
 }
 
+template <bool kMulti>
 bool Instance::fold_run() {
   // The step's end decides nothing when every running request is in it, each of its prefills completes there,
   // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
@@ -282,14 +293,16 @@ bool Instance::fold_run() {
   perf::BatchShape run_shape;
   std::int64_t min_remaining = INT64_MAX;
   std::int64_t first_blocks = 0;  // blocks the run's first iteration takes
+  const std::int32_t tokens = step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     const RequestState& r = (*pool_)[e.slot];
-    const std::int32_t generated = r.generated + 1;  // every entry's step ends by sampling a token
+    // Every entry's step ends by sampling: a finished prefill its first token, a decode its step's tokens.
+    const std::int32_t generated = r.generated + (e.prefill_chunk > 0 ? 1 : tokens);
     if (generated >= r.spec.output_tokens) return false;
     const std::int32_t ctx = r.spec.prompt_tokens + generated;
-    // The blocks held after the step: a decode's next block and a prefill's admission are taken already.
+    // The blocks held after the step: a decode's next blocks and a prefill's admission are taken already.
     run.push_back(Entry{e.slot, 0, r.kv_blocks, ctx - 1});
-    first_blocks += kv_.run_blocks(run.back(), 1) - r.kv_blocks;
+    first_blocks += kv_.run_blocks(run.back(), tokens) - r.kv_blocks;
     run_shape.decode_seqs += 1;
     run_shape.decode_ctx += ctx;
     min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - generated);
@@ -301,15 +314,18 @@ bool Instance::fold_run() {
   shape_ = run_shape;
   has_head_ = true;
   run_free_start_ = kv_.free();
-  const std::int64_t iterations = plan_run(min_remaining);
-  timer_.begin_run(model_->decode_cost_cached(shape_.decode_seqs), shape_, iterations);
+  const std::int64_t iterations = plan_run<kMulti>(steps_to_emit<kMulti>(min_remaining));
+  timer_.begin_run(model_->decode_cost_cached(shape_.decode_seqs), shape_, iterations, tokens_per_step_);
   return true;
 }
 
 void Instance::on_event(const core::Event&) {
   // A cut run moves its pending step end earlier in place (Engine::reschedule_earlier), so every step end that
   // fires is current.
-  finish_step();
+  if (tokens_per_step_ == 1)
+    finish_step<false>();
+  else
+    finish_step<true>();
 }
 
 void Instance::report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
@@ -320,16 +336,19 @@ void Instance::report_step(core::SimTime start, core::SimTime end, const perf::B
   rec.end = end;
   rec.shape = &shape;
   rec.iterations = iterations;
+  rec.tokens_per_step = tokens_per_step_;
   rec.busy_seconds = busy_seconds;
   rec.prefill_share = prefill_share;
   rec.entries = std::span<const Entry>(entries.data(), entries.size());
   observer_->on_step(*this, rec);
 }
 
-bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, core::SimTime now, bool run) {
+template <bool kMulti>
+bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_t k, core::SimTime now, bool run) {
   // A run's blocks were taken from the free count when it was planned (plan_run); its requests get them now. A
   // single step's decodes got theirs when it was formed.
   const bool run_blocks_due = run && kv_.on_demand();
+  const std::int64_t per_entry = k * step_tokens<kMulti>();  // what each decode emits, unless it completes first
   bool any_done = false;
   for (const Entry& e : entries) {
     RequestState& r = (*pool_)[e.slot];
@@ -348,10 +367,14 @@ bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, 
         outstanding_tokens_ -= 1;
       }
     } else {
-      r.generated += static_cast<std::int32_t>(k);
-      if (run_blocks_due) r.kv_blocks = kv_.run_blocks(e, k);
-      stats_.decode_tokens += static_cast<std::uint64_t>(k);
-      outstanding_tokens_ -= k;
+      // step_tokens per iteration, but no more than it still had to produce (a run of single tokens never
+      // passes a completion).
+      const std::int64_t emitted =
+          kMulti ? std::min<std::int64_t>(per_entry, r.spec.output_tokens - r.generated) : per_entry;
+      r.generated += static_cast<std::int32_t>(emitted);
+      if (run_blocks_due) r.kv_blocks = kv_.run_blocks(e, per_entry);
+      stats_.decode_tokens += static_cast<std::uint64_t>(emitted);
+      outstanding_tokens_ -= emitted;
     }
     any_done |= r.generated >= r.spec.output_tokens;
   }
@@ -365,19 +388,21 @@ void Instance::count_step(core::SimTime end, std::int64_t iterations, std::size_
   stats_.batch_size_iterations[batch] += static_cast<std::uint64_t>(iterations);
 }
 
+template <bool kMulti>
 void Instance::finish_head() {
   count_step(timer_.run_start, 1, head_batch_.size());
   if (observer_)
     report_step(timer_.step_start, timer_.run_start, head_shape_, head_batch_, 1, timer_.step_cost.busy_seconds,
                 timer_.step_cost.prefill_share);
-  apply_entries(head_batch_, 1, timer_.run_start, false);  // nobody completes here (fold_run made sure)
+  apply_entries_impl<kMulti>(head_batch_, 1, timer_.run_start, false);  // nobody completes here (fold_run)
   timer_.step_start = timer_.run_start;
   has_head_ = false;
 }
 
+template <bool kMulti>
 void Instance::finish_step() {
   const core::SimTime now = engine_->now();
-  if (has_head_) finish_head();
+  if (has_head_) finish_head<kMulti>();
   const std::int64_t k = timer_.run_iterations;
   bool any_done = false;
   if (k > 0) {  // not a head whose run was cut to nothing
@@ -385,7 +410,7 @@ void Instance::finish_step() {
     if (observer_)
       report_step(timer_.step_start, now, shape_, batch_, k, timer_.busy_seconds_to(now, k),
                   timer_.ff_run ? 0.0 : timer_.step_cost.prefill_share);
-    any_done = apply_entries(batch_, k, now, timer_.ff_run);
+    any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
   }
   timer_.busy = false;
   timer_.ff_run = false;
@@ -405,7 +430,7 @@ void Instance::finish_step() {
     running_.resize(w);
   }
   if (!running_.empty() || queued() != 0)
-    start_step();
+    start_step_impl<kMulti>();
   else
     power_.report_idle();
 }
@@ -428,6 +453,12 @@ void Instance::hand_off(std::uint32_t slot) {
   kv_.release(r);  // its KV leaves with it (the sink models the transfer)
   ++stats_.handed_off;
   handoff_->on_handoff(*this, slot);
+}
+
+void Instance::set_tokens_per_step(std::int32_t tokens) {
+  if (tokens < 1) throw std::logic_error("a decode step emits at least one token per sequence");
+  tokens_per_step_ = tokens;
+  kv_.set_step_tokens(tokens);
 }
 
 void Instance::power_on() {
@@ -477,7 +508,10 @@ void Instance::check_invariants() const {
 void Instance::abandon_all(core::SimTime end) {
   if (timer_.busy && has_head_) {
     if (end >= timer_.run_start) {
-      finish_head();  // it ended by `end`, as its own event would have
+      if (tokens_per_step_ == 1)  // it ended by `end`, as its own event would have
+        finish_head<false>();
+      else
+        finish_head<true>();
     } else {
       // The head is in flight: it is the step, and its run never starts.
       kv_.set_free(run_free_start_);
@@ -500,7 +534,7 @@ void Instance::abandon_all(core::SimTime end) {
       busy = timer_.busy_seconds_to(end, 0);
     } else {
       const core::SimTime cut_at = timer_.run_boundary(done);
-      const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * shape_.decode_seqs);
+      const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * timer_.run_growth);
       busy = timer_.busy_seconds_to(cut_at, done) +
              std::min(timer_.run_cost.step_seconds(cut_ctx) - timer_.run_cost.overhead,
                       core::to_seconds(end - cut_at));
@@ -514,7 +548,7 @@ void Instance::abandon_all(core::SimTime end) {
   }
   if (timer_.busy && timer_.ff_run && kv_.on_demand())
     for (const Entry& e : batch_)  // the blocks the run took (finish_step would have assigned them)
-      (*pool_)[e.slot].kv_blocks = kv_.run_blocks(e, timer_.run_iterations);
+      (*pool_)[e.slot].kv_blocks = kv_.run_blocks(e, timer_.run_iterations * tokens_per_step_);
   timer_.busy = false;
   timer_.ff_run = false;
   timer_.stepped_run = false;
@@ -522,6 +556,25 @@ void Instance::abandon_all(core::SimTime end) {
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);
   running_.clear();
   policy_.drain([&](std::uint32_t slot) { finish_request(slot, RequestStatus::kUnfinished); });
+}
+
+// One token per sequence per step is every instance today: the hot paths are compiled for it, with the count a
+// constant, and once more for a count known only at run time.
+void Instance::start_step() {
+  if (tokens_per_step_ == 1)
+    start_step_impl<false>();
+  else
+    start_step_impl<true>();
+}
+
+std::int64_t Instance::run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer) const {
+  return tokens_per_step_ == 1 ? run_extra_blocks_impl<false>(iterations, one_fewer)
+                               : run_extra_blocks_impl<true>(iterations, one_fewer);
+}
+
+bool Instance::apply_entries(const std::vector<Entry>& entries, std::int64_t k, core::SimTime now, bool run) {
+  return tokens_per_step_ == 1 ? apply_entries_impl<false>(entries, k, now, run)
+                               : apply_entries_impl<true>(entries, k, now, run);
 }
 
 }  // namespace greenfleet::serving

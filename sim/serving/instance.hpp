@@ -62,6 +62,12 @@ class Instance final : public core::EventHandler {
   // Unified by default. A prefill instance hands each request on to `sink` once its first token is out.
   void set_role(InstanceRole role, HandoffSink* sink = nullptr);
   InstanceRole role() const { return role_; }
+  // Tokens each sequence emits per decode step: 1 for plain decoding; a known count > 1 (speculative decoding
+  // under expected acceptance) makes a step write that many tokens' KV and a fast-forwarded run advance each
+  // sequence by that many per iteration. The perf model still prices each step by its decode line at the
+  // step's context; a verify step's own price comes with speculative decoding.
+  void set_tokens_per_step(std::int32_t tokens);
+  std::int32_t tokens_per_step() const { return tokens_per_step_; }
   // Bytes of the KV a request holds (what a hand-off transfers).
   double kv_bytes(const RequestState& r) const { return kv_.kv_bytes(r); }
   void on_event(const core::Event& e) override;
@@ -110,6 +116,16 @@ class Instance final : public core::EventHandler {
     return role_ == InstanceRole::kPrefill && r.prefill_done() && r.generated < r.spec.output_tokens;
   }
   void hand_off(std::uint32_t slot);
+  // Tokens each sequence emits per decode step, a constant 1 in the paths compiled for plain decoding.
+  template <bool kMulti>
+  std::int32_t step_tokens() const {
+    return kMulti ? tokens_per_step_ : 1;
+  }
+  // Iterations a run takes to emit `tokens` tokens per sequence.
+  template <bool kMulti>
+  std::int64_t steps_to_emit(std::int64_t tokens) const {
+    return kMulti ? (tokens + tokens_per_step_ - 1) / tokens_per_step_ : tokens;
+  }
   // Hands a step over [start, end) to the observer.
   void report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
                    const std::vector<Entry>& entries, std::int64_t iterations, double busy_seconds,
@@ -117,19 +133,27 @@ class Instance final : public core::EventHandler {
   // Books a step's (or a run's, `run`) tokens into its requests, the first token of a finished prefill at `now`.
   // Returns whether any request is complete (or, on a prefill instance, leaves).
   bool apply_entries(const std::vector<Entry>& entries, std::int64_t iterations, core::SimTime now, bool run);
+  template <bool kMulti>
+  bool apply_entries_impl(const std::vector<Entry>& entries, std::int64_t iterations, core::SimTime now, bool run);
   // After the mixed step just formed (batch_, the timer's step cost), plans the decode run that would start when
   // it ends, when nothing can change there, and makes the step its head. Returns false, changing nothing,
   // otherwise.
+  template <bool kMulti>
   bool fold_run();
   // Adds the step from the timer's step_start to `end` (`iterations` of a batch of `batch`) to the statistics.
   void count_step(core::SimTime end, std::int64_t iterations, std::size_t batch);
   // Books the head of the step in flight (its end, the run's start, has passed), leaving the run as the step.
+  template <bool kMulti>
   void finish_head();
   // Plans a fast-forwarded run of the decode entries in batch_ from run_free_start_ free blocks: to the first
   // completion (`min_remaining` iterations) or the last iteration the cache holds. Takes its blocks.
+  template <bool kMulti>
   std::int64_t plan_run(std::int64_t min_remaining);
   void preempt_one();
   void start_step();
+  template <bool kMulti>
+  void start_step_impl();
+  template <bool kMulti>
   void finish_step();
   void finish_request(std::uint32_t slot, RequestStatus status);
   void begin_decode(std::uint32_t slot, RequestState& r) {
@@ -144,9 +168,8 @@ class Instance final : public core::EventHandler {
   // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation), and in
   // *one_fewer those for one iteration fewer (computed in the same pass).
   std::int64_t run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer = nullptr) const;
-  // Takes the blocks the decode entries need for `iterations` iterations from the free count; each request's
-  // own count is brought up to date when the step finishes (finish_step), so a run touches its requests once.
-  void set_run_blocks(std::int64_t iterations);
+  template <bool kMulti>
+  std::int64_t run_extra_blocks_impl(std::int64_t iterations, std::int64_t* one_fewer = nullptr) const;
 
   std::int32_t id_;
   Placement placement_;
@@ -177,6 +200,7 @@ class Instance final : public core::EventHandler {
   InstanceStats stats_;
   InstanceRole role_ = InstanceRole::kUnified;
   HandoffSink* handoff_ = nullptr;
+  std::int32_t tokens_per_step_ = 1;
 };
 
 }  // namespace greenfleet::serving

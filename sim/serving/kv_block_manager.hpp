@@ -38,19 +38,21 @@ class KvBlockManager {
   void take(std::int64_t blocks) { free_ -= blocks; }
   void give(std::int64_t blocks) { free_ += blocks; }
   void set_free(std::int64_t blocks) { free_ = blocks; }
+  // Tokens a decode step writes per sequence (Instance::set_tokens_per_step).
+  void set_step_tokens(std::int32_t tokens) { step_tokens_ = tokens; }
 
   // Blocks a waiting request needs to be admitted: with reserve allocation its whole context; a request whose KV
-  // exists elsewhere (swapped out, or handed over by another instance) its KV plus the next token; otherwise
-  // its prefill.
+  // exists elsewhere (swapped out, or handed over by another instance) its KV plus its next step's tokens;
+  // otherwise its prefill.
   std::int64_t admission_blocks(const RequestState& r, bool reserve) const {
     if (reserve) return blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
-    if (r.swapped || r.kv_inbound) return blocks_for(static_cast<std::int64_t>(r.kv_tokens()) + 1);
+    if (r.swapped || r.kv_inbound) return blocks_for(static_cast<std::int64_t>(r.kv_tokens()) + step_tokens_);
     return blocks_for(r.prefill_target);
   }
-  // Blocks a decode entry holds after `iterations` iterations of its run (on-demand allocation).
-  std::int32_t run_blocks(const BatchEntry& e, std::int64_t iterations) const {
+  // Blocks a decode entry holds once its run has written `tokens` more tokens' KV (on-demand allocation).
+  std::int32_t run_blocks(const BatchEntry& e, std::int64_t tokens) const {
     return static_cast<std::int32_t>(
-        std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + iterations)));
+        std::max<std::int64_t>(e.blocks_before, blocks_for(e.kv_tokens_before + tokens)));
   }
   double kv_bytes(const RequestState& r) const { return r.kv_tokens() * kv_bytes_per_token_; }
 
@@ -81,6 +83,7 @@ class KvBlockManager {
 
  private:
   std::int32_t block_size_;
+  std::int32_t step_tokens_ = 1;
   int block_shift_ = -1;
   bool on_demand_;
   bool swap_;

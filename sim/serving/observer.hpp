@@ -24,11 +24,14 @@ struct StepRecord {
   core::SimTime start = 0, end = 0;
   const perf::BatchShape* shape = nullptr;
   std::int64_t iterations = 1;
-  double busy_seconds = 0;   // device-busy part of [start, end) (the rest is overhead or transfers)
-  double prefill_share = 0;  // share of the busy work that is prefill
+  std::int32_t tokens_per_step = 1;  // tokens each decode entry processes per iteration
+  double busy_seconds = 0;           // device-busy part of [start, end) (the rest is overhead or transfers)
+  double prefill_share = 0;          // share of the busy work that is prefill
   std::span<const BatchEntry> entries;
 
-  std::int64_t tokens(const BatchEntry& e) const { return e.prefill_chunk > 0 ? e.prefill_chunk : iterations; }
+  std::int64_t tokens(const BatchEntry& e) const {
+    return e.prefill_chunk > 0 ? e.prefill_chunk : iterations * tokens_per_step;
+  }
 };
 
 // Accounting attaches here (metrics, energy meters, carbon ledger, output writers); the serving code never

@@ -9,7 +9,7 @@ std::int64_t StepTimer::completed_iterations_at(core::SimTime t) const {
   if (!busy || !ff_run || run_iterations <= 1 || t <= run_start) return 0;
   const double elapsed = core::to_seconds(t - run_start);
   const double c0 = static_cast<double>(run_ctx);
-  const double dx = static_cast<double>(run_cost.batch);
+  const double dx = static_cast<double>(run_growth);
   const double c_last = c0 + static_cast<double>(run_iterations - 1) * dx;
   const perf::DecodeCost& c = run_cost;
   std::int64_t lo, hi;

@@ -19,7 +19,8 @@ struct StepTimer {
   bool ff_run = false;           // the step is (or ends with) a decode run priced by run_cost
   perf::DecodeCost run_cost;
   std::int64_t run_iterations = 1;  // of the run when ff_run (0: a head cut before its run), else 1
-  std::int64_t run_ctx = 0;         // the run's total context in its first iteration (it grows by run_cost.batch)
+  std::int64_t run_ctx = 0;         // the run's total context in its first iteration
+  std::int64_t run_growth = 0;      // what each iteration adds to it: sequences x tokens each emits
   perf::StepCost step_cost;         // the single step's cost, or its head's
   // Reference mode: the decode-only steps since the last batch change, timed as the run fast-forward would fold
   // them into.
@@ -27,17 +28,20 @@ struct StepTimer {
   core::SimTime stepped_run_start = 0, stepped_run_end = 0;
   double stepped_run_seconds = 0;
 
-  // Starts a run of `iterations` iterations of the decode batch `shape` at run_start, priced by `cost`.
-  void begin_run(const perf::DecodeCost& cost, const perf::BatchShape& shape, std::int64_t iterations) {
+  // Starts a run of `iterations` iterations of the decode batch `shape` at run_start, priced by `cost`, each
+  // sequence emitting `tokens_per_step` tokens per iteration.
+  void begin_run(const perf::DecodeCost& cost, const perf::BatchShape& shape, std::int64_t iterations,
+                 std::int32_t tokens_per_step) {
     run_cost = cost;
     run_ctx = shape.decode_ctx;
+    run_growth = static_cast<std::int64_t>(shape.decode_seqs) * tokens_per_step;
     run_iterations = iterations;
     ff_run = true;
   }
   // When the run ends (at least 1 ns after it starts).
   core::SimTime run_end() const {
-    return run_start +
-           std::max<core::SimTime>(1, core::from_seconds(run_cost.run_seconds(run_ctx, run_iterations)));
+    return run_start + std::max<core::SimTime>(
+                           1, core::from_seconds(run_cost.run_seconds(run_ctx, run_iterations, run_growth)));
   }
   // When the single step ends, `extra_s` (swap transfers) included; in reference mode, a decode-only step
   // (`foldable`) continues the stretch of such steps since the last batch change.
@@ -63,7 +67,7 @@ struct StepTimer {
   // End of iteration j of the run (j = 0: its start).
   core::SimTime run_boundary(std::int64_t j) const {
     if (j == 0) return run_start;
-    return run_start + core::from_seconds(run_cost.run_seconds(run_ctx, j));
+    return run_start + core::from_seconds(run_cost.run_seconds(run_ctx, j, run_growth));
   }
   // Iterations of the run completed by `t` (0 outside a run).
   std::int64_t completed_iterations_at(core::SimTime t) const;
