@@ -65,6 +65,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       const experiment::PerfContext context{catalog, gpu, model, dep.model, dep.tensor_parallel};
       perf_models_.push_back(
           experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context));
+      perf_models_.back()->prepare_decode_costs(dep.scheduler.max_num_seqs);
       pm = perf_models_.back().get();
     }
     const double kv_tokens = experiment::kv_cache_bytes(dep, gpu, model) / model.kv_bytes_per_token();
