@@ -41,6 +41,7 @@ struct ParamSpec {
   std::string doc;
 
   bool required() const { return std::holds_alternative<std::monostate>(def); }
+  bool operator==(const ParamSpec&) const = default;
 };
 
 // Builders: the declarations read as one line each.

@@ -51,7 +51,8 @@ std::string listing_markdown(const RegistryListing& l) {
     std::vector<std::string> names;
     for (const auto& p : e.params) {
       names.push_back(p.name);
-      auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.spec->name == p.name; });
+      // One row per declaration: entries that declare a parameter alike share it.
+      auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return *r.spec == p; });
       if (it == rows.end())
         rows.push_back({&p, {e.name}});
       else
@@ -64,10 +65,10 @@ std::string listing_markdown(const RegistryListing& l) {
   out += "| key | type | default | taken by | range / notes |\n|---|---|---|---|---|\n";
   for (const auto& r : rows) {
     const ParamSpec& p = *r.spec;
-    const std::string range = range_text(p);
+    const std::string range = p.type == ParamType::kChoice ? "one of " + code_list(p.choices) : range_text(p);
     const std::string def = p.required() ? std::string("required") : fmt::format("`{}`", default_text(p));
     out += fmt::format("| `{}` | {} | {} | {} | {}{}{} |\n", p.name, type_text(p), def, code_list(r.entries),
-                       cell(range), range.empty() ? "" : ". ", cell(p.doc));
+                       cell(range), range.empty() ? "" : ": ", cell(p.doc));
   }
   return out;
 }

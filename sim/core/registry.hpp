@@ -81,7 +81,7 @@ class Registry {
         auto same = std::find_if(out.begin(), out.end(), [&](const ParamSpec& q) { return q.name == p.name; });
         if (same == out.end()) {
           out.push_back(p);
-        } else if (same->type != p.type || same->def != p.def) {
+        } else if (!(*same == p)) {
           throw std::logic_error(
               fmt::format("{} parameter '{}' is declared differently by two entries", category(), p.name));
         }

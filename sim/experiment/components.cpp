@@ -75,25 +75,30 @@ WorkloadSourceRegistry make_workload_sources() {
                            "of `workload`; trace files are looked up in the data directory, then beside the "
                            "experiment file.");
   using Ptr = std::unique_ptr<workload::RequestSource>;
-  const auto trace = [](std::string what) { return core::file_param("file", std::move(what)); };
+  const auto trace = [] {
+    return core::file_param("file",
+                            "the trace file: a relative name is looked up in the data directory, then "
+                            "beside the experiment file (see below)");
+  };
   r.add("synthetic", "Requests generated on the fly from seeded random streams.",
-        {core::section_param("synthetic", "arrivals and length distributions (`workload.synthetic` below)")},
+        {core::section_param("synthetic", "arrivals and length distributions (`workload.synthetic`, below)")},
         [](const core::ParamValues&, const SourceContext& c) -> Ptr {
           return std::make_unique<workload::SyntheticSource>(*c.synthetic, c.seed);
         });
   r.add("azure_csv",
         "The Azure LLM inference traces (2023, 2024): CSV with TIMESTAMP, ContextTokens, GeneratedTokens.",
-        {trace("the trace CSV")}, [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
+        {trace()}, [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
           return std::make_unique<workload::AzureCsvSource>(p.get_string("file"), c.on_bad_row);
         });
   r.add("mooncake_jsonl",
-        "Mooncake traces: one JSON object per line with timestamp (ms), input_length, output_length.",
-        {trace("the trace JSONL")}, [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
+        "Mooncake traces: one JSON object per line with timestamp (ms), input_length, output_length.", {trace()},
+        [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
           return std::make_unique<workload::MooncakeJsonlSource>(p.get_string("file"), c.on_bad_row);
         });
   r.add("burstgpt_csv", "BurstGPT: CSV with Timestamp (s), Model, Request tokens, Response tokens.",
-        {core::string_param("model_filter", std::string(), "keep only rows whose Model is this (empty: all rows)"),
-         trace("the trace CSV")},
+        {core::string_param("model_filter", std::string(),
+                            "keep the rows whose `Model` column equals this (e.g. `ChatGPT`); empty: all rows"),
+         trace()},
         [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
           return std::make_unique<workload::BurstGptCsvSource>(p.get_string("file"), c.on_bad_row,
                                                                p.get_string("model_filter"));
@@ -116,7 +121,7 @@ PowerPolicyRegistry make_power_policies() {
         {core::duration_param("idle_timeout", d.idle_timeout, 1, "idle time before powering off"),
          core::duration_param("boot_time", d.boot_time, 0,
                               "time from power-on until the instances can run; the server draws idle power "
-                              "meanwhile")},
+                              "meanwhile and the request waits")},
         [](const core::ParamValues& p) {
           serving::PowerPolicy policy;
           policy.off_when_idle = true;
