@@ -65,13 +65,13 @@ class PerfModel {
   // shared by simulations running side by side. Batches past the table (none in a simulation) are computed.
   DecodeCost decode_cost_cached(std::int32_t batch) const {
     const auto b = static_cast<std::size_t>(batch);
-    if (b < decode_table_.size() && b > 0) return decode_table_[b];
+    if (b < decode_table_.size()) return decode_table_[b];
     return decode_cost(batch);
   }
-  // Fills the table of decode_cost_cached() for batches 1..max_batch (the scheduler's max_num_seqs).
+  // Fills the table of decode_cost_cached() for batches 0..max_batch (the scheduler's max_num_seqs).
   void prepare_decode_costs(std::int32_t max_batch) {
-    decode_table_.assign(static_cast<std::size_t>(std::max(max_batch, 0)) + 1, DecodeCost{});
-    for (std::int32_t b = 1; b <= max_batch; ++b) decode_table_[static_cast<std::size_t>(b)] = decode_cost(b);
+    decode_table_.clear();
+    for (std::int32_t b = 0; b <= max_batch; ++b) decode_table_.push_back(decode_cost(b));
   }
 
   // Sum of the step times of k consecutive decode-only iterations of `batch` sequences whose total context is
@@ -87,7 +87,7 @@ class PerfModel {
   }
 
  private:
-  std::vector<DecodeCost> decode_table_;  // [batch], from 1; filled by prepare_decode_costs()
+  std::vector<DecodeCost> decode_table_;  // [batch]; filled by prepare_decode_costs()
 };
 
 }  // namespace greenfleet::perf
