@@ -11,6 +11,7 @@
 #include "sim/experiment/experiment.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/routing/router.hpp"
+#include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -274,4 +275,26 @@ TEST_CASE("one perf-kind rule and one KV formula serve the loader and the runner
   const auto& gpu = cat.gpu("h100-sxm");
   const auto& model = cat.model("llama-3.1-8b");
   CHECK(experiment::kv_cache_bytes(d, gpu, model) == gpu.memory_gb * 1e9 * 0.9 - 1.0 * 1e9 - model.weight_bytes());
+}
+
+TEST_CASE("perf_model parameters resolve in their historical order, by_gpu after fallback") {
+  test::TempDir dir;
+  experiment::LoadOptions o;
+  o.overrides = {"deployments.0.perf_model.by_gpu={h100-sxm: roofline}"};
+  const experiment::Experiment x =
+      experiment::load_experiment(dir.write("x.yaml", kExperiment), test::catalog(), o);
+  CHECK(x.resolved_yaml.find("    perf_model:\n      kind: roofline\n      fallback: roofline\n      by_gpu:\n"
+                             "        h100-sxm: roofline\n      compute_efficiency: 0.55\n") != std::string::npos);
+  CHECK(x.deployments[0].perf_params.get_duration("allreduce_latency") == 8 * core::kMicrosecond);
+}
+
+TEST_CASE("a simulation keeps no reference to its experiment") {
+  test::TempDir dir;
+  auto x = std::make_unique<experiment::Experiment>(
+      experiment::load_experiment(dir.write("x.yaml", kExperiment), test::catalog(), {}));
+  runner::Simulation sim(*x, test::catalog());
+  x.reset();  // gone before the run
+  sim.run();
+  CHECK(sim.arrived() == 10);
+  CHECK(sim.metrics().completed() == 10);
 }

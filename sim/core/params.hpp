@@ -71,6 +71,9 @@ class ParamValues {
  public:
   void set(std::string name, ParamType type, ParamValue value);
   bool has(const std::string& name) const { return find(name) != nullptr; }
+  void merge(const ParamValues& other) {
+    for (const auto& e : other.values_) set(e.name, e.type, e.value);
+  }
   std::size_t size() const { return values_.size(); }
 
   std::int64_t get_int(const std::string& name) const;

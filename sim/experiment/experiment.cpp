@@ -221,7 +221,12 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     sch.finish();
     config::ConfigNode pm = d.child_or_empty("perf_model");
     dep.perf_kind = pm.get_choice("kind", perf_models().names(), std::string("roofline"));
-    dep.perf_params = config::read_params(pm, perf_models().all_params());
+    // `by_gpu` follows `fallback` in the resolved configuration, where it has always been.
+    const std::vector<core::ParamSpec> specs = perf_models().all_params();
+    const auto split =
+        std::find_if(specs.begin(), specs.end(), [](const auto& p) { return p.name == "fallback"; });
+    const auto after = split == specs.end() ? specs.begin() : split + 1;
+    dep.perf_params = config::read_params(pm, {specs.begin(), after});
     if (auto by = pm.maybe_child("by_gpu")) {
       for (const auto& gpu : by->keys()) {
         if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", gpu));
@@ -229,6 +234,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       }
       by->finish();
     }
+    dep.perf_params.merge(config::read_params(pm, {after, specs.end()}));
     pm.finish();
     d.finish();
     x.deployments.push_back(dep);
