@@ -64,6 +64,14 @@ check "summary of a missing file exits 2" test $? -eq 2
 "$bin" run --help | grep -q -- "--set"; check "run --help" test $? -eq 0
 "$bin" --version | grep -q "greenfleet"; check "--version" test $? -eq 0
 "$bin" list policies | grep -q "power_of_two"; check "list policies" test $? -eq 0
+"$bin" list policies | grep -q "power_policy off_when_idle"; check "list policies has power policies" test $? -eq 0
+"$bin" list > "$tmp/list.txt"; check "list exits 0" test $? -eq 0
+for entry in "workload_source burstgpt_csv" "perf_model calibrated" "power_policy always_on" "router random"; do
+  check "list shows $entry" grep -q "$entry" "$tmp/list.txt"
+done
+check "list shows parameters with ranges" grep -q "idle_timeout (duration, default 600s, >= 1ns)" "$tmp/list.txt"
+"$bin" list --markdown | grep -q "<!-- generated:router -->"; check "list --markdown" test $? -eq 0
+"$bin" list gpus --markdown 2> /dev/null; check "list gpus --markdown exits 2" test $? -eq 2
 "$bin" list gpus | grep -q "h100-sxm"; check "list gpus" test $? -eq 0
 "$bin" list servers --embodied | grep -q "hgx-h100x8 .* 103.0 .* 3355.4"; check "list servers --embodied" test $? -eq 0
 "$bin" list nothing 2> /dev/null; check "list of an unknown kind exits 2" test $? -eq 2

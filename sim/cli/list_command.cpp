@@ -7,18 +7,22 @@
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
-#include "sim/routing/router.hpp"
+#include "sim/experiment/components.hpp"
 
 namespace po = boost::program_options;
 
 namespace greenfleet::cli {
 
 int list_command(const std::vector<std::string>& args) {
-  po::options_description opts("greenfleet list gpus|cpus|servers|models|policies [options]");
+  po::options_description opts(
+      "greenfleet list [components|policies|gpus|cpus|servers|models] [options]\n"
+      "  (no argument or `components`: every registry of pluggable parts with its parameters; `policies`: the "
+      "routers and power policies)");
   std::string what, catalog_dir;
   opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
                                                  "project directory holding hardware_catalog/ and models/")(
-      "embodied", "with `servers`: each SKU's embodied carbon by component (EcoServe calculator, kgCO2e)");
+      "embodied", "with `servers`: each SKU's embodied carbon by component (EcoServe calculator, kgCO2e)")(
+      "markdown", "with `components` (or no argument): the parameter tables of docs/EXPERIMENTS.md");
   po::options_description all;
   all.add(opts).add_options()("what", po::value(&what));
   po::positional_options_description pos;
@@ -34,11 +38,19 @@ int list_command(const std::vector<std::string>& args) {
     std::cout << opts;
     return 0;
   }
-  if (what == "policies") {
-    for (const auto& info : routing::routers().infos()) {
-      fmt::print("{} {}\n    {}\n", info.category, info.name, info.doc);
-      for (const auto& p : info.params)
-        fmt::print("    - {} ({}, default {}): {}\n", p.name, p.type, p.default_value, p.doc);
+  if (vm.count("markdown") && !what.empty() && what != "components")
+    throw core::InputError("list: --markdown goes with `greenfleet list components` (or no argument)");
+  if (what.empty() || what == "components" || what == "policies") {
+    bool first = true;
+    for (const auto& l : experiment::registries()) {
+      if (what == "policies" && l.category != "router" && l.category != "power_policy") continue;
+      if (vm.count("markdown")) {
+        fmt::print("{}<!-- generated:{} -->\n{}<!-- end generated:{} -->\n", first ? "" : "\n", l.category,
+                   core::listing_markdown(l), l.category);
+      } else {
+        fmt::print("{}{}", first ? "" : "\n", core::listing_text(l));
+      }
+      first = false;
     }
     return 0;
   }
@@ -91,7 +103,7 @@ int list_command(const std::vector<std::string>& args) {
                  m.hidden_size, m.kv_heads, m.weight_bytes() / 1e9, m.kv_bytes_per_token() / 1024);
   } else {
     throw core::InputError(
-        fmt::format("list: expected one of gpus, cpus, servers, models, policies; got '{}'", what));
+        fmt::format("list: expected one of components, policies, gpus, cpus, servers, models; got '{}'", what));
   }
   return 0;
 }

@@ -19,8 +19,8 @@ usage: greenfleet <command> [options]
 commands:
   run EXP.yaml [-o OUT.h5] [--set key.path=value]... [--quiet]
                    simulate an experiment, print a summary table, write HDF5
-  list gpus|cpus|servers|models|policies
-                   show catalog entries and registered policies with their parameters
+  list [components|policies|gpus|cpus|servers|models]
+                   show registered components with their parameters, or catalog entries
   summary OUT.h5 [--json]
                    print the summary stored in an output file
   calibrate [--data-dir DIR]

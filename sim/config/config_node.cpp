@@ -44,18 +44,6 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
-// The largest unit that divides the duration exactly: readable, and reads back to the same value.
-std::string format_duration(core::SimTime t) {
-  struct Unit {
-    core::SimTime ns;
-    const char* name;
-  };
-  for (const Unit u : {Unit{core::kHour, "h"}, Unit{core::kSecond, "s"}, Unit{core::kMillisecond, "ms"},
-                       Unit{core::kMicrosecond, "us"}})
-    if (t % u.ns == 0) return fmt::format("{}{}", t / u.ns, u.name);
-  return fmt::format("{}ns", t);
-}
-
 }  // namespace
 
 std::string closest_match(const std::string& word, const std::set<std::string>& candidates) {
@@ -216,7 +204,10 @@ std::int64_t ConfigNode::get_int(const std::string& key, std::optional<std::int6
   } catch (const YAML::Exception&) {
     fail(key, fmt::format("expected an integer, got {}", type_name(v)));
   }
-  if (out < min || out > max) fail(key, fmt::format("value {} is out of range [{}, {}]", out, min, max));
+  if (out < min || out > max) {
+    if (max == INT64_MAX) fail(key, fmt::format("value {} is out of range (must be at least {})", out, min));
+    fail(key, fmt::format("value {} is out of range [{}, {}]", out, min, max));
+  }
   record(key, v);
   return out;
 }
@@ -246,7 +237,7 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   const YAML::Node v = value(key);
   if (!v.IsDefined() || v.IsNull()) {
     if (!def) fail(key, "required key is missing (expected a duration such as 30s, 250ms or 2h)");
-    record(key, YAML::Node(format_duration(*def)));
+    record(key, YAML::Node(core::duration_text(*def)));
     return *def;
   }
   if (!v.IsScalar()) fail(key, fmt::format("expected a duration, got {}", type_name(v)));
@@ -414,9 +405,47 @@ void ConfigNode::finish() {
     if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
     std::string list;
     for (const auto& c : known_) list += (list.empty() ? "" : ", ") + c;
-    msg += fmt::format("; expected one of: {}", list);
+    msg += list.empty() ? std::string("; this mapping takes no keys") : fmt::format("; expected one of: {}", list);
     throw InputError(msg);
   }
+}
+
+core::ParamValues read_params(ConfigNode& node, const std::vector<core::ParamSpec>& specs,
+                              const FileResolver& resolve_file) {
+  using core::ParamType;
+  core::ParamValues out;
+  auto opt = [](const core::ParamSpec& p, auto tag) -> std::optional<decltype(tag)> {
+    if (p.required()) return std::nullopt;
+    return std::get<decltype(tag)>(p.def);
+  };
+  for (const auto& p : specs) {
+    switch (p.type) {
+      case ParamType::kInt:
+        out.set(p.name, p.type, node.get_int(p.name, opt(p, std::int64_t{}), p.int_min, p.int_max));
+        break;
+      case ParamType::kNumber:
+        out.set(p.name, p.type, node.get_double(p.name, opt(p, double{}), p.num_min, p.num_max));
+        break;
+      case ParamType::kString:
+        out.set(p.name, p.type, node.get_string(p.name, opt(p, std::string{})));
+        break;
+      case ParamType::kChoice:
+        out.set(p.name, p.type, node.get_choice(p.name, p.choices, opt(p, std::string{})));
+        break;
+      case ParamType::kBool:
+        out.set(p.name, p.type, node.get_bool(p.name, opt(p, bool{})));
+        break;
+      case ParamType::kDuration:
+        out.set(p.name, p.type, node.get_duration(p.name, opt(p, std::int64_t{}), p.dur_min));
+        break;
+      case ParamType::kFile:
+        out.set(p.name, p.type, resolve_file ? resolve_file(node, p.name) : node.get_string(p.name));
+        break;
+      case ParamType::kSection:
+        break;
+    }
+  }
+  return out;
 }
 
 std::string apply_override(YAML::Node& root, const std::string& assignment) {

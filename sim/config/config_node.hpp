@@ -2,12 +2,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "sim/core/params.hpp"
 #include "sim/core/time.hpp"
 
 namespace greenfleet::config {
@@ -87,6 +89,15 @@ class ConfigNode {
 // paths through non-mappings are InputErrors naming the --set argument. Returns the key path in the form error
 // messages use ("a.b[0].c").
 std::string apply_override(YAML::Node& root, const std::string& assignment);
+
+// Reads the declared parameters of a component from `node` with the strict getters above: the declaration gives
+// each key's type, default, range and choices, so the error messages (file:line:column, wrong type, out of range
+// with the bound, not one of the choices with a suggestion) and the resolved tree come from it. Files (kFile) go
+// through `resolve_file` (by default read as plain strings); sections (kSection) are left to the caller. Does not
+// call finish(): the caller does, once it has read the mapping's other keys.
+using FileResolver = std::function<std::string(ConfigNode&, const std::string& key)>;
+core::ParamValues read_params(ConfigNode& node, const std::vector<core::ParamSpec>& specs,
+                              const FileResolver& resolve_file = {});
 
 // Levenshtein-closest candidate within a small distance, or empty.
 std::string closest_match(const std::string& word, const std::set<std::string>& candidates);

@@ -10,8 +10,13 @@ namespace greenfleet::core {
 
 // Receives the events of the kinds it registered for. Handlers are long-lived simulation objects (instances,
 // workload feeder, accounting ticks), so dispatch is one indirect call, no closure per event.
+// Handlers register `this` with the engine, so a copy (or a move) would leave the engine dispatching to the
+// original: they can be neither.
 class EventHandler {
  public:
+  EventHandler() = default;
+  EventHandler(const EventHandler&) = delete;
+  EventHandler& operator=(const EventHandler&) = delete;
   virtual ~EventHandler() = default;
   virtual void on_event(const Event& e) = 0;
 };

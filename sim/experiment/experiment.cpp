@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -9,6 +10,7 @@
 #include "sim/catalog/catalog.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
+#include "sim/experiment/components.hpp"
 #include "sim/routing/router.hpp"
 #include "sim/text/timestamp.hpp"
 
@@ -79,6 +81,17 @@ std::string resolve_data_file(config::ConfigNode& n, const std::string& key, con
 }
 
 }  // namespace
+
+const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::string& gpu_id) {
+  const auto it = deployment.perf_kind_by_gpu.find(gpu_id);
+  return it != deployment.perf_kind_by_gpu.end() ? it->second : deployment.perf_kind;
+}
+
+double kv_cache_bytes(const DeploymentConfig& dep, const spec::GpuSpec& gpu, const spec::LlmModel& model) {
+  const double usable = gpu.memory_gb * 1e9 * dep.gpu_memory_utilization * dep.tensor_parallel -
+                        dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
+  return usable - model.weight_bytes();
+}
 
 std::string default_data_dir(const std::string& project_root) {
   if (const char* d = std::getenv("GREENFLEET_DATA"); d && *d) return d;
@@ -207,20 +220,21 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
                            dep.scheduler.max_num_seqs));
     sch.finish();
     config::ConfigNode pm = d.child_or_empty("perf_model");
-    dep.perf_kind = pm.get_choice("kind", {"roofline", "calibrated"}, std::string("roofline"));
-    dep.perf_fallback = pm.get_choice("fallback", {"roofline", "error"}, std::string("roofline"));
+    dep.perf_kind = pm.get_choice("kind", perf_models().names(), std::string("roofline"));
+    // `by_gpu` follows `fallback` in the resolved configuration, where it has always been.
+    const std::vector<core::ParamSpec> specs = perf_models().all_params();
+    const auto split =
+        std::find_if(specs.begin(), specs.end(), [](const auto& p) { return p.name == "fallback"; });
+    const auto after = split == specs.end() ? specs.begin() : split + 1;
+    dep.perf_params = config::read_params(pm, {specs.begin(), after});
     if (auto by = pm.maybe_child("by_gpu")) {
       for (const auto& gpu : by->keys()) {
         if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", gpu));
-        dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, {"roofline", "calibrated"});
+        dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, perf_models().names());
       }
       by->finish();
     }
-    dep.roofline.compute_efficiency = pm.get_double("compute_efficiency", 0.55, 0.01, 1.0);
-    dep.roofline.bandwidth_efficiency = pm.get_double("bandwidth_efficiency", 0.80, 0.01, 1.0);
-    dep.roofline.step_overhead_s = core::to_seconds(pm.get_duration("step_overhead", core::kMillisecond));
-    dep.roofline.allreduce_latency_s =
-        core::to_seconds(pm.get_duration("allreduce_latency", 8 * core::kMicrosecond));
+    dep.perf_params.merge(config::read_params(pm, {after, specs.end()}));
     pm.finish();
     d.finish();
     x.deployments.push_back(dep);
@@ -238,10 +252,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     e.powered = f.get_bool("powered", true);
     e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
     config::ConfigNode pw = f.child_or_empty("power");
-    e.power.off_when_idle =
-        pw.get_choice("policy", {"always_on", "off_when_idle"}, std::string("always_on")) == "off_when_idle";
-    e.power.idle_timeout = pw.get_duration("idle_timeout", 600 * core::kSecond, 1);
-    e.power.boot_time = pw.get_duration("boot_time", 120 * core::kSecond, 0);
+    e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
+    e.power = power_policies().create(e.power_policy, config::read_params(pw, power_policies().all_params()));
     pw.finish();
     e.deployment =
         x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name) : f.get_string("deployment");
@@ -259,17 +271,14 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     // The model must fit: weights plus at least one KV block per instance.
     const auto& gpu = catalog.gpu(sku.gpu);
     const auto& model = catalog.model(dep.model);
-    const double usable = gpu.memory_gb * 1e9 * dep.gpu_memory_utilization * dep.tensor_parallel -
-                          dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
-    const double kv = usable - model.weight_bytes();
+    const double kv = kv_cache_bytes(dep, gpu, model);
     if (kv < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
       f.fail("sku",
              fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
                          "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
                          dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
                          dep.gpu_memory_utilization));
-    const std::string kind = dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
-    if (kind == "calibrated" && dep.perf_fallback == "error" &&
+    if (perf_kind_for(dep, gpu.id) == "calibrated" && dep.perf_params.get_string("fallback") == "error" &&
         !catalog.calibration(gpu.id, dep.model, dep.tensor_parallel))
       f.fail("sku", fmt::format("deployment '{}' asks for the calibrated model with fallback: error, and "
                                 "models/calibration/ has none for {} / {} / TP {} (see `greenfleet validate`)",
@@ -290,7 +299,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
               fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
 
   config::ConfigNode w = root.child("workload");
-  x.workload.source = w.get_choice("source", {"synthetic", "azure_csv", "mooncake_jsonl", "burstgpt_csv"});
+  x.workload.source = w.get_choice("source", workload_sources().names());
   x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
   if (!deployment_names.count(x.workload.deployment)) {
     const std::string hint = config::closest_match(x.workload.deployment, deployment_names);
@@ -319,10 +328,12 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
   x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
   off.finish();
-  if (x.workload.source == "burstgpt_csv") x.workload.model_filter = w.get_string("model_filter", std::string());
-  if (x.workload.source != "synthetic") {
-    x.workload.file = resolve_data_file(w, "file", options.data_dir, file);
-  } else {
+  const auto& source = workload_sources().info(x.workload.source);
+  x.workload.params = config::read_params(w, source.params, [&](config::ConfigNode& n, const std::string& key) {
+    return resolve_data_file(n, key, options.data_dir, file);
+  });
+  if (std::any_of(source.params.begin(), source.params.end(),
+                  [](const auto& p) { return p.name == "synthetic"; })) {
     config::ConfigNode s = w.child("synthetic");
     auto& sp = x.workload.synthetic;
     sp.requests = static_cast<std::uint64_t>(s.get_int("requests", std::nullopt, 1));
@@ -346,17 +357,10 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
 
   config::ConfigNode r = root.child_or_empty("router");
   x.router.name = r.get_choice("name", routing::routers().names(), std::string("round_robin"));
-  if (auto params = r.maybe_child("params")) {
-    x.router.params = YAML::Clone(doc["router"]["params"]);
-    routing::routers().create(x.router.name, *params, x.seed);  // validates the parameters now
-  } else {
-    // Omitted parameters still show up, with their defaults, in the resolved configuration.
-    config::ConfigNode empty = r.child_or_empty("params");
-    routing::routers().create(x.router.name, empty, x.seed);
-    x.router.params = YAML::Node(YAML::NodeType::Map);
-  }
-  x.router.file = file;
-  x.router.path = "router.params";
+  // Omitted parameters still show up, with their defaults, in the resolved configuration.
+  config::ConfigNode params = r.child_or_empty("params");
+  x.router.params = config::read_params(params, routing::routers().info(x.router.name).params);
+  params.finish();
   r.finish();
 
   config::ConfigNode slo = root.child_or_empty("slo");

@@ -1,6 +1,4 @@
 #pragma once
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "sim/catalog/catalog.hpp"
+#include "sim/core/params.hpp"
 #include "sim/core/time.hpp"
 #include "sim/energy/carbon_signal.hpp"
 #include "sim/perf/roofline.hpp"
@@ -24,13 +23,12 @@ class Catalog;
 namespace greenfleet::experiment {
 
 struct WorkloadConfig {
-  std::string source;  // synthetic | azure_csv | mooncake_jsonl | burstgpt_csv
+  std::string source;        // an entry of workload_sources() (sim/experiment/components.hpp)
+  core::ParamValues params;  // the source's declared parameters, validated (trace files resolved to paths)
   std::string deployment;
   std::uint64_t max_requests = 0;  // 0: all
   text::BadRowPolicy on_bad_row = text::BadRowPolicy::kError;
-  std::string file;          // resolved path of a trace file
-  std::string model_filter;  // burstgpt_csv: keep rows of this Model only
-  workload::SyntheticSpec synthetic;
+  workload::SyntheticSpec synthetic;  // source `synthetic`: the `workload.synthetic` section
   workload::TransformSpec transform;
 };
 
@@ -67,9 +65,10 @@ struct FleetEntry {
   std::string sku;
   std::int32_t count = 1;
   std::string deployment;
-  bool powered = true;             // on at the start (false + always_on: present, embodied only, never on)
-  serving::PowerPolicy power;      // always_on, or off when idle with a boot time
-  bool gpu_embodied_sunk = false;  // old GPUs whose embodied carbon is treated as already paid
+  bool powered = true;                     // on at the start (false + always_on: present, embodied only, never on)
+  std::string power_policy = "always_on";  // an entry of power_policies()
+  serving::PowerPolicy power;              // what that policy built from its parameters
+  bool gpu_embodied_sunk = false;          // old GPUs whose embodied carbon is treated as already paid
 };
 
 struct DeploymentConfig {
@@ -79,13 +78,19 @@ struct DeploymentConfig {
   double gpu_memory_utilization = 0.9;
   double activation_reserve_gb = 1.0;  // per device, held back for activations and the CUDA context
   serving::SchedulerConfig scheduler;
-  spec::RooflineParams roofline;
-  // Which performance model prices steps: "roofline" or "calibrated" (where models/calibration/ has
-  // coefficients for the GPU, model and TP; elsewhere `fallback`), overridable per GPU kind.
+  // Which performance model prices steps (an entry of perf_models(): "roofline" or "calibrated"), overridable
+  // per GPU kind, and the parameters of every kind (validated; each factory reads its own).
   std::string perf_kind = "roofline";
-  std::string perf_fallback = "roofline";  // roofline | error
   std::map<std::string, std::string> perf_kind_by_gpu;
+  core::ParamValues perf_params;
 };
+
+// The perf-model kind a deployment uses on a GPU kind: its `by_gpu` entry, else its `kind`.
+const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::string& gpu_id);
+
+// Bytes of KV cache one instance of the deployment gets on that GPU (negative when the weights do not fit):
+// the devices' memory at the utilisation cap, less the activation reserve and the weights, in decimal GB.
+double kv_cache_bytes(const DeploymentConfig& deployment, const spec::GpuSpec& gpu, const spec::LlmModel& model);
 
 struct SloConfig {
   core::SimTime ttft = 0;
@@ -93,10 +98,8 @@ struct SloConfig {
 };
 
 struct RouterConfig {
-  std::string name;
-  YAML::Node params;  // validated at load time; re-read when the router is built
-  std::string file;
-  std::string path;
+  std::string name;          // an entry of routing::routers()
+  core::ParamValues params;  // its declared parameters, validated at load
 };
 
 // One experiment, fully validated against the catalog: building a simulation from it cannot fail on input.

@@ -60,14 +60,20 @@ class PerfModel {
   double step_seconds(const BatchShape& shape) const { return step_cost(shape).seconds; }
   // Must agree with step_seconds() on decode-only shapes of this batch size.
   virtual DecodeCost decode_cost(std::int32_t batch) const = 0;
-  // decode_cost() memoised by batch size. Every decode run asks for it, and the instances of one deployment on
-  // one GPU kind share their model, so one small table serves them all (a table per instance missed the cache).
-  const DecodeCost& decode_cost_cached(std::int32_t batch) const {
+  // decode_cost() from a table of every batch size up to the largest a scheduler can run, filled once by
+  // prepare_decode_costs() when the simulation is built. Every decode run asks for it, and the instances of one
+  // deployment on one GPU kind share their model, so one small table serves them all (a table per instance
+  // missed the cache). It is a read: a const model holds no cache that running writes to, so models may be
+  // shared by simulations running side by side. Batches past the table (none in a simulation) are computed.
+  DecodeCost decode_cost_cached(std::int32_t batch) const {
     const auto b = static_cast<std::size_t>(batch);
-    if (b >= decode_cache_.size()) decode_cache_.resize(b + 1);
-    DecodeCost& c = decode_cache_[b];
-    if (c.batch != batch) c = decode_cost(batch);
-    return c;
+    if (b < decode_table_.size()) return decode_table_[b];
+    return decode_cost(batch);
+  }
+  // Fills the table of decode_cost_cached() for batches 0..max_batch (the scheduler's max_num_seqs).
+  void prepare_decode_costs(std::int32_t max_batch) {
+    decode_table_.clear();
+    for (std::int32_t b = 0; b <= max_batch; ++b) decode_table_.push_back(decode_cost(b));
   }
 
   // Sum of the step times of k consecutive decode-only iterations of `batch` sequences whose total context is
@@ -83,7 +89,7 @@ class PerfModel {
   }
 
  private:
-  mutable std::vector<DecodeCost> decode_cache_;  // [batch]; batch field 0 until filled
+  std::vector<DecodeCost> decode_table_;  // [batch]; filled by prepare_decode_costs()
 };
 
 }  // namespace greenfleet::perf

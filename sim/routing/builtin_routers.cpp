@@ -112,46 +112,34 @@ class PowerOfTwo final : public Router {
 };
 
 RouterRegistry make_registry() {
-  RouterRegistry r;
-  r.add({"router", "round_robin", "Cycles through the instances in order.", {}},
-        [](config::ConfigNode& p, std::uint64_t) {
-          p.finish();
-          return std::make_unique<RoundRobin>();
+  RouterRegistry r("router", "router.name", "router.params",
+                   "Routers pick the instance each arriving request joins, among the instances of the workload's "
+                   "deployment; their parameters go under `router.params`.");
+  r.add("round_robin", "Cycles through the instances in order.", {},
+        [](const core::ParamValues&, std::uint64_t) { return std::make_unique<RoundRobin>(); });
+  const core::ParamSpec wake = core::int_param(
+      "wake_penalty_tokens", kDefaultWakePenaltyTokens, 0, INT64_MAX,
+      "extra load of an instance whose server is off or booting. The default is our choice, not sourced: it keeps "
+      "sleeping servers asleep unless every powered instance is that far behind");
+  r.add("least_outstanding_tokens",
+        "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).",
+        {wake}, [](const core::ParamValues& p, std::uint64_t) {
+          return std::make_unique<LeastOutstandingTokens>(p.get_int("wake_penalty_tokens"));
         });
-  const core::ParamSpec wake{"wake_penalty_tokens", "int", std::to_string(kDefaultWakePenaltyTokens),
-                             "extra load of an instance whose server is off or booting"};
-  r.add({"router",
-         "least_outstanding_tokens",
-         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).",
-         {wake}},
-        [](config::ConfigNode& p, std::uint64_t) {
-          const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
-          p.finish();
-          return std::make_unique<LeastOutstandingTokens>(penalty);
+  r.add("least_kv_usage", "Joins the instance whose KV cache is least full, then shortest queue.", {},
+        [](const core::ParamValues&, std::uint64_t) { return std::make_unique<LeastKvUsage>(); });
+  r.add("random", "Uniformly random instance from the router's own seeded stream.",
+        {core::string_param("seed_stream", "router.random",
+                            "name of the RNG stream (change it to decorrelate runs)")},
+        [](const core::ParamValues& p, std::uint64_t seed) {
+          return std::make_unique<Random>(core::Rng::stream(seed, p.get_string("seed_stream")).next_u64());
         });
-  r.add({"router", "least_kv_usage", "Joins the instance whose KV cache is least full, then shortest queue.", {}},
-        [](config::ConfigNode& p, std::uint64_t) {
-          p.finish();
-          return std::make_unique<LeastKvUsage>();
-        });
-  r.add({"router",
-         "random",
-         "Uniformly random instance from the router's own seeded stream.",
-         {{"seed_stream", "string", "router.random", "name of the RNG stream (change it to decorrelate runs)"}}},
-        [](config::ConfigNode& p, std::uint64_t seed) {
-          const std::string stream = p.get_string("seed_stream", std::string("router.random"));
-          p.finish();
-          return std::make_unique<Random>(core::Rng::stream(seed, stream).next_u64());
-        });
-  r.add({"router",
-         "power_of_two",
-         "Samples two distinct instances at random and joins the one with fewer outstanding tokens.",
-         {{"seed_stream", "string", "router.power_of_two", "name of the RNG stream"}, wake}},
-        [](config::ConfigNode& p, std::uint64_t seed) {
-          const std::string stream = p.get_string("seed_stream", std::string("router.power_of_two"));
-          const std::int64_t penalty = p.get_int("wake_penalty_tokens", kDefaultWakePenaltyTokens, 0);
-          p.finish();
-          return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, stream).next_u64(), penalty);
+  r.add("power_of_two",
+        "Samples two distinct instances at random and joins the one with fewer outstanding tokens.",
+        {core::string_param("seed_stream", "router.power_of_two", "name of the RNG stream"), wake},
+        [](const core::ParamValues& p, std::uint64_t seed) {
+          return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, p.get_string("seed_stream")).next_u64(),
+                                              p.get_int("wake_penalty_tokens"));
         });
   return r;
 }

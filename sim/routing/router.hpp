@@ -3,7 +3,6 @@
 #include <memory>
 #include <span>
 
-#include "sim/config/config_node.hpp"
 #include "sim/core/registry.hpp"
 #include "sim/serving/instance.hpp"
 
@@ -21,9 +20,9 @@ class Router {
   virtual std::size_t route(const RequestState& request, std::span<Instance* const> instances) = 0;
 };
 
-// Factories read their typed parameters from the router's `params` mapping (validated strictly) and get the
-// experiment seed for any randomness.
-using RouterRegistry = core::Registry<Router, config::ConfigNode&, std::uint64_t>;
+// Factories get their declared parameters, validated at load from the router's `params` mapping
+// (config::read_params), and the experiment seed for any randomness.
+using RouterRegistry = core::Registry<std::unique_ptr<Router>, std::uint64_t>;
 
 // All built-in routers, registered once.
 const RouterRegistry& routers();

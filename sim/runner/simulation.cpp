@@ -3,15 +3,8 @@
 #include <chrono>
 #include <map>
 
-#include "sim/config/config_node.hpp"
 #include "sim/energy/embodied.hpp"
-#include "sim/perf/calibrated.hpp"
-#include "sim/perf/carried_efficiency.hpp"
-#include "sim/perf/roofline.hpp"
-#include "sim/workload/azure_csv.hpp"
-#include "sim/workload/burstgpt_csv.hpp"
-#include "sim/workload/mooncake_jsonl.hpp"
-#include "sim/workload/synthetic.hpp"
+#include "sim/experiment/components.hpp"
 #include "sim/workload/transforms.hpp"
 
 namespace greenfleet::runner {
@@ -43,7 +36,8 @@ energy::CarbonSignal build_signal(const experiment::CarbonIntensityConfig& c, st
 }  // namespace
 
 Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& catalog)
-    : experiment_(x), metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
+    : settings_{x.workload.max_requests, x.horizon, x.drain},
+      metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
   observers_.add(&metrics_);
   observers_.sim = this;
   std::map<std::string, std::int32_t> site_index;
@@ -68,28 +62,13 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const auto& model = catalog.model(dep.model);
     const perf::PerfModel*& pm = models[{dep.name, gpu.id}];
     if (!pm) {
-      const std::string kind =
-          dep.perf_kind_by_gpu.count(gpu.id) ? dep.perf_kind_by_gpu.at(gpu.id) : dep.perf_kind;
-      const spec::CalibrationCoefficients* cal = catalog.calibration(gpu.id, dep.model, dep.tensor_parallel);
-      if (kind == "calibrated" && cal) {
-        perf_models_.push_back(std::make_unique<perf::CalibratedModel>(*cal));
-      } else if (kind == "calibrated") {
-        // The fallback: a roofline with the efficiencies measured on the same GPU architecture (this model's
-        // entries first), where any.
-        const auto carried = perf::carried_efficiency(
-            catalog.calibrated_entries(), {gpu.architecture, dep.tensor_parallel, dep.model, "", false});
-        perf_models_.push_back(std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel,
-                                                                     perf::with_carried(dep.roofline, carried)));
-      } else {
-        perf_models_.push_back(
-            std::make_unique<perf::RooflineModel>(model, gpu, dep.tensor_parallel, dep.roofline));
-      }
+      const experiment::PerfContext context{catalog, gpu, model, dep.model, dep.tensor_parallel};
+      perf_models_.push_back(
+          experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context));
+      perf_models_.back()->prepare_decode_costs(dep.scheduler.max_num_seqs);
       pm = perf_models_.back().get();
     }
-    // KV capacity: the devices' memory at the utilisation cap, less weights and the activation reserve.
-    const double usable = gpu.memory_gb * 1e9 * dep.gpu_memory_utilization * dep.tensor_parallel -
-                          dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
-    const double kv_tokens = (usable - model.weight_bytes()) / model.kv_bytes_per_token();
+    const double kv_tokens = experiment::kv_cache_bytes(dep, gpu, model) / model.kv_bytes_per_token();
     const std::int64_t kv_blocks = static_cast<std::int64_t>(kv_tokens) / dep.scheduler.kv_block_size;
     const int per_server = sku.gpu_count / dep.tensor_parallel;
     serving::SchedulerConfig scheduler = dep.scheduler;
@@ -157,21 +136,11 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     for (auto& m : managed) provisioner_->add_server(m.server, m.policy, m.on, std::move(m.instances));
   }
 
-  YAML::Node params = YAML::Clone(x.router.params);
-  config::ConfigNode pnode(params, x.router.file, x.router.path, YAML::Node(YAML::NodeType::Undefined));
-  router_ = routing::routers().create(x.router.name, pnode, x.seed);
+  router_ = routing::routers().create(x.router.name, x.router.params, x.seed);
 
-  std::unique_ptr<workload::RequestSource> raw;
-  if (x.workload.source == "azure_csv") {
-    raw = std::make_unique<workload::AzureCsvSource>(x.workload.file, x.workload.on_bad_row);
-  } else if (x.workload.source == "mooncake_jsonl") {
-    raw = std::make_unique<workload::MooncakeJsonlSource>(x.workload.file, x.workload.on_bad_row);
-  } else if (x.workload.source == "burstgpt_csv") {
-    raw = std::make_unique<workload::BurstGptCsvSource>(x.workload.file, x.workload.on_bad_row,
-                                                        x.workload.model_filter);
-  } else {
-    raw = std::make_unique<workload::SyntheticSource>(x.workload.synthetic, x.seed);
-  }
+  const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+  std::unique_ptr<workload::RequestSource> raw =
+      experiment::workload_sources().create(x.workload.source, x.workload.params, source);
   source_ = std::make_unique<workload::TransformedSource>(std::move(raw), x.workload.transform, x.seed);
   feeder_.sim = this;
   feeder_.kind = engine_.register_kind(&feeder_);
@@ -180,8 +149,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
 Simulation::~Simulation() = default;
 
 void Simulation::Feeder::schedule_next() {
-  const auto& x = sim->experiment_;
-  if ((x.workload.max_requests && arrived >= x.workload.max_requests) || !sim->source_->next(pending) ||
+  const RunSettings& x = sim->settings_;
+  if ((x.max_requests && arrived >= x.max_requests) || !sim->source_->next(pending) ||
       (x.horizon && pending.arrival >= *x.horizon)) {
     exhausted = true;
     sim->stop_if_drained(0);
@@ -191,7 +160,7 @@ void Simulation::Feeder::schedule_next() {
 }
 
 void Simulation::stop_if_drained(std::size_t still_live) {
-  if (feeder_.exhausted && pool_.live() <= still_live && experiment_.drain) engine_.stop();
+  if (feeder_.exhausted && pool_.live() <= still_live && settings_.drain) engine_.stop();
 }
 
 void Simulation::Feeder::on_event(const core::Event&) {
@@ -223,12 +192,12 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
     });
   }
   feeder_.schedule_next();
-  if (experiment_.drain || !experiment_.horizon) {
+  if (settings_.drain || !settings_.horizon) {
     engine_.run();
   } else {
-    engine_.run(*experiment_.horizon);
+    engine_.run(*settings_.horizon);
   }
-  end_time_ = (experiment_.horizon && !experiment_.drain) ? *experiment_.horizon : engine_.now();
+  end_time_ = (settings_.horizon && !settings_.drain) ? *settings_.horizon : engine_.now();
   // Whatever is still held (a horizon without drain) is reported as unfinished.
   for (auto& in : instances_) in->abandon_all(end_time_);
   ledger_->finalize(end_time_);

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,11 +39,15 @@ struct Progress {
 };
 
 // Builds the fleet, instances, router and workload of one experiment on an engine and runs it. Observers
-// (metrics, the carbon ledger, writers) are attached before run().
+// (metrics, the carbon ledger, writers) are attached before run(). The simulation keeps no reference to the
+// experiment or the catalog: what it needs while running is copied or built when it is constructed, so
+// simulations of one experiment can run side by side and the experiment may go away.
 class Simulation {
  public:
   Simulation(const experiment::Experiment& experiment, const catalog::Catalog& catalog);
   ~Simulation();
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
 
   void add_observer(serving::ServingObserver* observer) { observers_.add(observer); }
   // Runs to completion. `heartbeat` is called about every 64k events; it may throw to abort the run.
@@ -108,7 +113,14 @@ class Simulation {
     void on_event(const core::Event& e) override;
   };
 
-  const experiment::Experiment& experiment_;
+  // The settings read while running (the rest is used only while building).
+  struct RunSettings {
+    std::uint64_t max_requests = 0;  // 0: all
+    std::optional<core::SimTime> horizon;
+    bool drain = true;
+  };
+
+  const RunSettings settings_;
   core::Engine engine_;
   serving::RequestPool pool_;
   Observers observers_;
