@@ -344,9 +344,12 @@ def load_compare(path):
         values = [finite_float(v) for v in m["values"]] + [math.nan] * (n - len(m["values"]))
         diffs = list(m.get("diffs") or []) + [None] * (n - len(m.get("diffs") or []))
         key = str(m.get("key", m.get("label", "?")))
+        base = values[base_index] if base_index < len(values) else math.nan
+        # A missing diff is derived from the values (without a CI) so that every run still shows its change.
+        diffs = [d if isinstance(d, dict) or i == base_index or not math.isfinite(values[i]) or not
+                 math.isfinite(base) else {"abs": values[i] - base} for i, d in enumerate(diffs)]
         out.append({"key": key, "label": str(m.get("label") or metric_label(key)), "values": values,
-                    "diffs": [normalise_diff(d, values[base_index]) if isinstance(d, dict) else None
-                              for d in diffs]})
+                    "diffs": [normalise_diff(d, base) if isinstance(d, dict) else None for d in diffs]})
     labels = [os.path.splitext(os.path.basename(str(r)))[0] for r in runs]
     if len(set(labels)) < len(labels):
         labels = [str(r) for r in runs]
