@@ -131,7 +131,8 @@ def ab_change(cmp, opts):
         skip("no relative differences to the baseline")
     others = [i for i in range(len(cmp["runs"])) if i != b]
     colors = _run_colors(cmp)
-    fig, axes = new_figure(1, 1, width=10.5, height=max(3.0, 1.1 + 0.42 * len(rows) * max(1, len(others) * 0.6)))
+    height = max(3.0, 1.1 + 0.42 * len(rows) * max(1, len(others) * 0.6))
+    fig, axes = new_figure(1, 1, width=10.5, height=height)
     ax = axes[0, 0]
     y = np.arange(len(rows))[::-1].astype(float)
     step = 0.7 / max(1, len(others))
