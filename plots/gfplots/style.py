@@ -51,6 +51,8 @@ def stacked_bars(ax, labels, layers, colors, width=0.7, totals=True, fmt="{:,.3g
                         va="bottom", fontsize="small")
         ax.set_ylim(0, max(1e-12, bottom.max()) * 1.15)
     category_ticks(ax, labels)
+    extra = max(0, 3 - len(labels)) / 2  # one or two bars keep a bar's width, not the whole panel
+    ax.set_xlim(-0.5 - extra, len(labels) - 0.5 + extra)
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return bottom
