@@ -79,7 +79,7 @@ def runs_metrics(runs, opts):
     if not any(r.summary for r in runs):
         skip("no /summary in these files")
     labels, diffs = run_labels(runs)
-    fig, axes = new_figure(2, 3, width=max(15, 1.6 * len(runs) * 3), height=9.2)
+    fig, axes = new_figure(2, 3, width=min(30, max(15, 0.8 * len(runs) * 3 + 4)), height=9.2)
 
     # carbon by kind, stacked
     ax = axes[0, 0]
@@ -101,13 +101,18 @@ def runs_metrics(runs, opts):
     ax = axes[0, 1]
     gpu, host, fac = _get(runs, "energy_gpu_kwh"), _get(runs, "energy_host_kwh"), _get(runs, "energy_facility_kwh")
     if np.isfinite(gpu).any():
-        tot = stacked_bars(ax, labels, [("GPU", gpu), ("host", host)], ["tab:green", "tab:olive"])
-        top = np.nanmax(tot)
-        if np.isfinite(fac).any():
+        tot = stacked_bars(ax, labels, [("GPU", gpu), ("host", host)], ["tab:green", "tab:olive"], totals=False)
+        has_fac = np.isfinite(fac).any()
+        if has_fac:
             ax.plot(np.arange(len(runs)), fac, "k_", ms=28, mew=2, label="facility (IT x PUE)")
-            top = max(top, np.nanmax(fac))
-        ax.set_ylim(0, max(1e-12, top) * 1.35)  # room for the legend
-        ax.legend(fontsize="x-small", loc="upper center", ncol=3, markerscale=0.4)
+        tops = np.fmax(tot, fac) if has_fac else tot
+        for i, (t, f) in enumerate(zip(tot, fac)):  # labels above the bar and the facility mark
+            text = f"{t:,.3g}" + (f"\n({f:,.3g})" if has_fac and np.isfinite(f) else "")
+            ax.annotate(text, (i, tops[i]), xytext=(0, 4), textcoords="offset points", ha="center", va="bottom",
+                        fontsize="x-small")
+        ax.set_ylim(0, max(1e-12, np.nanmax(tops)) * 1.45)  # room for the labels and the legend
+        ax.legend(fontsize="x-small", loc="upper center", ncol=3, markerscale=0.4,
+                  title="labels: IT (facility) kWh" if has_fac else None, title_fontsize="x-small")
         ax.set_ylabel("energy (kWh)")
     else:
         no_data(ax, "no energy in these summaries")
