@@ -88,6 +88,9 @@ def parse_args(argv):
                    help="sweep lines: band over replicas, min-max or 95%% t-interval of the mean (default minmax)")
     p.add_argument("--format", default="png", choices=("png", "pdf", "svg"), help="file format (default png)")
     p.add_argument("--dpi", type=int, default=120, help="resolution of PNGs (default 120)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                   help="also import this Python file, whose @gfplots.figure functions join the registry "
+                   "(repeatable; for trying figures before they move into plots/gfplots/)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     return p.parse_intermixed_args(argv)  # inputs may come before and after options
 
@@ -104,6 +107,12 @@ def listing():
 def main(argv=None):
     args = parse_args(argv)
     gfplots.load_all()
+    for path in args.plugin:
+        try:
+            gfplots.load_file(path)
+        except Exception as e:  # noqa: BLE001 (any error in the plugin itself)
+            print(f"error: --plugin {path}: {e}", file=sys.stderr)
+            return 2
     if args.list:
         print(listing())
         return 0

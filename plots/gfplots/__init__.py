@@ -22,10 +22,13 @@ entry point starts, and registering is one decorator:
         return fig
 
 The figure is then written as DIR/<input name>_greenllm_reuse.png, listed by `--list`, and selectable with
-`--only greenllm_reuse`. Names must be unique within a kind.
+`--only greenllm_reuse`. Names must be unique within a kind. A file elsewhere can be tried first with
+`greenfleet_plots.py --plugin my_figures.py ...`.
 """
 
 import importlib
+import importlib.util
+import os
 import pkgutil
 
 KINDS = ("run", "runs", "compare", "sweep")
@@ -61,3 +64,14 @@ def load_all():
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         importlib.import_module(f"{__name__}.{info.name}")
     return FIGURES
+
+
+def load_file(path):
+    """Import one Python file outside the package (the entry point's --plugin) so that its figures register."""
+    name = "gfplots_plugin_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

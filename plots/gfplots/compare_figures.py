@@ -69,7 +69,7 @@ def ab_bars(cmp, opts):
     cols = min(4, n)
     rows = math.ceil(n / cols)
     runs = cmp["labels"]
-    fig, axes = new_figure(rows, cols, width=max(3.6 * cols, 1.1 * len(runs) * cols), height=3.5 * rows + 1.0)
+    fig, axes = new_figure(rows, cols, width=max(6.0, 3.6 * cols, 1.1 * len(runs) * cols), height=3.5 * rows + 1.0)
     colors = _run_colors(cmp)
     b = cmp["baseline"]
     for ax, m in zip(axes.flat, metrics):

@@ -335,10 +335,14 @@ def load_compare(path):
         raise ValueError("not a greenfleet comparison (no 'metrics' list)")
     metrics = [m for m in doc["metrics"] if isinstance(m, dict) and "values" in m]
     n = max([len(m["values"]) for m in metrics] + [len(doc.get("runs") or [])])
-    runs = list(doc.get("runs") or [f"run {i}" for i in range(n)])
+    runs = [_run_name(r) for r in doc.get("runs") or []]  # paths, or objects with a path/label/name
     runs += [f"run {i}" for i in range(len(runs), n)]
     baseline = doc.get("baseline", runs[0] if runs else None)
-    base_index = runs.index(baseline) if baseline in runs else 0
+    if isinstance(baseline, int) and not isinstance(baseline, bool) and 0 <= baseline < len(runs):
+        base_index = baseline
+    else:
+        baseline = _run_name(baseline)
+        base_index = runs.index(baseline) if baseline in runs else 0
     out = []
     for m in metrics:
         values = [finite_float(v) for v in m["values"]] + [math.nan] * (n - len(m["values"]))
@@ -356,6 +360,12 @@ def load_compare(path):
     return {"path": path, "baseline": base_index, "runs": runs, "labels": labels, "metrics": out,
             "config_differences": [d for d in doc.get("config_differences") or [] if isinstance(d, dict)],
             "raw": doc}
+
+
+def _run_name(run):
+    if isinstance(run, dict):
+        return str(run.get("label") or run.get("path") or run.get("name") or run.get("file") or "?")
+    return str(run)
 
 
 def normalise_diff(d, base):
