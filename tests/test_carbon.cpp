@@ -21,7 +21,7 @@ TEST_CASE("EcoServe card calculator: the authors' per-GPU totals to 0.1 kg") {
   const auto& c = test::catalog();
   const std::map<std::string, double> expected = {
       {"h100-sxm", 103.0}, {"a100-sxm-80gb", 99.0}, {"t4", 26.8}, {"l4", 31.1}, {"h100-pcie", 115.5},
-      {"a40", 80.8},       {"v100-pcie-32gb", 58.6}};  // reference/papers.md 1.3
+      {"a40", 80.8},       {"v100-pcie-32gb", 58.6}};  // EcoServe calculator (GitHub S4AI-CornellTech/EServe)
   for (const auto& [id, kg] : expected) {
     CAPTURE(id);
     CHECK(std::round(energy::ecoserve_gpu_card(c.gpu(id), c).total * 10) / 10 == doctest::Approx(kg));
@@ -34,7 +34,7 @@ TEST_CASE("EcoServe card calculator: the authors' per-GPU totals to 0.1 kg") {
 
 TEST_CASE("EcoServe host calculator: the reference hosts") {
   const auto& c = test::catalog();
-  // reference/papers.md 1.3 gives host totals to the kilogram.
+  // EcoServe calculator (GitHub S4AI-CornellTech/EServe) gives host totals to the kilogram.
   const std::map<std::string, double> expected = {
       {"hgx-h100x8", 3355},           {"azure-ndm-a100-v4", 1531}, {"azure-nd96asr-a100-v4", 1197},
       {"azure-nc24ads-a100-v4", 347}, {"azure-nc4as-t4-v3", 304},  {"azure-nc64as-t4-v3", 721}};
@@ -74,7 +74,8 @@ TEST_CASE("ACT die model: die area x carbon per area + package + memory") {
   const auto a = energy::act_gpu(c.gpu("h100-sxm"), c);
   CHECK(a.die == doctest::Approx(c.embodied().act.logic_kg_per_cm2.at("tsmc-4n") * 8.14));
   CHECK(a.total == doctest::Approx(a.die + 0.15 + 80 * c.embodied().act.memory_kg_per_gb));
-  // reference/papers.md 2.5: die + memory by ACT for the H100 is about 28.6 kg (memory at 74.3 g/GB there).
+  // GreenLLM (arXiv 2412.20322) carbon inputs: die + memory by ACT for the H100 is about 28.6 kg (memory at 74.3
+  // g/GB there).
   CHECK(a.die + 0.15 + 80 * 0.0743 == doctest::Approx(28.6).epsilon(0.03));
 }
 

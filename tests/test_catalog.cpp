@@ -41,7 +41,7 @@ TEST_CASE("model shapes give the published parameter counts and KV sizes") {
   const auto& c = test::catalog();
   CHECK(c.model("llama-2-7b").parameters() / 1e9 == doctest::Approx(6.74).epsilon(0.01));
   CHECK(c.model("llama-2-70b").parameters() / 1e9 == doctest::Approx(68.98).epsilon(0.01));
-  // reference/papers.md 2.2: Llama-2-7B fp16 0.5 MiB per token; Llama-3-8B 128 KiB.
+  // GreenLLM (Shi et al., arXiv 2412.20322), KV bytes per token: Llama-2-7B fp16 0.5 MiB; Llama-3-8B 128 KiB.
   CHECK(c.model("llama-2-7b").kv_bytes_per_token() == 512 * 1024);
   CHECK(c.model("llama-3.1-8b").kv_bytes_per_token() == 128 * 1024);
 }

@@ -3,7 +3,8 @@
 
 namespace greenfleet::energy {
 
-// Whole-life embodied carbon of one GPU card by EcoServe's calculator (reference/papers.md 1.3), kgCO2e:
+// Whole-life embodied carbon of one GPU card by EcoServe's calculator (arXiv 2502.05043 section 3; GitHub
+// S4AI-CornellTech/EServe), kgCO2e:
 // margin x (memory + PCB + power delivery + cooling + SoC + interconnect).
 struct GpuCardEmbodied {
   double memory = 0, pcb = 0, power_delivery = 0, cooling = 0, soc = 0, interconnect = 0;

@@ -7,7 +7,7 @@
 namespace greenfleet::perf {
 
 // EcoServe reports its AMX-based CPU inference stack 3.67x faster than the llama.cpp baseline whose
-// measurements calibrate this model (../shared/reference/papers.md 1.2 and 1.4). 1.0 is the measured
+// measurements calibrate this model (EcoServe, arXiv 2502.05043, Reuse). 1.0 is the measured
 // llama.cpp baseline.
 inline constexpr double kEcoServeAmxSpeedup = 3.67;
 
