@@ -38,10 +38,28 @@ check "bad --set leaves no output" test ! -e "$tmp/neg.h5"
 check "run exits 0" test $? -eq 0
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/b.h5" > /dev/null
 check "summary table printed" grep -q "requests completed .* 300" "$tmp/a.txt"
-if command -v h5diff > /dev/null; then
-  h5diff "$tmp/a.h5" "$tmp/b.h5" /requests /requests > "$tmp/diff.txt"
-  check "identical /requests across runs" test $? -eq 0
-fi
+# Every dataset of /requests, /carbon and /summary compared value for value with Debian's h5py (no h5diff needed).
+same_outputs() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+def items(f):
+    out = {}
+    for g in ("requests", "carbon", "summary"):
+        f[g].visititems(lambda n, o: out.__setitem__(g + "/" + n, o[()]) if isinstance(o, h5py.Dataset) else None)
+        for k, v in f[g].attrs.items(): out[g + "@" + k] = v
+    return out
+x, y = items(a), items(b)
+def same(u, v):
+    try:
+        return np.array_equal(u, v, equal_nan=True)  # numbers: NaN (a metric with no denominator) equals NaN
+    except TypeError:
+        return np.array_equal(u, v)                  # strings
+sys.exit(0 if x.keys() == y.keys() and all(same(x[k], y[k]) for k in x) and len(x) > 20 else 1)
+PY
+}
+same_outputs "$tmp/a.h5" "$tmp/b.h5"
+check "identical /requests, /carbon and /summary across runs" test $? -eq 0
 if command -v h5dump > /dev/null; then
   h5dump -H "$tmp/a.h5" > "$tmp/layout.txt"
   for path in 'GROUP "requests"' 'DATASET "ttft_s"' 'DATASET "tpot_s"' 'GROUP "instances"' 'GROUP "summary"' \

@@ -68,7 +68,7 @@ TEST_CASE("the calibrated model keeps decode runs summable in closed form") {
 TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, within the error guard") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   std::map<std::string, int> skipped;
@@ -199,7 +199,7 @@ TEST_CASE("coefficient writes fail loudly, naming the file, and leave nothing be
 TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and rises toward TDP") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   const auto v3 = calibration::read_ml_energy_v3(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv");

@@ -260,7 +260,7 @@ TEST_CASE("conservation: per-request carbon plus idle lines equal fleet totals, 
 TEST_CASE("hourly operational carbon follows a real Electricity Maps series (one hour checked by hand)") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   const std::string file = data + "/carbon_intensity/electricitymaps_2023/DE-LU_2023_hourly.csv";

@@ -438,7 +438,7 @@ TEST_CASE("every arrival is reported: completed, rejected or unfinished") {
 TEST_CASE("the Azure conv trace runs end to end") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   experiment::LoadOptions o;
@@ -465,7 +465,7 @@ TEST_CASE("fast-forward equals stepping: mixed online and offline under memory p
 TEST_CASE("fast-forward equals stepping: the Mooncake conversation trace (long prompts, chunked prefill)") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   // The first 1500 requests of the real trace on one 8x H100 server with a small token budget.

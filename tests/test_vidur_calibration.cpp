@@ -152,7 +152,7 @@ TEST_CASE("hinge and weighted least-squares fits recover known coefficients") {
 TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entry is within the error guard") {
   const auto* v = vidur();
   if (!v) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   std::set<std::string> written;
@@ -201,7 +201,7 @@ TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entr
 TEST_CASE("the attention and stack fit: efficiencies in (0, 1] and the composed model near SplitwiseSim") {
   const auto* v = vidur();
   if (!v) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   REQUIRE(v->stacks.size() == 2);  // ampere (A100) and hopper (H100)
@@ -225,7 +225,7 @@ TEST_CASE("the attention and stack fit: efficiencies in (0, 1] and the composed 
 TEST_CASE("derived and operator models keep decode runs summable: decode_cost agrees with step_cost") {
   const auto* v = vidur();
   if (!v) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   for (const auto& e : v->entries) {

@@ -91,7 +91,7 @@ TEST_CASE("a trace without the expected header is rejected") {
 TEST_CASE("the real Azure conv trace parses completely") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   AzureCsvSource s(data + "/traces/azure_llm_2023/AzureLLMInferenceTrace_conv.csv", text::BadRowPolicy::kError);
@@ -171,7 +171,7 @@ TEST_CASE("Mooncake JSONL: timestamps in ms, lengths, and prefix hash ids kept")
 TEST_CASE("the real Mooncake conversation trace parses completely") {
   const std::string data = test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not found (set GREENFLEET_DATA)");
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
     return;
   }
   workload::MooncakeJsonlSource s(data + "/traces/mooncake/conversation_trace.jsonl", text::BadRowPolicy::kError);
