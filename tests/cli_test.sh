@@ -60,6 +60,13 @@ PY
 }
 same_outputs "$tmp/a.h5" "$tmp/b.h5"
 check "identical /requests, /carbon and /summary across runs" test $? -eq 0
+# The resolved configuration stored in an output reruns to identical results.
+/usr/bin/python3 -c "import h5py,sys; sys.stdout.write(h5py.File('$tmp/a.h5','r').attrs['config_yaml'].decode())" \
+  > "$tmp/again.yaml"
+"$bin" run "$tmp/again.yaml" -q -o "$tmp/again.h5" > /dev/null 2>&1
+check "the stored configuration runs" test $? -eq 0
+same_outputs "$tmp/a.h5" "$tmp/again.h5"
+check "the stored configuration reproduces the run" test $? -eq 0
 if command -v h5dump > /dev/null; then
   h5dump -H "$tmp/a.h5" > "$tmp/layout.txt"
   for path in 'GROUP "requests"' 'DATASET "ttft_s"' 'DATASET "tpot_s"' 'GROUP "instances"' 'GROUP "summary"' \
