@@ -13,6 +13,7 @@
 #include "sim/experiment/experiment.hpp"
 #include "sim/output/atomic_output.hpp"
 #include "sim/output/request_writer.hpp"
+#include "sim/runner/digest.hpp"
 #include "sim/runner/report.hpp"
 #include "sim/runner/simulation.hpp"
 
@@ -76,6 +77,8 @@ int run_command(const std::vector<std::string>& args) {
   const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
 
   runner::Simulation sim(x, catalog);
+  runner::WorkloadDigest workload_digest;
+  sim.add_observer(&workload_digest);
   output::AtomicOutput out(x.output_path);
   std::unique_ptr<output::RequestWriter> writer;
   if (x.output_requests) {
@@ -114,6 +117,10 @@ int run_command(const std::vector<std::string>& args) {
   const output::Summary summary = runner::make_summary(sim, x);
   const output::Summary run_info = runner::make_run_info(sim, wall);
   runner::write_run_tables(out.file(), sim, x, catalog);
+  output::h5::write_attr(out.file(), "workload_digest", workload_digest.text());
+  output::h5::write_attr(
+      out.file(), "trace_digest",
+      x.workload.source == "synthetic" ? std::string("synthetic") : runner::file_digest(x.workload.file));
   output::write_summary(out.file(), summary);
   output::write_summary(out.file(), run_info, "run_info");
   out.commit();
