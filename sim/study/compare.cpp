@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <set>
 
@@ -218,6 +219,10 @@ double variance(const std::vector<double>& v) {
 
 }  // namespace
 
+namespace {
+RunData load_run_file(const std::string& path);
+}  // namespace
+
 double nearest_rank(std::vector<double>& v, int pct) {
   if (v.empty()) return kNaN;
   const std::size_t n = v.size();
@@ -245,6 +250,19 @@ std::map<std::string, std::string> flatten_yaml(const std::string& yaml) {
 }
 
 RunData load_run(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw core::InputError(fmt::format("{}: no such file", path));
+  try {
+    return load_run_file(path);
+  } catch (const core::InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw core::InputError(fmt::format("{}: not a readable greenfleet output ({})", path, e.what()));
+  }
+}
+
+namespace {
+
+RunData load_run_file(const std::string& path) {
   RunData r;
   r.file = path;
   const h5::Handle f = h5::open_file_readonly(path);
@@ -293,6 +311,8 @@ RunData load_run(const std::string& path) {
   }
   return r;
 }
+
+}  // namespace
 
 CompareResult compare(const std::vector<std::vector<std::string>>& files, const BootstrapSpec& spec) {
   if (files.size() < 2) throw core::InputError("compare: give at least two runs (or groups of runs)");

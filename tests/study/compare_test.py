@@ -216,6 +216,11 @@ def main(binary, src):
     for fmt in ("table", "markdown", "csv"):
         subprocess.run([binary, "compare", a, b, "--format", fmt, "--resamples", "50"], check=True,
                        stdout=subprocess.DEVNULL)
+    # Bad input is exit code 2 with a message.
+    for args in ([a, os.path.join(tmp, "missing.h5")], [a, exp], [a], [a, b, "--format", "xml"], [a, b, "--blocks", "0"]):
+        r = subprocess.run([binary, "compare", *args], capture_output=True, text=True)
+        if r.returncode != 2 or not r.stderr.startswith("error: "):
+            failures.append(f"compare {args}: exit {r.returncode}, {r.stderr.strip()}")
     if failures:
         print("\n".join(failures))
         return 1
