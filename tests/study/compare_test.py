@@ -196,6 +196,15 @@ def main(binary, src):
     res = compare(a, c, "--resamples", str(R))
     check_bootstrap(res, a, c, R, K, SEED, "block-bootstrap", "unpaired", failures)
 
+    # One-second /timeseries slots (at least K of them): energy and carbon blocks come from the slots.
+    s1 = run("s1", "--set", "router.name=round_robin", "--set", "carbon.slot=1s")
+    s2 = run("s2", "--set", "carbon.slot=1s")
+    with h5py.File(s1, "r") as f:
+        if len(f["timeseries/slot_start_s"]) < K:
+            failures.append("slots: too few /timeseries slots to test the slot path")
+    res = compare(s1, s2, "--resamples", str(R))
+    check_bootstrap(res, s1, s2, R, K, SEED, "paired-block-bootstrap", "slots", failures)
+
     # Seed replicas, paired by seed: mean difference +- t(0.975, n-1) * sd / sqrt(n).
     a3 = run("a3", "--set", "router.name=round_robin", "--set", "seed=43")
     b3 = run("b3", "--set", "seed=43")
