@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -128,8 +129,15 @@ std::string to_table(const study::CompareResult& r, bool markdown) {
     o += fmt::format("; workload {}, trace {})\n", gi.workload_digest.empty() ? "?" : gi.workload_digest,
                      gi.trace_digest.empty() ? "?" : gi.trace_digest);
   }
-  o += fmt::format("{}95% intervals; block bootstrap: {} resamples of {} time blocks, seed {}\n\n",
-                   markdown ? "\n" : "", r.bootstrap.resamples, r.bootstrap.blocks, r.bootstrap.seed);
+  const bool replicas =
+      std::any_of(r.groups.begin(), r.groups.end(), [](const auto& g) { return g.files.size() > 1; });
+  if (replicas) {
+    o += fmt::format("{}95% intervals across seed replicas (t; paired by seed where the seeds match)\n\n",
+                     markdown ? "\n" : "");
+  } else {
+    o += fmt::format("{}95% intervals; block bootstrap: {} resamples of {} time blocks, seed {}\n\n",
+                     markdown ? "\n" : "", r.bootstrap.resamples, r.bootstrap.blocks, r.bootstrap.seed);
+  }
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> head = {"metric", "A"};
   for (std::size_t g = 1; g < r.groups.size(); ++g)
