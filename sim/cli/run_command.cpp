@@ -76,6 +76,9 @@ int run_command(const std::vector<std::string>& args) {
   lo.output_path = output;
   const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
 
+  // Handlers before the output's temporary file exists, so a signal never kills the process with it on disk.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   runner::Simulation sim(x, catalog);
   runner::WorkloadDigest workload_digest;
   sim.add_observer(&workload_digest);
@@ -90,8 +93,6 @@ int run_command(const std::vector<std::string>& args) {
     sim.add_observer(writer.get());
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   double last_print = 0;
   bool printed = false;
