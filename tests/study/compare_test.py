@@ -88,13 +88,17 @@ class Run:
             self.vals[name] = [r[col][keep & (self.block == b)].astype(np.float64) for b in range(k)]
 
     def stat(self, key, m):
-        s = {name: sum(m[b] * v[b] for b in range(self.k)) for name, v in self.sums.items()}
+        cache = self.__dict__.setdefault("_sums_of_draw", {})
+        if tuple(m) not in cache:  # the drawn blocks' sums, once per draw (summed in block order, as compare does)
+            cache[tuple(m)] = {name: sum(m[b] * v[b] for b in range(self.k)) for name, v in self.sums.items()}
+        s = cache[tuple(m)]
         div = lambda a, b: a / b if b != 0 else float("nan")
         if key.endswith("_s") and key[:4] in ("ttft", "tpot", "e2e_"):
             name, pct = key.split("_")[0], int(key.split("_")[1][1:])
-            v = np.sort(np.concatenate([np.repeat(self.vals[name][b], m[b]) for b in range(self.k)]))
+            v = np.concatenate([np.repeat(self.vals[name][b], m[b]) for b in range(self.k)])
             n = len(v)
-            return float(v[max((pct * n + 99) // 100, 1) - 1]) if n else float("nan")
+            rank = max((pct * n + 99) // 100, 1) - 1  # nearest rank, 0-based
+            return float(np.partition(v, rank)[rank]) if n else float("nan")
         return {
             "carbon_kg": lambda: (s["operational_g"] + s["embodied_g"]) / 1000,
             "operational_kg": lambda: s["operational_g"] / 1000,
