@@ -23,8 +23,8 @@ int sweep_command(const std::vector<std::string>& args) {
                                                  "runs at a time on this machine (on each MPI rank), default 1")(
       "output,o", po::value(&output_dir), "output directory (default: out/sweep_STEM for EXP.yaml = STEM.yaml)")(
       "set", po::value(&overrides)->composing(), "override a key of every point (repeatable), as for run")(
-      "quiet,q", "no progress lines")("catalog", po::value(&catalog_dir), "as for run")(
-      "data-dir", po::value(&data_dir), "as for run");
+      "dry-run,n", "validate every point and list the runs, run nothing")("quiet,q", "no progress lines")(
+      "catalog", po::value(&catalog_dir), "as for run")("data-dir", po::value(&data_dir), "as for run");
   po::options_description all;
   all.add(opts).add_options()("experiment", po::value(&experiment_file));
   po::positional_options_description pos;
@@ -64,6 +64,18 @@ int sweep_command(const std::vector<std::string>& args) {
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
 
+  if (vm.count("dry-run")) {
+    for (const auto& run : sweep.runs) {
+      std::string values;
+      for (std::size_t c = 0; c < sweep.columns.size(); ++c)
+        values += fmt::format(" {}={}", sweep.columns[c], run.values[c]);
+      fmt::print("{} point {} replica {}{}\n", (std::filesystem::path(output_dir) / run.output).string(),
+                 run.point, run.replica, values);
+    }
+    fmt::print(stderr, "sweep: {} runs ({} points x {} replicas) valid; nothing run (--dry-run)\n",
+               sweep.runs.size(), sweep.points, sweep.replicas);
+    return 0;
+  }
   study::SweepOptions so;
   so.experiment_file = experiment_file;
   so.output_dir = output_dir;

@@ -72,6 +72,10 @@ rc=0
 [ "$rc" -eq 2 ] && grep -q "bad_block.yaml:[0-9]*:[0-9]*: sweep.gird: unknown key (did you mean 'grid'?)" "$tmp/bad.log" ||
   fail "bad block ($rc): $(cat "$tmp/bad.log")"
 
+# --dry-run validates and lists the runs, runs nothing.
+[ "$("$bin" sweep "$exp" -n -o "$tmp/dry" 2> /dev/null | wc -l)" -eq 8 ] || fail "dry run does not list 8 runs"
+[ ! -e "$tmp/dry" ] || fail "a dry run created its output directory"
+
 # 4. `run` on a file with a sweep block runs the base point.
 "$bin" run "$exp" -q -o "$tmp/base.h5" > /dev/null || fail "run on a sweep file"
 
