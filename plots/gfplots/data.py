@@ -333,6 +333,8 @@ def load_compare(path):
         doc = json.load(fh)
     if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
         raise ValueError("not a greenfleet comparison (no 'metrics' list)")
+    doc["metrics"] = [_from_runs(m) if isinstance(m, dict) and "runs" in m and "values" not in m else m
+                      for m in doc["metrics"]]
     metrics = [m for m in doc["metrics"] if isinstance(m, dict) and "values" in m]
     n = max([len(m["values"]) for m in metrics] + [len(doc.get("runs") or [])])
     runs = [_run_name(r) for r in doc.get("runs") or []]  # paths, or objects with a path/label/name
@@ -360,6 +362,22 @@ def load_compare(path):
     return {"path": path, "baseline": base_index, "runs": runs, "labels": labels, "metrics": out,
             "config_differences": [d for d in doc.get("config_differences") or [] if isinstance(d, dict)],
             "raw": doc}
+
+
+def _from_runs(m):
+    """`greenfleet compare --format json` lists per metric one entry per run (group): value, diff with its interval
+    (diff_lo, diff_hi), rel with its interval (rel_lo, rel_hi) and method ("baseline" for the baseline)."""
+    values, diffs = [], []
+    for r in m.get("runs") or []:
+        r = r if isinstance(r, dict) else {}
+        values.append(r.get("value"))
+        if r.get("method") == "baseline":
+            diffs.append(None)
+            continue
+        diffs.append({"abs": r.get("diff"), "rel": r.get("rel"), "ci_low": r.get("diff_lo"),
+                      "ci_high": r.get("diff_hi"), "rel_low": r.get("rel_lo"), "rel_high": r.get("rel_hi"),
+                      "method": r.get("method") or ""})
+    return {"key": m.get("key"), "label": m.get("label"), "values": values, "diffs": diffs}
 
 
 def _run_name(run):
@@ -391,6 +409,10 @@ def normalise_diff(d, base):
         rlo, rhi = (lo / base, hi / base) if ok else (math.nan, math.nan)
         if ok and base < 0:
             rlo, rhi = rhi, rlo
+    # Intervals given both ways (greenfleet compare's JSON) are taken as given.
+    if "rel_low" in d or "rel_high" in d:
+        alo, ahi = lo, hi
+        rlo, rhi = finite_float(d.get("rel_low")), finite_float(d.get("rel_high"))
     level = finite_float(d.get("ci_level", d.get("level", 0.95)))
     if level > 1:
         level /= 100.0

@@ -11,5 +11,7 @@ int list_command(const std::vector<std::string>& args);
 int summary_command(const std::vector<std::string>& args);
 int calibrate_command(const std::vector<std::string>& args);
 int validate_command(const std::vector<std::string>& args);
+int compare_command(const std::vector<std::string>& args);
+int sweep_command(const std::vector<std::string>& args);
 
 }  // namespace greenfleet::cli

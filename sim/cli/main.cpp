@@ -23,6 +23,10 @@ commands:
                    show registered components with their parameters, or catalog entries
   summary OUT.h5 [--json]
                    print the summary stored in an output file
+  compare A.h5 B.h5 [C.h5...] | A1.h5 A2.h5 -- B1.h5 B2.h5 [--format table|markdown|csv|json]
+                   key metrics side by side with differences and 95% confidence intervals
+  sweep EXP.yaml [-j N] [-o DIR] [--set key.path=value]...
+                   run every point of the experiment's sweep: block, write DIR/index.csv (mpirun: over ranks)
   calibrate [--data-dir DIR]
                    fit the calibrated step-time models to measurements, write models/calibration/
   validate [--data-dir DIR]
@@ -55,6 +59,8 @@ int main(int argc, char** argv) {
     if (command == "run") return greenfleet::cli::run_command(args);
     if (command == "list") return greenfleet::cli::list_command(args);
     if (command == "summary") return greenfleet::cli::summary_command(args);
+    if (command == "compare") return greenfleet::cli::compare_command(args);
+    if (command == "sweep") return greenfleet::cli::sweep_command(args);
     if (command == "calibrate") return greenfleet::cli::calibrate_command(args);
     if (command == "validate") return greenfleet::cli::validate_command(args);
     fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);

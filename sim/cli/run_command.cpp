@@ -13,6 +13,7 @@
 #include "sim/experiment/experiment.hpp"
 #include "sim/output/atomic_output.hpp"
 #include "sim/output/request_writer.hpp"
+#include "sim/runner/digest.hpp"
 #include "sim/runner/report.hpp"
 #include "sim/runner/simulation.hpp"
 
@@ -75,7 +76,12 @@ int run_command(const std::vector<std::string>& args) {
   lo.output_path = output;
   const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
 
+  // Handlers before the output's temporary file exists, so a signal never kills the process with it on disk.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   runner::Simulation sim(x, catalog);
+  runner::WorkloadDigest workload_digest;
+  sim.add_observer(&workload_digest);
   output::AtomicOutput out(x.output_path);
   std::unique_ptr<output::RequestWriter> writer;
   if (x.output_requests) {
@@ -87,8 +93,6 @@ int run_command(const std::vector<std::string>& args) {
     sim.add_observer(writer.get());
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   double last_print = 0;
   bool printed = false;
@@ -114,6 +118,10 @@ int run_command(const std::vector<std::string>& args) {
   const output::Summary summary = runner::make_summary(sim, x);
   const output::Summary run_info = runner::make_run_info(sim, wall);
   runner::write_run_tables(out.file(), sim, x, catalog);
+  output::h5::write_attr(out.file(), "workload_digest", workload_digest.text());
+  output::h5::write_attr(out.file(), "trace_digest",
+                         x.workload.params.has("file") ? runner::file_digest(x.workload.params.get_string("file"))
+                                                       : std::string("synthetic"));
   output::write_summary(out.file(), summary);
   output::write_summary(out.file(), run_info, "run_info");
   out.commit();

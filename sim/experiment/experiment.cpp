@@ -103,6 +103,7 @@ std::string default_data_dir(const std::string& project_root) {
 Experiment load_experiment(const std::string& file, const catalog::Catalog& catalog, const LoadOptions& options) {
   YAML::Node doc = config::ConfigNode::load_file(file);
   if (doc.IsNull()) throw core::InputError(fmt::format("{}: the experiment file is empty", file));
+  if (doc.IsMap()) doc.remove("sweep");  // a sweep's points are run by `greenfleet sweep` (sweep.hpp)
   auto overridden = std::make_shared<std::set<std::string>>();
   for (const auto& o : options.overrides) overridden->insert(config::apply_override(doc, o));
   YAML::Node resolved(YAML::NodeType::Map);

@@ -1,0 +1,96 @@
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "sim/catalog/catalog.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/core/error.hpp"
+#include "sim/experiment/sweep.hpp"
+#include "sim/study/sweep_runner.hpp"
+
+namespace po = boost::program_options;
+
+namespace greenfleet::cli {
+
+int sweep_command(const std::vector<std::string>& args) {
+  po::options_description opts("greenfleet sweep EXP.yaml [-j N] [-o DIR] [options]");
+  std::string output_dir, catalog_dir, data_dir, experiment_file;
+  std::vector<std::string> overrides;
+  int jobs = 1;
+  opts.add_options()("help,h", "show this help")("jobs,j", po::value(&jobs),
+                                                 "runs at a time on this machine (on each MPI rank), default 1")(
+      "output,o", po::value(&output_dir), "output directory (default: out/sweep_STEM for EXP.yaml = STEM.yaml)")(
+      "set", po::value(&overrides)->composing(), "override a key of every point (repeatable), as for run")(
+      "dry-run,n", "validate every point and list the runs, run nothing")("quiet,q", "no progress lines")(
+      "catalog", po::value(&catalog_dir), "as for run")("data-dir", po::value(&data_dir), "as for run");
+  po::options_description all;
+  all.add(opts).add_options()("experiment", po::value(&experiment_file));
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw core::InputError(fmt::format("sweep: {} (see greenfleet sweep --help)", e.what()));
+  }
+  if (vm.count("help")) {
+    std::cout << opts
+              << "\nRuns every point of the experiment's sweep: block, each to DIR/pPPPP_rRR.h5, and writes "
+                 "DIR/index.csv.\nPoints whose file already holds the same configuration and binary revision "
+                 "are reused.\nUnder mpirun the ranks share the points (docs/SCALING.md).\n"
+                 "Exit codes: 0 ok, 1 a point failed or internal error, 2 bad input, 130 interrupted.\n";
+    return 0;
+  }
+  if (experiment_file.empty())
+    throw core::InputError("sweep: missing the experiment file (greenfleet sweep EXP.yaml)");
+  if (jobs < 1) throw core::InputError("sweep: --jobs must be at least 1");
+
+  const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
+  const catalog::Catalog catalog = catalog::Catalog::load(root);
+  const experiment::Sweep sweep = experiment::load_sweep(experiment_file, overrides);
+  if (sweep.runs.empty())
+    throw core::InputError(
+        fmt::format("{}: no sweep: block (docs/EXPERIMENTS.md); use greenfleet run", experiment_file));
+  if (output_dir.empty())
+    output_dir =
+        (std::filesystem::path("out") / ("sweep_" + std::filesystem::path(experiment_file).stem().string()))
+            .string();
+  experiment::LoadOptions lo;
+  lo.overrides = overrides;
+  lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
+  const std::vector<std::string> resolved =
+      experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
+
+  if (vm.count("dry-run")) {
+    for (const auto& run : sweep.runs) {
+      std::string values;
+      for (std::size_t c = 0; c < sweep.columns.size(); ++c)
+        values += fmt::format(" {}={}", sweep.columns[c], run.values[c]);
+      fmt::print("{} point {} replica {}{}\n", (std::filesystem::path(output_dir) / run.output).string(),
+                 run.point, run.replica, values);
+    }
+    fmt::print(stderr, "sweep: {} runs ({} points x {} replicas) valid; nothing run (--dry-run)\n",
+               sweep.runs.size(), sweep.points, sweep.replicas);
+    return 0;
+  }
+  study::SweepOptions so;
+  so.experiment_file = experiment_file;
+  so.output_dir = output_dir;
+  so.jobs = jobs;
+  so.quiet = vm.count("quiet") != 0;
+  for (const auto& o : overrides) so.run_args.push_back("--set"), so.run_args.push_back(o);
+  so.run_args.push_back("--catalog"), so.run_args.push_back(root);
+  if (!lo.data_dir.empty()) so.run_args.push_back("--data-dir"), so.run_args.push_back(lo.data_dir);
+  const int rc = study::run_sweep(sweep, resolved, so);
+  if (rc == 0 || rc == 1) {
+    if (!so.quiet && !study::launched_under_mpi())
+      fmt::print(stderr, "sweep: {} runs ({} points x {} replicas); index: {}\n", sweep.runs.size(), sweep.points,
+                 sweep.replicas, (std::filesystem::path(output_dir) / "index.csv").string());
+  }
+  return rc;
+}
+
+}  // namespace greenfleet::cli

@@ -1,0 +1,190 @@
+#include "sim/experiment/sweep.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <set>
+
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+
+namespace greenfleet::experiment {
+
+namespace {
+
+std::string where(const std::string& file, const YAML::Mark& m) {
+  return fmt::format("{}:{}:{}", file, m.line + 1, m.column + 1);
+}
+
+std::string flow(const YAML::Node& n) {
+  YAML::Emitter e;
+  e.SetMapFormat(YAML::Flow);
+  e.SetSeqFormat(YAML::Flow);
+  e << n;
+  return e.c_str();
+}
+
+struct Axis {
+  std::vector<std::string> keys;
+  std::vector<std::vector<YAML::Node>> values;  // [key][i]
+  std::size_t size() const { return values.empty() ? 1 : values[0].size(); }
+};
+
+// key path -> list of values, in file order.
+void read_lists(const std::string& file, const YAML::Node& block, const std::string& name,
+                std::vector<std::string>& keys, std::vector<std::vector<YAML::Node>>& values,
+                std::set<std::string>& seen) {
+  if (!block.IsMap())
+    throw core::InputError(fmt::format("{}: sweep.{}: expected a mapping of key paths to lists of values",
+                                       where(file, block.Mark()), name));
+  for (const auto& kv : block) {
+    const std::string key = kv.first.as<std::string>();
+    if (!kv.second.IsSequence() || kv.second.size() == 0)
+      throw core::InputError(fmt::format("{}: sweep.{}.{}: expected a non-empty list of values",
+                                         where(file, kv.second.Mark()), name, key));
+    if (key == "seed" || key == "sweep" || key.rfind("sweep.", 0) == 0)
+      throw core::InputError(fmt::format("{}: sweep.{}.{}: {} cannot be swept here{}",
+                                         where(file, kv.first.Mark()), name, key, key,
+                                         key == "seed" ? " (use sweep.seeds)" : ""));
+    if (!seen.insert(key).second)
+      throw core::InputError(
+          fmt::format("{}: sweep.{}.{}: key path swept twice", where(file, kv.first.Mark()), name, key));
+    keys.push_back(key);
+    values.emplace_back(kv.second.begin(), kv.second.end());
+  }
+}
+
+}  // namespace
+
+Sweep load_sweep(const std::string& file, const std::vector<std::string>& overrides) {
+  Sweep sweep;
+  const YAML::Node doc = config::ConfigNode::load_file(file);
+  if (!doc.IsMap() || !doc["sweep"]) return sweep;
+  const YAML::Node block = doc["sweep"];
+  if (!block.IsMap())
+    throw core::InputError(
+        fmt::format("{}: sweep: expected a mapping with grid, zip and seeds", where(file, block.Mark())));
+  for (const auto& kv : block) {
+    const std::string k = kv.first.as<std::string>();
+    if (k != "grid" && k != "zip" && k != "seeds") {
+      const std::string near = config::closest_match(k, {"grid", "zip", "seeds"});
+      throw core::InputError(fmt::format("{}: sweep.{}: unknown key{}; expected one of: grid, zip, seeds",
+                                         where(file, kv.first.Mark()), k,
+                                         near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+    }
+  }
+  std::set<std::string> seen;
+  Axis grid, zip;
+  if (block["grid"]) read_lists(file, block["grid"], "grid", grid.keys, grid.values, seen);
+  if (block["zip"]) {
+    read_lists(file, block["zip"], "zip", zip.keys, zip.values, seen);
+    for (std::size_t k = 1; k < zip.keys.size(); ++k)
+      if (zip.values[k].size() != zip.values[0].size())
+        throw core::InputError(
+            fmt::format("{}: sweep.zip.{}: {} values, but sweep.zip.{} has {}: zipped lists "
+                        "must have the same length",
+                        where(file, block["zip"][zip.keys[k]].Mark()), zip.keys[k], zip.values[k].size(),
+                        zip.keys[0], zip.values[0].size()));
+  }
+  // Seeds: a count N (the file's seed, seed+1, ..., seed+N-1) or a list of seeds.
+  std::vector<std::uint64_t> seeds;
+  std::vector<YAML::Mark> seed_marks;
+  if (block["seeds"]) {
+    const YAML::Node s = block["seeds"];
+    try {
+      if (s.IsScalar()) {
+        const auto n = s.as<std::int64_t>();
+        if (n < 1 || n > 100000) throw YAML::Exception(s.Mark(), "");
+        YAML::Node d = config::ConfigNode::load_file(file);
+        for (const auto& o : overrides) config::apply_override(d, o);
+        std::uint64_t base = 1;
+        try {
+          if (d["seed"]) base = d["seed"].as<std::uint64_t>();
+        } catch (const YAML::Exception&) {
+        }  // the loader reports a bad seed
+        for (std::int64_t r = 0; r < n; ++r)
+          seeds.push_back(base + static_cast<std::uint64_t>(r)), seed_marks.push_back(s.Mark());
+      } else if (s.IsSequence() && s.size() > 0) {
+        for (const auto& v : s) seeds.push_back(v.as<std::uint64_t>()), seed_marks.push_back(v.Mark());
+      } else {
+        throw YAML::Exception(s.Mark(), "");
+      }
+    } catch (const YAML::Exception&) {
+      throw core::InputError(
+          fmt::format("{}: sweep.seeds: expected a count of replicas (1 to 100000) or a "
+                      "non-empty list of seeds",
+                      where(file, s.Mark())));
+    }
+  }
+
+  sweep.columns = grid.keys;
+  sweep.columns.insert(sweep.columns.end(), zip.keys.begin(), zip.keys.end());
+  if (!seeds.empty()) sweep.columns.push_back("seed");
+  std::size_t grid_points = 1;
+  for (const auto& v : grid.values) grid_points *= v.size();
+  sweep.points = grid_points * zip.size();
+  sweep.replicas = seeds.empty() ? 1 : seeds.size();
+  for (std::size_t p = 0; p < sweep.points; ++p) {
+    SweepRun base;
+    base.point = p;
+    // Grid: first key outermost (its index changes slowest); the zip axis is innermost.
+    std::size_t rest = p / zip.size();
+    std::vector<std::size_t> gi(grid.keys.size());
+    for (std::size_t k = grid.keys.size(); k-- > 0;)
+      gi[k] = rest % grid.values[k].size(), rest /= grid.values[k].size();
+    auto add = [&](const std::string& key, const YAML::Node& v) {
+      base.values.push_back(flow(v));
+      base.overrides.push_back(key + "=" + base.values.back());
+      base.origins.push_back(where(file, v.Mark()));
+    };
+    for (std::size_t k = 0; k < grid.keys.size(); ++k) add(grid.keys[k], grid.values[k][gi[k]]);
+    for (std::size_t k = 0; k < zip.keys.size(); ++k) add(zip.keys[k], zip.values[k][p % zip.size()]);
+    for (std::size_t r = 0; r < sweep.replicas; ++r) {
+      SweepRun run = base;
+      run.replica = r;
+      if (!seeds.empty()) {
+        run.values.push_back(std::to_string(seeds[r]));
+        run.overrides.push_back("seed=" + run.values.back());
+        run.origins.push_back(where(file, seed_marks[r]));
+      }
+      run.output = fmt::format("p{:04}_r{:02}.h5", p, r);
+      sweep.runs.push_back(std::move(run));
+    }
+  }
+  return sweep;
+}
+
+std::vector<std::string> validate_sweep(const std::string& file, const catalog::Catalog& catalog,
+                                        const LoadOptions& base, const Sweep& sweep,
+                                        const std::string& output_dir) {
+  std::vector<std::string> resolved;
+  resolved.reserve(sweep.runs.size());
+  std::set<std::string> checked;  // values validated alone already
+  for (const auto& run : sweep.runs) {
+    LoadOptions lo = base;
+    lo.output_path = (std::filesystem::path(output_dir) / run.output).string();
+    // Each value alone first, so an error names the value that caused it; then the whole run.
+    for (std::size_t v = 0; v < run.overrides.size(); ++v) {
+      if (!checked.insert(run.overrides[v]).second) continue;
+      LoadOptions one = lo;
+      one.overrides.push_back(run.overrides[v]);
+      try {
+        (void)load_experiment(file, catalog, one);
+      } catch (const core::InputError& e) {
+        throw core::InputError(fmt::format("{}: sweep value {} (point {}, replica {}): {}", run.origins[v],
+                                           run.overrides[v], run.point, run.replica, e.what()));
+      }
+    }
+    lo.overrides.insert(lo.overrides.end(), run.overrides.begin(), run.overrides.end());
+    try {
+      resolved.push_back(load_experiment(file, catalog, lo).resolved_yaml);
+    } catch (const core::InputError& e) {
+      throw core::InputError(fmt::format("{}: sweep point {} (replica {}): {}",
+                                         run.origins.empty() ? file : run.origins[0], run.point, run.replica,
+                                         e.what()));
+    }
+  }
+  return resolved;
+}
+
+}  // namespace greenfleet::experiment

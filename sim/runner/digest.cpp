@@ -1,0 +1,34 @@
+#include "sim/runner/digest.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <vector>
+
+#include "sim/core/error.hpp"
+#include "sim/serving/request_state.hpp"
+
+namespace greenfleet::runner {
+
+std::string Fnv1a64::text() const { return fmt::format("fnv1a64:{:016x}", h_); }
+
+void WorkloadDigest::on_request_begin(std::uint32_t, const serving::RequestState& r) {
+  h_.add_le(static_cast<std::int64_t>(r.spec.arrival));
+  h_.add_le(static_cast<std::int32_t>(r.spec.prompt_tokens));
+  h_.add_le(static_cast<std::int32_t>(r.spec.output_tokens));
+  h_.add_le(static_cast<std::uint8_t>(r.spec.cls));
+}
+
+std::string file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw core::InputError(fmt::format("{}: cannot read the trace to digest it", path));
+  Fnv1a64 h;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.add(buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  return h.text();
+}
+
+}  // namespace greenfleet::runner
