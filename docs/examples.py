@@ -258,6 +258,48 @@ def _():
     return f"{max(float(r[8]) for r in splitwise_rows()):.0f}%"
 
 
+GPU_LABELS = {"a100-sxm-80gb": "A100", "h100-sxm": "H100"}
+WORDS = "no one two three four five six seven eight nine ten eleven twelve".split()
+
+
+def entries(rows):
+    """A100 TP 2 and H100 TP 2 and 4."""
+    by_gpu = {}
+    for r in rows:
+        by_gpu.setdefault(GPU_LABELS.get(r[0], r[0]), []).append(r[2])
+    return " and ".join(f"{gpu} TP {' and '.join(tps)}" for gpu, tps in by_gpu.items())
+
+
+def target(rows, met, only_word=True):
+    hit, miss = [r for r in rows if met(r)], [r for r in rows if not met(r)]
+    if not miss:
+        return "met for all"
+    if not hit:
+        return "met for none"
+    if len(hit) == 1 and only_word:
+        return f"met for {entries(hit)} only"
+    return f"met for {entries(hit)}; {entries(miss)} miss it"
+
+
+@producer("splitwise-median-target", data=True)
+def _():
+    return target(splitwise_rows(), lambda r: float(r[4]) <= 5)
+
+
+@producer("splitwise-p90-target", data=True)
+def _():
+    return target(splitwise_rows(), lambda r: float(r[5]) <= 10)
+
+
+@producer("splitwise-target-counts", data=True)
+def _():
+    t = splitwise_rows()
+    p90 = sum(float(r[5]) <= 10 for r in t)
+    median = sum(float(r[4]) <= 5 for r in t)
+    return (f"p90 <= 10% is met for {WORDS[p90]} {'entry' if p90 == 1 else 'entries'} of {WORDS[len(t)]}, "
+            f"median <= 5%\n  for {WORDS[median]}")
+
+
 @producer("fallback-step-median", data=True)
 def _():
     return span(float(r[4]) for r in fallback_rows())
@@ -451,6 +493,66 @@ def _():
 def _():
     f = "models/calibration/power/h100-sxm.yaml"
     return str(int(yaml_number(f, "training_points") + yaml_number(f, "held_out_points")))
+
+
+CPU_FILE = "models/calibration/cpu/xeon-8480c/llama-3.1-8b.yaml"
+AMX = 3.67   # EcoServe's speed-up, the CpuInferenceModel default (an input, not fitted)
+
+
+def cpu(key):
+    return yaml_number(CPU_FILE, key)
+
+
+def cpu_g(threads):
+    """Amdahl's factor of docs/CPU_MODEL.md: serial_fraction + (1 - serial_fraction) / threads."""
+    return cpu("serial_fraction") + (1 - cpu("serial_fraction")) / threads
+
+
+def cpu_hinge(threads, amx):
+    """The decode batch where the streaming and compute lines meet."""
+    return cpu("floor_s") * amx / (cpu_g(threads) * (cpu("compute_per_seq_1t_s") - cpu("stream_per_seq_1t_s")))
+
+
+@producer("cpu-parameters")
+def _():
+    """The table of fitted CPU parameters, from the file `greenfleet calibrate` writes, with what they imply."""
+    g64, g112 = cpu_g(64), cpu_g(112)
+    ms = lambda key, g: f"{g * cpu(key) * 1e3:.1f} ms"  # noqa: E731
+    floor, compute = cpu("floor_s"), cpu("compute_per_seq_1t_s")
+    watts = lambda n: cpu("power_base_w") + cpu("power_per_thread_w") * n  # noqa: E731
+    rows = [
+        ("floor_s", f"{floor:.5f} s", "fit (weight read per step; Q4_K_M weights are ~4.9 GB (our estimate: ~4.9 bits "
+         f"per weight x 8.03 B), i.e. ~{4.9 / floor:.0f} GB/s)"),
+        ("stream_per_seq_1t_s", f"{cpu('stream_per_seq_1t_s'):.4f} s",
+         f"fit ({ms('stream_per_seq_1t_s', g112)} per sequence at 112 threads, "
+         f"{ms('stream_per_seq_1t_s', g64)[:-3]} ms at 64)"),
+        ("compute_per_seq_1t_s", f"{compute:.4f} s",
+         f"fit ({ms('compute_per_seq_1t_s', g112)} at 112 threads: plateau {1 / (g112 * compute):.1f} tok/s; "
+         f"{ms('compute_per_seq_1t_s', g64)} at 64: {1 / (g64 * compute):.1f} tok/s)"),
+        ("per_prefill_token_1t_s", f"{cpu('per_prefill_token_1t_s'):.4f} s",
+         f"fit ({ms('per_prefill_token_1t_s', g112)} per token at 112 threads, {ms('per_prefill_token_1t_s', g64)} "
+         "at 64)"),
+        ("serial_fraction", f"{cpu('serial_fraction'):.5g}",
+         f"fit (64 -> 112 threads is {g64 / g112:.2f}x faster, against {112 / 64:.2f}x for perfect scaling)"),
+        ("power_base_w", f"{cpu('power_base_w'):.1f} W",
+         "fit (intercept of the line; not an idle power: no idle point was measured)"),
+        ("power_per_thread_w", f"{cpu('power_per_thread_w'):.3f} W",
+         f"fit ({watts(64):.1f} W at 64 threads, {watts(112):.1f} W at 112)"),
+        ("amx_speedup", f"{AMX} (default)", "EcoServe's reported speed-up of its CPU stack over this llama.cpp baseline "
+         "(EcoServe, arXiv 2502.05043, Reuse); 1.0 = the measured baseline; a constructor argument, not fitted"),
+    ]
+    return "\n| parameter | value | source |\n|---|---|---|\n" + "".join(
+        f"| `{name}` | {value} | {source} |\n" for name, value, source in rows)
+
+
+@producer("cpu-hinge")
+def _():
+    return f"batch {cpu_hinge(64, 1):.1f} at 64 threads, {cpu_hinge(112, 1):.1f} at 112"
+
+
+@producer("cpu-hinge-amx")
+def _():
+    return f"{cpu_hinge(64, AMX):.0f} at 64 threads, {cpu_hinge(112, AMX):.0f} at 112"
 
 
 # ---------------------------------------------------------------------------------------------------------------
