@@ -13,7 +13,7 @@ Usage: /usr/bin/python3 docs/examples.py [--check] [GREENFLEET_BINARY]   (defaul
   --check    change nothing; print a unified diff and exit 1 when a passage differs from what the binary prints
              now (ctest `examples`). Producers that need the public data (../shared/data, or $GREENFLEET_DATA)
              print "skipped NAME: needs ..." when it is absent and leave their passages alone.
-Needs h5py and numpy (Debian's /usr/bin/python3 has them).
+Needs h5py and numpy (Debian's /usr/bin/python3 has them); exits 77 (skipped, for ctest) without them.
 """
 import argparse
 import difflib
@@ -928,6 +928,12 @@ def main():
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 with a diff when the docs differ")
     ap.add_argument("binary", nargs="?", default=str(ROOT / "build/greenfleet"))
     args = ap.parse_args()
+    try:
+        import h5py  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as e:
+        print(f"skipped: {e} (Debian's /usr/bin/python3 has h5py and numpy)")
+        sys.exit(77)
     BIN = os.path.abspath(args.binary)
     if not os.access(BIN, os.X_OK):
         sys.exit(f"examples.py: no greenfleet binary at {BIN}; build it first (README.md)")
