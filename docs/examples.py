@@ -1,0 +1,997 @@
+#!/usr/bin/env python3
+"""Regenerates every number in README.md and docs/*.md that the greenfleet binary prints.
+
+Each such passage sits between <!-- example:NAME --> and <!-- end example:NAME --> markers (around a code block
+the markers are on their own lines outside the fences; inside a sentence they wrap just the number or phrase). A
+producer below, one per NAME, runs the binary (or the Python snippet quoted in docs/OUTPUT.md, taken from the doc
+itself) and formats exactly the text that belongs there. A NAME may appear in several places; all get the same
+text. docs/PERFORMANCE.md (machine-dependent) and the component tables of docs/EXPERIMENTS.md (docs/generate.sh)
+are not handled here.
+
+Usage: /usr/bin/python3 docs/examples.py [--check] [GREENFLEET_BINARY]   (default binary: build/greenfleet)
+  (default)  rewrite the docs in place
+  --check    change nothing; print a unified diff and exit 1 when a passage differs from what the binary prints
+             now (ctest `examples`). Producers that need the public data (../shared/data, or $GREENFLEET_DATA)
+             print "skipped NAME: needs ..." when it is absent and leave their passages alone.
+Needs h5py and numpy (Debian's /usr/bin/python3 has them); exits 77 (skipped, for ctest) without them.
+"""
+import argparse
+import difflib
+import functools
+import itertools
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/CARBON.md", "docs/CPU_MODEL.md", "docs/EXPERIMENTS.md",
+        "docs/MODELS.md", "docs/OUTPUT.md"]
+MARKER = re.compile(r"<!-- example:([\w.-]+) -->(.*?)<!-- end example:\1 -->", re.S)
+BIN = None
+TMP = None
+DATA = None          # the data directory as the docs name it when it is the default, else its absolute path
+DATA_PATH = None     # the same as a Path, for existence checks
+
+PRODUCERS = {}       # name -> (function, needs_data)
+RUNS = itertools.count()
+
+
+class Skip(Exception):
+    pass
+
+
+def producer(name, data=False):
+    def register(fn):
+        PRODUCERS[name] = (functools.cache(fn), data)
+        return fn
+    return register
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running the binary
+
+
+def gf(*args, cwd=ROOT, expect=0):
+    """Runs greenfleet; returns (stdout, stderr). The catalog is this checkout's."""
+    env = dict(os.environ, GREENFLEET_HOME=str(ROOT))
+    env.pop("GREENFLEET_DATA", None)
+    p = subprocess.run([BIN, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if p.returncode != expect:
+        sys.exit(f"examples.py: `greenfleet {' '.join(map(str, args))}` exited {p.returncode}, expected {expect}:\n"
+                 f"{p.stderr}")
+    return p.stdout, p.stderr
+
+
+@functools.cache
+def run(exp, *sets):
+    """Runs an experiment of experiments/ with --set overrides; returns the output file's path."""
+    out = Path(TMP) / f"run{next(RUNS)}.h5"
+    args = ["run", f"experiments/{exp}.yaml", "-q", "-o", out, "--data-dir", DATA]
+    for s in sets:
+        args += ["--set", s]
+    gf(*args)
+    return out
+
+
+def h5(path):
+    import h5py
+    return h5py.File(path, "r")
+
+
+def summary(exp, *sets):
+    with h5(run(exp, *sets)) as f:
+        return {k: v for k, v in f["summary"].attrs.items()}
+
+
+def error(*args, cwd=ROOT):
+    """The first line greenfleet prints on standard error for an invalid run (exit code 2)."""
+    _, err = gf("run", *args, "-q", "-o", Path(TMP) / "never.h5", cwd=cwd, expect=2)
+    return err.splitlines()[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def fence(text):
+    """A code block whose markers stand on their own lines outside the fences."""
+    return "\n```\n" + text.rstrip("\n") + "\n```\n"
+
+
+def thousands(n):
+    return f"{int(n):,}"
+
+
+def sci(x, digits=1):
+    """1.1e-07 -> 1.1e-7."""
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def magnitude(x):
+    """The power of ten nearest x (in log scale), as 1e-7."""
+    return f"1e{round(math.log10(x))}" if x > 0 else "0"
+
+
+def span(values, digits=1):
+    values = list(values)
+    return f"{min(values):.{digits}f}-{max(values):.{digits}f}%"
+
+
+def plural(n, word):
+    return f"{n:.0f} {word}" + ("" if n == 1 else "s")
+
+
+def relative(a, b):
+    return abs(a - b) / abs(b)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# greenfleet validate, parsed once
+
+
+@functools.cache
+def validate():
+    out, err = gf("validate", "--data-dir", DATA)
+    paragraphs = [p.strip("\n") for p in out.split("\n\n") if p.strip()]
+    return paragraphs, err
+
+
+def paragraph(predicate):
+    found = [p for p in validate()[0] if predicate(p)]
+    if len(found) != 1:
+        sys.exit(f"examples.py: expected one such paragraph in `greenfleet validate`, found {len(found)}")
+    return found[0]
+
+
+def kind(p):
+    first = p.splitlines()[0]
+    if "Vidur operator path" in first or first.startswith("arch ") or "operator model vs SplitwiseSim" in first:
+        return "vidur"
+    if first.startswith("cpu "):
+        return "cpu"
+    if first.startswith("roofline fallback"):
+        return "fallback"
+    if first.startswith("decode power"):
+        return "power"
+    if first.startswith("gpu "):
+        return "splitwise"
+    return "footer"
+
+
+def rows(p):
+    return [line.split() for line in p.splitlines()[1:] if line and not line.startswith(" ")
+            and len(line.split()) > 3 and line.split()[2].isdigit()]
+
+
+def splitwise_rows():
+    return rows(paragraph(lambda p: kind(p) == "splitwise"))
+
+
+def fallback_rows():
+    return rows(paragraph(lambda p: kind(p) == "fallback").split("\n", 1)[1])
+
+
+def opmodel_rows():
+    return rows(paragraph(lambda p: "operator model vs SplitwiseSim" in p.splitlines()[0]))
+
+
+def vidur_rows():
+    """(gpu, model, tp, status, ops median, ops p90, ar median or None, ar p90, approx median or None, p90)."""
+    table = []
+    for r in rows(paragraph(lambda p: "Vidur operator path" in p.splitlines()[0])):
+        gpu, model, tp, status, _ops, med, p90, *rest = r
+        ar = approx = (None, None)
+        if rest and rest[0] not in ("-", "ring"):
+            ar, rest = (float(rest[1]), float(rest[2])), rest[3:]
+        else:
+            rest = rest[1:]
+        if rest:
+            approx = (float(rest[0]), float(rest[1]))
+        table.append((gpu, model, int(tp), status, float(med), float(p90), *ar, *approx))
+    return table
+
+
+def stack_rows():
+    return {r[0]: [float(x) for x in r[1:]] for r in
+            (line.split() for line in paragraph(lambda p: p.startswith("arch ")).splitlines()[1:3])}
+
+
+def cpu_summary():
+    p = paragraph(lambda p: kind(p) == "cpu" and "in range" in p.splitlines()[0])
+    return p.splitlines()[1].split()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/MODELS.md and docs/CPU_MODEL.md: `greenfleet validate`
+
+
+@producer("validate-splitwise", data=True)
+def _():
+    parts, elided = [], None
+    notes = {"vidur": '[... the Vidur operator path\'s tables: under "Calibration from Vidur operator timings" below ...]',
+             "cpu": "[... the CPU inference model's tables: docs/CPU_MODEL.md ...]"}
+    for p in validate()[0]:
+        k = kind(p)
+        if k in notes:
+            if elided != k:
+                parts.append(notes[k])
+            elided = k
+        else:
+            parts.append(p)
+            elided = None
+    return fence("\n\n".join(parts))
+
+
+@producer("validate-vidur", data=True)
+def _():
+    return fence("\n\n".join(p for p in validate()[0] if kind(p) == "vidur"))
+
+
+@producer("validate-cpu", data=True)
+def _():
+    return fence("\n\n".join(p for p in validate()[0] if kind(p) == "cpu"))
+
+
+@producer("splitwise-step-median", data=True)
+def _():
+    return span(float(r[4]) for r in splitwise_rows())
+
+
+@producer("splitwise-step-p90", data=True)
+def _():
+    return span((float(r[5]) for r in splitwise_rows()), 0)
+
+
+@producer("splitwise-e2e-median", data=True)
+def _():
+    return span(float(r[7]) for r in splitwise_rows())
+
+
+@producer("splitwise-e2e-p90-max", data=True)
+def _():
+    return f"{max(float(r[8]) for r in splitwise_rows()):.0f}%"
+
+
+GPU_LABELS = {"a100-sxm-80gb": "A100", "h100-sxm": "H100"}
+WORDS = "no one two three four five six seven eight nine ten eleven twelve".split()
+
+
+def entries(rows):
+    """A100 TP 2 and H100 TP 2 and 4."""
+    by_gpu = {}
+    for r in rows:
+        by_gpu.setdefault(GPU_LABELS.get(r[0], r[0]), []).append(r[2])
+    return " and ".join(f"{gpu} TP {' and '.join(tps)}" for gpu, tps in by_gpu.items())
+
+
+def target(rows, met, only_word=True):
+    hit, miss = [r for r in rows if met(r)], [r for r in rows if not met(r)]
+    if not miss:
+        return "met for all"
+    if not hit:
+        return "met for none"
+    if len(hit) == 1 and only_word:
+        return f"met for {entries(hit)} only"
+    return f"met for {entries(hit)}; {entries(miss)} miss it"
+
+
+@producer("splitwise-median-target", data=True)
+def _():
+    return target(splitwise_rows(), lambda r: float(r[4]) <= 5)
+
+
+@producer("splitwise-p90-target", data=True)
+def _():
+    return target(splitwise_rows(), lambda r: float(r[5]) <= 10)
+
+
+@producer("splitwise-target-counts", data=True)
+def _():
+    t = splitwise_rows()
+    p90 = sum(float(r[5]) <= 10 for r in t)
+    median = sum(float(r[4]) <= 5 for r in t)
+    return (f"p90 <= 10% is met for {WORDS[p90]} {'entry' if p90 == 1 else 'entries'} of {WORDS[len(t)]}, "
+            f"median <= 5%\n  for {WORDS[median]}")
+
+
+@producer("fallback-step-median", data=True)
+def _():
+    return span(float(r[4]) for r in fallback_rows())
+
+
+@producer("fallback-e2e-median", data=True)
+def _():
+    return span(float(r[7]) for r in fallback_rows())
+
+
+@producer("fallback-p90-max", data=True)
+def _():
+    return f"{max(max(float(r[5]), float(r[8])) for r in fallback_rows()):.0f}%"
+
+
+@producer("vidur-ops-median", data=True)
+def _():
+    return span(r[4] for r in vidur_rows())
+
+
+@producer("vidur-ops-p90", data=True)
+def _():
+    return span((r[5] for r in vidur_rows()), 0)
+
+
+@producer("vidur-ops-p90-written-max", data=True)
+def _():
+    return f"{max(r[5] for r in vidur_rows() if r[3] == 'written'):.1f}%"
+
+
+@producer("vidur-allreduce", data=True)
+def _():
+    ar = [r for r in vidur_rows() if r[6] is not None]
+    return f"median {span(r[6] for r in ar)}, p90 {span((r[7] for r in ar), 0)}"
+
+
+@producer("vidur-approx", data=True)
+def _():
+    ap = [r for r in vidur_rows() if r[8] is not None]
+    ceil = lambda x: math.ceil(x * 10 - 1e-9) / 10  # noqa: E731
+    return f"median under {ceil(max(r[8] for r in ap)):.1f}%, p90 under {ceil(max(r[9] for r in ap)):.1f}%"
+
+
+@producer("vidur-written-count", data=True)
+def _():
+    return str(sum(1 for r in vidur_rows() if r[3] == "written"))
+
+
+@producer("vidur-allreduce-skipped", data=True)
+def _():
+    m = re.search(r"note: (\d+) Vidur rows skipped: profiling/vidur/network/a100_dgx/", validate()[1])
+    if not m:
+        sys.exit("examples.py: `greenfleet validate` no longer notes the skipped a100_dgx all-reduce rows")
+    return thousands(m.group(1))
+
+
+@producer("stack-attention", data=True)
+def _():
+    s = stack_rows()
+    a, h = s["ampere"], s["hopper"]
+    return f"{a[2]:.2f} (compute) and {a[3]:.2f} (bandwidth) on Ampere, {h[2]:.2f} and {h[3]:.2f} on Hopper"
+
+
+@producer("stack-terms", data=True)
+def _():
+    s = stack_rows()
+    a, h = s["ampere"], s["hopper"]
+    ms = lambda x: "0" if round(x, 1) == 0 else f"{x:.1f}"  # noqa: E731
+    return (f"{ms(a[1])} and {ms(h[1])} ms step overhead, {a[4]:.1f} and {h[4]:.1f} us per ring step, "
+            f"{a[5]:.1f} and {h[5]:.1f} x")
+
+
+@producer("opmodel-step-median", data=True)
+def _():
+    return span(float(r[4]) for r in opmodel_rows())
+
+
+@producer("opmodel-e2e-median", data=True)
+def _():
+    return span(float(r[7]) for r in opmodel_rows())
+
+
+@producer("power-h100-heldout", data=True)
+def _():
+    m = re.search(r"h100-sxm\s+power median ([\d.]+)%\s+p90 ([\d.]+)%",
+                  paragraph(lambda p: kind(p) == "power"))
+    return f"median {float(m.group(1)):.1f}%, p90 {float(m.group(2)):.1f}%"
+
+
+@producer("power-h100-median", data=True)
+def _():
+    m = re.search(r"h100-sxm\s+power median ([\d.]+)%", paragraph(lambda p: kind(p) == "power"))
+    return f"{float(m.group(1)):.1f}%"
+
+
+@producer("cpu-heldout", data=True)
+def _():
+    s = cpu_summary()
+    return f"median {float(s[3]):.1f}%, p90 {float(s[4]):.1f}% over {s[2]} points"
+
+
+@producer("cpu-in-range", data=True)
+def _():
+    inside, total = cpu_summary()[5].split("/")
+    return f"{inside} of {total}"
+
+
+@producer("cpu-power", data=True)
+def _():
+    s = cpu_summary()
+    return f"median {float(s[7]):.1f}%, p90 {float(s[8]):.1f}% over the {s[6]} range ends"
+
+
+def cpu_points():
+    """The CPU detail table: dicts of threads, phase, batch, measured, model, err, amx, held_out."""
+    p = paragraph(lambda p: kind(p) == "cpu" and "threads phase" in p.splitlines()[0])
+    points = []
+    for line in p.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 8 or not parts[2].isdigit():
+            continue
+        batch = parts[4] if parts[3] == "decode" else None
+        rest = parts[5:] if batch else parts[4:]
+        points.append(dict(threads=int(parts[2]), phase=parts[3], batch=batch, measured=rest[0],
+                           model=float(rest[1]), err=float(rest[2]), amx=float(rest[3]),
+                           held_out=line.rstrip().endswith("held out")))
+    return points
+
+
+@producer("cpu-single-values-missed", data=True)
+def _():
+    single = [p for p in cpu_points() if p["held_out"] and "-" not in p["measured"]]
+    return " and ".join(f"{p['err']:.1f}%" for p in single)
+
+
+@producer("cpu-single-values", data=True)
+def _():
+    single = [p for p in cpu_points() if p["held_out"] and "-" not in p["measured"]]
+    return " and ".join(p["measured"] for p in single)
+
+
+@producer("cpu-worst-point", data=True)
+def _():
+    worst = max(cpu_points(), key=lambda p: p["err"])
+    return f"within {worst['err']:.1f}% of the middle of its range; the worst is the\n  " + (
+        f"{'held-out ' if worst['held_out'] else ''}{worst['threads']}-thread {worst['phase']} "
+        f"({worst['model']:.1f} against {worst['measured']}")
+
+
+@producer("cpu-amx-single", data=True)
+def _():
+    p = next(p for p in cpu_points() if p["threads"] == 64 and p["batch"] == "1")
+    return f"{p['amx'] / p['model']:.2f}x ({p['amx']:.1f} vs {p['model']:.1f} tok/s at 64 threads)"
+
+
+@producer("cpu-amx-batch32", data=True)
+def _():
+    p = next(p for p in cpu_points() if p["threads"] == 112 and p["batch"] == "32")
+    return f"{p['amx'] / p['model']:.2f}x"
+
+
+@producer("vidur-ops-counts", data=True)
+def _():
+    counts = {}
+    for r in rows(paragraph(lambda p: "Vidur operator path" in p.splitlines()[0])):
+        counts.setdefault(int(r[4]), set()).add(r[1])
+    common = max(counts, key=lambda n: len(counts[n]))
+    others = [f"{n} for {', '.join(sorted(m))}" for n, m in sorted(counts.items()) if n != common]
+    return f"{common} held-out token counts per entry" + (f" ({'; '.join(others)})" if others else "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files `greenfleet calibrate` writes (committed; tests check that calibrate regenerates them bit for bit)
+
+
+def yaml_number(path, key):
+    m = re.search(rf"^\s*{key}:\s*([-\d.e]+)", (ROOT / path).read_text(), re.M)
+    if not m:
+        sys.exit(f"examples.py: no '{key}:' in {path}")
+    return float(m.group(1))
+
+
+@producer("power-h100-fit")
+def _():
+    f = "models/calibration/power/h100-sxm.yaml"
+    return (f"{yaml_number(f, 'decode_w_small'):.0f} W small-batch, {yaml_number(f, 'decode_w_saturated'):.0f} W "
+            f"saturated, scale {yaml_number(f, 'batch_scale'):.0f} sequences")
+
+
+@producer("power-h100-rows")
+def _():
+    f = "models/calibration/power/h100-sxm.yaml"
+    return str(int(yaml_number(f, "training_points") + yaml_number(f, "held_out_points")))
+
+
+CPU_FILE = "models/calibration/cpu/xeon-8480c/llama-3.1-8b.yaml"
+AMX = 3.67   # EcoServe's speed-up, the CpuInferenceModel default (an input, not fitted)
+
+
+def cpu(key):
+    return yaml_number(CPU_FILE, key)
+
+
+def cpu_g(threads):
+    """Amdahl's factor of docs/CPU_MODEL.md: serial_fraction + (1 - serial_fraction) / threads."""
+    return cpu("serial_fraction") + (1 - cpu("serial_fraction")) / threads
+
+
+def cpu_hinge(threads, amx):
+    """The decode batch where the streaming and compute lines meet."""
+    return cpu("floor_s") * amx / (cpu_g(threads) * (cpu("compute_per_seq_1t_s") - cpu("stream_per_seq_1t_s")))
+
+
+@producer("cpu-parameters")
+def _():
+    """The table of fitted CPU parameters, from the file `greenfleet calibrate` writes, with what they imply."""
+    g64, g112 = cpu_g(64), cpu_g(112)
+    ms = lambda key, g: f"{g * cpu(key) * 1e3:.1f} ms"  # noqa: E731
+    floor, compute = cpu("floor_s"), cpu("compute_per_seq_1t_s")
+    watts = lambda n: cpu("power_base_w") + cpu("power_per_thread_w") * n  # noqa: E731
+    rows = [
+        ("floor_s", f"{floor:.5f} s", "fit (weight read per step; Q4_K_M weights are ~4.9 GB (our estimate: ~4.9 bits "
+         f"per weight x 8.03 B), i.e. ~{4.9 / floor:.0f} GB/s)"),
+        ("stream_per_seq_1t_s", f"{cpu('stream_per_seq_1t_s'):.4f} s",
+         f"fit ({ms('stream_per_seq_1t_s', g112)} per sequence at 112 threads, "
+         f"{ms('stream_per_seq_1t_s', g64)[:-3]} ms at 64)"),
+        ("compute_per_seq_1t_s", f"{compute:.4f} s",
+         f"fit ({ms('compute_per_seq_1t_s', g112)} at 112 threads: plateau {1 / (g112 * compute):.1f} tok/s; "
+         f"{ms('compute_per_seq_1t_s', g64)} at 64: {1 / (g64 * compute):.1f} tok/s)"),
+        ("per_prefill_token_1t_s", f"{cpu('per_prefill_token_1t_s'):.4f} s",
+         f"fit ({ms('per_prefill_token_1t_s', g112)} per token at 112 threads, {ms('per_prefill_token_1t_s', g64)} "
+         "at 64)"),
+        ("serial_fraction", f"{cpu('serial_fraction'):.5g}",
+         f"fit (64 -> 112 threads is {g64 / g112:.2f}x faster, against {112 / 64:.2f}x for perfect scaling)"),
+        ("power_base_w", f"{cpu('power_base_w'):.1f} W",
+         "fit (intercept of the line; not an idle power: no idle point was measured)"),
+        ("power_per_thread_w", f"{cpu('power_per_thread_w'):.3f} W",
+         f"fit ({watts(64):.1f} W at 64 threads, {watts(112):.1f} W at 112)"),
+        ("amx_speedup", f"{AMX} (default)", "EcoServe's reported speed-up of its CPU stack over this llama.cpp baseline "
+         "(EcoServe, arXiv 2502.05043, Reuse); 1.0 = the measured baseline; a constructor argument, not fitted"),
+    ]
+    return "\n| parameter | value | source |\n|---|---|---|\n" + "".join(
+        f"| `{name}` | {value} | {source} |\n" for name, value, source in rows)
+
+
+@producer("cpu-hinge")
+def _():
+    return f"batch {cpu_hinge(64, 1):.1f} at 64 threads, {cpu_hinge(112, 1):.1f} at 112"
+
+
+@producer("cpu-hinge-amx")
+def _():
+    return f"{cpu_hinge(64, AMX):.0f} at 64 threads, {cpu_hinge(112, AMX):.0f} at 112"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/CARBON.md: `greenfleet list servers --embodied`
+
+
+@functools.cache
+def embodied():
+    """{sku: {column: value}} and {sku: gpu} from the two server listings."""
+    text, _ = gf("list", "servers", "--embodied")
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("id "))
+    if lines[head].split() != ["id", "card", "x", "GPUs", "SSD", "DRAM", "CPU", "board", "other", "host", "total",
+                               "host", "%", "ACT/card"]:
+        sys.exit(f"examples.py: the columns of `greenfleet list servers --embodied` changed: {lines[head]}")
+    columns = ["card", "gpus", "ssd", "dram", "cpu", "board", "other", "host", "total", "host_share", "act"]
+    table = {}
+    for line in lines[head + 1:]:
+        if not line.strip():
+            break
+        parts = line.split()
+        table[parts[0]] = dict(zip(columns, (float(x.rstrip("%")) for x in parts[1:])))
+    listing, _ = gf("list", "servers")
+    gpus = {p[0]: p[1] for p in (line.split() for line in listing.splitlines()[1:]) if p}
+    return table, gpus
+
+
+def card(gpu):
+    table, gpus = embodied()
+    values = {table[sku]["card"] for sku, g in gpus.items() if g == gpu}
+    if len(values) != 1:
+        sys.exit(f"examples.py: GPU {gpu} has card values {values} in `greenfleet list servers --embodied`")
+    return values.pop()
+
+
+@producer("embodied-cards")
+def _():
+    names = [("h100-sxm", "H100 SXM"), ("a100-sxm-80gb", "A100 SXM"), ("t4", "T4"), ("l4", "L4"),
+             ("h100-pcie", "H100 PCIe"), ("a40", "A40"), ("v100-pcie-32gb", "V100 PCIe")]
+    return ", ".join(f"{label} {card(gpu):.1f}" for gpu, label in names) + " kg"
+
+
+@producer("embodied-act-h100")
+def _():
+    table, _ = embodied()
+    return f"H100: {table['hgx-h100x8']['act']:.1f} vs {table['hgx-h100x8']['card']:.1f} kg"
+
+
+@producer("embodied-host-fixed")
+def _():
+    table, _ = embodied()
+    fixed = {r["cpu"] + r["board"] + r["other"] for r in table.values()}
+    if len(fixed) != 1:
+        sys.exit(f"examples.py: hosts differ in their fixed part: {fixed}")
+    return f"{fixed.pop():.1f} kg"
+
+
+@producer("embodied-hgx-host")
+def _():
+    r = embodied()[0]["hgx-h100x8"]
+    return f"H100 HGX host {thousands(round(r['host']))} kg ({r['host_share']:.0f}% of the 8-GPU node"
+
+
+@producer("embodied-azure-hosts")
+def _():
+    t = embodied()[0]
+    kg = lambda sku: thousands(round(t[sku]["host"]))  # noqa: E731
+    return (f"Azure NDm A100 v4 {kg('azure-ndm-a100-v4')} kg, ND96asr {kg('azure-nd96asr-a100-v4')}, "
+            f"NC24ads {kg('azure-nc24ads-a100-v4')}, NC4as T4 {kg('azure-nc4as-t4-v3')}, "
+            f"NC64as T4 {kg('azure-nc64as-t4-v3')}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/ARCHITECTURE.md: fast-forward against the reference mode, KV capacity
+
+
+REFERENCE = "engine.fast_forward=false"
+L4_OVERLOAD = ("fleet.0.sku=pcie-l4x8", "workload.synthetic.rate=60", "workload.synthetic.requests=5000")
+
+
+@producer("ff-events-quickstart")
+def _():
+    return (f"{thousands(summary('quickstart')['events'])} against "
+            f"{thousands(summary('quickstart', REFERENCE)['events'])}")
+
+
+@producer("ff-l4-preemptions")
+def _():
+    a, b = summary("quickstart", *L4_OVERLOAD), summary("quickstart", *L4_OVERLOAD, REFERENCE)
+    if a["preemptions"] != b["preemptions"]:
+        sys.exit("examples.py: the L4 overload preempts differently in the two modes")
+    return f"{thousands(a['requests_arrived'])} requests, {thousands(a['preemptions'])} preemptions"
+
+
+@producer("ff-l4-events")
+def _():
+    return (f"{thousands(summary('quickstart', *L4_OVERLOAD)['events'])} against "
+            f"{thousands(summary('quickstart', *L4_OVERLOAD, REFERENCE)['events'])} events")
+
+
+def by_id(path, column):
+    import numpy as np
+    with h5(path) as f:
+        order = np.argsort(f["requests/id"][:])
+        return f[f"requests/{column}"][:].astype(np.float64)[order]
+
+
+@producer("ff-request-energy")
+def _():
+    import numpy as np
+    a, b = by_id(run("quickstart"), "energy_j"), by_id(run("quickstart", REFERENCE), "energy_j")
+    return magnitude(float(np.max(np.abs(a - b) / b)))
+
+
+def gpu_energy_difference(exp):
+    with h5(run(exp)) as a, h5(run(exp, REFERENCE)) as b:
+        return relative(a["carbon/by_server/energy_gpu_j"][:].sum(), b["carbon/by_server/energy_gpu_j"][:].sum())
+
+
+@producer("ff-gpu-energy-quickstart")
+def _():
+    return sci(gpu_energy_difference("quickstart"))
+
+
+@producer("ff-gpu-energy-azure-conv", data=True)
+def _():
+    return sci(gpu_energy_difference("azure_conv_2023"))
+
+
+@producer("ff-identical-times", data=True)
+def _():
+    """Every shipped experiment in both modes: the largest difference of any request's times."""
+    import numpy as np
+    worst = 0
+    for exp in sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml")):
+        for column in ("first_scheduled_ns", "first_token_ns", "completion_ns"):
+            a, b = by_id(run(exp), column), by_id(run(exp, REFERENCE), column)
+            worst = max(worst, int(np.max(np.abs(a - b))) if a.size else 0)
+    if worst == 0:
+        return "identical first-token, completion and scheduling times in both modes, to the nanosecond"
+    return f"first-token, completion and scheduling times within {worst:,} ns of each other in the two modes"
+
+
+@producer("kv-capacity-quickstart")
+def _():
+    """The worked KV-capacity example, by the formula the doc states, checked against the binary's /instances."""
+    model = (ROOT / "models/llm/llama-3.1-8b.yaml").read_text()
+    get = lambda key: int(re.search(rf"^{key}:\s*(\d+)", model, re.M).group(1))  # noqa: E731
+    h, heads, kv_heads, d, layers = get("hidden_size"), get("heads"), get("kv_heads"), get("head_dim"), get("layers")
+    params = layers * (2 * h * heads * d + 2 * h * kv_heads * d + 3 * h * get("ffn_size")) + get("vocab_size") * h * 2
+    usable = 80 * 1e9 * 0.9 - 1.0 * 1e9
+    per_token = 2 * layers * kv_heads * d * 2
+    tokens = math.floor((usable - params * 2) / per_token)
+    with h5(run("quickstart")) as f:
+        blocks = set(int(b) for b in f["instances/kv_blocks"][:])
+    if blocks != {tokens // 16}:
+        sys.exit(f"examples.py: the KV formula of docs/ARCHITECTURE.md gives {tokens // 16} blocks, the binary {blocks}")
+    return (f"{usable / 1e9:.0f} GB usable, {params * 2 / 1e9:.2f} GB of weights and\n"
+            f"{per_token // 1024} KiB of KV per token, so {thousands(tokens)} tokens = {thousands(blocks.pop())} blocks")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/OUTPUT.md
+
+
+@producer("output-sizes")
+def _():
+    mb = lambda c: f"{os.path.getsize(run('quickstart', f'output.compression={c}')) / 1e6:.1f} MB"  # noqa: E731
+    return f"{mb('szip')} with `szip`, {mb('deflate')} with `deflate`, {mb('none')} with `none`"
+
+
+@producer("conservation-quickstart")
+def _():
+    return sci(summary("quickstart")["carbon_conservation_error"])
+
+
+@producer("carbon-sites-end", data=True)
+def _():
+    s = summary("carbon_sites")
+    with h5(run("carbon_sites")) as f:
+        last = f["requests/completion_ns"][:].max() / 1e9
+    return (f"{s['simulated_seconds']:,.1f} s, its last completion at {last:,.1f} s, with "
+            f"{plural(s['server_boots'], 'boot')} and {plural(s['server_shutdowns'], 'shutdown')}")
+
+
+@producer("carbon-sites-power", data=True)
+def _():
+    s = summary("carbon_sites")
+    return f"{plural(s['server_boots'], 'boot')}, {plural(s['server_shutdowns'], 'shutdown')}"
+
+
+@producer("python-example")
+def _():
+    """Runs the snippet of docs/OUTPUT.md, taken from the doc, on a fresh quick-start output."""
+    doc = (ROOT / "docs/OUTPUT.md").read_text()
+    m = re.search(r"## Reading the file from Python.*?```python\n(.*?)```", doc, re.S)
+    work = Path(TMP) / "python-example"
+    (work / "out").mkdir(parents=True)
+    shutil.copy(run("quickstart"), work / "out/quickstart.h5")
+    p = subprocess.run([sys.executable, "-c", m.group(1)], cwd=work, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        sys.exit(f"examples.py: the Python example of docs/OUTPUT.md failed:\n{p.stderr}")
+    first, rest = p.stdout.split("\n", 1)
+    first = re.sub(r" git \S+$", " git <revision of your build>", first)
+    return fence(first + "\n" + rest)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sizes of the shipped trace experiments (README.md)
+
+
+@producer("requests-azure-conv", data=True)
+def _():
+    return thousands(summary("azure_conv_2023")["requests_arrived"])
+
+
+@producer("requests-azure-code", data=True)
+def _():
+    return thousands(summary("azure_code_2023")["requests_arrived"])
+
+
+@producer("requests-mooncake", data=True)
+def _():
+    return thousands(summary("mooncake_conversation")["requests_arrived"])
+
+
+@producer("tpot-roofline-calibrated", data=True)
+def _():
+    base = ("deployments.0.model=llama-2-70b",)
+    roof = summary("azure_conv_2023", *base)["tpot_mean_s"]
+    cal = summary("azure_conv_2023", *base, "deployments.0.perf_model.kind=calibrated")["tpot_mean_s"]
+    return f"TPOT {roof * 1e3:.0f} vs {cal * 1e3:.0f} ms"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Error messages (README.md, docs/EXPERIMENTS.md)
+
+
+def typo_copy(name, source, old, new, count=1):
+    """A copy of an experiment with one edit, in a scratch folder shown as /tmp; returns its path."""
+    folder = Path(TMP) / "errors"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text((ROOT / source).read_text().replace(old, new, count))
+    return path
+
+
+def shown(line):
+    return line.replace(str(Path(TMP) / "errors"), "/tmp")
+
+
+@producer("error-typo-quickstart")
+def _():
+    path = typo_copy("quickstart_typo.yaml", "experiments/quickstart.yaml", "max_batched_tokens: 2048",
+                     "max_batched_tokns: 2048")
+    return fence("$ cp experiments/quickstart.yaml /tmp/quickstart_typo.yaml\n"
+                 "$ sed -i 's/max_batched_tokens: 2048/max_batched_tokns: 2048/' /tmp/quickstart_typo.yaml\n"
+                 "$ ./build/greenfleet run /tmp/quickstart_typo.yaml\n"
+                 f"{shown(error(path))}\n$ echo $?\n2")
+
+
+@producer("error-typo-carbon", data=True)
+def _():
+    path = typo_copy("carbon_typo.yaml", "experiments/carbon_sites.yaml", "format: electricitymaps",
+                     "format: electricitymap")
+    return fence("$ cp experiments/carbon_sites.yaml /tmp/carbon_typo.yaml\n"
+                 "$ sed -i '0,/format: electricitymaps/s//format: electricitymap/' /tmp/carbon_typo.yaml\n"
+                 "$ ./build/greenfleet run /tmp/carbon_typo.yaml\n"
+                 f"{shown(error(path, '--data-dir', DATA))}")
+
+
+def typo_line(name):
+    error_line = next(x for x in PRODUCERS[name][0]().splitlines() if x.startswith("error:"))
+    return re.match(r"error: [^:]+:(\d+):", error_line).group(1)
+
+
+@producer("error-typo-quickstart-line")
+def _():
+    return typo_line("error-typo-quickstart")
+
+
+@producer("error-typo-carbon-line", data=True)
+def _():
+    return typo_line("error-typo-carbon")
+
+
+@producer("error-sku-line")
+def _():
+    line = error("experiments/quickstart.yaml", "--set", QUICKSTART_ERRORS[0])
+    return re.match(r"error: experiments/quickstart.yaml:(\d+):\d+: fleet\[0\].sku:", line).group(1)
+
+
+@producer("error-set-model")
+def _():
+    return fence("$ ./build/greenfleet run experiments/quickstart.yaml --set deployments.0.model=llama-3.1-80b\n"
+                 + error("experiments/quickstart.yaml", "--set", "deployments.0.model=llama-3.1-80b"))
+
+
+@producer("error-set-malformed")
+def _():
+    return fence("\n".join(error("experiments/quickstart.yaml", "--set", s) for s in ("fleet.3.count=2",
+                                                                                      "slo.ttft.x=1")))
+
+
+QUICKSTART_ERRORS = ["deployments.0.model=llama-3.1-70b", "workload.synthetic.arrivals=gama",
+                     "workload.synthetic.rate=-1", "slo.ttft=500 ms",
+                     ("workload.synthetic.arrivals=gamma", "workload.synthetic.diurnal.amplitude=0.5"),
+                     "fleet.0.power.policy=sleep", "fleet.0.bogus=1",
+                     "deployments.0.scheduler.max_batched_tokens=100", "fleet.0.count=100000",
+                     "sites.0.carbon_intensity={kind: solar, base: 300, dip: 400}"]
+
+
+@producer("error-more")
+def _():
+    lines = []
+    for sets in QUICKSTART_ERRORS:
+        args = ["experiments/quickstart.yaml"]
+        for s in (sets,) if isinstance(sets, str) else sets:
+            args += ["--set", s]
+        lines.append(error(*args))
+    bad = Path(TMP) / "errors"
+    bad.mkdir(exist_ok=True)
+    (bad / "syn.yaml").write_text(SYNTAX_ERROR)
+    lines.append(shown(error(bad / "syn.yaml")))
+    return fence("\n".join(lines))
+
+
+SYNTAX_ERROR = "name: syn\nseed: 1\nsites:\n  - name: a\n    pue: 1.0\n carbon_intensity: 10\n"
+
+
+@producer("error-syntax-file")
+def _():
+    return fence(SYNTAX_ERROR)
+
+
+@producer("error-more-data", data=True)
+def _():
+    return fence("\n".join(error("experiments/carbon_sites.yaml", "--data-dir", DATA, "--set", s)
+                           for s in ("carbon.lifetimes.gpu=30min", "sites.1.carbon_intensity.format=eia930")))
+
+
+@producer("readme-errors")
+def _():
+    typo = PRODUCERS["error-typo-quickstart"][0]()
+    line = next(x for x in typo.splitlines() if x.startswith("error:"))
+    line = line[:line.index("expected one of: ") + len("expected one of: ")] + "..."
+    return fence(line + "\n" + error("experiments/quickstart.yaml", "--set", "fleet.0.power.policy=sleep"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def warm(has_data):
+    """Starts the slow runs side by side, so that the producers find them done (the caches are per argument)."""
+    from concurrent.futures import ThreadPoolExecutor
+    calls = [(run, "quickstart"), (run, "quickstart", REFERENCE), (run, "quickstart", *L4_OVERLOAD),
+             (run, "quickstart", *L4_OVERLOAD, REFERENCE), (embodied,)]
+    calls += [(run, "quickstart", f"output.compression={c}") for c in ("szip", "deflate", "none")]
+    if has_data:
+        base = ("deployments.0.model=llama-2-70b",)
+        calls += [(validate,), (run, "azure_conv_2023", *base),
+                  (run, "azure_conv_2023", *base, "deployments.0.perf_model.kind=calibrated")]
+        calls += [(run, p.stem, *mode) for p in (ROOT / "experiments").glob("*.yaml") if p.stem != "quickstart"
+                  for mode in ((), (REFERENCE,))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(fn, *args) for fn, *args in calls]:
+            future.result()
+
+
+def main():
+    global BIN, TMP, DATA, DATA_PATH
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 with a diff when the docs differ")
+    ap.add_argument("binary", nargs="?", default=str(ROOT / "build/greenfleet"))
+    args = ap.parse_args()
+    try:
+        import h5py  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as e:
+        print(f"skipped: {e} (Debian's /usr/bin/python3 has h5py and numpy)")
+        sys.exit(77)
+    BIN = os.path.abspath(args.binary)
+    if not os.access(BIN, os.X_OK):
+        sys.exit(f"examples.py: no greenfleet binary at {BIN}; build it first (README.md)")
+    if os.environ.get("GREENFLEET_DATA"):
+        DATA_PATH = Path(os.environ["GREENFLEET_DATA"]).resolve()
+        DATA = str(DATA_PATH)
+    else:
+        DATA_PATH = (ROOT / "../shared/data").resolve()
+        DATA = "../shared/data"
+    has_data = DATA_PATH.is_dir()
+
+    docs = {name: (ROOT / name).read_text(encoding="utf-8") for name in DOCS}
+    used = {m.group(1) for text in docs.values() for m in MARKER.finditer(text)}
+    unknown = sorted(used - set(PRODUCERS))
+    unused = sorted(set(PRODUCERS) - used)
+    if unknown or unused:
+        sys.exit("examples.py: " + "; ".join(
+            ([f"markers without a producer: {', '.join(unknown)}"] if unknown else []) +
+            ([f"producers without markers: {', '.join(unused)}"] if unused else [])))
+
+    TMP = tempfile.mkdtemp(prefix="greenfleet-examples-")
+    try:
+        warm(has_data)
+        texts, skipped = {}, []
+        for name in sorted(used):
+            fn, needs_data = PRODUCERS[name]
+            if needs_data and not has_data:
+                skipped.append(name)
+                continue
+            texts[name] = fn()
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    for name in skipped:
+        print(f"skipped {name}: needs {DATA} (the public data; traces/README.md)")
+
+    def replace(m):
+        name = m.group(1)
+        if name not in texts:
+            return m.group(0)
+        return f"<!-- example:{name} -->{texts[name]}<!-- end example:{name} -->"
+
+    differ = False
+    for name, text in docs.items():
+        new = MARKER.sub(replace, text)
+        if new == text:
+            continue
+        if args.check:
+            differ = True
+            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), new.splitlines(True), name,
+                                                       f"{name} (as the binary prints it now)"))
+        else:
+            (ROOT / name).write_text(new, encoding="utf-8")
+            print(f"updated {name}")
+    if differ:
+        sys.exit("the docs differ from what the binary prints; regenerate them with "
+                 "`/usr/bin/python3 docs/examples.py` (after building) and commit the result")
+    print(f"examples: {len(texts)} passages checked" if args.check else f"examples: {len(texts)} passages written")
+
+
+if __name__ == "__main__":
+    main()
