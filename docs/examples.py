@@ -18,6 +18,7 @@ Needs h5py and numpy (Debian's /usr/bin/python3 has them); exits 77 (skipped, fo
 import argparse
 import difflib
 import functools
+import json
 import itertools
 import math
 import os
@@ -758,6 +759,46 @@ def _():
     first, rest = p.stdout.split("\n", 1)
     first = re.sub(r" git \S+$", " git <revision of your build>", first)
     return fence(first + "\n" + rest)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comparing two runs (docs/OUTPUT.md): the pandas snippet's output and `greenfleet compare` on the same two runs
+
+
+def rr_and_lot():
+    """The quick start with round-robin (A) and with its own router, least outstanding tokens (B)."""
+    return run("quickstart", "router.name=round_robin"), run("quickstart")
+
+
+@producer("compare-two-runs-output")
+def _():
+    """Runs the pandas snippet of docs/OUTPUT.md, taken from the doc, on the two runs it names."""
+    doc = (ROOT / "docs/OUTPUT.md").read_text()
+    m = re.search(r"<!-- example: compare-two-runs -->\s*```python\n(.*?)```", doc, re.S)
+    work = Path(TMP) / "compare-two-runs"
+    (work / "out").mkdir(parents=True)
+    a, b = rr_and_lot()
+    shutil.copy(a, work / "out/rr.h5")
+    shutil.copy(b, work / "out/lot.h5")
+    p = subprocess.run([sys.executable, "-c", m.group(1)], cwd=work, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        sys.exit(f"examples.py: the pandas example of docs/OUTPUT.md failed:\n{p.stderr}")
+    return fence(p.stdout)
+
+
+@producer("compare-two-runs-cis")
+def _():
+    a, b = rr_and_lot()
+    out, _ = gf("compare", a, b, "--format", "json")
+    metrics = {m["key"]: m["runs"][1] for m in json.loads(out)["metrics"]}
+
+    def pct(key, label):
+        r = metrics[key]
+        return f"{label} {r['rel'] * 100:+.3g}% [{r['rel_lo'] * 100:+.3g}%, {r['rel_hi'] * 100:+.3g}%]"
+
+    method = metrics["carbon_kg"]["method"].replace("-", " ")
+    return (f"{pct('tpot_p99_s', 'TPOT p99')}, {pct('ttft_p99_s', 'TTFT p99')}, "
+            f"{pct('carbon_kg', 'total carbon')} ({method})")
 
 
 # ---------------------------------------------------------------------------------------------------------------
