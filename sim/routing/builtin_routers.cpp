@@ -1,7 +1,11 @@
 #include <limits>
 #include <tuple>
 
+#include <stdexcept>
+#include <string>
+
 #include "sim/core/rng.hpp"
+#include "sim/routing/load_index.hpp"
 #include "sim/routing/router.hpp"
 
 namespace greenfleet::routing {
@@ -55,24 +59,57 @@ std::size_t argmin(std::span<Instance* const> instances, Load load) {
   return best;
 }
 
+// Load-based routers answer from an exact index (sim/routing/load_index.hpp) when attached to their instances.
+// With engine.check_invariants every decision is checked against the plain scan.
+void check_choice(std::span<Instance* const> instances, std::size_t chosen, std::size_t scanned,
+                  const char* router) {
+  if (chosen != scanned)
+    throw std::logic_error(std::string(router) + " index chose instance " + std::to_string(chosen) +
+                           ", the scan " + std::to_string(scanned) + " (of " + std::to_string(instances.size()) +
+                           ")");
+}
+
 class LeastOutstandingTokens final : public Router {
  public:
-  explicit LeastOutstandingTokens(std::int64_t wake_penalty) : wake_penalty_(wake_penalty) {}
+  explicit LeastOutstandingTokens(std::int64_t wake_penalty) : wake_penalty_(wake_penalty), index_(wake_penalty) {}
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    return argmin(instances, [&](const Instance& in) { return routing_load(in, wake_penalty_); });
+    const std::size_t i = index_.argmin(instances);
+    if (instances[0]->config().check_invariants)
+      check_choice(instances, i,
+                   argmin(instances, [&](const Instance& in) { return routing_load(in, wake_penalty_); }),
+                   "least_outstanding_tokens");
+    return i;
+  }
+  serving::LoadListener* watch_loads(const core::Engine& engine) override {
+    index_.watch(&engine);
+    return &index_;
   }
 
  private:
   std::int64_t wake_penalty_;
+  OutstandingTokensIndex index_;
 };
 
 class LeastKvUsage final : public Router {
  public:
   std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    // Queued requests hold no blocks yet, so they break ties between equally full caches.
-    return argmin(instances,
-                  [](const Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); });
+    const std::size_t i = index_.argmin(instances);
+    if (instances[0]->config().check_invariants)
+      // Queued requests hold no blocks yet, so they break ties between equally full caches.
+      check_choice(
+          instances, i,
+          argmin(instances,
+                 [](const Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); }),
+          "least_kv_usage");
+    return i;
   }
+  serving::LoadListener* watch_loads(const core::Engine& engine) override {
+    index_.watch(&engine);
+    return &index_;
+  }
+
+ private:
+  KvUsageIndex index_;
 };
 
 class Random final : public Router {

@@ -18,6 +18,9 @@ class Router {
  public:
   virtual ~Router() = default;
   virtual std::size_t route(const RequestState& request, std::span<Instance* const> instances) = 0;
+  // A router that keeps an index of load signals returns the listener to attach to the instances it is handed
+  // (the simulation does, before the first arrival); the engine's clock dates its decisions. Others: none.
+  virtual serving::LoadListener* watch_loads(const core::Engine& /*engine*/) { return nullptr; }
 };
 
 // Factories get their declared parameters, validated at load from the router's `params` mapping

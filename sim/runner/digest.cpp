@@ -13,10 +13,10 @@ namespace greenfleet::runner {
 std::string Fnv1a64::text() const { return fmt::format("fnv1a64:{:016x}", h_); }
 
 void WorkloadDigest::on_request_begin(std::uint32_t, const serving::RequestState& r) {
-  h_.add_le(static_cast<std::int64_t>(r.spec.arrival));
-  h_.add_le(static_cast<std::int32_t>(r.spec.prompt_tokens));
-  h_.add_le(static_cast<std::int32_t>(r.spec.output_tokens));
-  h_.add_le(static_cast<std::uint8_t>(r.spec.cls));
+  h_.add_word(static_cast<std::uint64_t>(r.spec.arrival));
+  h_.add_word(static_cast<std::uint64_t>(static_cast<std::uint32_t>(r.spec.prompt_tokens)) |
+              static_cast<std::uint64_t>(static_cast<std::uint32_t>(r.spec.output_tokens)) << 32 |
+              static_cast<std::uint64_t>(r.spec.cls) << 62);
 }
 
 std::string file_digest(const std::string& path) {

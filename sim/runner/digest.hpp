@@ -22,6 +22,10 @@ class Fnv1a64 {
     for (std::size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<unsigned char>(u >> (8 * i));
     add(b, sizeof(T));
   }
+  // The FNV-1a step applied to a whole 64-bit word at once: eight times fewer dependent multiplies than its
+  // bytes one by one, for the digest taken of every request (a different hash than byte-wise FNV-1a over the same
+  // bytes, and just as deterministic).
+  void add_word(std::uint64_t w) { h_ = (h_ ^ w) * 0x100000001b3ULL; }
   std::uint64_t value() const { return h_; }
   std::string text() const;  // "fnv1a64:" + 16 hex digits
 
@@ -29,8 +33,9 @@ class Fnv1a64 {
   std::uint64_t h_ = 0xcbf29ce484222325ULL;
 };
 
-// Hashes the requests actually fed to the fleet, in arrival order: for each, arrival_ns (int64), prompt and
-// output tokens (int32 each) and class (uint8), little-endian.
+// Hashes the requests actually fed to the fleet, in arrival order: for each, two 64-bit words, arrival_ns and
+// prompt | output << 32 | class << 62 (prompt and output are below 2^31, so the fields do not overlap), each
+// through Fnv1a64::add_word.
 class WorkloadDigest final : public serving::ServingObserver {
  public:
   unsigned signals() const override { return kRequests; }

@@ -137,6 +137,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   }
 
   router_ = routing::routers().create(x.router.name, x.router.params, x.seed);
+  if (serving::LoadListener* l = router_->watch_loads(engine_))
+    for (serving::Instance* in : routed_) in->set_load_listener(l);
 
   const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
   std::unique_ptr<workload::RequestSource> raw =

@@ -31,6 +31,7 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
 }
 
 void Instance::enqueue(std::uint32_t slot) {
+  const LoadNotice notice{this};
   RequestState& r = (*pool_)[slot];
   r.instance = id_;
   const std::int64_t tokens = static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens;
@@ -320,6 +321,7 @@ bool Instance::fold_run() {
 }
 
 void Instance::on_event(const core::Event&) {
+  const LoadNotice notice{this};
   // A cut run moves its pending step end earlier in place (Engine::reschedule_earlier), so every step end that
   // fires is current.
   if (tokens_per_step_ == 1)
@@ -462,6 +464,7 @@ void Instance::set_tokens_per_step(std::int32_t tokens) {
 }
 
 void Instance::power_on() {
+  const LoadNotice notice{this};
   power_.set_on(true);
   if (!timer_.busy && (!running_.empty() || queued() != 0)) start_step();
 }
@@ -506,6 +509,7 @@ void Instance::check_invariants() const {
 }
 
 void Instance::abandon_all(core::SimTime end) {
+  const LoadNotice notice{this};
   if (timer_.busy && has_head_) {
     if (end >= timer_.run_start) {
       if (tokens_per_step_ == 1)  // it ended by `end`, as its own event would have

@@ -9,6 +9,7 @@
 #include "sim/serving/batch_policy.hpp"
 #include "sim/serving/handoff.hpp"
 #include "sim/serving/kv_block_manager.hpp"
+#include "sim/serving/load_listener.hpp"
 #include "sim/serving/observer.hpp"
 #include "sim/serving/power_state.hpp"
 #include "sim/serving/request_state.hpp"
@@ -83,7 +84,10 @@ class Instance final : public core::EventHandler {
     power_.attach(provisioner, server, on);
   }
   void power_on();
-  void power_off() { power_.set_on(false); }
+  void power_off() {
+    const LoadNotice notice{this};
+    power_.set_on(false);
+  }
   bool powered() const { return power_.on(); }
 
   std::int32_t id() const { return id_; }
@@ -100,6 +104,12 @@ class Instance final : public core::EventHandler {
   std::int64_t outstanding_tokens() const;  // prefill and output tokens still to process
   std::int64_t kv_blocks_free() const;
   double kv_usage() const { return kv_.total() ? 1.0 - static_cast<double>(kv_blocks_free()) / kv_.total() : 1.0; }
+  // For routing indexes (sim/routing/load_index.hpp): the listener is told whenever the form of the load signals
+  // changes; in between they only fall, at the run's iteration boundaries (load_window(), instance_load.cpp).
+  void set_load_listener(LoadListener* listener) { load_listener_ = listener; }
+  // `hint`: the window's `iteration` from an earlier call since the listener's last call (else -1), and its
+  // `until` as `hint_until`.
+  LoadWindow load_window(std::int64_t hint, core::SimTime hint_until = core::kTimeMax) const;
 
  private:
   using Entry = BatchEntry;
@@ -116,6 +126,13 @@ class Instance final : public core::EventHandler {
     return role_ == InstanceRole::kPrefill && r.prefill_done() && r.generated < r.spec.output_tokens;
   }
   void hand_off(std::uint32_t slot);
+  // Calls the load listener when the enclosing call returns, on every path (the instance is settled by then).
+  struct LoadNotice {
+    const Instance* in;
+    ~LoadNotice() {
+      if (in->load_listener_) in->load_listener_->on_load_changed(*in);
+    }
+  };
   // Tokens each sequence emits per decode step, a constant 1 in the paths compiled for plain decoding.
   template <bool kMulti>
   std::int32_t step_tokens() const {
@@ -201,6 +218,7 @@ class Instance final : public core::EventHandler {
   InstanceRole role_ = InstanceRole::kUnified;
   HandoffSink* handoff_ = nullptr;
   std::int32_t tokens_per_step_ = 1;
+  LoadListener* load_listener_ = nullptr;
 };
 
 }  // namespace greenfleet::serving

@@ -1,0 +1,137 @@
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/core/engine.hpp"
+#include "sim/serving/instance.hpp"
+#include "sim/serving/load_listener.hpp"
+
+namespace greenfleet::routing {
+
+// Exact argmin indexes of the load-based routers' signals over a fixed set of instances, so a routing decision
+// costs about the same with 64 instances as with 10,000 instead of a scan of all of them. They answer exactly
+// what a scan at the decision's instant answers (ties: lowest index), relying on what
+// serving::Instance::load_window() states: between two calls of the listener an instance's outstanding tokens and
+// free KV blocks only fall, at iteration boundaries the window names. Decisions come in time order (the engine's).
+//
+// Both are winner trees over the instances (leaves in span order) that keep each leaf's signal as last read,
+// valid until the leaf's `until`; a listener call only marks the leaf, which is read again at the next decision
+// (once, however many calls came in between).
+// A router that is not attached (watch()) to its instances, or is handed another set, scans instead.
+class LoadIndexBase : public serving::LoadListener {
+ public:
+  void watch(const core::Engine* engine) { engine_ = engine; }
+  void on_load_changed(const serving::Instance& instance) final;
+
+  // Work counters (tests, profiling): leaves read again, and tree nodes visited by searches.
+  std::uint64_t refreshes() const { return refreshes_; }
+  std::uint64_t visits() const { return visits_; }
+
+ protected:
+  // Whether the index serves `instances` (building it at the first decision); false: the caller scans.
+  bool ready(std::span<serving::Instance* const> instances);
+  virtual void build() = 0;
+  virtual void changed(std::span<const std::uint32_t> leaves) = 0;  // marked since the last decision
+
+  const core::Engine* engine_ = nullptr;
+  std::vector<serving::Instance*> instances_;
+  serving::Instance* const* data_ = nullptr;  // the span the index serves
+  std::vector<std::int32_t> leaf_of_;         // by serving::Instance::id(): its leaf, or -1
+  std::vector<std::uint32_t> dirty_;          // leaves the listener marked since the last decision
+  std::vector<std::uint8_t> is_dirty_;
+  std::size_t leaves_ = 0;  // a power of two >= instances_.size()
+  bool built_ = false;
+  std::uint64_t refreshes_ = 0, visits_ = 0;
+};
+
+// least_outstanding_tokens: outstanding tokens plus the wake penalty of an instance that is not powered. Until its
+// next listener call an instance's load only falls, and serving::LoadWindow bounds how fast (floor, next-boundary
+// step, drain line). The index keeps a threshold, the band's top: at or above the least load, and within a few
+// kBand tokens of it. Loads at or under it are kept exact (an instance is read again as soon as it crosses a
+// boundary); a load above it only needs reading once its bounds let it fall to the band (its `due` time). A winner
+// tree over the loads as last read, with the earliest due time below each node, then gives the answer at its root
+// once no due time has passed: every load there is exact or above the band, where none can win. Instances that
+// cross a boundary while far above the band are not read at all, so the work per decision depends on how many
+// loads are near the least (the band's crossings), not on how many instances there are.
+class OutstandingTokensIndex final : public LoadIndexBase {
+ public:
+  explicit OutstandingTokensIndex(std::int64_t wake_penalty) : wake_penalty_(wake_penalty) {}
+  std::size_t argmin(std::span<serving::Instance* const> instances);
+  std::uint64_t rebuilds() const { return rebuilds_; }
+
+ private:
+  // Measured on bench/throughput_1m.yaml and bench/routing_10k.yaml (docs/PERFORMANCE.md): a narrower band
+  // moves up more often (each time O(n)), a wider one holds more loads to keep exact.
+  static constexpr std::int64_t kBand = 8;
+  static constexpr std::int64_t kHysteresis = 4;
+  struct Slot {
+    std::int64_t load;    // as last read
+    core::SimTime until;  // `load` holds until then
+    std::int64_t floor;   // least load until the next listener call
+    std::int64_t near;    // least load until near_until
+    core::SimTime near_until;
+    std::int64_t start;  // the drain line: at least start - rate * (t - from)
+    double rate;
+    core::SimTime from;
+    std::int64_t iteration;  // hint for serving::Instance::load_window()
+  };
+  struct Node {
+    core::SimTime due;     // earliest below
+    std::uint32_t winner;  // leaf with the least load as last read (ties: lowest)
+  };
+  void build() override;
+  void changed(std::span<const std::uint32_t> leaves) override;
+  void read(std::size_t i, bool fresh);
+  core::SimTime due(const Slot& s) const;  // when the load must be read again, given the band
+  void pull(std::size_t node) {
+    const Node& a = node_[2 * node];
+    const Node& b = node_[2 * node + 1];
+    node_[node].due = std::min(a.due, b.due);
+    node_[node].winner = slot_[b.winner].load < slot_[a.winner].load ? b.winner : a.winner;
+  }
+  void refresh(std::size_t node);  // reads the instances due below
+  void rebuild();                  // after the band moved up
+
+  std::int64_t wake_penalty_;
+  std::vector<Slot> slot_;  // by instance, padded to leaves_
+  std::vector<Node> node_;  // 1-based heap order; node leaves_ + i is instance i
+  std::int64_t band_top_ = 0;
+  core::SimTime now_ = 0;
+  std::uint64_t rebuilds_ = 0;
+};
+
+// least_kv_usage: the tuple (not powered, kv_usage(), queued()). Between listener calls it only rises, so a
+// leaf's key as last read is a lower bound: the root's winner is the answer as soon as its own key is up to date,
+// and a decision reads again only stale winners.
+class KvUsageIndex final : public LoadIndexBase {
+ public:
+  std::size_t argmin(std::span<serving::Instance* const> instances);
+
+ private:
+  struct Key {
+    bool off;
+    double usage;
+    std::size_t queued;
+    bool operator<(const Key& o) const {
+      if (off != o.off) return o.off;
+      if (usage != o.usage) return usage < o.usage;
+      return queued < o.queued;
+    }
+  };
+  struct Leaf {
+    Key key;
+    core::SimTime until;
+    std::int64_t iteration;
+  };
+  void build() override;
+  void changed(std::span<const std::uint32_t> leaves) override;
+  void read(std::size_t leaf, bool fresh);
+  void pull_path(std::size_t leaf);
+
+  std::vector<Leaf> leaf_;
+  std::vector<std::uint32_t> winner_;  // 1-based heap order
+};
+
+}  // namespace greenfleet::routing

@@ -1,0 +1,41 @@
+#pragma once
+#include <cstdint>
+
+#include "sim/core/time.hpp"
+
+namespace greenfleet::serving {
+
+class Instance;
+
+// Told when an instance's load signals (outstanding_tokens(), kv_blocks_free(), queued(), powered()) may have
+// changed other than by the passing of time: at an arrival, a step's end (and the step formed there), a power
+// change and the end of the run. The instance may still be changing when it calls: a listener only takes note,
+// and reads the signals at its next routing decision. Between two calls the signals only fall, as the run in
+// flight completes iterations (Instance::load_window()).
+class LoadListener {
+ public:
+  virtual ~LoadListener() = default;
+  virtual void on_load_changed(const Instance& instance) = 0;
+};
+
+// An instance's load signals from now until its next call of the listener.
+struct LoadWindow {
+  std::int64_t outstanding = 0;      // outstanding_tokens() now
+  std::int64_t outstanding_min = 0;  // its least value before the next call: just before the run ends
+  // outstanding_tokens() and kv_blocks_free() keep their values from now until this time (exclusive): the next
+  // iteration boundary of the run in flight (or its start, after a head), else kTimeMax.
+  core::SimTime until = core::kTimeMax;
+  // A bound that tightens with time: at any t >= now before the next call, outstanding_tokens() is at least
+  // drain_start - drain_per_ns * (t - drain_from) (iterations take at least as long as the current one).
+  std::int64_t drain_start = 0;
+  core::SimTime drain_from = 0;
+  double drain_per_ns = 0;
+  // A step bound: outstanding_tokens() stays at or above near_min (the load after the next boundary) until
+  // near_until (the earliest the boundary after that can come).
+  std::int64_t near_min = 0;
+  core::SimTime near_until = core::kTimeMax;
+  // Iterations of the run completed now (-1 before it starts): a hint for the next call while nothing changed.
+  std::int64_t iteration = 0;
+};
+
+}  // namespace greenfleet::serving
