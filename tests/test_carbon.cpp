@@ -123,6 +123,44 @@ TEST_CASE("CI CSV files: columns by name, empty values skipped and counted, bad 
                        core::InputError);
 }
 
+TEST_CASE("CI CSV values have the bounds of constants; impossible dates and spans are errors naming the row") {
+  test::TempDir dir;
+  const std::string head = "timestamp,g_per_kwh\n2023-01-01 00:00:00,100\n";
+  for (const auto& [row, why] : std::vector<std::pair<std::string, std::string>>{
+           {"2023-01-01 01:00:00,-5", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,nan", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,inf", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,1e308", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,5001", "out of range [0, 5000]"},
+           {"2023-02-29 01:00:00,5", "February 2023 has 28 days"},
+           {"2023-04-31 01:00:00,5", "April 2023 has 30 days"},
+           {"2023-01-01 01:00:00+99:99,5", "UTC offset +99:99 does not exist"},
+           {"2200-01-01 00:00:00,5", "more than 100 years after the first row"}}) {
+    const auto f = dir.write("ci.csv", head + row + "\n");
+    CHECK_THROWS_WITH_AS(energy::read_ci_csv(f, "timestamp", "g_per_kwh"), doctest::Contains((":3: ")),
+                         core::InputError);
+    CHECK_THROWS_WITH_AS(energy::read_ci_csv(f, "timestamp", "g_per_kwh"), doctest::Contains(why.c_str()),
+                         core::InputError);
+  }
+  // The bound applies after the unit's factor: 6 kg/kWh is 6000 g/kWh.
+  const auto kg = dir.write("kg.csv", head + "2023-01-01 01:00:00,6\n");
+  CHECK_THROWS_WITH_AS(energy::read_ci_csv(kg, "timestamp", "g_per_kwh", 1000.0),
+                       doctest::Contains("after the unit's factor 1000"), core::InputError);
+  CHECK(energy::read_ci_csv(kg, "timestamp", "g_per_kwh", 0.5).values == std::vector<double>{50, 3});
+  // A byte-order mark is reported as such, not as a missing column.
+  const auto bom = dir.write("bom.csv", "\xEF\xBB\xBF" + head);
+  CHECK_THROWS_WITH_AS(energy::read_ci_csv(bom, "timestamp", "g_per_kwh"),
+                       doctest::Contains("byte-order mark (BOM)"), core::InputError);
+  // A long header is shortened in the message.
+  const auto wide = dir.write("wide.csv", std::string(2000, 'h') + "\n2023-01-01 00:00:00,1\n");
+  try {
+    energy::read_ci_csv(wide, "timestamp", "g_per_kwh");
+    FAIL("expected an error");
+  } catch (const core::InputError& e) {
+    CHECK(std::string(e.what()).size() < 400);
+  }
+}
+
 TEST_CASE("power model: one step priced by hand") {
   // One GPU (idle 100 W, prefill 400 W, decode 200 W) on a server with 50 W of static host power and a 10 W busy
   // CPU core, PUE 1.5, grid at 360 g/kWh. A 1 s step, 0.5 s of it busy, a quarter of the work prefill:
