@@ -152,8 +152,9 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         if (c.has("start")) {
           std::int64_t t = 0;
           const std::string start = c.get_string("start");
-          if (!text::parse_timestamp(start, t))
-            c.fail("start", fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", start));
+          std::string bad;
+          if (!text::parse_timestamp(start, t, bad))
+            c.fail("start", fmt::format("'{}': {}", config::clip(start), bad));
           ci.start_epoch_ns = t;
         } else {
           c.note_optional("start");
@@ -165,20 +166,26 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
                         : unit == "lb_per_mwh" ? 0.45359237
                                                : 1.0;  // 1 lb/MWh = 0.4536 g/kWh
         try {
-          ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column);
+          // Values come back in g/kWh, checked against the bounds of a constant.
+          ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column, ci.unit_scale);
         } catch (const core::InputError& e) {
           c.fail("file", e.what());
         }
-        for (double& v : ci.series.values) v *= ci.unit_scale;
+        // The simulation measures the series from `start`: it must lie within 100 years of the file's rows.
+        std::int64_t gap = 0;
+        if (ci.start_epoch_ns &&
+            (__builtin_sub_overflow(*ci.start_epoch_ns, ci.series.first_row_ns, &gap) ||
+             gap > config::ConfigNode::kMaxDuration || gap < -config::ConfigNode::kMaxDuration))
+          c.fail("start", "is more than 100 years from the file's first row (out of range)");
       } else {
         ci.base = c.get_double("base", std::nullopt, 0, 5000);
         ci.dip = c.get_double("dip", std::nullopt, 0, 5000);
         if (ci.dip > ci.base) c.fail("dip", "must not exceed base (carbon intensity would go negative)");
-        ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour)) / 3600;
-        ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour)) / 3600;
+        ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour, 0, 24 * core::kHour)) / 3600;
+        ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour, 0, 24 * core::kHour)) / 3600;
         if (ci.sunset_h <= ci.sunrise_h || ci.sunset_h > 24)
           c.fail("sunset", "must be after sunrise and within the day");
-        ci.start_time_of_day = c.get_duration("start_time_of_day", 0);
+        ci.start_time_of_day = c.get_duration("start_time_of_day", 0, 0, 24 * core::kHour);
       }
       c.finish();
     }
@@ -235,6 +242,11 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       by->finish();
     }
     dep.perf_params.merge(config::read_params(pm, {after, specs.end()}));
+    // Per-step costs are added to the clock at every step: bounded so that no run can wrap the nanosecond time.
+    for (const char* key : {"step_overhead", "allreduce_latency"})
+      if (dep.perf_params.has(key) && dep.perf_params.get_duration(key) > core::kHour)
+        pm.fail(key, fmt::format("duration '{}' is out of range (max 1h: it is added to every step)",
+                                 core::duration_text(dep.perf_params.get_duration(key))));
     pm.finish();
     d.finish();
     x.deployments.push_back(dep);
@@ -272,7 +284,16 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     const auto& gpu = catalog.gpu(sku.gpu);
     const auto& model = catalog.model(dep.model);
     const double kv = kv_cache_bytes(dep, gpu, model);
-    if (kv < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
+    const double block = model.kv_bytes_per_token() * dep.scheduler.kv_block_size;
+    if (kv < block && kv + dep.activation_reserve_gb * 1e9 * dep.tensor_parallel >= block)
+      f.fail("sku",
+             fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
+                         "utilisation {}) because of deployment '{}''s activation_reserve_gb: {} GB per GPU "
+                         "leaves no room for KV cache; lower activation_reserve_gb, raise tensor_parallel "
+                         "or pick another SKU",
+                         dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
+                         dep.gpu_memory_utilization, dep.name, dep.activation_reserve_gb));
+    if (kv < block)
       f.fail("sku",
              fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
                          "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
