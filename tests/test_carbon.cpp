@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -217,6 +219,23 @@ TEST_CASE("power model: one step priced by hand") {
   CHECK(ledger.phase(energy::kIdle).energy() == doctest::Approx(3 * 150.0));  // 2 s before, 1 s after: 100 + 50 W
   CHECK(ledger.fleet_total().energy() == doctest::Approx(4 * 150.0 + 75 + 10));
   CHECK(ledger.conservation_error() < 1e-12);
+}
+
+TEST_CASE("the conservation check fails on non-finite numbers") {
+  // Inputs cannot produce them (values are bounded when read); a NaN must still never pass as conserved.
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    const auto ci = energy::CarbonSignal::constant(bad);
+    energy::ServerPower sp;
+    sp.pue = 1.2;
+    sp.ci = &ci;
+    sp.gpus = 1;
+    sp.gpus_in_instances = 1;
+    sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
+    sp.host_static_w = 50;
+    energy::CarbonLedger ledger({sp}, {{0, 1}}, core::kHour);
+    ledger.finalize(2 * core::kSecond);
+    CHECK(std::isinf(ledger.conservation_error()));
+  }
 }
 
 namespace {
