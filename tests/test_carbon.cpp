@@ -153,6 +153,10 @@ TEST_CASE("CI CSV values have the bounds of constants; impossible dates and span
   const auto bom = dir.write("bom.csv", "\xEF\xBB\xBF" + head);
   CHECK_THROWS_WITH_AS(energy::read_ci_csv(bom, "timestamp", "g_per_kwh"),
                        doctest::Contains("byte-order mark (BOM)"), core::InputError);
+  // A column read twice is an error, not a silent pick of one of them.
+  const auto twice = dir.write("twice.csv", "timestamp,g_per_kwh,g_per_kwh\n2023-01-01 00:00:00,1,2\n");
+  CHECK_THROWS_WITH_AS(energy::read_ci_csv(twice, "timestamp", "g_per_kwh"),
+                       doctest::Contains(":1: column 'g_per_kwh' appears twice"), core::InputError);
   // A long header is shortened in the message.
   const auto wide = dir.write("wide.csv", std::string(2000, 'h') + "\n2023-01-01 00:00:00,1\n");
   try {

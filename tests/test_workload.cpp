@@ -152,6 +152,25 @@ TEST_CASE("trace numbers out of range say so, with the bound; long fields are sh
                        core::InputError);
 }
 
+TEST_CASE("a column read twice or a non-JSON number is an error, not a silent pick") {
+  test::TempDir dir;
+  const auto f = dir.write("dup.csv", "TIMESTAMP,ContextTokens,TIMESTAMP,GeneratedTokens\n");
+  CHECK_THROWS_WITH_AS(AzureCsvSource(f, text::BadRowPolicy::kError),
+                       doctest::Contains(":1: column 'TIMESTAMP' appears twice (columns 1 and 3)"),
+                       core::InputError);
+  const auto b = dir.write("dup_b.csv", "Timestamp,Model,Request tokens,Response tokens,Model\n");
+  CHECK_THROWS_WITH_AS(workload::BurstGptCsvSource(b, text::BadRowPolicy::kError, ""),
+                       doctest::Contains("column 'Model' appears twice"), core::InputError);
+  const auto m = dir.write("m.jsonl",
+                           "{\"timestamp\": 0x10, \"input_length\": 1, \"output_length\": 1}\n"
+                           "{\"timestamp\": nan, \"input_length\": 1, \"output_length\": 1}\n"
+                           "{\"timestamp\": 1, \"input_length\": inf, \"output_length\": 1}\n");
+  workload::MooncakeJsonlSource ms(m, text::BadRowPolicy::kSkip);
+  workload::RequestSpec r;
+  CHECK_FALSE(ms.next(r));
+  CHECK(ms.skipped_rows() == 3);
+}
+
 TEST_CASE("a UTF-8 byte-order mark in a trace header is reported as such") {
   test::TempDir dir;
   const auto f =

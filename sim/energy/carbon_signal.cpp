@@ -120,6 +120,7 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
   text::split_csv(rows.line(), fields);
   int tcol = -1, vcol = -1;
   for (int i = 0; i < static_cast<int>(fields.size()); ++i) {
+    text::reject_repeated_column(rows, fields, i, {time_column, value_column});
     if (fields[i] == time_column) tcol = i;
     if (fields[i] == value_column) vcol = i;
   }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "sim/core/error.hpp"
 
 namespace greenfleet::text {
@@ -53,6 +55,16 @@ std::string check_count(std::string_view field, std::int32_t& out, std::int64_t 
   if (v > max) return fmt::format("is out of range (max {})", max);
   out = static_cast<std::int32_t>(v);
   return "";
+}
+
+void reject_repeated_column(const LineReader& rows, const std::vector<std::string_view>& header, int i,
+                            std::initializer_list<std::string_view> used) {
+  const std::string_view name = header[static_cast<std::size_t>(i)];
+  if (std::find(used.begin(), used.end(), name) == used.end()) return;
+  for (int j = 0; j < i; ++j)
+    if (header[static_cast<std::size_t>(j)] == name)
+      throw core::InputError(fmt::format("{}:{}: column '{}' appears twice (columns {} and {})", rows.path(),
+                                         rows.line_number(), clip(name), j + 1, i + 1));
 }
 
 void split_csv(const std::string& line, std::vector<std::string_view>& fields) {

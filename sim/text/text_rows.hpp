@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdint>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ std::string clip(std::string_view text, std::size_t max = 80);
 // A token count: a positive integer up to `max`. Returns "" or what is wrong ("is not a positive integer", "is
 // out of range (max 2147483647)"), to follow the quoted field in a message.
 std::string check_count(std::string_view field, std::int32_t& out, std::int64_t max = INT32_MAX);
+
+// Throws InputError naming the header line when column `i` of `header` is one of `used` and appeared before it
+// (a reader would otherwise silently take one of the two).
+void reject_repeated_column(const LineReader& rows, const std::vector<std::string_view>& header, int i,
+                            std::initializer_list<std::string_view> used);
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {

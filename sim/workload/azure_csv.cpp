@@ -14,6 +14,7 @@ AzureCsvSource::AzureCsvSource(const std::string& path, text::BadRowPolicy on_ba
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
+    text::reject_repeated_column(rows_, fields_, i, {"TIMESTAMP", "ContextTokens", "GeneratedTokens"});
     if (fields_[i] == "TIMESTAMP")
       col_time_ = i;
     else if (fields_[i] == "ContextTokens")

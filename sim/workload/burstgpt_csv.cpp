@@ -15,6 +15,7 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
+    text::reject_repeated_column(rows_, fields_, i, {"Timestamp", "Model", "Request tokens", "Response tokens"});
     if (fields_[i] == "Timestamp")
       col_time_ = i;
     else if (fields_[i] == "Model")

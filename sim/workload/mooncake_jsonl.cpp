@@ -82,6 +82,12 @@ class FlatJson {
   }
   bool read_number(double& v) {
     const char* begin = s_.data() + pos_;
+    // JSON numbers only: strtod alone would also take "nan", "inf" and hexadecimal.
+    const char c = peek(), next = pos_ + 1 < s_.size() ? s_[pos_ + 1] : '\0';
+    if (!((c >= '0' && c <= '9') || (c == '-' && next >= '0' && next <= '9'))) return false;
+    if (s_.compare(pos_, 2, "0x") == 0 || s_.compare(pos_, 2, "0X") == 0 || s_.compare(pos_, 3, "-0x") == 0 ||
+        s_.compare(pos_, 3, "-0X") == 0)
+      return false;
     char* end = nullptr;
     v = std::strtod(begin, &end);
     if (end == begin) return false;
