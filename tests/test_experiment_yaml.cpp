@@ -303,6 +303,9 @@ TEST_CASE("long values are shortened in messages") {
   CHECK(msg.size() < 300);
   CHECK(msg.find("...") != std::string::npos);
   CHECK(load_error(kBase, {"seed=" + huge}).size() < 300);
+  CHECK(load_error(replace(kBase, "sku: hgx-h100x8", "sku: " + huge)).size() < 300);
+  CHECK(load_error(replace(kBase, "source: synthetic", "source: " + huge)).size() < 400);
+  CHECK(load_error(replace(kBase, "name: d\n", "name: d\n    " + huge + ": 1\n")).size() < 600);
 }
 
 TEST_CASE("a model that does not fit because of activation_reserve_gb says so") {

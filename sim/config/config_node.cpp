@@ -257,7 +257,7 @@ std::string ConfigNode::get_choice(const std::string& key, const std::vector<std
   std::string list;
   for (const auto& o : options) list += (list.empty() ? "" : ", ") + o;
   const std::string hint = closest_match(s, std::set<std::string>(options.begin(), options.end()));
-  fail(key, fmt::format("'{}' is not one of: {}{}", s, list,
+  fail(key, fmt::format("'{}' is not one of: {}{}", clip(s), list,
                         hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 

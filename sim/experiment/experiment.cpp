@@ -32,7 +32,7 @@ std::string check_ref(config::ConfigNode& node, const std::string& key, const st
   const std::string value = node.get_string(key);
   if (ids.count(value)) return value;
   const std::string hint = config::closest_match(value, ids);
-  node.fail(key, fmt::format("unknown {} '{}'{}; see `greenfleet list`", what, value,
+  node.fail(key, fmt::format("unknown {} '{}'{}; see `greenfleet list`", what, config::clip(value),
                              hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 
@@ -124,7 +124,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   for (auto& s : root.child_list("sites")) {
     SiteConfig site;
     site.name = s.get_string("name");
-    if (!site_names.insert(site.name).second) s.fail("name", fmt::format("duplicate site name '{}'", site.name));
+    if (!site_names.insert(site.name).second)
+      s.fail("name", fmt::format("duplicate site name '{}'", config::clip(site.name)));
     site.pue = s.get_double("pue", 1.0, 1.0, 3.0);
     auto& ci = site.carbon_intensity;
     if (!s.is_map("carbon_intensity")) {
@@ -199,7 +200,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     DeploymentConfig dep;
     dep.name = d.get_string("name");
     if (!deployment_names.insert(dep.name).second)
-      d.fail("name", fmt::format("duplicate deployment name '{}'", dep.name));
+      d.fail("name", fmt::format("duplicate deployment name '{}'", config::clip(dep.name)));
     dep.model = check_ref(d, "model", model_ids, "model");
     dep.tensor_parallel = static_cast<std::int32_t>(d.get_int("tensor_parallel", 1, 1, 8));
     dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
@@ -236,7 +237,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     dep.perf_params = config::read_params(pm, {specs.begin(), after});
     if (auto by = pm.maybe_child("by_gpu")) {
       for (const auto& gpu : by->keys()) {
-        if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", gpu));
+        if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", config::clip(gpu)));
         dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, perf_models().names());
       }
       by->finish();
@@ -271,7 +272,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name) : f.get_string("deployment");
     if (!deployment_names.count(e.deployment)) {
       const std::string hint = config::closest_match(e.deployment, deployment_names);
-      f.fail("deployment", fmt::format("unknown deployment '{}'{}", e.deployment,
+      f.fail("deployment", fmt::format("unknown deployment '{}'{}", config::clip(e.deployment),
                                        hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
     }
     const auto& sku = catalog.server(e.sku);
@@ -324,7 +325,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
   if (!deployment_names.count(x.workload.deployment)) {
     const std::string hint = config::closest_match(x.workload.deployment, deployment_names);
-    w.fail("deployment", fmt::format("unknown deployment '{}'{}", x.workload.deployment,
+    w.fail("deployment", fmt::format("unknown deployment '{}'{}", config::clip(x.workload.deployment),
                                      hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
   x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));

@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::istringstream lines(std::string(reinterpret_cast<const char*>(data), size));
   for (std::string line; std::getline(lines, line);)
     if (line.rfind("#set ", 0) == 0) options.overrides.push_back(line.substr(5));
-  // The data directory is the seed corpus folder: no large files there, and trace names resolve to nothing.
+  // No data directory: relative data files resolve next to the scratch input only, so nothing large is read.
   options.data_dir = "/nonexistent";
   return fuzz::expect_input_errors_only([&] {
     const experiment::Experiment x = experiment::load_experiment(path, catalog, options);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (address and undefined-behaviour sanitizers) in build-fuzz/, replays
 # every file of tests/fuzz/regressions/<harness>/ (inputs that once failed: they must now pass), then fuzzes each
-# harness for SECONDS (default 30) from its seed corpus tests/fuzz/corpus/<harness>/. New corpus entries go to
-# build-fuzz/corpus/, crashes to build-fuzz/findings/; any finding fails the script.
+# harness for SECONDS (default 30) from its seed corpus tests/fuzz/corpus/<harness>/, with the dictionary
+# tests/fuzz/<harness>.dict where there is one. New corpus entries go to build-fuzz/corpus/, crashes to
+# build-fuzz/findings/; any finding fails the script.
 #   bash tests/fuzz/run.sh [SECONDS] [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,7 +28,8 @@ for h in "${harnesses[@]}"; do
   fi
   mkdir -p "$build/corpus/$h" "$build/findings/$h"
   echo "fuzz: $h: ${seconds}s"
-  if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+  dict=(); [ -f "tests/fuzz/$h.dict" ] && dict=(-dict="tests/fuzz/$h.dict")
+  if ! "$bin" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
        -artifact_prefix="$build/findings/$h/" "$build/corpus/$h" "tests/fuzz/corpus/$h" >"$build/$h.log" 2>&1; then
     echo "fuzz: $h: FINDING (input in $build/findings/$h/)" >&2
     tail -n 40 "$build/$h.log" >&2
