@@ -124,7 +124,7 @@ check "--set through an alias changes only that entry (1 + 2 servers of 8 GPUs)"
   grep -q "^  instances  *24$" "$tmp/alias.txt"
 "$bin" run "$tmp/q.yaml" -q --set deployments.0.perf_model.step_overhead=100y -o "$tmp/so.h5" > /dev/null 2> "$tmp/err.txt"
 check "100y step overhead exits 2" test $? -eq 2
-check "100y step overhead names the key" grep -q "(--set deployments\[0\].perf_model.step_overhead): duration .* is out of range (max 1h" "$tmp/err.txt"
+check "100y step overhead names the key" grep -q "(--set deployments\[0\].perf_model.step_overhead): duration .* is out of range (max 10s" "$tmp/err.txt"
 "$bin" run "$tmp/q.yaml" -q --set 'deployments.0.scheduler={max_num_seqs: 1, bogus: 2}' -o "$tmp/s.h5" > /dev/null 2> "$tmp/err.txt"
 check "unknown key inside a --set value names the --set key" grep -q "q.yaml (--set deployments\[0\].scheduler.bogus): unknown key" "$tmp/err.txt"
 printf '\xEF\xBB\xBFtimestamp,g_per_kwh\n2024-01-01 00:00:00,10\n' > "$tmp/bom.csv"

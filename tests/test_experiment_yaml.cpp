@@ -274,7 +274,7 @@ TEST_CASE("durations that could overflow the nanosecond clock are load errors na
   CHECK(load_error(kBase, {"deployments.0.perf_model.step_overhead=100y"})
             .find("(--set deployments[0].perf_model.step_overhead): duration") != std::string::npos);
   CHECK(load_error(kBase, {"deployments.0.perf_model.allreduce_latency=2h"})
-            .find("allreduce_latency): duration '2h' is out of range (max 1h") != std::string::npos);
+            .find("allreduce_latency): duration '2h' is out of range (max 1s") != std::string::npos);
   CHECK(load_error(kBase + "carbon: {slot: 300y}\n").find("carbon.slot: duration '300y' is out of range") !=
         std::string::npos);
   // The largest accepted values still load.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "sim/catalog/catalog.hpp"
 #include "sim/config/config_node.hpp"
@@ -243,11 +244,14 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       by->finish();
     }
     dep.perf_params.merge(config::read_params(pm, {after, specs.end()}));
-    // Per-step costs are added to the clock at every step: bounded so that no run can wrap the nanosecond time.
-    for (const char* key : {"step_overhead", "allreduce_latency"})
-      if (dep.perf_params.has(key) && dep.perf_params.get_duration(key) > core::kHour)
-        pm.fail(key, fmt::format("duration '{}' is out of range (max 1h: it is added to every step)",
-                                 core::duration_text(dep.perf_params.get_duration(key))));
+    // Per-step costs are added to the clock at every step (the all-reduce latency twice per layer): bounded far
+    // above any real server so that a run cannot wrap the nanosecond clock after a few steps.
+    for (const auto& [key, max, max_text] :
+         {std::tuple<const char*, core::SimTime, const char*>{"step_overhead", 10 * core::kSecond, "10s"},
+          {"allreduce_latency", core::kSecond, "1s"}})
+      if (dep.perf_params.has(key) && dep.perf_params.get_duration(key) > max)
+        pm.fail(key, fmt::format("duration '{}' is out of range (max {}: it is added to every step)",
+                                 core::duration_text(dep.perf_params.get_duration(key)), max_text));
     pm.finish();
     d.finish();
     x.deployments.push_back(dep);
