@@ -14,9 +14,12 @@
 
 namespace greenfleet::fuzz {
 
-// A per-process scratch file holding `data`; reused by every input of the run.
+// A per-process scratch file holding `data`; reused by every input of the run (one extension per harness) and
+// removed at exit.
 inline std::string write_input(const std::uint8_t* data, std::size_t size, const std::string& extension) {
-  const std::string path = "/tmp/greenfleet_fuzz_" + std::to_string(::getpid()) + extension;
+  static const std::string path = "/tmp/greenfleet_fuzz_" + std::to_string(::getpid()) + extension;
+  static const bool cleanup = [] { return std::atexit([] { std::remove(path.c_str()); }) == 0; }();
+  (void)cleanup;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
   return path;
