@@ -144,11 +144,17 @@ TEST_CASE("trace numbers out of range say so, with the bound; long fields are sh
                        core::InputError);
   CHECK_THROWS_WITH_AS(ms.next(r), doctest::Contains("key \"input_length\" appears twice"), core::InputError);
 
-  const auto b = dir.write("b.csv", "Timestamp,Model,Request tokens,Response tokens\n1,m,3000000000,1\n2,m,1,0\n");
+  const auto b = dir.write(
+      "b.csv",
+      "Timestamp,Model,Request tokens,Response tokens\n1,m,3000000000,1\n2,m,1,0\n1e12,m,1,1\n-1,m,1,1\n");
   workload::BurstGptCsvSource bs(b, text::BadRowPolicy::kError, "");
   CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("Request tokens '3000000000' is out of range"),
                        core::InputError);
   CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("is not a positive integer (a failed request)"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("Timestamp '1e12' is out of range (max 3153600000 s"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("Timestamp '-1' is not a non-negative number"),
                        core::InputError);
 }
 

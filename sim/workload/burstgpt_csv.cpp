@@ -43,9 +43,11 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
       why = fmt::format("expected {} columns, found {}", ncols_, fields_.size());
     } else if (!model_filter_.empty() && fields_[col_model_] != model_filter_) {
       continue;
-    } else if (!text::parse_number(fields_[col_time_], t) || !std::isfinite(t) || t < 0 ||
-               !core::fits_sim_time(t)) {
+    } else if (!text::parse_number(fields_[col_time_], t) || std::isnan(t) || t < 0) {
       why = fmt::format("Timestamp '{}' is not a non-negative number of seconds", text::clip(fields_[col_time_]));
+    } else if (!(t <= core::to_seconds(ArrivalClock::kMaxSpan))) {
+      why = fmt::format("Timestamp '{}' is out of range (max {} s, 100 years)", text::clip(fields_[col_time_]),
+                        core::to_seconds(ArrivalClock::kMaxSpan));
     } else if (!(bad_prompt = text::check_count(fields_[col_request_], prompt)).empty()) {
       why = fmt::format("Request tokens '{}' {}", text::clip(fields_[col_request_]), bad_prompt);
     } else if (!(bad_output = text::check_count(fields_[col_response_], output)).empty()) {

@@ -132,8 +132,9 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
         why = "needs \"timestamp\", \"input_length\" and \"output_length\"";
       else if (ts < 0)
         why = fmt::format("timestamp {} is negative", ts);
-      else if (!core::fits_sim_time(ts * 1e-3))
-        why = fmt::format("timestamp {} ms is out of range", ts);
+      else if (!(ts * 1e-3 <= core::to_seconds(ArrivalClock::kMaxSpan)))
+        why = fmt::format("timestamp {} ms is out of range (max {} ms, 100 years)", ts,
+                          core::to_seconds(ArrivalClock::kMaxSpan) * 1e3);
       else if (in < 1 || in != std::floor(in))
         why = fmt::format("input_length {} is not a positive integer", in);
       else if (in > 1e9)
