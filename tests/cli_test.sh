@@ -136,5 +136,33 @@ if [ -n "${GREENFLEET_DATA:-}" ] || [ -d "$src/../shared/data/profiling" ]; then
   check "calibrate on bad data writes nothing" test ! -e "$tmp/badcal"
 fi
 
+# Input robustness (issue #18): nothing the user wrote is silently changed; each case exits 2 and says why.
+sed -e 's/^seed: 42/seed: 42\nseed: 7/' "$tmp/q.yaml" > "$tmp/dup.yaml"
+"$bin" run "$tmp/dup.yaml" -q -o "$tmp/dup.h5" > /dev/null 2> "$tmp/err.txt"
+check "duplicate key exits 2" test $? -eq 2
+check "duplicate key names both lines" grep -q "dup.yaml:[0-9]*:1: duplicate key 'seed' (first at line [0-9]*)" "$tmp/err.txt"
+awk '/^fleet:/{print; print "  - &srv"; getline; sub(/^  - /, "    "); print; next} {print}' "$tmp/q.yaml" \
+  | sed -e 's/^    count: 1$/    count: 1\n  - *srv/' > "$tmp/alias.yaml"
+"$bin" run "$tmp/alias.yaml" --set fleet.1.count=2 -o "$tmp/alias.h5" > "$tmp/alias.txt" 2> "$tmp/err.txt"
+check "--set through an alias runs" test $? -eq 0
+check "--set through an alias changes only that entry (1 + 2 servers of 8 GPUs)" \
+  grep -q "^  instances  *24$" "$tmp/alias.txt"
+"$bin" run "$tmp/q.yaml" -q --set deployments.0.perf_model.step_overhead=100y -o "$tmp/so.h5" > /dev/null 2> "$tmp/err.txt"
+check "100y step overhead exits 2" test $? -eq 2
+check "100y step overhead names the key" grep -q "(--set deployments\[0\].perf_model.step_overhead): duration .* is out of range (max 10s" "$tmp/err.txt"
+"$bin" run "$tmp/q.yaml" -q --set 'deployments.0.scheduler={max_num_seqs: 1, bogus: 2}' -o "$tmp/s.h5" > /dev/null 2> "$tmp/err.txt"
+check "unknown key inside a --set value names the --set key" grep -q "q.yaml (--set deployments\[0\].scheduler.bogus): unknown key" "$tmp/err.txt"
+printf '\xEF\xBB\xBFtimestamp,g_per_kwh\n2024-01-01 00:00:00,10\n' > "$tmp/bom.csv"
+"$bin" run "$tmp/q.yaml" -q --set "sites.0.carbon_intensity={kind: csv, file: $tmp/bom.csv}" -o "$tmp/bom.h5" > /dev/null 2> "$tmp/err.txt"
+check "BOM in a CI file exits 2" test $? -eq 2
+check "BOM in a CI file is reported as such" grep -q "byte-order mark (BOM)" "$tmp/err.txt"
+printf 'timestamp,g_per_kwh\n2023-02-29 00:00:00,10\n' > "$tmp/feb.csv"
+"$bin" run "$tmp/q.yaml" -q --set "sites.0.carbon_intensity={kind: csv, file: $tmp/feb.csv}" -o "$tmp/feb.h5" > /dev/null 2> "$tmp/err.txt"
+check "impossible date in a CI file names the row" grep -q "feb.csv:2: '2023-02-29 00:00:00': day 29 does not exist" "$tmp/err.txt"
+printf 'timestamp,g_per_kwh\n2023-01-01 00:00:00,nan\n' > "$tmp/nan.csv"
+"$bin" run "$tmp/q.yaml" -q --set "sites.0.carbon_intensity={kind: csv, file: $tmp/nan.csv}" -o "$tmp/nan.h5" > /dev/null 2> "$tmp/err.txt"
+check "NaN carbon intensity exits 2" test $? -eq 2
+check "NaN carbon intensity is out of range" grep -q "nan.csv:2: g_per_kwh 'nan' is out of range" "$tmp/err.txt"
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -124,6 +126,48 @@ TEST_CASE("CI CSV files: columns by name, empty values skipped and counted, bad 
                        core::InputError);
 }
 
+TEST_CASE("CI CSV values have the bounds of constants; impossible dates and spans are errors naming the row") {
+  test::TempDir dir;
+  const std::string head = "timestamp,g_per_kwh\n2023-01-01 00:00:00,100\n";
+  for (const auto& [row, why] : std::vector<std::pair<std::string, std::string>>{
+           {"2023-01-01 01:00:00,-5", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,nan", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,inf", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,1e308", "out of range [0, 5000]"},
+           {"2023-01-01 01:00:00,5001", "out of range [0, 5000]"},
+           {"2023-02-29 01:00:00,5", "February 2023 has 28 days"},
+           {"2023-04-31 01:00:00,5", "April 2023 has 30 days"},
+           {"2023-01-01 01:00:00+99:99,5", "UTC offset +99:99 does not exist"},
+           {"2200-01-01 00:00:00,5", "more than 100 years after the first row"}}) {
+    const auto f = dir.write("ci.csv", head + row + "\n");
+    CHECK_THROWS_WITH_AS(energy::read_ci_csv(f, "timestamp", "g_per_kwh"), doctest::Contains((":3: ")),
+                         core::InputError);
+    CHECK_THROWS_WITH_AS(energy::read_ci_csv(f, "timestamp", "g_per_kwh"), doctest::Contains(why.c_str()),
+                         core::InputError);
+  }
+  // The bound applies after the unit's factor: 6 kg/kWh is 6000 g/kWh.
+  const auto kg = dir.write("kg.csv", head + "2023-01-01 01:00:00,6\n");
+  CHECK_THROWS_WITH_AS(energy::read_ci_csv(kg, "timestamp", "g_per_kwh", 1000.0),
+                       doctest::Contains("after the unit's factor 1000"), core::InputError);
+  CHECK(energy::read_ci_csv(kg, "timestamp", "g_per_kwh", 0.5).values == std::vector<double>{50, 3});
+  // A byte-order mark is reported as such, not as a missing column.
+  const auto bom = dir.write("bom.csv", "\xEF\xBB\xBF" + head);
+  CHECK_THROWS_WITH_AS(energy::read_ci_csv(bom, "timestamp", "g_per_kwh"),
+                       doctest::Contains("byte-order mark (BOM)"), core::InputError);
+  // A column read twice is an error, not a silent pick of one of them.
+  const auto twice = dir.write("twice.csv", "timestamp,g_per_kwh,g_per_kwh\n2023-01-01 00:00:00,1,2\n");
+  CHECK_THROWS_WITH_AS(energy::read_ci_csv(twice, "timestamp", "g_per_kwh"),
+                       doctest::Contains(":1: column 'g_per_kwh' appears twice"), core::InputError);
+  // A long header is shortened in the message.
+  const auto wide = dir.write("wide.csv", std::string(2000, 'h') + "\n2023-01-01 00:00:00,1\n");
+  try {
+    energy::read_ci_csv(wide, "timestamp", "g_per_kwh");
+    FAIL("expected an error");
+  } catch (const core::InputError& e) {
+    CHECK(std::string(e.what()).size() < 400);
+  }
+}
+
 TEST_CASE("power model: one step priced by hand") {
   // One GPU (idle 100 W, prefill 400 W, decode 200 W) on a server with 50 W of static host power and a 10 W busy
   // CPU core, PUE 1.5, grid at 360 g/kWh. A 1 s step, 0.5 s of it busy, a quarter of the work prefill:
@@ -180,6 +224,23 @@ TEST_CASE("power model: one step priced by hand") {
   CHECK(ledger.phase(energy::kIdle).energy() == doctest::Approx(3 * 150.0));  // 2 s before, 1 s after: 100 + 50 W
   CHECK(ledger.fleet_total().energy() == doctest::Approx(4 * 150.0 + 75 + 10));
   CHECK(ledger.conservation_error() < 1e-12);
+}
+
+TEST_CASE("the conservation check fails on non-finite numbers") {
+  // Inputs cannot produce them (values are bounded when read); a NaN must still never pass as conserved.
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    const auto ci = energy::CarbonSignal::constant(bad);
+    energy::ServerPower sp;
+    sp.pue = 1.2;
+    sp.ci = &ci;
+    sp.gpus = 1;
+    sp.gpus_in_instances = 1;
+    sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
+    sp.host_static_w = 50;
+    energy::CarbonLedger ledger({sp}, {{0, 1}}, core::kHour);
+    ledger.finalize(2 * core::kSecond);
+    CHECK(std::isinf(ledger.conservation_error()));
+  }
 }
 
 namespace {

@@ -80,6 +80,130 @@ TEST_CASE("malformed trace rows: error with file:line by default, counted when s
   CHECK(s.skipped_rows() == 4);  // bad number, short row, time going back, zero output
 }
 
+TEST_CASE("impossible calendar dates and UTC offsets are rejected, naming what is wrong") {
+  std::int64_t t = 0;
+  std::string why;
+  CHECK_FALSE(text::parse_timestamp("2023-02-29 00:00:00", t, why));
+  CHECK(why == "day 29 does not exist: February 2023 has 28 days");
+  CHECK(text::parse_timestamp("2024-02-29 00:00:00", t, why));
+  CHECK(text::parse_timestamp("2000-02-29 00:00:00", t, why));
+  CHECK_FALSE(text::parse_timestamp("1900-02-29 00:00:00", t, why));
+  CHECK_FALSE(text::parse_timestamp("2024-02-30 00:00:00", t, why));
+  CHECK_FALSE(text::parse_timestamp("2023-04-31 00:00:00", t, why));
+  CHECK(why.find("April 2023 has 30 days") != std::string::npos);
+  CHECK_FALSE(text::parse_timestamp("2023-06-31T00:00:00Z", t, why));
+  CHECK(text::parse_timestamp("2023-12-31 23:59:60", t, why));  // a leap second
+  CHECK_FALSE(text::parse_timestamp("2023-01-01 00:00:00+99:99", t, why));
+  CHECK(why.find("UTC offset +99:99 does not exist") != std::string::npos);
+  CHECK_FALSE(text::parse_timestamp("2023-01-01 00:00:00-18:30", t, why));
+  CHECK(text::parse_timestamp("2023-01-01 00:00:00+14:00", t, why));
+  CHECK_FALSE(text::parse_timestamp("1677-12-31 23:59:59", t, why));
+  // In a trace, the row is named.
+  test::TempDir dir;
+  const auto f = dir.write("d.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-30 00:00:00,1,1\n");
+  AzureCsvSource s(f, text::BadRowPolicy::kError);
+  workload::RequestSpec r;
+  CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains((f + ":2: TIMESTAMP '2023-02-30 00:00:00': day 30").c_str()),
+                       core::InputError);
+}
+
+TEST_CASE("trace numbers out of range say so, with the bound; long fields are shortened") {
+  test::TempDir dir;
+  const auto f = dir.write("big.csv",
+                           "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1,1\n"
+                           "2023-01-01 00:00:00,99999999999,1\n"
+                           "2023-01-01 00:00:01,1,99999999999999999999999\n"
+                           "2023-01-01 00:00:02,1," +
+                               std::string(500, '7') +
+                               "x\n"
+                               "2200-01-01 00:00:02,1,1\n");
+  AzureCsvSource s(f, text::BadRowPolicy::kError);
+  workload::RequestSpec r;
+  REQUIRE(s.next(r));
+  CHECK_THROWS_WITH_AS(s.next(r),
+                       doctest::Contains("ContextTokens '99999999999' is out of range (max 2147483647)"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains("is out of range (max 2147483647)"), core::InputError);
+  try {
+    s.next(r);
+    FAIL("expected an error");
+  } catch (const core::InputError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("...' is not a positive integer") != std::string::npos);
+    CHECK(msg.size() < 300);
+  }
+  // Rows may not lie more than 100 years apart (sums with them would pass the int64-nanosecond range).
+  CHECK_THROWS_WITH_AS(s.next(r), doctest::Contains("more than 100 years after the first row"), core::InputError);
+
+  const auto m = dir.write("m.jsonl",
+                           "{\"timestamp\": 0, \"input_length\": 2e9, \"output_length\": 1}\n"
+                           "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 1, "
+                           "\"input_length\": 6}\n");
+  workload::MooncakeJsonlSource ms(m, text::BadRowPolicy::kError);
+  CHECK_THROWS_WITH_AS(ms.next(r), doctest::Contains("input_length 2000000000 is out of range (max 1000000000)"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(ms.next(r), doctest::Contains("key \"input_length\" appears twice"), core::InputError);
+
+  const auto b = dir.write(
+      "b.csv",
+      "Timestamp,Model,Request tokens,Response tokens\n1,m,3000000000,1\n2,m,1,0\n1e12,m,1,1\n-1,m,1,1\n");
+  workload::BurstGptCsvSource bs(b, text::BadRowPolicy::kError, "");
+  CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("Request tokens '3000000000' is out of range"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("is not a positive integer (a failed request)"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("Timestamp '1e12' is out of range (max 3153600000 s"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(bs.next(r), doctest::Contains("Timestamp '-1' is not a non-negative number"),
+                       core::InputError);
+}
+
+TEST_CASE("a column read twice or a non-JSON number is an error, not a silent pick") {
+  test::TempDir dir;
+  const auto f = dir.write("dup.csv", "TIMESTAMP,ContextTokens,TIMESTAMP,GeneratedTokens\n");
+  CHECK_THROWS_WITH_AS(AzureCsvSource(f, text::BadRowPolicy::kError),
+                       doctest::Contains(":1: column 'TIMESTAMP' appears twice (columns 1 and 3)"),
+                       core::InputError);
+  const auto b = dir.write("dup_b.csv", "Timestamp,Model,Request tokens,Response tokens,Model\n");
+  CHECK_THROWS_WITH_AS(workload::BurstGptCsvSource(b, text::BadRowPolicy::kError, ""),
+                       doctest::Contains("column 'Model' appears twice"), core::InputError);
+  const auto m = dir.write("m.jsonl",
+                           "{\"timestamp\": 0x10, \"input_length\": 1, \"output_length\": 1}\n"
+                           "{\"timestamp\": nan, \"input_length\": 1, \"output_length\": 1}\n"
+                           "{\"timestamp\": 1, \"input_length\": inf, \"output_length\": 1}\n");
+  workload::MooncakeJsonlSource ms(m, text::BadRowPolicy::kSkip);
+  workload::RequestSpec r;
+  CHECK_FALSE(ms.next(r));
+  CHECK(ms.skipped_rows() == 3);
+}
+
+TEST_CASE("a UTF-8 byte-order mark in a trace header is reported as such") {
+  test::TempDir dir;
+  const auto f =
+      dir.write("bom.csv", "\xEF\xBB\xBFTIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1,1\n");
+  CHECK_THROWS_WITH_AS(AzureCsvSource(f, text::BadRowPolicy::kError),
+                       doctest::Contains(":1: the file starts with a UTF-8 byte-order mark (BOM)"),
+                       core::InputError);
+  const auto j =
+      dir.write("bom.jsonl", "\xEF\xBB\xBF{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}\n");
+  workload::MooncakeJsonlSource ms(j, text::BadRowPolicy::kSkip);
+  workload::RequestSpec r;
+  CHECK_THROWS_WITH_AS(ms.next(r), doctest::Contains("byte-order mark"), core::InputError);
+}
+
+TEST_CASE("offline deadlines and rate scaling cannot push times past the int64-nanosecond range") {
+  test::TempDir dir;
+  const auto f = dir.write("t.csv",
+                           "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1,1\n"
+                           "2100-01-01 00:00:00,1,1\n");
+  workload::TransformSpec spec;
+  spec.rate_scale = 0.5;  // doubles a 77-year gap
+  workload::TransformedSource t(std::make_unique<AzureCsvSource>(f, text::BadRowPolicy::kError), spec, 1);
+  workload::RequestSpec r;
+  REQUIRE(t.next(r));
+  CHECK_THROWS_WITH_AS(t.next(r), doctest::Contains("more than 100 years into the run"), core::InputError);
+}
+
 TEST_CASE("a trace without the expected header is rejected") {
   test::TempDir dir;
   const auto f = dir.write("h.csv", "time,in,out\n1,2,3\n");

@@ -1,11 +1,16 @@
 #include "sim/config/config_node.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 #include "sim/core/error.hpp"
 
@@ -20,7 +25,7 @@ std::string type_name(const YAML::Node& n) {
     case YAML::NodeType::Null:
       return "nothing (null)";
     case YAML::NodeType::Scalar:
-      return fmt::format("'{}'", n.Scalar());
+      return fmt::format("'{}'", clip(n.Scalar()));
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -44,7 +49,95 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+// Walks the parser's events and reports the first mapping key that appears twice (yaml-cpp keeps the first and
+// silently drops the second) and any second document (YAML::Load reads only the first).
+class DuplicateKeyCheck : public YAML::EventHandler {
+ public:
+  struct Found {
+    std::string key;
+    YAML::Mark first, second;
+  };
+  std::optional<Found> found;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, nullptr); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, nullptr); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string& value) override {
+    node(mark, &value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark, nullptr);
+    frames_.push_back(Frame{false, true, {}});
+  }
+  void OnSequenceEnd() override { frames_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark, nullptr);
+    frames_.push_back(Frame{true, true, {}});
+  }
+  void OnMapEnd() override { frames_.pop_back(); }
+
+ private:
+  struct Frame {
+    bool map;
+    bool want_key;
+    std::map<std::string, YAML::Mark> keys;
+  };
+  // A node starts: in a mapping, nodes alternate between key and value.
+  void node(const YAML::Mark& mark, const std::string* scalar) {
+    if (frames_.empty() || !frames_.back().map) return;
+    Frame& f = frames_.back();
+    if (f.want_key && scalar && !found) {
+      const auto [it, fresh] = f.keys.emplace(*scalar, mark);
+      if (!fresh) found = Found{*scalar, it->second, mark};
+    }
+    f.want_key = !f.want_key;
+  }
+  std::vector<Frame> frames_;
+};
+
+// Parses one document, rejecting duplicate keys and further documents. `where` prefixes messages: the file name
+// (positions follow as :line:column) or a --set argument.
+YAML::Node parse_document(const std::string& text, const std::string& where, bool file_positions) {
+  auto at = [&](const YAML::Mark& m) {
+    return file_positions ? fmt::format("{}:{}:{}", where, m.line + 1, m.column + 1)
+                          : fmt::format("{}: line {} column {}", where, m.line + 1, m.column + 1);
+  };
+  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DuplicateKeyCheck check;
+    parser.HandleNextDocument(check);
+    if (check.found)
+      throw InputError(fmt::format("{}: duplicate key '{}' (first at line {}); each key may appear once",
+                                   at(check.found->second), clip(check.found->key), check.found->first.line + 1));
+    DuplicateKeyCheck rest;
+    if (parser.HandleNextDocument(rest))
+      throw InputError(fmt::format("{}: more than one YAML document ('---'); only one is read", where));
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw InputError(fmt::format("{}: YAML syntax error: {}", at(e.mark), e.msg));
+  } catch (const YAML::Exception& e) {
+    throw InputError(fmt::format("{}: YAML error: {}", where, e.msg));
+  }
+}
+
+// The text of a mapping key; keys that are lists or mappings are an input error, not a conversion exception.
+std::string key_text(const YAML::Node& key, const std::string& file) {
+  if (key.IsScalar()) return key.Scalar();
+  if (key.IsNull()) return "null";
+  const YAML::Mark m = key.Mark();
+  throw InputError(fmt::format("{}:{}:{}: a mapping key must be a plain name, got {}", file, m.line + 1,
+                               m.column + 1, type_name(key)));
+}
+
 }  // namespace
+
+std::string clip(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return std::string(text.substr(0, max > 3 ? max - 3 : 0)) + "...";
+}
 
 std::string closest_match(const std::string& word, const std::set<std::string>& candidates) {
   std::string best;
@@ -69,14 +162,15 @@ ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path, YAML
 }
 
 YAML::Node ConfigNode::load_file(const std::string& file) {
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open file", file));
-  try {
-    return YAML::Load(in);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(
-        fmt::format("{}:{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_text(text.str(), file);
+}
+
+YAML::Node ConfigNode::load_text(const std::string& text, const std::string& file) {
+  return parse_document(text, file, true);
 }
 
 std::string ConfigNode::location(const YAML::Mark& mark) const {
@@ -89,17 +183,20 @@ std::string ConfigNode::key_path(const std::string& key) const {
   return path_.empty() ? key : path_ + "." + key;
 }
 
-std::string ConfigNode::where(const std::string& key) const {
-  const std::string path = key_path(key);
-  // Values set on the command line have no place in the file: name the override instead of a position.
-  // Values set on the command line (the key or a section containing it) have no place in the file.
-  if (overrides_ && !key.empty())
+std::string ConfigNode::at(const std::string& path, const YAML::Mark& mark) const {
+  // Values set on the command line (the key or a section containing it) have no place in the file: name the
+  // override instead of a position (their marks are positions in the --set text, not in the file).
+  if (overrides_)
     for (const auto& o : *overrides_)
       if (path == o || path.rfind(o + ".", 0) == 0 || path.rfind(o + "[", 0) == 0)
         return fmt::format("{} (--set {})", file_, path);
+  return fmt::format("{}: {}", location(mark), path);
+}
+
+std::string ConfigNode::where(const std::string& key) const {
   const YAML::Node v = value(key);
   const YAML::Mark mark = (v && !key.empty()) ? v.Mark() : node_.Mark();
-  return fmt::format("{}: {}", location(mark), path);
+  return at(key_path(key), mark);
 }
 
 void ConfigNode::fail(const std::string& key, const std::string& message) const {
@@ -107,7 +204,7 @@ void ConfigNode::fail(const std::string& key, const std::string& message) const 
 }
 
 void ConfigNode::fail_here(const std::string& message) const {
-  throw InputError(fmt::format("{}: {}: {}", location(node_.Mark()), key_path(""), message));
+  throw InputError(fmt::format("{}: {}", at(key_path(""), node_.Mark()), message));
 }
 
 YAML::Node ConfigNode::value(const std::string& key) const {
@@ -129,7 +226,7 @@ bool ConfigNode::is_map(const std::string& key) const {
 std::vector<std::string> ConfigNode::keys() const {
   std::vector<std::string> out;
   if (node_.IsMap())
-    for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+    for (const auto& kv : node_) out.push_back(key_text(kv.first, file_));
   return out;
 }
 
@@ -160,7 +257,7 @@ std::string ConfigNode::get_choice(const std::string& key, const std::vector<std
   std::string list;
   for (const auto& o : options) list += (list.empty() ? "" : ", ") + o;
   const std::string hint = closest_match(s, std::set<std::string>(options.begin(), options.end()));
-  fail(key, fmt::format("'{}' is not one of: {}{}", s, list,
+  fail(key, fmt::format("'{}' is not one of: {}{}", clip(s), list,
                         hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 
@@ -179,6 +276,13 @@ double ConfigNode::get_double(const std::string& key, std::optional<double> def,
   try {
     out = v.as<double>();
   } catch (const YAML::Exception&) {
+    // A number too large for a double ("1e999") is out of range, not "not a number".
+    const std::string& text = v.Scalar();
+    char* end = nullptr;
+    errno = 0;
+    const double d = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size() && errno == ERANGE && std::isinf(d))
+      fail(key, fmt::format("value {} is out of range [{}, {}]", type_name(v), min, max));
     fail(key, fmt::format("expected a number, got {}", type_name(v)));
   }
   if (!std::isfinite(out)) fail(key, fmt::format("expected a finite number, got {}", type_name(v)));
@@ -202,6 +306,14 @@ std::int64_t ConfigNode::get_int(const std::string& key, std::optional<std::int6
   try {
     out = v.as<std::int64_t>();
   } catch (const YAML::Exception&) {
+    // Digits that do not fit an int64 are out of range, not "not an integer".
+    std::string_view digits = v.Scalar();
+    if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.remove_prefix(1);
+    if (!digits.empty() &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      if (max == INT64_MAX) fail(key, fmt::format("value {} is out of range (max {})", type_name(v), max));
+      fail(key, fmt::format("value {} is out of range [{}, {}]", type_name(v), min, max));
+    }
     fail(key, fmt::format("expected an integer, got {}", type_name(v)));
   }
   if (out < min || out > max) {
@@ -231,8 +343,8 @@ bool ConfigNode::get_bool(const std::string& key, std::optional<bool> def) {
   return out;
 }
 
-core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<core::SimTime> def,
-                                       core::SimTime min) {
+core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<core::SimTime> def, core::SimTime min,
+                                       core::SimTime max) {
   known_.insert(key);
   const YAML::Node v = value(key);
   if (!v.IsDefined() || v.IsNull()) {
@@ -247,7 +359,7 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   try {
     number = std::stod(s, &pos);
   } catch (const std::exception&) {
-    fail(key, fmt::format("expected a duration such as 30s, 250ms or 2h, got '{}'", s));
+    fail(key, fmt::format("expected a duration such as 30s, 250ms or 2h, got '{}'", clip(s)));
   }
   const std::string unit = s.substr(pos);
   double scale;
@@ -268,12 +380,16 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   else if (unit == "y")
     scale = 365.0 * 86400;  // 8,760 h, as EcoServe's amortisation
   else
-    fail(key, fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h, d or y)", unit, s));
+    fail(key,
+         fmt::format("unknown time unit '{}' in '{}' (use ns, us, ms, s, min, h, d or y)", clip(unit), clip(s)));
   const double seconds = number * scale;
-  if (!std::isfinite(seconds) || !core::fits_sim_time(seconds))
-    fail(key, fmt::format("duration '{}' is out of range", s));
+  constexpr core::SimTime kYear = 365 * 24 * core::kHour;
+  const std::string max_text = max % kYear == 0 ? fmt::format("{}y", max / kYear) : core::duration_text(max);
+  // The bound keeps sums of a few durations and trace times inside the int64-nanosecond range (292 years).
+  if (!std::isfinite(seconds) || seconds > core::to_seconds(max) || !core::fits_sim_time(seconds))
+    fail(key, fmt::format("duration '{}' is out of range (max {})", clip(s), max_text));
   const core::SimTime t = core::from_seconds(seconds);
-  if (t < min) fail(key, fmt::format("duration '{}' must be at least {}s", s, core::to_seconds(min)));
+  if (t < min) fail(key, fmt::format("duration '{}' must be at least {}s", clip(s), core::to_seconds(min)));
   record(key, v);
   return t;
 }
@@ -296,12 +412,12 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key, std::opt
     try {
       d = v[i].as<double>();
     } catch (const YAML::Exception&) {
-      throw InputError(fmt::format("{}: {}[{}]: expected a number, got {}", location(v[i].Mark()), key_path(key),
-                                   i, type_name(v[i])));
+      throw InputError(fmt::format("{}: expected a number, got {}",
+                                   at(fmt::format("{}[{}]", key_path(key), i), v[i].Mark()), type_name(v[i])));
     }
     if (!std::isfinite(d) || d < min || d > max)
-      throw InputError(fmt::format("{}: {}[{}]: value {} is out of range [{}, {}]", location(v[i].Mark()),
-                                   key_path(key), i, d, min, max));
+      throw InputError(fmt::format("{}: value {} is out of range [{}, {}]",
+                                   at(fmt::format("{}[{}]", key_path(key), i), v[i].Mark()), d, min, max));
     out.push_back(d);
   }
   record(key, v);
@@ -363,8 +479,8 @@ std::vector<ConfigNode> ConfigNode::child_list(const std::string& key, bool requ
       r.reset(YAML::Node(YAML::NodeType::Undefined));
     }
     if (!v[i].IsMap())
-      throw InputError(fmt::format("{}: {}[{}]: expected a mapping, got {}", location(v[i].Mark()), key_path(key),
-                                   i, type_name(v[i])));
+      throw InputError(fmt::format("{}: expected a mapping, got {}",
+                                   at(fmt::format("{}[{}]", key_path(key), i), v[i].Mark()), type_name(v[i])));
     out.emplace_back(v[i], file_, fmt::format("{}[{}]", key_path(key), i), r, overrides_);
   }
   return out;
@@ -377,10 +493,10 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::child_map(const std:
   if (!v.IsMap()) fail(key, fmt::format("expected a mapping of entries, got {}", type_name(v)));
   std::vector<std::pair<std::string, ConfigNode>> out;
   for (const auto& kv : v) {
-    const std::string id = kv.first.as<std::string>();
+    const std::string id = key_text(kv.first, file_);
     if (!kv.second.IsMap())
-      throw InputError(fmt::format("{}: {}.{}: expected a mapping, got {}", location(kv.second.Mark()),
-                                   key_path(key), id, type_name(kv.second)));
+      throw InputError(fmt::format("{}: expected a mapping, got {}",
+                                   at(key_path(key) + "." + id, kv.second.Mark()), type_name(kv.second)));
     out.emplace_back(
         id, ConfigNode(kv.second, file_, key_path(key) + "." + id, YAML::Node(YAML::NodeType::Undefined)));
   }
@@ -395,13 +511,10 @@ void ConfigNode::note_optional(const std::string& key) {
 void ConfigNode::finish() {
   if (!node_.IsMap()) return;
   for (const auto& kv : node_) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = key_text(kv.first, file_);
     if (known_.count(k)) continue;
     const std::string hint = closest_match(k, known_);
-    const std::string at = overrides_ && overrides_->count(key_path(k))
-                               ? fmt::format("{} (--set {})", file_, key_path(k))
-                               : fmt::format("{}: {}", location(kv.first.Mark()), key_path(k));
-    std::string msg = fmt::format("{}: unknown key", at);
+    std::string msg = fmt::format("{}: unknown key", at(key_path(clip(k)), kv.first.Mark()));
     if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
     std::string list;
     for (const auto& c : known_) list += (list.empty() ? "" : ", ") + c;
@@ -448,29 +561,97 @@ core::ParamValues read_params(ConfigNode& node, const std::vector<core::ParamSpe
   return out;
 }
 
+namespace {
+
+// Nodes reached more than once from the root: YAML aliases (*name) share one node with their anchor, so
+// assigning through one would change every place that shares it. Nodes are told apart by their position in the
+// text (an alias has its anchor's); positions shared by accident only cause a needless copy.
+std::set<std::tuple<int, int, int>> shared_nodes(const YAML::Node& root) {
+  std::set<std::tuple<int, int, int>> seen, shared;
+  std::vector<YAML::Node> todo{root};
+  while (!todo.empty()) {
+    const YAML::Node n = todo.back();
+    todo.pop_back();
+    const YAML::Mark m = n.Mark();
+    const auto id = std::make_tuple(m.pos, static_cast<int>(n.Type()), m.column);
+    if (!seen.insert(id).second) {
+      shared.insert(id);
+      continue;  // its children were walked on the first visit
+    }
+    if (n.IsMap())
+      for (const auto& kv : n) todo.push_back(kv.second);
+    else if (n.IsSequence())
+      for (const auto& c : n) todo.push_back(c);
+  }
+  return shared;
+}
+
+bool is_shared(const std::set<std::tuple<int, int, int>>& shared, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return shared.count(std::make_tuple(m.pos, static_cast<int>(n.Type()), m.column)) > 0;
+}
+
+// A new node with the same entries (the entries themselves are not copied: they keep their identity and marks).
+YAML::Node shallow_copy(const YAML::Node& n) {
+  if (n.IsMap()) {
+    YAML::Node out(YAML::NodeType::Map);
+    for (const auto& kv : n) out.force_insert(kv.first, kv.second);
+    return out;
+  }
+  if (n.IsSequence()) {
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (const auto& c : n) out.push_back(c);
+    return out;
+  }
+  return YAML::Clone(n);
+}
+
+// Makes entry `key` of the mapping `map` the node `value` without touching the node it held (which an alias may
+// share), keeping the order of the keys.
+void rebind_map_entry(YAML::Node& map, const std::string& key, const YAML::Node& value) {
+  std::vector<std::pair<YAML::Node, YAML::Node>> entries;
+  for (const auto& kv : map) entries.emplace_back(kv.first, kv.second);
+  YAML::Node fresh(YAML::NodeType::Map);
+  for (const auto& [k, v] : entries) fresh.force_insert(k, k.IsScalar() && k.Scalar() == key ? value : v);
+  // `map` itself is never shared here (the root, or a copy made on the way down), so rebinding it is local.
+  map = fresh;
+}
+
+void rebind_seq_entry(YAML::Node& seq, std::size_t index, const YAML::Node& value) {
+  YAML::Node fresh(YAML::NodeType::Sequence);
+  for (std::size_t i = 0; i < seq.size(); ++i) fresh.push_back(i == index ? value : seq[i]);
+  seq = fresh;
+}
+
+}  // namespace
+
 std::string apply_override(YAML::Node& root, const std::string& assignment) {
+  const std::string shown_arg = clip(assignment);
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw InputError(fmt::format("--set '{}': expected key.path=value", assignment));
+    throw InputError(fmt::format("--set '{}': expected key.path=value", shown_arg));
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
-  YAML::Node value;
-  try {
-    value = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw InputError(fmt::format("--set '{}': the value is not valid YAML: {}", assignment, e.msg));
-  }
+  const YAML::Node value = parse_document(text, fmt::format("--set '{}'", shown_arg), false);
   std::vector<std::string> parts;
   std::stringstream ss(path);
   for (std::string p; std::getline(ss, p, '.');) {
-    if (p.empty()) throw InputError(fmt::format("--set '{}': empty component in key path", assignment));
+    if (p.empty()) throw InputError(fmt::format("--set '{}': empty component in key path", shown_arg));
     parts.push_back(p);
   }
+  if (!path.empty() && path.back() == '.')
+    throw InputError(fmt::format("--set '{}': empty component in key path", shown_arg));
   std::string shown;  // the path as error messages write it
   for (const auto& p : parts) {
     const bool index = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
     shown += index ? "[" + p + "]" : (shown.empty() ? "" : ".") + p;
   }
+  if (!root.IsMap() && !root.IsNull())
+    throw InputError(fmt::format("--set '{}': the document is not a mapping", shown_arg));
+  const auto shared = shared_nodes(root);
+  // Copy-on-write along the path: once a node on it is shared (an alias), it and everything below it on the path
+  // are replaced by copies, so only the addressed path changes.
+  bool copying = false;
   YAML::Node cur;
   cur.reset(root);
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -483,28 +664,54 @@ std::string apply_override(YAML::Node& root, const std::string& assignment) {
         idx = std::stoul(p, &used);
         if (used != p.size()) throw std::invalid_argument(p);
       } catch (const std::exception&) {
-        throw InputError(fmt::format("--set '{}': '{}' indexes a list and must be a number", assignment, p));
+        throw InputError(fmt::format("--set '{}': '{}' indexes a list and must be a number", shown_arg, clip(p)));
       }
       if (idx >= cur.size())
         throw InputError(
-            fmt::format("--set '{}': index {} is past the end of a list of {}", assignment, idx, cur.size()));
+            fmt::format("--set '{}': index {} is past the end of a list of {}", shown_arg, idx, cur.size()));
       if (last) {
-        cur[idx] = value;
+        if (copying || is_shared(shared, cur[idx]))
+          rebind_seq_entry(cur, idx, value);
+        else
+          cur[idx] = value;
         return shown;
       }
       YAML::Node next = cur[idx];
+      if (copying || is_shared(shared, next)) {
+        copying = true;
+        next = shallow_copy(next);
+        rebind_seq_entry(cur, idx, next);
+      }
       cur.reset(next);
     } else {
       if (!cur.IsMap() && !cur.IsNull())
-        throw InputError(fmt::format("--set '{}': '{}' is inside a value that is not a mapping", assignment, p));
+        throw InputError(
+            fmt::format("--set '{}': '{}' is inside a value that is not a mapping", shown_arg, clip(p)));
+      if (cur.IsNull()) cur = YAML::Node(YAML::NodeType::Map);
+      const YAML::Node& ccur = cur;
+      const YAML::Node existing = ccur[p];
       if (last) {
-        cur[p] = value;
+        if (existing.IsDefined() && (copying || is_shared(shared, existing)))
+          rebind_map_entry(cur, p, value);
+        else
+          cur[p] = value;
         return shown;
       }
-      YAML::Node next = cur[p];
-      if (!next.IsDefined() || next.IsNull()) {
-        cur[p] = YAML::Node(YAML::NodeType::Map);
-        next.reset(cur[p]);
+      YAML::Node next;
+      if (!existing.IsDefined() || existing.IsNull()) {
+        next = YAML::Node(YAML::NodeType::Map);
+        if (existing.IsDefined() && (copying || is_shared(shared, existing)))
+          rebind_map_entry(cur, p, next);
+        else
+          cur[p] = next;
+        next.reset(ccur[p]);
+      } else if (copying || is_shared(shared, existing)) {
+        copying = true;
+        next = shallow_copy(existing);
+        rebind_map_entry(cur, p, next);
+        next.reset(ccur[p]);
+      } else {
+        next.reset(existing);
       }
       cur.reset(next);
     }

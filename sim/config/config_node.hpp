@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/core/params.hpp"
@@ -20,13 +21,18 @@ namespace greenfleet::config {
 // output. Errors throw core::InputError with file:line:column, the key path and what was expected.
 class ConfigNode {
  public:
+  static constexpr core::SimTime kMaxDuration = 100LL * 365 * 24 * core::kHour;  // 100 years of 365 days
+
   // `resolved` may be an undefined node when the caller does not need the resolved tree (catalog files).
   // `overrides` lists the key paths set with --set ("fleet[0].count"), so their errors name the override.
   ConfigNode(YAML::Node node, std::string file, std::string path, YAML::Node resolved,
              std::shared_ptr<const std::set<std::string>> overrides = nullptr);
 
   // Parses a file; syntax errors become InputError with the file's line and column.
+  // Duplicate keys in a mapping and a second document are errors naming the lines, not silently dropped.
   static YAML::Node load_file(const std::string& file);
+  // The same for text already in memory; `file` names it in messages.
+  static YAML::Node load_text(const std::string& text, const std::string& file);
   // The root of a data file (catalogs, coefficient files): no resolved tree, no overrides.
   static ConfigNode open_file(const std::string& file) {
     return ConfigNode(load_file(file), file, "", YAML::Node(YAML::NodeType::Undefined));
@@ -45,9 +51,11 @@ class ConfigNode {
   std::int64_t get_int(const std::string& key, std::optional<std::int64_t> def = std::nullopt,
                        std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
   bool get_bool(const std::string& key, std::optional<bool> def = std::nullopt);
-  // A duration is a number of seconds or a string with a unit: "250ms", "30s", "2h", "1.5d".
+  // A duration is a number of seconds or a string with a unit: "250ms", "30s", "2h", "1.5d". At most `max`
+  // (100 years unless the caller says less), so that sums of durations and trace times stay within the int64
+  // nanosecond range (about 292 years) and fail here, naming the key, instead of wrapping.
   core::SimTime get_duration(const std::string& key, std::optional<core::SimTime> def = std::nullopt,
-                             core::SimTime min = 0);
+                             core::SimTime min = 0, core::SimTime max = kMaxDuration);
   std::vector<double> get_double_list(const std::string& key, std::optional<std::vector<double>> def,
                                       double min = -1e300, double max = 1e300);
 
@@ -75,6 +83,8 @@ class ConfigNode {
   YAML::Node value(const std::string& key) const;
   void record(const std::string& key, const YAML::Node& v);
   std::string key_path(const std::string& key) const;
+  // "file:line:col: path", or "file (--set path)" when the path is (under) a --set override.
+  std::string at(const std::string& path, const YAML::Mark& mark) const;
   std::string location(const YAML::Mark& mark) const;
 
   YAML::Node node_;
@@ -98,6 +108,9 @@ std::string apply_override(YAML::Node& root, const std::string& assignment);
 using FileResolver = std::function<std::string(ConfigNode&, const std::string& key)>;
 core::ParamValues read_params(ConfigNode& node, const std::vector<core::ParamSpec>& specs,
                               const FileResolver& resolve_file = {});
+
+// `text` shortened to `max` characters, the last three of them "...", for quoting input in messages.
+std::string clip(std::string_view text, std::size_t max = 80);
 
 // Levenshtein-closest candidate within a small distance, or empty.
 std::string closest_match(const std::string& word, const std::set<std::string>& candidates);

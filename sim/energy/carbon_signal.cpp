@@ -111,13 +111,16 @@ double CarbonSignal::integral(core::SimTime a, core::SimTime b) const {
   return total;
 }
 
-CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column) {
+CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column,
+                     double unit_scale) {
+  constexpr std::int64_t kMaxSpan = 100LL * 365 * 24 * core::kHour;
   text::LineReader rows(path, text::BadRowPolicy::kError, "");
   if (!rows.next_line()) throw core::InputError(fmt::format("{}:1: empty carbon-intensity file", path));
   std::vector<std::string_view> fields;
   text::split_csv(rows.line(), fields);
   int tcol = -1, vcol = -1;
   for (int i = 0; i < static_cast<int>(fields.size()); ++i) {
+    text::reject_repeated_column(rows, fields, i, {time_column, value_column});
     if (fields[i] == time_column) tcol = i;
     if (fields[i] == value_column) vcol = i;
   }
@@ -125,7 +128,7 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     throw core::InputError(
         fmt::format("{}:1: header '{}' lacks column '{}' (set carbon_intensity.time_column / "
                     "value_column, or format)",
-                    path, rows.line(), tcol < 0 ? time_column : value_column));
+                    path, text::clip(rows.line()), text::clip(tcol < 0 ? time_column : value_column)));
   const std::size_t ncols = fields.size();
   CiSeries out;
   bool have_row = false;
@@ -134,27 +137,44 @@ CiSeries read_ci_csv(const std::string& path, const std::string& time_column, co
     text::split_csv(rows.line(), fields);
     if (fields.size() != ncols) rows.bad_row(fmt::format("expected {} columns, found {}", ncols, fields.size()));
     std::int64_t t = 0;
-    if (!text::parse_timestamp(fields[static_cast<std::size_t>(tcol)], t))
-      rows.bad_row(fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'",
-                               fields[static_cast<std::size_t>(tcol)]));
+    std::string bad_time;
+    const std::string_view tfield = fields[static_cast<std::size_t>(tcol)];
+    if (!text::parse_timestamp(tfield, t, bad_time))
+      rows.bad_row(fmt::format("'{}': {}", text::clip(tfield), bad_time));
     if (have_row && t <= last_row)
+      rows.bad_row(fmt::format("time '{}' does not come after the previous row's", text::clip(tfield)));
+    std::int64_t span = 0;
+    if (have_row && (__builtin_sub_overflow(t, out.first_row_ns, &span) || span > kMaxSpan))
       rows.bad_row(
-          fmt::format("time '{}' does not come after the previous row's", fields[static_cast<std::size_t>(tcol)]));
+          fmt::format("time '{}' is more than 100 years after the first row (out of range)", text::clip(tfield)));
     if (!have_row) out.first_row_ns = t;
     spacing = have_row ? t - last_row : spacing;
     last_row = t;
     have_row = true;
     double v = 0;
-    if (!text::parse_number(fields[static_cast<std::size_t>(vcol)], v) || !std::isfinite(v) || v < 0) {
-      ++out.skipped_rows;  // a gap in the series: the previous value holds over it
+    const std::string_view vfield = fields[static_cast<std::size_t>(vcol)];
+    if (!text::parse_number(vfield, v)) {
+      ++out.skipped_rows;  // a gap in the series (empty, "NA", ...): the previous value holds over it
       continue;
     }
+    const double g = v * unit_scale;
+    if (!std::isfinite(g) || g < 0 || g > kMaxCarbonIntensity)
+      rows.bad_row(fmt::format("{} '{}' is out of range [0, {}] g/kWh{}", text::clip(value_column),
+                               text::clip(vfield), kMaxCarbonIntensity,
+                               unit_scale == 1.0 ? "" : fmt::format(" (after the unit's factor {})", unit_scale)));
     out.epoch_ns.push_back(t);
-    out.values.push_back(v);
+    out.values.push_back(g);
   }
   if (out.values.empty())
     throw core::InputError(fmt::format("{}: no usable rows in column '{}'", path, value_column));
-  out.end_ns = last_row + spacing;
+  // The last row lasts as long as the spacing before it.
+  std::int64_t span = 0;
+  if (__builtin_add_overflow(last_row, spacing, &out.end_ns) ||
+      __builtin_sub_overflow(out.end_ns, out.first_row_ns, &span) || span > kMaxSpan)
+    throw core::InputError(
+        fmt::format("{}:{}: the series, with its last row lasting as long as the spacing "
+                    "before it, spans more than 100 years (out of range)",
+                    path, rows.line_number()));
   return out;
 }
 

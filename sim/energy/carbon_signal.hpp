@@ -53,6 +53,14 @@ struct CiSeries {
   std::int64_t first_row_ns = 0;  // the file's first row, usable or not: the default alignment origin
   std::int64_t end_ns = 0;  // the file's last row plus its spacing: where the series (and a wrap period) ends
 };
-CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column);
+// Values are multiplied by `unit_scale` (to g/kWh) and must then lie in [0, kMaxCarbonIntensity], the bounds of a
+// constant carbon intensity; an empty or non-numeric field is a gap (the previous value holds over it), a number
+// outside the bounds (negative, NaN, infinite, too large) an error naming the row. The series may span at most
+// 100 years, so that its times stay within the int64-nanosecond range.
+CiSeries read_ci_csv(const std::string& path, const std::string& time_column, const std::string& value_column,
+                     double unit_scale = 1.0);
+
+// The largest carbon intensity accepted anywhere, g/kWh (about twice the dirtiest grids' hourly peaks).
+inline constexpr double kMaxCarbonIntensity = 5000;
 
 }  // namespace greenfleet::energy

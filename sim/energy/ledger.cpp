@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/serving/instance.hpp"
 #include "sim/serving/request_state.hpp"
@@ -352,9 +353,14 @@ double CarbonLedger::conservation_error() const {
   auto rel = [](double whole, double parts) {
     return whole == 0 ? std::abs(parts) : std::abs(whole - parts) / std::abs(whole);
   };
-  return std::max({rel(total.energy(), requests_.energy() + idle_lines_.energy()),
-                   rel(total.op(), requests_.op() + idle_lines_.op()),
-                   rel(total.emb(), requests_.emb() + idle_lines_.emb())});
+  const double e = std::max({rel(total.energy(), requests_.energy() + idle_lines_.energy()),
+                             rel(total.op(), requests_.op() + idle_lines_.op()),
+                             rel(total.emb(), requests_.emb() + idle_lines_.emb())});
+  // A NaN would slip through std::max and the comparisons of any check: non-finite numbers are a failure.
+  const bool finite =
+      std::isfinite(total.energy() + total.op() + total.emb() + requests_.energy() + requests_.op() +
+                    requests_.emb() + idle_lines_.energy() + idle_lines_.op() + idle_lines_.emb());
+  return finite && std::isfinite(e) ? e : std::numeric_limits<double>::infinity();
 }
 
 }  // namespace greenfleet::energy

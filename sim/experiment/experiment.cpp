@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "sim/catalog/catalog.hpp"
 #include "sim/config/config_node.hpp"
@@ -32,7 +33,7 @@ std::string check_ref(config::ConfigNode& node, const std::string& key, const st
   const std::string value = node.get_string(key);
   if (ids.count(value)) return value;
   const std::string hint = config::closest_match(value, ids);
-  node.fail(key, fmt::format("unknown {} '{}'{}; see `greenfleet list`", what, value,
+  node.fail(key, fmt::format("unknown {} '{}'{}; see `greenfleet list`", what, config::clip(value),
                              hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 
@@ -125,7 +126,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   for (auto& s : root.child_list("sites")) {
     SiteConfig site;
     site.name = s.get_string("name");
-    if (!site_names.insert(site.name).second) s.fail("name", fmt::format("duplicate site name '{}'", site.name));
+    if (!site_names.insert(site.name).second)
+      s.fail("name", fmt::format("duplicate site name '{}'", config::clip(site.name)));
     site.pue = s.get_double("pue", 1.0, 1.0, 3.0);
     auto& ci = site.carbon_intensity;
     if (!s.is_map("carbon_intensity")) {
@@ -153,8 +155,9 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         if (c.has("start")) {
           std::int64_t t = 0;
           const std::string start = c.get_string("start");
-          if (!text::parse_timestamp(start, t))
-            c.fail("start", fmt::format("'{}' is not a timestamp 'YYYY-MM-DD HH:MM:SS[+HH:MM]'", start));
+          std::string bad;
+          if (!text::parse_timestamp(start, t, bad))
+            c.fail("start", fmt::format("'{}': {}", config::clip(start), bad));
           ci.start_epoch_ns = t;
         } else {
           c.note_optional("start");
@@ -166,20 +169,26 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
                         : unit == "lb_per_mwh" ? 0.45359237
                                                : 1.0;  // 1 lb/MWh = 0.4536 g/kWh
         try {
-          ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column);
+          // Values come back in g/kWh, checked against the bounds of a constant.
+          ci.series = energy::read_ci_csv(ci.file, ci.time_column, ci.value_column, ci.unit_scale);
         } catch (const core::InputError& e) {
           c.fail("file", e.what());
         }
-        for (double& v : ci.series.values) v *= ci.unit_scale;
+        // The simulation measures the series from `start`: it must lie within 100 years of the file's rows.
+        std::int64_t gap = 0;
+        if (ci.start_epoch_ns &&
+            (__builtin_sub_overflow(*ci.start_epoch_ns, ci.series.first_row_ns, &gap) ||
+             gap > config::ConfigNode::kMaxDuration || gap < -config::ConfigNode::kMaxDuration))
+          c.fail("start", "is more than 100 years from the file's first row (out of range)");
       } else {
         ci.base = c.get_double("base", std::nullopt, 0, 5000);
         ci.dip = c.get_double("dip", std::nullopt, 0, 5000);
         if (ci.dip > ci.base) c.fail("dip", "must not exceed base (carbon intensity would go negative)");
-        ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour)) / 3600;
-        ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour)) / 3600;
+        ci.sunrise_h = core::to_seconds(c.get_duration("sunrise", 6 * core::kHour, 0, 24 * core::kHour)) / 3600;
+        ci.sunset_h = core::to_seconds(c.get_duration("sunset", 18 * core::kHour, 0, 24 * core::kHour)) / 3600;
         if (ci.sunset_h <= ci.sunrise_h || ci.sunset_h > 24)
           c.fail("sunset", "must be after sunrise and within the day");
-        ci.start_time_of_day = c.get_duration("start_time_of_day", 0);
+        ci.start_time_of_day = c.get_duration("start_time_of_day", 0, 0, 24 * core::kHour);
       }
       c.finish();
     }
@@ -193,7 +202,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     DeploymentConfig dep;
     dep.name = d.get_string("name");
     if (!deployment_names.insert(dep.name).second)
-      d.fail("name", fmt::format("duplicate deployment name '{}'", dep.name));
+      d.fail("name", fmt::format("duplicate deployment name '{}'", config::clip(dep.name)));
     dep.model = check_ref(d, "model", model_ids, "model");
     dep.tensor_parallel = static_cast<std::int32_t>(d.get_int("tensor_parallel", 1, 1, 8));
     dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
@@ -230,12 +239,20 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     dep.perf_params = config::read_params(pm, {specs.begin(), after});
     if (auto by = pm.maybe_child("by_gpu")) {
       for (const auto& gpu : by->keys()) {
-        if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", gpu));
+        if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", config::clip(gpu)));
         dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, perf_models().names());
       }
       by->finish();
     }
     dep.perf_params.merge(config::read_params(pm, {after, specs.end()}));
+    // Per-step costs are added to the clock at every step (the all-reduce latency twice per layer): bounded far
+    // above any real server so that a run cannot wrap the nanosecond clock after a few steps.
+    for (const auto& [key, max, max_text] :
+         {std::tuple<const char*, core::SimTime, const char*>{"step_overhead", 10 * core::kSecond, "10s"},
+          {"allreduce_latency", core::kSecond, "1s"}})
+      if (dep.perf_params.has(key) && dep.perf_params.get_duration(key) > max)
+        pm.fail(key, fmt::format("duration '{}' is out of range (max {}: it is added to every step)",
+                                 core::duration_text(dep.perf_params.get_duration(key)), max_text));
     pm.finish();
     d.finish();
     x.deployments.push_back(dep);
@@ -260,7 +277,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         x.deployments.size() == 1 ? f.get_string("deployment", x.deployments[0].name) : f.get_string("deployment");
     if (!deployment_names.count(e.deployment)) {
       const std::string hint = config::closest_match(e.deployment, deployment_names);
-      f.fail("deployment", fmt::format("unknown deployment '{}'{}", e.deployment,
+      f.fail("deployment", fmt::format("unknown deployment '{}'{}", config::clip(e.deployment),
                                        hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
     }
     const auto& sku = catalog.server(e.sku);
@@ -273,7 +290,16 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     const auto& gpu = catalog.gpu(sku.gpu);
     const auto& model = catalog.model(dep.model);
     const double kv = kv_cache_bytes(dep, gpu, model);
-    if (kv < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
+    const double block = model.kv_bytes_per_token() * dep.scheduler.kv_block_size;
+    if (kv < block && kv + dep.activation_reserve_gb * 1e9 * dep.tensor_parallel >= block)
+      f.fail("sku",
+             fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
+                         "utilisation {}) because of deployment '{}''s activation_reserve_gb: {} GB per GPU "
+                         "leaves no room for KV cache; lower activation_reserve_gb, raise tensor_parallel "
+                         "or pick another SKU",
+                         dep.model, model.weight_bytes() / 1e9, dep.tensor_parallel, gpu.id, gpu.memory_gb,
+                         dep.gpu_memory_utilization, dep.name, dep.activation_reserve_gb));
+    if (kv < block)
       f.fail("sku",
              fmt::format("model '{}' ({:.1f} GB of weights) does not fit on {} x {} ({:.0f} GB each, "
                          "utilisation {}) with room for KV cache; raise tensor_parallel or pick another SKU",
@@ -304,7 +330,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
   if (!deployment_names.count(x.workload.deployment)) {
     const std::string hint = config::closest_match(x.workload.deployment, deployment_names);
-    w.fail("deployment", fmt::format("unknown deployment '{}'{}", x.workload.deployment,
+    w.fail("deployment", fmt::format("unknown deployment '{}'{}", config::clip(x.workload.deployment),
                                      hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
   x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));

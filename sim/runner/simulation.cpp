@@ -1,7 +1,9 @@
 #include "sim/runner/simulation.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <map>
+#include <stdexcept>
 
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
@@ -203,6 +205,10 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   // Whatever is still held (a horizon without drain) is reported as unfinished.
   for (auto& in : instances_) in->abandon_all(end_time_);
   ledger_->finalize(end_time_);
+  // Inputs are bounded and finite, so this cannot happen; if it ever does, no total is reported with exit 0.
+  if (!std::isfinite(ledger_->conservation_error()))
+    throw std::runtime_error(
+        "energy or carbon totals are not finite numbers (NaN or infinity); no output written");
 }
 
 }  // namespace greenfleet::runner

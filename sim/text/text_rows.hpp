@@ -1,7 +1,9 @@
 #pragma once
 #include <charconv>
+#include <climits>
 #include <cstdint>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +19,9 @@ class LineReader {
   // `skip_hint` is appended to errors to say how to skip such rows instead (empty: no hint).
   LineReader(const std::string& path, BadRowPolicy policy,
              std::string skip_hint = "set workload.on_bad_row: skip to skip and count such rows");
-  bool next_line();  // false at end of file; skips blank lines
+  // False at end of file; skips blank lines. A UTF-8 byte-order mark at the start of the file is an error that
+  // says so (it would otherwise become part of the first column's name or value).
+  bool next_line();
   const std::string& line() const { return line_; }
   std::uint64_t line_number() const { return line_number_; }
   const std::string& path() const { return path_; }
@@ -37,6 +41,18 @@ class LineReader {
 
 // Splits on commas (no quoting: the supported traces have none) and trims a trailing CR.
 void split_csv(const std::string& line, std::vector<std::string_view>& fields);
+
+// `text` shortened to `max` characters, the last three of them "...", for quoting input in messages.
+std::string clip(std::string_view text, std::size_t max = 80);
+
+// A token count: a positive integer up to `max`. Returns "" or what is wrong ("is not a positive integer", "is
+// out of range (max 2147483647)"), to follow the quoted field in a message.
+std::string check_count(std::string_view field, std::int32_t& out, std::int64_t max = INT32_MAX);
+
+// Throws InputError naming the header line when column `i` of `header` is one of `used` and appeared before it
+// (a reader would otherwise silently take one of the two).
+void reject_repeated_column(const LineReader& rows, const std::vector<std::string_view>& header, int i,
+                            std::initializer_list<std::string_view> used);
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {

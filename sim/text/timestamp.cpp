@@ -1,5 +1,7 @@
 #include "sim/text/timestamp.hpp"
 
+#include <fmt/format.h>
+
 namespace greenfleet::text {
 
 namespace {
@@ -26,9 +28,27 @@ bool read_int(const char*& p, const char* end, int digits, int& out) {
   return true;
 }
 
+int days_in_month(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : kDays[m - 1];
+}
+
+const char* month_name(int m) {
+  static constexpr const char* kNames[] = {"January", "February", "March",     "April",   "May",      "June",
+                                           "July",    "August",   "September", "October", "November", "December"};
+  return kNames[m - 1];
+}
+
 }  // namespace
 
 bool parse_timestamp(std::string_view text, std::int64_t& ns) {
+  std::string why;
+  return parse_timestamp(text, ns, why);
+}
+
+bool parse_timestamp(std::string_view text, std::int64_t& ns, std::string& why) {
+  why = fmt::format("not a timestamp '{}'", kTimestampForm);
   const char* p = text.data();
   const char* end = p + text.size();
   int y, mo, d, h, mi, s;
@@ -39,8 +59,15 @@ bool parse_timestamp(std::string_view text, std::int64_t& ns) {
   if (!read_int(p, end, 2, h) || p == end || *p++ != ':' || !read_int(p, end, 2, mi) || p == end || *p++ != ':' ||
       !read_int(p, end, 2, s))
     return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return false;
-  if (y < 1678 || y > 2261) return false;  // outside the int64 nanosecond range since 1970
+  if (mo < 1 || mo > 12) return why = fmt::format("month {:02} does not exist", mo), false;
+  if (d < 1 || d > days_in_month(y, mo))
+    return why = fmt::format("day {:02} does not exist: {} {} has {} days", d, month_name(mo), y,
+                             days_in_month(y, mo)),
+           false;
+  if (h > 23 || mi > 59 || s > 60)
+    return why = fmt::format("time {:02}:{:02}:{:02} does not exist", h, mi, s), false;
+  if (y < 1678 || y > 2261)  // outside the int64 nanosecond range since 1970
+    return why = fmt::format("year {} is out of range (1678 to 2261)", y), false;
   std::int64_t frac_ns = 0;
   if (p != end && *p == '.') {
     ++p;
@@ -61,6 +88,10 @@ bool parse_timestamp(std::string_view text, std::int64_t& ns) {
       ++p;
       int oh, om;
       if (!read_int(p, end, 2, oh) || p == end || *p++ != ':' || !read_int(p, end, 2, om)) return false;
+      if (oh > 18 || om > 59 || (oh == 18 && om > 0))
+        return why = fmt::format("UTC offset {}{:02}:{:02} does not exist (at most 18:00)", sign < 0 ? '-' : '+',
+                                 oh, om),
+               false;
       offset_s = sign * (oh * 3600 + om * 60);
     } else {
       return false;
@@ -68,7 +99,11 @@ bool parse_timestamp(std::string_view text, std::int64_t& ns) {
   }
   if (p != end) return false;
   const std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_s;
+  // Near the ends of the year range an offset can still push the time outside int64 nanoseconds.
+  if (secs > 9'223'372'035 || secs < -9'223'372'035)
+    return why = "time is out of range (about 1678 to 2261)", false;
   ns = secs * 1'000'000'000 + frac_ns;
+  why.clear();
   return true;
 }
 

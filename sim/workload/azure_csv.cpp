@@ -14,6 +14,7 @@ AzureCsvSource::AzureCsvSource(const std::string& path, text::BadRowPolicy on_ba
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
+    text::reject_repeated_column(rows_, fields_, i, {"TIMESTAMP", "ContextTokens", "GeneratedTokens"});
     if (fields_[i] == "TIMESTAMP")
       col_time_ = i;
     else if (fields_[i] == "ContextTokens")
@@ -24,7 +25,7 @@ AzureCsvSource::AzureCsvSource(const std::string& path, text::BadRowPolicy on_ba
   if (col_time_ < 0 || col_prompt_ < 0 || col_output_ < 0)
     throw core::InputError(
         fmt::format("{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens",
-                    path, rows_.line()));
+                    path, text::clip(rows_.line())));
 }
 
 bool AzureCsvSource::next(RequestSpec& out) {
@@ -34,19 +35,20 @@ bool AzureCsvSource::next(RequestSpec& out) {
     std::string why;
     std::int64_t t_ns = 0;
     std::int32_t prompt = 0, output = 0;
+    std::string bad_time, bad_prompt, bad_output;
     if (static_cast<int>(fields.size()) != ncols_) {
       why = fmt::format("expected {} columns, found {}", ncols_, fields.size());
-    } else if (!text::parse_timestamp(fields[col_time_], t_ns)) {
-      why = fmt::format("TIMESTAMP '{}' is not 'YYYY-MM-DD HH:MM:SS[.fff][+HH:MM]'", fields[col_time_]);
-    } else if (!text::parse_number(fields[col_prompt_], prompt) || prompt < 1) {
-      why = fmt::format("ContextTokens '{}' is not a positive integer", fields[col_prompt_]);
-    } else if (!text::parse_number(fields[col_output_], output) || output < 1) {
-      why = fmt::format("GeneratedTokens '{}' is not a positive integer", fields[col_output_]);
+    } else if (!text::parse_timestamp(fields[col_time_], t_ns, bad_time)) {
+      why = fmt::format("TIMESTAMP '{}': {}", text::clip(fields[col_time_]), bad_time);
+    } else if (!(bad_prompt = text::check_count(fields[col_prompt_], prompt)).empty()) {
+      why = fmt::format("ContextTokens '{}' {}", text::clip(fields[col_prompt_]), bad_prompt);
+    } else if (!(bad_output = text::check_count(fields[col_output_], output)).empty()) {
+      why = fmt::format("GeneratedTokens '{}' {}", text::clip(fields[col_output_]), bad_output);
     } else {
       core::SimTime arrival = 0;
-      if (!clock_.place(t_ns, arrival)) {
-        why = fmt::format("TIMESTAMP '{}' is earlier than the previous row's (rows must be in time order)",
-                          fields[col_time_]);
+      const auto placed = clock_.place(t_ns, arrival);
+      if (placed != ArrivalClock::kOk) {
+        why = fmt::format("TIMESTAMP '{}' {}", text::clip(fields[col_time_]), ArrivalClock::why(placed));
       } else {
         set_online_request(out, next_id_++, arrival, prompt, output);
         return true;

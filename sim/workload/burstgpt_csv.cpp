@@ -15,6 +15,7 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
   for (int i = 0; i < ncols_; ++i) {
+    text::reject_repeated_column(rows_, fields_, i, {"Timestamp", "Model", "Request tokens", "Response tokens"});
     if (fields_[i] == "Timestamp")
       col_time_ = i;
     else if (fields_[i] == "Model")
@@ -28,7 +29,7 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy
     throw core::InputError(
         fmt::format("{}:1: header '{}' lacks a column: expected Timestamp, Model, Request tokens "
                     "and Response tokens",
-                    path, rows_.line()));
+                    path, text::clip(rows_.line())));
 }
 
 bool BurstGptCsvSource::next(RequestSpec& out) {
@@ -37,22 +38,26 @@ bool BurstGptCsvSource::next(RequestSpec& out) {
     std::string why;
     double t = 0;
     std::int32_t prompt = 0, output = 0;
+    std::string bad_prompt, bad_output;
     if (static_cast<int>(fields_.size()) != ncols_) {
       why = fmt::format("expected {} columns, found {}", ncols_, fields_.size());
     } else if (!model_filter_.empty() && fields_[col_model_] != model_filter_) {
       continue;
-    } else if (!text::parse_number(fields_[col_time_], t) || !std::isfinite(t) || t < 0 ||
-               !core::fits_sim_time(t)) {
-      why = fmt::format("Timestamp '{}' is not a non-negative number of seconds", fields_[col_time_]);
-    } else if (!text::parse_number(fields_[col_request_], prompt) || prompt < 1) {
-      why = fmt::format("Request tokens '{}' is not a positive integer", fields_[col_request_]);
-    } else if (!text::parse_number(fields_[col_response_], output) || output < 1) {
-      why =
-          fmt::format("Response tokens '{}' is not a positive integer (a failed request)", fields_[col_response_]);
+    } else if (!text::parse_number(fields_[col_time_], t) || std::isnan(t) || t < 0) {
+      why = fmt::format("Timestamp '{}' is not a non-negative number of seconds", text::clip(fields_[col_time_]));
+    } else if (!(t <= core::to_seconds(ArrivalClock::kMaxSpan))) {
+      why = fmt::format("Timestamp '{}' is out of range (max {} s, 100 years)", text::clip(fields_[col_time_]),
+                        core::to_seconds(ArrivalClock::kMaxSpan));
+    } else if (!(bad_prompt = text::check_count(fields_[col_request_], prompt)).empty()) {
+      why = fmt::format("Request tokens '{}' {}", text::clip(fields_[col_request_]), bad_prompt);
+    } else if (!(bad_output = text::check_count(fields_[col_response_], output)).empty()) {
+      why = fmt::format("Response tokens '{}' {}{}", text::clip(fields_[col_response_]), bad_output,
+                        bad_output.rfind("is not", 0) == 0 ? " (a failed request)" : "");
     } else {
       core::SimTime arrival = 0;
-      if (!clock_.place(core::from_seconds(t), arrival)) {
-        why = fmt::format("Timestamp {} is earlier than the previous row's (rows must be in time order)", t);
+      const auto placed = clock_.place(core::from_seconds(t), arrival);
+      if (placed != ArrivalClock::kOk) {
+        why = fmt::format("Timestamp {} {}", t, ArrivalClock::why(placed));
       } else {
         set_online_request(out, next_id_++, arrival, prompt, output);
         return true;

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace greenfleet::workload {
 
@@ -24,6 +26,9 @@ class FlatJson {
     for (;;) {
       std::string key;
       if (!read_key(key)) return "expected a quoted key";
+      if (std::find(seen_.begin(), seen_.end(), key) != seen_.end())
+        return fmt::format("key \"{}\" appears twice in the object", clip(key));
+      seen_.push_back(key);
       skip();
       if (!eat(':')) return fmt::format("expected ':' after \"{}\"", key);
       skip();
@@ -77,14 +82,22 @@ class FlatJson {
   }
   bool read_number(double& v) {
     const char* begin = s_.data() + pos_;
+    // JSON numbers only: strtod alone would also take "nan", "inf" and hexadecimal.
+    const char c = peek(), next = pos_ + 1 < s_.size() ? s_[pos_ + 1] : '\0';
+    if (!((c >= '0' && c <= '9') || (c == '-' && next >= '0' && next <= '9'))) return false;
+    if (s_.compare(pos_, 2, "0x") == 0 || s_.compare(pos_, 2, "0X") == 0 || s_.compare(pos_, 3, "-0x") == 0 ||
+        s_.compare(pos_, 3, "-0X") == 0)
+      return false;
     char* end = nullptr;
     v = std::strtod(begin, &end);
     if (end == begin) return false;
     pos_ += static_cast<std::size_t>(end - begin);
     return std::isfinite(v);
   }
+  static std::string clip(const std::string& s) { return text::clip(s); }
   const std::string& s_;
   std::size_t pos_ = 0;
+  std::vector<std::string> seen_;
 };
 
 }  // namespace
@@ -119,20 +132,26 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
         why = "needs \"timestamp\", \"input_length\" and \"output_length\"";
       else if (ts < 0)
         why = fmt::format("timestamp {} is negative", ts);
-      else if (!core::fits_sim_time(ts * 1e-3))
-        why = fmt::format("timestamp {} ms is out of range", ts);
-      else if (in < 1 || in != std::floor(in) || in > 1e9)
+      else if (!(ts * 1e-3 <= core::to_seconds(ArrivalClock::kMaxSpan)))
+        why = fmt::format("timestamp {} ms is out of range (max {} ms, 100 years)", ts,
+                          core::to_seconds(ArrivalClock::kMaxSpan) * 1e3);
+      else if (in < 1 || in != std::floor(in))
         why = fmt::format("input_length {} is not a positive integer", in);
-      else if (outlen < 1 || outlen != std::floor(outlen) || outlen > 1e9)
+      else if (in > 1e9)
+        why = fmt::format("input_length {} is out of range (max 1000000000)", in);
+      else if (outlen < 1 || outlen != std::floor(outlen))
         why = fmt::format("output_length {} is not a positive integer", outlen);
+      else if (outlen > 1e9)
+        why = fmt::format("output_length {} is out of range (max 1000000000)", outlen);
       else if (bad_hash)
         why = "hash_ids must be non-negative integers";
     }
     if (why.empty()) {
       // Relative to the first row, like the other readers (the published traces start at 0 anyway).
       core::SimTime arrival = 0;
-      if (!clock_.place(core::from_seconds(ts * 1e-3), arrival)) {
-        why = fmt::format("timestamp {} ms is earlier than the previous row's (rows must be in time order)", ts);
+      const auto placed = clock_.place(core::from_seconds(ts * 1e-3), arrival);
+      if (placed != ArrivalClock::kOk) {
+        why = fmt::format("timestamp {} ms {}", ts, ArrivalClock::why(placed));
       } else {
         std::vector<std::uint64_t> hashes = std::move(out.prefix_hashes);
         set_online_request(out, next_id_++, arrival, static_cast<std::int32_t>(in),

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sim/core/error.hpp"
+#include "sim/workload/arrival_clock.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -57,10 +58,11 @@ bool SyntheticSource::next(RequestSpec& out) {
       clock_s_ += arrivals_.exponential(spec_.rate);
     }
   }
-  if (!core::fits_sim_time(clock_s_))
+  // 100 years at most, like trace arrivals, so that deadlines and step times added to it cannot wrap.
+  if (!(clock_s_ <= core::to_seconds(ArrivalClock::kMaxSpan)))
     throw core::InputError(
-        fmt::format("workload.synthetic: arrival {} s is beyond the simulated time range "
-                    "(about 292 years); raise rate or lower requests",
+        fmt::format("workload.synthetic: arrival {} s is more than 100 years into the run (out of range); raise "
+                    "rate or lower requests",
                     clock_s_));
   const std::int32_t prompt = spec_.prompt.sample(prompts_, prompt_mu_);
   const std::int32_t output = spec_.output.sample(outputs_, output_mu_);

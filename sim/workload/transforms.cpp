@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "sim/core/error.hpp"
+#include "sim/workload/arrival_clock.hpp"
 
 namespace greenfleet::workload {
 
@@ -19,10 +20,10 @@ bool TransformedSource::next(RequestSpec& out) {
       out.arrival -= spec_.window_start;  // exact in integers (the common case)
     } else {
       const double scaled = static_cast<double>(out.arrival - spec_.window_start) / spec_.rate_scale;
-      if (!core::fits_sim_time(scaled * 1e-9))
+      if (!(scaled <= static_cast<double>(ArrivalClock::kMaxSpan)))
         throw core::InputError(
-            fmt::format("workload.rate_scale {}: request {} would arrive beyond the simulated "
-                        "time range (about 292 years)",
+            fmt::format("workload.rate_scale {}: request {} would arrive more than 100 years into the run (out "
+                        "of range)",
                         spec_.rate_scale, out.id));
       out.arrival = static_cast<core::SimTime>(std::llround(scaled));
     }
