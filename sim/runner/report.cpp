@@ -171,34 +171,44 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
   std::vector<double> start;
   for (std::size_t j = 0; j < slots; ++j) start.push_back(static_cast<double>(j) * slot_s);
   output::h5::write_column(ts.get(), "slot_start_s", start, "s");
-  std::vector<double> power(slots * servers), energy(slots * servers), op(slots * servers), emb(slots * servers),
-      util(slots * servers), ci(slots * x.sites.size());
+  // One matrix at a time, so the output adds one [slot][server] table of doubles to the ledger's, not five.
+  auto slot_length = [&](std::size_t j) {
+    const core::SimTime lo = static_cast<core::SimTime>(j) * ledger.slot();
+    const core::SimTime hi =
+        std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
+    return core::to_seconds(hi - lo);
+  };
+  auto server_matrix = [&](const char* name, const char* units, auto&& cell) {
+    std::vector<double> v(slots * servers);
+    for (std::size_t j = 0; j < slots; ++j) {
+      const double len = slot_length(j);
+      for (std::size_t s = 0; s < servers; ++s) v[j * servers + s] = cell(j, s, len);
+    }
+    output::h5::write_matrix(ts.get(), name, v, slots, servers, units);
+  };
+  const auto& table = ledger.slot_table();
+  server_matrix("power_w", "W, mean over the slot (IT power)",
+                [&](std::size_t j, std::size_t s, double len) { return table[j * servers + s].energy() / len; });
+  server_matrix("energy_j", "J",
+                [&](std::size_t j, std::size_t s, double) { return table[j * servers + s].energy(); });
+  server_matrix("operational_g", "gCO2e",
+                [&](std::size_t j, std::size_t s, double) { return table[j * servers + s].op(); });
+  server_matrix("embodied_g", "gCO2e",
+                [&](std::size_t j, std::size_t s, double) { return table[j * servers + s].emb(); });
+  server_matrix("utilisation", "busy GPU-seconds / (GPUs x slot)", [&](std::size_t j, std::size_t s, double len) {
+    const int gpus = ledger.servers()[s].gpus;
+    return gpus ? ledger.slot_busy_gpu_seconds()[j * servers + s] / (gpus * len) : 0.0;
+  });
+  std::vector<double> ci(slots * x.sites.size());
   for (std::size_t j = 0; j < slots; ++j) {
     const core::SimTime lo = static_cast<core::SimTime>(j) * ledger.slot();
     const core::SimTime hi =
         std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
-    const double len = core::to_seconds(hi - lo);
-    for (std::size_t s = 0; s < servers; ++s) {
-      const energy::Accum& a = ledger.slot_table()[j * servers + s];
-      energy[j * servers + s] = a.energy();
-      power[j * servers + s] = a.energy() / len;
-      op[j * servers + s] = a.op();
-      emb[j * servers + s] = a.emb();
-      const int gpus = ledger.servers()[s].gpus;
-      util[j * servers + s] = gpus ? ledger.slot_busy_gpu_seconds()[j * servers + s] / (gpus * len) : 0.0;
-    }
     for (std::size_t site = 0; site < x.sites.size(); ++site)
       ci[j * x.sites.size() + site] = sim.signals()[site].mean(lo, hi);
   }
-  auto matrix = [&](const char* name, const std::vector<double>& v, std::size_t cols, const char* units) {
-    output::h5::write_matrix(ts.get(), name, v, slots, cols, units);
-  };
-  matrix("power_w", power, servers, "W, mean over the slot (IT power)");
-  matrix("energy_j", energy, servers, "J");
-  matrix("operational_g", op, servers, "gCO2e");
-  matrix("embodied_g", emb, servers, "gCO2e");
-  matrix("utilisation", util, servers, "busy GPU-seconds / (GPUs x slot)");
-  matrix("carbon_intensity", ci, x.sites.size(), "gCO2e/kWh, mean over the slot, per site");
+  output::h5::write_matrix(ts.get(), "carbon_intensity", ci, slots, x.sites.size(),
+                           "gCO2e/kWh, mean over the slot, per site");
 }
 
 }  // namespace

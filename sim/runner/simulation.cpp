@@ -1,8 +1,13 @@
 #include "sim/runner/simulation.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 
+#include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
 #include "sim/workload/transforms.hpp"
@@ -34,6 +39,53 @@ energy::CarbonSignal build_signal(const experiment::CarbonIntensityConfig& c, st
 }
 
 }  // namespace
+
+namespace {
+// Bytes per sequence slot of one instance: the batch-size histogram and its output copy, and the scheduler's
+// reserved running, prefilling and batch lists (a conservative round figure).
+constexpr double kBytesPerSequenceSlot = 96;
+// "12.3 GiB", "456 MiB", "7.8 KiB": sizes in messages.
+std::string size_text(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  return fmt::format("{:.3g} {}", bytes, units[u]);
+}
+}  // namespace
+
+void check_memory(const experiment::Experiment& x, const catalog::Catalog& catalog, std::uint64_t budget_bytes) {
+  const double budget = static_cast<double>(budget_bytes);
+  double instance_bytes = 0, servers = 0;
+  std::string largest;  // the deployment with the largest share, named in the message
+  double largest_bytes = -1;
+  for (const auto& entry : x.fleet) {
+    servers += entry.count;
+    const auto dep = std::find_if(x.deployments.begin(), x.deployments.end(),
+                                  [&](const auto& d) { return d.name == entry.deployment; });
+    if (dep == x.deployments.end()) continue;
+    const auto& sku = catalog.server(entry.sku);
+    const double instances = static_cast<double>(entry.count) * (sku.gpu_count / dep->tensor_parallel);
+    const double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
+    instance_bytes += bytes;
+    if (bytes > largest_bytes) largest_bytes = bytes, largest = std::to_string(dep - x.deployments.begin());
+  }
+  if (instance_bytes > budget)
+    throw core::InputError(fmt::format(
+        "{}: deployments[{}].scheduler.max_num_seqs: the per-instance tables (instances x max_num_seqs) "
+        "need {}, above the memory budget of {}; lower max_num_seqs or fleet counts, or raise "
+        "the budget (greenfleet run --memory-budget GIB)",
+        x.file, largest, size_text(instance_bytes), size_text(budget)));
+  if (x.horizon) {
+    const double slots = std::ceil(core::to_seconds(*x.horizon) / core::to_seconds(x.carbon.slot));
+    const double bytes = slots * servers * energy::CarbonLedger::kBytesPerSlotCell;
+    if (bytes > budget)
+      throw core::InputError(fmt::format(
+          "{}: carbon.slot: the /timeseries tables need at least {} ({} slots of {}s up to the horizon x "
+          "{} servers), above the memory budget of {}; use a longer carbon.slot or a shorter horizon, or "
+          "raise the budget (greenfleet run --memory-budget GIB)",
+          x.file, size_text(bytes), slots, core::to_seconds(x.carbon.slot), servers, size_text(budget)));
+  }
+}
 
 Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& catalog)
     : settings_{x.workload.max_requests, x.horizon, x.drain},
