@@ -213,14 +213,21 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
 
 }  // namespace
 
-void write_run_tables(hid_t file, const Simulation& sim, const experiment::Experiment& x,
-                      const catalog::Catalog& catalog) {
+void write_run_header(hid_t file, const experiment::Experiment& x) {
   output::h5::write_attr(file, "greenfleet_version", std::string(core::kVersion));
   output::h5::write_attr(file, "git_revision", std::string(core::kGitRevision));
   output::h5::write_attr(file, "experiment", x.name);
   output::h5::write_attr(file, "seed", x.seed);
-  output::h5::write_attr(file, "config_yaml", x.resolved_yaml);
+  // HDF5 attributes hold at most 64 KiB: a larger resolved configuration goes to the dataset /config_yaml
+  // (docs/OUTPUT.md), and the attribute is left out so readers find exactly one of them.
+  if (x.resolved_yaml.size() <= kConfigAttributeMax)
+    output::h5::write_attr(file, "config_yaml", x.resolved_yaml);
+  else
+    output::h5::write_string_dataset(file, "config_yaml", x.resolved_yaml);
+}
 
+void write_run_tables(hid_t file, const Simulation& sim, const experiment::Experiment& x,
+                      const catalog::Catalog& catalog) {
   {
     output::h5::Handle g = output::h5::create_group(file, "sites");
     std::vector<std::string> names, kinds;
