@@ -142,6 +142,12 @@ int run_command(const std::vector<std::string>& args) {
   output::write_summary(out.file(), summary);
   output::write_summary(out.file(), run_info, "run_info");
   out.close();  // every write checked: a full disk fails here, before anything is renamed
+  if (sim.arrived() == 0)
+    fmt::print(stderr,
+               "warning: no requests arrived: the workload is empty after filtering and windowing (check "
+               "workload window, max_requests and horizon); ratios without a denominator are n/a\n");
+  else if (sim.metrics().completed() == 0)
+    fmt::print(stderr, "warning: no request completed; latency statistics and per-token ratios are n/a\n");
   std::cout << output::format_table(summary) << output::format_table(run_info);
   std::cout << fmt::format("output: {}\n", x.output_path);
   std::cout.flush();
