@@ -88,6 +88,11 @@ check "file-size limit at the end exits 3 (got $code)" test "$code" -eq 3
 check "file-size limit is explained" grep -q "File too large" "$tmp/err.txt"
 check "file-size limit keeps no output" test ! -e "$tmp/full.h5"
 check "file-size limit keeps no temporary" no_temp "$tmp/full.h5"
+# greenfleet ignores SIGXFSZ itself: without the trap the limit is still a write error, not a kill.
+(ulimit -f 8; exec "$bin" run "$tmp/q.yaml" -q -o "$tmp/full.h5") > /dev/null 2> /dev/null
+code=$?
+check "file-size limit without ignoring SIGXFSZ exits 3 (got $code)" test "$code" -eq 3
+check "file-size limit without ignoring SIGXFSZ keeps nothing" bash -c "test ! -e '$tmp/full.h5' && ! compgen -G '$tmp/full.h5.tmp-*'"
 sed -e 's/requests: 300/requests: 200000/' -e 's/rate: 40 /rate: 4000 /' "$tmp/q.yaml" > "$tmp/mid.yaml"
 (trap '' XFSZ; ulimit -f 1024; exec "$bin" run "$tmp/mid.yaml" -q --set output.compression=none \
   -o "$tmp/mid.h5") > /dev/null 2> "$tmp/err.txt"
@@ -120,6 +125,21 @@ if [ "$can_mount" = 1 ]; then
   check "read-only directory exits 3 (got $code)" test "$code" -eq 3
   check "read-only directory is explained" grep -q "Read-only file system" "$tmp/err.txt"
   check "read-only directory fails before simulating (${elapsed_ms} ms)" test "$elapsed_ms" -lt 3000
+  # calibrate's coefficient files: the same promises (needs the public data).
+  if [ -n "${GREENFLEET_DATA:-}" ] || [ -d "$src/../shared/data/profiling" ]; then
+    "$bin" calibrate --out "$tmp/ro/proj" > /dev/null 2> "$tmp/err.txt"
+    check "calibrate into a read-only directory exits 3" test $? -eq 3
+    check "calibrate into a read-only directory is explained" grep -q "Read-only file system" "$tmp/err.txt"
+    umount "$tmp/small" && mount -t tmpfs -o size=12k tmpfs "$tmp/small"
+    "$bin" calibrate --out "$tmp/small/proj" > /dev/null 2> "$tmp/err.txt"
+    code=$?
+    check "calibrate on a full disk exits 3 (got $code)" test "$code" -eq 3
+    check "calibrate on a full disk is explained" grep -q "No space left on device" "$tmp/err.txt"
+    check "calibrate on a full disk replaces no file and leaves no temporary" \
+      test -z "$(find "$tmp/small" -type f)"
+  else
+    skip "calibrate on read-only and full disks: no public data (GREENFLEET_DATA)"
+  fi
 else
   skip "full and read-only tmpfs: not root or cannot mount tmpfs here"
 fi

@@ -27,16 +27,20 @@ const char* kind_of(const struct stat& st) {
   return "not a regular file";
 }
 
-// The temporary file a fatal signal removes: a fixed buffer, read by the handler with async-signal-safe calls.
-char g_temp[4096];
-volatile std::sig_atomic_t g_have_temp = 0;
+// The temporary files a fatal signal removes: fixed buffers, read by the handler with async-signal-safe calls.
+constexpr int kMaxTemporaries = 64;
+char g_temp[kMaxTemporaries][4096];
+volatile std::sig_atomic_t g_have_temp[kMaxTemporaries] = {};
 
 constexpr int kFatalSignals[] = {SIGHUP,  SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2, SIGXCPU, SIGVTALRM,
                                  SIGPROF, SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,  SIGABRT, SIGTRAP, SIGSYS};
 
 extern "C" void remove_temporary_and_die(int sig) {
-  if (g_have_temp) ::unlink(g_temp);
-  g_have_temp = 0;
+  for (int i = 0; i < kMaxTemporaries; ++i) {
+    if (!g_have_temp[i]) continue;
+    ::unlink(g_temp[i]);
+    g_have_temp[i] = 0;
+  }
   std::signal(sig, SIG_DFL);
   ::raise(sig);
 }
@@ -104,13 +108,18 @@ void check_output_path(const std::string& path, const std::vector<std::string>& 
 
 void register_temporary(const std::string& path) {
   install_handlers();
-  g_have_temp = 0;
-  const std::size_t n = std::min(path.size(), sizeof(g_temp) - 1);
-  std::memcpy(g_temp, path.data(), n);
-  g_temp[n] = '\0';
-  g_have_temp = n == path.size() ? 1 : 0;
+  if (path.size() >= sizeof(g_temp[0])) return;  // too long to keep: no removal on signals
+  for (int i = 0; i < kMaxTemporaries; ++i) {
+    if (g_have_temp[i]) continue;
+    std::memcpy(g_temp[i], path.c_str(), path.size() + 1);
+    g_have_temp[i] = 1;
+    return;
+  }
 }
 
-void forget_temporary() { g_have_temp = 0; }
+void forget_temporary(const std::string& path) {
+  for (int i = 0; i < kMaxTemporaries; ++i)
+    if (g_have_temp[i] && path == g_temp[i]) g_have_temp[i] = 0;
+}
 
 }  // namespace greenfleet::core

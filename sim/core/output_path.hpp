@@ -21,10 +21,10 @@ std::string temporary_path(const std::string& path);
 // Registers a temporary file to remove if a fatal signal arrives (SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1,
 // SIGUSR2, SIGXCPU, SIGVTALRM, SIGPROF, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS), after which
 // the signal takes its default action. Installs the handlers on first use and ignores SIGXFSZ, so a write past
-// a file-size limit fails (EFBIG, exit 3) instead of killing the process. One file at a time; forget() when
-// it has been renamed or removed.
+// a file-size limit fails (EFBIG, exit 3) instead of killing the process. Up to 64 files at once;
+// forget_temporary(path) once the file has been renamed or removed.
 void register_temporary(const std::string& path);
-void forget_temporary();
+void forget_temporary(const std::string& path);
 
 // Turns a failed write or create (errno `err`) into the exception the CLI maps to its exit code: an
 // EnvironmentError (exit 3) for a full, read-only or unwritable disk or a file-size limit, whose message says

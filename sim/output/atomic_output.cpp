@@ -29,7 +29,7 @@ AtomicOutput::AtomicOutput(const std::string& final_path, const std::vector<std:
   } catch (...) {
     std::error_code ec;
     fs::remove(temp_, ec);
-    core::forget_temporary();
+    core::forget_temporary(temp_);
     throw;
   }
 }
@@ -50,7 +50,7 @@ void AtomicOutput::publish() {
   std::error_code ec;
   fs::rename(temp_, final_, ec);
   if (ec) core::throw_write_error(fmt::format("cannot rename {} to {}", temp_, final_), ec.value());
-  core::forget_temporary();
+  core::forget_temporary(temp_);
   committed_ = true;
 }
 
@@ -59,7 +59,7 @@ AtomicOutput::~AtomicOutput() {
   file_.reset();
   std::error_code ec;
   fs::remove(temp_, ec);
-  core::forget_temporary();
+  core::forget_temporary(temp_);
 }
 
 }  // namespace greenfleet::output

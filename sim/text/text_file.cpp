@@ -30,45 +30,69 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  core::check_output_path(path, {}, "output file");
+namespace {
+
+void discard(const std::string& temp) {
+  ::unlink(temp.c_str());
+  core::forget_temporary(temp);
+}
+
+// Writes `text` to PATH.tmp-PID, synced, registered for removal on fatal signals; returns its name. On failure
+// nothing is left and core::EnvironmentError says why.
+std::string write_temporary(const std::string& path, const std::string& text) {
   const std::string temp = core::temporary_path(path);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) core::throw_write_error(fmt::format("cannot create {}", temp), errno);
+  if (fd < 0) core::throw_write_error(fmt::format("{}: cannot create {}", path, temp), errno);
   core::register_temporary(temp);
-  auto fail = [&](const std::string& what, int err) {
+  auto fail = [&](int err) {
     ::close(fd);
-    ::unlink(temp.c_str());
-    core::forget_temporary();
-    core::throw_write_error(what, err);
+    discard(temp);
+    core::throw_write_error(fmt::format("{}: cannot write", path), err);
   };
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(fmt::format("writing {}", path), errno);
+    if (n < 0) fail(errno);
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) fail(fmt::format("writing {}", path), errno);
+  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) fail(errno);
   if (::close(fd) != 0) {
     const int err = errno;
-    ::unlink(temp.c_str());
-    core::forget_temporary();
-    core::throw_write_error(fmt::format("writing {}", path), err);
+    discard(temp);
+    core::throw_write_error(fmt::format("{}: cannot write", path), err);
   }
+  return temp;
+}
+
+void publish(const std::string& temp, const std::string& path) {
   std::error_code ec;
   fs::rename(temp, path, ec);
   if (ec) {
-    ::unlink(temp.c_str());
-    core::forget_temporary();
+    discard(temp);
     core::throw_write_error(fmt::format("cannot rename {} to {}", temp, path), ec.value());
   }
-  core::forget_temporary();
+  core::forget_temporary(temp);
+}
+
+}  // namespace
+
+void write_file(const std::string& path, const std::string& text) {
+  core::check_output_path(path, {}, "output file");
+  publish(write_temporary(path, text), path);
 }
 
 void FileBatch::write_all() const {
   for (const auto& f : files_) core::check_output_path(f.first, {}, "output file");
-  for (const auto& [path, text] : files_) write_file(path, text);
+  // Every file is written in full before any is renamed, so a full disk half-way replaces none of them.
+  std::vector<std::string> temps;
+  try {
+    for (const auto& [path, text] : files_) temps.push_back(write_temporary(path, text));
+  } catch (...) {
+    for (const auto& t : temps) discard(t);
+    throw;
+  }
+  for (std::size_t i = 0; i < files_.size(); ++i) publish(temps[i], files_[i].first);
 }
 
 }  // namespace greenfleet::text

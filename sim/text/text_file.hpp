@@ -22,7 +22,8 @@ void write_file(const std::string& path, const std::string& text);
 class FileBatch {
  public:
   void add(std::string path, std::string text) { files_.emplace_back(std::move(path), std::move(text)); }
-  // Checks every path first, so a bad one fails before any file is replaced.
+  // Checks every path, then writes every file under its temporary name, then renames them all: a bad path or
+  // a full disk fails before any file is replaced.
   void write_all() const;
 
  private:
