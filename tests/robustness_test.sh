@@ -222,6 +222,12 @@ check "timeseries growth over budget exits 2" test $? -eq 2
 check "timeseries growth over budget names carbon.slot" grep -q "carbon.slot: the /timeseries tables would grow" "$tmp/err.txt"
 check "timeseries growth over budget keeps no output" test ! -e "$tmp/mem.h5"
 check "timeseries growth over budget keeps no temporary" no_temp "$tmp/mem.h5"
+# A fleet that cannot keep up holds ever more requests: the run stops at the budget, naming what to change.
+"$bin" run "$tmp/long.yaml" -q --set workload.synthetic.rate=20000 --memory-budget 0.02 -o "$tmp/mem.h5" \
+  > /dev/null 2> "$tmp/err.txt"
+check "requests held over budget exit 2" test $? -eq 2
+check "requests held over budget are explained" grep -q "requests held at once .* the fleet cannot keep up" "$tmp/err.txt"
+check "requests held over budget keep no output" test ! -e "$tmp/mem.h5"
 "$bin" run "$tmp/q.yaml" -q --memory-budget 0 -o "$tmp/mem.h5" > /dev/null 2> /dev/null
 check "--memory-budget 0 exits 2" test $? -eq 2
 # Out of memory is the environment's failure: exit 3, with advice.

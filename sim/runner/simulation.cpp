@@ -233,8 +233,21 @@ void Simulation::Feeder::on_event(const core::Event&) {
 
 void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   const auto wall_start = std::chrono::steady_clock::now();
-  if (heartbeat) {
+  if (heartbeat || memory_budget_) {
     engine_.set_heartbeat(1 << 16, [&](const core::Engine& e) {
+      // Requests held at once grow without bound when the fleet cannot keep up: stop at the budget, not at
+      // std::bad_alloc hours later. Per request: its state, the ledger's books, queue and free-list entries,
+      // twice for vector growth.
+      constexpr double kBytesPerRequest = 2.0 * (sizeof(serving::RequestState) + 128);
+      const double held = static_cast<double>(pool_.capacity()) * kBytesPerRequest;
+      if (memory_budget_ && held > static_cast<double>(memory_budget_))
+        throw core::InputError(fmt::format(
+            "{} requests held at once ({}) at simulated time {}s, above the memory budget of {}: the fleet "
+            "cannot keep up with the workload; add servers (fleet[].count), lower the arrival rate, set a "
+            "horizon with drain: false, or raise the budget (greenfleet run --memory-budget GIB)",
+            pool_.capacity(), size_text(held), core::to_seconds(e.now()),
+            size_text(static_cast<double>(memory_budget_))));
+      if (!heartbeat) return;
       Progress p;
       p.now = e.now();
       p.arrived = feeder_.arrived;

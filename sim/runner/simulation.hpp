@@ -59,8 +59,12 @@ class Simulation {
   Simulation& operator=(const Simulation&) = delete;
 
   void add_observer(serving::ServingObserver* observer) { observers_.add(observer); }
-  // Stops the run (core::InputError naming carbon.slot) before the /timeseries tables outgrow `budget_bytes`.
-  void limit_memory(std::uint64_t budget_bytes) { ledger_->limit_slot_tables(budget_bytes); }
+  // Stops the run with a core::InputError naming the key to change before the /timeseries tables (carbon.slot)
+  // or the requests held at once (a fleet that cannot keep up with the workload) outgrow `budget_bytes`.
+  void limit_memory(std::uint64_t budget_bytes) {
+    ledger_->limit_slot_tables(budget_bytes);
+    memory_budget_ = budget_bytes;
+  }
   // Runs to completion. `heartbeat` is called about every 64k events; it may throw to abort the run.
   void run(const std::function<void(const Progress&)>& heartbeat = {});
 
@@ -134,6 +138,7 @@ class Simulation {
   const RunSettings settings_;
   core::Engine engine_;
   serving::RequestPool pool_;
+  std::uint64_t memory_budget_ = 0;  // 0: none
   Observers observers_;
   metrics::RequestMetrics metrics_;
   std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;
