@@ -97,6 +97,10 @@ int run_command(const std::vector<std::string>& args) {
   for (const auto& site : x.sites) inputs.push_back(site.carbon_intensity.file);
   for (const auto& d : x.deployments)
     for (const auto& f : d.perf_params.files()) inputs.push_back(f);
+  // Ctrl-C and SIGTERM only set a flag from here on: the run checks it at every heartbeat and before the
+  // rename, so the temporary file is always removed on the way out.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   output::AtomicOutput out(x.output_path, inputs);
   runner::write_run_header(out.file(), x);
   runner::Simulation sim(x, catalog);
@@ -111,8 +115,6 @@ int run_command(const std::vector<std::string>& args) {
     sim.add_observer(writer.get());
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   double last_print = 0;
   bool printed = false;
@@ -142,6 +144,10 @@ int run_command(const std::vector<std::string>& args) {
   output::write_summary(out.file(), summary);
   output::write_summary(out.file(), run_info, "run_info");
   out.close();  // every write checked: a full disk fails here, before anything is renamed
+  if (g_interrupted) {
+    fmt::print(stderr, "interrupted: no output written\n");
+    return 130;
+  }
   if (sim.arrived() == 0)
     fmt::print(stderr,
                "warning: no requests arrived: the workload is empty after filtering and windowing (check "
@@ -152,6 +158,10 @@ int run_command(const std::vector<std::string>& args) {
   std::cout << fmt::format("output: {}\n", x.output_path);
   std::cout.flush();
   if (!std::cout) throw core::EnvironmentError("cannot write the summary to standard output; no output kept");
+  if (g_interrupted) {
+    fmt::print(stderr, "interrupted: no output written\n");
+    return 130;
+  }
   out.publish();
   return 0;
 }
