@@ -205,13 +205,19 @@ start=$(date +%s%N)
 code=$?
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 check "instance tables over budget exit 2 (got $code)" test "$code" -eq 2
-check "instance tables over budget name the key" grep -q "deployments\[0\].scheduler.max_num_seqs: the per-instance tables .* GiB, above the memory budget of 8 GiB" "$tmp/err.txt"
+check "instance tables over budget name the key" grep -q "(--set deployments\[0\].scheduler.max_num_seqs): the per-instance tables .* GiB, above the memory budget of 8 GiB" "$tmp/err.txt"
 check "instance tables refused at load (${elapsed_ms} ms)" test "$elapsed_ms" -lt 5000
 check "instance tables over budget keep no output" test ! -e "$tmp/mem.h5"
 "$bin" run "$tmp/q.yaml" -q --set horizon=3650d --set carbon.slot=1s --set fleet.0.count=10 \
   -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
 check "timeseries over budget exits 2" test $? -eq 2
-check "timeseries over budget names carbon.slot" grep -q "carbon.slot: the /timeseries tables need" "$tmp/err.txt"
+check "timeseries over budget names carbon.slot" grep -q "(--set carbon.slot): the /timeseries tables need" "$tmp/err.txt"
+# Set in the file, the key is named with its line and column.
+sed -e 's/max_num_seqs: [0-9]*/max_num_seqs: 65536/' -e 's/max_batched_tokens: [0-9]*/max_batched_tokens: 65536/' \
+  "$tmp/q.yaml" > "$tmp/wide.yaml"
+"$bin" run "$tmp/wide.yaml" -q --set fleet.0.count=2000 -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+check "instance tables over budget exit 2 (key in the file)" test $? -eq 2
+check "instance tables over budget give file:line:col" grep -q "wide.yaml:[0-9]*:[0-9]*: deployments\[0\].scheduler.max_num_seqs: the per-instance tables" "$tmp/err.txt"
 # Without a horizon the run's length is unknown: the ledger stops when the tables would pass the budget.
 # 100,000 requests at 40/s last 2,500 simulated seconds: 1-second slots pass the budget of about 100 KiB
 # (12 KiB of instance tables) at about 900 s.
@@ -219,7 +225,7 @@ sed -e 's/requests: 300/requests: 100000/' "$tmp/q.yaml" > "$tmp/grow.yaml"
 "$bin" run "$tmp/grow.yaml" -q --set carbon.slot=1s --set deployments.0.scheduler.max_num_seqs=16 \
   --memory-budget 0.0001 -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
 check "timeseries growth over budget exits 2" test $? -eq 2
-check "timeseries growth over budget names carbon.slot" grep -q "carbon.slot: the /timeseries tables would grow" "$tmp/err.txt"
+check "timeseries growth over budget names carbon.slot" grep -q "(--set carbon.slot): the /timeseries tables would grow" "$tmp/err.txt"
 check "timeseries growth over budget keeps no output" test ! -e "$tmp/mem.h5"
 check "timeseries growth over budget keeps no temporary" no_temp "$tmp/mem.h5"
 # A fleet that cannot keep up holds ever more requests: the run stops at the budget, naming what to change.

@@ -104,7 +104,7 @@ int run_command(const std::vector<std::string>& args) {
   output::AtomicOutput out(x.output_path, inputs);
   runner::write_run_header(out.file(), x);
   runner::Simulation sim(x, catalog);
-  sim.limit_memory(budget_bytes);
+  sim.limit_memory(budget_bytes, x.carbon.slot_where);
   std::unique_ptr<output::RequestWriter> writer;
   if (x.output_requests) {
     const auto compression = x.output_compression == "none"      ? output::h5::Compression::kNone

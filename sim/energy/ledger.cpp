@@ -112,11 +112,11 @@ void CarbonLedger::ensure_slots(core::SimTime end) {
   const double bytes = static_cast<double>(needed) * static_cast<double>(servers_.size()) * kBytesPerSlotCell;
   if (slot_table_limit_ > 0 && bytes > static_cast<double>(slot_table_limit_))
     throw core::InputError(
-        fmt::format("carbon.slot: the /timeseries tables would grow past {} ({} slots of {} x {} servers) at "
+        fmt::format("{}: the /timeseries tables would grow past {} ({} slots of {}s x {} servers) at "
                     "simulated time {}s, above the memory budget of {}; use a longer carbon.slot, a shorter run "
                     "(horizon), or raise the budget (greenfleet run --memory-budget GIB)",
-                    size_text(bytes), needed, core::to_seconds(slot_), servers_.size(), core::to_seconds(end),
-                    size_text(static_cast<double>(slot_table_limit_))));
+                    slot_where_, size_text(bytes), needed, core::to_seconds(slot_), servers_.size(),
+                    core::to_seconds(end), size_text(static_cast<double>(slot_table_limit_))));
   slot_count_ = needed;
   slots_end_ = static_cast<core::SimTime>(slot_count_) * slot_;
   slot_accum_.resize(slot_count_ * servers_.size());

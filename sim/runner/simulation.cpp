@@ -56,7 +56,7 @@ std::string size_text(double bytes) {
 void check_memory(const experiment::Experiment& x, const catalog::Catalog& catalog, std::uint64_t budget_bytes) {
   const double budget = static_cast<double>(budget_bytes);
   double instance_bytes = 0, servers = 0;
-  std::string largest;  // the deployment with the largest share, named in the message
+  std::string largest;  // where the largest share's max_num_seqs is set, named in the message
   double largest_bytes = -1;
   for (const auto& entry : x.fleet) {
     servers += entry.count;
@@ -67,23 +67,24 @@ void check_memory(const experiment::Experiment& x, const catalog::Catalog& catal
     const double instances = static_cast<double>(entry.count) * (sku.gpu_count / dep->tensor_parallel);
     const double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
     instance_bytes += bytes;
-    if (bytes > largest_bytes) largest_bytes = bytes, largest = std::to_string(dep - x.deployments.begin());
+    if (bytes > largest_bytes) largest_bytes = bytes, largest = dep->max_num_seqs_where;
   }
   if (instance_bytes > budget)
-    throw core::InputError(fmt::format(
-        "{}: deployments[{}].scheduler.max_num_seqs: the per-instance tables (instances x max_num_seqs) "
-        "need {}, above the memory budget of {}; lower max_num_seqs or fleet counts, or raise "
-        "the budget (greenfleet run --memory-budget GIB)",
-        x.file, largest, size_text(instance_bytes), size_text(budget)));
+    throw core::InputError(
+        fmt::format("{}: the per-instance tables (instances x max_num_seqs) "
+                    "need {}, above the memory budget of {}; lower max_num_seqs or fleet counts, or raise "
+                    "the budget (greenfleet run --memory-budget GIB)",
+                    largest, size_text(instance_bytes), size_text(budget)));
   if (x.horizon) {
     const double slots = std::ceil(core::to_seconds(*x.horizon) / core::to_seconds(x.carbon.slot));
     const double bytes = slots * servers * energy::CarbonLedger::kBytesPerSlotCell;
     if (bytes > budget)
       throw core::InputError(fmt::format(
-          "{}: carbon.slot: the /timeseries tables need at least {} ({} slots of {}s up to the horizon x "
+          "{}: the /timeseries tables need at least {} ({} slots of {}s up to the horizon x "
           "{} servers), above the memory budget of {}; use a longer carbon.slot or a shorter horizon, or "
           "raise the budget (greenfleet run --memory-budget GIB)",
-          x.file, size_text(bytes), slots, core::to_seconds(x.carbon.slot), servers, size_text(budget)));
+          x.carbon.slot_where, size_text(bytes), slots, core::to_seconds(x.carbon.slot), servers,
+          size_text(budget)));
   }
 }
 

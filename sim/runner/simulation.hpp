@@ -61,8 +61,8 @@ class Simulation {
   void add_observer(serving::ServingObserver* observer) { observers_.add(observer); }
   // Stops the run with a core::InputError naming the key to change before the /timeseries tables (carbon.slot)
   // or the requests held at once (a fleet that cannot keep up with the workload) outgrow `budget_bytes`.
-  void limit_memory(std::uint64_t budget_bytes) {
-    ledger_->limit_slot_tables(budget_bytes);
+  void limit_memory(std::uint64_t budget_bytes, std::string slot_where = "carbon.slot") {
+    ledger_->limit_slot_tables(budget_bytes, std::move(slot_where));
     memory_budget_ = budget_bytes;
   }
   // Runs to completion. `heartbeat` is called about every 64k events; it may throw to abort the run.
