@@ -70,6 +70,14 @@ else
   skip "-o CI_FILE: the CSV site did not load here ($(head -c 200 "$tmp/err.txt"))"
 fi
 
+# The catalog is an input too (a copy, so a failure here cannot harm the source tree).
+mkdir -p "$tmp/cat" && cp -r "$src/hardware_catalog" "$src/models" "$tmp/cat/"
+gpus=$(find "$tmp/cat/hardware_catalog" -name '*.yaml' | head -1)
+cp "$gpus" "$tmp/gpus.orig"
+"$bin" run "$tmp/q.yaml" -q --catalog "$tmp/cat" -o "$gpus" > /dev/null 2> "$tmp/err.txt"
+check "-o CATALOG_FILE exits 2" test $? -eq 2
+check "-o CATALOG_FILE leaves the file intact" cmp -s "$gpus" "$tmp/gpus.orig"
+
 printf 'x\n' > "$tmp/afile"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/afile/out.h5" > /dev/null 2> /dev/null
 check "-o under a regular file exits 2" test $? -eq 2

@@ -97,6 +97,12 @@ int run_command(const std::vector<std::string>& args) {
   for (const auto& site : x.sites) inputs.push_back(site.carbon_intensity.file);
   for (const auto& d : x.deployments)
     for (const auto& f : d.perf_params.files()) inputs.push_back(f);
+  for (const char* dir : {"hardware_catalog", "models"}) {  // the catalog is an input too
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(std::filesystem::path(root) / dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec)) inputs.push_back(it->path().string());
+  }
   // Ctrl-C and SIGTERM only set a flag from here on: the run checks it at every heartbeat and before the
   // rename, so the temporary file is always removed on the way out.
   std::signal(SIGINT, on_signal);
