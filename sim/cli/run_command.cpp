@@ -142,6 +142,7 @@ int run_command(const std::vector<std::string>& args) {
   }
   if (printed) std::fputs("\r\033[K", stderr);
   if (writer) writer->flush();
+  out.flush();     // checked: the request columns' chunk caches are written here, not in their unchecked close
   writer.reset();  // its datasets are closed before the file is
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   const output::Summary summary = runner::make_summary(sim, x);

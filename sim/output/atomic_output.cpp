@@ -34,6 +34,11 @@ AtomicOutput::AtomicOutput(const std::string& final_path, const std::vector<std:
   }
 }
 
+void AtomicOutput::flush() {
+  errno = 0;
+  h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing the file");
+}
+
 void AtomicOutput::close() {
   h5::close_file(file_);
   // The kernel may accept writes it later cannot store (network and some quota-limited file systems): sync.

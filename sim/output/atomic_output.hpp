@@ -19,6 +19,9 @@ class AtomicOutput {
   AtomicOutput& operator=(const AtomicOutput&) = delete;
 
   hid_t file() const { return file_.get(); }
+  // Writes every buffer of the file and of the objects open in it (chunk caches included), checked: call it
+  // before closing objects whose own close would write and could only fail silently.
+  void flush();
   // Flushes, closes and syncs the temporary file, throwing core::EnvironmentError when the disk refused a
   // write (nothing is renamed then). Every object opened in the file must be closed or abandoned before.
   void close();
