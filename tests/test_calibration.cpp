@@ -194,6 +194,19 @@ TEST_CASE("coefficient writes fail loudly, naming the file, and leave nothing be
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path("out")), {}) == 1);  // no temporary left
   CHECK_THROWS_WITH_AS(text::read_file(dir.path("absent.yaml")), doctest::Contains("absent.yaml"),
                        core::InputError);
+  // A directory or a device is never replaced, and a directory is not read as a file.
+  CHECK_THROWS_WITH_AS(text::write_file(dir.path("out"), "x\n"), doctest::Contains("is a directory"),
+                       core::InputError);
+  CHECK_THROWS_WITH_AS(text::write_file("/dev/null", "x\n"), doctest::Contains("character device"),
+                       core::InputError);
+  CHECK(std::filesystem::is_character_file("/dev/null"));
+  CHECK_THROWS_WITH_AS(text::read_file(dir.path("out")), doctest::Contains("is a directory"), core::InputError);
+  // A batch checks every path before it replaces any file.
+  text::FileBatch batch;
+  batch.add(dir.path("out/b.yaml"), "b\n");
+  batch.add(dir.path("out"), "x\n");
+  CHECK_THROWS_AS(batch.write_all(), core::InputError);
+  CHECK(!std::filesystem::exists(dir.path("out/b.yaml")));
 }
 
 TEST_CASE("decode power vs batch: the ML.ENERGY fit regenerates bit for bit and rises toward TDP") {

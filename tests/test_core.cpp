@@ -1,10 +1,17 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
 #include <vector>
 
 #include "sim/core/engine.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
 #include "sim/core/ring_queue.hpp"
 #include "sim/core/rng.hpp"
+#include "test_support.hpp"
 
 using namespace greenfleet::core;
 
@@ -119,4 +126,28 @@ TEST_CASE("ring queue keeps FIFO order across growth and wrap-around") {
     q.pop_front();
   }
   CHECK(next_out == next_in);
+}
+
+TEST_CASE("output paths: refused before any work when they cannot become the output file") {
+  greenfleet::test::TempDir dir;
+  const std::string input = dir.write("exp.yaml", "name: x\n");
+  using greenfleet::core::check_output_path;
+  CHECK_THROWS_WITH_AS(check_output_path("", {}, "-o"), doctest::Contains("empty path"),
+                       greenfleet::core::InputError);
+  CHECK_THROWS_WITH_AS(check_output_path(dir.path(), {}, "-o"), doctest::Contains("is a directory"),
+                       greenfleet::core::InputError);
+  CHECK_THROWS_WITH_AS(check_output_path(dir.path("new/"), {}, "-o"), doctest::Contains("names a directory"),
+                       greenfleet::core::InputError);
+  CHECK_THROWS_WITH_AS(check_output_path("/dev/null", {}, "-o"), doctest::Contains("a character device"),
+                       greenfleet::core::InputError);
+  CHECK_THROWS_WITH_AS(check_output_path(input, {input}, "-o"), doctest::Contains("one of the run's inputs"),
+                       greenfleet::core::InputError);
+  CHECK_THROWS_WITH_AS(check_output_path(input + "/out.h5", {}, "-o"), doctest::Contains("not a directory"),
+                       greenfleet::core::InputError);
+  check_output_path(input, {}, "-o");  // an existing output is replaced
+  check_output_path(dir.path("a/b/out.h5"), {input}, "-o");
+  CHECK(std::filesystem::is_directory(dir.path("a/b")));  // created
+  CHECK(greenfleet::core::temporary_path("x.h5") == "x.h5.tmp-" + std::to_string(::getpid()));
+  CHECK_THROWS_WITH_AS(greenfleet::core::throw_write_error("writing x", ENOSPC),
+                       doctest::Contains("No space left on device"), greenfleet::core::EnvironmentError);
 }

@@ -195,8 +195,12 @@ class Run:
         with h5py.File(path, "r") as f:
             self.experiment = text(f.attrs.get("experiment", "?"))
             self.seed = f.attrs.get("seed", "?")
-            self.config_yaml = text(f.attrs.get("config_yaml", ""))
-            self.groups = set(f.keys())
+            # The resolved configuration: a root attribute, or the dataset /config_yaml when over 60,000 bytes.
+            config = f.attrs.get("config_yaml")
+            if config is None and isinstance(f.get("config_yaml"), h5py.Dataset):
+                config = f["config_yaml"][()]
+            self.config_yaml = text(config if config is not None else "")
+            self.groups = {k for k in f.keys() if isinstance(f[k], h5py.Group)}
         self.label = label or os.path.splitext(os.path.basename(path))[0]
         self.slo_ttft, self.slo_tpot = slo_targets(self.config_yaml)
 

@@ -1,8 +1,13 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -35,7 +40,32 @@ commands:
 options:
   --help           this text; `greenfleet <command> --help` for a command's options
   --version        version and git revision
+
+exit codes:
+  0    success
+  1    internal error (a bug: please report it)
+  2    bad input or usage (experiment, catalog, trace, CI file, option, output path)
+  3    the environment failed: disk full or not writable, file-size limit, out of memory,
+       standard output closed; nothing is kept under the output name
+  130  interrupted (Ctrl-C, SIGTERM); no output written
 )";
+
+// Leaves without running static destructors and atexit handlers: after a failed write, HDF5's own shutdown
+// would try again to flush a file it could not close. Temporary files are already removed by then.
+[[noreturn]] void leave(int code) {
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
+// Standard output is part of a command's result: a write error there (a full disk, a closed pipe) is reported.
+int checked_stdout(int code) {
+  std::cout.flush();
+  if (code == 0 && (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout))) {
+    fmt::print(stderr, "error: cannot write to standard output: {}\n", std::strerror(errno));
+    leave(3);
+  }
+  return code;
+}
 
 }  // namespace
 
@@ -56,20 +86,35 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   try {
-    if (command == "run") return greenfleet::cli::run_command(args);
-    if (command == "list") return greenfleet::cli::list_command(args);
-    if (command == "summary") return greenfleet::cli::summary_command(args);
-    if (command == "compare") return greenfleet::cli::compare_command(args);
-    if (command == "sweep") return greenfleet::cli::sweep_command(args);
-    if (command == "calibrate") return greenfleet::cli::calibrate_command(args);
-    if (command == "validate") return greenfleet::cli::validate_command(args);
+    if (command == "run") return checked_stdout(greenfleet::cli::run_command(args));
+    if (command == "list") return checked_stdout(greenfleet::cli::list_command(args));
+    if (command == "summary") return checked_stdout(greenfleet::cli::summary_command(args));
+    if (command == "compare") return checked_stdout(greenfleet::cli::compare_command(args));
+    if (command == "sweep") return checked_stdout(greenfleet::cli::sweep_command(args));
+    if (command == "calibrate") return checked_stdout(greenfleet::cli::calibrate_command(args));
+    if (command == "validate") return checked_stdout(greenfleet::cli::validate_command(args));
     fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);
     return 2;
   } catch (const greenfleet::core::InputError& e) {
     fmt::print(stderr, "error: {}\n", e.what());
-    return 2;
+    leave(2);
+  } catch (const greenfleet::core::EnvironmentError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    leave(3);
+  } catch (const std::ios_base::failure& e) {
+    // A stream read that failed below a reader: a directory given as a file is bad input, anything else (an
+    // I/O error) the environment's failure.
+    const bool directory = errno == EISDIR || std::strstr(e.what(), "Is a directory") != nullptr;
+    fmt::print(stderr, "error: reading a file failed: {}{}\n", e.what(),
+               directory ? " (a directory was given where a file is expected)" : "");
+    leave(directory ? 2 : 3);
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr,
+               "error: out of memory; nothing was written. Free memory, run fewer or smaller experiments at once, "
+               "or lower the sizes the configuration asks for (fleet counts, max_num_seqs, carbon.slot)\n");
+    leave(3);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "internal error: {}\n", e.what());
-    return 1;
+    fmt::print(stderr, "internal error: {} (a bug: please report it)\n", e.what());
+    leave(1);
   }
 }

@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "sim/catalog/catalog.hpp"
@@ -37,6 +38,7 @@ int run_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet run EXP.yaml [options]");
   std::string output, catalog_dir, data_dir;
   std::vector<std::string> overrides;
+  double memory_budget_gib = runner::kDefaultMemoryBudgetGib;
   opts.add_options()("help,h", "show this help")(
       "output,o", po::value(&output),
       "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
@@ -45,7 +47,10 @@ int run_command(const std::vector<std::string>& args) {
                                      "project directory holding hardware_catalog/ and models/ "
                                      "(default: $GREENFLEET_HOME, else the source tree)")(
       "data-dir", po::value(&data_dir),
-      "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)");
+      "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)")(
+      "memory-budget", po::value(&memory_budget_gib),
+      "GiB that tables sized by the configuration (per-instance histograms, /timeseries) may take; larger "
+      "ones are refused at load with the key to change (default 8)");
   po::options_description hidden;
   std::string experiment_file;
   hidden.add_options()("experiment", po::value(&experiment_file));
@@ -61,11 +66,19 @@ int run_command(const std::vector<std::string>& args) {
     throw core::InputError(fmt::format("run: {} (see greenfleet run --help)", e.what()));
   }
   if (vm.count("help")) {
-    std::cout << opts << "\nExit codes: 0 ok, 1 internal error, 2 bad input, 130 interrupted.\n";
+    std::cout << opts
+              << "\nExit codes: 0 ok, 1 internal error (a bug: please report it), 2 bad input or usage, 3 the "
+                 "environment failed (disk full or not writable, out of memory), 130 interrupted.\n";
     return 0;
   }
   if (experiment_file.empty())
     throw core::InputError("run: missing the experiment file (greenfleet run EXP.yaml)");
+  if (std::error_code ec; std::filesystem::is_directory(experiment_file, ec))
+    throw core::InputError(fmt::format("{}: is a directory; give the experiment's YAML file", experiment_file));
+  if (vm.count("output") && output.empty())
+    throw core::InputError("run: -o/--output: empty output path (see greenfleet run --help)");
+  if (!(memory_budget_gib > 0)) throw core::InputError("run: --memory-budget: must be a positive number of GiB");
+  const auto budget_bytes = static_cast<std::uint64_t>(memory_budget_gib * 1024 * 1024 * 1024);
   const bool quiet = vm.count("quiet") != 0;
 
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
@@ -76,13 +89,31 @@ int run_command(const std::vector<std::string>& args) {
   lo.output_path = output;
   const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
 
-  // Handlers before the output's temporary file exists, so a signal never kills the process with it on disk.
+  // Everything that could fail after the simulation is checked before it: the memory the configuration asks
+  // for, the output path (not a directory, device or input; its directory writable), the file itself (created
+  // now), and the header with the resolved configuration (written now).
+  runner::check_memory(x, catalog, budget_bytes);
+  std::vector<std::string> inputs{experiment_file};
+  for (const auto& f : x.workload.params.files()) inputs.push_back(f);
+  for (const auto& site : x.sites) inputs.push_back(site.carbon_intensity.file);
+  for (const auto& d : x.deployments)
+    for (const auto& f : d.perf_params.files()) inputs.push_back(f);
+  for (const char* dir : {"hardware_catalog", "models"}) {  // the catalog is an input too
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(std::filesystem::path(root) / dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec)) inputs.push_back(it->path().string());
+  }
+  // Ctrl-C and SIGTERM only set a flag from here on: the run checks it at every heartbeat and before the
+  // rename, so the temporary file is always removed on the way out.
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  output::AtomicOutput out(x.output_path, inputs);
+  runner::write_run_header(out.file(), x);
   runner::Simulation sim(x, catalog);
+  sim.limit_memory(budget_bytes, x.carbon.slot_where);
   runner::WorkloadDigest workload_digest;
   sim.add_observer(&workload_digest);
-  output::AtomicOutput out(x.output_path);
   std::unique_ptr<output::RequestWriter> writer;
   if (x.output_requests) {
     const auto compression = x.output_compression == "none"      ? output::h5::Compression::kNone
@@ -114,6 +145,8 @@ int run_command(const std::vector<std::string>& args) {
   }
   if (printed) std::fputs("\r\033[K", stderr);
   if (writer) writer->flush();
+  out.flush();     // checked: the request columns' chunk caches are written here, not in their unchecked close
+  writer.reset();  // its datasets are closed before the file is
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   const output::Summary summary = runner::make_summary(sim, x);
   const output::Summary run_info = runner::make_run_info(sim, wall);
@@ -124,9 +157,26 @@ int run_command(const std::vector<std::string>& args) {
                                                        : std::string("synthetic"));
   output::write_summary(out.file(), summary);
   output::write_summary(out.file(), run_info, "run_info");
-  out.commit();
+  out.close();  // every write checked: a full disk fails here, before anything is renamed
+  if (g_interrupted) {
+    fmt::print(stderr, "interrupted: no output written\n");
+    return 130;
+  }
+  if (sim.arrived() == 0)
+    fmt::print(stderr,
+               "warning: no requests arrived: the workload is empty after filtering and windowing (check "
+               "workload window, max_requests and horizon); ratios without a denominator are n/a\n");
+  else if (sim.metrics().completed() == 0)
+    fmt::print(stderr, "warning: no request completed; latency statistics and per-token ratios are n/a\n");
   std::cout << output::format_table(summary) << output::format_table(run_info);
   std::cout << fmt::format("output: {}\n", x.output_path);
+  std::cout.flush();
+  if (!std::cout) throw core::EnvironmentError("cannot write the summary to standard output; no output kept");
+  if (g_interrupted) {
+    fmt::print(stderr, "interrupted: no output written\n");
+    return 130;
+  }
+  out.publish();
   return 0;
 }
 

@@ -11,6 +11,13 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The environment failed, not the input: a full or read-only disk, an unwritable directory, a closed standard
+// output, memory exhausted. The CLI maps it to exit code 3; the message says what failed and what to do.
+class EnvironmentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The run was interrupted (SIGINT/SIGTERM): no output file is kept.
 class Interrupted : public std::runtime_error {
  public:

@@ -177,6 +177,14 @@ std::string ParamValues::get_string(const std::string& name) const {
 bool ParamValues::get_bool(const std::string& name) const {
   return std::get<bool>(get(name, {ParamType::kBool}).value);
 }
+std::vector<std::string> ParamValues::files() const {
+  std::vector<std::string> out;
+  for (const auto& e : values_)
+    if (const auto* s = std::get_if<std::string>(&e.value); e.type == ParamType::kFile && s && !s->empty())
+      out.push_back(*s);
+  return out;
+}
+
 SimTime ParamValues::get_duration(const std::string& name) const {
   return std::get<std::int64_t>(get(name, {ParamType::kDuration}).value);
 }

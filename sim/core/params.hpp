@@ -81,6 +81,8 @@ class ParamValues {
   std::string get_string(const std::string& name) const;  // strings, choices and files
   bool get_bool(const std::string& name) const;
   SimTime get_duration(const std::string& name) const;
+  // The resolved paths of every file parameter (the run's inputs, which an output path must not name).
+  std::vector<std::string> files() const;
 
   bool operator==(const ParamValues&) const = default;
 

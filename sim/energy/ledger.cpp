@@ -1,13 +1,26 @@
 #include "sim/energy/ledger.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "sim/core/error.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/request_state.hpp"
 
 namespace greenfleet::energy {
+
+namespace {
+// "12.3 GiB", "456 MiB", "7.8 KiB": sizes in messages.
+std::string size_text(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  return fmt::format("{:.3g} {}", bytes, units[u]);
+}
+}  // namespace
 
 Accum& Accum::operator+=(const Accum& o) {
   energy_gpu += o.energy_gpu, energy_host += o.energy_host;
@@ -97,6 +110,14 @@ void CarbonLedger::ensure_slots(core::SimTime end) {
   if (end <= slots_end_) return;
   const auto needed = static_cast<std::size_t>((end + slot_ - 1) / slot_);
   if (needed <= slot_count_) return;
+  const double bytes = static_cast<double>(needed) * static_cast<double>(servers_.size()) * kBytesPerSlotCell;
+  if (slot_table_limit_ > 0 && bytes > static_cast<double>(slot_table_limit_))
+    throw core::InputError(
+        fmt::format("{}: the /timeseries tables would grow past {} ({} slots of {}s x {} servers) at "
+                    "simulated time {}s, above the memory budget of {}; use a longer carbon.slot, a shorter run "
+                    "(horizon), or raise the budget (greenfleet run --memory-budget GIB)",
+                    slot_where_, size_text(bytes), needed, core::to_seconds(slot_), servers_.size(),
+                    core::to_seconds(end), size_text(static_cast<double>(slot_table_limit_))));
   slot_count_ = needed;
   slots_end_ = static_cast<core::SimTime>(slot_count_) * slot_;
   slot_accum_.resize(slot_count_ * servers_.size());

@@ -110,6 +110,15 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
 
   core::SimTime slot() const { return slot_; }
   std::size_t slots() const { return slot_count_; }
+  // Bytes one [slot][server] cell of the tables costs at its peak (growth and the output copy included).
+  static constexpr std::size_t kBytesPerSlotCell = 2 * (sizeof(Accum) + sizeof(double)) + sizeof(double);
+  // Refuses (core::InputError naming carbon.slot) to grow the slot tables past `bytes`, instead of exhausting
+  // memory late in a long run; 0: no limit.
+  // `where` names the key in the message ("file:line:col: carbon.slot").
+  void limit_slot_tables(std::uint64_t bytes, std::string where = "carbon.slot") {
+    slot_table_limit_ = bytes;
+    slot_where_ = std::move(where);
+  }
   // Row-major [slot][server] tables for /timeseries; complete once finalize() has run.
   const std::vector<Accum>& slot_table() const { return slot_accum_; }
   const std::vector<double>& slot_busy_gpu_seconds() const { return slot_busy_; }
@@ -176,6 +185,8 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   // The slot of the previous lookup: intervals arrive in nearly increasing time, so this saves two divisions.
   std::size_t cached_slot_ = 0;
   core::SimTime cached_lo_ = 0, cached_hi_ = 0;
+  std::uint64_t slot_table_limit_ = 0;
+  std::string slot_where_;
   std::vector<Accum> slot_accum_;
   std::vector<double> slot_busy_;
   std::vector<double> gpu_dynamic_j_, gpu_dynamic_op_, cpu_dynamic_j_, cpu_dynamic_op_;  // per server

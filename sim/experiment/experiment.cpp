@@ -209,6 +209,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
     config::ConfigNode sch = d.child_or_empty("scheduler");
     dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs", 256, 1, 65536));
+    dep.max_num_seqs_where = sch.where("max_num_seqs");
     dep.scheduler.max_batched_tokens =
         static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
     dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", true);
@@ -397,6 +398,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
 
   config::ConfigNode cb = root.child_or_empty("carbon");
   x.carbon.slot = cb.get_duration("slot", core::kHour, core::kSecond);
+  x.carbon.slot_where = cb.where("slot");
   config::ConfigNode life = cb.child_or_empty("lifetimes");
   x.carbon.gpu_lifetime = life.get_duration("gpu", 4 * 8760 * core::kHour, core::kHour);
   x.carbon.host_lifetime = life.get_duration("host", 4 * 8760 * core::kHour, core::kHour);

@@ -52,7 +52,8 @@ struct SiteConfig {
 };
 
 struct CarbonConfig {
-  core::SimTime slot = core::kHour;                     // /timeseries resolution
+  core::SimTime slot = core::kHour;  // /timeseries resolution
+  std::string slot_where;            // "file:line:col: carbon.slot" (or the --set), for messages about its memory
   core::SimTime gpu_lifetime = 4 * 8760 * core::kHour;  // EcoServe: 4 years
   core::SimTime host_lifetime = 4 * 8760 * core::kHour;
   std::string gpu_method = "ecoserve";  // ecoserve | act
@@ -78,6 +79,7 @@ struct DeploymentConfig {
   double gpu_memory_utilization = 0.9;
   double activation_reserve_gb = 1.0;  // per device, held back for activations and the CUDA context
   serving::SchedulerConfig scheduler;
+  std::string max_num_seqs_where;  // "file:line:col: deployments[i].scheduler.max_num_seqs", for memory messages
   // Which performance model prices steps (an entry of perf_models(): "roofline" or "calibrated"), overridable
   // per GPU kind, and the parameters of every kind (validated; each factory reads its own).
   std::string perf_kind = "roofline";

@@ -1,36 +1,61 @@
 #include "sim/output/atomic_output.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <system_error>
 
 #include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
 
 namespace greenfleet::output {
 
 namespace fs = std::filesystem;
 
-AtomicOutput::AtomicOutput(const std::string& final_path) : final_(final_path) {
-  const fs::path parent = fs::path(final_path).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec)
-    throw core::InputError(fmt::format("{}: cannot create output directory: {}", parent.string(), ec.message()));
-  temp_ = fmt::format("{}.tmp-{}", final_path, ::getpid());
+AtomicOutput::AtomicOutput(const std::string& final_path, const std::vector<std::string>& inputs)
+    : final_(final_path) {
+  core::check_output_path(final_path, inputs, "output file");
+  temp_ = core::temporary_path(final_path);
+  // Created by hand first, so a refusal carries its system error (permission, read-only, full disk).
+  const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) core::throw_write_error(fmt::format("cannot create the output file {}", temp_), errno);
+  ::close(fd);
+  core::register_temporary(temp_);
   try {
     file_ = h5::create_file(temp_);
-  } catch (const std::exception&) {
-    throw core::InputError(fmt::format("{}: cannot create output file", temp_));
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(temp_, ec);
+    core::forget_temporary(temp_);
+    throw;
   }
 }
 
-void AtomicOutput::commit() {
-  file_.reset();  // flush and close before the rename makes it visible
+void AtomicOutput::flush() {
+  errno = 0;
+  h5::check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flushing the file");
+}
+
+void AtomicOutput::close() {
+  h5::close_file(file_);
+  // The kernel may accept writes it later cannot store (network and some quota-limited file systems): sync.
+  const int fd = ::open(temp_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) core::throw_write_error(fmt::format("cannot reopen the output file {}", temp_), errno);
+  const int synced = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (synced != 0 && err != EINVAL && err != EROFS)
+    core::throw_write_error(fmt::format("writing the output file {}", temp_), err);
+}
+
+void AtomicOutput::publish() {
   std::error_code ec;
   fs::rename(temp_, final_, ec);
-  if (ec) throw std::runtime_error(fmt::format("cannot rename {} to {}: {}", temp_, final_, ec.message()));
+  if (ec) core::throw_write_error(fmt::format("cannot rename {} to {}", temp_, final_), ec.value());
+  core::forget_temporary(temp_);
   committed_ = true;
 }
 
@@ -39,6 +64,7 @@ AtomicOutput::~AtomicOutput() {
   file_.reset();
   std::error_code ec;
   fs::remove(temp_, ec);
+  core::forget_temporary(temp_);
 }
 
 }  // namespace greenfleet::output

@@ -1,21 +1,36 @@
 #pragma once
 #include <string>
+#include <vector>
 
 #include "sim/output/hdf5_file.hpp"
 
 namespace greenfleet::output {
 
-// An HDF5 file written under a temporary name beside its final path and renamed only by commit(): an error,
-// an exception or Ctrl-C never leaves a partial file under the final name.
+// An HDF5 file written under a temporary name beside its final path (PATH.tmp-PID) and renamed only by
+// commit(): an error, an exception, Ctrl-C or any fatal signal the process can catch never leaves a partial
+// file under the final name, and the temporary file is removed. The constructor checks the path first
+// (core::check_output_path: not a directory, device or one of `inputs`; its directory writable) and creates
+// the temporary file at once, so a path that cannot be written fails before any simulation.
 class AtomicOutput {
  public:
-  explicit AtomicOutput(const std::string& final_path);
+  explicit AtomicOutput(const std::string& final_path, const std::vector<std::string>& inputs = {});
   ~AtomicOutput();
   AtomicOutput(const AtomicOutput&) = delete;
   AtomicOutput& operator=(const AtomicOutput&) = delete;
 
   hid_t file() const { return file_.get(); }
-  void commit();
+  // Writes every buffer of the file and of the objects open in it (chunk caches included), checked: call it
+  // before closing objects whose own close would write and could only fail silently.
+  void flush();
+  // Flushes, closes and syncs the temporary file, throwing core::EnvironmentError when the disk refused a
+  // write (nothing is renamed then). Every object opened in the file must be closed or abandoned before.
+  void close();
+  // Renames the closed temporary file into place.
+  void publish();
+  void commit() {
+    close();
+    publish();
+  }
 
  private:
   std::string final_;

@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <stdexcept>
+
+#include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
 
 namespace greenfleet::output::h5 {
 
@@ -26,23 +30,56 @@ Handle& Handle::operator=(Handle&& o) noexcept {
   return *this;
 }
 
+hid_t Handle::release() {
+  const hid_t id = id_;
+  id_ = -1;
+  return id;
+}
+
 void Handle::reset() {
   if (id_ >= 0 && closer_) closer_(id_);
   id_ = -1;
 }
 
+namespace {
+// A failed HDF5 call whose system error says the disk refused the write (full, read-only, over a quota or the
+// file-size limit, failing) is the environment's failure (exit 3), anything else a bug (exit 1).
+[[noreturn]] void fail(const std::string& what) {
+  const int err = errno;
+  if (err == ENOSPC || err == EFBIG || err == EDQUOT || err == EROFS || err == EIO)
+    core::throw_write_error("writing the output file (" + what + ")", err);
+  throw std::runtime_error("HDF5: " + what + " failed");
+}
+}  // namespace
+
 void check(herr_t status, const std::string& what) {
-  if (status < 0) throw std::runtime_error("HDF5: " + what + " failed");
+  if (status < 0) fail(what);
 }
 
 static Handle checked(hid_t id, Handle::Closer closer, const std::string& what) {
-  if (id < 0) throw std::runtime_error("HDF5: " + what + " failed");
+  if (id < 0) fail(what);
   return Handle(id, closer);
 }
 
 Handle create_file(const std::string& path) {
   (void)kSilenced;
-  return checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose, "creating " + path);
+  // Closing the file closes every object still open in it, so the close (and its final flush) is one call
+  // whose failure close_file() reports.
+  Handle fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "file access properties");
+  check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), "close degree");
+  errno = 0;
+  return checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose, "creating " + path);
+}
+
+void close_file(Handle& file) {
+  if (!file) return;
+  errno = 0;
+  const herr_t flushed = H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
+  const int flush_errno = errno;
+  const hid_t id = file.release();
+  const herr_t closed = H5Fclose(id);
+  if (flushed < 0) errno = flush_errno;
+  if (flushed < 0 || closed < 0) fail("closing the file");
 }
 
 Handle open_file_readonly(const std::string& path) {
@@ -150,6 +187,22 @@ template void write_column<std::uint64_t>(hid_t, const std::string&, const std::
 template void write_column<std::int32_t>(hid_t, const std::string&, const std::vector<std::int32_t>&,
                                          const std::string&);
 template void write_column<double>(hid_t, const std::string&, const std::vector<double>&, const std::string&);
+
+void write_string_dataset(hid_t group, const std::string& name, const std::string& value) {
+  // A 1-D array of bytes would compress, but a scalar fixed-length string reads back as text everywhere
+  // (h5py: f["config_yaml"][()].decode()); contiguous storage keeps it simple.
+  Handle type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
+  check(H5Tset_size(type.get(), value.empty() ? 1 : value.size()), "string size");
+  check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "string padding");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string charset");
+  Handle space = checked(H5Screate(H5S_SCALAR), H5Sclose, "scalar space");
+  Handle ds =
+      checked(H5Dcreate2(group, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose, "dataset " + name);
+  const char zero = 0;
+  check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.empty() ? &zero : value.data()),
+        "writing " + name);
+}
 
 void write_string_column(hid_t group, const std::string& name, const std::vector<std::string>& values) {
   std::size_t width = 1;

@@ -19,6 +19,7 @@ class Handle {
   Handle& operator=(Handle&& o) noexcept;
   ~Handle() { reset(); }
   void reset();
+  hid_t release();  // gives up ownership without closing
   hid_t get() const { return id_; }
   explicit operator bool() const { return id_ >= 0; }
 
@@ -56,7 +57,12 @@ inline hid_t native_type<float>() {
 
 void check(herr_t status, const std::string& what);
 
+// Failures whose system error says the disk refused the write (full, read-only, file-size limit) throw
+// core::EnvironmentError; other failures std::runtime_error.
 Handle create_file(const std::string& path);
+// Flushes and closes a file made by create_file, throwing on failure (a write the disk refused); the handle is
+// empty afterwards either way.
+void close_file(Handle& file);
 Handle open_file_readonly(const std::string& path);
 // Groups track attribute creation order so readers list attributes as written.
 Handle create_group(hid_t parent, const std::string& name);
@@ -80,6 +86,8 @@ std::vector<AttrValue> read_attrs(hid_t obj);
 // A 1-D dataset written whole (small tables).
 template <class T>
 void write_column(hid_t group, const std::string& name, const std::vector<T>& values, const std::string& units);
+// A scalar string dataset of any length (text too long for an attribute), deflate-compressed.
+void write_string_dataset(hid_t group, const std::string& name, const std::string& value);
 void write_string_column(hid_t group, const std::string& name, const std::vector<std::string>& values);
 // A 2-D row-major dataset written whole.
 template <class T>

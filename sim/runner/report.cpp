@@ -21,10 +21,12 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("requests_unfinished", static_cast<double>(m.unfinished()), "requests unfinished at end");
   s.add("trace_rows_skipped", static_cast<double>(sim.skipped_rows()), "trace rows skipped (malformed)");
   auto pct = [&](const char* name, const metrics::LogHistogram& h) {
+    // No sample, no statistic: n/a rather than a zero that reads as "instant".
+    const double none = std::nan("");
     for (auto [q, tag] : {std::pair{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}})
-      s.add(fmt::format("{}_{}_s", name, tag), core::to_seconds(h.quantile(q)),
+      s.add(fmt::format("{}_{}_s", name, tag), h.count() ? core::to_seconds(h.quantile(q)) : none,
             fmt::format("{} {} (s)", name, tag));
-    s.add(fmt::format("{}_mean_s", name), h.mean() * 1e-9, fmt::format("{} mean (s)", name));
+    s.add(fmt::format("{}_mean_s", name), h.count() ? h.mean() * 1e-9 : none, fmt::format("{} mean (s)", name));
   };
   pct("ttft", m.ttft());
   pct("tpot", m.tpot());
@@ -32,7 +34,9 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   pct("queue", m.queue());
   const double done = static_cast<double>(m.completed());
   const double finished_or_not = static_cast<double>(m.completed() + m.unfinished() + m.rejected());
-  s.add("slo_attainment", finished_or_not ? static_cast<double>(m.slo_met()) / finished_or_not : 0.0,
+  // Every ratio without a denominator is NaN: printed as n/a, stored as NaN, null in --json (docs/OUTPUT.md).
+  const double na = std::nan("");
+  s.add("slo_attainment", finished_or_not ? static_cast<double>(m.slo_met()) / finished_or_not : na,
         "SLO attainment (all arrivals)");
   const char* class_names[2] = {"online", "offline"};
   for (int c = 0; c < 2; ++c) {
@@ -48,14 +52,14 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   for (const auto& in : sim.instances()) preemptions += in->stats().preemptions;
   s.add("preemptions", static_cast<double>(preemptions), "preemptions");
   s.add("simulated_seconds", span, "simulated time (s)");
-  s.add("throughput_rps", span > 0 ? done / span : 0.0, "throughput (req/s)");
-  s.add("goodput_rps", span > 0 ? static_cast<double>(m.slo_met()) / span : 0.0, "goodput, SLO met (req/s)");
-  s.add("output_tokens_per_s", span > 0 ? static_cast<double>(m.output_tokens()) / span : 0.0,
+  s.add("throughput_rps", span > 0 ? done / span : na, "throughput (req/s)");
+  s.add("goodput_rps", span > 0 ? static_cast<double>(m.slo_met()) / span : na, "goodput, SLO met (req/s)");
+  s.add("output_tokens_per_s", span > 0 ? static_cast<double>(m.output_tokens()) / span : na,
         "output tokens per second");
   double busy = 0;
   for (const auto& in : sim.instances()) busy += core::to_seconds(in->stats().busy_time);
   const double n_inst = static_cast<double>(sim.instances().size());
-  s.add("instance_utilisation", span > 0 && n_inst > 0 ? busy / (span * n_inst) : 0.0, "mean instance busy share");
+  s.add("instance_utilisation", span > 0 && n_inst > 0 ? busy / (span * n_inst) : na, "mean instance busy share");
   s.add("instances", n_inst, "instances");
   double calibrated = 0;
   for (const auto& in : sim.instances()) calibrated += in->perf_model().kind() == "calibrated" ? 1 : 0;
@@ -78,9 +82,9 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("embodied_gpu_kg", total.emb_gpu / 1000, "embodied, GPUs (kg)");
   s.add("embodied_host_kg", total.emb_host / 1000, "embodied, hosts (kg)");
   s.add("carbon_kg", (total.op() + total.emb()) / 1000, "total carbon (kg)");
-  s.add("embodied_share", total.op() + total.emb() > 0 ? total.emb() / (total.op() + total.emb()) : 0.0,
+  s.add("embodied_share", total.op() + total.emb() > 0 ? total.emb() / (total.op() + total.emb()) : na,
         "embodied share of total");
-  s.add("g_per_1k_tokens", tokens > 0 ? (total.op() + total.emb()) / tokens * 1000 : 0.0,
+  s.add("g_per_1k_tokens", tokens > 0 ? (total.op() + total.emb()) / tokens * 1000 : na,
         "gCO2e per 1k tokens (all carbon / completed tokens)");
   s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
         "carbon of idle and off time (kg)");
@@ -99,7 +103,8 @@ output::Summary make_run_info(const Simulation& sim, double wall_seconds) {
   output::Summary s;
   s.title = "run information (machine-dependent)";
   s.add("wall_seconds", wall_seconds, "wall time (s)");
-  s.add("requests_per_wall_second", wall_seconds > 0 ? static_cast<double>(sim.arrived()) / wall_seconds : 0.0,
+  s.add("requests_per_wall_second",
+        wall_seconds > 0 ? static_cast<double>(sim.arrived()) / wall_seconds : std::nan(""),
         "simulated requests per wall second");
   return s;
 }
@@ -171,46 +176,63 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
   std::vector<double> start;
   for (std::size_t j = 0; j < slots; ++j) start.push_back(static_cast<double>(j) * slot_s);
   output::h5::write_column(ts.get(), "slot_start_s", start, "s");
-  std::vector<double> power(slots * servers), energy(slots * servers), op(slots * servers), emb(slots * servers),
-      util(slots * servers), ci(slots * x.sites.size());
+  // One matrix at a time, so the output adds one [slot][server] table of doubles to the ledger's, not five.
+  auto slot_length = [&](std::size_t j) {
+    const core::SimTime lo = static_cast<core::SimTime>(j) * ledger.slot();
+    const core::SimTime hi =
+        std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
+    return core::to_seconds(hi - lo);
+  };
+  auto server_matrix = [&](const char* name, const char* units, auto&& cell) {
+    std::vector<double> v(slots * servers);
+    for (std::size_t j = 0; j < slots; ++j) {
+      const double len = slot_length(j);
+      for (std::size_t s = 0; s < servers; ++s) v[j * servers + s] = cell(j, s, len);
+    }
+    output::h5::write_matrix(ts.get(), name, v, slots, servers, units);
+  };
+  const auto& table = ledger.slot_table();
+  server_matrix("power_w", "W, mean over the slot (IT power)",
+                [&](std::size_t j, std::size_t s, double len) { return table[j * servers + s].energy() / len; });
+  server_matrix("energy_j", "J",
+                [&](std::size_t j, std::size_t s, double) { return table[j * servers + s].energy(); });
+  server_matrix("operational_g", "gCO2e",
+                [&](std::size_t j, std::size_t s, double) { return table[j * servers + s].op(); });
+  server_matrix("embodied_g", "gCO2e",
+                [&](std::size_t j, std::size_t s, double) { return table[j * servers + s].emb(); });
+  server_matrix("utilisation", "busy GPU-seconds / (GPUs x slot)", [&](std::size_t j, std::size_t s, double len) {
+    const int gpus = ledger.servers()[s].gpus;
+    return gpus ? ledger.slot_busy_gpu_seconds()[j * servers + s] / (gpus * len) : 0.0;
+  });
+  std::vector<double> ci(slots * x.sites.size());
   for (std::size_t j = 0; j < slots; ++j) {
     const core::SimTime lo = static_cast<core::SimTime>(j) * ledger.slot();
     const core::SimTime hi =
         std::min<core::SimTime>(lo + ledger.slot(), std::max<core::SimTime>(sim.end_time(), lo + 1));
-    const double len = core::to_seconds(hi - lo);
-    for (std::size_t s = 0; s < servers; ++s) {
-      const energy::Accum& a = ledger.slot_table()[j * servers + s];
-      energy[j * servers + s] = a.energy();
-      power[j * servers + s] = a.energy() / len;
-      op[j * servers + s] = a.op();
-      emb[j * servers + s] = a.emb();
-      const int gpus = ledger.servers()[s].gpus;
-      util[j * servers + s] = gpus ? ledger.slot_busy_gpu_seconds()[j * servers + s] / (gpus * len) : 0.0;
-    }
     for (std::size_t site = 0; site < x.sites.size(); ++site)
       ci[j * x.sites.size() + site] = sim.signals()[site].mean(lo, hi);
   }
-  auto matrix = [&](const char* name, const std::vector<double>& v, std::size_t cols, const char* units) {
-    output::h5::write_matrix(ts.get(), name, v, slots, cols, units);
-  };
-  matrix("power_w", power, servers, "W, mean over the slot (IT power)");
-  matrix("energy_j", energy, servers, "J");
-  matrix("operational_g", op, servers, "gCO2e");
-  matrix("embodied_g", emb, servers, "gCO2e");
-  matrix("utilisation", util, servers, "busy GPU-seconds / (GPUs x slot)");
-  matrix("carbon_intensity", ci, x.sites.size(), "gCO2e/kWh, mean over the slot, per site");
+  output::h5::write_matrix(ts.get(), "carbon_intensity", ci, slots, x.sites.size(),
+                           "gCO2e/kWh, mean over the slot, per site");
 }
 
 }  // namespace
 
-void write_run_tables(hid_t file, const Simulation& sim, const experiment::Experiment& x,
-                      const catalog::Catalog& catalog) {
+void write_run_header(hid_t file, const experiment::Experiment& x) {
   output::h5::write_attr(file, "greenfleet_version", std::string(core::kVersion));
   output::h5::write_attr(file, "git_revision", std::string(core::kGitRevision));
   output::h5::write_attr(file, "experiment", x.name);
   output::h5::write_attr(file, "seed", x.seed);
-  output::h5::write_attr(file, "config_yaml", x.resolved_yaml);
+  // HDF5 attributes hold at most 64 KiB: a larger resolved configuration goes to the dataset /config_yaml
+  // (docs/OUTPUT.md), and the attribute is left out so readers find exactly one of them.
+  if (x.resolved_yaml.size() <= kConfigAttributeMax)
+    output::h5::write_attr(file, "config_yaml", x.resolved_yaml);
+  else
+    output::h5::write_string_dataset(file, "config_yaml", x.resolved_yaml);
+}
 
+void write_run_tables(hid_t file, const Simulation& sim, const experiment::Experiment& x,
+                      const catalog::Catalog& catalog) {
   {
     output::h5::Handle g = output::h5::create_group(file, "sites");
     std::vector<std::string> names, kinds;
@@ -265,7 +287,7 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
       completed.push_back(st.completed), rejected.push_back(st.rejected), preempt.push_back(st.preemptions);
       handed_off.push_back(st.handed_off), role.push_back(serving::to_string(in->role()));
       busy.push_back(core::to_seconds(st.busy_time));
-      util.push_back(span > 0 ? core::to_seconds(st.busy_time) / span : 0.0);
+      util.push_back(span > 0 ? core::to_seconds(st.busy_time) / span : std::nan(""));
       perf.push_back(in->perf_model().kind());
       for (std::size_t b = 0; b < cols; ++b)
         hist.push_back(b < st.batch_size_iterations.size() ? st.batch_size_iterations[b] : 0);

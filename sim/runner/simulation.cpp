@@ -1,10 +1,14 @@
 #include "sim/runner/simulation.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <stdexcept>
 
+#include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
 #include "sim/workload/transforms.hpp"
@@ -36,6 +40,54 @@ energy::CarbonSignal build_signal(const experiment::CarbonIntensityConfig& c, st
 }
 
 }  // namespace
+
+namespace {
+// Bytes per sequence slot of one instance: the batch-size histogram and its output copy, and the scheduler's
+// reserved running, prefilling and batch lists (a conservative round figure).
+constexpr double kBytesPerSequenceSlot = 96;
+// "12.3 GiB", "456 MiB", "7.8 KiB": sizes in messages.
+std::string size_text(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) bytes /= 1024, ++u;
+  return fmt::format("{:.3g} {}", bytes, units[u]);
+}
+}  // namespace
+
+void check_memory(const experiment::Experiment& x, const catalog::Catalog& catalog, std::uint64_t budget_bytes) {
+  const double budget = static_cast<double>(budget_bytes);
+  double instance_bytes = 0, servers = 0;
+  std::string largest;  // where the largest share's max_num_seqs is set, named in the message
+  double largest_bytes = -1;
+  for (const auto& entry : x.fleet) {
+    servers += entry.count;
+    const auto dep = std::find_if(x.deployments.begin(), x.deployments.end(),
+                                  [&](const auto& d) { return d.name == entry.deployment; });
+    if (dep == x.deployments.end()) continue;
+    const auto& sku = catalog.server(entry.sku);
+    const double instances = static_cast<double>(entry.count) * (sku.gpu_count / dep->tensor_parallel);
+    const double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
+    instance_bytes += bytes;
+    if (bytes > largest_bytes) largest_bytes = bytes, largest = dep->max_num_seqs_where;
+  }
+  if (instance_bytes > budget)
+    throw core::InputError(
+        fmt::format("{}: the per-instance tables (instances x max_num_seqs) "
+                    "need {}, above the memory budget of {}; lower max_num_seqs or fleet counts, or raise "
+                    "the budget (greenfleet run --memory-budget GIB)",
+                    largest, size_text(instance_bytes), size_text(budget)));
+  if (x.horizon) {
+    const double slots = std::ceil(core::to_seconds(*x.horizon) / core::to_seconds(x.carbon.slot));
+    const double bytes = slots * servers * energy::CarbonLedger::kBytesPerSlotCell;
+    if (bytes > budget)
+      throw core::InputError(fmt::format(
+          "{}: the /timeseries tables need at least {} ({} slots of {}s up to the horizon x "
+          "{} servers), above the memory budget of {}; use a longer carbon.slot or a shorter horizon, or "
+          "raise the budget (greenfleet run --memory-budget GIB)",
+          x.carbon.slot_where, size_text(bytes), slots, core::to_seconds(x.carbon.slot), servers,
+          size_text(budget)));
+  }
+}
 
 Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& catalog)
     : settings_{x.workload.max_requests, x.horizon, x.drain},
@@ -185,8 +237,21 @@ void Simulation::Feeder::on_event(const core::Event&) {
 
 void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   const auto wall_start = std::chrono::steady_clock::now();
-  if (heartbeat) {
+  if (heartbeat || memory_budget_) {
     engine_.set_heartbeat(1 << 16, [&](const core::Engine& e) {
+      // Requests held at once grow without bound when the fleet cannot keep up: stop at the budget, not at
+      // std::bad_alloc hours later. Per request: its state, the ledger's books, queue and free-list entries,
+      // twice for vector growth.
+      constexpr double kBytesPerRequest = 2.0 * (sizeof(serving::RequestState) + 128);
+      const double held = static_cast<double>(pool_.capacity()) * kBytesPerRequest;
+      if (memory_budget_ && held > static_cast<double>(memory_budget_))
+        throw core::InputError(fmt::format(
+            "{} requests held at once ({}) at simulated time {}s, above the memory budget of {}: the fleet "
+            "cannot keep up with the workload; add servers (fleet[].count), lower the arrival rate, set a "
+            "horizon with drain: false, or raise the budget (greenfleet run --memory-budget GIB)",
+            pool_.capacity(), size_text(held), core::to_seconds(e.now()),
+            size_text(static_cast<double>(memory_budget_))));
+      if (!heartbeat) return;
       Progress p;
       p.now = e.now();
       p.arrived = feeder_.arrived;

@@ -38,6 +38,15 @@ struct Progress {
   double wall_seconds = 0;
 };
 
+// The memory budget rule (docs/ROBUSTNESS.md): tables whose size follows the configuration are checked against
+// a budget before anything is built, instead of failing with std::bad_alloc late in a long run.
+inline constexpr double kDefaultMemoryBudgetGib = 8;
+// Per-instance scheduler tables and batch-size histograms grow with instances x max_num_seqs; the carbon
+// ledger's /timeseries tables with servers x slots (checked here when a horizon bounds the run, and while the
+// run grows them otherwise: Simulation::limit_memory). Throws core::InputError with the size, the budget and
+// the key to change when one of them exceeds `budget_bytes`.
+void check_memory(const experiment::Experiment& x, const catalog::Catalog& catalog, std::uint64_t budget_bytes);
+
 // Builds the fleet, instances, router and workload of one experiment on an engine and runs it. Observers
 // (metrics, the carbon ledger, writers) are attached before run(). The simulation keeps no reference to the
 // experiment or the catalog: what it needs while running is copied or built when it is constructed, so
@@ -50,6 +59,12 @@ class Simulation {
   Simulation& operator=(const Simulation&) = delete;
 
   void add_observer(serving::ServingObserver* observer) { observers_.add(observer); }
+  // Stops the run with a core::InputError naming the key to change before the /timeseries tables (carbon.slot)
+  // or the requests held at once (a fleet that cannot keep up with the workload) outgrow `budget_bytes`.
+  void limit_memory(std::uint64_t budget_bytes, std::string slot_where = "carbon.slot") {
+    ledger_->limit_slot_tables(budget_bytes, std::move(slot_where));
+    memory_budget_ = budget_bytes;
+  }
   // Runs to completion. `heartbeat` is called about every 64k events; it may throw to abort the run.
   void run(const std::function<void(const Progress&)>& heartbeat = {});
 
@@ -123,6 +138,7 @@ class Simulation {
   const RunSettings settings_;
   core::Engine engine_;
   serving::RequestPool pool_;
+  std::uint64_t memory_budget_ = 0;  // 0: none
   Observers observers_;
   metrics::RequestMetrics metrics_;
   std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;

@@ -1,7 +1,10 @@
 #include "sim/text/text_file.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <fstream>
@@ -10,12 +13,15 @@
 #include <system_error>
 
 #include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
 
 namespace greenfleet::text {
 
 namespace fs = std::filesystem;
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw core::InputError(fmt::format("{}: is a directory, not a file", path));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw core::InputError(fmt::format("{}: cannot open for reading", path));
   std::ostringstream ss;
@@ -24,28 +30,69 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  const fs::path parent = fs::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec)
-    throw core::InputError(fmt::format("{}: cannot create directory {}: {}", path, parent.string(), ec.message()));
-  const std::string temp = fmt::format("{}.tmp-{}", path, ::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) {
-      fs::remove(temp, ec);
-      throw core::InputError(fmt::format("{}: cannot write", path));
-    }
+namespace {
+
+void discard(const std::string& temp) {
+  ::unlink(temp.c_str());
+  core::forget_temporary(temp);
+}
+
+// Writes `text` to PATH.tmp-PID, synced, registered for removal on fatal signals; returns its name. On failure
+// nothing is left and core::EnvironmentError says why.
+std::string write_temporary(const std::string& path, const std::string& text) {
+  const std::string temp = core::temporary_path(path);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) core::throw_write_error(fmt::format("{}: cannot create {}", path, temp), errno);
+  core::register_temporary(temp);
+  auto fail = [&](int err) {
+    ::close(fd);
+    discard(temp);
+    core::throw_write_error(fmt::format("{}: cannot write", path), err);
+  };
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(errno);
+    done += static_cast<std::size_t>(n);
   }
+  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) fail(errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    discard(temp);
+    core::throw_write_error(fmt::format("{}: cannot write", path), err);
+  }
+  return temp;
+}
+
+void publish(const std::string& temp, const std::string& path) {
+  std::error_code ec;
   fs::rename(temp, path, ec);
   if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw std::runtime_error(fmt::format("cannot rename {} to {}: {}", temp, path, ec.message()));
+    discard(temp);
+    core::throw_write_error(fmt::format("cannot rename {} to {}", temp, path), ec.value());
   }
+  core::forget_temporary(temp);
+}
+
+}  // namespace
+
+void write_file(const std::string& path, const std::string& text) {
+  core::check_output_path(path, {}, "output file");
+  publish(write_temporary(path, text), path);
+}
+
+void FileBatch::write_all() const {
+  for (const auto& f : files_) core::check_output_path(f.first, {}, "output file");
+  // Every file is written in full before any is renamed, so a full disk half-way replaces none of them.
+  std::vector<std::string> temps;
+  try {
+    for (const auto& [path, text] : files_) temps.push_back(write_temporary(path, text));
+  } catch (...) {
+    for (const auto& t : temps) discard(t);
+    throw;
+  }
+  for (std::size_t i = 0; i < files_.size(); ++i) publish(temps[i], files_[i].first);
 }
 
 }  // namespace greenfleet::text

@@ -11,9 +11,10 @@ namespace greenfleet::text {
 // The file's contents; throws core::InputError naming the file when it cannot be read.
 std::string read_file(const std::string& path);
 
-// Writes `text` to `path`, creating its directories: written under a temporary name beside it and renamed
-// into place, so a failure never leaves a partial file. Throws core::InputError naming the file when it
-// cannot be written (so the command exits non-zero), std::runtime_error when the rename fails.
+// Writes `text` to `path`, creating its directories: the path is checked first (core::check_output_path), the
+// text written under a temporary name beside it, synced and renamed into place, so a failure or a fatal signal
+// never leaves a partial file. Throws core::InputError for a path that cannot be a file (a directory, a
+// device), core::EnvironmentError when the disk refuses the write (exit 3).
 void write_file(const std::string& path, const std::string& text);
 
 // Files to write together: nothing is written until write_all(), so a command that fails half-way (bad input in
@@ -21,9 +22,9 @@ void write_file(const std::string& path, const std::string& text);
 class FileBatch {
  public:
   void add(std::string path, std::string text) { files_.emplace_back(std::move(path), std::move(text)); }
-  void write_all() const {
-    for (const auto& [path, text] : files_) write_file(path, text);
-  }
+  // Checks every path, then writes every file under its temporary name, then renames them all: a bad path or
+  // a full disk fails before any file is replaced.
+  void write_all() const;
 
  private:
   std::vector<std::pair<std::string, std::string>> files_;

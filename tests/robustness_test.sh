@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# The promises of docs/ROBUSTNESS.md, checked end to end: output paths, full and read-only disks, signals, exit
+# codes, memory refused at load, large configurations, degenerate runs.
+# Usage: robustness_test.sh GREENFLEET_BINARY SOURCE_DIR
+set -u
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+mounts=()
+cleanup() {
+  for m in "${mounts[@]}"; do umount "$m" 2> /dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+passes=0
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
+}
+skip() { echo "SKIP: $*"; }
+no_temp() { ! compgen -G "$1.tmp-*" > /dev/null; }  # no PATH.tmp-PID left beside PATH
+
+sed -e 's/requests: 20000/requests: 300/' -e "s#path: out/quickstart.h5#path: $tmp/q.h5#" \
+  "$src/experiments/quickstart.yaml" > "$tmp/q.yaml"
+# A run long enough to be signalled while it writes (minutes).
+sed -e 's/requests: 20000/requests: 50000000/' -e "s#path: out/quickstart.h5#path: $tmp/long.h5#" \
+  "$src/experiments/quickstart.yaml" > "$tmp/long.yaml"
+cp "$tmp/q.yaml" "$tmp/q.orig"
+
+# --- Output paths: checked before the simulation, exit 2, nothing replaced -------------------------------------
+"$bin" run "$tmp/q.yaml" -q -o "" > /dev/null 2> "$tmp/err.txt"
+check "-o '' exits 2" test $? -eq 2
+check "-o '' is explained" grep -q "empty output path" "$tmp/err.txt"
+
+mkdir "$tmp/adir"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/adir" > /dev/null 2> "$tmp/err.txt"
+check "-o DIRECTORY exits 2" test $? -eq 2
+check "-o DIRECTORY is explained" grep -q "is a directory" "$tmp/err.txt"
+check "-o DIRECTORY is left alone" test -d "$tmp/adir"
+check "-o DIRECTORY leaves no temporary" no_temp "$tmp/adir"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/newdir/" > /dev/null 2> /dev/null
+check "-o NEWDIR/ exits 2" test $? -eq 2
+
+"$bin" run "$tmp/q.yaml" -q -o /dev/null > /dev/null 2> "$tmp/err.txt"
+check "-o /dev/null exits 2" test $? -eq 2
+check "-o /dev/null is explained" grep -q "character device" "$tmp/err.txt"
+check "/dev/null is still a device" test -c /dev/null
+check "-o /dev/null leaves no temporary in /dev" no_temp /dev/null
+
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/q.yaml" > /dev/null 2> "$tmp/err.txt"
+check "-o EXPERIMENT exits 2" test $? -eq 2
+check "-o EXPERIMENT is explained" grep -q "one of the run's inputs" "$tmp/err.txt"
+check "-o EXPERIMENT leaves the experiment intact" cmp -s "$tmp/q.yaml" "$tmp/q.orig"
+ln -s "$tmp/q.yaml" "$tmp/link.h5"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/link.h5" > /dev/null 2> /dev/null
+check "-o a link to the experiment exits 2" test $? -eq 2
+check "-o a link leaves the experiment intact" cmp -s "$tmp/q.yaml" "$tmp/q.orig"
+# A carbon-intensity CSV is an input too.
+printf 'datetime,carbon_intensity\n2023-01-01T00:00:00Z,100\n2023-01-01T01:00:00Z,200\n' > "$tmp/ci.csv"
+cp "$tmp/ci.csv" "$tmp/ci.orig"
+"$bin" run "$tmp/q.yaml" -q --set "sites=[{name: s, pue: 1.2, carbon_intensity: {kind: csv, file: $tmp/ci.csv, time_column: datetime, value_column: carbon_intensity}}]" \
+  --set fleet.0.site=s -o "$tmp/ci.csv" > /dev/null 2> "$tmp/err.txt"
+code=$?
+if grep -q "one of the run's inputs" "$tmp/err.txt"; then
+  check "-o CI_FILE exits 2" test "$code" -eq 2
+  check "-o CI_FILE leaves the file intact" cmp -s "$tmp/ci.csv" "$tmp/ci.orig"
+else
+  skip "-o CI_FILE: the CSV site did not load here ($(head -c 200 "$tmp/err.txt"))"
+fi
+
+# The catalog is an input too (a copy, so a failure here cannot harm the source tree).
+mkdir -p "$tmp/cat" && cp -r "$src/hardware_catalog" "$src/models" "$tmp/cat/"
+gpus=$(find "$tmp/cat/hardware_catalog" -name '*.yaml' | head -1)
+cp "$gpus" "$tmp/gpus.orig"
+"$bin" run "$tmp/q.yaml" -q --catalog "$tmp/cat" -o "$gpus" > /dev/null 2> "$tmp/err.txt"
+check "-o CATALOG_FILE exits 2" test $? -eq 2
+check "-o CATALOG_FILE leaves the file intact" cmp -s "$gpus" "$tmp/gpus.orig"
+
+printf 'x\n' > "$tmp/afile"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/afile/out.h5" > /dev/null 2> /dev/null
+check "-o under a regular file exits 2" test $? -eq 2
+
+# Reading a directory as a file is bad input.
+"$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"
+check "run DIRECTORY exits 2" test $? -eq 2
+"$bin" summary "$tmp/adir" > /dev/null 2> /dev/null
+check "summary DIRECTORY exits 2" test $? -eq 2
+
+# --- Full disk: a file-size limit (everywhere), and a small tmpfs (root only) ------------------------------------
+# At the end of the run (the tables), and in the middle (the streamed /requests, uncompressed).
+(trap '' XFSZ; ulimit -f 8; exec "$bin" run "$tmp/q.yaml" -q -o "$tmp/full.h5") > "$tmp/out.txt" 2> "$tmp/err.txt"
+code=$?
+check "file-size limit at the end exits 3 (got $code)" test "$code" -eq 3
+check "file-size limit is explained" grep -q "File too large" "$tmp/err.txt"
+check "file-size limit keeps no output" test ! -e "$tmp/full.h5"
+check "file-size limit keeps no temporary" no_temp "$tmp/full.h5"
+# greenfleet ignores SIGXFSZ itself: without the trap the limit is still a write error, not a kill.
+(ulimit -f 8; exec "$bin" run "$tmp/q.yaml" -q -o "$tmp/full.h5") > /dev/null 2> /dev/null
+code=$?
+check "file-size limit without ignoring SIGXFSZ exits 3 (got $code)" test "$code" -eq 3
+check "file-size limit without ignoring SIGXFSZ keeps nothing" bash -c "test ! -e '$tmp/full.h5' && ! compgen -G '$tmp/full.h5.tmp-*'"
+sed -e 's/requests: 300/requests: 200000/' -e 's/rate: 40 /rate: 4000 /' "$tmp/q.yaml" > "$tmp/mid.yaml"
+(trap '' XFSZ; ulimit -f 1024; exec "$bin" run "$tmp/mid.yaml" -q --set output.compression=none \
+  -o "$tmp/mid.h5") > /dev/null 2> "$tmp/err.txt"
+code=$?
+check "file-size limit mid-run exits 3 (got $code)" test "$code" -eq 3
+check "file-size limit mid-run keeps no output" test ! -e "$tmp/mid.h5"
+check "file-size limit mid-run keeps no temporary" no_temp "$tmp/mid.h5"
+check "file-size limit mid-run is not an internal error" bash -c "! grep -q 'internal error' '$tmp/err.txt'"
+
+can_mount=0
+if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/small" "$tmp/ro" && mount -t tmpfs -o size=128k tmpfs "$tmp/small" 2> /dev/null; then
+  mounts+=("$tmp/small")
+  if mount -t tmpfs -o ro,size=1m tmpfs "$tmp/ro" 2> /dev/null; then
+    mounts+=("$tmp/ro")
+    can_mount=1
+  fi
+fi
+if [ "$can_mount" = 1 ]; then
+  "$bin" run "$tmp/mid.yaml" -q -o "$tmp/small/out.h5" > /dev/null 2> "$tmp/err.txt"
+  code=$?
+  check "full tmpfs exits 3 (got $code)" test "$code" -eq 3
+  check "full tmpfs is explained" grep -q "No space left on device" "$tmp/err.txt"
+  check "full tmpfs keeps no output" test ! -e "$tmp/small/out.h5"
+  check "full tmpfs keeps no temporary" no_temp "$tmp/small/out.h5"
+  check "full tmpfs is empty again" test -z "$(ls -A "$tmp/small")"
+  start=$(date +%s%N)
+  "$bin" run "$tmp/long.yaml" -q -o "$tmp/ro/out.h5" > /dev/null 2> "$tmp/err.txt"
+  code=$?
+  elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+  check "read-only directory exits 3 (got $code)" test "$code" -eq 3
+  check "read-only directory is explained" grep -q "Read-only file system" "$tmp/err.txt"
+  check "read-only directory fails before simulating (${elapsed_ms} ms)" test "$elapsed_ms" -lt 3000
+  # calibrate's coefficient files: the same promises (needs the public data).
+  if [ -n "${GREENFLEET_DATA:-}" ] || [ -d "$src/../shared/data/profiling" ]; then
+    "$bin" calibrate --out "$tmp/ro/proj" > /dev/null 2> "$tmp/err.txt"
+    check "calibrate into a read-only directory exits 3" test $? -eq 3
+    check "calibrate into a read-only directory is explained" grep -q "Read-only file system" "$tmp/err.txt"
+    umount "$tmp/small" && mount -t tmpfs -o size=12k tmpfs "$tmp/small"
+    "$bin" calibrate --out "$tmp/small/proj" > /dev/null 2> "$tmp/err.txt"
+    code=$?
+    check "calibrate on a full disk exits 3 (got $code)" test "$code" -eq 3
+    check "calibrate on a full disk is explained" grep -q "No space left on device" "$tmp/err.txt"
+    check "calibrate on a full disk replaces no file and leaves no temporary" \
+      test -z "$(find "$tmp/small" -type f)"
+  else
+    skip "calibrate on read-only and full disks: no public data (GREENFLEET_DATA)"
+  fi
+else
+  skip "full and read-only tmpfs: not root or cannot mount tmpfs here"
+fi
+
+# Standard output is part of the result.
+if [ -w /dev/full ]; then
+  "$bin" run "$tmp/q.yaml" -q -o "$tmp/stdout.h5" > /dev/full 2> "$tmp/err.txt"
+  check "run > /dev/full exits 3" test $? -eq 3
+  check "run > /dev/full keeps no output" test ! -e "$tmp/stdout.h5"
+  check "run > /dev/full keeps no temporary" no_temp "$tmp/stdout.h5"
+  "$bin" list gpus > /dev/full 2> /dev/null
+  check "list > /dev/full exits 3" test $? -eq 3
+else
+  skip "/dev/full is not available"
+fi
+
+# --- Signals: every catchable fatal signal removes the temporary file --------------------------------------------
+for sig in HUP USR1 ALRM PIPE TERM INT; do
+  "$bin" run "$tmp/long.yaml" -q -o "$tmp/sig.h5" > /dev/null 2> "$tmp/err.txt" &
+  pid=$!
+  for _ in $(seq 100); do compgen -G "$tmp/sig.h5.tmp-*" > /dev/null && break; sleep 0.05; done
+  sleep 0.3
+  kill -s "$sig" "$pid"
+  wait "$pid"
+  code=$?
+  case $sig in
+    TERM | INT) check "SIG$sig exits 130 (got $code)" test "$code" -eq 130 ;;
+    *) check "SIG$sig kills the run (got $code)" test "$code" -gt 128 ;;
+  esac
+  check "SIG$sig keeps no output" test ! -e "$tmp/sig.h5"
+  check "SIG$sig keeps no temporary" no_temp "$tmp/sig.h5"
+done
+
+# --- A resolved configuration over 64 KiB is stored (as the dataset /config_yaml) --------------------------------
+long=$(head -c 70000 /dev/zero | tr '\0' 'x')
+printf 'description: "%s"\n' "$long" > "$tmp/desc.txt"
+sed -e "/^description:/d" "$tmp/q.yaml" > "$tmp/big.yaml"
+cat "$tmp/desc.txt" >> "$tmp/big.yaml"
+"$bin" run "$tmp/big.yaml" -q -o "$tmp/big.h5" > /dev/null 2> "$tmp/err.txt"
+check "large configuration runs (exit 0)" test $? -eq 0
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  /usr/bin/python3 - "$tmp/big.h5" "$tmp/again.yaml" << 'EOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+assert "config_yaml" not in f.attrs, "large configuration also stored as an attribute"
+text = f["config_yaml"][()].decode()
+assert len(text) > 70000 and "x" * 70000 in text, len(text)
+open(sys.argv[2], "w").write(text)
+EOF
+  check "large configuration is the dataset /config_yaml" test $? -eq 0
+  "$bin" run "$tmp/again.yaml" -q -o "$tmp/again.h5" > /dev/null 2> /dev/null
+  check "the stored large configuration runs again" test $? -eq 0
+else
+  skip "large configuration readback: no h5py"
+fi
+"$bin" summary "$tmp/big.h5" > /dev/null
+check "summary of a large-configuration file" test $? -eq 0
+
+# --- Memory that follows the configuration is refused at load ----------------------------------------------------
+start=$(date +%s%N)
+"$bin" run "$tmp/q.yaml" -q --set fleet.0.count=2000 --set deployments.0.scheduler.max_num_seqs=65536 \
+  --set deployments.0.scheduler.max_batched_tokens=65536 -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+code=$?
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check "instance tables over budget exit 2 (got $code)" test "$code" -eq 2
+check "instance tables over budget name the key" grep -q "(--set deployments\[0\].scheduler.max_num_seqs): the per-instance tables .* GiB, above the memory budget of 8 GiB" "$tmp/err.txt"
+check "instance tables refused at load (${elapsed_ms} ms)" test "$elapsed_ms" -lt 5000
+check "instance tables over budget keep no output" test ! -e "$tmp/mem.h5"
+"$bin" run "$tmp/q.yaml" -q --set horizon=3650d --set carbon.slot=1s --set fleet.0.count=10 \
+  -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+check "timeseries over budget exits 2" test $? -eq 2
+check "timeseries over budget names carbon.slot" grep -q "(--set carbon.slot): the /timeseries tables need" "$tmp/err.txt"
+# Set in the file, the key is named with its line and column.
+sed -e 's/max_num_seqs: [0-9]*/max_num_seqs: 65536/' -e 's/max_batched_tokens: [0-9]*/max_batched_tokens: 65536/' \
+  "$tmp/q.yaml" > "$tmp/wide.yaml"
+"$bin" run "$tmp/wide.yaml" -q --set fleet.0.count=2000 -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+check "instance tables over budget exit 2 (key in the file)" test $? -eq 2
+check "instance tables over budget give file:line:col" grep -q "wide.yaml:[0-9]*:[0-9]*: deployments\[0\].scheduler.max_num_seqs: the per-instance tables" "$tmp/err.txt"
+# Without a horizon the run's length is unknown: the ledger stops when the tables would pass the budget.
+# 100,000 requests at 40/s last 2,500 simulated seconds: 1-second slots pass the budget of about 100 KiB
+# (12 KiB of instance tables) at about 900 s.
+sed -e 's/requests: 300/requests: 100000/' "$tmp/q.yaml" > "$tmp/grow.yaml"
+"$bin" run "$tmp/grow.yaml" -q --set carbon.slot=1s --set deployments.0.scheduler.max_num_seqs=16 \
+  --memory-budget 0.0001 -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+check "timeseries growth over budget exits 2" test $? -eq 2
+check "timeseries growth over budget names carbon.slot" grep -q "(--set carbon.slot): the /timeseries tables would grow" "$tmp/err.txt"
+check "timeseries growth over budget keeps no output" test ! -e "$tmp/mem.h5"
+check "timeseries growth over budget keeps no temporary" no_temp "$tmp/mem.h5"
+# A fleet that cannot keep up holds ever more requests: the run stops at the budget, naming what to change.
+"$bin" run "$tmp/long.yaml" -q --set workload.synthetic.rate=20000 --memory-budget 0.02 -o "$tmp/mem.h5" \
+  > /dev/null 2> "$tmp/err.txt"
+check "requests held over budget exit 2" test $? -eq 2
+check "requests held over budget are explained" grep -q "requests held at once .* the fleet cannot keep up" "$tmp/err.txt"
+check "requests held over budget keep no output" test ! -e "$tmp/mem.h5"
+"$bin" run "$tmp/q.yaml" -q --memory-budget 0 -o "$tmp/mem.h5" > /dev/null 2> /dev/null
+check "--memory-budget 0 exits 2" test $? -eq 2
+# Out of memory is the environment's failure: exit 3, with advice.
+(ulimit -v 1000000; exec "$bin" run "$tmp/q.yaml" -q --memory-budget 1000 --set fleet.0.count=300 \
+  --set deployments.0.scheduler.max_num_seqs=65536 --set deployments.0.scheduler.max_batched_tokens=65536 \
+  -o "$tmp/oom.h5") > /dev/null 2> "$tmp/err.txt"
+code=$?
+check "out of memory exits 3 (got $code)" test "$code" -eq 3
+check "out of memory is explained" grep -q "out of memory" "$tmp/err.txt"
+check "out of memory keeps no output" test ! -e "$tmp/oom.h5"
+
+# --- Degenerate runs say so ---------------------------------------------------------------------------------------
+"$bin" run "$tmp/q.yaml" -q --set workload.window.start=100000s -o "$tmp/empty.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+check "empty run exits 0" test $? -eq 0
+check "empty run warns" grep -q "warning: no requests arrived" "$tmp/err.txt"
+check "empty run: gCO2e per 1k tokens is n/a" grep -q "gCO2e per 1k tokens .* n/a" "$tmp/out.txt"
+check "empty run: TTFT p50 is n/a" grep -q "ttft p50 (s) .* n/a" "$tmp/out.txt"
+check "empty run: SLO attainment is n/a" grep -q "SLO attainment (all arrivals) .* n/a" "$tmp/out.txt"
+"$bin" summary "$tmp/empty.h5" --json > "$tmp/empty.json"
+check "empty run: --json has null ratios" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('$tmp/empty.json'))
+sys.exit(0 if d['requests_arrived'] == 0 and d['g_per_1k_tokens'] is None and d['ttft_p50_s'] is None else 1)"
+
+echo "robustness: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
