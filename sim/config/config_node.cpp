@@ -1,7 +1,6 @@
 #include "sim/config/config_node.hpp"
 
 #include <fmt/format.h>
-#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -49,73 +49,49 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
-// Walks the parser's events and reports the first mapping key that appears twice (yaml-cpp keeps the first and
-// silently drops the second) and any second document (YAML::Load reads only the first).
-class DuplicateKeyCheck : public YAML::EventHandler {
- public:
-  struct Found {
-    std::string key;
-    YAML::Mark first, second;
-  };
-  std::optional<Found> found;
-
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, nullptr); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, nullptr); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string& value) override {
-    node(mark, &value);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    node(mark, nullptr);
-    frames_.push_back(Frame{false, true, {}});
-  }
-  void OnSequenceEnd() override { frames_.pop_back(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-    node(mark, nullptr);
-    frames_.push_back(Frame{true, true, {}});
-  }
-  void OnMapEnd() override { frames_.pop_back(); }
-
- private:
-  struct Frame {
-    bool map;
-    bool want_key;
-    std::map<std::string, YAML::Mark> keys;
-  };
-  // A node starts: in a mapping, nodes alternate between key and value.
-  void node(const YAML::Mark& mark, const std::string* scalar) {
-    if (frames_.empty() || !frames_.back().map) return;
-    Frame& f = frames_.back();
-    if (f.want_key && scalar && !found) {
-      const auto [it, fresh] = f.keys.emplace(*scalar, mark);
-      if (!fresh) found = Found{*scalar, it->second, mark};
-    }
-    f.want_key = !f.want_key;
-  }
-  std::vector<Frame> frames_;
+// yaml-cpp keeps every pair of a mapping, a key written twice included (lookups find the first, so the second
+// would be silently dropped): walks the tree in document order and returns the first key seen twice in one
+// mapping, with the marks of both. Nodes reached again through an alias are walked once.
+struct DuplicateKey {
+  std::string key;
+  YAML::Mark first, second;
 };
+std::optional<DuplicateKey> find_duplicate_key(const YAML::Node& n, std::set<std::pair<int, int>>& walked) {
+  if (!n.IsMap() && !n.IsSequence()) return std::nullopt;
+  if (!walked.emplace(n.Mark().line, n.Mark().column).second) return std::nullopt;
+  if (n.IsSequence()) {
+    for (const auto& item : n)
+      if (auto d = find_duplicate_key(item, walked)) return d;
+    return std::nullopt;
+  }
+  std::map<std::string, YAML::Mark> keys;
+  for (const auto& kv : n) {
+    if (kv.first.IsScalar()) {
+      const auto [it, fresh] = keys.emplace(kv.first.Scalar(), kv.first.Mark());
+      if (!fresh) return DuplicateKey{kv.first.Scalar(), it->second, kv.first.Mark()};
+    }
+    if (auto d = find_duplicate_key(kv.second, walked)) return d;
+  }
+  return std::nullopt;
+}
 
-// Parses one document, rejecting duplicate keys and further documents. `where` prefixes messages: the file name
-// (positions follow as :line:column) or a --set argument.
+// Parses one document (one pass of yaml-cpp's parser), rejecting duplicate keys and further documents. `where`
+// prefixes messages: the file name (positions follow as :line:column) or a --set argument.
 YAML::Node parse_document(const std::string& text, const std::string& where, bool file_positions) {
   auto at = [&](const YAML::Mark& m) {
     return file_positions ? fmt::format("{}:{}:{}", where, m.line + 1, m.column + 1)
                           : fmt::format("{}: line {} column {}", where, m.line + 1, m.column + 1);
   };
   try {
-    std::istringstream in(text);
-    YAML::Parser parser(in);
-    DuplicateKeyCheck check;
-    parser.HandleNextDocument(check);
-    if (check.found)
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.empty()) return YAML::Load(text);  // an empty document
+    std::set<std::pair<int, int>> walked;
+    if (const auto d = find_duplicate_key(docs[0], walked))
       throw InputError(fmt::format("{}: duplicate key '{}' (first at line {}); each key may appear once",
-                                   at(check.found->second), clip(check.found->key), check.found->first.line + 1));
-    DuplicateKeyCheck rest;
-    if (parser.HandleNextDocument(rest))
+                                   at(d->second), clip(d->key), d->first.line + 1));
+    if (docs.size() > 1)
       throw InputError(fmt::format("{}: more than one YAML document ('---'); only one is read", where));
-    return YAML::Load(text);
+    return docs[0];
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}: YAML syntax error: {}", at(e.mark), e.msg));
   } catch (const YAML::Exception& e) {
