@@ -156,8 +156,10 @@ RouterRegistry make_registry() {
         [](const core::ParamValues&, std::uint64_t) { return std::make_unique<RoundRobin>(); });
   const core::ParamSpec wake = core::int_param(
       "wake_penalty_tokens", kDefaultWakePenaltyTokens, 0, INT64_MAX,
-      "extra load of an instance whose server is off or booting. The default is our choice, not sourced: it keeps "
-      "sleeping servers asleep unless every powered instance is that far behind");
+      "extra load of an instance whose server is off or booting. The default is our choice (no published value), "
+      "for this reason: waking a server costs its boot time and idle power, so a sleeping server is woken only when "
+      "every powered instance is about 200 requests of 1,000 tokens behind, i.e. the powered fleet is saturated; "
+      "set it lower to use spare servers earlier (experiments/carbon_sites.yaml uses 0)");
   r.add("least_outstanding_tokens",
         "Joins the instance with the fewest prompt and output tokens still to process (ties: lowest index).",
         {wake}, [](const core::ParamValues& p, std::uint64_t) {
