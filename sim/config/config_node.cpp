@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include "sim/core/error.hpp"
@@ -75,6 +76,40 @@ std::optional<DuplicateKey> find_duplicate_key(const YAML::Node& n, std::set<std
   return std::nullopt;
 }
 
+// Whether the text holds more than one YAML document. A document marker ("---", or "..." for a document's end)
+// at the start of a line, followed by a space or the line's end, cannot occur inside any content (YAML 1.2,
+// c-forbidden), so the markers found line by line are the documents' boundaries: a "---" after content, or
+// content after a "...", starts a second document.
+bool has_second_document(const std::string& text) {
+  bool content = false, ended = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    auto marker = [&](std::string_view m) {
+      return line.substr(0, 3) == m && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    };
+    if (marker("---")) {
+      if (content || ended) return true;
+      content = line.find_first_not_of(" \t\r", 3) != std::string_view::npos &&
+                line[line.find_first_not_of(" \t\r", 3)] != '#';
+      continue;
+    }
+    if (marker("...")) {
+      ended = true;
+      continue;
+    }
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;  // blank or comment
+    if (!content && !ended && line[first] == '%') continue;                // a directive before the first document
+    if (ended) return true;
+    content = true;
+  }
+  return false;
+}
+
 // Parses one document (one pass of yaml-cpp's parser), rejecting duplicate keys and further documents. `where`
 // prefixes messages: the file name (positions follow as :line:column) or a --set argument.
 YAML::Node parse_document(const std::string& text, const std::string& where, bool file_positions) {
@@ -83,15 +118,16 @@ YAML::Node parse_document(const std::string& text, const std::string& where, boo
                           : fmt::format("{}: line {} column {}", where, m.line + 1, m.column + 1);
   };
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.empty()) return YAML::Load(text);  // an empty document
+    // YAML::Load reads the first document only (YAML::LoadAll can loop forever on some malformed input: a fuzz
+    // finding); a further one is told from the text (has_second_document).
+    YAML::Node root = YAML::Load(text);
     std::set<std::pair<int, int>> walked;
-    if (const auto d = find_duplicate_key(docs[0], walked))
+    if (const auto d = find_duplicate_key(root, walked))
       throw InputError(fmt::format("{}: duplicate key '{}' (first at line {}); each key may appear once",
                                    at(d->second), clip(d->key), d->first.line + 1));
-    if (docs.size() > 1)
+    if (has_second_document(text))
       throw InputError(fmt::format("{}: more than one YAML document ('---'); only one is read", where));
-    return docs[0];
+    return root;
   } catch (const YAML::ParserException& e) {
     throw InputError(fmt::format("{}: YAML syntax error: {}", at(e.mark), e.msg));
   } catch (const YAML::Exception& e) {

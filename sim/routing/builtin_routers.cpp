@@ -157,7 +157,8 @@ RouterRegistry make_registry() {
   const core::ParamSpec wake = core::int_param(
       "wake_penalty_tokens", kDefaultWakePenaltyTokens, 0, INT64_MAX,
       "extra load of an instance whose server is off or booting. The default is our choice (no published value), "
-      "for this reason: waking a server costs its boot time and idle power, so a sleeping server is woken only when "
+      "for this reason: waking a server costs its boot time and idle power, so a sleeping server is woken only "
+      "when "
       "every powered instance is about 200 requests of 1,000 tokens behind, i.e. the powered fleet is saturated; "
       "set it lower to use spare servers earlier (experiments/carbon_sites.yaml uses 0)");
   r.add("least_outstanding_tokens",

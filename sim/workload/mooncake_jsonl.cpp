@@ -122,7 +122,8 @@ bool MooncakeJsonlSource::next(RequestSpec& out) {
         },
         [&](const std::string& k, double v) {
           if (k != "hash_ids") return;
-          if (v < 0 || v != std::floor(v))
+          // A hash id is a non-negative integer below 2^64 (larger doubles have no uint64 value: a fuzz finding).
+          if (v < 0 || v != std::floor(v) || !(v < 18446744073709551616.0))
             bad_hash = true;
           else
             out.prefix_hashes.push_back(static_cast<std::uint64_t>(v));
