@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "sim/catalog/catalog.hpp"
+#include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
@@ -27,13 +28,7 @@ int list_command(const std::vector<std::string>& args) {
   all.add(opts).add_options()("what", po::value(&what));
   po::positional_options_description pos;
   pos.add("what", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw core::InputError(fmt::format("list: {}", e.what()));
-  }
+  const po::variables_map vm = parse_arguments("list", args, all, pos);
   if (vm.count("help")) {
     std::cout << opts;
     return 0;

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "sim/catalog/catalog.hpp"
+#include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -58,13 +59,7 @@ int run_command(const std::vector<std::string>& args) {
   all.add(opts).add(hidden);
   po::positional_options_description pos;
   pos.add("experiment", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw core::InputError(fmt::format("run: {} (see greenfleet run --help)", e.what()));
-  }
+  const po::variables_map vm = parse_arguments("run", args, all, pos);
   if (vm.count("help")) {
     std::cout << opts
               << "\nExit codes: 0 ok, 1 internal error (a bug: please report it), 2 bad input or usage, 3 the "

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/output/summary.hpp"
@@ -20,13 +21,7 @@ int summary_command(const std::vector<std::string>& args) {
   all.add(opts).add_options()("file", po::value(&file));
   po::positional_options_description pos;
   pos.add("file", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw core::InputError(fmt::format("summary: {}", e.what()));
-  }
+  const po::variables_map vm = parse_arguments("summary", args, all, pos);
   if (vm.count("help")) {
     std::cout << opts;
     return 0;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "sim/catalog/catalog.hpp"
+#include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/sweep.hpp"
@@ -29,13 +30,7 @@ int sweep_command(const std::vector<std::string>& args) {
   all.add(opts).add_options()("experiment", po::value(&experiment_file));
   po::positional_options_description pos;
   pos.add("experiment", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw core::InputError(fmt::format("sweep: {} (see greenfleet sweep --help)", e.what()));
-  }
+  const po::variables_map vm = parse_arguments("sweep", args, all, pos);
   if (vm.count("help")) {
     std::cout << opts
               << "\nRuns every point of the experiment's sweep: block, each to DIR/pPPPP_rRR.h5, and writes "

@@ -103,7 +103,7 @@ bool has_second_document(const std::string& text) {
     }
     const std::size_t first = line.find_first_not_of(" \t\r");
     if (first == std::string_view::npos || line[first] == '#') continue;  // blank or comment
-    if (!content && !ended && line[first] == '%') continue;                // a directive before the first document
+    if (!content && !ended && line[first] == '%') continue;               // a directive before the first document
     if (ended) return true;
     content = true;
   }
