@@ -53,10 +53,14 @@ struct ServerPower {
     const auto b = static_cast<std::size_t>(batch);
     if (b >= decode_w_table.size()) decode_w_table.resize(b + 1, -1.0);
     double& w = decode_w_table[b];
-    if (w < 0)
-      w = decode_saturated_w -
-          (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
+    if (w < 0) w = decode_w_at(batch);
     return w;
+  }
+  // The same without the table (estimates outside the ledger, e.g. routers').
+  double decode_w_at(std::int32_t batch) const {
+    if (!has_decode_curve) return gpu_decode_w;
+    return decode_saturated_w -
+           (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
   }
   std::vector<double> decode_w_table;
   double host_static_w = 0;            // chassis, NIC, DRAM, SSD and idle CPU sockets while on

@@ -193,6 +193,13 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   router_ = routing::routers().create(x.router.name, x.router.params, x.seed);
   if (serving::LoadListener* l = router_->watch_loads(engine_))
     for (serving::Instance* in : routed_) in->set_load_listener(l);
+  routed_view_.assign(routed_.begin(), routed_.end());
+  std::vector<std::int32_t> server_of;
+  for (const auto& in : instances_) server_of.push_back(in->placement().server);
+  routing_context_ =
+      std::make_unique<routing::RoutingContext>(&engine_, &ledger_->servers(), std::move(server_of));
+  deferrals_.sim = this;
+  deferrals_.kind = engine_.register_kind(&deferrals_);
 
   const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
   std::unique_ptr<workload::RequestSource> raw =
@@ -223,16 +230,32 @@ void Simulation::Feeder::on_event(const core::Event&) {
   ++arrived;
   const std::uint32_t slot = sim->pool_.acquire(pending);
   sim->observers_.on_request_begin(slot, sim->pool_[slot]);
-  if (sim->routed_.empty()) {
-    // A deployment with no servers: every request is reported rejected, never silently dropped.
-    sim->pool_[slot].status = serving::RequestStatus::kRejected;
-    sim->observers_.on_request_done(slot, sim->pool_[slot]);
-    sim->pool_.release(slot);
-  } else {
-    const std::size_t i = sim->router_->route(sim->pool_[slot], sim->routed_);
-    sim->routed_[i]->enqueue(slot);
-  }
+  sim->route(slot);
   schedule_next();
+}
+
+void Simulation::route(std::uint32_t slot) {
+  // A deployment with no servers: every request is reported rejected, never silently dropped.
+  if (routed_.empty()) return reject(slot);
+  const routing::Decision d = router_->route(pool_[slot], routed_view_, *routing_context_);
+  switch (d.kind) {
+    case routing::Decision::Kind::kJoin:
+      routed_[d.instance]->enqueue(slot);
+      return;
+    case routing::Decision::Kind::kDefer:
+      if (d.until <= engine_.now()) throw std::logic_error("a router deferred a request to a time not after now");
+      ++deferrals_.deferred;
+      engine_.schedule(d.until, core::kPriorityArrival, deferrals_.kind, slot);
+      return;
+    case routing::Decision::Kind::kReject:
+      return reject(slot);
+  }
+}
+
+void Simulation::reject(std::uint32_t slot) {
+  pool_[slot].status = serving::RequestStatus::kRejected;
+  observers_.on_request_done(slot, pool_[slot]);
+  pool_.release(slot);
 }
 
 void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {

@@ -77,6 +77,7 @@ class Simulation {
   std::uint64_t ci_rows_skipped() const { return ci_rows_skipped_; }
   const serving::Provisioner* provisioner() const { return provisioner_.get(); }
   std::uint64_t arrived() const { return feeder_.arrived; }
+  std::uint64_t deferrals() const { return deferrals_.deferred; }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
   core::SimTime end_time() const { return end_time_; }
   std::uint64_t peak_in_flight() const { return pool_.capacity(); }
@@ -116,6 +117,19 @@ class Simulation {
     std::vector<serving::ServingObserver*> steps_, spans_, requests_;
   };
 
+  // Routes a request that has arrived (or whose deferral is over): joins an instance, is deferred or rejected.
+  void route(std::uint32_t slot);
+  void reject(std::uint32_t slot);
+
+  // Requests a router deferred, each routed again at the time it named (one plain event per deferral).
+  class Deferrals final : public core::EventHandler {
+   public:
+    Simulation* sim = nullptr;
+    std::uint16_t kind = 0;
+    std::uint64_t deferred = 0;  // deferrals so far
+    void on_event(const core::Event& e) override { sim->route(e.target); }
+  };
+
   // Keeps exactly one future arrival in the event queue, pulled from the streamed source.
   class Feeder final : public core::EventHandler {
    public:
@@ -143,13 +157,16 @@ class Simulation {
   metrics::RequestMetrics metrics_;
   std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;
   std::vector<std::unique_ptr<serving::Instance>> instances_;
-  std::vector<serving::Instance*> routed_;  // instances of the workload's deployment
+  std::vector<serving::Instance*> routed_;             // instances of the workload's deployment
+  std::vector<const serving::Instance*> routed_view_;  // the same, as routers see them
   std::vector<ServerInfo> servers_;
   std::vector<energy::CarbonSignal> signals_;  // per site
   std::uint64_t ci_rows_skipped_ = 0;
   std::unique_ptr<energy::CarbonLedger> ledger_;
   std::unique_ptr<serving::Provisioner> provisioner_;
   std::unique_ptr<routing::Router> router_;
+  std::unique_ptr<routing::RoutingContext> routing_context_;
+  Deferrals deferrals_;
   std::unique_ptr<workload::RequestSource> source_;
   Feeder feeder_;
   core::SimTime end_time_ = 0;
