@@ -6,8 +6,10 @@
 
 #include "sim/core/engine.hpp"
 #include "sim/core/error.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "sim/network/flows.hpp"
 #include "sim/network/topology.hpp"
+#include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -199,4 +201,115 @@ TEST_CASE("a transfer to the same GPU ends by an event at its start; zero bytes 
   CHECK(sink.of(1).end == 0);
   CHECK(sink.of(1).joules == 0);
   CHECK(sink.of(2).end == 7000);
+}
+
+namespace {
+
+// Moves each request's KV between two instances when it arrives, and books the transfer on the request if it is
+// still running when the transfer ends (what the disaggregation code will do at a hand-off).
+struct KvMover final : serving::ServingObserver, network::FlowSink {
+  runner::Simulation* sim = nullptr;
+  std::vector<std::uint64_t> request_in_slot;  // request id + 1, 0 when free
+  std::uint64_t booked = 0, started = 0;
+  double joules = 0;
+  unsigned signals() const override { return kRequests; }
+  void on_request_begin(std::uint32_t slot, const serving::RequestState& r) override {
+    if (slot >= request_in_slot.size()) request_in_slot.resize(slot + 1, 0);
+    request_in_slot[slot] = r.spec.id + 1;
+    const auto& in = sim->instances();
+    const auto& a = in[r.spec.id % in.size()]->placement();
+    const auto& b = in[(r.spec.id * 7 + 3) % in.size()]->placement();
+    const double bytes = r.spec.prompt_tokens * 131072.0;
+    sim->network()->transfer({a.server, a.first_device, a.devices}, {b.server, b.first_device, b.devices}, bytes,
+                             this, static_cast<std::uint64_t>(slot) << 32 | (r.spec.id & 0xffffffffu));
+    ++started;
+  }
+  void on_request_done(std::uint32_t slot, const serving::RequestState&) override { request_in_slot[slot] = 0; }
+  void on_flow_done(const network::Transfer& t) override {
+    const auto slot = static_cast<std::uint32_t>(t.tag >> 32);
+    if (request_in_slot[slot] != (t.tag & 0xffffffffu) + 1) return;  // the request is gone
+    // The site of the receiving end does not matter to the books; site 0 here.
+    sim->ledger().book_transfer(slot, 0, t.start, t.end, t.joules);
+    ++booked;
+    joules += t.joules;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("network line: switches and transfers priced, and per-request carbon plus idle lines equal the totals") {
+  const std::string yaml =
+      "name: net\nseed: 3\nsites:\n  - {name: a, pue: 1.2, carbon_intensity: 100}\n"
+      "  - {name: b, pue: 1.5, carbon_intensity: {kind: solar, base: 400, dip: 300}}\n"
+      "deployments:\n  - {name: d, model: llama-3.1-8b, tensor_parallel: 1}\n"
+      "fleet:\n  - {site: a, sku: hgx-h100x8, count: 1, deployment: d}\n"
+      "  - {site: b, sku: pcie-l4x8, count: 2, deployment: d}\n"
+      "router: {name: round_robin}\n"
+      "network: {tor_switch: greensku-rack, site_links: [{from: a, to: b, link: wan-metro-100g}]}\n"
+      "workload:\n  source: synthetic\n  synthetic: {requests: 600, rate: 5, prompt_tokens: {distribution: "
+      "lognormal, mean: 800, sigma: 0.8, max: 8000}, output_tokens: {distribution: lognormal, mean: 100, sigma: "
+      "0.8, max: 500}}\n";
+  test::TempDir dir;
+  const auto x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+  REQUIRE(x.network);
+  runner::Simulation sim(x, test::catalog());
+  REQUIRE(sim.network());
+  KvMover mover;
+  mover.sim = &sim;
+  sim.add_observer(&mover);
+  sim.run();
+  const auto& L = sim.ledger();
+  CHECK(mover.started == 600);
+  CHECK(mover.booked > 500);  // transfers of milliseconds, requests of seconds: nearly all still running
+  CHECK(L.conservation_error() < 1e-9);
+  // Each site has one GreenSKU rack unit (10 servers per unit): 500 W over the run, 500 kg over 15 years.
+  const double seconds = core::to_seconds(sim.end_time());
+  const energy::Accum net = L.network_total();
+  CHECK(net.energy() == doctest::Approx(2 * 500 * seconds + mover.joules).epsilon(1e-12));
+  CHECK(net.emb() == doctest::Approx(2 * 500e3 * seconds / (15 * 8760 * 3600.0)).epsilon(1e-12));
+  CHECK(L.network_site_total(0).op() ==
+        doctest::Approx((500 * seconds + mover.joules) * 100 * 1.2 / 3.6e6).epsilon(1e-9));
+  CHECK(mover.joules > 0);
+  // The fleet totals are the servers' plus the network's, and the phases still add up to them.
+  energy::Accum servers, phases;
+  for (std::size_t s = 0; s < L.servers().size(); ++s) servers += L.server_total(s);
+  for (int p = 0; p < energy::kPhases; ++p) phases += L.phase(static_cast<energy::Phase>(p));
+  CHECK(L.fleet_total().energy() == doctest::Approx(servers.energy() + net.energy()).epsilon(1e-12));
+  CHECK(phases.energy() == doctest::Approx(L.fleet_total().energy()).epsilon(1e-9));
+  CHECK(phases.op() == doctest::Approx(L.fleet_total().op()).epsilon(1e-9));
+  CHECK(phases.emb() == doctest::Approx(L.fleet_total().emb()).epsilon(1e-9));
+}
+
+TEST_CASE("network section: bad switch, link and site references are input errors; absent means no network") {
+  const std::string base =
+      "name: n\nsites:\n  - {name: a, carbon_intensity: 100}\n  - {name: b, carbon_intensity: 100}\n"
+      "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: a, sku: pcie-l4x8, deployment: d}\n"
+      "workload: {source: synthetic, synthetic: {requests: 10, rate: 1, prompt_tokens: {distribution: constant, "
+      "value: 50}, output_tokens: {distribution: constant, value: 5}}}\n";
+  test::TempDir dir;
+  auto load = [&](const std::string& extra) {
+    return experiment::load_experiment(dir.write("x.yaml", base + extra), test::catalog(), {});
+  };
+  CHECK_FALSE(load("").network);
+  runner::Simulation plain(load(""), test::catalog());
+  CHECK(plain.network() == nullptr);
+  CHECK_FALSE(plain.ledger().has_network());
+  CHECK(load("network: {}\n").network->tor_switch == "greensku-rack");
+  auto fails = [&](const std::string& extra, const std::string& what) {
+    CAPTURE(extra);
+    try {
+      load(extra);
+      FAIL("no error");
+    } catch (const core::InputError& e) {
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+      CHECK(std::string(e.what()).find("x.yaml:") != std::string::npos);
+    }
+  };
+  fails("network: {tor_switch: nope}\n", "network.tor_switch");
+  fails("network: {site_links: [{from: a, to: c, link: wan-metro-100g}]}\n", "unknown site 'c'");
+  fails("network: {site_links: [{from: a, to: a, link: wan-metro-100g}]}\n", "two different sites");
+  fails("network: {site_links: [{from: a, to: b, link: pcie4-x16}]}\n", "not one between sites");
+  fails("network: {site_links: [{from: a, to: b, link: wan-metro-100g}, {from: b, to: a, link: eth-100g}]}\n",
+        "already linked");
+  fails("network: {site_links: [{from: a, to: b, link: wan-metro-100g, speed: 3}]}\n", "speed");
 }

@@ -409,6 +409,46 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       cb.get_choice("gpu_power", {"calibrated", "constants"}, std::string("calibrated")) == "calibrated";
   cb.finish();
 
+  if (auto net = root.maybe_child("network")) {
+    // Every server of the fleet must be describable: its link kinds must be in the catalog's network.yaml.
+    if (catalog.link_kinds().empty())
+      net->fail_here("the catalog has no hardware_catalog/network.yaml (link and switch kinds)");
+    NetworkConfig n;
+    n.tor_switch = net->get_string("tor_switch", n.tor_switch);
+    if (!catalog.switch_kinds().count(n.tor_switch))
+      net->fail("tor_switch", fmt::format("unknown switch kind '{}'; see hardware_catalog/network.yaml",
+                                          config::clip(n.tor_switch)));
+    const auto link_ids = ids_of(catalog.link_kinds());
+    std::set<std::pair<std::int32_t, std::int32_t>> pairs;
+    for (auto& l : net->child_list("site_links", false)) {
+      std::vector<std::int32_t> ends;
+      for (const char* key : {"from", "to"}) {
+        const std::string name = check_ref(l, key, site_names, "site");
+        std::int32_t i = 0;
+        while (x.sites[static_cast<std::size_t>(i)].name != name) ++i;
+        ends.push_back(i);
+      }
+      if (ends[0] == ends[1]) l.fail("to", "a site link joins two different sites");
+      if (!pairs.insert({std::min(ends[0], ends[1]), std::max(ends[0], ends[1])}).second)
+        l.fail("to", "these two sites are already linked");
+      NetworkConfig::SiteLink sl{ends[0], ends[1], check_ref(l, "link", link_ids, "link kind")};
+      const std::string& cls = catalog.link_kinds().at(sl.link).kind;
+      if (cls == "nvlink" || cls == "pcie")
+        l.fail("link", fmt::format("link kind '{}' is a {} link, not one between sites", sl.link, cls));
+      n.site_links.push_back(sl);
+      l.finish();
+    }
+    for (const auto& e : x.fleet) {
+      const auto& sku = catalog.server(e.sku);
+      for (const std::string* k : {&sku.pcie_link, &sku.nic_link})
+        if (!catalog.link_kinds().count(*k))
+          net->fail_here(
+              fmt::format("server SKU '{}' uses link kind '{}', which network.yaml does not define", e.sku, *k));
+    }
+    net->finish();
+    x.network = n;
+  }
+
   config::ConfigNode eng = root.child_or_empty("engine");
   const bool ff = eng.get_bool("fast_forward", true);
   const bool check = eng.get_bool("check_invariants", false);

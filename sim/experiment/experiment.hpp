@@ -94,6 +94,17 @@ const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::
 // the devices' memory at the utilisation cap, less the activation reserve and the weights, in decimal GB.
 double kv_cache_bytes(const DeploymentConfig& deployment, const spec::GpuSpec& gpu, const spec::LlmModel& model);
 
+// The optional `network:` section: the topology KV transfers cross (sim/network). Absent: no topology, no
+// network line in the carbon ledger, outputs as before.
+struct NetworkConfig {
+  std::string tor_switch = "greensku-rack";  // a switch kind of hardware_catalog/network.yaml, one per site
+  struct SiteLink {
+    std::int32_t a = 0, b = 0;  // indices into Experiment::sites
+    std::string link;           // a link kind of hardware_catalog/network.yaml
+  };
+  std::vector<SiteLink> site_links;  // pairs of sites not listed are unlinked
+};
+
 struct SloConfig {
   core::SimTime ttft = 0;
   core::SimTime tpot = 0;
@@ -119,6 +130,7 @@ struct Experiment {
   RouterConfig router;
   SloConfig slo;
   CarbonConfig carbon;
+  std::optional<NetworkConfig> network;
   std::string output_path;
   bool output_requests = true;
   std::string output_compression = "szip";  // szip | deflate | none

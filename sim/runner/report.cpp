@@ -70,6 +70,9 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   double facility_j = 0;
   for (std::size_t i = 0; i < ledger.servers().size(); ++i)
     facility_j += ledger.server_total(i).energy() * ledger.servers()[i].pue;
+  if (ledger.has_network())
+    for (std::size_t i = 0; i < ledger.network_sites().size(); ++i)
+      facility_j += ledger.network_site_total(i).energy() * ledger.network_sites()[i].pue;
   const double tokens = static_cast<double>(m.prompt_tokens() + m.output_tokens());
   s.add("energy_it_kwh", total.energy() / energy::kJoulesPerKwh, "energy, IT (kWh)");
   s.add("energy_gpu_kwh", total.energy_gpu / energy::kJoulesPerKwh, "energy, GPUs (kWh)");
@@ -139,6 +142,12 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
   output::h5::write_attr(carbon.get(), "idle_operational_g", ledger.idle_lines().op());
   output::h5::write_attr(carbon.get(), "idle_embodied_g", ledger.idle_lines().emb());
   output::h5::write_attr(carbon.get(), "conservation_error", ledger.conservation_error());
+  if (ledger.has_network()) {  // only with a `network:` section, so other outputs are unchanged
+    const energy::Accum net = ledger.network_total();
+    output::h5::write_attr(carbon.get(), "network_energy_j", net.energy());
+    output::h5::write_attr(carbon.get(), "network_operational_g", net.op());
+    output::h5::write_attr(carbon.get(), "network_embodied_g", net.emb());
+  }
   {
     output::h5::Handle g = output::h5::create_group(carbon.get(), "by_server");
     std::vector<energy::Accum> rows;
@@ -167,6 +176,8 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
     std::vector<energy::Accum> rows(x.sites.size());
     for (std::size_t i = 0; i < ledger.servers().size(); ++i)
       rows[static_cast<std::size_t>(ledger.servers()[i].site)] += ledger.server_total(i);
+    if (ledger.has_network())
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += ledger.network_site_total(i);
     columns(g.get(), rows);
   }
   output::h5::Handle ts = output::h5::create_group(file, "timeseries");

@@ -11,6 +11,7 @@
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/runner/network_setup.hpp"
 #include "sim/workload/transforms.hpp"
 
 namespace greenfleet::runner {
@@ -185,6 +186,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   for (auto& sp : powers) sp.ci = &signals_[static_cast<std::size_t>(sp.site)];
   ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), x.carbon.slot);
   observers_.add(ledger_.get());
+  network_ = build_network(x, catalog, servers_, signals_, engine_, *ledger_);
   if (!managed.empty()) {
     provisioner_ = std::make_unique<serving::Provisioner>(&engine_, ledger_.get());
     for (auto& m : managed) provisioner_->add_server(m.server, m.policy, m.on, std::move(m.instances));

@@ -13,6 +13,7 @@
 #include "sim/energy/ledger.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/metrics/request_metrics.hpp"
+#include "sim/network/flows.hpp"
 #include "sim/routing/router.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
@@ -73,9 +74,13 @@ class Simulation {
   const metrics::RequestMetrics& metrics() const { return metrics_; }
   const core::Engine& engine() const { return engine_; }
   const energy::CarbonLedger& ledger() const { return *ledger_; }
+  energy::CarbonLedger& ledger() { return *ledger_; }  // book_transfer, from a transfer's sink
   const std::vector<energy::CarbonSignal>& signals() const { return signals_; }
   std::uint64_t ci_rows_skipped() const { return ci_rows_skipped_; }
   const serving::Provisioner* provisioner() const { return provisioner_.get(); }
+  // The topology and KV-transfer flows (experiments with a `network:` section; nullptr otherwise).
+  network::Network* network() { return network_.get(); }
+  const network::Network* network() const { return network_.get(); }
   std::uint64_t arrived() const { return feeder_.arrived; }
   std::uint64_t deferrals() const { return deferrals_.deferred; }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
@@ -164,6 +169,7 @@ class Simulation {
   std::uint64_t ci_rows_skipped_ = 0;
   std::unique_ptr<energy::CarbonLedger> ledger_;
   std::unique_ptr<serving::Provisioner> provisioner_;
+  std::unique_ptr<network::Network> network_;
   std::unique_ptr<routing::Router> router_;
   std::unique_ptr<routing::RoutingContext> routing_context_;
   Deferrals deferrals_;
