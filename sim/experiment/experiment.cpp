@@ -21,6 +21,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Our bound on lifetimes of one fleet entry: far above any server's (papers give 3-7 years for new GPUs, 1-5
+// residual years for old ones), low enough to catch a unit slip such as "4000d".
+constexpr core::SimTime kMaxLifetime = 30LL * 8760 * core::kHour;
+
 template <class Map>
 std::set<std::string> ids_of(const Map& m) {
   std::set<std::string> out;
@@ -263,13 +267,41 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   const auto sku_ids = ids_of(catalog.servers());
   auto fleet_nodes = root.child_list("fleet");
   if (fleet_nodes.empty()) root.fail("fleet", "needs at least one server entry");
+  // Per entry: its own lifetimes (0: the carbon section's), and where a residual life is set without one.
+  struct EntryLifetimes {
+    core::SimTime gpu, host;
+    std::string residual_where;
+  };
+  std::vector<EntryLifetimes> lifetimes;
   for (auto& f : fleet_nodes) {
     FleetEntry e;
     e.site = check_ref(f, "site", site_names, "site");
     e.sku = check_ref(f, "sku", sku_ids, "server SKU");
     e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
     e.powered = f.get_bool("powered", true);
-    e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
+    // Lifetimes default to the carbon section's (read below); null in the resolved configuration.
+    const auto lifetime = [&](const char* key) -> core::SimTime {
+      if (f.has(key)) return f.get_duration(key, std::nullopt, core::kHour, kMaxLifetime);
+      f.note_optional(key);
+      return 0;
+    };
+    const core::SimTime gpu_life = lifetime("gpu_lifetime"), host_life = lifetime("host_lifetime");
+    e.residual_life = lifetime("residual_life");
+    // `gpu_embodied_sunk: true` (the older spelling) still loads, as `gpu_embodied: sunk`.
+    if (f.has("gpu_embodied_sunk")) {
+      if (f.has("gpu_embodied"))
+        f.fail("gpu_embodied_sunk", "is the older spelling of gpu_embodied: sunk; give only gpu_embodied");
+      e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk");
+    } else {
+      e.gpu_embodied_sunk =
+          f.get_choice("gpu_embodied", {"amortised", "sunk"}, std::string("amortised")) == "sunk";
+    }
+    if (e.gpu_embodied_sunk && e.residual_life > 0)
+      f.fail("residual_life", "applies to amortised GPUs only (this entry's gpu_embodied is sunk)");
+    if (gpu_life > 0 && e.residual_life > gpu_life)
+      f.fail("residual_life", "must not exceed the entry's gpu_lifetime");
+    lifetimes.push_back(
+        {gpu_life, host_life, e.residual_life > 0 && gpu_life == 0 ? f.where("residual_life") : ""});
     config::ConfigNode pw = f.child_or_empty("power");
     e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
     e.power = power_policies().create(e.power_policy, config::read_params(pw, power_policies().all_params()));
@@ -403,6 +435,15 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.carbon.gpu_lifetime = life.get_duration("gpu", 4 * 8760 * core::kHour, core::kHour);
   x.carbon.host_lifetime = life.get_duration("host", 4 * 8760 * core::kHour, core::kHour);
   life.finish();
+  for (std::size_t i = 0; i < x.fleet.size(); ++i) {
+    FleetEntry& e = x.fleet[i];
+    e.gpu_lifetime = lifetimes[i].gpu ? lifetimes[i].gpu : x.carbon.gpu_lifetime;
+    e.host_lifetime = lifetimes[i].host ? lifetimes[i].host : x.carbon.host_lifetime;
+    if (e.residual_life > e.gpu_lifetime)
+      throw core::InputError(
+          fmt::format("{}: must not exceed the GPU lifetime ({:g} years, from carbon.lifetimes.gpu)",
+                      lifetimes[i].residual_where, core::to_seconds(e.gpu_lifetime) / (8760 * 3600.0)));
+  }
   x.carbon.gpu_method = cb.get_choice("gpu_method", {"ecoserve", "act"}, std::string("ecoserve"));
   x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
   x.carbon.calibrated_gpu_power =

@@ -69,7 +69,14 @@ struct FleetEntry {
   bool powered = true;                     // on at the start (false + always_on: present, embodied only, never on)
   std::string power_policy = "always_on";  // an entry of power_policies()
   serving::PowerPolicy power;              // what that policy built from its parameters
-  bool gpu_embodied_sunk = false;          // old GPUs whose embodied carbon is treated as already paid
+  // Embodied carbon of the entry's GPUs: `amortised` linearly over `residual_life` when set (an old GPU's
+  // remaining life, GreenLLM), else over `gpu_lifetime`; or `sunk`: treated as already paid (rate zero).
+  bool gpu_embodied_sunk = false;
+  core::SimTime gpu_lifetime = 4 * 8760 * core::kHour;   // default: carbon.lifetimes.gpu
+  core::SimTime host_lifetime = 4 * 8760 * core::kHour;  // default: carbon.lifetimes.host
+  core::SimTime residual_life = 0;                       // 0: none
+  // The span the GPUs' embodied carbon is spread over (meaningless when sunk).
+  core::SimTime gpu_amortisation() const { return residual_life > 0 ? residual_life : gpu_lifetime; }
 };
 
 struct DeploymentConfig {

@@ -259,6 +259,12 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     }
     output::h5::write_column(g.get(), "powered", powered, "0/1");
     output::h5::write_column(g.get(), "gpu_embodied_sunk", sunk, "0/1");
+    std::vector<double> gpu_life, host_life;
+    for (const auto& s : sim.servers())
+      gpu_life.push_back(core::to_seconds(s.gpu_amortisation) / (8760 * 3600.0)),
+          host_life.push_back(core::to_seconds(s.host_lifetime) / (8760 * 3600.0));
+    output::h5::write_column(g.get(), "gpu_amortisation_years", gpu_life, "years of 8,760 h");
+    output::h5::write_column(g.get(), "host_lifetime_years", host_life, "years of 8,760 h");
     output::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
     output::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
     output::h5::write_column(g.get(), "id", id, "");

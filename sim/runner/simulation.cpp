@@ -138,6 +138,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                    entry.deployment,
                    entry.powered,
                    entry.gpu_embodied_sunk,
+                   entry.gpu_amortisation(),
+                   entry.host_lifetime,
                    card_kg,
                    host_kg};
       servers_.push_back(s);
@@ -162,10 +164,11 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                          sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
                          sku.ssd_gb * catalog.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
       sp.cpu_w_per_busy_instance = x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
-      // Linear amortisation over each component class's lifetime (EcoServe), in grams per second.
+      // Linear amortisation over each component class's lifetime (EcoServe), the entry's own where it sets one
+      // (an old GPU's residual life), in grams per second.
       sp.gpu_emb_g_per_s =
-          entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(x.carbon.gpu_lifetime);
-      sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(x.carbon.host_lifetime);
+          entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(entry.gpu_amortisation());
+      sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(entry.host_lifetime);
       powers.push_back(sp);
       if (!has_instances) continue;  // off for the whole run: no instances
       if (entry.power.off_when_idle)

@@ -27,6 +27,8 @@ struct ServerInfo {
   std::string deployment;
   bool powered = true;
   bool gpu_embodied_sunk = false;
+  core::SimTime gpu_amortisation = 0;  // the span the GPUs' embodied carbon is spread over (fleet[] lifetimes)
+  core::SimTime host_lifetime = 0;
   double gpu_card_kg = 0;  // embodied carbon of one GPU card, whole life (by carbon.gpu_method)
   double host_kg = 0;      // embodied carbon of the host, whole life
 };
