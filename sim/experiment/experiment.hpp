@@ -22,6 +22,24 @@ class Catalog;
 
 namespace greenfleet::experiment {
 
+struct SloConfig {
+  core::SimTime ttft = 0;
+  core::SimTime tpot = 0;
+};
+
+// One entry of `workload.classes`: which requests belong to it (the selector's part of `rule`), the deployment
+// that serves them, their kind and deadline (in `rule`) and the SLO that judges them.
+struct WorkloadClassConfig {
+  std::string name;
+  std::string deployment;  // default: workload.deployment
+  SloConfig slo;           // default: the experiment's `slo`
+  workload::ClassRule rule;
+  // Selector `trace`: the class's own source and its parameters, as `workload.source` would take them.
+  std::string source;
+  core::ParamValues params;
+  workload::SyntheticSpec synthetic;
+};
+
 struct WorkloadConfig {
   std::string source;        // an entry of workload_sources() (sim/experiment/components.hpp)
   core::ParamValues params;  // the source's declared parameters, validated (trace files resolved to paths)
@@ -30,7 +48,15 @@ struct WorkloadConfig {
   text::BadRowPolicy on_bad_row = text::BadRowPolicy::kError;
   workload::SyntheticSpec synthetic;  // source `synthetic`: the `workload.synthetic` section
   workload::TransformSpec transform;
+  // `workload.classes`; empty: one implicit class named after the workload source, served by `deployment`
+  // and judged by the experiment's `slo` (the behaviour before classes existed).
+  std::vector<WorkloadClassConfig> classes;
+  workload::ClassSelector class_selector = workload::ClassSelector::kShare;
+  std::string class_column;  // selector `column`: the trace column's name
 };
+
+// The class table ClassifiedSource applies (kinds, deadlines and selectors of `workload.classes`).
+workload::ClassSpec class_spec(const WorkloadConfig& workload);
 
 // Where a site's grid carbon intensity comes from.
 struct CarbonIntensityConfig {
@@ -100,11 +126,6 @@ const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::
 // Bytes of KV cache one instance of the deployment gets on that GPU (negative when the weights do not fit):
 // the devices' memory at the utilisation cap, less the activation reserve and the weights, in decimal GB.
 double kv_cache_bytes(const DeploymentConfig& deployment, const spec::GpuSpec& gpu, const spec::LlmModel& model);
-
-struct SloConfig {
-  core::SimTime ttft = 0;
-  core::SimTime tpot = 0;
-};
 
 struct RouterConfig {
   std::string name;          // an entry of routing::routers()

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "sim/core/error.hpp"
+#include "sim/core/rng.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
 #include "sim/workload/transforms.hpp"
@@ -37,6 +38,14 @@ energy::CarbonSignal build_signal(const experiment::CarbonIntensityConfig& c, st
   }
   return energy::CarbonSignal::samples(std::move(starts), std::move(values),
                                        series.end_ns - series.epoch_ns.back(), c.wrap);
+}
+
+// Each workload class's SLO (one entry, the experiment's, without classes).
+metrics::SloTable slo_table(const experiment::Experiment& x) {
+  if (x.workload.classes.empty()) return {metrics::SloTargets{x.slo.ttft, x.slo.tpot}};
+  metrics::SloTable t;
+  for (const auto& c : x.workload.classes) t.push_back({c.slo.ttft, c.slo.tpot});
+  return t;
 }
 
 }  // namespace
@@ -90,9 +99,17 @@ void check_memory(const experiment::Experiment& x, const catalog::Catalog& catal
 }
 
 Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& catalog)
-    : settings_{x.workload.max_requests, x.horizon, x.drain},
-      metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
+    : settings_{x.workload.max_requests, x.horizon, x.drain}, metrics_(slo_table(x), !x.workload.classes.empty()) {
   observers_.add(&metrics_);
+  // The deployments that receive requests, in class order (without classes: the workload's deployment).
+  std::map<std::string, std::size_t> route_of;
+  const auto add_route = [&](const std::string& deployment) {
+    const auto [it, added] = route_of.emplace(deployment, routes_.size());
+    if (added) routes_.push_back({deployment, nullptr, {}});
+    class_route_.push_back(it->second);
+  };
+  if (x.workload.classes.empty()) add_route(x.workload.deployment);
+  for (const auto& c : x.workload.classes) add_route(c.deployment);
   observers_.sim = this;
   std::map<std::string, std::int32_t> site_index;
   for (std::size_t i = 0; i < x.sites.size(); ++i) site_index[x.sites[i].name] = static_cast<std::int32_t>(i);
@@ -131,6 +148,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const double card_kg = x.carbon.gpu_method == "act" ? energy::act_gpu(gpu, catalog).total
                                                         : energy::ecoserve_gpu_card(gpu, catalog).total;
     const double host_kg = energy::ecoserve_host(sku, catalog).total;
+    const auto route = route_of.find(entry.deployment);
     for (std::int32_t c = 0; c < entry.count; ++c) {
       ServerInfo s{static_cast<std::int32_t>(servers_.size()),
                    site_index.at(entry.site),
@@ -179,7 +197,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
         instances_.push_back(std::make_unique<serving::Instance>(static_cast<std::int32_t>(instances_.size()), p,
                                                                  scheduler, kv_blocks, model.max_context, pm,
                                                                  &engine_, &pool_, &observers_));
-        if (entry.deployment == x.workload.deployment) routed_.push_back(instances_.back().get());
+        if (route != route_of.end()) routes_[route->second].instances.push_back(instances_.back().get());
         if (entry.power.off_when_idle) managed.back().instances.push_back(instances_.back().get());
       }
     }
@@ -193,14 +211,40 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     for (auto& m : managed) provisioner_->add_server(m.server, m.policy, m.on, std::move(m.instances));
   }
 
-  router_ = routing::routers().create(x.router.name, x.router.params, x.seed);
-  if (serving::LoadListener* l = router_->watch_loads(engine_))
-    for (serving::Instance* in : routed_) in->set_load_listener(l);
+  for (std::size_t k = 0; k < routes_.size(); ++k) {
+    DeploymentRoute& r = routes_[k];
+    // The first router draws from the experiment seed (as before classes), the others from their own streams.
+    const std::uint64_t seed = k == 0 ? x.seed : core::Rng::stream(x.seed, "router." + r.deployment).next_u64();
+    r.router = routing::routers().create(x.router.name, x.router.params, seed);
+    if (serving::LoadListener* l = r.router->watch_loads(engine_))
+      for (serving::Instance* in : r.instances) in->set_load_listener(l);
+  }
 
-  const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
-  std::unique_ptr<workload::RequestSource> raw =
-      experiment::workload_sources().create(x.workload.source, x.workload.params, source);
+  std::unique_ptr<workload::RequestSource> raw;
+  if (x.workload.class_selector == workload::ClassSelector::kTrace && !x.workload.classes.empty()) {
+    // Each class's own trace, merged by arrival; each synthetic one draws from its own stream.
+    std::vector<std::unique_ptr<workload::RequestSource>> traces;
+    for (const auto& c : x.workload.classes) {
+      const experiment::SourceContext source{x.workload.on_bad_row, &c.synthetic,
+                                             core::Rng::stream(x.seed, "workload.class." + c.name).next_u64()};
+      traces.push_back(experiment::workload_sources().create(c.source, c.params, source));
+    }
+    raw = std::make_unique<workload::MergedSource>(std::move(traces));
+  } else {
+    const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    raw = experiment::workload_sources().create(x.workload.source, x.workload.params, source);
+    if (x.workload.class_selector == workload::ClassSelector::kColumn && !x.workload.classes.empty() &&
+        !raw->select_column(x.workload.class_column))  // checked at load; the file may have changed since
+      throw core::InputError(
+          fmt::format("workload.classes: the trace has no column '{}'", x.workload.class_column));
+  }
   source_ = std::make_unique<workload::TransformedSource>(std::move(raw), x.workload.transform, x.seed);
+  if (!x.workload.classes.empty()) {
+    auto classified = std::make_unique<workload::ClassifiedSource>(std::move(source_),
+                                                                   experiment::class_spec(x.workload), x.seed);
+    classified_ = classified.get();
+    source_ = std::move(classified);
+  }
   feeder_.sim = this;
   feeder_.kind = engine_.register_kind(&feeder_);
 }
@@ -226,14 +270,16 @@ void Simulation::Feeder::on_event(const core::Event&) {
   ++arrived;
   const std::uint32_t slot = sim->pool_.acquire(pending);
   sim->observers_.on_request_begin(slot, sim->pool_[slot]);
-  if (sim->routed_.empty()) {
+  // The request's class picks the deployment, and that deployment's router the instance.
+  DeploymentRoute& route = sim->routes_[sim->class_route_[sim->pool_[slot].spec.workload_class]];
+  if (route.instances.empty()) {
     // A deployment with no servers: every request is reported rejected, never silently dropped.
     sim->pool_[slot].status = serving::RequestStatus::kRejected;
     sim->observers_.on_request_done(slot, sim->pool_[slot]);
     sim->pool_.release(slot);
   } else {
-    const std::size_t i = sim->router_->route(sim->pool_[slot], sim->routed_);
-    sim->routed_[i]->enqueue(slot);
+    const std::size_t i = route.router->route(sim->pool_[slot], route.instances);
+    route.instances[i]->enqueue(slot);
   }
   schedule_next();
 }

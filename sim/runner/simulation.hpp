@@ -17,6 +17,7 @@
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
 #include "sim/workload/request.hpp"
+#include "sim/workload/transforms.hpp"
 
 namespace greenfleet::runner {
 
@@ -80,6 +81,8 @@ class Simulation {
   const serving::Provisioner* provisioner() const { return provisioner_.get(); }
   std::uint64_t arrived() const { return feeder_.arrived; }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
+  // Requests that no workload class selects (left out of the run); 0 without classes.
+  std::uint64_t unclassified() const { return classified_ ? classified_->unclassified() : 0; }
   core::SimTime end_time() const { return end_time_; }
   std::uint64_t peak_in_flight() const { return pool_.capacity(); }
 
@@ -145,14 +148,22 @@ class Simulation {
   metrics::RequestMetrics metrics_;
   std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;
   std::vector<std::unique_ptr<serving::Instance>> instances_;
-  std::vector<serving::Instance*> routed_;  // instances of the workload's deployment
+  // One router per deployment that receives requests (each workload class's), over that deployment's
+  // instances: routers keep index state for the instance set they are handed. Built from the one `router:`.
+  struct DeploymentRoute {
+    std::string deployment;
+    std::unique_ptr<routing::Router> router;
+    std::vector<serving::Instance*> instances;  // none: its requests are rejected
+  };
+  std::vector<DeploymentRoute> routes_;
+  std::vector<std::size_t> class_route_;  // workload class -> index into routes_
   std::vector<ServerInfo> servers_;
   std::vector<energy::CarbonSignal> signals_;  // per site
   std::uint64_t ci_rows_skipped_ = 0;
   std::unique_ptr<energy::CarbonLedger> ledger_;
   std::unique_ptr<serving::Provisioner> provisioner_;
-  std::unique_ptr<routing::Router> router_;
   std::unique_ptr<workload::RequestSource> source_;
+  const workload::ClassifiedSource* classified_ = nullptr;  // inside source_, when classes are configured
   Feeder feeder_;
   core::SimTime end_time_ = 0;
 };
