@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Our bound on lifetimes of one fleet entry: far above any server's (papers give 3-7 years for new GPUs, 1-5
+// Our bound on lifetimes of one fleet entry: far above any server's (GreenLLM sweeps 3-7 years for new GPUs, 1-5
 // residual years for old ones), low enough to catch a unit slip such as "4000d".
 constexpr core::SimTime kMaxLifetime = 30LL * 8760 * core::kHour;
 
