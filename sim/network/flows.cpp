@@ -39,7 +39,9 @@ std::uint32_t FlowModel::start_flow(const Path& path, double bytes, FlowSink* si
   f.start = engine_->now();
   f.sink = sink;
   f.tag = tag;
-  engine_->schedule(f.start + path.latency, core::kPriorityStepEnd, kind_, kTargetStart, id);
+  // Network events order like arrivals: a transfer ending in the same nanosecond as a step is seen by the step
+  // after it, in stepping and in fast-forward alike (Instance::wake_for_change()).
+  engine_->schedule(f.start + path.latency, core::kPriorityArrival, kind_, kTargetStart, id);
   return id;
 }
 
@@ -99,7 +101,7 @@ void FlowModel::reschedule() {
         now + std::max<core::SimTime>(0, static_cast<core::SimTime>(std::ceil(ns - std::max(1e-6, ns * 1e-13))));
     first = std::min(first, f.end_at);
   }
-  if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityStepEnd, kind_, kTargetEnd, generation_);
+  if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityArrival, kind_, kTargetEnd, generation_);
 }
 
 void FlowModel::finish(std::uint32_t id, core::SimTime now) {

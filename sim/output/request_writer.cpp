@@ -2,10 +2,10 @@
 
 namespace greenfleet::output {
 
-RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression,
+RequestWriter::RequestWriter(hid_t file, metrics::SloTable slos, bool class_column, h5::Compression compression,
                              const energy::CarbonLedger* ledger, std::size_t chunk_rows)
     : group_(h5::create_group(file, "requests")),
-      slo_(slo),
+      slos_(std::move(slos)),
       ledger_(ledger),
       // Derived seconds are float32 and stored uncompressed: floating-point noise barely compresses, and the
       // exact integer-nanosecond columns they come from are kept (and compressed) beside them.
@@ -31,12 +31,15 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compressio
       energy_(group_.get(), "energy_j", "J (float32; exact totals in /carbon)", chunk_rows, seconds_),
       operational_(group_.get(), "operational_g", "gCO2e (float32)", chunk_rows, seconds_),
       embodied_(group_.get(), "embodied_g", "gCO2e (float32)", chunk_rows, seconds_) {
+  // Written only when the experiment configures classes, so outputs without them keep their columns.
+  if (class_column)
+    workload_class_.emplace(group_.get(), "workload_class", "index into /classes", chunk_rows, compression);
   // Sized once: a row is written by index, with no capacity check per column.
   buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
 }
 
 void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestState& r) {
-  const metrics::RequestTimings t = metrics::timings_of(r, slo_);
+  const metrics::RequestTimings t = metrics::timings_of(r, slos_[r.spec.workload_class]);
   const bool done = r.status == serving::RequestStatus::kCompleted;
   const std::size_t n = buffered_;
   buf_.id[n] = r.spec.id;
@@ -52,6 +55,7 @@ void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestSt
   buf_.cls[n] = static_cast<std::uint8_t>(r.spec.cls);
   buf_.status[n] = static_cast<std::uint8_t>(r.status);
   buf_.slo_met[n] = t.slo_met ? 1 : 0;
+  buf_.workload_class[n] = r.spec.workload_class;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   buf_.ttft[n] = done ? static_cast<float>(core::to_seconds(t.ttft)) : nan;
   buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
@@ -89,6 +93,7 @@ void RequestWriter::flush() {
   put(energy_, buf_.energy);
   put(operational_, buf_.operational);
   put(embodied_, buf_.embodied);
+  if (workload_class_) put(*workload_class_, buf_.workload_class);
   buffered_ = 0;
 }
 

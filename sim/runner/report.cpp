@@ -10,6 +10,46 @@
 
 namespace greenfleet::runner {
 
+namespace {
+
+// With workload classes: per class (keys `class.NAME.*`), latency percentiles and attainment of the class's own
+// SLO over its arrivals, after every experiment-wide item so that those keep their order.
+void add_class_summaries(output::Summary& s, const Simulation& sim, const experiment::Experiment& x) {
+  const auto& m = sim.metrics();
+  if (!m.per_class()) return;
+  const double na = std::nan("");
+  s.add("requests_unclassified", static_cast<double>(sim.unclassified()),
+        "requests in no class (left out of the run)");
+  for (std::size_t i = 0; i < x.workload.classes.size(); ++i) {
+    const auto& c = x.workload.classes[i];
+    const metrics::ClassMetrics& k = m.classes()[i];
+    const auto add = [&](const std::string& key, double value, const std::string& label) {
+      s.add(fmt::format("class.{}.{}", c.name, key), value, fmt::format("class {}: {}", c.name, label));
+    };
+    const double arrived = static_cast<double>(k.arrived());
+    const auto share = [&](std::uint64_t n) { return arrived > 0 ? static_cast<double>(n) / arrived : na; };
+    add("requests_arrived", arrived, "requests arrived");
+    add("requests_completed", static_cast<double>(k.completed), "requests completed");
+    add("requests_rejected", static_cast<double>(k.rejected), "requests rejected");
+    add("requests_unfinished", static_cast<double>(k.unfinished), "requests unfinished at end");
+    for (const auto& [name, h] : {std::pair<const char*, const metrics::LogHistogram*>{"ttft", &k.ttft},
+                                  {"tpot", &k.tpot},
+                                  {"e2e", &k.e2e}})
+      for (auto [q, tag] : {std::pair{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}})
+        add(fmt::format("{}_{}_s", name, tag), h->count() ? core::to_seconds(h->quantile(q)) : na,
+            fmt::format("{} {} (s)", name, tag));
+    add("ttft_attainment", share(k.ttft_met), fmt::format("TTFT <= {}s", core::to_seconds(c.slo.ttft)));
+    add("tpot_attainment", share(k.tpot_met), fmt::format("TPOT <= {}s", core::to_seconds(c.slo.tpot)));
+    add("latency_attainment", share(k.latency_met), "TTFT and TPOT SLOs met");
+    add("slo_attainment", share(k.slo_met),
+        c.rule.kind == workload::RequestClass::kOffline ? "SLO attainment (deadline)" : "SLO attainment");
+    if (c.rule.kind == workload::RequestClass::kOffline)
+      add("deadline_misses", static_cast<double>(k.deadline_missed), "completed after the deadline");
+  }
+}
+
+}  // namespace
+
 output::Summary make_summary(const Simulation& sim, const experiment::Experiment& x) {
   const auto& m = sim.metrics();
   output::Summary s;
@@ -99,6 +139,7 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
   s.add("peak_pending_events", static_cast<double>(sim.engine().peak_pending()), "peak pending events");
   s.add("peak_requests_in_flight", static_cast<double>(sim.peak_in_flight()), "peak requests in flight");
+  add_class_summaries(s, sim, x);
   return s;
 }
 
@@ -270,6 +311,12 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     }
     output::h5::write_column(g.get(), "powered", powered, "0/1");
     output::h5::write_column(g.get(), "gpu_embodied_sunk", sunk, "0/1");
+    std::vector<double> gpu_life, host_life;
+    for (const auto& s : sim.servers())
+      gpu_life.push_back(core::to_seconds(s.gpu_amortisation) / (8760 * 3600.0)),
+          host_life.push_back(core::to_seconds(s.host_lifetime) / (8760 * 3600.0));
+    output::h5::write_column(g.get(), "gpu_amortisation_years", gpu_life, "years of 8,760 h");
+    output::h5::write_column(g.get(), "host_lifetime_years", host_life, "years of 8,760 h");
     output::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
     output::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
     output::h5::write_column(g.get(), "id", id, "");
@@ -321,6 +368,24 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     output::h5::write_string_column(g.get(), "perf_model", perf);
     output::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
                              "iterations run with [column] sequences in the batch");
+  }
+  if (!x.workload.classes.empty()) {
+    output::h5::Handle g = output::h5::create_group(file, "classes");
+    std::vector<std::string> names, deployments, kinds;
+    std::vector<double> ttft, tpot, deadline;
+    for (const auto& c : x.workload.classes) {
+      const bool offline = c.rule.kind == workload::RequestClass::kOffline;
+      names.push_back(c.name), deployments.push_back(c.deployment),
+          kinds.push_back(offline ? "offline" : "online");
+      ttft.push_back(core::to_seconds(c.slo.ttft)), tpot.push_back(core::to_seconds(c.slo.tpot));
+      deadline.push_back(offline ? core::to_seconds(c.rule.deadline) : std::nan(""));
+    }
+    output::h5::write_string_column(g.get(), "name", names);
+    output::h5::write_string_column(g.get(), "deployment", deployments);
+    output::h5::write_string_column(g.get(), "kind", kinds);
+    output::h5::write_column(g.get(), "slo_ttft_s", ttft, "s");
+    output::h5::write_column(g.get(), "slo_tpot_s", tpot, "s");
+    output::h5::write_column(g.get(), "deadline_s", deadline, "s after arrival; NaN for online classes");
   }
   write_carbon_tables(file, sim, x);
 }

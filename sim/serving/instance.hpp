@@ -104,6 +104,7 @@ class Instance final : public core::EventHandler {
   const SchedulerConfig& config() const { return config_; }
   const InstanceStats& stats() const { return stats_; }
   const perf::PerfModel& perf_model() const { return *model_; }
+  std::int32_t max_context() const { return max_context_; }
   std::int64_t kv_blocks_total() const { return kv_.total(); }
   bool busy() const { return timer_.busy; }
   std::size_t queued() const { return policy_.queued(); }
