@@ -115,7 +115,7 @@ int run_command(const std::vector<std::string>& args) {
                              : x.output_compression == "deflate" ? output::h5::Compression::kDeflate
                                                                  : output::h5::Compression::kSzip;
     writer = std::make_unique<output::RequestWriter>(out.file(), sim.metrics().slos(), sim.metrics().per_class(),
-                                                     compression, &sim.ledger());
+                                                     sim.handoff() != nullptr, compression, &sim.ledger());
     sim.add_observer(writer.get());
   }
 

@@ -321,6 +321,35 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
                     std::find_if(x.deployments.begin(), x.deployments.end(), [](const auto& d) {
                       return !d.disaggregated_decode.empty();
                     })->disaggregated_where));
+  // Every prefill instance must reach every decode instance: their sites must be joined by site links.
+  if (any) {
+    std::vector<std::size_t> root(x.sites.size());
+    for (std::size_t i = 0; i < root.size(); ++i) root[i] = i;
+    const auto find = [&](std::size_t i) {
+      while (root[i] != i) i = root[i] = root[root[i]];
+      return i;
+    };
+    for (const auto& l : x.network->site_links)
+      root[find(static_cast<std::size_t>(l.a))] = find(static_cast<std::size_t>(l.b));
+    const auto site_of = [&](const std::string& name) {
+      return static_cast<std::size_t>(
+          std::find_if(x.sites.begin(), x.sites.end(), [&](const auto& s) { return s.name == name; }) -
+          x.sites.begin());
+    };
+    for (const auto& dep : x.deployments) {
+      if (dep.disaggregated_decode.empty()) continue;
+      for (const auto& p : x.fleet) {
+        if (p.deployment != dep.name || p.count == 0) continue;
+        for (const auto& d : x.fleet)
+          if (d.deployment == dep.disaggregated_decode && d.count > 0 &&
+              find(site_of(p.site)) != find(site_of(d.site)))
+            throw core::InputError(fmt::format(
+                "{}: deployment '{}' has instances at site '{}' and its decode pool '{}' at site '{}', which no "
+                "network.site_links joins: their KV could not cross",
+                dep.disaggregated_where, dep.name, p.site, dep.disaggregated_decode, d.site));
+      }
+    }
+  }
   if (x.mode_router.name != "unified" && !any)
     throw core::InputError(
         fmt::format("{}: mode router '{}' needs a deployment that allows another mode; add "

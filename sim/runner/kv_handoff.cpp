@@ -1,5 +1,7 @@
 #include "sim/runner/kv_handoff.hpp"
 
+#include <algorithm>
+
 namespace greenfleet::runner {
 
 void KvHandoff::on_handoff(serving::Instance&, std::uint32_t slot) {
@@ -22,6 +24,11 @@ void KvHandoff::on_flow_done(const network::Transfer& t) {
   const serving::RequestState& r = (*pool_)[slot];
   // Sent from the prefill instance's site: the energy of the NICs and switches on the path is booked there.
   ledger_->book_transfer(slot, site_of_[static_cast<std::size_t>(r.prefill_instance)], t.start, t.end, t.joules);
+  ++arrived_;
+  wait_s_ += core::to_seconds(r.kv_reserved - r.first_token);
+  const double transit = core::to_seconds(t.end - t.start);
+  transfer_s_ += transit;
+  max_transfer_s_ = std::max(max_transfer_s_, transit);
   instances_[static_cast<std::size_t>(r.prefill_instance)]->release_held(slot);
   instances_[static_cast<std::size_t>(r.decode_instance)]->kv_arrived(slot);
 }

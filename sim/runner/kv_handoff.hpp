@@ -28,8 +28,13 @@ class KvHandoff final : public serving::HandoffSink, public network::FlowSink {
   void on_kv_reserved(serving::Instance& to, std::uint32_t slot) override;
   void on_flow_done(const network::Transfer& t) override;
 
-  std::uint64_t transfers() const { return transfers_; }
+  std::uint64_t transfers() const { return transfers_; }  // started
+  std::uint64_t arrived() const { return arrived_; }      // finished
   double bytes() const { return bytes_; }
+  // Sums over finished transfers (s): time waiting for decode blocks after the first token, and in transit.
+  double wait_seconds() const { return wait_s_; }
+  double transfer_seconds() const { return transfer_s_; }
+  double max_transfer_seconds() const { return max_transfer_s_; }
 
  private:
   static network::Endpoint endpoint(const serving::Instance& in) {
@@ -40,8 +45,8 @@ class KvHandoff final : public serving::HandoffSink, public network::FlowSink {
   network::Network* network_;
   energy::CarbonLedger* ledger_;
   std::vector<std::size_t> site_of_;  // by instance id
-  std::uint64_t transfers_ = 0;
-  double bytes_ = 0;
+  std::uint64_t transfers_ = 0, arrived_ = 0;
+  double bytes_ = 0, wait_s_ = 0, transfer_s_ = 0, max_transfer_s_ = 0;
 };
 
 }  // namespace greenfleet::runner

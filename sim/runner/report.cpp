@@ -132,6 +132,18 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
         "carbon of idle and off time (kg)");
   s.add("carbon_conservation_error", ledger.conservation_error(), "conservation error (relative)");
+  if (const KvHandoff* h = sim.handoff()) {
+    // With modes: how many requests split, and what moving their KV took.
+    const double n = static_cast<double>(h->arrived());
+    s.add("requests_split", static_cast<double>(sim.split_requests()), "requests split (prefill/decode)");
+    s.add("requests_too_long_to_split", static_cast<double>(sim.too_long_to_split()),
+          "requests too long for every decode instance (ran whole)");
+    s.add("kv_transfers", n, "KV transfers finished");
+    s.add("kv_gb_moved", h->bytes() / 1e9, "KV moved (GB)");
+    s.add("kv_wait_mean_s", n > 0 ? h->wait_seconds() / n : na, "mean wait for decode blocks (s)");
+    s.add("kv_transfer_mean_s", n > 0 ? h->transfer_seconds() / n : na, "mean KV transfer time (s)");
+    s.add("kv_transfer_max_s", n > 0 ? h->max_transfer_seconds() : na, "longest KV transfer (s)");
+  }
   s.add("server_boots", sim.provisioner() ? static_cast<double>(sim.provisioner()->boots()) : 0.0, "server boots");
   s.add("server_shutdowns", sim.provisioner() ? static_cast<double>(sim.provisioner()->shutdowns()) : 0.0,
         "server shutdowns (idle)");
