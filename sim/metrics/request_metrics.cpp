@@ -4,24 +4,6 @@
 
 namespace greenfleet::metrics {
 
-RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo) {
-  RequestTimings t;
-  if (r.status != serving::RequestStatus::kCompleted) return t;
-  t.ttft = r.first_token - r.spec.arrival;
-  t.e2e = r.completion - r.spec.arrival;
-  t.queue = r.first_scheduled - r.spec.arrival;
-  const std::int32_t later_tokens = r.spec.output_tokens - 1;
-  t.tpot_s = later_tokens > 0 ? core::to_seconds(r.completion - r.first_token) / later_tokens : 0.0;
-  t.ttft_met = t.ttft <= slo.ttft;
-  t.tpot_met = t.tpot_s <= core::to_seconds(slo.tpot);
-  // Online requests are judged on latency; offline ones (EcoServe's batch work) only on their deadline.
-  if (r.spec.cls == workload::RequestClass::kOffline)
-    t.slo_met = r.spec.deadline < 0 || r.completion <= r.spec.deadline;
-  else
-    t.slo_met = t.ttft_met && t.tpot_met;
-  return t;
-}
-
 void RequestMetrics::on_request_done(std::uint32_t, const serving::RequestState& r) {
   ClassMetrics* k = classes_.empty() ? nullptr : &classes_[r.spec.workload_class];
   if (r.status == serving::RequestStatus::kRejected) {

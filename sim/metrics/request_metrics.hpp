@@ -20,7 +20,26 @@ struct RequestTimings {
   bool ttft_met = false, tpot_met = false;  // completed within each latency target (any kind)
   bool slo_met = false;                     // online: both latency targets; offline: the deadline
 };
-RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo);
+
+// Inline: the summary and the output file each ask once per request.
+inline RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo) {
+  RequestTimings t;
+  if (r.status != serving::RequestStatus::kCompleted) return t;
+  t.ttft = r.first_token - r.spec.arrival;
+  t.e2e = r.completion - r.spec.arrival;
+  t.queue = r.first_scheduled - r.spec.arrival;
+  const std::int32_t later_tokens = r.spec.output_tokens - 1;
+  t.tpot_s = later_tokens > 0 ? core::to_seconds(r.completion - r.first_token) / later_tokens : 0.0;
+  t.ttft_met = t.ttft <= slo.ttft;
+  t.tpot_met = t.tpot_s <= core::to_seconds(slo.tpot);
+  // Online requests are judged on latency; offline ones (EcoServe's batch work) only on their deadline.
+  if (r.spec.cls == workload::RequestClass::kOffline)
+    t.slo_met = r.spec.deadline < 0 || r.completion <= r.spec.deadline;
+  else
+    t.slo_met = t.ttft_met && t.tpot_met;
+  return t;
+}
+
 
 // The SLO of each workload class, indexed by RequestSpec::workload_class (one entry when no classes are
 // configured: the experiment's `slo`).

@@ -69,19 +69,25 @@ void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestSt
   buf_.cls[n] = static_cast<std::uint8_t>(r.spec.cls);
   buf_.status[n] = static_cast<std::uint8_t>(r.status);
   buf_.slo_met[n] = t.slo_met ? 1 : 0;
-  buf_.workload_class[n] = r.spec.workload_class;
-  buf_.mode[n] = static_cast<std::uint8_t>(r.mode);
-  buf_.prefill_instance[n] = r.mode == serving::RequestMode::kDisaggregated ? r.prefill_instance : -1;
-  buf_.kv_reserved[n] = r.kv_reserved;
-  buf_.kv_arrived[n] = r.kv_arrived;
+  if (workload_class_) buf_.workload_class[n] = r.spec.workload_class;
+  if (split_) {
+    buf_.mode[n] = static_cast<std::uint8_t>(r.mode);
+    buf_.prefill_instance[n] = r.mode == serving::RequestMode::kDisaggregated ? r.prefill_instance : -1;
+    buf_.kv_reserved[n] = r.kv_reserved;
+    buf_.kv_arrived[n] = r.kv_arrived;
+  }
   const float nan = std::numeric_limits<float>::quiet_NaN();
   buf_.ttft[n] = done ? static_cast<float>(core::to_seconds(t.ttft)) : nan;
   buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
   buf_.e2e[n] = done ? static_cast<float>(core::to_seconds(t.e2e)) : nan;
   buf_.queue[n] = done ? static_cast<float>(core::to_seconds(t.queue)) : nan;
-  // Split requests: waiting for decode blocks after the first token, then the transfer itself.
-  buf_.kv_wait[n] = r.kv_reserved >= 0 ? static_cast<float>(core::to_seconds(r.kv_reserved - r.first_token)) : nan;
-  buf_.transfer[n] = r.kv_arrived >= 0 ? static_cast<float>(core::to_seconds(r.kv_arrived - r.kv_reserved)) : nan;
+  if (split_) {
+    // Split requests: waiting for decode blocks after the first token, then the transfer itself.
+    buf_.kv_wait[n] =
+        r.kv_reserved >= 0 ? static_cast<float>(core::to_seconds(r.kv_reserved - r.first_token)) : nan;
+    buf_.transfer[n] =
+        r.kv_arrived >= 0 ? static_cast<float>(core::to_seconds(r.kv_arrived - r.kv_reserved)) : nan;
+  }
   const energy::CarbonLedger::RequestCarbon carbon =
       ledger_ ? ledger_->request(slot) : energy::CarbonLedger::RequestCarbon{};
   buf_.energy[n] = static_cast<float>(carbon.energy_j);

@@ -336,6 +336,11 @@ void Simulation::route(std::uint32_t slot) {
   DeploymentRoute& route = routes_[class_route_[r.spec.workload_class]];
   // A deployment with no servers: every request is reported rejected, never silently dropped.
   if (route.instances.empty()) return reject(slot);
+  if (route.decode == kNoRoute) {  // the common case: no modes, one router
+    const routing::Decision d = route.router->route(r, route.view, *routing_context_);
+    if (d.kind == routing::Decision::Kind::kJoin) return route.instances[d.instance]->enqueue(slot);
+    return settle(slot, d);
+  }
   serving::RequestMode mode = serving::RequestMode::kUnified;
   if (route.decode != kNoRoute) {
     mode = mode_router_->choose(r, route.options, *routing_context_);
@@ -345,28 +350,28 @@ void Simulation::route(std::uint32_t slot) {
     if (!fits) ++too_long_to_split_;
   }
   // Instances: the deployment's router for whole requests and prefills, its decode pool's for split decodes.
-  auto settle = [&](const routing::Decision& d) {
-    if (d.kind == routing::Decision::Kind::kDefer) {
-      if (d.until <= engine_.now()) throw std::logic_error("a router deferred a request to a time not after now");
-      ++deferrals_.deferred;
-      engine_.schedule(d.until, core::kPriorityArrival, deferrals_.kind, slot);
-    } else if (d.kind == routing::Decision::Kind::kReject) {
-      reject(slot);
-    }
-    return d.kind == routing::Decision::Kind::kJoin;
-  };
   const routing::Decision first = route.router->route(r, route.view, *routing_context_);
-  if (!settle(first)) return;
+  if (first.kind != routing::Decision::Kind::kJoin) return settle(slot, first);
   if (mode == serving::RequestMode::kDisaggregated) {
     DeploymentRoute& decode = routes_[route.decode];
     const routing::Decision second = decode.router->route(r, decode.view, *routing_context_);
-    if (!settle(second)) return;
+    if (second.kind != routing::Decision::Kind::kJoin) return settle(slot, second);
     ++split_;
     r.mode = mode;
     r.leave_after_prefill = true;
     r.decode_instance = decode.instances[second.instance]->id();
   }
   route.instances[first.instance]->enqueue(slot);
+}
+
+void Simulation::settle(std::uint32_t slot, const routing::Decision& d) {
+  if (d.kind == routing::Decision::Kind::kDefer) {
+    if (d.until <= engine_.now()) throw std::logic_error("a router deferred a request to a time not after now");
+    ++deferrals_.deferred;
+    engine_.schedule(d.until, core::kPriorityArrival, deferrals_.kind, slot);
+  } else if (d.kind == routing::Decision::Kind::kReject) {
+    reject(slot);
+  }
 }
 
 void Simulation::reject(std::uint32_t slot) {

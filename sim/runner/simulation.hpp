@@ -136,6 +136,8 @@ class Simulation {
   // Routes a request that has arrived (or whose deferral is over): joins an instance, is deferred or rejected.
   void route(std::uint32_t slot);
   void reject(std::uint32_t slot);
+  // A router's decision other than joining an instance: defer the request or reject it.
+  void settle(std::uint32_t slot, const routing::Decision& d);
 
   // Requests a router deferred, each routed again at the time it named (one plain event per deferral).
   class Deferrals final : public core::EventHandler {

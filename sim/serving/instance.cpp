@@ -135,11 +135,13 @@ void Instance::preempt_one() {
 template <bool kMulti>
 void Instance::start_step_impl() {
   // Requests whose KV arrived join as decodes (their blocks were reserved when they were admitted).
-  for (std::uint32_t slot : ready_) {
-    running_.push_back(slot);
-    begin_decode(slot, (*pool_)[slot]);
+  if (!ready_.empty()) {
+    for (std::uint32_t slot : ready_) {
+      running_.push_back(slot);
+      begin_decode(slot, (*pool_)[slot]);
+    }
+    ready_.clear();
   }
-  ready_.clear();
   std::size_t parked_now = 0;  // admitted this step with their KV still to come
   batch_.clear();
   shape_ = perf::BatchShape{};
@@ -241,9 +243,11 @@ void Instance::start_step_impl() {
     }
   }
   // Transfers into the blocks reserved above start now; their ends come as events, never from inside this call.
-  for (std::size_t i = parked_.size() - parked_now; i < parked_.size(); ++i)
-    handoff_->on_kv_reserved(*this, parked_[i]);
-  if (parked_now) restart_stretch_ = true;
+  if (parked_now) {
+    for (std::size_t i = parked_.size() - parked_now; i < parked_.size(); ++i)
+      handoff_->on_kv_reserved(*this, parked_[i]);
+    restart_stretch_ = true;
+  }
   if (batch_.empty()) {
     timer_.busy = false;
     // Preemption can only empty the batch if it evicted everyone; the waiting requests are then admissible.
