@@ -40,7 +40,6 @@ inline RequestTimings timings_of(const serving::RequestState& r, const SloTarget
   return t;
 }
 
-
 // The SLO of each workload class, indexed by RequestSpec::workload_class (one entry when no classes are
 // configured: the experiment's `slo`).
 using SloTable = std::vector<SloTargets>;
