@@ -1,0 +1,56 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/calibration/held_out.hpp"
+#include "sim/catalog/catalog.hpp"
+#include "sim/perf/perf_model.hpp"
+
+namespace greenfleet::calibration {
+
+// One configuration of ML.ENERGY v3 (H100, vLLM, 2025): a model served on `tp` GPUs with a `max_num_seqs` cap,
+// with its measured mean running batch, mean output length, inter-token latencies, throughput and GPU energy.
+struct MlEnergyConfig {
+  std::string model_id, task;  // the file's Hugging Face id and task
+  std::string model, gpu;      // catalog ids
+  int tp = 1, max_num_seqs = 0;
+  double batch = 0, output_tokens = 0;
+  double median_itl_s = 0, p90_itl_s = 0, throughput = 0;  // output tokens/s of the instance
+  double gpu_w = 0, j_per_token = 0;                       // summed over the instance's GPUs
+  bool held_out = false;
+};
+
+// The committed split and name mapping (ml_energy_replay.cpp says why): the configurations of models the
+// catalog has (Llama-3.3-70B on Llama-3.1-70B's shape), dense, one data-parallel replica; others are skipped and
+// counted in `skipped` by Hugging Face id.
+std::vector<MlEnergyConfig> read_ml_energy_configs(const std::string& path, const catalog::Catalog& catalog,
+                                                   std::map<std::string, int>& skipped);
+
+// Mean prompt tokens the replay assumes for an ML.ENERGY task (the data set does not record them; ours).
+double ml_energy_prompt_tokens(const std::string& task);
+
+// What the simulator predicts for a configuration run at its measured mean batch: the decode step (the median
+// ITL), the mean step with the prefill work of the requests that replace finished ones spread over the steps
+// (throughput), and GPU energy per output token priced as the ledger prices steps (power curve on the busy
+// part, idle power on the rest).
+struct MlEnergyPrediction {
+  double itl_s = 0, throughput = 0, j_per_token = 0, gpu_w = 0;
+};
+MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                     const spec::GpuPowerCurve* curve, const MlEnergyConfig& c);
+
+// The step-time model a simulation builds for (gpu, model, tp) with `perf_model.kind: calibrated` and default
+// parameters: the committed coefficients, else the roofline with efficiencies carried from calibrated entries.
+std::unique_ptr<perf::PerfModel> calibrated_or_fallback(const catalog::Catalog& catalog, const std::string& gpu,
+                                                        const std::string& model, int tp);
+
+// Absolute percentage errors over a group of configurations.
+struct MlEnergyErrors {
+  ErrorStats itl, throughput, j_per_token, gpu_w;
+  double itl_bias = 0, j_bias = 0;  // median signed error, % (positive: predicted too high)
+};
+MlEnergyErrors ml_energy_errors(const catalog::Catalog& catalog, const std::vector<const MlEnergyConfig*>& rows);
+
+}  // namespace greenfleet::calibration
