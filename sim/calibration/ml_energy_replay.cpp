@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+
+#include "sim/calibration/operator_model.hpp"
 
 #include "sim/calibration/sample_stats.hpp"
 #include "sim/perf/calibrated.hpp"
@@ -126,6 +129,34 @@ MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::G
   r.j_per_token = mean_j / static_cast<double>(batch);
   r.gpu_w = mean_j / mean_s;
   return r;
+}
+
+DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows, const catalog::Catalog& catalog) {
+  DecodeAttentionFit fit;
+  std::string models;
+  for (const MlEnergyConfig& g : rows) {
+    if (g.held_out || g.task != "gpqa") continue;
+    for (const MlEnergyConfig& c : rows) {
+      if (c.model_id != g.model_id || c.task != "lm-arena-chat" || c.tp != g.tp ||
+          c.max_num_seqs != g.max_num_seqs)
+        continue;
+      if (std::abs(g.batch - c.batch) > 0.05 * c.batch || g.median_itl_s <= c.median_itl_s) continue;
+      const spec::LlmModel& m = catalog.model(g.model);
+      const double kv_per_token = 2.0 * m.layers * kv_heads_per_shard(m, g.tp) * m.head_dim * m.bytes_per_param;
+      auto kv_read = [&](const MlEnergyConfig& x) {
+        return x.batch * (ml_energy_prompt_tokens(x.task) + x.output_tokens / 2) * kv_per_token;
+      };
+      const double bandwidth = catalog.gpu(g.gpu).memory_bandwidth_gbps * 1e9;
+      fit.pairs.push_back((kv_read(g) - kv_read(c)) / (g.median_itl_s - c.median_itl_s) / bandwidth);
+      if (models.find(g.model_id) == std::string::npos) models += (models.empty() ? "" : ", ") + g.model_id;
+    }
+  }
+  if (fit.pairs.empty())
+    throw std::runtime_error("calibration: no ML.ENERGY v3 GPQA/chat pairs to fit decode attention");
+  fit.efficiency = sample_median(fit.pairs);
+  fit.source = "ML.ENERGY v3 H100, GPQA vs chat median ITL at equal batch (" + models + "; " +
+               std::to_string(fit.pairs.size()) + " pairs)";
+  return fit;
 }
 
 std::unique_ptr<perf::PerfModel> calibrated_or_fallback(const catalog::Catalog& catalog, const std::string& gpu,

@@ -46,6 +46,19 @@ MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::G
 std::unique_ptr<perf::PerfModel> calibrated_or_fallback(const catalog::Catalog& catalog, const std::string& gpu,
                                                         const std::string& model, int tp);
 
+// The bandwidth efficiency of decode attention (KV read per KV head, against the GPU's peak bandwidth), fitted
+// to the training models' configurations: pairs of one model at one TP degree and `max_num_seqs` measured on
+// GPQA (about 7,000-token outputs) and on chat (a few hundred), whose mean batches agree within 5%; the
+// difference of their median ITLs over the difference of the KV bytes a GPU reads per step is the achieved
+// bandwidth of the attention reads alone (the weights, the batch's matmuls and the overheads cancel). The median
+// over the pairs.
+struct DecodeAttentionFit {
+  double efficiency = 0;
+  std::vector<double> pairs;  // per pair, in file order
+  std::string source;
+};
+DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows, const catalog::Catalog& catalog);
+
 // Absolute percentage errors over a group of configurations.
 struct MlEnergyErrors {
   ErrorStats itl, throughput, j_per_token, gpu_w;
