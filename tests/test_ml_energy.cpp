@@ -54,7 +54,8 @@ TEST_CASE("ML.ENERGY v3 replay: the committed split and the held-out errors stay
   CHECK(skipped.at("google/gemma-3-12b-it") == 6);
   const auto e = calibration::ml_energy_errors(catalog, held);
   // Regression guards at the levels docs/MODELS.md reports (the targets, 10% on ITL and J/token, are not met
-  // yet: see "ML.ENERGY v3 replay" there).
-  CHECK(e.itl.median_ape <= 31);
-  CHECK(e.j_per_token.median_ape <= 24);
+  // yet: see "ML.ENERGY v3 replay" there); power, priced over whole steps, is within 5%.
+  CHECK(e.itl.median_ape <= 25);
+  CHECK(e.j_per_token.median_ape <= 26);
+  CHECK(e.gpu_w.median_ape <= 5);
 }
