@@ -156,7 +156,7 @@ def kind(p):
         return "vidur"
     if first.startswith("cpu "):
         return "cpu"
-    if "ML.ENERGY v3 replay" in first:
+    if "ML.ENERGY v3 replay" in first or "ML.ENERGY 2023" in first:
         return "mlenergy"
     if first.startswith("roofline fallback"):
         return "fallback"
@@ -218,7 +218,7 @@ def cpu_summary():
 def _():
     parts, elided = [], None
     notes = {"vidur": '[... the Vidur operator path\'s tables: under "Calibration from Vidur operator timings" below ...]',
-             "mlenergy": '[... the ML.ENERGY v3 replay: under "ML.ENERGY v3 replay" below ...]',
+             "mlenergy": '[... the ML.ENERGY v3 and 2023 replays: under "ML.ENERGY v3 replay" and "Old GPUs" below ...]',
              "cpu": "[... the CPU inference model's tables: docs/CPU_MODEL.md ...]"}
     for p in validate()[0]:
         k = kind(p)
@@ -239,18 +239,23 @@ def _():
 
 @producer("validate-mlenergy", data=True)
 def _():
-    return fence("\n\n".join(p for p in validate()[0] if kind(p) == "mlenergy"))
+    return fence(paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]))
+
+
+@producer("validate-mlenergy-2023", data=True)
+def _():
+    return fence(paragraph(lambda p: "ML.ENERGY 2023" in p.splitlines()[0]))
 
 
 @producer("mlenergy-held-count", data=True)
 def _():
-    line = next(l for l in paragraph(lambda p: kind(p) == "mlenergy").splitlines() if l.startswith("all held-out"))
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
     return line.split()[4]
 
 
 @producer("mlenergy-held-w", data=True)
 def _():
-    line = next(l for l in paragraph(lambda p: kind(p) == "mlenergy").splitlines() if l.startswith("all held-out"))
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
     return f"{float(line.split()[-1]):.1f}%"
 
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <stdexcept>
 
 #include "sim/calibration/operator_model.hpp"
@@ -129,6 +130,58 @@ MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::G
   r.j_per_token = mean_j / static_cast<double>(batch);
   r.gpu_w = mean_j / mean_s;
   return r;
+}
+
+std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog) {
+  // Hugging Face names of LLaMA-1 and Llama-2 7B/13B fine-tunes in the 2023 files -> catalog shape.
+  static const std::map<std::string, std::string> kShapes = {
+      {"metaai/llama-7B", "llama-2-7b"},
+      {"lmsys/vicuna-7B", "llama-2-7b"},
+      {"tatsu-lab/alpaca-7B", "llama-2-7b"},
+      {"BAIR/koala-7b", "llama-2-7b"},
+      {"project-baize/baize-v2-7B", "llama-2-7b"},
+      {"metaai/Llama-2-7b-chat-hf", "llama-2-7b"},
+      {"metaai/llama-13B", "llama-2-13b"},
+      {"lmsys/vicuna-13B", "llama-2-13b"},
+      {"BAIR/koala-13b", "llama-2-13b"},
+      {"nomic-ai/gpt4all-13b-snoozy", "llama-2-13b"},
+      {"openaccess-ai-collective/manticore-13b-chat-pyg", "llama-2-13b"},
+      {"camel-ai/CAMEL-13B-Combined-Data", "llama-2-13b"},
+      {"metaai/Llama-2-13b-chat-hf", "llama-2-13b"}};
+  const std::map<std::string, std::string> ids = {
+      {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
+  std::vector<MlEnergy2023Row> out;
+  for (const auto& [name, id] : ids) {
+    const std::string path = dir + "/" + name + "_chat_benchmark.csv";
+    if (!std::filesystem::exists(path) || !catalog.gpus().count(id)) continue;
+    text::LineReader rows(path, text::BadRowPolicy::kError, "");
+    const text::CsvColumns col = text::read_csv_header(rows);
+    for (const char* need : {"model", "response_length", "latency", "energy"})
+      text::require_column(rows, col, need);
+    std::vector<std::string_view> f;
+    while (rows.next_line()) {
+      text::split_csv_row(rows, col, f);
+      const auto shape = kShapes.find(std::string(f[col.at("model")]));
+      if (shape == kShapes.end() || !catalog.models().count(shape->second)) continue;
+      MlEnergy2023Row r;
+      r.gpu = id, r.name = shape->first, r.model = shape->second;
+      double latency = 0, energy = 0;
+      if (!text::parse_number(f[col.at("response_length")], r.output_tokens) ||
+          !text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
+          latency <= 0 || r.output_tokens < 1 || energy <= 0)
+        rows.bad_row("expected positive response_length, latency and energy");
+      r.itl_s = latency / r.output_tokens, r.gpu_w = energy / latency, r.j_per_token = energy / r.output_tokens;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                          const spec::GpuPowerCurve* curve, const MlEnergy2023Row& row) {
+  MlEnergyConfig c;
+  c.task = "chat", c.tp = 1, c.batch = 1, c.output_tokens = row.output_tokens;
+  return predict_ml_energy(model, gpu, curve, c);
 }
 
 DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows, const catalog::Catalog& catalog) {

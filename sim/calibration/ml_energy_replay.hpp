@@ -59,6 +59,20 @@ struct DecodeAttentionFit {
 };
 DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows, const catalog::Catalog& catalog);
 
+// ML.ENERGY's 2023 leaderboard (legacy_2023/<GPU>_chat_benchmark.csv): one request at a time (its throughput is
+// each request's output over its latency), so each row is a batch-1 generation of a LLaMA-shaped 7B or 13B chat
+// model: the mean inter-token time (latency / response length), GPU power (energy / latency) and J per output
+// token. Mapped to the catalog's Llama-2-7B and -13B, which have the LLaMA-1 7B and 13B shapes exactly; other
+// architectures are skipped. GPU names as read_ml_energy_2023 maps them.
+struct MlEnergy2023Row {
+  std::string gpu, name, model;
+  double output_tokens = 0, itl_s = 0, gpu_w = 0, j_per_token = 0;
+};
+std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog);
+// The replay of such a row: a decode step of one sequence halfway through its output.
+MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                          const spec::GpuPowerCurve* curve, const MlEnergy2023Row& row);
+
 // Absolute percentage errors over a group of configurations.
 struct MlEnergyErrors {
   ErrorStats itl, throughput, j_per_token, gpu_w;

@@ -11,6 +11,7 @@
 #include "sim/calibration/cpu_calibration_report.hpp"
 #include "sim/calibration/ml_energy_replay.hpp"
 #include "sim/calibration/power_calibration.hpp"
+#include "sim/calibration/sample_stats.hpp"
 #include "sim/calibration/splitwise_calibration.hpp"
 #include "sim/calibration/vidur_report.hpp"
 #include "sim/catalog/catalog.hpp"
@@ -147,6 +148,36 @@ void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
       n);
 }
 
+// ML.ENERGY's 2023 batch-1 runs of LLaMA-shaped 7B/13B models on the A100, A40 and V100, replayed through the
+// step model and power curve a simulation uses there: how old GPUs are priced.
+void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) {
+  const auto rows =
+      calibration::read_ml_energy_2023_rows(o.data_dir + "/profiling/ml_energy/legacy_2023", catalog);
+  fmt::print("\n{:<15} {:<12} {:>4} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}   ML.ENERGY 2023 (batch 1)\n", "gpu",
+             "model", "rows", "ITL ms", "pred ms", "ITL%", "J/tok", "pred", "J/tok%");
+  std::map<std::pair<std::string, std::string>, std::vector<const calibration::MlEnergy2023Row*>> groups;
+  for (const auto& r : rows) groups[{r.gpu, r.model}].push_back(&r);
+  for (const auto& [key, group] : groups) {
+    const auto model = calibration::calibrated_or_fallback(catalog, key.first, key.second, 1);
+    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err;
+    for (const auto* r : group) {
+      const auto p =
+          calibration::predict_ml_energy_2023(*model, catalog.gpu(r->gpu), catalog.power_curve(r->gpu), *r);
+      itl.push_back(r->itl_s * 1e3), itl_pred.push_back(p.itl_s * 1e3);
+      j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
+      itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
+      j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
+    }
+    fmt::print("{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f}\n", key.first,
+               key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
+               calibration::sample_median(itl_err), calibration::sample_median(j),
+               calibration::sample_median(j_pred), calibration::sample_median(j_err));
+  }
+  fmt::print(
+      "medians over the fine-tunes of each shape (LLaMA-1/Llama-2 7B and 13B); signed errors, positive when the\n"
+      "prediction is high; the power curves of these GPUs take their small-batch level from these rows\n");
+}
+
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
@@ -230,6 +261,7 @@ int validate_command(const std::vector<std::string>& args) {
     fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, held);
   }
   validate_ml_energy(o, catalog);
+  validate_ml_energy_2023(o, catalog);
   missing += calibration::validate_cpu_calibrations(o.catalog);
   fmt::print(
       "\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct\n"

@@ -270,6 +270,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
     e.powered = f.get_bool("powered", true);
     e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
+    e.gpu_power_scale = f.get_double("gpu_power_scale", 1.0, 0.01, 100.0);
     config::ConfigNode pw = f.child_or_empty("power");
     e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
     e.power = power_policies().create(e.power_policy, config::read_params(pw, power_policies().all_params()));

@@ -70,6 +70,7 @@ struct FleetEntry {
   std::string power_policy = "always_on";  // an entry of power_policies()
   serving::PowerPolicy power;              // what that policy built from its parameters
   bool gpu_embodied_sunk = false;          // old GPUs whose embodied carbon is treated as already paid
+  double gpu_power_scale = 1;  // multiplies its GPUs' power (idle, prefill, decode): sensitivity studies
 };
 
 struct DeploymentConfig {

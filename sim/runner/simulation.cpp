@@ -149,13 +149,14 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       sp.gpus = sku.gpu_count;
       const bool has_instances = entry.powered || entry.power.off_when_idle;
       sp.gpus_in_instances = has_instances ? per_server * dep.tensor_parallel : 0;
-      sp.gpu_idle_w = gpu.power.idle_w;
-      sp.gpu_prefill_w = gpu.power.prefill_w;
-      sp.gpu_decode_w = gpu.power.decode_w;
+      const double gpu_w_scale = entry.gpu_power_scale;  // 1 unless a sensitivity study sets it
+      sp.gpu_idle_w = gpu_w_scale * gpu.power.idle_w;
+      sp.gpu_prefill_w = gpu_w_scale * gpu.power.prefill_w;
+      sp.gpu_decode_w = gpu_w_scale * gpu.power.decode_w;
       if (const auto* curve = catalog.power_curve(gpu.id); curve && x.carbon.calibrated_gpu_power) {
         sp.has_decode_curve = true;
-        sp.decode_small_w = curve->decode_w_small;
-        sp.decode_saturated_w = curve->decode_w_saturated;
+        sp.decode_small_w = gpu_w_scale * curve->decode_w_small;
+        sp.decode_saturated_w = gpu_w_scale * curve->decode_w_saturated;
         sp.decode_batch_scale = curve->batch_scale;
       }
       sp.host_static_w = sku.chassis_w + sku.nic_w +
