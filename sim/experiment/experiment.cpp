@@ -408,6 +408,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
   x.carbon.calibrated_gpu_power =
       cb.get_choice("gpu_power", {"calibrated", "constants"}, std::string("calibrated")) == "calibrated";
+  x.carbon.psu_efficiency = cb.get_double("psu_efficiency", 1.0, 0.5, 1.0);
+  x.carbon.vr_overhead = cb.get_double("vr_overhead", 1.0, 1.0, 2.0);
   cb.finish();
 
   config::ConfigNode eng = root.child_or_empty("engine");
