@@ -259,6 +259,18 @@ def _():
     return f"{float(line.split()[-1]):.1f}%"
 
 
+@producer("mlenergy-held-itl", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
+    return f"{float(line.split()[5]):.1f}%"
+
+
+@producer("mlenergy-held-j", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
+    return f"{float(line.split()[9]):.1f}%"
+
+
 @producer("validate-cpu", data=True)
 def _():
     return fence("\n\n".join(p for p in validate()[0] if kind(p) == "cpu"))
