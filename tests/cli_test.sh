@@ -84,6 +84,35 @@ check "summary --json parses" python3 -c "import json,sys; d=json.load(open('$tm
 "$bin" summary "$tmp/missing.h5" 2> /dev/null
 check "summary of a missing file exits 2" test $? -eq 2
 
+# 4b. Workload classes: per-class summary keys, the workload_class column, /classes, and a rerun of the stored
+# configuration; a bad class is exit 2 with file:line:column and key.
+classes='[{name: short, length_bins: {max: 1000}, slo: {ttft: 200ms}}, {name: long, length_bins: {min: 1000}, kind: offline, deadline: 1h}]'
+"$bin" run "$tmp/q.yaml" -q --set "workload.classes=$classes" -o "$tmp/c.h5" > "$tmp/c.txt" 2> "$tmp/err.txt"
+check "classes run exits 0" test $? -eq 0
+check "classes in the printed summary" grep -q "class short: TTFT <= 0.2s" "$tmp/c.txt"
+"$bin" summary "$tmp/c.h5" > "$tmp/cs.txt"
+check "summary shows the classes" grep -q "class long: completed after the deadline" "$tmp/cs.txt"
+"$bin" summary "$tmp/c.h5" --json > "$tmp/c.json"
+check "classes in summary --json, adding up" python3 -c "import json,sys; d=json.load(open('$tmp/c.json')); sys.exit(0 if d['class.short.requests_arrived'] + d['class.long.requests_arrived'] == 300 and d['requests_unclassified'] == 0 else 1)"
+check "workload_class column and /classes" /usr/bin/python3 -c "
+import h5py, sys
+f = h5py.File('$tmp/c.h5', 'r')
+c, p = f['requests/workload_class'][:], f['requests/prompt_tokens'][:]
+names = [n.decode() for n in f['classes/name'][:]]
+sys.exit(0 if names == ['short', 'long'] and ((c == 1) == (p >= 1000)).all() and 0 < c.sum() < 300 else 1)"
+/usr/bin/python3 -c "import h5py,sys; sys.stdout.write(h5py.File('$tmp/c.h5','r').attrs['config_yaml'].decode())" \
+  > "$tmp/c_again.yaml"
+"$bin" run "$tmp/c_again.yaml" -q -o "$tmp/c_again.h5" > /dev/null 2>&1
+check "the stored configuration with classes runs" test $? -eq 0
+same_outputs "$tmp/c.h5" "$tmp/c_again.h5"
+check "the stored configuration with classes reproduces the run" test $? -eq 0
+sed -e 's/^  source: synthetic$/  source: synthetic\n  classes:\n    - {name: a, share: 0.5}\n    - {name: b, share: 0.6}/' \
+  "$tmp/q.yaml" > "$tmp/badclass.yaml"
+"$bin" run "$tmp/badclass.yaml" -q -o "$tmp/badclass.h5" > /dev/null 2> "$tmp/err.txt"
+check "bad classes exit 2" test $? -eq 2
+check "bad classes name file:line:col and key" grep -q "badclass.yaml:[0-9]*:[0-9]*: workload.classes: the classes' shares sum to 1.1; they must sum to 1" "$tmp/err.txt"
+check "bad classes leave no output" test ! -e "$tmp/badclass.h5"
+
 # 5. Help, version, list.
 "$bin" --help | grep -q "run EXP.yaml"; check "--help" test $? -eq 0
 "$bin" run --help | grep -q -- "--set"; check "run --help" test $? -eq 0

@@ -29,11 +29,15 @@ struct Finished : serving::ServingObserver {
   }
 };
 
-// Hands every request on to the decode instance at once (an instantaneous transfer), noting what it carried.
-struct ToDecode : serving::HandoffSink {
+// Hands every request on to the decode instance, whose KV then crosses a link that takes `delay` ns whatever the
+// size (0: instantaneous, but still an event, as real transfers are), noting what it carried.
+struct ToDecode : serving::HandoffSink, core::EventHandler {
+  serving::Instance* prefill = nullptr;
   serving::Instance* decode = nullptr;
   serving::RequestPool* pool = nullptr;
   core::Engine* engine = nullptr;
+  core::SimTime delay = 0;
+  std::uint16_t kind = 0;
   struct Carried {
     core::SimTime at;
     std::int32_t generated, kv_tokens;
@@ -41,11 +45,22 @@ struct ToDecode : serving::HandoffSink {
     std::int64_t prefill_free_blocks;
   };
   std::vector<Carried> carried;
+  std::vector<core::SimTime> reserved, arrived;
   void on_handoff(serving::Instance& from, std::uint32_t slot) override {
     const serving::RequestState& r = (*pool)[slot];
-    CHECK(r.kv_blocks == 0);  // its blocks stay behind, freed
+    CHECK(r.kv_blocks == 0);  // its blocks are held for the transfer, not the request's any more
+    CHECK(r.held_blocks > 0);
     carried.push_back({engine->now(), r.generated, r.kv_tokens(), from.kv_bytes(r), from.kv_blocks_free()});
     decode->accept(slot);
+  }
+  void on_kv_reserved(serving::Instance&, std::uint32_t slot) override {
+    reserved.push_back(engine->now());
+    engine->schedule(engine->now() + delay, core::kPriorityArrival, kind, slot);
+  }
+  void on_event(const core::Event& e) override {
+    arrived.push_back(engine->now());
+    prefill->release_held(e.target);
+    decode->kv_arrived(e.target);
   }
 };
 
@@ -84,12 +99,13 @@ void feed(core::Engine& engine, serving::RequestPool& pool, serving::Instance& t
 struct Disaggregated {
   std::map<std::uint64_t, Done> done;
   std::vector<ToDecode::Carried> carried;
+  std::vector<core::SimTime> reserved, arrived;
   serving::InstanceStats prefill, decode;
   std::int64_t prefill_free = 0, decode_free = 0;
 };
 
 Disaggregated disaggregated(const std::vector<workload::RequestSpec>& specs, bool fast_forward,
-                            std::int64_t blocks = 1000) {
+                            std::int64_t blocks = 1000, core::SimTime delay = 0) {
   const perf::RooflineModel roofline = test::tiny_roofline();
   core::Engine engine;
   serving::RequestPool pool;
@@ -97,12 +113,15 @@ Disaggregated disaggregated(const std::vector<workload::RequestSpec>& specs, boo
   serving::Instance p(0, {}, config(fast_forward), blocks, 4096, &roofline, &engine, &pool, &obs);
   serving::Instance d(1, {}, config(fast_forward), blocks, 4096, &roofline, &engine, &pool, &obs);
   ToDecode sink;
-  sink.decode = &d, sink.pool = &pool, sink.engine = &engine;
+  sink.prefill = &p, sink.decode = &d, sink.pool = &pool, sink.engine = &engine, sink.delay = delay;
+  sink.kind = engine.register_kind(&sink);
   p.set_role(serving::InstanceRole::kPrefill, &sink);
   d.set_role(serving::InstanceRole::kDecode);
+  d.set_handoff_sink(&sink);
   feed(engine, pool, p, specs);
   CHECK(pool.live() == 0);
-  return {obs.done, sink.carried, p.stats(), d.stats(), p.kv_blocks_free(), d.kv_blocks_free()};
+  return {obs.done,  sink.carried, sink.reserved,      sink.arrived,
+          p.stats(), d.stats(),    p.kv_blocks_free(), d.kv_blocks_free()};
 }
 
 std::map<std::uint64_t, Done> unified(const std::vector<workload::RequestSpec>& specs, bool fast_forward) {
@@ -140,7 +159,7 @@ TEST_CASE("a request handed from a prefill to a decode instance keeps its timing
     CHECK(split.carried[0].generated == 1);
     CHECK(split.carried[0].kv_tokens == 100);
     CHECK(split.carried[0].kv_bytes == 100.0 * 4096);
-    CHECK(split.carried[0].prefill_free_blocks == 1000);  // its 25 blocks were freed as it left
+    CHECK(split.carried[0].prefill_free_blocks == 1000 - 25);  // its 25 blocks held until the KV has left
     // Tokens each side processed: the prompt and the first token there, the other 9 here.
     CHECK(split.prefill.prefill_tokens == 100);
     CHECK(split.prefill.decode_tokens == 1);
@@ -193,5 +212,51 @@ TEST_CASE("disaggregated serving: every request once, tokens conserved, fast-for
     CHECK(f.status == r.status);
     CHECK(std::abs(f.first_token - r.first_token) <= 2);
     CHECK(std::abs(f.completion - r.completion) <= 2);
+  }
+}
+
+TEST_CASE("a split request waits for its transfer: TTFT at the prefill instance, decode after the KV arrives") {
+  // The same request with a transfer of 2 ms: the decode instance is idle, so it reserves blocks at once (at the
+  // first token), the KV arrives 2 ms later, and the 9 remaining tokens take what they took above, shifted by
+  // 2 ms. Both modes give the same times.
+  const std::vector<workload::RequestSpec> one = {request(0, 0, 100, 10)};
+  const auto whole = unified(one, true);
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    const Disaggregated split = disaggregated(one, fast_forward, 1000, 2'000'000);
+    const Done& r = split.done.at(0);
+    CHECK(r.first_token == 3'539'315);
+    REQUIRE(split.reserved.size() == 1);
+    CHECK(split.reserved[0] == 3'539'315);
+    REQUIRE(split.arrived.size() == 1);
+    CHECK(split.arrived[0] == 3'539'315 + 2'000'000);
+    CHECK(r.completion == whole.at(0).completion + 2'000'000);
+    CHECK(split.prefill_free == 1000);
+    CHECK(split.decode_free == 1000);
+  }
+}
+
+TEST_CASE("disaggregated serving with slow transfers: fast-forward equals stepping") {
+  // Transfers of 5 ms under a load where both sides are busy, so KV arrivals and freed prefill blocks land in the
+  // middle of fast-forwarded runs (cut there) and of stepped stretches (restarted there).
+  core::Rng rng(11);
+  std::vector<workload::RequestSpec> specs;
+  core::SimTime t = 0;
+  for (std::uint64_t i = 0; i < 80; ++i) {
+    t += static_cast<core::SimTime>(rng.exponential(1.0 / 1e6));
+    specs.push_back(request(i, t, static_cast<std::int32_t>(1 + rng.below(120)),
+                            static_cast<std::int32_t>(1 + rng.below(60))));
+  }
+  const Disaggregated ff = disaggregated(specs, true, 60, 5'000'000);
+  const Disaggregated ref = disaggregated(specs, false, 60, 5'000'000);
+  REQUIRE(ff.done.size() == specs.size());
+  REQUIRE(ref.done.size() == specs.size());
+  CHECK(ff.decode.preemptions == ref.decode.preemptions);
+  CHECK(ff.arrived == ref.arrived);
+  for (const auto& [id, r] : ref.done) {
+    const Done& f = ff.done.at(id);
+    CHECK(f.status == r.status);
+    CHECK(f.first_token == r.first_token);
+    CHECK(f.completion == r.completion);
   }
 }

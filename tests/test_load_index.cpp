@@ -37,7 +37,7 @@ struct Both : serving::LoadListener {
   }
 };
 
-std::size_t scan_outstanding(std::span<serving::Instance* const> v, std::int64_t penalty) {
+std::size_t scan_outstanding(std::span<const serving::Instance* const> v, std::int64_t penalty) {
   std::size_t best = 0;
   std::int64_t best_load = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -47,7 +47,7 @@ std::size_t scan_outstanding(std::span<serving::Instance* const> v, std::int64_t
   return best;
 }
 
-std::size_t scan_kv(std::span<serving::Instance* const> v) {
+std::size_t scan_kv(std::span<const serving::Instance* const> v) {
   std::size_t best = 0;
   auto key = [](const serving::Instance& in) { return std::tuple(!in.powered(), in.kv_usage(), in.queued()); };
   auto best_key = key(*v[0]);
@@ -121,7 +121,8 @@ void run_case(std::uint64_t seed, Counts& counts) {
   Both both;
   both.to = {&out_index, &kv_index};
   for (auto* in : fleet) in->set_load_listener(&both);
-  const std::span<serving::Instance* const> span(fleet.data(), fleet.size());
+  const std::vector<const serving::Instance*> view(fleet.begin(), fleet.end());
+  const std::span<const serving::Instance* const> span(view.data(), view.size());
 
   int boundary_probes = 400;
   const std::uint32_t prios[] = {core::kPriorityStepEnd - 1, core::kPriorityArrival + 1, core::kPriorityTick + 1};
@@ -228,7 +229,7 @@ TEST_CASE("an index not attached to its instances scans instead") {
   serving::RequestPool pool;
   serving::Instance a(0, {}, {}, 64, 4096, &model, &engine, &pool, nullptr);
   serving::Instance b(1, {}, {}, 64, 4096, &model, &engine, &pool, nullptr);
-  std::vector<serving::Instance*> v{&a, &b};
+  std::vector<const serving::Instance*> v{&a, &b};
   routing::OutstandingTokensIndex out(0);  // no watch(): no engine, no index
   routing::KvUsageIndex kv;
   workload::RequestSpec s;

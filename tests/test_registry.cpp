@@ -183,7 +183,8 @@ TEST_CASE("listings: text for `greenfleet list`, markdown for the docs") {
   CHECK(core::listing_markdown(power).find("| `always_on` | ") != std::string::npos);
   std::vector<std::string> categories;
   for (const auto& l : experiment::registries()) categories.push_back(l.category);
-  CHECK(categories == std::vector<std::string>{"workload_source", "perf_model", "power_policy", "router"});
+  CHECK(categories ==
+        std::vector<std::string>{"workload_source", "perf_model", "power_policy", "router", "mode_router"});
 }
 
 TEST_CASE("decode costs come from a table filled once; const reads only") {

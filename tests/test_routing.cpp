@@ -50,9 +50,11 @@ struct Fleet {
     workload::RequestSpec s;
     s.prompt_tokens = 10, s.output_tokens = 10;
     const std::uint32_t slot = pool.acquire(s);
-    const std::size_t i = router->route(pool[slot], std::span<serving::Instance* const>(instances));
+    const std::vector<const serving::Instance*> view(instances.begin(), instances.end());
+    const routing::Decision d = router->route(pool[slot], view, routing::RoutingContext{});
     pool.release(slot);
-    return i;
+    REQUIRE(d.kind == routing::Decision::Kind::kJoin);
+    return d.instance;
   }
 };
 
@@ -125,4 +127,46 @@ TEST_CASE("round_robin and random skip sleeping instances while any is powered; 
   for (int k = 0; k < 10; ++k) CHECK(p.pick() == 1);
   p.instances[1]->power_off();  // 1,150
   for (int k = 0; k < 10; ++k) CHECK(p.pick() == 0);
+}
+
+TEST_CASE("routing context: carbon intensity, PUE and estimates from the perf and power models, by hand") {
+  const perf::RooflineModel model = test::tiny_roofline();
+  core::Engine engine;
+  serving::RequestPool pool;
+  serving::Placement place;
+  place.server = 0;
+  place.devices = 2;
+  serving::Instance in(0, place, serving::SchedulerConfig{}, 100, 4096, &model, &engine, &pool, nullptr);
+  const energy::CarbonSignal ci = energy::CarbonSignal::constant(400);  // g/kWh
+  std::vector<energy::ServerPower> servers(1);
+  servers[0].ci = &ci;
+  servers[0].pue = 1.5;
+  servers[0].gpu_prefill_w = 300;
+  servers[0].gpu_decode_w = 200;
+  servers[0].gpu_emb_g_per_s = 0.01;
+  const routing::RoutingContext ctx(&engine, &servers, {0});
+  CHECK(ctx.now() == 0);
+  CHECK(ctx.carbon_intensity(in) == 400);
+  CHECK(ctx.pue(in) == 1.5);
+
+  perf::BatchShape shape;
+  shape.prefill_tokens = 100;
+  shape.prefill_seqs = shape.prefill_final_chunks = 1;
+  shape.prefill_attn_ctx = 100.0 * 101 / 2;
+  shape.prefill_kv_tokens = 100;
+  const double t = model.step_cost(shape).seconds;
+  const routing::Estimate p = ctx.prefill(in, 100);
+  CHECK(p.seconds == doctest::Approx(t));
+  CHECK(p.joules == doctest::Approx(300.0 * 2 * t));
+  CHECK(p.carbon_g == doctest::Approx(300.0 * 2 * t / 3.6e6 * 400 * 1.5 + 0.01 * 2 * t));
+
+  // Ten decode iterations of a batch of 4 from a total context of 400: the closed-form run, at decode power.
+  const double d = model.decode_step_seconds(4, 400) + model.decode_step_seconds(4, 404) +
+                   model.decode_step_seconds(4, 408) + model.decode_step_seconds(4, 412) +
+                   model.decode_step_seconds(4, 416) + model.decode_step_seconds(4, 420) +
+                   model.decode_step_seconds(4, 424) + model.decode_step_seconds(4, 428) +
+                   model.decode_step_seconds(4, 432) + model.decode_step_seconds(4, 436);
+  const routing::Estimate e = ctx.decode(in, 4, 400, 10);
+  CHECK(e.seconds == doctest::Approx(d));
+  CHECK(e.joules == doctest::Approx(200.0 * 2 * d));
 }

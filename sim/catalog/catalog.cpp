@@ -128,8 +128,47 @@ Catalog Catalog::load(const std::string& root) {
     doc.finish();
   }
 
+  // Optional: a catalog without it loads, and only an experiment with a `network:` section needs it.
+  if (fs::exists(hw / "network.yaml")) {
+    ConfigNode doc = ConfigNode::open_file((hw / "network.yaml").string());
+    for (auto& [id, e] : doc.child_map("link_kinds")) {
+      spec::LinkKind k;
+      k.id = id;
+      k.kind = e.get_choice("kind", {"nvlink", "pcie", "ethernet", "infiniband", "wan"});
+      k.bandwidth_gbps = e.get_double("bandwidth_gbps", std::nullopt, 1e-3, 1e5);
+      k.latency_us = e.get_double("latency_us", std::nullopt, 0, 1e6);
+      k.energy_pj_per_bit = e.get_double("energy_pj_per_bit", std::nullopt, 0, 1e6);
+      e.finish();
+      c.link_kinds_[id] = k;
+    }
+    for (auto& [id, e] : doc.child_map("switch_kinds")) {
+      spec::SwitchKind k;
+      k.id = id;
+      k.ports = static_cast<int>(e.get_int("ports", std::nullopt, 1, 100000));
+      k.static_w = e.get_double("static_w", std::nullopt, 0, 1e6);
+      k.embodied_kg = e.get_double("embodied_kg", std::nullopt, 0, 1e7);
+      k.lifetime_years = e.get_double("lifetime_years", std::nullopt, 0.01, 100);
+      e.finish();
+      c.switch_kinds_[id] = k;
+    }
+    doc.finish();
+  }
+
   {
     ConfigNode doc = ConfigNode::open_file((hw / "servers.yaml").string());
+    const auto link_ids = ids_of(c.link_kinds_);
+    // A link key names a kind of network.yaml, of the class the key asks for.
+    auto read_link = [&](ConfigNode& e, const std::string& key, const std::string& def, const std::string& cls) {
+      const std::string v = e.get_string(key, def);
+      if (link_ids.empty()) return v;  // no network.yaml: checked if an experiment ever asks for a network
+      require_ref(e, key, v, link_ids, "link kind");
+      const std::string& got = c.link_kinds_.at(v).kind;
+      const bool ok = cls == "nic" ? (got == "ethernet" || got == "infiniband") : got == cls;
+      if (!ok)
+        e.fail(key, fmt::format("link kind '{}' is a {} link; expected {}", v, got,
+                                cls == "nic" ? "an ethernet or infiniband link" : "a " + cls + " link"));
+      return v;
+    };
     const auto gpu_ids = ids_of(c.gpus_), cpu_ids = ids_of(c.cpus_);
     for (auto& [id, e] : doc.child_map("servers")) {
       spec::ServerSku s;
@@ -148,6 +187,17 @@ Catalog Catalog::load(const std::string& root) {
       s.nic_gbps = e.get_double("nic_gbps", std::nullopt, 0, 1e5);
       s.chassis_w = e.get_double("chassis_w", std::nullopt, 0, 1e5);
       s.nic_w = e.get_double("nic_w", std::nullopt, 0, 1e5);
+      if (e.has("scale_up_link")) {
+        s.scale_up_link = read_link(e, "scale_up_link", "", "nvlink");
+      } else if (c.gpus_.at(s.gpu).link == "nvlink") {
+        // The scale-up kind whose bandwidth is the GPU's own link bandwidth, if the catalog has one.
+        for (const auto& [kid, k] : c.link_kinds_)
+          if (k.kind == "nvlink" && k.bandwidth_gbps == c.gpus_.at(s.gpu).link_bandwidth_gbps)
+            s.scale_up_link = kid;
+      }
+      s.pcie_link = read_link(e, "pcie_link", s.pcie_link, "pcie");
+      s.gpus_per_pcie_switch = static_cast<int>(e.get_int("gpus_per_pcie_switch", s.gpus_per_pcie_switch, 1, 64));
+      s.nic_link = read_link(e, "nic_link", s.nic_link, "nic");
       e.finish();
       c.servers_[id] = s;
     }

@@ -10,6 +10,7 @@
 #include "sim/spec/embodied_constants.hpp"
 #include "sim/spec/gpu.hpp"
 #include "sim/spec/llm_model.hpp"
+#include "sim/spec/network.hpp"
 #include "sim/spec/power_curve.hpp"
 #include "sim/spec/server.hpp"
 
@@ -28,6 +29,9 @@ class Catalog {
   const spec::MemoryKind& memory_kind(const std::string& id) const { return memory_kinds_.at(id); }
   const spec::MemoryKind& storage_kind(const std::string& id) const { return storage_kinds_.at(id); }
   const spec::EmbodiedConstants& embodied() const { return embodied_; }
+  // Network link and switch kinds (hardware_catalog/network.yaml; empty when the catalog has no such file).
+  const std::map<std::string, spec::LinkKind>& link_kinds() const { return link_kinds_; }
+  const std::map<std::string, spec::SwitchKind>& switch_kinds() const { return switch_kinds_; }
   // Calibrated step-time coefficients (models/calibration/), if any for this combination.
   const spec::CalibrationCoefficients* calibration(const std::string& gpu, const std::string& model,
                                                    int tp) const {
@@ -65,6 +69,8 @@ class Catalog {
   std::map<std::string, spec::MemoryKind> memory_kinds_;
   std::map<std::string, spec::MemoryKind> storage_kinds_;
   std::map<std::string, spec::ServerSku> servers_;
+  std::map<std::string, spec::LinkKind> link_kinds_;
+  std::map<std::string, spec::SwitchKind> switch_kinds_;
   std::map<std::string, spec::LlmModel> models_;
   spec::EmbodiedConstants embodied_;
   std::map<std::tuple<std::string, std::string, int>, spec::CalibrationCoefficients> calibrations_;

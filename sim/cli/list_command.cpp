@@ -18,7 +18,7 @@ int list_command(const std::vector<std::string>& args) {
   po::options_description opts(
       "greenfleet list [components|policies|gpus|cpus|servers|models] [options]\n"
       "  (no argument or `components`: every registry of pluggable parts with its parameters; `policies`: the "
-      "routers and power policies)");
+      "routers, mode routers and power policies)");
   std::string what, catalog_dir;
   opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
                                                  "project directory holding hardware_catalog/ and models/")(
@@ -38,7 +38,9 @@ int list_command(const std::vector<std::string>& args) {
   if (what.empty() || what == "components" || what == "policies") {
     bool first = true;
     for (const auto& l : experiment::registries()) {
-      if (what == "policies" && l.category != "router" && l.category != "power_policy") continue;
+      if (what == "policies" && l.category != "router" && l.category != "power_policy" &&
+          l.category != "mode_router")
+        continue;
       if (vm.count("markdown")) {
         fmt::print("{}<!-- generated:{} -->\n{}<!-- end generated:{} -->\n", first ? "" : "\n", l.category,
                    core::listing_markdown(l), l.category);

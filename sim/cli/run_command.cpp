@@ -114,8 +114,8 @@ int run_command(const std::vector<std::string>& args) {
     const auto compression = x.output_compression == "none"      ? output::h5::Compression::kNone
                              : x.output_compression == "deflate" ? output::h5::Compression::kDeflate
                                                                  : output::h5::Compression::kSzip;
-    writer = std::make_unique<output::RequestWriter>(out.file(), metrics::SloTargets{x.slo.ttft, x.slo.tpot},
-                                                     compression, &sim.ledger());
+    writer = std::make_unique<output::RequestWriter>(out.file(), sim.metrics().slos(), sim.metrics().per_class(),
+                                                     sim.handoff() != nullptr, compression, &sim.ledger());
     sim.add_observer(writer.get());
   }
 

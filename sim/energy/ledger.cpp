@@ -361,12 +361,52 @@ void CarbonLedger::finalize(core::SimTime end) {
     total.energy_host = sv.host_static_w * p.on_seconds + cpu_dynamic_j_[s];
     total.op_host = sv.host_static_w * ci + cpu_dynamic_op_[s];
   }
+  // The network line: switches always on over the run (an idle line), plus the transfers booked at each site.
+  const double seconds = core::to_seconds(end);
+  for (std::size_t i = 0; i < network_sites_.size(); ++i) {
+    const NetworkSitePower& n = network_sites_[i];
+    Accum idle;
+    idle.energy_host = n.switch_w * seconds;
+    idle.op_host = n.switch_w * n.ci->integral(0, end) * n.pue / kJoulesPerKwh;
+    idle.emb_host = n.switch_emb_g_per_s * seconds;
+    idle_lines_ += idle;
+    phases_[kIdle] += idle;
+    // The site's total, from its switches' power over the run and the transfer energy that ended there.
+    Accum& total = network_by_site_[i];
+    total.energy_host = n.switch_w * seconds + transfer_j_by_site_[i];
+    total.op_host = n.switch_w * n.ci->mean(0, std::max<core::SimTime>(end, 1)) * seconds * n.pue / kJoulesPerKwh +
+                    transfer_op_by_site_[i];
+    total.emb_host = n.switch_emb_g_per_s * seconds;
+  }
+}
+
+void CarbonLedger::book_transfer(std::uint32_t slot, std::size_t site, core::SimTime start, core::SimTime end,
+                                 double joules) {
+  const NetworkSitePower& n = network_sites_.at(site);
+  const double mean_ci =
+      end > start ? n.ci->integral(start, end) / core::to_seconds(end - start) : n.ci->at(start);
+  const double op = joules * mean_ci * n.pue / kJoulesPerKwh;
+  RequestCarbon& r = requests_by_slot_[slot].carbon;
+  r.energy_j += joules;
+  r.operational_g += op;
+  Accum x;
+  x.energy_host = joules;
+  x.op_host = op;
+  phases_[kDecode] += x;
+  transfer_j_by_site_[site] += joules;
+  transfer_op_by_site_[site] += op;
+}
+
+Accum CarbonLedger::network_total() const {
+  Accum t;
+  for (const auto& s : network_by_site_) t += s;
+  return t;
 }
 
 Accum CarbonLedger::fleet_total() const {
   Accum t;
   for (const auto& s : server_totals_) t += s;
-  return t;
+  return t += network_total();
 }
 
 double CarbonLedger::conservation_error() const {

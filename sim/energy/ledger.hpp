@@ -53,16 +53,29 @@ struct ServerPower {
     const auto b = static_cast<std::size_t>(batch);
     if (b >= decode_w_table.size()) decode_w_table.resize(b + 1, -1.0);
     double& w = decode_w_table[b];
-    if (w < 0)
-      w = decode_saturated_w -
-          (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
+    if (w < 0) w = decode_w_at(batch);
     return w;
+  }
+  // The same without the table (estimates outside the ledger, e.g. routers').
+  double decode_w_at(std::int32_t batch) const {
+    if (!has_decode_curve) return gpu_decode_w;
+    return decode_saturated_w -
+           (decode_saturated_w - decode_small_w) * std::exp(-static_cast<double>(batch) / decode_batch_scale);
   }
   std::vector<double> decode_w_table;
   double host_static_w = 0;            // chassis, NIC, DRAM, SSD and idle CPU sockets while on
   double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
   double gpu_emb_g_per_s = 0;          // per GPU (0 when sunk)
   double host_emb_g_per_s = 0;
+};
+
+// The network line of one site (experiments with a `network:` section): its switches' static power while the run
+// lasts and their embodied rate, at the site's carbon intensity and PUE.
+struct NetworkSitePower {
+  const CarbonSignal* ci = nullptr;
+  double pue = 1;
+  double switch_w = 0;
+  double switch_emb_g_per_s = 0;
 };
 
 struct InstancePlace {
@@ -96,6 +109,27 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   void on_power(std::size_t server, core::SimTime t, bool on) override;
   // Closes the books at the end of the run: trailing idle gaps, unused GPUs, powered-off servers, fleet totals.
   void finalize(core::SimTime end);
+
+  // The network line, priced only when set (an experiment with a `network:` section): per site, its switches'
+  // static power and embodied carbon over the run (an idle line) and the energy of the transfers that ended
+  // there (charged to their requests). Set before the run.
+  void set_network(std::vector<NetworkSitePower> sites) {
+    network_sites_ = std::move(sites);
+    network_by_site_.assign(network_sites_.size(), Accum{});
+    transfer_j_by_site_.assign(network_sites_.size(), 0.0);
+    transfer_op_by_site_.assign(network_sites_.size(), 0.0);
+  }
+  bool has_network() const { return !network_sites_.empty(); }
+  const std::vector<NetworkSitePower>& network_sites() const { return network_sites_; }
+  // A finished transfer: `joules` spent over [start, end) at `site`'s carbon intensity (its mean over the
+  // interval, or its value at `start` for an instantaneous one) and PUE, charged to the request in pool slot
+  // `slot` (which must be live: call it before that request's on_request_done) and to the network line, in the
+  // decode phase (the transfer hands a request to its decode instance).
+  void book_transfer(std::uint32_t slot, std::size_t site, core::SimTime start, core::SimTime end, double joules);
+  // Network totals per site and together (switches and transfers; complete once finalize() has run). Energy
+  // and carbon are in the host fields of Accum (no GPU part); fleet_total() includes them.
+  const Accum& network_site_total(std::size_t site) const { return network_by_site_[site]; }
+  Accum network_total() const;
 
   const std::vector<ServerPower>& servers() const { return servers_; }
   const Accum& server_total(std::size_t s) const { return server_totals_[s]; }
@@ -202,6 +236,9 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   std::array<Accum, kPhases> phases_{};
   Accum requests_, idle_lines_;
   bool finalized_ = false;
+  std::vector<NetworkSitePower> network_sites_;
+  std::vector<Accum> network_by_site_;                            // fleet totals of the network line, per site
+  std::vector<double> transfer_j_by_site_, transfer_op_by_site_;  // transfer energy and its carbon, per site
 };
 
 }  // namespace greenfleet::energy

@@ -4,6 +4,7 @@
 #include "sim/perf/carried_efficiency.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/perf/scaled.hpp"
+#include "sim/routing/mode_router.hpp"
 #include "sim/routing/router.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/burstgpt_csv.hpp"
@@ -159,7 +160,7 @@ const PowerPolicyRegistry& power_policies() {
 
 std::vector<core::RegistryListing> registries() {
   return {workload_sources().listing(), perf_models().listing(), power_policies().listing(),
-          routing::routers().listing()};
+          routing::routers().listing(), routing::mode_routers().listing()};
 }
 
 }  // namespace greenfleet::experiment

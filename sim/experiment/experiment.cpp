@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -12,6 +15,7 @@
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/routing/mode_router.hpp"
 #include "sim/routing/router.hpp"
 #include "sim/text/timestamp.hpp"
 
@@ -20,6 +24,10 @@ namespace greenfleet::experiment {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Our bound on lifetimes of one fleet entry: far above any server's (GreenLLM sweeps 3-7 years for new GPUs, 1-5
+// residual years for old ones), low enough to catch a unit slip such as "4000d".
+constexpr core::SimTime kMaxLifetime = 30LL * 8760 * core::kHour;
 
 template <class Map>
 std::set<std::string> ids_of(const Map& m) {
@@ -81,7 +89,178 @@ std::string resolve_data_file(config::ConfigNode& n, const std::string& key, con
                           list.empty() ? name : list));
 }
 
+bool has_section(const core::ComponentInfo& source, const char* name) {
+  return std::any_of(source.params.begin(), source.params.end(), [&](const auto& p) { return p.name == name; });
+}
+
+// `workload.synthetic` (or a class trace's `synthetic`): arrivals and length distributions.
+workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmModel& served) {
+  workload::SyntheticSpec sp;
+  sp.requests = static_cast<std::uint64_t>(s.get_int("requests", std::nullopt, 1));
+  sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
+  sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
+  sp.cv = s.get_double("cv", 1.0, 0.01, 100);
+  config::ConfigNode di = s.child_or_empty("diurnal");
+  sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
+  sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
+  sp.diurnal_peak_s = core::to_seconds(di.get_duration("peak", 14 * core::kHour));
+  if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals)
+    di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
+  di.finish();
+  config::ConfigNode pt = s.child("prompt_tokens");
+  sp.prompt = read_length(pt, served.max_context);
+  config::ConfigNode ot = s.child("output_tokens");
+  sp.output = read_length(ot, served.max_context);
+  s.finish();
+  return sp;
+}
+
+std::string check_deployment(config::ConfigNode& n, const std::string& key, const std::string& def,
+                             const std::set<std::string>& names) {
+  const std::string d = n.get_string(key, def);
+  if (!names.count(d)) {
+    const std::string hint = config::closest_match(d, names);
+    n.fail(key, fmt::format("unknown deployment '{}'{}", config::clip(d),
+                            hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+  return d;
+}
+
+// `workload.classes` (docs/EXPERIMENTS.md, "Workload classes"). Class SLOs left out are 0 here and filled from
+// the experiment's `slo` once it is read.
+void read_classes(config::ConfigNode& w, Experiment& x, const catalog::Catalog& catalog, bool own_traces,
+                  const std::set<std::string>& deployment_names, const std::string& data_dir,
+                  const std::string& file) {
+  std::vector<config::ConfigNode> nodes = w.child_list("classes", false);
+  if (nodes.empty()) {
+    if (w.has("classes")) w.fail("classes", "needs at least one class (or leave `classes` out)");
+    return;
+  }
+  if (nodes.size() > workload::kMaxClasses)
+    w.fail("classes", fmt::format("{} classes; at most {}", nodes.size(), workload::kMaxClasses));
+  const std::vector<std::string> selectors = {"share", "trace", "column", "length_bins"};
+  std::set<std::string> names, values;
+  std::string selector, column_where;
+  double share_sum = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    config::ConfigNode& c = nodes[i];
+    WorkloadClassConfig k;
+    k.name = c.get_string("name");
+    if (k.name.empty() || k.name.size() > 64 || !std::all_of(k.name.begin(), k.name.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+        }))
+      c.fail("name", fmt::format("'{}': a class name is 1-64 letters, digits, '_' or '-' (it names the class's "
+                                 "summary keys)",
+                                 config::clip(k.name)));
+    if (!names.insert(k.name).second) c.fail("name", fmt::format("duplicate class name '{}'", k.name));
+    k.deployment = check_deployment(c, "deployment", x.workload.deployment, deployment_names);
+    const bool offline = c.get_choice("kind", {"online", "offline"}, std::string("online")) == "offline";
+    k.rule.kind = offline ? workload::RequestClass::kOffline : workload::RequestClass::kOnline;
+    if (offline)
+      k.rule.deadline = c.get_duration("deadline", 24 * core::kHour, 1);
+    else if (c.has("deadline"))
+      c.fail("deadline", "applies to offline classes only (kind: offline)");
+    config::ConfigNode slo = c.child_or_empty("slo");
+    for (auto [key, target] : {std::pair{"ttft", &k.slo.ttft}, {"tpot", &k.slo.tpot}}) {
+      if (slo.has(key))
+        *target = slo.get_duration(key, std::nullopt, 1);
+      else
+        slo.note_optional(key);  // the experiment's `slo`
+    }
+    slo.finish();
+    std::string sel;
+    for (const auto& name : selectors) {
+      if (!c.has(name)) continue;
+      if (!sel.empty())
+        c.fail(name, fmt::format("a class has exactly one selector; this one already has '{}'", sel));
+      sel = name;
+    }
+    if (sel.empty())
+      c.fail_here(fmt::format("class '{}' needs a selector: share, trace, column or length_bins", k.name));
+    if (i == 0) selector = sel;
+    if (sel != selector)
+      c.fail(sel, fmt::format("all classes use the same selector (classes[0] uses '{}')", selector));
+    if (own_traces && sel != "trace")
+      c.fail(sel,
+             "workload.source is missing: give it (classes then select its requests by share, column or "
+             "length_bins) or give every class its own trace");
+    if (sel == "share") {
+      x.workload.class_selector = workload::ClassSelector::kShare;
+      k.rule.share = c.get_double("share", std::nullopt, 0, 1);
+      share_sum += k.rule.share;
+    } else if (sel == "trace") {
+      x.workload.class_selector = workload::ClassSelector::kTrace;
+      if (!own_traces)
+        c.fail("trace",
+               "classes with their own traces replace workload.source: remove it (or select the "
+               "classes by share, column or length_bins)");
+      config::ConfigNode t = c.child("trace");
+      k.source = t.get_choice("source", workload_sources().names());
+      const auto& info = workload_sources().info(k.source);
+      k.params = config::read_params(t, info.params, [&](config::ConfigNode& n, const std::string& key) {
+        return resolve_data_file(n, key, data_dir, file);
+      });
+      if (has_section(info, "synthetic")) {
+        config::ConfigNode sn = t.child("synthetic");
+        const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                        [&](const auto& d) { return d.name == k.deployment; });
+        k.synthetic = read_synthetic(sn, catalog.model(dep.model));
+      }
+      t.finish();
+    } else if (sel == "column") {
+      x.workload.class_selector = workload::ClassSelector::kColumn;
+      config::ConfigNode col = c.child("column");
+      const std::string column = col.get_string("name");
+      if (i == 0) x.workload.class_column = column, column_where = col.where("name");
+      if (column != x.workload.class_column)
+        col.fail("name", fmt::format("all classes name the same column (classes[0]: '{}')",
+                                     config::clip(x.workload.class_column)));
+      k.rule.column_value = col.get_string("value");
+      if (!values.insert(k.rule.column_value).second)
+        col.fail("value", fmt::format("another class already takes '{}'", config::clip(k.rule.column_value)));
+      col.finish();
+    } else {
+      x.workload.class_selector = workload::ClassSelector::kLengthBins;
+      config::ConfigNode lb = c.child("length_bins");
+      constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
+      k.rule.min_prompt = static_cast<std::int32_t>(lb.get_int("min", 0, 0, kMax));
+      if (lb.has("max"))
+        k.rule.max_prompt = static_cast<std::int32_t>(lb.get_int("max", std::nullopt, 1, kMax));
+      else
+        lb.note_optional("max");  // no upper bound
+      if (k.rule.max_prompt <= k.rule.min_prompt) lb.fail("max", "must be above min (bins are [min, max))");
+      for (const auto& other : x.workload.classes)
+        if (k.rule.min_prompt < other.rule.max_prompt && other.rule.min_prompt < k.rule.max_prompt)
+          lb.fail("min", fmt::format("[{}, {}) overlaps class '{}''s bin", k.rule.min_prompt,
+                                     lb.has("max") ? std::to_string(k.rule.max_prompt) : "no max", other.name));
+      lb.finish();
+    }
+    c.finish();
+    x.workload.classes.push_back(std::move(k));
+  }
+  if (selector == "share" && std::abs(share_sum - 1.0) > 1e-9)
+    w.fail("classes", fmt::format("the classes' shares sum to {}; they must sum to 1", share_sum));
+  if (selector == "column") {
+    // The trace must have the column: open it (only its header is read) and ask.
+    const SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    const auto source = workload_sources().create(x.workload.source, x.workload.params, context);
+    if (!source->select_column(x.workload.class_column))
+      throw core::InputError(fmt::format("{}: the {} source has no column '{}'{}", column_where, x.workload.source,
+                                         config::clip(x.workload.class_column),
+                                         x.workload.source == "burstgpt_csv"
+                                             ? " in its header"
+                                             : " to select classes by (only burstgpt_csv has named columns)"));
+  }
+}
 }  // namespace
+
+workload::ClassSpec class_spec(const WorkloadConfig& workload) {
+  workload::ClassSpec spec;
+  spec.selector = workload.class_selector;
+  spec.column = workload.class_column;
+  for (const auto& c : workload.classes) spec.classes.push_back(c.rule);
+  return spec;
+}
 
 const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::string& gpu_id) {
   const auto it = deployment.perf_kind_by_gpu.find(gpu_id);
@@ -100,6 +279,84 @@ std::string default_data_dir(const std::string& project_root) {
   if (fs::is_directory(shared)) return fs::weakly_canonical(shared).string();
   return "";
 }
+
+namespace {
+// Modes are checked once the fleet is known: a split request's decode pool must exist, serve the same model (its
+// KV is moved, not recomputed), and have instances, or the pair of pools is unreachable.
+void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std::string& mode_router_where) {
+  bool any = false;
+  for (const auto& dep : x.deployments) {
+    if (dep.disaggregated_decode.empty()) continue;
+    any = true;
+    const auto decode = std::find_if(x.deployments.begin(), x.deployments.end(),
+                                     [&](const auto& d) { return d.name == dep.disaggregated_decode; });
+    if (decode == x.deployments.end())
+      throw core::InputError(fmt::format("{}: unknown deployment '{}'", dep.disaggregated_where,
+                                         config::clip(dep.disaggregated_decode)));
+    if (decode->name == dep.name)
+      throw core::InputError(
+          fmt::format("{}: a deployment cannot be its own decode pool ('{}'); name another "
+                      "deployment, or drop modes.disaggregated to run requests whole",
+                      dep.disaggregated_where, dep.name));
+    if (decode->model != dep.model)
+      throw core::InputError(fmt::format(
+          "{}: deployment '{}' serves model '{}' but its decode pool '{}' serves '{}': a split request's KV "
+          "must be read by the same model",
+          dep.disaggregated_where, dep.name, dep.model, decode->name, decode->model));
+    std::int64_t instances = 0;
+    for (const auto& e : x.fleet)
+      if (e.deployment == decode->name && (e.powered || e.power.off_when_idle))
+        instances +=
+            static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / decode->tensor_parallel);
+    if (instances == 0)
+      throw core::InputError(
+          fmt::format("{}: decode pool '{}' has no instances in the fleet (no powered fleet "
+                      "entry names it), so split requests could never decode",
+                      dep.disaggregated_where, decode->name));
+  }
+  if (any && !x.network)
+    throw core::InputError(
+        fmt::format("{}: split requests move their KV over the network: add a `network:` "
+                    "section (docs/EXPERIMENTS.md)",
+                    std::find_if(x.deployments.begin(), x.deployments.end(), [](const auto& d) {
+                      return !d.disaggregated_decode.empty();
+                    })->disaggregated_where));
+  // Every prefill instance must reach every decode instance: their sites must be joined by site links.
+  if (any) {
+    std::vector<std::size_t> root(x.sites.size());
+    for (std::size_t i = 0; i < root.size(); ++i) root[i] = i;
+    const auto find = [&](std::size_t i) {
+      while (root[i] != i) i = root[i] = root[root[i]];
+      return i;
+    };
+    for (const auto& l : x.network->site_links)
+      root[find(static_cast<std::size_t>(l.a))] = find(static_cast<std::size_t>(l.b));
+    const auto site_of = [&](const std::string& name) {
+      return static_cast<std::size_t>(
+          std::find_if(x.sites.begin(), x.sites.end(), [&](const auto& s) { return s.name == name; }) -
+          x.sites.begin());
+    };
+    for (const auto& dep : x.deployments) {
+      if (dep.disaggregated_decode.empty()) continue;
+      for (const auto& p : x.fleet) {
+        if (p.deployment != dep.name || p.count == 0) continue;
+        for (const auto& d : x.fleet)
+          if (d.deployment == dep.disaggregated_decode && d.count > 0 &&
+              find(site_of(p.site)) != find(site_of(d.site)))
+            throw core::InputError(fmt::format(
+                "{}: deployment '{}' has instances at site '{}' and its decode pool '{}' at site '{}', which no "
+                "network.site_links joins: their KV could not cross",
+                dep.disaggregated_where, dep.name, p.site, dep.disaggregated_decode, d.site));
+      }
+    }
+  }
+  if (x.mode_router.name != "unified" && !any)
+    throw core::InputError(
+        fmt::format("{}: mode router '{}' needs a deployment that allows another mode; add "
+                    "deployments[].modes.disaggregated.decode",
+                    mode_router_where, x.mode_router.name));
+}
+}  // namespace
 
 Experiment load_experiment(const std::string& file, const catalog::Catalog& catalog, const LoadOptions& options) {
   YAML::Node doc = config::ConfigNode::load_file(file);
@@ -265,6 +522,14 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         pm.fail(key, fmt::format("duration '{}' is out of range (max {}: it is added to every step)",
                                  core::duration_text(dep.perf_params.get_duration(key)), max_text));
     pm.finish();
+    if (auto md = d.maybe_child("modes")) {
+      if (auto dis = md->maybe_child("disaggregated")) {
+        dep.disaggregated_decode = dis->get_string("decode");
+        dep.disaggregated_where = dis->where("decode");
+        dis->finish();
+      }
+      md->finish();
+    }
     d.finish();
     x.deployments.push_back(dep);
   }
@@ -273,13 +538,41 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   const auto sku_ids = ids_of(catalog.servers());
   auto fleet_nodes = root.child_list("fleet");
   if (fleet_nodes.empty()) root.fail("fleet", "needs at least one server entry");
+  // Per entry: its own lifetimes (0: the carbon section's), and where a residual life is set without one.
+  struct EntryLifetimes {
+    core::SimTime gpu, host;
+    std::string residual_where;
+  };
+  std::vector<EntryLifetimes> lifetimes;
   for (auto& f : fleet_nodes) {
     FleetEntry e;
     e.site = check_ref(f, "site", site_names, "site");
     e.sku = check_ref(f, "sku", sku_ids, "server SKU");
     e.count = static_cast<std::int32_t>(f.get_int("count", 1, 0, 1'000'000));
     e.powered = f.get_bool("powered", true);
-    e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk", false);
+    // Lifetimes default to the carbon section's (read below); null in the resolved configuration.
+    const auto lifetime = [&](const char* key) -> core::SimTime {
+      if (f.has(key)) return f.get_duration(key, std::nullopt, core::kHour, kMaxLifetime);
+      f.note_optional(key);
+      return 0;
+    };
+    const core::SimTime gpu_life = lifetime("gpu_lifetime"), host_life = lifetime("host_lifetime");
+    e.residual_life = lifetime("residual_life");
+    // `gpu_embodied_sunk: true` (the older spelling) still loads, as `gpu_embodied: sunk`.
+    if (f.has("gpu_embodied_sunk")) {
+      if (f.has("gpu_embodied"))
+        f.fail("gpu_embodied_sunk", "is the older spelling of gpu_embodied: sunk; give only gpu_embodied");
+      e.gpu_embodied_sunk = f.get_bool("gpu_embodied_sunk");
+    } else {
+      e.gpu_embodied_sunk =
+          f.get_choice("gpu_embodied", {"amortised", "sunk"}, std::string("amortised")) == "sunk";
+    }
+    if (e.gpu_embodied_sunk && e.residual_life > 0)
+      f.fail("residual_life", "applies to amortised GPUs only (this entry's gpu_embodied is sunk)");
+    if (gpu_life > 0 && e.residual_life > gpu_life)
+      f.fail("residual_life", "must not exceed the entry's gpu_lifetime");
+    lifetimes.push_back(
+        {gpu_life, host_life, e.residual_life > 0 && gpu_life == 0 ? f.where("residual_life") : ""});
     e.gpu_power_scale = f.get_double("gpu_power_scale", 1.0, 0.01, 100.0);
     config::ConfigNode pw = f.child_or_empty("power");
     e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
@@ -338,13 +631,13 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
               fmt::format("{} model instances; the event core supports up to 60,000 per experiment", instances));
 
   config::ConfigNode w = root.child("workload");
-  x.workload.source = w.get_choice("source", workload_sources().names());
-  x.workload.deployment = w.get_string("deployment", x.deployments[0].name);
-  if (!deployment_names.count(x.workload.deployment)) {
-    const std::string hint = config::closest_match(x.workload.deployment, deployment_names);
-    w.fail("deployment", fmt::format("unknown deployment '{}'{}", config::clip(x.workload.deployment),
-                                     hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
-  }
+  // Classes with their own traces (workload.classes[].trace) take the place of the workload's source.
+  const bool own_traces = !w.has("source") && w.has("classes");
+  if (own_traces)
+    w.note_optional("source");
+  else
+    x.workload.source = w.get_choice("source", workload_sources().names());
+  x.workload.deployment = check_deployment(w, "deployment", x.deployments[0].name, deployment_names);
   x.workload.max_requests = static_cast<std::uint64_t>(w.get_int("max_requests", 0, 0));
   x.workload.on_bad_row = w.get_choice("on_bad_row", {"error", "skip"}, std::string("error")) == "skip"
                               ? text::BadRowPolicy::kSkip
@@ -363,35 +656,26 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     win.note_optional("end");
   }
   win.finish();
-  config::ConfigNode off = w.child_or_empty("offline");
-  x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
-  x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
-  off.finish();
-  const auto& source = workload_sources().info(x.workload.source);
+  if (w.has("classes")) {
+    if (w.has("offline"))
+      w.fail("offline", "is replaced by the classes' `kind` and `deadline` when workload.classes is given");
+    w.note_optional("offline");
+  } else {
+    config::ConfigNode off = w.child_or_empty("offline");
+    x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
+    x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
+    off.finish();
+  }
+  static const core::ComponentInfo kNoSource;
+  const auto& source = own_traces ? kNoSource : workload_sources().info(x.workload.source);
   x.workload.params = config::read_params(w, source.params, [&](config::ConfigNode& n, const std::string& key) {
     return resolve_data_file(n, key, options.data_dir, file);
   });
-  if (std::any_of(source.params.begin(), source.params.end(),
-                  [](const auto& p) { return p.name == "synthetic"; })) {
+  if (!own_traces && has_section(source, "synthetic")) {
     config::ConfigNode s = w.child("synthetic");
-    auto& sp = x.workload.synthetic;
-    sp.requests = static_cast<std::uint64_t>(s.get_int("requests", std::nullopt, 1));
-    sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
-    sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
-    sp.cv = s.get_double("cv", 1.0, 0.01, 100);
-    config::ConfigNode di = s.child_or_empty("diurnal");
-    sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
-    sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
-    sp.diurnal_peak_s = core::to_seconds(di.get_duration("peak", 14 * core::kHour));
-    if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals)
-      di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
-    di.finish();
-    config::ConfigNode pt = s.child("prompt_tokens");
-    sp.prompt = read_length(pt, served.max_context);
-    config::ConfigNode ot = s.child("output_tokens");
-    sp.output = read_length(ot, served.max_context);
-    s.finish();
+    x.workload.synthetic = read_synthetic(s, served);
   }
+  read_classes(w, x, catalog, own_traces, deployment_names, options.data_dir, file);
   w.finish();
 
   config::ConfigNode r = root.child_or_empty("router");
@@ -406,6 +690,10 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.slo.ttft = slo.get_duration("ttft", core::kSecond, 1);
   x.slo.tpot = slo.get_duration("tpot", 100 * core::kMillisecond, 1);
   slo.finish();
+  for (auto& c : x.workload.classes) {
+    if (!c.slo.ttft) c.slo.ttft = x.slo.ttft;
+    if (!c.slo.tpot) c.slo.tpot = x.slo.tpot;
+  }
 
   config::ConfigNode cb = root.child_or_empty("carbon");
   x.carbon.slot = cb.get_duration("slot", core::kHour, core::kSecond);
@@ -414,6 +702,15 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.carbon.gpu_lifetime = life.get_duration("gpu", 4 * 8760 * core::kHour, core::kHour);
   x.carbon.host_lifetime = life.get_duration("host", 4 * 8760 * core::kHour, core::kHour);
   life.finish();
+  for (std::size_t i = 0; i < x.fleet.size(); ++i) {
+    FleetEntry& e = x.fleet[i];
+    e.gpu_lifetime = lifetimes[i].gpu ? lifetimes[i].gpu : x.carbon.gpu_lifetime;
+    e.host_lifetime = lifetimes[i].host ? lifetimes[i].host : x.carbon.host_lifetime;
+    if (e.residual_life > e.gpu_lifetime)
+      throw core::InputError(
+          fmt::format("{}: must not exceed the GPU lifetime ({:g} years, from carbon.lifetimes.gpu)",
+                      lifetimes[i].residual_where, core::to_seconds(e.gpu_lifetime) / (8760 * 3600.0)));
+  }
   x.carbon.gpu_method = cb.get_choice("gpu_method", {"ecoserve", "act"}, std::string("ecoserve"));
   x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
   x.carbon.calibrated_gpu_power =
@@ -421,6 +718,55 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.carbon.psu_efficiency = cb.get_double("psu_efficiency", 1.0, 0.5, 1.0);
   x.carbon.vr_overhead = cb.get_double("vr_overhead", 1.0, 1.0, 2.0);
   cb.finish();
+
+  if (auto net = root.maybe_child("network")) {
+    // Every server of the fleet must be describable: its link kinds must be in the catalog's network.yaml.
+    if (catalog.link_kinds().empty())
+      net->fail_here("the catalog has no hardware_catalog/network.yaml (link and switch kinds)");
+    NetworkConfig n;
+    n.tor_switch = net->get_string("tor_switch", n.tor_switch);
+    if (!catalog.switch_kinds().count(n.tor_switch))
+      net->fail("tor_switch", fmt::format("unknown switch kind '{}'; see hardware_catalog/network.yaml",
+                                          config::clip(n.tor_switch)));
+    const auto link_ids = ids_of(catalog.link_kinds());
+    std::set<std::pair<std::int32_t, std::int32_t>> pairs;
+    for (auto& l : net->child_list("site_links", false)) {
+      std::vector<std::int32_t> ends;
+      for (const char* key : {"from", "to"}) {
+        const std::string name = check_ref(l, key, site_names, "site");
+        std::int32_t i = 0;
+        while (x.sites[static_cast<std::size_t>(i)].name != name) ++i;
+        ends.push_back(i);
+      }
+      if (ends[0] == ends[1]) l.fail("to", "a site link joins two different sites");
+      if (!pairs.insert({std::min(ends[0], ends[1]), std::max(ends[0], ends[1])}).second)
+        l.fail("to", "these two sites are already linked");
+      NetworkConfig::SiteLink sl{ends[0], ends[1], check_ref(l, "link", link_ids, "link kind")};
+      const std::string& cls = catalog.link_kinds().at(sl.link).kind;
+      if (cls == "nvlink" || cls == "pcie")
+        l.fail("link", fmt::format("link kind '{}' is a {} link, not one between sites", sl.link, cls));
+      n.site_links.push_back(sl);
+      l.finish();
+    }
+    for (const auto& e : x.fleet) {
+      const auto& sku = catalog.server(e.sku);
+      for (const std::string* k : {&sku.pcie_link, &sku.nic_link})
+        if (!catalog.link_kinds().count(*k))
+          net->fail_here(
+              fmt::format("server SKU '{}' uses link kind '{}', which network.yaml does not define", e.sku, *k));
+    }
+    net->finish();
+    x.network = n;
+  }
+
+  config::ConfigNode mr = root.child_or_empty("mode_router");
+  x.mode_router.name = mr.get_choice("name", routing::mode_routers().names(), std::string("unified"));
+  config::ConfigNode mparams = mr.child_or_empty("params");
+  x.mode_router.params = config::read_params(mparams, routing::mode_routers().info(x.mode_router.name).params);
+  mparams.finish();
+  const std::string mode_router_where = mr.where("name");
+  mr.finish();
+  check_modes(x, catalog, mode_router_where);
 
   config::ConfigNode eng = root.child_or_empty("engine");
   const bool ff = eng.get_bool("fast_forward", true);

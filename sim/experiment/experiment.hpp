@@ -22,6 +22,24 @@ class Catalog;
 
 namespace greenfleet::experiment {
 
+struct SloConfig {
+  core::SimTime ttft = 0;
+  core::SimTime tpot = 0;
+};
+
+// One entry of `workload.classes`: which requests belong to it (the selector's part of `rule`), the deployment
+// that serves them, their kind and deadline (in `rule`) and the SLO that judges them.
+struct WorkloadClassConfig {
+  std::string name;
+  std::string deployment;  // default: workload.deployment
+  SloConfig slo;           // default: the experiment's `slo`
+  workload::ClassRule rule;
+  // Selector `trace`: the class's own source and its parameters, as `workload.source` would take them.
+  std::string source;
+  core::ParamValues params;
+  workload::SyntheticSpec synthetic;
+};
+
 struct WorkloadConfig {
   std::string source;        // an entry of workload_sources() (sim/experiment/components.hpp)
   core::ParamValues params;  // the source's declared parameters, validated (trace files resolved to paths)
@@ -30,7 +48,15 @@ struct WorkloadConfig {
   text::BadRowPolicy on_bad_row = text::BadRowPolicy::kError;
   workload::SyntheticSpec synthetic;  // source `synthetic`: the `workload.synthetic` section
   workload::TransformSpec transform;
+  // `workload.classes`; empty: one implicit class named after the workload source, served by `deployment`
+  // and judged by the experiment's `slo` (the behaviour before classes existed).
+  std::vector<WorkloadClassConfig> classes;
+  workload::ClassSelector class_selector = workload::ClassSelector::kShare;
+  std::string class_column;  // selector `column`: the trace column's name
 };
+
+// The class table ClassifiedSource applies (kinds, deadlines and selectors of `workload.classes`).
+workload::ClassSpec class_spec(const WorkloadConfig& workload);
 
 // Where a site's grid carbon intensity comes from.
 struct CarbonIntensityConfig {
@@ -72,7 +98,14 @@ struct FleetEntry {
   bool powered = true;                     // on at the start (false + always_on: present, embodied only, never on)
   std::string power_policy = "always_on";  // an entry of power_policies()
   serving::PowerPolicy power;              // what that policy built from its parameters
-  bool gpu_embodied_sunk = false;          // old GPUs whose embodied carbon is treated as already paid
+  // Embodied carbon of the entry's GPUs: `amortised` linearly over `residual_life` when set (an old GPU's
+  // remaining life, GreenLLM), else over `gpu_lifetime`; or `sunk`: treated as already paid (rate zero).
+  bool gpu_embodied_sunk = false;
+  core::SimTime gpu_lifetime = 4 * 8760 * core::kHour;   // default: carbon.lifetimes.gpu
+  core::SimTime host_lifetime = 4 * 8760 * core::kHour;  // default: carbon.lifetimes.host
+  core::SimTime residual_life = 0;                       // 0: none
+  // The span the GPUs' embodied carbon is spread over (meaningless when sunk).
+  core::SimTime gpu_amortisation() const { return residual_life > 0 ? residual_life : gpu_lifetime; }
   double gpu_power_scale = 1;  // multiplies its GPUs' power (idle, prefill, decode): sensitivity studies
 };
 
@@ -89,6 +122,10 @@ struct DeploymentConfig {
   std::string perf_kind = "roofline";
   std::map<std::string, std::string> perf_kind_by_gpu;
   core::ParamValues perf_params;
+  // `modes.disaggregated.decode`: the deployment whose instances decode this deployment's split requests ("" when
+  // it allows no disaggregation), and where it was set (for messages).
+  std::string disaggregated_decode;
+  std::string disaggregated_where;
 };
 
 // The perf-model kind a deployment uses on a GPU kind: its `by_gpu` entry, else its `kind`.
@@ -98,9 +135,15 @@ const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::
 // the devices' memory at the utilisation cap, less the activation reserve and the weights, in decimal GB.
 double kv_cache_bytes(const DeploymentConfig& deployment, const spec::GpuSpec& gpu, const spec::LlmModel& model);
 
-struct SloConfig {
-  core::SimTime ttft = 0;
-  core::SimTime tpot = 0;
+// The optional `network:` section: the topology KV transfers cross (sim/network). Absent: no topology, no
+// network line in the carbon ledger, outputs as before.
+struct NetworkConfig {
+  std::string tor_switch = "greensku-rack";  // a switch kind of hardware_catalog/network.yaml, one per site
+  struct SiteLink {
+    std::int32_t a = 0, b = 0;  // indices into Experiment::sites
+    std::string link;           // a link kind of hardware_catalog/network.yaml
+  };
+  std::vector<SiteLink> site_links;  // pairs of sites not listed are unlinked
 };
 
 struct RouterConfig {
@@ -121,8 +164,10 @@ struct Experiment {
   std::vector<FleetEntry> fleet;
   std::vector<DeploymentConfig> deployments;
   RouterConfig router;
+  RouterConfig mode_router;  // an entry of routing::mode_routers()
   SloConfig slo;
   CarbonConfig carbon;
+  std::optional<NetworkConfig> network;
   std::string output_path;
   bool output_requests = true;
   std::string output_compression = "szip";  // szip | deflate | none

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "sim/core/time.hpp"
 #include "sim/metrics/log_histogram.hpp"
@@ -16,14 +17,31 @@ struct SloTargets {
 struct RequestTimings {
   core::SimTime ttft = -1, e2e = -1, queue = -1;
   double tpot_s = 0;  // mean inter-token time after the first token; 0 for single-token outputs
-  bool slo_met = false;
+  bool ttft_met = false, tpot_met = false;  // completed within each latency target (any kind)
+  bool slo_met = false;                     // online: both latency targets; offline: the deadline
 };
 RequestTimings timings_of(const serving::RequestState& r, const SloTargets& slo);
+
+// The SLO of each workload class, indexed by RequestSpec::workload_class (one entry when no classes are
+// configured: the experiment's `slo`).
+using SloTable = std::vector<SloTargets>;
+
+// What one workload class's requests did (kept only when the experiment configures classes).
+struct ClassMetrics {
+  LogHistogram ttft, tpot, e2e;
+  std::uint64_t completed = 0, rejected = 0, unfinished = 0;
+  std::uint64_t ttft_met = 0, tpot_met = 0, latency_met = 0;  // completed within TTFT, TPOT, both
+  std::uint64_t slo_met = 0;                                  // by the rule of RequestTimings::slo_met
+  std::uint64_t deadline_missed = 0;                          // offline requests completed after their deadline
+  std::uint64_t arrived() const { return completed + rejected + unfinished; }
+};
 
 // Per-experiment latency distributions, SLO attainment, throughput and goodput, in constant memory.
 class RequestMetrics final : public serving::ServingObserver {
  public:
-  explicit RequestMetrics(SloTargets slo) : slo_(slo) {}
+  explicit RequestMetrics(SloTargets slo) : slos_{slo} {}
+  // One SLO per workload class; with `per_class`, ClassMetrics are kept for each (the summary's class blocks).
+  RequestMetrics(SloTable slos, bool per_class) : slos_(std::move(slos)), classes_(per_class ? slos_.size() : 0) {}
   unsigned signals() const override { return kRequests; }
   void on_request_done(std::uint32_t slot, const serving::RequestState& r) override;
 
@@ -39,9 +57,13 @@ class RequestMetrics final : public serving::ServingObserver {
   std::uint64_t slo_met_class(int c) const { return slo_met_class_[c]; }
   std::uint64_t prompt_tokens() const { return prompt_tokens_; }
   std::uint64_t output_tokens() const { return output_tokens_; }
+  const SloTable& slos() const { return slos_; }
+  bool per_class() const { return !classes_.empty(); }
+  const std::vector<ClassMetrics>& classes() const { return classes_; }
 
  private:
-  SloTargets slo_;
+  SloTable slos_;
+  std::vector<ClassMetrics> classes_;
   LogHistogram ttft_, tpot_, e2e_, queue_;
   std::uint64_t completed_ = 0, rejected_ = 0, unfinished_ = 0, slo_met_ = 0;
   std::uint64_t completed_class_[2] = {0, 0}, slo_met_class_[2] = {0, 0};

@@ -2,10 +2,11 @@
 
 namespace greenfleet::output {
 
-RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compression compression,
-                             const energy::CarbonLedger* ledger, std::size_t chunk_rows)
+RequestWriter::RequestWriter(hid_t file, metrics::SloTable slos, bool class_column, bool split_columns,
+                             h5::Compression compression, const energy::CarbonLedger* ledger,
+                             std::size_t chunk_rows)
     : group_(h5::create_group(file, "requests")),
-      slo_(slo),
+      slos_(std::move(slos)),
       ledger_(ledger),
       // Derived seconds are float32 and stored uncompressed: floating-point noise barely compresses, and the
       // exact integer-nanosecond columns they come from are kept (and compressed) beside them.
@@ -31,12 +32,28 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTargets slo, h5::Compressio
       energy_(group_.get(), "energy_j", "J (float32; exact totals in /carbon)", chunk_rows, seconds_),
       operational_(group_.get(), "operational_g", "gCO2e (float32)", chunk_rows, seconds_),
       embodied_(group_.get(), "embodied_g", "gCO2e (float32)", chunk_rows, seconds_) {
+  // Written only when the experiment configures classes, so outputs without them keep their columns.
+  if (class_column)
+    workload_class_.emplace(group_.get(), "workload_class", "index into /classes", chunk_rows, compression);
+  if (split_columns) {
+    const char* secs = "s (float32; exact values from the _ns columns)";
+    split_.emplace(SplitColumns{
+        {group_.get(), "mode", "0 unified (whole on one instance), 1 disaggregated (prefill and decode split)",
+         chunk_rows, compression},
+        {group_.get(), "prefill_instance", "instance of its prefill when split, else -1", chunk_rows, compression},
+        {group_.get(), "kv_reserved_ns", "ns; decode blocks reserved, transfer start (-1 when not split)",
+         chunk_rows, compression},
+        {group_.get(), "kv_arrived_ns", "ns; transfer end, decode may start (-1 when not split)", chunk_rows,
+         compression},
+        {group_.get(), "kv_wait_s", secs, chunk_rows, seconds_},
+        {group_.get(), "transfer_s", secs, chunk_rows, seconds_}});
+  }
   // Sized once: a row is written by index, with no capacity check per column.
   buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
 }
 
 void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestState& r) {
-  const metrics::RequestTimings t = metrics::timings_of(r, slo_);
+  const metrics::RequestTimings t = metrics::timings_of(r, slos_[r.spec.workload_class]);
   const bool done = r.status == serving::RequestStatus::kCompleted;
   const std::size_t n = buffered_;
   buf_.id[n] = r.spec.id;
@@ -52,11 +69,19 @@ void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestSt
   buf_.cls[n] = static_cast<std::uint8_t>(r.spec.cls);
   buf_.status[n] = static_cast<std::uint8_t>(r.status);
   buf_.slo_met[n] = t.slo_met ? 1 : 0;
+  buf_.workload_class[n] = r.spec.workload_class;
+  buf_.mode[n] = static_cast<std::uint8_t>(r.mode);
+  buf_.prefill_instance[n] = r.mode == serving::RequestMode::kDisaggregated ? r.prefill_instance : -1;
+  buf_.kv_reserved[n] = r.kv_reserved;
+  buf_.kv_arrived[n] = r.kv_arrived;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   buf_.ttft[n] = done ? static_cast<float>(core::to_seconds(t.ttft)) : nan;
   buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
   buf_.e2e[n] = done ? static_cast<float>(core::to_seconds(t.e2e)) : nan;
   buf_.queue[n] = done ? static_cast<float>(core::to_seconds(t.queue)) : nan;
+  // Split requests: waiting for decode blocks after the first token, then the transfer itself.
+  buf_.kv_wait[n] = r.kv_reserved >= 0 ? static_cast<float>(core::to_seconds(r.kv_reserved - r.first_token)) : nan;
+  buf_.transfer[n] = r.kv_arrived >= 0 ? static_cast<float>(core::to_seconds(r.kv_arrived - r.kv_reserved)) : nan;
   const energy::CarbonLedger::RequestCarbon carbon =
       ledger_ ? ledger_->request(slot) : energy::CarbonLedger::RequestCarbon{};
   buf_.energy[n] = static_cast<float>(carbon.energy_j);
@@ -89,6 +114,15 @@ void RequestWriter::flush() {
   put(energy_, buf_.energy);
   put(operational_, buf_.operational);
   put(embodied_, buf_.embodied);
+  if (workload_class_) put(*workload_class_, buf_.workload_class);
+  if (split_) {
+    put(split_->mode, buf_.mode);
+    put(split_->prefill_instance, buf_.prefill_instance);
+    put(split_->kv_reserved, buf_.kv_reserved);
+    put(split_->kv_arrived, buf_.kv_arrived);
+    put(split_->kv_wait, buf_.kv_wait);
+    put(split_->transfer, buf_.transfer);
+  }
   buffered_ = 0;
 }
 

@@ -21,7 +21,7 @@ std::int64_t routing_load(const Instance& in, std::int64_t wake_penalty) {
   return in.outstanding_tokens() + (in.powered() ? 0 : wake_penalty);
 }
 
-bool any_powered(std::span<Instance* const> instances) {
+bool any_powered(std::span<const Instance* const> instances) {
   for (const Instance* in : instances)
     if (in->powered()) return true;
   return false;
@@ -29,7 +29,12 @@ bool any_powered(std::span<Instance* const> instances) {
 
 class RoundRobin final : public Router {
  public:
-  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+  Decision route(const RequestState&, std::span<const Instance* const> instances, const RoutingContext&) override {
+    return Decision::join(pick(instances));
+  }
+
+ private:
+  std::size_t pick(std::span<const Instance* const> instances) {
     const std::size_t first = next_ % instances.size();
     next_ = first + 1;
     if (instances[first]->powered()) return first;  // the common case: no scan
@@ -43,13 +48,12 @@ class RoundRobin final : public Router {
     return first;  // nothing is powered: wake this one
   }
 
- private:
   std::size_t next_ = 0;
 };
 
 // Ties go to the lowest index, so choices are deterministic.
 template <class Load>
-std::size_t argmin(std::span<Instance* const> instances, Load load) {
+std::size_t argmin(std::span<const Instance* const> instances, Load load) {
   std::size_t best = 0;
   auto best_load = load(*instances[0]);
   for (std::size_t i = 1; i < instances.size(); ++i) {
@@ -61,7 +65,7 @@ std::size_t argmin(std::span<Instance* const> instances, Load load) {
 
 // Load-based routers answer from an exact index (sim/routing/load_index.hpp) when attached to their instances.
 // With engine.check_invariants every decision is checked against the plain scan.
-void check_choice(std::span<Instance* const> instances, std::size_t chosen, std::size_t scanned,
+void check_choice(std::span<const Instance* const> instances, std::size_t chosen, std::size_t scanned,
                   const char* router) {
   if (chosen != scanned)
     throw std::logic_error(std::string(router) + " index chose instance " + std::to_string(chosen) +
@@ -72,13 +76,8 @@ void check_choice(std::span<Instance* const> instances, std::size_t chosen, std:
 class LeastOutstandingTokens final : public Router {
  public:
   explicit LeastOutstandingTokens(std::int64_t wake_penalty) : wake_penalty_(wake_penalty), index_(wake_penalty) {}
-  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    const std::size_t i = index_.argmin(instances);
-    if (instances[0]->config().check_invariants)
-      check_choice(instances, i,
-                   argmin(instances, [&](const Instance& in) { return routing_load(in, wake_penalty_); }),
-                   "least_outstanding_tokens");
-    return i;
+  Decision route(const RequestState&, std::span<const Instance* const> instances, const RoutingContext&) override {
+    return Decision::join(pick(instances));
   }
   serving::LoadListener* watch_loads(const core::Engine& engine) override {
     index_.watch(&engine);
@@ -86,13 +85,31 @@ class LeastOutstandingTokens final : public Router {
   }
 
  private:
+  std::size_t pick(std::span<const Instance* const> instances) {
+    const std::size_t i = index_.argmin(instances);
+    if (instances[0]->config().check_invariants)
+      check_choice(instances, i,
+                   argmin(instances, [&](const Instance& in) { return routing_load(in, wake_penalty_); }),
+                   "least_outstanding_tokens");
+    return i;
+  }
+
   std::int64_t wake_penalty_;
   OutstandingTokensIndex index_;
 };
 
 class LeastKvUsage final : public Router {
  public:
-  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+  Decision route(const RequestState&, std::span<const Instance* const> instances, const RoutingContext&) override {
+    return Decision::join(pick(instances));
+  }
+  serving::LoadListener* watch_loads(const core::Engine& engine) override {
+    index_.watch(&engine);
+    return &index_;
+  }
+
+ private:
+  std::size_t pick(std::span<const Instance* const> instances) {
     const std::size_t i = index_.argmin(instances);
     if (instances[0]->config().check_invariants)
       // Queued requests hold no blocks yet, so they break ties between equally full caches.
@@ -103,37 +120,41 @@ class LeastKvUsage final : public Router {
           "least_kv_usage");
     return i;
   }
-  serving::LoadListener* watch_loads(const core::Engine& engine) override {
-    index_.watch(&engine);
-    return &index_;
-  }
 
- private:
   KvUsageIndex index_;
 };
 
 class Random final : public Router {
  public:
   explicit Random(std::uint64_t seed) : rng_(seed) {}
-  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
-    // One draw per request whatever the power states, so streams stay aligned across configurations.
-    const std::size_t pick = static_cast<std::size_t>(rng_.below(instances.size()));
-    if (instances[pick]->powered() || !any_powered(instances)) return pick;
-    for (std::size_t k = 1; k < instances.size(); ++k) {
-      const std::size_t i = (pick + k) % instances.size();
-      if (instances[i]->powered()) return i;
-    }
-    return pick;
+  Decision route(const RequestState&, std::span<const Instance* const> instances, const RoutingContext&) override {
+    return Decision::join(pick(instances));
   }
 
  private:
+  std::size_t pick(std::span<const Instance* const> instances) {
+    // One draw per request whatever the power states, so streams stay aligned across configurations.
+    const std::size_t drawn = static_cast<std::size_t>(rng_.below(instances.size()));
+    if (instances[drawn]->powered() || !any_powered(instances)) return drawn;
+    for (std::size_t k = 1; k < instances.size(); ++k) {
+      const std::size_t i = (drawn + k) % instances.size();
+      if (instances[i]->powered()) return i;
+    }
+    return drawn;
+  }
+
   core::Rng rng_;
 };
 
 class PowerOfTwo final : public Router {
  public:
   PowerOfTwo(std::uint64_t seed, std::int64_t wake_penalty) : rng_(seed), wake_penalty_(wake_penalty) {}
-  std::size_t route(const RequestState&, std::span<Instance* const> instances) override {
+  Decision route(const RequestState&, std::span<const Instance* const> instances, const RoutingContext&) override {
+    return Decision::join(pick(instances));
+  }
+
+ private:
+  std::size_t pick(std::span<const Instance* const> instances) {
     const std::size_t n = instances.size();
     if (n == 1) return 0;
     const std::size_t a = rng_.below(n);
@@ -143,7 +164,6 @@ class PowerOfTwo final : public Router {
     return (lb < la || (lb == la && b < a)) ? b : a;
   }
 
- private:
   core::Rng rng_;
   std::int64_t wake_penalty_;
 };

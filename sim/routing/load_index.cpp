@@ -26,7 +26,7 @@ void LoadIndexBase::on_load_changed(const serving::Instance& instance) {
   dirty_.push_back(leaf);
 }
 
-bool LoadIndexBase::ready(std::span<serving::Instance* const> instances) {
+bool LoadIndexBase::ready(std::span<const serving::Instance* const> instances) {
   if (!engine_) return false;
   if (built_) {
     // Another set of instances is not what the index watches.
@@ -123,7 +123,7 @@ void OutstandingTokensIndex::refresh(std::size_t n) {
   pull(n);
 }
 
-std::size_t OutstandingTokensIndex::argmin(std::span<serving::Instance* const> instances) {
+std::size_t OutstandingTokensIndex::argmin(std::span<const serving::Instance* const> instances) {
   now_ = engine_ ? engine_->now() : 0;
   if (!ready(instances)) {
     std::size_t best = 0;
@@ -191,7 +191,7 @@ void KvUsageIndex::changed(std::span<const std::uint32_t> leaves) {
   }
 }
 
-std::size_t KvUsageIndex::argmin(std::span<serving::Instance* const> instances) {
+std::size_t KvUsageIndex::argmin(std::span<const serving::Instance* const> instances) {
   if (!ready(instances)) {
     std::size_t best = 0;
     Key best_key{};

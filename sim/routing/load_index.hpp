@@ -31,15 +31,15 @@ class LoadIndexBase : public serving::LoadListener {
 
  protected:
   // Whether the index serves `instances` (building it at the first decision); false: the caller scans.
-  bool ready(std::span<serving::Instance* const> instances);
+  bool ready(std::span<const serving::Instance* const> instances);
   virtual void build() = 0;
   virtual void changed(std::span<const std::uint32_t> leaves) = 0;  // marked since the last decision
 
   const core::Engine* engine_ = nullptr;
-  std::vector<serving::Instance*> instances_;
-  serving::Instance* const* data_ = nullptr;  // the span the index serves
-  std::vector<std::int32_t> leaf_of_;         // by serving::Instance::id(): its leaf, or -1
-  std::vector<std::uint32_t> dirty_;          // leaves the listener marked since the last decision
+  std::vector<const serving::Instance*> instances_;
+  const serving::Instance* const* data_ = nullptr;  // the span the index serves
+  std::vector<std::int32_t> leaf_of_;               // by serving::Instance::id(): its leaf, or -1
+  std::vector<std::uint32_t> dirty_;                // leaves the listener marked since the last decision
   std::vector<std::uint8_t> is_dirty_;
   std::size_t leaves_ = 0;  // a power of two >= instances_.size()
   bool built_ = false;
@@ -58,7 +58,7 @@ class LoadIndexBase : public serving::LoadListener {
 class OutstandingTokensIndex final : public LoadIndexBase {
  public:
   explicit OutstandingTokensIndex(std::int64_t wake_penalty) : wake_penalty_(wake_penalty) {}
-  std::size_t argmin(std::span<serving::Instance* const> instances);
+  std::size_t argmin(std::span<const serving::Instance* const> instances);
   std::uint64_t rebuilds() const { return rebuilds_; }
 
  private:
@@ -107,7 +107,7 @@ class OutstandingTokensIndex final : public LoadIndexBase {
 // and a decision reads again only stale winners.
 class KvUsageIndex final : public LoadIndexBase {
  public:
-  std::size_t argmin(std::span<serving::Instance* const> instances);
+  std::size_t argmin(std::span<const serving::Instance* const> instances);
 
  private:
   struct Key {

@@ -10,6 +10,46 @@
 
 namespace greenfleet::runner {
 
+namespace {
+
+// With workload classes: per class (keys `class.NAME.*`), latency percentiles and attainment of the class's own
+// SLO over its arrivals, after every experiment-wide item so that those keep their order.
+void add_class_summaries(output::Summary& s, const Simulation& sim, const experiment::Experiment& x) {
+  const auto& m = sim.metrics();
+  if (!m.per_class()) return;
+  const double na = std::nan("");
+  s.add("requests_unclassified", static_cast<double>(sim.unclassified()),
+        "requests in no class (left out of the run)");
+  for (std::size_t i = 0; i < x.workload.classes.size(); ++i) {
+    const auto& c = x.workload.classes[i];
+    const metrics::ClassMetrics& k = m.classes()[i];
+    const auto add = [&](const std::string& key, double value, const std::string& label) {
+      s.add(fmt::format("class.{}.{}", c.name, key), value, fmt::format("class {}: {}", c.name, label));
+    };
+    const double arrived = static_cast<double>(k.arrived());
+    const auto share = [&](std::uint64_t n) { return arrived > 0 ? static_cast<double>(n) / arrived : na; };
+    add("requests_arrived", arrived, "requests arrived");
+    add("requests_completed", static_cast<double>(k.completed), "requests completed");
+    add("requests_rejected", static_cast<double>(k.rejected), "requests rejected");
+    add("requests_unfinished", static_cast<double>(k.unfinished), "requests unfinished at end");
+    for (const auto& [name, h] : {std::pair<const char*, const metrics::LogHistogram*>{"ttft", &k.ttft},
+                                  {"tpot", &k.tpot},
+                                  {"e2e", &k.e2e}})
+      for (auto [q, tag] : {std::pair{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}})
+        add(fmt::format("{}_{}_s", name, tag), h->count() ? core::to_seconds(h->quantile(q)) : na,
+            fmt::format("{} {} (s)", name, tag));
+    add("ttft_attainment", share(k.ttft_met), fmt::format("TTFT <= {}s", core::to_seconds(c.slo.ttft)));
+    add("tpot_attainment", share(k.tpot_met), fmt::format("TPOT <= {}s", core::to_seconds(c.slo.tpot)));
+    add("latency_attainment", share(k.latency_met), "TTFT and TPOT SLOs met");
+    add("slo_attainment", share(k.slo_met),
+        c.rule.kind == workload::RequestClass::kOffline ? "SLO attainment (deadline)" : "SLO attainment");
+    if (c.rule.kind == workload::RequestClass::kOffline)
+      add("deadline_misses", static_cast<double>(k.deadline_missed), "completed after the deadline");
+  }
+}
+
+}  // namespace
+
 output::Summary make_summary(const Simulation& sim, const experiment::Experiment& x) {
   const auto& m = sim.metrics();
   output::Summary s;
@@ -70,6 +110,9 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   double facility_j = 0;
   for (std::size_t i = 0; i < ledger.servers().size(); ++i)
     facility_j += ledger.server_total(i).energy() * ledger.servers()[i].pue;
+  if (ledger.has_network())
+    for (std::size_t i = 0; i < ledger.network_sites().size(); ++i)
+      facility_j += ledger.network_site_total(i).energy() * ledger.network_sites()[i].pue;
   const double tokens = static_cast<double>(m.prompt_tokens() + m.output_tokens());
   s.add("energy_it_kwh", total.energy() / energy::kJoulesPerKwh, "energy, IT (kWh)");
   s.add("energy_gpu_kwh", total.energy_gpu / energy::kJoulesPerKwh, "energy, GPUs (kWh)");
@@ -89,6 +132,18 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
         "carbon of idle and off time (kg)");
   s.add("carbon_conservation_error", ledger.conservation_error(), "conservation error (relative)");
+  if (const KvHandoff* h = sim.handoff()) {
+    // With modes: how many requests split, and what moving their KV took.
+    const double n = static_cast<double>(h->arrived());
+    s.add("requests_split", static_cast<double>(sim.split_requests()), "requests split (prefill/decode)");
+    s.add("requests_too_long_to_split", static_cast<double>(sim.too_long_to_split()),
+          "requests too long for every decode instance (ran whole)");
+    s.add("kv_transfers", n, "KV transfers finished");
+    s.add("kv_gb_moved", h->bytes() / 1e9, "KV moved (GB)");
+    s.add("kv_wait_mean_s", n > 0 ? h->wait_seconds() / n : na, "mean wait for decode blocks (s)");
+    s.add("kv_transfer_mean_s", n > 0 ? h->transfer_seconds() / n : na, "mean KV transfer time (s)");
+    s.add("kv_transfer_max_s", n > 0 ? h->max_transfer_seconds() : na, "longest KV transfer (s)");
+  }
   s.add("server_boots", sim.provisioner() ? static_cast<double>(sim.provisioner()->boots()) : 0.0, "server boots");
   s.add("server_shutdowns", sim.provisioner() ? static_cast<double>(sim.provisioner()->shutdowns()) : 0.0,
         "server shutdowns (idle)");
@@ -96,6 +151,7 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("events", static_cast<double>(sim.engine().events_dispatched()), "events dispatched");
   s.add("peak_pending_events", static_cast<double>(sim.engine().peak_pending()), "peak pending events");
   s.add("peak_requests_in_flight", static_cast<double>(sim.peak_in_flight()), "peak requests in flight");
+  add_class_summaries(s, sim, x);
   return s;
 }
 
@@ -139,6 +195,12 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
   output::h5::write_attr(carbon.get(), "idle_operational_g", ledger.idle_lines().op());
   output::h5::write_attr(carbon.get(), "idle_embodied_g", ledger.idle_lines().emb());
   output::h5::write_attr(carbon.get(), "conservation_error", ledger.conservation_error());
+  if (ledger.has_network()) {  // only with a `network:` section, so other outputs are unchanged
+    const energy::Accum net = ledger.network_total();
+    output::h5::write_attr(carbon.get(), "network_energy_j", net.energy());
+    output::h5::write_attr(carbon.get(), "network_operational_g", net.op());
+    output::h5::write_attr(carbon.get(), "network_embodied_g", net.emb());
+  }
   {
     output::h5::Handle g = output::h5::create_group(carbon.get(), "by_server");
     std::vector<energy::Accum> rows;
@@ -167,6 +229,8 @@ void write_carbon_tables(hid_t file, const Simulation& sim, const experiment::Ex
     std::vector<energy::Accum> rows(x.sites.size());
     for (std::size_t i = 0; i < ledger.servers().size(); ++i)
       rows[static_cast<std::size_t>(ledger.servers()[i].site)] += ledger.server_total(i);
+    if (ledger.has_network())
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] += ledger.network_site_total(i);
     columns(g.get(), rows);
   }
   output::h5::Handle ts = output::h5::create_group(file, "timeseries");
@@ -259,6 +323,12 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     }
     output::h5::write_column(g.get(), "powered", powered, "0/1");
     output::h5::write_column(g.get(), "gpu_embodied_sunk", sunk, "0/1");
+    std::vector<double> gpu_life, host_life;
+    for (const auto& s : sim.servers())
+      gpu_life.push_back(core::to_seconds(s.gpu_amortisation) / (8760 * 3600.0)),
+          host_life.push_back(core::to_seconds(s.host_lifetime) / (8760 * 3600.0));
+    output::h5::write_column(g.get(), "gpu_amortisation_years", gpu_life, "years of 8,760 h");
+    output::h5::write_column(g.get(), "host_lifetime_years", host_life, "years of 8,760 h");
     output::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
     output::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
     output::h5::write_column(g.get(), "id", id, "");
@@ -310,6 +380,24 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     output::h5::write_string_column(g.get(), "perf_model", perf);
     output::h5::write_matrix(g.get(), "batch_size_iterations", hist, sim.instances().size(), cols,
                              "iterations run with [column] sequences in the batch");
+  }
+  if (!x.workload.classes.empty()) {
+    output::h5::Handle g = output::h5::create_group(file, "classes");
+    std::vector<std::string> names, deployments, kinds;
+    std::vector<double> ttft, tpot, deadline;
+    for (const auto& c : x.workload.classes) {
+      const bool offline = c.rule.kind == workload::RequestClass::kOffline;
+      names.push_back(c.name), deployments.push_back(c.deployment),
+          kinds.push_back(offline ? "offline" : "online");
+      ttft.push_back(core::to_seconds(c.slo.ttft)), tpot.push_back(core::to_seconds(c.slo.tpot));
+      deadline.push_back(offline ? core::to_seconds(c.rule.deadline) : std::nan(""));
+    }
+    output::h5::write_string_column(g.get(), "name", names);
+    output::h5::write_string_column(g.get(), "deployment", deployments);
+    output::h5::write_string_column(g.get(), "kind", kinds);
+    output::h5::write_column(g.get(), "slo_ttft_s", ttft, "s");
+    output::h5::write_column(g.get(), "slo_tpot_s", tpot, "s");
+    output::h5::write_column(g.get(), "deadline_s", deadline, "s after arrival; NaN for online classes");
   }
   write_carbon_tables(file, sim, x);
 }

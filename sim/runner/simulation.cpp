@@ -9,8 +9,11 @@
 #include <stdexcept>
 
 #include "sim/core/error.hpp"
+#include "sim/core/rng.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/runner/kv_handoff.hpp"
+#include "sim/runner/network_setup.hpp"
 #include "sim/workload/transforms.hpp"
 
 namespace greenfleet::runner {
@@ -37,6 +40,14 @@ energy::CarbonSignal build_signal(const experiment::CarbonIntensityConfig& c, st
   }
   return energy::CarbonSignal::samples(std::move(starts), std::move(values),
                                        series.end_ns - series.epoch_ns.back(), c.wrap);
+}
+
+// Each workload class's SLO (one entry, the experiment's, without classes).
+metrics::SloTable slo_table(const experiment::Experiment& x) {
+  if (x.workload.classes.empty()) return {metrics::SloTargets{x.slo.ttft, x.slo.tpot}};
+  metrics::SloTable t;
+  for (const auto& c : x.workload.classes) t.push_back({c.slo.ttft, c.slo.tpot});
+  return t;
 }
 
 }  // namespace
@@ -90,10 +101,22 @@ void check_memory(const experiment::Experiment& x, const catalog::Catalog& catal
 }
 
 Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& catalog)
-    : settings_{x.workload.max_requests, x.horizon, x.drain},
-      metrics_(metrics::SloTargets{x.slo.ttft, x.slo.tpot}) {
+    : settings_{x.workload.max_requests, x.horizon, x.drain}, metrics_(slo_table(x), !x.workload.classes.empty()) {
   observers_.add(&metrics_);
+  // The deployments that receive requests, in class order (without classes: the workload's deployment).
+  std::map<std::string, std::size_t> route_of;
+  const auto add_route = [&](const std::string& deployment) {
+    const auto [it, added] = route_of.emplace(deployment, routes_.size());
+    if (added) {
+      routes_.emplace_back();
+      routes_.back().deployment = deployment;
+    }
+    class_route_.push_back(it->second);
+  };
+  if (x.workload.classes.empty()) add_route(x.workload.deployment);
+  for (const auto& c : x.workload.classes) add_route(c.deployment);
   observers_.sim = this;
+  std::vector<std::string> deployment_of;  // by instance id
   std::map<std::string, std::int32_t> site_index;
   for (std::size_t i = 0; i < x.sites.size(); ++i) site_index[x.sites[i].name] = static_cast<std::int32_t>(i);
   for (const auto& site : x.sites) signals_.push_back(build_signal(site.carbon_intensity, ci_rows_skipped_));
@@ -131,6 +154,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const double card_kg = x.carbon.gpu_method == "act" ? energy::act_gpu(gpu, catalog).total
                                                         : energy::ecoserve_gpu_card(gpu, catalog).total;
     const double host_kg = energy::ecoserve_host(sku, catalog).total;
+    const auto route = route_of.find(entry.deployment);
     for (std::int32_t c = 0; c < entry.count; ++c) {
       ServerInfo s{static_cast<std::int32_t>(servers_.size()),
                    site_index.at(entry.site),
@@ -138,6 +162,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                    entry.deployment,
                    entry.powered,
                    entry.gpu_embodied_sunk,
+                   entry.gpu_amortisation(),
+                   entry.host_lifetime,
                    card_kg,
                    host_kg};
       servers_.push_back(s);
@@ -167,10 +193,11 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       sp.host_static_w *= delivery;
       sp.cpu_w_per_busy_instance =
           delivery * x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
-      // Linear amortisation over each component class's lifetime (EcoServe), in grams per second.
+      // Linear amortisation over each component class's lifetime (EcoServe), the entry's own where it sets one
+      // (an old GPU's residual life), in grams per second.
       sp.gpu_emb_g_per_s =
-          entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(x.carbon.gpu_lifetime);
-      sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(x.carbon.host_lifetime);
+          entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(entry.gpu_amortisation());
+      sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(entry.host_lifetime);
       powers.push_back(sp);
       if (!has_instances) continue;  // off for the whole run: no instances
       if (entry.power.off_when_idle)
@@ -181,7 +208,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
         instances_.push_back(std::make_unique<serving::Instance>(static_cast<std::int32_t>(instances_.size()), p,
                                                                  scheduler, kv_blocks, model.max_context, pm,
                                                                  &engine_, &pool_, &observers_));
-        if (entry.deployment == x.workload.deployment) routed_.push_back(instances_.back().get());
+        if (route != route_of.end()) routes_[route->second].instances.push_back(instances_.back().get());
+        deployment_of.push_back(entry.deployment);
         if (entry.power.off_when_idle) managed.back().instances.push_back(instances_.back().get());
       }
     }
@@ -190,19 +218,94 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   for (auto& sp : powers) sp.ci = &signals_[static_cast<std::size_t>(sp.site)];
   ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), x.carbon.slot);
   observers_.add(ledger_.get());
+  network_ = build_network(x, catalog, servers_, signals_, engine_, *ledger_);
   if (!managed.empty()) {
     provisioner_ = std::make_unique<serving::Provisioner>(&engine_, ledger_.get());
     for (auto& m : managed) provisioner_->add_server(m.server, m.policy, m.on, std::move(m.instances));
   }
 
-  router_ = routing::routers().create(x.router.name, x.router.params, x.seed);
-  if (serving::LoadListener* l = router_->watch_loads(engine_))
-    for (serving::Instance* in : routed_) in->set_load_listener(l);
+  // The deployments whose split requests decode elsewhere route those decodes through their decode pool's
+  // router (a route of its own, not a class's).
+  for (std::size_t k = 0, n = routes_.size(); k < n; ++k) {
+    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [&](const auto& d) { return d.name == routes_[k].deployment; });
+    if (dep.disaggregated_decode.empty()) continue;
+    const auto [it, added] = route_of.emplace(dep.disaggregated_decode, routes_.size());
+    if (added) {
+      routes_.emplace_back();
+      routes_.back().deployment = dep.disaggregated_decode;
+      for (const auto& in : instances_)
+        if (deployment_of[static_cast<std::size_t>(in->id())] == dep.disaggregated_decode)
+          routes_.back().instances.push_back(in.get());
+    }
+    routes_[k].decode = it->second;
+  }
+  for (std::size_t k = 0; k < routes_.size(); ++k) {
+    DeploymentRoute& r = routes_[k];
+    // The first router draws from the experiment seed (as before classes), the others from their own streams.
+    const std::uint64_t seed = k == 0 ? x.seed : core::Rng::stream(x.seed, "router." + r.deployment).next_u64();
+    r.router = routing::routers().create(x.router.name, x.router.params, seed);
+    if (serving::LoadListener* l = r.router->watch_loads(engine_))
+      for (serving::Instance* in : r.instances) in->set_load_listener(l);
+    r.view.assign(r.instances.begin(), r.instances.end());
+    for (const serving::Instance* in : r.instances)
+      r.max_tokens = std::max<std::int64_t>(
+          r.max_tokens,
+          std::min<std::int64_t>(in->max_context(), in->kv_blocks_total() * in->config().kv_block_size));
+  }
+  bool any_split = false;
+  for (DeploymentRoute& r : routes_) {
+    r.options.front = r.view;
+    if (r.decode == kNoRoute) continue;
+    any_split = true;
+    r.options.decode = routes_[r.decode].view;
+    r.options.decode_max_tokens = routes_[r.decode].max_tokens;
+  }
+  mode_router_ = routing::mode_routers().create(x.mode_router.name, x.mode_router.params, x.seed);
+  std::vector<std::int32_t> server_of;
+  std::vector<std::size_t> site_of;
+  for (const auto& in : instances_) {
+    server_of.push_back(in->placement().server);
+    site_of.push_back(static_cast<std::size_t>(in->placement().site));
+  }
+  routing_context_ =
+      std::make_unique<routing::RoutingContext>(&engine_, &ledger_->servers(), std::move(server_of));
+  if (any_split) {
+    // Checked at load (experiment.cpp, check_modes): split requests need the network their KV crosses.
+    if (!network_) throw std::logic_error("split requests without a network");
+    std::vector<serving::Instance*> all;
+    for (const auto& in : instances_) all.push_back(in.get());
+    handoff_ = std::make_unique<KvHandoff>(all, &pool_, network_.get(), ledger_.get(), std::move(site_of));
+    for (const auto& in : instances_) in->set_handoff_sink(handoff_.get());
+  }
+  deferrals_.sim = this;
+  deferrals_.kind = engine_.register_kind(&deferrals_);
 
-  const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
-  std::unique_ptr<workload::RequestSource> raw =
-      experiment::workload_sources().create(x.workload.source, x.workload.params, source);
+  std::unique_ptr<workload::RequestSource> raw;
+  if (x.workload.class_selector == workload::ClassSelector::kTrace && !x.workload.classes.empty()) {
+    // Each class's own trace, merged by arrival; each synthetic one draws from its own stream.
+    std::vector<std::unique_ptr<workload::RequestSource>> traces;
+    for (const auto& c : x.workload.classes) {
+      const experiment::SourceContext source{x.workload.on_bad_row, &c.synthetic,
+                                             core::Rng::stream(x.seed, "workload.class." + c.name).next_u64()};
+      traces.push_back(experiment::workload_sources().create(c.source, c.params, source));
+    }
+    raw = std::make_unique<workload::MergedSource>(std::move(traces));
+  } else {
+    const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    raw = experiment::workload_sources().create(x.workload.source, x.workload.params, source);
+    if (x.workload.class_selector == workload::ClassSelector::kColumn && !x.workload.classes.empty() &&
+        !raw->select_column(x.workload.class_column))  // checked at load; the file may have changed since
+      throw core::InputError(
+          fmt::format("workload.classes: the trace has no column '{}'", x.workload.class_column));
+  }
   source_ = std::make_unique<workload::TransformedSource>(std::move(raw), x.workload.transform, x.seed);
+  if (!x.workload.classes.empty()) {
+    auto classified = std::make_unique<workload::ClassifiedSource>(std::move(source_),
+                                                                   experiment::class_spec(x.workload), x.seed);
+    classified_ = classified.get();
+    source_ = std::move(classified);
+  }
   feeder_.sim = this;
   feeder_.kind = engine_.register_kind(&feeder_);
 }
@@ -228,16 +331,53 @@ void Simulation::Feeder::on_event(const core::Event&) {
   ++arrived;
   const std::uint32_t slot = sim->pool_.acquire(pending);
   sim->observers_.on_request_begin(slot, sim->pool_[slot]);
-  if (sim->routed_.empty()) {
-    // A deployment with no servers: every request is reported rejected, never silently dropped.
-    sim->pool_[slot].status = serving::RequestStatus::kRejected;
-    sim->observers_.on_request_done(slot, sim->pool_[slot]);
-    sim->pool_.release(slot);
-  } else {
-    const std::size_t i = sim->router_->route(sim->pool_[slot], sim->routed_);
-    sim->routed_[i]->enqueue(slot);
-  }
+  sim->route(slot);
   schedule_next();
+}
+
+void Simulation::route(std::uint32_t slot) {
+  serving::RequestState& r = pool_[slot];
+  // The request's class picks the deployment, and that deployment's router the instance.
+  DeploymentRoute& route = routes_[class_route_[r.spec.workload_class]];
+  // A deployment with no servers: every request is reported rejected, never silently dropped.
+  if (route.instances.empty()) return reject(slot);
+  serving::RequestMode mode = serving::RequestMode::kUnified;
+  if (route.decode != kNoRoute) {
+    mode = mode_router_->choose(r, route.options, *routing_context_);
+    const bool fits = routing::fits_decode(r, route.options);
+    if (mode == serving::RequestMode::kDisaggregated && !fits)
+      throw std::logic_error("a mode router split a request no decode instance can hold");
+    if (!fits) ++too_long_to_split_;
+  }
+  // Instances: the deployment's router for whole requests and prefills, its decode pool's for split decodes.
+  auto settle = [&](const routing::Decision& d) {
+    if (d.kind == routing::Decision::Kind::kDefer) {
+      if (d.until <= engine_.now()) throw std::logic_error("a router deferred a request to a time not after now");
+      ++deferrals_.deferred;
+      engine_.schedule(d.until, core::kPriorityArrival, deferrals_.kind, slot);
+    } else if (d.kind == routing::Decision::Kind::kReject) {
+      reject(slot);
+    }
+    return d.kind == routing::Decision::Kind::kJoin;
+  };
+  const routing::Decision first = route.router->route(r, route.view, *routing_context_);
+  if (!settle(first)) return;
+  if (mode == serving::RequestMode::kDisaggregated) {
+    DeploymentRoute& decode = routes_[route.decode];
+    const routing::Decision second = decode.router->route(r, decode.view, *routing_context_);
+    if (!settle(second)) return;
+    ++split_;
+    r.mode = mode;
+    r.leave_after_prefill = true;
+    r.decode_instance = decode.instances[second.instance]->id();
+  }
+  route.instances[first.instance]->enqueue(slot);
+}
+
+void Simulation::reject(std::uint32_t slot) {
+  pool_[slot].status = serving::RequestStatus::kRejected;
+  observers_.on_request_done(slot, pool_[slot]);
+  pool_.release(slot);
 }
 
 void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {

@@ -13,10 +13,14 @@
 #include "sim/energy/ledger.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/metrics/request_metrics.hpp"
+#include "sim/network/flows.hpp"
+#include "sim/routing/mode_router.hpp"
 #include "sim/routing/router.hpp"
+#include "sim/runner/kv_handoff.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
 #include "sim/workload/request.hpp"
+#include "sim/workload/transforms.hpp"
 
 namespace greenfleet::runner {
 
@@ -27,6 +31,8 @@ struct ServerInfo {
   std::string deployment;
   bool powered = true;
   bool gpu_embodied_sunk = false;
+  core::SimTime gpu_amortisation = 0;  // the span the GPUs' embodied carbon is spread over (fleet[] lifetimes)
+  core::SimTime host_lifetime = 0;
   double gpu_card_kg = 0;  // embodied carbon of one GPU card, whole life (by carbon.gpu_method)
   double host_kg = 0;      // embodied carbon of the host, whole life
 };
@@ -73,11 +79,22 @@ class Simulation {
   const metrics::RequestMetrics& metrics() const { return metrics_; }
   const core::Engine& engine() const { return engine_; }
   const energy::CarbonLedger& ledger() const { return *ledger_; }
+  energy::CarbonLedger& ledger() { return *ledger_; }  // book_transfer, from a transfer's sink
   const std::vector<energy::CarbonSignal>& signals() const { return signals_; }
   std::uint64_t ci_rows_skipped() const { return ci_rows_skipped_; }
   const serving::Provisioner* provisioner() const { return provisioner_.get(); }
+  // The topology and KV-transfer flows (experiments with a `network:` section; nullptr otherwise).
+  network::Network* network() { return network_.get(); }
+  const network::Network* network() const { return network_.get(); }
   std::uint64_t arrived() const { return feeder_.arrived; }
+  std::uint64_t deferrals() const { return deferrals_.deferred; }
+  // Requests the mode router split, and those no decode instance could hold (they ran whole).
+  std::uint64_t split_requests() const { return split_; }
+  std::uint64_t too_long_to_split() const { return too_long_to_split_; }
+  const KvHandoff* handoff() const { return handoff_.get(); }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
+  // Requests that no workload class selects (left out of the run); 0 without classes.
+  std::uint64_t unclassified() const { return classified_ ? classified_->unclassified() : 0; }
   core::SimTime end_time() const { return end_time_; }
   std::uint64_t peak_in_flight() const { return pool_.capacity(); }
 
@@ -116,6 +133,19 @@ class Simulation {
     std::vector<serving::ServingObserver*> steps_, spans_, requests_;
   };
 
+  // Routes a request that has arrived (or whose deferral is over): joins an instance, is deferred or rejected.
+  void route(std::uint32_t slot);
+  void reject(std::uint32_t slot);
+
+  // Requests a router deferred, each routed again at the time it named (one plain event per deferral).
+  class Deferrals final : public core::EventHandler {
+   public:
+    Simulation* sim = nullptr;
+    std::uint16_t kind = 0;
+    std::uint64_t deferred = 0;  // deferrals so far
+    void on_event(const core::Event& e) override { sim->route(e.target); }
+  };
+
   // Keeps exactly one future arrival in the event queue, pulled from the streamed source.
   class Feeder final : public core::EventHandler {
    public:
@@ -143,14 +173,34 @@ class Simulation {
   metrics::RequestMetrics metrics_;
   std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;
   std::vector<std::unique_ptr<serving::Instance>> instances_;
-  std::vector<serving::Instance*> routed_;  // instances of the workload's deployment
+  // One router per deployment that receives requests (each workload class's), over that deployment's
+  // instances: routers keep index state for the instance set they are handed. Built from the one `router:`.
+  // With modes, a deployment that lets its requests split also names the route of its decode pool.
+  static constexpr std::size_t kNoRoute = SIZE_MAX;
+  struct DeploymentRoute {
+    std::string deployment;
+    std::unique_ptr<routing::Router> router;
+    std::vector<serving::Instance*> instances;   // none: its requests are rejected
+    std::vector<const serving::Instance*> view;  // the same, as routers see them
+    std::int64_t max_tokens = 0;                 // the longest request (prompt + output) one instance holds
+    std::size_t decode = kNoRoute;               // its decode pool's route
+    routing::ModeOptions options;                // what its mode router chooses among
+  };
+  std::vector<DeploymentRoute> routes_;
+  std::vector<std::size_t> class_route_;  // workload class -> index into routes_
+  std::unique_ptr<routing::ModeRouter> mode_router_;
+  std::unique_ptr<KvHandoff> handoff_;  // when some deployment lets its requests split
+  std::uint64_t split_ = 0, too_long_to_split_ = 0;
   std::vector<ServerInfo> servers_;
   std::vector<energy::CarbonSignal> signals_;  // per site
   std::uint64_t ci_rows_skipped_ = 0;
   std::unique_ptr<energy::CarbonLedger> ledger_;
   std::unique_ptr<serving::Provisioner> provisioner_;
-  std::unique_ptr<routing::Router> router_;
+  std::unique_ptr<network::Network> network_;
+  std::unique_ptr<routing::RoutingContext> routing_context_;
+  Deferrals deferrals_;
   std::unique_ptr<workload::RequestSource> source_;
+  const workload::ClassifiedSource* classified_ = nullptr;  // inside source_, when classes are configured
   Feeder feeder_;
   core::SimTime end_time_ = 0;
 };

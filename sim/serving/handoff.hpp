@@ -22,6 +22,11 @@ class HandoffSink {
  public:
   virtual ~HandoffSink() = default;
   virtual void on_handoff(Instance& from, std::uint32_t slot) = 0;
+  // The decode instance `to` admitted the handed-over request (pool slot `slot`) and reserved blocks for its KV
+  // and next token: the transfer may start. Called while `to` forms a step: the receiver must not call back into
+  // `to` before returning (the transfer's end comes as an event: Instance::kv_arrived()). The sending instance
+  // holds its blocks until Instance::release_held().
+  virtual void on_kv_reserved(Instance& to, std::uint32_t slot) = 0;
 };
 
 }  // namespace greenfleet::serving

@@ -34,8 +34,12 @@ void Instance::enqueue(std::uint32_t slot) {
   const LoadNotice notice{this};
   RequestState& r = (*pool_)[slot];
   r.instance = id_;
+  if (role_ == InstanceRole::kPrefill) r.leave_after_prefill = true;
   const std::int64_t tokens = static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens;
-  if (tokens > max_context_ || kv_.blocks_for(tokens) > kv_.total()) {
+  // A request that leaves after its first token needs KV here for its prompt and that token only.
+  const std::int64_t kv_here =
+      r.leave_after_prefill ? std::min<std::int64_t>(tokens, r.spec.prompt_tokens + 1) : tokens;
+  if (tokens > max_context_ || kv_.blocks_for(kv_here) > kv_.total()) {
     ++stats_.rejected;
     finish_request(slot, RequestStatus::kRejected);
     return;
@@ -60,7 +64,7 @@ void Instance::enqueue(std::uint32_t slot) {
   std::int64_t extra_j = 0;
   const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1, &extra_j);
   if (!policy_.admissible(
-          r, running_.size(), kv_, free_then,
+          r, seqs_held(), kv_, free_then,
           policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_, false))
     return;
   kv_.set_free(run_free_start_ - extra_j);  // the run ends after j iterations
@@ -130,6 +134,13 @@ void Instance::preempt_one() {
 
 template <bool kMulti>
 void Instance::start_step_impl() {
+  // Requests whose KV arrived join as decodes (their blocks were reserved when they were admitted).
+  for (std::uint32_t slot : ready_) {
+    running_.push_back(slot);
+    begin_decode(slot, (*pool_)[slot]);
+  }
+  ready_.clear();
+  std::size_t parked_now = 0;  // admitted this step with their KV still to come
   batch_.clear();
   shape_ = perf::BatchShape{};
   step_extra_s_ = 0;
@@ -201,7 +212,7 @@ void Instance::start_step_impl() {
   int cls = 0;
   while (!preempted) {
     const RequestState* head = policy_.front(*pool_, &cls);
-    if (!head || !policy_.admissible(*head, running_.size(), kv_, kv_.free(), budget, batch_.empty())) break;
+    if (!head || !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget, batch_.empty())) break;
     const std::uint32_t slot = policy_.pop(cls);
     RequestState& r = (*pool_)[slot];
     const std::int64_t need = kv_.admission_blocks(r, policy_.reserve());
@@ -209,6 +220,15 @@ void Instance::start_step_impl() {
     // A decode admitted here (a hand-off's) may start a run at once: its blocks are not the run's.
     run_free_start_ -= need;
     r.kv_blocks += static_cast<std::int32_t>(need);
+    if (r.awaiting_kv) {
+      // Blocks reserved for a hand-over whose KV has yet to cross: it waits outside the batch (the transfer
+      // starts now, below) and joins when it has arrived (kv_arrived()).
+      r.kv_inbound = false;
+      r.kv_reserved = engine_->now();
+      parked_.push_back(slot);
+      ++parked_now;
+      continue;
+    }
     running_.push_back(slot);
     if (r.swapped || r.kv_inbound) {
       if (r.swapped) step_extra_s_ += kv_.swap_in(r);
@@ -220,6 +240,10 @@ void Instance::start_step_impl() {
       add_prefill(slot, policy_.chunk(r.prefill_target - r.prefilled, budget));
     }
   }
+  // Transfers into the blocks reserved above start now; their ends come as events, never from inside this call.
+  for (std::size_t i = parked_.size() - parked_now; i < parked_.size(); ++i)
+    handoff_->on_kv_reserved(*this, parked_[i]);
+  if (parked_now) restart_stretch_ = true;
   if (batch_.empty()) {
     timer_.busy = false;
     // Preemption can only empty the batch if it evicted everyone; the waiting requests are then admissible.
@@ -227,7 +251,7 @@ void Instance::start_step_impl() {
       start_step_impl<kMulti>();
       return;
     }
-    power_.report_idle();
+    if (parked_.empty()) power_.report_idle();
     return;
   }
   if (config_.check_invariants) check_invariants();
@@ -244,6 +268,7 @@ void Instance::start_step_impl() {
     end = timer_.run_end();
   } else {
     timer_.step_cost = model_->step_cost(shape_);
+    if (restart_stretch_) timer_.stepped_run = false;  // the stretch restarts here, as a run would
     // Stepping, the steps fast-forward would fold into one run are timed as that run is: from where it starts,
     // by the running sum of their (here individually priced) times, rounded once.
     end = timer_.single_step_end(step_extra_s_, !config_.fast_forward && decode_only);
@@ -257,6 +282,7 @@ void Instance::start_step_impl() {
         timer_.run_start = timer_.step_start;
     }
   }
+  restart_stretch_ = false;
   engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
 }
 
@@ -286,8 +312,7 @@ bool Instance::fold_run() {
   // The step's end decides nothing when every running request is in it, each of its prefills completes there,
   // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
   // Arrivals during the step cut the run to nothing (enqueue), exactly when they would join the next step.
-  if (queued() != 0 || batch_.size() != running_.size() || shape_.prefill_final_chunks != shape_.prefill_seqs ||
-      role_ == InstanceRole::kPrefill)  // a prefill instance's finished prompts leave: the batch changes
+  if (queued() != 0 || batch_.size() != running_.size() || shape_.prefill_final_chunks != shape_.prefill_seqs)
     return false;
   std::vector<Entry>& run = head_batch_;  // built here, swapped into batch_ below
   run.clear();
@@ -297,6 +322,7 @@ bool Instance::fold_run() {
   const std::int32_t tokens = step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     const RequestState& r = (*pool_)[e.slot];
+    if (r.leave_after_prefill) return false;  // a split request's finished prompt leaves: the batch changes
     // Every entry's step ends by sampling: a finished prefill its first token, a decode its step's tokens.
     const std::int32_t generated = r.generated + (e.prefill_chunk > 0 ? 1 : tokens);
     if (generated >= r.spec.output_tokens) return false;
@@ -434,9 +460,9 @@ void Instance::finish_step() {
     }
     running_.resize(w);
   }
-  if (!running_.empty() || queued() != 0)
+  if (!running_.empty() || queued() != 0 || !ready_.empty())
     start_step_impl<kMulti>();
-  else
+  else if (parked_.empty())
     power_.report_idle();
 }
 
@@ -444,6 +470,7 @@ void Instance::accept(std::uint32_t slot) {
   RequestState& r = (*pool_)[slot];
   if (!r.prefill_done() || r.generated < 1) throw std::logic_error("accept: a hand-off comes after the prefill");
   r.kv_inbound = true;
+  r.awaiting_kv = true;  // admitted with blocks reserved, it waits for its KV (on_kv_reserved, kv_arrived)
   enqueue(slot);
 }
 
@@ -455,9 +482,55 @@ void Instance::set_role(InstanceRole role, HandoffSink* sink) {
 
 void Instance::hand_off(std::uint32_t slot) {
   RequestState& r = (*pool_)[slot];
-  kv_.release(r);  // its KV leaves with it (the sink models the transfer)
+  // Its blocks stay taken until its KV has left (release_held()), which the transfer decides.
+  r.held_blocks = r.kv_blocks;
+  held_for_transfer_ += r.kv_blocks;
+  r.kv_blocks = 0;
+  r.leave_after_prefill = false;
+  r.prefill_instance = id_;
   ++stats_.handed_off;
   handoff_->on_handoff(*this, slot);
+}
+
+void Instance::release_held(std::uint32_t slot) {
+  const LoadNotice notice{this};
+  RequestState& r = (*pool_)[slot];
+  kv_.give(r.held_blocks);
+  held_for_transfer_ -= r.held_blocks;
+  run_free_start_ += r.held_blocks;  // inside a run: its plan started from that many more free blocks
+  r.held_blocks = 0;
+  wake_for_change();
+}
+
+void Instance::kv_arrived(std::uint32_t slot) {
+  const LoadNotice notice{this};
+  RequestState& r = (*pool_)[slot];
+  const auto it = std::find(parked_.begin(), parked_.end(), slot);
+  if (it == parked_.end() || !r.awaiting_kv) throw std::logic_error("kv_arrived: the request was not in transit");
+  parked_.erase(it);
+  r.awaiting_kv = false;
+  r.kv_arrived = engine_->now();
+  ready_.push_back(slot);
+  wake_for_change();
+}
+
+void Instance::wake_for_change() {
+  restart_stretch_ = true;
+  if (!power_.on()) return;
+  if (!timer_.busy) {
+    if (!running_.empty() || queued() != 0 || !ready_.empty()) start_step();
+    return;
+  }
+  if (!timer_.ff_run) return;  // a single step: the next one, at its end, sees the change
+  const core::SimTime now = engine_->now();
+  const bool in_head = has_head_ && now < timer_.run_start;
+  const std::int64_t j = in_head ? 0 : timer_.completed_iterations_at(now) + 1;
+  if (j >= timer_.run_iterations) return;  // the run ends at that boundary anyway
+  kv_.set_free(run_free_start_ - run_extra_blocks(j));
+  timer_.run_iterations = j;
+  if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(timer_.run_boundary(j), now),
+                                   core::kPriorityStepEnd))
+    throw std::logic_error("a cut decode run had no pending step end");
 }
 
 void Instance::set_tokens_per_step(std::int32_t tokens) {
@@ -469,7 +542,7 @@ void Instance::set_tokens_per_step(std::int32_t tokens) {
 void Instance::power_on() {
   const LoadNotice notice{this};
   power_.set_on(true);
-  if (!timer_.busy && (!running_.empty() || queued() != 0)) start_step();
+  if (!timer_.busy && (!running_.empty() || queued() != 0 || !ready_.empty())) start_step();
 }
 
 void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
@@ -499,6 +572,14 @@ void Instance::check_invariants() const {
     if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
       fail("a prefill does not cover the prompt and the tokens produced so far");
   }
+  for (const auto* list : {&parked_, &ready_})
+    for (std::uint32_t slot : *list) {
+      const RequestState& r = (*pool_)[slot];
+      held += r.kv_blocks;
+      outstanding += tokens_left_here(r);
+      if (r.awaiting_kv != (list == &parked_)) fail("a request in transit is not parked, or the reverse");
+    }
+  held += held_for_transfer_;
   policy_.for_each_waiting([&](std::uint32_t slot) {
     const RequestState& r = (*pool_)[slot];
     if (r.kv_blocks != 0) fail("a waiting request holds blocks");
@@ -562,6 +643,10 @@ void Instance::abandon_all(core::SimTime end) {
   timer_.run_iterations = 1;
   for (std::uint32_t slot : running_) finish_request(slot, RequestStatus::kUnfinished);
   running_.clear();
+  for (auto* list : {&parked_, &ready_}) {
+    for (std::uint32_t slot : *list) finish_request(slot, RequestStatus::kUnfinished);
+    list->clear();
+  }
   policy_.drain([&](std::uint32_t slot) { finish_request(slot, RequestStatus::kUnfinished); });
 }
 

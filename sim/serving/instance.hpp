@@ -62,6 +62,15 @@ class Instance final : public core::EventHandler {
   void accept(std::uint32_t slot);
   // Unified by default. A prefill instance hands each request on to `sink` once its first token is out.
   void set_role(InstanceRole role, HandoffSink* sink = nullptr);
+  // Where requests that leave after their prefill (RequestState::leave_after_prefill, set per request by the
+  // mode router) are handed, and whom a decode instance tells when it has reserved blocks for a request still
+  // in transit. Any instance may run split requests beside whole ones: roles are per request.
+  void set_handoff_sink(HandoffSink* sink) { handoff_ = sink; }
+  // The KV of a request this instance handed on has left: the blocks it held for it are free again.
+  void release_held(std::uint32_t slot);
+  // The KV of a request this instance admitted (blocks reserved, on_kv_reserved) has arrived: it decodes from
+  // the next iteration boundary on.
+  void kv_arrived(std::uint32_t slot);
   InstanceRole role() const { return role_; }
   // Tokens each sequence emits per decode step: 1 for plain decoding; a known count > 1 (speculative decoding
   // under expected acceptance) makes a step write that many tokens' KV and a fast-forwarded run advance each
@@ -95,6 +104,7 @@ class Instance final : public core::EventHandler {
   const SchedulerConfig& config() const { return config_; }
   const InstanceStats& stats() const { return stats_; }
   const perf::PerfModel& perf_model() const { return *model_; }
+  std::int32_t max_context() const { return max_context_; }
   std::int64_t kv_blocks_total() const { return kv_.total(); }
   bool busy() const { return timer_.busy; }
   std::size_t queued() const { return policy_.queued(); }
@@ -118,13 +128,19 @@ class Instance final : public core::EventHandler {
   // output token).
   std::int64_t tokens_left_here(const RequestState& r) const {
     const std::int64_t output = r.spec.output_tokens - r.generated;
-    return (r.prefill_target - r.prefilled) +
-           (role_ == InstanceRole::kPrefill ? std::min<std::int64_t>(1, output) : output);
+    return (r.prefill_target - r.prefilled) + (r.leave_after_prefill ? std::min<std::int64_t>(1, output) : output);
   }
-  // A prefill instance's request whose first token is out leaves here for the hand-off sink.
+  // A split request whose first token is out leaves here for the hand-off sink.
   bool leaves_here(const RequestState& r) const {
-    return role_ == InstanceRole::kPrefill && r.prefill_done() && r.generated < r.spec.output_tokens;
+    return r.leave_after_prefill && r.prefill_done() && r.generated < r.spec.output_tokens;
   }
+  // Requests that hold blocks here and count against max_num_seqs: running, and admitted while their KV is in
+  // transit or arrived and about to join.
+  std::size_t seqs_held() const { return running_.size() + parked_.size() + ready_.size(); }
+  // Something outside this instance changed what its next step boundary decides (blocks freed, a KV arrived): the
+  // next step starts afresh in both modes (stepping restarts its reference stretch; a fast-forwarded run is cut
+  // at its next iteration boundary), which keeps the two modes' clocks identical.
+  void wake_for_change();
   void hand_off(std::uint32_t slot);
   // Calls the load listener when the enclosing call returns, on every path (the instance is settled by then).
   struct LoadNotice {
@@ -217,6 +233,10 @@ class Instance final : public core::EventHandler {
   InstanceStats stats_;
   InstanceRole role_ = InstanceRole::kUnified;
   HandoffSink* handoff_ = nullptr;
+  std::vector<std::uint32_t> parked_;   // admitted, blocks reserved, KV in transit
+  std::vector<std::uint32_t> ready_;    // KV arrived, joining at the next step
+  std::int64_t held_for_transfer_ = 0;  // blocks of handed-on requests whose KV has not left yet
+  bool restart_stretch_ = false;        // see wake_for_change()
   std::int32_t tokens_per_step_ = 1;
   LoadListener* load_listener_ = nullptr;
 };

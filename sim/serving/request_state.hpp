@@ -9,6 +9,11 @@ namespace greenfleet::serving {
 
 enum class RequestStatus : std::uint8_t { kCompleted = 0, kUnfinished = 1, kRejected = 2 };
 
+// How a request is served (chosen per request by the mode router): whole on one instance, or split with its
+// prefill on one instance and its decode on another, the KV crossing the network between them.
+enum class RequestMode : std::uint8_t { kUnified = 0, kDisaggregated = 1 };
+inline const char* to_string(RequestMode m) { return m == RequestMode::kUnified ? "unified" : "disaggregated"; }
+
 // A request in flight: its progress, wherever it runs. Lives in a RequestPool slot from arrival until it is
 // reported, so memory follows the number of requests in flight, not the length of the trace, and an instance can
 // hand it on to another. Observers keep their own per-request data in side tables indexed by the slot.
@@ -31,6 +36,15 @@ struct alignas(64) RequestState {
   core::SimTime first_token = -1;
   core::SimTime completion = -1;
   RequestStatus status = RequestStatus::kUnfinished;
+  // Split requests (read once per hand-off, so kept past the first two cache lines).
+  RequestMode mode = RequestMode::kUnified;
+  bool leave_after_prefill = false;  // its instance hands it on once its first token is out
+  bool awaiting_kv = false;          // admitted by its decode instance, its KV still in transit
+  std::int32_t prefill_instance = -1;
+  std::int32_t decode_instance = -1;  // where it decodes (chosen at arrival)
+  std::int32_t held_blocks = 0;       // blocks its prefill instance holds until the KV has left
+  core::SimTime kv_reserved = -1;     // decode blocks reserved: the transfer starts
+  core::SimTime kv_arrived = -1;      // the transfer ended: it may decode
 
   bool prefill_done() const { return prefilled >= prefill_target; }
   // Tokens whose KV exists (or must be restored): the last generated token's KV is written by the next step.
@@ -40,7 +54,7 @@ struct alignas(64) RequestState {
   std::int32_t remaining_output() const { return spec.output_tokens - generated; }
 };
 
-static_assert(sizeof(RequestState) == 128, "RequestState changed: update the reset in RequestPool::acquire");
+static_assert(sizeof(RequestState) == 192, "RequestState changed: update the reset in RequestPool::acquire");
 
 // Slots recycled through a free list: no allocation per request once the pool has grown to the peak in flight.
 class RequestPool {
@@ -58,6 +72,11 @@ class RequestPool {
       r.swapped = r.decoding = r.kv_inbound = false;
       r.first_scheduled = r.first_token = r.completion = -1;
       r.status = RequestStatus::kUnfinished;
+      r.mode = RequestMode::kUnified;
+      r.leave_after_prefill = r.awaiting_kv = false;
+      r.prefill_instance = r.decode_instance = -1;
+      r.held_blocks = 0;
+      r.kv_reserved = r.kv_arrived = -1;
     } else {
       slot = static_cast<std::uint32_t>(slots_.size());
       slots_.emplace_back();

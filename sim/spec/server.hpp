@@ -19,6 +19,13 @@ struct ServerSku {
   double nic_gbps = 0;   // Gb/s
   double chassis_w = 0;  // board, BMC and fans while on
   double nic_w = 0;
+  // How the GPUs connect (hardware_catalog/network.yaml link kinds): the scale-up fabric ("" = none: GPUs talk
+  // over PCIe), the PCIe generation of the GPU slots and how many GPUs share one PCIe switch (each switch with
+  // its share of the NICs), and the kind of the scale-out NICs (their total bandwidth is nic_gbps).
+  std::string scale_up_link;
+  std::string pcie_link = "pcie4-x16";
+  int gpus_per_pcie_switch = 2;
+  std::string nic_link = "eth-100g";
 };
 
 }  // namespace greenfleet::spec

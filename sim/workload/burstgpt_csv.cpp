@@ -14,6 +14,7 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy
   if (!rows_.next_line()) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
+  header_.assign(fields_.begin(), fields_.end());
   for (int i = 0; i < ncols_; ++i) {
     text::reject_repeated_column(rows_, fields_, i, {"Timestamp", "Model", "Request tokens", "Response tokens"});
     if (fields_[i] == "Timestamp")
@@ -30,6 +31,12 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy
         fmt::format("{}:1: header '{}' lacks a column: expected Timestamp, Model, Request tokens "
                     "and Response tokens",
                     path, text::clip(rows_.line())));
+}
+
+bool BurstGptCsvSource::select_column(const std::string& name) {
+  for (int i = 0; i < ncols_; ++i)
+    if (header_[static_cast<std::size_t>(i)] == name) return col_selected_ = i, true;
+  return false;
 }
 
 bool BurstGptCsvSource::next(RequestSpec& out) {

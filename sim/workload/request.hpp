@@ -1,5 +1,7 @@
 #pragma once
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/core/time.hpp"
@@ -15,6 +17,9 @@ struct RequestSpec {
   std::int32_t prompt_tokens = 0;
   std::int32_t output_tokens = 0;
   RequestClass cls = RequestClass::kOnline;
+  // Index into the experiment's workload classes (`workload.classes`; 0 when none are configured): which
+  // deployment serves the request and which SLO judges it. Sits in the padding after `cls`.
+  std::uint16_t workload_class = 0;
   core::SimTime deadline = -1;  // offline requests: latest acceptable completion; -1 when none
   // Mooncake prefix-block hash ids (512-token blocks), kept for prefix-cache work; empty for other traces.
   // Copy-assignment reuses capacity, so streaming them does not allocate per request in steady state.
@@ -30,6 +35,7 @@ inline void set_online_request(RequestSpec& out, std::uint64_t id, core::SimTime
   out.prompt_tokens = prompt;
   out.output_tokens = output;
   out.cls = RequestClass::kOnline;
+  out.workload_class = 0;
   out.deadline = -1;
   out.prefix_hashes.clear();
 }
@@ -43,6 +49,11 @@ class RequestSource {
   virtual bool next(RequestSpec& out) = 0;
   // Rows skipped because they were malformed (only with on_bad_row: skip).
   virtual std::uint64_t skipped_rows() const { return 0; }
+  // Sources with named columns (BurstGPT) can report one column's value for each request: select it once before
+  // the first next() (false when the source has no such column), then column_value() is the value of the
+  // request last returned, valid until the next call to next().
+  virtual bool select_column(const std::string& /*name*/) { return false; }
+  virtual std::string_view column_value() const { return {}; }
   // Rows outside the selected window or past max_requests are not "skipped": they are simply not selected.
 };
 

@@ -1,0 +1,146 @@
+#include "sim/network/flows.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "sim/core/event.hpp"
+
+namespace greenfleet::network {
+
+namespace {
+constexpr std::uint32_t kTargetStart = 0;  // payload: the flow, whose latency has passed
+constexpr std::uint32_t kTargetEnd = 1;    // payload: the generation it was scheduled in
+}  // namespace
+
+FlowModel::FlowModel(core::Engine* engine, const Topology* topology)
+    : engine_(engine),
+      topology_(topology),
+      capacity_(topology->links().size(), 0.0),
+      crossing_(topology->links().size(), 0) {
+  kind_ = engine_->register_kind(this);
+}
+
+std::uint32_t FlowModel::start_flow(const Path& path, double bytes, FlowSink* sink, std::uint64_t tag) {
+  if (!(bytes >= 0) || !std::isfinite(bytes)) throw std::logic_error("network: a flow needs a finite byte count");
+  std::uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& f = flows_[id];
+  f = Flow{};
+  f.path = &path;
+  f.bytes = f.remaining = bytes;
+  f.start = engine_->now();
+  f.sink = sink;
+  f.tag = tag;
+  // Network events order like arrivals: a transfer ending in the same nanosecond as a step is seen by the step
+  // after it, in stepping and in fast-forward alike (Instance::wake_for_change()).
+  engine_->schedule(f.start + path.latency, core::kPriorityArrival, kind_, kTargetStart, id);
+  return id;
+}
+
+void FlowModel::advance(core::SimTime now) {
+  if (now == last_update_) return;
+  const double dt = core::to_seconds(now - last_update_);
+  for (std::uint32_t id : active_) {
+    Flow& f = flows_[id];
+    f.remaining = std::max(0.0, f.remaining - f.rate * dt);
+  }
+  last_update_ = now;
+}
+
+void FlowModel::reschedule() {
+  ++generation_;
+  if (active_.empty()) return;
+  const auto& links = topology_->links();
+  // Progressive filling over the links the moving flows cross.
+  used_.clear();
+  for (std::uint32_t id : active_) {
+    Flow& f = flows_[id];
+    f.frozen = false;
+    for (std::uint32_t k : f.path->links) {
+      if (crossing_[k] == 0) used_.push_back(k), capacity_[k] = links[k].bytes_per_second;
+      ++crossing_[k];
+    }
+  }
+  std::size_t unfrozen = active_.size();
+  while (unfrozen > 0) {
+    std::uint32_t bottleneck = 0;
+    double share = std::numeric_limits<double>::infinity();
+    for (std::uint32_t k : used_)
+      if (crossing_[k] > 0 && capacity_[k] / crossing_[k] < share)
+        share = capacity_[k] / crossing_[k], bottleneck = k;
+    for (std::uint32_t id : active_) {
+      Flow& f = flows_[id];
+      if (f.frozen) continue;
+      const auto& p = f.path->links;
+      if (std::find(p.begin(), p.end(), bottleneck) == p.end()) continue;
+      f.rate = share;
+      f.frozen = true;
+      --unfrozen;
+      for (std::uint32_t k : p) capacity_[k] = std::max(0.0, capacity_[k] - share), --crossing_[k];
+    }
+  }
+  // Projected ends at these rates, rounded up to the next nanosecond.
+  const core::SimTime now = engine_->now();
+  core::SimTime first = core::kTimeMax;
+  for (std::uint32_t id : active_) {
+    Flow& f = flows_[id];
+    const double ns = f.remaining / f.rate * 1e9;
+    if (!(ns < 1e18)) {  // no bandwidth left to it (cannot happen with positive capacities): waits for a change
+      f.end_at = core::kTimeMax;
+      continue;
+    }
+    f.end_at =
+        now + std::max<core::SimTime>(0, static_cast<core::SimTime>(std::ceil(ns - std::max(1e-6, ns * 1e-13))));
+    first = std::min(first, f.end_at);
+  }
+  if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityArrival, kind_, kTargetEnd, generation_);
+}
+
+void FlowModel::finish(std::uint32_t id, core::SimTime now) {
+  Flow& f = flows_[id];
+  done_.emplace_back(f.sink, Transfer{f.tag, f.start, now, f.bytes, f.bytes * f.path->joules_per_byte});
+  f.remaining = 0;
+  f.rate = 0;
+  free_.push_back(id);
+  ++completed_;
+}
+
+void FlowModel::on_event(const core::Event& e) {
+  const core::SimTime now = engine_->now();
+  done_.clear();
+  if (e.target == kTargetStart) {
+    const auto id = static_cast<std::uint32_t>(e.payload);
+    const Flow& f = flows_[id];
+    if (f.path->links.empty() || f.bytes == 0) {
+      finish(id, now);
+    } else {
+      advance(now);
+      active_.push_back(id);
+      reschedule();
+    }
+  } else {
+    if (e.payload != generation_) return;  // rates changed since: a newer event is pending
+    advance(now);
+    std::size_t kept = 0;
+    for (std::uint32_t id : active_) {
+      if (flows_[id].end_at <= now)
+        finish(id, now);
+      else
+        active_[kept++] = id;
+    }
+    active_.resize(kept);
+    reschedule();
+  }
+  // Sinks are told last, with the model consistent: they may start new flows (which only schedule events).
+  for (const auto& [sink, t] : done_) sink->on_flow_done(t);
+}
+
+}  // namespace greenfleet::network

@@ -1,0 +1,53 @@
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/core/engine.hpp"
+#include "sim/energy/carbon_signal.hpp"
+#include "sim/energy/ledger.hpp"
+#include "sim/serving/instance.hpp"
+
+namespace greenfleet::routing {
+
+// An estimate of serving some work on one instance: how long it takes and what it emits.
+struct Estimate {
+  double seconds = 0;
+  double joules = 0;    // GPU energy of the instance's devices, at the wall (PUE not included)
+  double carbon_g = 0;  // operational (joules x CI now x PUE) plus embodied carbon of the devices' time
+};
+
+// What a router may read besides the instances themselves: the clock, each site's grid carbon intensity and PUE
+// now, and estimates of time, energy and carbon from the same performance and power models that price the run
+// (an instance's perf model; its server's GPU power and embodied rates as the carbon ledger uses them). It is a
+// read-only view built by the simulation; routers keep no pointer into it past a decision.
+class RoutingContext {
+ public:
+  // `servers` and `signals` (by site) must outlive the context; `server_of` maps instance id -> server index.
+  RoutingContext(const core::Engine* engine, const std::vector<energy::ServerPower>* servers,
+                 std::vector<std::int32_t> server_of)
+      : engine_(engine), servers_(servers), server_of_(std::move(server_of)) {}
+  RoutingContext() = default;  // for tests of routers that read nothing but the instances
+
+  core::SimTime now() const { return engine_ ? engine_->now() : 0; }
+  // Grid carbon intensity (gCO2e/kWh) and PUE at the site of `instance` now.
+  double carbon_intensity(const serving::Instance& instance) const;
+  double pue(const serving::Instance& instance) const;
+
+  // A prefill of `prompt_tokens` alone on `instance` (the prompt's whole KV computed in one step).
+  Estimate prefill(const serving::Instance& instance, std::int32_t prompt_tokens) const;
+  // `tokens` decode iterations of a batch of `batch` sequences whose total context starts at `context` and grows
+  // by `batch` per iteration, on `instance`; energy and carbon are the batch's, shared by its sequences.
+  Estimate decode(const serving::Instance& instance, std::int32_t batch, std::int64_t context,
+                  std::int64_t tokens) const;
+
+ private:
+  const energy::ServerPower& server(const serving::Instance& instance) const;
+  Estimate price(const serving::Instance& instance, double seconds, double gpu_w) const;
+
+  const core::Engine* engine_ = nullptr;
+  const std::vector<energy::ServerPower>* servers_ = nullptr;
+  std::vector<std::int32_t> server_of_;
+};
+
+}  // namespace greenfleet::routing
