@@ -156,6 +156,8 @@ def kind(p):
         return "vidur"
     if first.startswith("cpu "):
         return "cpu"
+    if "ML.ENERGY v3 replay" in first or "ML.ENERGY 2023" in first:
+        return "mlenergy"
     if first.startswith("roofline fallback"):
         return "fallback"
     if first.startswith("decode power"):
@@ -216,6 +218,7 @@ def cpu_summary():
 def _():
     parts, elided = [], None
     notes = {"vidur": '[... the Vidur operator path\'s tables: under "Calibration from Vidur operator timings" below ...]',
+             "mlenergy": '[... the ML.ENERGY v3 and 2023 replays: under "ML.ENERGY v3 replay" and "Old GPUs" below ...]',
              "cpu": "[... the CPU inference model's tables: docs/CPU_MODEL.md ...]"}
     for p in validate()[0]:
         k = kind(p)
@@ -232,6 +235,40 @@ def _():
 @producer("validate-vidur", data=True)
 def _():
     return fence("\n\n".join(p for p in validate()[0] if kind(p) == "vidur"))
+
+
+@producer("validate-mlenergy", data=True)
+def _():
+    return fence(paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]))
+
+
+@producer("validate-mlenergy-2023", data=True)
+def _():
+    return fence(paragraph(lambda p: "ML.ENERGY 2023" in p.splitlines()[0]))
+
+
+@producer("mlenergy-held-count", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
+    return line.split()[4]
+
+
+@producer("mlenergy-held-w", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
+    return f"{float(line.split()[-1]):.1f}%"
+
+
+@producer("mlenergy-held-itl", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
+    return f"{float(line.split()[5]):.1f}%"
+
+
+@producer("mlenergy-held-j", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
+    return f"{float(line.split()[9]):.1f}%"
 
 
 @producer("validate-cpu", data=True)

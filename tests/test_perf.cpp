@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <memory>
+
+#include "sim/perf/calibrated.hpp"
 #include "sim/perf/roofline.hpp"
+#include "sim/perf/scaled.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -78,4 +82,29 @@ TEST_CASE("tensor parallelism speeds up steps but pays all-reduces") {
   const double t4 = tp4.decode_step_seconds(32, 32 * 1000), t8 = tp8.decode_step_seconds(32, 32 * 1000);
   CHECK(t8 < t4);
   CHECK(t8 > t4 / 2);  // overhead and communication do not shrink
+}
+
+TEST_CASE("step_time_scale multiplies every step and keeps decode runs summable in closed form") {
+  spec::CalibrationCoefficients k;
+  k.decode_floor = 0.03, k.decode_fixed = 0.025, k.per_decode_seq = 4e-4, k.per_decode_ctx = 4e-8;
+  k.prefill_floor = 0.05, k.per_prefill_token = 1e-4, k.per_attn_ctx = 4e-9;
+  const perf::CalibratedModel base(k);
+  const auto scaled = perf::scaled(std::make_unique<perf::CalibratedModel>(k), 1.3);
+  CHECK(scaled->kind() == "calibrated");
+  perf::BatchShape s;
+  s.prefill_tokens = 4000, s.prefill_seqs = s.prefill_final_chunks = 1, s.prefill_attn_ctx = 4000.0 * 4001 / 2;
+  s.decode_seqs = 12, s.decode_ctx = 12000;
+  CHECK(scaled->step_cost(s).seconds == doctest::Approx(1.3 * base.step_cost(s).seconds));
+  CHECK(scaled->step_cost(s).busy_seconds == doctest::Approx(1.3 * base.step_cost(s).busy_seconds));
+  CHECK(scaled->step_cost(s).prefill_share == doctest::Approx(base.step_cost(s).prefill_share));
+  for (int batch : {1, 12, 64}) {  // below and above the decode floor
+    double sum = 0;
+    for (int i = 0; i < 300; ++i) sum += scaled->decode_step_seconds(batch, 1000LL * batch + i * batch);
+    CHECK(scaled->decode_run_seconds(batch, 1000LL * batch, 300) == doctest::Approx(sum).epsilon(1e-12));
+    CHECK(sum == doctest::Approx(1.3 * base.decode_run_seconds(batch, 1000LL * batch, 300)).epsilon(1e-12));
+  }
+  // A scale of 1 returns the model itself.
+  auto model = std::make_unique<perf::CalibratedModel>(k);
+  const perf::PerfModel* raw = model.get();
+  CHECK(perf::scaled(std::move(model), 1.0).get() == raw);
 }

@@ -1,5 +1,6 @@
 #include "sim/calibration/operator_model.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "sim/perf/ring_all_reduce.hpp"
@@ -16,12 +17,12 @@ OperatorModel::OperatorModel(OperatorModelSpec spec) : spec_(std::move(spec)) {
   const double heads = m.heads / tp;
   // Prefill attention: QK^T and AV, 2 FLOPs per multiply-add each, per head and attended position.
   flop_s_per_position_ = layers_ * 4.0 * heads * m.head_dim / (spec_.gpu.fp16_tflops * 1e12);
-  // Decode attention: vLLM's paged-attention kernel runs one thread block per query head, each reading the
-  // keys and values of its KV head (csrc/attention/attention_kernels: kv_head_idx = head_idx /
-  // num_queries_per_kv), so the bytes streamed scale with the query heads; a KV head shared by several query
-  // heads is read once per head unless the cache catches it, which the fitted factor absorbs.
-  read_s_per_ctx_ =
-      layers_ * 2.0 * heads * m.head_dim * m.bytes_per_param / (spec_.gpu.memory_bandwidth_gbps * 1e9);
+  // Decode attention: the keys and values of the context are streamed once per KV head, as FlashAttention- and
+  // FlashInfer-class decode kernels (and vLLM's since its V1 engine) do with grouped queries: the query heads of
+  // a group share one read. ML.ENERGY v3 shows it: charged per query head, its long-context decode steps would
+  // need more than the H100's peak bandwidth (docs/MODELS.md, "Decode attention").
+  read_s_per_ctx_ = layers_ * 2.0 * kv_heads_per_shard(m, spec_.tensor_parallel) * m.head_dim * m.bytes_per_param /
+                    (spec_.gpu.memory_bandwidth_gbps * 1e9);
   if (spec_.tensor_parallel > 1) {
     // Two ring all-reduces per layer (after attention and after the MLP) of one token's activations each.
     const double all_reduces = 2.0 * layers_;
@@ -63,6 +64,8 @@ perf::DecodeCost OperatorModel::decode_cost(std::int32_t batch) const {
   d.b1 = d.b2 = per_decode_ctx_s();
   return d;
 }
+
+double kv_heads_per_shard(const spec::LlmModel& m, int tp) { return std::max(1, (m.kv_heads + tp - 1) / tp); }
 
 perf::BatchShape whole_prompts_prefill(std::int64_t tokens, std::int64_t prompt) {
   perf::BatchShape s;

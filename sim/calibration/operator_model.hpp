@@ -54,6 +54,10 @@ class OperatorModel final : public perf::PerfModel {
   double ring_s_per_token_ = 0;
 };
 
+// KV heads held by one TP shard: heads are split across shards, and replicated where there are fewer heads
+// than shards (vLLM's rule for grouped-query attention).
+double kv_heads_per_shard(const spec::LlmModel& m, int tp);
+
 // A prefill-only step of `tokens / prompt` whole prompts of `prompt` tokens each, as the stack fit and the
 // derivation price it.
 perf::BatchShape whole_prompts_prefill(std::int64_t tokens, std::int64_t prompt);

@@ -21,7 +21,7 @@ struct StackFit {
   std::string architecture, source;
   double step_overhead_s = 0;        // per step: scheduling, sampling, launches
   double attn_compute_factor = 0;    // 1 / compute efficiency of prefill attention
-  double attn_bandwidth_factor = 0;  // 1 / bandwidth efficiency of decode attention
+  double attn_bandwidth_factor = 0;  // 1 / bandwidth efficiency of decode attention (KV read per KV head)
   double hop_latency_s = 0;          // per ring step of each all-reduce
   double ring_byte_factor = 0;       // multiples of the ideal ring transfer time over the catalog link
   int training_points = 0;
@@ -32,10 +32,12 @@ struct StackFit {
 
 // Fits a StackFit for one GPU architecture: for each training step of each measured set (prefill steps, and
 // the mean decode step of generations that ran in full) the target is the measured time less the bare
-// operator sum of `bare` (a model with a zero StackFit), and the features are one step, the prefill attention
-// FLOP time, the decode KV read time, the ring steps and the ring time; weighted least squares on relative
-// error (weights 1 / measured), coefficients non-negative.
+// operator sum of `bare` (a model with a zero StackFit) and, for decode steps, less the KV read time at the
+// given `attn_bandwidth_factor` (fitted elsewhere: in SplitwiseSim's decode steps the context moves in lockstep
+// with the batch, so the term is not identified there); the features are one step, the prefill attention FLOP
+// time, the ring steps and the ring time; weighted least squares on relative error (weights
+// 1 / measured), coefficients non-negative.
 StackFit fit_stack(const std::string& architecture, const std::string& source,
-                   const std::vector<std::pair<OperatorModel, MeasuredSet>>& bare);
+                   const std::vector<std::pair<OperatorModel, MeasuredSet>>& bare, double attn_bandwidth_factor);
 
 }  // namespace greenfleet::calibration

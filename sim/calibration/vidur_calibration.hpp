@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sim/calibration/held_out.hpp"
+#include "sim/calibration/ml_energy_replay.hpp"
 #include "sim/calibration/operator_fit.hpp"
 #include "sim/calibration/operator_model.hpp"
 #include "sim/calibration/stack_fit.hpp"
@@ -56,6 +57,7 @@ struct SplitwiseCheck {
 
 struct VidurCalibration {
   std::vector<AllReduceEntry> all_reduce;
+  DecodeAttentionFit decode_attention;     // from ML.ENERGY v3, used by every stack
   std::map<std::string, StackFit> stacks;  // by GPU architecture
   std::vector<VidurEntry> entries;         // by GPU, model, TP
   std::vector<SplitwiseCheck> checks;

@@ -60,8 +60,10 @@ void print_footer(const calibration::VidurCalibration& v) {
                s.training_points, s.step_overhead_s * 1e3, s.compute_efficiency(), s.bandwidth_efficiency(),
                s.hop_latency_s * 1e6, s.ring_byte_factor, s.training.median_ape, s.training.p90_ape);
   fmt::print(
-      "attn comp / attn bw: efficiency of prefill attention (peak FP16) and decode attention (peak\n"
-      "bandwidth, KV read per query head); errors on the training steps\n");
+      "attn comp / attn bw: efficiency of prefill attention (peak FP16, fitted here) and of decode attention\n"
+      "(peak bandwidth, KV read per KV head: the median of {} ML.ENERGY v3 GPQA/chat pairs, not fitted here);\n"
+      "errors on the training steps\n",
+      v.decode_attention.pairs.size());
   fmt::print(
       "\n{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>6} {:>9} {:>9}   operator model vs SplitwiseSim held-out\n",
       "gpu", "model", "tp", "steps", "median%", "p90%", "e2e", "median%", "p90%");

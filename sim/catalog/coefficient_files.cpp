@@ -19,6 +19,7 @@ std::string coefficients_yaml(const spec::CalibrationCoefficients& c) {
   s += fmt::format("per_prefill_token_s: {:.10g}\nper_attn_ctx_s: {:.10g}\n", c.per_prefill_token, c.per_attn_ctx);
   s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\n", c.decode_floor, c.decode_fixed);
   s += fmt::format("per_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n", c.per_decode_seq, c.per_decode_ctx);
+  if (c.step_overhead > 0) s += fmt::format("step_overhead_s: {:.10g}\n", c.step_overhead);
   s += "fit:                          # absolute percentage errors on held-out points (docs/MODELS.md)\n";
   s += fmt::format("  training_points: {}\n  held_out_points: {}\n", c.training_points, c.held_out_points);
   s += fmt::format("  held_out_median_ape: {:.3f}\n", c.held_out_median_ape);
@@ -45,6 +46,7 @@ spec::CalibrationCoefficients load_coefficients(const std::string& file) {
   c.decode_fixed = n.get_double("decode_fixed_s", std::nullopt, 0, 1e3);
   c.per_decode_seq = n.get_double("per_decode_seq_s", std::nullopt, 0, 1);
   c.per_decode_ctx = n.get_double("per_decode_ctx_s", std::nullopt, 0, 1);
+  c.step_overhead = n.get_double("step_overhead_s", 0.0, 0, 1);
   config::ConfigNode fit = n.child("fit");
   c.training_points = static_cast<int>(fit.get_int("training_points", std::nullopt, 0));
   c.held_out_points = static_cast<int>(fit.get_int("held_out_points", std::nullopt, 0));

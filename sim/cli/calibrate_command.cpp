@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <tuple>
 
 #include "sim/calibration/cpu_calibration_report.hpp"
+#include "sim/calibration/ml_energy_replay.hpp"
 #include "sim/calibration/power_calibration.hpp"
+#include "sim/calibration/sample_stats.hpp"
 #include "sim/calibration/splitwise_calibration.hpp"
 #include "sim/calibration/vidur_report.hpp"
 #include "sim/catalog/catalog.hpp"
@@ -103,6 +107,77 @@ void write_power_curves(const Options& o, text::FileBatch& files) {
   }
 }
 
+// ML.ENERGY v3 configurations replayed through the step model and the power curve the simulator uses: per model,
+// task and TP degree, training and held-out models apart (the split is by model: ml_energy_replay.cpp).
+void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
+  std::map<std::string, int> skipped;
+  const auto configs = calibration::read_ml_energy_configs(
+      o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv", catalog, skipped);
+  fmt::print(
+      "\n{:<34} {:<13} {:>2} {:>4} {:>5} {:>7} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6}   ML.ENERGY v3 replay "
+      "(H100)\n",
+      "model", "task", "tp", "set", "rows", "ITL med", "p90", "bias", "tput med", "J/tok", "p90", "bias", "W med");
+  std::map<std::tuple<bool, std::string, std::string, int>, std::vector<const calibration::MlEnergyConfig*>>
+      groups;
+  std::vector<const calibration::MlEnergyConfig*> all[2];
+  for (const auto& c : configs) {
+    groups[{c.held_out, c.model_id, c.task, c.tp}].push_back(&c);
+    all[c.held_out].push_back(&c);
+  }
+  auto row = [&](const std::string& model, const std::string& task, const std::string& tp, bool held_out,
+                 const std::vector<const calibration::MlEnergyConfig*>& rows) {
+    const auto e = calibration::ml_energy_errors(catalog, rows);
+    fmt::print(
+        "{:<34} {:<13} {:>2} {:>4} {:>5} {:>7.2f} {:>6.2f} {:>+6.1f} {:>7.2f} {:>7.2f} {:>6.2f} {:>+6.1f} "
+        "{:>6.2f}\n",
+        model, task, tp, held_out ? "held" : "fit", rows.size(), e.itl.median_ape, e.itl.p90_ape, e.itl_bias,
+        e.throughput.median_ape, e.j_per_token.median_ape, e.j_per_token.p90_ape, e.j_bias, e.gpu_w.median_ape);
+  };
+  for (const auto& [key, rows] : groups)
+    row(std::get<1>(key), std::get<2>(key), std::to_string(std::get<3>(key)), std::get<0>(key), rows);
+  row("all training models", "", "", false, all[0]);
+  row("all held-out models", "", "", true, all[1]);
+  int n = 0;
+  for (const auto& [id, count] : skipped) n += count;
+  fmt::print(
+      "ITL: the decode step at the measured mean batch vs the median ITL; tput: output tokens/s with the\n"
+      "prompts of replacing requests spread over the steps; J/tok: GPU energy per output token as the ledger\n"
+      "prices steps; W: the mean GPU power of those steps; absolute percentage errors; bias: median signed\n"
+      "error, positive when the prediction is high;\n"
+      "{} rows of other models skipped (not in the catalog, or attention no model here prices)\n",
+      n);
+}
+
+// ML.ENERGY's 2023 batch-1 runs of LLaMA-shaped 7B/13B models on the A100, A40 and V100, replayed through the
+// step model and power curve a simulation uses there: how old GPUs are priced.
+void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) {
+  const auto rows =
+      calibration::read_ml_energy_2023_rows(o.data_dir + "/profiling/ml_energy/legacy_2023", catalog);
+  fmt::print("\n{:<15} {:<12} {:>4} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}   ML.ENERGY 2023 (batch 1)\n", "gpu",
+             "model", "rows", "ITL ms", "pred ms", "ITL%", "J/tok", "pred", "J/tok%");
+  std::map<std::pair<std::string, std::string>, std::vector<const calibration::MlEnergy2023Row*>> groups;
+  for (const auto& r : rows) groups[{r.gpu, r.model}].push_back(&r);
+  for (const auto& [key, group] : groups) {
+    const auto model = calibration::calibrated_or_fallback(catalog, key.first, key.second, 1);
+    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err;
+    for (const auto* r : group) {
+      const auto p =
+          calibration::predict_ml_energy_2023(*model, catalog.gpu(r->gpu), catalog.power_curve(r->gpu), *r);
+      itl.push_back(r->itl_s * 1e3), itl_pred.push_back(p.itl_s * 1e3);
+      j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
+      itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
+      j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
+    }
+    fmt::print("{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f}\n", key.first,
+               key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
+               calibration::sample_median(itl_err), calibration::sample_median(j),
+               calibration::sample_median(j_pred), calibration::sample_median(j_err));
+  }
+  fmt::print(
+      "medians over the fine-tunes of each shape (LLaMA-1/Llama-2 7B and 13B); signed errors, positive when the\n"
+      "prediction is high; the power curves of these GPUs take their small-batch level from these rows\n");
+}
+
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
@@ -185,6 +260,8 @@ int validate_command(const std::vector<std::string>& args) {
     const auto held = std::count_if(marked.begin(), marked.end(), [](const auto& p) { return p.held_out; });
     fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, held);
   }
+  validate_ml_energy(o, catalog);
+  validate_ml_energy_2023(o, catalog);
   missing += calibration::validate_cpu_calibrations(o.catalog);
   fmt::print(
       "\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct\n"

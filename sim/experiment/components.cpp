@@ -3,6 +3,7 @@
 #include "sim/perf/calibrated.hpp"
 #include "sim/perf/carried_efficiency.hpp"
 #include "sim/perf/roofline.hpp"
+#include "sim/perf/scaled.hpp"
 #include "sim/routing/mode_router.hpp"
 #include "sim/routing/router.hpp"
 #include "sim/workload/azure_csv.hpp"
@@ -24,6 +25,9 @@ std::vector<core::ParamSpec> roofline_params() {
       core::duration_param("step_overhead", core::kMillisecond, 0, "fixed cost of every model iteration"),
       core::duration_param("allreduce_latency", 8 * core::kMicrosecond, 0,
                            "latency of each tensor-parallel all-reduce (two per layer)"),
+      core::number_param("step_time_scale", 1.0, 0.01, 100.0,
+                         "multiplies every step time (sensitivity of hardware priced without its own "
+                         "measurements, e.g. old GPUs; ours: 1)"),
   };
 }
 
@@ -51,13 +55,15 @@ PerfModelRegistry make_perf_models() {
         "The coefficients in models/calibration/ for the GPU, model and TP; elsewhere the fallback: a roofline "
         "with efficiencies carried from calibrated GPUs of the same architecture.",
         calibrated, [](const core::ParamValues& p, const PerfContext& c) -> std::unique_ptr<perf::PerfModel> {
+          const double scale = p.get_number("step_time_scale");
           if (const auto* cal = c.catalog.calibration(c.gpu.id, c.model_id, c.tensor_parallel))
-            return std::make_unique<perf::CalibratedModel>(*cal);
+            return perf::scaled(std::make_unique<perf::CalibratedModel>(*cal), scale);
           // The fallback (`fallback: error` was refused at load): this model's entries first, where any.
           const auto carried = perf::carried_efficiency(
               c.catalog.calibrated_entries(), {c.gpu.architecture, c.tensor_parallel, c.model_id, "", false});
-          return std::make_unique<perf::RooflineModel>(c.model, c.gpu, c.tensor_parallel,
-                                                       perf::with_carried(roofline_from(p), carried));
+          return perf::scaled(std::make_unique<perf::RooflineModel>(c.model, c.gpu, c.tensor_parallel,
+                                                                    perf::with_carried(roofline_from(p), carried)),
+                              scale);
         });
   r.add("roofline",
         "Compute time at the effective FLOP rate or memory time at the effective bandwidth, whichever is larger, "
@@ -65,7 +71,9 @@ PerfModelRegistry make_perf_models() {
         "reconstruction, not measurements.",
         roofline_params(),
         [](const core::ParamValues& p, const PerfContext& c) -> std::unique_ptr<perf::PerfModel> {
-          return std::make_unique<perf::RooflineModel>(c.model, c.gpu, c.tensor_parallel, roofline_from(p));
+          return perf::scaled(
+              std::make_unique<perf::RooflineModel>(c.model, c.gpu, c.tensor_parallel, roofline_from(p)),
+              p.get_number("step_time_scale"));
         });
   return r;
 }

@@ -465,11 +465,21 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
     dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
     config::ConfigNode sch = d.child_or_empty("scheduler");
+    // An engine preset changes the defaults of the keys below; keys set explicitly override it
+    // (docs/EXPERIMENTS.md, "Engine presets").
+    const std::string preset =
+        sch.get_choice("preset", {"greenfleet", "vllm-v0", "vllm-v1"}, std::string("greenfleet"));
+    const bool vllm = preset != "greenfleet";
     dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs", 256, 1, 65536));
     dep.max_num_seqs_where = sch.where("max_num_seqs");
+    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", preset != "vllm-v0");
+    // vLLM's SchedulerConfig: without chunked prefill the step budget is max(max_model_len, 2048), so a prompt
+    // of any admissible length fits one step; with it, 2048.
+    const std::int64_t default_budget = vllm && !dep.scheduler.chunked_prefill
+                                            ? std::max<std::int64_t>(catalog.model(dep.model).max_context, 2048)
+                                            : 2048;
     dep.scheduler.max_batched_tokens =
-        static_cast<std::int32_t>(sch.get_int("max_batched_tokens", 2048, 1, 1 << 24));
-    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", true);
+        static_cast<std::int32_t>(sch.get_int("max_batched_tokens", default_budget, 1, 1 << 24));
     dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
     dep.scheduler.kv_allocation =
         sch.get_choice("kv_allocation", {"on_demand", "reserve"}, std::string("on_demand")) == "reserve"
@@ -563,6 +573,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       f.fail("residual_life", "must not exceed the entry's gpu_lifetime");
     lifetimes.push_back(
         {gpu_life, host_life, e.residual_life > 0 && gpu_life == 0 ? f.where("residual_life") : ""});
+    e.gpu_power_scale = f.get_double("gpu_power_scale", 1.0, 0.01, 100.0);
     config::ConfigNode pw = f.child_or_empty("power");
     e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
     e.power = power_policies().create(e.power_policy, config::read_params(pw, power_policies().all_params()));
@@ -704,6 +715,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   x.carbon.host_cores_per_busy_instance = cb.get_double("host_cores_per_busy_instance", 1.0, 0, 1024);
   x.carbon.calibrated_gpu_power =
       cb.get_choice("gpu_power", {"calibrated", "constants"}, std::string("calibrated")) == "calibrated";
+  x.carbon.psu_efficiency = cb.get_double("psu_efficiency", 1.0, 0.5, 1.0);
+  x.carbon.vr_overhead = cb.get_double("vr_overhead", 1.0, 1.0, 2.0);
   cb.finish();
 
   if (auto net = root.maybe_child("network")) {

@@ -85,6 +85,9 @@ struct CarbonConfig {
   std::string gpu_method = "ecoserve";  // ecoserve | act
   double host_cores_per_busy_instance = 1;
   bool calibrated_gpu_power = true;  // decode power vs batch from models/calibration/power/ where available
+  // Power delivery: the wall draws (components' power) x vr_overhead / psu_efficiency (GreenSKU: 0.95 and 1.05);
+  // 1 and 1 (the default) count component power only.
+  double psu_efficiency = 1, vr_overhead = 1;
 };
 
 struct FleetEntry {
@@ -103,6 +106,7 @@ struct FleetEntry {
   core::SimTime residual_life = 0;                       // 0: none
   // The span the GPUs' embodied carbon is spread over (meaningless when sunk).
   core::SimTime gpu_amortisation() const { return residual_life > 0 ? residual_life : gpu_lifetime; }
+  double gpu_power_scale = 1;  // multiplies its GPUs' power (idle, prefill, decode): sensitivity studies
 };
 
 struct DeploymentConfig {

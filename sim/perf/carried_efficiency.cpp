@@ -44,7 +44,7 @@ CarriedEfficiency carried_efficiency_where(std::span<const spec::CalibratedEntry
   // one.
   const spec::RooflineParams defaults;
   CarriedEfficiency e;
-  double bw = 0, comp = 0;
+  double bw = 0, comp = 0, overhead = 0;
   for (const spec::CalibratedEntry& entry : entries) {
     const spec::CalibrationCoefficients& c = *entry.coefficients;
     if (c.gpu == query.exclude_gpu || c.tensor_parallel != tp) continue;
@@ -59,17 +59,20 @@ CarriedEfficiency carried_efficiency_where(std::span<const spec::CalibratedEntry
                                                           gpu.link_bandwidth_gbps * 1e9) +
                                   defaults.allreduce_latency_s;
     const double comm = c.tensor_parallel > 1 ? 2.0 * m.layers * per_all_reduce : 0.0;
-    const double weight_read_s = c.decode_floor - defaults.step_overhead_s - comm;
+    // The entry's own step overhead where its derivation separated it, else the roofline's default.
+    const double step_overhead = c.step_overhead > 0 ? c.step_overhead : defaults.step_overhead_s;
+    const double weight_read_s = c.decode_floor - step_overhead - comm;
     if (weight_read_s <= 0) continue;
     bw += std::clamp(m.weight_bytes() / t / (gpu.memory_bandwidth_gbps * 1e9 * weight_read_s), 0.05, 1.0);
     const double matmul = 2.0 * m.layer_parameters();  // per token, all layers
     comp += std::clamp(matmul / t / (gpu.fp16_tflops * 1e12 * std::max(1e-12, c.per_prefill_token)), 0.05, 1.0);
+    overhead += step_overhead;
     ++e.entries;
   }
   if (e.entries) {
     e.bandwidth = bw / e.entries;
     e.compute = comp / e.entries;
-    e.step_overhead_s = defaults.step_overhead_s;
+    e.step_overhead_s = overhead / e.entries;
   }
   return e;
 }

@@ -13,7 +13,7 @@ namespace greenfleet::perf {
 // entry at that TP degree nothing is carried (entries == 0) and the roofline keeps its defaults.
 struct CarriedEfficiency {
   double compute = 0, bandwidth = 0;
-  double step_overhead_s = 0;  // fitted with the bandwidth efficiency when entries span several TP degrees
+  double step_overhead_s = 0;  // the entries' own where their derivation separated it, else the default
   int entries = 0;
 };
 // Which entries carry: those at TP degree `tp` of GPUs of `architecture`, `exclude_gpu` left out

@@ -41,8 +41,12 @@ StepCost RooflineModel::step_cost(const BatchShape& s) const {
   const double bytes =
       weight_bytes_ + kv_bytes_per_token_ * static_cast<double>(s.prefill_kv_tokens + s.decode_ctx);
   StepCost c;
-  c.busy_seconds = std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
-  c.seconds = params_.step_overhead_s + c.busy_seconds;
+  c.seconds =
+      params_.step_overhead_s + std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
+  // The whole step is priced at serving power, overhead included: measured serving power (ML.ENERGY, the
+  // calibrated power curves) is an average over whole steps, engine overhead and all, and GPUs keep their
+  // clocks through the short gaps between a step's kernels (docs/MODELS.md, "Energy: whole step").
+  c.busy_seconds = c.seconds;
   c.prefill_share = flops > 0 ? prefill_flops / flops : 0.0;
   return c;
 }
@@ -56,8 +60,8 @@ DecodeCost RooflineModel::decode_cost(std::int32_t batch) const {
   c.b1 = attn_flops_per_ctx_ / flop_rate_;
   c.a2 = weight_bytes_ / byte_rate_;
   c.b2 = kv_bytes_per_token_ / byte_rate_;
-  c.overhead = params_.step_overhead_s;
-  c.fixed = c.overhead + comm_seconds(batch);  // all-reduces keep the devices busy
+  c.overhead = 0;  // busy throughout, as step_cost() prices it
+  c.fixed = params_.step_overhead_s + comm_seconds(batch);
   return c;
 }
 

@@ -175,19 +175,24 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       sp.gpus = sku.gpu_count;
       const bool has_instances = entry.powered || entry.power.off_when_idle;
       sp.gpus_in_instances = has_instances ? per_server * dep.tensor_parallel : 0;
-      sp.gpu_idle_w = gpu.power.idle_w;
-      sp.gpu_prefill_w = gpu.power.prefill_w;
-      sp.gpu_decode_w = gpu.power.decode_w;
+      // Power delivery losses (1 unless set) on every component; the GPU scale only for sensitivity studies.
+      const double delivery = x.carbon.vr_overhead / x.carbon.psu_efficiency;
+      const double gpu_w_scale = entry.gpu_power_scale * delivery;
+      sp.gpu_idle_w = gpu_w_scale * gpu.power.idle_w;
+      sp.gpu_prefill_w = gpu_w_scale * gpu.power.prefill_w;
+      sp.gpu_decode_w = gpu_w_scale * gpu.power.decode_w;
       if (const auto* curve = catalog.power_curve(gpu.id); curve && x.carbon.calibrated_gpu_power) {
         sp.has_decode_curve = true;
-        sp.decode_small_w = curve->decode_w_small;
-        sp.decode_saturated_w = curve->decode_w_saturated;
+        sp.decode_small_w = gpu_w_scale * curve->decode_w_small;
+        sp.decode_saturated_w = gpu_w_scale * curve->decode_w_saturated;
         sp.decode_batch_scale = curve->batch_scale;
       }
       sp.host_static_w = sku.chassis_w + sku.nic_w +
                          sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
                          sku.ssd_gb * catalog.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
-      sp.cpu_w_per_busy_instance = x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
+      sp.host_static_w *= delivery;
+      sp.cpu_w_per_busy_instance =
+          delivery * x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;
       // Linear amortisation over each component class's lifetime (EcoServe), the entry's own where it sets one
       // (an old GPU's residual life), in grams per second.
       sp.gpu_emb_g_per_s =

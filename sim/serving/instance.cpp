@@ -440,7 +440,10 @@ void Instance::finish_step() {
   if (k > 0) {  // not a head whose run was cut to nothing
     count_step(now, k, batch_.size());
     if (observer_)
-      report_step(timer_.step_start, now, shape_, batch_, k, timer_.busy_seconds_to(now, k),
+      // A single step that ran to its end was busy for its busy part exactly (its rounded duration may fall
+      // short of it by a fraction of a nanosecond when the whole step is busy).
+      report_step(timer_.step_start, now, shape_, batch_, k,
+                  timer_.ff_run ? timer_.busy_seconds_to(now, k) : timer_.step_cost.busy_seconds,
                   timer_.ff_run ? 0.0 : timer_.step_cost.prefill_share);
     any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
   }

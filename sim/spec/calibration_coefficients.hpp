@@ -27,6 +27,9 @@ struct CalibrationCoefficients {
   CalibrationOrigin origin = CalibrationOrigin::kMeasured;
   double prefill_floor = 0, prefill_fixed = 0, per_prefill_token = 0, per_attn_ctx = 0;
   double decode_floor = 0, decode_fixed = 0, per_decode_seq = 0, per_decode_ctx = 0;
+  // The per-step engine overhead inside the floors and fixed terms, where the derivation knows it (derived
+  // entries: the stack fit's); 0 where a whole-step fit does not separate it. The roofline fallback carries it.
+  double step_overhead = 0;
   // Held-out fit quality, as absolute percentage errors.
   int training_points = 0, held_out_points = 0;
   double held_out_median_ape = 0, held_out_p90_ape = 0;

@@ -1,0 +1,83 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/calibration/held_out.hpp"
+#include "sim/catalog/catalog.hpp"
+#include "sim/perf/perf_model.hpp"
+
+namespace greenfleet::calibration {
+
+// One configuration of ML.ENERGY v3 (H100, vLLM, 2025): a model served on `tp` GPUs with a `max_num_seqs` cap,
+// with its measured mean running batch, mean output length, inter-token latencies, throughput and GPU energy.
+struct MlEnergyConfig {
+  std::string model_id, task;  // the file's Hugging Face id and task
+  std::string model, gpu;      // catalog ids
+  int tp = 1, max_num_seqs = 0;
+  double batch = 0, output_tokens = 0;
+  double median_itl_s = 0, p90_itl_s = 0, throughput = 0;  // output tokens/s of the instance
+  double gpu_w = 0, j_per_token = 0;                       // summed over the instance's GPUs
+  bool held_out = false;
+};
+
+// The committed split and name mapping (ml_energy_replay.cpp says why): the configurations of models the
+// catalog has (Llama-3.3-70B on Llama-3.1-70B's shape), dense, one data-parallel replica; others are skipped and
+// counted in `skipped` by Hugging Face id.
+std::vector<MlEnergyConfig> read_ml_energy_configs(const std::string& path, const catalog::Catalog& catalog,
+                                                   std::map<std::string, int>& skipped);
+
+// Mean prompt tokens the replay assumes for an ML.ENERGY task (the data set does not record them; ours).
+double ml_energy_prompt_tokens(const std::string& task);
+
+// What the simulator predicts for a configuration run at its measured mean batch: the decode step (the median
+// ITL), the mean step with the prefill work of the requests that replace finished ones spread over the steps
+// (throughput), and GPU energy per output token priced as the ledger prices steps (power curve on the busy
+// part, idle power on the rest).
+struct MlEnergyPrediction {
+  double itl_s = 0, throughput = 0, j_per_token = 0, gpu_w = 0;
+};
+MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                     const spec::GpuPowerCurve* curve, const MlEnergyConfig& c);
+
+// The step-time model a simulation builds for (gpu, model, tp) with `perf_model.kind: calibrated` and default
+// parameters: the committed coefficients, else the roofline with efficiencies carried from calibrated entries.
+std::unique_ptr<perf::PerfModel> calibrated_or_fallback(const catalog::Catalog& catalog, const std::string& gpu,
+                                                        const std::string& model, int tp);
+
+// The bandwidth efficiency of decode attention (KV read per KV head, against the GPU's peak bandwidth), fitted
+// to the training models' configurations: pairs of one model at one TP degree and `max_num_seqs` measured on
+// GPQA (about 7,000-token outputs) and on chat (a few hundred), whose mean batches agree within 5%; the
+// difference of their median ITLs over the difference of the KV bytes a GPU reads per step is the achieved
+// bandwidth of the attention reads alone (the weights, the batch's matmuls and the overheads cancel). The median
+// over the pairs.
+struct DecodeAttentionFit {
+  double efficiency = 0;
+  std::vector<double> pairs;  // per pair, in file order
+  std::string source;
+};
+DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows, const catalog::Catalog& catalog);
+
+// ML.ENERGY's 2023 leaderboard (legacy_2023/<GPU>_chat_benchmark.csv): one request at a time (its throughput is
+// each request's output over its latency), so each row is a batch-1 generation of a LLaMA-shaped 7B or 13B chat
+// model: the mean inter-token time (latency / response length), GPU power (energy / latency) and J per output
+// token. Mapped to the catalog's Llama-2-7B and -13B, which have the LLaMA-1 7B and 13B shapes exactly; other
+// architectures are skipped. GPU names as read_ml_energy_2023 maps them.
+struct MlEnergy2023Row {
+  std::string gpu, name, model;
+  double output_tokens = 0, itl_s = 0, gpu_w = 0, j_per_token = 0;
+};
+std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog);
+// The replay of such a row: a decode step of one sequence halfway through its output.
+MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                          const spec::GpuPowerCurve* curve, const MlEnergy2023Row& row);
+
+// Absolute percentage errors over a group of configurations.
+struct MlEnergyErrors {
+  ErrorStats itl, throughput, j_per_token, gpu_w;
+  double itl_bias = 0, j_bias = 0;  // median signed error, % (positive: predicted too high)
+};
+MlEnergyErrors ml_energy_errors(const catalog::Catalog& catalog, const std::vector<const MlEnergyConfig*>& rows);
+
+}  // namespace greenfleet::calibration

@@ -1,0 +1,46 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "sim/core/error.hpp"
+#include "sim/experiment/experiment.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+
+namespace {
+experiment::DeploymentConfig load(const std::string& scheduler) {
+  const std::string yaml =
+      "name: presets\nsites: [{name: s, pue: 1.1, carbon_intensity: 100}]\n"
+      "deployments:\n  - name: d\n    model: llama-2-7b\n    scheduler: " +
+      scheduler +
+      "\nfleet: [{site: s, sku: hgx-h100x8, count: 1}]\n"
+      "workload: {source: synthetic, synthetic: {requests: 10, rate: 1, "
+      "prompt_tokens: {distribution: constant, value: 100}, "
+      "output_tokens: {distribution: constant, value: 10}}}\n";
+  test::TempDir dir;
+  return experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {}).deployments.at(0);
+}
+}  // namespace
+
+TEST_CASE("engine presets set scheduler defaults from the engine's source, explicit keys override") {
+  const auto plain = load("{}");
+  CHECK(plain.scheduler.chunked_prefill);
+  CHECK(plain.scheduler.max_batched_tokens == 2048);
+  CHECK(plain.scheduler.max_num_seqs == 256);
+  // vLLM v0: no chunked prefill, so the budget is max(max_model_len, 2048): Llama-2-7B's 4,096 tokens.
+  const auto v0 = load("{preset: vllm-v0}");
+  CHECK_FALSE(v0.scheduler.chunked_prefill);
+  CHECK(v0.scheduler.max_batched_tokens == 4096);
+  CHECK(v0.scheduler.max_num_seqs == 256);
+  const auto v0_chunked = load("{preset: vllm-v0, chunked_prefill: true}");
+  CHECK(v0_chunked.scheduler.max_batched_tokens == 2048);
+  const auto v0_budget = load("{preset: vllm-v0, max_batched_tokens: 8192}");
+  CHECK(v0_budget.scheduler.max_batched_tokens == 8192);
+  const auto v1 = load("{preset: vllm-v1}");
+  CHECK(v1.scheduler.chunked_prefill);
+  CHECK(v1.scheduler.max_batched_tokens == 2048);
+  const auto v1_whole = load("{preset: vllm-v1, chunked_prefill: false}");
+  CHECK(v1_whole.scheduler.max_batched_tokens == 4096);
+  CHECK_THROWS_AS(load("{preset: trt}"), core::InputError);
+}

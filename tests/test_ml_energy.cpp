@@ -1,0 +1,61 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "sim/calibration/ml_energy_replay.hpp"
+#include "sim/perf/calibrated.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+
+TEST_CASE("the ML.ENERGY replay prices the decode step, spreads the prompts and charges power as the ledger") {
+  spec::CalibrationCoefficients k;
+  k.decode_floor = 0.01, k.decode_fixed = 0.002, k.per_decode_seq = 1e-4, k.per_decode_ctx = 1e-8;
+  k.prefill_floor = 0.02, k.per_prefill_token = 5e-5, k.per_attn_ctx = 1e-9;
+  const perf::CalibratedModel model(k);
+  spec::GpuSpec gpu;
+  gpu.power = {100, 600, 400};  // idle, prefill, decode W
+  calibration::MlEnergyConfig c;
+  c.batch = 64, c.output_tokens = 320, c.tp = 2, c.task = "lm-arena-chat";
+  const double prompt = calibration::ml_energy_prompt_tokens(c.task);
+  const double ctx = prompt + 160;
+  const double decode_s = std::max(0.01, 0.002 + 64 * 1e-4) + 1e-8 * 64 * ctx;
+  const double prefill_s = 5e-5 * prompt + 1e-9 * prompt * (prompt + 1) / 2;
+  const calibration::MlEnergyPrediction p = calibration::predict_ml_energy(model, gpu, nullptr, c);
+  CHECK(p.itl_s == doctest::Approx(decode_s));
+  // 64 / 320 = 0.2 prompts per step ride along.
+  const double mean_s = decode_s + 0.2 * prefill_s;
+  CHECK(p.throughput == doctest::Approx(64 / mean_s));
+  // The calibrated model's step is busy throughout: the decode part at decode power, the prompt's at prefill.
+  const double joules = 2 * (decode_s * 400 + 0.2 * prefill_s * 600);
+  CHECK(p.j_per_token == doctest::Approx(joules / 64));
+  // A power curve replaces the decode level.
+  spec::GpuPowerCurve curve;
+  curve.decode_w_small = 300, curve.decode_w_saturated = 300, curve.batch_scale = 10;
+  const auto q = calibration::predict_ml_energy(model, gpu, &curve, c);
+  CHECK(q.j_per_token == doctest::Approx(2 * (decode_s * 300 + 0.2 * prefill_s * 600) / 64));
+}
+
+TEST_CASE("ML.ENERGY v3 replay: the committed split and the held-out errors stay within their guard") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  const catalog::Catalog& catalog = test::catalog();
+  std::map<std::string, int> skipped;
+  const auto rows = calibration::read_ml_energy_configs(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv",
+                                                        catalog, skipped);
+  std::vector<const calibration::MlEnergyConfig*> fit, held;
+  for (const auto& r : rows) (r.held_out ? held : fit).push_back(&r);
+  CHECK(fit.size() == 54);
+  CHECK(held.size() == 23);  // Llama-3.3-70B at TP 4 and Qwen3-14B at TP 1
+  CHECK(skipped.at("google/gemma-3-12b-it") == 6);
+  const auto e = calibration::ml_energy_errors(catalog, held);
+  // Regression guards at the levels docs/MODELS.md reports (the targets, 10% on ITL and J/token, are not met
+  // yet: see "ML.ENERGY v3 replay" there); power, priced over whole steps, is within 5%.
+  CHECK(e.itl.median_ape <= 25);
+  CHECK(e.j_per_token.median_ape <= 26);
+  CHECK(e.gpu_w.median_ape <= 5);
+}
