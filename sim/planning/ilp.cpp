@@ -286,12 +286,12 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
   model.setLogLevel(0);
   model.messageHandler()->setLogLevel(0);
   const std::string seconds = fmt::format("{}", s.time_limit_s), ratio = fmt::format("{}", s.relative_gap);
-  // CBC's default search plus two improvement heuristics (proximity search, RENS), which on
-  // bench/planner_week.yaml bring the gap below 1% in seconds where the defaults stall near 2%
-  // (docs/PERFORMANCE.md). One thread. GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
+  // CBC's default search plus the RENS heuristic, which on bench/planner_week.yaml brings every objective's gap
+  // below 1% in seconds where the defaults stall near 2% (carbon) or 16% (cost) (docs/PERFORMANCE.md). One
+  // thread. GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
   const char* log = std::getenv("GREENFLEET_CBC_LOG") ? std::getenv("GREENFLEET_CBC_LOG") : "0";
-  std::vector<std::string> words = {"greenfleet", "-log", log,          "-threads", "0",     "-sec", seconds,
-                                    "-ratio",     ratio,  "-proximity", "on",       "-rens", "on"};
+  std::vector<std::string> words = {"greenfleet", "-log",   log,   "-threads", "0", "-sec",
+                                    seconds,      "-ratio", ratio, "-rens",    "on"};
   words.push_back("-solve");
   words.push_back("-quit");
   std::vector<const char*> argv;
