@@ -258,3 +258,44 @@ baselines: [{name: energy}]
   priced.push_back({"[{name: energy}]", "[{name: cost}]"});
   CHECK(has(error_of(priced), "usd_per_hour"));
 }
+
+TEST_CASE("planner: capacity tables from simulations follow the SLO, and are cached") {
+  test::TempDir dir;
+  const auto plan = [&](const std::string& ttft) {
+    return dir.write("cap.yaml",
+                     "name: cap\nhorizon: 1h\ncarbon_intensity: {kind: constant, value: 100}\n"
+                     "servers: [{sku: hgx-h100x8}, {sku: pcie-t4x4}]\n"
+                     "classes:\n"
+                     "  - {name: chat, model: llama-3.1-8b, online: {kind: constant, value: 10},\n"
+                     "     slo: {ttft: " +
+                         ttft +
+                         ", tpot: 100ms}}\n"
+                         "  - {name: batch, model: llama-3.1-8b, offline: {requests: 1000}}\n"
+                         "capacity: {experiment: " +
+                         std::string(GREENFLEET_SOURCE_DIR) +
+                         "/experiments/quickstart.yaml, cache: " + dir.path("cache") +
+                         ", requests_per_instance: 100, warmup_per_instance: 10}\n"
+                         "objective: {name: carbon}\n");
+  };
+  const auto rows_for = [&](const std::string& ttft, bool rebuild) {
+    const auto pc = planning::load_plan_config(plan(ttft), test::catalog());
+    return planning::build_capacity(pc, test::catalog(), "", rebuild);
+  };
+  const auto strict = rows_for("200ms", false);
+  // Llama-3.1-8B does not fit a 16 GB T4: entries on the H100 server only, one per class.
+  REQUIRE(strict.size() == 2);
+  CHECK(strict[0].source == "simulated");
+  CHECK(strict[0].entry.type_index == 0);
+  CHECK(strict[0].entry.rate > 0);
+  CHECK(strict[0].entry.active_w > 0);
+  CHECK(strict[0].entry.active_w < test::catalog().gpu("h100-sxm").tdp_w);
+  CHECK(strict[1].entry.rate > 0);  // offline throughput
+  const auto loose = rows_for("2s", false);
+  REQUIRE(loose.size() == 2);
+  CHECK(loose[0].source == "simulated");  // another SLO is another cache key
+  CHECK(loose[0].entry.rate > strict[0].entry.rate);
+  const auto again = rows_for("200ms", false);
+  CHECK(again[0].source == "cached");
+  CHECK(again[0].entry.rate == strict[0].entry.rate);
+  CHECK(rows_for("200ms", true)[0].source == "simulated");
+}
