@@ -198,6 +198,7 @@ Catalog Catalog::load(const std::string& root) {
       s.pcie_link = read_link(e, "pcie_link", s.pcie_link, "pcie");
       s.gpus_per_pcie_switch = static_cast<int>(e.get_int("gpus_per_pcie_switch", s.gpus_per_pcie_switch, 1, 64));
       s.nic_link = read_link(e, "nic_link", s.nic_link, "nic");
+      if (e.has("usd_per_hour")) s.usd_per_hour = e.get_double("usd_per_hour", std::nullopt, 0, 1e6);
       e.finish();
       c.servers_[id] = s;
     }

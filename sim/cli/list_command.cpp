@@ -9,6 +9,7 @@
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/planning/objectives.hpp"
 
 namespace po = boost::program_options;
 
@@ -18,7 +19,7 @@ int list_command(const std::vector<std::string>& args) {
   po::options_description opts(
       "greenfleet list [components|policies|gpus|cpus|servers|models] [options]\n"
       "  (no argument or `components`: every registry of pluggable parts with its parameters; `policies`: the "
-      "routers, mode routers and power policies)");
+      "routers, mode routers, power policies and planner objectives)");
   std::string what, catalog_dir;
   opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
                                                  "project directory holding hardware_catalog/ and models/")(
@@ -37,9 +38,13 @@ int list_command(const std::vector<std::string>& args) {
     throw core::InputError("list: --markdown goes with `greenfleet list components` (or no argument)");
   if (what.empty() || what == "components" || what == "policies") {
     bool first = true;
-    for (const auto& l : experiment::registries()) {
+    auto listings = experiment::registries();
+    // The planner's objectives belong to planning files, documented in docs/PLANNING.md, not in the experiment
+    // tables of docs/EXPERIMENTS.md that --markdown writes.
+    if (!vm.count("markdown")) listings.push_back(planning::objectives().listing());
+    for (const auto& l : listings) {
       if (what == "policies" && l.category != "router" && l.category != "power_policy" &&
-          l.category != "mode_router")
+          l.category != "mode_router" && l.category != "planner_objective")
         continue;
       if (vm.count("markdown")) {
         fmt::print("{}<!-- generated:{} -->\n{}<!-- end generated:{} -->\n", first ? "" : "\n", l.category,

@@ -32,6 +32,8 @@ commands:
                    key metrics side by side with differences and 95% confidence intervals
   sweep EXP.yaml [-j N] [-o DIR] [--set key.path=value]...
                    run every point of the experiment's sweep: block, write DIR/index.csv (mpirun: over ranks)
+  plan PLAN.yaml [-o PLAN_OUT.yaml] [--set key.path=value]... [--capacity-only] [--rebuild-capacity]
+                   provisioning plan: capacity tables by simulation, EcoServe's ILP and baselines (CBC)
   calibrate [--data-dir DIR]
                    fit the calibrated step-time models to measurements, write models/calibration/
   validate [--data-dir DIR]
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
     if (command == "summary") return checked_stdout(greenfleet::cli::summary_command(args));
     if (command == "compare") return checked_stdout(greenfleet::cli::compare_command(args));
     if (command == "sweep") return checked_stdout(greenfleet::cli::sweep_command(args));
+    if (command == "plan") return checked_stdout(greenfleet::cli::plan_command(args));
     if (command == "calibrate") return checked_stdout(greenfleet::cli::calibrate_command(args));
     if (command == "validate") return checked_stdout(greenfleet::cli::validate_command(args));
     fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);

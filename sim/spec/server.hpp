@@ -26,6 +26,7 @@ struct ServerSku {
   std::string pcie_link = "pcie4-x16";
   int gpus_per_pcie_switch = 2;
   std::string nic_link = "eth-100g";
+  double usd_per_hour = -1;  // on-demand price of the matching cloud instance per hour; -1: none given
 };
 
 }  // namespace greenfleet::spec

@@ -1,0 +1,350 @@
+#include "sim/planning/capacity.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "greenfleet/version.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+#include "sim/experiment/experiment.hpp"
+#include "sim/metrics/request_metrics.hpp"
+#include "sim/runner/digest.hpp"
+#include "sim/runner/simulation.hpp"
+#include "sim/text/text_file.hpp"
+
+namespace greenfleet::planning {
+
+namespace {
+
+// TTFT and TPOT of the requests after the warm-up, and whether every request completed.
+class LatencyProbe final : public serving::ServingObserver {
+ public:
+  LatencyProbe(std::uint64_t warmup, std::size_t expected) : warmup_(warmup) {
+    ttft_.reserve(expected);
+    tpot_.reserve(expected);
+    done_.reserve(expected);
+  }
+  unsigned signals() const override { return kRequests; }
+  void on_request_done(std::uint32_t, const serving::RequestState& r) override {
+    // A request rejected because it can never fit the model's context or KV cache says nothing about the rate;
+    // one left unfinished does.
+    if (r.status == serving::RequestStatus::kRejected) {
+      ++rejected_;
+      return;
+    }
+    if (r.status != serving::RequestStatus::kCompleted) {
+      ++lost_;
+      return;
+    }
+    ++completed_;
+    done_.push_back(core::to_seconds(r.completion));
+    if (r.spec.id < warmup_) return;
+    const auto t = metrics::timings_of(r, {});
+    ttft_.push_back(core::to_seconds(t.ttft));
+    tpot_.push_back(t.tpot_s);
+  }
+  std::uint64_t lost() const { return lost_; }
+  std::uint64_t rejected() const { return rejected_; }
+  std::uint64_t completed() const { return completed_; }
+  // Nearest-rank p90.
+  static double p90(std::vector<double> v) {
+    if (v.empty()) return 0;
+    const auto k = static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(v.size()))) - 1;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k];
+  }
+  double ttft_p90() const { return p90(ttft_); }
+  // Requests/s completed between the 10th and the 90th percentile completion: the steady rate of a backlog,
+  // without the ramp-up and the tail of the longest requests.
+  double steady_throughput() const {
+    if (done_.size() < 10) return 0;
+    std::vector<double> t = done_;
+    std::sort(t.begin(), t.end());
+    const auto a = t.size() / 10, b = t.size() - 1 - t.size() / 10;
+    return t[b] > t[a] ? static_cast<double>(b - a) / (t[b] - t[a]) : 0.0;
+  }
+  double tpot_p90() const { return p90(tpot_); }
+
+ private:
+  std::uint64_t warmup_;
+  std::uint64_t lost_ = 0, completed_ = 0, rejected_ = 0;
+  std::vector<double> ttft_, tpot_, done_;
+};
+
+struct Run {
+  bool meets = false;
+  double active_w = 0;    // GPU power above idle per instance, mean over the run
+  double throughput = 0;  // completed requests/s per instance over the run
+};
+
+// The inputs of one (class, type, TP) row, shared by every simulation of its search.
+struct RowSetup {
+  std::vector<std::string> overrides;  // all but seed, rate and requests
+  int instances = 1;                   // per server
+  const WorkloadClass* cls = nullptr;
+  std::string sku;
+};
+
+Run simulate(const PlanConfig& pc, const catalog::Catalog& catalog, const std::string& data_dir,
+             const RowSetup& row, std::uint64_t seed, double rate_per_instance) {
+  experiment::LoadOptions lo;
+  lo.overrides = row.overrides;
+  const auto requests = static_cast<std::uint64_t>(pc.capacity.requests_per_instance) * row.instances;
+  lo.overrides.push_back(fmt::format("seed={}", seed));
+  lo.overrides.push_back(fmt::format("workload.synthetic.rate={:.17g}", rate_per_instance * row.instances));
+  lo.overrides.push_back(fmt::format("workload.synthetic.requests={}", requests));
+  lo.data_dir = data_dir;
+  const experiment::Experiment x = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+  runner::Simulation sim(x, catalog);
+  LatencyProbe probe(static_cast<std::uint64_t>(pc.capacity.warmup_per_instance) * row.instances, requests);
+  sim.add_observer(&probe);
+  sim.run();
+  Run r;
+  const double seconds = core::to_seconds(sim.end_time());
+  const auto& sku = catalog.server(row.sku);
+  const double idle_j = sku.gpu_count * catalog.gpu(sku.gpu).power.idle_w * seconds;
+  if (seconds > 0) {
+    r.active_w = std::max(0.0, (sim.ledger().fleet_total().energy_gpu - idle_j) / seconds / row.instances);
+    r.throughput = probe.steady_throughput() / row.instances;
+  }
+  r.meets = probe.lost() == 0 && probe.completed() + probe.rejected() == requests &&
+            probe.ttft_p90() <= core::to_seconds(row.cls->ttft) &&
+            probe.tpot_p90() <= core::to_seconds(row.cls->tpot);
+  return r;
+}
+
+// Every seed meets the SLO at this rate; the power is the mean over the seeds.
+Run simulate_all(const PlanConfig& pc, const catalog::Catalog& catalog, const std::string& data_dir,
+                 const RowSetup& row, double rate, int& count) {
+  Run all{true, 0, 0};
+  for (auto seed : pc.capacity.seeds) {
+    const Run r = simulate(pc, catalog, data_dir, row, seed, rate);
+    ++count;
+    all.meets = all.meets && r.meets;
+    all.active_w += r.active_w / static_cast<double>(pc.capacity.seeds.size());
+    all.throughput += r.throughput / static_cast<double>(pc.capacity.seeds.size());
+    if (!all.meets) break;
+  }
+  return all;
+}
+
+// The catalog's and models' files, hashed once: a capacity depends on every coefficient.
+std::string catalog_digest(const catalog::Catalog& catalog) {
+  std::vector<std::filesystem::path> files;
+  for (const char* dir : {"hardware_catalog", "models"}) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(std::filesystem::path(catalog.root()) / dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec)) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  runner::Fnv1a64 h;
+  for (const auto& f : files) {
+    const std::string rel = std::filesystem::relative(f, catalog.root()).generic_string();
+    const std::string text = text::read_file(f.string());
+    h.add(rel.data(), rel.size());
+    h.add_le(text.size());
+    h.add(text.data(), text.size());
+  }
+  return h.text();
+}
+
+std::optional<CapacityEntry> read_cache(const std::string& path, CapacityEntry e) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
+  auto node = config::ConfigNode::open_file(path);
+  e.rate = node.get_double("rate", std::nullopt, 0);
+  e.active_w = node.get_double("active_w", std::nullopt, 0);
+  node.note_optional("key");
+  node.note_optional("row");
+  node.finish();
+  return e;
+}
+
+}  // namespace
+
+std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Catalog& catalog,
+                                        const std::string& data_dir, bool rebuild,
+                                        const std::function<void(const std::string&)>& progress) {
+  const Problem& p = pc.problem;
+  std::vector<CapacityRow> rows;
+  std::map<std::tuple<std::string, std::string, int>, const GivenCapacity*> given;
+  for (const auto& g : pc.capacity.given) {
+    if (!given.emplace(std::make_tuple(g.class_name, g.sku, g.tensor_parallel), &g).second)
+      throw core::InputError(
+          fmt::format("{}: capacity entry for class '{}' on '{}' at tensor_parallel {} is given "
+                      "twice",
+                      g.where, g.class_name, g.sku, g.tensor_parallel));
+  }
+  std::optional<experiment::Experiment> base;
+  std::string catalog_hash;
+  if (!pc.capacity.experiment.empty()) {
+    experiment::LoadOptions lo;
+    lo.data_dir = data_dir;
+    base = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+    if (base->workload.source != "synthetic")
+      throw core::InputError(
+          fmt::format("{}: capacity.experiment must use the synthetic workload source (its "
+                      "rate and request count are set by each capacity simulation)",
+                      pc.file));
+    if (base->deployments.size() != 1 || base->sites.empty())
+      throw core::InputError(fmt::format("{}: capacity.experiment must have exactly one deployment", pc.file));
+    catalog_hash = catalog_digest(catalog);
+  }
+
+  for (std::size_t w = 0; w < p.classes.size(); ++w) {
+    const WorkloadClass& c = p.classes[w];
+    for (std::size_t h = 0; h < p.types.size(); ++h) {
+      const ServerType& ty = p.types[h];
+      std::vector<int> tps = pc.simulate[w].tensor_parallel;
+      for (const auto& g : pc.capacity.given)
+        if (g.class_name == c.name && g.sku == ty.sku &&
+            std::find(tps.begin(), tps.end(), g.tensor_parallel) == tps.end())
+          tps.push_back(g.tensor_parallel);
+      for (int tp : tps) {
+        CapacityRow row;
+        row.entry.class_index = static_cast<int>(w);
+        row.entry.type_index = static_cast<int>(h);
+        row.entry.gpus = tp;
+        if (auto it = given.find({c.name, ty.sku, tp}); it != given.end()) {
+          const auto& gpu = catalog.gpu(ty.gpu);
+          row.entry.rate = it->second->rate;
+          row.entry.active_w = it->second->active_w >= 0
+                                   ? it->second->active_w
+                                   : tp * std::max(0.0, gpu.power.decode_w - gpu.power.idle_w);
+          row.source = "given";
+          rows.push_back(row);
+          continue;
+        }
+        if (!base || ty.gpus % tp != 0) continue;
+        // The model must fit with room for KV (the experiment loader's rule); otherwise no entry.
+        experiment::DeploymentConfig dep = base->deployments[0];
+        dep.tensor_parallel = tp;
+        const auto& model = catalog.model(c.model);
+        if (experiment::kv_cache_bytes(dep, catalog.gpu(ty.gpu), model) <
+            model.kv_bytes_per_token() * dep.scheduler.kv_block_size * 64)
+          continue;
+        RowSetup setup;
+        setup.cls = &c;
+        setup.sku = ty.sku;
+        setup.instances = ty.gpus / tp;
+        const std::string& dname = base->deployments[0].name;
+        setup.overrides = {
+            fmt::format("fleet=[{{site: {}, sku: {}, count: 1, deployment: {}}}]", base->sites[0].name, ty.sku,
+                        dname),
+            fmt::format("deployments.0.model={}", c.model),
+            fmt::format("deployments.0.tensor_parallel={}", tp),
+            "workload.synthetic.arrivals=poisson",
+        };
+        for (const auto& s : pc.simulate[w].set) setup.overrides.push_back(s);
+
+        // The cache key: every input of every simulation of this row.
+        experiment::LoadOptions lo;
+        lo.overrides = setup.overrides;
+        lo.data_dir = data_dir;
+        const auto resolved = experiment::load_experiment(pc.capacity.experiment, catalog, lo).resolved_yaml;
+        const std::string key_text = fmt::format(
+            "greenfleet {}\ncatalog {}\nclass {} online {} ttft {} tpot {}\nrequests {} warmup {} steps {} max "
+            "{}\n"
+            "seeds {}\n{}",
+            core::kGitRevision, catalog_hash, c.name, c.online, c.ttft, c.tpot, pc.capacity.requests_per_instance,
+            pc.capacity.warmup_per_instance, pc.capacity.bisection_steps, pc.capacity.max_rate,
+            fmt::join(pc.capacity.seeds, ","), resolved);
+        runner::Fnv1a64 hash;
+        hash.add(key_text.data(), key_text.size());
+        const std::string key = hash.text();
+        const std::string cache_path =
+            pc.capacity.cache_dir.empty()
+                ? std::string()
+                : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
+        if (!rebuild && !cache_path.empty())
+          if (auto cached = read_cache(cache_path, row.entry)) {
+            row.entry = *cached;
+            row.source = "cached";
+            if (row.entry.rate > 0) rows.push_back(row);
+            if (progress)
+              progress(fmt::format("{} on {} tp{}: {:.4g} req/s (cached)", c.name, ty.sku, tp, row.entry.rate));
+            continue;
+          }
+
+        row.source = "simulated";
+        if (!c.online) {
+          // Offline: a backlog (requests arriving at capacity.max_rate per instance), the steady throughput.
+          int n = 0;
+          double rate = 0, watts = 0;
+          for (auto seed : pc.capacity.seeds) {
+            const Run r = simulate(pc, catalog, data_dir, setup, seed, pc.capacity.max_rate);
+            ++n;
+            rate += r.throughput / static_cast<double>(pc.capacity.seeds.size());
+            watts += r.active_w / static_cast<double>(pc.capacity.seeds.size());
+          }
+          row.simulations = n;
+          row.entry.rate = rate;
+          row.entry.active_w = watts;
+        } else {
+          // Online: the rate doubles (or halves) to bracket the SLO boundary, then bisects.
+          int n = 0;
+          double lo_rate = 0, hi_rate = 0, watts = 0;
+          double r = std::min(1.0, pc.capacity.max_rate);
+          Run at = simulate_all(pc, catalog, data_dir, setup, r, n);
+          if (at.meets) {
+            lo_rate = r;
+            watts = at.active_w;
+            while (lo_rate < pc.capacity.max_rate) {
+              r = std::min(2 * lo_rate, pc.capacity.max_rate);
+              at = simulate_all(pc, catalog, data_dir, setup, r, n);
+              if (!at.meets) {
+                hi_rate = r;
+                break;
+              }
+              lo_rate = r;
+              watts = at.active_w;
+            }
+          } else {
+            hi_rate = r;
+            for (int i = 0; i < 6 && lo_rate == 0; ++i) {
+              r = hi_rate / 2;
+              at = simulate_all(pc, catalog, data_dir, setup, r, n);
+              if (at.meets) {
+                lo_rate = r;
+                watts = at.active_w;
+              } else {
+                hi_rate = r;
+              }
+            }
+          }
+          for (int i = 0; lo_rate > 0 && hi_rate > 0 && i < pc.capacity.bisection_steps; ++i) {
+            r = (lo_rate + hi_rate) / 2;
+            at = simulate_all(pc, catalog, data_dir, setup, r, n);
+            if (at.meets) {
+              lo_rate = r;
+              watts = at.active_w;
+            } else {
+              hi_rate = r;
+            }
+          }
+          row.simulations = n;
+          row.entry.rate = lo_rate;
+          row.entry.active_w = watts;
+        }
+        if (!cache_path.empty())
+          text::write_file(cache_path,
+                           fmt::format("# capacity of one instance (greenfleet plan); key over every input\n"
+                                       "key: \"{}\"\nrow: \"{} on {} tp{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
+                                       key, c.name, ty.sku, tp, row.entry.rate, row.entry.active_w));
+        if (progress)
+          progress(fmt::format("{} on {} tp{}: {:.4g} req/s per instance, {:.0f} W above idle ({} simulations)",
+                               c.name, ty.sku, tp, row.entry.rate, row.entry.active_w, row.simulations));
+        if (row.entry.rate > 0) rows.push_back(row);
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace greenfleet::planning

@@ -1,0 +1,371 @@
+#include "sim/planning/ilp.hpp"
+
+#include <fmt/format.h>
+#include <CbcModel.hpp>
+#include <CbcSolver.hpp>
+#include <CoinPackedMatrix.hpp>
+#include <OsiClpSolverInterface.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "sim/core/error.hpp"
+
+namespace greenfleet::planning {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+double slot_hours(const Problem& p) { return core::to_seconds(p.slot) / 3600.0; }
+
+// Capacity entries the objective may use: all, or for the performance baseline, per class, those on the types
+// with the fastest GPU (dense FP16 TFLOP/s) that can serve the class: EcoServe's "newest GPUs", read as the
+// newest flagship (a newer inference card such as the L4 is not what a performance-optimised design buys).
+std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
+  std::vector<bool> allowed(p.capacity.size(), true);
+  if (o.kind != ObjectiveKind::kPerformance) return allowed;
+  std::vector<double> fastest(p.classes.size(), 0);
+  for (const auto& e : p.capacity)
+    if (e.rate > 0) fastest[e.class_index] = std::max(fastest[e.class_index], p.types[e.type_index].gpu_tflops);
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& e = p.capacity[i];
+    allowed[i] = p.types[e.type_index].gpu_tflops == fastest[e.class_index];
+  }
+  return allowed;
+}
+
+// Types with at least one allowed entry (the others are not bought).
+std::vector<bool> allowed_types(const Problem& p, const std::vector<bool>& entries) {
+  std::vector<bool> allowed(p.types.size(), false);
+  for (std::size_t i = 0; i < p.capacity.size(); ++i)
+    if (entries[i]) allowed[p.capacity[i].type_index] = true;
+  return allowed;
+}
+
+// The most requests/s a class can get in one slot from the servers the plan may buy; infinite when a type it
+// can use has no purchase limit.
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+  double total = 0;
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& e = p.capacity[i];
+    if (e.class_index != w || !allowed[i] || e.rate <= 0) continue;
+    const auto& t = p.types[e.type_index];
+    if (t.max_count < 0) return kInf;
+    total += e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+  }
+  return total;
+}
+
+}  // namespace
+
+std::string slot_text(const Problem& p, int slot) {
+  const auto at = [&](int s) {
+    const core::SimTime t = p.slot * s;
+    const auto day = t / (24 * core::kHour);
+    const auto rest = t % (24 * core::kHour);
+    return fmt::format("{}d {:02}:{:02}", day, rest / core::kHour, (rest % core::kHour) / (60 * core::kSecond));
+  };
+  return fmt::format("slot {} [{}, {})", slot, at(slot), at(slot + 1));
+}
+
+void check_feasible(const Problem& p, const Objective& o) {
+  const auto allowed = allowed_entries(p, o);
+  const auto types = allowed_types(p, allowed);
+  for (std::size_t w = 0; w < p.classes.size(); ++w) {
+    const auto& c = p.classes[w];
+    const double most = max_rate(p, allowed, static_cast<int>(w));
+    bool served = false;
+    for (std::size_t i = 0; i < p.capacity.size(); ++i)
+      served |= p.capacity[i].class_index == static_cast<int>(w) && allowed[i] && p.capacity[i].rate > 0;
+    const std::string why =
+        served ? "" : " (no server type can serve it: no capacity entry for its model on the types offered)";
+    if (c.online) {
+      for (int t = 0; t < p.slots; ++t)
+        if (c.rate[t] > 0 && c.rate[t] > most * (1 + 1e-9))
+          throw core::InputError(fmt::format(
+              "plan ({}): infeasible demand in {} for class '{}': {:.4g} requests/s, at most {:.4g} requests/s "
+              "with the servers that may be bought{}",
+              o.name, slot_text(p, t), c.name, c.rate[t], most, why));
+    } else {
+      for (const auto& b : c.batches) {
+        const double window_s = core::to_seconds(p.slot) * (b.end_slot - b.first_slot);
+        if (b.requests > 0 && b.requests > most * window_s * (1 + 1e-9))
+          throw core::InputError(fmt::format(
+              "plan ({}): infeasible demand for offline class '{}': {:.10g} requests due by {} (released at {}), "
+              "at most {:.10g} with the servers that may be bought{}",
+              o.name, c.name, b.requests, slot_text(p, b.end_slot - 1), slot_text(p, b.first_slot),
+              most * window_s, why));
+      }
+    }
+  }
+  // All online classes together in one slot: GPUs needed at the least GPUs per request/s of each class against
+  // every GPU that may be bought (a necessary condition only).
+  double gpus_available = 0;
+  for (std::size_t h = 0; h < p.types.size(); ++h) {
+    if (!types[h]) continue;
+    if (p.types[h].max_count < 0) return;
+    gpus_available += static_cast<double>(p.types[h].max_count) * p.types[h].gpus;
+  }
+  for (int t = 0; t < p.slots; ++t) {
+    double needed = 0;
+    std::string names;
+    for (std::size_t w = 0; w < p.classes.size(); ++w) {
+      const auto& c = p.classes[w];
+      if (!c.online || c.rate[t] <= 0) continue;
+      double best = kInf;
+      for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+        const auto& e = p.capacity[i];
+        if (e.class_index == static_cast<int>(w) && allowed[i] && e.rate > 0)
+          best = std::min(best, e.gpus / e.rate);
+      }
+      needed += c.rate[t] * best;
+      names += fmt::format("{}'{}'", names.empty() ? "" : ", ", c.name);
+    }
+    if (needed > gpus_available * (1 + 1e-9))
+      throw core::InputError(fmt::format(
+          "plan ({}): infeasible demand in {}: classes {} together need at least {:.4g} GPUs, at most {:.4g} may "
+          "be bought",
+          o.name, slot_text(p, t), names, needed, gpus_available));
+  }
+}
+
+Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
+  check_feasible(p, o);
+  const auto entries = allowed_entries(p, o);
+  const auto allowed = allowed_types(p, entries);
+  const int H = static_cast<int>(p.types.size());
+  const int T = p.slots;
+  const int E = static_cast<int>(p.capacity.size());
+  const double dt_h = slot_hours(p);
+  const double dt_s = core::to_seconds(p.slot);
+  const double horizon_h = dt_h * T;
+
+  // Columns: N[h], then n[h,t], then y[e,t].
+  const auto col_N = [](int h) { return h; };
+  const auto col_n = [&](int h, int t) { return H + h * T + t; };
+  const auto col_y = [&](int e, int t) { return H + H * T + e * T + t; };
+  const int columns = H + H * T + E * T;
+  std::vector<double> lower(columns, 0), upper(columns, kInf), cost(columns, 0);
+  for (int h = 0; h < H; ++h) {
+    const auto& ty = p.types[h];
+    const double cap = !allowed[h] ? 0 : ty.max_count < 0 ? kInf : ty.max_count;
+    upper[col_N(h)] = cap;
+    for (int t = 0; t < T; ++t) upper[col_n(h, t)] = cap;
+  }
+  for (int e = 0; e < E; ++e)
+    if (!entries[e] || p.capacity[e].rate <= 0)
+      for (int t = 0; t < T; ++t) upper[col_y(e, t)] = 0;
+
+  // The objective. kWh of one server on for a slot, of one instance busy for a slot.
+  for (int h = 0; h < H; ++h) {
+    const auto& ty = p.types[h];
+    for (int t = 0; t < T; ++t) {
+      const double kwh = p.pue * ty.idle_w * dt_h / 1000;
+      double c = 0;
+      switch (o.kind) {
+        case ObjectiveKind::kCarbon:
+          c = kwh * p.ci[t] / 1000;
+          break;
+        case ObjectiveKind::kPerformance:
+        case ObjectiveKind::kEnergy:
+          c = kwh;
+          break;
+        case ObjectiveKind::kCost:
+          c = ty.usd_per_hour * dt_h + o.electricity_usd_per_kwh * kwh;
+          break;
+      }
+      cost[col_n(h, t)] = c;
+    }
+    if (o.kind == ObjectiveKind::kCarbon)
+      cost[col_N(h)] = o.embodied_weight * ty.embodied_kg * horizon_h / (ty.lifetime_years * 8760.0);
+  }
+  for (int e = 0; e < E; ++e)
+    for (int t = 0; t < T; ++t) {
+      const double kwh = p.pue * p.capacity[e].active_w * dt_h / 1000;
+      double c = 0;
+      switch (o.kind) {
+        case ObjectiveKind::kCarbon:
+          c = kwh * p.ci[t] / 1000;
+          break;
+        case ObjectiveKind::kPerformance:
+        case ObjectiveKind::kEnergy:
+          c = kwh;
+          break;
+        case ObjectiveKind::kCost:
+          c = o.electricity_usd_per_kwh * kwh;
+          break;
+      }
+      cost[col_y(e, t)] = c;
+    }
+
+  // Rows, as triplets.
+  std::vector<int> rows, cols;
+  std::vector<double> values, row_lower, row_upper;
+  int row = 0;
+  const auto add = [&](int c, double v) {
+    rows.push_back(row);
+    cols.push_back(c);
+    values.push_back(v);
+  };
+  const auto close_row = [&](double lo, double hi) {
+    row_lower.push_back(lo);
+    row_upper.push_back(hi);
+    ++row;
+  };
+  // Servers on at most those bought (the performance baseline keeps every bought server on).
+  for (int h = 0; h < H; ++h)
+    for (int t = 0; t < T; ++t) {
+      add(col_n(h, t), 1);
+      add(col_N(h), -1);
+      close_row(o.kind == ObjectiveKind::kPerformance ? 0 : -kInf, 0);
+    }
+  // GPUs: the instances on a type fit in the GPUs of its servers on.
+  for (int h = 0; h < H; ++h)
+    for (int t = 0; t < T; ++t) {
+      bool any = false;
+      for (int e = 0; e < E; ++e)
+        if (p.capacity[e].type_index == h && upper[col_y(e, 0)] > 0) {
+          add(col_y(e, t), p.capacity[e].gpus);
+          any = true;
+        }
+      if (!any) continue;
+      add(col_n(h, t), -p.types[h].gpus);
+      close_row(-kInf, 0);
+    }
+  // Demand: online capacity per slot, offline volume within each batch's window.
+  for (std::size_t w = 0; w < p.classes.size(); ++w) {
+    const auto& c = p.classes[w];
+    const auto serving = [&](int t, double scale) {
+      for (int e = 0; e < E; ++e)
+        if (p.capacity[e].class_index == static_cast<int>(w) && upper[col_y(e, 0)] > 0)
+          add(col_y(e, t), p.capacity[e].rate * scale);
+    };
+    if (c.online) {
+      for (int t = 0; t < T; ++t) {
+        if (c.rate[t] <= 0) continue;
+        serving(t, 1);
+        close_row(c.rate[t], kInf);
+      }
+    } else {
+      for (const auto& b : c.batches) {
+        if (b.requests <= 0) continue;
+        for (int t = b.first_slot; t < b.end_slot; ++t) serving(t, dt_s);
+        close_row(b.requests, kInf);
+      }
+    }
+  }
+
+  CoinPackedMatrix matrix(false, rows.data(), cols.data(), values.data(),
+                          static_cast<CoinBigIndex>(values.size()));
+  matrix.setDimensions(row, columns);
+  OsiClpSolverInterface solver;
+  solver.messageHandler()->setLogLevel(0);
+  solver.loadProblem(matrix, lower.data(), upper.data(), cost.data(), row_lower.data(), row_upper.data());
+  int integers = 0;
+  for (int c = 0; c < columns; ++c)
+    if (c < H + H * T || s.integer_instances) {
+      solver.setInteger(c);
+      ++integers;
+    }
+
+  Plan plan;
+  plan.objective = o.name;
+  plan.variables = columns;
+  plan.integer_variables = integers;
+  plan.constraints = row;
+  const auto start = std::chrono::steady_clock::now();
+  CbcModel model(solver);
+  CbcSolverUsefulData data;
+  data.noPrinting_ = true;
+  CbcMain0(model, data);
+  model.setLogLevel(0);
+  model.messageHandler()->setLogLevel(0);
+  const std::string seconds = fmt::format("{}", s.time_limit_s), ratio = fmt::format("{}", s.relative_gap);
+  // CBC's default search plus the RENS heuristic, which on bench/planner_week.yaml brings every objective's gap
+  // below 1% in seconds where the defaults stall near 2% (carbon) or 16% (cost) (docs/PERFORMANCE.md). One
+  // thread. GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
+  const char* log = std::getenv("GREENFLEET_CBC_LOG") ? std::getenv("GREENFLEET_CBC_LOG") : "0";
+  std::vector<std::string> words = {"greenfleet", "-log",   log,   "-threads", "0", "-sec",
+                                    seconds,      "-ratio", ratio, "-rens",    "on"};
+  words.push_back("-solve");
+  words.push_back("-quit");
+  std::vector<const char*> argv;
+  for (const auto& w : words) argv.push_back(w.c_str());
+  CbcMain1(
+      static_cast<int>(argv.size()), argv.data(), model, [](CbcModel*, int) { return 0; }, data);
+  plan.solve_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const double* x = model.bestSolution();
+  if (model.isProvenInfeasible() || x == nullptr) {
+    throw core::InputError(fmt::format(
+        "plan ({}): {} (the servers that may be bought cannot meet every class's demand in every slot at once, "
+        "or solver.time_limit ({:g}s) is too short to find a first plan): no plan written",
+        o.name, model.isProvenInfeasible() ? "the demand is infeasible" : "no integer solution was found",
+        s.time_limit_s));
+  }
+  plan.objective_value = model.getObjValue();
+  plan.bound = std::min(model.getBestPossibleObjValue(), plan.objective_value);
+  plan.gap = std::abs(plan.objective_value) > 1e-12
+                 ? (plan.objective_value - plan.bound) / std::abs(plan.objective_value)
+                 : 0.0;
+  // optimal: the bound meets the objective; within_gap: stopped at solver.relative_gap; feasible: stopped by the
+  // time limit with a larger gap.
+  plan.status = plan.gap <= 1e-9 ? "optimal" : plan.gap <= s.relative_gap + 1e-9 ? "within_gap" : "feasible";
+
+  // The solution, rounded where integral; servers bought are the most on at once when the objective does not
+  // price them (energy, cost).
+  plan.bought.assign(H, 0);
+  plan.on.assign(H, std::vector<int>(T, 0));
+  plan.instances.assign(E, std::vector<double>(T, 0));
+  for (int h = 0; h < H; ++h) {
+    int most_on = 0;
+    for (int t = 0; t < T; ++t) {
+      plan.on[h][t] = static_cast<int>(std::lround(x[col_n(h, t)]));
+      most_on = std::max(most_on, plan.on[h][t]);
+    }
+    plan.bought[h] = o.kind == ObjectiveKind::kCarbon || o.kind == ObjectiveKind::kPerformance
+                         ? static_cast<int>(std::lround(x[col_N(h)]))
+                         : most_on;
+  }
+  for (int e = 0; e < E; ++e)
+    for (int t = 0; t < T; ++t) {
+      const double v = x[col_y(e, t)];
+      plan.instances[e][t] = s.integer_instances ? std::round(v) : std::max(0.0, v);
+    }
+  for (int h = 0; h < H; ++h) {
+    const auto& ty = p.types[h];
+    plan.gpus_bought += plan.bought[h] * ty.gpus;
+    plan.embodied_kg += plan.bought[h] * ty.embodied_kg * horizon_h / (ty.lifetime_years * 8760.0);
+    for (int t = 0; t < T; ++t) {
+      const double kwh = p.pue * ty.idle_w * dt_h / 1000 * plan.on[h][t];
+      plan.energy_kwh += kwh;
+      plan.operational_kg += kwh * p.ci[t] / 1000;
+      plan.cost_usd += ty.usd_per_hour * dt_h * plan.on[h][t];
+    }
+  }
+  plan.short_slots.assign(p.classes.size(), {});
+  for (std::size_t w = 0; w < p.classes.size(); ++w) {
+    const auto& c = p.classes[w];
+    if (!c.online || c.actual.empty()) continue;
+    for (int t = 0; t < T; ++t) {
+      double served = 0;
+      for (int e = 0; e < E; ++e)
+        if (p.capacity[e].class_index == static_cast<int>(w)) served += p.capacity[e].rate * plan.instances[e][t];
+      if (c.actual[t] > served * (1 + 1e-9)) plan.short_slots[w].push_back(t);
+    }
+  }
+  for (int e = 0; e < E; ++e)
+    for (int t = 0; t < T; ++t) {
+      const double kwh = p.pue * p.capacity[e].active_w * dt_h / 1000 * plan.instances[e][t];
+      plan.energy_kwh += kwh;
+      plan.operational_kg += kwh * p.ci[t] / 1000;
+    }
+  return plan;
+}
+
+}  // namespace greenfleet::planning

@@ -1,0 +1,328 @@
+#include "sim/planning/plan_config.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <numbers>
+#include <random>
+#include <set>
+
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+#include "sim/energy/embodied.hpp"
+#include "sim/experiment/components.hpp"
+#include "sim/experiment/experiment.hpp"
+#include "sim/planning/objectives.hpp"
+#include "sim/workload/transforms.hpp"
+
+namespace greenfleet::planning {
+
+namespace {
+
+using config::ConfigNode;
+
+std::string beside(const std::string& file, const std::string& name) {
+  const std::filesystem::path p(name);
+  if (p.is_absolute()) return name;
+  return (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
+}
+
+// A per-slot series: `values` repeated to fill the horizon, or a daily cosine around `mean` (ours: a smooth
+// stand-in for the diurnal shape of production traffic and solar-heavy grids).
+// `kind: workload` (online demand only): the online requests of an experiment's workload binned per slot.
+std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, double max,
+                                const std::function<std::vector<double>(ConfigNode&)>& workload = {}) {
+  std::vector<std::string> kinds{"constant", "values", "diurnal"};
+  if (workload) kinds.push_back("workload");
+  const std::string kind = n.get_choice("kind", kinds);
+  std::vector<double> out(static_cast<std::size_t>(slots), 0);
+  if (kind == "workload") {
+    out = workload(n);
+  } else if (kind == "constant") {
+    const double v = n.get_double("value", std::nullopt, 0, max);
+    std::fill(out.begin(), out.end(), v);
+  } else if (kind == "values") {
+    const auto v = n.get_double_list("values", std::nullopt, 0, max);
+    if (v.empty()) n.fail("values", "needs at least one value");
+    for (int t = 0; t < slots; ++t) out[t] = v[static_cast<std::size_t>(t) % v.size()];
+  } else {
+    const double mean = n.get_double("mean", std::nullopt, 0, max);
+    const double amplitude = n.get_double("amplitude", 0.5, 0, 1);
+    const double peak = n.get_double("peak_hour", 14.0, 0, 24);
+    for (int t = 0; t < slots; ++t) {
+      const double hour = std::fmod(core::to_seconds(slot * t + slot / 2) / 3600.0, 24.0);
+      out[t] = mean * (1 + amplitude * std::cos(2 * std::numbers::pi * (hour - peak) / 24.0));
+    }
+  }
+  return out;
+}
+
+// The online requests/s per slot of an experiment's workload (its source and transforms, as `greenfleet run`
+// would feed them), times `scale`. A workload shorter than the horizon repeats from its first slot over the
+// whole slots it covers.
+std::vector<double> binned_workload(ConfigNode& n, const std::string& file, const catalog::Catalog& catalog,
+                                    const std::string& data_dir, int slots, core::SimTime slot) {
+  experiment::LoadOptions lo;
+  lo.data_dir = data_dir;
+  const std::string path = beside(file, n.get_string("experiment"));
+  const double scale = n.get_double("scale", 1.0, 0, 1e6);
+  const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
+  const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+  workload::TransformedSource source(
+      experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
+      x.seed);
+  std::vector<double> count(static_cast<std::size_t>(slots), 0);
+  workload::RequestSpec r;
+  core::SimTime last = 0;
+  bool any = false;
+  while (source.next(r)) {
+    if (r.arrival >= slot * slots) break;
+    last = r.arrival;
+    any = true;
+    if (r.cls == workload::RequestClass::kOnline) count[static_cast<std::size_t>(r.arrival / slot)] += 1;
+  }
+  const int covered = std::max<int>(1, static_cast<int>(last / slot));  // whole slots (the last may be partial)
+  if (!any) n.fail("experiment", fmt::format("the workload of {} has no requests", path));
+  std::vector<double> out(static_cast<std::size_t>(slots), 0);
+  for (int t = 0; t < slots; ++t) out[t] = scale * count[t % covered] / core::to_seconds(slot);
+  return out;
+}
+
+// A forecast with a documented error: the actual rate times 1 + error x z, z standard normal per slot (a seeded
+// 64-bit Mersenne Twister through Box-Muller, the same on every platform), clipped at 0. Ours: a simple
+// unbiased multiplicative error.
+std::vector<double> forecast_of(const std::vector<double>& actual, double error, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> out(actual.size());
+  for (std::size_t t = 0; t < actual.size(); ++t) {
+    const double u1 = (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53;
+    const double u2 = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * std::numbers::pi * u2);
+    out[t] = std::max(0.0, actual[t] * (1 + error * z));
+  }
+  return out;
+}
+
+// A list of strings (--set overrides): read from the raw document, since ConfigNode reads scalars and maps.
+std::vector<std::string> read_strings(ConfigNode& n, const YAML::Node& raw, const std::string& key) {
+  std::vector<std::string> out;
+  if (!n.has(key)) return out;
+  n.note_optional(key);
+  const YAML::Node v = raw[key];
+  if (!v.IsSequence()) n.fail(key, "expected a list of strings");
+  for (const auto& e : v) {
+    if (!e.IsScalar()) n.fail(key, "expected a list of strings");
+    out.push_back(e.Scalar());
+  }
+  return out;
+}
+
+Objective read_objective(ConfigNode& n) {
+  const std::string name = n.get_choice("name", objectives().names());
+  const auto values = config::read_params(n, objectives().info(name).params);
+  n.finish();
+  return objectives().create(name, values);
+}
+
+}  // namespace
+
+ServerType server_type(const catalog::Catalog& c, const std::string& sku_id) {
+  const auto& sku = c.server(sku_id);
+  const auto& gpu = c.gpu(sku.gpu);
+  const auto& cpu = c.cpu(sku.cpu);
+  ServerType t;
+  t.sku = sku_id;
+  t.gpu = sku.gpu;
+  t.gpu_tflops = gpu.fp16_tflops;
+  t.gpus = sku.gpu_count;
+  // The simulator's power rule (sim/runner/simulation.cpp): GPUs at idle plus the host's static power.
+  t.idle_w = sku.gpu_count * gpu.power.idle_w + sku.chassis_w + sku.nic_w +
+             sku.dram_gb * c.memory_kind(sku.dram_kind).power_w_per_gb +
+             sku.ssd_gb * c.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
+  t.embodied_kg = sku.gpu_count * energy::ecoserve_gpu_card(gpu, c).total + energy::ecoserve_host(sku, c).total;
+  t.usd_per_hour = sku.usd_per_hour;
+  return t;
+}
+
+PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& catalog,
+                            const std::vector<std::string>& overrides, const std::string& data_dir) {
+  YAML::Node doc = ConfigNode::load_file(file);
+  auto set_paths = std::make_shared<std::set<std::string>>();
+  for (const auto& o : overrides) set_paths->insert(config::apply_override(doc, o));
+  ConfigNode root(doc, file, "", YAML::Node(YAML::NodeType::Undefined), set_paths);
+  PlanConfig pc;
+  pc.file = file;
+  pc.name = root.get_string("name");
+  Problem& p = pc.problem;
+  p.slot = root.get_duration("slot", core::kHour, (60 * core::kSecond), 24 * core::kHour);
+  const core::SimTime horizon =
+      root.get_duration("horizon", 7 * 24 * core::kHour, (60 * core::kSecond), 366LL * 24 * core::kHour);
+  if (horizon % p.slot != 0) root.fail("horizon", "must be a whole number of slots (see `slot`)");
+  p.slots = static_cast<int>(horizon / p.slot);
+  p.pue = root.get_double("pue", 1.0, 1.0, 3.0);
+  {
+    ConfigNode ci = root.child("carbon_intensity");
+    p.ci = read_series(ci, p.slots, p.slot, 5000);
+    ci.finish();
+  }
+  const double lifetime = root.get_double("lifetime_years", 4.0, 0.1, 50);
+
+  // Server types: catalog SKUs, each with an optional purchase limit, lifetime and price.
+  std::set<std::string> skus;
+  for (auto& s : root.child_list("servers")) {
+    const std::string id = s.get_string("sku");
+    if (!catalog.servers().count(id)) {
+      std::set<std::string> known;
+      for (const auto& [k, v] : catalog.servers()) known.insert(k);
+      const auto near = config::closest_match(id, known);
+      s.fail("sku", fmt::format("no server '{}' in hardware_catalog/servers.yaml{}", id,
+                                near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
+    }
+    if (!skus.insert(id).second) s.fail("sku", fmt::format("server '{}' is listed twice", id));
+    ServerType t = server_type(catalog, id);
+    t.max_count = static_cast<int>(s.get_int("max_count", -1, -1, 1000000));
+    t.lifetime_years = s.get_double("lifetime_years", lifetime, 0.1, 50);
+    if (s.has("usd_per_hour")) t.usd_per_hour = s.get_double("usd_per_hour", std::nullopt, 0, 1e6);
+    s.finish();
+    p.types.push_back(t);
+  }
+  if (p.types.empty()) root.fail("servers", "needs at least one server type");
+
+  // Workload classes.
+  std::set<std::string> names;
+  for (auto& n : root.child_list("classes")) {
+    WorkloadClass c;
+    c.name = n.get_string("name");
+    if (!names.insert(c.name).second) n.fail("name", fmt::format("class '{}' is listed twice", c.name));
+    c.model = n.get_string("model");
+    if (!catalog.models().count(c.model)) n.fail("model", fmt::format("no model '{}' in models/llm/", c.model));
+    const YAML::Node raw = [&] {
+      YAML::Node cls = doc["classes"];
+      for (std::size_t i = 0; i < cls.size(); ++i)
+        if (cls[i]["name"].IsScalar() && cls[i]["name"].Scalar() == c.name) return YAML::Node(cls[i]);
+      return YAML::Node();
+    }();
+    const bool online = n.has("online"), offline = n.has("offline");
+    if (online == offline) n.fail_here("needs exactly one of `online` (a rate per slot) or `offline` (a volume)");
+    c.online = online;
+    if (online) {
+      ConfigNode r = n.child("online");
+      c.rate = read_series(r, p.slots, p.slot, 1e7, [&](ConfigNode& w) {
+        return binned_workload(w, file, catalog, data_dir, p.slots, p.slot);
+      });
+      const double error = r.get_double("forecast_error", 0.0, 0, 10);
+      const auto seed = static_cast<std::uint64_t>(r.get_int("forecast_seed", 1, 0));
+      if (error > 0) {
+        c.actual = c.rate;
+        c.rate = forecast_of(c.actual, error, seed);
+      }
+      r.finish();
+      ConfigNode slo = n.child("slo");
+      c.ttft = slo.get_duration("ttft", std::nullopt, core::kMillisecond);
+      c.tpot = slo.get_duration("tpot", std::nullopt, core::kMillisecond);
+      slo.finish();
+    } else {
+      ConfigNode o = n.child("offline");
+      const double requests = o.get_double("requests", std::nullopt, 0, 1e12);
+      const core::SimTime period = o.get_duration("period", horizon, p.slot);
+      const core::SimTime deadline = o.get_duration("deadline", period, p.slot);
+      if (period % p.slot != 0) o.fail("period", "must be a whole number of slots");
+      if (deadline % p.slot != 0) o.fail("deadline", "must be a whole number of slots");
+      if (deadline > period) o.fail("deadline", "must be at most the period (each batch is due before the next)");
+      o.finish();
+      const int ps = static_cast<int>(period / p.slot), ds = static_cast<int>(deadline / p.slot);
+      for (int start = 0; start + ds <= p.slots; start += ps) c.batches.push_back({requests, start, start + ds});
+    }
+    CapacitySimulation sim;
+    if (n.has("tensor_parallel")) {
+      sim.tensor_parallel.clear();
+      for (double v : n.get_double_list("tensor_parallel", std::nullopt, 1, 64)) {
+        if (v != std::floor(v)) n.fail("tensor_parallel", "expected whole numbers");
+        sim.tensor_parallel.push_back(static_cast<int>(v));
+      }
+    }
+    sim.set = read_strings(n, raw, "set");
+    n.finish();
+    pc.simulate.push_back(sim);
+    p.classes.push_back(c);
+  }
+  if (p.classes.empty()) root.fail("classes", "needs at least one workload class");
+
+  // Capacity: simulated from a base experiment, or given entry by entry (given entries win).
+  {
+    ConfigNode cap = root.child_or_empty("capacity");
+    if (cap.has("experiment"))
+      pc.capacity.experiment = beside(file, cap.get_string("experiment"));
+    else
+      cap.note_optional("experiment");
+    if (cap.has("cache"))
+      pc.capacity.cache_dir = beside(file, cap.get_string("cache"));
+    else
+      cap.note_optional("cache");
+    pc.capacity.requests_per_instance = cap.get_int("requests_per_instance", 400, 20, 1000000);
+    pc.capacity.warmup_per_instance =
+        cap.get_int("warmup_per_instance", 50, 0, pc.capacity.requests_per_instance - 10);
+    pc.capacity.seeds.clear();
+    for (double s : cap.get_double_list("seeds", std::vector<double>{1}, 0, 1e15)) {
+      if (s != std::floor(s)) cap.fail("seeds", "expected whole numbers");
+      pc.capacity.seeds.push_back(static_cast<std::uint64_t>(s));
+    }
+    if (pc.capacity.seeds.empty()) cap.fail("seeds", "needs at least one seed");
+    pc.capacity.bisection_steps = static_cast<int>(cap.get_int("bisection_steps", 7, 1, 30));
+    pc.capacity.max_rate = cap.get_double("max_rate", 256, 1e-3, 1e6);
+    for (auto& e : cap.child_list("entries", false)) {
+      GivenCapacity g;
+      g.where = e.where("");
+      g.class_name = e.get_string("class");
+      if (!names.count(g.class_name)) e.fail("class", fmt::format("no class '{}' in `classes`", g.class_name));
+      g.sku = e.get_string("sku");
+      if (!skus.count(g.sku)) e.fail("sku", fmt::format("server '{}' is not in `servers`", g.sku));
+      g.tensor_parallel = static_cast<int>(e.get_int("tensor_parallel", 1, 1, 64));
+      if (catalog.server(g.sku).gpu_count % g.tensor_parallel != 0)
+        e.fail("tensor_parallel", fmt::format("{} does not divide the {} GPUs of '{}'", g.tensor_parallel,
+                                              catalog.server(g.sku).gpu_count, g.sku));
+      g.rate = e.get_double("rate", std::nullopt, 0, 1e7);
+      g.active_w = e.get_double("active_w", -1.0, -1, 1e5);
+      if (g.active_w < 0 && e.has("active_w")) e.fail("active_w", "must be at least 0");
+      e.finish();
+      pc.capacity.given.push_back(g);
+    }
+    cap.finish();
+  }
+
+  {
+    ConfigNode o = root.child_or_empty("objective");
+    if (!o.has("name")) o.fail_here("needs `name`: one of carbon, performance, energy, cost");
+    pc.objective = read_objective(o);
+  }
+  for (auto& b : root.child_list("baselines", false)) pc.baselines.push_back(read_objective(b));
+  bool priced = pc.objective.kind == ObjectiveKind::kCost;
+  for (const auto& o : pc.baselines) priced |= o.kind == ObjectiveKind::kCost;
+  if (priced)
+    for (const auto& t : p.types)
+      if (t.usd_per_hour < 0)
+        root.fail("servers", fmt::format("the cost objective needs a price for '{}': give usd_per_hour in its "
+                                         "`servers` entry (hardware_catalog/servers.yaml has none)",
+                                         t.sku));
+  {
+    ConfigNode s = root.child_or_empty("solver");
+    pc.solver.time_limit_s =
+        core::to_seconds(s.get_duration("time_limit", 30 * core::kSecond, core::kMillisecond));
+    pc.solver.relative_gap = s.get_double("relative_gap", 0.01, 0, 1);
+    pc.solver.integer_instances =
+        s.get_choice("instances", {"integer", "continuous"}, std::string("continuous")) == "integer";
+    s.finish();
+  }
+  {
+    ConfigNode out = root.child_or_empty("output");
+    pc.output_path = out.get_string("path", fmt::format("out/{}.plan.yaml", pc.name));
+    out.finish();
+  }
+  root.finish();
+  return pc;
+}
+
+}  // namespace greenfleet::planning

@@ -1,0 +1,60 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sim/catalog/catalog.hpp"
+#include "sim/core/params.hpp"
+#include "sim/planning/problem.hpp"
+
+namespace greenfleet::planning {
+
+// How the capacity table of a class on a server type is measured by short simulations (capacity.hpp).
+struct CapacitySimulation {
+  std::string experiment;               // the base experiment (resolved path); empty: no simulations
+  std::vector<std::string> set;         // --set overrides for every simulation of this class
+  std::vector<int> tensor_parallel{1};  // TPs tried per server type (those that divide its GPUs and fit)
+};
+
+// A capacity entry given in the planning file instead of simulated.
+struct GivenCapacity {
+  std::string class_name, sku;
+  int tensor_parallel = 1;
+  double rate = 0;
+  double active_w = -1;  // -1: from the catalog (tensor_parallel x (decode - idle) W of the GPU)
+  std::string where;     // file:line for messages
+};
+
+struct CapacitySettings {
+  std::string experiment;  // resolved path of capacity.experiment; empty when every entry is given
+  std::string cache_dir;   // where simulated tables are cached (resolved; empty: no cache)
+  std::int64_t requests_per_instance = 400;
+  std::int64_t warmup_per_instance = 50;
+  std::vector<std::uint64_t> seeds{1};
+  int bisection_steps = 7;
+  double max_rate = 256;  // requests/s per instance: the bisection's upper end
+  std::vector<GivenCapacity> given;
+};
+
+// A planning file (docs/PLANNING.md): the problem less its capacity entries, the capacity settings, the
+// objective and the baselines, the solver settings.
+struct PlanConfig {
+  std::string file;
+  std::string name;
+  Problem problem;                           // capacity filled in by build_capacity
+  std::vector<CapacitySimulation> simulate;  // per class
+  CapacitySettings capacity;
+  Objective objective;
+  std::vector<Objective> baselines;
+  SolverSettings solver;
+  std::string output_path;  // the plan file (YAML)
+};
+
+// Loads and validates a planning file against the catalog (`data_dir`: where workloads binned into demand find
+// their traces). Throws core::InputError with file:line:column and the key on bad input.
+PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& catalog,
+                            const std::vector<std::string>& overrides = {}, const std::string& data_dir = "");
+
+// Server type of a catalog SKU: its power while on and idle, whole-life embodied carbon, price.
+ServerType server_type(const catalog::Catalog& catalog, const std::string& sku);
+
+}  // namespace greenfleet::planning

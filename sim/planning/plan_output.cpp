@@ -1,0 +1,143 @@
+#include "sim/planning/plan_output.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "greenfleet/version.hpp"
+
+namespace greenfleet::planning {
+
+namespace {
+
+double total_kg(const Plan& p) { return p.operational_kg + p.embodied_kg; }
+
+// Numbers in the YAML file: shortest round-trip text.
+std::string num(double v) { return fmt::format("{}", v); }
+
+}  // namespace
+
+std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& rows) {
+  std::string out = fmt::format("{:<16} {:<24} {:>3} {:>12} {:>10} {:<10}\n", "class", "server", "tp",
+                                "req/s/inst", "active W", "source");
+  for (const auto& r : rows)
+    out += fmt::format("{:<16} {:<24} {:>3} {:>12.4g} {:>10.0f} {:<10}\n", p.classes[r.entry.class_index].name,
+                       p.types[r.entry.type_index].sku, r.entry.gpus, r.entry.rate, r.entry.active_w, r.source);
+  return out;
+}
+
+std::string plan_table(const Problem& p, const Plan& plan) {
+  std::string out = fmt::format(
+      "plan '{}': {} | objective {:.6g} | bound {:.6g} | gap {:.3f}% | {:.2f} s | {} variables ({} integer), {} "
+      "constraints\n",
+      plan.objective, plan.status, plan.objective_value, plan.bound, 100 * plan.gap, plan.solve_seconds,
+      plan.variables, plan.integer_variables, plan.constraints);
+  out += fmt::format("  {:<24} {:>6} {:>9} {:>8} {:>8}\n", "server", "bought", "on mean", "on min", "on max");
+  for (std::size_t h = 0; h < p.types.size(); ++h) {
+    if (plan.bought[h] == 0) continue;
+    const auto& on = plan.on[h];
+    double mean = 0;
+    for (int v : on) mean += v;
+    mean /= std::max<std::size_t>(1, on.size());
+    out += fmt::format("  {:<24} {:>6} {:>9.2f} {:>8} {:>8}\n", p.types[h].sku, plan.bought[h], mean,
+                       *std::min_element(on.begin(), on.end()), *std::max_element(on.begin(), on.end()));
+  }
+  out += fmt::format("  {:<16} {:<24} {:>3} {:>10} {:>10}\n", "class", "on server", "tp", "inst mean", "inst max");
+  for (std::size_t e = 0; e < p.capacity.size(); ++e) {
+    const auto& y = plan.instances[e];
+    double mean = 0, most = 0;
+    for (double v : y) {
+      mean += v;
+      most = std::max(most, v);
+    }
+    if (most <= 0) continue;
+    mean /= std::max<std::size_t>(1, y.size());
+    const auto& c = p.capacity[e];
+    out += fmt::format("  {:<16} {:<24} {:>3} {:>10.2f} {:>10.4g}\n", p.classes[c.class_index].name,
+                       p.types[c.type_index].sku, c.gpus, mean, most);
+  }
+  for (std::size_t w = 0; w < plan.short_slots.size(); ++w)
+    if (!plan.short_slots[w].empty())
+      out += fmt::format(
+          "  class '{}': actual demand above the planned capacity in {} of {} slots (forecast error)\n",
+          p.classes[w].name, plan.short_slots[w].size(), p.slots);
+  out += fmt::format(
+      "  energy {:.6g} kWh | operational {:.6g} kgCO2e | embodied {:.6g} kgCO2e | total {:.6g} kgCO2e "
+      "| {} GPUs | ${:.6g}\n",
+      plan.energy_kwh, plan.operational_kg, plan.embodied_kg, total_kg(plan), plan.gpus_bought, plan.cost_usd);
+  return out;
+}
+
+std::string comparison_table(const std::vector<Plan>& plans) {
+  std::string out =
+      fmt::format("{:<12} {:<10} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>12} {:>9}\n", "plan", "status", "GPUs",
+                  "energy kWh", "op kg", "emb kg", "total kg", "vs first", "cost $", "gap %");
+  for (const auto& p : plans)
+    out += fmt::format(
+        "{:<12} {:<10} {:>6} {:>12.6g} {:>12.6g} {:>12.6g} {:>12.6g} {:>7.1f}% {:>12.6g} {:>9.3f}\n", p.objective,
+        p.status, p.gpus_bought, p.energy_kwh, p.operational_kg, p.embodied_kg, total_kg(p),
+        total_kg(plans[0]) > 0 ? 100 * (total_kg(p) / total_kg(plans[0]) - 1) : 0.0, p.cost_usd, 100 * p.gap);
+  return out;
+}
+
+std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows, const std::vector<Plan>& plans) {
+  const Problem& p = pc.problem;
+  std::string out = fmt::format(
+      "# greenfleet plan (docs/PLANNING.md)\ngreenfleet: \"{}\"\nplanning_file: \"{}\"\n"
+      "name: \"{}\"\nslot_s: {}\nslots: {}\npue: {}\n",
+      core::kGitRevision, pc.file, pc.name, core::to_seconds(p.slot), p.slots, num(p.pue));
+  out += "server_types:\n";
+  for (const auto& t : p.types)
+    out += fmt::format(
+        "  - {{sku: {}, gpus: {}, idle_w: {}, embodied_kg: {}, lifetime_years: {}, usd_per_hour: {}, "
+        "max_count: {}}}\n",
+        t.sku, t.gpus, num(t.idle_w), num(t.embodied_kg), num(t.lifetime_years), num(t.usd_per_hour), t.max_count);
+  out += "classes:\n";
+  for (const auto& c : p.classes) {
+    out += fmt::format("  - name: \"{}\"\n    model: {}\n    online: {}\n", c.name, c.model, c.online);
+    if (c.online)
+      out += fmt::format("    ttft_s: {}\n    tpot_s: {}\n    rate: [{}]\n", core::to_seconds(c.ttft),
+                         core::to_seconds(c.tpot), fmt::join(c.rate, ", "));
+    if (!c.actual.empty()) out += fmt::format("    actual_rate: [{}]\n", fmt::join(c.actual, ", "));
+    if (!c.batches.empty()) out += "    batches:\n";
+    for (const auto& b : c.batches)
+      out += fmt::format("      - {{requests: {}, first_slot: {}, end_slot: {}}}\n", num(b.requests), b.first_slot,
+                         b.end_slot);
+  }
+  out += fmt::format("carbon_intensity: [{}]\ncapacity:\n", fmt::join(p.ci, ", "));
+  for (const auto& r : rows)
+    out += fmt::format("  - {{class: \"{}\", sku: {}, tensor_parallel: {}, rate: {}, active_w: {}, source: {}}}\n",
+                       p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
+                       num(r.entry.rate), num(r.entry.active_w), r.source);
+  out += "plans:\n";
+  for (const auto& plan : plans) {
+    out += fmt::format(
+        "  - objective: {}\n    status: {}\n    objective_value: {}\n    bound: {}\n    gap: {}\n    "
+        "solve_seconds: {}\n    variables: {}\n    integer_variables: {}\n    constraints: {}\n    energy_kwh: "
+        "{}\n"
+        "    operational_kg: {}\n    embodied_kg: {}\n    cost_usd: {}\n    gpus_bought: {}\n",
+        plan.objective, plan.status, num(plan.objective_value), num(plan.bound), num(plan.gap),
+        num(plan.solve_seconds), plan.variables, plan.integer_variables, plan.constraints, num(plan.energy_kwh),
+        num(plan.operational_kg), num(plan.embodied_kg), num(plan.cost_usd), plan.gpus_bought);
+    for (std::size_t w = 0; w < plan.short_slots.size(); ++w)
+      if (!plan.short_slots[w].empty())
+        out +=
+            fmt::format("    \"short_slots {}\": [{}]\n", p.classes[w].name, fmt::join(plan.short_slots[w], ", "));
+    out += "    servers:\n";
+    for (std::size_t h = 0; h < p.types.size(); ++h)
+      if (plan.bought[h] > 0)
+        out += fmt::format("      - {{sku: {}, bought: {}, on: [{}]}}\n", p.types[h].sku, plan.bought[h],
+                           fmt::join(plan.on[h], ", "));
+    out += "    instances:\n";
+    for (std::size_t e = 0; e < p.capacity.size(); ++e) {
+      const auto& y = plan.instances[e];
+      if (std::all_of(y.begin(), y.end(), [](double v) { return v <= 0; })) continue;
+      const auto& c = p.capacity[e];
+      out += fmt::format("      - {{class: \"{}\", sku: {}, tensor_parallel: {}, per_slot: [{}]}}\n",
+                         p.classes[c.class_index].name, p.types[c.type_index].sku, c.gpus, fmt::join(y, ", "));
+    }
+  }
+  return out;
+}
+
+}  // namespace greenfleet::planning

@@ -1,0 +1,102 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/core/time.hpp"
+
+// The inputs and the result of a provisioning plan (docs/PLANNING.md): the planner's own structs, filled by the
+// planning YAML's loader (plan_config) and the capacity tables (capacity), solved by solve_plan (ilp).
+namespace greenfleet::planning {
+
+// A server type the plan may buy: a catalog SKU with what the model needs of it.
+struct ServerType {
+  std::string sku;
+  std::string gpu;         // catalog GPU id
+  double gpu_tflops = 0;   // dense FP16 TFLOP/s of its GPU: the performance baseline keeps the fastest
+  int gpus = 0;            // GPUs per server
+  double idle_w = 0;       // the server on with nothing running: GPUs idle, CPU sockets idle, chassis, NIC,
+                           // DRAM, SSD (hardware_catalog/servers.yaml's power rule)
+  double embodied_kg = 0;  // whole-life embodied carbon: GPU cards + host (EcoServe calculator)
+  double lifetime_years = 4;
+  double usd_per_hour = 0;  // price of the server per hour on (servers.yaml usd_per_hour)
+  int max_count = -1;       // servers that may be bought; -1: no limit
+};
+
+// An online class needs capacity in every slot; an offline class a volume of requests by a deadline.
+struct OfflineBatch {
+  double requests = 0;
+  int first_slot = 0;  // released at the start of this slot
+  int end_slot = 0;    // due by the start of this slot (exclusive)
+};
+
+struct WorkloadClass {
+  std::string name;
+  std::string model;
+  bool online = true;
+  core::SimTime ttft = 0, tpot = 0;   // the SLO (p90) the capacity entries meet (online)
+  std::vector<double> rate;           // online: requests/s per slot (the forecast the plan is made for)
+  std::vector<double> actual;         // online: the demand itself, when the forecast differs (else empty)
+  std::vector<OfflineBatch> batches;  // offline
+};
+
+// One instance of a class on a server type: `gpus` GPUs (its tensor parallelism) serving up to `rate` requests/s
+// within the class's SLOs (online), or `rate` requests/s of throughput (offline), drawing `active_w` more than
+// its GPUs' idle power while doing so.
+struct CapacityEntry {
+  int class_index = 0;
+  int type_index = 0;
+  int gpus = 1;
+  double rate = 0;
+  double active_w = 0;
+};
+
+struct Problem {
+  core::SimTime slot = core::kHour;
+  int slots = 0;
+  std::vector<double> ci;  // gCO2e/kWh per slot (the forecast)
+  double pue = 1;
+  std::vector<ServerType> types;
+  std::vector<WorkloadClass> classes;
+  std::vector<CapacityEntry> capacity;
+};
+
+struct SolverSettings {
+  double time_limit_s = 30;
+  double relative_gap = 0.01;
+  // Instances per class, type and slot: continuous by default (the mean number of instances over the slot;
+  // servers bought and on are always integers), or integers (slower: CBC may find no plan in the time limit on
+  // large problems).
+  bool integer_instances = false;
+};
+
+// What the planner minimises: carbon (EcoServe's objective), or one of the three baselines on the same
+// constraints (EcoServe, Li et al., arXiv 2502.05043; docs/PLANNING.md).
+enum class ObjectiveKind { kCarbon, kPerformance, kEnergy, kCost };
+
+struct Objective {
+  ObjectiveKind kind = ObjectiveKind::kCarbon;
+  std::string name = "carbon";
+  double embodied_weight = 1;          // carbon: multiplies the amortised embodied term
+  double electricity_usd_per_kwh = 0;  // cost: energy priced on top of the servers' $/h
+};
+
+// The solution and what it costs by every measure, whatever the objective.
+struct Plan {
+  std::string objective;
+  std::string status;  // optimal | within_gap (solver.relative_gap) | feasible (time limit, larger gap)
+  double objective_value = 0;
+  double bound = 0;  // the best bound of the branch and bound (the LP bound at the end of the search)
+  double gap = 0;    // (objective - bound) / |objective|
+  double solve_seconds = 0;
+  int variables = 0, integer_variables = 0, constraints = 0;
+  std::vector<int> bought;                     // per type
+  std::vector<std::vector<int>> on;            // [type][slot]
+  std::vector<std::vector<double>> instances;  // [entry][slot]
+  double operational_kg = 0, embodied_kg = 0, energy_kwh = 0, cost_usd = 0;
+  int gpus_bought = 0;
+  // Online classes planned on a forecast: per class, the slots whose actual demand exceeds the plan's capacity.
+  std::vector<std::vector<int>> short_slots;
+};
+
+}  // namespace greenfleet::planning

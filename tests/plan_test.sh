@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end checks of `greenfleet plan` (docs/PLANNING.md): exit codes, the printed tables, the plan file written
+# atomically, the capacity cache. Usage: plan_test.sh GREENFLEET_BINARY SOURCE_DIR
+set -u
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+passes=0
+check() {  # check NAME CONDITION...
+  local name=$1
+  shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
+}
+
+# The shipped example, its capacity simulated from the quick start into a cache of its own, and shorter.
+sed -e "s#cache: ../../out/capacity#cache: $tmp/cache#" -e "s#experiment: ../quickstart.yaml#experiment: $src/experiments/quickstart.yaml#" \
+  -e 's/requests_per_instance: 400/requests_per_instance: 100/' -e 's/seeds: \[1, 2\]/seeds: [1]/' \
+  -e "s#path: out/planning_day.plan.yaml#path: $tmp/day.plan.yaml#" "$src/experiments/planning/day.yaml" > "$tmp/day.yaml"
+
+# 1. A plan: exit 0, capacity and plan tables, the comparison, the plan file (YAML with every plan), no temporary.
+"$bin" plan "$tmp/day.yaml" -q > "$tmp/out.txt" 2> "$tmp/err.txt"
+check "plan exits 0" test $? -eq 0
+check "capacity table printed" grep -q "^chat .*hgx-h100x8 .* simulated" "$tmp/out.txt"
+check "plan table printed" grep -q "^plan 'carbon': \(optimal\|within_gap\) | objective" "$tmp/out.txt"
+check "comparison printed" grep -q "^cost  " "$tmp/out.txt"
+check "plan file written" test -s "$tmp/day.plan.yaml"
+check "plan file named" grep -q "^plan: $tmp/day.plan.yaml" "$tmp/out.txt"
+check "no temporary file" bash -c "! ls $tmp/*.tmp* 2>/dev/null"
+check "plan file is YAML with four plans" /usr/bin/python3 -c "
+import sys, yaml
+d = yaml.safe_load(open('$tmp/day.plan.yaml'))
+assert [p['objective'] for p in d['plans']] == ['carbon', 'performance', 'energy', 'cost'], d['plans']
+assert all(p['status'] in ('optimal', 'within_gap') and p['gap'] <= 0.01 for p in d['plans'])
+assert all(p['bound'] <= p['objective_value'] * (1 + 1e-9) for p in d['plans'])
+assert len(d['carbon_intensity']) == 24
+"
+check "capacity cached" test "$(ls "$tmp/cache" | wc -l)" -ge 6
+
+# 2. Again: the capacity comes from the cache, and the plan file is the same but for the solve times.
+"$bin" plan "$tmp/day.yaml" -q -o "$tmp/again.plan.yaml" > "$tmp/again.txt"
+check "second plan exits 0" test $? -eq 0
+check "capacity read from the cache" grep -q "^chat .*hgx-h100x8 .* cached" "$tmp/again.txt"
+check "same plan from the cache" bash -c "diff <(grep -v 'solve_seconds\|planning_file' $tmp/day.plan.yaml | sed 's/source: simulated/source: cached/') <(grep -v 'solve_seconds\|planning_file' $tmp/again.plan.yaml)"
+"$bin" plan "$tmp/day.yaml" -q --capacity-only --rebuild-capacity -o "$tmp/none.yaml" > "$tmp/rebuilt.txt"
+check "rebuild simulates again" grep -q "^chat .*hgx-h100x8 .* simulated" "$tmp/rebuilt.txt"
+check "capacity-only writes no plan" test ! -e "$tmp/none.yaml"
+
+# 3. Demand no plan can meet: exit 2, the slot and the class named, no plan file.
+"$bin" plan "$tmp/day.yaml" -q --set 'servers=[{sku: hgx-h100x8, max_count: 1}]' --set classes.0.online.mean=300 -o "$tmp/inf.yaml" \
+  > /dev/null 2> "$tmp/err.txt"
+check "infeasible exits 2" test $? -eq 2
+check "infeasible names slot and class" grep -q "infeasible demand in slot [0-9]* \[0d [0-9:]*, 0d [0-9:]*) for class 'chat'" "$tmp/err.txt"
+check "infeasible writes no plan" test ! -e "$tmp/inf.yaml"
+
+# 4. Bad input: a misspelled key (file:line:col, suggestion), a missing file, an output path that is a directory.
+sed -e 's/relative_gap:/relative_gapp:/' "$tmp/day.yaml" > "$tmp/typo.yaml"
+"$bin" plan "$tmp/typo.yaml" -q > /dev/null 2> "$tmp/err.txt"
+check "typo exits 2" test $? -eq 2
+check "typo names file:line:col" grep -q "typo.yaml:[0-9]*:[0-9]*: solver.relative_gapp: unknown key" "$tmp/err.txt"
+"$bin" plan "$tmp/missing.yaml" > /dev/null 2>&1
+check "missing file exits 2" test $? -eq 2
+"$bin" plan > /dev/null 2>&1
+check "no file exits 2" test $? -eq 2
+mkdir "$tmp/dir.yaml"
+"$bin" plan "$tmp/day.yaml" -q -o "$tmp/dir.yaml" > /dev/null 2> "$tmp/err.txt"
+check "directory output exits 2" test $? -eq 2
+
+# 5. The objectives are listed with their parameters.
+"$bin" list policies > "$tmp/list.txt"
+check "list policies shows the planner objectives" grep -q "planner_objective carbon" "$tmp/list.txt"
+check "list policies shows their parameters" grep -q "electricity_usd_per_kwh (number" "$tmp/list.txt"
+
+echo "plan_test: $passes passed, $fails failed"
+test "$fails" -eq 0
