@@ -10,8 +10,10 @@
 
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
+#include "sim/routing/mode_router.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
+#include "tiny_hardware.hpp"
 
 using namespace greenfleet;
 
@@ -179,4 +181,108 @@ TEST_CASE("bad modes: unknown or same-model-less decode pools, no instances, no 
   fails(with("modes: {disaggregated: {decode: old}}", "tensor_parallel: 1"), "mode_router.name: mode router");
   fails(with("disaggregated: {decode: old}", "disaggregated: {decode: old, speed: 2}"), "speed");
   fails(with("mode_router: {name: always_disaggregated}", "mode_router: {name: sometimes}"), "sometimes");
+}
+
+namespace {
+
+// The GreenLLM mode router on two idle or loaded instances of the hand-sized hardware: instance 0 (server 0, the
+// new GPU) and instance 1 (server 1, the old one), with powers, embodied rates and carbon intensity set per case.
+struct ModeBench {
+  perf::RooflineModel model = test::tiny_roofline();
+  core::Engine engine;
+  serving::RequestPool pool;
+  std::unique_ptr<serving::Instance> front, decode;
+  energy::CarbonSignal ci = energy::CarbonSignal::constant(0);
+  std::vector<energy::ServerPower> servers = std::vector<energy::ServerPower>(2);
+  std::unique_ptr<routing::ModeRouter> router = routing::mode_routers().create(
+      "greenllm", core::default_values(routing::mode_routers().info("greenllm").params), 1);
+
+  explicit ModeBench(double g_per_kwh) : ci(energy::CarbonSignal::constant(g_per_kwh)) {
+    for (int i = 0; i < 2; ++i) {
+      serving::Placement p;
+      p.server = i;
+      (i == 0 ? front : decode) = std::make_unique<serving::Instance>(i, p, serving::SchedulerConfig{}, 4000, 4096,
+                                                                      &model, &engine, &pool, nullptr);
+      servers[static_cast<std::size_t>(i)].ci = &ci;
+      servers[static_cast<std::size_t>(i)].gpu_prefill_w = 300;
+    }
+  }
+  void load(serving::Instance& in, int requests) {
+    for (int i = 0; i < requests; ++i) {
+      workload::RequestSpec s;
+      s.prompt_tokens = 20, s.output_tokens = 200;
+      in.enqueue(pool.acquire(s));
+    }
+  }
+  routing::ModeChoice choose(core::SimTime ttft, core::SimTime tpot) {
+    const routing::RoutingContext ctx(&engine, &servers, {0, 1});
+    workload::RequestSpec s;
+    s.prompt_tokens = 200, s.output_tokens = 100;
+    const std::uint32_t slot = pool.acquire(s);
+    routing::ModeCandidates c;
+    c.front = front.get(), c.decode = decode.get(), c.slo_ttft = ttft, c.slo_tpot = tpot;
+    const routing::ModeChoice m = router->choose(pool[slot], routing::ModeOptions{}, c, ctx);
+    pool.release(slot);
+    return m;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("greenllm mode router: each mode wins in turn, by carbon and by SLO") {
+  const core::SimTime loose = 10 * core::kSecond;
+  SUBCASE("by carbon: a sunk old GPU at zero carbon intensity takes the decode") {
+    ModeBench b(0);
+    b.servers[0].gpu_decode_w = b.servers[1].gpu_decode_w = 200;
+    b.servers[0].gpu_emb_g_per_s = 0.01;  // the new GPU's embodied carbon; the old one's is sunk (0)
+    const routing::ModeChoice m = b.choose(loose, loose);
+    CHECK(m.mode == serving::RequestMode::kDisaggregated);
+    CHECK_FALSE(m.fallback);
+  }
+  SUBCASE("by carbon: at a high carbon intensity the old GPU's extra power loses") {
+    ModeBench b(800);
+    b.servers[0].gpu_decode_w = 200;
+    b.servers[1].gpu_decode_w = 400;  // the old GPU draws more for the same decode
+    b.servers[0].gpu_emb_g_per_s = 0.0001;
+    CHECK(b.choose(loose, loose).mode == serving::RequestMode::kUnified);
+  }
+  SUBCASE("by SLO: a loaded new GPU misses the TPOT target, the split meets it even when it emits more") {
+    ModeBench b(800);
+    b.servers[0].gpu_decode_w = 200;
+    b.servers[1].gpu_decode_w = 400;
+    b.load(*b.front, 250);
+    const routing::ModeChoice idle = ModeBench(800).choose(loose, loose);
+    REQUIRE(idle.tpot_s > 0);
+    // A TPOT target between the idle instance's prediction and the loaded one's.
+    const routing::ModeChoice loaded_whole = b.choose(loose, loose);
+    CHECK(loaded_whole.mode == serving::RequestMode::kUnified);  // loose SLO: carbon decides (unified)
+    const auto target = core::from_seconds((idle.tpot_s + loaded_whole.tpot_s) / 2);
+    const routing::ModeChoice m = b.choose(loose, target);
+    CHECK(m.mode == serving::RequestMode::kDisaggregated);
+    CHECK_FALSE(m.fallback);
+  }
+  SUBCASE("by SLO: a loaded old GPU misses the TPOT target, unified meets it even when it emits more") {
+    ModeBench b(0);
+    b.servers[0].gpu_decode_w = b.servers[1].gpu_decode_w = 200;
+    b.servers[0].gpu_emb_g_per_s = 0.01;
+    b.load(*b.decode, 250);
+    const routing::ModeChoice loaded_split = b.choose(loose, loose);
+    CHECK(loaded_split.mode == serving::RequestMode::kDisaggregated);  // carbon alone: split
+    // A TPOT target between the unified prediction (the idle new GPU) and the loaded old GPU's.
+    ModeBench idle_bench(800);
+    idle_bench.servers[1].gpu_decode_w = 400;
+    const routing::ModeChoice idle = idle_bench.choose(loose, loose);
+    REQUIRE(idle.mode == serving::RequestMode::kUnified);
+    REQUIRE(idle.tpot_s < loaded_split.tpot_s);
+    const auto target = core::from_seconds((idle.tpot_s + loaded_split.tpot_s) / 2);
+    const routing::ModeChoice m = b.choose(loose, target);
+    CHECK(m.mode == serving::RequestMode::kUnified);
+    CHECK_FALSE(m.fallback);
+  }
+  SUBCASE("no mode meets the SLO: unified, marked as a fallback") {
+    ModeBench b(0);
+    const routing::ModeChoice m = b.choose(1, 1);
+    CHECK(m.mode == serving::RequestMode::kUnified);
+    CHECK(m.fallback);
+  }
 }

@@ -17,6 +17,11 @@ void RequestMetrics::on_request_done(std::uint32_t, const serving::RequestState&
     return;
   }
   const RequestTimings t = timings_of(r, slos_[r.spec.workload_class]);
+  if (r.predicted_ttft_s >= 0 && t.ttft > 0) {
+    // A mode router's predictions against what the run gave (relative errors, signed).
+    prediction_ttft_.push_back(r.predicted_ttft_s / core::to_seconds(t.ttft) - 1);
+    if (r.spec.output_tokens > 1 && t.tpot_s > 0) prediction_tpot_.push_back(r.predicted_tpot_s / t.tpot_s - 1);
+  }
   if (k) {
     ++k->completed;
     k->ttft.add(t.ttft);

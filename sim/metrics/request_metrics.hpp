@@ -76,11 +76,16 @@ class RequestMetrics final : public serving::ServingObserver {
   std::uint64_t prompt_tokens() const { return prompt_tokens_; }
   std::uint64_t output_tokens() const { return output_tokens_; }
   const SloTable& slos() const { return slos_; }
+  // Signed relative errors (predicted / simulated - 1) of the TTFT and TPOT a mode router predicted for completed
+  // requests (mode_router: greenllm); empty otherwise.
+  const std::vector<double>& prediction_errors_ttft() const { return prediction_ttft_; }
+  const std::vector<double>& prediction_errors_tpot() const { return prediction_tpot_; }
   bool per_class() const { return !classes_.empty(); }
   const std::vector<ClassMetrics>& classes() const { return classes_; }
 
  private:
   SloTable slos_;
+  std::vector<double> prediction_ttft_, prediction_tpot_;
   std::vector<ClassMetrics> classes_;
   LogHistogram ttft_, tpot_, e2e_, queue_;
   std::uint64_t completed_ = 0, rejected_ = 0, unfinished_ = 0, slo_met_ = 0;

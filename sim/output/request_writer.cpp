@@ -46,7 +46,11 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTable slos, bool class_colu
         {group_.get(), "kv_arrived_ns", "ns; transfer end, decode may start (-1 when not split)", chunk_rows,
          compression},
         {group_.get(), "kv_wait_s", secs, chunk_rows, seconds_},
-        {group_.get(), "transfer_s", secs, chunk_rows, seconds_}});
+        {group_.get(), "transfer_s", secs, chunk_rows, seconds_},
+        {group_.get(), "predicted_ttft_s", "s (float32; the mode router's prediction, NaN when none)", chunk_rows,
+         seconds_},
+        {group_.get(), "predicted_tpot_s", "s (float32; the mode router's prediction, NaN when none)", chunk_rows,
+         seconds_}});
   }
   // Sized once: a row is written by index, with no capacity check per column.
   buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
@@ -87,6 +91,8 @@ void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestSt
         r.kv_reserved >= 0 ? static_cast<float>(core::to_seconds(r.kv_reserved - r.first_token)) : nan;
     buf_.transfer[n] =
         r.kv_arrived >= 0 ? static_cast<float>(core::to_seconds(r.kv_arrived - r.kv_reserved)) : nan;
+    buf_.predicted_ttft[n] = r.predicted_ttft_s >= 0 ? r.predicted_ttft_s : nan;
+    buf_.predicted_tpot[n] = r.predicted_tpot_s >= 0 ? r.predicted_tpot_s : nan;
   }
   const energy::CarbonLedger::RequestCarbon carbon =
       ledger_ ? ledger_->request(slot) : energy::CarbonLedger::RequestCarbon{};
@@ -128,6 +134,8 @@ void RequestWriter::flush() {
     put(split_->kv_arrived, buf_.kv_arrived);
     put(split_->kv_wait, buf_.kv_wait);
     put(split_->transfer, buf_.transfer);
+    put(split_->predicted_ttft, buf_.predicted_ttft);
+    put(split_->predicted_tpot, buf_.predicted_tpot);
   }
   buffered_ = 0;
 }

@@ -36,7 +36,7 @@ class RequestWriter final : public serving::ServingObserver {
     std::vector<std::int32_t> workload_class, prefill_instance;
     std::vector<std::uint8_t> mode;
     std::vector<std::int64_t> kv_reserved, kv_arrived;
-    std::vector<float> kv_wait, transfer;
+    std::vector<float> kv_wait, transfer, predicted_ttft, predicted_tpot;
     std::vector<float> ttft, tpot, e2e, queue, energy, operational, embodied;
     template <class F>
     void for_each(F f) {
@@ -44,6 +44,7 @@ class RequestWriter final : public serving::ServingObserver {
       f(prompt), f(output), f(instance), f(preemptions), f(cls), f(status), f(slo_met);
       f(ttft), f(tpot), f(e2e), f(queue), f(energy), f(operational), f(embodied), f(workload_class);
       f(prefill_instance), f(mode), f(kv_reserved), f(kv_arrived), f(kv_wait), f(transfer);
+      f(predicted_ttft), f(predicted_tpot);
     }
   };
   h5::Handle group_;
@@ -65,7 +66,7 @@ class RequestWriter final : public serving::ServingObserver {
     h5::AppendColumn<std::uint8_t> mode;
     h5::AppendColumn<std::int32_t> prefill_instance;
     h5::AppendColumn<std::int64_t> kv_reserved, kv_arrived;
-    h5::AppendColumn<float> kv_wait, transfer;
+    h5::AppendColumn<float> kv_wait, transfer, predicted_ttft, predicted_tpot;
   };
   std::optional<SplitColumns> split_;
 };

@@ -1,5 +1,7 @@
 #include "sim/routing/context.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace greenfleet::routing {
@@ -43,6 +45,22 @@ Estimate RoutingContext::decode(const serving::Instance& instance, std::int32_t 
                                 std::int64_t tokens) const {
   const double seconds = instance.perf_model().decode_cost_cached(batch).run_seconds(context, tokens);
   return price(instance, seconds, server(instance).decode_w_at(batch));
+}
+
+Estimate RoutingContext::transfer(const serving::Instance& from, const serving::Instance& to, double bytes) const {
+  Estimate e;
+  if (!network_) return e;
+  const auto endpoint = [](const serving::Instance& in) {
+    return network::Endpoint{in.placement().server, in.placement().first_device, in.placement().devices};
+  };
+  network::Topology& topology = network_->topology();
+  const network::Path& path = topology.path(endpoint(from), endpoint(to));
+  double bandwidth = std::numeric_limits<double>::infinity();
+  for (std::uint32_t l : path.links) bandwidth = std::min(bandwidth, topology.links()[l].bytes_per_second);
+  e.seconds = core::to_seconds(path.latency) + (path.links.empty() ? 0.0 : bytes / bandwidth);
+  e.joules = bytes * path.joules_per_byte;
+  e.carbon_g = e.joules / energy::kJoulesPerKwh * carbon_intensity(from) * pue(from);
+  return e;
 }
 
 }  // namespace greenfleet::routing

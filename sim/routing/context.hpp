@@ -6,6 +6,7 @@
 #include "sim/core/engine.hpp"
 #include "sim/energy/carbon_signal.hpp"
 #include "sim/energy/ledger.hpp"
+#include "sim/network/flows.hpp"
 #include "sim/serving/instance.hpp"
 
 namespace greenfleet::routing {
@@ -40,6 +41,11 @@ class RoutingContext {
   // by `batch` per iteration, on `instance`; energy and carbon are the batch's, shared by its sequences.
   Estimate decode(const serving::Instance& instance, std::int32_t batch, std::int64_t context,
                   std::int64_t tokens) const;
+  // `bytes` from one instance to another alone on their network path (its latency, then the bytes at its
+  // narrowest link), with the path's energy per byte at the sender's site; all zero without a network.
+  Estimate transfer(const serving::Instance& from, const serving::Instance& to, double bytes) const;
+  // The network transfers cross (its path cache is filled on demand: the only state a decision may touch).
+  void set_network(network::Network* network) { network_ = network; }
 
  private:
   const energy::ServerPower& server(const serving::Instance& instance) const;
@@ -48,6 +54,7 @@ class RoutingContext {
   const core::Engine* engine_ = nullptr;
   const std::vector<energy::ServerPower>* servers_ = nullptr;
   std::vector<std::int32_t> server_of_;
+  network::Network* network_ = nullptr;
 };
 
 }  // namespace greenfleet::routing

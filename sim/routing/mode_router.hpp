@@ -16,14 +16,31 @@ struct ModeOptions {
   std::int64_t decode_max_tokens = 0;  // the longest request (prompt + output) some decode instance can hold
 };
 
-// Picks the mode of each arriving request, before the pool routers pick instances in the pools of that mode
+// What a mode router is asked about one request: the instances the pool routers picked (the decode one only when
+// the request may split: it fits a decode instance and the decode pool's router took it), and the SLO of the
+// request's workload class.
+struct ModeCandidates {
+  const serving::Instance* front = nullptr;
+  const serving::Instance* decode = nullptr;
+  core::SimTime slo_ttft = 0, slo_tpot = 0;
+};
+
+// A mode router's answer: the mode, whether it fell back to unified because no mode was predicted to meet the
+// SLO, and (routers that predict) the predicted TTFT and TPOT of the chosen mode, in seconds (-1: none).
+struct ModeChoice {
+  serving::RequestMode mode = serving::RequestMode::kUnified;
+  bool fallback = false;
+  float ttft_s = -1, tpot_s = -1;
+};
+
+// Picks the mode of each arriving request, once the pool routers have picked an instance in each pool it may use
 // (the front pool's router for whole requests and prefills, the decode pool's for decodes). A mode router only
-// returns modes the options allow.
+// returns kDisaggregated when the candidates have a decode instance.
 class ModeRouter {
  public:
   virtual ~ModeRouter() = default;
-  virtual serving::RequestMode choose(const serving::RequestState& request, const ModeOptions& options,
-                                      const RoutingContext& context) = 0;
+  virtual ModeChoice choose(const serving::RequestState& request, const ModeOptions& options,
+                            const ModeCandidates& candidates, const RoutingContext& context) = 0;
 };
 
 // Factories get their declared parameters (mode_router.params) and the experiment seed.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "greenfleet/version.hpp"
@@ -138,6 +139,31 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
     s.add("requests_split", static_cast<double>(sim.split_requests()), "requests split (prefill/decode)");
     s.add("requests_too_long_to_split", static_cast<double>(sim.too_long_to_split()),
           "requests too long for every decode instance (ran whole)");
+    s.add("mode_unified", static_cast<double>(sim.mode_decisions(serving::RequestMode::kUnified)),
+          "mode decisions: unified");
+    s.add("mode_disaggregated", static_cast<double>(sim.mode_decisions(serving::RequestMode::kDisaggregated)),
+          "mode decisions: disaggregated");
+    s.add("mode_slo_fallbacks", static_cast<double>(sim.slo_fallbacks()),
+          "unified because no mode was predicted within SLO");
+    // Prediction errors of a predicting mode router: median and p90 of |predicted / simulated - 1|.
+    const auto quantile = [&](const std::vector<double>& errors, double q) {
+      if (errors.empty()) return na;
+      std::vector<double> a;
+      a.reserve(errors.size());
+      for (double e : errors) a.push_back(std::abs(e));
+      const auto k = static_cast<std::size_t>(q * static_cast<double>(a.size() - 1));
+      std::nth_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(k), a.end());
+      return a[k];
+    };
+    const auto& m = sim.metrics();
+    s.add("prediction_ttft_error_p50", quantile(m.prediction_errors_ttft(), 0.5),
+          "mode router TTFT prediction, |relative error| p50");
+    s.add("prediction_ttft_error_p90", quantile(m.prediction_errors_ttft(), 0.9),
+          "mode router TTFT prediction, |relative error| p90");
+    s.add("prediction_tpot_error_p50", quantile(m.prediction_errors_tpot(), 0.5),
+          "mode router TPOT prediction, |relative error| p50");
+    s.add("prediction_tpot_error_p90", quantile(m.prediction_errors_tpot(), 0.9),
+          "mode router TPOT prediction, |relative error| p90");
     s.add("kv_transfers", n, "KV transfers finished");
     s.add("kv_gb_moved", h->bytes() / 1e9, "KV moved (GB)");
     s.add("kv_wait_mean_s", n > 0 ? h->wait_seconds() / n : na, "mean wait for decode blocks (s)");

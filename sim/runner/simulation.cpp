@@ -270,6 +270,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   }
   routing_context_ =
       std::make_unique<routing::RoutingContext>(&engine_, &ledger_->servers(), std::move(server_of));
+  routing_context_->set_network(network_.get());
   if (any_split) {
     // Checked at load (experiment.cpp, check_modes): split requests need the network their KV crosses.
     if (!network_) throw std::logic_error("split requests without a network");
@@ -346,25 +347,35 @@ void Simulation::route(std::uint32_t slot) {
     if (d.kind == routing::Decision::Kind::kJoin) return route.instances[d.instance]->enqueue(slot);
     return settle(slot, d);
   }
-  serving::RequestMode mode = serving::RequestMode::kUnified;
-  if (route.decode != kNoRoute) {
-    mode = mode_router_->choose(r, route.options, *routing_context_);
-    const bool fits = routing::fits_decode(r, route.options);
-    if (mode == serving::RequestMode::kDisaggregated && !fits)
-      throw std::logic_error("a mode router split a request no decode instance can hold");
-    if (!fits) ++too_long_to_split_;
-  }
-  // Instances: the deployment's router for whole requests and prefills, its decode pool's for split decodes.
+  // Instances first: the deployment's router picks where the request would run whole or prefill, the decode
+  // pool's router where it would decode (only when a decode instance can hold it; a decode router that defers or
+  // rejects leaves it whole); then the mode router decides between them.
   const routing::Decision first = route.router->route(r, route.view, *routing_context_);
   if (first.kind != routing::Decision::Kind::kJoin) return settle(slot, first);
-  if (mode == serving::RequestMode::kDisaggregated) {
+  routing::ModeCandidates c;
+  c.front = route.instances[first.instance];
+  const metrics::SloTargets& slo = metrics_.slos()[r.spec.workload_class];
+  c.slo_ttft = slo.ttft;
+  c.slo_tpot = slo.tpot;
+  if (!routing::fits_decode(r, route.options)) {
+    ++too_long_to_split_;
+  } else {
     DeploymentRoute& decode = routes_[route.decode];
     const routing::Decision second = decode.router->route(r, decode.view, *routing_context_);
-    if (second.kind != routing::Decision::Kind::kJoin) return settle(slot, second);
+    if (second.kind == routing::Decision::Kind::kJoin) c.decode = decode.instances[second.instance];
+  }
+  const routing::ModeChoice m = mode_router_->choose(r, route.options, c, *routing_context_);
+  if (m.mode == serving::RequestMode::kDisaggregated && !c.decode)
+    throw std::logic_error("a mode router split a request without a decode instance");
+  ++mode_counts_[static_cast<std::size_t>(m.mode)];
+  if (m.fallback) ++slo_fallbacks_;
+  r.predicted_ttft_s = m.ttft_s;
+  r.predicted_tpot_s = m.tpot_s;
+  if (m.mode == serving::RequestMode::kDisaggregated) {
     ++split_;
-    r.mode = mode;
+    r.mode = m.mode;
     r.leave_after_prefill = true;
-    r.decode_instance = decode.instances[second.instance]->id();
+    r.decode_instance = c.decode->id();
   }
   route.instances[first.instance]->enqueue(slot);
 }

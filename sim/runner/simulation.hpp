@@ -91,6 +91,10 @@ class Simulation {
   // Requests the mode router split, and those no decode instance could hold (they ran whole).
   std::uint64_t split_requests() const { return split_; }
   std::uint64_t too_long_to_split() const { return too_long_to_split_; }
+  // Mode decisions of requests whose deployment allows modes: unified and disaggregated, and how many of them
+  // fell back to unified because no mode was predicted to meet the SLO.
+  std::uint64_t mode_decisions(serving::RequestMode m) const { return mode_counts_[static_cast<std::size_t>(m)]; }
+  std::uint64_t slo_fallbacks() const { return slo_fallbacks_; }
   const KvHandoff* handoff() const { return handoff_.get(); }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
   // Requests that no workload class selects (left out of the run); 0 without classes.
@@ -193,6 +197,8 @@ class Simulation {
   std::unique_ptr<routing::ModeRouter> mode_router_;
   std::unique_ptr<KvHandoff> handoff_;  // when some deployment lets its requests split
   std::uint64_t split_ = 0, too_long_to_split_ = 0;
+  std::uint64_t mode_counts_[2] = {0, 0};  // by serving::RequestMode
+  std::uint64_t slo_fallbacks_ = 0;
   std::vector<ServerInfo> servers_;
   std::vector<energy::CarbonSignal> signals_;  // per site
   std::uint64_t ci_rows_skipped_ = 0;

@@ -46,6 +46,7 @@ void Instance::enqueue(std::uint32_t slot) {
   }
   policy_.push_back(slot, r);
   outstanding_tokens_ += tokens_left_here(r);
+  pending_prefill_ += r.prefill_target - r.prefilled;
   if (!power_.on()) {
     power_.request_boot();  // queued until the server has booted
     return;
@@ -126,6 +127,7 @@ void Instance::preempt_one() {
     // Everything produced so far is recomputed, also when the request was preempted mid-recompute.
     const std::int32_t target = r.spec.prompt_tokens + r.generated;
     outstanding_tokens_ += target - (r.prefill_target - r.prefilled);
+    pending_prefill_ += target - (r.prefill_target - r.prefilled);
     r.prefill_target = target;
     r.prefilled = 0;
   }
@@ -388,6 +390,7 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
       r.prefilled += e.prefill_chunk;
       stats_.prefill_tokens += static_cast<std::uint64_t>(e.prefill_chunk);
       outstanding_tokens_ -= e.prefill_chunk;
+      pending_prefill_ -= e.prefill_chunk;
       if (r.prefill_done()) {
         r.generated += 1;  // the step that completes a prefill samples the next output token
         if (r.first_token < 0) r.first_token = now;
@@ -563,7 +566,7 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
 }
 
 void Instance::check_invariants() const {
-  std::int64_t held = 0, outstanding = 0;
+  std::int64_t held = 0, outstanding = 0, pending = 0;
   auto fail = [&](const std::string& what) {
     throw std::logic_error("instance " + std::to_string(id_) + " invariant broken: " + what);
   };
@@ -571,6 +574,7 @@ void Instance::check_invariants() const {
     const RequestState& r = (*pool_)[slot];
     held += r.kv_blocks;
     outstanding += tokens_left_here(r);
+    pending += r.prefill_target - r.prefilled;
     if (r.kv_blocks < kv_.blocks_for(r.kv_tokens())) fail("a running request holds fewer blocks than its KV");
     if (r.decoding != r.prefill_done()) fail("a running request's decode state disagrees with its prefill");
     if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
@@ -581,6 +585,7 @@ void Instance::check_invariants() const {
       const RequestState& r = (*pool_)[slot];
       held += r.kv_blocks;
       outstanding += tokens_left_here(r);
+      pending += r.prefill_target - r.prefilled;
       if (r.awaiting_kv != (list == &parked_)) fail("a request in transit is not parked, or the reverse");
     }
   held += held_for_transfer_;
@@ -589,11 +594,13 @@ void Instance::check_invariants() const {
     if (r.kv_blocks != 0) fail("a waiting request holds blocks");
     if (r.decoding) fail("a waiting request is marked decoding");
     outstanding += tokens_left_here(r);
+    pending += r.prefill_target - r.prefilled;
   });
   // During a step the batch's allocations for it are already taken.
   if (held + kv_.free() != kv_.total()) fail("blocks held + free != total");
   if (kv_.free() < 0) fail("negative free blocks");
   if (outstanding != outstanding_tokens_) fail("outstanding token count drifted");
+  if (pending != pending_prefill_) fail("pending prefill token count drifted");
 }
 
 void Instance::abandon_all(core::SimTime end) {

@@ -105,6 +105,12 @@ class Instance final : public core::EventHandler {
   const InstanceStats& stats() const { return stats_; }
   const perf::PerfModel& perf_model() const { return *model_; }
   std::int32_t max_context() const { return max_context_; }
+  // Prompt tokens (or recomputed ones) still to prefill here, waiting or running: what a new prompt queues behind.
+  std::int64_t pending_prefill_tokens() const { return pending_prefill_; }
+  // Bytes of `tokens` tokens of KV of this instance's model.
+  double kv_bytes_of(std::int64_t tokens) const {
+    return static_cast<double>(tokens) * config_.kv_bytes_per_token;
+  }
   std::int64_t kv_blocks_total() const { return kv_.total(); }
   bool busy() const { return timer_.busy; }
   std::size_t queued() const { return policy_.queued(); }
@@ -230,6 +236,7 @@ class Instance final : public core::EventHandler {
   double step_extra_s_ = 0;          // swap transfers added to this step
   std::int64_t run_free_start_ = 0;  // free blocks before the run's allocations
   std::int64_t outstanding_tokens_ = 0;
+  std::int64_t pending_prefill_ = 0;
   InstanceStats stats_;
   InstanceRole role_ = InstanceRole::kUnified;
   HandoffSink* handoff_ = nullptr;

@@ -41,10 +41,11 @@ struct alignas(64) RequestState {
   bool leave_after_prefill = false;  // its instance hands it on once its first token is out
   bool awaiting_kv = false;          // admitted by its decode instance, its KV still in transit
   std::int32_t prefill_instance = -1;
-  std::int32_t decode_instance = -1;  // where it decodes (chosen at arrival)
-  std::int32_t held_blocks = 0;       // blocks its prefill instance holds until the KV has left
-  core::SimTime kv_reserved = -1;     // decode blocks reserved: the transfer starts
-  core::SimTime kv_arrived = -1;      // the transfer ended: it may decode
+  std::int32_t decode_instance = -1;                   // where it decodes (chosen at arrival)
+  std::int32_t held_blocks = 0;                        // blocks its prefill instance holds until the KV has left
+  core::SimTime kv_reserved = -1;                      // decode blocks reserved: the transfer starts
+  core::SimTime kv_arrived = -1;                       // the transfer ended: it may decode
+  float predicted_ttft_s = -1, predicted_tpot_s = -1;  // the mode router's, for its chosen mode (-1: none)
 
   bool prefill_done() const { return prefilled >= prefill_target; }
   // Tokens whose KV exists (or must be restored): the last generated token's KV is written by the next step.
@@ -77,6 +78,7 @@ class RequestPool {
       r.prefill_instance = r.decode_instance = -1;
       r.held_blocks = 0;
       r.kv_reserved = r.kv_arrived = -1;
+      r.predicted_ttft_s = r.predicted_tpot_s = -1;
     } else {
       slot = static_cast<std::uint32_t>(slots_.size());
       slots_.emplace_back();
