@@ -18,7 +18,8 @@ FlowModel::FlowModel(core::Engine* engine, const Topology* topology)
     : engine_(engine),
       topology_(topology),
       capacity_(topology->links().size(), 0.0),
-      crossing_(topology->links().size(), 0) {
+      crossing_(topology->links().size(), 0),
+      link_mark_(topology->links().size(), 0) {
   kind_ = engine_->register_kind(this);
 }
 
@@ -59,9 +60,33 @@ void FlowModel::reschedule() {
   ++generation_;
   if (active_.empty()) return;
   const auto& links = topology_->links();
-  // Progressive filling over the links the moving flows cross.
+  // Max-min fair shares are computed per connected component of the flows-share-a-link graph: the caller has
+  // marked the links of the flow that started (and that flow) or of the flows that ended; the flows linked to
+  // them, transitively, are the only ones whose rates can change. The others' rates are those the last
+  // computation gave their (unchanged) component, bit for bit: progressive filling over all flows touches a
+  // component's links only through its own flows, picks its bottlenecks in the same order (ties go to the link
+  // first used, in the order of active_, which keeps its relative order) and subtracts the same shares in the
+  // same order as filling over that component alone.
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (std::uint32_t id : active_) {
+      Flow& f = flows_[id];
+      if (f.mark == mark_) continue;
+      for (std::uint32_t k : f.path->links)
+        if (link_mark_[k] == mark_) {
+          f.mark = mark_;
+          mark_links(*f.path);
+          grew = true;
+          break;
+        }
+    }
+  }
+  component_.clear();
+  for (std::uint32_t id : active_)
+    if (flows_[id].mark == mark_) component_.push_back(id);
+  // Progressive filling over the links the component's flows cross.
   used_.clear();
-  for (std::uint32_t id : active_) {
+  for (std::uint32_t id : component_) {
     Flow& f = flows_[id];
     f.frozen = false;
     for (std::uint32_t k : f.path->links) {
@@ -69,14 +94,14 @@ void FlowModel::reschedule() {
       ++crossing_[k];
     }
   }
-  std::size_t unfrozen = active_.size();
+  std::size_t unfrozen = component_.size();
   while (unfrozen > 0) {
     std::uint32_t bottleneck = 0;
     double share = std::numeric_limits<double>::infinity();
     for (std::uint32_t k : used_)
       if (crossing_[k] > 0 && capacity_[k] / crossing_[k] < share)
         share = capacity_[k] / crossing_[k], bottleneck = k;
-    for (std::uint32_t id : active_) {
+    for (std::uint32_t id : component_) {
       Flow& f = flows_[id];
       if (f.frozen) continue;
       const auto& p = f.path->links;
@@ -124,15 +149,19 @@ void FlowModel::on_event(const core::Event& e) {
     } else {
       advance(now);
       active_.push_back(id);
+      ++mark_;
+      flows_[id].mark = mark_;
+      mark_links(*f.path);
       reschedule();
     }
   } else {
     if (e.payload != generation_) return;  // rates changed since: a newer event is pending
     advance(now);
+    ++mark_;
     std::size_t kept = 0;
     for (std::uint32_t id : active_) {
       if (flows_[id].end_at <= now)
-        finish(id, now);
+        mark_links(*flows_[id].path), finish(id, now);
       else
         active_[kept++] = id;
     }

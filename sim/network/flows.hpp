@@ -58,10 +58,14 @@ class FlowModel final : public core::EventHandler {
     core::SimTime start = 0, end_at = 0;
     FlowSink* sink = nullptr;
     std::uint64_t tag = 0;
-    bool frozen = false;  // scratch of the progressive filling
+    bool frozen = false;     // scratch of the progressive filling
+    std::uint64_t mark = 0;  // scratch: == mark_ when in the component being recomputed
   };
-  void advance(core::SimTime now);                   // remaining bytes of moving flows at `now`
-  void reschedule();                                 // max-min rates, projected ends, the completion event
+  void advance(core::SimTime now);  // remaining bytes of moving flows at `now`
+  void reschedule();                // max-min rates, projected ends, the completion event
+  void mark_links(const Path& path) {
+    for (std::uint32_t k : path.links) link_mark_[k] = mark_;
+  }
   void finish(std::uint32_t id, core::SimTime now);  // frees the flow, its sink and transfer into done_
 
   core::Engine* engine_;
@@ -77,6 +81,11 @@ class FlowModel final : public core::EventHandler {
   std::vector<double> capacity_;
   std::vector<std::int32_t> crossing_;
   std::vector<std::uint32_t> used_;
+  // The flows whose rates reschedule() recomputes: those linked (through shared links, transitively) to the
+  // links of the flow that started or the flows that ended; the others keep their rates (see reschedule()).
+  std::vector<std::uint64_t> link_mark_;  // per directed link: == mark_ when in that component
+  std::uint64_t mark_ = 0;
+  std::vector<std::uint32_t> component_;
   std::vector<std::pair<FlowSink*, Transfer>> done_;  // scratch: flows ending at one instant
 };
 
