@@ -37,6 +37,8 @@ std::uint32_t FlowModel::start_flow(const Path& path, double bytes, FlowSink* si
   f = Flow{};
   f.path = &path;
   f.bytes = f.remaining = bytes;
+  f.alone = std::numeric_limits<double>::infinity();
+  for (std::uint32_t k : path.links) f.alone = std::min(f.alone, topology_->links()[k].bytes_per_second);
   f.start = engine_->now();
   f.sink = sink;
   f.tag = tag;
@@ -59,7 +61,6 @@ void FlowModel::advance(core::SimTime now) {
 void FlowModel::reschedule() {
   ++generation_;
   if (active_.empty()) return;
-  const auto& links = topology_->links();
   // Max-min fair shares are computed per connected component of the flows-share-a-link graph: the caller has
   // marked the links of the flow that started (and that flow) or of the flows that ended; the flows linked to
   // them, transitively, are the only ones whose rates can change. The others' rates are those the last
@@ -84,7 +85,34 @@ void FlowModel::reschedule() {
   component_.clear();
   for (std::uint32_t id : active_)
     if (flows_[id].mark == mark_) component_.push_back(id);
-  // Progressive filling over the links the component's flows cross.
+  // A flow alone on its links gets the least of their capacities (as progressive filling would give it: its
+  // first bottleneck is that link, with that capacity divided by 1).
+  if (component_.size() == 1) {
+    Flow& f = flows_[component_.front()];
+    f.rate = f.alone;
+  } else {
+    fill();
+  }
+  // Projected ends at these rates, rounded up to the next nanosecond.
+  const core::SimTime now = engine_->now();
+  core::SimTime first = core::kTimeMax;
+  for (std::uint32_t id : active_) {
+    Flow& f = flows_[id];
+    const double ns = f.remaining / f.rate * 1e9;
+    if (!(ns < 1e18)) {  // no bandwidth left to it (cannot happen with positive capacities): waits for a change
+      f.end_at = core::kTimeMax;
+      continue;
+    }
+    f.end_at =
+        now + std::max<core::SimTime>(0, static_cast<core::SimTime>(std::ceil(ns - std::max(1e-6, ns * 1e-13))));
+    first = std::min(first, f.end_at);
+  }
+  if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityArrival, kind_, kTargetEnd, generation_);
+}
+
+// Progressive filling over the links the component's flows cross.
+void FlowModel::fill() {
+  const auto& links = topology_->links();
   used_.clear();
   for (std::uint32_t id : component_) {
     Flow& f = flows_[id];
@@ -112,21 +140,6 @@ void FlowModel::reschedule() {
       for (std::uint32_t k : p) capacity_[k] = std::max(0.0, capacity_[k] - share), --crossing_[k];
     }
   }
-  // Projected ends at these rates, rounded up to the next nanosecond.
-  const core::SimTime now = engine_->now();
-  core::SimTime first = core::kTimeMax;
-  for (std::uint32_t id : active_) {
-    Flow& f = flows_[id];
-    const double ns = f.remaining / f.rate * 1e9;
-    if (!(ns < 1e18)) {  // no bandwidth left to it (cannot happen with positive capacities): waits for a change
-      f.end_at = core::kTimeMax;
-      continue;
-    }
-    f.end_at =
-        now + std::max<core::SimTime>(0, static_cast<core::SimTime>(std::ceil(ns - std::max(1e-6, ns * 1e-13))));
-    first = std::min(first, f.end_at);
-  }
-  if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityArrival, kind_, kTargetEnd, generation_);
 }
 
 void FlowModel::finish(std::uint32_t id, core::SimTime now) {

@@ -55,6 +55,7 @@ class FlowModel final : public core::EventHandler {
   struct Flow {
     const Path* path = nullptr;
     double bytes = 0, remaining = 0, rate = 0;
+    double alone = 0;  // its rate with no other flow on its links: the least capacity on its path
     core::SimTime start = 0, end_at = 0;
     FlowSink* sink = nullptr;
     std::uint64_t tag = 0;
@@ -63,6 +64,7 @@ class FlowModel final : public core::EventHandler {
   };
   void advance(core::SimTime now);  // remaining bytes of moving flows at `now`
   void reschedule();                // max-min rates, projected ends, the completion event
+  void fill();                      // max-min rates of the flows in component_
   void mark_links(const Path& path) {
     for (std::uint32_t k : path.links) link_mark_[k] = mark_;
   }
