@@ -28,8 +28,9 @@ class FlowSink {
 // Transfers sharing links, the flow model SimGrid uses: a flow first pays its path's latency (the sum of the
 // per-hop latencies), then moves its bytes at its max-min fair share of every link it crosses (progressive
 // filling: the link with the least capacity per unfinished flow fixes the rate of the flows crossing it, which
-// are then removed with their share, and so on). Rates are recomputed only when a flow starts moving or ends;
-// between those instants they are constant, so remaining bytes are advanced exactly. Event times are integer
+// are then removed with their share, and so on). Rates are recomputed only when a flow starts moving or ends,
+// and only for the flows linked to it through shared links, transitively (the others' cannot change); between
+// those instants they are constant, so remaining bytes are advanced exactly. Event times are integer
 // nanoseconds: a flow's end is rounded up to the next nanosecond (never early; a tolerance of 1e-13 of the time
 // absorbs floating-point noise), and flows ending in the same nanosecond end together. One completion event is
 // pending for the earliest end; when rates change a new one is scheduled and the old one, carrying an older
