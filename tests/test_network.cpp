@@ -190,6 +190,39 @@ TEST_CASE("three flows with different bottlenecks share max-min fairly") {
   CHECK(net.flows().rate(f1) + net.flows().rate(f2) + net.flows().rate(f3) == doctest::Approx(31.5e9));
 }
 
+TEST_CASE("a start or an end recomputes the rates of the flows linked to it, transitively, and only those") {
+  core::Engine engine;
+  network::Network net(&engine, three_servers(), 2, {});
+  Recorder sink;
+  // As above: f1 over the L4 server's NIC node 0 into GPU 0, f2 from GPU 1 to GPU 0 through their PCIe switch;
+  // g between two H100s over NVLink shares no link with them.
+  const auto f1 = net.transfer({0, 0, 1}, {1, 0, 1}, 1e12, &sink, 1);
+  const auto f2 = net.transfer({1, 1, 1}, {1, 0, 1}, 1e12, &sink, 2);
+  const auto g = net.transfer({0, 4, 1}, {0, 6, 1}, 1e12, &sink, 3);
+  engine.run(10000);
+  CHECK(net.flows().rate(f1) == doctest::Approx(6.25e9));
+  CHECK(net.flows().rate(f2) == doctest::Approx(25.25e9));
+  const double g_rate = net.flows().rate(g);
+  CHECK(g_rate > 0);
+  // f3 shares only the NIC link with f1 (it ends at GPU 1, whose link from the switch f2 does not use): f1
+  // halves to 3.125 GB/s, which leaves f2 31.5 - 3.125 = 28.375 GB/s of GPU 0's link, a change that reaches f2
+  // only through f1.
+  const auto f3 = net.transfer({0, 2, 1}, {1, 1, 1}, 1e9, &sink, 4);
+  engine.run(30000);
+  CHECK(net.flows().rate(f3) == doctest::Approx(3.125e9));
+  CHECK(net.flows().rate(f1) == doctest::Approx(3.125e9));
+  CHECK(net.flows().rate(f2) == doctest::Approx(28.375e9));
+  CHECK(net.flows().rate(g) == g_rate);
+  // f3 ends after 1 GB at 3.125 GB/s (0.32 s): f1 and, through it, f2 get their former rates back.
+  engine.run(1000000000);
+  REQUIRE(sink.done.size() == 1);
+  CHECK(sink.of(4).end > 320000000);
+  CHECK(net.flows().rate(f1) == doctest::Approx(6.25e9));
+  CHECK(net.flows().rate(f2) == doctest::Approx(25.25e9));
+  CHECK(net.flows().rate(g) == g_rate);
+  CHECK(net.flows().moving() == 3);
+}
+
 TEST_CASE("a transfer to the same GPU ends by an event at its start; zero bytes pay the latency only") {
   core::Engine engine;
   network::Network net(&engine, three_servers(), 2, {});

@@ -18,7 +18,8 @@ FlowModel::FlowModel(core::Engine* engine, const Topology* topology)
     : engine_(engine),
       topology_(topology),
       capacity_(topology->links().size(), 0.0),
-      crossing_(topology->links().size(), 0) {
+      crossing_(topology->links().size(), 0),
+      link_mark_(topology->links().size(), 0) {
   kind_ = engine_->register_kind(this);
 }
 
@@ -36,6 +37,8 @@ std::uint32_t FlowModel::start_flow(const Path& path, double bytes, FlowSink* si
   f = Flow{};
   f.path = &path;
   f.bytes = f.remaining = bytes;
+  f.alone = std::numeric_limits<double>::infinity();
+  for (std::uint32_t k : path.links) f.alone = std::min(f.alone, topology_->links()[k].bytes_per_second);
   f.start = engine_->now();
   f.sink = sink;
   f.tag = tag;
@@ -58,34 +61,37 @@ void FlowModel::advance(core::SimTime now) {
 void FlowModel::reschedule() {
   ++generation_;
   if (active_.empty()) return;
-  const auto& links = topology_->links();
-  // Progressive filling over the links the moving flows cross.
-  used_.clear();
-  for (std::uint32_t id : active_) {
-    Flow& f = flows_[id];
-    f.frozen = false;
-    for (std::uint32_t k : f.path->links) {
-      if (crossing_[k] == 0) used_.push_back(k), capacity_[k] = links[k].bytes_per_second;
-      ++crossing_[k];
-    }
-  }
-  std::size_t unfrozen = active_.size();
-  while (unfrozen > 0) {
-    std::uint32_t bottleneck = 0;
-    double share = std::numeric_limits<double>::infinity();
-    for (std::uint32_t k : used_)
-      if (crossing_[k] > 0 && capacity_[k] / crossing_[k] < share)
-        share = capacity_[k] / crossing_[k], bottleneck = k;
+  // Max-min fair shares are computed per connected component of the flows-share-a-link graph: the caller has
+  // marked the links of the flow that started (and that flow) or of the flows that ended; the flows linked to
+  // them, transitively, are the only ones whose rates can change. The others' rates are those the last
+  // computation gave their (unchanged) component, bit for bit: progressive filling over all flows touches a
+  // component's links only through its own flows, picks its bottlenecks in the same order (ties go to the link
+  // first used, in the order of active_, which keeps its relative order) and subtracts the same shares in the
+  // same order as filling over that component alone.
+  for (bool grew = true; grew;) {
+    grew = false;
     for (std::uint32_t id : active_) {
       Flow& f = flows_[id];
-      if (f.frozen) continue;
-      const auto& p = f.path->links;
-      if (std::find(p.begin(), p.end(), bottleneck) == p.end()) continue;
-      f.rate = share;
-      f.frozen = true;
-      --unfrozen;
-      for (std::uint32_t k : p) capacity_[k] = std::max(0.0, capacity_[k] - share), --crossing_[k];
+      if (f.mark == mark_) continue;
+      for (std::uint32_t k : f.path->links)
+        if (link_mark_[k] == mark_) {
+          f.mark = mark_;
+          mark_links(*f.path);
+          grew = true;
+          break;
+        }
     }
+  }
+  component_.clear();
+  for (std::uint32_t id : active_)
+    if (flows_[id].mark == mark_) component_.push_back(id);
+  // A flow alone on its links gets the least of their capacities (as progressive filling would give it: its
+  // first bottleneck is that link, with that capacity divided by 1).
+  if (component_.size() == 1) {
+    Flow& f = flows_[component_.front()];
+    f.rate = f.alone;
+  } else {
+    fill();
   }
   // Projected ends at these rates, rounded up to the next nanosecond.
   const core::SimTime now = engine_->now();
@@ -102,6 +108,38 @@ void FlowModel::reschedule() {
     first = std::min(first, f.end_at);
   }
   if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityArrival, kind_, kTargetEnd, generation_);
+}
+
+// Progressive filling over the links the component's flows cross.
+void FlowModel::fill() {
+  const auto& links = topology_->links();
+  used_.clear();
+  for (std::uint32_t id : component_) {
+    Flow& f = flows_[id];
+    f.frozen = false;
+    for (std::uint32_t k : f.path->links) {
+      if (crossing_[k] == 0) used_.push_back(k), capacity_[k] = links[k].bytes_per_second;
+      ++crossing_[k];
+    }
+  }
+  std::size_t unfrozen = component_.size();
+  while (unfrozen > 0) {
+    std::uint32_t bottleneck = 0;
+    double share = std::numeric_limits<double>::infinity();
+    for (std::uint32_t k : used_)
+      if (crossing_[k] > 0 && capacity_[k] / crossing_[k] < share)
+        share = capacity_[k] / crossing_[k], bottleneck = k;
+    for (std::uint32_t id : component_) {
+      Flow& f = flows_[id];
+      if (f.frozen) continue;
+      const auto& p = f.path->links;
+      if (std::find(p.begin(), p.end(), bottleneck) == p.end()) continue;
+      f.rate = share;
+      f.frozen = true;
+      --unfrozen;
+      for (std::uint32_t k : p) capacity_[k] = std::max(0.0, capacity_[k] - share), --crossing_[k];
+    }
+  }
 }
 
 void FlowModel::finish(std::uint32_t id, core::SimTime now) {
@@ -124,15 +162,19 @@ void FlowModel::on_event(const core::Event& e) {
     } else {
       advance(now);
       active_.push_back(id);
+      ++mark_;
+      flows_[id].mark = mark_;
+      mark_links(*f.path);
       reschedule();
     }
   } else {
     if (e.payload != generation_) return;  // rates changed since: a newer event is pending
     advance(now);
+    ++mark_;
     std::size_t kept = 0;
     for (std::uint32_t id : active_) {
       if (flows_[id].end_at <= now)
-        finish(id, now);
+        mark_links(*flows_[id].path), finish(id, now);
       else
         active_[kept++] = id;
     }

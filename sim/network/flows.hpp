@@ -28,8 +28,9 @@ class FlowSink {
 // Transfers sharing links, the flow model SimGrid uses: a flow first pays its path's latency (the sum of the
 // per-hop latencies), then moves its bytes at its max-min fair share of every link it crosses (progressive
 // filling: the link with the least capacity per unfinished flow fixes the rate of the flows crossing it, which
-// are then removed with their share, and so on). Rates are recomputed only when a flow starts moving or ends;
-// between those instants they are constant, so remaining bytes are advanced exactly. Event times are integer
+// are then removed with their share, and so on). Rates are recomputed only when a flow starts moving or ends,
+// and only for the flows linked to it through shared links, transitively (the others' cannot change); between
+// those instants they are constant, so remaining bytes are advanced exactly. Event times are integer
 // nanoseconds: a flow's end is rounded up to the next nanosecond (never early; a tolerance of 1e-13 of the time
 // absorbs floating-point noise), and flows ending in the same nanosecond end together. One completion event is
 // pending for the earliest end; when rates change a new one is scheduled and the old one, carrying an older
@@ -55,13 +56,19 @@ class FlowModel final : public core::EventHandler {
   struct Flow {
     const Path* path = nullptr;
     double bytes = 0, remaining = 0, rate = 0;
+    double alone = 0;  // its rate with no other flow on its links: the least capacity on its path
     core::SimTime start = 0, end_at = 0;
     FlowSink* sink = nullptr;
     std::uint64_t tag = 0;
-    bool frozen = false;  // scratch of the progressive filling
+    bool frozen = false;     // scratch of the progressive filling
+    std::uint64_t mark = 0;  // scratch: == mark_ when in the component being recomputed
   };
-  void advance(core::SimTime now);                   // remaining bytes of moving flows at `now`
-  void reschedule();                                 // max-min rates, projected ends, the completion event
+  void advance(core::SimTime now);  // remaining bytes of moving flows at `now`
+  void reschedule();                // max-min rates, projected ends, the completion event
+  void fill();                      // max-min rates of the flows in component_
+  void mark_links(const Path& path) {
+    for (std::uint32_t k : path.links) link_mark_[k] = mark_;
+  }
   void finish(std::uint32_t id, core::SimTime now);  // frees the flow, its sink and transfer into done_
 
   core::Engine* engine_;
@@ -77,6 +84,11 @@ class FlowModel final : public core::EventHandler {
   std::vector<double> capacity_;
   std::vector<std::int32_t> crossing_;
   std::vector<std::uint32_t> used_;
+  // The flows whose rates reschedule() recomputes: those linked (through shared links, transitively) to the
+  // links of the flow that started or the flows that ended; the others keep their rates (see reschedule()).
+  std::vector<std::uint64_t> link_mark_;  // per directed link: == mark_ when in that component
+  std::uint64_t mark_ = 0;
+  std::vector<std::uint32_t> component_;
   std::vector<std::pair<FlowSink*, Transfer>> done_;  // scratch: flows ending at one instant
 };
 
