@@ -152,6 +152,8 @@ def paragraph(predicate):
 
 def kind(p):
     first = p.splitlines()[0]
+    if "whole runs" in first:
+        return "wholerun"
     if "Vidur operator path" in first or first.startswith("arch ") or "operator model vs SplitwiseSim" in first:
         return "vidur"
     if first.startswith("cpu "):
@@ -219,6 +221,7 @@ def _():
     parts, elided = [], None
     notes = {"vidur": '[... the Vidur operator path\'s tables: under "Calibration from Vidur operator timings" below ...]',
              "mlenergy": '[... the ML.ENERGY v3 and 2023 replays: under "ML.ENERGY v3 replay" and "Old GPUs" below ...]',
+             "wholerun": '[... whole runs through the full simulator: under "Whole runs" below ...]',
              "cpu": "[... the CPU inference model's tables: docs/CPU_MODEL.md ...]"}
     for p in validate()[0]:
         k = kind(p)
@@ -269,6 +272,28 @@ def _():
 def _():
     line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
     return f"{float(line.split()[9]):.1f}%"
+
+
+@producer("validate-whole-runs", data=True)
+def _():
+    return fence("\n\n".join(p for p in validate()[0] if kind(p) == "wholerun"))
+
+
+def whole_run_splitwise_rows():
+    return rows(paragraph(lambda p: "whole runs, SplitwiseSim" in p.splitlines()[0]))
+
+
+@producer("wholerun-splitwise-median", data=True)
+def _():
+    return span(float(r[4]) for r in whole_run_splitwise_rows())
+
+
+@producer("wholerun-mlenergy-held", data=True)
+def _():
+    line = next(l for l in paragraph(lambda p: "whole runs, ML.ENERGY" in p.splitlines()[0]).splitlines()
+                if l.startswith("all held-out"))
+    f = line.split()
+    return f"ITL {float(f[5]):.1f}%, throughput {float(f[8]):.1f}%"
 
 
 @producer("validate-cpu", data=True)

@@ -44,3 +44,19 @@ TEST_CASE("engine presets set scheduler defaults from the engine's source, expli
   CHECK(v1_whole.scheduler.max_batched_tokens == 4096);
   CHECK_THROWS_AS(load("{preset: trt}"), core::InputError);
 }
+
+TEST_CASE("engine presets: sarathi chunks prompts to a 512-token budget, tensorrt-llm runs whole prompts") {
+  const auto sarathi = load("{preset: sarathi}");
+  CHECK(sarathi.scheduler.chunked_prefill);
+  CHECK(sarathi.scheduler.max_batched_tokens == 512);
+  CHECK(sarathi.scheduler.max_num_seqs == 256);
+  CHECK(load("{preset: sarathi, max_batched_tokens: 2048}").scheduler.max_batched_tokens == 2048);
+  const auto trt = load("{preset: tensorrt-llm}");
+  CHECK_FALSE(trt.scheduler.chunked_prefill);
+  CHECK(trt.scheduler.max_batched_tokens == 8192);
+  CHECK(trt.scheduler.max_num_seqs == 2048);
+  const auto trt_chunked = load("{preset: tensorrt-llm, chunked_prefill: true, max_num_seqs: 64}");
+  CHECK(trt_chunked.scheduler.chunked_prefill);
+  CHECK(trt_chunked.scheduler.max_batched_tokens == 8192);
+  CHECK(trt_chunked.scheduler.max_num_seqs == 64);
+}

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "sim/calibration/sample_stats.hpp"
 #include "sim/calibration/splitwise_calibration.hpp"
 #include "sim/calibration/vidur_report.hpp"
+#include "sim/calibration/whole_run.hpp"
 #include "sim/catalog/catalog.hpp"
 #include "sim/catalog/coefficient_files.hpp"
 #include "sim/cli/commands.hpp"
@@ -178,6 +180,56 @@ void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) 
       "prediction is high; the power curves of these GPUs take their small-batch level from these rows\n");
 }
 
+// Whole runs through the full simulator (issue #17 item 5): SplitwiseSim's held-out batches and the ML.ENERGY v3
+// configurations, each replayed as a batch of identical requests sent at once (sim/calibration/whole_run.hpp).
+void validate_whole_runs(const Options& o, const catalog::Catalog& catalog,
+                         const std::vector<calibration::MeasuredSet>& sets) {
+  fmt::print("\n{:<15} {:<13} {:>3} {:>7} {:>9} {:>9} {:>7} {:>7}   whole runs, SplitwiseSim held-out batches\n",
+             "gpu", "model", "tp", "points", "median%", "p90%", "bias", "beyond");
+  for (const auto& set : sets) {
+    const auto e = calibration::splitwise_whole_run_errors(catalog, set);
+    fmt::print("{:<15} {:<13} {:>3} {:>7} {:>9.2f} {:>9.2f} {:>+7.1f} {:>7}\n", set.gpu, set.model,
+               set.tensor_parallel, e.latency.points, e.latency.median_ape, e.latency.p90_ape, e.bias,
+               e.beyond_context);
+  }
+  fmt::print(
+      "batch latency (first step to last completion) of B requests sent at once, simulated with chunked\n"
+      "prefill off and a step budget of max(4096, B x prompt), against SplitwiseSim's e2e_time; beyond: held-out\n"
+      "points longer than the model's context, which the simulator rejects (not replayed)\n");
+  std::map<std::string, int> skipped;
+  const auto configs = calibration::read_ml_energy_configs(
+      o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv", catalog, skipped);
+  fmt::print("\n{:<34} {:>2} {:>4} {:>5} {:>7} {:>6} {:>6} {:>8} {:>6} {:>6}   whole runs, ML.ENERGY v3 (H100)\n",
+             "model", "tp", "set", "rows", "ITL med", "p90", "bias", "tput med", "p90", "bias");
+  std::map<std::tuple<bool, std::string, int>, std::vector<calibration::MlEnergyWholeRun>> groups;
+  std::vector<calibration::MlEnergyWholeRun> all[2];
+  for (const auto& c : configs) {
+    const auto r = calibration::ml_energy_whole_run(catalog, c);
+    groups[{c.held_out, c.model_id, c.tp}].push_back(r);
+    all[c.held_out].push_back(r);
+  }
+  auto row = [](const std::string& model, const std::string& tp, bool held,
+                const std::vector<calibration::MlEnergyWholeRun>& rows) {
+    std::vector<double> itl, itl_abs, tput, tput_abs;
+    for (const auto& r : rows) {
+      itl.push_back(r.itl_error), itl_abs.push_back(std::abs(r.itl_error));
+      tput.push_back(r.throughput_error), tput_abs.push_back(std::abs(r.throughput_error));
+    }
+    const auto a = calibration::ape_stats(itl_abs), b = calibration::ape_stats(tput_abs);
+    fmt::print("{:<34} {:>2} {:>4} {:>5} {:>7.2f} {:>6.2f} {:>+6.1f} {:>8.2f} {:>6.2f} {:>+6.1f}\n", model, tp,
+               held ? "held" : "fit", rows.size(), a.median_ape, a.p90_ape, calibration::sample_median(itl),
+               b.median_ape, b.p90_ape, calibration::sample_median(tput));
+  };
+  for (const auto& [key, rows] : groups)
+    row(std::get<1>(key), std::to_string(std::get<2>(key)), std::get<0>(key), rows);
+  row("all training models", "", false, all[0]);
+  row("all held-out models", "", true, all[1]);
+  fmt::print(
+      "per instance, 4 x the measured mean batch of requests (prompt 256, output the mean output length) sent\n"
+      "at once, max_num_seqs at the mean batch, preset vllm-v1: the median of the requests' inter-token times\n"
+      "against the median ITL, output tokens/s against the measured; absolute % errors, bias: median signed %\n");
+}
+
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
@@ -262,6 +314,7 @@ int validate_command(const std::vector<std::string>& args) {
   }
   validate_ml_energy(o, catalog);
   validate_ml_energy_2023(o, catalog);
+  validate_whole_runs(o, catalog, sets);
   missing += calibration::validate_cpu_calibrations(o.catalog);
   fmt::print(
       "\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct\n"

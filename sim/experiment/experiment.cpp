@@ -467,17 +467,23 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     config::ConfigNode sch = d.child_or_empty("scheduler");
     // An engine preset changes the defaults of the keys below; keys set explicitly override it
     // (docs/EXPERIMENTS.md, "Engine presets").
-    const std::string preset =
-        sch.get_choice("preset", {"greenfleet", "vllm-v0", "vllm-v1"}, std::string("greenfleet"));
-    const bool vllm = preset != "greenfleet";
-    dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs", 256, 1, 65536));
+    const std::string preset = sch.get_choice(
+        "preset", {"greenfleet", "vllm-v0", "vllm-v1", "sarathi", "tensorrt-llm"}, std::string("greenfleet"));
+    const bool vllm = preset == "vllm-v0" || preset == "vllm-v1";
+    // TensorRT-LLM: trtllm-build's max_batch_size 2048 and max_num_tokens 8192, chunked context off.
+    const bool trt = preset == "tensorrt-llm";
+    dep.scheduler.max_num_seqs =
+        static_cast<std::int32_t>(sch.get_int("max_num_seqs", trt ? 2048 : 256, 1, 65536));
     dep.max_num_seqs_where = sch.where("max_num_seqs");
-    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", preset != "vllm-v0");
+    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", preset != "vllm-v0" && !trt);
     // vLLM's SchedulerConfig: without chunked prefill the step budget is max(max_model_len, 2048), so a prompt
-    // of any admissible length fits one step; with it, 2048.
+    // of any admissible length fits one step; with it, 2048. Sarathi-Serve: the token budget of its strict
+    // latency setting, 512 (Agrawal et al., OSDI 2024, section 5).
     const std::int64_t default_budget = vllm && !dep.scheduler.chunked_prefill
                                             ? std::max<std::int64_t>(catalog.model(dep.model).max_context, 2048)
-                                            : 2048;
+                                        : trt                 ? 8192
+                                        : preset == "sarathi" ? 512
+                                                              : 2048;
     dep.scheduler.max_batched_tokens =
         static_cast<std::int32_t>(sch.get_int("max_batched_tokens", default_budget, 1, 1 << 24));
     dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
