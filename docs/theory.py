@@ -124,7 +124,8 @@ def tables(out_dir, measured):
     be = theory["break_even_ci"]
     out["terms"] = "\n".join(lines) + (
         f"\n\nUnit of work: {s['prompt_tokens']:.1f} prompt and {s['output_tokens']:.1f} output tokens (the means "
-        f"of the {s['requests_read']:,} requests the experiment reads), {s['prefill_batch']} prompt per prefill "
+        f"of the {s['requests_used']:,} of {s['requests_read']:,} requests within {s['max_tokens']:,} tokens, "
+        f"which runs can serve), {s['prefill_batch']} prompt per prefill "
         f"step, {s['decode_batch']} sequences per decode step. Break-even CI* = "
         f"{'none' if be is None else f'{be:.0f} gCO2e/kWh'}.\n")
 

@@ -97,6 +97,8 @@ TEST_CASE("theory: terms derived from the experiment's perf, power and embodied 
   CHECK(sunk.setup.prompt_tokens == 500);
   CHECK(sunk.setup.output_tokens == 21);
   CHECK(sunk.setup.requests_read == 5);
+  CHECK(sunk.setup.requests_used == 5);
+  CHECK(sunk.setup.max_tokens == 4096);  // Llama-2-7B's context; both GPUs' KV caches hold more
   CHECK(sunk.setup.new_gpu == "a100-pcie-80gb");
   CHECK(sunk.setup.old_gpu == "v100-pcie-32gb");
   CHECK(sunk.terms.ro == 0);

@@ -62,7 +62,7 @@ check "missing experiment exits 2" test $? -eq 2
 "$bin" theory "$tmp/split.yaml" > "$tmp/table.txt"
 check "table exits 0" test $? -eq 0
 check "table: unit of work from the workload" \
-  grep -q "800.0 prompt and 101.0 output tokens (means of 50 requests)" "$tmp/table.txt"
+  grep -q "800.0 prompt and 101.0 output tokens (means of the 50 of 50 requests within 4096 tokens)" "$tmp/table.txt"
 check "table: the old GPU is sunk" grep -q "old: deployment old on v100-pcie-32gb x1 (.* sunk)" "$tmp/table.txt"
 check "table: break-even line" grep -q "break-even CI\*:" "$tmp/table.txt"
 rows=$(grep -cE '^ +[0-9]+ +[0-9.]+ +[0-9.]+ +-?[0-9.]+$' "$tmp/table.txt")
@@ -96,7 +96,14 @@ assert all(a > b for a, b in zip(rates, rates[1:])) and math.isclose(rates[1], t
 PY
 check "json: closed form, break-even and lifetimes agree with the terms" test $? -eq 0
 
-# 5. The old GPU amortised instead of sunk (--set): its rate appears in the terms.
+# 5. Requests longer than the model's context are left out of the means, as a run rejects them.
+sed -e 's/prompt_tokens: {distribution: constant, value: 800}/prompt_tokens: {distribution: uniform, min: 100, max: 8000}/' \
+  "$tmp/split.yaml" > "$tmp/long.yaml"
+"$bin" theory "$tmp/long.yaml" --json > "$tmp/l.json"
+check "long prompts left out" /usr/bin/python3 -c "import json, sys; s = json.load(open('$tmp/l.json'))['setup'];
+sys.exit(not (s['requests_read'] == 50 and 0 < s['requests_used'] < 50 and s['prompt_tokens'] + 101 <= 4096))"
+
+# 6. The old GPU amortised instead of sunk (--set): its rate appears in the terms.
 "$bin" theory "$tmp/split.yaml" --json --set fleet.1.gpu_embodied=amortised --set fleet.1.residual_life=2y \
   > "$tmp/a.json" 2> "$tmp/err.txt"
 check "amortised exits 0" test $? -eq 0

@@ -57,8 +57,10 @@ def greenllm_theory(sweep, opts):
 
     tx, ty = np.array([g[0] for g in grid]), np.array([g[1] for g in grid])
     sx, sy = np.array([s[0] for s in sim]), np.array([s[1] for s in sim])
-    ax.plot(tx, ty, color=COLORS[0], lw=2, label="closed form (greenfleet theory)")
-    ax.plot(sx, sy, "o--", color=COLORS[1], lw=1.2, label="simulated (ledgers of full runs)")
+    setup = theory.get("setup", {})
+    batches = f"B={setup.get('decode_batch', '?')}/{setup.get('old_decode_batch', setup.get('decode_batch', '?'))}"
+    ax.plot(tx, ty, color=COLORS[0], lw=2, label=f"closed form (greenfleet theory, {batches})")
+    ax.plot(sx, sy, "o--", color=COLORS[1], lw=1.2, label="simulated: fleet carbon_kg of full runs")
     ax.axhline(0, color="0.5", lw=0.8)
     be = theory.get("break_even_ci")
     if be is not None and tx.size and tx.min() <= be <= tx.max():
@@ -71,7 +73,6 @@ def greenllm_theory(sweep, opts):
     ax.legend(fontsize="small")
 
     # The closed form's sensitivity to the new GPUs' lifetime (3-7 years), the simulated points for reference.
-    setup = theory.get("setup", {})
     for i, row in enumerate(theory.get("new_gpu_lifetime", [])):
         ys = np.array([np.nan if v is None else v for v in row["savings_percent"]], dtype=float)
         xs = np.array([p["ci"] for p in theory["ci_grid"]])

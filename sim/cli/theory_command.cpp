@@ -76,7 +76,7 @@ int theory_command(const std::vector<std::string>& args) {
   const study::Theory theory = study::derive_theory(x, catalog, options);
   std::vector<double> grid;
   for (int i = 0; i * ci_step <= ci_max + 1e-9; ++i) grid.push_back(i * ci_step);
-  const std::vector<double> lifetimes{3, 4, 5, 6, 7};  // GreenLLM's new-GPU lifetimes (papers.md 2.5)
+  const std::vector<double> lifetimes{3, 4, 5, 6, 7};  // GreenLLM (arXiv 2412.20322): new GPUs last 3-7 years
   std::cout << (vm.count("json") ? study::format_theory_json(theory, grid, lifetimes)
                                  : study::format_theory_table(theory, grid, lifetimes));
   return 0;

@@ -59,6 +59,17 @@ struct Side {
   std::string gpu;
 };
 
+// The most tokens (prompt + output) one instance of the deployment on the entry's GPU holds: the model's context,
+// and its KV cache in whole blocks (as runner::Simulation sizes it).
+std::int64_t max_tokens(const experiment::Experiment& /*x*/, const catalog::Catalog& catalog,
+                        const experiment::DeploymentConfig& dep, const experiment::FleetEntry& entry) {
+  const auto& gpu = catalog.gpu(catalog.server(entry.sku).gpu);
+  const auto& model = catalog.model(dep.model);
+  const double kv_tokens = experiment::kv_cache_bytes(dep, gpu, model) / model.kv_bytes_per_token();
+  const std::int64_t blocks = static_cast<std::int64_t>(kv_tokens) / dep.scheduler.kv_block_size;
+  return std::min<std::int64_t>(model.max_context, blocks * dep.scheduler.kv_block_size);
+}
+
 Side make_side(const experiment::Experiment& x, const catalog::Catalog& catalog,
                const experiment::DeploymentConfig& dep, const experiment::FleetEntry& entry) {
   Side s;
@@ -191,19 +202,27 @@ Theory derive_theory(const experiment::Experiment& x, const catalog::Catalog& ca
     workload::TransformedSource source(
         experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
         x.seed);
+    // Requests longer than an instance of either deployment can hold (context or KV cache) are rejected by a run,
+    // so they are left out of the means too.
+    su.max_tokens =
+        std::min(max_tokens(x, catalog, new_dep, *new_entry), max_tokens(x, catalog, *old_dep, *old_entry));
     workload::RequestSpec r;
     double prompt = 0, output = 0;
-    std::uint64_t n = 0;
+    std::uint64_t n = 0, fit = 0;
     while ((x.workload.max_requests == 0 || n < x.workload.max_requests) && source.next(r)) {
+      ++n;
+      if (static_cast<std::int64_t>(r.prompt_tokens) + r.output_tokens > su.max_tokens) continue;
       prompt += r.prompt_tokens;
       output += r.output_tokens;
-      ++n;
+      ++fit;
     }
-    if (n == 0)
-      throw core::InputError(fmt::format("{}: the workload has no requests", where_key(x.file, "workload")));
+    if (fit == 0)
+      throw core::InputError(fmt::format("{}: the workload has no requests that fit {} tokens",
+                                         where_key(x.file, "workload"), su.max_tokens));
     su.requests_read = n;
-    su.prompt_tokens = options.prompt_tokens.value_or(prompt / static_cast<double>(n));
-    su.output_tokens = options.output_tokens.value_or(output / static_cast<double>(n));
+    su.requests_used = fit;
+    su.prompt_tokens = prompt / static_cast<double>(fit);
+    su.output_tokens = output / static_cast<double>(fit);
   }
   if (!(su.prompt_tokens >= 1) || !(su.output_tokens >= 1))
     throw core::InputError("theory: the unit of work needs at least one prompt and one output token");
@@ -251,7 +270,9 @@ std::string describe(const Theory& th) {
   std::string out;
   out += fmt::format("unit of work: one request of {:.1f} prompt and {:.1f} output tokens", s.prompt_tokens,
                      s.output_tokens);
-  out += s.requests_read > 0 ? fmt::format(" (means of {} requests)\n", s.requests_read) : " (given)\n";
+  out += s.requests_read > 0 ? fmt::format(" (means of the {} of {} requests within {} tokens)\n", s.requests_used,
+                                           s.requests_read, s.max_tokens)
+                             : " (given)\n";
   out += fmt::format(
       "batches: {} prompt(s) per prefill step, {} sequences per decode step on the new GPU, {} on the "
       "old GPU\n",
@@ -322,14 +343,15 @@ std::string format_theory_json(const Theory& th, const std::vector<double>& ci_g
       "  \"setup\": {{\"new_deployment\": \"{}\", \"old_deployment\": \"{}\", \"new_gpu\": \"{}\", "
       "\"old_gpu\": \"{}\", \"new_devices\": {}, \"old_devices\": {}, \"prompt_tokens\": {}, \"output_tokens\": "
       "{}, "
-      "\"requests_read\": {}, \"prefill_batch\": {}, \"decode_batch\": {}, \"old_decode_batch\": {}, "
+      "\"requests_read\": {}, \"requests_used\": {}, \"max_tokens\": {}, \"prefill_batch\": {}, \"decode_batch\": "
+      "{}, \"old_decode_batch\": {}, "
       "\"new_card_kg\": {}, \"old_card_kg\": "
       "{}, "
       "\"new_sunk\": {}, \"old_sunk\": {}, \"new_life_years\": {}, \"old_life_years\": {}, \"site_ci\": {}}},\n",
       s.new_deployment, s.old_deployment, s.new_gpu, s.old_gpu, s.new_devices, s.old_devices, num(s.prompt_tokens),
-      num(s.output_tokens), s.requests_read, s.prefill_batch, s.decode_batch, s.old_decode_batch,
-      num(s.new_card_kg), num(s.old_card_kg), s.new_sunk, s.old_sunk, num(s.new_life_years), num(s.old_life_years),
-      num(s.site_ci));
+      num(s.output_tokens), s.requests_read, s.requests_used, s.max_tokens, s.prefill_batch, s.decode_batch,
+      s.old_decode_batch, num(s.new_card_kg), num(s.old_card_kg), s.new_sunk, s.old_sunk, num(s.new_life_years),
+      num(s.old_life_years), num(s.site_ci));
   out += fmt::format(
       "  \"terms\": {{\"tn_s\": {}, \"tn_prefill_s\": {}, \"to_s\": {}, \"pn_w\": {}, \"pn_prefill_w\": {}, "
       "\"po_w\": {}, \"rn_g_per_s\": {}, \"ro_g_per_s\": {}, \"pue\": {}}},\n",

@@ -47,18 +47,23 @@ struct TheorySetup {
   std::string new_gpu, old_gpu;
   std::int32_t new_devices = 1, old_devices = 1;
   double prompt_tokens = 0, output_tokens = 0;  // the unit of work
-  std::uint64_t requests_read = 0;              // requests the means came from (0: given on the command line)
-  std::int32_t prefill_batch = 1;               // prompts per prefill step
-  std::int32_t decode_batch = 1;                // sequences per decode step on the new GPU
-  std::int32_t old_decode_batch = 1;            // and on the old GPU
-  double new_card_kg = 0, old_card_kg = 0;      // embodied carbon per card (before sunk)
+  std::uint64_t requests_read =
+      0;  // requests the workload gives a run (0: unit of work given on the command line)
+  std::uint64_t requests_used = 0;    // those within max_tokens: the means are theirs
+  std::int64_t max_tokens = 0;        // prompt + output an instance of both deployments holds (context, KV cache)
+  std::int32_t prefill_batch = 1;     // prompts per prefill step
+  std::int32_t decode_batch = 1;      // sequences per decode step on the new GPU
+  std::int32_t old_decode_batch = 1;  // and on the old GPU
+  double new_card_kg = 0, old_card_kg = 0;  // embodied carbon per card (before sunk)
   bool old_sunk = false, new_sunk = false;
   double new_life_years = 0, old_life_years = 0;  // amortisation spans
   double site_ci = 0;                             // the experiment's constant CI (NaN if not constant)
 };
 
 struct TheoryOptions {
-  std::optional<double> prompt_tokens, output_tokens;  // else the workload's means
+  // Else the workload's means over the requests a run could serve (prompt + output within both deployments'
+  // context and KV cache: a run rejects the others).
+  std::optional<double> prompt_tokens, output_tokens;
   std::int32_t prefill_batch = 1;
   std::int32_t decode_batch = 16;
   std::int32_t old_decode_batch = 0;  // 0: decode_batch
