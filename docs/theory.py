@@ -215,6 +215,7 @@ def main():
     bo = max(1, round(ledger(out_dir / first["always_disaggregated"]["output"])["batch_old"]))
     measured = json.loads(run([binary, "theory", EXPERIMENT, "--json", "--ci-step", "100", "--decode-batch",
                                str(bn), "--old-decode-batch", str(bo)]))
+    (out_dir / "theory_measured.json").write_text(json.dumps(measured, indent=1) + "\n")
     parts = tables(out_dir, measured)
     text = DOC.read_text()
 

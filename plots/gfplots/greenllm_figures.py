@@ -2,12 +2,15 @@
 
 Input: the index.csv of a sweep over `sites.0.carbon_intensity` x `mode_router.name` (unified vs
 always_disaggregated; experiments/theory/disaggregated_ci_sweep.yaml) with `greenfleet theory --json` output saved
-as theory.json beside it (docs/theory.py writes both). Simulated savings come from the runs' ledgers only
-(`carbon_kg`, replicas averaged); the closed form is drawn from theory.json, never mixed into them."""
+as theory.json beside it (docs/theory.py writes both); with the runs' files and theory_measured.json (the closed
+form at the batches the runs measured) there too, also the comparison on the closed form's scope (GPU steps).
+Simulated savings come from the runs' ledgers only (`carbon_kg` or /carbon/by_phase, replicas averaged); the
+closed form is drawn from the JSON files, never mixed into them."""
 
 import json
 import os
 
+import h5py
 import numpy as np
 
 from . import figure, skip
@@ -41,6 +44,35 @@ def simulated_savings(sweep, metric="carbon_kg"):
     return out
 
 
+def gpu_step_carbon(path):
+    """GPU carbon (g) of a run's prefill and decode steps (/carbon/by_phase): the closed form's scope."""
+    with h5py.File(path, "r") as f:
+        ph = f["carbon"]["by_phase"]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in ph["phase"][()]]
+        return sum(float(ph["operational_gpu_g"][i]) + float(ph["embodied_gpu_g"][i])
+                   for i, n in enumerate(names) if n in ("prefill", "decode"))
+
+
+def simulated_step_savings(sweep):
+    """[(ci, savings %)] over the GPU-step carbon of the runs, when every run's file sits beside the index."""
+    base_dir = os.path.dirname(os.path.abspath(sweep.path))
+    by_ci = {}
+    for r in sweep.rows:
+        ci, mode = finite_float(r.get(CI_KEY)), r.get(MODE_KEY)
+        path = os.path.join(base_dir, r.get("output") or "")
+        if ci is None or mode not in ("unified", "always_disaggregated") or not os.path.isfile(path):
+            return []
+        by_ci.setdefault(ci, {}).setdefault(mode, []).append(gpu_step_carbon(path))
+    out = []
+    for ci in sorted(by_ci):
+        m = by_ci[ci]
+        if "unified" in m and "always_disaggregated" in m:
+            base, green = np.mean(m["unified"]), np.mean(m["always_disaggregated"])
+            if base > 0:
+                out.append((ci, 100.0 * (1.0 - green / base)))
+    return out
+
+
 @figure("sweep", "greenllm_theory", "GreenLLM: closed-form vs simulated carbon savings over grid CI")
 def greenllm_theory(sweep, opts):
     sim = simulated_savings(sweep)
@@ -61,6 +93,20 @@ def greenllm_theory(sweep, opts):
     batches = f"B={setup.get('decode_batch', '?')}/{setup.get('old_decode_batch', setup.get('decode_batch', '?'))}"
     ax.plot(tx, ty, color=COLORS[0], lw=2, label=f"closed form (greenfleet theory, {batches})")
     ax.plot(sx, sy, "o--", color=COLORS[1], lw=1.2, label="simulated: fleet carbon_kg of full runs")
+    # With the runs' files and the closed form at the batches they measured (docs/theory.py writes
+    # theory_measured.json): the comparison on the closed form's scope, GPU steps only.
+    steps = simulated_step_savings(sweep)
+    measured_path = os.path.join(os.path.dirname(path), "theory_measured.json")
+    if steps and os.path.isfile(measured_path):
+        with open(measured_path) as fh:
+            measured = json.load(fh)
+        ms = measured["setup"]
+        mx = np.array([p["ci"] for p in measured["ci_grid"] if p["savings_percent"] is not None])
+        my = np.array([p["savings_percent"] for p in measured["ci_grid"] if p["savings_percent"] is not None])
+        ax.plot(mx, my, color=COLORS[2], lw=2,
+                label=f"closed form at the measured B={ms['decode_batch']}/{ms['old_decode_batch']}")
+        ax.plot([p[0] for p in steps], [p[1] for p in steps], "s--", color=COLORS[3], lw=1.2,
+                label="simulated: GPU prefill + decode steps")
     ax.axhline(0, color="0.5", lw=0.8)
     be = theory.get("break_even_ci")
     if be is not None and tx.size and tx.min() <= be <= tx.max():
@@ -77,7 +123,7 @@ def greenllm_theory(sweep, opts):
         ys = np.array([np.nan if v is None else v for v in row["savings_percent"]], dtype=float)
         xs = np.array([p["ci"] for p in theory["ci_grid"]])
         ax2.plot(xs, ys, color=COLORS[(i + 2) % len(COLORS)], lw=1.4, label=f"LTn = {row['years']:g} y")
-    ax2.plot(sx, sy, "o", color=COLORS[1], ms=4, label="simulated")
+    ax2.plot(sx, sy, "o", color=COLORS[1], ms=4, label="simulated, fleet")
     ax2.axhline(0, color="0.5", lw=0.8)
     ax2.set_xlabel("grid carbon intensity (gCO2e/kWh)")
     pair = f"{setup.get('new_gpu', 'new')} / {setup.get('old_gpu', 'old')}"
