@@ -4,8 +4,9 @@ written as a valid, non-blank PNG. Usage: plots_test.py GREENFLEET_BINARY SOURCE
 
 Inputs: three small runs made here (the quick start at 2,000 requests with two routers, and a two-site fleet
 with a solar carbon intensity, offline requests and a server that starts off), the comparison fixture
-tests/plots/compare.json, the sweep fixture tests/plots/ci_lifetime_sweep/index.csv, and, when the binary has a
-`compare` command, its JSON output for the two quick-start runs. Needs Debian's python3-h5py and
+tests/plots/compare.json, the sweep fixtures tests/plots/ci_lifetime_sweep/index.csv and
+tests/plots/greenllm_theory (a CI x mode sweep with `greenfleet theory --json` output beside it), and, when
+the binary has a `compare` command, its JSON output for the two quick-start runs. Needs Debian's python3-h5py and
 python3-matplotlib; exits 77 (skipped) without them.
 """
 
@@ -137,8 +138,9 @@ def main():
         # 3. the entry point, in parallel invocations (each pays matplotlib's start-up once)
         out = os.path.join(tmp, "fig")
         sweep = os.path.join(src, "tests", "plots", "ci_lifetime_sweep")
+        greenllm = os.path.join(src, "tests", "plots", "greenllm_theory")
         jobs = {
-            "runs+compare+sweep": [h5["rr"], h5["lot"], *inputs_compare, sweep,
+            "runs+compare+sweep": [h5["rr"], h5["lot"], *inputs_compare, sweep, greenllm,
                                    "--labels", "round-robin,least-tokens", "-o", out],
             "one run": [h5["two"], "-o", out],
             "options": [os.path.join(sweep, "index.csv"), "--baseline", "router.name=round_robin",
@@ -163,7 +165,10 @@ def main():
         for c in inputs_compare:
             stem = os.path.splitext(os.path.basename(c))[0]
             expected += [os.path.join(out, f"{stem}_{f}.png") for f in registry["compare"]]
-        expected += [os.path.join(out, f"ci_lifetime_sweep_{f}.png") for f in registry["sweep"]]
+        # the GreenLLM figure needs a CI x mode sweep with theory.json: drawn from its own fixture only
+        expected += [os.path.join(out, f"ci_lifetime_sweep_{f}.png") for f in registry["sweep"]
+                     if f != "greenllm_theory"]
+        expected += [os.path.join(out, f"greenllm_theory_{f}.png") for f in registry["sweep"]]
         expected += [os.path.join(tmp, "fig_options", f) for f in ("ci_lifetime_sweep_heatmap.png",
                      "ci_lifetime_sweep_lines.png", "rr_carbon.png", "lot_carbon.png")]
         for path in expected:

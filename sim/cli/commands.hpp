@@ -14,5 +14,6 @@ int validate_command(const std::vector<std::string>& args);
 int compare_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
 int plan_command(const std::vector<std::string>& args);
+int theory_command(const std::vector<std::string>& args);
 
 }  // namespace greenfleet::cli

@@ -34,6 +34,8 @@ commands:
                    run every point of the experiment's sweep: block, write DIR/index.csv (mpirun: over ranks)
   plan PLAN.yaml [-o PLAN_OUT.yaml] [--set key.path=value]... [--capacity-only] [--rebuild-capacity]
                    provisioning plan: capacity tables by simulation, EcoServe's ILP and baselines (CBC)
+  theory EXP.yaml [--json] [--decode-batch B] [--prompt N --output N] [--set key.path=value]...
+                   GreenLLM's closed form: savings vs CI, break-even CI, new-GPU lifetimes
   calibrate [--data-dir DIR]
                    fit the calibrated step-time models to measurements, write models/calibration/
   validate [--data-dir DIR]
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
     if (command == "compare") return checked_stdout(greenfleet::cli::compare_command(args));
     if (command == "sweep") return checked_stdout(greenfleet::cli::sweep_command(args));
     if (command == "plan") return checked_stdout(greenfleet::cli::plan_command(args));
+    if (command == "theory") return checked_stdout(greenfleet::cli::theory_command(args));
     if (command == "calibrate") return checked_stdout(greenfleet::cli::calibrate_command(args));
     if (command == "validate") return checked_stdout(greenfleet::cli::validate_command(args));
     fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);
