@@ -162,6 +162,26 @@ TEST_CASE("plan execution: a bad plan file is an input error naming the file, li
   CHECK(other.find("another experiment") != std::string::npos);
   const std::string objective = message(plan_text(), "cost");
   CHECK(objective.find("no plan for objective 'cost'") != std::string::npos);
+  // An experiment class the plan does not have: its requests would have no servers.
+  std::string three = kExperiment;
+  three.insert(three.find("slo: {ttft: 1s"), R"(    - name: extra
+      deployment: chat
+      trace:
+        source: synthetic
+        synthetic:
+          requests: 10
+          rate: 1
+          prompt_tokens: {distribution: lognormal, mean: 500, sigma: 0.5, max: 4096}
+          output_tokens: {distribution: lognormal, mean: 100, sigma: 0.5, max: 1024}
+)");
+  experiment::Experiment x = experiment::load_experiment(dir.write("three.yaml", three), catalog, {});
+  try {
+    planning::apply_plan(x, catalog, dir.write("p.plan.yaml", plan_text()), "");
+    FAIL("no error");
+  } catch (const core::InputError& e) {
+    CHECK(std::string(e.what()).find("workload.classes[2].name: class 'extra' is not in plan") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("plan execution: classes the plan puts on the same servers share a deployment") {

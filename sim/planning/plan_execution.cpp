@@ -99,6 +99,13 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     out.classes.push_back(pc);
   }
 
+  for (std::size_t i = 0; i < x.workload.classes.size(); ++i)
+    if (!class_index.count(x.workload.classes[i].name))
+      throw core::InputError(fmt::format(
+          "{}: workload.classes[{}].name: class '{}' is not in plan {}: its requests would have no servers; was "
+          "the plan made for another experiment?",
+          x.file, i, x.workload.classes[i].name, plan_file));
+
   // The chosen plan.
   std::vector<ConfigNode> plans = root.child_list("plans");
   ConfigNode* chosen = nullptr;
