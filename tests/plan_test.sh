@@ -72,5 +72,54 @@ check "directory output exits 2" test $? -eq 2
 check "list policies shows the planner objectives" grep -q "planner_objective carbon" "$tmp/list.txt"
 check "list policies shows their parameters" grep -q "electricity_usd_per_kwh (number" "$tmp/list.txt"
 
+# 6. Running the plan (greenfleet run --plan, docs/PLANNING.md "Executing a plan"), an hour of it with a smaller
+# batch: exit 0, the report, servers on as planned per slot, the /plan tables and plan.* summary keys.
+run_plan() {  # run_plan PLAN_FILE [ARGS...]: the day's run, one hour, 2,000 batch requests
+  local plan=$1
+  shift
+  "$bin" run "$src/experiments/planning/day_run.yaml" --plan "$plan" -q --set horizon=1h \
+    --set workload.classes.2.trace.synthetic.requests=2000 "$@"
+}
+run_plan "$tmp/day.plan.yaml" -o "$tmp/run.h5" > "$tmp/run.txt" 2> "$tmp/err.txt"
+check "run --plan exits 0" test $? -eq 0
+check "run --plan reports the plan" grep -q "^plan 'carbon' from $tmp/day.plan.yaml executed" "$tmp/run.txt"
+check "run --plan reports attainment per class" grep -q "^  code  *online .*% *90%" "$tmp/run.txt"
+check "run --plan: servers on as planned" grep -q "slot rows where servers on differ from the plan: 0 of" "$tmp/run.txt"
+check "run --plan writes /plan" /usr/bin/python3 -c "
+import h5py
+f = h5py.File('$tmp/run.h5', 'r')
+s = f['plan/slots']
+assert len(s['slot']) >= 1 and (s['planned'][:] == s['on_at_start'][:]).all()
+assert [n.decode() for n in f['plan/classes/name'][:]] == ['chat', 'code', 'batch']
+keys = [k.decode() for k in f['summary/keys'][:]]
+assert 'plan.class.chat.attainment' in keys and 'plan.slot_rows_differing' in keys
+"
+run_plan "$tmp/day.plan.yaml" --plan-objective energy -o "$tmp/run_energy.h5" > "$tmp/run_energy.txt"
+check "run --plan-objective energy" grep -q "^plan 'energy' from" "$tmp/run_energy.txt"
+check "energy plan: servers on as planned" grep -q "slot rows where servers on differ from the plan: 0 of" \
+  "$tmp/run_energy.txt"
+
+# 7. Bad plans: a server type the catalog lacks, a plan for another experiment, an unknown objective, and the
+# plan-following policy without a plan: exit 2 with file:line and key, no output.
+sed -e 's/sku: pcie-l40sx4, gpus/sku: no-such-server, gpus/' "$tmp/day.plan.yaml" > "$tmp/bad.plan.yaml"
+run_plan "$tmp/bad.plan.yaml" -o "$tmp/bad.h5" > /dev/null 2> "$tmp/err.txt"
+check "unknown server type exits 2" test $? -eq 2
+check "unknown server type names file:line and key" \
+  grep -q "bad.plan.yaml:[0-9]*:[0-9]*: server_types\[[0-9]\].sku: server type 'no-such-server'" "$tmp/err.txt"
+check "bad plan writes no output" test ! -e "$tmp/bad.h5"
+"$bin" run "$src/experiments/workload_classes.yaml" --plan "$tmp/day.plan.yaml" -q -o "$tmp/other.h5" \
+  > /dev/null 2> "$tmp/err.txt"
+check "plan for another experiment exits 2" test $? -eq 2
+check "plan for another experiment says so" grep -q "day.plan.yaml:[0-9]*:[0-9]*: classes\[0\].name: .*another experiment" \
+  "$tmp/err.txt"
+run_plan "$tmp/day.plan.yaml" --plan-objective nope -o "$tmp/nope.h5" > /dev/null 2> "$tmp/err.txt"
+check "unknown objective exits 2" test $? -eq 2
+"$bin" run "$src/experiments/planning/day_run.yaml" -q -o "$tmp/noplan.h5" > /dev/null 2> "$tmp/err.txt"
+check "follow_plan without a plan exits 2" test $? -eq 2
+check "follow_plan without a plan names the key" grep -q "fleet\[0\].power.policy: follow_plan needs a plan" "$tmp/err.txt"
+"$bin" list policies > "$tmp/list.txt"
+check "list policies shows follow_plan" grep -q "power_policy follow_plan" "$tmp/list.txt"
+check "list policies shows its boot time" bash -c "grep -A3 'power_policy follow_plan' $tmp/list.txt | grep -q 'boot_time (duration'"
+
 echo "plan_test: $passes passed, $fails failed"
 test "$fails" -eq 0

@@ -246,8 +246,8 @@ TEST_CASE("the loader validates names and parameters against the registries") {
   CHECK(load_error({"router.name=power_of_two", "router.params.wake_penalty_tokens=-1"}) ==
         "(--set router.params.wake_penalty_tokens): value -1 is out of range (must be at least 0)");
   CHECK(load_error({"fleet.0.power.policy=of_when_idle"}) ==
-        "(--set fleet[0].power.policy): 'of_when_idle' is not one of: always_on, off_when_idle (did you mean "
-        "'off_when_idle'?)");
+        "(--set fleet[0].power.policy): 'of_when_idle' is not one of: always_on, off_when_idle, follow_plan (did "
+        "you mean 'off_when_idle'?)");
   CHECK(load_error({"deployments.0.perf_model.kind=rooflin"}) ==
         "(--set deployments[0].perf_model.kind): 'rooflin' is not one of: calibrated, roofline (did you mean "
         "'roofline'?)");

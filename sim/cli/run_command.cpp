@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
@@ -14,7 +15,9 @@
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/output/atomic_output.hpp"
+#include "sim/output/hdf5_file.hpp"
 #include "sim/output/request_writer.hpp"
+#include "sim/planning/plan_execution.hpp"
 #include "sim/runner/digest.hpp"
 #include "sim/runner/report.hpp"
 #include "sim/runner/simulation.hpp"
@@ -28,6 +31,95 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_signal(int) { g_interrupted = true; }
 
+// A run that follows a plan: per class, the attainment against what the plan promised (the p90 targets its
+// capacity was sized for: 90% of online requests within TTFT and TPOT; offline, every request by its deadline),
+// and per slot and server type the servers on as planned and as run. Printed, added to /summary (`plan.*`) and
+// stored in /plan (docs/OUTPUT.md).
+void report_plan(const planning::PlanExecution& plan, const runner::Simulation& sim, output::Summary& summary,
+                 hid_t file, std::string& text) {
+  const auto* prov = sim.provisioner();
+  const auto rows = planning::compare_slots(
+      plan, prov ? prov->transitions() : std::vector<serving::PowerTransition>{}, sim.end_time());
+  const auto& m = sim.metrics();
+  text += fmt::format("plan '{}' from {} executed\n", plan.objective, plan.file);
+  text += fmt::format("  {:<16} {:<8} {:>12} {:>10} {:>10} {:>10} {:>9}  {}\n", "class", "kind", "planned",
+                      "arrived", "SLO met", "achieved", "promised", "");
+  std::vector<std::string> names, kinds;
+  std::vector<double> achieved, promised, arrived, planned_rate;
+  for (const auto& c : plan.classes) {
+    std::uint64_t n = 0, met = 0;
+    if (m.per_class()) {
+      const auto& k = m.classes()[static_cast<std::size_t>(c.experiment_class)];
+      n = k.arrived();
+      met = k.slo_met;
+    } else {
+      n = m.completed() + m.rejected() + m.unfinished();
+      met = m.slo_met();
+    }
+    const double a = n ? static_cast<double>(met) / static_cast<double>(n) : 0.0;
+    const double p = c.online ? 0.9 : 1.0;
+    names.push_back(c.name);
+    kinds.push_back(c.online ? "online" : "offline");
+    achieved.push_back(a);
+    promised.push_back(p);
+    arrived.push_back(static_cast<double>(n));
+    planned_rate.push_back(c.online ? c.mean_rate : c.requests);
+    text +=
+        fmt::format("  {:<16} {:<8} {:>12} {:>10} {:>10} {:>9.2f}% {:>8.0f}%  {}\n", c.name, kinds.back(),
+                    c.online ? fmt::format("{:.4g} req/s", c.mean_rate) : fmt::format("{:.6g} req", c.requests), n,
+                    met, 100 * a, 100 * p,
+                    n == 0           ? "no requests"
+                    : a + 1e-12 >= p ? "met"
+                                     : "NOT MET");
+    summary.add(fmt::format("plan.class.{}.attainment", c.name), a,
+                fmt::format("plan: class {} SLO attainment (online: TTFT and TPOT; offline: deadline)", c.name));
+    summary.add(fmt::format("plan.class.{}.promised", c.name), p,
+                fmt::format("plan: class {} attainment the plan was sized for", c.name));
+  }
+  int mismatched = 0;
+  text += fmt::format("  {:>5} {:<24} {:>8} {:>12} {:>13}\n", "slot", "server", "planned", "on at start",
+                      "powered mean");
+  std::vector<std::int32_t> slot_col, planned_col, on_col;
+  std::vector<std::string> sku_col;
+  std::vector<double> powered_col;
+  for (const auto& r : rows) {
+    if (r.planned != r.on_at_start) ++mismatched;
+    text += fmt::format("  {:>5} {:<24} {:>8} {:>12} {:>13.2f}{}\n", r.slot,
+                        plan.skus[static_cast<std::size_t>(r.type)], r.planned, r.on_at_start, r.mean_powered,
+                        r.planned != r.on_at_start ? "  differs" : "");
+    slot_col.push_back(r.slot);
+    sku_col.push_back(plan.skus[static_cast<std::size_t>(r.type)]);
+    planned_col.push_back(r.planned);
+    on_col.push_back(r.on_at_start);
+    powered_col.push_back(r.mean_powered);
+  }
+  for (std::size_t h = 0; h < plan.skus.size(); ++h)
+    text += fmt::format("  {}: {} bought, {} in the run's fleet\n", plan.skus[h], plan.bought[h], plan.built[h]);
+  const std::uint64_t unplanned = prov ? prov->unplanned_boots() : 0;
+  text += fmt::format("  slot rows where servers on differ from the plan: {} of {}; unplanned boots: {}\n",
+                      mismatched, rows.size(), unplanned);
+  summary.add("plan.slot_rows_differing", mismatched, "plan: (slot, server type) rows with servers on != planned");
+  summary.add("plan.unplanned_boots", static_cast<double>(unplanned),
+              "plan: boots for work that reached a server with no planned boot left");
+
+  const output::h5::Handle g = output::h5::create_group(file, "plan");
+  output::h5::write_attr(g.get(), "file", plan.file);
+  output::h5::write_attr(g.get(), "objective", plan.objective);
+  const output::h5::Handle cls = output::h5::create_group(g.get(), "classes");
+  output::h5::write_string_column(cls.get(), "name", names);
+  output::h5::write_string_column(cls.get(), "kind", kinds);
+  output::h5::write_column(cls.get(), "planned", planned_rate, "online: mean requests/s; offline: requests");
+  output::h5::write_column(cls.get(), "arrived", arrived, "requests");
+  output::h5::write_column(cls.get(), "attainment", achieved, "fraction");
+  output::h5::write_column(cls.get(), "promised", promised, "fraction");
+  const output::h5::Handle sl = output::h5::create_group(g.get(), "slots");
+  output::h5::write_column(sl.get(), "slot", slot_col, "");
+  output::h5::write_string_column(sl.get(), "sku", sku_col);
+  output::h5::write_column(sl.get(), "planned", planned_col, "servers");
+  output::h5::write_column(sl.get(), "on_at_start", on_col, "servers");
+  output::h5::write_column(sl.get(), "powered_mean", powered_col, "servers, mean over the slot");
+}
+
 std::string clock_text(core::SimTime t) {
   const std::int64_t s = t / core::kSecond;
   return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
@@ -39,6 +131,7 @@ int run_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet run EXP.yaml [options]");
   std::string output, catalog_dir, data_dir;
   std::vector<std::string> overrides;
+  std::string plan_file, plan_objective;
   double memory_budget_gib = runner::kDefaultMemoryBudgetGib;
   opts.add_options()("help,h", "show this help")(
       "output,o", po::value(&output),
@@ -49,6 +142,11 @@ int run_command(const std::vector<std::string>& args) {
                                      "(default: $GREENFLEET_HOME, else the source tree)")(
       "data-dir", po::value(&data_dir),
       "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)")(
+      "plan", po::value(&plan_file),
+      "run a provisioning plan (greenfleet plan): its servers replace the fleet and follow its servers on per "
+      "slot; the report compares attainment and servers on with the plan (docs/PLANNING.md)")(
+      "plan-objective", po::value(&plan_objective),
+      "which of the plan file's plans to run (default: the first, the planner's objective)")(
       "memory-budget", po::value(&memory_budget_gib),
       "GiB that tables sized by the configuration (per-instance histograms, /timeseries) may take; larger "
       "ones are refused at load with the key to change (default 8)");
@@ -82,13 +180,26 @@ int run_command(const std::vector<std::string>& args) {
   lo.overrides = overrides;
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   lo.output_path = output;
-  const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
+  experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
+  std::optional<planning::PlanExecution> plan;
+  if (!plan_file.empty()) {
+    plan = planning::apply_plan(x, catalog, plan_file, plan_objective);
+  } else {
+    if (!plan_objective.empty()) throw core::InputError("run: --plan-objective needs --plan");
+    for (std::size_t i = 0; i < x.fleet.size(); ++i)
+      if (x.fleet[i].power.follow_plan)
+        throw core::InputError(
+            fmt::format("{}: fleet[{}].power.policy: follow_plan needs a plan (greenfleet run "
+                        "EXP.yaml --plan PLAN.yaml)",
+                        x.file, i));
+  }
 
   // Everything that could fail after the simulation is checked before it: the memory the configuration asks
   // for, the output path (not a directory, device or input; its directory writable), the file itself (created
   // now), and the header with the resolved configuration (written now).
   runner::check_memory(x, catalog, budget_bytes);
   std::vector<std::string> inputs{experiment_file};
+  if (plan) inputs.push_back(plan_file);
   for (const auto& f : x.workload.params.files()) inputs.push_back(f);
   for (const auto& site : x.sites) inputs.push_back(site.carbon_intensity.file);
   for (const auto& d : x.deployments)
@@ -143,13 +254,15 @@ int run_command(const std::vector<std::string>& args) {
   out.flush();     // checked: the request columns' chunk caches are written here, not in their unchecked close
   writer.reset();  // its datasets are closed before the file is
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  const output::Summary summary = runner::make_summary(sim, x);
+  output::Summary summary = runner::make_summary(sim, x);
   const output::Summary run_info = runner::make_run_info(sim, wall);
   runner::write_run_tables(out.file(), sim, x, catalog);
   output::h5::write_attr(out.file(), "workload_digest", workload_digest.text());
   output::h5::write_attr(out.file(), "trace_digest",
                          x.workload.params.has("file") ? runner::file_digest(x.workload.params.get_string("file"))
                                                        : std::string("synthetic"));
+  std::string plan_text;
+  if (plan) report_plan(*plan, sim, summary, out.file(), plan_text);
   output::write_summary(out.file(), summary);
   output::write_summary(out.file(), run_info, "run_info");
   out.close();  // every write checked: a full disk fails here, before anything is renamed
@@ -163,7 +276,7 @@ int run_command(const std::vector<std::string>& args) {
                "workload window, max_requests and horizon); ratios without a denominator are n/a\n");
   else if (sim.metrics().completed() == 0)
     fmt::print(stderr, "warning: no request completed; latency statistics and per-token ratios are n/a\n");
-  std::cout << output::format_table(summary) << output::format_table(run_info);
+  std::cout << output::format_table(summary) << plan_text << output::format_table(run_info);
   std::cout << fmt::format("output: {}\n", x.output_path);
   std::cout.flush();
   if (!std::cout) throw core::EnvironmentError("cannot write the summary to standard output; no output kept");

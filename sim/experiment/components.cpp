@@ -138,6 +138,20 @@ PowerPolicyRegistry make_power_policies() {
           policy.boot_time = p.get_duration("boot_time");
           return policy;
         });
+  r.add("follow_plan",
+        "The servers follow a provisioning plan (`greenfleet run --plan`, docs/PLANNING.md): each is booted "
+        "`boot_time` ahead of the slots the plan keeps it on, so it takes work from the slot's start, and drained "
+        "when the plan lowers the count: it takes no new work and powers off once its running and queued "
+        "requests are done. Work reaching a server with no planned boot left boots it (counted as unplanned).",
+        {core::duration_param("boot_time", d.boot_time, 0,
+                              "time from power-on until the instances can run; the server draws idle power "
+                              "meanwhile and the request waits")},
+        [](const core::ParamValues& p) {
+          serving::PowerPolicy policy;
+          policy.follow_plan = true;
+          policy.boot_time = p.get_duration("boot_time");
+          return policy;
+        });
   return r;
 }
 

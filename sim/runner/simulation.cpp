@@ -173,7 +173,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       sp.pue = site.pue;
       sp.powered = entry.powered;
       sp.gpus = sku.gpu_count;
-      const bool has_instances = entry.powered || entry.power.off_when_idle;
+      const bool has_instances = entry.powered || entry.power.managed();
       sp.gpus_in_instances = has_instances ? per_server * dep.tensor_parallel : 0;
       // Power delivery losses (1 unless set) on every component; the GPU scale only for sensitivity studies.
       const double delivery = x.carbon.vr_overhead / x.carbon.psu_efficiency;
@@ -200,7 +200,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(entry.host_lifetime);
       powers.push_back(sp);
       if (!has_instances) continue;  // off for the whole run: no instances
-      if (entry.power.off_when_idle)
+      if (entry.power.managed())
         managed.push_back({static_cast<std::size_t>(s.id), entry.power, entry.powered, {}});
       for (int k = 0; k < per_server; ++k) {
         places.push_back(energy::InstancePlace{s.id, dep.tensor_parallel});
@@ -210,7 +210,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                                                                  &engine_, &pool_, &observers_));
         if (route != route_of.end()) routes_[route->second].instances.push_back(instances_.back().get());
         deployment_of.push_back(entry.deployment);
-        if (entry.power.off_when_idle) managed.back().instances.push_back(instances_.back().get());
+        if (entry.power.managed()) managed.back().instances.push_back(instances_.back().get());
       }
     }
   }

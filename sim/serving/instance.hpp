@@ -97,7 +97,12 @@ class Instance final : public core::EventHandler {
     const LoadNotice notice{this};
     power_.set_on(false);
   }
-  bool powered() const { return power_.on(); }
+  // A draining server's instances run what they hold but take no new work: routers see them as not powered.
+  void set_draining(bool draining) {
+    const LoadNotice notice{this};
+    power_.set_draining(draining);
+  }
+  bool powered() const { return power_.accepting(); }
 
   std::int32_t id() const { return id_; }
   const Placement& placement() const { return placement_; }

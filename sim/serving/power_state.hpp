@@ -16,6 +16,10 @@ class PowerState {
   }
   bool on() const { return on_; }
   void set_on(bool on) { on_ = on; }
+  // On and taking new work: a draining server (a plan turns it off once its work is done) runs what it holds
+  // but routers treat it as asleep.
+  bool accepting() const { return on_ && !draining_; }
+  void set_draining(bool draining) { draining_ = draining; }
   // The instance got work while its server is off: it waits for the boot.
   void request_boot() const;
   // The instance ran out of work (its server may power off after the idle timeout).
@@ -25,6 +29,7 @@ class PowerState {
   Provisioner* provisioner_ = nullptr;
   std::size_t server_ = 0;
   bool on_ = true;
+  bool draining_ = false;
 };
 
 }  // namespace greenfleet::serving

@@ -1,0 +1,277 @@
+#include "sim/planning/plan_execution.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+
+namespace greenfleet::planning {
+
+using config::ConfigNode;
+
+namespace {
+
+struct PlanInstances {
+  std::string class_name;
+  std::string sku;
+  int tensor_parallel = 1;
+  std::vector<double> per_slot;
+  std::string where;
+};
+
+std::vector<int> int_list(ConfigNode& n, const std::string& key, int size) {
+  const auto values = n.get_double_list(key, std::nullopt, 0, 1e9);
+  if (static_cast<int>(values.size()) != size)
+    n.fail(key, fmt::format("{} values for {} slots", values.size(), size));
+  std::vector<int> out;
+  for (double v : values) {
+    if (v != std::floor(v)) n.fail(key, fmt::format("{} is not a whole number of servers", v));
+    out.push_back(static_cast<int>(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& catalog, const std::string& plan_file,
+                         const std::string& objective) {
+  ConfigNode root = ConfigNode::open_file(plan_file);
+  PlanExecution out;
+  out.file = plan_file;
+  out.slots = static_cast<int>(root.get_int("slots", std::nullopt, 1, 1000000));
+  out.slot = root.get_duration("slot_s", std::nullopt, 60 * core::kSecond);
+  if (x.fleet.empty())
+    throw core::InputError(
+        fmt::format("{}: fleet: empty; --plan needs fleet[0] as the "
+                    "template of the plan's servers",
+                    x.file));
+  const experiment::FleetEntry tmpl = x.fleet.front();
+
+  // Server types: each must be in the catalog.
+  std::map<std::string, int> gpus_of;
+  for (auto& t : root.child_list("server_types")) {
+    const std::string sku = t.get_string("sku");
+    if (!catalog.servers().count(sku))
+      t.fail("sku", fmt::format("server type '{}' is not in hardware_catalog/servers.yaml", sku));
+    gpus_of[sku] = catalog.server(sku).gpu_count;
+  }
+
+  // Classes: each must be a workload class of the experiment.
+  std::map<std::string, std::size_t> class_index;
+  for (auto& c : root.child_list("classes")) {
+    PlannedClass pc;
+    pc.name = c.get_string("name");
+    pc.online = c.get_bool("online");
+    if (x.workload.classes.empty()) {
+      if (!out.classes.empty())
+        c.fail("name",
+               fmt::format("the plan has several classes but experiment {} has no workload.classes", x.file));
+      pc.deployment = x.workload.deployment;
+    } else {
+      const auto it = std::find_if(x.workload.classes.begin(), x.workload.classes.end(),
+                                   [&](const auto& wc) { return wc.name == pc.name; });
+      if (it == x.workload.classes.end())
+        c.fail("name", fmt::format("class '{}' is not a workload class of experiment {}: was the plan made for "
+                                   "another experiment?",
+                                   pc.name, x.file));
+      pc.experiment_class = static_cast<int>(it - x.workload.classes.begin());
+      pc.deployment = it->deployment;
+    }
+    const std::string model = c.get_string("model");
+    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [&](const auto& d) { return d.name == pc.deployment; });
+    if (dep.model != model)
+      c.fail("model", fmt::format("the plan serves class '{}' with model '{}', its deployment '{}' runs '{}'",
+                                  pc.name, model, dep.name, dep.model));
+    if (pc.online) {
+      pc.ttft_s = c.get_double("ttft_s");
+      pc.tpot_s = c.get_double("tpot_s");
+      const auto rate = c.get_double_list("rate", std::nullopt, 0);
+      for (double r : rate) pc.mean_rate += r / static_cast<double>(std::max<std::size_t>(1, rate.size()));
+    } else {
+      for (auto& b : c.child_list("batches", false)) pc.requests += b.get_double("requests");
+    }
+    class_index[pc.name] = out.classes.size();
+    out.classes.push_back(pc);
+  }
+
+  for (std::size_t i = 0; i < x.workload.classes.size(); ++i)
+    if (!class_index.count(x.workload.classes[i].name))
+      throw core::InputError(fmt::format(
+          "{}: workload.classes[{}].name: class '{}' is not in plan {}: its requests would have no servers; was "
+          "the plan made for another experiment?",
+          x.file, i, x.workload.classes[i].name, plan_file));
+
+  // The chosen plan.
+  std::vector<ConfigNode> plans = root.child_list("plans");
+  ConfigNode* chosen = nullptr;
+  std::vector<std::string> names;
+  for (auto& p : plans) {
+    names.push_back(p.get_string("objective"));
+    if (!chosen && (objective.empty() || names.back() == objective)) chosen = &p;
+  }
+  if (!chosen)
+    root.fail("plans",
+              fmt::format("no plan for objective '{}' (the file has: {})", objective, fmt::join(names, ", ")));
+  ConfigNode& plan = *chosen;
+  out.objective = plan.get_string("objective");
+  for (auto& s : plan.child_list("servers")) {
+    const std::string sku = s.get_string("sku");
+    if (!gpus_of.count(sku))
+      s.fail("sku", fmt::format("server type '{}' is not among the plan's server_types", sku));
+    out.skus.push_back(sku);
+    out.bought.push_back(static_cast<int>(s.get_int("bought", std::nullopt, 0, 1000000)));
+    out.planned.push_back(int_list(s, "on", out.slots));
+    for (int v : out.planned.back())
+      if (v > out.bought.back())
+        s.fail("on", fmt::format("{} servers on, more than the {} bought", v, out.bought.back()));
+  }
+  std::vector<PlanInstances> instances;
+  for (auto& i : plan.child_list("instances", false)) {
+    PlanInstances pi;
+    pi.where = i.where("class");
+    pi.class_name = i.get_string("class");
+    if (!class_index.count(pi.class_name))
+      i.fail("class", fmt::format("class '{}' is not among the plan's classes", pi.class_name));
+    pi.sku = i.get_string("sku");
+    if (std::find(out.skus.begin(), out.skus.end(), pi.sku) == out.skus.end())
+      i.fail("sku", fmt::format("server type '{}' has no servers bought in this plan", pi.sku));
+    pi.tensor_parallel = static_cast<int>(i.get_int("tensor_parallel", 1, 1, 64));
+    const auto& pc = out.classes[class_index[pi.class_name]];
+    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [&](const auto& d) { return d.name == pc.deployment; });
+    if (dep.tensor_parallel != pi.tensor_parallel)
+      i.fail("tensor_parallel",
+             fmt::format("the plan runs class '{}' at tensor parallelism {}, its deployment '{}' at {}",
+                         pi.class_name, pi.tensor_parallel, dep.name, dep.tensor_parallel));
+    pi.per_slot = i.get_double_list("per_slot", std::nullopt, 0);
+    if (static_cast<int>(pi.per_slot.size()) != out.slots)
+      i.fail("per_slot", fmt::format("{} values for {} slots", pi.per_slot.size(), out.slots));
+    instances.push_back(std::move(pi));
+  }
+
+  // Classes that the plan puts on a common server type share its servers, so they share a deployment: the
+  // classes are grouped by the types they use (connected components), and each group runs on the deployment of
+  // its first class, which must match the others' model and tensor parallelism.
+  std::vector<std::size_t> group(out.classes.size());
+  for (std::size_t c = 0; c < group.size(); ++c) group[c] = c;
+  const auto find = [&](std::size_t c) {
+    while (group[c] != c) c = group[c] = group[group[c]];
+    return c;
+  };
+  std::vector<int> type_class(out.skus.size(), -1);  // a class placed on the type, or -1
+  for (const auto& pi : instances) {
+    if (std::all_of(pi.per_slot.begin(), pi.per_slot.end(), [](double v) { return v <= 0; })) continue;
+    const auto h =
+        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t c = class_index[pi.class_name];
+    if (type_class[h] < 0) {
+      type_class[h] = static_cast<int>(c);
+    } else {
+      const std::size_t a = find(static_cast<std::size_t>(type_class[h])), b = find(c);
+      if (a != b) group[std::max(a, b)] = std::min(a, b);  // the first class of a group is its root
+    }
+  }
+  for (std::size_t c = 0; c < out.classes.size(); ++c) {
+    auto& pc = out.classes[c];
+    const auto& root_class = out.classes[find(c)];
+    if (root_class.deployment == pc.deployment) continue;
+    const auto dep_of = [&](const std::string& name) {
+      return *std::find_if(x.deployments.begin(), x.deployments.end(),
+                           [&](const auto& d) { return d.name == name; });
+    };
+    const auto& mine = dep_of(pc.deployment);
+    const auto& shared = dep_of(root_class.deployment);
+    if (mine.model != shared.model || mine.tensor_parallel != shared.tensor_parallel)
+      throw core::InputError(
+          fmt::format("{}: the plan puts classes '{}' and '{}' on the same servers, but their deployments '{}' "
+                      "and '{}' differ "
+                      "in model or tensor parallelism",
+                      plan_file, root_class.name, pc.name, shared.name, mine.name));
+    pc.deployment = root_class.deployment;
+    if (!x.workload.classes.empty())
+      x.workload.classes[static_cast<std::size_t>(pc.experiment_class)].deployment = pc.deployment;
+  }
+
+  // Every server bought, each its own fleet entry with the slots the plan keeps it on: server k of a type is on
+  // in slot t when k < the plan's servers on, so the lowest-numbered servers are the most used.
+  x.fleet.clear();
+  out.built.assign(out.skus.size(), 0);
+  for (std::size_t h = 0; h < out.skus.size(); ++h) {
+    const std::string& deployment =
+        out.classes[type_class[h] < 0 ? 0 : find(static_cast<std::size_t>(type_class[h]))].deployment;
+    for (int k = 0; k < out.bought[h]; ++k) {
+      experiment::FleetEntry e = tmpl;
+      e.sku = out.skus[h];
+      e.count = 1;
+      e.deployment = deployment;
+      e.power_policy = "follow_plan";
+      e.power.follow_plan = true;
+      e.power.off_when_idle = false;
+      e.power.plan_on.clear();
+      for (int t = 0; t < out.slots; ++t) {
+        if (out.planned[h][static_cast<std::size_t>(t)] <= k) continue;
+        const core::SimTime start = t * out.slot, end = (t + 1) * out.slot;
+        if (!e.power.plan_on.empty() && e.power.plan_on.back().second == start)
+          e.power.plan_on.back().second = end;
+        else
+          e.power.plan_on.push_back({start, end});
+      }
+      e.powered = !e.power.plan_on.empty() && e.power.plan_on.front().first == 0;
+      x.fleet.push_back(std::move(e));
+      out.server_type.push_back(static_cast<int>(h));
+      ++out.built[h];
+    }
+  }
+  return out;
+}
+
+std::vector<SlotComparison> compare_slots(const PlanExecution& plan,
+                                          const std::vector<serving::PowerTransition>& transitions,
+                                          core::SimTime end) {
+  const std::size_t servers = plan.server_type.size();
+  struct State {
+    bool powered = false, accepting = false;
+    core::SimTime since = 0;
+  };
+  std::vector<State> state(servers);
+  std::vector<SlotComparison> rows;
+  std::vector<double> powered_ns(plan.skus.size());
+  std::size_t next = 0;
+  for (int t = 0; t < plan.slots; ++t) {
+    const core::SimTime start = t * plan.slot, stop = (t + 1) * plan.slot;
+    if (start >= end) break;
+    // The state at the slot's start: every change up to and including it.
+    std::fill(powered_ns.begin(), powered_ns.end(), 0.0);
+    const auto book = [&](std::size_t s, core::SimTime until) {
+      if (state[s].powered)
+        powered_ns[static_cast<std::size_t>(plan.server_type[s])] +=
+            static_cast<double>(until - std::max(state[s].since, start));
+    };
+    while (next < transitions.size() && transitions[next].time <= start) {
+      const auto& tr = transitions[next++];
+      state[tr.server] = {tr.powered, tr.accepting, tr.time};
+    }
+    std::vector<int> on_at_start(plan.skus.size(), 0);
+    for (std::size_t s = 0; s < servers; ++s)
+      if (state[s].accepting) ++on_at_start[static_cast<std::size_t>(plan.server_type[s])];
+    const core::SimTime slot_end = std::min(stop, end);
+    while (next < transitions.size() && transitions[next].time < slot_end) {
+      const auto& tr = transitions[next++];
+      book(tr.server, tr.time);
+      state[tr.server] = {tr.powered, tr.accepting, tr.time};
+    }
+    for (std::size_t s = 0; s < servers; ++s) book(s, slot_end);
+    for (std::size_t s = 0; s < servers; ++s) state[s].since = slot_end;
+    for (std::size_t h = 0; h < plan.skus.size(); ++h)
+      rows.push_back({t, static_cast<int>(h), plan.planned[h][static_cast<std::size_t>(t)], on_at_start[h],
+                      powered_ns[h] / static_cast<double>(slot_end - start)});
+  }
+  return rows;
+}
+
+}  // namespace greenfleet::planning
