@@ -215,7 +215,7 @@ struct ModeBench {
     }
   }
   routing::ModeChoice choose(core::SimTime ttft, core::SimTime tpot) {
-    const routing::RoutingContext ctx(&engine, &servers, {0, 1});
+    const routing::RoutingContext ctx(&engine, &servers);
     workload::RequestSpec s;
     s.prompt_tokens = 200, s.output_tokens = 100;
     const std::uint32_t slot = pool.acquire(s);

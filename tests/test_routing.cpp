@@ -144,7 +144,7 @@ TEST_CASE("routing context: carbon intensity, PUE and estimates from the perf an
   servers[0].gpu_prefill_w = 300;
   servers[0].gpu_decode_w = 200;
   servers[0].gpu_emb_g_per_s = 0.01;
-  const routing::RoutingContext ctx(&engine, &servers, {0});
+  const routing::RoutingContext ctx(&engine, &servers);
   CHECK(ctx.now() == 0);
   CHECK(ctx.carbon_intensity(in) == 400);
   CHECK(ctx.pue(in) == 1.5);

@@ -161,47 +161,29 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     if (!entries[e] || p.capacity[e].rate <= 0)
       for (int t = 0; t < T; ++t) upper[col_y(e, t)] = 0;
 
-  // The objective. kWh of one server on for a slot, of one instance busy for a slot.
+  // The objective. kWh of one server on for a slot, of one instance busy for a slot, priced by the objective
+  // (servers on also pay their $/h under the cost objective).
+  const auto energy_cost = [&](double watts, int t, double usd_per_hour) {
+    const double kwh = p.pue * watts * dt_h / 1000;
+    switch (o.kind) {
+      case ObjectiveKind::kCarbon:
+        return kwh * p.ci[t] / 1000;
+      case ObjectiveKind::kPerformance:
+      case ObjectiveKind::kEnergy:
+        return kwh;
+      case ObjectiveKind::kCost:
+        return usd_per_hour * dt_h + o.electricity_usd_per_kwh * kwh;
+    }
+    return 0.0;
+  };
   for (int h = 0; h < H; ++h) {
     const auto& ty = p.types[h];
-    for (int t = 0; t < T; ++t) {
-      const double kwh = p.pue * ty.idle_w * dt_h / 1000;
-      double c = 0;
-      switch (o.kind) {
-        case ObjectiveKind::kCarbon:
-          c = kwh * p.ci[t] / 1000;
-          break;
-        case ObjectiveKind::kPerformance:
-        case ObjectiveKind::kEnergy:
-          c = kwh;
-          break;
-        case ObjectiveKind::kCost:
-          c = ty.usd_per_hour * dt_h + o.electricity_usd_per_kwh * kwh;
-          break;
-      }
-      cost[col_n(h, t)] = c;
-    }
+    for (int t = 0; t < T; ++t) cost[col_n(h, t)] = energy_cost(ty.idle_w, t, ty.usd_per_hour);
     if (o.kind == ObjectiveKind::kCarbon)
       cost[col_N(h)] = o.embodied_weight * ty.embodied_kg * horizon_h / (ty.lifetime_years * 8760.0);
   }
   for (int e = 0; e < E; ++e)
-    for (int t = 0; t < T; ++t) {
-      const double kwh = p.pue * p.capacity[e].active_w * dt_h / 1000;
-      double c = 0;
-      switch (o.kind) {
-        case ObjectiveKind::kCarbon:
-          c = kwh * p.ci[t] / 1000;
-          break;
-        case ObjectiveKind::kPerformance:
-        case ObjectiveKind::kEnergy:
-          c = kwh;
-          break;
-        case ObjectiveKind::kCost:
-          c = o.electricity_usd_per_kwh * kwh;
-          break;
-      }
-      cost[col_y(e, t)] = c;
-    }
+    for (int t = 0; t < T; ++t) cost[col_y(e, t)] = energy_cost(p.capacity[e].active_w, t, 0);
 
   // Rows, as triplets.
   std::vector<int> rows, cols;

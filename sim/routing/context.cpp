@@ -8,7 +8,7 @@ namespace greenfleet::routing {
 
 const energy::ServerPower& RoutingContext::server(const serving::Instance& instance) const {
   if (!servers_) throw std::logic_error("routing context without servers asked for an estimate");
-  return (*servers_)[static_cast<std::size_t>(server_of_[static_cast<std::size_t>(instance.id())])];
+  return (*servers_)[static_cast<std::size_t>(instance.placement().server)];
 }
 
 double RoutingContext::carbon_intensity(const serving::Instance& instance) const {

@@ -24,10 +24,9 @@ struct Estimate {
 // read-only view built by the simulation; routers keep no pointer into it past a decision.
 class RoutingContext {
  public:
-  // `servers` and `signals` (by site) must outlive the context; `server_of` maps instance id -> server index.
-  RoutingContext(const core::Engine* engine, const std::vector<energy::ServerPower>* servers,
-                 std::vector<std::int32_t> server_of)
-      : engine_(engine), servers_(servers), server_of_(std::move(server_of)) {}
+  // `servers` (by server index, an instance's Placement::server) must outlive the context.
+  RoutingContext(const core::Engine* engine, const std::vector<energy::ServerPower>* servers)
+      : engine_(engine), servers_(servers) {}
   RoutingContext() = default;  // for tests of routers that read nothing but the instances
 
   core::SimTime now() const { return engine_ ? engine_->now() : 0; }
@@ -53,7 +52,6 @@ class RoutingContext {
 
   const core::Engine* engine_ = nullptr;
   const std::vector<energy::ServerPower>* servers_ = nullptr;
-  std::vector<std::int32_t> server_of_;
   network::Network* network_ = nullptr;
 };
 

@@ -11,7 +11,6 @@ namespace greenfleet::routing {
 
 // The modes a request's deployment allows it (its `modes` section) and the pools that serve them.
 struct ModeOptions {
-  std::span<const serving::Instance* const> front;   // the deployment's own instances: whole requests, prefills
   std::span<const serving::Instance* const> decode;  // where split requests decode; empty: no disaggregation
   std::int64_t decode_max_tokens = 0;  // the longest request (prompt + output) some decode instance can hold
 };

@@ -22,14 +22,15 @@ void KvHandoff::on_kv_reserved(serving::Instance& to, std::uint32_t slot) {
 void KvHandoff::on_flow_done(const network::Transfer& t) {
   const auto slot = static_cast<std::uint32_t>(t.tag);
   const serving::RequestState& r = (*pool_)[slot];
+  serving::Instance& from = *instances_[static_cast<std::size_t>(r.prefill_instance)];
   // Sent from the prefill instance's site: the energy of the NICs and switches on the path is booked there.
-  ledger_->book_transfer(slot, site_of_[static_cast<std::size_t>(r.prefill_instance)], t.start, t.end, t.joules);
+  ledger_->book_transfer(slot, static_cast<std::size_t>(from.placement().site), t.start, t.end, t.joules);
   ++arrived_;
   wait_s_ += core::to_seconds(r.kv_reserved - r.first_token);
   const double transit = core::to_seconds(t.end - t.start);
   transfer_s_ += transit;
   max_transfer_s_ = std::max(max_transfer_s_, transit);
-  instances_[static_cast<std::size_t>(r.prefill_instance)]->release_held(slot);
+  from.release_held(slot);
   instances_[static_cast<std::size_t>(r.decode_instance)]->kv_arrived(slot);
 }
 

@@ -17,12 +17,8 @@ namespace greenfleet::runner {
 class KvHandoff final : public serving::HandoffSink, public network::FlowSink {
  public:
   KvHandoff(const std::vector<serving::Instance*>& instances, serving::RequestPool* pool,
-            network::Network* network, energy::CarbonLedger* ledger, std::vector<std::size_t> site_of_instance)
-      : instances_(instances),
-        pool_(pool),
-        network_(network),
-        ledger_(ledger),
-        site_of_(std::move(site_of_instance)) {}
+            network::Network* network, energy::CarbonLedger* ledger)
+      : instances_(instances), pool_(pool), network_(network), ledger_(ledger) {}
 
   void on_handoff(serving::Instance& from, std::uint32_t slot) override;
   void on_kv_reserved(serving::Instance& to, std::uint32_t slot) override;
@@ -44,7 +40,6 @@ class KvHandoff final : public serving::HandoffSink, public network::FlowSink {
   serving::RequestPool* pool_;
   network::Network* network_;
   energy::CarbonLedger* ledger_;
-  std::vector<std::size_t> site_of_;  // by instance id
   std::uint64_t transfers_ = 0, arrived_ = 0;
   double bytes_ = 0, wait_s_ = 0, transfer_s_ = 0, max_transfer_s_ = 0;
 };

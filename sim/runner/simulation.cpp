@@ -255,28 +255,20 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   }
   bool any_split = false;
   for (DeploymentRoute& r : routes_) {
-    r.options.front = r.view;
     if (r.decode == kNoRoute) continue;
     any_split = true;
     r.options.decode = routes_[r.decode].view;
     r.options.decode_max_tokens = routes_[r.decode].max_tokens;
   }
   mode_router_ = routing::mode_routers().create(x.mode_router.name, x.mode_router.params, x.seed);
-  std::vector<std::int32_t> server_of;
-  std::vector<std::size_t> site_of;
-  for (const auto& in : instances_) {
-    server_of.push_back(in->placement().server);
-    site_of.push_back(static_cast<std::size_t>(in->placement().site));
-  }
-  routing_context_ =
-      std::make_unique<routing::RoutingContext>(&engine_, &ledger_->servers(), std::move(server_of));
+  routing_context_ = std::make_unique<routing::RoutingContext>(&engine_, &ledger_->servers());
   routing_context_->set_network(network_.get());
   if (any_split) {
     // Checked at load (experiment.cpp, check_modes): split requests need the network their KV crosses.
     if (!network_) throw std::logic_error("split requests without a network");
     std::vector<serving::Instance*> all;
     for (const auto& in : instances_) all.push_back(in.get());
-    handoff_ = std::make_unique<KvHandoff>(all, &pool_, network_.get(), ledger_.get(), std::move(site_of));
+    handoff_ = std::make_unique<KvHandoff>(all, &pool_, network_.get(), ledger_.get());
     for (const auto& in : instances_) in->set_handoff_sink(handoff_.get());
   }
   deferrals_.sim = this;
