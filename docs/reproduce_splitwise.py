@@ -2,9 +2,10 @@
 """Cross-check against splitwise-sim (issue #14 item 4): runs experiments/paper/splitwise/ and writes
 docs/REPRODUCTION.md's Splitwise section (between <!-- splitwise:begin --> and <!-- splitwise:end -->).
 
-splitwise-sim (GitHub Mutinifni/splitwise-sim) is not run here (it needs Hydra); its numbers are the ones quoted in
-issue #14. Ours come from the two experiment files, and from variants that move one mechanism at a time to
-splitwise-sim's behaviour, so the table shows how much of each difference each mechanism explains:
+splitwise-sim (GitHub Mutinifni/splitwise-sim) is not run here: its numbers are the ones quoted in issue #14, which
+experiments/paper/splitwise/run_splitwise_sim.py reproduces from a splitwise-sim checkout, and a few facts that
+script printed (constants below). Ours come from the two experiment files, and from variants that move one
+mechanism at a time to splitwise-sim's behaviour, so the table shows how much of each difference each one explains:
 
   flat decode    splitwise-sim prices a decode iteration by interpolating its decode table over the batch's tokens
                  (one per running sequence, usually 1-10) on an axis whose smallest point is 128, so it extrapolates
@@ -14,8 +15,8 @@ splitwise-sim's behaviour, so the table shows how much of each difference each m
   all served     splitwise-sim enforces no context limit; Llama-2-70B's is 4,096 tokens, and we reject the
                  requests over it (as vLLM does). The variant (on top of the flat decode) lifts the limit to 16,384
                  (temporary catalog copy) and the step budget with it, so every request of the trace is served.
-  routers        the routing's share: the shipped runs with round_robin and least_kv_usage instead of
-                 least_outstanding_tokens.
+  routers        the routing's share: the shipped runs with least_kv_usage (also with the flat decode and every
+                 request served) and round_robin instead of least_outstanding_tokens.
 
 Usage: /usr/bin/python3 docs/reproduce_splitwise.py [--check] [GREENFLEET_BINARY]   (default: build/greenfleet)
   (default)  run everything (well under a minute) and rewrite the section in docs/REPRODUCTION.md
@@ -55,6 +56,11 @@ LABEL = {"ha": "Splitwise-HA (20 DGX-H100 prompt + 20 DGX-A100 token)",
 # splitwise-sim's output as quoted in issue #14 item 4 (Azure conv 2023, Llama-2-70B TP 8, its perf_model.csv):
 # TTFT median and p99 (s), TBT median (ms).
 THEIRS = {"ha": (0.078, 0.381, 42.6), "base": (0.166, 0.747, 42.4)}
+# splitwise-sim run here once by experiments/paper/splitwise/run_splitwise_sim.py (its commit 8f99e7d), which
+# printed these: the summary's TTFT p50/p99 (s) and TBT p50 (s), the share of requests that arrived at an idle
+# (prefill) instance, the share of prompts on the 10 lowest-numbered instances, and the prompt instances used.
+THEIRS_RUN = {"ha": {"ttft": (0.0775, 0.3813), "tbt": 0.04255, "idle": 1.0, "low10": 1.0, "prompt_used": 7},
+              "base": {"ttft": (0.1662, 0.7470), "tbt": 0.04237, "idle": 0.523, "low10": 0.332, "prompt_used": 40}}
 LIFTED_CONTEXT = 16384           # ours: above the trace's longest request (14,050 + 1,000 tokens)
 PERCENTILES = (50, 99)
 
@@ -217,6 +223,10 @@ def run(binary, data, tmp, exp, catalog, sets=()):
             busy_until = max(busy_until, leave[i])
     m["idle_share"] = idle / len(arrival)
     m["low_share"] = float(np.mean(inst < 10))
+    # Share of served requests first admitted in the same step as another on the same instance.
+    key = inst.astype(np.int64) * (1 << 44) + cols["first_scheduled_ns"][done]
+    _, where, counts = np.unique(key, return_inverse=True, return_counts=True)
+    m["co_admitted"] = float(np.mean(counts[where] > 1))
     return m
 
 
@@ -256,8 +266,9 @@ def section(binary, data):
                 "ours": run(binary, data, tmp, exp, cats["shipped"]),
                 "flat": run(binary, data, tmp, exp, cats["flat"]),
                 "all": run(binary, data, tmp, exp, cats["all"], budget_sets[exp]),
-                "rr": run(binary, data, tmp, exp, cats["shipped"], ["router.name=round_robin"]),
                 "kv": run(binary, data, tmp, exp, cats["shipped"], ["router.name=least_kv_usage"]),
+                "kv_all": run(binary, data, tmp, exp, cats["all"], budget_sets[exp] + ["router.name=least_kv_usage"]),
+                "rr": run(binary, data, tmp, exp, cats["shipped"], ["router.name=round_robin"]),
             }
         a100 = coefficients(cats["shipped"], "a100-sxm-80gb")
         h100 = coefficients(cats["shipped"], "h100-sxm")
@@ -278,11 +289,17 @@ def section(binary, data):
     w("times, about 5.5 requests/s. Nothing is subsampled; each run takes about a second.\n")
     w("splitwise-sim's numbers are those quoted in issue #14: its configurations `splitwise_ha` (scheduler")
     w("`mixed_pool`) and `baseline` (`token_jsq`), Llama-2-70B at TP 8, `performance_model=db` on its own")
-    w("`data/perf_model.csv`. We did not run it (it needs Hydra). Its own scripts (`scripts/run_splitwise_ha.sh`,")
-    w("`configs/experiment/*`) use traces made by its `generate_trace.py` instead: Poisson arrivals at 30-250")
-    w("requests/s for 2 or 10 minutes, with prompt and output lengths resampled from this same file. The quoted")
-    w("tails fit the trace's own lengths: splitwise-sim's H100 prefill of the trace's p99 prompt (4,142 tokens) is")
-    w(f"{ms(th_pre[('h100-80gb', 4142)])} ms, and its Splitwise-HA TTFT p99 is 381 ms.\n")
+    w("`data/perf_model.csv`. `experiments/paper/splitwise/run_splitwise_sim.py CHECKOUT` runs splitwise-sim")
+    w("itself from a checkout (commit 8f99e7d), composing its configuration files as its scripts do and standing in")
+    w("for the two Hydra calls its code makes. On this trace it printed the quoted numbers: TTFT p50")
+    w(f"{THEIRS_RUN['ha']['ttft'][0]:.4f} / p99 {THEIRS_RUN['ha']['ttft'][1]:.4f} s and TBT p50 "
+      f"{THEIRS_RUN['ha']['tbt'] * 1000:.2f} ms for Splitwise-HA, {THEIRS_RUN['base']['ttft'][0]:.4f} / "
+      f"{THEIRS_RUN['base']['ttft'][1]:.4f} s and")
+    w(f"{THEIRS_RUN['base']['tbt'] * 1000:.2f} ms for Baseline-A100.")
+    w("That script is not run here; the per-request facts quoted from its output below are constants of this one.")
+    w("splitwise-sim's own scripts (`scripts/run_splitwise_ha.sh`, `configs/experiment/*`) use traces that its")
+    w("`generate_trace.py` makes instead: Poisson arrivals at 30-250 requests/s for 2 or 10 minutes, with prompt")
+    w("and output lengths resampled from this same file.\n")
     w("Ours use the coefficients calibrated on that same `perf_model.csv`")
     w("(`models/calibration/{h100-sxm,a100-sxm-80gb}/llama-2-70b-tp8.yaml`, docs/MODELS.md). Prompts are never")
     w("chunked (`chunked_prefill: false`). The step budget is 4,096 tokens, so every admissible prompt joins the")
@@ -297,11 +314,12 @@ def section(binary, data):
     names = [("ours", "greenfleet, as shipped"),
              ("flat", "greenfleet + splitwise-sim's flat decode"),
              ("all", "greenfleet + flat decode + every request served"),
-             ("rr", "greenfleet as shipped, `round_robin`"),
-             ("kv", "greenfleet as shipped, `least_kv_usage`")]
+             ("kv", "greenfleet as shipped, `least_kv_usage`"),
+             ("rr", "greenfleet as shipped, `round_robin`")]
     for exp in ("ha", "base"):
         th = THEIRS[exp]
-        w(f"| {LABEL[exp]} | splitwise-sim (quoted) | 19,366 | {th[0]:.3f} | {th[1]:.3f} | {th[2]:.1f} | - | - |")
+        w(f"| {LABEL[exp]} | splitwise-sim (quoted; rerun) | 19,366 | {th[0]:.3f} | {th[1]:.3f} | {th[2]:.1f} | - | "
+          f"{THEIRS_RUN[exp]['idle']:.0%} |")
         for key, label in names:
             m = res[exp][key]
             w(f"| | {label} | {m['served']:,} | {sec(m['ttft'][0])} | {sec(m['ttft'][1])} | "
@@ -337,31 +355,54 @@ def section(binary, data):
       f"token) and sends it over a 200 GiB/s link: {ms(2 * 80 * 8192 * 2 * 1020 / (200 * 2 ** 30))} ms for "
       f"the median prompt. Ours sends 8 KV heads (0.33 MB a token) over the servers' NICs and a top-of-rack "
       f"switch: {ms(o_ha['transfer'])} ms on average.")
-    w(f"- **TTFT p50 on Splitwise-HA: the prefill fit.** The H100 prompt instances are idle when almost every "
-      f"request arrives ({o_ha['idle_share']:.1%} of requests; queueing p50 {ms(o_ha['queue'])} ms). TTFT p50 is "
+    w(f"- **TTFT p50 on Splitwise-HA: the prefill fit.** In both simulators a request finds its H100 prompt "
+      f"instance idle ({o_ha['idle_share']:.1%} here; queueing p50 {ms(o_ha['queue'])} ms). TTFT p50 is "
       f"therefore the prefill of the median prompt (about 1,020 tokens). Our prefill is one line fitted to the "
       f"prompt and batch sweeps (floor, tokens, attended positions). splitwise-sim interpolates between its "
       f"medians, and its 1,024-token point lies below our line: {ms(th_pre[('h100-80gb', 1020)])} against "
       f"{ms(our_pre[('h100-80gb', 1020)])} ms on the H100. That gap is the whole difference "
       f"({sec(o_ha['ttft'][0])} s against 0.078 s).")
-    w(f"- **TTFT p50 on Baseline-A100: prompts that share a step with decodes.** Here the same instances run "
-      f"prefills and decodes. With `least_outstanding_tokens`, only {o_b['idle_share']:.0%} of requests find their "
-      f"instance idle: about {o_b['in_flight']:.0f} requests are in flight (Little's law over our run) on 40 "
-      f"instances, and the router spreads work until every instance has some. A prompt then waits for the "
-      f"decode step in flight (queueing p50 {ms(o_b['queue'])} ms) and runs in a step with the decodes. Ours "
-      f"prices such a step as the decode step plus the prompt's work, about "
-      f"{ms(our_decode(a100, 2, 2500))} ms more than the prefill alone. splitwise-sim prices it at 1.1 x the "
-      f"prefill of the batch's tokens, about {ms(0.1 * their_prefill(tables, 'a100-80gb', 1022))} ms more. Add "
-      f"the prefill fit ({ms(th_pre[('a100-80gb', 1020)])} against {ms(our_pre[('a100-80gb', 1020)])} ms) and "
-      f"this gives our {sec(o_b['ttft'][0])} s against 0.166 s. Routers that leave more instances idle bring the "
-      f"median down: {sec(res['base']['rr']['ttft'][0])} s with `round_robin` ({res['base']['rr']['idle_share']:.0%} "
-      f"idle) and {sec(res['base']['kv']['ttft'][0])} s with `least_kv_usage` "
-      f"({res['base']['kv']['idle_share']:.0%}). splitwise-sim's 0.166 s is only "
-      f"{ms(0.166 - th_pre[('a100-80gb', 1020)])} ms above its bare prefill of the median prompt. By its code "
-      f"(`SplitwiseInstance`), a prompt that joins running decodes waits for the iteration in flight and costs "
-      f"1.1x, so most of its prompts must have run alone. Its `token_jsq` balances the count of running requests, "
-      f"which should keep instances as busy as ours. The quoted numbers alone do not tell us why so many of its "
-      f"prompts found an idle instance; running splitwise-sim itself would.")
+    w(f"- **TTFT p50 on Baseline-A100: how often a prompt finds its instance idle.** Here the same instances run "
+      f"prefills and decodes, with about {o_b['in_flight']:.0f} requests in flight (Little's law over our run) on "
+      f"40 instances. A prompt that finds an idle instance runs alone; otherwise it waits for the decode step in "
+      f"flight and shares the next step with the decodes. Ours prices such a step as the decode step plus the "
+      f"prompt's work, about {ms(our_decode(a100, 2, 2500))} ms more than the prefill alone; splitwise-sim as "
+      f"1.1 x the prefill of the batch's tokens, about {ms(0.1 * their_prefill(tables, 'a100-80gb', 1022))} ms "
+      f"more. In splitwise-sim's run {THEIRS_RUN['base']['idle']:.1%} of requests found their instance idle, so "
+      f"its TTFT p50 is the bare prefill of the median prompt ({ms(th_pre[('a100-80gb', 1020)])} ms). Here only "
+      f"{o_b['idle_share']:.1%} do (queueing p50 {ms(o_b['queue'])} ms), which with the prefill fit "
+      f"({ms(our_pre[('a100-80gb', 1020)])} against {ms(th_pre[('a100-80gb', 1020)])} ms) gives our "
+      f"{sec(o_b['ttft'][0])} s against 0.166 s. Why so few is the routing (next bullet): with `least_kv_usage` "
+      f"{res['base']['kv']['idle_share']:.1%} of requests find an idle instance, as in splitwise-sim, and TTFT "
+      f"p50 is {sec(res['base']['kv']['ttft'][0])} s, the prefill fit away from splitwise-sim's.")
+    w(f"- **Routing.** `token_jsq` joins the instance with the fewest pending tokens: prompt tokens not yet "
+      f"prefilled, counted from the moment a request is routed, plus one per running request however much output "
+      f"it has left. `mixed_pool` joins the prompt instance with the fewest pending prompt tokens and the token "
+      f"instance with the least KV memory promised to it (prompt + output of each request sent there). Both "
+      f"break ties toward the lowest-numbered instance: in splitwise-sim's Baseline-A100 run the 10 "
+      f"lowest-numbered of the 40 instances took {THEIRS_RUN['base']['low10']:.1%} of the requests, and in its "
+      f"Splitwise-HA run {THEIRS_RUN['ha']['prompt_used']} of the 20 prompt instances took them all. We ship "
+      f"`least_outstanding_tokens`: it counts the same pending prompt tokens from routing on, with the same tie "
+      f"rule, and one router serves both pools of Splitwise-HA. It differs in the running requests, which it "
+      f"counts by the output tokens they still have to produce. It therefore refills the instances whose "
+      f"requests are about to finish, where `token_jsq` counts them like fresh ones and lets those instances "
+      f"drain to idle: {o_b['idle_share']:.1%} idle here against {THEIRS_RUN['base']['idle']:.1%}, and our ties "
+      f"are rare (the 10 lowest-numbered instances serve {o_b['low_share']:.1%} of the requests). "
+      f"`least_kv_usage` (least full KV cache, then shortest queue, then lowest index) avoids instances about to "
+      f"finish too, since they hold the longest contexts, and matches splitwise-sim's idle share "
+      f"({res['base']['kv']['idle_share']:.1%}). But it does not see prompts routed and not yet admitted, which "
+      f"hold no KV blocks: two prompts that arrive within a step of each other can land on the same instance and "
+      f"prefill in one step ({res['base']['kv_all']['co_admitted']:.1%} of requests with the flat decode and every "
+      f"request served, against {res['base']['all']['co_admitted']:.1%} with ours). Its TTFT p99 is "
+      f"{sec(res['base']['kv']['ttft'][1])} s ({sec(o_b['ttft'][1])} s "
+      f"ours), and {sec(res['base']['kv_all']['ttft'][1])} s with the flat decode and every request served "
+      f"(against {sec(res['base']['all']['ttft'][1])} s ours and splitwise-sim's 0.747 s). Neither router is "
+      f"`token_jsq`; the first keeps its prompt term, the second its effect on the median. `round_robin`: "
+      f"{res['base']['rr']['idle_share']:.0%} idle, TTFT p50 {sec(res['base']['rr']['ttft'][0])} s. On "
+      f"Splitwise-HA every request finds an idle prompt instance whatever the router, and the token side moves "
+      f"TBT by a tenth of a millisecond. `mixed_pool`'s other rule lends a token instance to prompts when the "
+      f"chosen prompt instance has a queue and more than 8,192 pending tokens (and the reverse when a token "
+      f"instance's memory is full). It needs far more load than this trace's, so we do not model it.")
     w(f"- **TTFT p99: the context limit.** {o_b['rejected']:,} of the trace's 19,366 requests "
       f"({o_b['rejected'] / o_b['arrived']:.1%}) need more than Llama-2-70B's 4,096-token context (prompt + "
       f"output). We reject them, as vLLM does; splitwise-sim serves them, and they carry the longest prompts. Our "
@@ -370,27 +411,14 @@ def section(binary, data):
       f"temporary copy of the model file. All 19,366 requests are then served, and TTFT p99 moves from "
       f"{sec(res['ha']['flat']['ttft'][1])} to {sec(res['ha']['all']['ttft'][1])} s on Splitwise-HA (splitwise-sim: "
       f"0.381) and from {sec(res['base']['flat']['ttft'][1])} to {sec(res['base']['all']['ttft'][1])} s on "
-      f"Baseline-A100 (0.747). On the H100 our prefill of the p99 prompt is within "
+      f"Baseline-A100 (0.747). On the H100 our prefill of the trace's p99 prompt (4,142 tokens) is within "
       f"{ms(our_pre[('h100-80gb', 4142)] - th_pre[('h100-80gb', 4142)])} ms of splitwise-sim's. On the A100 it is "
       f"{ms(our_pre[('a100-80gb', 4142)] - th_pre[('a100-80gb', 4142)])} ms longer, and the mixed-step rules "
       f"differ. splitwise-sim's iteration holds a prompt of more than 2,047 tokens alone: the decodes no longer "
       f"fit its 2,048-token budget and sit that iteration out, at 1.0x. Ours adds the prompt to the decode step "
-      f"(about {ms(flat_fixed + 2 * flat_slope)} ms with the flat decode of these rows). With the wait for the "
-      f"step in flight, the two make up the remaining Baseline-A100 p99 gap "
+      f"(about {ms(flat_fixed + 2 * flat_slope)} ms with the flat decode of these rows), after the wait for the "
+      f"step in flight. With the prefill fit these make up the remaining Baseline-A100 p99 gap "
       f"({ms(res['base']['all']['ttft'][1] - THEIRS['base'][1])} ms).")
-    w(f"- **Routing.** `mixed_pool` joins the prompt instance with the fewest pending prompt tokens and the token "
-      f"instance with the least KV memory promised to it. `token_jsq` joins the instance with the fewest pending "
-      f"tokens, counting each running request as one. Both break ties toward the lowest-numbered instance. Ours "
-      f"ships `least_outstanding_tokens`, the same family (join the shortest queue, measured in tokens) with the "
-      f"same tie rule. It counts every prompt and output token still to process, and one router serves both "
-      f"pools of Splitwise-HA. Ties barely matter here: the 10 lowest-numbered of the 40 instances serve "
-      f"{o_b['low_share']:.1%} of Baseline-A100's requests with our tie rule and "
-      f"{res['base']['rr']['low_share']:.1%} with `round_robin`. `mixed_pool`'s other rule lends a token "
-      f"instance to prompts when the chosen prompt instance has a queue and more than 8,192 pending tokens (and "
-      f"the reverse when a token instance's memory is full). It needs far more load than this trace's, since our "
-      f"prompt instances are idle on {o_ha['idle_share']:.1%} of arrivals, so we do not model it. The routing "
-      f"rows show what the choice of router is worth here: milliseconds of TBT, and tens of milliseconds of "
-      f"TTFT p50 on Baseline-A100 (above).")
     w("- **Prompts are never chunked** in either simulator here (`chunked_prefill: false`). splitwise-sim's "
       "2,048-token `max_batch_tokens` does not hold a prompt back. Our 4,096-token budget (vLLM v0's rule for "
       "unchunked prefill) lets every admissible prompt join the next step. So neither simulator makes a long "
