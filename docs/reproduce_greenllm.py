@@ -18,7 +18,7 @@ a ledger total of a run, nothing is fitted or tuned.
 
 Scopes:
   paper          GPU energy of prefill and decode steps x CI (no PUE, no idle) + ACT embodied of the GPUs by their
-                 busy time (the ledger's prefill and decode phases): GreenLLM's accounting (papers.md 2.4-2.5)
+                 busy time (the ledger's prefill and decode phases): GreenLLM's accounting (arXiv 2412.20322; ACT, Gupta et al., ISCA 2022)
   full, by use   the ledger's attribution to requests: GPU and host energy of their steps with PUE, KV transfers,
                  GPU card and host embodied by the time their steps take (no idle lines)
   full, fleet    the fleet's totals: everything above plus idle GPUs and hosts, powered-off servers' embodied carbon,
@@ -268,7 +268,7 @@ def explanations(res, cfgs, best, best_real, be):
          "GPU-seconds per request that moving the decode frees (energy table below: chatbot, V100 "
          f"{per(cv, 'unified', 'gpu_s_new'):.3f} -> {per(cv, 'always_disaggregated', 'gpu_s_new'):.3f} s), up to "
          f"{best[0]:.1f}% here. GreenLLM reports 40.6% as its largest saving over its own grid of CIs, lifetimes "
-         "and applications, whose points, models and traces are not public (papers.md: no public code). From "
+         "and applications, whose points, models and traces are not public (GreenLLM has no public code). From "
          f"{CIS[1]} gCO2e/kWh on, the largest saving of GreenLLM's scheduler here is {best_real[0]:.1f}% "
          f"({best_real[1]}), below the paper's.",
          "- **Savings turn negative at a few tens of gCO2e/kWh.** A decode step of the same model costs more energy "
@@ -386,7 +386,8 @@ def section(res):
           "CI, lifetime and scope, from the runs' carbon ledgers, in three scopes:", "",
           "- **paper scope**: GPU energy of the prefill and decode steps times the CI (no PUE, no idle time) plus the "
           "GPUs' ACT die, package and memory embodied carbon charged by the time their steps take (GreenLLM's "
-          "accounting, papers.md 2.4-2.5; runs with `carbon.gpu_method: act` and PUE 1);",
+          "accounting, arXiv 2412.20322, with ACT's die model, Gupta et al., ISCA 2022; runs with "
+          "`carbon.gpu_method: act` and PUE 1);",
           "- **full scope by use**: what the ledger charges to requests: GPU and host energy of their steps with "
           "the site's PUE, KV transfers, EcoServe's GPU card and host embodied carbon by step time (no idle lines);",
           "- **fleet totals**: the whole fixed fleet over the run, idle GPUs and hosts, powered-off servers, "
