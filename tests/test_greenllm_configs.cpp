@@ -75,3 +75,13 @@ TEST_CASE("GreenLLM reproduction configs split requests onto the old GPUs") {
     CHECK(sim.split_requests() > 0);
   }
 }
+
+TEST_CASE("the reproduction's model shapes give their published parameter counts and KV sizes") {
+  const auto& c = test::catalog();
+  // Hugging Face model pages: Llama-3.2-3B 3.21B, Llama-3.2-1B 1.24B parameters (tied embeddings counted once).
+  CHECK(c.model("llama-3.2-3b").parameters() / 1e9 == doctest::Approx(3.21).epsilon(0.01));
+  CHECK(c.model("llama-3.2-1b").parameters() / 1e9 == doctest::Approx(1.24).epsilon(0.01));
+  // 2 x layers x kv_heads x head_dim x 2 bytes: 28 x 8 x 128 -> 112 KiB; 16 x 8 x 64 -> 32 KiB.
+  CHECK(c.model("llama-3.2-3b").kv_bytes_per_token() == 112 * 1024);
+  CHECK(c.model("llama-3.2-1b").kv_bytes_per_token() == 32 * 1024);
+}
