@@ -329,10 +329,10 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
             "{}: a deployment cannot draft for itself ('{}'); name a deployment of the draft model on other GPUs",
             dep.speculative_where, dep.name));
       const std::int64_t targets = instances_of(dep), drafts = instances_of(*draft);
-      if (targets != drafts)
+      if (drafts < targets)
         throw core::InputError(fmt::format(
             "{}: each instance of '{}' needs a draft instance of its own: '{}' has {} instances and '{}' has {}; "
-            "give the draft pool as many",
+            "give the draft pool at least as many",
             dep.speculative_where, dep.name, dep.name, targets, draft->name, drafts));
       for (const auto& other : x.deployments)
         if (&other != &dep &&

@@ -272,7 +272,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     for (const auto& in : instances_) in->set_handoff_sink(handoff_.get());
   }
   // Speculative deployments: each instance drafts on the instance of the same rank in its draft pool (the load
-  // checked that the two pools are the same size), over their network path.
+  // checked that the draft pool has at least as many; the rest idle), over their network path.
   for (const auto& dep : x.deployments) {
     if (dep.speculative_draft.empty()) continue;
     std::vector<serving::Instance*> targets, drafts;
@@ -281,7 +281,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       if (d == dep.name) targets.push_back(in.get());
       if (d == dep.speculative_draft) drafts.push_back(in.get());
     }
-    if (targets.size() != drafts.size() || !network_) throw std::logic_error("speculative pools unpaired");
+    if (targets.size() > drafts.size() || !network_) throw std::logic_error("speculative pools unpaired");
     const std::uint64_t seed = core::Rng::stream(x.seed, "speculation." + dep.name).next_u64();
     for (std::size_t k = 0; k < targets.size(); ++k) {
       auto sp = std::make_unique<serving::Speculation>();
