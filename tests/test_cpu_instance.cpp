@@ -126,6 +126,19 @@ TEST_CASE("CPU instances: validation names the file, line and key") {
             .find("does not fit in 4 GB of host DRAM") != std::string::npos);
   CHECK(load_error(fleet("{count: 1, deployment: nope}")).find("unknown deployment 'nope'") != std::string::npos);
   CHECK(load_error(fleet("{count: 1, deployment: cpu, typo: 1}")).find("typo") != std::string::npos);
+  // Request modes: CPU instances neither split requests nor decode split ones.
+  const auto with_modes = [](const std::string& gpu, const std::string& cpu) {
+    return "name: c\nsites: [{name: s, carbon_intensity: 100}]\ndeployments:\n"
+           "  - {name: gpu, model: llama-3.1-8b" +
+           gpu + "}\n  - {name: cpu, model: llama-3.1-8b" + cpu +
+           "}\nfleet:\n  - {site: s, sku: hgx-h100x8, deployment: gpu, cpu_instances: {count: 1, deployment: "
+           "cpu}}\n"
+           "workload:\n  source: synthetic\n  synthetic: {requests: 2, rate: 1}\n";
+  };
+  CHECK(load_error(with_modes("", ", modes: {disaggregated: {decode: gpu}}"))
+            .find("cpu_instances.deployment: deployment 'cpu' lets its requests split") != std::string::npos);
+  CHECK(load_error(with_modes(", modes: {disaggregated: {decode: cpu}}", ""))
+            .find("deployment 'cpu' is the decode pool of deployment 'gpu'") != std::string::npos);
   // A model without CPU coefficients on that host CPU.
   const std::string no_fit =
       "name: c\nsites: [{name: s, carbon_intensity: 100}]\n"
