@@ -114,7 +114,14 @@ void check_memory(const experiment::Experiment& x, const catalog::Catalog& catal
     if (dep == x.deployments.end()) continue;
     const auto& sku = catalog.server(entry.sku);
     const double instances = static_cast<double>(entry.count) * (sku.gpu_count / dep->tensor_parallel);
-    const double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
+    double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
+    if (entry.cpu.count > 0) {  // CPU instances, with their own deployment's max_num_seqs
+      const auto cpu_dep = std::find_if(x.deployments.begin(), x.deployments.end(),
+                                        [&](const auto& d) { return d.name == entry.cpu.deployment; });
+      if (cpu_dep != x.deployments.end())
+        bytes += static_cast<double>(entry.count) * entry.cpu.count * (cpu_dep->scheduler.max_num_seqs + 1) *
+                 kBytesPerSequenceSlot;
+    }
     instance_bytes += bytes;
     if (bytes > largest_bytes) largest_bytes = bytes, largest = dep->max_num_seqs_where;
   }
