@@ -307,15 +307,17 @@ CpuInstancesConfig read_cpu_instances(config::ConfigNode& n, const FleetEntry& e
   const DeploymentConfig& dep =
       *std::find_if(deployments.begin(), deployments.end(), [&](const auto& d) { return d.name == c.deployment; });
   // Request modes hand KV between GPU instances over the server's devices; CPU instances have none.
-  if (!dep.disaggregated_decode.empty())
-    n.fail("deployment", fmt::format("deployment '{}' lets its requests split (modes.disaggregated), which CPU "
-                                     "instances cannot serve; give them a deployment without modes",
+  if (dep.has_modes())
+    n.fail("deployment", fmt::format("deployment '{}' lets its requests split or run speculatively (modes), which "
+                                     "CPU instances cannot serve; give them a deployment without modes",
                                      dep.name));
   for (const auto& d : deployments)
-    if (d.disaggregated_decode == dep.name)
-      n.fail("deployment", fmt::format("deployment '{}' is the decode pool of deployment '{}' "
-                                       "(modes.disaggregated.decode), which CPU instances cannot serve",
-                                       dep.name, d.name));
+    if (d.disaggregated_decode == dep.name || d.speculative_draft == dep.name)
+      n.fail("deployment", fmt::format("deployment '{}' is the {} pool of deployment '{}' ({}), which CPU "
+                                       "instances cannot serve",
+                                       dep.name, d.disaggregated_decode == dep.name ? "decode" : "draft", d.name,
+                                       d.disaggregated_decode == dep.name ? "modes.disaggregated.decode"
+                                                                          : "modes.speculative.draft"));
   const std::string file = catalog::cpu_coefficients_path(catalog.root(), cpu.id, dep.model);
   if (!std::filesystem::exists(file))
     n.fail("deployment", fmt::format("deployment '{}' serves model '{}', and models/calibration/cpu/ has no CPU "
