@@ -23,18 +23,29 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 double slot_hours(const Problem& p) { return core::to_seconds(p.slot) / 3600.0; }
 
+// Whether an entry serves its class in a role the class allows: unified instances unless the class is split
+// only, prefill and decode instances only when it may be split.
+bool role_allowed(const Problem& p, const CapacityEntry& e) {
+  const Split s = p.classes[static_cast<std::size_t>(e.class_index)].split;
+  return e.role == Role::kUnified ? s != Split::kOnly : s != Split::kNever;
+}
+
 // Capacity entries the objective may use: all, or for the performance baseline, per class, those on the types
 // with the fastest GPU (dense FP16 TFLOP/s) that can serve the class: EcoServe's "newest GPUs", read as the
 // newest flagship (a newer inference card such as the L4 is not what a performance-optimised design buys).
 std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
   std::vector<bool> allowed(p.capacity.size(), true);
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) allowed[i] = role_allowed(p, p.capacity[i]);
   if (o.kind != ObjectiveKind::kPerformance) return allowed;
   std::vector<double> fastest(p.classes.size(), 0);
-  for (const auto& e : p.capacity)
-    if (e.rate > 0) fastest[e.class_index] = std::max(fastest[e.class_index], p.types[e.type_index].gpu_tflops);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
-    allowed[i] = p.types[e.type_index].gpu_tflops == fastest[e.class_index];
+    if (allowed[i] && e.rate > 0)
+      fastest[e.class_index] = std::max(fastest[e.class_index], p.types[e.type_index].gpu_tflops);
+  }
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& e = p.capacity[i];
+    allowed[i] = allowed[i] && p.types[e.type_index].gpu_tflops == fastest[e.class_index];
   }
   return allowed;
 }
@@ -47,18 +58,37 @@ std::vector<bool> allowed_types(const Problem& p, const std::vector<bool>& entri
   return allowed;
 }
 
-// The most requests/s a class can get in one slot from the servers the plan may buy; infinite when a type it
-// can use has no purchase limit.
-double max_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+// The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
+// alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit.
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role) {
   double total = 0;
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
-    if (e.class_index != w || !allowed[i] || e.rate <= 0) continue;
+    if (e.class_index != w || e.role != role || !allowed[i] || e.rate <= 0) continue;
     const auto& t = p.types[e.type_index];
     if (t.max_count < 0) return kInf;
     total += e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
   }
   return total;
+}
+
+// Unified capacity plus the lesser of prefill and decode capacity: an upper bound on what a class can get.
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+  return max_rate(p, allowed, w, Role::kUnified) +
+         std::min(max_rate(p, allowed, w, Role::kPrefill), max_rate(p, allowed, w, Role::kDecode));
+}
+
+// The fewest GPUs per request/s of a class: a unified instance, or a prefill plus a decode instance.
+double gpus_per_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+  double best[3] = {kInf, kInf, kInf};
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& e = p.capacity[i];
+    if (e.class_index == w && allowed[i] && e.rate > 0) {
+      auto& b = best[static_cast<int>(e.role)];
+      b = std::min(b, e.gpus / e.rate);
+    }
+  }
+  return std::min(best[0], best[1] + best[2]);
 }
 
 }  // namespace
@@ -79,11 +109,12 @@ void check_feasible(const Problem& p, const Objective& o) {
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const auto& c = p.classes[w];
     const double most = max_rate(p, allowed, static_cast<int>(w));
-    bool served = false;
-    for (std::size_t i = 0; i < p.capacity.size(); ++i)
-      served |= p.capacity[i].class_index == static_cast<int>(w) && allowed[i] && p.capacity[i].rate > 0;
+    const bool served = std::isfinite(gpus_per_rate(p, allowed, static_cast<int>(w)));
     const std::string why =
-        served ? "" : " (no server type can serve it: no capacity entry for its model on the types offered)";
+        served ? ""
+        : c.split == Split::kOnly
+            ? " (no server type can serve it split: it needs both a prefill and a decode capacity entry)"
+            : " (no server type can serve it: no capacity entry for its model on the types offered)";
     if (c.online) {
       for (int t = 0; t < p.slots; ++t)
         if (c.rate[t] > 0 && c.rate[t] > most * (1 + 1e-9))
@@ -117,13 +148,7 @@ void check_feasible(const Problem& p, const Objective& o) {
     for (std::size_t w = 0; w < p.classes.size(); ++w) {
       const auto& c = p.classes[w];
       if (!c.online || c.rate[t] <= 0) continue;
-      double best = kInf;
-      for (std::size_t i = 0; i < p.capacity.size(); ++i) {
-        const auto& e = p.capacity[i];
-        if (e.class_index == static_cast<int>(w) && allowed[i] && e.rate > 0)
-          best = std::min(best, e.gpus / e.rate);
-      }
-      needed += c.rate[t] * best;
+      needed += c.rate[t] * gpus_per_rate(p, allowed, static_cast<int>(w));
       names += fmt::format("{}'{}'", names.empty() ? "" : ", ", c.name);
     }
     if (needed > gpus_available * (1 + 1e-9))
@@ -219,25 +244,33 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
       add(col_n(h, t), -p.types[h].gpus);
       close_row(-kInf, 0);
     }
-  // Demand: online capacity per slot, offline volume within each batch's window.
+  // Demand: online capacity per slot, offline volume within each batch's window. A class that may be split needs
+  // prefill capacity and decode capacity each to cover its demand, unified instances counting in both.
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const auto& c = p.classes[w];
-    const auto serving = [&](int t, double scale) {
-      for (int e = 0; e < E; ++e)
-        if (p.capacity[e].class_index == static_cast<int>(w) && upper[col_y(e, 0)] > 0)
-          add(col_y(e, t), p.capacity[e].rate * scale);
-    };
-    if (c.online) {
-      for (int t = 0; t < T; ++t) {
-        if (c.rate[t] <= 0) continue;
-        serving(t, 1);
-        close_row(c.rate[t], kInf);
+    const auto serving = [&](int t, double scale, Role role) {
+      for (int e = 0; e < E; ++e) {
+        const auto& ce = p.capacity[e];
+        if (ce.class_index == static_cast<int>(w) && upper[col_y(e, 0)] > 0 &&
+            (ce.role == Role::kUnified || ce.role == role))
+          add(col_y(e, t), ce.rate * scale);
       }
-    } else {
-      for (const auto& b : c.batches) {
-        if (b.requests <= 0) continue;
-        for (int t = b.first_slot; t < b.end_slot; ++t) serving(t, dt_s);
-        close_row(b.requests, kInf);
+    };
+    const std::vector<Role> roles = c.split == Split::kNever ? std::vector<Role>{Role::kUnified}
+                                                             : std::vector<Role>{Role::kPrefill, Role::kDecode};
+    for (const Role role : roles) {
+      if (c.online) {
+        for (int t = 0; t < T; ++t) {
+          if (c.rate[t] <= 0) continue;
+          serving(t, 1, role);
+          close_row(c.rate[t], kInf);
+        }
+      } else {
+        for (const auto& b : c.batches) {
+          if (b.requests <= 0) continue;
+          for (int t = b.first_slot; t < b.end_slot; ++t) serving(t, dt_s, role);
+          close_row(b.requests, kInf);
+        }
       }
     }
   }
@@ -335,10 +368,12 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     const auto& c = p.classes[w];
     if (!c.online || c.actual.empty()) continue;
     for (int t = 0; t < T; ++t) {
-      double served = 0;
+      double served[3] = {0, 0, 0};  // unified, prefill, decode
       for (int e = 0; e < E; ++e)
-        if (p.capacity[e].class_index == static_cast<int>(w)) served += p.capacity[e].rate * plan.instances[e][t];
-      if (c.actual[t] > served * (1 + 1e-9)) plan.short_slots[w].push_back(t);
+        if (p.capacity[e].class_index == static_cast<int>(w))
+          served[static_cast<int>(p.capacity[e].role)] += p.capacity[e].rate * plan.instances[e][t];
+      const double most = served[0] + (c.split == Split::kNever ? 0 : std::min(served[1], served[2]));
+      if (c.actual[t] > most * (1 + 1e-9)) plan.short_slots[w].push_back(t);
     }
   }
   for (int e = 0; e < E; ++e)
