@@ -20,6 +20,7 @@ cases=(
   "1M, least_outstanding_tokens, uncompressed|$exp|--set router.name=least_outstanding_tokens $none"
   "1M, least_kv_usage, uncompressed|$exp|--set router.name=least_kv_usage $none"
   "1M disaggregated (H100 prefill, A100 decode, KV flows), uncompressed|bench/disaggregated_1m.yaml|$none"
+  "1M speculative (H100 target, T4 drafts), uncompressed|bench/speculative_1m.yaml|$none"
   "10k instances 500k, round_robin, uncompressed|$r10k|$none"
   "10k instances 500k, least_outstanding_tokens, uncompressed|$r10k|--set router.name=least_outstanding_tokens $none"
   "10k instances 500k, least_kv_usage, uncompressed|$r10k|--set router.name=least_kv_usage $none"

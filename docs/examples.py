@@ -807,6 +807,17 @@ def _():
     return f"{plural(s['server_boots'], 'boot')}, {plural(s['server_shutdowns'], 'shutdown')}"
 
 
+@producer("speculative-vs-unified", data=True)
+def _():
+    """experiments/speculative.yaml against its new-GPU-only baseline."""
+    a, b = summary("speculative", "mode_router.name=unified"), summary("speculative")
+    return (f"TPOT p50 {b['tpot_p50_s'] * 1000:.1f} ms against {a['tpot_p50_s'] * 1000:.1f} ms on the A100s alone, "
+            f"TTFT p50 {b['ttft_p50_s'] * 1000:.0f} ms against {a['ttft_p50_s'] * 1000:.0f} ms, "
+            f"{b['spec_tokens_per_round']:.2f} tokens per round, GPU energy "
+            f"{(b['energy_gpu_kwh'] / a['energy_gpu_kwh'] - 1) * 100:+.1f}% and total carbon "
+            f"{(b['carbon_kg'] / a['carbon_kg'] - 1) * 100:+.1f}%")
+
+
 @producer("python-example")
 def _():
     """Runs the snippet of docs/OUTPUT.md, taken from the doc, on a fresh quick-start output."""

@@ -16,7 +16,7 @@ TEST_CASE("the catalog has the GPUs, CPUs, servers and models the design card na
     CHECK_MESSAGE(c.gpus().count(g) == 1, g);
   for (const char* p : {"xeon-8480p", "epyc-9654", "xeon-8168"}) CHECK_MESSAGE(c.cpus().count(p) == 1, p);
   for (const char* m : {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b", "mistral-7b",
-                        "opt-13b", "opt-66b", "llama-68m", "tinyllama-1.1b"})
+                        "opt-13b", "opt-66b", "llama-68m", "tinyllama-1.1b", "llama-3.2-1b"})
     CHECK_MESSAGE(c.models().count(m) == 1, m);
   CHECK(c.servers().count("hgx-h100x8") == 1);
 }

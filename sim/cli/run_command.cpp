@@ -226,7 +226,8 @@ int run_command(const std::vector<std::string>& args) {
                              : x.output_compression == "deflate" ? output::h5::Compression::kDeflate
                                                                  : output::h5::Compression::kSzip;
     writer = std::make_unique<output::RequestWriter>(out.file(), sim.metrics().slos(), sim.metrics().per_class(),
-                                                     sim.handoff() != nullptr, compression, &sim.ledger());
+                                                     sim.handoff() != nullptr || sim.speculative(), compression,
+                                                     &sim.ledger());
     sim.add_observer(writer.get());
   }
 

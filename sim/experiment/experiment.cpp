@@ -282,47 +282,87 @@ std::string default_data_dir(const std::string& project_root) {
 
 namespace {
 // Modes are checked once the fleet is known: a split request's decode pool must exist, serve the same model (its
-// KV is moved, not recomputed), and have instances, or the pair of pools is unreachable.
+// KV is moved, not recomputed), and have instances; a speculative request's draft pool must exist and give each
+// instance of its deployment a draft instance of its own; and every pair of pools must be joined by the network.
 void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std::string& mode_router_where) {
-  bool any = false;
-  for (const auto& dep : x.deployments) {
-    if (dep.disaggregated_decode.empty()) continue;
-    any = true;
-    const auto decode = std::find_if(x.deployments.begin(), x.deployments.end(),
-                                     [&](const auto& d) { return d.name == dep.disaggregated_decode; });
-    if (decode == x.deployments.end())
-      throw core::InputError(fmt::format("{}: unknown deployment '{}'", dep.disaggregated_where,
-                                         config::clip(dep.disaggregated_decode)));
-    if (decode->name == dep.name)
-      throw core::InputError(
-          fmt::format("{}: a deployment cannot be its own decode pool ('{}'); name another "
-                      "deployment, or drop modes.disaggregated to run requests whole",
-                      dep.disaggregated_where, dep.name));
-    if (decode->model != dep.model)
-      throw core::InputError(fmt::format(
-          "{}: deployment '{}' serves model '{}' but its decode pool '{}' serves '{}': a split request's KV "
-          "must be read by the same model",
-          dep.disaggregated_where, dep.name, dep.model, decode->name, decode->model));
-    std::int64_t instances = 0;
+  const auto find_dep = [&](const std::string& name) {
+    return std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) { return d.name == name; });
+  };
+  const auto instances_of = [&](const DeploymentConfig& d) {
+    std::int64_t n = 0;
     for (const auto& e : x.fleet)
-      if (e.deployment == decode->name && (e.powered || e.power.off_when_idle))
-        instances +=
-            static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / decode->tensor_parallel);
-    if (instances == 0)
-      throw core::InputError(
-          fmt::format("{}: decode pool '{}' has no instances in the fleet (no powered fleet "
-                      "entry names it), so split requests could never decode",
-                      dep.disaggregated_where, decode->name));
+      if (e.deployment == d.name && (e.powered || e.power.managed()))
+        n += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / d.tensor_parallel);
+    return n;
+  };
+  const DeploymentConfig* first = nullptr;  // the first deployment with modes, named when the network is missing
+  for (const auto& dep : x.deployments) {
+    if (dep.has_modes() && !first) first = &dep;
+    if (!dep.disaggregated_decode.empty()) {
+      const auto decode = find_dep(dep.disaggregated_decode);
+      if (decode == x.deployments.end())
+        throw core::InputError(fmt::format("{}: unknown deployment '{}'", dep.disaggregated_where,
+                                           config::clip(dep.disaggregated_decode)));
+      if (decode->name == dep.name)
+        throw core::InputError(
+            fmt::format("{}: a deployment cannot be its own decode pool ('{}'); name another "
+                        "deployment, or drop modes.disaggregated to run requests whole",
+                        dep.disaggregated_where, dep.name));
+      if (decode->model != dep.model)
+        throw core::InputError(fmt::format(
+            "{}: deployment '{}' serves model '{}' but its decode pool '{}' serves '{}': a split request's KV "
+            "must be read by the same model",
+            dep.disaggregated_where, dep.name, dep.model, decode->name, decode->model));
+      if (instances_of(*decode) == 0)
+        throw core::InputError(
+            fmt::format("{}: decode pool '{}' has no instances in the fleet (no powered fleet "
+                        "entry names it), so split requests could never decode",
+                        dep.disaggregated_where, decode->name));
+    }
+    if (!dep.speculative_draft.empty()) {
+      const auto draft = find_dep(dep.speculative_draft);
+      if (draft == x.deployments.end())
+        throw core::InputError(fmt::format("{}: unknown deployment '{}'", dep.speculative_where,
+                                           config::clip(dep.speculative_draft)));
+      if (draft->name == dep.name)
+        throw core::InputError(fmt::format(
+            "{}: a deployment cannot draft for itself ('{}'); name a deployment of the draft model on other GPUs",
+            dep.speculative_where, dep.name));
+      const std::int64_t targets = instances_of(dep), drafts = instances_of(*draft);
+      if (targets != drafts)
+        throw core::InputError(fmt::format(
+            "{}: each instance of '{}' needs a draft instance of its own: '{}' has {} instances and '{}' has {}; "
+            "give the draft pool as many",
+            dep.speculative_where, dep.name, dep.name, targets, draft->name, drafts));
+      for (const auto& other : x.deployments)
+        if (&other != &dep &&
+            (other.speculative_draft == draft->name || other.disaggregated_decode == draft->name))
+          throw core::InputError(fmt::format(
+              "{}: draft pool '{}' also serves deployment '{}'; a draft pool drafts for one deployment only",
+              dep.speculative_where, draft->name, other.name));
+      const auto receives = [&](const std::string& d) { return d == draft->name; };
+      bool own = x.workload.classes.empty() && receives(x.workload.deployment);
+      for (const auto& c : x.workload.classes) own = own || receives(c.deployment);
+      if (own)
+        throw core::InputError(
+            fmt::format("{}: draft pool '{}' also receives requests of its own (workload.deployment or a class's "
+                        "deployment); a draft instance runs only its target's drafts",
+                        dep.speculative_where, draft->name));
+      for (const auto& e : x.fleet)
+        if (e.deployment == draft->name && e.power.managed())
+          throw core::InputError(fmt::format(
+              "{}: draft pool '{}' has servers under a power policy; draft instances stay on with their targets",
+              dep.speculative_where, draft->name));
+    }
   }
-  if (any && !x.network)
+  if (first && !x.network)
     throw core::InputError(
-        fmt::format("{}: split requests move their KV over the network: add a `network:` "
-                    "section (docs/EXPERIMENTS.md)",
-                    std::find_if(x.deployments.begin(), x.deployments.end(), [](const auto& d) {
-                      return !d.disaggregated_decode.empty();
-                    })->disaggregated_where));
-  // Every prefill instance must reach every decode instance: their sites must be joined by site links.
-  if (any) {
+        fmt::format("{}: split and speculative requests send KV or token ids over the network: "
+                    "add a `network:` section (docs/EXPERIMENTS.md)",
+                    first->disaggregated_decode.empty() ? first->speculative_where : first->disaggregated_where));
+  // Every instance must reach every instance of the pools its requests may use: their sites must be joined by
+  // site links.
+  if (first) {
     std::vector<std::size_t> root(x.sites.size());
     for (std::size_t i = 0; i < root.size(); ++i) root[i] = i;
     const auto find = [&](std::size_t i) {
@@ -337,23 +377,26 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
           x.sites.begin());
     };
     for (const auto& dep : x.deployments) {
-      if (dep.disaggregated_decode.empty()) continue;
-      for (const auto& p : x.fleet) {
-        if (p.deployment != dep.name || p.count == 0) continue;
-        for (const auto& d : x.fleet)
-          if (d.deployment == dep.disaggregated_decode && d.count > 0 &&
-              find(site_of(p.site)) != find(site_of(d.site)))
-            throw core::InputError(fmt::format(
-                "{}: deployment '{}' has instances at site '{}' and its decode pool '{}' at site '{}', which no "
-                "network.site_links joins: their KV could not cross",
-                dep.disaggregated_where, dep.name, p.site, dep.disaggregated_decode, d.site));
+      for (const auto& [pool, where, what] :
+           {std::tuple{&dep.disaggregated_decode, &dep.disaggregated_where, "decode pool"},
+            std::tuple{&dep.speculative_draft, &dep.speculative_where, "draft pool"}}) {
+        if (pool->empty()) continue;
+        for (const auto& p : x.fleet) {
+          if (p.deployment != dep.name || p.count == 0) continue;
+          for (const auto& d : x.fleet)
+            if (d.deployment == *pool && d.count > 0 && find(site_of(p.site)) != find(site_of(d.site)))
+              throw core::InputError(
+                  fmt::format("{}: deployment '{}' has instances at site '{}' and its {} '{}' at site '{}', "
+                              "which no network.site_links joins: nothing could cross between them",
+                              *where, dep.name, p.site, what, *pool, d.site));
+        }
       }
     }
   }
-  if (x.mode_router.name != "unified" && !any)
+  if (x.mode_router.name != "unified" && !first)
     throw core::InputError(
         fmt::format("{}: mode router '{}' needs a deployment that allows another mode; add "
-                    "deployments[].modes.disaggregated.decode",
+                    "deployments[].modes.disaggregated.decode or deployments[].modes.speculative.draft",
                     mode_router_where, x.mode_router.name));
 }
 }  // namespace
@@ -533,6 +576,18 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         dep.disaggregated_decode = dis->get_string("decode");
         dep.disaggregated_where = dis->where("decode");
         dis->finish();
+      }
+      if (auto sp = md->maybe_child("speculative")) {
+        dep.speculative_draft = sp->get_string("draft");
+        dep.speculative_where = sp->where("draft");
+        // Ours: 4 drafts per round, and an acceptance rate of 0.7, mid-range of the rates Leviathan et al. (2023,
+        // Table 3) measured for their model pairs; set both per model pair.
+        dep.speculative_gamma =
+            static_cast<std::int32_t>(sp->get_int("gamma", 4, 1, serving::Speculation::kMaxGamma));
+        dep.speculative_acceptance = sp->get_double("acceptance", 0.7, 0.0, 1.0);
+        dep.speculative_sampled =
+            sp->get_choice("acceptance_draw", {"expected", "sampled"}, "expected") == "sampled";
+        sp->finish();
       }
       md->finish();
     }

@@ -126,6 +126,16 @@ struct DeploymentConfig {
   // it allows no disaggregation), and where it was set (for messages).
   std::string disaggregated_decode;
   std::string disaggregated_where;
+  // `modes.speculative`: the deployment whose instances run the draft model for this deployment's speculative
+  // requests, one draft instance per instance here ("" when it allows no speculation), and the round's settings
+  // (serving/speculation.hpp).
+  std::string speculative_draft;
+  std::string speculative_where;
+  std::int32_t speculative_gamma = 4;
+  double speculative_acceptance = 0.7;
+  bool speculative_sampled = false;
+  // Whether this deployment lets its requests run in a mode other than unified.
+  bool has_modes() const { return !disaggregated_decode.empty() || !speculative_draft.empty(); }
 };
 
 // The perf-model kind a deployment uses on a GPU kind: its `by_gpu` entry, else its `kind`.

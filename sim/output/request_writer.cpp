@@ -38,7 +38,9 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTable slos, bool class_colu
   if (split_columns) {
     const char* secs = "s (float32; exact values from the _ns columns)";
     split_.emplace(SplitColumns{
-        {group_.get(), "mode", "0 unified (whole on one instance), 1 disaggregated (prefill and decode split)",
+        {group_.get(), "mode",
+         "0 unified (whole on one instance), 1 disaggregated (prefill and decode split), 2 speculative "
+         "(drafts from another instance)",
          chunk_rows, compression},
         {group_.get(), "prefill_instance", "instance of its prefill when split, else -1", chunk_rows, compression},
         {group_.get(), "kv_reserved_ns", "ns; decode blocks reserved, transfer start (-1 when not split)",

@@ -13,6 +13,7 @@ namespace greenfleet::routing {
 struct ModeOptions {
   std::span<const serving::Instance* const> decode;  // where split requests decode; empty: no disaggregation
   std::int64_t decode_max_tokens = 0;  // the longest request (prompt + output) some decode instance can hold
+  bool speculative = false;            // its instances have draft instances (Instance::speculation())
 };
 
 // What a mode router is asked about one request: the instances the pool routers picked (the decode one only when
@@ -21,6 +22,7 @@ struct ModeOptions {
 struct ModeCandidates {
   const serving::Instance* front = nullptr;
   const serving::Instance* decode = nullptr;
+  const serving::Instance* draft = nullptr;  // the front instance's draft instance, when it can hold the request
   core::SimTime slo_ttft = 0, slo_tpot = 0;
 };
 
@@ -34,7 +36,7 @@ struct ModeChoice {
 
 // Picks the mode of each arriving request, once the pool routers have picked an instance in each pool it may use
 // (the front pool's router for whole requests and prefills, the decode pool's for decodes). A mode router only
-// returns kDisaggregated when the candidates have a decode instance.
+// returns kDisaggregated when the candidates have a decode instance, kSpeculative when they have a draft one.
 class ModeRouter {
  public:
   virtual ~ModeRouter() = default;

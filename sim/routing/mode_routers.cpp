@@ -29,6 +29,18 @@ class AlwaysDisaggregated final : public ModeRouter {
   }
 };
 
+// Runs every request speculatively whose deployment allows it and whose draft instance can hold it; the others run
+// whole. The always-speculative baseline of GreenLLM-style studies.
+class AlwaysSpeculative final : public ModeRouter {
+ public:
+  ModeChoice choose(const serving::RequestState&, const ModeOptions&, const ModeCandidates& c,
+                    const RoutingContext&) override {
+    ModeChoice m;
+    if (c.draft) m.mode = serving::RequestMode::kSpeculative;
+    return m;
+  }
+};
+
 // GreenLLM's per-request scheduler (Shi et al., arXiv 2412.20322; reconstructed, the predictors are ours): predict
 // the TTFT and TPOT of each allowed mode on the instances the pool routers picked, keep the modes that meet the
 // request's class SLOs (scaled by `slo_scale`), pick the one with the least predicted carbon (site CI now, PUE,
@@ -42,8 +54,12 @@ class AlwaysDisaggregated final : public ModeRouter {
 //   at this request's mid-decode context.
 // - TPOT, split: the KV transfer alone on its network path spread over the output tokens after the first, plus
 //   one decode iteration on the decode instance likewise.
-// - Carbon: the prefill step's, plus the output tokens' share (1/batch) of the decode iterations, plus the
-//   transfer's energy when split.
+// - TTFT, speculative: the same plus the draft's prefill of the prompt alone (a step waits for its drafts).
+// - TPOT, speculative: one round over its expected tokens E (Speculation::expected_tokens): gamma draft iterations
+//   of a batch as large as the front instance's plus this request, the ids' round trip, and a verify step
+//   (the front's decode iteration with gamma more positions; this request's share of it is gamma + 1).
+// - Carbon: the prefill step's, plus the output tokens' share (1/batch) of the decode iterations (or of the
+//   rounds, drafts and verifies), plus the transfer's energy when split.
 class GreenLlm final : public ModeRouter {
  public:
   explicit GreenLlm(double slo_scale) : slo_scale_(slo_scale) {}
@@ -67,9 +83,25 @@ class GreenLlm final : public ModeRouter {
       const double tpot = step.seconds + (later > 0 ? extra_s / static_cast<double>(later) : 0.0);
       return Option{m, tpot, own_prefill.carbon_g + step.carbon_g / batch * static_cast<double>(later) + extra_g};
     };
-    Option options[2];
+    Option options[3];
     int n = 0;
     options[n++] = decode_on(*c.front, 0, 0, serving::RequestMode::kUnified);
+    double spec_ttft = ttft;
+    if (c.draft) {
+      const serving::Speculation& sp = *c.front->speculation();
+      const auto batch = static_cast<std::int32_t>(c.front->running() + 1);
+      const Estimate draft_prefill = ctx.prefill(*c.draft, prompt);
+      const Estimate drafts = ctx.decode(*c.draft, batch, batch * mid_context, sp.gamma);
+      // The verify step: the batch's iteration with gamma more positions of this request's, its share gamma + 1.
+      const std::int32_t positions = batch + sp.gamma;
+      const Estimate verify = ctx.decode(*c.front, positions, positions * mid_context, 1);
+      const double round_s = drafts.seconds + sp.link_seconds(batch) + verify.seconds;
+      const double rounds = static_cast<double>(later) / sp.expected;
+      spec_ttft = ttft + draft_prefill.seconds;
+      options[n++] = Option{serving::RequestMode::kSpeculative, round_s / sp.expected,
+                            own_prefill.carbon_g + draft_prefill.carbon_g +
+                                rounds * (drafts.carbon_g / batch + verify.carbon_g * (sp.gamma + 1) / positions)};
+    }
     if (c.decode) {
       const double bytes = c.front->kv_bytes_of(prompt);
       const Estimate transfer = ctx.transfer(*c.front, *c.decode, bytes);
@@ -79,16 +111,19 @@ class GreenLlm final : public ModeRouter {
     const double ttft_slo = slo_scale_ * core::to_seconds(c.slo_ttft);
     const double tpot_slo = slo_scale_ * core::to_seconds(c.slo_tpot);
     const Option* best = nullptr;
+    const auto ttft_of = [&](const Option& o) {
+      return o.mode == serving::RequestMode::kSpeculative ? spec_ttft : ttft;
+    };
     for (int i = 0; i < n; ++i) {
       const Option& o = options[i];
-      if (ttft > ttft_slo || o.tpot > tpot_slo) continue;
+      if (ttft_of(o) > ttft_slo || o.tpot > tpot_slo) continue;
       if (!best || o.carbon_g < best->carbon_g) best = &o;
     }
     ModeChoice m;
     m.fallback = best == nullptr;
     if (!best) best = &options[0];
     m.mode = best->mode;
-    m.ttft_s = static_cast<float>(ttft);
+    m.ttft_s = static_cast<float>(ttft_of(*best));
     m.tpot_s = static_cast<float>(best->tpot);
     return m;
   }
@@ -102,13 +137,19 @@ ModeRouterRegistry make_registry() {
                        "Mode routers pick how each arriving request is served: whole on one instance (`unified`) "
                        "or with its prefill on one of its deployment's instances and its decode on an instance of "
                        "the deployment named by `deployments[].modes.disaggregated.decode`, its KV crossing the "
-                       "network. The pool routers (`router`) pick the candidate instances first.");
+                       "network, or speculatively, with the draft model on the instance's draft instance "
+                       "(`deployments[].modes.speculative.draft`). The pool routers (`router`) pick the candidate "
+                       "instances first.");
   r.add("unified", "Every request runs whole on its deployment's instances (the default; GreenLLM's new-only).",
         {}, [](const core::ParamValues&, std::uint64_t) { return std::make_unique<UnifiedOnly>(); });
   r.add("always_disaggregated",
         "Splits every request whose deployment allows it and which fits a decode instance (prompt plus output "
         "within its context and KV cache); the others run whole and are counted as fallbacks.",
         {}, [](const core::ParamValues&, std::uint64_t) { return std::make_unique<AlwaysDisaggregated>(); });
+  r.add("always_speculative",
+        "Runs every request speculatively whose deployment allows it and whose draft instance can hold it (prompt "
+        "plus output in its KV cache); the others run whole.",
+        {}, [](const core::ParamValues&, std::uint64_t) { return std::make_unique<AlwaysSpeculative>(); });
   r.add("greenllm",
         "GreenLLM's scheduler (reconstructed): predicts each mode's TTFT and TPOT on the picked instances, keeps "
         "those within the request's class SLOs and picks the least predicted carbon (CI now, PUE, embodied); "

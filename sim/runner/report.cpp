@@ -133,9 +133,9 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   s.add("idle_carbon_kg", (ledger.idle_lines().op() + ledger.idle_lines().emb()) / 1000,
         "carbon of idle and off time (kg)");
   s.add("carbon_conservation_error", ledger.conservation_error(), "conservation error (relative)");
-  if (const KvHandoff* h = sim.handoff()) {
-    // With modes: how many requests split, and what moving their KV took.
-    const double n = static_cast<double>(h->arrived());
+  const KvHandoff* h = sim.handoff();
+  if (h || sim.speculative()) {
+    // With modes: how many requests split or ran speculatively, what moving their KV took, how the rounds went.
     s.add("requests_split", static_cast<double>(sim.split_requests()), "requests split (prefill/decode)");
     s.add("requests_too_long_to_split", static_cast<double>(sim.too_long_to_split()),
           "requests too long for every decode instance (ran whole)");
@@ -143,6 +143,9 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
           "mode decisions: unified");
     s.add("mode_disaggregated", static_cast<double>(sim.mode_decisions(serving::RequestMode::kDisaggregated)),
           "mode decisions: disaggregated");
+    if (sim.speculative())
+      s.add("mode_speculative", static_cast<double>(sim.mode_decisions(serving::RequestMode::kSpeculative)),
+            "mode decisions: speculative");
     s.add("mode_slo_fallbacks", static_cast<double>(sim.slo_fallbacks()),
           "unified because no mode was predicted within SLO");
     // Prediction errors of a predicting mode router: median and p90 of |predicted / simulated - 1|.
@@ -164,6 +167,24 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
           "mode router TPOT prediction, |relative error| p50");
     s.add("prediction_tpot_error_p90", quantile(m.prediction_errors_tpot(), 0.9),
           "mode router TPOT prediction, |relative error| p90");
+    if (sim.speculative()) {
+      std::uint64_t rounds = 0, emitted = 0, drafted = 0;
+      for (const auto& in : sim.instances()) {
+        rounds += in->stats().verify_rounds;
+        emitted += in->stats().verify_tokens;
+        if (in->role() == serving::InstanceRole::kDraft) drafted += in->stats().decode_tokens;
+      }
+      s.add("requests_too_long_to_draft", static_cast<double>(sim.too_long_to_draft()),
+            "requests too long for their draft instance (not speculative)");
+      s.add("spec_rounds", static_cast<double>(rounds), "speculative rounds verified");
+      s.add("spec_tokens_per_round", rounds ? static_cast<double>(emitted) / static_cast<double>(rounds) : na,
+            "tokens per speculative round (accepted drafts + 1)");
+      s.add("spec_acceptance", drafted ? static_cast<double>(emitted - rounds) / static_cast<double>(drafted) : na,
+            "drafted tokens accepted (share)");
+    }
+  }
+  if (h) {
+    const double n = static_cast<double>(h->arrived());
     s.add("kv_transfers", n, "KV transfers finished");
     s.add("kv_gb_moved", h->bytes() / 1e9, "KV moved (GB)");
     s.add("kv_wait_mean_s", n > 0 ? h->wait_seconds() / n : na, "mean wait for decode blocks (s)");

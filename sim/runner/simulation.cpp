@@ -271,6 +271,37 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     handoff_ = std::make_unique<KvHandoff>(all, &pool_, network_.get(), ledger_.get());
     for (const auto& in : instances_) in->set_handoff_sink(handoff_.get());
   }
+  // Speculative deployments: each instance drafts on the instance of the same rank in its draft pool (the load
+  // checked that the two pools are the same size), over their network path.
+  for (const auto& dep : x.deployments) {
+    if (dep.speculative_draft.empty()) continue;
+    std::vector<serving::Instance*> targets, drafts;
+    for (const auto& in : instances_) {
+      const std::string& d = deployment_of[static_cast<std::size_t>(in->id())];
+      if (d == dep.name) targets.push_back(in.get());
+      if (d == dep.speculative_draft) drafts.push_back(in.get());
+    }
+    if (targets.size() != drafts.size() || !network_) throw std::logic_error("speculative pools unpaired");
+    const std::uint64_t seed = core::Rng::stream(x.seed, "speculation." + dep.name).next_u64();
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      auto sp = std::make_unique<serving::Speculation>();
+      sp->draft = drafts[k];
+      sp->gamma = dep.speculative_gamma;
+      sp->acceptance = dep.speculative_acceptance;
+      sp->sampled = dep.speculative_sampled;
+      sp->seed = seed;
+      sp->prepare();
+      // The path's latency, and its narrowest link from the time one byte more takes.
+      const routing::Estimate none = routing_context_->transfer(*targets[k], *drafts[k], 0);
+      const routing::Estimate one = routing_context_->transfer(*targets[k], *drafts[k], 1e6);
+      sp->link_latency_s = none.seconds;
+      sp->link_bytes_per_s = one.seconds > none.seconds ? 1e6 / (one.seconds - none.seconds) : 0.0;
+      targets[k]->set_speculation(sp.get());
+      speculations_.push_back(std::move(sp));
+    }
+    if (const auto it = route_of.find(dep.name); it != route_of.end())
+      routes_[it->second].options.speculative = true;
+  }
   deferrals_.sim = this;
   deferrals_.kind = engine_.register_kind(&deferrals_);
 
@@ -334,7 +365,7 @@ void Simulation::route(std::uint32_t slot) {
   DeploymentRoute& route = routes_[class_route_[r.spec.workload_class]];
   // A deployment with no servers: every request is reported rejected, never silently dropped.
   if (route.instances.empty()) return reject(slot);
-  if (route.decode == kNoRoute) {  // the common case: no modes, one router
+  if (route.decode == kNoRoute && !route.options.speculative) {  // the common case: no modes, one router
     const routing::Decision d = route.router->route(r, route.view, *routing_context_);
     if (d.kind == routing::Decision::Kind::kJoin) return route.instances[d.instance]->enqueue(slot);
     return settle(slot, d);
@@ -349,7 +380,15 @@ void Simulation::route(std::uint32_t slot) {
   const metrics::SloTargets& slo = metrics_.slos()[r.spec.workload_class];
   c.slo_ttft = slo.ttft;
   c.slo_tpot = slo.tpot;
-  if (!routing::fits_decode(r, route.options)) {
+  if (route.options.speculative && c.front->speculation()) {
+    if (c.front->speculation()->draft->draft_can_hold(r))
+      c.draft = c.front->speculation()->draft;
+    else
+      ++too_long_to_draft_;
+  }
+  if (route.decode == kNoRoute) {
+    // no disaggregation
+  } else if (!routing::fits_decode(r, route.options)) {
     ++too_long_to_split_;
   } else {
     DeploymentRoute& decode = routes_[route.decode];
@@ -359,6 +398,8 @@ void Simulation::route(std::uint32_t slot) {
   const routing::ModeChoice m = mode_router_->choose(r, route.options, c, *routing_context_);
   if (m.mode == serving::RequestMode::kDisaggregated && !c.decode)
     throw std::logic_error("a mode router split a request without a decode instance");
+  if (m.mode == serving::RequestMode::kSpeculative && !c.draft)
+    throw std::logic_error("a mode router chose speculation without a draft instance");
   ++mode_counts_[static_cast<std::size_t>(m.mode)];
   if (m.fallback) ++slo_fallbacks_;
   r.predicted_ttft_s = m.ttft_s;
@@ -368,6 +409,9 @@ void Simulation::route(std::uint32_t slot) {
     r.mode = m.mode;
     r.leave_after_prefill = true;
     r.decode_instance = c.decode->id();
+  } else if (m.mode == serving::RequestMode::kSpeculative) {
+    r.mode = m.mode;
+    r.decode_instance = c.draft->id();
   }
   route.instances[first.instance]->enqueue(slot);
 }

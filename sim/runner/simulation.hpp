@@ -91,11 +91,15 @@ class Simulation {
   // Requests the mode router split, and those no decode instance could hold (they ran whole).
   std::uint64_t split_requests() const { return split_; }
   std::uint64_t too_long_to_split() const { return too_long_to_split_; }
-  // Mode decisions of requests whose deployment allows modes: unified and disaggregated, and how many of them
-  // fell back to unified because no mode was predicted to meet the SLO.
+  // Requests too long for their instance's draft instance (its model's context or KV cache): never speculative.
+  std::uint64_t too_long_to_draft() const { return too_long_to_draft_; }
+  // Mode decisions of requests whose deployment allows modes: unified, disaggregated, speculative, and how many of
+  // them fell back to unified because no mode was predicted to meet the SLO.
   std::uint64_t mode_decisions(serving::RequestMode m) const { return mode_counts_[static_cast<std::size_t>(m)]; }
   std::uint64_t slo_fallbacks() const { return slo_fallbacks_; }
   const KvHandoff* handoff() const { return handoff_.get(); }
+  // Whether some deployment lets its requests run speculatively.
+  bool speculative() const { return !speculations_.empty(); }
   std::uint64_t skipped_rows() const { return source_ ? source_->skipped_rows() : 0; }
   // Requests that no workload class selects (left out of the run); 0 without classes.
   std::uint64_t unclassified() const { return classified_ ? classified_->unclassified() : 0; }
@@ -196,8 +200,10 @@ class Simulation {
   std::vector<std::size_t> class_route_;  // workload class -> index into routes_
   std::unique_ptr<routing::ModeRouter> mode_router_;
   std::unique_ptr<KvHandoff> handoff_;  // when some deployment lets its requests split
-  std::uint64_t split_ = 0, too_long_to_split_ = 0;
-  std::uint64_t mode_counts_[2] = {0, 0};  // by serving::RequestMode
+  std::uint64_t split_ = 0, too_long_to_split_ = 0, too_long_to_draft_ = 0;
+  std::uint64_t mode_counts_[3] = {0, 0, 0};  // by serving::RequestMode
+  std::vector<std::unique_ptr<serving::Speculation>>
+      speculations_;  // one per instance of a speculative deployment
   std::uint64_t slo_fallbacks_ = 0;
   std::vector<ServerInfo> servers_;
   std::vector<energy::CarbonSignal> signals_;  // per site

@@ -7,12 +7,15 @@ class Instance;
 
 // What an instance does with the requests it runs. A unified instance runs them whole; a prefill instance runs
 // each prompt and its first token and then hands the request on; a decode instance takes requests handed over
-// with their KV (Instance::accept) and generates the rest. (Draft and target roles for speculative decoding come
-// with it.)
-enum class InstanceRole : std::uint8_t { kUnified, kPrefill, kDecode };
+// with their KV (Instance::accept) and generates the rest; a draft instance runs the draft model for the
+// speculative requests of one target instance (Speculation) and nothing else.
+enum class InstanceRole : std::uint8_t { kUnified, kPrefill, kDecode, kDraft };
 
 inline const char* to_string(InstanceRole r) {
-  return r == InstanceRole::kUnified ? "unified" : r == InstanceRole::kPrefill ? "prefill" : "decode";
+  return r == InstanceRole::kUnified   ? "unified"
+         : r == InstanceRole::kPrefill ? "prefill"
+         : r == InstanceRole::kDecode  ? "decode"
+                                       : "draft";
 }
 
 // Receives the requests a prefill instance hands on: the request (pool slot `slot`) has left `from` with its

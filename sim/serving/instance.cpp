@@ -3,6 +3,7 @@
 #include "sim/serving/provisioner.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -39,7 +40,10 @@ void Instance::enqueue(std::uint32_t slot) {
   // A request that leaves after its first token needs KV here for its prompt and that token only.
   const std::int64_t kv_here =
       r.leave_after_prefill ? std::min<std::int64_t>(tokens, r.spec.prompt_tokens + 1) : tokens;
-  if (tokens > max_context_ || kv_.blocks_for(kv_here) > kv_.total()) {
+  if (r.mode == RequestMode::kSpeculative && !spec_)
+    throw std::logic_error("a speculative request joined an instance without a draft instance");
+  if (tokens > max_context_ || kv_.blocks_for(kv_here) > kv_.total() ||
+      (r.mode == RequestMode::kSpeculative && !spec_->draft->draft_can_hold(r))) {
     ++stats_.rejected;
     finish_request(slot, RequestStatus::kRejected);
     return;
@@ -67,6 +71,10 @@ void Instance::enqueue(std::uint32_t slot) {
   if (!policy_.admissible(
           r, seqs_held(), kv_, free_then,
           policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_, false))
+    return;
+  // A speculative request also needs its draft's blocks, which only this instance's steps change.
+  if (spec_ && r.mode == RequestMode::kSpeculative &&
+      spec_->draft->draft_blocks_needed(r) > spec_->draft->kv_.free())
     return;
   kv_.set_free(run_free_start_ - extra_j);  // the run ends after j iterations
   timer_.run_iterations = j;
@@ -154,14 +162,20 @@ void Instance::start_step_impl() {
   // until it can. Each needs at most blocks_for(tokens_per_step_) new blocks (one, for plain decode), so with that
   // many free blocks per running request there is nothing to check.
   const std::int64_t tokens = step_tokens<kMulti>();
-  const std::int64_t max_new_blocks = kMulti ? kv_.blocks_for(tokens) : 1;
+  // A speculative request's verify chunk writes up to gamma + 1 tokens' KV (the rejected ones' is dropped after).
+  const std::int32_t verify_max = spec_ ? spec_->gamma + 1 : 0;
+  const std::int64_t max_new_blocks =
+      std::max<std::int64_t>(kMulti ? kv_.blocks_for(tokens) : 1, spec_ ? kv_.blocks_for(verify_max) : 0);
   if (kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks) {
     for (;;) {
       std::int64_t need = 0;
       for (std::uint32_t slot : running_) {
         const RequestState& r = (*pool_)[slot];
         if (r.prefill_done())
-          need += std::max<std::int64_t>(0, kv_.blocks_for(r.kv_tokens() + tokens) - r.kv_blocks);
+          need += std::max<std::int64_t>(
+              0, kv_.blocks_for(r.kv_tokens() +
+                                (spec_ && r.mode == RequestMode::kSpeculative ? verify_max : tokens)) -
+                     r.kv_blocks);
       }
       if (need <= kv_.free() || running_.empty()) break;
       preempt_one();
@@ -196,16 +210,41 @@ void Instance::start_step_impl() {
     shape_.prefill_attn_ctx += n * past + n * (n + 1) / 2;
     shape_.prefill_kv_tokens += r.prefilled + chunk;
     budget -= chunk;
+    // A speculative request's first prefill runs on its draft instance too (a recompute after a preemption
+    // does not: the draft kept its KV).
+    if (spec_ && r.mode == RequestMode::kSpeculative && r.generated == 0)
+      add_draft_prefill(slot, chunk, r.prefilled);
   };
+  // A speculative request's round: its draft proposes up to gamma tokens (no more than it still needs after the
+  // target's own token), and the target verifies them and its own position in one chunk after its context.
+  auto add_verify = [&](std::uint32_t slot) { budget -= add_verify_entry(slot); };
   // Decodes first (they hold KV and set TPOT), then unfinished prefills, then admissions: online before offline,
   // FCFS within a class.
   run_free_start_ = kv_.free();
   prefilling_.clear();  // unfinished prefills, in admission order: usually none, so no second pass
-  for (std::uint32_t slot : running_) {
-    if ((*pool_)[slot].prefill_done())
-      add_decode(slot);
-    else
-      prefilling_.push_back(slot);
+  if (spec_) {
+    has_draft_ = false;
+    draft_wait_s_ = 0;
+    draft_.entries.clear();
+    draft_.shape = perf::BatchShape{};
+  }
+  if (!spec_) {  // the common case: no request here reads a draft (the request's mode is in another cache line)
+    for (std::uint32_t slot : running_) {
+      if ((*pool_)[slot].prefill_done())
+        add_decode(slot);
+      else
+        prefilling_.push_back(slot);
+    }
+  } else {
+    for (std::uint32_t slot : running_) {
+      const RequestState& r = (*pool_)[slot];
+      if (!r.prefill_done())
+        prefilling_.push_back(slot);
+      else if (r.mode == RequestMode::kSpeculative)
+        add_verify(slot);
+      else
+        add_decode(slot);
+    }
   }
   for (std::uint32_t slot : prefilling_) {
     const RequestState& r = (*pool_)[slot];
@@ -217,8 +256,12 @@ void Instance::start_step_impl() {
   while (!preempted) {
     const RequestState* head = policy_.front(*pool_, &cls);
     if (!head || !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget, batch_.empty())) break;
+    if (spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
+        spec_->draft->draft_blocks_needed(*head) > spec_->draft->kv_.free())
+      break;  // its draft instance has no room for it yet
     const std::uint32_t slot = policy_.pop(cls);
     RequestState& r = (*pool_)[slot];
+    if (spec_ && r.mode == RequestMode::kSpeculative && r.draft_blocks == 0) spec_->draft->reserve_draft(r);
     const std::int64_t need = kv_.admission_blocks(r, policy_.reserve());
     kv_.take(need);
     // A decode admitted here (a hand-off's) may start a run at once: its blocks are not the run's.
@@ -237,8 +280,12 @@ void Instance::start_step_impl() {
     if (r.swapped || r.kv_inbound) {
       if (r.swapped) step_extra_s_ += kv_.swap_in(r);
       r.kv_inbound = false;  // a hand-off's KV was transferred before it arrived
-      begin_decode(slot, r);
-      add_decode(slot);
+      if (spec_ && r.mode == RequestMode::kSpeculative) {
+        add_verify(slot);
+      } else {
+        begin_decode(slot, r);
+        add_decode(slot);
+      }
     } else {
       if (r.first_scheduled < 0) r.first_scheduled = engine_->now();
       add_prefill(slot, policy_.chunk(r.prefill_target - r.prefilled, budget));
@@ -264,6 +311,7 @@ void Instance::start_step_impl() {
   timer_.busy = true;
   timer_.step_start = timer_.run_start = engine_->now();
   has_head_ = false;
+  if (spec_ && !draft_.entries.empty()) price_draft(draft_.shape.prefill_tokens);
   core::SimTime end;
   const bool decode_only = shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted;
   if (config_.fast_forward && decode_only) {
@@ -277,10 +325,10 @@ void Instance::start_step_impl() {
     if (restart_stretch_) timer_.stepped_run = false;  // the stretch restarts here, as a run would
     // Stepping, the steps fast-forward would fold into one run are timed as that run is: from where it starts,
     // by the running sum of their (here individually priced) times, rounded once.
-    end = timer_.single_step_end(step_extra_s_, !config_.fast_forward && decode_only);
+    end = timer_.single_step_end(step_extra_s_ + draft_wait_s_, !config_.fast_forward && decode_only);
     timer_.ff_run = false;
     timer_.run_iterations = 1;
-    if (config_.fast_forward && step_extra_s_ == 0 && !preempted) {
+    if (config_.fast_forward && step_extra_s_ == 0 && !has_draft_ && !preempted) {
       timer_.run_start = end;
       if (fold_run<kMulti>())
         end = timer_.run_end();
@@ -328,7 +376,8 @@ bool Instance::fold_run() {
   const std::int32_t tokens = step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     const RequestState& r = (*pool_)[e.slot];
-    if (r.leave_after_prefill) return false;  // a split request's finished prompt leaves: the batch changes
+    // A split request's finished prompt leaves, a speculative one's next step is a verify: not a decode run.
+    if (r.leave_after_prefill || r.mode == RequestMode::kSpeculative) return false;
     // Every entry's step ends by sampling: a finished prefill its first token, a decode its step's tokens.
     const std::int32_t generated = r.generated + (e.prefill_chunk > 0 ? 1 : tokens);
     if (generated >= r.spec.output_tokens) return false;
@@ -387,6 +436,11 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
   for (const Entry& e : entries) {
     RequestState& r = (*pool_)[e.slot];
     if (e.prefill_chunk > 0) {
+      if (spec_ && r.prefill_done()) {  // a speculative request's verify chunk
+        apply_verify(r);
+        any_done |= r.generated >= r.spec.output_tokens;
+        continue;
+      }
       r.prefilled += e.prefill_chunk;
       stats_.prefill_tokens += static_cast<std::uint64_t>(e.prefill_chunk);
       outstanding_tokens_ -= e.prefill_chunk;
@@ -395,8 +449,8 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
         r.generated += 1;  // the step that completes a prefill samples the next output token
         if (r.first_token < 0) r.first_token = now;
         if (leaves_here(r))
-          any_done = true;  // handed on in finish_step, which compacts the batch
-        else
+          any_done = true;                             // handed on in finish_step, which compacts the batch
+        else if (r.mode != RequestMode::kSpeculative)  // its rounds are chunks, paid as such
           begin_decode(e.slot, r);
         stats_.decode_tokens += 1;
         outstanding_tokens_ -= 1;
@@ -438,6 +492,10 @@ template <bool kMulti>
 void Instance::finish_step() {
   const core::SimTime now = engine_->now();
   if (has_head_) finish_head<kMulti>();
+  if (has_draft_) {
+    spec_->draft->book_draft(draft_);
+    has_draft_ = false;
+  }
   const std::int64_t k = timer_.run_iterations;
   bool any_done = false;
   if (k > 0) {  // not a head whose run was cut to nothing
@@ -540,6 +598,139 @@ void Instance::wake_for_change() {
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
+void Instance::set_speculation(const Speculation* spec) {
+  if (!spec || !spec->draft || spec->draft == this) throw std::logic_error("speculation needs another instance");
+  if (spec->gamma < 1 || spec->gamma > Speculation::kMaxGamma)
+    throw std::logic_error("speculation: gamma out of range");
+  if (spec->expected != spec->expected_tokens()) throw std::logic_error("speculation: prepare() not called");
+  spec_ = spec;
+  spec->draft->role_ = InstanceRole::kDraft;
+  draft_.entries.reserve(static_cast<std::size_t>(config_.max_num_seqs));
+}
+
+void Instance::add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past) {
+  draft_.entries.push_back(Entry{slot, chunk, 0, past});
+  const double n = chunk, p = past;
+  draft_.shape.prefill_tokens += chunk;
+  draft_.shape.prefill_seqs += 1;
+  draft_.shape.prefill_attn_ctx += n * p + n * (n + 1) / 2;
+  draft_.shape.prefill_kv_tokens += past + chunk;
+}
+
+std::int32_t Instance::add_verify_entry(std::uint32_t slot) {
+  RequestState& r = (*pool_)[slot];
+  const std::int32_t drafts = std::min(spec_->gamma, r.spec.output_tokens - r.generated - 1);
+  const std::int32_t n = drafts + 1, past = r.spec.prompt_tokens + r.generated - 1;  // its KV: prefill done
+  batch_.push_back(Entry{slot, n, r.kv_blocks, past});
+  const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
+  if (kv_.on_demand() && more > 0) {
+    r.kv_blocks += static_cast<std::int32_t>(more);
+    kv_.take(more);
+  }
+  const double dn = n, dp = past;
+  shape_.prefill_tokens += n;
+  shape_.prefill_seqs += 1;
+  shape_.prefill_final_chunks += 1;
+  shape_.prefill_attn_ctx += dn * dp + dn * (dn + 1) / 2;
+  shape_.prefill_kv_tokens += past + n;
+  // Its drafts: a draft entry is marked by blocks_before 1 and starts at the context the target has produced.
+  if (drafts > 0) draft_.entries.push_back(Entry{slot, drafts, 1, past + 1});
+  return n;
+}
+
+void Instance::price_draft(std::int64_t prefill_tokens) {
+  const perf::PerfModel& m = *spec_->draft->model_;
+  // Drafting iteration j runs the requests with more than j drafts (each at its context + j); the first also
+  // runs the draft prefills. Tallied by draft count, so the phase costs O(gamma) model calls.
+  std::array<std::int64_t, Speculation::kMaxGamma + 1> count{}, context{};
+  std::int64_t drafted = 0;
+  std::int32_t verifies = 0;
+  for (const Entry& e : draft_.entries) {
+    if (e.blocks_before != 1) continue;  // a draft prefill
+    count[static_cast<std::size_t>(e.prefill_chunk)] += 1;
+    context[static_cast<std::size_t>(e.prefill_chunk)] += e.kv_tokens_before;
+    drafted += e.prefill_chunk;
+    ++verifies;
+  }
+  // Sequences and their total context in iteration j: the suffix sums over draft counts > j.
+  std::int64_t seqs = verifies, ctx = 0;
+  for (std::size_t d = 1; d < count.size(); ++d) ctx += context[d];
+  perf::BatchShape first = draft_.shape;
+  first.decode_seqs = verifies;
+  first.decode_ctx = ctx;
+  const perf::StepCost c0 = m.step_cost(first);
+  double seconds = c0.seconds, busy = c0.busy_seconds;
+  const double prefill_busy = c0.prefill_share * c0.busy_seconds;
+  std::int64_t iterations = 1;
+  for (std::int32_t j = 1; j < spec_->gamma; ++j) {
+    // Leaving: the requests with exactly j drafts; the others' contexts grow by one.
+    seqs -= count[static_cast<std::size_t>(j)];
+    ctx -= context[static_cast<std::size_t>(j)] + (j - 1) * count[static_cast<std::size_t>(j)];
+    if (seqs == 0) break;
+    ctx += seqs;
+    const perf::DecodeCost dc = m.decode_cost_cached(static_cast<std::int32_t>(seqs));
+    const double step = dc.step_seconds(static_cast<double>(ctx));
+    seconds += step;
+    busy += step - dc.overhead;
+    ++iterations;
+  }
+  draft_.start = timer_.step_start;
+  draft_.end = timer_.step_start + std::max<core::SimTime>(1, core::from_seconds(seconds));
+  draft_.busy_seconds = busy;
+  draft_.prefill_share = busy > 0 ? prefill_busy / busy : 0;
+  draft_.iterations = iterations;
+  draft_.drafted = drafted;
+  // For the ledger every entry is charged by its tokens, as prefill chunks are: its prompt chunk or its drafts.
+  draft_.shape.prefill_tokens = prefill_tokens + drafted;
+  draft_.shape.prefill_seqs += verifies;
+  draft_wait_s_ = seconds + (verifies > 0 ? spec_->link_seconds(verifies) : 0.0);
+  has_draft_ = true;
+}
+
+void Instance::apply_verify(RequestState& r) {
+  const std::int32_t t =
+      std::min(spec_->round_tokens(r.spec.id, r.verify_rounds), r.spec.output_tokens - r.generated);
+  r.generated += t;
+  ++r.verify_rounds;
+  stats_.decode_tokens += static_cast<std::uint64_t>(t);
+  outstanding_tokens_ -= t;
+  ++stats_.verify_rounds;
+  stats_.verify_tokens += static_cast<std::uint64_t>(t);
+}
+
+void Instance::reserve_draft(RequestState& r) {
+  const std::int64_t need = draft_blocks_needed(r);
+  kv_.take(need);
+  draft_held_ += need;
+  r.draft_blocks = static_cast<std::int32_t>(need);
+}
+
+void Instance::release_draft(RequestState& r) {
+  kv_.give(r.draft_blocks);
+  draft_held_ -= r.draft_blocks;
+  r.draft_blocks = 0;
+}
+
+void Instance::book_draft(const DraftPhase& d) {
+  stats_.steps += 1;
+  stats_.iterations += static_cast<std::uint64_t>(d.iterations);
+  stats_.busy_time += d.end - d.start;
+  stats_.prefill_tokens += static_cast<std::uint64_t>(d.shape.prefill_tokens - d.drafted);
+  stats_.decode_tokens += static_cast<std::uint64_t>(d.drafted);
+  const std::size_t b = std::min(d.entries.size(), stats_.batch_size_iterations.size() - 1);
+  stats_.batch_size_iterations[b] += static_cast<std::uint64_t>(d.iterations);
+  if (!observer_) return;
+  StepRecord rec;
+  rec.start = d.start;
+  rec.end = d.end;
+  rec.shape = &d.shape;
+  rec.iterations = 1;
+  rec.busy_seconds = d.busy_seconds;
+  rec.prefill_share = d.prefill_share;
+  rec.entries = std::span<const Entry>(d.entries.data(), d.entries.size());
+  observer_->on_step(*this, rec);
+}
+
 void Instance::set_tokens_per_step(std::int32_t tokens) {
   if (tokens < 1) throw std::logic_error("a decode step emits at least one token per sequence");
   tokens_per_step_ = tokens;
@@ -560,6 +751,7 @@ void Instance::finish_request(std::uint32_t slot, RequestStatus status) {
     ++stats_.completed;
   }
   kv_.release(r);
+  if (spec_ && r.draft_blocks > 0) spec_->draft->release_draft(r);
   end_decode(slot, r);
   if (observer_) observer_->on_request_done(slot, r);
   pool_->release(slot);
@@ -576,7 +768,8 @@ void Instance::check_invariants() const {
     outstanding += tokens_left_here(r);
     pending += r.prefill_target - r.prefilled;
     if (r.kv_blocks < kv_.blocks_for(r.kv_tokens())) fail("a running request holds fewer blocks than its KV");
-    if (r.decoding != r.prefill_done()) fail("a running request's decode state disagrees with its prefill");
+    if (r.decoding != (r.prefill_done() && r.mode != RequestMode::kSpeculative))
+      fail("a running request's decode state disagrees with its prefill");
     if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
       fail("a prefill does not cover the prompt and the tokens produced so far");
   }
@@ -588,7 +781,7 @@ void Instance::check_invariants() const {
       pending += r.prefill_target - r.prefilled;
       if (r.awaiting_kv != (list == &parked_)) fail("a request in transit is not parked, or the reverse");
     }
-  held += held_for_transfer_;
+  held += held_for_transfer_ + draft_held_;
   policy_.for_each_waiting([&](std::uint32_t slot) {
     const RequestState& r = (*pool_)[slot];
     if (r.kv_blocks != 0) fail("a waiting request holds blocks");
@@ -605,6 +798,19 @@ void Instance::check_invariants() const {
 
 void Instance::abandon_all(core::SimTime end) {
   const LoadNotice notice{this};
+  // A step in flight that waited for drafts: the drafting phase ran, up to `end`, on the draft instance.
+  const double draft_wait = has_draft_ ? draft_wait_s_ : 0.0;
+  if (timer_.busy && has_draft_) {
+    if (end > draft_.start) {
+      DraftPhase d = draft_;  // a copy, once at the end of a run
+      if (end < d.end) {
+        d.busy_seconds = std::min(d.busy_seconds, core::to_seconds(end - d.start));
+        d.end = end;
+      }
+      spec_->draft->book_draft(d);
+    }
+    has_draft_ = false;
+  }
   if (timer_.busy && has_head_) {
     if (end >= timer_.run_start) {
       if (tokens_per_step_ == 1)  // it ended by `end`, as its own event would have
@@ -630,7 +836,10 @@ void Instance::abandon_all(core::SimTime end) {
     const std::int64_t done = timer_.ff_run ? timer_.completed_iterations_at(end) : 0;
     double busy = 0;
     if (!timer_.ff_run) {
-      busy = timer_.busy_seconds_to(end, 0);
+      // Its own work comes after the wait for drafts.
+      busy = draft_wait > 0 ? std::clamp(core::to_seconds(end - timer_.step_start) - draft_wait, 0.0,
+                                         timer_.step_cost.busy_seconds)
+                            : timer_.busy_seconds_to(end, 0);
     } else {
       const core::SimTime cut_at = timer_.run_boundary(done);
       const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * timer_.run_growth);

@@ -14,6 +14,7 @@
 #include "sim/serving/power_state.hpp"
 #include "sim/serving/request_state.hpp"
 #include "sim/serving/scheduler_config.hpp"
+#include "sim/serving/speculation.hpp"
 #include "sim/serving/step_timer.hpp"
 
 namespace greenfleet::serving {
@@ -37,7 +38,9 @@ struct InstanceStats {
   std::uint64_t completed = 0;
   std::uint64_t rejected = 0;
   std::uint64_t preemptions = 0;
-  std::uint64_t handed_off = 0;  // requests a prefill instance handed on after their first token
+  std::uint64_t handed_off = 0;     // requests a prefill instance handed on after their first token
+  std::uint64_t verify_rounds = 0;  // speculative rounds verified here (a target instance)
+  std::uint64_t verify_tokens = 0;  // tokens those rounds emitted
   std::vector<std::uint64_t> batch_size_iterations;  // [b] = iterations that ran with b sequences
 };
 
@@ -72,6 +75,22 @@ class Instance final : public core::EventHandler {
   // the next iteration boundary on.
   void kv_arrived(std::uint32_t slot);
   InstanceRole role() const { return role_; }
+  // Lets this instance serve speculative requests (RequestMode::kSpeculative) with `spec`'s draft instance, which
+  // becomes a draft instance (it then runs nothing of its own). `spec` must outlive both.
+  void set_speculation(const Speculation* spec);
+  const Speculation* speculation() const { return spec_; }
+  // Draft side: blocks of draft-model KV a speculative request needs here (its prompt and output), and the
+  // blocks free for them now.
+  std::int64_t draft_blocks_needed(const RequestState& r) const {
+    return kv_.blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
+  }
+  std::int64_t draft_blocks_free() const { return kv_.free(); }
+  // Whether the draft model here can ever hold the request: its whole length within the model's context and the
+  // KV cache.
+  bool draft_can_hold(const RequestState& r) const {
+    return static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens <= max_context_ &&
+           draft_blocks_needed(r) <= kv_.total();
+  }
   // Tokens each sequence emits per decode step: 1 for plain decoding; a known count > 1 (speculative decoding
   // under expected acceptance) makes a step write that many tokens' KV and a fast-forwarded run advance each
   // sequence by that many per iteration. The perf model still prices each step by its decode line at the
@@ -251,6 +270,34 @@ class Instance final : public core::EventHandler {
   bool restart_stretch_ = false;        // see wake_for_change()
   std::int32_t tokens_per_step_ = 1;
   LoadListener* load_listener_ = nullptr;
+
+  // Speculative decoding (speculation.hpp). Target side: the step in flight's drafting phase on the draft
+  // instance, booked there when the step ends (or is cut at the end of the run).
+  struct DraftPhase {
+    core::SimTime start = 0, end = 0;
+    double busy_seconds = 0, prefill_share = 0;
+    std::int64_t iterations = 0;  // drafting iterations (gamma for a full round)
+    std::int64_t drafted = 0;     // tokens drafted
+    perf::BatchShape shape;       // for the ledger: each entry's draft work as tokens (prefill chunk or drafts)
+    std::vector<Entry> entries;   // prefill_chunk: the draft tokens each request is charged for
+  };
+  const Speculation* spec_ = nullptr;
+  bool has_draft_ = false;
+  double draft_wait_s_ = 0;  // the step's wait for its drafts and their ids: before its own work
+  DraftPhase draft_;
+  // Draft side: blocks reserved for the speculative requests of its target.
+  std::int64_t draft_held_ = 0;
+  void reserve_draft(RequestState& r);
+  void release_draft(RequestState& r);
+  void book_draft(const DraftPhase& d);
+  // Target side, while a step is formed (kept out of line: the plain paths never call them): a speculative
+  // request's first prefill chunk on the draft too, and a round's verify chunk (returns its tokens).
+  [[gnu::noinline]] void add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past);
+  [[gnu::noinline]] std::int32_t add_verify_entry(std::uint32_t slot);
+  // Target side: prices the drafting phase of the step just formed (draft_.entries listed) and books nothing yet.
+  void price_draft(std::int64_t prefill_tokens);
+  // Target side: a verify chunk's result: the round's accepted tokens and the target's own.
+  void apply_verify(RequestState& r);
 };
 
 }  // namespace greenfleet::serving

@@ -9,10 +9,15 @@ namespace greenfleet::serving {
 
 enum class RequestStatus : std::uint8_t { kCompleted = 0, kUnfinished = 1, kRejected = 2 };
 
-// How a request is served (chosen per request by the mode router): whole on one instance, or split with its
-// prefill on one instance and its decode on another, the KV crossing the network between them.
-enum class RequestMode : std::uint8_t { kUnified = 0, kDisaggregated = 1 };
-inline const char* to_string(RequestMode m) { return m == RequestMode::kUnified ? "unified" : "disaggregated"; }
+// How a request is served (chosen per request by the mode router): whole on one instance; split with its
+// prefill on one instance and its decode on another, the KV crossing the network between them; or speculative,
+// the target model's instance verifying tokens that a draft model on another instance proposes (Speculation).
+enum class RequestMode : std::uint8_t { kUnified = 0, kDisaggregated = 1, kSpeculative = 2 };
+inline const char* to_string(RequestMode m) {
+  return m == RequestMode::kUnified         ? "unified"
+         : m == RequestMode::kDisaggregated ? "disaggregated"
+                                            : "speculative";
+}
 
 // A request in flight: its progress, wherever it runs. Lives in a RequestPool slot from arrival until it is
 // reported, so memory follows the number of requests in flight, not the length of the trace, and an instance can
@@ -41,7 +46,9 @@ struct alignas(64) RequestState {
   bool leave_after_prefill = false;  // its instance hands it on once its first token is out
   bool awaiting_kv = false;          // admitted by its decode instance, its KV still in transit
   std::int32_t prefill_instance = -1;
-  std::int32_t decode_instance = -1;                   // where it decodes (chosen at arrival)
+  std::int32_t decode_instance = -1;                   // where it decodes, or drafts when speculative
+  std::int32_t draft_blocks = 0;                       // speculative: blocks its draft instance holds for it
+  std::int32_t verify_rounds = 0;                      // speculative: draft-and-verify rounds done
   std::int32_t held_blocks = 0;                        // blocks its prefill instance holds until the KV has left
   core::SimTime kv_reserved = -1;                      // decode blocks reserved: the transfer starts
   core::SimTime kv_arrived = -1;                       // the transfer ended: it may decode
@@ -76,7 +83,7 @@ class RequestPool {
       r.mode = RequestMode::kUnified;
       r.leave_after_prefill = r.awaiting_kv = false;
       r.prefill_instance = r.decode_instance = -1;
-      r.held_blocks = 0;
+      r.held_blocks = r.draft_blocks = r.verify_rounds = 0;
       r.kv_reserved = r.kv_arrived = -1;
       r.predicted_ttft_s = r.predicted_tpot_s = -1;
     } else {
