@@ -818,6 +818,42 @@ def _():
             f"{(b['carbon_kg'] / a['carbon_kg'] - 1) * 100:+.1f}%")
 
 
+@producer("cpu-offline", data=True)
+def _():
+    """experiments/cpu_offline.yaml with carbon_deferral (release at the slot's start, paced) and without."""
+    import numpy as np
+    rows = ["| router | offline requests deferred | offline requests: operational gCO2e each | energy each (J) | "
+            "embodied gCO2e each | completed after the deadline |", "|---|---|---|---|---|---|"]
+    runs = (("`carbon_deferral`", ()),
+            ("`carbon_deferral`, `release: paced`", ("router.params.release=paced",)),
+            ("`least_outstanding_tokens`", ("router.name=least_outstanding_tokens",)))
+    for label, sets in runs:
+        with h5(run("cpu_offline", *sets)) as f:
+            s = f["summary"].attrs
+            r = f["requests"]
+            offline = r["class"][()] == 1
+            op = float(np.mean(r["operational_g"][()][offline].astype(np.float64)))
+            joules = float(np.mean(r["energy_j"][()][offline].astype(np.float64)))
+            emb = float(np.mean(r["embodied_g"][()][offline].astype(np.float64)))
+            late = int(s["requests_completed_offline"] - round(s["slo_attainment_offline"] *
+                                                                s["requests_completed_offline"]))
+            deferred = int(s["requests_deferred"]) if "requests_deferred" in s else 0
+            rows.append(f"| {label} | {thousands(deferred)} of {thousands(int(offline.sum()))} | {op:.4f} | "
+                        f"{joules:,.0f} | {emb:.4f} | {late} |")
+    return "\n" + "\n".join(rows) + "\n"
+
+
+@producer("cpu-offline-saving", data=True)
+def _():
+    import numpy as np
+    ops = []
+    for sets in ((), ("router.name=least_outstanding_tokens",)):
+        with h5(run("cpu_offline", *sets)) as f:
+            r = f["requests"]
+            ops.append(float(np.mean(r["operational_g"][()][r["class"][()] == 1].astype(np.float64))))
+    return f"{(1 - ops[0] / ops[1]) * 100:.0f}%"
+
+
 @producer("python-example")
 def _():
     """Runs the snippet of docs/OUTPUT.md, taken from the doc, on a fresh quick-start output."""

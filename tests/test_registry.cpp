@@ -174,9 +174,8 @@ TEST_CASE("listings: text for `greenfleet list`, markdown for the docs") {
   const std::string md = core::listing_markdown(routers);
   CHECK(md.find("| `power_of_two` | Samples two distinct") != std::string::npos);
   // A parameter declared alike by two entries is one row; declared differently, one row each.
-  CHECK(
-      md.find("| `wake_penalty_tokens` | int | `200000` | `least_outstanding_tokens`, `power_of_two` | >= 0: ") !=
-      std::string::npos);
+  CHECK(md.find("| `wake_penalty_tokens` | int | `200000` | `least_outstanding_tokens`, `power_of_two`, "
+                "`carbon_deferral` | >= 0: ") != std::string::npos);
   CHECK(md.find("| `seed_stream` | string | `router.random` | `random` |") != std::string::npos);
   CHECK(md.find("| `seed_stream` | string | `router.power_of_two` | `power_of_two` |") != std::string::npos);
   const auto power = experiment::power_policies().listing();

@@ -258,8 +258,8 @@ TEST_CASE("bad speculative configurations are load errors naming file, line and 
   fails(with("{draft: draft}", "{draft: nope}"),
         "deployments[0].modes.speculative.draft: unknown deployment 'nope'");
   fails(with("{draft: draft}", "{draft: new}"), "cannot draft for itself");
-  fails(with("count: 1, deployment: draft", "count: 2, deployment: draft"),
-        "needs a draft instance of its own: 'new' has 1 instances and 'draft' has 2");
+  fails(with("count: 1, deployment: new", "count: 2, deployment: new"),
+        "needs a draft instance of its own: 'new' has 2 instances and 'draft' has 1");
   fails(with("{draft: draft}", "{draft: draft, gamma: 0}"), "deployments[0].modes.speculative.gamma");
   fails(with("{draft: draft}", "{draft: draft, gamma: 17}"), "deployments[0].modes.speculative.gamma");
   fails(with("{draft: draft}", "{draft: draft, acceptance: 1.5}"), "deployments[0].modes.speculative.acceptance");

@@ -59,10 +59,12 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
     const InstancePlace& p = instances_[i];
     const ServerPower& sv = servers_[static_cast<std::size_t>(p.server)];
     power_[static_cast<std::size_t>(p.server)].instances.push_back(i);
-    const double share = static_cast<double>(p.devices) / sv.gpus;
+    const double share =
+        p.host_share >= 0 ? p.host_share : static_cast<double>(p.devices) / sv.gpus * sv.gpu_host_share;
+    rates_[i].cpu_busy_w = p.cpu_busy_w >= 0 ? p.cpu_busy_w : sv.cpu_w_per_busy_instance;
     rates_[i].idle_gpu_w = p.devices * sv.gpu_idle_w;
     rates_[i].idle_host_w = share * sv.host_static_w;
-    rates_[i].busy_host_w = rates_[i].idle_host_w + sv.cpu_w_per_busy_instance;
+    rates_[i].busy_host_w = rates_[i].idle_host_w + rates_[i].cpu_busy_w;
     rates_[i].gpu_emb_rate = p.devices * sv.gpu_emb_g_per_s;
     rates_[i].host_emb_rate = share * sv.host_emb_g_per_s;
   }
@@ -72,7 +74,7 @@ void CarbonLedger::book_unused(std::size_t s, core::SimTime a, core::SimTime b) 
   const ServerPower& sv = servers_[s];
   const int unused = sv.gpus - sv.gpus_in_instances;
   if (unused <= 0 && sv.gpus != 0) return;
-  const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus : 1.0;
+  const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus * sv.gpu_host_share : 1.0;
   Interval iv;
   iv.gpu_w = unused * sv.gpu_idle_w;
   iv.host_w = share * sv.host_static_w;
@@ -186,9 +188,9 @@ void CarbonLedger::book_idle(std::size_t i, core::SimTime a, core::SimTime b) {
   idle_lines_ += book(static_cast<std::size_t>(instances_[i].server), a, b, iv, kIdle);
 }
 
-void CarbonLedger::add_server_dynamic(std::size_t s, double seconds, double dynamic_j, double ci,
+void CarbonLedger::add_server_dynamic(std::size_t s, double cpu_w, double seconds, double dynamic_j, double ci,
                                       double dynamic_ci) {
-  const double k = g_per_w_s_[s], cpu_w = servers_[s].cpu_w_per_busy_instance;
+  const double k = g_per_w_s_[s];
   gpu_dynamic_j_[s] += dynamic_j;
   gpu_dynamic_op_[s] += dynamic_ci * k;
   cpu_dynamic_j_[s] += cpu_w * seconds;
@@ -212,7 +214,7 @@ void CarbonLedger::flush_slot_sums(std::size_t i) {
     x.emb_host = q.host_emb_rate * u.seconds[part];
     phases_[part == 0 ? kDecode : kPrefill] += x;
     total += x;
-    add_server_dynamic(s, u.seconds[part], u.dynamic_j[part], u.ci[part], u.dynamic_ci[part]);
+    add_server_dynamic(s, q.cpu_busy_w, u.seconds[part], u.dynamic_j[part], u.ci[part], u.dynamic_ci[part]);
   }
   const std::size_t cell = u.slot * servers_.size() + s;
   slot_accum_[cell] += total;
@@ -281,7 +283,7 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
     iv.gpu_emb_rate = q.gpu_emb_rate;
     iv.host_emb_rate = q.host_emb_rate;
     iv.busy_gpu_s = p.devices * step.busy_seconds;
-    add_server_dynamic(s, seconds, gpu_dynamic_j, ci_integral, dynamic_ci);
+    add_server_dynamic(s, q.cpu_busy_w, seconds, gpu_dynamic_j, ci_integral, dynamic_ci);
     book(s, step.start, step.end, iv, kDecode, step.prefill_share, ci_integral);
   }
 

@@ -64,8 +64,11 @@ struct ServerPower {
   }
   std::vector<double> decode_w_table;
   double host_static_w = 0;            // chassis, NIC, DRAM, SSD and idle CPU sockets while on
-  double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping instance
-  double gpu_emb_g_per_s = 0;          // per GPU (0 when sunk)
+  double cpu_w_per_busy_instance = 0;  // CPU cores kept busy by one stepping GPU instance
+  // The share of the host (its static power and embodied carbon) that the GPU instances and unused GPUs split
+  // by GPU count; the rest is the CPU instances' (InstancePlace::host_share). 1 without CPU instances.
+  double gpu_host_share = 1;
+  double gpu_emb_g_per_s = 0;  // per GPU (0 when sunk)
   double host_emb_g_per_s = 0;
 };
 
@@ -80,7 +83,11 @@ struct NetworkSitePower {
 
 struct InstancePlace {
   std::int32_t server = 0;
-  std::int32_t devices = 1;
+  std::int32_t devices = 1;  // GPUs (0: a CPU instance)
+  // Its share of the host's static power and embodied carbon; negative: devices / GPUs x gpu_host_share.
+  double host_share = -1;
+  // Power above the host's static power while it steps; negative: the server's cpu_w_per_busy_instance.
+  double cpu_busy_w = -1;
 };
 
 // The carbon ledger: an observer that prices every step and every idle gap, attributes each step's energy,
@@ -183,6 +190,7 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
     double idle_gpu_w = 0;     // its devices at idle
     double idle_host_w = 0;    // its share of the host's static power
     double busy_host_w = 0;    // that plus the CPU it keeps busy while stepping
+    double cpu_busy_w = 0;     // the CPU it keeps busy while stepping
     double gpu_emb_rate = 0;   // g/s
     double host_emb_rate = 0;  // g/s
   };
@@ -203,9 +211,11 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   std::vector<SlotSums> slot_sums_;
   std::vector<double> g_per_w_s_;  // per server: PUE / (J per kWh), g of CO2e per W x (g/kWh) x s
   void flush_slot_sums(std::size_t instance);
-  // Adds a stepping instance's GPU energy above idle and busy-CPU energy (and their carbon) to the server's
-  // totals; `ci` is the integral of CI over the time, `dynamic_ci` the GPU energy above idle times mean CI.
-  void add_server_dynamic(std::size_t server, double seconds, double dynamic_j, double ci, double dynamic_ci);
+  // Adds a stepping instance's GPU energy above idle and busy-CPU energy (`cpu_w` over `seconds`), and their
+  // carbon, to the server's totals; `ci` is the integral of CI over the time, `dynamic_ci` the GPU energy above
+  // idle times mean CI.
+  void add_server_dynamic(std::size_t server, double cpu_w, double seconds, double dynamic_j, double ci,
+                          double dynamic_ci);
   // Per pool slot: the request's attributed carbon, and the per-instance decode accrual (decode_accrued_) when it
   // began decoding, settled into its carbon when it stops.
   struct RequestBooks {

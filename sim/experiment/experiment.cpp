@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "sim/catalog/catalog.hpp"
+#include "sim/catalog/coefficient_files.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/components.hpp"
@@ -281,6 +282,68 @@ std::string default_data_dir(const std::string& project_root) {
 }
 
 namespace {
+// `fleet[].cpu_instances` (docs/EXPERIMENTS.md, "fleet[].cpu_instances"): CPU inference instances on the host
+// cores of each server of `entry`, checked against the host (cores, DRAM) and the CPU coefficients on file.
+CpuInstancesConfig read_cpu_instances(config::ConfigNode& n, const FleetEntry& entry,
+                                      const std::vector<DeploymentConfig>& deployments,
+                                      const std::set<std::string>& deployment_names,
+                                      const catalog::Catalog& catalog) {
+  CpuInstancesConfig c;
+  const auto& sku = catalog.server(entry.sku);
+  const auto& cpu = catalog.cpu(sku.cpu);
+  c.host_cores = sku.cpu_sockets * cpu.cores;
+  c.count = static_cast<std::int32_t>(n.get_int("count", 1, 0, 4096));
+  c.cores_each = static_cast<std::int32_t>(n.get_int("cores_each", 32, 1, 100000));
+  c.reserved_cores = static_cast<std::int32_t>(n.get_int("reserved_cores", 16, 0, 100000));
+  const std::int64_t cores = static_cast<std::int64_t>(c.count) * c.cores_each + c.reserved_cores;
+  if (cores > c.host_cores)
+    n.fail(
+        "cores_each",
+        fmt::format("{} instances x {} cores + {} reserved_cores = {} cores, more than server '{}' has ({} x {} "
+                    "= {} cores of {})",
+                    c.count, c.cores_each, c.reserved_cores, cores, entry.sku, sku.cpu_sockets, cpu.cores,
+                    c.host_cores, cpu.id));
+  c.deployment = check_deployment(n, "deployment", entry.deployment, deployment_names);
+  const DeploymentConfig& dep =
+      *std::find_if(deployments.begin(), deployments.end(), [&](const auto& d) { return d.name == c.deployment; });
+  // Request modes hand KV between GPU instances over the server's devices; CPU instances have none.
+  if (!dep.disaggregated_decode.empty())
+    n.fail("deployment", fmt::format("deployment '{}' lets its requests split (modes.disaggregated), which CPU "
+                                     "instances cannot serve; give them a deployment without modes",
+                                     dep.name));
+  for (const auto& d : deployments)
+    if (d.disaggregated_decode == dep.name)
+      n.fail("deployment", fmt::format("deployment '{}' is the decode pool of deployment '{}' "
+                                       "(modes.disaggregated.decode), which CPU instances cannot serve",
+                                       dep.name, d.name));
+  const std::string file = catalog::cpu_coefficients_path(catalog.root(), cpu.id, dep.model);
+  if (!std::filesystem::exists(file))
+    n.fail("deployment", fmt::format("deployment '{}' serves model '{}', and models/calibration/cpu/ has no CPU "
+                                     "model for it on {} (server '{}'): CPU instances need {} (docs/CPU_MODEL.md)",
+                                     dep.name, dep.model, cpu.id, entry.sku,
+                                     std::filesystem::relative(file, catalog.root()).string()));
+  c.coefficients = catalog::load_cpu_coefficients(file);
+  c.amx_speedup = n.get_double("amx_speedup", 3.67, 1.0, 100.0);
+  c.weight_bits = n.get_double("weight_bits", 4.85, 1.0, 32.0);
+  c.dram_gb_each = n.get_double("dram_gb_each", 64.0, 0.001, 1e7);
+  c.interference_slowdown = n.get_double("interference_slowdown", 0.03, 0.0, 10.0);
+  const double dram = c.count * c.dram_gb_each;
+  if (dram > sku.dram_gb)
+    n.fail("dram_gb_each",
+           fmt::format("{} instances x {:g} GB = {:g} GB, more DRAM than server '{}' has ({:g} GB)", c.count,
+                       c.dram_gb_each, dram, entry.sku, sku.dram_gb));
+  const auto& model = catalog.model(dep.model);
+  const double weights = model.parameters() * c.weight_bits / 8;
+  const double block = model.kv_bytes_per_token() * dep.scheduler.kv_block_size;
+  c.kv_bytes = c.dram_gb_each * 1e9 - weights;
+  if (c.kv_bytes < block)
+    n.fail("dram_gb_each",
+           fmt::format("model '{}' ({:.1f} GB of weights at {:g} bits per weight) does not fit in {:g} GB of host "
+                       "DRAM with room for one KV block; raise dram_gb_each",
+                       dep.model, weights / 1e9, c.weight_bits, c.dram_gb_each));
+  return c;
+}
+
 // Modes are checked once the fleet is known: a split request's decode pool must exist, serve the same model (its
 // KV is moved, not recomputed), and have instances; a speculative request's draft pool must exist and give each
 // instance of its deployment a draft instance of its own; and every pair of pools must be joined by the network.
@@ -329,10 +392,10 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
             "{}: a deployment cannot draft for itself ('{}'); name a deployment of the draft model on other GPUs",
             dep.speculative_where, dep.name));
       const std::int64_t targets = instances_of(dep), drafts = instances_of(*draft);
-      if (targets != drafts)
+      if (drafts < targets)
         throw core::InputError(fmt::format(
             "{}: each instance of '{}' needs a draft instance of its own: '{}' has {} instances and '{}' has {}; "
-            "give the draft pool as many",
+            "give the draft pool at least as many",
             dep.speculative_where, dep.name, dep.name, targets, draft->name, drafts));
       for (const auto& other : x.deployments)
         if (&other != &dep &&
@@ -676,6 +739,11 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       f.fail("sku", fmt::format("deployment '{}' asks for the calibrated model with fallback: error, and "
                                 "models/calibration/ has none for {} / {} / TP {} (see `greenfleet validate`)",
                                 dep.name, gpu.id, dep.model, dep.tensor_parallel));
+    if (f.has("cpu_instances")) {
+      config::ConfigNode cn = f.child("cpu_instances");
+      e.cpu = read_cpu_instances(cn, e, x.deployments, deployment_names, catalog);
+      cn.finish();
+    }
     f.finish();
     x.fleet.push_back(e);
   }
@@ -685,7 +753,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                     [&](const auto& d) { return d.name == e.deployment; });
     if (e.powered || e.power.off_when_idle)
-      instances += static_cast<std::int64_t>(e.count) * (catalog.server(e.sku).gpu_count / dep.tensor_parallel);
+      instances += static_cast<std::int64_t>(e.count) *
+                   (catalog.server(e.sku).gpu_count / dep.tensor_parallel + e.cpu.count);
   }
   if (instances > 60000)
     root.fail("fleet",

@@ -12,6 +12,7 @@
 #include "sim/perf/roofline.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
+#include "sim/spec/cpu_coefficients.hpp"
 #include "sim/workload/azure_csv.hpp"
 #include "sim/workload/synthetic.hpp"
 #include "sim/workload/transforms.hpp"
@@ -90,6 +91,23 @@ struct CarbonConfig {
   double psu_efficiency = 1, vr_overhead = 1;
 };
 
+// `fleet[].cpu_instances`: CPU inference instances on each server's host cores (EcoServe's Reuse,
+// docs/CPU_MODEL.md), priced by the CPU model fitted for the host CPU and the deployment's model.
+struct CpuInstancesConfig {
+  std::int32_t count = 0;            // per server; 0: none
+  std::int32_t cores_each = 32;      // host cores given to one instance (one thread per core)
+  std::int32_t reserved_cores = 16;  // cores kept for the GPU serving stack (never given to CPU instances)
+  std::string deployment;     // the deployment they serve (its scheduler; its model must have CPU coefficients)
+  double amx_speedup = 3.67;  // perf::kEcoServeAmxSpeedup; 1: the measured llama.cpp baseline
+  double dram_gb_each = 64;   // host DRAM one instance holds: weights at `weight_bits`, the rest KV cache
+  double weight_bits = 4.85;  // bits per weight of the quantised model (llama.cpp Q4_K_M)
+  // Slowdown of the server's GPU instances' steps from sharing the host with CPU inference (EcoServe: <=3%).
+  double interference_slowdown = 0.03;
+  spec::CpuCoefficients coefficients;  // read at load
+  std::int32_t host_cores = 0;         // the host's cores (sockets x cores per socket)
+  double kv_bytes = 0;                 // KV cache of one instance (bytes)
+};
+
 struct FleetEntry {
   std::string site;
   std::string sku;
@@ -107,6 +125,7 @@ struct FleetEntry {
   // The span the GPUs' embodied carbon is spread over (meaningless when sunk).
   core::SimTime gpu_amortisation() const { return residual_life > 0 ? residual_life : gpu_lifetime; }
   double gpu_power_scale = 1;  // multiplies its GPUs' power (idle, prefill, decode): sensitivity studies
+  CpuInstancesConfig cpu;      // `cpu_instances` (count 0: none)
 };
 
 struct DeploymentConfig {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sim/core/rng.hpp"
+#include "sim/routing/carbon_deferral.hpp"
 #include "sim/routing/load_index.hpp"
 #include "sim/routing/router.hpp"
 
@@ -201,6 +202,50 @@ RouterRegistry make_registry() {
           return std::make_unique<PowerOfTwo>(core::Rng::stream(seed, p.get_string("seed_stream")).next_u64(),
                                               p.get_int("wake_penalty_tokens"));
         });
+  r.add(
+      "carbon_deferral",
+      "Offline requests wait for the slot of lowest grid carbon intensity (the run's own CI series: a perfect "
+      "forecast) in which they can still finish by their deadline, each slot filled up to `fill` of the pool's "
+      "estimated capacity; online requests and offline ones near their deadline join at once. Joins through "
+      "`then`.",
+      {core::choice_param("then",
+                          {"round_robin", "least_outstanding_tokens", "least_kv_usage", "random", "power_of_two"},
+                          std::string("least_outstanding_tokens"),
+                          "the router that picks the instance when a request joins (with its default "
+                          "parameters, and wake_penalty_tokens)"),
+       core::duration_param("slot", core::kHour, 60 * core::kSecond,
+                            "forecast resolution; slots are compared by their mean carbon intensity. "
+                            "1 h, the resolution of the shipped CI series, is our default"),
+       core::duration_param("deadline_margin", core::kHour, 0,
+                            "time kept free before a request's deadline beyond its service estimate (its "
+                            "prefill alone plus its decode in a full batch); our default"),
+       core::number_param("fill", 0.8, 0.01, 1.0,
+                          "share of a slot's estimated capacity (instances x slot length, in units of the "
+                          "requests' own estimates) that deferred work may book; our default"),
+       core::duration_param("max_defer", 24 * core::kHour, 0,
+                            "deadline of offline requests that have none: EcoServe's 24 h for offline work "
+                            "(arXiv 2502.05043)"),
+       core::choice_param("release", {"start", "paced"}, std::string("start"),
+                          "when requests deferred to a slot are released: all at its start (they queue and run in "
+                          "full batches at the slot's carbon intensity), or `paced`, one after the other at the "
+                          "pace of the capacity they booked (smaller batches, more energy per request); our "
+                          "default"),
+       wake},
+      [](const core::ParamValues& p, std::uint64_t seed) -> std::unique_ptr<Router> {
+        const std::string then = p.get_string("then");
+        const auto& info = routers().info(then);
+        core::ParamValues inner = core::default_values(info.params);
+        for (const auto& spec : info.params)
+          if (spec.name == "wake_penalty_tokens")
+            inner.set(spec.name, spec.type, p.get_int("wake_penalty_tokens"));
+        DeferralSettings s;
+        s.slot = p.get_duration("slot");
+        s.deadline_margin = p.get_duration("deadline_margin");
+        s.fill = p.get_number("fill");
+        s.max_defer = p.get_duration("max_defer");
+        s.paced = p.get_string("release") == "paced";
+        return std::make_unique<CarbonDeferral>(routers().create(then, inner, seed), s);
+      });
   return r;
 }
 

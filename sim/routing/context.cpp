@@ -16,6 +16,10 @@ double RoutingContext::carbon_intensity(const serving::Instance& instance) const
   return s.ci ? s.ci->at(now()) : 0.0;
 }
 
+const energy::CarbonSignal* RoutingContext::carbon_signal(const serving::Instance& instance) const {
+  return server(instance).ci;
+}
+
 double RoutingContext::pue(const serving::Instance& instance) const { return server(instance).pue; }
 
 Estimate RoutingContext::price(const serving::Instance& instance, double seconds, double gpu_w) const {

@@ -33,6 +33,9 @@ class RoutingContext {
   // Grid carbon intensity (gCO2e/kWh) and PUE at the site of `instance` now.
   double carbon_intensity(const serving::Instance& instance) const;
   double pue(const serving::Instance& instance) const;
+  // The grid carbon intensity series of the site of `instance` over the whole run (nullptr without one): what a
+  // router with a perfect forecast reads ahead.
+  const energy::CarbonSignal* carbon_signal(const serving::Instance& instance) const;
 
   // A prefill of `prompt_tokens` alone on `instance` (the prompt's whole KV computed in one step).
   Estimate prefill(const serving::Instance& instance, std::int32_t prompt_tokens) const;

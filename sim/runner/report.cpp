@@ -92,6 +92,8 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   std::uint64_t preemptions = 0;
   for (const auto& in : sim.instances()) preemptions += in->stats().preemptions;
   s.add("preemptions", static_cast<double>(preemptions), "preemptions");
+  if (sim.deferrals() > 0)
+    s.add("requests_deferred", static_cast<double>(sim.deferrals()), "deferrals by the router (carbon_deferral)");
   s.add("simulated_seconds", span, "simulated time (s)");
   s.add("throughput_rps", span > 0 ? done / span : na, "throughput (req/s)");
   s.add("goodput_rps", span > 0 ? static_cast<double>(m.slo_met()) / span : na, "goodput, SLO met (req/s)");
@@ -102,10 +104,14 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
   const double n_inst = static_cast<double>(sim.instances().size());
   s.add("instance_utilisation", span > 0 && n_inst > 0 ? busy / (span * n_inst) : na, "mean instance busy share");
   s.add("instances", n_inst, "instances");
-  double calibrated = 0;
-  for (const auto& in : sim.instances()) calibrated += in->perf_model().kind() == "calibrated" ? 1 : 0;
+  double calibrated = 0, cpu = 0;
+  for (const auto& in : sim.instances()) {
+    calibrated += in->perf_model().kind() == "calibrated" ? 1 : 0;
+    cpu += in->perf_model().kind() == "cpu" ? 1 : 0;
+  }
   s.add("instances_calibrated", calibrated, "instances priced by the calibrated model");
-  s.add("instances_roofline", n_inst - calibrated, "instances priced by the roofline model");
+  s.add("instances_roofline", n_inst - calibrated - cpu, "instances priced by the roofline model");
+  if (cpu > 0) s.add("instances_cpu", cpu, "CPU instances (fleet[].cpu_instances, the CPU model)");
   const auto& ledger = sim.ledger();
   const energy::Accum total = ledger.fleet_total();
   double facility_j = 0;

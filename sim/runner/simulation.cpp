@@ -7,11 +7,14 @@
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/perf/cpu_model.hpp"
+#include "sim/perf/scaled.hpp"
 #include "sim/runner/kv_handoff.hpp"
 #include "sim/runner/network_setup.hpp"
 #include "sim/workload/transforms.hpp"
@@ -50,6 +53,40 @@ metrics::SloTable slo_table(const experiment::Experiment& x) {
   return t;
 }
 
+// What the CPU instances of one fleet entry share (docs/CPU_MODEL.md, "CPU instances"); no model without them.
+struct CpuInstances {
+  std::unique_ptr<perf::CpuInferenceModel> model;  // the simulation keeps it
+  serving::SchedulerConfig scheduler;
+  std::int64_t kv_blocks = 0;
+  std::int32_t max_context = 0;
+  double host_share = 0;      // one instance's share of the host: its cores over the host's
+  double gpu_host_share = 1;  // what is left to the GPU side
+  double busy_w = 0;          // power above the host's static power while it steps (before delivery losses)
+};
+
+CpuInstances cpu_instances(const experiment::Experiment& x, const experiment::FleetEntry& entry,
+                           const catalog::Catalog& catalog) {
+  CpuInstances c;
+  const experiment::CpuInstancesConfig& cfg = entry.cpu;
+  if (cfg.count == 0) return c;
+  const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                  [&](const auto& d) { return d.name == cfg.deployment; });
+  const auto& model = catalog.model(dep.model);
+  const int threads = cfg.cores_each;  // one thread per core
+  c.model = std::make_unique<perf::CpuInferenceModel>(cfg.coefficients, threads, cfg.amx_speedup);
+  c.model->prepare_decode_costs(dep.scheduler.max_num_seqs);
+  c.scheduler = dep.scheduler;
+  c.scheduler.kv_bytes_per_token = model.kv_bytes_per_token();
+  c.kv_blocks = static_cast<std::int64_t>(cfg.kv_bytes / model.kv_bytes_per_token()) / dep.scheduler.kv_block_size;
+  c.max_context = model.max_context;
+  c.host_share = static_cast<double>(cfg.cores_each) / cfg.host_cores;
+  c.gpu_host_share = 1 - cfg.count * c.host_share;
+  // The measured host power's increment per thread (docs/CPU_MODEL.md, "Power"): the line's intercept is the
+  // host without inference, which the host's static power already counts.
+  c.busy_w = cfg.coefficients.power_per_thread_w * threads;
+  return c;
+}
+
 }  // namespace
 
 namespace {
@@ -77,7 +114,14 @@ void check_memory(const experiment::Experiment& x, const catalog::Catalog& catal
     if (dep == x.deployments.end()) continue;
     const auto& sku = catalog.server(entry.sku);
     const double instances = static_cast<double>(entry.count) * (sku.gpu_count / dep->tensor_parallel);
-    const double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
+    double bytes = instances * (dep->scheduler.max_num_seqs + 1) * kBytesPerSequenceSlot;
+    if (entry.cpu.count > 0) {  // CPU instances, with their own deployment's max_num_seqs
+      const auto cpu_dep = std::find_if(x.deployments.begin(), x.deployments.end(),
+                                        [&](const auto& d) { return d.name == entry.cpu.deployment; });
+      if (cpu_dep != x.deployments.end())
+        bytes += static_cast<double>(entry.count) * entry.cpu.count * (cpu_dep->scheduler.max_num_seqs + 1) *
+                 kBytesPerSequenceSlot;
+    }
     instance_bytes += bytes;
     if (bytes > largest_bytes) largest_bytes = bytes, largest = dep->max_num_seqs_where;
   }
@@ -129,7 +173,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     std::vector<serving::Instance*> instances;
   };
   std::vector<Managed> managed;
-  std::map<std::pair<std::string, std::string>, const perf::PerfModel*> models;  // (deployment, gpu)
+  // (deployment, gpu, step-time scale: 1 + the host's CPU interference where CPU instances share it)
+  std::map<std::tuple<std::string, std::string, double>, const perf::PerfModel*> models;
 
   for (const auto& entry : x.fleet) {
     const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
@@ -137,11 +182,13 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const auto& sku = catalog.server(entry.sku);
     const auto& gpu = catalog.gpu(sku.gpu);
     const auto& model = catalog.model(dep.model);
-    const perf::PerfModel*& pm = models[{dep.name, gpu.id}];
+    const double interference = entry.cpu.count > 0 ? 1 + entry.cpu.interference_slowdown : 1.0;
+    const perf::PerfModel*& pm = models[{dep.name, gpu.id, interference}];
     if (!pm) {
       const experiment::PerfContext context{catalog, gpu, model, dep.model, dep.tensor_parallel};
-      perf_models_.push_back(
-          experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context));
+      perf_models_.push_back(perf::scaled(
+          experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context),
+          interference));
       perf_models_.back()->prepare_decode_costs(dep.scheduler.max_num_seqs);
       pm = perf_models_.back().get();
     }
@@ -155,6 +202,9 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                                                         : energy::ecoserve_gpu_card(gpu, catalog).total;
     const double host_kg = energy::ecoserve_host(sku, catalog).total;
     const auto route = route_of.find(entry.deployment);
+    CpuInstances cpu_side = cpu_instances(x, entry, catalog);
+    const perf::PerfModel* cpu_pm = cpu_side.model.get();
+    if (cpu_side.model) perf_models_.push_back(std::move(cpu_side.model));
     for (std::int32_t c = 0; c < entry.count; ++c) {
       ServerInfo s{static_cast<std::int32_t>(servers_.size()),
                    site_index.at(entry.site),
@@ -198,6 +248,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       sp.gpu_emb_g_per_s =
           entry.gpu_embodied_sunk ? 0.0 : card_kg * 1000 / core::to_seconds(entry.gpu_amortisation());
       sp.host_emb_g_per_s = host_kg * 1000 / core::to_seconds(entry.host_lifetime);
+      if (has_instances && cpu_pm) sp.gpu_host_share = cpu_side.gpu_host_share;
       powers.push_back(sp);
       if (!has_instances) continue;  // off for the whole run: no instances
       if (entry.power.managed())
@@ -210,6 +261,19 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                                                                  &engine_, &pool_, &observers_));
         if (route != route_of.end()) routes_[route->second].instances.push_back(instances_.back().get());
         deployment_of.push_back(entry.deployment);
+        if (entry.power.managed()) managed.back().instances.push_back(instances_.back().get());
+      }
+      // CPU instances on the host's cores (EcoServe's Reuse): no GPU, a share of the host by cores, and the
+      // power of the cores they keep busy while stepping.
+      for (int k = 0; k < entry.cpu.count; ++k) {
+        places.push_back(energy::InstancePlace{s.id, 0, cpu_side.host_share, delivery * cpu_side.busy_w});
+        serving::Placement p{s.id, s.site, sku.gpu_count, 0};
+        instances_.push_back(std::make_unique<serving::Instance>(
+            static_cast<std::int32_t>(instances_.size()), p, cpu_side.scheduler, cpu_side.kv_blocks,
+            cpu_side.max_context, cpu_pm, &engine_, &pool_, &observers_));
+        if (const auto r = route_of.find(entry.cpu.deployment); r != route_of.end())
+          routes_[r->second].instances.push_back(instances_.back().get());
+        deployment_of.push_back(entry.cpu.deployment);
         if (entry.power.managed()) managed.back().instances.push_back(instances_.back().get());
       }
     }
@@ -272,7 +336,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     for (const auto& in : instances_) in->set_handoff_sink(handoff_.get());
   }
   // Speculative deployments: each instance drafts on the instance of the same rank in its draft pool (the load
-  // checked that the two pools are the same size), over their network path.
+  // checked that the draft pool has at least as many; the rest idle), over their network path.
   for (const auto& dep : x.deployments) {
     if (dep.speculative_draft.empty()) continue;
     std::vector<serving::Instance*> targets, drafts;
@@ -281,7 +345,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       if (d == dep.name) targets.push_back(in.get());
       if (d == dep.speculative_draft) drafts.push_back(in.get());
     }
-    if (targets.size() != drafts.size() || !network_) throw std::logic_error("speculative pools unpaired");
+    if (targets.size() > drafts.size() || !network_) throw std::logic_error("speculative pools unpaired");
     const std::uint64_t seed = core::Rng::stream(x.seed, "speculation." + dep.name).next_u64();
     for (std::size_t k = 0; k < targets.size(); ++k) {
       auto sp = std::make_unique<serving::Speculation>();
