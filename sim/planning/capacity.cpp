@@ -24,7 +24,9 @@ namespace {
 // TTFT and TPOT of the requests after the warm-up, and whether every request completed.
 class LatencyProbe final : public serving::ServingObserver {
  public:
-  LatencyProbe(std::uint64_t warmup, std::size_t expected) : warmup_(warmup) {
+  // `split_only`: TPOT only of requests that were split (decoded on the decode instance under test).
+  LatencyProbe(std::uint64_t warmup, std::size_t expected, bool split_only = false)
+      : warmup_(warmup), split_only_(split_only) {
     ttft_.reserve(expected);
     tpot_.reserve(expected);
     done_.reserve(expected);
@@ -46,7 +48,13 @@ class LatencyProbe final : public serving::ServingObserver {
     if (r.spec.id < warmup_) return;
     const auto t = metrics::timings_of(r, {});
     ttft_.push_back(core::to_seconds(t.ttft));
-    tpot_.push_back(t.tpot_s);
+    if (!split_only_ || r.mode == serving::RequestMode::kDisaggregated) {
+      tpot_.push_back(t.tpot_s);
+      // The wait for a decode slot: from the first token (on the prefill instance) to the decode instance's
+      // reservation of its KV blocks.
+      if (r.kv_reserved >= 0 && r.first_token >= 0)
+        admission_.push_back(core::to_seconds(r.kv_reserved - r.first_token));
+    }
   }
   std::uint64_t lost() const { return lost_; }
   std::uint64_t rejected() const { return rejected_; }
@@ -69,11 +77,14 @@ class LatencyProbe final : public serving::ServingObserver {
     return t[b] > t[a] ? static_cast<double>(b - a) / (t[b] - t[a]) : 0.0;
   }
   double tpot_p90() const { return p90(tpot_); }
+  bool has_tpot() const { return !tpot_.empty(); }
+  double admission_p90() const { return p90(admission_); }
 
  private:
   std::uint64_t warmup_;
+  bool split_only_ = false;
   std::uint64_t lost_ = 0, completed_ = 0, rejected_ = 0;
-  std::vector<double> ttft_, tpot_, done_;
+  std::vector<double> ttft_, tpot_, done_, admission_;
 };
 
 struct Run {
@@ -82,26 +93,42 @@ struct Run {
   double throughput = 0;  // completed requests/s per instance over the run
 };
 
-// The inputs of one (class, type, TP) row, shared by every simulation of its search.
+// The inputs of one (class, type, TP, role) row, shared by every simulation of its search.
 struct RowSetup {
-  std::vector<std::string> overrides;  // all but seed, rate and requests
+  std::vector<std::string> overrides;  // all but seed, rate, requests (and the prefill pool's size)
   int instances = 1;                   // per server
   const WorkloadClass* cls = nullptr;
   std::string sku;
+  Role role = Role::kUnified;
+  // Decode rows: the prefill pool (fleet[1]) is sized per simulation to `headroom` x the stream's rate over
+  // the prefill capacity of one of its servers.
+  double pool_rate_per_server = 0;
+  double headroom = 2;
+  // Requests per instance and per-instance warm-up: capacity.requests_per_instance and warmup_per_instance, for
+  // decode rows at least 4 and 1 x max_num_seqs, so that the run outlasts the decode of a full batch.
+  std::int64_t requests_per_instance = 400, warmup_per_instance = 50;
 };
+
+// Servers in the prefill pool of a decode row's simulation at `total_rate` requests/s.
+int pool_servers(const RowSetup& row, double total_rate) {
+  return std::max(1, static_cast<int>(std::ceil(row.headroom * total_rate / row.pool_rate_per_server - 1e-9)));
+}
 
 Run simulate(const PlanConfig& pc, const catalog::Catalog& catalog, const std::string& data_dir,
              const RowSetup& row, std::uint64_t seed, double rate_per_instance) {
   experiment::LoadOptions lo;
   lo.overrides = row.overrides;
-  const auto requests = static_cast<std::uint64_t>(pc.capacity.requests_per_instance) * row.instances;
+  const auto requests = static_cast<std::uint64_t>(row.requests_per_instance) * row.instances;
   lo.overrides.push_back(fmt::format("seed={}", seed));
   lo.overrides.push_back(fmt::format("workload.synthetic.rate={:.17g}", rate_per_instance * row.instances));
   lo.overrides.push_back(fmt::format("workload.synthetic.requests={}", requests));
+  if (row.role == Role::kDecode)
+    lo.overrides.push_back(fmt::format("fleet.1.count={}", pool_servers(row, rate_per_instance * row.instances)));
   lo.data_dir = data_dir;
   const experiment::Experiment x = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
   runner::Simulation sim(x, catalog);
-  LatencyProbe probe(static_cast<std::uint64_t>(pc.capacity.warmup_per_instance) * row.instances, requests);
+  LatencyProbe probe(static_cast<std::uint64_t>(row.warmup_per_instance) * row.instances, requests,
+                     row.role == Role::kDecode);
   sim.add_observer(&probe);
   sim.run();
   Run r;
@@ -109,12 +136,19 @@ Run simulate(const PlanConfig& pc, const catalog::Catalog& catalog, const std::s
   const auto& sku = catalog.server(row.sku);
   const double idle_j = sku.gpu_count * catalog.gpu(sku.gpu).power.idle_w * seconds;
   if (seconds > 0) {
-    r.active_w = std::max(0.0, (sim.ledger().fleet_total().energy_gpu - idle_j) / seconds / row.instances);
+    // The server under test is the fleet's first (a decode row's prefill pool follows it).
+    r.active_w = std::max(0.0, (sim.ledger().server_total(0).energy_gpu - idle_j) / seconds / row.instances);
     r.throughput = probe.steady_throughput() / row.instances;
   }
+  // A unified instance meets both targets; a prefill instance (requests leave after their first token) the TTFT
+  // target; a decode instance (requests arrive with their KV) the TPOT target, and its p90 wait for a decode slot
+  // is within the TPOT target too (ours: a TPOT averaged over hundreds of tokens hides a growing queue of
+  // requests waiting to start decoding, in a run of a few hundred requests per instance).
   r.meets = probe.lost() == 0 && probe.completed() + probe.rejected() == requests &&
-            probe.ttft_p90() <= core::to_seconds(row.cls->ttft) &&
-            probe.tpot_p90() <= core::to_seconds(row.cls->tpot);
+            (row.role == Role::kDecode || probe.ttft_p90() <= core::to_seconds(row.cls->ttft)) &&
+            (row.role == Role::kPrefill || probe.tpot_p90() <= core::to_seconds(row.cls->tpot)) &&
+            (row.role != Role::kDecode ||
+             (probe.has_tpot() && probe.admission_p90() <= core::to_seconds(row.cls->tpot)));
   return r;
 }
 
@@ -131,6 +165,57 @@ Run simulate_all(const PlanConfig& pc, const catalog::Catalog& catalog, const st
     if (!all.meets) break;
   }
   return all;
+}
+
+// The highest rate per instance meeting the row's targets for every seed: from 1 request/s it doubles (or halves,
+// at most six times) to bracket the boundary, then bisects. The result's `throughput` is that rate (0: none),
+// its power the mean at that rate.
+Run search_rate(const PlanConfig& pc, const catalog::Catalog& catalog, const std::string& data_dir,
+                const RowSetup& setup, int& n) {
+  double lo_rate = 0, hi_rate = 0, watts = 0;
+  double r = std::min(1.0, pc.capacity.max_rate);
+  Run at = simulate_all(pc, catalog, data_dir, setup, r, n);
+  if (at.meets) {
+    lo_rate = r;
+    watts = at.active_w;
+    while (lo_rate < pc.capacity.max_rate) {
+      r = std::min(2 * lo_rate, pc.capacity.max_rate);
+      at = simulate_all(pc, catalog, data_dir, setup, r, n);
+      if (!at.meets) {
+        hi_rate = r;
+        break;
+      }
+      lo_rate = r;
+      watts = at.active_w;
+    }
+  } else {
+    hi_rate = r;
+    for (int i = 0; i < 6 && lo_rate == 0; ++i) {
+      r = hi_rate / 2;
+      at = simulate_all(pc, catalog, data_dir, setup, r, n);
+      if (at.meets) {
+        lo_rate = r;
+        watts = at.active_w;
+      } else {
+        hi_rate = r;
+      }
+    }
+  }
+  for (int i = 0; lo_rate > 0 && hi_rate > 0 && i < pc.capacity.bisection_steps; ++i) {
+    r = (lo_rate + hi_rate) / 2;
+    at = simulate_all(pc, catalog, data_dir, setup, r, n);
+    if (at.meets) {
+      lo_rate = r;
+      watts = at.active_w;
+    } else {
+      hi_rate = r;
+    }
+  }
+  Run best;
+  best.meets = lo_rate > 0;
+  best.throughput = lo_rate;
+  best.active_w = watts;
+  return best;
 }
 
 // The catalog's and models' files, hashed once: a capacity depends on every coefficient.
@@ -173,13 +258,12 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
                                         const std::function<void(const std::string&)>& progress) {
   const Problem& p = pc.problem;
   std::vector<CapacityRow> rows;
-  std::map<std::tuple<std::string, std::string, int>, const GivenCapacity*> given;
+  std::map<std::tuple<std::string, std::string, int, Role>, const GivenCapacity*> given;
   for (const auto& g : pc.capacity.given) {
-    if (!given.emplace(std::make_tuple(g.class_name, g.sku, g.tensor_parallel), &g).second)
+    if (!given.emplace(std::make_tuple(g.class_name, g.sku, g.tensor_parallel, g.role), &g).second)
       throw core::InputError(
-          fmt::format("{}: capacity entry for class '{}' on '{}' at tensor_parallel {} is given "
-                      "twice",
-                      g.where, g.class_name, g.sku, g.tensor_parallel));
+          fmt::format("{}: capacity entry for class '{}' on '{}' at tensor_parallel {} ({}) is given twice",
+                      g.where, g.class_name, g.sku, g.tensor_parallel, to_string(g.role)));
   }
   std::optional<experiment::Experiment> base;
   std::string catalog_hash;
@@ -197,152 +281,187 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
     catalog_hash = catalog_digest(catalog);
   }
 
+  // A deployment of the base experiment as a flow mapping, renamed (decode rows run two copies of it).
+  const auto deployment_yaml = [&](const std::string& name, const std::string& model, int tp,
+                                   const std::string& decode) {
+    YAML::Node d = YAML::Clone(YAML::LoadFile(pc.capacity.experiment)["deployments"][0]);
+    d["name"] = name;
+    d["model"] = model;
+    d["tensor_parallel"] = tp;
+    d.remove("modes");
+    if (!decode.empty()) d["modes"]["disaggregated"]["decode"] = decode;
+    YAML::Emitter out;
+    out.SetMapFormat(YAML::Flow);
+    out.SetSeqFormat(YAML::Flow);
+    out << d;
+    return std::string(out.c_str());
+  };
+
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const WorkloadClass& c = p.classes[w];
-    for (std::size_t h = 0; h < p.types.size(); ++h) {
-      const ServerType& ty = p.types[h];
-      std::vector<int> tps = pc.simulate[w].tensor_parallel;
-      for (const auto& g : pc.capacity.given)
-        if (g.class_name == c.name && g.sku == ty.sku &&
-            std::find(tps.begin(), tps.end(), g.tensor_parallel) == tps.end())
-          tps.push_back(g.tensor_parallel);
-      for (int tp : tps) {
-        CapacityRow row;
-        row.entry.class_index = static_cast<int>(w);
-        row.entry.type_index = static_cast<int>(h);
-        row.entry.gpus = tp;
-        if (auto it = given.find({c.name, ty.sku, tp}); it != given.end()) {
-          const auto& gpu = catalog.gpu(ty.gpu);
-          row.entry.rate = it->second->rate;
-          row.entry.active_w = it->second->active_w >= 0
-                                   ? it->second->active_w
-                                   : tp * std::max(0.0, gpu.power.decode_w - gpu.power.idle_w);
-          row.source = "given";
-          rows.push_back(row);
-          continue;
-        }
-        if (!base || ty.gpus % tp != 0) continue;
-        // The model must fit with room for KV (the experiment loader's rule); otherwise no entry.
-        experiment::DeploymentConfig dep = base->deployments[0];
-        dep.tensor_parallel = tp;
-        const auto& model = catalog.model(c.model);
-        if (experiment::kv_cache_bytes(dep, catalog.gpu(ty.gpu), model) <
-            model.kv_bytes_per_token() * dep.scheduler.kv_block_size * 64)
-          continue;
-        RowSetup setup;
-        setup.cls = &c;
-        setup.sku = ty.sku;
-        setup.instances = ty.gpus / tp;
-        const std::string& dname = base->deployments[0].name;
-        setup.overrides = {
-            fmt::format("fleet=[{{site: {}, sku: {}, count: 1, deployment: {}}}]", base->sites[0].name, ty.sku,
-                        dname),
-            fmt::format("deployments.0.model={}", c.model),
-            fmt::format("deployments.0.tensor_parallel={}", tp),
-            "workload.synthetic.arrivals=poisson",
-        };
-        for (const auto& s : pc.simulate[w].set) setup.overrides.push_back(s);
-
-        // The cache key: every input of every simulation of this row.
-        experiment::LoadOptions lo;
-        lo.overrides = setup.overrides;
-        lo.data_dir = data_dir;
-        const auto resolved = experiment::load_experiment(pc.capacity.experiment, catalog, lo).resolved_yaml;
-        const std::string key_text = fmt::format(
-            "greenfleet {}\ncatalog {}\nclass {} online {} ttft {} tpot {}\nrequests {} warmup {} steps {} max "
-            "{}\n"
-            "seeds {}\n{}",
-            core::kGitRevision, catalog_hash, c.name, c.online, c.ttft, c.tpot, pc.capacity.requests_per_instance,
-            pc.capacity.warmup_per_instance, pc.capacity.bisection_steps, pc.capacity.max_rate,
-            fmt::join(pc.capacity.seeds, ","), resolved);
-        runner::Fnv1a64 hash;
-        hash.add(key_text.data(), key_text.size());
-        const std::string key = hash.text();
-        const std::string cache_path =
-            pc.capacity.cache_dir.empty()
-                ? std::string()
-                : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
-        if (!rebuild && !cache_path.empty())
-          if (auto cached = read_cache(cache_path, row.entry)) {
-            row.entry = *cached;
-            row.source = "cached";
-            if (row.entry.rate > 0) rows.push_back(row);
-            if (progress)
-              progress(fmt::format("{} on {} tp{}: {:.4g} req/s (cached)", c.name, ty.sku, tp, row.entry.rate));
+    std::vector<Role> roles;
+    if (c.split != Split::kOnly) roles.push_back(Role::kUnified);
+    if (c.split != Split::kNever) {
+      roles.push_back(Role::kPrefill);  // every prefill row before the decode rows: they size the prefill pool
+      roles.push_back(Role::kDecode);
+    }
+    // The prefill pool of the decode rows: the simulated prefill row with the most capacity per server.
+    struct Pool {
+      int type = -1, tp = 1;
+      double rate_per_server = 0;
+    } pool;
+    for (const Role role : roles)
+      for (std::size_t h = 0; h < p.types.size(); ++h) {
+        const ServerType& ty = p.types[h];
+        std::vector<int> tps = pc.simulate[w].tensor_parallel;
+        for (const auto& g : pc.capacity.given)
+          if (g.class_name == c.name && g.sku == ty.sku && g.role == role &&
+              std::find(tps.begin(), tps.end(), g.tensor_parallel) == tps.end())
+            tps.push_back(g.tensor_parallel);
+        for (int tp : tps) {
+          CapacityRow row;
+          row.entry.class_index = static_cast<int>(w);
+          row.entry.type_index = static_cast<int>(h);
+          row.entry.gpus = tp;
+          row.entry.role = role;
+          const std::string what = fmt::format("{} on {} tp{}{}", c.name, ty.sku, tp,
+                                               role == Role::kUnified ? "" : fmt::format(" {}", to_string(role)));
+          if (auto it = given.find({c.name, ty.sku, tp, role}); it != given.end()) {
+            const auto& gpu = catalog.gpu(ty.gpu);
+            row.entry.rate = it->second->rate;
+            row.entry.active_w = it->second->active_w >= 0
+                                     ? it->second->active_w
+                                     : tp * std::max(0.0, gpu.power.decode_w - gpu.power.idle_w);
+            row.source = "given";
+            rows.push_back(row);
             continue;
           }
-
-        row.source = "simulated";
-        if (!c.online) {
-          // Offline: a backlog (requests arriving at capacity.max_rate per instance), the steady throughput.
-          int n = 0;
-          double rate = 0, watts = 0;
-          for (auto seed : pc.capacity.seeds) {
-            const Run r = simulate(pc, catalog, data_dir, setup, seed, pc.capacity.max_rate);
-            ++n;
-            rate += r.throughput / static_cast<double>(pc.capacity.seeds.size());
-            watts += r.active_w / static_cast<double>(pc.capacity.seeds.size());
-          }
-          row.simulations = n;
-          row.entry.rate = rate;
-          row.entry.active_w = watts;
-        } else {
-          // Online: the rate doubles (or halves) to bracket the SLO boundary, then bisects.
-          int n = 0;
-          double lo_rate = 0, hi_rate = 0, watts = 0;
-          double r = std::min(1.0, pc.capacity.max_rate);
-          Run at = simulate_all(pc, catalog, data_dir, setup, r, n);
-          if (at.meets) {
-            lo_rate = r;
-            watts = at.active_w;
-            while (lo_rate < pc.capacity.max_rate) {
-              r = std::min(2 * lo_rate, pc.capacity.max_rate);
-              at = simulate_all(pc, catalog, data_dir, setup, r, n);
-              if (!at.meets) {
-                hi_rate = r;
-                break;
-              }
-              lo_rate = r;
-              watts = at.active_w;
-            }
+          if (!base || ty.gpus % tp != 0) continue;
+          if (role == Role::kDecode && pool.type < 0) continue;  // nothing can prefill for it
+          // The model must fit with room for KV (the experiment loader's rule); otherwise no entry.
+          experiment::DeploymentConfig dep = base->deployments[0];
+          dep.tensor_parallel = tp;
+          const auto& model = catalog.model(c.model);
+          if (experiment::kv_cache_bytes(dep, catalog.gpu(ty.gpu), model) <
+              model.kv_bytes_per_token() * dep.scheduler.kv_block_size * 64)
+            continue;
+          RowSetup setup;
+          setup.cls = &c;
+          setup.sku = ty.sku;
+          setup.instances = ty.gpus / tp;
+          setup.role = role;
+          const std::string& dname = base->deployments[0].name;
+          const std::string& site = base->sites[0].name;
+          std::string pool_text;
+          if (role != Role::kDecode) {
+            setup.overrides = {
+                fmt::format("fleet=[{{site: {}, sku: {}, count: 1, deployment: {}}}]", site, ty.sku, dname),
+                fmt::format("deployments.0.model={}", c.model),
+                fmt::format("deployments.0.tensor_parallel={}", tp),
+                "workload.synthetic.arrivals=poisson",
+            };
+            for (const auto& o : pc.simulate[w].set) setup.overrides.push_back(o);
+            // Prefill: every request leaves after its first token, judged on TTFT alone.
+            if (role == Role::kPrefill)
+              setup.overrides.push_back("workload.synthetic.output_tokens={distribution: constant, value: 1}");
           } else {
-            hi_rate = r;
-            for (int i = 0; i < 6 && lo_rate == 0; ++i) {
-              r = hi_rate / 2;
-              at = simulate_all(pc, catalog, data_dir, setup, r, n);
-              if (at.meets) {
-                lo_rate = r;
-                watts = at.active_w;
-              } else {
-                hi_rate = r;
-              }
-            }
+            // Decode: the server under test (fleet[0], deployment 0) decodes every request a prefill pool
+            // (fleet[1], deployment 1, sized per simulation) splits off to it, its KV over the site's network.
+            const std::string pool_name = dname + "-prefill";
+            setup.pool_rate_per_server = pool.rate_per_server;
+            setup.headroom = pc.capacity.prefill_headroom;
+            setup.overrides = {
+                fmt::format("deployments=[{}, {}]", deployment_yaml(dname, c.model, tp, ""),
+                            deployment_yaml(pool_name, c.model, pool.tp, dname)),
+                fmt::format(
+                    "fleet=[{{site: {}, sku: {}, count: 1, deployment: {}}}, {{site: {}, sku: {}, count: 1, "
+                    "deployment: {}}}]",
+                    site, ty.sku, dname, site, p.types[static_cast<std::size_t>(pool.type)].sku, pool_name),
+                fmt::format("workload.deployment={}", pool_name),
+                "mode_router.name=always_disaggregated",
+                "mode_router.params={}",
+                "workload.synthetic.arrivals=poisson",
+            };
+            if (!base->network) setup.overrides.push_back("network.tor_switch=greensku-rack");
+            for (const auto& o : pc.simulate[w].set) setup.overrides.push_back(o);
+            pool_text = fmt::format("prefill pool {} tp{} {:.17g} req/s per server, headroom {:.17g}",
+                                    p.types[static_cast<std::size_t>(pool.type)].sku, pool.tp,
+                                    pool.rate_per_server, setup.headroom);
           }
-          for (int i = 0; lo_rate > 0 && hi_rate > 0 && i < pc.capacity.bisection_steps; ++i) {
-            r = (lo_rate + hi_rate) / 2;
-            at = simulate_all(pc, catalog, data_dir, setup, r, n);
-            if (at.meets) {
-              lo_rate = r;
-              watts = at.active_w;
-            } else {
-              hi_rate = r;
-            }
+
+          // The cache key: every input of every simulation of this row.
+          experiment::LoadOptions lo;
+          lo.overrides = setup.overrides;
+          lo.data_dir = data_dir;
+          const experiment::Experiment variant = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+          const std::string& resolved = variant.resolved_yaml;
+          setup.requests_per_instance = pc.capacity.requests_per_instance;
+          setup.warmup_per_instance = pc.capacity.warmup_per_instance;
+          if (role == Role::kDecode) {
+            const std::int64_t seqs = variant.deployments[0].scheduler.max_num_seqs;
+            setup.requests_per_instance = std::max(setup.requests_per_instance, 4 * seqs);
+            setup.warmup_per_instance = std::max(setup.warmup_per_instance, seqs);
           }
-          row.simulations = n;
-          row.entry.rate = lo_rate;
-          row.entry.active_w = watts;
+          const std::string key_text = fmt::format(
+              "greenfleet {}\ncatalog {}\nclass {} online {} ttft {} tpot {}\nrequests {} warmup {} steps {} max "
+              "{}\n"
+              "seeds {}\n{}{}",
+              core::kGitRevision, catalog_hash, c.name, c.online, c.ttft, c.tpot, setup.requests_per_instance,
+              setup.warmup_per_instance, pc.capacity.bisection_steps, pc.capacity.max_rate,
+              fmt::join(pc.capacity.seeds, ","), resolved,
+              role == Role::kUnified ? "" : fmt::format("role {}\n{}\n", to_string(role), pool_text));
+          runner::Fnv1a64 hash;
+          hash.add(key_text.data(), key_text.size());
+          const std::string key = hash.text();
+          const std::string cache_path =
+              pc.capacity.cache_dir.empty()
+                  ? std::string()
+                  : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
+          const auto note_pool = [&] {
+            if (role == Role::kPrefill && row.entry.rate * setup.instances > pool.rate_per_server)
+              pool = {static_cast<int>(h), tp, row.entry.rate * setup.instances};
+          };
+          if (!rebuild && !cache_path.empty())
+            if (auto cached = read_cache(cache_path, row.entry)) {
+              row.entry = *cached;
+              row.source = "cached";
+              if (row.entry.rate > 0) rows.push_back(row);
+              note_pool();
+              if (progress) progress(fmt::format("{}: {:.4g} req/s (cached)", what, row.entry.rate));
+              continue;
+            }
+
+          row.source = "simulated";
+          if (!c.online) {
+            // Offline: a backlog (requests arriving at capacity.max_rate per instance), the steady throughput.
+            int n = 0;
+            double rate = 0, watts = 0;
+            for (auto seed : pc.capacity.seeds) {
+              const Run r = simulate(pc, catalog, data_dir, setup, seed, pc.capacity.max_rate);
+              ++n;
+              rate += r.throughput / static_cast<double>(pc.capacity.seeds.size());
+              watts += r.active_w / static_cast<double>(pc.capacity.seeds.size());
+            }
+            row.simulations = n;
+            row.entry.rate = rate;
+            row.entry.active_w = watts;
+          } else {
+            const Run best = search_rate(pc, catalog, data_dir, setup, row.simulations);
+            row.entry.rate = best.throughput;
+            row.entry.active_w = best.active_w;
+          }
+          note_pool();
+          if (!cache_path.empty())
+            text::write_file(cache_path,
+                             fmt::format("# capacity of one instance (greenfleet plan); key over every input\n"
+                                         "key: \"{}\"\nrow: \"{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
+                                         key, what, row.entry.rate, row.entry.active_w));
+          if (progress)
+            progress(fmt::format("{}: {:.4g} req/s per instance, {:.0f} W above idle ({} simulations)", what,
+                                 row.entry.rate, row.entry.active_w, row.simulations));
+          if (row.entry.rate > 0) rows.push_back(row);
         }
-        if (!cache_path.empty())
-          text::write_file(cache_path,
-                           fmt::format("# capacity of one instance (greenfleet plan); key over every input\n"
-                                       "key: \"{}\"\nrow: \"{} on {} tp{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
-                                       key, c.name, ty.sku, tp, row.entry.rate, row.entry.active_w));
-        if (progress)
-          progress(fmt::format("{} on {} tp{}: {:.4g} req/s per instance, {:.0f} W above idle ({} simulations)",
-                               c.name, ty.sku, tp, row.entry.rate, row.entry.active_w, row.simulations));
-        if (row.entry.rate > 0) rows.push_back(row);
       }
-    }
   }
   return rows;
 }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <limits>
 #include <vector>
 
@@ -23,18 +24,29 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 double slot_hours(const Problem& p) { return core::to_seconds(p.slot) / 3600.0; }
 
+// Whether an entry serves its class in a role the class allows: unified instances unless the class is split
+// only, prefill and decode instances only when it may be split.
+bool role_allowed(const Problem& p, const CapacityEntry& e) {
+  const Split s = p.classes[static_cast<std::size_t>(e.class_index)].split;
+  return e.role == Role::kUnified ? s != Split::kOnly : s != Split::kNever;
+}
+
 // Capacity entries the objective may use: all, or for the performance baseline, per class, those on the types
 // with the fastest GPU (dense FP16 TFLOP/s) that can serve the class: EcoServe's "newest GPUs", read as the
 // newest flagship (a newer inference card such as the L4 is not what a performance-optimised design buys).
 std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
   std::vector<bool> allowed(p.capacity.size(), true);
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) allowed[i] = role_allowed(p, p.capacity[i]);
   if (o.kind != ObjectiveKind::kPerformance) return allowed;
   std::vector<double> fastest(p.classes.size(), 0);
-  for (const auto& e : p.capacity)
-    if (e.rate > 0) fastest[e.class_index] = std::max(fastest[e.class_index], p.types[e.type_index].gpu_tflops);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
-    allowed[i] = p.types[e.type_index].gpu_tflops == fastest[e.class_index];
+    if (allowed[i] && e.rate > 0)
+      fastest[e.class_index] = std::max(fastest[e.class_index], p.types[e.type_index].gpu_tflops);
+  }
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& e = p.capacity[i];
+    allowed[i] = allowed[i] && p.types[e.type_index].gpu_tflops == fastest[e.class_index];
   }
   return allowed;
 }
@@ -47,18 +59,161 @@ std::vector<bool> allowed_types(const Problem& p, const std::vector<bool>& entri
   return allowed;
 }
 
-// The most requests/s a class can get in one slot from the servers the plan may buy; infinite when a type it
-// can use has no purchase limit.
-double max_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+// The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
+// alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit.
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role) {
   double total = 0;
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
-    if (e.class_index != w || !allowed[i] || e.rate <= 0) continue;
+    if (e.class_index != w || e.role != role || !allowed[i] || e.rate <= 0) continue;
     const auto& t = p.types[e.type_index];
     if (t.max_count < 0) return kInf;
     total += e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
   }
   return total;
+}
+
+// Unified capacity plus the lesser of prefill and decode capacity: an upper bound on what a class can get.
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+  return max_rate(p, allowed, w, Role::kUnified) +
+         std::min(max_rate(p, allowed, w, Role::kPrefill), max_rate(p, allowed, w, Role::kDecode));
+}
+
+// The fewest GPUs per request/s of a class: a unified instance, or a prefill plus a decode instance.
+double gpus_per_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
+  double best[3] = {kInf, kInf, kInf};
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& e = p.capacity[i];
+    if (e.class_index == w && allowed[i] && e.rate > 0) {
+      auto& b = best[static_cast<int>(e.role)];
+      b = std::min(b, e.gpus / e.rate);
+    }
+  }
+  return std::min(best[0], best[1] + best[2]);
+}
+
+// A plan with integer instances from one with continuous instances (columns N[h], n[h,t], y[e,t] as in
+// solve_plan): every instance count rounded down, then each demand row's shortfall covered greedily by whole
+// instances, each time the one with the least added cost per request/s covered: an instance on a spare GPU of a
+// server already on costs its active power, one that needs another server on also that server's slot (and, past
+// the servers bought, its purchase). Empty when the limits on servers bought leave a shortfall.
+std::vector<double> round_instances(const Problem& p, const Objective& o, const std::vector<double>& relaxed,
+                                    const std::vector<double>& cost, const std::vector<double>& upper) {
+  const int H = static_cast<int>(p.types.size()), T = p.slots, E = static_cast<int>(p.capacity.size());
+  const auto col_N = [](int h) { return h; };
+  const auto col_n = [&](int h, int t) { return H + h * T + t; };
+  const auto col_y = [&](int e, int t) { return H + H * T + e * T + t; };
+  const bool always_on = o.kind == ObjectiveKind::kPerformance;
+  std::vector<double> x = relaxed;
+  std::vector<std::vector<double>> spare(H, std::vector<double>(T, 0));  // free GPUs of the servers on
+  for (int h = 0; h < H; ++h) {
+    x[col_N(h)] = std::round(x[col_N(h)]);
+    for (int t = 0; t < T; ++t) {
+      x[col_n(h, t)] = std::round(x[col_n(h, t)]);
+      spare[h][t] = p.types[h].gpus * x[col_n(h, t)];
+    }
+  }
+  for (int e = 0; e < E; ++e)
+    for (int t = 0; t < T; ++t) {
+      auto& y = x[col_y(e, t)];
+      y = std::floor(y + 1e-6);
+      spare[p.capacity[e].type_index][t] -= p.capacity[e].gpus * y;
+    }
+  const double dt_s = core::to_seconds(p.slot);
+  for (std::size_t w = 0; w < p.classes.size(); ++w) {
+    const auto& c = p.classes[w];
+    const std::vector<Role> roles = c.split == Split::kNever ? std::vector<Role>{Role::kUnified}
+                                                             : std::vector<Role>{Role::kPrefill, Role::kDecode};
+    // The demand rows: (first slot, end slot, requests/s x seconds per slot, demand).
+    struct Row {
+      int first, end;
+      double scale, demand;
+    };
+    std::vector<Row> rows;
+    if (c.online) {
+      for (int t = 0; t < T; ++t)
+        if (c.rate[t] > 0) rows.push_back({t, t + 1, 1, c.rate[t]});
+    } else {
+      for (const auto& b : c.batches)
+        if (b.requests > 0) rows.push_back({b.first_slot, b.end_slot, dt_s, b.requests});
+    }
+    for (const Role role : roles)
+      for (const auto& r : rows) {
+        const auto serves = [&](int e) {
+          const auto& ce = p.capacity[e];
+          return ce.class_index == static_cast<int>(w) && upper[col_y(e, 0)] > 0 && ce.rate > 0 &&
+                 (ce.role == Role::kUnified || ce.role == role);
+        };
+        double deficit = r.demand;
+        for (int e = 0; e < E; ++e)
+          if (serves(e))
+            for (int t = r.first; t < r.end; ++t) deficit -= p.capacity[e].rate * r.scale * x[col_y(e, t)];
+        while (deficit > 1e-9 * r.demand) {
+          int best_e = -1, best_t = -1;
+          double best = std::numeric_limits<double>::infinity();
+          for (int e = 0; e < E; ++e) {
+            if (!serves(e)) continue;
+            const auto& ce = p.capacity[e];
+            const int h = ce.type_index;
+            for (int t = r.first; t < r.end; ++t) {
+              double added = cost[col_y(e, t)];
+              if (spare[h][t] < ce.gpus - 1e-9) {
+                const double servers = std::ceil((ce.gpus - spare[h][t]) / p.types[h].gpus - 1e-9);
+                if (always_on || x[col_n(h, t)] + servers > x[col_N(h)]) {
+                  if (x[col_N(h)] + servers > upper[col_N(h)]) continue;
+                  added += servers * cost[col_N(h)];
+                  if (always_on)
+                    for (int u = 0; u < T; ++u) added += servers * cost[col_n(h, u)];
+                  else
+                    added += servers * cost[col_n(h, t)];
+                } else {
+                  added += servers * cost[col_n(h, t)];
+                }
+              }
+              const double score = added / std::min(ce.rate * r.scale, deficit);
+              if (score < best) {
+                best = score;
+                best_e = e;
+                best_t = t;
+              }
+            }
+          }
+          if (best_e < 0) return {};
+          const auto& ce = p.capacity[best_e];
+          const int h = ce.type_index;
+          if (spare[h][best_t] < ce.gpus - 1e-9) {
+            const double servers = std::ceil((ce.gpus - spare[h][best_t]) / p.types[h].gpus - 1e-9);
+            if (always_on) {
+              x[col_N(h)] += servers;
+              for (int u = 0; u < T; ++u) {
+                x[col_n(h, u)] += servers;
+                spare[h][u] += servers * p.types[h].gpus;
+              }
+            } else {
+              x[col_n(h, best_t)] += servers;
+              spare[h][best_t] += servers * p.types[h].gpus;
+              x[col_N(h)] = std::max(x[col_N(h)], x[col_n(h, best_t)]);
+            }
+          }
+          x[col_y(best_e, best_t)] += 1;
+          spare[h][best_t] -= ce.gpus;
+          deficit -= ce.rate * r.scale;
+        }
+      }
+  }
+  // Servers on: those the instances need; bought: the most on at once.
+  for (int h = 0; h < H; ++h) {
+    double most = 0;
+    for (int t = 0; t < T; ++t) {
+      const double used = p.types[h].gpus * x[col_n(h, t)] - spare[h][t];
+      x[col_n(h, t)] = std::ceil(used / p.types[h].gpus - 1e-9);
+      most = std::max(most, x[col_n(h, t)]);
+    }
+    x[col_N(h)] = most;
+    if (always_on)
+      for (int t = 0; t < T; ++t) x[col_n(h, t)] = most;
+  }
+  return x;
 }
 
 }  // namespace
@@ -79,11 +234,12 @@ void check_feasible(const Problem& p, const Objective& o) {
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const auto& c = p.classes[w];
     const double most = max_rate(p, allowed, static_cast<int>(w));
-    bool served = false;
-    for (std::size_t i = 0; i < p.capacity.size(); ++i)
-      served |= p.capacity[i].class_index == static_cast<int>(w) && allowed[i] && p.capacity[i].rate > 0;
+    const bool served = std::isfinite(gpus_per_rate(p, allowed, static_cast<int>(w)));
     const std::string why =
-        served ? "" : " (no server type can serve it: no capacity entry for its model on the types offered)";
+        served ? ""
+        : c.split == Split::kOnly
+            ? " (no server type can serve it split: it needs both a prefill and a decode capacity entry)"
+            : " (no server type can serve it: no capacity entry for its model on the types offered)";
     if (c.online) {
       for (int t = 0; t < p.slots; ++t)
         if (c.rate[t] > 0 && c.rate[t] > most * (1 + 1e-9))
@@ -117,13 +273,7 @@ void check_feasible(const Problem& p, const Objective& o) {
     for (std::size_t w = 0; w < p.classes.size(); ++w) {
       const auto& c = p.classes[w];
       if (!c.online || c.rate[t] <= 0) continue;
-      double best = kInf;
-      for (std::size_t i = 0; i < p.capacity.size(); ++i) {
-        const auto& e = p.capacity[i];
-        if (e.class_index == static_cast<int>(w) && allowed[i] && e.rate > 0)
-          best = std::min(best, e.gpus / e.rate);
-      }
-      needed += c.rate[t] * best;
+      needed += c.rate[t] * gpus_per_rate(p, allowed, static_cast<int>(w));
       names += fmt::format("{}'{}'", names.empty() ? "" : ", ", c.name);
     }
     if (needed > gpus_available * (1 + 1e-9))
@@ -219,25 +369,33 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
       add(col_n(h, t), -p.types[h].gpus);
       close_row(-kInf, 0);
     }
-  // Demand: online capacity per slot, offline volume within each batch's window.
+  // Demand: online capacity per slot, offline volume within each batch's window. A class that may be split needs
+  // prefill capacity and decode capacity each to cover its demand, unified instances counting in both.
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const auto& c = p.classes[w];
-    const auto serving = [&](int t, double scale) {
-      for (int e = 0; e < E; ++e)
-        if (p.capacity[e].class_index == static_cast<int>(w) && upper[col_y(e, 0)] > 0)
-          add(col_y(e, t), p.capacity[e].rate * scale);
-    };
-    if (c.online) {
-      for (int t = 0; t < T; ++t) {
-        if (c.rate[t] <= 0) continue;
-        serving(t, 1);
-        close_row(c.rate[t], kInf);
+    const auto serving = [&](int t, double scale, Role role) {
+      for (int e = 0; e < E; ++e) {
+        const auto& ce = p.capacity[e];
+        if (ce.class_index == static_cast<int>(w) && upper[col_y(e, 0)] > 0 &&
+            (ce.role == Role::kUnified || ce.role == role))
+          add(col_y(e, t), ce.rate * scale);
       }
-    } else {
-      for (const auto& b : c.batches) {
-        if (b.requests <= 0) continue;
-        for (int t = b.first_slot; t < b.end_slot; ++t) serving(t, dt_s);
-        close_row(b.requests, kInf);
+    };
+    const std::vector<Role> roles = c.split == Split::kNever ? std::vector<Role>{Role::kUnified}
+                                                             : std::vector<Role>{Role::kPrefill, Role::kDecode};
+    for (const Role role : roles) {
+      if (c.online) {
+        for (int t = 0; t < T; ++t) {
+          if (c.rate[t] <= 0) continue;
+          serving(t, 1, role);
+          close_row(c.rate[t], kInf);
+        }
+      } else {
+        for (const auto& b : c.batches) {
+          if (b.requests <= 0) continue;
+          for (int t = b.first_slot; t < b.end_slot; ++t) serving(t, dt_s, role);
+          close_row(b.requests, kInf);
+        }
       }
     }
   }
@@ -245,53 +403,94 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
   CoinPackedMatrix matrix(false, rows.data(), cols.data(), values.data(),
                           static_cast<CoinBigIndex>(values.size()));
   matrix.setDimensions(row, columns);
-  OsiClpSolverInterface solver;
-  solver.messageHandler()->setLogLevel(0);
-  solver.loadProblem(matrix, lower.data(), upper.data(), cost.data(), row_lower.data(), row_upper.data());
-  int integers = 0;
-  for (int c = 0; c < columns; ++c)
-    if (c < H + H * T || s.integer_instances) {
-      solver.setInteger(c);
-      ++integers;
+  // One CBC search (one thread, a time limit in CPU seconds, the relative gap as its stopping ratio) of the
+  // program with integer servers and, if `integer_y`, integer instances, from an optional first plan.
+  struct Search {
+    bool infeasible = false;
+    std::vector<double> x;  // empty: no integer solution found
+    double objective = 0, bound = 0;
+  };
+  const auto search = [&](bool integer_y, double seconds) {
+    OsiClpSolverInterface solver;
+    solver.messageHandler()->setLogLevel(0);
+    solver.loadProblem(matrix, lower.data(), upper.data(), cost.data(), row_lower.data(), row_upper.data());
+    for (int c = 0; c < columns; ++c)
+      if (c < H + H * T || integer_y) solver.setInteger(c);
+    CbcModel model(solver);
+    CbcSolverUsefulData data;
+    data.noPrinting_ = true;
+    CbcMain0(model, data);
+    model.setLogLevel(0);
+    model.messageHandler()->setLogLevel(0);
+    const std::string limit = fmt::format("{}", seconds), ratio = fmt::format("{}", s.relative_gap);
+    // CBC's default search plus the RENS heuristic, which on bench/planner_week.yaml brings every objective's
+    // gap below 1% in seconds where the defaults stall near 2% (carbon) or 16% (cost) (docs/PERFORMANCE.md).
+    // One thread. GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
+    const char* log = std::getenv("GREENFLEET_CBC_LOG") ? std::getenv("GREENFLEET_CBC_LOG") : "0";
+    std::vector<std::string> words = {"greenfleet", "-log",   log,   "-threads", "0", "-sec",
+                                      limit,        "-ratio", ratio, "-rens",    "on"};
+    words.push_back("-solve");
+    words.push_back("-quit");
+    std::vector<const char*> argv;
+    for (const auto& w : words) argv.push_back(w.c_str());
+    CbcMain1(
+        static_cast<int>(argv.size()), argv.data(), model, [](CbcModel*, int) { return 0; }, data);
+    Search out;
+    out.infeasible = model.isProvenInfeasible();
+    out.bound = model.getBestPossibleObjValue();
+    if (const double* x = model.bestSolution(); x != nullptr && !out.infeasible) {
+      out.x.assign(x, x + columns);
+      out.objective = model.getObjValue();
+      out.bound = std::min(out.bound, out.objective);
     }
+    return out;
+  };
 
+  int integers = H + H * T + (s.integer_instances ? E * T : 0);
   Plan plan;
   plan.objective = o.name;
   plan.variables = columns;
   plan.integer_variables = integers;
   plan.constraints = row;
   const auto start = std::chrono::steady_clock::now();
-  CbcModel model(solver);
-  CbcSolverUsefulData data;
-  data.noPrinting_ = true;
-  CbcMain0(model, data);
-  model.setLogLevel(0);
-  model.messageHandler()->setLogLevel(0);
-  const std::string seconds = fmt::format("{}", s.time_limit_s), ratio = fmt::format("{}", s.relative_gap);
-  // CBC's default search plus the RENS heuristic, which on bench/planner_week.yaml brings every objective's gap
-  // below 1% in seconds where the defaults stall near 2% (carbon) or 16% (cost) (docs/PERFORMANCE.md). One
-  // thread. GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
-  const char* log = std::getenv("GREENFLEET_CBC_LOG") ? std::getenv("GREENFLEET_CBC_LOG") : "0";
-  std::vector<std::string> words = {"greenfleet", "-log",   log,   "-threads", "0", "-sec",
-                                    seconds,      "-ratio", ratio, "-rens",    "on"};
-  words.push_back("-solve");
-  words.push_back("-quit");
-  std::vector<const char*> argv;
-  for (const auto& w : words) argv.push_back(w.c_str());
-  CbcMain1(
-      static_cast<int>(argv.size()), argv.data(), model, [](CbcModel*, int) { return 0; }, data);
+  const auto cpu_start = std::clock();
+  // Integer instances: a fallback plan from the program with continuous instances (a third of the time limit),
+  // rounded; CBC's own search gets the time left, and the better of the two plans is kept (docs/PLANNING.md,
+  // "Solver"). The continuous program is a relaxation of the integer one: its bound holds for both.
+  std::vector<double> first;
+  double first_bound = -kInf;
+  if (s.integer_instances) {
+    const Search relaxed = search(false, s.time_limit_s / 3);
+    if (!relaxed.x.empty()) {
+      first = round_instances(p, o, relaxed.x, cost, upper);
+      first_bound = relaxed.bound;
+    }
+  }
+  const double spent = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+  Search found = search(s.integer_instances, std::max(0.1, s.time_limit_s - spent));
+  if (!first.empty()) {
+    double value = 0;
+    for (int c = 0; c < columns; ++c) value += cost[c] * first[c];
+    const double bound = std::isfinite(found.bound) && std::abs(found.bound) < 1e50
+                             ? std::max(found.bound, first_bound)
+                             : first_bound;
+    if (found.x.empty() || value < found.objective) {
+      found.x = first;
+      found.objective = value;
+    }
+    found.bound = std::min(bound, found.objective);
+  }
   plan.solve_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const double* x = model.bestSolution();
-  if (model.isProvenInfeasible() || x == nullptr) {
+  if (found.x.empty()) {
     throw core::InputError(fmt::format(
         "plan ({}): {} (the servers that may be bought cannot meet every class's demand in every slot at once, "
         "or solver.time_limit ({:g}s) is too short to find a first plan): no plan written",
-        o.name, model.isProvenInfeasible() ? "the demand is infeasible" : "no integer solution was found",
-        s.time_limit_s));
+        o.name, found.infeasible ? "the demand is infeasible" : "no integer solution was found", s.time_limit_s));
   }
-  plan.objective_value = model.getObjValue();
-  plan.bound = std::min(model.getBestPossibleObjValue(), plan.objective_value);
+  const double* x = found.x.data();
+  plan.objective_value = found.objective;
+  plan.bound = found.bound;
   plan.gap = std::abs(plan.objective_value) > 1e-12
                  ? (plan.objective_value - plan.bound) / std::abs(plan.objective_value)
                  : 0.0;
@@ -335,10 +534,12 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     const auto& c = p.classes[w];
     if (!c.online || c.actual.empty()) continue;
     for (int t = 0; t < T; ++t) {
-      double served = 0;
+      double served[3] = {0, 0, 0};  // unified, prefill, decode
       for (int e = 0; e < E; ++e)
-        if (p.capacity[e].class_index == static_cast<int>(w)) served += p.capacity[e].rate * plan.instances[e][t];
-      if (c.actual[t] > served * (1 + 1e-9)) plan.short_slots[w].push_back(t);
+        if (p.capacity[e].class_index == static_cast<int>(w))
+          served[static_cast<int>(p.capacity[e].role)] += p.capacity[e].rate * plan.instances[e][t];
+      const double most = served[0] + (c.split == Split::kNever ? 0 : std::min(served[1], served[2]));
+      if (c.actual[t] > most * (1 + 1e-9)) plan.short_slots[w].push_back(t);
     }
   }
   for (int e = 0; e < E; ++e)

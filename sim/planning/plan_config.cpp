@@ -245,6 +245,10 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       }
     }
     sim.set = read_strings(n, raw, "set");
+    const std::string split = n.get_choice("split", {"never", "allowed", "only"}, std::string("never"));
+    c.split = split == "only" ? Split::kOnly : split == "allowed" ? Split::kAllowed : Split::kNever;
+    if (c.split != Split::kNever && !c.online)
+      n.fail("split", "only an online class can be split into prefill and decode instances");
     n.finish();
     pc.simulate.push_back(sim);
     p.classes.push_back(c);
@@ -273,6 +277,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     if (pc.capacity.seeds.empty()) cap.fail("seeds", "needs at least one seed");
     pc.capacity.bisection_steps = static_cast<int>(cap.get_int("bisection_steps", 7, 1, 30));
     pc.capacity.max_rate = cap.get_double("max_rate", 256, 1e-3, 1e6);
+    pc.capacity.prefill_headroom = cap.get_double("prefill_headroom", 2.0, 1.0, 100.0);
     for (auto& e : cap.child_list("entries", false)) {
       GivenCapacity g;
       g.where = e.where("");
@@ -284,6 +289,8 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       if (catalog.server(g.sku).gpu_count % g.tensor_parallel != 0)
         e.fail("tensor_parallel", fmt::format("{} does not divide the {} GPUs of '{}'", g.tensor_parallel,
                                               catalog.server(g.sku).gpu_count, g.sku));
+      const std::string role = e.get_choice("role", {"unified", "prefill", "decode"}, std::string("unified"));
+      g.role = role == "prefill" ? Role::kPrefill : role == "decode" ? Role::kDecode : Role::kUnified;
       g.rate = e.get_double("rate", std::nullopt, 0, 1e7);
       g.active_w = e.get_double("active_w", -1.0, -1, 1e5);
       if (g.active_w < 0 && e.has("active_w")) e.fail("active_w", "must be at least 0");

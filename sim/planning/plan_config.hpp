@@ -19,6 +19,7 @@ struct CapacitySimulation {
 struct GivenCapacity {
   std::string class_name, sku;
   int tensor_parallel = 1;
+  Role role = Role::kUnified;
   double rate = 0;
   double active_w = -1;  // -1: from the catalog (tensor_parallel x (decode - idle) W of the GPU)
   std::string where;     // file:line for messages
@@ -32,6 +33,9 @@ struct CapacitySettings {
   std::vector<std::uint64_t> seeds{1};
   int bisection_steps = 7;
   double max_rate = 256;  // requests/s per instance: the bisection's upper end
+  // Decode capacity: the prefill pool feeding the decode instance under test has this many times the prefill
+  // capacity the stream needs (ours: 2, so that prefill queues do not shape the decode instance's arrivals).
+  double prefill_headroom = 2;
   std::vector<GivenCapacity> given;
 };
 

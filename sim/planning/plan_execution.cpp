@@ -141,6 +141,14 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     if (std::find(out.skus.begin(), out.skus.end(), pi.sku) == out.skus.end())
       i.fail("sku", fmt::format("server type '{}' has no servers bought in this plan", pi.sku));
     pi.tensor_parallel = static_cast<int>(i.get_int("tensor_parallel", 1, 1, 64));
+    // Instances in a role (prefill or decode: the class served disaggregated) are not executed yet: a simulated
+    // server holds one deployment, and the plan's per-slot split of a class over prefill and decode servers would
+    // need a prefill and a decode deployment per class group (docs/PLANNING.md, "Roles").
+    const std::string role = i.get_choice("role", {"unified", "prefill", "decode"}, std::string("unified"));
+    if (role != "unified")
+      i.fail("role", fmt::format("the plan serves class '{}' disaggregated ({} instances on '{}'); --plan "
+                                 "executes only plans of unified instances: plan the class with `split: never`",
+                                 pi.class_name, role, pi.sku));
     const auto& pc = out.classes[class_index[pi.class_name]];
     const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                     [&](const auto& d) { return d.name == pc.deployment; });

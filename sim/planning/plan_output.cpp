@@ -18,11 +18,12 @@ std::string num(double v) { return fmt::format("{}", v); }
 }  // namespace
 
 std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& rows) {
-  std::string out = fmt::format("{:<16} {:<24} {:>3} {:>12} {:>10} {:<10}\n", "class", "server", "tp",
-                                "req/s/inst", "active W", "source");
+  std::string out = fmt::format("{:<16} {:<24} {:>3} {:<8} {:>12} {:>10} {:<10}\n", "class", "server", "tp",
+                                "role", "req/s/inst", "active W", "source");
   for (const auto& r : rows)
-    out += fmt::format("{:<16} {:<24} {:>3} {:>12.4g} {:>10.0f} {:<10}\n", p.classes[r.entry.class_index].name,
-                       p.types[r.entry.type_index].sku, r.entry.gpus, r.entry.rate, r.entry.active_w, r.source);
+    out += fmt::format("{:<16} {:<24} {:>3} {:<8} {:>12.4g} {:>10.0f} {:<10}\n",
+                       p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
+                       to_string(r.entry.role), r.entry.rate, r.entry.active_w, r.source);
   return out;
 }
 
@@ -42,7 +43,8 @@ std::string plan_table(const Problem& p, const Plan& plan) {
     out += fmt::format("  {:<24} {:>6} {:>9.2f} {:>8} {:>8}\n", p.types[h].sku, plan.bought[h], mean,
                        *std::min_element(on.begin(), on.end()), *std::max_element(on.begin(), on.end()));
   }
-  out += fmt::format("  {:<16} {:<24} {:>3} {:>10} {:>10}\n", "class", "on server", "tp", "inst mean", "inst max");
+  out += fmt::format("  {:<16} {:<24} {:>3} {:<8} {:>10} {:>10}\n", "class", "on server", "tp", "role",
+                     "inst mean", "inst max");
   for (std::size_t e = 0; e < p.capacity.size(); ++e) {
     const auto& y = plan.instances[e];
     double mean = 0, most = 0;
@@ -53,8 +55,8 @@ std::string plan_table(const Problem& p, const Plan& plan) {
     if (most <= 0) continue;
     mean /= std::max<std::size_t>(1, y.size());
     const auto& c = p.capacity[e];
-    out += fmt::format("  {:<16} {:<24} {:>3} {:>10.2f} {:>10.4g}\n", p.classes[c.class_index].name,
-                       p.types[c.type_index].sku, c.gpus, mean, most);
+    out += fmt::format("  {:<16} {:<24} {:>3} {:<8} {:>10.2f} {:>10.4g}\n", p.classes[c.class_index].name,
+                       p.types[c.type_index].sku, c.gpus, to_string(c.role), mean, most);
   }
   for (std::size_t w = 0; w < plan.short_slots.size(); ++w)
     if (!plan.short_slots[w].empty())
@@ -94,7 +96,11 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
         t.sku, t.gpus, num(t.idle_w), num(t.embodied_kg), num(t.lifetime_years), num(t.usd_per_hour), t.max_count);
   out += "classes:\n";
   for (const auto& c : p.classes) {
-    out += fmt::format("  - name: \"{}\"\n    model: {}\n    online: {}\n", c.name, c.model, c.online);
+    out +=
+        fmt::format("  - name: \"{}\"\n    model: {}\n    online: {}\n    split: {}\n", c.name, c.model, c.online,
+                    c.split == Split::kNever     ? "never"
+                    : c.split == Split::kAllowed ? "allowed"
+                                                 : "only");
     if (c.online)
       out += fmt::format("    ttft_s: {}\n    tpot_s: {}\n    rate: [{}]\n", core::to_seconds(c.ttft),
                          core::to_seconds(c.tpot), fmt::join(c.rate, ", "));
@@ -106,9 +112,10 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
   }
   out += fmt::format("carbon_intensity: [{}]\ncapacity:\n", fmt::join(p.ci, ", "));
   for (const auto& r : rows)
-    out += fmt::format("  - {{class: \"{}\", sku: {}, tensor_parallel: {}, rate: {}, active_w: {}, source: {}}}\n",
-                       p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
-                       num(r.entry.rate), num(r.entry.active_w), r.source);
+    out += fmt::format(
+        "  - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, rate: {}, active_w: {}, source: {}}}\n",
+        p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
+        to_string(r.entry.role), num(r.entry.rate), num(r.entry.active_w), r.source);
   out += "plans:\n";
   for (const auto& plan : plans) {
     out += fmt::format(
@@ -133,8 +140,9 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
       const auto& y = plan.instances[e];
       if (std::all_of(y.begin(), y.end(), [](double v) { return v <= 0; })) continue;
       const auto& c = p.capacity[e];
-      out += fmt::format("      - {{class: \"{}\", sku: {}, tensor_parallel: {}, per_slot: [{}]}}\n",
-                         p.classes[c.class_index].name, p.types[c.type_index].sku, c.gpus, fmt::join(y, ", "));
+      out += fmt::format("      - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, per_slot: [{}]}}\n",
+                         p.classes[c.class_index].name, p.types[c.type_index].sku, c.gpus, to_string(c.role),
+                         fmt::join(y, ", "));
     }
   }
   return out;

@@ -30,18 +30,31 @@ struct OfflineBatch {
   int end_slot = 0;    // due by the start of this slot (exclusive)
 };
 
+// Whether an online class may be served disaggregated (docs/PLANNING.md, "Roles"): its prefill on instances of
+// one server type, its decode on another's (the simulator's request modes, docs/EXPERIMENTS.md).
+enum class Split { kNever, kAllowed, kOnly };
+
 struct WorkloadClass {
   std::string name;
   std::string model;
   bool online = true;
+  Split split = Split::kNever;        // kNever: unified instances only; kOnly: prefill and decode instances only
   core::SimTime ttft = 0, tpot = 0;   // the SLO (p90) the capacity entries meet (online)
   std::vector<double> rate;           // online: requests/s per slot (the forecast the plan is made for)
   std::vector<double> actual;         // online: the demand itself, when the forecast differs (else empty)
   std::vector<OfflineBatch> batches;  // offline
 };
 
-// One instance of a class on a server type: `gpus` GPUs (its tensor parallelism) serving up to `rate` requests/s
-// within the class's SLOs (online), or `rate` requests/s of throughput (offline), drawing `active_w` more than
+// What an instance does for its class: serve whole requests, or only their prefill (requests leave after their
+// first token, their KV sent on) or only their decode (requests arrive with their prompt's KV).
+enum class Role { kUnified, kPrefill, kDecode };
+inline const char* to_string(Role r) {
+  return r == Role::kUnified ? "unified" : r == Role::kPrefill ? "prefill" : "decode";
+}
+
+// One instance of a class on a server type in a role: `gpus` GPUs (its tensor parallelism) serving up to `rate`
+// requests/s within the class's SLOs (online: a unified instance meets p90 TTFT and TPOT, a prefill instance p90
+// TTFT, a decode instance p90 TPOT), or `rate` requests/s of throughput (offline), drawing `active_w` more than
 // its GPUs' idle power while doing so.
 struct CapacityEntry {
   int class_index = 0;
@@ -49,6 +62,7 @@ struct CapacityEntry {
   int gpus = 1;
   double rate = 0;
   double active_w = 0;
+  Role role = Role::kUnified;
 };
 
 struct Problem {
