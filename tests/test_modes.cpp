@@ -185,27 +185,37 @@ TEST_CASE("bad modes: unknown or same-model-less decode pools, no instances, no 
 
 namespace {
 
-// The GreenLLM mode router on two idle or loaded instances of the hand-sized hardware: instance 0 (server 0, the
-// new GPU) and instance 1 (server 1, the old one), with powers, embodied rates and carbon intensity set per case.
+// The GreenLLM mode router on idle or loaded instances of the hand-sized hardware: instance 0 (server 0, the new
+// GPU), instance 1 (server 1, the old one that decodes split requests) and instance 2 (server 2, an old one that
+// drafts for instance 0), with powers, embodied rates and carbon intensity set per case.
 struct ModeBench {
   perf::RooflineModel model = test::tiny_roofline();
   core::Engine engine;
   serving::RequestPool pool;
-  std::unique_ptr<serving::Instance> front, decode;
+  std::unique_ptr<serving::Instance> front, decode, draft;
+  serving::Speculation speculation;
   energy::CarbonSignal ci = energy::CarbonSignal::constant(0);
-  std::vector<energy::ServerPower> servers = std::vector<energy::ServerPower>(2);
+  std::vector<energy::ServerPower> servers = std::vector<energy::ServerPower>(3);
+  bool offer_decode = true, offer_draft = false;
   std::unique_ptr<routing::ModeRouter> router = routing::mode_routers().create(
       "greenllm", core::default_values(routing::mode_routers().info("greenllm").params), 1);
 
   explicit ModeBench(double g_per_kwh) : ci(energy::CarbonSignal::constant(g_per_kwh)) {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 3; ++i) {
       serving::Placement p;
       p.server = i;
-      (i == 0 ? front : decode) = std::make_unique<serving::Instance>(i, p, serving::SchedulerConfig{}, 4000, 4096,
-                                                                      &model, &engine, &pool, nullptr);
+      (i == 0   ? front
+       : i == 1 ? decode
+                : draft) = std::make_unique<serving::Instance>(i, p, serving::SchedulerConfig{}, 4000, 4096,
+                                                               &model, &engine, &pool, nullptr);
       servers[static_cast<std::size_t>(i)].ci = &ci;
       servers[static_cast<std::size_t>(i)].gpu_prefill_w = 300;
     }
+    speculation.draft = draft.get();
+    speculation.gamma = 4;
+    speculation.acceptance = 0.7;
+    speculation.prepare();
+    front->set_speculation(&speculation);
   }
   void load(serving::Instance& in, int requests) {
     for (int i = 0; i < requests; ++i) {
@@ -220,7 +230,9 @@ struct ModeBench {
     s.prompt_tokens = 200, s.output_tokens = 100;
     const std::uint32_t slot = pool.acquire(s);
     routing::ModeCandidates c;
-    c.front = front.get(), c.decode = decode.get(), c.slo_ttft = ttft, c.slo_tpot = tpot;
+    c.front = front.get(), c.slo_ttft = ttft, c.slo_tpot = tpot;
+    if (offer_decode) c.decode = decode.get();
+    if (offer_draft) c.draft = draft.get();
     const routing::ModeChoice m = router->choose(pool[slot], routing::ModeOptions{}, c, ctx);
     pool.release(slot);
     return m;
@@ -276,6 +288,36 @@ TEST_CASE("greenllm mode router: each mode wins in turn, by carbon and by SLO") 
     REQUIRE(idle.tpot_s < loaded_split.tpot_s);
     const auto target = core::from_seconds((idle.tpot_s + loaded_split.tpot_s) / 2);
     const routing::ModeChoice m = b.choose(loose, target);
+    CHECK(m.mode == serving::RequestMode::kUnified);
+    CHECK_FALSE(m.fallback);
+  }
+  SUBCASE("by carbon: speculative rounds spend less of the new GPU's embodied carbon than plain decoding") {
+    // At zero carbon intensity only embodied carbon counts: the new GPU's (the draft's is sunk). A round takes
+    // the new GPU about one iteration for E = 2.77 tokens, plain decoding one iteration per token.
+    ModeBench b(0);
+    b.servers[0].gpu_decode_w = b.servers[2].gpu_decode_w = 200;
+    b.servers[0].gpu_emb_g_per_s = 0.01;
+    b.offer_decode = false, b.offer_draft = true;
+    const routing::ModeChoice m = b.choose(loose, loose);
+    CHECK(m.mode == serving::RequestMode::kSpeculative);
+    CHECK_FALSE(m.fallback);
+    // With the decode pool offered as well, its sunk old GPU takes the whole decode and wins.
+    b.offer_decode = true;
+    CHECK(b.choose(loose, loose).mode == serving::RequestMode::kDisaggregated);
+  }
+  SUBCASE("by SLO: drafting on a GPU as slow as the target misses a TPOT target that plain decoding meets") {
+    // Four draft iterations, the ids and a verify per 2.77 tokens take longer per token than one iteration.
+    ModeBench b(0);
+    b.servers[0].gpu_decode_w = b.servers[2].gpu_decode_w = 200;
+    b.servers[0].gpu_emb_g_per_s = 0.01;
+    b.offer_decode = false, b.offer_draft = true;
+    const routing::ModeChoice spec = b.choose(loose, loose);
+    REQUIRE(spec.mode == serving::RequestMode::kSpeculative);
+    b.offer_draft = false;
+    const routing::ModeChoice whole = b.choose(loose, loose);
+    REQUIRE(whole.tpot_s < spec.tpot_s);
+    b.offer_draft = true;
+    const routing::ModeChoice m = b.choose(loose, core::from_seconds((whole.tpot_s + spec.tpot_s) / 2));
     CHECK(m.mode == serving::RequestMode::kUnified);
     CHECK_FALSE(m.fallback);
   }
