@@ -58,7 +58,11 @@ bool LoadIndexBase::ready(std::span<const serving::Instance* const> instances) {
 void OutstandingTokensIndex::read(std::size_t i, bool fresh) {
   Slot& s = slot_[i];
   const serving::Instance& in = *instances_[i];
-  const serving::LoadWindow w = fresh ? in.load_window(-1) : in.load_window(s.iteration, s.until);
+  // After a listener call the run may only have been cut short (an arrival): the same run, whose completed
+  // iterations as last read still hint where to look (serving::LoadWindow). A new run is stepped from its
+  // start (hint 0): read soon after a step formed it, it has completed a boundary or none.
+  const bool same = !fresh || (s.iteration > 0 && s.timer && s.timer->run_start == s.run_start);
+  const serving::LoadWindow w = same ? in.load_window(s.iteration, s.until) : in.load_window(0);
   const std::int64_t penalty = in.powered() ? 0 : wake_penalty_;
   s.load = w.outstanding + penalty;
   s.until = w.until;
@@ -69,8 +73,41 @@ void OutstandingTokensIndex::read(std::size_t i, bool fresh) {
   s.rate = w.drain_per_ns;
   s.from = w.drain_from;
   s.iteration = w.iteration;
+  s.timer = w.timer;
+  s.base = w.run_base + penalty;
+  s.last = w.last;
+  s.run_start = w.timer ? w.timer->run_start : 0;
   node_[leaves_ + i].due = due(s);
+  node_[leaves_ + i].load = s.load;
   ++refreshes_;
+}
+
+bool OutstandingTokensIndex::step(Slot& s) const {
+  // Its boundary iteration + 1 (s.until) has passed; the next one or two are stepped, further is a solve.
+  if (s.iteration < 0) return false;  // the window was a head's, not the run's
+  std::int64_t k = s.iteration + 1;
+  core::SimTime next = core::kTimeMax;
+  for (int steps = 0; k < s.last; ++k) {
+    next = s.timer->run_boundary(k + 1);
+    if (next > now_) break;
+    if (++steps > 1) return false;
+    next = core::kTimeMax;
+  }
+  s.iteration = k;
+  s.load = s.base - k * s.timer->run_growth;
+  s.until = next;
+  return true;
+}
+
+core::SimTime OutstandingTokensIndex::entry(const Slot& s) const {
+  // The first boundary j of the run (or its start, after a head) whose load base - j * growth is in the band.
+  if (!s.timer) return now_;
+  const std::int64_t from = std::max<std::int64_t>(s.iteration, 0);
+  const std::int64_t over = s.base - from * s.timer->run_growth - band_top_;
+  if (over <= 0) return s.iteration < 0 ? s.until : now_;
+  if (s.timer->run_growth <= 0) return core::kTimeMax;
+  const std::int64_t j = from + (over + s.timer->run_growth - 1) / s.timer->run_growth;
+  return j > s.last ? core::kTimeMax : s.timer->run_boundary(j);
 }
 
 core::SimTime OutstandingTokensIndex::due(const Slot& s) const {
@@ -90,8 +127,9 @@ core::SimTime OutstandingTokensIndex::due(const Slot& s) const {
 void OutstandingTokensIndex::build() {
   constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
   now_ = engine_->now();
-  slot_.assign(leaves_, Slot{kNever, core::kTimeMax, kNever, kNever, core::kTimeMax, kNever, 0.0, now_, 0});
-  node_.assign(2 * leaves_, Node{core::kTimeMax, 0});
+  slot_.assign(leaves_, Slot{kNever, core::kTimeMax, kNever, kNever, core::kTimeMax, kNever, 0.0, now_, 0, nullptr,
+                             kNever, 0, 0});
+  node_.assign(2 * leaves_, Node{core::kTimeMax, kNever, 0});
   for (std::size_t i = 0; i < leaves_; ++i) node_[leaves_ + i].winner = static_cast<std::uint32_t>(i);
   band_top_ = kNever - 1;  // everything in the band: read exactly, then narrowed by the first decision
   for (std::size_t i = 0; i < instances_.size(); ++i) read(i, true);
@@ -112,14 +150,29 @@ void OutstandingTokensIndex::changed(std::span<const std::uint32_t> leaves) {
 }
 
 void OutstandingTokensIndex::refresh(std::size_t n) {
-  if (node_[n].due > now_) return;
   ++visits_;
   if (n >= leaves_) {
+    Slot& s = slot_[n - leaves_];
+    if (s.load <= band_top_) {
+      if (step(s)) {
+        node_[n].due = s.until;  // in the band, and falling: still in it
+        node_[n].load = s.load;
+        return;
+      }
+    } else {
+      // Its bounds lapsed (or the band came down to it): the boundary that brings it into the band is one
+      // evaluation, a read a solve. Until then its load as last read overstates a load above the band.
+      const core::SimTime t = entry(s);
+      if (t > now_) {
+        node_[n].due = t;
+        return;
+      }
+    }
     read(n - leaves_, false);
     return;
   }
-  refresh(2 * n);
-  refresh(2 * n + 1);
+  if (node_[2 * n].due <= now_) refresh(2 * n);
+  if (node_[2 * n + 1].due <= now_) refresh(2 * n + 1);
   pull(n);
 }
 
@@ -135,10 +188,10 @@ std::size_t OutstandingTokensIndex::argmin(std::span<const serving::Instance* co
     return best;
   }
   for (;;) {
-    refresh(1);
+    if (node_[1].due <= now_) refresh(1);
     // Every load is now exact or, if due later, above the band; the loads in the band are up to date.
     const std::uint32_t w = node_[1].winner;
-    const std::int64_t load = slot_[w].load;
+    const std::int64_t load = node_[1].load;
     if (load <= band_top_) {
       // Lowering the top is free (due times set for a higher one come early, never late), but each lowering makes
       // early due times read for nothing: lower it only once the band is several times too wide.

@@ -76,22 +76,35 @@ class OutstandingTokensIndex final : public LoadIndexBase {
     double rate;
     core::SimTime from;
     std::int64_t iteration;  // hint for serving::Instance::load_window()
+    // The run behind the window (serving::LoadWindow): steps a load in the band along its boundaries.
+    const serving::StepTimer* timer;
+    std::int64_t base;  // the load at iteration 0 of the run
+    std::int64_t last;
+    core::SimTime run_start;  // the run's, when read: whether `iteration` outlives a listener call
   };
   struct Node {
     core::SimTime due;     // earliest below
+    std::int64_t load;     // the winner's load as last read
     std::uint32_t winner;  // leaf with the least load as last read (ties: lowest)
   };
   void build() override;
   void changed(std::span<const std::uint32_t> leaves) override;
   void read(std::size_t i, bool fresh);
+  bool step(Slot& s) const;                // a load in the band to its current boundary; false: read it
   core::SimTime due(const Slot& s) const;  // when the load must be read again, given the band
+  // For a load above the band: when its run brings it into the band at the earliest (a boundary, exactly), or
+  // kTimeMax if it stays above until the next listener call; now_ when it is in the band already or unknown.
+  core::SimTime entry(const Slot& s) const;
   void pull(std::size_t node) {
     const Node& a = node_[2 * node];
     const Node& b = node_[2 * node + 1];
-    node_[node].due = std::min(a.due, b.due);
-    node_[node].winner = slot_[b.winner].load < slot_[a.winner].load ? b.winner : a.winner;
+    Node& p = node_[node];
+    p.due = std::min(a.due, b.due);
+    const bool right = b.load < a.load;
+    p.load = right ? b.load : a.load;
+    p.winner = right ? b.winner : a.winner;
   }
-  void refresh(std::size_t node);  // reads the instances due below
+  void refresh(std::size_t node);  // reads the instances due below (node_[node].due <= now_)
   void rebuild();                  // after the band moved up
 
   std::int64_t wake_penalty_;

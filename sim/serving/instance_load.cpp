@@ -30,7 +30,10 @@ LoadWindow Instance::load_window(std::int64_t hint, core::SimTime hint_until) co
     w.drain_per_ns = static_cast<double>(timer_.run_growth) / ns;
     return static_cast<core::SimTime>(std::ceil(ns));
   };
-  w.drain_start = w.outstanding_min;          // with no drain bound (drain_per_ns 0)
+  w.drain_start = w.outstanding_min;  // with no drain bound (drain_per_ns 0)
+  w.timer = &timer_;
+  w.run_base = outstanding_tokens_ - head_tokens;
+  w.last = last;
   if (has_head_ && now < timer_.run_start) {  // the head is in flight: its tokens go at its end
     w.outstanding = outstanding_tokens_;
     w.until = timer_.run_start;  // not a boundary of the run: no hint
