@@ -46,6 +46,11 @@ struct LoadWindow {
   const StepTimer* timer = nullptr;
   std::int64_t run_base = 0;
   std::int64_t last = 0;  // the run's boundaries before its end (0: none)
+
+  // load_window(kDescribe): the run only (timer, run_base, last, outstanding_min), nothing solved: `iteration`
+  // kDescribe, and `outstanding` run_base (its value from the run's start, which has passed); while a head is in
+  // flight, as any call gives it (outstanding and until exact, iteration -1).
+  static constexpr std::int64_t kDescribe = -2;
 };
 
 }  // namespace greenfleet::serving
