@@ -221,7 +221,10 @@ void KvUsageIndex::read(std::size_t i, bool fresh) {
 void KvUsageIndex::pull_path(std::size_t i) {
   for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
     const std::uint32_t a = winner_[2 * n], b = winner_[2 * n + 1];
-    winner_[n] = leaf_[b].key < leaf_[a].key ? b : a;
+    const std::uint32_t w = leaf_[b].key < leaf_[a].key ? b : a;
+    // The same winner, and not the leaf whose key changed: nothing above changes.
+    if (w == winner_[n] && w != i) return;
+    winner_[n] = w;
   }
 }
 
