@@ -26,7 +26,7 @@ class LoadIndexBase : public serving::LoadListener {
   void watch(const core::Engine* engine) { engine_ = engine; }
   void on_load_changed(const serving::Instance& instance) final;
 
-  // Work counters (tests, profiling): leaves read again, and tree nodes visited by searches.
+  // Work counters (tests, profiling): load windows asked of instances, and tree nodes visited by searches.
   std::uint64_t refreshes() const { return refreshes_; }
   std::uint64_t visits() const { return visits_; }
 
