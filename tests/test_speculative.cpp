@@ -234,6 +234,50 @@ TEST_CASE("speculative requests under load: fast-forward equals stepping, beside
   }
 }
 
+TEST_CASE("preempted speculative requests: swap and recompute keep both KV caches and the draft prefill exact") {
+  // A target cache of a few thousand tokens under five to ten 500-token requests: preemptions. Swapped requests
+  // come back as verify chunks (blocks for gamma + 1 more tokens); recomputed ones do not prefill the draft again.
+  for (const std::string preemption : {"swap", "recompute"}) {
+    CAPTURE(preemption);
+    const std::string yaml =
+        "name: p\nseed: 7\nsites:\n  - {name: dc, pue: 1.2, carbon_intensity: 300}\n"
+        "deployments:\n  - {name: new, model: llama-2-7b, gpu_memory_utilization: 0.185, scheduler: "
+        "{max_num_seqs: 12, max_batched_tokens: 64, preemption: " +
+        preemption +
+        "}, modes: {speculative: {draft: draft, gamma: 4, acceptance: 0.7}}}\n"
+        "  - {name: draft, model: tinyllama-1.1b}\n"
+        "fleet:\n  - {site: dc, sku: azure-nc24ads-a100-v4, count: 1, deployment: new}\n"
+        "  - {site: dc, sku: azure-nc4as-t4-v3, count: 1, deployment: draft, gpu_embodied: sunk}\n"
+        "network: {tor_switch: greensku-rack}\nrouter: {name: round_robin}\n"
+        "mode_router: {name: always_speculative}\n"
+        "workload: {source: synthetic, deployment: new, synthetic: {requests: 10, rate: 50, prompt_tokens: "
+        "{distribution: constant, value: 300}, output_tokens: {distribution: constant, value: 200}}}\n";
+    std::map<std::uint64_t, Seen> runs[2];
+    for (int ff = 0; ff < 2; ++ff) {
+      test::TempDir dir;
+      const auto x = experiment::load_experiment(
+          dir.write("x.yaml", yaml + (ff ? "engine: {check_invariants: true}\n"
+                                         : "engine: {fast_forward: false, check_invariants: true}\n")),
+          test::catalog(), {});
+      runner::Simulation sim(x, test::catalog());
+      Recorder rec;
+      sim.add_observer(&rec);
+      sim.run();
+      CHECK(sim.metrics().completed() == 10);
+      CHECK(sim.instances()[0]->stats().preemptions > 0);
+      CHECK(sim.instances()[1]->stats().prefill_tokens == 10 * 300);  // each prompt once on the draft
+      CHECK(sim.instances()[1]->kv_blocks_free() == sim.instances()[1]->kv_blocks_total());  // all released
+      CHECK(sim.ledger().conservation_error() < 1e-9);
+      runs[ff] = rec.done;
+    }
+    for (const auto& [id, a] : runs[0]) {
+      CAPTURE(id);
+      CHECK(a.first_token == runs[1].at(id).first_token);
+      CHECK(a.completion == runs[1].at(id).completion);
+    }
+  }
+}
+
 TEST_CASE("bad speculative configurations are load errors naming file, line and key") {
   auto fails = [](const std::string& yaml, const std::string& what) {
     CAPTURE(yaml);
@@ -268,5 +312,18 @@ TEST_CASE("bad speculative configurations are load errors naming file, line and 
   fails(with("{draft: draft}", "{draft: draft, depth: 2}"), "depth");
   fails(with("deployment: new, synthetic", "deployment: draft, synthetic"), "also receives requests of its own");
   fails(with("network: {tor_switch: greensku-rack}\n", ""), "add a `network:` section");
+  {
+    std::string both = with("{draft: draft}", "{draft: draft}, disaggregated: {decode: draft}");
+    both.replace(both.find("{name: draft, model: tinyllama-1.1b}"), 36, "{name: draft, model: llama-2-7b}");
+    both.replace(both.find("azure-nc4as-t4-v3"), 17, "azure-nc24ads-a100-v4");
+    fails(both, "draft pool 'draft' also serves deployment 'new'");  // its own decode pool as well
+  }
+  fails(with("{name: draft, model: tinyllama-1.1b}", "{name: draft, model: llama-3.2-1b}"),
+        "must share its target's tokenizer");
+  fails(with("{name: draft, model: tinyllama-1.1b}",
+             "{name: draft, model: tinyllama-1.1b, modes: {disaggregated: {decode: new}}}"),
+        "has modes of its own");
+  fails(with("{draft: draft}}}", "{draft: draft, gamma: 16}}, scheduler: {max_num_seqs: 256}}"),
+        "above its step budget scheduler.max_batched_tokens = 2048");
   fails(with("modes: {speculative: {draft: draft}}", "tensor_parallel: 1"), "mode_router.name: mode router");
 }

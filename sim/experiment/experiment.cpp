@@ -400,11 +400,34 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
             "give the draft pool at least as many",
             dep.speculative_where, dep.name, dep.name, targets, draft->name, drafts));
       for (const auto& other : x.deployments)
-        if (&other != &dep &&
-            (other.speculative_draft == draft->name || other.disaggregated_decode == draft->name))
+        if ((&other != &dep && other.speculative_draft == draft->name) ||
+            other.disaggregated_decode == draft->name)
           throw core::InputError(fmt::format(
               "{}: draft pool '{}' also serves deployment '{}'; a draft pool drafts for one deployment only",
               dep.speculative_where, draft->name, other.name));
+      if (draft->has_modes())
+        throw core::InputError(
+            fmt::format("{}: draft pool '{}' has modes of its own; a draft instance runs only "
+                        "its target's drafts",
+                        dep.speculative_where, draft->name));
+      // Drafts are token ids of the target's vocabulary: the two models must share a tokenizer.
+      if (catalog.model(draft->model).vocab_size != catalog.model(dep.model).vocab_size)
+        throw core::InputError(
+            fmt::format("{}: draft model '{}' has a vocabulary of {} tokens and target '{}' of {}: a draft model "
+                        "must share its "
+                        "target's tokenizer",
+                        dep.speculative_where, draft->model, catalog.model(draft->model).vocab_size, dep.model,
+                        catalog.model(dep.model).vocab_size));
+      // Every running speculative request verifies gamma + 1 tokens in each step: they must fit its budget.
+      const std::int64_t verify =
+          static_cast<std::int64_t>(dep.scheduler.max_num_seqs) * (dep.speculative_gamma + 1);
+      if (verify > dep.scheduler.max_batched_tokens)
+        throw core::InputError(fmt::format(
+            "{}: deployment '{}' may run {} speculative requests, each verifying gamma + 1 = {} tokens per step "
+            "({} tokens), above its step budget scheduler.max_batched_tokens = {}: raise the budget or lower "
+            "max_num_seqs or gamma",
+            dep.speculative_where, dep.name, dep.scheduler.max_num_seqs, dep.speculative_gamma + 1, verify,
+            dep.scheduler.max_batched_tokens));
       const auto receives = [&](const std::string& d) { return d == draft->name; };
       bool own = x.workload.classes.empty() && receives(x.workload.deployment);
       for (const auto& c : x.workload.classes) own = own || receives(c.deployment);

@@ -51,6 +51,14 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
                     "template of the plan's servers",
                     x.file));
   const experiment::FleetEntry tmpl = x.fleet.front();
+  // A plan places whole-request, prefill and decode instances; it has no draft pools to place.
+  for (const auto& d : x.deployments)
+    if (!d.speculative_draft.empty())
+      throw core::InputError(
+          fmt::format("{}: deployment '{}' lets its requests run speculatively; --plan cannot "
+                      "place its draft pool (the plan replaces the fleet): drop "
+                      "modes.speculative to run a plan",
+                      d.speculative_where, d.name));
 
   // Server types: each must be in the catalog.
   std::map<std::string, int> gpus_of;

@@ -210,10 +210,13 @@ void Instance::start_step_impl() {
     shape_.prefill_attn_ctx += n * past + n * (n + 1) / 2;
     shape_.prefill_kv_tokens += r.prefilled + chunk;
     budget -= chunk;
-    // A speculative request's first prefill runs on its draft instance too (a recompute after a preemption
-    // does not: the draft kept its KV).
-    if (spec_ && r.mode == RequestMode::kSpeculative && r.generated == 0)
-      add_draft_prefill(slot, chunk, r.prefilled);
+    // A speculative request's prompt is prefilled on its draft instance too, once: a recompute after a preemption
+    // redoes only what the draft has not prefilled yet (it keeps its KV).
+    if (spec_ && r.mode == RequestMode::kSpeculative && r.draft_prefilled < r.spec.prompt_tokens) {
+      const std::int32_t from = std::max(r.prefilled, r.draft_prefilled);
+      const std::int32_t to = std::min(r.prefilled + chunk, r.spec.prompt_tokens);
+      if (to > from) add_draft_prefill(slot, to - from, from);
+    }
   };
   // A speculative request's round: its draft proposes up to gamma tokens (no more than it still needs after the
   // target's own token), and the target verifies them and its own position in one chunk after its context.
@@ -259,10 +262,18 @@ void Instance::start_step_impl() {
     if (spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
         spec_->draft->draft_blocks_needed(*head) > spec_->draft->kv_.free())
       break;  // its draft instance has no room for it yet
+    // A swapped-out speculative request comes back as a verify chunk: blocks for its KV and up to gamma + 1 more.
+    const bool spec_swapped =
+        spec_ && head->mode == RequestMode::kSpeculative && head->swapped && !policy_.reserve();
+    const std::int64_t spec_swap_need = spec_swapped
+                                            ? kv_.blocks_for(static_cast<std::int64_t>(head->kv_tokens()) +
+                                                             std::min(spec_->gamma + 1, head->remaining_output()))
+                                            : 0;
+    if (spec_swapped && spec_swap_need > kv_.free()) break;
     const std::uint32_t slot = policy_.pop(cls);
     RequestState& r = (*pool_)[slot];
     if (spec_ && r.mode == RequestMode::kSpeculative && r.draft_blocks == 0) spec_->draft->reserve_draft(r);
-    const std::int64_t need = kv_.admission_blocks(r, policy_.reserve());
+    const std::int64_t need = spec_swapped ? spec_swap_need : kv_.admission_blocks(r, policy_.reserve());
     kv_.take(need);
     // A decode admitted here (a hand-off's) may start a run at once: its blocks are not the run's.
     run_free_start_ -= need;
@@ -605,10 +616,14 @@ void Instance::set_speculation(const Speculation* spec) {
   if (spec->expected != spec->expected_tokens()) throw std::logic_error("speculation: prepare() not called");
   spec_ = spec;
   spec->draft->role_ = InstanceRole::kDraft;
+  // Its batches are this instance's speculative requests: its histogram spans this instance's batch sizes.
+  auto& hist = spec->draft->stats_.batch_size_iterations;
+  if (hist.size() < stats_.batch_size_iterations.size()) hist.resize(stats_.batch_size_iterations.size(), 0);
   draft_.entries.reserve(static_cast<std::size_t>(config_.max_num_seqs));
 }
 
 void Instance::add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past) {
+  (*pool_)[slot].draft_prefilled = past + chunk;
   draft_.entries.push_back(Entry{slot, chunk, 0, past});
   const double n = chunk, p = past;
   draft_.shape.prefill_tokens += chunk;

@@ -49,6 +49,7 @@ struct alignas(64) RequestState {
   std::int32_t decode_instance = -1;                   // where it decodes, or drafts when speculative
   std::int32_t draft_blocks = 0;                       // speculative: blocks its draft instance holds for it
   std::int32_t verify_rounds = 0;                      // speculative: draft-and-verify rounds done
+  std::int32_t draft_prefilled = 0;                    // speculative: prompt tokens whose draft KV exists
   std::int32_t held_blocks = 0;                        // blocks its prefill instance holds until the KV has left
   core::SimTime kv_reserved = -1;                      // decode blocks reserved: the transfer starts
   core::SimTime kv_arrived = -1;                       // the transfer ended: it may decode
@@ -83,7 +84,7 @@ class RequestPool {
       r.mode = RequestMode::kUnified;
       r.leave_after_prefill = r.awaiting_kv = false;
       r.prefill_instance = r.decode_instance = -1;
-      r.held_blocks = r.draft_blocks = r.verify_rounds = 0;
+      r.held_blocks = r.draft_blocks = r.verify_rounds = r.draft_prefilled = 0;
       r.kv_reserved = r.kv_arrived = -1;
       r.predicted_ttft_s = r.predicted_tpot_s = -1;
     } else {
