@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sim/core/error.hpp"
+#include "sim/energy/embodied.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/lifecycle/lifecycle.hpp"
 #include "sim/runner/simulation.hpp"
@@ -178,4 +179,24 @@ TEST_CASE("lifecycle: bad files name the file, line and key") {
   CHECK(e.find("horizon_years") != std::string::npos);
   e = load_error(t, {"horizon_year=3"});
   CHECK(e.find("unknown key") != std::string::npos);
+}
+
+TEST_CASE("lifecycle: the B200 generation and a recycled SKU") {
+  const auto& c = test::catalog();
+  // B200 card by EcoServe's formula, by hand: 1.05 x (180 GB x 0.24 + 0.004 x 297.48 + 2000 / 1100 x 28.75
+  // + 1000 / 700 x 6.5 + 44.60 + 0.925) = 159.05 kg.
+  CHECK(energy::ecoserve_gpu_card(c.gpu("b200"), c).total ==
+        doctest::Approx(1.05 *
+                        (180 * 0.24 + 0.004 * 297.48 + 2000.0 / 1100 * 28.75 + 1000.0 / 700 * 6.5 + 44.60 + 0.925))
+            .epsilon(1e-6));
+  const auto& b = c.server("dgx-b200x8");
+  CHECK((b.gpu == "b200" && b.gpu_count == 8 && b.scale_up_link == "nvlink5"));
+  // The A100 host carrying B200s: the host's parts, the new GPUs and fabric, fans re-priced by 0.10 x the TDP
+  // difference (400 W + 0.10 x 8 x (1000 - 400) = 880 W).
+  const auto s = lifecycle::recycled_server(c, "dgx-a100x8-80gb", "dgx-b200x8");
+  CHECK(s.id == "dgx-a100x8-80gb+dgx-b200x8");
+  CHECK((s.gpu == "b200" && s.gpu_count == 8 && s.scale_up_link == "nvlink5"));
+  CHECK((s.cpu == "epyc-7742" && s.dram_gb == 2000 && s.ssd_gb == 34560 && s.pcie_link == "pcie4-x16"));
+  CHECK(s.chassis_w == 880);
+  CHECK(lifecycle::recycled_server(c, "hgx-h100x8", "hgx-h100x8").id == "hgx-h100x8");
 }

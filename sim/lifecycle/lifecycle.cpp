@@ -310,15 +310,15 @@ std::string format_table(const LifecycleResult& result) {
       base = &t;
       break;
     }
-  if (base)
-    out += fmt::format("(vs base: total carbon against {}; at purchase: embodied charged whole when bought)\n",
-                       base->policy);
   for (const auto& t : result.totals) {
     const double vs = base && base->total_t > 0 ? 100.0 * (t.total_t / base->total_t - 1) : 0.0;
-    out += fmt::format("{:<14} {:>12.2f} {:>12.2f} {:>12.2f} {:>+9.1f}% {:>16.2f} {:>14.3f}\n", t.policy,
+    out += fmt::format("{:<14} {:>12.2f} {:>12.2f} {:>12.2f} {:>+9.1f}% {:>16.2f} {:>14.4f}\n", t.policy,
                        t.operational_t, t.embodied_t, t.total_t, vs, t.at_purchase_t,
                        t.tokens > 0 ? t.total_t * 1e6 / t.tokens * 1000 : 0.0);
   }
+  if (base)
+    out += fmt::format("(vs base: total carbon against {}; at purchase: embodied charged whole when bought)\n",
+                       base->policy);
   return out;
 }
 
