@@ -177,6 +177,9 @@ TEST_CASE("lifecycle: bad files name the file, line and key") {
   CHECK(e.find("life.yaml:2:") != std::string::npos);
   e = load_error(t, {"horizon_years=0"});
   CHECK(e.find("horizon_years") != std::string::npos);
+  CHECK(load_error(t, {"horizon_years=1"}) == "no error");  // a generation on sale after the horizon is unused
+  e = load_error(t, {"generations.1.from_year=101"});
+  CHECK(e.find("generations[1].from_year") != std::string::npos);
   e = load_error(t, {"horizon_year=3"});
   CHECK(e.find("unknown key") != std::string::npos);
 }

@@ -116,8 +116,8 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
       g.fail("server", fmt::format("unknown server SKU '{}'{}; see `greenfleet list servers`", gen.server,
                                    near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
     }
-    gen.from_year = static_cast<std::int32_t>(
-        g.get_int("from_year", i == 0 ? 0 : std::optional<std::int64_t>{}, 0, c.horizon_years - 1));
+    gen.from_year =
+        static_cast<std::int32_t>(g.get_int("from_year", i == 0 ? 0 : std::optional<std::int64_t>{}, 0, 100));
     if (i == 0 && gen.from_year != 0)
       g.fail("from_year", "the first generation must be on sale from year 0 (the fleet is bought then)");
     if (i > 0 && gen.from_year <= c.generations.back().from_year)
