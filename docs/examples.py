@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/CARBON.md", "docs/CPU_MODEL.md", "docs/EXPERIMENTS.md",
-        "docs/MODELS.md", "docs/OUTPUT.md"]
+        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md"]
 MARKER = re.compile(r"<!-- example:([\w.-]+) -->(.*?)<!-- end example:\1 -->", re.S)
 BIN = None
 TMP = None
@@ -1050,6 +1050,92 @@ def _():
     line = next(x for x in typo.splitlines() if x.startswith("error:"))
     line = line[:line.index("expected one of: ") + len("expected one of: ")] + "..."
     return fence(line + "\n" + error("experiments/quickstart.yaml", "--set", "fleet.0.power.policy=sleep"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The lifecycle study (docs/LIFECYCLE.md): experiments/lifecycle/recycle.yaml at its own grid and at 17 g/kWh
+
+
+@functools.cache
+def lifecycle(*sets):
+    """(the printed table without the `wrote` line, the CSV rows as dicts) of the worked example."""
+    import csv
+    out = Path(TMP) / f"lifecycle{next(RUNS)}.csv"
+    args = ["lifecycle", "experiments/lifecycle/recycle.yaml", "-q", "-o", out]
+    for s in sets:
+        args += ["--set", s]
+    text, _ = gf(*args)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return "\n".join(line for line in text.splitlines() if not line.startswith("wrote ")).rstrip() + "\n", rows
+
+
+LOW_CI = "carbon_intensity=17"
+
+
+def lifecycle_totals(*sets):
+    totals = {}
+    for r in lifecycle(*sets)[1]:
+        t = totals.setdefault(r["policy"], {"op": 0.0, "emb": 0.0, "total": 0.0, "bought": 0.0})
+        t["op"] += float(r["operational_t"])
+        t["emb"] += float(r["embodied_gpu_t"]) + float(r["embodied_host_t"])
+        t["total"] += float(r["total_t"])
+        t["bought"] += float(r["bought_t"])
+    return totals
+
+
+def lifecycle_saving(*sets, against="homogeneous-4y", key="total"):
+    t = lifecycle_totals(*sets)
+    return f"{100 * (1 - t['recycle'][key] / t[against][key]):.1f}%"
+
+
+@producer("lifecycle-table")
+def _():
+    return fence(lifecycle()[0])
+
+
+@producer("lifecycle-table-17")
+def _():
+    text = lifecycle(LOW_CI)[0]
+    return fence(text[text.rindex("\npolicy ") + 1:])
+
+
+@producer("lifecycle-change-261")
+def _():
+    t = lifecycle_totals()
+    change = 100 * (t["recycle"]["total"] / t["homogeneous-4y"]["total"] - 1)
+    return f"{abs(change):.1f}% {'more' if change > 0 else 'less'}"
+
+
+@producer("lifecycle-saving-17")
+def _():
+    return lifecycle_saving(LOW_CI)
+
+
+@producer("lifecycle-saving-3y-261")
+def _():
+    return lifecycle_saving(against="homogeneous-3y")
+
+
+@producer("lifecycle-saving-3y-17")
+def _():
+    return lifecycle_saving(LOW_CI, against="homogeneous-3y")
+
+
+@producer("lifecycle-embodied-saving")
+def _():
+    return lifecycle_saving(key="emb")
+
+
+@producer("lifecycle-bought")
+def _():
+    t = lifecycle_totals()
+    return f"{t['recycle']['bought']:.1f} t against {t['homogeneous-4y']['bought']:.1f} t"
+
+
+@producer("lifecycle-simulations")
+def _():
+    return lifecycle()[0].splitlines()[0].split(", ")[-1]
 
 
 # ---------------------------------------------------------------------------------------------------------------

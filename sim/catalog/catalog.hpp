@@ -2,6 +2,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "sim/spec/calibrated_entry.hpp"
@@ -52,6 +53,14 @@ class Catalog {
   const spec::GpuPowerCurve* power_curve(const std::string& gpu) const {
     auto it = power_curves_.find(gpu);
     return it == power_curves_.end() ? nullptr : &it->second;
+  }
+
+  // Adds (or replaces) a server SKU assembled from catalog parts in memory: the lifecycle study's host of one SKU
+  // carrying another's GPUs (docs/LIFECYCLE.md). Its gpu, cpu and dram_kind must be in the catalog
+  // (std::out_of_range otherwise: callers build it from entries already checked).
+  void add_server(spec::ServerSku sku) {
+    (void)gpu(sku.gpu), (void)cpu(sku.cpu), (void)memory_kind(sku.dram_kind);
+    servers_[sku.id] = std::move(sku);
   }
 
   const std::map<std::string, spec::GpuSpec>& gpus() const { return gpus_; }

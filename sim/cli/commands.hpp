@@ -15,5 +15,6 @@ int compare_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
 int plan_command(const std::vector<std::string>& args);
 int theory_command(const std::vector<std::string>& args);
+int lifecycle_command(const std::vector<std::string>& args);
 
 }  // namespace greenfleet::cli

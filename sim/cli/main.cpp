@@ -36,6 +36,8 @@ commands:
                    provisioning plan: capacity tables by simulation, EcoServe's ILP and baselines (CBC)
   theory EXP.yaml [--json] [--decode-batch B] [--prompt N --output N] [--set key.path=value]...
                    GreenLLM's closed form: savings vs CI, break-even CI, new-GPU lifetimes
+  lifecycle LIFECYCLE.yaml [-o OUT.csv] [--csv] [--set key.path=value]... [--quiet]
+                   EcoServe's Recycle: refresh schedules simulated year by year, carbon per year
   calibrate [--data-dir DIR]
                    fit the calibrated step-time models to measurements, write models/calibration/
   validate [--data-dir DIR]
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
     if (command == "sweep") return checked_stdout(greenfleet::cli::sweep_command(args));
     if (command == "plan") return checked_stdout(greenfleet::cli::plan_command(args));
     if (command == "theory") return checked_stdout(greenfleet::cli::theory_command(args));
+    if (command == "lifecycle") return checked_stdout(greenfleet::cli::lifecycle_command(args));
     if (command == "calibrate") return checked_stdout(greenfleet::cli::calibrate_command(args));
     if (command == "validate") return checked_stdout(greenfleet::cli::validate_command(args));
     fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);
