@@ -1,4 +1,4 @@
-// EcoServe's Reduce: host configurations (fleet[].host) and the rule that sizes them
+// EcoServe's Reduce: host configurations (fleet[].host, the planner's host menu) and the rule that sizes them
 // (docs/CARBON.md, "Reduce").
 #include <doctest/doctest.h>
 
@@ -8,6 +8,11 @@
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/experiment.hpp"
+#include "sim/planning/capacity.hpp"
+#include "sim/planning/ilp.hpp"
+#include "sim/planning/objectives.hpp"
+#include "sim/planning/plan_config.hpp"
+#include "sim/planning/plan_output.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
@@ -148,4 +153,87 @@ TEST_CASE("Reduce: custom hosts are checked against the rule, and CPU instances 
   energy::HostNeed huge;
   huge.weights_gb = 5000;
   CHECK_FALSE(energy::reduced_host(c.server("hgx-h100x8"), c, huge));
+}
+
+TEST_CASE("Reduce: the planner picks the reduced host where the rule holds") {
+  test::TempDir dir;
+  const std::string plan = R"(name: t
+horizon: 2h
+carbon_intensity: {kind: constant, value: 100}
+servers:
+  - sku: hgx-h100x8
+    hosts: [default, reduced]
+    max_count: 1
+classes:
+  - name: chat
+    model: llama-3.1-8b
+    online: {kind: values, values: [4, 8]}
+    slo: {ttft: 1s, tpot: 100ms}
+capacity:
+  entries:
+    - {class: chat, sku: hgx-h100x8, rate: 2}
+objective: {name: carbon}
+)";
+  const auto pc = planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
+  REQUIRE(pc.problem.types.size() == 2);
+  const auto& full = pc.problem.types[0];
+  const auto& reduced = pc.problem.types[1];
+  CHECK(full.host == "default");
+  CHECK(reduced.host == "reduced");
+  CHECK(reduced.dram_gb == 256);
+  CHECK(reduced.ssd_gb == 480);
+  CHECK(full.embodied_kg - reduced.embodied_kg == doctest::Approx((2000 - 256) * 0.29 + (22720 - 480) * 0.10999));
+  CHECK(full.idle_w > reduced.idle_w);
+  // The given capacity applies to both hosts of the SKU (the host does not change what the GPUs serve).
+  planning::Problem p = pc.problem;
+  const auto rows = planning::build_capacity(pc, test::catalog(), "", false);
+  for (const auto& r : rows) p.capacity.push_back(r.entry);
+  REQUIRE(p.capacity.size() == 2);
+  CHECK(p.capacity[0].type_index == 0);
+  CHECK(p.capacity[1].type_index == 1);
+  const auto plan_of = [&](const planning::Problem& problem, const std::string& objective = "carbon") {
+    planning::SolverSettings s;
+    s.relative_gap = 0;
+    s.integer_instances = true;
+    return planning::solve_plan(
+        problem,
+        planning::objectives().create(objective,
+                                      core::default_values(planning::objectives().info(objective).params)),
+        s);
+  };
+  const auto chosen = plan_of(p);
+  CHECK(chosen.bought == std::vector<int>{0, 1});
+  // Same servers, less host: the saving is the reduced host's embodied carbon over the 2 h horizon and its power.
+  const auto& types = p.types;
+  CHECK(chosen.embodied_kg == doctest::Approx(types[1].embodied_kg * 2 / (4 * 8760)));
+  // The performance baseline keeps EcoServe's "full default host".
+  CHECK(plan_of(p, "performance").bought == std::vector<int>{1, 0});
+  planning::PlanConfig solved = pc;
+  solved.problem = p;
+  const std::string yaml = planning::plan_yaml(solved, rows, {chosen});
+  CHECK_MESSAGE(yaml.find("- {sku: hgx-h100x8, bought: 1, on: [1, 1], host: reduced}") != std::string::npos, yaml);
+  CHECK(planning::plan_table(p, chosen).find("hgx-h100x8 (reduced)") != std::string::npos);
+
+  // The purchase limit is the SKU's: 8 + 16 req/s need two servers of 8 instances at 2 req/s, and only one may
+  // be bought whatever its host.
+  p.classes[0].rate = {16, 24};
+  CHECK_THROWS_AS(plan_of(p), core::InputError);
+
+  // Where the rule does not reduce (the T4 VM's 28 GB DRAM and 180 GB SSD hold less than Llama-3.1-8B's host
+  // minimum: its reduced host, 128 GB and 480 GB, has more embodied carbon), the menu is refused.
+  std::string t4 = plan;
+  t4.replace(t4.find("sku: hgx-h100x8\n"), 16, "sku: azure-nc4as-t4-v3\n");
+  t4.replace(t4.find("sku: hgx-h100x8,"), 16, "sku: azure-nc4as-t4-v3,");
+  try {
+    planning::load_plan_config(dir.write("t4.yaml", t4), test::catalog());
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    const std::string m = e.what();
+    CHECK_MESSAGE(m.find("servers[0].hosts") != std::string::npos, m);
+    CHECK_MESSAGE(m.find("would not lower its host's embodied carbon") != std::string::npos, m);
+  }
+  std::string bad = plan;
+  bad.replace(bad.find("[default, reduced]"), 18, "[default, tiny]");
+  CHECK_THROWS_WITH_AS(planning::load_plan_config(dir.write("bad.yaml", bad), test::catalog()),
+                       doctest::Contains("unknown host configuration 'tiny'"), core::InputError);
 }
