@@ -12,6 +12,7 @@
 #include "sim/planning/ilp.hpp"
 #include "sim/planning/objectives.hpp"
 #include "sim/planning/plan_config.hpp"
+#include "sim/planning/plan_execution.hpp"
 #include "sim/planning/plan_output.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
@@ -236,4 +237,37 @@ objective: {name: carbon}
   bad.replace(bad.find("[default, reduced]"), 18, "[default, tiny]");
   CHECK_THROWS_WITH_AS(planning::load_plan_config(dir.write("bad.yaml", bad), test::catalog()),
                        doctest::Contains("unknown host configuration 'tiny'"), core::InputError);
+}
+
+TEST_CASE("Reduce: plan execution builds default hosts and refuses plans that buy reduced ones") {
+  test::TempDir dir;
+  const auto& c = test::catalog();
+  // The template (fleet[0]) asks for a reduced host on an L40S server; the plan buys an H100 server.
+  const std::string exp =
+      "name: r\nseed: 1\nhorizon: 20min\nsites: [{name: s, carbon_intensity: 100}]\n"
+      "deployments: [{name: chat, model: llama-3.1-8b}]\n"
+      "fleet: [{site: s, sku: pcie-l40sx4, host: reduced, power: {policy: follow_plan}}]\n"
+      "workload:\n  source: synthetic\n"
+      "  synthetic: {requests: 20, rate: 1, prompt_tokens: {distribution: constant, value: 100}, "
+      "output_tokens: {distribution: constant, value: 10}}\n";
+  const auto plan = [](const std::string& host) {
+    return "name: \"r\"\nslot_s: 600\nslots: 2\nserver_types:\n  - {sku: hgx-h100x8, gpus: 8, idle_w: 2000}\n"
+           "classes:\n  - name: \"chat\"\n    model: llama-3.1-8b\n    online: true\n    ttft_s: 1\n"
+           "    tpot_s: 0.2\n    rate: [1, 1]\nplans:\n  - objective: carbon\n    status: optimal\n    servers:\n"
+           "      - {sku: hgx-h100x8, bought: 1, on: [1, 1]" +
+           host +
+           "}\n    instances:\n      - {class: \"chat\", sku: hgx-h100x8, tensor_parallel: 1, per_slot: [1, 1]}\n";
+  };
+  experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", exp), c, {});
+  CHECK(x.fleet[0].host == "reduced");
+  planning::apply_plan(x, c, dir.write("p.yaml", plan("")), "");
+  REQUIRE(x.fleet.size() == 1);
+  CHECK(x.fleet[0].sku == "hgx-h100x8");
+  CHECK(x.fleet[0].host == "default");
+  CHECK(x.fleet[0].host_memory.dram_gb == 2000);
+  CHECK(x.fleet[0].host_memory.ssd_gb == 22720);
+  experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", exp), c, {});
+  CHECK_THROWS_WITH_AS(planning::apply_plan(y, c, dir.write("q.yaml", plan(", host: reduced")), ""),
+                       doctest::Contains("servers[0].host: the plan buys 'hgx-h100x8' with a reduced host"),
+                       core::InputError);
 }

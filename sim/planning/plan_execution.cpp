@@ -8,6 +8,7 @@
 
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
+#include "sim/energy/embodied.hpp"
 
 namespace greenfleet::planning {
 
@@ -220,6 +221,10 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     for (int k = 0; k < out.bought[h]; ++k) {
       experiment::FleetEntry e = tmpl;
       e.sku = out.skus[h];
+      // The plan's servers have their SKU's default host (plans with reduced hosts are refused above), whatever
+      // the template's `host`.
+      e.host = "default";
+      e.host_memory = energy::default_host(catalog.server(e.sku));
       e.count = 1;
       e.deployment = deployment;
       e.power_policy = "follow_plan";
