@@ -277,7 +277,10 @@ TEST_CASE("greenllm mode router: each mode wins in turn, by carbon and by SLO") 
     ModeBench b(0);
     b.servers[0].gpu_decode_w = b.servers[1].gpu_decode_w = 200;
     b.servers[0].gpu_emb_g_per_s = 0.01;
-    b.load(*b.decode, 250);
+    b.load(*b.decode, 100);
+    b.engine.run(core::kSecond / 10);  // the first step ends and admits the other 99: all run, none queued
+    REQUIRE(b.decode->queued() == 0);
+    REQUIRE(b.decode->running() == 100);
     const routing::ModeChoice loaded_split = b.choose(loose, loose);
     CHECK(loaded_split.mode == serving::RequestMode::kDisaggregated);  // carbon alone: split
     // A TPOT target between the unified prediction (the idle new GPU) and the loaded old GPU's.
@@ -320,6 +323,15 @@ TEST_CASE("greenllm mode router: each mode wins in turn, by carbon and by SLO") 
     const routing::ModeChoice m = b.choose(loose, core::from_seconds((whole.tpot_s + spec.tpot_s) / 2));
     CHECK(m.mode == serving::RequestMode::kUnified);
     CHECK_FALSE(m.fallback);
+  }
+  SUBCASE("a decode instance with requests queued takes no split, whatever the carbon") {
+    ModeBench b(0);
+    b.servers[0].gpu_decode_w = b.servers[1].gpu_decode_w = 200;
+    b.servers[0].gpu_emb_g_per_s = 0.01;
+    REQUIRE(b.choose(loose, loose).mode == serving::RequestMode::kDisaggregated);
+    b.load(*b.decode, 250);  // 5,000 prompt tokens: the step's budget of 2,048 leaves some queued
+    REQUIRE(b.decode->queued() > 0);
+    CHECK(b.choose(loose, loose).mode == serving::RequestMode::kUnified);
   }
   SUBCASE("no mode meets the SLO: unified, marked as a fallback") {
     ModeBench b(0);

@@ -9,6 +9,7 @@
 #include "sim/planning/objectives.hpp"
 #include "sim/planning/plan_config.hpp"
 #include "sim/planning/plan_execution.hpp"
+#include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
 // The planner's role axis (docs/PLANNING.md, "Roles"): prefill and decode instances of a class that may be split,
@@ -242,42 +243,89 @@ TEST_CASE("planner roles: capacity per role from simulations is monotone in GPUs
   }
 }
 
-TEST_CASE("planner roles: --plan rejects a plan with prefill or decode instances") {
+TEST_CASE("planner roles: --plan runs prefill and decode instances on their deployments") {
   test::TempDir dir;
   const auto& catalog = test::catalog();
-  const std::string exp = dir.write("exp.yaml", R"(name: x
+  // Chat prefills on its own deployment and decodes on `dec` (its decode pool); fleet[0] is the servers' template
+  // (the plan replaces the fleet).
+  const std::string exp_text = R"(name: x
+seed: 2
+horizon: 20min
 sites: [{name: here, carbon_intensity: 100}]
-deployments: [{name: chat, model: llama-3.1-8b}]
-fleet: [{site: here, sku: pcie-l40sx4}]
+deployments:
+  - {name: chat, model: llama-3.1-8b, modes: {disaggregated: {decode: dec}}}
+  - {name: dec, model: llama-3.1-8b}
+fleet:
+  - {site: here, sku: pcie-l40sx4, deployment: chat, power: {policy: follow_plan, boot_time: 30s}}
+  - {site: here, sku: hgx-h100x8, deployment: dec}
+network: {tor_switch: greensku-rack}
+mode_router: {name: always_disaggregated}
 workload:
   source: synthetic
+  deployment: chat
   synthetic:
-    requests: 10
-    rate: 1
-    prompt_tokens: {distribution: constant, value: 100}
-    output_tokens: {distribution: constant, value: 10}
-)");
-  const std::string plan = dir.write("p.plan.yaml", R"(name: "p"
-slot_s: 3600
-slots: 1
-server_types: [{sku: pcie-l40sx4, gpus: 4, idle_w: 900}]
+    requests: 100000
+    rate: 2
+    prompt_tokens: {distribution: lognormal, mean: 500, sigma: 0.5, max: 4096}
+    output_tokens: {distribution: lognormal, mean: 100, sigma: 0.5, max: 1024}
+)";
+  const std::string exp = dir.write("exp.yaml", exp_text);
+  const auto plan_text = [](const std::string& decode_sku) {
+    return R"(name: "p"
+slot_s: 600
+slots: 2
+server_types: [{sku: pcie-l40sx4, gpus: 4, idle_w: 900}, {sku: hgx-h100x8, gpus: 8, idle_w: 2000}]
 classes:
-  - {name: "chat", model: llama-3.1-8b, online: true, split: only, ttft_s: 1, tpot_s: 0.1, rate: [5]}
+  - {name: "chat", model: llama-3.1-8b, online: true, split: only, ttft_s: 1, tpot_s: 0.1, rate: [2, 2]}
 plans:
   - objective: carbon
-    servers: [{sku: pcie-l40sx4, bought: 1, on: [1]}]
+    servers: [{sku: pcie-l40sx4, bought: 1, on: [1, 1]}, {sku: hgx-h100x8, bought: 2, on: [1, 2]}]
     instances:
-      - {class: "chat", sku: pcie-l40sx4, tensor_parallel: 1, role: prefill, per_slot: [1]}
-      - {class: "chat", sku: pcie-l40sx4, tensor_parallel: 1, role: decode, per_slot: [1]}
-)");
+      - {class: "chat", sku: pcie-l40sx4, tensor_parallel: 1, role: prefill, per_slot: [2, 2]}
+      - {class: "chat", sku: )" +
+           decode_sku + R"(, tensor_parallel: 1, role: decode, per_slot: [4, 12]}
+)";
+  };
   experiment::Experiment x = experiment::load_experiment(exp, catalog, {});
+  const auto plan = planning::apply_plan(x, catalog, dir.write("p.plan.yaml", plan_text("hgx-h100x8")), "");
+  REQUIRE(x.fleet.size() == 3);
+  CHECK(x.fleet[0].deployment == "chat");  // the prefill type
+  CHECK(x.fleet[1].deployment == "dec");   // the decode type
+  CHECK(x.fleet[2].deployment == "dec");
+  runner::Simulation sim(x, catalog);
+  sim.run();
+  REQUIRE(sim.provisioner() != nullptr);
+  for (const auto& r : planning::compare_slots(plan, sim.provisioner()->transitions(), sim.end_time())) {
+    INFO("slot " << r.slot);
+    CHECK(r.on_at_start == r.planned);
+  }
+  CHECK(sim.split_requests() > 1000);
+  CHECK(sim.split_requests() == sim.arrived());
+  CHECK(sim.metrics().completed() == sim.arrived());
+  CHECK(sim.ledger().conservation_error() < 1e-9);
+
+  // Decode and prefill instances on one type cannot run: a simulated server holds one deployment.
+  experiment::Experiment y = experiment::load_experiment(exp, catalog, {});
   try {
-    planning::apply_plan(x, catalog, plan, "");
+    planning::apply_plan(y, catalog, dir.write("q.plan.yaml", plan_text("pcie-l40sx4")), "");
     FAIL("no error");
   } catch (const core::InputError& e) {
     const std::string m = e.what();
-    CHECK(m.find("p.plan.yaml:11:") != std::string::npos);
-    CHECK(m.find("instances[0].role") != std::string::npos);
-    CHECK(m.find("disaggregated") != std::string::npos);
+    CHECK(m.find("q.plan.yaml:") != std::string::npos);
+    CHECK(m.find("decode instances and other instances on server type 'pcie-l40sx4'") != std::string::npos);
+  }
+  // A class whose deployment names no decode pool cannot decode on instances of its own.
+  std::string no_pool = exp_text;
+  no_pool.replace(no_pool.find(", modes: {disaggregated: {decode: dec}}"), 39, "");
+  no_pool.replace(no_pool.find("mode_router: {name: always_disaggregated}\n"), 42, "");
+  experiment::Experiment z = experiment::load_experiment(dir.write("z.yaml", no_pool), catalog, {});
+  try {
+    planning::apply_plan(z, catalog, dir.write("r.plan.yaml", plan_text("hgx-h100x8")), "");
+    FAIL("no error");
+  } catch (const core::InputError& e) {
+    const std::string m = e.what();
+    CHECK(m.find("r.plan.yaml:") != std::string::npos);
+    CHECK(m.find("instances[1].role") != std::string::npos);
+    CHECK(m.find("names no decode pool") != std::string::npos);
   }
 }

@@ -22,6 +22,7 @@ struct PlanInstances {
   int tensor_parallel = 1;
   std::vector<double> per_slot;
   std::string where;
+  bool decode = false;  // decode instances of a class served disaggregated (prefill ones run on its deployment)
 };
 
 std::vector<int> int_list(ConfigNode& n, const std::string& key, int size) {
@@ -147,17 +148,20 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     if (std::find(out.skus.begin(), out.skus.end(), pi.sku) == out.skus.end())
       i.fail("sku", fmt::format("server type '{}' has no servers bought in this plan", pi.sku));
     pi.tensor_parallel = static_cast<int>(i.get_int("tensor_parallel", 1, 1, 64));
-    // Instances in a role (prefill or decode: the class served disaggregated) are not executed yet: a simulated
-    // server holds one deployment, and the plan's per-slot split of a class over prefill and decode servers would
-    // need a prefill and a decode deployment per class group (docs/PLANNING.md, "Roles").
+    // Instances in a role: prefill instances run on the class's deployment like unified ones; decode instances on
+    // its decode pool (`modes.disaggregated.decode`), which the experiment must name (docs/PLANNING.md, "Roles").
     const std::string role = i.get_choice("role", {"unified", "prefill", "decode"}, std::string("unified"));
-    if (role != "unified")
-      i.fail("role", fmt::format("the plan serves class '{}' disaggregated ({} instances on '{}'); --plan "
-                                 "executes only plans of unified instances: plan the class with `split: never`",
-                                 pi.class_name, role, pi.sku));
     const auto& pc = out.classes[class_index[pi.class_name]];
-    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
-                                    [&](const auto& d) { return d.name == pc.deployment; });
+    const auto dep_of = [&](const std::string& name) {
+      return std::find_if(x.deployments.begin(), x.deployments.end(),
+                          [&](const auto& d) { return d.name == name; });
+    };
+    pi.decode = role == "decode";
+    if (pi.decode && dep_of(pc.deployment)->disaggregated_decode.empty())
+      i.fail("role", fmt::format("the plan decodes class '{}' on instances of their own, but its deployment '{}' "
+                                 "names no decode pool: add deployments[].modes.disaggregated.decode to {}",
+                                 pi.class_name, pc.deployment, x.file));
+    const auto& dep = *dep_of(pi.decode ? dep_of(pc.deployment)->disaggregated_decode : pc.deployment);
     if (dep.tensor_parallel != pi.tensor_parallel)
       i.fail("tensor_parallel",
              fmt::format("the plan runs class '{}' at tensor parallelism {}, its deployment '{}' at {}",
@@ -177,12 +181,24 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     while (group[c] != c) c = group[c] = group[group[c]];
     return c;
   };
-  std::vector<int> type_class(out.skus.size(), -1);  // a class placed on the type, or -1
+  std::vector<int> type_class(out.skus.size(), -1);   // a class placed on the type (unified or prefill), or -1
+  std::vector<int> type_decode(out.skus.size(), -1);  // a class whose decode instances the type runs, or -1
+  std::vector<std::string> type_where(out.skus.size());
   for (const auto& pi : instances) {
     if (std::all_of(pi.per_slot.begin(), pi.per_slot.end(), [](double v) { return v <= 0; })) continue;
     const auto h =
         static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
     const std::size_t c = class_index[pi.class_name];
+    if ((pi.decode ? type_class : type_decode)[h] >= 0)
+      throw core::InputError(fmt::format(
+          "{}: the plan runs decode instances and other instances on server type '{}'; a simulated server holds "
+          "one deployment, so --plan cannot execute it (the other entry: {})",
+          pi.where, pi.sku, type_where[h]));
+    type_where[h] = pi.where;
+    if (pi.decode) {
+      type_decode[h] = static_cast<int>(c);
+      continue;
+    }
     if (type_class[h] < 0) {
       type_class[h] = static_cast<int>(c);
     } else {
@@ -215,9 +231,34 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   // in slot t when k < the plan's servers on, so the lowest-numbered servers are the most used.
   x.fleet.clear();
   out.built.assign(out.skus.size(), 0);
+  // A type that runs decode instances serves its class's decode pool; the pools of classes sharing it must agree.
+  std::vector<std::string> decode_pool(out.skus.size());
+  for (std::size_t h = 0; h < out.skus.size(); ++h) {
+    if (type_decode[h] < 0) continue;
+    const std::string& front = out.classes[find(static_cast<std::size_t>(type_decode[h]))].deployment;
+    decode_pool[h] = std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) {
+                       return d.name == front;
+                     })->disaggregated_decode;
+  }
+  for (const auto& pi : instances) {
+    if (!pi.decode) continue;
+    const auto h =
+        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::string& front = out.classes[find(class_index[pi.class_name])].deployment;
+    const std::string& mine = std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) {
+                                return d.name == front;
+                              })->disaggregated_decode;
+    if (!decode_pool[h].empty() && mine != decode_pool[h])
+      throw core::InputError(
+          fmt::format("{}: classes decode on server type '{}' in different decode pools ('{}', "
+                      "'{}'); a simulated server holds one deployment",
+                      pi.where, pi.sku, decode_pool[h], mine));
+  }
   for (std::size_t h = 0; h < out.skus.size(); ++h) {
     const std::string& deployment =
-        out.classes[type_class[h] < 0 ? 0 : find(static_cast<std::size_t>(type_class[h]))].deployment;
+        type_decode[h] >= 0
+            ? decode_pool[h]
+            : out.classes[type_class[h] < 0 ? 0 : find(static_cast<std::size_t>(type_class[h]))].deployment;
     for (int k = 0; k < out.bought[h]; ++k) {
       experiment::FleetEntry e = tmpl;
       e.sku = out.skus[h];

@@ -55,71 +55,125 @@ bool LoadIndexBase::ready(std::span<const serving::Instance* const> instances) {
 
 // ---- least outstanding tokens
 
-void OutstandingTokensIndex::read(std::size_t i, bool fresh) {
+void OutstandingTokensIndex::describe(std::size_t i) {
   Slot& s = slot_[i];
   const serving::Instance& in = *instances_[i];
-  const serving::LoadWindow w = fresh ? in.load_window(-1) : in.load_window(s.iteration, s.until);
+  // A call that only cut the run short (an arrival) leaves the same run, and the boundaries it had passed as last
+  // known still behind it (serving::LoadWindow).
+  const bool same = s.iteration > 0 && s.timer && s.timer->run_start == s.run_start;
+  const serving::LoadWindow w = in.load_window(serving::LoadWindow::kDescribe);
   const std::int64_t penalty = in.powered() ? 0 : wake_penalty_;
-  s.load = w.outstanding + penalty;
-  s.until = w.until;
-  s.floor = w.outstanding_min + penalty;
-  s.near = w.near_min + penalty;
-  s.near_until = w.near_until;
-  s.start = w.drain_start + penalty;
-  s.rate = w.drain_per_ns;
-  s.from = w.drain_from;
-  s.iteration = w.iteration;
-  node_[leaves_ + i].due = due(s);
+  s.base = w.run_base + penalty;
+  s.last = w.last;
+  s.timer = w.timer;
+  s.run_start = w.timer->run_start;
+  if (w.iteration < 0 && w.iteration != serving::LoadWindow::kDescribe) {  // the head is in flight
+    s.iteration = -1;
+    s.load = w.outstanding + penalty;
+    s.until = w.until;
+  } else {
+    if (!same || s.iteration > s.last) s.iteration = 0, s.until = kUnknown;  // boundary 0: the run's start
+    s.load = s.base - s.iteration * s.timer->run_growth;
+  }
   ++refreshes_;
 }
 
-core::SimTime OutstandingTokensIndex::due(const Slot& s) const {
-  if (s.load <= band_top_) return s.until;  // in the band: exact at all times
-  if (s.floor > band_top_) return core::kTimeMax;
-  // Above the band: until every bound that keeps it above has lapsed.
-  core::SimTime t = s.until;
-  if (s.near > band_top_) t = std::max(t, s.near_until);
-  if (s.rate > 0 && s.start > band_top_) {
-    // The drain line stays above the band until `at` (a nanosecond early, for the rounding).
-    const double at = static_cast<double>(s.from) + static_cast<double>(s.start - band_top_) / s.rate - 1;
-    t = std::max(t, at >= 9e18 ? core::kTimeMax : static_cast<core::SimTime>(at));
-  }
+core::SimTime OutstandingTokensIndex::entry(Slot& s) const {
+  const std::int64_t growth = s.timer->run_growth;
+  const std::int64_t from = std::max<std::int64_t>(s.iteration, 0);
+  const std::int64_t over = s.base - from * growth - band_top_;
+  if (over <= 0) return s.until;  // a head's load, in the band once the run starts
+  if (growth <= 0) return core::kTimeMax;
+  const std::int64_t j = from + (over + growth - 1) / growth;
+  if (j > s.last) return core::kTimeMax;
+  const core::SimTime t = s.timer->run_boundary(j);
+  if (t <= now_) s.iteration = j, s.load = s.base - j * growth, s.until = kUnknown;
   return t;
+}
+
+bool OutstandingTokensIndex::step(Slot& s) const {
+  // s.until (boundary iteration + 1, or the run's start after a head) has passed or is not evaluated yet.
+  std::int64_t k = s.iteration;
+  core::SimTime next = s.until;
+  for (int steps = 0;;) {
+    if (next == kUnknown) next = k < s.last ? s.timer->run_boundary(k + 1) : core::kTimeMax;
+    if (next > now_) break;
+    if (++steps > 2) return false;
+    ++k;
+    next = kUnknown;
+  }
+  s.iteration = k;
+  s.load = s.base - k * s.timer->run_growth;
+  s.until = next;
+  return true;
+}
+
+void OutstandingTokensIndex::solve(Slot& s) const {
+  const std::int64_t k = s.timer->completed_iterations_at(now_);  // at most s.last
+  s.iteration = k;
+  s.load = s.base - k * s.timer->run_growth;
+  s.until = k < s.last ? s.timer->run_boundary(k + 1) : core::kTimeMax;
+}
+
+void OutstandingTokensIndex::settle(std::size_t i) {
+  Slot& s = slot_[i];
+  Node& leaf = node_[leaves_ + i];
+  if (s.load > band_top_) {
+    const core::SimTime t = entry(s);
+    if (t > now_) {  // above the band until then: its load as last known overstates it
+      leaf.due = t;
+      leaf.load = s.load;
+      return;
+    }
+  }
+  // In the band: exact, and again at each boundary (it only falls, so it stays in the band).
+  if (s.until <= now_ && !step(s)) solve(s);
+  leaf.due = s.until;
+  leaf.load = s.load;
 }
 
 void OutstandingTokensIndex::build() {
   constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
   now_ = engine_->now();
-  slot_.assign(leaves_, Slot{kNever, core::kTimeMax, kNever, kNever, core::kTimeMax, kNever, 0.0, now_, 0});
-  node_.assign(2 * leaves_, Node{core::kTimeMax, 0});
+  slot_.assign(leaves_, Slot{kNever, core::kTimeMax, 0, kNever, 0, nullptr, 0});
+  node_.assign(2 * leaves_, Node{core::kTimeMax, kNever, 0});
   for (std::size_t i = 0; i < leaves_; ++i) node_[leaves_ + i].winner = static_cast<std::uint32_t>(i);
-  band_top_ = kNever - 1;  // everything in the band: read exactly, then narrowed by the first decision
-  for (std::size_t i = 0; i < instances_.size(); ++i) read(i, true);
+  band_top_ = kNever - 1;  // everything in the band: exact, then narrowed by the first decision
+  for (std::size_t i = 0; i < instances_.size(); ++i) describe(i), settle(i);
   for (std::size_t n = leaves_; n-- > 1;) pull(n);
 }
 
 void OutstandingTokensIndex::rebuild() {
   ++rebuilds_;
-  for (std::size_t i = 0; i < instances_.size(); ++i) node_[leaves_ + i].due = due(slot_[i]);
+  for (std::size_t i = 0; i < instances_.size(); ++i) {
+    Slot& s = slot_[i];
+    node_[leaves_ + i].due = s.load > band_top_ ? entry(s) : s.until;
+    node_[leaves_ + i].load = s.load;
+  }
   for (std::size_t n = leaves_; n-- > 1;) pull(n);
 }
 
 void OutstandingTokensIndex::changed(std::span<const std::uint32_t> leaves) {
   for (std::uint32_t i : leaves) {
-    read(i, true);
-    for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) pull(n);
+    describe(i);
+    settle(i);
+    // Up to the first node the change leaves as it was (the tree above it is too).
+    for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
+      const Node was = node_[n];
+      pull(n);
+      if (node_[n].due == was.due && node_[n].load == was.load && node_[n].winner == was.winner) break;
+    }
   }
 }
 
 void OutstandingTokensIndex::refresh(std::size_t n) {
-  if (node_[n].due > now_) return;
   ++visits_;
   if (n >= leaves_) {
-    read(n - leaves_, false);
+    settle(n - leaves_);
     return;
   }
-  refresh(2 * n);
-  refresh(2 * n + 1);
+  if (node_[2 * n].due <= now_) refresh(2 * n);
+  if (node_[2 * n + 1].due <= now_) refresh(2 * n + 1);
   pull(n);
 }
 
@@ -135,10 +189,10 @@ std::size_t OutstandingTokensIndex::argmin(std::span<const serving::Instance* co
     return best;
   }
   for (;;) {
-    refresh(1);
+    if (node_[1].due <= now_) refresh(1);
     // Every load is now exact or, if due later, above the band; the loads in the band are up to date.
     const std::uint32_t w = node_[1].winner;
-    const std::int64_t load = slot_[w].load;
+    const std::int64_t load = node_[1].load;
     if (load <= band_top_) {
       // Lowering the top is free (due times set for a higher one come early, never late), but each lowering makes
       // early due times read for nothing: lower it only once the band is several times too wide.
@@ -167,7 +221,10 @@ void KvUsageIndex::read(std::size_t i, bool fresh) {
 void KvUsageIndex::pull_path(std::size_t i) {
   for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
     const std::uint32_t a = winner_[2 * n], b = winner_[2 * n + 1];
-    winner_[n] = leaf_[b].key < leaf_[a].key ? b : a;
+    const std::uint32_t w = leaf_[b].key < leaf_[a].key ? b : a;
+    // The same winner, and not the leaf whose key changed: nothing above changes.
+    if (w == winner_[n] && w != i) return;
+    winner_[n] = w;
   }
 }
 

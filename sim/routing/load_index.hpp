@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -25,7 +26,7 @@ class LoadIndexBase : public serving::LoadListener {
   void watch(const core::Engine* engine) { engine_ = engine; }
   void on_load_changed(const serving::Instance& instance) final;
 
-  // Work counters (tests, profiling): leaves read again, and tree nodes visited by searches.
+  // Work counters (tests, profiling): load windows asked of instances, and tree nodes visited by searches.
   std::uint64_t refreshes() const { return refreshes_; }
   std::uint64_t visits() const { return visits_; }
 
@@ -47,14 +48,16 @@ class LoadIndexBase : public serving::LoadListener {
 };
 
 // least_outstanding_tokens: outstanding tokens plus the wake penalty of an instance that is not powered. Until its
-// next listener call an instance's load only falls, and serving::LoadWindow bounds how fast (floor, next-boundary
-// step, drain line). The index keeps a threshold, the band's top: at or above the least load, and within a few
-// kBand tokens of it. Loads at or under it are kept exact (an instance is read again as soon as it crosses a
-// boundary); a load above it only needs reading once its bounds let it fall to the band (its `due` time). A winner
-// tree over the loads as last read, with the earliest due time below each node, then gives the answer at its root
-// once no due time has passed: every load there is exact or above the band, where none can win. Instances that
-// cross a boundary while far above the band are not read at all, so the work per decision depends on how many
-// loads are near the least (the band's crossings), not on how many instances there are.
+// next listener call an instance's load only falls, at the boundaries of its run in flight, by the same step at
+// each (serving::LoadWindow: base - j * growth from boundary j on). The index keeps a threshold, the band's top:
+// at or above the least load, and within a few kBand tokens of it. Loads at or under it are kept exact (stepped
+// along their run's boundaries as they pass); a load above it needs nothing until the boundary where it enters the
+// band, which is one evaluation of the run's closed form (its `due` time). A winner tree over the loads as last
+// known, with the earliest due time below each node, then gives the answer at its root once no due time has
+// passed: every load there is exact or above the band, where none can win. A listener call only describes the new
+// run (no solve for its completed iterations), and instances that cross boundaries while above the band are not
+// looked at, so the work per decision depends on how many loads are near the least (the band's crossings), not on
+// how many instances there are.
 class OutstandingTokensIndex final : public LoadIndexBase {
  public:
   explicit OutstandingTokensIndex(std::int64_t wake_penalty) : wake_penalty_(wake_penalty) {}
@@ -66,32 +69,45 @@ class OutstandingTokensIndex final : public LoadIndexBase {
   // moves up more often (each time O(n)), a wider one holds more loads to keep exact.
   static constexpr std::int64_t kBand = 8;
   static constexpr std::int64_t kHysteresis = 4;
+  static constexpr core::SimTime kUnknown = std::numeric_limits<core::SimTime>::min();
+  // A leaf's load along its instance's run in flight, as described at the last listener call: `load` is its value
+  // from boundary `iteration` of the run (which has passed; -1: the run's head is in flight) to `until`, the next
+  // boundary (kUnknown: not evaluated yet; kTimeMax: none before the next call), so exact before `until` and an
+  // upper bound after it.
   struct Slot {
-    std::int64_t load;    // as last read
-    core::SimTime until;  // `load` holds until then
-    std::int64_t floor;   // least load until the next listener call
-    std::int64_t near;    // least load until near_until
-    core::SimTime near_until;
-    std::int64_t start;  // the drain line: at least start - rate * (t - from)
-    double rate;
-    core::SimTime from;
-    std::int64_t iteration;  // hint for serving::Instance::load_window()
+    std::int64_t load;
+    core::SimTime until;
+    std::int64_t iteration;
+    std::int64_t
+        base;  // the load (wake penalty included) from the run's start: base - j * growth after boundary j
+    std::int64_t last;                // the run's boundaries before its end
+    const serving::StepTimer* timer;  // the instance's; its run stays as it is until the next call
+    core::SimTime run_start;          // the run's, when described: whether `iteration` outlives a call
   };
   struct Node {
     core::SimTime due;     // earliest below
-    std::uint32_t winner;  // leaf with the least load as last read (ties: lowest)
+    std::int64_t load;     // the winner's load as last known
+    std::uint32_t winner;  // leaf with the least load as last known (ties: lowest)
   };
   void build() override;
   void changed(std::span<const std::uint32_t> leaves) override;
-  void read(std::size_t i, bool fresh);
-  core::SimTime due(const Slot& s) const;  // when the load must be read again, given the band
+  void describe(std::size_t i);  // after a listener call: the run, not solved
+  void settle(std::size_t i);    // the leaf's load (exact in the band) and due time at now_
+  // For a load above the band: when its run brings it into the band (a boundary, exactly), kTimeMax if it stays
+  // above until the next listener call. A boundary already passed moves the slot to it and is returned.
+  core::SimTime entry(Slot& s) const;
+  bool step(Slot& s) const;  // a load in the band to now_, a boundary or two on; false: too far, solve
+  void solve(Slot& s) const;
   void pull(std::size_t node) {
     const Node& a = node_[2 * node];
     const Node& b = node_[2 * node + 1];
-    node_[node].due = std::min(a.due, b.due);
-    node_[node].winner = slot_[b.winner].load < slot_[a.winner].load ? b.winner : a.winner;
+    Node& p = node_[node];
+    p.due = std::min(a.due, b.due);
+    const bool right = b.load < a.load;
+    p.load = right ? b.load : a.load;
+    p.winner = right ? b.winner : a.winner;
   }
-  void refresh(std::size_t node);  // reads the instances due below
+  void refresh(std::size_t node);  // settles the leaves due below (node_[node].due <= now_)
   void rebuild();                  // after the band moved up
 
   std::int64_t wake_penalty_;

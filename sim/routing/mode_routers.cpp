@@ -53,7 +53,8 @@ class AlwaysSpeculative final : public ModeRouter {
 // - TPOT, unified: one decode iteration of the front instance's running batch plus this request, each sequence
 //   at this request's mid-decode context.
 // - TPOT, split: the KV transfer alone on its network path spread over the output tokens after the first, plus
-//   one decode iteration on the decode instance likewise.
+//   one decode iteration on the decode instance likewise; no split while the decode instance has requests queued
+//   or fewer free KV blocks than the request's whole length needs (it would wait there for blocks).
 // - TTFT, speculative: the same plus the draft's prefill of the prompt alone (a step waits for its drafts).
 // - TPOT, speculative: one round over its expected tokens E (Speculation::expected_tokens): gamma draft iterations
 //   of a batch as large as the front instance's plus this request, the ids' round trip, and a verify step
@@ -102,7 +103,16 @@ class GreenLlm final : public ModeRouter {
                             own_prefill.carbon_g + draft_prefill.carbon_g +
                                 rounds * (drafts.carbon_g / batch + verify.carbon_g * (sp.gamma + 1) / positions)};
     }
-    if (c.decode) {
+    // A split is infeasible while its decode instance has requests queued or no room for this one's whole KV:
+    // it would wait there for blocks, which the TPOT predictor does not see (GreenLLM: "a mode becomes infeasible
+    // when its queue grows").
+    const auto full_blocks = [](const serving::Instance& in, std::int64_t tokens) {
+      const std::int64_t b = in.config().kv_block_size;
+      return (tokens + b - 1) / b;
+    };
+    if (c.decode && c.decode->queued() == 0 &&
+        c.decode->kv_blocks_free() >=
+            full_blocks(*c.decode, static_cast<std::int64_t>(prompt) + r.spec.output_tokens)) {
       const double bytes = c.front->kv_bytes_of(prompt);
       const Estimate transfer = ctx.transfer(*c.front, *c.decode, bytes);
       options[n++] =

@@ -30,17 +30,26 @@ LoadWindow Instance::load_window(std::int64_t hint, core::SimTime hint_until) co
     w.drain_per_ns = static_cast<double>(timer_.run_growth) / ns;
     return static_cast<core::SimTime>(std::ceil(ns));
   };
-  w.drain_start = w.outstanding_min;          // with no drain bound (drain_per_ns 0)
+  w.drain_start = w.outstanding_min;  // with no drain bound (drain_per_ns 0)
+  w.timer = &timer_;
+  w.run_base = outstanding_tokens_ - head_tokens;
+  w.last = last;
+  const bool describe = hint == LoadWindow::kDescribe;
   if (has_head_ && now < timer_.run_start) {  // the head is in flight: its tokens go at its end
     w.outstanding = outstanding_tokens_;
     w.until = timer_.run_start;  // not a boundary of the run: no hint
     w.iteration = -1;
     w.near_min = outstanding_tokens_ - head_tokens;
-    if (last > 0) {  // the head's tokens now, as a bound, then the run's
+    if (last > 0 && !describe) {  // the head's tokens now, as a bound, then the run's
       const core::SimTime gap = drain(0, w.near_min);
       w.drain_from = now;
       w.near_until = timer_.run_start + gap;
     }
+    return w;
+  }
+  if (describe) {
+    w.outstanding = w.run_base;
+    w.iteration = LoadWindow::kDescribe;
     return w;
   }
   // Completed iterations now, as timer_.completed_iterations_at(now) counts them: from the hint (at most the count

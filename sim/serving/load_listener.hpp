@@ -6,6 +6,7 @@
 namespace greenfleet::serving {
 
 class Instance;
+struct StepTimer;
 
 // Told when an instance's load signals (outstanding_tokens(), kv_blocks_free(), queued(), powered()) may have
 // changed other than by the passing of time: at an arrival, a step's end (and the step formed there), a power
@@ -36,6 +37,20 @@ struct LoadWindow {
   core::SimTime near_until = core::kTimeMax;
   // Iterations of the run completed now (-1 before it starts): a hint for the next call while nothing changed.
   std::int64_t iteration = 0;
+  // The run behind the window, to step along its boundaries without another call while nothing changed: while
+  // `iteration` >= 0, boundary j <= last of the run comes at timer->run_boundary(j) and outstanding_tokens() is
+  // run_base - j * timer->run_growth from there to the next. The timer is the instance's own, and its run stays
+  // as it is until the next call. A call can cut the run short (an arrival) without replacing it; a run with
+  // the same run_start as an earlier window whose `iteration` was positive is the same run (a new one starts
+  // after that boundary), so that `iteration` is still a valid hint.
+  const StepTimer* timer = nullptr;
+  std::int64_t run_base = 0;
+  std::int64_t last = 0;  // the run's boundaries before its end (0: none)
+
+  // load_window(kDescribe): the run only (timer, run_base, last, outstanding_min), nothing solved: `iteration`
+  // kDescribe, and `outstanding` run_base (its value from the run's start, which has passed); while a head is in
+  // flight, as any call gives it (outstanding and until exact, iteration -1).
+  static constexpr std::int64_t kDescribe = -2;
 };
 
 }  // namespace greenfleet::serving
