@@ -689,6 +689,24 @@ def _():
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# docs/EXPERIMENTS.md: fleet[].host (EcoServe's Reduce)
+
+
+@producer("reduce-quickstart")
+def _():
+    full, reduced = summary("quickstart"), summary("quickstart", "fleet.0.host=reduced")
+    with h5(run("quickstart", "fleet.0.host=reduced")) as f:
+        dram, ssd = f["servers/host_dram_gb"][0], f["servers/host_ssd_gb"][0]
+    lines = [f"host: {dram:,.0f} GB DRAM, {ssd:,.0f} GB SSD (default 2,000 and 22,720)"]
+    for key, label in [("embodied_host_kg", "host embodied kg"), ("energy_host_kwh", "host energy kWh"),
+                       ("carbon_kg", "total carbon kg"), ("embodied_share", "embodied share"),
+                       ("g_per_1k_tokens", "gCO2e per 1,000 tokens")]:
+        a, b = full[key], reduced[key]
+        lines.append(f"{label:<24} {a:.4g} -> {b:.4g} ({100 * (b - a) / a:+.1f}%)")
+    return fence("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # docs/ARCHITECTURE.md: fast-forward against the reference mode, KV capacity
 
 

@@ -61,6 +61,19 @@ Catalog Catalog::load(const std::string& root) {
                                               e.get_double("power_w_per_gb", std::nullopt, 0, 100)};
       e.finish();
     }
+    // The Reduce rule's sizes (docs/CARBON.md, "Reduce"): optional, so older catalogs still load.
+    if (auto hs = doc.maybe_child("host_sizing")) {
+      c.host_sizing_.os_dram_gb = hs->get_double("os_dram_gb", std::nullopt, 0, 1e5);
+      c.host_sizing_.os_ssd_gb = hs->get_double("os_ssd_gb", std::nullopt, 0, 1e6);
+      for (const char* key : {"dimm_gb", "drive_gb"}) {
+        auto& list = std::string(key) == "dimm_gb" ? c.host_sizing_.dimm_gb : c.host_sizing_.drive_gb;
+        list = hs->get_double_list(key, std::nullopt, 1, 1e6);
+        if (list.empty() || !std::is_sorted(list.begin(), list.end()) ||
+            std::adjacent_find(list.begin(), list.end()) != list.end())
+          hs->fail(key, "expected a list of sizes in GB, strictly ascending");
+      }
+      hs->finish();
+    }
     doc.finish();
   }
   const auto mem_ids = ids_of(c.memory_kinds_);

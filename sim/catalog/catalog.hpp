@@ -30,6 +30,8 @@ class Catalog {
   const spec::MemoryKind& memory_kind(const std::string& id) const { return memory_kinds_.at(id); }
   const spec::MemoryKind& storage_kind(const std::string& id) const { return storage_kinds_.at(id); }
   const spec::EmbodiedConstants& embodied() const { return embodied_; }
+  // The Reduce rule's sizes; empty lists when memory.yaml has no `host_sizing` section.
+  const spec::HostSizing& host_sizing() const { return host_sizing_; }
   // Network link and switch kinds (hardware_catalog/network.yaml; empty when the catalog has no such file).
   const std::map<std::string, spec::LinkKind>& link_kinds() const { return link_kinds_; }
   const std::map<std::string, spec::SwitchKind>& switch_kinds() const { return switch_kinds_; }
@@ -77,6 +79,7 @@ class Catalog {
   std::map<std::string, spec::CpuSpec> cpus_;
   std::map<std::string, spec::MemoryKind> memory_kinds_;
   std::map<std::string, spec::MemoryKind> storage_kinds_;
+  spec::HostSizing host_sizing_;
   std::map<std::string, spec::ServerSku> servers_;
   std::map<std::string, spec::LinkKind> link_kinds_;
   std::map<std::string, spec::SwitchKind> switch_kinds_;

@@ -1,4 +1,6 @@
 #pragma once
+#include <optional>
+
 #include "sim/catalog/catalog.hpp"
 
 namespace greenfleet::energy {
@@ -26,5 +28,31 @@ struct HostEmbodied {
   double total = 0;
 };
 HostEmbodied ecoserve_host(const spec::ServerSku& sku, const catalog::Catalog& catalog);
+
+// A server's host DRAM and SSD: the SKU's (servers.yaml) or a configuration of its host menu (EcoServe's Reduce;
+// docs/CARBON.md, "Reduce").
+struct HostMemory {
+  double dram_gb = 0, ssd_gb = 0;
+};
+HostMemory default_host(const spec::ServerSku& sku);
+HostEmbodied ecoserve_host(const spec::ServerSku& sku, const catalog::Catalog& catalog, HostMemory host);
+
+// The host's power while on (docs/CARBON.md, "Hosts"): chassis, NICs, DRAM and SSD by the GB, idle CPU sockets.
+double host_static_w(const spec::ServerSku& sku, const catalog::Catalog& catalog, HostMemory host);
+
+// What one server must hold (the Reduce rule's inputs), in decimal GB.
+struct HostNeed {
+  double weights_gb = 0;      // one copy of the weights of every model its GPU instances serve (fast reload)
+  double swap_gb = 0;         // swap space for preempted KV (the scheduler's swap_space_gb per GPU)
+  double cpu_dram_gb = 0;     // CPU instances' DRAM (their weights and KV)
+  double cpu_weights_gb = 0;  // CPU instances' quantised weights, on SSD
+};
+// The least host that holds `need` with the OS (memory.yaml host_sizing), before rounding.
+HostMemory host_minimum(const HostNeed& need, const catalog::Catalog& catalog);
+// The reduced host: the minimum rounded up to one DIMM per memory channel of the smallest size that holds it and
+// to the smallest SSD drive (or whole largest drives), never above the SKU's own size where that already holds
+// the minimum. Empty when the catalog has no host_sizing or no DIMM size holds the DRAM minimum.
+std::optional<HostMemory> reduced_host(const spec::ServerSku& sku, const catalog::Catalog& catalog,
+                                       const HostNeed& need);
 
 }  // namespace greenfleet::energy

@@ -274,6 +274,22 @@ double kv_cache_bytes(const DeploymentConfig& dep, const spec::GpuSpec& gpu, con
   return usable - model.weight_bytes();
 }
 
+energy::HostNeed host_need(const FleetEntry& entry, const DeploymentConfig& dep,
+                           const std::vector<DeploymentConfig>& deployments, const catalog::Catalog& catalog) {
+  const auto& sku = catalog.server(entry.sku);
+  energy::HostNeed need;
+  need.weights_gb = catalog.model(dep.model).weight_bytes() / 1e9;
+  // vLLM sets aside swap_space_gb of host memory per GPU worker whatever the preemption mode.
+  need.swap_gb = dep.scheduler.swap_space_gb * (sku.gpu_count / dep.tensor_parallel) * dep.tensor_parallel;
+  if (entry.cpu.count > 0) {
+    const auto it = std::find_if(deployments.begin(), deployments.end(),
+                                 [&](const auto& d) { return d.name == entry.cpu.deployment; });
+    need.cpu_dram_gb = entry.cpu.count * entry.cpu.dram_gb_each;
+    need.cpu_weights_gb = catalog.model(it->model).parameters() * entry.cpu.weight_bits / 8 / 1e9;
+  }
+  return need;
+}
+
 std::string default_data_dir(const std::string& project_root) {
   if (const char* d = std::getenv("GREENFLEET_DATA"); d && *d) return d;
   const fs::path shared = fs::path(project_root) / ".." / "shared" / "data";
@@ -344,6 +360,49 @@ CpuInstancesConfig read_cpu_instances(config::ConfigNode& n, const FleetEntry& e
                        "DRAM with room for one KV block; raise dram_gb_each",
                        dep.model, weights / 1e9, c.weight_bits, c.dram_gb_each));
   return c;
+}
+
+// `fleet[].host` (docs/EXPERIMENTS.md, "fleet[].host"): `default`, `reduced` (the Reduce rule's least host) or
+// `{dram_gb, ssd_gb}`, each at least the rule's minimum.
+void read_host(config::ConfigNode& f, FleetEntry& e, const DeploymentConfig& dep,
+               const std::vector<DeploymentConfig>& deployments, const catalog::Catalog& catalog) {
+  const auto& sku = catalog.server(e.sku);
+  const energy::HostNeed need = host_need(e, dep, deployments, catalog);
+  const energy::HostMemory least = energy::host_minimum(need, catalog);
+  const auto rule = [&] {
+    return fmt::format(
+        "weights {:.1f} + swap {:.1f} + CPU instances {:g} + OS {:g} GB of DRAM; weights {:.1f} + "
+        "CPU weights {:.1f} + OS {:g} GB of SSD",
+        need.weights_gb, need.swap_gb, need.cpu_dram_gb, catalog.host_sizing().os_dram_gb, need.weights_gb,
+        need.cpu_weights_gb, catalog.host_sizing().os_ssd_gb);
+  };
+  if (catalog.host_sizing().dimm_gb.empty())
+    f.fail("host", "the catalog's memory.yaml has no host_sizing section (the Reduce rule's sizes)");
+  if (!f.is_map("host")) {
+    e.host = f.get_choice("host", {"default", "reduced"});
+    if (e.host == "reduced") {
+      const auto reduced = energy::reduced_host(sku, catalog, need);
+      if (!reduced)
+        f.fail("host", fmt::format("server '{}' needs {:g} GB of DRAM ({}), more than {} x {} channels of the "
+                                   "largest DIMM hold",
+                                   e.sku, least.dram_gb, rule(), sku.cpu_sockets, catalog.cpu(sku.cpu).id));
+      e.host_memory = *reduced;
+    }
+    return;
+  }
+  e.host = "custom";
+  config::ConfigNode h = f.child("host");
+  e.host_memory.dram_gb = h.get_double("dram_gb", sku.dram_gb, 1, 1e6);
+  e.host_memory.ssd_gb = h.get_double("ssd_gb", sku.ssd_gb, 0, 1e7);
+  if (e.host_memory.dram_gb < least.dram_gb)
+    h.fail("dram_gb", fmt::format("{:g} GB is less than the Reduce rule's minimum for server '{}' with deployment "
+                                  "'{}': {:g} GB ({})",
+                                  e.host_memory.dram_gb, e.sku, dep.name, least.dram_gb, rule()));
+  if (e.host_memory.ssd_gb < least.ssd_gb)
+    h.fail("ssd_gb", fmt::format("{:g} GB is less than the Reduce rule's minimum for server '{}' with deployment "
+                                 "'{}': {:g} GB ({})",
+                                 e.host_memory.ssd_gb, e.sku, dep.name, least.ssd_gb, rule()));
+  h.finish();
 }
 
 // Modes are checked once the fleet is known: a split request's decode pool must exist, serve the same model (its
@@ -769,6 +828,8 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       e.cpu = read_cpu_instances(cn, e, x.deployments, deployment_names, catalog);
       cn.finish();
     }
+    e.host_memory = energy::default_host(sku);
+    if (f.has("host")) read_host(f, e, dep, x.deployments, catalog);
     f.finish();
     x.fleet.push_back(e);
   }

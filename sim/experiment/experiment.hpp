@@ -9,6 +9,7 @@
 #include "sim/core/params.hpp"
 #include "sim/core/time.hpp"
 #include "sim/energy/carbon_signal.hpp"
+#include "sim/energy/embodied.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
@@ -126,6 +127,10 @@ struct FleetEntry {
   core::SimTime gpu_amortisation() const { return residual_life > 0 ? residual_life : gpu_lifetime; }
   double gpu_power_scale = 1;  // multiplies its GPUs' power (idle, prefill, decode): sensitivity studies
   CpuInstancesConfig cpu;      // `cpu_instances` (count 0: none)
+  // `host`: the host configuration of each server (EcoServe's Reduce; docs/CARBON.md, "Reduce"): "default" (the
+  // SKU's DRAM and SSD), "reduced" (the rule's least host) or "custom" (sizes given, at least the rule's minimum).
+  std::string host = "default";
+  energy::HostMemory host_memory;  // the DRAM and SSD its servers have
 };
 
 struct DeploymentConfig {
@@ -179,6 +184,11 @@ struct RouterConfig {
   std::string name;          // an entry of routing::routers()
   core::ParamValues params;  // its declared parameters, validated at load
 };
+
+// What each server of a fleet entry must hold by the Reduce rule (docs/CARBON.md, "Reduce"): the weights of the
+// entry's deployment, swap space for every GPU its instances use, its CPU instances' DRAM and weights.
+energy::HostNeed host_need(const FleetEntry& entry, const DeploymentConfig& deployment,
+                           const std::vector<DeploymentConfig>& deployments, const catalog::Catalog& catalog);
 
 // One experiment, fully validated against the catalog: building a simulation from it cannot fail on input.
 struct Experiment {

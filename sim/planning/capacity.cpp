@@ -313,6 +313,21 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
     for (const Role role : roles)
       for (std::size_t h = 0; h < p.types.size(); ++h) {
         const ServerType& ty = p.types[h];
+        // Another host configuration of a SKU already measured: the host does not change what its GPUs serve.
+        const auto twin = std::find_if(p.types.begin(), p.types.begin() + static_cast<std::ptrdiff_t>(h),
+                                       [&](const ServerType& o) { return o.sku == ty.sku; });
+        if (twin != p.types.begin() + static_cast<std::ptrdiff_t>(h)) {
+          const int from = static_cast<int>(twin - p.types.begin());
+          for (std::size_t i = 0, n = rows.size(); i < n; ++i)
+            if (rows[i].entry.class_index == static_cast<int>(w) && rows[i].entry.type_index == from &&
+                rows[i].entry.role == role) {
+              CapacityRow copy = rows[i];
+              copy.entry.type_index = static_cast<int>(h);
+              copy.simulations = 0;
+              rows.push_back(copy);
+            }
+          continue;
+        }
         std::vector<int> tps = pc.simulate[w].tensor_parallel;
         for (const auto& g : pc.capacity.given)
           if (g.class_name == c.name && g.sku == ty.sku && g.role == role &&

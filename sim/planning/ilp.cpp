@@ -33,7 +33,8 @@ bool role_allowed(const Problem& p, const CapacityEntry& e) {
 
 // Capacity entries the objective may use: all, or for the performance baseline, per class, those on the types
 // with the fastest GPU (dense FP16 TFLOP/s) that can serve the class: EcoServe's "newest GPUs", read as the
-// newest flagship (a newer inference card such as the L4 is not what a performance-optimised design buys).
+// newest flagship (a newer inference card such as the L4 is not what a performance-optimised design buys), on
+// default hosts.
 std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
   std::vector<bool> allowed(p.capacity.size(), true);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) allowed[i] = role_allowed(p, p.capacity[i]);
@@ -47,6 +48,14 @@ std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
     allowed[i] = allowed[i] && p.types[e.type_index].gpu_tflops == fastest[e.class_index];
+  }
+  // EcoServe's performance-optimised design keeps the full default host: where a SKU is offered with its default
+  // host, its other host configurations are left out.
+  for (std::size_t i = 0; i < p.capacity.size(); ++i) {
+    const auto& ty = p.types[p.capacity[i].type_index];
+    if (ty.host == "default") continue;
+    for (const auto& other : p.types)
+      if (other.sku == ty.sku && other.host == "default") allowed[i] = false;
   }
   return allowed;
 }
@@ -265,7 +274,10 @@ void check_feasible(const Problem& p, const Objective& o) {
   for (std::size_t h = 0; h < p.types.size(); ++h) {
     if (!types[h]) continue;
     if (p.types[h].max_count < 0) return;
-    gpus_available += static_cast<double>(p.types[h].max_count) * p.types[h].gpus;
+    // A SKU's host configurations share its purchase limit: count it once.
+    bool seen = false;
+    for (std::size_t g = 0; g < h; ++g) seen = seen || (types[g] && p.types[g].sku == p.types[h].sku);
+    if (!seen) gpus_available += static_cast<double>(p.types[h].max_count) * p.types[h].gpus;
   }
   for (int t = 0; t < p.slots; ++t) {
     double needed = 0;
@@ -356,6 +368,20 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
       add(col_N(h), -1);
       close_row(o.kind == ObjectiveKind::kPerformance ? 0 : -kInf, 0);
     }
+  // A SKU offered with several host configurations: its purchase limit covers them all.
+  for (int h = 0; h < H; ++h) {
+    if (p.types[h].max_count < 0) continue;
+    bool first = true, shared = false;
+    for (int g = 0; g < H; ++g)
+      if (p.types[g].sku == p.types[h].sku && g != h) {
+        shared = true;
+        first = first && g > h;
+      }
+    if (!shared || !first) continue;
+    for (int g = 0; g < H; ++g)
+      if (p.types[g].sku == p.types[h].sku) add(col_N(g), 1);
+    close_row(-kInf, p.types[h].max_count);
+  }
   // GPUs: the instances on a type fit in the GPUs of its servers on.
   for (int h = 0; h < H; ++h)
     for (int t = 0; t < T; ++t) {

@@ -24,6 +24,10 @@ namespace {
 
 using config::ConfigNode;
 
+// Swap space per GPU the reduced host of a planned server keeps for preempted KV: vLLM's default swap_space, 4 GiB
+// per GPU worker (the experiments' scheduler.swap_space_gb default).
+constexpr double kPlannerSwapGbPerGpu = 4.0;
+
 std::string beside(const std::string& file, const std::string& name) {
   const std::filesystem::path p(name);
   if (p.is_absolute()) return name;
@@ -130,20 +134,29 @@ Objective read_objective(ConfigNode& n) {
 }  // namespace
 
 ServerType server_type(const catalog::Catalog& c, const std::string& sku_id) {
+  return server_type(c, sku_id, "default", energy::default_host(c.server(sku_id)));
+}
+
+ServerType server_type(const catalog::Catalog& c, const std::string& sku_id, const std::string& host,
+                       energy::HostMemory memory) {
   const auto& sku = c.server(sku_id);
   const auto& gpu = c.gpu(sku.gpu);
-  const auto& cpu = c.cpu(sku.cpu);
   ServerType t;
   t.sku = sku_id;
   t.gpu = sku.gpu;
   t.gpu_tflops = gpu.fp16_tflops;
   t.gpus = sku.gpu_count;
   // The simulator's power rule (sim/runner/simulation.cpp): GPUs at idle plus the host's static power.
+  // (Summed in this order, as before host menus, so default hosts keep their plans bit for bit.)
   t.idle_w = sku.gpu_count * gpu.power.idle_w + sku.chassis_w + sku.nic_w +
-             sku.dram_gb * c.memory_kind(sku.dram_kind).power_w_per_gb +
-             sku.ssd_gb * c.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
-  t.embodied_kg = sku.gpu_count * energy::ecoserve_gpu_card(gpu, c).total + energy::ecoserve_host(sku, c).total;
+             memory.dram_gb * c.memory_kind(sku.dram_kind).power_w_per_gb +
+             memory.ssd_gb * c.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * c.cpu(sku.cpu).idle_w;
+  t.embodied_kg =
+      sku.gpu_count * energy::ecoserve_gpu_card(gpu, c).total + energy::ecoserve_host(sku, c, memory).total;
   t.usd_per_hour = sku.usd_per_hour;
+  t.host = host;
+  t.dram_gb = memory.dram_gb;
+  t.ssd_gb = memory.ssd_gb;
   return t;
 }
 
@@ -170,7 +183,13 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
   }
   const double lifetime = root.get_double("lifetime_years", 4.0, 0.1, 50);
 
-  // Server types: catalog SKUs, each with an optional purchase limit, lifetime and price.
+  // Server types: catalog SKUs, each with an optional purchase limit, lifetime, price and host menu.
+  struct Menu {
+    ServerType type;
+    std::vector<std::string> hosts;
+    std::string where;
+  };
+  std::vector<Menu> menus;
   std::set<std::string> skus;
   for (auto& s : root.child_list("servers")) {
     const std::string id = s.get_string("sku");
@@ -186,10 +205,23 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     t.max_count = static_cast<int>(s.get_int("max_count", -1, -1, 1000000));
     t.lifetime_years = s.get_double("lifetime_years", lifetime, 0.1, 50);
     if (s.has("usd_per_hour")) t.usd_per_hour = s.get_double("usd_per_hour", std::nullopt, 0, 1e6);
+    // The host menu: the default host, the reduced one or both (the program then picks).
+    std::vector<std::string> hosts{"default"};
+    if (s.has("hosts")) {
+      hosts = read_strings(s, doc["servers"][menus.size()], "hosts");
+      std::set<std::string> seen;
+      for (const auto& h : hosts) {
+        if (h != "default" && h != "reduced")
+          s.fail("hosts",
+                 fmt::format("unknown host configuration '{}'; expected default or reduced", config::clip(h)));
+        if (!seen.insert(h).second) s.fail("hosts", fmt::format("'{}' is listed twice", h));
+      }
+      if (hosts.empty()) s.fail("hosts", "needs at least one of default, reduced");
+    }
+    menus.push_back({t, hosts, s.where("hosts")});
     s.finish();
-    p.types.push_back(t);
   }
-  if (p.types.empty()) root.fail("servers", "needs at least one server type");
+  if (menus.empty()) root.fail("servers", "needs at least one server type");
 
   // Workload classes.
   std::set<std::string> names;
@@ -254,6 +286,39 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     p.classes.push_back(c);
   }
   if (p.classes.empty()) root.fail("classes", "needs at least one workload class");
+
+  // Server types, one per host configuration of each SKU's menu. The reduced host holds one copy of the weights of
+  // every class's model (a server may serve any class), swap space for every GPU and the OS (docs/CARBON.md).
+  energy::HostNeed need;
+  {
+    std::set<std::string> models;
+    for (const auto& c : p.classes)
+      if (models.insert(c.model).second) need.weights_gb += catalog.model(c.model).weight_bytes() / 1e9;
+  }
+  for (const auto& m : menus)
+    for (const auto& h : m.hosts) {
+      if (h == "default") {
+        p.types.push_back(m.type);
+        continue;
+      }
+      const auto& sku = catalog.server(m.type.sku);
+      energy::HostNeed n = need;
+      n.swap_gb = kPlannerSwapGbPerGpu * sku.gpu_count;
+      const auto reduced = energy::reduced_host(sku, catalog, n);
+      const auto least = energy::host_minimum(n, catalog);
+      // Valid only where the rule reduces: a host holding the classes' models with less embodied carbon.
+      if (!reduced ||
+          energy::ecoserve_host(sku, catalog, *reduced).total >= energy::ecoserve_host(sku, catalog).total)
+        throw core::InputError(fmt::format(
+            "{}: the reduced host of '{}' would not lower its host's embodied carbon: the classes' models need "
+            "{:g} GB of DRAM and {:g} GB of SSD, its default has {:g} and {:g} (docs/CARBON.md, \"Reduce\")",
+            m.where, m.type.sku, least.dram_gb, least.ssd_gb, sku.dram_gb, sku.ssd_gb));
+      ServerType t = server_type(catalog, m.type.sku, "reduced", *reduced);
+      t.max_count = m.type.max_count;
+      t.lifetime_years = m.type.lifetime_years;
+      t.usd_per_hour = m.type.usd_per_hour;
+      p.types.push_back(t);
+    }
 
   // Capacity: simulated from a base experiment, or given entry by entry (given entries win).
   {

@@ -4,6 +4,7 @@
 
 #include "sim/catalog/catalog.hpp"
 #include "sim/core/params.hpp"
+#include "sim/energy/embodied.hpp"
 #include "sim/planning/problem.hpp"
 
 namespace greenfleet::planning {
@@ -60,5 +61,8 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
 
 // Server type of a catalog SKU: its power while on and idle, whole-life embodied carbon, price.
 ServerType server_type(const catalog::Catalog& catalog, const std::string& sku);
+// The same with another host configuration (`host` names it: reduced).
+ServerType server_type(const catalog::Catalog& catalog, const std::string& sku, const std::string& host,
+                       energy::HostMemory memory);
 
 }  // namespace greenfleet::planning

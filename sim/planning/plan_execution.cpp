@@ -8,6 +8,7 @@
 
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
+#include "sim/energy/embodied.hpp"
 
 namespace greenfleet::planning {
 
@@ -132,6 +133,11 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     const std::string sku = s.get_string("sku");
     if (!gpus_of.count(sku))
       s.fail("sku", fmt::format("server type '{}' is not among the plan's server_types", sku));
+    // Plans that buy a reduced host are not executed yet: the fleet would need its `host` per planned server.
+    if (s.has("host") && s.get_string("host") != "default")
+      s.fail("host", fmt::format("the plan buys '{}' with a {} host; --plan executes only plans on default hosts "
+                                 "(docs/PLANNING.md, \"Host configurations\")",
+                                 sku, s.get_string("host")));
     out.skus.push_back(sku);
     out.bought.push_back(static_cast<int>(s.get_int("bought", std::nullopt, 0, 1000000)));
     out.planned.push_back(int_list(s, "on", out.slots));
@@ -264,6 +270,10 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     for (int k = 0; k < out.bought[h]; ++k) {
       experiment::FleetEntry e = tmpl;
       e.sku = out.skus[h];
+      // The plan's servers have their SKU's default host (plans with reduced hosts are refused above), whatever
+      // the template's `host`.
+      e.host = "default";
+      e.host_memory = energy::default_host(catalog.server(e.sku));
       e.count = 1;
       e.deployment = deployment;
       e.power_policy = "follow_plan";

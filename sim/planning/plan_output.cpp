@@ -15,6 +15,14 @@ double total_kg(const Plan& p) { return p.operational_kg + p.embodied_kg; }
 // Numbers in the YAML file: shortest round-trip text.
 std::string num(double v) { return fmt::format("{}", v); }
 
+// A server type as the tables name it: its SKU, and its host configuration unless the default.
+std::string type_name(const ServerType& t) {
+  return t.host == "default" ? t.sku : fmt::format("{} ({})", t.sku, t.host);
+}
+
+// The YAML key of a non-default host configuration, appended to a flow mapping ("" for the default host).
+std::string host_key(const ServerType& t) { return t.host == "default" ? "" : fmt::format(", host: {}", t.host); }
+
 }  // namespace
 
 std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& rows) {
@@ -22,7 +30,7 @@ std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& row
                                 "role", "req/s/inst", "active W", "source");
   for (const auto& r : rows)
     out += fmt::format("{:<16} {:<24} {:>3} {:<8} {:>12.4g} {:>10.0f} {:<10}\n",
-                       p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
+                       p.classes[r.entry.class_index].name, type_name(p.types[r.entry.type_index]), r.entry.gpus,
                        to_string(r.entry.role), r.entry.rate, r.entry.active_w, r.source);
   return out;
 }
@@ -40,7 +48,7 @@ std::string plan_table(const Problem& p, const Plan& plan) {
     double mean = 0;
     for (int v : on) mean += v;
     mean /= std::max<std::size_t>(1, on.size());
-    out += fmt::format("  {:<24} {:>6} {:>9.2f} {:>8} {:>8}\n", p.types[h].sku, plan.bought[h], mean,
+    out += fmt::format("  {:<24} {:>6} {:>9.2f} {:>8} {:>8}\n", type_name(p.types[h]), plan.bought[h], mean,
                        *std::min_element(on.begin(), on.end()), *std::max_element(on.begin(), on.end()));
   }
   out += fmt::format("  {:<16} {:<24} {:>3} {:<8} {:>10} {:>10}\n", "class", "on server", "tp", "role",
@@ -56,7 +64,7 @@ std::string plan_table(const Problem& p, const Plan& plan) {
     mean /= std::max<std::size_t>(1, y.size());
     const auto& c = p.capacity[e];
     out += fmt::format("  {:<16} {:<24} {:>3} {:<8} {:>10.2f} {:>10.4g}\n", p.classes[c.class_index].name,
-                       p.types[c.type_index].sku, c.gpus, to_string(c.role), mean, most);
+                       type_name(p.types[c.type_index]), c.gpus, to_string(c.role), mean, most);
   }
   for (std::size_t w = 0; w < plan.short_slots.size(); ++w)
     if (!plan.short_slots[w].empty())
@@ -92,8 +100,11 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
   for (const auto& t : p.types)
     out += fmt::format(
         "  - {{sku: {}, gpus: {}, idle_w: {}, embodied_kg: {}, lifetime_years: {}, usd_per_hour: {}, "
-        "max_count: {}}}\n",
-        t.sku, t.gpus, num(t.idle_w), num(t.embodied_kg), num(t.lifetime_years), num(t.usd_per_hour), t.max_count);
+        "max_count: {}{}}}\n",
+        t.sku, t.gpus, num(t.idle_w), num(t.embodied_kg), num(t.lifetime_years), num(t.usd_per_hour), t.max_count,
+        t.host == "default"
+            ? ""
+            : fmt::format(", host: {}, dram_gb: {}, ssd_gb: {}", t.host, num(t.dram_gb), num(t.ssd_gb)));
   out += "classes:\n";
   for (const auto& c : p.classes) {
     out +=
@@ -113,9 +124,10 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
   out += fmt::format("carbon_intensity: [{}]\ncapacity:\n", fmt::join(p.ci, ", "));
   for (const auto& r : rows)
     out += fmt::format(
-        "  - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, rate: {}, active_w: {}, source: {}}}\n",
+        "  - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, rate: {}, active_w: {}, source: {}{}}}\n",
         p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
-        to_string(r.entry.role), num(r.entry.rate), num(r.entry.active_w), r.source);
+        to_string(r.entry.role), num(r.entry.rate), num(r.entry.active_w), r.source,
+        host_key(p.types[r.entry.type_index]));
   out += "plans:\n";
   for (const auto& plan : plans) {
     out += fmt::format(
@@ -133,16 +145,16 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
     out += "    servers:\n";
     for (std::size_t h = 0; h < p.types.size(); ++h)
       if (plan.bought[h] > 0)
-        out += fmt::format("      - {{sku: {}, bought: {}, on: [{}]}}\n", p.types[h].sku, plan.bought[h],
-                           fmt::join(plan.on[h], ", "));
+        out += fmt::format("      - {{sku: {}, bought: {}, on: [{}]{}}}\n", p.types[h].sku, plan.bought[h],
+                           fmt::join(plan.on[h], ", "), host_key(p.types[h]));
     out += "    instances:\n";
     for (std::size_t e = 0; e < p.capacity.size(); ++e) {
       const auto& y = plan.instances[e];
       if (std::all_of(y.begin(), y.end(), [](double v) { return v <= 0; })) continue;
       const auto& c = p.capacity[e];
-      out += fmt::format("      - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, per_slot: [{}]}}\n",
+      out += fmt::format("      - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, per_slot: [{}]{}}}\n",
                          p.classes[c.class_index].name, p.types[c.type_index].sku, c.gpus, to_string(c.role),
-                         fmt::join(y, ", "));
+                         fmt::join(y, ", "), host_key(p.types[c.type_index]));
     }
   }
   return out;

@@ -20,7 +20,11 @@ struct ServerType {
   double embodied_kg = 0;  // whole-life embodied carbon: GPU cards + host (EcoServe calculator)
   double lifetime_years = 4;
   double usd_per_hour = 0;  // price of the server per hour on (servers.yaml usd_per_hour)
-  int max_count = -1;       // servers that may be bought; -1: no limit
+  int max_count = -1;       // servers that may be bought; -1: no limit (shared by the SKU's host configurations)
+  // Host configuration (docs/PLANNING.md, "Host configurations"): `default` (the SKU's DRAM and SSD) or `reduced`
+  // (the Reduce rule's least host for every class's model); a SKU offered with both is two types.
+  std::string host = "default";
+  double dram_gb = 0, ssd_gb = 0;
 };
 
 // An online class needs capacity in every slot; an offline class a volume of requests by a deadline.

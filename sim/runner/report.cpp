@@ -367,8 +367,10 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     output::h5::Handle g = output::h5::create_group(file, "servers");
     std::vector<std::int32_t> id, site, gpus, powered, sunk;
     std::vector<std::string> sku, gpu, deployment;
-    std::vector<double> card_kg, host_kg;
+    std::vector<double> card_kg, host_kg, dram, ssd;
+    std::vector<std::string> host;
     for (const auto& s : sim.servers()) {
+      host.push_back(s.host), dram.push_back(s.host_dram_gb), ssd.push_back(s.host_ssd_gb);
       id.push_back(s.id), site.push_back(s.site), sku.push_back(s.sku), deployment.push_back(s.deployment);
       gpu.push_back(catalog.server(s.sku).gpu), gpus.push_back(catalog.server(s.sku).gpu_count);
       powered.push_back(s.powered ? 1 : 0), sunk.push_back(s.gpu_embodied_sunk ? 1 : 0);
@@ -384,6 +386,9 @@ void write_run_tables(hid_t file, const Simulation& sim, const experiment::Exper
     output::h5::write_column(g.get(), "host_lifetime_years", host_life, "years of 8,760 h");
     output::h5::write_column(g.get(), "gpu_card_embodied_kg", card_kg, "kgCO2e per card, whole life");
     output::h5::write_column(g.get(), "host_embodied_kg", host_kg, "kgCO2e, whole life");
+    output::h5::write_string_column(g.get(), "host", host);
+    output::h5::write_column(g.get(), "host_dram_gb", dram, "GB");
+    output::h5::write_column(g.get(), "host_ssd_gb", ssd, "GB");
     output::h5::write_column(g.get(), "id", id, "");
     output::h5::write_column(g.get(), "site", site, "index into /sites");
     output::h5::write_string_column(g.get(), "sku", sku);

@@ -200,7 +200,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const auto& cpu = catalog.cpu(sku.cpu);
     const double card_kg = x.carbon.gpu_method == "act" ? energy::act_gpu(gpu, catalog).total
                                                         : energy::ecoserve_gpu_card(gpu, catalog).total;
-    const double host_kg = energy::ecoserve_host(sku, catalog).total;
+    const double host_kg = energy::ecoserve_host(sku, catalog, entry.host_memory).total;
     const auto route = route_of.find(entry.deployment);
     CpuInstances cpu_side = cpu_instances(x, entry, catalog);
     const perf::PerfModel* cpu_pm = cpu_side.model.get();
@@ -215,7 +215,10 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
                    entry.gpu_amortisation(),
                    entry.host_lifetime,
                    card_kg,
-                   host_kg};
+                   host_kg,
+                   entry.host,
+                   entry.host_memory.dram_gb,
+                   entry.host_memory.ssd_gb};
       servers_.push_back(s);
       const auto& site = x.sites[static_cast<std::size_t>(s.site)];
       energy::ServerPower sp;
@@ -237,9 +240,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
         sp.decode_saturated_w = gpu_w_scale * curve->decode_w_saturated;
         sp.decode_batch_scale = curve->batch_scale;
       }
-      sp.host_static_w = sku.chassis_w + sku.nic_w +
-                         sku.dram_gb * catalog.memory_kind(sku.dram_kind).power_w_per_gb +
-                         sku.ssd_gb * catalog.storage_kind("ssd").power_w_per_gb + sku.cpu_sockets * cpu.idle_w;
+      sp.host_static_w = energy::host_static_w(sku, catalog, entry.host_memory);
       sp.host_static_w *= delivery;
       sp.cpu_w_per_busy_instance =
           delivery * x.carbon.host_cores_per_busy_instance * (cpu.tdp_w - cpu.idle_w) / cpu.cores;

@@ -35,6 +35,8 @@ struct ServerInfo {
   core::SimTime host_lifetime = 0;
   double gpu_card_kg = 0;  // embodied carbon of one GPU card, whole life (by carbon.gpu_method)
   double host_kg = 0;      // embodied carbon of the host, whole life
+  std::string host;        // host configuration: default | reduced | custom (fleet[].host)
+  double host_dram_gb = 0, host_ssd_gb = 0;
 };
 
 struct Progress {

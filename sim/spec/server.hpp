@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <vector>
 
 // Server SKUs and the memory and storage kinds they are built from (hardware_catalog/servers.yaml, memory.yaml).
 namespace greenfleet::spec {
@@ -27,6 +28,14 @@ struct ServerSku {
   int gpus_per_pcie_switch = 2;
   std::string nic_link = "eth-100g";
   double usd_per_hour = -1;  // on-demand price of the matching cloud instance per hour; -1: none given
+};
+
+// The Reduce rule's sizes and constants (hardware_catalog/memory.yaml `host_sizing`; docs/CARBON.md, "Reduce").
+struct HostSizing {
+  double os_dram_gb = 0;         // DRAM for the OS and the serving stack
+  double os_ssd_gb = 0;          // SSD for the OS image and the serving stack's container
+  std::vector<double> dimm_gb;   // DIMM capacities, ascending: one DIMM per memory channel
+  std::vector<double> drive_gb;  // data-centre SSD capacities, ascending
 };
 
 }  // namespace greenfleet::spec
