@@ -239,7 +239,7 @@ objective: {name: carbon}
                        doctest::Contains("unknown host configuration 'tiny'"), core::InputError);
 }
 
-TEST_CASE("Reduce: plan execution builds default hosts and refuses plans that buy reduced ones") {
+TEST_CASE("Reduce: plan execution builds the hosts the plan bought") {
   test::TempDir dir;
   const auto& c = test::catalog();
   // The template (fleet[0]) asks for a reduced host on an L40S server; the plan buys an H100 server.
@@ -266,8 +266,18 @@ TEST_CASE("Reduce: plan execution builds default hosts and refuses plans that bu
   CHECK(x.fleet[0].host == "default");
   CHECK(x.fleet[0].host_memory.dram_gb == 2000);
   CHECK(x.fleet[0].host_memory.ssd_gb == 22720);
+  // A plan that bought the reduced host gets the Reduce rule's least host for what runs there.
   experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", exp), c, {});
-  CHECK_THROWS_WITH_AS(planning::apply_plan(y, c, dir.write("q.yaml", plan(", host: reduced")), ""),
-                       doctest::Contains("servers[0].host: the plan buys 'hgx-h100x8' with a reduced host"),
-                       core::InputError);
+  planning::apply_plan(y, c, dir.write("q.yaml", plan(", host: reduced")), "");
+  REQUIRE(y.fleet.size() == 1);
+  CHECK(y.fleet[0].host == "reduced");
+  const auto least = energy::reduced_host(c.server("hgx-h100x8"), c,
+                                          experiment::host_need(y.fleet[0], y.deployments[0], y.deployments, c));
+  REQUIRE(least.has_value());
+  CHECK(y.fleet[0].host_memory.dram_gb == least->dram_gb);
+  CHECK(y.fleet[0].host_memory.ssd_gb == least->ssd_gb);
+  CHECK(y.fleet[0].host_memory.dram_gb < 2000);
+  runner::Simulation sim(y, c);  // and it runs
+  sim.run();
+  CHECK(sim.metrics().completed() == sim.arrived());
 }

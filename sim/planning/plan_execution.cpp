@@ -129,15 +129,14 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
               fmt::format("no plan for objective '{}' (the file has: {})", objective, fmt::join(names, ", ")));
   ConfigNode& plan = *chosen;
   out.objective = plan.get_string("objective");
+  std::vector<std::string> host_of, host_where;  // per server type
   for (auto& s : plan.child_list("servers")) {
     const std::string sku = s.get_string("sku");
     if (!gpus_of.count(sku))
       s.fail("sku", fmt::format("server type '{}' is not among the plan's server_types", sku));
-    // Plans that buy a reduced host are not executed yet: the fleet would need its `host` per planned server.
-    if (s.has("host") && s.get_string("host") != "default")
-      s.fail("host", fmt::format("the plan buys '{}' with a {} host; --plan executes only plans on default hosts "
-                                 "(docs/PLANNING.md, \"Host configurations\")",
-                                 sku, s.get_string("host")));
+    // The host the plan bought: the SKU's default, or the Reduce rule's least host for what runs on it.
+    host_of.push_back(s.get_choice("host", {"default", "reduced"}, std::string("default")));
+    host_where.push_back(s.where("host"));
     out.skus.push_back(sku);
     out.bought.push_back(static_cast<int>(s.get_int("bought", std::nullopt, 0, 1000000)));
     out.planned.push_back(int_list(s, "on", out.slots));
@@ -270,12 +269,23 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     for (int k = 0; k < out.bought[h]; ++k) {
       experiment::FleetEntry e = tmpl;
       e.sku = out.skus[h];
-      // The plan's servers have their SKU's default host (plans with reduced hosts are refused above), whatever
-      // the template's `host`.
-      e.host = "default";
-      e.host_memory = energy::default_host(catalog.server(e.sku));
+      // The plan's servers have the host it bought for them, whatever the template's `host`.
       e.count = 1;
       e.deployment = deployment;
+      e.host = host_of[h];
+      e.host_memory = energy::default_host(catalog.server(e.sku));
+      if (e.host == "reduced") {
+        const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                        [&](const auto& d) { return d.name == deployment; });
+        const auto reduced = energy::reduced_host(catalog.server(e.sku), catalog,
+                                                  experiment::host_need(e, dep, x.deployments, catalog));
+        if (!reduced)
+          throw core::InputError(
+              fmt::format("{}: no host of server '{}' holds what the plan runs on it (the Reduce "
+                          "rule, docs/CARBON.md)",
+                          host_where[h], e.sku));
+        e.host_memory = *reduced;
+      }
       e.power_policy = "follow_plan";
       e.power.follow_plan = true;
       e.power.off_when_idle = false;
