@@ -106,13 +106,7 @@ class GreenLlm final : public ModeRouter {
     // A split is infeasible while its decode instance has requests queued or no room for this one's whole KV:
     // it would wait there for blocks, which the TPOT predictor does not see (GreenLLM: "a mode becomes infeasible
     // when its queue grows").
-    const auto full_blocks = [](const serving::Instance& in, std::int64_t tokens) {
-      const std::int64_t b = in.config().kv_block_size;
-      return (tokens + b - 1) / b;
-    };
-    if (c.decode && c.decode->queued() == 0 &&
-        c.decode->kv_blocks_free() >=
-            full_blocks(*c.decode, static_cast<std::int64_t>(prompt) + r.spec.output_tokens)) {
+    if (c.decode && c.decode->queued() == 0 && c.decode->kv_blocks_free() >= c.decode->whole_request_blocks(r)) {
       const double bytes = c.front->kv_bytes_of(prompt);
       const Estimate transfer = ctx.transfer(*c.front, *c.decode, bytes);
       options[n++] =

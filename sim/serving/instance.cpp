@@ -74,7 +74,7 @@ void Instance::enqueue(std::uint32_t slot) {
     return;
   // A speculative request also needs its draft's blocks, which only this instance's steps change.
   if (spec_ && r.mode == RequestMode::kSpeculative &&
-      spec_->draft->draft_blocks_needed(r) > spec_->draft->kv_.free())
+      spec_->draft->whole_request_blocks(r) > spec_->draft->kv_.free())
     return;
   kv_.set_free(run_free_start_ - extra_j);  // the run ends after j iterations
   timer_.run_iterations = j;
@@ -260,7 +260,7 @@ void Instance::start_step_impl() {
     const RequestState* head = policy_.front(*pool_, &cls);
     if (!head || !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget, batch_.empty())) break;
     if (spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
-        spec_->draft->draft_blocks_needed(*head) > spec_->draft->kv_.free())
+        spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free())
       break;  // its draft instance has no room for it yet
     // A swapped-out speculative request comes back as a verify chunk: blocks for its KV and up to gamma + 1 more.
     const bool spec_swapped =
@@ -714,7 +714,7 @@ void Instance::apply_verify(RequestState& r) {
 }
 
 void Instance::reserve_draft(RequestState& r) {
-  const std::int64_t need = draft_blocks_needed(r);
+  const std::int64_t need = whole_request_blocks(r);
   kv_.take(need);
   draft_held_ += need;
   r.draft_blocks = static_cast<std::int32_t>(need);

@@ -79,9 +79,10 @@ class Instance final : public core::EventHandler {
   // becomes a draft instance (it then runs nothing of its own). `spec` must outlive both.
   void set_speculation(const Speculation* spec);
   const Speculation* speculation() const { return spec_; }
-  // Draft side: blocks of draft-model KV a speculative request needs here (its prompt and output), and the
-  // blocks free for them now.
-  std::int64_t draft_blocks_needed(const RequestState& r) const {
+  // Blocks a request's whole KV (its prompt and output) takes here: what a draft instance reserves for a
+  // speculative request, and what a mode router checks a decode instance has free. And, draft side, the blocks
+  // free for drafts now.
+  std::int64_t whole_request_blocks(const RequestState& r) const {
     return kv_.blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
   }
   std::int64_t draft_blocks_free() const { return kv_.free(); }
@@ -89,7 +90,7 @@ class Instance final : public core::EventHandler {
   // KV cache.
   bool draft_can_hold(const RequestState& r) const {
     return static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens <= max_context_ &&
-           draft_blocks_needed(r) <= kv_.total();
+           whole_request_blocks(r) <= kv_.total();
   }
   // Tokens each sequence emits per decode step: 1 for plain decoding; a known count > 1 (speculative decoding
   // under expected acceptance) makes a step write that many tokens' KV and a fast-forwarded run advance each
