@@ -72,8 +72,11 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     return;
   }
   std::map<std::string, int> skipped;
-  const auto sets = calibration::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped);
-  REQUIRE(sets.size() == 6);  // Llama-2-70B on A100 and H100 at TP 2, 4, 8
+  const auto sets =
+      calibration::read_measured_sets(data, GREENFLEET_SOURCE_DIR, test::catalog(), false, {}, skipped);
+  // Llama-2-70B on A100 and H100 at TP 2, 4, 8 (SplitwiseSim); the harness's Llama-2-7B and Llama-3.1-8B on one
+  // H100 (models/calibration/measured/; its eager Mistral-7B table is not fitted)
+  REQUIRE(sets.size() == 8);
   CHECK(skipped.at("bloom-176b on a100-80gb") == 105);
   for (const auto& set : sets) {
     CAPTURE(set.gpu);
@@ -122,15 +125,15 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
   }
   // Efficiencies carry over only from entries at the same TP degree; with none, the roofline keeps its
   // defaults. Hopper at TP 4: Llama-2-70B measured by SplitwiseSim, ahead of the Vidur-derived CodeLlama-34B
-  // and Llama-2-7B; at TP 1 nothing is measured, so the derived Llama-2-7B, CodeLlama-34B and Phi-2 carry;
-  // nothing is calibrated at TP 16.
+  // and Llama-2-7B; at TP 1 the harness's measured Llama-2-7B and Llama-3.1-8B, ahead of the derived
+  // CodeLlama-34B and Phi-2; nothing is calibrated at TP 16.
   CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).entries == 1);
-  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1}).entries == 3);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1}).entries == 2);
   CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}).entries == 0);
   CHECK(perf::with_carried(spec::RooflineParams{},
                            perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}))
             .compute_efficiency == spec::RooflineParams{}.compute_efficiency);
-  // Among derived entries a model's own come first: Llama-2-7B at TP 1 on Hopper carries its own entry alone.
+  // Within a tier a model's own entries come first: Llama-2-7B at TP 1 on Hopper carries its own entry alone.
   CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1, "llama-2-7b"}).entries == 1);
   // Validation leaves the GPU itself out and, with no other GPU of its architecture, crosses architectures.
   CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4, "llama-2-70b", "h100-sxm"})
