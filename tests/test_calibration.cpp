@@ -72,8 +72,11 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     return;
   }
   std::map<std::string, int> skipped;
-  const auto sets = calibration::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped);
-  REQUIRE(sets.size() == 6);  // Llama-2-70B on A100 and H100 at TP 2, 4, 8
+  const auto sets =
+      calibration::read_measured_sets(data, GREENFLEET_SOURCE_DIR, test::catalog(), false, {}, skipped);
+  // Llama-2-70B on A100 and H100 at TP 2, 4, 8 (SplitwiseSim); the harness's Llama-2-7B and Llama-3.1-8B on one
+  // H100 (models/calibration/measured/; its eager Mistral-7B table is not fitted)
+  REQUIRE(sets.size() == 8);
   CHECK(skipped.at("bloom-176b on a100-80gb") == 105);
   for (const auto& set : sets) {
     CAPTURE(set.gpu);
@@ -120,17 +123,21 @@ TEST_CASE("experiments select the calibrated model per GPU kind, with a roofline
     runner::Simulation sim(x, test::catalog());
     for (const auto& in : sim.instances()) CHECK(in->perf_model().kind() == "roofline");
   }
-  // Efficiencies carry over only from entries at the same TP degree; with none, the roofline keeps its
-  // defaults. Hopper at TP 4: Llama-2-70B measured by SplitwiseSim, ahead of the Vidur-derived CodeLlama-34B
-  // and Llama-2-7B; at TP 1 nothing is measured, so the derived Llama-2-7B, CodeLlama-34B and Phi-2 carry;
-  // nothing is calibrated at TP 16.
-  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).entries == 1);
-  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1}).entries == 3);
-  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}).entries == 0);
+  // Efficiencies carry over from entries at the same TP degree or, above one GPU, from the architecture's
+  // measured single-GPU entries; with none, the roofline keeps its defaults. Hopper at TP 1: the harness's
+  // measured Llama-2-7B and Llama-3.1-8B, ahead of the derived CodeLlama-34B and Phi-2; at TP 4 (another
+  // model) and 16 the same two; Llama-2-70B at TP 4: its own SplitwiseSim-measured entry; on Ampere at TP 4
+  // (no measured single-GPU entry) SplitwiseSim's Llama-2-70B; nothing is calibrated on Volta.
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1}).entries == 2);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).entries == 2);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}).entries == 2);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4, "llama-2-70b"}).entries == 1);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"ampere", 4}).entries == 1);
+  CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"volta", 4}).entries == 0);
   CHECK(perf::with_carried(spec::RooflineParams{},
-                           perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 16}))
+                           perf::carried_efficiency(test::catalog().calibrated_entries(), {"volta", 4}))
             .compute_efficiency == spec::RooflineParams{}.compute_efficiency);
-  // Among derived entries a model's own come first: Llama-2-7B at TP 1 on Hopper carries its own entry alone.
+  // Within a tier a model's own entries come first: Llama-2-7B at TP 1 on Hopper carries its own entry alone.
   CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 1, "llama-2-7b"}).entries == 1);
   // Validation leaves the GPU itself out and, with no other GPU of its architecture, crosses architectures.
   CHECK(perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4, "llama-2-70b", "h100-sxm"})
@@ -164,9 +171,10 @@ TEST_CASE("coefficient files state their origin, and the fallback carries by it"
   CHECK(catalog.calibration("h100-sxm", "llama-2-70b", 4)->origin == spec::CalibrationOrigin::kMeasured);
   const auto carried = perf::carried_efficiency(catalog.calibrated_entries(), {"hopper", 4});
   CHECK(carried.entries == 1);
-  CHECK(carried.compute == perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).compute);
-  CHECK(carried.bandwidth ==
-        perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4}).bandwidth);
+  const auto committed =
+      perf::carried_efficiency(test::catalog().calibrated_entries(), {"hopper", 4, "llama-2-70b"});
+  CHECK(carried.compute == committed.compute);
+  CHECK(carried.bandwidth == committed.bandwidth);
 
   // origin is required, and a bad value names file:line:column.
   const std::string yaml = catalog::coefficients_yaml(measured);

@@ -9,7 +9,7 @@
 
 using namespace greenfleet;
 
-TEST_CASE("the ML.ENERGY replay prices the decode step, spreads the prompts and charges power as the ledger") {
+TEST_CASE("the ML.ENERGY replay prices the mean step, prompts spread over it, and charges power as the ledger") {
   spec::CalibrationCoefficients k;
   k.decode_floor = 0.01, k.decode_fixed = 0.002, k.per_decode_seq = 1e-4, k.per_decode_ctx = 1e-8;
   k.prefill_floor = 0.02, k.per_prefill_token = 5e-5, k.per_attn_ctx = 1e-9;
@@ -23,9 +23,9 @@ TEST_CASE("the ML.ENERGY replay prices the decode step, spreads the prompts and 
   const double decode_s = std::max(0.01, 0.002 + 64 * 1e-4) + 1e-8 * 64 * ctx;
   const double prefill_s = 5e-5 * prompt + 1e-9 * prompt * (prompt + 1) / 2;
   const calibration::MlEnergyPrediction p = calibration::predict_ml_energy(model, gpu, nullptr, c);
-  CHECK(p.itl_s == doctest::Approx(decode_s));
-  // 64 / 320 = 0.2 prompts per step ride along.
+  // 64 / 320 = 0.2 prompts per step ride along; a running sequence's inter-token time is that mean step.
   const double mean_s = decode_s + 0.2 * prefill_s;
+  CHECK(p.itl_s == doctest::Approx(mean_s));
   CHECK(p.throughput == doctest::Approx(64 / mean_s));
   // The calibrated model's step is busy throughout: the decode part at decode power, the prompt's at prefill.
   const double joules = 2 * (decode_s * 400 + 0.2 * prefill_s * 600);
@@ -53,9 +53,29 @@ TEST_CASE("ML.ENERGY v3 replay: the committed split and the held-out errors stay
   CHECK(held.size() == 23);  // Llama-3.3-70B at TP 4 and Qwen3-14B at TP 1
   CHECK(skipped.at("google/gemma-3-12b-it") == 6);
   const auto e = calibration::ml_energy_errors(catalog, held);
-  // Regression guards at the levels docs/MODELS.md reports (the targets, 10% on ITL and J/token, are not met
-  // yet: see "ML.ENERGY v3 replay" there); power, priced over whole steps, is within 5%.
-  CHECK(e.itl.median_ape <= 25);
-  CHECK(e.j_per_token.median_ape <= 26);
+  // Issue #17's targets on the held-out models, met since the roofline adds compute and memory time and carries
+  // single-GPU kernel efficiencies (docs/MODELS.md, "ML.ENERGY v3 replay"): ITL and J/token within 10% median;
+  // power, priced over whole steps, within 5%. The training models are guarded at today's level.
+  CHECK(e.itl.median_ape <= 10);
+  CHECK(e.j_per_token.median_ape <= 10);
   CHECK(e.gpu_w.median_ape <= 5);
+  const auto t = calibration::ml_energy_errors(catalog, fit);
+  CHECK(t.itl.median_ape <= 10);
+  CHECK(t.j_per_token.median_ape <= 12);
+}
+
+TEST_CASE("the roofline's compute/memory serial share is the one fitted to the ML.ENERGY training models") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  std::map<std::string, int> skipped;
+  const auto rows = calibration::read_ml_energy_configs(data + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv",
+                                                        test::catalog(), skipped);
+  const auto fit = calibration::fit_compute_memory_serial(rows, test::catalog());
+  REQUIRE(fit.grid.size() == 21);
+  CHECK(spec::RooflineParams{}.compute_memory_serial == doctest::Approx(fit.serial));
+  // The classic roofline (perfect overlap) predicts the training rows clearly worse.
+  CHECK(fit.grid.front() > fit.training_median_ape + 5);
 }

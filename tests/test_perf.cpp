@@ -47,10 +47,27 @@ TEST_CASE("roofline decode runs sum the per-iteration step times exactly") {
   }
 }
 
+TEST_CASE("roofline: the decode line equals the step model for any compute/memory serial share") {
+  // max(C, M) + s min(C, M) is written as max(C + s M, M + s C); check it on both sides of the crossover.
+  const auto& c = test::catalog();
+  for (double s : {0.0, 0.3, 1.0}) {
+    spec::RooflineParams p;
+    p.compute_memory_serial = s;
+    perf::RooflineModel m(c.model("llama-3.1-8b"), c.gpu("h100-sxm"), 1, p);
+    for (std::int32_t batch : {1, 64, 512, 2048}) {
+      perf::BatchShape shape;
+      shape.decode_seqs = batch, shape.decode_ctx = 300LL * batch;
+      CHECK(m.decode_cost(batch).step_seconds(static_cast<double>(shape.decode_ctx)) ==
+            doctest::Approx(m.step_cost(shape).seconds).epsilon(1e-12));
+    }
+  }
+}
+
 TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
   const auto& c = test::catalog();
   spec::RooflineParams p;
   p.step_overhead_s = 0;
+  p.compute_memory_serial = 0;  // the classic roofline: the larger of compute and memory time
   const auto& model = c.model("llama-2-7b");
   const auto& gpu = c.gpu("h100-sxm");
   perf::RooflineModel m(model, gpu, 1, p);
@@ -59,6 +76,14 @@ TEST_CASE("roofline: prefill is compute-bound and decode bandwidth-bound") {
   const double weights_time = (model.weight_bytes() + 100 * model.kv_bytes_per_token()) /
                               (gpu.memory_bandwidth_gbps * 1e9 * p.bandwidth_efficiency);
   CHECK(decode == doctest::Approx(weights_time).epsilon(1e-12));
+  // With compute and memory fully serial, the step adds the (small) compute time of the one token.
+  spec::RooflineParams serial = p;
+  serial.compute_memory_serial = 1;
+  const double compute_time = (2.0 * model.layer_parameters() + 2.0 * model.vocab_size * model.hidden_size +
+                               4.0 * model.layers * model.heads * model.head_dim * 100) /
+                              (gpu.fp16_tflops * 1e12 * p.compute_efficiency);
+  CHECK(perf::RooflineModel(model, gpu, 1, serial).decode_step_seconds(1, 100) ==
+        doctest::Approx(weights_time + compute_time).epsilon(1e-12));
   // A 2048-token prefill: FLOPs dominate, time ~ 2 x params x tokens / effective FLOP rate.
   perf::BatchShape s;
   s.prefill_tokens = 2048;

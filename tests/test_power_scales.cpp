@@ -46,7 +46,8 @@ TEST_CASE("power delivery losses and the GPU power scale multiply the power they
 TEST_CASE("step_time_scale stretches the busy time of a run by its factor") {
   const Energies base = run_quickstart({});
   const Energies slow = run_quickstart({"deployments.0.perf_model.step_time_scale=1.3"});
-  // More steps overlap under a slower model, so busy time grows by about the scale, not exactly.
-  CHECK(slow.busy_s > 1.2 * base.busy_s);
+  // More requests share steps under a slower model, so busy time grows by about the scale, not exactly (1.19x
+  // since the roofline adds compute and memory time, whose batch-dependent part grew).
+  CHECK(slow.busy_s > 1.15 * base.busy_s);
   CHECK(slow.busy_s < 1.4 * base.busy_s);
 }

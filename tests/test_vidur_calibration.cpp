@@ -38,7 +38,7 @@ const calibration::VidurCalibration* vidur() {
     std::map<std::string, int> skipped;
     std::set<std::tuple<std::string, std::string, int>> measured;
     for (const auto& s :
-         calibration::read_splitwise_sim(data + "/profiling/splitwise_sim/perf_model.csv", skipped))
+         calibration::read_measured_sets(data, GREENFLEET_SOURCE_DIR, test::catalog(), false, {}, skipped))
       measured.insert({s.gpu, s.model, s.tensor_parallel});
     return calibration::calibrate_vidur(data, test::catalog(), measured);
   }();
@@ -177,8 +177,9 @@ TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entr
     // The catalog loads them.
     CHECK(test::catalog().calibration(e.gpu, e.model, e.tensor_parallel) != nullptr);
   }
-  CHECK(written.size() == 32);  // 13 on the A100, 10 on the A40, 9 on the H100
-  // Every committed derived file is regenerated; the others are the measured ones (SplitwiseSim).
+  CHECK(written.size() == 31);  // 13 on the A100, 10 on the A40, 8 on the H100
+  // Every committed derived file is regenerated; the others are the measured ones (SplitwiseSim, the
+  // harness tables of models/calibration/measured/).
   int committed_measured = 0;
   for (const auto& [key, c] : test::catalog().calibrations()) {
     CHECK((c.origin == spec::CalibrationOrigin::kDerived) == (c.source.rfind("Vidur ", 0) == 0));
@@ -189,13 +190,15 @@ TEST_CASE("Vidur-derived coefficient files regenerate bit for bit and every entr
     const std::string file = catalog::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(written.count(std::filesystem::path(file).lexically_normal().string()) == 1);
   }
-  CHECK(committed_measured == 6);
+  CHECK(committed_measured == 8);
   // Whole-step measurements keep precedence; models too large for the GPUs are skipped.
   int measured = 0, memory = 0;
   for (const auto& e : v->entries)
     measured += e.status == calibration::VidurStatus::kMeasured,
         memory += e.status == calibration::VidurStatus::kMemory;
-  CHECK(measured == 6);  // Llama-2-70B on A100 and H100 at TP 2, 4, 8
+  // Llama-2-70B on A100 and H100 at TP 2, 4, 8; Llama-2-7B on H100 at TP 1 (the harness; Vidur has no
+  // H100 Llama-3-8B)
+  CHECK(measured == 7);
   // Llama-2-70B at TP 1 (A100, H100, A40) and TP 2 (A40); CodeLlama-34B at TP 1 on the A40.
   CHECK(memory == 5);
   CHECK(std::string(calibration::to_string(calibration::VidurStatus::kNoStack)) == "no-stack");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 
 #include "sim/calibration/operator_model.hpp"
@@ -125,7 +126,9 @@ MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::G
   const double mean_s = d.seconds + per_step * (m.seconds - d.seconds);
   const double mean_j = step_joules(d, batch) + per_step * (step_joules(m, batch + 1) - step_joules(d, batch));
   MlEnergyPrediction r;
-  r.itl_s = d.seconds;
+  // A running sequence's inter-token time is the step it shares, prompts of new requests included: at small
+  // batches few steps carry one (per_step << 1) and the mean step is the decode step; at large ones most do.
+  r.itl_s = mean_s;
   r.throughput = static_cast<double>(batch) / mean_s;
   r.j_per_token = mean_j / static_cast<double>(batch);
   r.gpu_w = mean_j / mean_s;
@@ -213,14 +216,37 @@ DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows,
 }
 
 std::unique_ptr<perf::PerfModel> calibrated_or_fallback(const catalog::Catalog& catalog, const std::string& gpu,
-                                                        const std::string& model, int tp) {
+                                                        const std::string& model, int tp,
+                                                        const spec::RooflineParams& params) {
   // As experiment/components.cpp builds `kind: calibrated` with its defaults.
   if (const auto* cal = catalog.calibration(gpu, model, tp)) return std::make_unique<perf::CalibratedModel>(*cal);
   const spec::GpuSpec& g = catalog.gpu(gpu);
   const auto carried =
       perf::carried_efficiency(catalog.calibrated_entries(), {g.architecture, tp, model, "", false});
-  return std::make_unique<perf::RooflineModel>(catalog.model(model), g, tp,
-                                               perf::with_carried(spec::RooflineParams{}, carried));
+  return std::make_unique<perf::RooflineModel>(catalog.model(model), g, tp, perf::with_carried(params, carried));
+}
+
+ComputeMemorySerialFit fit_compute_memory_serial(const std::vector<MlEnergyConfig>& rows,
+                                                 const catalog::Catalog& catalog) {
+  ComputeMemorySerialFit fit;
+  fit.training_median_ape = std::numeric_limits<double>::infinity();
+  for (int k = 0; k <= 20; ++k) {
+    spec::RooflineParams params;
+    params.compute_memory_serial = k / 20.0;
+    std::vector<double> ape;
+    for (const MlEnergyConfig& c : rows) {
+      if (c.held_out) continue;
+      const auto model = calibrated_or_fallback(catalog, c.gpu, c.model, c.tp, params);
+      const double itl = predict_ml_energy(*model, catalog.gpu(c.gpu), catalog.power_curve(c.gpu), c).itl_s;
+      ape.push_back(100 * std::abs(itl - c.median_itl_s) / c.median_itl_s);
+    }
+    if (ape.empty()) throw std::runtime_error("calibration: no ML.ENERGY v3 training rows to fit");
+    const double median = sample_median(ape);
+    fit.grid.push_back(median);
+    if (median < fit.training_median_ape)
+      fit.training_median_ape = median, fit.serial = params.compute_memory_serial;
+  }
+  return fit;
 }
 
 MlEnergyErrors ml_energy_errors(const catalog::Catalog& catalog, const std::vector<const MlEnergyConfig*>& rows) {

@@ -7,6 +7,7 @@
 #include "sim/calibration/held_out.hpp"
 #include "sim/catalog/catalog.hpp"
 #include "sim/perf/perf_model.hpp"
+#include "sim/spec/roofline_params.hpp"
 
 namespace greenfleet::calibration {
 
@@ -31,10 +32,10 @@ std::vector<MlEnergyConfig> read_ml_energy_configs(const std::string& path, cons
 // Mean prompt tokens the replay assumes for an ML.ENERGY task (the data set does not record them; ours).
 double ml_energy_prompt_tokens(const std::string& task);
 
-// What the simulator predicts for a configuration run at its measured mean batch: the decode step (the median
-// ITL), the mean step with the prefill work of the requests that replace finished ones spread over the steps
-// (throughput), and GPU energy per output token priced as the ledger prices steps (power curve on the busy
-// part, idle power on the rest).
+// What the simulator predicts for a configuration run at its measured mean batch: the mean step, with the
+// prefill work of the requests that replace finished ones spread over the steps (the median ITL; throughput), and
+// GPU energy per output token priced as the ledger prices steps (power curve on the busy part, idle power on the
+// rest).
 struct MlEnergyPrediction {
   double itl_s = 0, throughput = 0, j_per_token = 0, gpu_w = 0;
 };
@@ -42,9 +43,21 @@ MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::G
                                      const spec::GpuPowerCurve* curve, const MlEnergyConfig& c);
 
 // The step-time model a simulation builds for (gpu, model, tp) with `perf_model.kind: calibrated` and default
-// parameters: the committed coefficients, else the roofline with efficiencies carried from calibrated entries.
+// parameters: the committed coefficients, else the roofline with efficiencies carried from calibrated entries
+// (over `params`, the roofline's defaults unless a fit varies them).
 std::unique_ptr<perf::PerfModel> calibrated_or_fallback(const catalog::Catalog& catalog, const std::string& gpu,
-                                                        const std::string& model, int tp);
+                                                        const std::string& model, int tp,
+                                                        const spec::RooflineParams& params = {});
+
+// The roofline's serial share of compute and memory time (spec::RooflineParams::compute_memory_serial) that
+// best predicts the training models' median ITLs (held-out models left out): a grid of 0, 0.05, ..., 1, the
+// least median absolute percentage error (the first on ties). `grid` holds that median per grid point.
+struct ComputeMemorySerialFit {
+  double serial = 0, training_median_ape = 0;
+  std::vector<double> grid;
+};
+ComputeMemorySerialFit fit_compute_memory_serial(const std::vector<MlEnergyConfig>& rows,
+                                                 const catalog::Catalog& catalog);
 
 // The bandwidth efficiency of decode attention (KV read per KV head, against the GPU's peak bandwidth), fitted
 // to the training models' configurations: pairs of one model at one TP degree and `max_num_seqs` measured on

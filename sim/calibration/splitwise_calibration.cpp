@@ -220,6 +220,36 @@ spec::CalibrationCoefficients calibrate(const MeasuredSet& set) {
   return c;
 }
 
+std::span<const HarnessTable> harness_tables() {
+  static constexpr HarnessTable kTables[] = {
+      {"models/calibration/measured/h100-sxm/h100-sxm-llama-2-7b-tp1.csv", true, ""},
+      {"models/calibration/measured/h100-sxm/h100-sxm-llama-3.1-8b-tp1.csv", true, ""},
+      {"models/calibration/measured/h100-sxm/h100-sxm-mistral-7b-tp1.csv", false,
+       "eager decode (no CUDA graphs): launch-bound at small batches"},
+  };
+  return kTables;
+}
+
+std::vector<MeasuredSet> read_measured_sets(const std::string& data_dir, const std::string& project,
+                                            const catalog::Catalog& catalog, bool with_unfitted,
+                                            const std::vector<std::string>& extra,
+                                            std::map<std::string, int>& skipped) {
+  auto sets = read_splitwise_sim(data_dir + "/profiling/splitwise_sim/perf_model.csv", skipped);
+  auto add = [&](const std::string& path, const std::string& name, bool fitted, const std::string& note) {
+    // What the harness is and is not (models/calibration/measure/README.md): the source line says it.
+    auto more = read_splitwise_sim(path, skipped, &catalog,
+                                   "measured with models/calibration/measure (" + name +
+                                       "): PyTorch kernels of the catalog shapes, random weights, one GPU; no "
+                                       "serving engine (no scheduler, sampling or per-step CPU overhead)");
+    for (auto& s : more) s.harness = true, s.fitted = fitted, s.note = note;
+    sets.insert(sets.end(), more.begin(), more.end());
+  };
+  for (const HarnessTable& t : harness_tables())
+    if (t.fitted || with_unfitted) add(project + "/" + t.file, t.file, t.fitted, t.note);
+  for (const auto& m : extra) add(m, m, true, "");
+  return sets;
+}
+
 namespace {
 perf::BatchShape prefill_shape(const MeasuredPoint& p) {
   perf::BatchShape pre;

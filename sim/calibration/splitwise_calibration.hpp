@@ -1,5 +1,6 @@
 #pragma once
 #include <map>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -26,6 +27,9 @@ struct MeasuredSet {
   int tensor_parallel = 1;
   std::vector<MeasuredPoint> points;
   int excluded = 0;
+  bool harness = false;  // measured with models/calibration/measure (committed under models/calibration/measured/)
+  bool fitted = true;    // becomes a catalog entry; false: validated against the model a simulation uses instead
+  std::string note;      // why not fitted
 };
 
 // Reads SplitwiseSim's perf_model.csv (columns by name, text/csv_columns.hpp), maps its model and hardware
@@ -38,6 +42,25 @@ struct MeasuredSet {
 std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<std::string, int>& skipped,
                                             const catalog::Catalog* catalog = nullptr,
                                             const std::string& source = "");
+
+// The measurement harness's tables committed under models/calibration/measured/ (README there), and whether
+// each is fitted into a catalog entry: a table whose decode steps ran eagerly (no CUDA graphs) measures
+// PyTorch's kernel launches rather than the GPU at small batches, which no serving engine does, so it is only
+// validated (docs/MODELS.md, "Measured H100 tables").
+struct HarnessTable {
+  const char* file;  // relative to the project root
+  bool fitted;
+  const char* note;
+};
+std::span<const HarnessTable> harness_tables();
+
+// Every measured step-time set `greenfleet calibrate` and `validate` use: SplitwiseSim's (under `data_dir`),
+// then the committed harness tables (under `project`; the unfitted ones only with `with_unfitted`), then
+// `extra` files in the same schema naming catalog ids.
+std::vector<MeasuredSet> read_measured_sets(const std::string& data_dir, const std::string& project,
+                                            const catalog::Catalog& catalog, bool with_unfitted,
+                                            const std::vector<std::string>& extra,
+                                            std::map<std::string, int>& skipped);
 
 // Fits prefill and decode coefficients (origin measured) on the training points and measures held-out
 // step-time errors and end-to-end errors on held-out points: a held-out prefill counts only if no training

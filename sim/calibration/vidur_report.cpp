@@ -48,7 +48,8 @@ void print_footer(const calibration::VidurCalibration& v) {
   fmt::print(
       "ops: per-layer linear-operator time on held-out Vidur token counts (every third); ar: all-reduce on\n"
       "held-out message sizes (ring: no Vidur data, ring over the catalog link); approx: the coefficients\n"
-      "against the operator model over the derivation grid. status: written, measured (SplitwiseSim keeps\n"
+      "against the operator model over the derivation grid. status: written, measured (whole-step measurements "
+      "keep\n"
       "precedence), memory (does not fit: weights + one full-context KV cache > 90% of the GPUs' memory),\n"
       "no-stack (no SplitwiseSim steps of the architecture); absolute percentage errors\n");
   fmt::print(

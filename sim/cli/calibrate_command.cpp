@@ -67,20 +67,14 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
   return o;
 }
 
-std::vector<calibration::MeasuredSet> measurements(const Options& o) {
+// SplitwiseSim's sets, the committed harness tables (models/calibration/measured/; with `with_unfitted` also
+// those only validated) and --measurements files.
+std::vector<calibration::MeasuredSet> measurements(const Options& o, bool with_unfitted) {
   if (o.data_dir.empty())
     throw core::InputError("no data directory: pass --data-dir or set GREENFLEET_DATA (see traces/README.md)");
-  const std::string path = o.data_dir + "/profiling/splitwise_sim/perf_model.csv";
   std::map<std::string, int> skipped;
-  auto sets = calibration::read_splitwise_sim(path, skipped);
-  if (!o.measurements.empty()) {
-    const catalog::Catalog catalog = catalog::Catalog::load(o.catalog);
-    for (const auto& m : o.measurements) {
-      auto more = calibration::read_splitwise_sim(m, skipped, &catalog,
-                                                  "measured with models/calibration/measure (" + m + ")");
-      sets.insert(sets.end(), more.begin(), more.end());
-    }
-  }
+  auto sets = calibration::read_measured_sets(o.data_dir, o.catalog, catalog::Catalog::load(o.catalog),
+                                              with_unfitted, o.measurements, skipped);
   for (const auto& [what, n] : skipped)
     fmt::print(stderr, "note: {} rows of {} skipped (not in the catalog)\n", n, what);
   return sets;
@@ -235,7 +229,7 @@ void validate_whole_runs(const Options& o, const catalog::Catalog& catalog,
 int calibrate_command(const std::vector<std::string>& args) {
   const Options o = parse(args, "greenfleet calibrate [--data-dir DIR] [--out PROJECT]", true);
   if (o.help) return 0;
-  const auto sets = measurements(o);
+  const auto sets = measurements(o, false);
   print_header();
   text::FileBatch files;
   for (const auto& set : sets) {
@@ -255,17 +249,18 @@ int calibrate_command(const std::vector<std::string>& args) {
 int validate_command(const std::vector<std::string>& args) {
   const Options o = parse(args, "greenfleet validate [--data-dir DIR]", false);
   if (o.help) return 0;
-  const auto sets = measurements(o);  // before any output: a missing data directory is an error alone
-  print_header();
+  const auto sets = measurements(o, true);  // before any output: a missing data directory is an error alone
+  const catalog::Catalog catalog = catalog::Catalog::load(o.catalog);
   int missing = 0;
-  std::vector<calibration::MeasuredSet> fallback_rows;
-  for (const auto& set : sets) {
+  std::vector<calibration::MeasuredSet> fallback_rows, fitted, splitwise;
+  // A fitted set against its committed entry (false if there is none).
+  auto committed_row = [&](const calibration::MeasuredSet& set) {
     const std::string file = catalog::coefficients_path(o.catalog, set.gpu, set.model, set.tensor_parallel);
     if (!std::filesystem::exists(file)) {
       fmt::print("{:<15} {:<13} {:>3}  no coefficient file ({}): run greenfleet calibrate\n", set.gpu, set.model,
                  set.tensor_parallel, file);
       ++missing;
-      continue;
+      return false;
     }
     const perf::CalibratedModel model(catalog::load_coefficients(file));
     int training = 0;
@@ -275,7 +270,32 @@ int validate_command(const std::vector<std::string>& args) {
                  file, model.coefficients().training_points, training);
     print_row(model.coefficients(), calibration::held_out_step_errors(model, set),
               calibration::e2e_errors(model, set));
-    fallback_rows.push_back(set);
+    return true;
+  };
+  print_header();
+  for (const auto& set : sets) {
+    if (set.harness) continue;
+    splitwise.push_back(set);
+    fitted.push_back(set);
+    if (committed_row(set)) fallback_rows.push_back(set);
+  }
+  // The harness's tables (models/calibration/measured/): the fitted ones against their entries, the others
+  // against the model a simulation uses for them.
+  fmt::print(
+      "\nmeasured with models/calibration/measure (models/calibration/measured/; kernels, no serving engine):\n");
+  print_header();
+  for (const auto& set : sets) {
+    if (!set.harness) continue;
+    if (set.fitted) {
+      fitted.push_back(set);
+      committed_row(set);
+      continue;
+    }
+    const auto model = calibration::calibrated_or_fallback(catalog, set.gpu, set.model, set.tensor_parallel);
+    spec::CalibrationCoefficients label;
+    label.gpu = set.gpu, label.model = set.model, label.tensor_parallel = set.tensor_parallel;
+    print_row(label, calibration::held_out_step_errors(*model, set), calibration::e2e_errors(*model, set));
+    fmt::print("  not fitted ({}), priced by the {} model a simulation uses\n", set.note, model->kind());
   }
   // The roofline fallback for unmeasured hardware, checked where measurements exist: each set predicted by a
   // roofline whose efficiencies come from the calibrated entries of the other GPUs at the same TP degree, as
@@ -285,7 +305,6 @@ int validate_command(const std::vector<std::string>& args) {
       "\nroofline fallback, efficiencies carried from other GPUs at the same TP, "
       "same architecture and model first (expected error of the fallback):\n");
   print_header();
-  const catalog::Catalog catalog = catalog::Catalog::load(o.catalog);
   for (const auto& set : fallback_rows) {
     const auto& gpu = catalog.gpu(set.gpu);
     const auto carried = perf::carried_efficiency(
@@ -296,7 +315,7 @@ int validate_command(const std::vector<std::string>& args) {
     label.gpu = set.gpu, label.model = set.model, label.tensor_parallel = set.tensor_parallel;
     print_row(label, calibration::held_out_step_errors(roofline, set), calibration::e2e_errors(roofline, set));
   }
-  missing += validate_vidur_calibrations(o.catalog, o.data_dir, sets);
+  missing += validate_vidur_calibrations(o.catalog, o.data_dir, fitted);
   fmt::print("\ndecode power vs batch (held-out ML.ENERGY points):\n");
   for (const auto& [gpu, pts] :
        calibration::read_ml_energy_v3(o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv")) {
@@ -314,7 +333,7 @@ int validate_command(const std::vector<std::string>& args) {
   }
   validate_ml_energy(o, catalog);
   validate_ml_energy_2023(o, catalog);
-  validate_whole_runs(o, catalog, sets);
+  validate_whole_runs(o, catalog, splitwise);
   missing += calibration::validate_cpu_calibrations(o.catalog);
   fmt::print(
       "\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct\n"

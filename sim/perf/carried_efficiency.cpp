@@ -9,23 +9,31 @@ namespace greenfleet::perf {
 namespace {
 CarriedEfficiency carried_efficiency_where(std::span<const spec::CalibratedEntry> entries, const CarryQuery& query,
                                            const std::string& architecture, const std::string& model,
-                                           bool measured);
+                                           bool measured, int tp);
 }  // namespace
 
 CarriedEfficiency carried_efficiency(std::span<const spec::CalibratedEntry> entries, const CarryQuery& query) {
   // Preference tiers, the first with entries averaged: entries fitted to whole-step measurements before
   // entries derived from operator timings (their efficiencies inherit the operator model's reconstructed
-  // terms); the same architecture before others (validation only); the same model before other models.
+  // terms); the same architecture before others (validation only); the same model before other models. Above
+  // one GPU, after the model's own measured entry at that TP degree come the architecture's measured
+  // single-GPU entries (kernel efficiencies with no communication in them; the roofline adds its own
+  // all-reduces), then measured entries of other models at that TP degree, whose decode floors also hold
+  // their engine's all-reduce excess (docs/MODELS.md, "Roofline fallback").
   struct Tier {
-    bool measured, same_arch, same_model;
+    bool measured, same_arch, same_model, single_gpu;
   };
-  static constexpr Tier kTiers[] = {{true, true, true},   {true, true, false}, {true, false, true},
-                                    {true, false, false}, {false, true, true}, {false, true, false}};
+  static constexpr Tier kTiers[] = {{true, true, true, false},  {true, true, true, true},
+                                    {true, true, false, true},  {true, true, false, false},
+                                    {true, false, true, false}, {true, false, false, false},
+                                    {false, true, true, false}, {false, true, false, false}};
   for (const Tier& t : kTiers) {
     if (!t.same_arch && !query.cross_architecture) continue;
     if (t.same_model && query.model.empty()) continue;
-    const CarriedEfficiency e = carried_efficiency_where(entries, query, t.same_arch ? query.architecture : "",
-                                                         t.same_model ? query.model : "", t.measured);
+    if (t.single_gpu && query.tp == 1) continue;  // the tier at the query's own TP degree
+    const CarriedEfficiency e =
+        carried_efficiency_where(entries, query, t.same_arch ? query.architecture : "",
+                                 t.same_model ? query.model : "", t.measured, t.single_gpu ? 1 : query.tp);
     if (e.entries) return e;
   }
   return {};
@@ -35,9 +43,9 @@ namespace {
 // The average over the entries passing the filters (empty strings: any).
 CarriedEfficiency carried_efficiency_where(std::span<const spec::CalibratedEntry> entries, const CarryQuery& query,
                                            const std::string& architecture, const std::string& model,
-                                           bool measured) {
-  const int tp = query.tp;
-  // Only entries at the same TP degree carry over: overheads and communication change with TP, and a line
+                                           bool measured, int tp) {
+  // Only entries at TP degree `tp` carry (the query's, or 1 for the single-GPU tier): overheads and
+  // communication change with TP, and a line
   // fitted across TP degrees of one large model does not transfer to other models (its intercept is not an
   // overhead). Per entry: the decode floor less the default overhead and the all-reduces the roofline adds
   // itself is the weight read, giving the bandwidth efficiency; the prefill slope per token gives the compute

@@ -41,8 +41,10 @@ StepCost RooflineModel::step_cost(const BatchShape& s) const {
   const double bytes =
       weight_bytes_ + kv_bytes_per_token_ * static_cast<double>(s.prefill_kv_tokens + s.decode_ctx);
   StepCost c;
-  c.seconds =
-      params_.step_overhead_s + std::max(flops / flop_rate_, bytes / byte_rate_) + comm_seconds(s.tokens());
+  // Compute and memory time overlap only partly (compute_memory_serial: spec/roofline_params.hpp).
+  const double compute_s = flops / flop_rate_, memory_s = bytes / byte_rate_;
+  c.seconds = params_.step_overhead_s + std::max(compute_s, memory_s) +
+              params_.compute_memory_serial * std::min(compute_s, memory_s) + comm_seconds(s.tokens());
   // The whole step is priced at serving power, overhead included: measured serving power (ML.ENERGY, the
   // calibrated power curves) is an average over whole steps, engine overhead and all, and GPUs keep their
   // clocks through the short gaps between a step's kernels (docs/MODELS.md, "Energy: whole step").
@@ -52,14 +54,16 @@ StepCost RooflineModel::step_cost(const BatchShape& s) const {
 }
 
 DecodeCost RooflineModel::decode_cost(std::int32_t batch) const {
-  // Both roofline terms are lines in the total context x: compute a1 + b1 x, memory a2 + b2 x.
+  // Both roofline terms are lines in the total context x: compute C = a1 + b1 x, memory M = a2 + b2 x; with the
+  // serial share s (0 <= s <= 1), max(C, M) + s min(C, M) = max(C + s M, M + s C), still a maximum of two lines.
   DecodeCost c;
   c.batch = batch;
   const double b = static_cast<double>(batch);
-  c.a1 = (flops_per_token_ + flops_per_logit_) * b / flop_rate_;
-  c.b1 = attn_flops_per_ctx_ / flop_rate_;
-  c.a2 = weight_bytes_ / byte_rate_;
-  c.b2 = kv_bytes_per_token_ / byte_rate_;
+  const double s = params_.compute_memory_serial;
+  const double a1 = (flops_per_token_ + flops_per_logit_) * b / flop_rate_, b1 = attn_flops_per_ctx_ / flop_rate_;
+  const double a2 = weight_bytes_ / byte_rate_, b2 = kv_bytes_per_token_ / byte_rate_;
+  c.a1 = a1 + s * a2, c.b1 = b1 + s * b2;
+  c.a2 = a2 + s * a1, c.b2 = b2 + s * b1;
   c.overhead = 0;  // busy throughout, as step_cost() prices it
   c.fixed = params_.step_overhead_s + comm_seconds(batch);
   return c;
