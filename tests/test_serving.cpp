@@ -394,6 +394,38 @@ TEST_CASE("fast-forward equals stepping: no chunked prefill") {
       "{chunked_prefill: false, max_batched_tokens: 2048}", 1));
 }
 
+TEST_CASE("fast-forward equals stepping: GPU steps slowed only while the host's CPU instances step") {
+  // Three CPU instances beside the GPUs take 15% of the requests: each time the first of them starts stepping or
+  // the last one stops, the GPU instances' runs are cut at their next iteration boundary (docs/CPU_MODEL.md).
+  check_equivalent(
+      "name: ff\nseed: 7\nsites: [{name: s, carbon_intensity: 261}]\n"
+      "deployments:\n  - {name: gpu, model: llama-3.1-8b}\n"
+      "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n"
+      "fleet: [{site: s, sku: hgx-h100x8, deployment: gpu,\n"
+      "         cpu_instances: {count: 3, deployment: cpu, interference_slowdown: 0.25}}]\n"
+      "router: {name: least_outstanding_tokens}\n"
+      "workload:\n  source: synthetic\n"
+      "  synthetic: {requests: 500, rate: 12, prompt_tokens: {distribution: lognormal, mean: 500, sigma: 0.8, "
+      "max: "
+      "4000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: 1000}}\n"
+      "  classes:\n    - {name: chat, deployment: gpu, share: 0.85}\n"
+      "    - {name: batch, deployment: cpu, share: 0.15}\n");
+  // Mostly short outputs and 5% on the CPUs: the CPU instances fall idle and start again 28 times, cutting the GPU
+  // instances' runs 117 times in fast-forward (counted once by instrumenting the cut, 2026-12-06).
+  check_equivalent(
+      "name: ff\nseed: 7\nsites: [{name: s, carbon_intensity: 261}]\n"
+      "deployments:\n  - {name: gpu, model: llama-3.1-8b}\n"
+      "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n"
+      "fleet: [{site: s, sku: hgx-h100x8, deployment: gpu,\n"
+      "         cpu_instances: {count: 3, deployment: cpu, interference_slowdown: 0.25}}]\n"
+      "router: {name: least_outstanding_tokens}\n"
+      "workload:\n  source: synthetic\n"
+      "  synthetic: {requests: 2000, rate: 10, prompt_tokens: {distribution: lognormal, mean: 300, sigma: 0.8, "
+      "max: 4000}, output_tokens: {distribution: empirical, values: [1, 1, 2, 2, 3, 40, 400]}}\n"
+      "  classes:\n    - {name: chat, deployment: gpu, share: 0.95}\n"
+      "    - {name: batch, deployment: cpu, share: 0.05}\n");
+}
+
 TEST_CASE("same seed and config give identical results; another seed does not") {
   const std::string yaml = scenario_yaml(
       "{requests: 2000, rate: 50, arrivals: gamma, cv: 3, prompt_tokens: {distribution: lognormal, mean: 800, "

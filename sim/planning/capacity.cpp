@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "greenfleet/version.hpp"
+#include "sim/catalog/coefficient_files.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -260,7 +261,9 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
   std::vector<CapacityRow> rows;
   std::map<std::tuple<std::string, std::string, int, Role>, const GivenCapacity*> given;
   for (const auto& g : pc.capacity.given) {
-    if (!given.emplace(std::make_tuple(g.class_name, g.sku, g.tensor_parallel, g.role), &g).second)
+    // CPU entries are keyed with tensor parallelism 0 (they have none).
+    const int tp = g.device == Device::kCpu ? 0 : g.tensor_parallel;
+    if (!given.emplace(std::make_tuple(g.class_name, g.sku, tp, g.role), &g).second)
       throw core::InputError(
           fmt::format("{}: capacity entry for class '{}' on '{}' at tensor_parallel {} ({}) is given twice",
                       g.where, g.class_name, g.sku, g.tensor_parallel, to_string(g.role)));
@@ -297,6 +300,106 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
     return std::string(out.c_str());
   };
 
+  // A CPU row (EcoServe's Reuse; docs/PLANNING.md, "CPU instances"): one CPU instance of the type's
+  // `cpu_instances` serving an offline class, given or simulated as a backlog on the host of one server of the
+  // type (its GPUs idle on a deployment of their own). Its power is the CPU model's busy power of its threads.
+  const auto cpu_row = [&](int w, int h) {
+    const WorkloadClass& c = p.classes[static_cast<std::size_t>(w)];
+    const ServerType& ty = p.types[static_cast<std::size_t>(h)];
+    const auto& sku = catalog.server(ty.sku);
+    CapacityRow row;
+    row.entry.class_index = w;
+    row.entry.type_index = h;
+    row.entry.gpus = 0;
+    row.entry.device = Device::kCpu;
+    row.entry.cores = ty.cpu.cores_each;
+    row.entry.dram_gb = ty.cpu.dram_gb_each;
+    const std::string what = fmt::format("{} on {} cpu{}", c.name, ty.sku, ty.cpu.cores_each);
+    const std::string coefficients = catalog::cpu_coefficients_path(catalog.root(), sku.cpu, c.model);
+    const bool modelled = std::filesystem::exists(coefficients);
+    const double busy_w =
+        modelled ? catalog::load_cpu_coefficients(coefficients).power_per_thread_w * ty.cpu.cores_each : 0.0;
+    if (auto it = given.find({c.name, ty.sku, 0, Role::kUnified}); it != given.end()) {
+      row.entry.rate = it->second->rate;
+      row.entry.active_w = it->second->active_w >= 0 ? it->second->active_w : busy_w;
+      row.source = "given";
+      if (row.entry.rate > 0) rows.push_back(row);
+      return;
+    }
+    // No CPU model for the class's model on this CPU (docs/CPU_MODEL.md): no entry.
+    if (!base || !modelled) return;
+    RowSetup setup;
+    setup.cls = &c;
+    setup.sku = ty.sku;
+    setup.instances = 1;
+    const std::string& dname = base->deployments[0].name;
+    const std::string cpu_name = dname + "-cpu";
+    YAML::Node d = YAML::Clone(YAML::LoadFile(pc.capacity.experiment)["deployments"][0]);
+    d["name"] = cpu_name;
+    d["model"] = c.model;
+    d["tensor_parallel"] = 1;
+    d.remove("modes");
+    d["scheduler"]["max_num_seqs"] = ty.cpu.max_num_seqs;
+    YAML::Emitter out;
+    out.SetMapFormat(YAML::Flow);
+    out.SetSeqFormat(YAML::Flow);
+    out << d;
+    // The GPUs idle on the base deployment at the SKU's full tensor parallelism (so that any model fits).
+    setup.overrides = {
+        fmt::format("deployments=[{}, {}]", deployment_yaml(dname, c.model, ty.gpus, ""), out.c_str()),
+        fmt::format("fleet=[{{site: {}, sku: {}, count: 1, deployment: {}, cpu_instances: {{count: 1, cores_each: "
+                    "{}, reserved_cores: {}, dram_gb_each: {:.17g}, amx_speedup: {:.17g}, deployment: {}}}}}]",
+                    base->sites[0].name, ty.sku, dname, ty.cpu.cores_each, ty.cpu.reserved_cores,
+                    ty.cpu.dram_gb_each, ty.cpu.amx_speedup, cpu_name),
+        fmt::format("workload.deployment={}", cpu_name),
+        "workload.synthetic.arrivals=poisson",
+    };
+    for (const auto& o : pc.simulate[static_cast<std::size_t>(w)].set) setup.overrides.push_back(o);
+    setup.requests_per_instance = pc.capacity.requests_per_instance;
+    setup.warmup_per_instance = pc.capacity.warmup_per_instance;
+    experiment::LoadOptions lo;
+    lo.overrides = setup.overrides;
+    lo.data_dir = data_dir;
+    const experiment::Experiment variant = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+    const std::string key_text =
+        fmt::format("greenfleet {}\ncatalog {}\nclass {} offline cpu\nrequests {} max {}\nseeds {}\n{}",
+                    core::kGitRevision, catalog_hash, c.name, setup.requests_per_instance, pc.capacity.max_rate,
+                    fmt::join(pc.capacity.seeds, ","), variant.resolved_yaml);
+    runner::Fnv1a64 hash;
+    hash.add(key_text.data(), key_text.size());
+    const std::string key = hash.text();
+    const std::string cache_path =
+        pc.capacity.cache_dir.empty()
+            ? std::string()
+            : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
+    if (!rebuild && !cache_path.empty())
+      if (auto cached = read_cache(cache_path, row.entry)) {
+        row.entry = *cached;
+        row.source = "cached";
+        if (row.entry.rate > 0) rows.push_back(row);
+        if (progress) progress(fmt::format("{}: {:.4g} req/s (cached)", what, row.entry.rate));
+        return;
+      }
+    row.source = "simulated";
+    double rate = 0;
+    for (auto seed : pc.capacity.seeds) {
+      const Run r = simulate(pc, catalog, data_dir, setup, seed, pc.capacity.max_rate);
+      ++row.simulations;
+      rate += r.throughput / static_cast<double>(pc.capacity.seeds.size());
+    }
+    row.entry.rate = rate;
+    row.entry.active_w = busy_w;
+    if (!cache_path.empty())
+      text::write_file(cache_path,
+                       fmt::format("# capacity of one CPU instance (greenfleet plan); key over every "
+                                   "input\nkey: \"{}\"\nrow: \"{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
+                                   key, what, row.entry.rate, row.entry.active_w));
+    if (progress)
+      progress(fmt::format("{}: {:.4g} req/s per CPU instance, {:.0f} W busy ({} simulations)", what,
+                           row.entry.rate, row.entry.active_w, row.simulations));
+    if (row.entry.rate > 0) rows.push_back(row);
+  };
+
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const WorkloadClass& c = p.classes[w];
     std::vector<Role> roles;
@@ -330,7 +433,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
         }
         std::vector<int> tps = pc.simulate[w].tensor_parallel;
         for (const auto& g : pc.capacity.given)
-          if (g.class_name == c.name && g.sku == ty.sku && g.role == role &&
+          if (g.class_name == c.name && g.sku == ty.sku && g.role == role && g.device == Device::kGpu &&
               std::find(tps.begin(), tps.end(), g.tensor_parallel) == tps.end())
             tps.push_back(g.tensor_parallel);
         for (int tp : tps) {
@@ -477,6 +580,9 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
           if (row.entry.rate > 0) rows.push_back(row);
         }
       }
+    if (!c.online)
+      for (std::size_t h = 0; h < p.types.size(); ++h)
+        if (p.types[h].cpu.cores_each > 0) cpu_row(static_cast<int>(w), static_cast<int>(h));
   }
   return rows;
 }

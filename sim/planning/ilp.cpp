@@ -28,6 +28,10 @@ double slot_hours(const Problem& p) { return core::to_seconds(p.slot) / 3600.0; 
 // only, prefill and decode instances only when it may be split.
 bool role_allowed(const Problem& p, const CapacityEntry& e) {
   const Split s = p.classes[static_cast<std::size_t>(e.class_index)].split;
+  // CPU instances serve whole offline requests only; an offline class may be kept to one kind of device.
+  const WorkloadClass& c = p.classes[static_cast<std::size_t>(e.class_index)];
+  if (e.device == Device::kCpu) return !c.online && c.on_cpu;
+  if (!c.on_gpu) return false;
   return e.role == Role::kUnified ? s != Split::kOnly : s != Split::kNever;
 }
 
@@ -39,6 +43,9 @@ std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
   std::vector<bool> allowed(p.capacity.size(), true);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) allowed[i] = role_allowed(p, p.capacity[i]);
   if (o.kind != ObjectiveKind::kPerformance) return allowed;
+  // EcoServe's performance-optimised design puts all work on GPUs.
+  for (std::size_t i = 0; i < p.capacity.size(); ++i)
+    allowed[i] = allowed[i] && p.capacity[i].device == Device::kGpu;
   std::vector<double> fastest(p.classes.size(), 0);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
@@ -68,6 +75,13 @@ std::vector<bool> allowed_types(const Problem& p, const std::vector<bool>& entri
   return allowed;
 }
 
+// CPU instances of an entry one server of its type holds: its cores beside the reserved ones, and its DRAM.
+double cpu_instances_per_server(const Problem& p, const CapacityEntry& e) {
+  const auto& t = p.types[e.type_index];
+  const double by_cores = std::floor(static_cast<double>(t.cpu.host_cores - t.cpu.reserved_cores) / e.cores);
+  return e.dram_gb > 0 ? std::min(by_cores, std::floor(t.dram_gb / e.dram_gb + 1e-9)) : by_cores;
+}
+
 // The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
 // alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit.
 double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role) {
@@ -77,7 +91,8 @@ double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role 
     if (e.class_index != w || e.role != role || !allowed[i] || e.rate <= 0) continue;
     const auto& t = p.types[e.type_index];
     if (t.max_count < 0) return kInf;
-    total += e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+    total += e.device == Device::kCpu ? e.rate * t.max_count * cpu_instances_per_server(p, e)
+                                      : e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
   }
   return total;
 }
@@ -161,7 +176,8 @@ std::vector<double> round_instances(const Problem& p, const Objective& o, const 
           int best_e = -1, best_t = -1;
           double best = std::numeric_limits<double>::infinity();
           for (int e = 0; e < E; ++e) {
-            if (!serves(e)) continue;
+            // CPU instances are only rounded down (which keeps the host's core and DRAM rows), never added.
+            if (!serves(e) || p.capacity[e].device == Device::kCpu) continue;
             const auto& ce = p.capacity[e];
             const int h = ce.type_index;
             for (int t = r.first; t < r.end; ++t) {
@@ -387,7 +403,7 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     for (int t = 0; t < T; ++t) {
       bool any = false;
       for (int e = 0; e < E; ++e)
-        if (p.capacity[e].type_index == h && upper[col_y(e, 0)] > 0) {
+        if (p.capacity[e].type_index == h && upper[col_y(e, 0)] > 0 && p.capacity[e].device == Device::kGpu) {
           add(col_y(e, t), p.capacity[e].gpus);
           any = true;
         }
@@ -395,6 +411,28 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
       add(col_n(h, t), -p.types[h].gpus);
       close_row(-kInf, 0);
     }
+  // Host cores and DRAM (EcoServe's Reuse): the CPU instances on a type, with the cores kept for the GPU serving
+  // stack on every server on, fit in the cores and the DRAM of its servers on.
+  for (int h = 0; h < H; ++h) {
+    const auto& ty = p.types[h];
+    const auto cpu_row = [&](int t, bool cores) {
+      bool any = false;
+      for (int e = 0; e < E; ++e) {
+        const auto& ce = p.capacity[e];
+        if (ce.type_index == h && upper[col_y(e, 0)] > 0 && ce.device == Device::kCpu) {
+          add(col_y(e, t), cores ? ce.cores : ce.dram_gb);
+          any = true;
+        }
+      }
+      if (!any) return;
+      add(col_n(h, t), -(cores ? ty.cpu.host_cores - ty.cpu.reserved_cores : ty.dram_gb));
+      close_row(-kInf, 0);
+    };
+    for (int t = 0; t < T; ++t) {
+      cpu_row(t, true);
+      cpu_row(t, false);
+    }
+  }
   // Demand: online capacity per slot, offline volume within each batch's window. A class that may be split needs
   // prefill capacity and decode capacity each to cover its demand, unified instances counting in both.
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
@@ -568,11 +606,21 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
       if (c.actual[t] > most * (1 + 1e-9)) plan.short_slots[w].push_back(t);
     }
   }
+  plan.cpu_rate.assign(H, std::vector<double>(T, 0));
+  plan.cpu_instances.assign(H, std::vector<double>(T, 0));
   for (int e = 0; e < E; ++e)
     for (int t = 0; t < T; ++t) {
       const double kwh = p.pue * p.capacity[e].active_w * dt_h / 1000 * plan.instances[e][t];
       plan.energy_kwh += kwh;
       plan.operational_kg += kwh * p.ci[t] / 1000;
+      if (p.capacity[e].device == Device::kCpu) {
+        plan.cpu_kwh += kwh;
+        plan.cpu_instances[p.capacity[e].type_index][t] += plan.instances[e][t];
+        plan.cpu_rate[p.capacity[e].type_index][t] += p.capacity[e].rate * plan.instances[e][t];
+        plan.cpu_requests += p.capacity[e].rate * plan.instances[e][t] * dt_s;
+      } else if (!p.classes[p.capacity[e].class_index].online) {
+        plan.gpu_offline_requests += p.capacity[e].rate * plan.instances[e][t] * dt_s;
+      }
     }
   return plan;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -218,6 +219,27 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       }
       if (hosts.empty()) s.fail("hosts", "needs at least one of default, reduced");
     }
+    // EcoServe's Reuse: CPU instances for offline work on the host's cores (docs/PLANNING.md, "CPU instances").
+    if (s.has("cpu_instances")) {
+      ConfigNode cn = s.child("cpu_instances");
+      const auto& sku = catalog.server(id);
+      auto& cpu = t.cpu;
+      cpu.host_cores = sku.cpu_sockets * catalog.cpu(sku.cpu).cores;
+      cpu.cores_each = static_cast<int>(cn.get_int("cores_each", 32, 1, 100000));
+      cpu.reserved_cores = static_cast<int>(cn.get_int("reserved_cores", 16, 0, 100000));
+      cpu.dram_gb_each = cn.get_double("dram_gb_each", 64.0, 0.001, 1e7);
+      cpu.amx_speedup = cn.get_double("amx_speedup", 3.67, 1.0, 100.0);
+      cpu.max_num_seqs = static_cast<int>(cn.get_int("max_num_seqs", 32, 1, 100000));
+      if (cpu.cores_each + cpu.reserved_cores > cpu.host_cores)
+        cn.fail("cores_each",
+                fmt::format("{} cores + {} reserved_cores exceed the {} cores of '{}' ({} x {} of {})",
+                            cpu.cores_each, cpu.reserved_cores, cpu.host_cores, id, sku.cpu_sockets,
+                            catalog.cpu(sku.cpu).cores, sku.cpu));
+      if (cpu.dram_gb_each > sku.dram_gb)
+        cn.fail("dram_gb_each", fmt::format("{:g} GB is more DRAM than server '{}' has ({:g} GB)",
+                                            cpu.dram_gb_each, id, sku.dram_gb));
+      cn.finish();
+    }
     menus.push_back({t, hosts, s.where("hosts")});
     s.finish();
   }
@@ -281,6 +303,11 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     c.split = split == "only" ? Split::kOnly : split == "allowed" ? Split::kAllowed : Split::kNever;
     if (c.split != Split::kNever && !c.online)
       n.fail("split", "only an online class can be split into prefill and decode instances");
+    const std::string device = n.get_choice("device", {"any", "gpu", "cpu"}, std::string("any"));
+    if (device != "any" && c.online)
+      n.fail("device", "online classes run on GPUs only; `device` is for offline ones");
+    c.on_gpu = device != "cpu";
+    c.on_cpu = device != "gpu";
     n.finish();
     pc.simulate.push_back(sim);
     p.classes.push_back(c);
@@ -313,7 +340,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
             "{}: the reduced host of '{}' would not lower its host's embodied carbon: the classes' models need "
             "{:g} GB of DRAM and {:g} GB of SSD, its default has {:g} and {:g} (docs/CARBON.md, \"Reduce\")",
             m.where, m.type.sku, least.dram_gb, least.ssd_gb, sku.dram_gb, sku.ssd_gb));
-      ServerType t = server_type(catalog, m.type.sku, "reduced", *reduced);
+      ServerType t = server_type(catalog, m.type.sku, "reduced", *reduced);  // no CPU instances (its DRAM)
       t.max_count = m.type.max_count;
       t.lifetime_years = m.type.lifetime_years;
       t.usd_per_hour = m.type.usd_per_hour;
@@ -354,6 +381,21 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       if (catalog.server(g.sku).gpu_count % g.tensor_parallel != 0)
         e.fail("tensor_parallel", fmt::format("{} does not divide the {} GPUs of '{}'", g.tensor_parallel,
                                               catalog.server(g.sku).gpu_count, g.sku));
+      g.device = e.get_choice("device", {"gpu", "cpu"}, std::string("gpu")) == "cpu" ? Device::kCpu : Device::kGpu;
+      if (g.device == Device::kCpu) {
+        const auto type =
+            std::find_if(menus.begin(), menus.end(), [&](const Menu& m) { return m.type.sku == g.sku; });
+        if (type->type.cpu.cores_each == 0)
+          e.fail("device", fmt::format("server '{}' offers no CPU instances (give its `servers` entry "
+                                       "`cpu_instances`)",
+                                       g.sku));
+        if (e.has("tensor_parallel") || e.has("role"))
+          e.fail("device", "a CPU entry has no tensor_parallel or role (it serves whole offline requests)");
+        for (const auto& c : p.classes)
+          if (c.name == g.class_name && c.online)
+            e.fail("device",
+                   fmt::format("class '{}' is online: only offline classes run on CPU instances", g.class_name));
+      }
       const std::string role = e.get_choice("role", {"unified", "prefill", "decode"}, std::string("unified"));
       g.role = role == "prefill" ? Role::kPrefill : role == "decode" ? Role::kDecode : Role::kUnified;
       g.rate = e.get_double("rate", std::nullopt, 0, 1e7);

@@ -21,8 +21,10 @@ struct GivenCapacity {
   std::string class_name, sku;
   int tensor_parallel = 1;
   Role role = Role::kUnified;
+  Device device = Device::kGpu;  // kCpu: one CPU instance of the type's `cpu_instances` (offline classes)
   double rate = 0;
-  double active_w = -1;  // -1: from the catalog (tensor_parallel x (decode - idle) W of the GPU)
+  double active_w = -1;  // -1: from the catalog (tensor_parallel x (decode - idle) W of the GPU; CPU: the CPU
+                         // model's busy power of cores_each threads)
   std::string where;     // file:line for messages
 };
 

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 
+#include "sim/catalog/coefficient_files.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
@@ -23,6 +25,14 @@ struct PlanInstances {
   std::vector<double> per_slot;
   std::string where;
   bool decode = false;  // decode instances of a class served disaggregated (prefill ones run on its deployment)
+  bool cpu = false;     // CPU instances on the type's host cores (EcoServe's Reuse, offline classes)
+};
+
+// A server type's CPU instances as the plan file's server_types describe them (cores_each 0: none).
+struct CpuOffer {
+  int cores_each = 0, reserved_cores = 16;
+  double dram_gb_each = 64, amx_speedup = 3.67;
+  std::string where;
 };
 
 std::vector<int> int_list(ConfigNode& n, const std::string& key, int size) {
@@ -63,11 +73,21 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
 
   // Server types: each must be in the catalog.
   std::map<std::string, int> gpus_of;
+  std::map<std::string, CpuOffer> cpu_offer;
   for (auto& t : root.child_list("server_types")) {
     const std::string sku = t.get_string("sku");
     if (!catalog.servers().count(sku))
       t.fail("sku", fmt::format("server type '{}' is not in hardware_catalog/servers.yaml", sku));
     gpus_of[sku] = catalog.server(sku).gpu_count;
+    if (t.has("cpu_instances")) {
+      ConfigNode c = t.child("cpu_instances");
+      CpuOffer& o = cpu_offer[sku];
+      o.where = c.where("cores_each");
+      o.cores_each = static_cast<int>(c.get_int("cores_each", std::nullopt, 1, 100000));
+      o.reserved_cores = static_cast<int>(c.get_int("reserved_cores", std::nullopt, 0, 100000));
+      o.dram_gb_each = c.get_double("dram_gb_each", std::nullopt, 0.001, 1e7);
+      o.amx_speedup = c.get_double("amx_speedup", std::nullopt, 1, 100);
+    }
   }
 
   // Classes: each must be a workload class of the experiment.
@@ -154,6 +174,18 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     pi.sku = i.get_string("sku");
     if (std::find(out.skus.begin(), out.skus.end(), pi.sku) == out.skus.end())
       i.fail("sku", fmt::format("server type '{}' has no servers bought in this plan", pi.sku));
+    pi.cpu = i.get_choice("device", {"gpu", "cpu"}, std::string("gpu")) == "cpu";
+    pi.per_slot = i.get_double_list("per_slot", std::nullopt, 0);
+    if (static_cast<int>(pi.per_slot.size()) != out.slots)
+      i.fail("per_slot", fmt::format("{} values for {} slots", pi.per_slot.size(), out.slots));
+    if (pi.cpu) {  // CPU instances: checked against the type's offer below, once the deployments are grouped
+      if (!cpu_offer.count(pi.sku))
+        i.fail("device", fmt::format("server type '{}' has no cpu_instances in the plan's server_types", pi.sku));
+      if (out.classes[class_index[pi.class_name]].online)
+        i.fail("device", fmt::format("class '{}' is online: CPU instances serve offline classes", pi.class_name));
+      instances.push_back(std::move(pi));
+      continue;
+    }
     pi.tensor_parallel = static_cast<int>(i.get_int("tensor_parallel", 1, 1, 64));
     // Instances in a role: prefill instances run on the class's deployment like unified ones; decode instances on
     // its decode pool (`modes.disaggregated.decode`), which the experiment must name (docs/PLANNING.md, "Roles").
@@ -173,9 +205,6 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       i.fail("tensor_parallel",
              fmt::format("the plan runs class '{}' at tensor parallelism {}, its deployment '{}' at {}",
                          pi.class_name, pi.tensor_parallel, dep.name, dep.tensor_parallel));
-    pi.per_slot = i.get_double_list("per_slot", std::nullopt, 0);
-    if (static_cast<int>(pi.per_slot.size()) != out.slots)
-      i.fail("per_slot", fmt::format("{} values for {} slots", pi.per_slot.size(), out.slots));
     instances.push_back(std::move(pi));
   }
 
@@ -192,7 +221,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   std::vector<int> type_decode(out.skus.size(), -1);  // a class whose decode instances the type runs, or -1
   std::vector<std::string> type_where(out.skus.size());
   for (const auto& pi : instances) {
-    if (std::all_of(pi.per_slot.begin(), pi.per_slot.end(), [](double v) { return v <= 0; })) continue;
+    if (pi.cpu || std::all_of(pi.per_slot.begin(), pi.per_slot.end(), [](double v) { return v <= 0; })) continue;
     const auto h =
         static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
     const std::size_t c = class_index[pi.class_name];
@@ -248,7 +277,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
                      })->disaggregated_decode;
   }
   for (const auto& pi : instances) {
-    if (!pi.decode) continue;
+    if (!pi.decode || pi.cpu) continue;
     const auto h =
         static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
     const std::string& front = out.classes[find(class_index[pi.class_name])].deployment;
@@ -261,6 +290,74 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
                       "'{}'); a simulated server holds one deployment",
                       pi.where, pi.sku, decode_pool[h], mine));
   }
+  // CPU instances (EcoServe's Reuse): each server of a type gets as many as the plan's busiest slot needs per
+  // server on, serving the offline class's deployment, which no online class may share (its requests would reach
+  // the CPU instances).
+  std::vector<experiment::CpuInstancesConfig> cpu_of(out.skus.size());
+  std::vector<std::string> cpu_where(out.skus.size());
+  for (const auto& pi : instances) {
+    if (!pi.cpu) continue;
+    const auto h =
+        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const auto& pc = out.classes[class_index[pi.class_name]];
+    for (const auto& other : out.classes)
+      if (other.online && other.deployment == pc.deployment)
+        throw core::InputError(fmt::format(
+            "{}: the plan runs offline class '{}' on CPU instances, but its deployment '{}' also serves online "
+            "class '{}' (the plan puts them on common servers, or the experiment gives them one deployment): "
+            "online requests would reach the CPU instances; give the offline class GPU servers of its own or a "
+            "deployment of its own",
+            pi.where, pc.name, pc.deployment, other.name));
+    auto& cfg = cpu_of[h];
+    if (cfg.count > 0 && cfg.deployment != pc.deployment)
+      throw core::InputError(
+          fmt::format("{}: CPU instances on server type '{}' for deployments '{}' and '{}'; a "
+                      "server's CPU instances serve one deployment (the other entry: {})",
+                      pi.where, pi.sku, cfg.deployment, pc.deployment, cpu_where[h]));
+    cpu_where[h] = pi.where;
+    const CpuOffer& offer = cpu_offer[pi.sku];
+    const auto& sku = catalog.server(pi.sku);
+    const auto& cpu = catalog.cpu(sku.cpu);
+    const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [&](const auto& d) { return d.name == pc.deployment; });
+    if (dep.has_modes())
+      throw core::InputError(
+          fmt::format("{}: deployment '{}' of offline class '{}' has modes, which CPU "
+                      "instances cannot serve",
+                      pi.where, dep.name, pc.name));
+    cfg.deployment = pc.deployment;
+    cfg.cores_each = offer.cores_each;
+    cfg.reserved_cores = offer.reserved_cores;
+    cfg.dram_gb_each = offer.dram_gb_each;
+    cfg.amx_speedup = offer.amx_speedup;
+    cfg.interference_slowdown = tmpl.cpu.count > 0 ? tmpl.cpu.interference_slowdown : cfg.interference_slowdown;
+    cfg.host_cores = sku.cpu_sockets * cpu.cores;
+    const std::string file = catalog::cpu_coefficients_path(catalog.root(), cpu.id, dep.model);
+    if (!std::filesystem::exists(file))
+      throw core::InputError(fmt::format("{}: no CPU model for '{}' on {} ({}; docs/CPU_MODEL.md)", pi.where,
+                                         dep.model, cpu.id, file));
+    cfg.coefficients = catalog::load_cpu_coefficients(file);
+    const auto& model = catalog.model(dep.model);
+    cfg.kv_bytes = cfg.dram_gb_each * 1e9 - model.parameters() * cfg.weight_bits / 8;
+    if (cfg.kv_bytes < model.kv_bytes_per_token() * dep.scheduler.kv_block_size)
+      throw core::InputError(fmt::format("{}: model '{}' does not fit in dram_gb_each {:g} GB", offer.where,
+                                         dep.model, cfg.dram_gb_each));
+    // The most per server on in any slot (all CPU instance rows of the type together).
+    double most = 0;
+    for (int t = 0; t < out.slots; ++t) {
+      double sum = 0;
+      for (const auto& other : instances)
+        if (other.cpu && other.sku == pi.sku) sum += other.per_slot[static_cast<std::size_t>(t)];
+      const int on = out.planned[h][static_cast<std::size_t>(t)];
+      if (sum > 0 && on == 0)
+        throw core::InputError(fmt::format(
+            "{}: CPU instances in slot {} on server type '{}', which has no server on", pi.where, t, pi.sku));
+      if (on > 0) most = std::max(most, sum / on);
+    }
+    const int fit = std::min((cfg.host_cores - cfg.reserved_cores) / cfg.cores_each,
+                             static_cast<int>(std::floor(sku.dram_gb / cfg.dram_gb_each + 1e-9)));
+    cfg.count = std::min(fit, static_cast<int>(std::ceil(most - 1e-6)));
+  }
   for (std::size_t h = 0; h < out.skus.size(); ++h) {
     const std::string& deployment =
         type_decode[h] >= 0
@@ -272,6 +369,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       // The plan's servers have the host it bought for them, whatever the template's `host`.
       e.count = 1;
       e.deployment = deployment;
+      e.cpu = cpu_of[h];  // the plan's CPU instances, or none (the template's are not copied)
       e.host = host_of[h];
       e.host_memory = energy::default_host(catalog.server(e.sku));
       if (e.host == "reduced") {

@@ -23,6 +23,15 @@ std::string type_name(const ServerType& t) {
 // The YAML key of a non-default host configuration, appended to a flow mapping ("" for the default host).
 std::string host_key(const ServerType& t) { return t.host == "default" ? "" : fmt::format(", host: {}", t.host); }
 
+// The role column of tables: a CPU instance (docs/PLANNING.md, "CPU instances") shows `cpu`.
+const char* role_text(const CapacityEntry& e) { return e.device == Device::kCpu ? "cpu" : to_string(e.role); }
+
+// The YAML keys of a CPU entry, appended to a flow mapping ("" for a GPU entry).
+std::string device_key(const CapacityEntry& e) {
+  return e.device == Device::kCpu ? fmt::format(", device: cpu, cores: {}, dram_gb: {}", e.cores, num(e.dram_gb))
+                                  : "";
+}
+
 }  // namespace
 
 std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& rows) {
@@ -31,7 +40,7 @@ std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& row
   for (const auto& r : rows)
     out += fmt::format("{:<16} {:<24} {:>3} {:<8} {:>12.4g} {:>10.0f} {:<10}\n",
                        p.classes[r.entry.class_index].name, type_name(p.types[r.entry.type_index]), r.entry.gpus,
-                       to_string(r.entry.role), r.entry.rate, r.entry.active_w, r.source);
+                       role_text(r.entry), r.entry.rate, r.entry.active_w, r.source);
   return out;
 }
 
@@ -64,13 +73,19 @@ std::string plan_table(const Problem& p, const Plan& plan) {
     mean /= std::max<std::size_t>(1, y.size());
     const auto& c = p.capacity[e];
     out += fmt::format("  {:<16} {:<24} {:>3} {:<8} {:>10.2f} {:>10.4g}\n", p.classes[c.class_index].name,
-                       type_name(p.types[c.type_index]), c.gpus, to_string(c.role), mean, most);
+                       type_name(p.types[c.type_index]), c.gpus, role_text(c), mean, most);
   }
   for (std::size_t w = 0; w < plan.short_slots.size(); ++w)
     if (!plan.short_slots[w].empty())
       out += fmt::format(
           "  class '{}': actual demand above the planned capacity in {} of {} slots (forecast error)\n",
           p.classes[w].name, plan.short_slots[w].size(), p.slots);
+  if (plan.cpu_requests > 0)
+    out += fmt::format(
+        "  offline on CPU instances: {:.6g} requests ({:.1f}% of the offline capacity planned), {:.4g} "
+        "kWh\n",
+        plan.cpu_requests, 100 * plan.cpu_requests / (plan.cpu_requests + plan.gpu_offline_requests),
+        plan.cpu_kwh);
   out += fmt::format(
       "  energy {:.6g} kWh | operational {:.6g} kgCO2e | embodied {:.6g} kgCO2e | total {:.6g} kgCO2e "
       "| {} GPUs | ${:.6g}\n",
@@ -102,9 +117,15 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
         "  - {{sku: {}, gpus: {}, idle_w: {}, embodied_kg: {}, lifetime_years: {}, usd_per_hour: {}, "
         "max_count: {}{}}}\n",
         t.sku, t.gpus, num(t.idle_w), num(t.embodied_kg), num(t.lifetime_years), num(t.usd_per_hour), t.max_count,
-        t.host == "default"
-            ? ""
-            : fmt::format(", host: {}, dram_gb: {}, ssd_gb: {}", t.host, num(t.dram_gb), num(t.ssd_gb)));
+        (t.host == "default"
+             ? std::string()
+             : fmt::format(", host: {}, dram_gb: {}, ssd_gb: {}", t.host, num(t.dram_gb), num(t.ssd_gb))) +
+            (t.cpu.cores_each == 0
+                 ? std::string()
+                 : fmt::format(", cpu_instances: {{cores_each: {}, reserved_cores: {}, host_cores: {}, "
+                               "dram_gb_each: {}, amx_speedup: {}, max_num_seqs: {}}}",
+                               t.cpu.cores_each, t.cpu.reserved_cores, t.cpu.host_cores, num(t.cpu.dram_gb_each),
+                               num(t.cpu.amx_speedup), t.cpu.max_num_seqs)));
   out += "classes:\n";
   for (const auto& c : p.classes) {
     out +=
@@ -127,7 +148,7 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
         "  - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, rate: {}, active_w: {}, source: {}{}}}\n",
         p.classes[r.entry.class_index].name, p.types[r.entry.type_index].sku, r.entry.gpus,
         to_string(r.entry.role), num(r.entry.rate), num(r.entry.active_w), r.source,
-        host_key(p.types[r.entry.type_index]));
+        host_key(p.types[r.entry.type_index]) + device_key(r.entry));
   out += "plans:\n";
   for (const auto& plan : plans) {
     out += fmt::format(
@@ -154,7 +175,18 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
       const auto& c = p.capacity[e];
       out += fmt::format("      - {{class: \"{}\", sku: {}, tensor_parallel: {}, role: {}, per_slot: [{}]{}}}\n",
                          p.classes[c.class_index].name, p.types[c.type_index].sku, c.gpus, to_string(c.role),
-                         fmt::join(y, ", "), host_key(p.types[c.type_index]));
+                         fmt::join(y, ", "), host_key(p.types[c.type_index]) + device_key(c));
+    }
+    // EcoServe's Reuse: the offline work each slot puts on CPU instances, per server type.
+    if (plan.cpu_requests > 0) {
+      out += fmt::format(
+          "    cpu_offline_requests: {}\n    gpu_offline_requests: {}\n    cpu_kwh: {}\n"
+          "    cpu_offline:\n",
+          num(plan.cpu_requests), num(plan.gpu_offline_requests), num(plan.cpu_kwh));
+      for (std::size_t h = 0; h < p.types.size(); ++h)
+        if (std::any_of(plan.cpu_rate[h].begin(), plan.cpu_rate[h].end(), [](double v) { return v > 0; }))
+          out += fmt::format("      - {{sku: {}, instances: [{}], requests_per_s: [{}]}}\n", p.types[h].sku,
+                             fmt::join(plan.cpu_instances[h], ", "), fmt::join(plan.cpu_rate[h], ", "));
     }
   }
   return out;

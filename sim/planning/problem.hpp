@@ -25,6 +25,16 @@ struct ServerType {
   // (the Reduce rule's least host for every class's model); a SKU offered with both is two types.
   std::string host = "default";
   double dram_gb = 0, ssd_gb = 0;
+  // EcoServe's Reuse (docs/PLANNING.md, "CPU instances"): offline work on CPU instances on the host's cores.
+  // cores_each 0: the type offers none. The settings are the simulator's `fleet[].cpu_instances` keys.
+  struct CpuOffer {
+    int cores_each = 0;       // cores (threads) of one CPU instance
+    int reserved_cores = 16;  // kept for the GPU serving stack
+    int host_cores = 0;       // sockets x cores of the host CPU (catalog)
+    double dram_gb_each = 64;
+    double amx_speedup = 3.67;
+    int max_num_seqs = 32;  // the CPU instances' deployment's scheduler limit
+  } cpu;
 };
 
 // An online class needs capacity in every slot; an offline class a volume of requests by a deadline.
@@ -42,7 +52,10 @@ struct WorkloadClass {
   std::string name;
   std::string model;
   bool online = true;
-  Split split = Split::kNever;        // kNever: unified instances only; kOnly: prefill and decode instances only
+  Split split = Split::kNever;  // kNever: unified instances only; kOnly: prefill and decode instances only
+  // Offline classes: where their instances may run (`device`: any, gpu or cpu; docs/PLANNING.md, "CPU
+  // instances"). Online classes run on GPUs only.
+  bool on_gpu = true, on_cpu = true;
   core::SimTime ttft = 0, tpot = 0;   // the SLO (p90) the capacity entries meet (online)
   std::vector<double> rate;           // online: requests/s per slot (the forecast the plan is made for)
   std::vector<double> actual;         // online: the demand itself, when the forecast differs (else empty)
@@ -52,6 +65,8 @@ struct WorkloadClass {
 // What an instance does for its class: serve whole requests, or only their prefill (requests leave after their
 // first token, their KV sent on) or only their decode (requests arrive with their prompt's KV).
 enum class Role { kUnified, kPrefill, kDecode };
+// Where an entry's instances run: on the server's GPUs, or on its host CPU's cores (offline classes only).
+enum class Device { kGpu, kCpu };
 inline const char* to_string(Role r) {
   return r == Role::kUnified ? "unified" : r == Role::kPrefill ? "prefill" : "decode";
 }
@@ -67,6 +82,11 @@ struct CapacityEntry {
   double rate = 0;
   double active_w = 0;
   Role role = Role::kUnified;
+  // kCpu: a CPU instance (gpus 0) taking `cores` host cores and `dram_gb` of host DRAM; active_w is its cores'
+  // power while stepping. Only offline classes have CPU entries.
+  Device device = Device::kGpu;
+  int cores = 0;
+  double dram_gb = 0;
 };
 
 struct Problem {
@@ -113,6 +133,10 @@ struct Plan {
   std::vector<std::vector<double>> instances;  // [entry][slot]
   double operational_kg = 0, embodied_kg = 0, energy_kwh = 0, cost_usd = 0;
   int gpus_bought = 0;
+  // EcoServe's Reuse: per type and slot, the CPU instances running and the offline requests/s they serve; over
+  // the horizon, the offline capacity placed on CPU and on GPU instances (requests) and the CPU energy (kWh).
+  std::vector<std::vector<double>> cpu_instances, cpu_rate;  // [type][slot]
+  double cpu_requests = 0, gpu_offline_requests = 0, cpu_kwh = 0;
   // Online classes planned on a forecast: per class, the slots whose actual demand exceeds the plan's capacity.
   std::vector<std::vector<int>> short_slots;
 };

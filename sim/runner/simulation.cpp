@@ -173,7 +173,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     std::vector<serving::Instance*> instances;
   };
   std::vector<Managed> managed;
-  // (deployment, gpu, step-time scale: 1 + the host's CPU interference where CPU instances share it)
+  // (deployment, gpu, step-time scale: 1, or 1 + the host's CPU interference for steps that start while a
+  // co-located CPU instance steps)
   std::map<std::tuple<std::string, std::string, double>, const perf::PerfModel*> models;
 
   for (const auto& entry : x.fleet) {
@@ -182,16 +183,22 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const auto& sku = catalog.server(entry.sku);
     const auto& gpu = catalog.gpu(sku.gpu);
     const auto& model = catalog.model(dep.model);
-    const double interference = entry.cpu.count > 0 ? 1 + entry.cpu.interference_slowdown : 1.0;
-    const perf::PerfModel*& pm = models[{dep.name, gpu.id, interference}];
-    if (!pm) {
-      const experiment::PerfContext context{catalog, gpu, model, dep.model, dep.tensor_parallel};
-      perf_models_.push_back(perf::scaled(
-          experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context),
-          interference));
-      perf_models_.back()->prepare_decode_costs(dep.scheduler.max_num_seqs);
-      pm = perf_models_.back().get();
-    }
+    const auto perf_model = [&](double scale) {
+      const perf::PerfModel*& m = models[{dep.name, gpu.id, scale}];
+      if (!m) {
+        const experiment::PerfContext context{catalog, gpu, model, dep.model, dep.tensor_parallel};
+        perf_models_.push_back(perf::scaled(
+            experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context),
+            scale));
+        perf_models_.back()->prepare_decode_costs(dep.scheduler.max_num_seqs);
+        m = perf_models_.back().get();
+      }
+      return m;
+    };
+    const perf::PerfModel* pm = perf_model(1.0);
+    // With CPU instances on the host, GPU steps that start while one of them steps are this much slower
+    // (docs/CPU_MODEL.md, "Interference").
+    const perf::PerfModel* busy_pm = entry.cpu.count > 0 ? perf_model(1 + entry.cpu.interference_slowdown) : pm;
     const double kv_tokens = experiment::kv_cache_bytes(dep, gpu, model) / model.kv_bytes_per_token();
     const std::int64_t kv_blocks = static_cast<std::int64_t>(kv_tokens) / dep.scheduler.kv_block_size;
     const int per_server = sku.gpu_count / dep.tensor_parallel;
@@ -254,12 +261,21 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       if (!has_instances) continue;  // off for the whole run: no instances
       if (entry.power.managed())
         managed.push_back({static_cast<std::size_t>(s.id), entry.power, entry.powered, {}});
+      serving::HostCpuLoad* host_load = nullptr;
+      if (entry.cpu.count > 0 && busy_pm != pm) {
+        host_loads_.push_back(std::make_unique<serving::HostCpuLoad>());
+        host_load = host_loads_.back().get();
+      }
       for (int k = 0; k < per_server; ++k) {
         places.push_back(energy::InstancePlace{s.id, dep.tensor_parallel});
         serving::Placement p{s.id, s.site, k * dep.tensor_parallel, dep.tensor_parallel};
         instances_.push_back(std::make_unique<serving::Instance>(static_cast<std::int32_t>(instances_.size()), p,
                                                                  scheduler, kv_blocks, model.max_context, pm,
                                                                  &engine_, &pool_, &observers_));
+        if (host_load) {
+          instances_.back()->set_host_load(host_load, false, busy_pm);
+          host_load->add_gpu_instance(instances_.back().get());
+        }
         if (route != route_of.end()) routes_[route->second].instances.push_back(instances_.back().get());
         deployment_of.push_back(entry.deployment);
         if (entry.power.managed()) managed.back().instances.push_back(instances_.back().get());
@@ -272,6 +288,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
         instances_.push_back(std::make_unique<serving::Instance>(
             static_cast<std::int32_t>(instances_.size()), p, cpu_side.scheduler, cpu_side.kv_blocks,
             cpu_side.max_context, cpu_pm, &engine_, &pool_, &observers_));
+        if (host_load) instances_.back()->set_host_load(host_load, true);
         if (const auto r = route_of.find(entry.cpu.deployment); r != route_of.end())
           routes_[r->second].instances.push_back(instances_.back().get());
         deployment_of.push_back(entry.cpu.deployment);

@@ -185,6 +185,8 @@ class Simulation {
   metrics::RequestMetrics metrics_;
   std::vector<std::unique_ptr<perf::PerfModel>> perf_models_;
   std::vector<std::unique_ptr<serving::Instance>> instances_;
+  // One per server whose GPU instances share the host with CPU instances (interference while they step).
+  std::vector<std::unique_ptr<serving::HostCpuLoad>> host_loads_;
   // One router per deployment that receives requests (each workload class's), over that deployment's
   // instances: routers keep index state for the instance set they are handed. Built from the one `router:`.
   // With modes, a deployment that lets its requests split also names the route of its decode pool.

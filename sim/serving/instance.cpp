@@ -316,10 +316,12 @@ void Instance::start_step_impl() {
       return;
     }
     if (parked_.empty()) power_.report_idle();
+    if (host_) note_host_busy(false);
     return;
   }
   if (config_.check_invariants) check_invariants();
   timer_.busy = true;
+  if (host_) host_step_started();
   timer_.step_start = timer_.run_start = engine_->now();
   has_head_ = false;
   if (spec_ && !draft_.entries.empty()) price_draft(draft_.shape.prefill_tokens);
@@ -536,10 +538,12 @@ void Instance::finish_step() {
     }
     running_.resize(w);
   }
-  if (!running_.empty() || queued() != 0 || !ready_.empty())
+  if (!running_.empty() || queued() != 0 || !ready_.empty()) {
     start_step_impl<kMulti>();
-  else if (parked_.empty())
-    power_.report_idle();
+  } else {
+    if (parked_.empty()) power_.report_idle();
+    if (host_) note_host_busy(false);
+  }
 }
 
 void Instance::accept(std::uint32_t slot) {
@@ -597,6 +601,22 @@ void Instance::wake_for_change() {
     if (!running_.empty() || queued() != 0 || !ready_.empty()) start_step();
     return;
   }
+  cut_run();
+}
+
+void Instance::host_step_started() {
+  if (host_cpu_side_)
+    note_host_busy(true);
+  else  // a GPU instance: the step is priced by the host's state at its start (docs/CPU_MODEL.md)
+    model_ = host_->busy_at(engine_->now()) ? busy_model_ : idle_model_;
+}
+
+void Instance::host_load_changed() {
+  restart_stretch_ = true;
+  if (power_.on() && timer_.busy) cut_run();
+}
+
+void Instance::cut_run() {
   if (!timer_.ff_run) return;  // a single step: the next one, at its end, sees the change
   const core::SimTime now = engine_->now();
   const bool in_head = has_head_ && now < timer_.run_start;

@@ -8,6 +8,7 @@
 #include "sim/perf/perf_model.hpp"
 #include "sim/serving/batch_policy.hpp"
 #include "sim/serving/handoff.hpp"
+#include "sim/serving/host_load.hpp"
 #include "sim/serving/kv_block_manager.hpp"
 #include "sim/serving/load_listener.hpp"
 #include "sim/serving/observer.hpp"
@@ -105,6 +106,18 @@ class Instance final : public core::EventHandler {
   // At the end of a run that did not drain: books the step in flight up to `end` and reports every request
   // still held as unfinished.
   void abandon_all(core::SimTime end);
+  // A host shared with CPU instances (host_load.hpp). A CPU instance (`cpu_side`) reports to `host` when it
+  // starts and stops stepping; a GPU instance prices each step it starts by `busy_model` while `host` is busy and
+  // by its own model otherwise (`busy_model` must outlive it and have its decode costs prepared).
+  void set_host_load(HostCpuLoad* host, bool cpu_side, const perf::PerfModel* busy_model = nullptr) {
+    host_ = host;
+    host_cpu_side_ = cpu_side;
+    idle_model_ = model_;
+    busy_model_ = busy_model ? busy_model : model_;
+  }
+  // The host's CPU instances started or stopped stepping: a fast-forwarded run is cut at its next iteration
+  // boundary, where the next step is priced afresh (in both modes, like wake_for_change()).
+  void host_load_changed();
   // Verifies the KV and token bookkeeping; throws std::logic_error on a violation (engine.check_invariants).
   void check_invariants() const;
 
@@ -172,6 +185,17 @@ class Instance final : public core::EventHandler {
   // next step starts afresh in both modes (stepping restarts its reference stretch; a fast-forwarded run is cut
   // at its next iteration boundary), which keeps the two modes' clocks identical.
   void wake_for_change();
+  // Cuts a fast-forwarded run in flight at its next iteration boundary (nothing when it ends there anyway).
+  void cut_run();
+  // A step starts on an instance whose host has CPU instances: a CPU instance reports it, a GPU instance picks
+  // the model the host's state prices it by.
+  [[gnu::noinline]] void host_step_started();
+  // A CPU instance's report to its host (host_load.hpp) when it starts or stops stepping (GPU instances: nothing).
+  void note_host_busy(bool busy) {
+    if (!host_cpu_side_ || busy == host_busy_) return;
+    host_busy_ = busy;
+    host_->cpu_busy_changed(busy, engine_->now());
+  }
   void hand_off(std::uint32_t slot);
   // Calls the load listener when the enclosing call returns, on every path (the instance is settled by then).
   struct LoadNotice {
@@ -271,6 +295,12 @@ class Instance final : public core::EventHandler {
   bool restart_stretch_ = false;        // see wake_for_change()
   std::int32_t tokens_per_step_ = 1;
   LoadListener* load_listener_ = nullptr;
+  // A host shared with CPU instances (set_host_load); none in most runs.
+  HostCpuLoad* host_ = nullptr;
+  bool host_cpu_side_ = false;
+  bool host_busy_ = false;
+  const perf::PerfModel* idle_model_ = nullptr;
+  const perf::PerfModel* busy_model_ = nullptr;
 
   // Speculative decoding (speculation.hpp). Target side: the step in flight's drafting phase on the draft
   // instance, booked there when the step ends (or is cut at the end of the run).
