@@ -259,7 +259,7 @@ def _():
 @producer("mlenergy-held-w", data=True)
 def _():
     line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))
-    return f"{float(line.split()[-1]):.1f}%"
+    return f"{float(line.split()[-2]):.1f}%"
 
 
 @producer("mlenergy-held-itl", data=True)
@@ -450,6 +450,19 @@ def _():
     m = re.search(r"h100-sxm\s+power median ([\d.]+)%\s+p90 ([\d.]+)%",
                   paragraph(lambda p: kind(p) == "power"))
     return f"median {float(m.group(1)):.1f}%, p90 {float(m.group(2)):.1f}%"
+
+
+@producer("mlenergy2023-j-span", data=True)
+def _():
+    rows = paragraph(lambda p: "ML.ENERGY 2023" in p.splitlines()[0]).splitlines()[1:]
+    j = [float(l.split()[8]) for l in rows if len(l.split()) == 12]
+    return f"{min(j):+.1f}% to {max(j):+.1f}%"
+
+
+@producer("power-2023-heldout", data=True)
+def _():
+    m = re.findall(r"\S+\s+power median ([\d.]+)%.*2023 power vs utilisation", paragraph(lambda p: kind(p) == "power"))
+    return f"{min(map(float, m)):.1f}-{max(map(float, m)):.1f}%"
 
 
 @producer("power-h100-median", data=True)

@@ -276,13 +276,15 @@ def explanations(res, cfgs, best, best_real, be):
          f"{CIS[1]} gCO2e/kWh on, the largest saving of GreenLLM's scheduler here is {best_real[0]:.1f}% "
          f"({best_real[1]}), below the paper's.",
          "- **Savings turn negative at a few tens of gCO2e/kWh.** A decode step of the same model costs more energy "
-         "on the old GPU than on the A100 (the V100 takes about twice the A100's time per step at similar power; "
+         "on the old GPU than on the A100 (the V100 takes about twice the A100's time per step at about 1.3x its "
+         "decode power; "
          "the T4 about six times at a quarter of the power), so moving decodes pays only where the old GPUs run "
          "much larger batches. Splitting every request breaks even at "
          + "; ".join(f"{k}: {'never' if v is None else f'{v:.0f}'}" for k, v in be.items()) +
          " gCO2e/kWh (5-year A100s), as docs/THEORY.md's closed form predicts for Llama-2-7B on the V100. GreenLLM "
          "reports savings that shrink and may turn negative only at high CI. The old GPUs' step times (roofline "
-         "defaults) and powers (fractions of TDP; the V100's small-batch level from ML.ENERGY 2023) are our "
+         "defaults) and powers (fractions of TDP; the V100's decode curve from ML.ENERGY 2023's power line, "
+         "docs/MODELS.md) are our "
          "reconstructions, which is why they are swept: at +-30% of either, splitting onto the V100 breaks even "
          f"between {min(sens_be):.0f} and {max(sens_be):.0f} gCO2e/kWh (sensitivity table), nowhere near the "
          "high CIs. Savings that last at every CI need old GPUs that spend less energy per token than the new one, "

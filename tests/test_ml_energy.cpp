@@ -4,6 +4,8 @@
 #include <map>
 
 #include "sim/calibration/ml_energy_replay.hpp"
+#include "sim/calibration/power_calibration.hpp"
+#include "sim/calibration/sample_stats.hpp"
 #include "sim/perf/calibrated.hpp"
 #include "test_support.hpp"
 
@@ -62,6 +64,15 @@ TEST_CASE("ML.ENERGY v3 replay: the committed split and the held-out errors stay
   const auto t = calibration::ml_energy_errors(catalog, fit);
   CHECK(t.itl.median_ape <= 10);
   CHECK(t.j_per_token.median_ape <= 12);
+  // Energy from power alone (the measured times priced with the modelled power): high by < 5%.
+  CHECK(std::abs(e.w_bias) <= 5);
+  for (const char* id : {"meta-llama/Llama-3.3-70B-Instruct", "Qwen/Qwen3-14B"}) {
+    std::vector<const calibration::MlEnergyConfig*> one;
+    for (const auto* r : held)
+      if (r->model_id == id) one.push_back(r);
+    CAPTURE(id);
+    CHECK(calibration::ml_energy_errors(catalog, one).gpu_w.median_ape <= 6);
+  }
 }
 
 TEST_CASE("the roofline's compute/memory serial share is the one fitted to the ML.ENERGY training models") {
@@ -78,4 +89,62 @@ TEST_CASE("the roofline's compute/memory serial share is the one fitted to the M
   CHECK(spec::RooflineParams{}.compute_memory_serial == doctest::Approx(fit.serial));
   // The classic roofline (perfect overlap) predicts the training rows clearly worse.
   CHECK(fit.grid.front() > fit.training_median_ape + 5);
+}
+
+TEST_CASE("power line: least squares on relative error recovers a line and skips held-out points") {
+  std::vector<calibration::UtilisationPoint> pts;
+  for (double u : {0.2, 0.3, 0.5, 0.6}) pts.push_back({"x", u, 70 + 400 * u, false});
+  pts.push_back({"held", 0.4, 999, true});  // far off the line: a fit that used it would move
+  const calibration::PowerLine line = calibration::fit_power_line(pts);
+  CHECK(line.intercept_w == doctest::Approx(70));
+  CHECK(line.slope_w == doctest::Approx(400));
+  const auto [median, p90] = calibration::power_line_errors(line, pts);
+  CHECK(median == doctest::Approx(100.0 * (999 - 230) / 999));
+  CHECK(p90 == doctest::Approx(median));
+  CHECK_THROWS(calibration::fit_power_line({pts[0], pts[4]}));  // one training point
+}
+
+TEST_CASE("ML.ENERGY 2023: power lines and J/token on the held-out LLaMA-shaped rows stay within their guard") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  const catalog::Catalog& catalog = test::catalog();
+  const std::string dir = data + "/profiling/ml_energy/legacy_2023";
+  const auto lines = calibration::read_ml_energy_2023_power(dir, catalog);
+  REQUIRE(lines.size() == 3);
+  for (const auto& [gpu, pts] : lines) {
+    CAPTURE(gpu);
+    const spec::GpuPowerCurve* curve = catalog.power_curve(gpu);
+    REQUIRE(curve != nullptr);
+    CHECK(curve->method == "line");
+    // Held out: the LLaMA-shaped rows the replay checks; fastchat-t5 (encoder-decoder) is not read.
+    int held = 0;
+    for (const auto& p : pts) {
+      held += p.held_out;
+      CHECK(p.name.find("t5") == std::string::npos);
+    }
+    CHECK(held >= 11);
+    CHECK(curve->training_points >= 8);
+    // Power of held-out models at their measured utilisation: 3.7-5.2% median today.
+    CHECK(curve->held_out_median_ape <= 6);
+    CHECK(curve->decode_w_saturated >= curve->decode_w_small);
+    CHECK(curve->decode_w_saturated <= catalog.gpu(gpu).tdp_w);
+  }
+  // J/token of the held-out rows replayed at the step model and power a simulation uses: within 20% per GPU
+  // and shape (A40 +2-3%, A100 -8 to -14%, V100 -18 to -19% today, the step times mostly; the 10% target is
+  // not asserted: not met on the V100 and the A100's 7B).
+  std::map<std::pair<std::string, std::string>, std::vector<double>> err;
+  for (const auto& r : calibration::read_ml_energy_2023_rows(dir, catalog)) {
+    const auto model = calibration::calibrated_or_fallback(catalog, r.gpu, r.model, 1);
+    const auto p = calibration::predict_ml_energy_2023(*model, catalog.gpu(r.gpu), catalog.power_curve(r.gpu), r);
+    err[{r.gpu, r.model}].push_back(100 * (p.j_per_token - r.j_per_token) / r.j_per_token);
+  }
+  CHECK(err.size() == 6);
+  for (const auto& [key, e] : err) {
+    CAPTURE(key.first);
+    CAPTURE(key.second);
+    CHECK(std::abs(calibration::sample_median(e)) <= 20);
+  }
 }

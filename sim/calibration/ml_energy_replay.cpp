@@ -41,6 +41,11 @@ constexpr Mapped kModels[] = {
 
 }  // namespace
 
+bool ml_energy_held_out_model(const std::string& hf_id) {
+  return std::any_of(std::begin(kModels), std::end(kModels),
+                     [&](const Mapped& x) { return x.held_out && hf_id == x.hf_id; });
+}
+
 double ml_energy_prompt_tokens(const std::string& task) {
   // Ours: the v3 files record output lengths only. LMSYS-Chat-1M (Zheng et al., ICLR 2024, Table 1) reports a
   // mean of 69.5 tokens per user prompt; the chat template, system prompt and earlier turns of a conversation
@@ -135,7 +140,7 @@ MlEnergyPrediction predict_ml_energy(const perf::PerfModel& model, const spec::G
   return r;
 }
 
-std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog) {
+std::string ml_energy_2023_llama_shape(const std::string& name) {
   // Hugging Face names of LLaMA-1 and Llama-2 7B/13B fine-tunes in the 2023 files -> catalog shape.
   static const std::map<std::string, std::string> kShapes = {
       {"metaai/llama-7B", "llama-2-7b"},
@@ -151,6 +156,11 @@ std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, co
       {"openaccess-ai-collective/manticore-13b-chat-pyg", "llama-2-13b"},
       {"camel-ai/CAMEL-13B-Combined-Data", "llama-2-13b"},
       {"metaai/Llama-2-13b-chat-hf", "llama-2-13b"}};
+  const auto it = kShapes.find(name);
+  return it == kShapes.end() ? std::string() : it->second;
+}
+
+std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog) {
   const std::map<std::string, std::string> ids = {
       {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
   std::vector<MlEnergy2023Row> out;
@@ -164,10 +174,10 @@ std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, co
     std::vector<std::string_view> f;
     while (rows.next_line()) {
       text::split_csv_row(rows, col, f);
-      const auto shape = kShapes.find(std::string(f[col.at("model")]));
-      if (shape == kShapes.end() || !catalog.models().count(shape->second)) continue;
+      const std::string model_name(f[col.at("model")]), shape = ml_energy_2023_llama_shape(model_name);
+      if (shape.empty() || !catalog.models().count(shape)) continue;
       MlEnergy2023Row r;
-      r.gpu = id, r.name = shape->first, r.model = shape->second;
+      r.gpu = id, r.name = model_name, r.model = shape;
       double latency = 0, energy = 0;
       if (!text::parse_number(f[col.at("response_length")], r.output_tokens) ||
           !text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
@@ -250,7 +260,7 @@ ComputeMemorySerialFit fit_compute_memory_serial(const std::vector<MlEnergyConfi
 }
 
 MlEnergyErrors ml_energy_errors(const catalog::Catalog& catalog, const std::vector<const MlEnergyConfig*>& rows) {
-  std::vector<double> itl, thr, j, w, itl_signed, j_signed;
+  std::vector<double> itl, thr, j, w, itl_signed, j_signed, w_signed;
   for (const MlEnergyConfig* c : rows) {
     const auto model = calibrated_or_fallback(catalog, c->gpu, c->model, c->tp);
     const MlEnergyPrediction p = predict_ml_energy(*model, catalog.gpu(c->gpu), catalog.power_curve(c->gpu), *c);
@@ -259,11 +269,12 @@ MlEnergyErrors ml_energy_errors(const catalog::Catalog& catalog, const std::vect
     itl.push_back(std::abs(itl_signed.back()));
     j.push_back(std::abs(j_signed.back()));
     thr.push_back(100 * std::abs(p.throughput - c->throughput) / c->throughput);
-    w.push_back(100 * std::abs(p.gpu_w - c->gpu_w) / c->gpu_w);
+    w_signed.push_back(100 * (p.gpu_w - c->gpu_w) / c->gpu_w);
+    w.push_back(std::abs(w_signed.back()));
   }
   MlEnergyErrors e;
   e.itl = ape_stats(itl), e.throughput = ape_stats(thr), e.j_per_token = ape_stats(j), e.gpu_w = ape_stats(w);
-  e.itl_bias = sample_median(itl_signed), e.j_bias = sample_median(j_signed);
+  e.itl_bias = sample_median(itl_signed), e.j_bias = sample_median(j_signed), e.w_bias = sample_median(w_signed);
   return e;
 }
 

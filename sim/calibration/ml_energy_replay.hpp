@@ -29,6 +29,10 @@ struct MlEnergyConfig {
 std::vector<MlEnergyConfig> read_ml_energy_configs(const std::string& path, const catalog::Catalog& catalog,
                                                    std::map<std::string, int>& skipped);
 
+// Whether a Hugging Face id of the v3 files is one of the held-out models of that split (the power fit of
+// power_calibration.cpp shares it; ids outside the catalog mapping are not held out).
+bool ml_energy_held_out_model(const std::string& hf_id);
+
 // Mean prompt tokens the replay assumes for an ML.ENERGY task (the data set does not record them; ours).
 double ml_energy_prompt_tokens(const std::string& task);
 
@@ -76,11 +80,13 @@ DecodeAttentionFit fit_decode_attention(const std::vector<MlEnergyConfig>& rows,
 // each request's output over its latency), so each row is a batch-1 generation of a LLaMA-shaped 7B or 13B chat
 // model: the mean inter-token time (latency / response length), GPU power (energy / latency) and J per output
 // token. Mapped to the catalog's Llama-2-7B and -13B, which have the LLaMA-1 7B and 13B shapes exactly; other
-// architectures are skipped. GPU names as read_ml_energy_2023 maps them.
+// architectures are skipped. GPU names as read_ml_energy_2023_power maps them.
 struct MlEnergy2023Row {
   std::string gpu, name, model;
   double output_tokens = 0, itl_s = 0, gpu_w = 0, j_per_token = 0;
 };
+// The catalog shape of a 2023 model name when it is LLaMA-shaped (those rows are replayed), else empty.
+std::string ml_energy_2023_llama_shape(const std::string& name);
 std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog);
 // The replay of such a row: a decode step of one sequence halfway through its output.
 MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
@@ -89,7 +95,9 @@ MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const sp
 // Absolute percentage errors over a group of configurations.
 struct MlEnergyErrors {
   ErrorStats itl, throughput, j_per_token, gpu_w;
-  double itl_bias = 0, j_bias = 0;  // median signed error, % (positive: predicted too high)
+  // Median signed errors, % (positive: predicted too high). The W error is also the J/token error of the
+  // measured times priced with the modelled power (ML.ENERGY's J/token is its power over its throughput).
+  double itl_bias = 0, j_bias = 0, w_bias = 0;
 };
 MlEnergyErrors ml_energy_errors(const catalog::Catalog& catalog, const std::vector<const MlEnergyConfig*>& rows);
 

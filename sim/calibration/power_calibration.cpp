@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <regex>
 
+#include "sim/calibration/ml_energy_replay.hpp"
+#include "sim/calibration/operator_model.hpp"
 #include "sim/calibration/sample_stats.hpp"
 #include "sim/catalog/catalog.hpp"
 #include "sim/config/config_node.hpp"
@@ -18,7 +21,7 @@ std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::stri
   text::LineReader rows(path, text::BadRowPolicy::kError, "");
   const text::CsvColumns col = text::read_csv_header(rows);
   for (const char* need :
-       {"gpu_model", "num_gpus", "architecture", "avg_batch_size", "avg_power_watts", "data_parallel"})
+       {"model_id", "gpu_model", "num_gpus", "architecture", "avg_batch_size", "avg_power_watts", "data_parallel"})
     text::require_column(rows, col, need);
   std::vector<std::string_view> f;
   std::map<std::string, std::vector<PowerPoint>> out;
@@ -32,32 +35,9 @@ std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::stri
     if (!text::parse_number(field("num_gpus"), gpus) || !text::parse_number(field("avg_batch_size"), batch) ||
         !text::parse_number(field("avg_power_watts"), watts) || gpus < 1)
       rows.bad_row("a numeric field does not parse");
-    out["h100-sxm"].push_back(PowerPoint{batch, watts / gpus, false});  // the file's power is summed over GPUs
-  }
-  return out;
-}
-
-std::map<std::string, std::vector<double>> read_ml_energy_2023(const std::string& dir) {
-  // GPU name in the file name -> catalog id (the 2023 benchmark's exact SKUs are not stated; our mapping).
-  const std::map<std::string, std::string> ids = {
-      {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
-  std::map<std::string, std::vector<double>> out;
-  for (const auto& [name, id] : ids) {
-    const std::string path = (std::filesystem::path(dir) / (name + "_chat_benchmark.csv")).string();
-    if (!std::filesystem::exists(path)) continue;
-    text::LineReader rows(path, text::BadRowPolicy::kError, "");
-    const text::CsvColumns col = text::read_csv_header(rows);
-    text::require_column(rows, col, "latency");
-    text::require_column(rows, col, "energy");
-    std::vector<std::string_view> f;
-    while (rows.next_line()) {
-      text::split_csv_row(rows, col, f);
-      double latency = 0, energy = 0;
-      if (!text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
-          latency <= 0)
-        rows.bad_row("latency or energy does not parse");
-      out[id].push_back(energy / latency);  // mean power while serving one request, W
-    }
+    const std::string model(field("model_id"));
+    // The file's power is summed over GPUs.
+    out["h100-sxm"].push_back(PowerPoint{batch, watts / gpus, ml_energy_held_out_model(model), model});
   }
   return out;
 }
@@ -69,16 +49,8 @@ std::pair<double, double> power_errors(const spec::GpuPowerCurve& c, const std::
   return {calibration::sample_quantile(ape, 0.5), calibration::sample_quantile(ape, 0.9)};
 }
 
-void mark_power_held_out(std::vector<PowerPoint>& points) {
-  std::stable_sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
-    return a.batch < b.batch || (a.batch == b.batch && a.watts < b.watts);
-  });
-  for (std::size_t i = 0; i < points.size(); ++i) points[i].held_out = i % 4 == 3;
-}
-
-spec::GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoint> points,
+spec::GpuPowerCurve fit_power_curve(const std::string& gpu, const std::vector<PowerPoint>& points,
                                     const std::string& source) {
-  mark_power_held_out(points);
   spec::GpuPowerCurve best;
   best.gpu = gpu, best.source = source;
   double best_err = INFINITY;
@@ -111,36 +83,117 @@ spec::GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoi
   return best;
 }
 
+std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(const std::string& dir,
+                                                                               const catalog::Catalog& catalog) {
+  // GPU name in the file name -> catalog id (the 2023 benchmark's exact SKUs are not stated; our mapping).
+  const std::map<std::string, std::string> ids = {
+      {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
+  // The size in a model's name: "-7B", "-13b-chat", "-12b" (billions of parameters).
+  const std::regex size(R"([-_](\d+(?:\.\d+)?)[bB](?=$|[-_]))");
+  std::map<std::string, std::vector<UtilisationPoint>> out;
+  for (const auto& [gpu_name, id] : ids) {
+    const std::string path = (std::filesystem::path(dir) / (gpu_name + "_chat_benchmark.csv")).string();
+    if (!std::filesystem::exists(path) || !catalog.gpus().count(id)) continue;
+    const double bandwidth = catalog.gpu(id).memory_bandwidth_gbps * 1e9;
+    text::LineReader rows(path, text::BadRowPolicy::kError, "");
+    const text::CsvColumns col = text::read_csv_header(rows);
+    for (const char* need : {"model", "response_length", "latency", "energy"})
+      text::require_column(rows, col, need);
+    std::vector<std::string_view> f;
+    while (rows.next_line()) {
+      text::split_csv_row(rows, col, f);
+      const std::string name(f[col.at("model")]);
+      std::smatch m;
+      if (name.find("-t5-") != std::string::npos || !std::regex_search(name, m, size)) continue;
+      double tokens = 0, latency = 0, energy = 0;
+      if (!text::parse_number(f[col.at("response_length")], tokens) ||
+          !text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
+          latency <= 0 || tokens < 1 || energy <= 0)
+        rows.bad_row("expected positive response_length, latency and energy");
+      const double weight_bytes = 2 * std::stod(m[1].str()) * 1e9;
+      out[id].push_back(UtilisationPoint{name, weight_bytes / (latency / tokens) / bandwidth, energy / latency,
+                                         !ml_energy_2023_llama_shape(name).empty()});
+    }
+  }
+  return out;
+}
+
+PowerLine fit_power_line(const std::vector<UtilisationPoint>& points) {
+  // Minimises sum ((a + b u - W) / W)^2: normal equations of rows (1 / W, u / W) against 1.
+  double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+  int n = 0;
+  for (const auto& p : points) {
+    if (p.held_out) continue;
+    const double x1 = 1 / p.watts, x2 = p.utilisation / p.watts;
+    a11 += x1 * x1, a12 += x1 * x2, a22 += x2 * x2, b1 += x1, b2 += x2, ++n;
+  }
+  const double det = a11 * a22 - a12 * a12;
+  if (n < 2 || std::abs(det) < 1e-30)
+    throw std::runtime_error("calibration: too few 2023 rows to fit a power line");
+  return PowerLine{(b1 * a22 - b2 * a12) / det, (a11 * b2 - a12 * b1) / det};
+}
+
+std::pair<double, double> power_line_errors(const PowerLine& line, const std::vector<UtilisationPoint>& points) {
+  std::vector<double> ape;
+  for (const auto& p : points)
+    if (p.held_out) ape.push_back(100 * std::abs(line.at(p.utilisation) - p.watts) / p.watts);
+  return {calibration::sample_quantile(ape, 0.5), calibration::sample_quantile(ape, 0.9)};
+}
+
+double small_batch_utilisation(const std::string& v3_path, const catalog::Catalog& catalog) {
+  std::map<std::string, int> skipped;
+  std::vector<double> u;
+  for (const MlEnergyConfig& c : read_ml_energy_configs(v3_path, catalog, skipped)) {
+    if (c.held_out || c.max_num_seqs != 8) continue;
+    const spec::LlmModel& m = catalog.model(c.model);
+    const double kv_per_token = 2.0 * m.layers * kv_heads_per_shard(m, c.tp) * m.head_dim * m.bytes_per_param;
+    const double bytes =
+        m.weight_bytes() / c.tp + c.batch * (ml_energy_prompt_tokens(c.task) + c.output_tokens / 2) * kv_per_token;
+    u.push_back(bytes / c.median_itl_s / (catalog.gpu(c.gpu).memory_bandwidth_gbps * 1e9));
+  }
+  if (u.empty()) throw std::runtime_error("calibration: no ML.ENERGY v3 training rows at max_num_seqs 8");
+  return sample_median(u);
+}
+
 std::vector<spec::GpuPowerCurve> fit_power_curves(const std::string& dir, const catalog::Catalog& catalog) {
   std::vector<spec::GpuPowerCurve> out;
-  const auto v3 = read_ml_energy_v3(dir + "/mlenergy_v3_llm_configs.csv");
-  double scale = 0;
-  for (const auto& [gpu, pts] : v3) {
+  const std::string v3 = dir + "/mlenergy_v3_llm_configs.csv";
+  double h100_saturated = 0, h100_scale = 0;
+  for (const auto& [gpu, pts] : read_ml_energy_v3(v3)) {
     out.push_back(fit_power_curve(gpu, pts,
-                                  "ML.ENERGY benchmark v3 (ml-energy/leaderboard), "
-                                  "H100 rows of dense models: per-GPU power vs mean running batch"));
-    scale = out.back().batch_scale;
+                                  "ML.ENERGY benchmark v3 (ml-energy/leaderboard), H100 rows of dense models: "
+                                  "per-GPU power vs mean running batch; held out by model (Llama-3.3-70B, "
+                                  "Qwen3-14B)"));
+    if (gpu == "h100-sxm") h100_saturated = out.back().decode_w_saturated, h100_scale = out.back().batch_scale;
   }
-  // 2023 leaderboard: one mean serving power per model (batch not recorded). It sets the small-batch level;
-  // the saturated level is the catalog's prefill (TDP-class) power, the batch scale carried from the H100.
-  const auto levels = read_ml_energy_2023(dir + "/legacy_2023");
-  if (!levels.empty() && scale <= 0)
+  const auto lines = read_ml_energy_2023_power(dir + "/legacy_2023", catalog);
+  if (lines.empty()) return out;
+  if (h100_saturated <= 0 || !catalog.gpus().count("h100-sxm"))
     throw core::InputError(
-        fmt::format("{}: no H100 rows of dense models to fit a batch scale from; the 2023 power "
-                    "levels carry theirs from that fit",
-                    dir + "/mlenergy_v3_llm_configs.csv"));
-  for (const auto& [gpu, watts] : levels) {
-    const std::vector<double>& w = watts;
+        fmt::format("{}: no H100 rows of dense models; the 2023 GPUs' curves carry the H100's "
+                    "saturated / TDP ratio and batch scale",
+                    v3));
+  const double sat_per_tdp = h100_saturated / catalog.gpu("h100-sxm").tdp_w;
+  const double u = small_batch_utilisation(v3, catalog);
+  for (const auto& [gpu, pts] : lines) {
+    const PowerLine line = fit_power_line(pts);
     spec::GpuPowerCurve c;
     c.gpu = gpu;
-    c.method = "levels";
-    c.source =
-        "ML.ENERGY leaderboard 2023 (legacy_2023): median over models of energy / latency per request; "
-        "saturated = catalog prefill_w; batch_scale carried from the H100 fit (ours)";
-    c.decode_w_small = sample_median(w);
-    c.decode_w_saturated = catalog.gpu(gpu).power.prefill_w;
-    c.batch_scale = scale;
-    c.training_points = static_cast<int>(w.size());
+    c.method = "line";
+    c.source = fmt::format(
+        "ML.ENERGY leaderboard 2023 (legacy_2023), batch-1 runs: power vs weight bandwidth utilisation, fitted "
+        "to the non-LLaMA models, LLaMA-shaped held out; small = the line at the small-batch utilisation of "
+        "ML.ENERGY v3 (H100, max_num_seqs 8); saturated = TDP x the H100's saturated / TDP ({:.3f}); "
+        "batch_scale = the H100's (ours)",
+        sat_per_tdp);
+    c.line_intercept_w = line.intercept_w, c.line_slope_w = line.slope_w, c.line_utilisation = u;
+    c.decode_w_small = line.at(u);
+    c.decode_w_saturated = std::max(c.decode_w_small, sat_per_tdp * catalog.gpu(gpu).tdp_w);
+    c.batch_scale = h100_scale;
+    c.training_points =
+        static_cast<int>(std::count_if(pts.begin(), pts.end(), [](auto& p) { return !p.held_out; }));
+    c.held_out_points = static_cast<int>(pts.size()) - c.training_points;
+    std::tie(c.held_out_median_ape, c.held_out_p90_ape) = power_line_errors(line, pts);
     out.push_back(c);
   }
   return out;

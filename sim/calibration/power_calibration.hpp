@@ -12,26 +12,53 @@ namespace greenfleet::calibration {
 struct PowerPoint {
   double batch = 0, watts = 0;  // per GPU
   bool held_out = false;
+  std::string model;  // the file's Hugging Face id
 };
 
-// ML.ENERGY v3 (H100 rows of dense models, per-GPU power vs mean running batch) -> curves by catalog GPU id;
-// ML.ENERGY 2023 (A100, A40, V100: one mean power per model) -> small-batch levels.
+// ML.ENERGY v3: H100 rows of dense models, per-GPU power vs mean running batch, by catalog GPU id. Held out by
+// model, with the split of the ML.ENERGY replay (ml_energy_replay.cpp: Llama-3.3-70B and Qwen3-14B); rows of
+// models outside the catalog (Gemma 3, Llama-3.1-405B-FP8) are measurements of power all the same and train.
 std::map<std::string, std::vector<PowerPoint>> read_ml_energy_v3(const std::string& path);
-std::map<std::string, std::vector<double>> read_ml_energy_2023(const std::string& dir);
 
-// Sorts points by (batch, power) and marks every fourth as held out: the split the fit and validate share.
-void mark_power_held_out(std::vector<PowerPoint>& points);
-// Fits saturated and small-batch power for each batch scale on a fixed grid, keeps the best (relative error);
-// every fourth point is held out.
-spec::GpuPowerCurve fit_power_curve(const std::string& gpu, std::vector<PowerPoint> points,
+// Fits saturated and small-batch power for each batch scale on a fixed grid, keeps the best (relative error) on
+// the training points.
+spec::GpuPowerCurve fit_power_curve(const std::string& gpu, const std::vector<PowerPoint>& points,
                                     const std::string& source);
 // Held-out absolute percentage errors of a curve: median and p90.
 std::pair<double, double> power_errors(const spec::GpuPowerCurve& c, const std::vector<PowerPoint>& points);
 
+// ML.ENERGY's 2023 leaderboard (legacy_2023/<GPU>_chat_benchmark.csv): one request at a time, so each row is a
+// batch-1 generation with a mean power (energy / latency) and a mean time per output token (latency / response
+// length). Its bandwidth utilisation is the weights read per token (2 bytes x the parameter count in the
+// model's name: FP16, ours) over that time, against the GPU's peak bandwidth. Held out: the LLaMA-shaped models
+// the replay checks (ml_energy_2023_llama_shape); training: the others, except fastchat-t5 (encoder-decoder:
+// not all its weights are read per output token) and names without a size.
+struct UtilisationPoint {
+  std::string name;
+  double utilisation = 0, watts = 0;
+  bool held_out = false;
+};
+std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(const std::string& dir,
+                                                                               const catalog::Catalog& catalog);
+// W = intercept + slope x u, least squares on relative error over the training points.
+struct PowerLine {
+  double intercept_w = 0, slope_w = 0;
+  double at(double utilisation) const { return intercept_w + slope_w * utilisation; }
+};
+PowerLine fit_power_line(const std::vector<UtilisationPoint>& points);
+// Held-out absolute percentage errors of a line: median and p90.
+std::pair<double, double> power_line_errors(const PowerLine& line, const std::vector<UtilisationPoint>& points);
+
+// The bandwidth utilisation of a 2025 engine's small-batch decode step, measured: the median over the ML.ENERGY
+// v3 training configurations at max_num_seqs 8 (H100) of the bytes a GPU reads per decode step (its weight shard
+// and the batch's KV cache at prompt + output / 2 tokens) over the median ITL, against peak bandwidth.
+double small_batch_utilisation(const std::string& v3_path, const catalog::Catalog& catalog);
+
 // Every decode power curve the ML.ENERGY data in `dir` (profiling/ml_energy) supports: fitted per GPU to the v3
-// rows (power vs batch), and for the GPUs of the 2023 leaderboard (one mean power per model, batch not
-// recorded) a "levels" curve: small-batch level = median of those means, saturated level = the catalog's
-// prefill (TDP-class) power, batch scale carried from the v3 fit (our reconstruction; docs/CARBON.md).
+// rows (power vs batch), and for the GPUs of the 2023 leaderboard (batch 1 only) `method: line`: the power line
+// of their training rows read at the small-batch utilisation above sets the small-batch level; the saturated
+// level is the GPU's TDP times the H100's saturated / TDP ratio, the batch scale the H100's (ours;
+// docs/MODELS.md "GPU power").
 std::vector<spec::GpuPowerCurve> fit_power_curves(const std::string& dir, const catalog::Catalog& catalog);
 
 }  // namespace greenfleet::calibration

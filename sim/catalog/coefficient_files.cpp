@@ -71,11 +71,17 @@ std::string power_curve_yaml(const spec::GpuPowerCurve& c) {
       "# P(B) = decode_w_saturated - (decode_w_saturated - decode_w_small) x exp(-B / batch_scale), W per GPU\n"
       "gpu: {}\nmethod: {}\nsource: \"{}\"\ndecode_w_small: {:.6g}\ndecode_w_saturated: {:.6g}\nbatch_scale: "
       "{:.6g}\n"
+      "{}"
       "fit:                          # {}\n"
       "  training_points: {}\n  held_out_points: {}\n  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n",
       c.gpu, c.method, c.source, c.decode_w_small, c.decode_w_saturated, c.batch_scale,
-      c.method == "fit" ? "absolute percentage errors of power on held-out points"
-                        : "levels from mean powers: points = values averaged, nothing held out, no error measured",
+      c.method == "line" ? fmt::format("line:                         # W = intercept_w + slope_w x utilisation\n"
+                                       "  intercept_w: {:.6g}\n  slope_w: {:.6g}\n  utilisation: {:.6g}\n",
+                                       c.line_intercept_w, c.line_slope_w, c.line_utilisation)
+                         : "",
+      c.method == "levels"
+          ? "levels from mean powers: points = values averaged, nothing held out, no error measured"
+          : "absolute percentage errors of power on held-out points",
       c.training_points, c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape);
 }
 
@@ -83,11 +89,18 @@ spec::GpuPowerCurve load_power_curve(const std::string& file) {
   config::ConfigNode n = config::ConfigNode::open_file(file);
   spec::GpuPowerCurve c;
   c.gpu = n.get_string("gpu");
-  c.method = n.get_choice("method", {"fit", "levels"});
+  c.method = n.get_choice("method", {"fit", "line", "levels"});
   c.source = n.get_string("source");
   c.decode_w_small = n.get_double("decode_w_small", std::nullopt, 0, 1e4);
   c.decode_w_saturated = n.get_double("decode_w_saturated", std::nullopt, 0, 1e4);
   c.batch_scale = n.get_double("batch_scale", std::nullopt, 1e-3, 1e6);
+  if (c.method == "line") {
+    config::ConfigNode line = n.child("line");
+    c.line_intercept_w = line.get_double("intercept_w", std::nullopt, -1e4, 1e4);
+    c.line_slope_w = line.get_double("slope_w", std::nullopt, -1e4, 1e4);
+    c.line_utilisation = line.get_double("utilisation", std::nullopt, 0, 1);
+    line.finish();
+  }
   config::ConfigNode fit = n.child("fit");
   c.training_points = static_cast<int>(fit.get_int("training_points", std::nullopt, 0));
   c.held_out_points = static_cast<int>(fit.get_int("held_out_points", std::nullopt, 0));

@@ -92,14 +92,15 @@ void print_header() {
 }
 
 void write_power_curves(const Options& o, text::FileBatch& files) {
-  fmt::print("\n{:<15} {:>9} {:>11} {:>8} {:>7} {:>9} {:>7}   decode power vs batch\n", "gpu", "small W",
-             "saturated W", "scale", "points", "median%", "p90%");
+  fmt::print("\n{:<15} {:>6} {:>9} {:>11} {:>8} {:>7} {:>9} {:>7}   decode power vs batch\n", "gpu", "method",
+             "small W", "saturated W", "scale", "points", "median%", "p90%");
   for (const auto& c :
        calibration::fit_power_curves(o.data_dir + "/profiling/ml_energy", catalog::Catalog::load(o.catalog))) {
     const auto file = std::filesystem::path(o.out) / "models" / "calibration" / "power" / (c.gpu + ".yaml");
     files.add(file.string(), catalog::power_curve_yaml(c));
-    fmt::print("{:<15} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.decode_w_small,
-               c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape, c.held_out_p90_ape);
+    fmt::print("{:<15} {:>6} {:>9.1f} {:>11.1f} {:>8.1f} {:>7} {:>9.2f} {:>7.2f}\n", c.gpu, c.method,
+               c.decode_w_small, c.decode_w_saturated, c.batch_scale, c.held_out_points, c.held_out_median_ape,
+               c.held_out_p90_ape);
   }
 }
 
@@ -110,9 +111,11 @@ void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
   const auto configs = calibration::read_ml_energy_configs(
       o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv", catalog, skipped);
   fmt::print(
-      "\n{:<34} {:<13} {:>2} {:>4} {:>5} {:>7} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6}   ML.ENERGY v3 replay "
+      "\n{:<34} {:<13} {:>2} {:>4} {:>5} {:>7} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6}   ML.ENERGY v3 "
+      "replay "
       "(H100)\n",
-      "model", "task", "tp", "set", "rows", "ITL med", "p90", "bias", "tput med", "J/tok", "p90", "bias", "W med");
+      "model", "task", "tp", "set", "rows", "ITL med", "p90", "bias", "tput med", "J/tok", "p90", "bias", "W med",
+      "bias");
   std::map<std::tuple<bool, std::string, std::string, int>, std::vector<const calibration::MlEnergyConfig*>>
       groups;
   std::vector<const calibration::MlEnergyConfig*> all[2];
@@ -125,9 +128,10 @@ void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
     const auto e = calibration::ml_energy_errors(catalog, rows);
     fmt::print(
         "{:<34} {:<13} {:>2} {:>4} {:>5} {:>7.2f} {:>6.2f} {:>+6.1f} {:>7.2f} {:>7.2f} {:>6.2f} {:>+6.1f} "
-        "{:>6.2f}\n",
+        "{:>6.2f} {:>+6.1f}\n",
         model, task, tp, held_out ? "held" : "fit", rows.size(), e.itl.median_ape, e.itl.p90_ape, e.itl_bias,
-        e.throughput.median_ape, e.j_per_token.median_ape, e.j_per_token.p90_ape, e.j_bias, e.gpu_w.median_ape);
+        e.throughput.median_ape, e.j_per_token.median_ape, e.j_per_token.p90_ape, e.j_bias, e.gpu_w.median_ape,
+        e.w_bias);
   };
   for (const auto& [key, rows] : groups)
     row(std::get<1>(key), std::get<2>(key), std::to_string(std::get<3>(key)), std::get<0>(key), rows);
@@ -138,8 +142,9 @@ void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
   fmt::print(
       "ITL: the decode step at the measured mean batch vs the median ITL; tput: output tokens/s with the\n"
       "prompts of replacing requests spread over the steps; J/tok: GPU energy per output token as the ledger\n"
-      "prices steps; W: the mean GPU power of those steps; absolute percentage errors; bias: median signed\n"
-      "error, positive when the prediction is high;\n"
+      "prices steps; W: the mean GPU power of those steps, which is also the J/token error of the measured\n"
+      "times priced with the modelled power (energy error from power alone); absolute percentage errors;\n"
+      "bias: median signed error, positive when the prediction is high;\n"
       "{} rows of other models skipped (not in the catalog, or attention no model here prices)\n",
       n);
 }
@@ -149,13 +154,14 @@ void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
 void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) {
   const auto rows =
       calibration::read_ml_energy_2023_rows(o.data_dir + "/profiling/ml_energy/legacy_2023", catalog);
-  fmt::print("\n{:<15} {:<12} {:>4} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}   ML.ENERGY 2023 (batch 1)\n", "gpu",
-             "model", "rows", "ITL ms", "pred ms", "ITL%", "J/tok", "pred", "J/tok%");
+  fmt::print(
+      "\n{:<15} {:<12} {:>4} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}   ML.ENERGY 2023 (batch 1)\n",
+      "gpu", "model", "rows", "ITL ms", "pred ms", "ITL%", "J/tok", "pred", "J/tok%", "W", "pred W", "W%");
   std::map<std::pair<std::string, std::string>, std::vector<const calibration::MlEnergy2023Row*>> groups;
   for (const auto& r : rows) groups[{r.gpu, r.model}].push_back(&r);
   for (const auto& [key, group] : groups) {
     const auto model = calibration::calibrated_or_fallback(catalog, key.first, key.second, 1);
-    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err;
+    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err, w, w_pred, w_err;
     for (const auto* r : group) {
       const auto p =
           calibration::predict_ml_energy_2023(*model, catalog.gpu(r->gpu), catalog.power_curve(r->gpu), *r);
@@ -163,15 +169,20 @@ void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) 
       j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
       itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
       j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
+      w.push_back(r->gpu_w), w_pred.push_back(p.gpu_w), w_err.push_back(100 * (p.gpu_w - r->gpu_w) / r->gpu_w);
     }
-    fmt::print("{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f}\n", key.first,
-               key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
-               calibration::sample_median(itl_err), calibration::sample_median(j),
-               calibration::sample_median(j_pred), calibration::sample_median(j_err));
+    fmt::print(
+        "{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f} {:>7.0f} {:>7.0f} "
+        "{:>+7.1f}\n",
+        key.first, key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
+        calibration::sample_median(itl_err), calibration::sample_median(j), calibration::sample_median(j_pred),
+        calibration::sample_median(j_err), calibration::sample_median(w), calibration::sample_median(w_pred),
+        calibration::sample_median(w_err));
   }
   fmt::print(
       "medians over the fine-tunes of each shape (LLaMA-1/Llama-2 7B and 13B); signed errors, positive when the\n"
-      "prediction is high; the power curves of these GPUs take their small-batch level from these rows\n");
+      "prediction is high; W: mean GPU power, whose error is also the J/token error of the measured ITL priced\n"
+      "with the modelled power; these rows are held out of the power lines of these GPUs\n");
 }
 
 // Whole runs through the full simulator (issue #17 item 5): SplitwiseSim's held-out batches and the ML.ENERGY v3
@@ -316,20 +327,34 @@ int validate_command(const std::vector<std::string>& args) {
     print_row(label, calibration::held_out_step_errors(roofline, set), calibration::e2e_errors(roofline, set));
   }
   missing += validate_vidur_calibrations(o.catalog, o.data_dir, fitted);
-  fmt::print("\ndecode power vs batch (held-out ML.ENERGY points):\n");
+  fmt::print("\ndecode power vs batch (held-out ML.ENERGY models):\n");
+  const auto check = [&](const std::string& gpu) -> const spec::GpuPowerCurve* {
+    const auto* curve = catalog.power_curve(gpu);
+    if (!curve) fmt::print("{:<15} no power curve: run greenfleet calibrate\n", gpu), ++missing;
+    return curve;
+  };
   for (const auto& [gpu, pts] :
        calibration::read_ml_energy_v3(o.data_dir + "/profiling/ml_energy/mlenergy_v3_llm_configs.csv")) {
-    const auto* curve = catalog.power_curve(gpu);
-    if (!curve) {
-      fmt::print("{:<15} no power curve: run greenfleet calibrate\n", gpu);
+    const auto* curve = check(gpu);
+    if (!curve) continue;
+    const auto [med, p90] = calibration::power_errors(*curve, pts);
+    const auto held = std::count_if(pts.begin(), pts.end(), [](const auto& p) { return p.held_out; });
+    fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points, v3 power vs batch)\n", gpu, med,
+               p90, held);
+  }
+  for (const auto& [gpu, pts] :
+       calibration::read_ml_energy_2023_power(o.data_dir + "/profiling/ml_energy/legacy_2023", catalog)) {
+    const auto* curve = check(gpu);
+    if (!curve) continue;
+    if (curve->method != "line") {
+      fmt::print("{:<15} power curve is not a 2023 power line: run greenfleet calibrate\n", gpu);
       ++missing;
       continue;
     }
-    std::vector<calibration::PowerPoint> marked = pts;
-    calibration::mark_power_held_out(marked);  // the same held-out points as the fit
-    const auto [med, p90] = calibration::power_errors(*curve, marked);
-    const auto held = std::count_if(marked.begin(), marked.end(), [](const auto& p) { return p.held_out; });
-    fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points)\n", gpu, med, p90, held);
+    const auto [med, p90] = calibration::power_line_errors({curve->line_intercept_w, curve->line_slope_w}, pts);
+    const auto held = std::count_if(pts.begin(), pts.end(), [](const auto& p) { return p.held_out; });
+    fmt::print("{:<15} power median {:.2f}%  p90 {:.2f}%  ({} held-out points, 2023 power vs utilisation)\n", gpu,
+               med, p90, held);
   }
   validate_ml_energy(o, catalog);
   validate_ml_energy_2023(o, catalog);

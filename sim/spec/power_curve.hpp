@@ -11,8 +11,13 @@ namespace greenfleet::spec {
 // Measured serving power rises with batch toward TDP (ML.ENERGY: H100 ~450 W at 8 sequences, ~650-700 W at 256+).
 struct GpuPowerCurve {
   std::string gpu, source;
-  std::string method = "fit";  // fit: fitted to power vs batch; levels: set from mean powers, nothing held out
+  // fit: fitted to power vs batch; line: levels from a power-vs-bandwidth-utilisation line fitted to batch-1
+  // runs (line_* below); levels: set from mean powers, nothing held out
+  std::string method = "fit";
   double decode_w_small = 0, decode_w_saturated = 0, batch_scale = 1;
+  // method line: W = line_intercept_w + line_slope_w x u (u: weight bytes read per second / peak bandwidth),
+  // and the utilisation at which decode_w_small was read off it.
+  double line_intercept_w = 0, line_slope_w = 0, line_utilisation = 0;
   int training_points = 0, held_out_points = 0;
   double held_out_median_ape = 0, held_out_p90_ape = 0;
 
