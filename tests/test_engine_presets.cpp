@@ -45,6 +45,25 @@ TEST_CASE("engine presets set scheduler defaults from the engine's source, expli
   CHECK_THROWS_AS(load("{preset: trt}"), core::InputError);
 }
 
+TEST_CASE("engine presets: vllm-v0 runs prompts in prefill-only steps; the others mix them with decodes") {
+  using serving::PrefillSteps;
+  CHECK(load("{}").scheduler.prefill_steps == PrefillSteps::kMixed);
+  CHECK(load("{chunked_prefill: false}").scheduler.prefill_steps == PrefillSteps::kMixed);
+  CHECK(load("{preset: vllm-v0}").scheduler.prefill_steps == PrefillSteps::kSeparate);
+  // vLLM v0 with chunked prefill schedules prompt chunks beside the decodes (`_schedule_chunked_prefill`).
+  CHECK(load("{preset: vllm-v0, chunked_prefill: true}").scheduler.prefill_steps == PrefillSteps::kMixed);
+  CHECK(load("{preset: vllm-v0, prefill_steps: mixed}").scheduler.prefill_steps == PrefillSteps::kMixed);
+  CHECK(load("{preset: vllm-v1, chunked_prefill: false}").scheduler.prefill_steps == PrefillSteps::kMixed);
+  CHECK(load("{preset: tensorrt-llm}").scheduler.prefill_steps == PrefillSteps::kMixed);
+  CHECK(load("{chunked_prefill: false, prefill_steps: separate}").scheduler.prefill_steps ==
+        PrefillSteps::kSeparate);
+  // Separate steps need whole prompts; an unknown mode is refused with the known ones.
+  CHECK_THROWS_WITH_AS(load("{prefill_steps: separate}"), doctest::Contains("prefill_steps"), core::InputError);
+  CHECK_THROWS_WITH_AS(load("{preset: vllm-v0, chunked_prefill: true, prefill_steps: separate}"),
+                       doctest::Contains("chunked_prefill: false"), core::InputError);
+  CHECK_THROWS_AS(load("{chunked_prefill: false, prefill_steps: alone}"), core::InputError);
+}
+
 TEST_CASE("engine presets: sarathi chunks prompts to a 512-token budget, tensorrt-llm runs whole prompts") {
   const auto sarathi = load("{preset: sarathi}");
   CHECK(sarathi.scheduler.chunked_prefill);

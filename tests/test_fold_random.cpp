@@ -161,6 +161,8 @@ Scenario make(std::uint64_t seed) {
   // A quarter of the scenarios emit 2-5 tokens per sequence per decode step (taken from the seed, so the draws
   // above, and the scenarios with one token, stay as they were).
   if (seed % 4 == 3) sc.tokens_per_step = static_cast<std::int32_t>(2 + (seed / 4) % 4);
+  // Half the scenarios without chunked prefill run prompts in prefill-only steps (vLLM v0; from the seed too).
+  if (!sc.cfg.chunked_prefill && (seed / 16) % 2 == 1) sc.cfg.prefill_steps = serving::PrefillSteps::kSeparate;
   return sc;
 }
 

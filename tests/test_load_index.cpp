@@ -86,6 +86,9 @@ void run_case(std::uint64_t seed, Counts& counts) {
     cfg.max_num_seqs = pick(1, 12);
     cfg.max_batched_tokens = pick(16, 512);
     cfg.chunked_prefill = rng() % 3 != 0;
+    // Some instances without chunked prefill run prompts in prefill-only steps (vLLM v0; taken from the seed).
+    if (!cfg.chunked_prefill && (seed + static_cast<std::uint64_t>(i)) % 2 == 1)
+      cfg.prefill_steps = serving::PrefillSteps::kSeparate;
     cfg.kv_block_size = rng() % 4 == 0 ? 12 : 16;
     cfg.kv_allocation = rng() % 3 == 0 ? serving::KvAllocation::kReserve : serving::KvAllocation::kOnDemand;
     cfg.preemption = rng() % 2 ? serving::PreemptionMode::kSwap : serving::PreemptionMode::kRecompute;

@@ -156,6 +156,103 @@ TEST_CASE("golden: decode steps that emit three tokens per sequence, by hand") {
   }
 }
 
+TEST_CASE("golden: a prefill-only step runs ahead of the decodes, by hand (prefill_steps: separate)") {
+  // The two requests of the golden above with chunked prefill off and vLLM v0's prefill-only steps: B's prompt,
+  // waiting when A's prefill ends, runs in a step of its own while A's decode waits.
+  // Step 1 [0, 3,539,315]: A's 100-token prefill, as above.
+  // Step 2 [.., 5,804,877]: B's 50-token prefill alone: 25,165,824x50 + 2,048,000 + 4,096x1,275 = 1,265,561,600
+  //   -> 1.2655616 ms + 1 ms = 2,265,561.6 ns. B's first token.
+  // Step 3 [.., 6,859,927]: both decode (contexts 101 + 51): 25,165,824x2 + 2,048,000x2 + 4,096x152 = 55,050,240
+  //   -> 1,055,050.24 ns. B is done (2 tokens).
+  // Step 4 [.., 7,887,559]: A decodes alone (context 102; compute and memory coincide): 27,213,824 + 4,096x102 =
+  //   27,631,616 -> 1,027,631.616 ns. A is done.
+  const perf::RooflineModel roofline = test::tiny_roofline();
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    core::Engine engine;
+    serving::RequestPool pool;
+    Collector obs;
+    serving::SchedulerConfig cfg;
+    cfg.chunked_prefill = false;
+    cfg.prefill_steps = serving::PrefillSteps::kSeparate;
+    cfg.fast_forward = fast_forward;
+    cfg.check_invariants = true;
+    serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
+    run_arrivals(engine, pool, inst, {request_spec(0, 0, 100, 3), request_spec(1, 1'000'000, 50, 2)});
+    REQUIRE(obs.done.size() == 2);
+    const Record& a = obs.done.at(0);
+    const Record& b = obs.done.at(1);
+    CHECK(a.first_token == 3'539'315);
+    CHECK(b.first_token == 5'804'877);  // mixed steps: 5,832,504 (B's prefill shares step 2 with A's decode)
+    CHECK(b.completion == 6'859'927);
+    CHECK(a.completion == 7'887'559);  // mixed steps: 6,887,558
+    CHECK(inst.stats().iterations == 4);
+    CHECK(inst.stats().prefill_tokens == 150);
+    CHECK(inst.stats().decode_tokens == 5);
+    CHECK(inst.kv_blocks_free() == 1000);
+  }
+}
+
+namespace {
+
+// Each step's prefill and decode sequences, iterations and tokens per decode, in order.
+struct StepShapes : serving::ServingObserver {
+  struct Shape {
+    std::int32_t prefills, decodes;
+    std::int64_t iterations;
+    std::int32_t tokens_per_step;
+  };
+  std::vector<Shape> steps;
+  void on_step(const serving::Instance&, const serving::StepRecord& s) override {
+    steps.push_back({s.shape->prefill_seqs, s.shape->decode_seqs, s.iterations, s.tokens_per_step});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("prefill-only steps follow vLLM v0: prompts alone under the whole budget, running sequences count") {
+  // A decodes when B, C and D (60-token prompts) are waiting; budget 128 tokens, at most 3 sequences. vLLM v0
+  // (`Scheduler._schedule_default`) admits waiting prompts under the whole token budget with the running
+  // sequences counted against max_num_seqs, and schedules no decode in that step: B and C run alone (D would
+  // pass the budget and the sequence cap), then A, B and C decode; D waits for a free sequence slot.
+  const perf::RooflineModel roofline = test::tiny_roofline();
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    core::Engine engine;
+    serving::RequestPool pool;
+    StepShapes obs;
+    serving::SchedulerConfig cfg;
+    cfg.chunked_prefill = false;
+    cfg.prefill_steps = serving::PrefillSteps::kSeparate;
+    cfg.max_batched_tokens = 128;
+    cfg.max_num_seqs = 3;
+    cfg.fast_forward = fast_forward;
+    cfg.check_invariants = true;
+    serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
+    run_arrivals(engine, pool, inst,
+                 {request_spec(0, 0, 100, 4), request_spec(1, 1'000'000, 60, 3), request_spec(2, 1'000'000, 60, 3),
+                  request_spec(3, 1'000'000, 60, 3)});
+    // Stepping and fast-forward fold decode steps differently; compare the steps up to D's prefill.
+    REQUIRE(obs.steps.size() >= 4);
+    CHECK(obs.steps[0].prefills == 1);  // A
+    CHECK(obs.steps[0].decodes == 0);
+    CHECK(obs.steps[1].prefills == 2);  // B and C alone; A waits
+    CHECK(obs.steps[1].decodes == 0);
+    CHECK(obs.steps[1].tokens_per_step == 0);  // A's decode sits it out
+    CHECK(obs.steps[2].prefills == 0);         // A, B and C decode
+    CHECK(obs.steps[2].decodes == 3);
+    // D joins once B and C are done (3 tokens: after two decode iterations), in a step of its own.
+    std::size_t d = 3;
+    while (d < obs.steps.size() && obs.steps[d].prefills == 0) ++d;
+    REQUIRE(d < obs.steps.size());
+    CHECK(obs.steps[d].prefills == 1);
+    CHECK(obs.steps[d].decodes == 0);
+    CHECK(inst.stats().completed == 4);
+    CHECK(inst.stats().iterations == 7);  // A; B+C; two of A+B+C; D (A waits); A+D (A done); D
+    CHECK(inst.kv_blocks_free() == 1000);
+  }
+}
+
 namespace {
 
 // What routers and reports see of one instance, sampled every `every` ns, and how its requests ended.
@@ -424,6 +521,24 @@ TEST_CASE("fast-forward equals stepping: GPU steps slowed only while the host's 
       "max: 4000}, output_tokens: {distribution: empirical, values: [1, 1, 2, 2, 3, 40, 400]}}\n"
       "  classes:\n    - {name: chat, deployment: gpu, share: 0.95}\n"
       "    - {name: batch, deployment: cpu, share: 0.05}\n");
+}
+
+TEST_CASE("fast-forward equals stepping: prefill-only steps (vLLM v0 without chunked prefill)") {
+  const std::string w =
+      "{requests: 600, rate: 20, prompt_tokens: {distribution: empirical, values: [10, 100, 1000, 3000]}, "
+      "output_tokens: {distribution: empirical, values: [1, 2, 50, 400]}}";
+  check_equivalent(
+      scenario_yaml(w, "{chunked_prefill: false, max_batched_tokens: 2048, prefill_steps: separate}", 1));
+  check_equivalent(scenario_yaml(w, "{preset: vllm-v0}", 1));
+  // Under memory pressure: preemption by recompute and by swap (a swapped request comes back in a decode step).
+  const std::string overload =
+      "{requests: 1000, rate: 300, prompt_tokens: {distribution: lognormal, mean: 1500, sigma: 0.6, max: 8000}, "
+      "output_tokens: {distribution: lognormal, mean: 300, sigma: 0.7, max: 2000}}";
+  CHECK(check_equivalent(scenario_yaml(overload, "{preset: vllm-v0, max_num_seqs: 128}", 1, "pcie-l4x8")) > 0);
+  CHECK(check_equivalent(scenario_yaml(overload, "{preset: vllm-v0, preemption: swap}", 1, "pcie-l4x8")) > 0);
+  // Online and offline queues.
+  CHECK(check_equivalent(scenario_yaml(overload, "{preset: vllm-v0}", 1, "pcie-l4x8") +
+                         "  offline: {share: 0.4, deadline: 1h}\n") > 0);
 }
 
 TEST_CASE("same seed and config give identical results; another seed does not") {

@@ -666,6 +666,16 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
         static_cast<std::int32_t>(sch.get_int("max_num_seqs", trt ? 2048 : 256, 1, 65536));
     dep.max_num_seqs_where = sch.where("max_num_seqs");
     dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", preset != "vllm-v0" && !trt);
+    // vLLM v0 without chunked prefill runs waiting prompts in steps of their own, ahead of the decodes
+    // (vllm/core/scheduler.py, Scheduler._schedule_default; docs/MODELS.md, "Engine presets").
+    const bool separate =
+        sch.get_choice("prefill_steps", {"mixed", "separate"},
+                       std::string(preset == "vllm-v0" && !dep.scheduler.chunked_prefill ? "separate"
+                                                                                         : "mixed")) == "separate";
+    if (separate && dep.scheduler.chunked_prefill)
+      sch.fail("prefill_steps",
+               "'separate' needs chunked_prefill: false (chunked prompts share steps with decodes)");
+    dep.scheduler.prefill_steps = separate ? serving::PrefillSteps::kSeparate : serving::PrefillSteps::kMixed;
     // vLLM's SchedulerConfig: without chunked prefill the step budget is max(max_model_len, 2048), so a prompt
     // of any admissible length fits one step; with it, 2048. Sarathi-Serve: the token budget of its strict
     // latency setting, 512 (Agrawal et al., OSDI 2024, section 5).

@@ -73,6 +73,9 @@ void OutstandingTokensIndex::describe(std::size_t i) {
     s.until = w.until;
   } else {
     if (!same || s.iteration > s.last) s.iteration = 0, s.until = kUnknown;  // boundary 0: the run's start
+    // Cut right after its last known boundary: the next one is the run's end, which comes with a listener call.
+    else if (s.iteration == s.last)
+      s.until = core::kTimeMax;
     s.load = s.base - s.iteration * s.timer->run_growth;
   }
   ++refreshes_;

@@ -18,9 +18,15 @@ class BatchPolicy {
       : max_num_seqs_(config.max_num_seqs),
         max_batched_tokens_(config.max_batched_tokens),
         chunked_prefill_(config.chunked_prefill),
+        separate_(!config.chunked_prefill && config.prefill_steps == PrefillSteps::kSeparate),
         reserve_(config.kv_allocation == KvAllocation::kReserve) {}
 
   std::int64_t token_budget() const { return max_batched_tokens_; }
+  // Prefill-only steps (PrefillSteps::kSeparate, chunked prefill off): a step either admits prompts alone, the
+  // running decodes sitting it out, or runs the decodes and admits only requests that join as decodes.
+  bool separate_prefill_steps() const { return separate_; }
+  // A waiting request whose KV exists (swapped out, or handed over by another instance) joins as a decode.
+  static bool joins_as_decode(const RequestState& r) { return r.swapped || r.kv_inbound; }
   bool reserve() const { return reserve_; }
 
   void push_back(std::uint32_t slot, const RequestState& r) {
@@ -52,7 +58,7 @@ class BatchPolicy {
                   std::int64_t budget, bool batch_empty) const {
     if (running >= static_cast<std::size_t>(max_num_seqs_)) return false;
     if (budget <= 0 || kv.admission_blocks(r, reserve_) > free_blocks) return false;
-    if (r.swapped || r.kv_inbound) return true;  // joins as a decode: one token of budget
+    if (joins_as_decode(r)) return true;  // one token of budget
     return chunked_prefill_ || batch_empty || r.prefill_target - r.prefilled <= budget;
   }
   // The prefill chunk an admitted request gets from what is left of the budget.
@@ -87,6 +93,7 @@ class BatchPolicy {
   std::int32_t max_num_seqs_;
   std::int64_t max_batched_tokens_;
   bool chunked_prefill_;
+  bool separate_;
   bool reserve_;
   core::RingQueue<std::uint32_t> waiting_[2];  // [online, offline]
 };

@@ -68,9 +68,13 @@ void Instance::enqueue(std::uint32_t slot) {
   if (j >= timer_.run_iterations) return;
   std::int64_t extra_j = 0;
   const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1, &extra_j);
-  if (!policy_.admissible(
-          r, seqs_held(), kv_, free_then,
-          policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_, false))
+  // A prompt in a prefill-only step runs before the decodes' next iteration has taken its blocks.
+  const bool alone = policy_.separate_prefill_steps() && !BatchPolicy::joins_as_decode(r);
+  if (alone
+          ? !policy_.admissible(r, seqs_held(), kv_, run_free_start_ - extra_j, policy_.token_budget(), true)
+          : !policy_.admissible(
+                r, seqs_held(), kv_, free_then,
+                policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_, false))
     return;
   // A speculative request also needs its draft's blocks, which only this instance's steps change.
   if (spec_ && r.mode == RequestMode::kSpeculative &&
@@ -158,6 +162,17 @@ void Instance::start_step_impl() {
   step_extra_s_ = 0;
   std::int64_t budget = policy_.token_budget();
   bool preempted = false;
+  // Prefill-only steps (vLLM v0 without chunked prefill): when the head of the queues is a prompt that can be
+  // admitted now, this step admits prompts alone; the running decodes sit it out and take no blocks for it.
+  const bool separate = policy_.separate_prefill_steps();
+  bool prefill_only = false;
+  if (separate) [[unlikely]] {
+    const RequestState* first = policy_.front(*pool_);
+    prefill_only = first && !BatchPolicy::joins_as_decode(*first) &&
+                   policy_.admissible(*first, seqs_held(), kv_, kv_.free(), budget, true) &&
+                   !(spec_ && first->mode == RequestMode::kSpeculative && first->draft_blocks == 0 &&
+                     spec_->draft->whole_request_blocks(*first) > spec_->draft->kv_.free());
+  }
   // Every decoding request must be able to write the KV of its next step's tokens; free blocks by preemption
   // until it can. Each needs at most blocks_for(tokens_per_step_) new blocks (one, for plain decode), so with that
   // many free blocks per running request there is nothing to check.
@@ -166,7 +181,8 @@ void Instance::start_step_impl() {
   const std::int32_t verify_max = spec_ ? spec_->gamma + 1 : 0;
   const std::int64_t max_new_blocks =
       std::max<std::int64_t>(kMulti ? kv_.blocks_for(tokens) : 1, spec_ ? kv_.blocks_for(verify_max) : 0);
-  if (kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks) {
+  if (kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks &&
+      !prefill_only) {
     for (;;) {
       std::int64_t need = 0;
       for (std::uint32_t slot : running_) {
@@ -231,7 +247,10 @@ void Instance::start_step_impl() {
     draft_.entries.clear();
     draft_.shape = perf::BatchShape{};
   }
-  if (!spec_) {  // the common case: no request here reads a draft (the request's mode is in another cache line)
+  if (prefill_only) {
+    // The decodes wait (and, chunking being off, nobody is mid-prefill).
+  } else if (!spec_) {  // the common case: no request here reads a draft (the request's mode is in another cache
+                        // line)
     for (std::uint32_t slot : running_) {
       if ((*pool_)[slot].prefill_done())
         add_decode(slot);
@@ -258,7 +277,10 @@ void Instance::start_step_impl() {
   int cls = 0;
   while (!preempted) {
     const RequestState* head = policy_.front(*pool_, &cls);
-    if (!head || !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget, batch_.empty())) break;
+    // Separate steps: prompts only in a prefill-only step, and only requests that rejoin as decodes in the other.
+    if (!head || (separate && BatchPolicy::joins_as_decode(*head) == prefill_only) ||
+        !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget, batch_.empty()))
+      break;
     if (spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
         spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free())
       break;  // its draft instance has no room for it yet
@@ -319,6 +341,9 @@ void Instance::start_step_impl() {
     if (host_) note_host_busy(false);
     return;
   }
+  // The decodes sitting out a prefill-only step take no share of it (the ledger's per-decode accrual).
+  if (separate) [[unlikely]]
+    step_decode_tokens_ = prefill_only && batch_.size() < running_.size() ? 0 : tokens_per_step_;
   if (config_.check_invariants) check_invariants();
   timer_.busy = true;
   if (host_) host_step_started();
@@ -432,7 +457,7 @@ void Instance::report_step(core::SimTime start, core::SimTime end, const perf::B
   rec.end = end;
   rec.shape = &shape;
   rec.iterations = iterations;
-  rec.tokens_per_step = tokens_per_step_;
+  rec.tokens_per_step = step_decode_tokens_;
   rec.busy_seconds = busy_seconds;
   rec.prefill_share = prefill_share;
   rec.entries = std::span<const Entry>(entries.data(), entries.size());
@@ -768,7 +793,7 @@ void Instance::book_draft(const DraftPhase& d) {
 
 void Instance::set_tokens_per_step(std::int32_t tokens) {
   if (tokens < 1) throw std::logic_error("a decode step emits at least one token per sequence");
-  tokens_per_step_ = tokens;
+  tokens_per_step_ = step_decode_tokens_ = tokens;
   kv_.set_step_tokens(tokens);
 }
 

@@ -294,6 +294,7 @@ class Instance final : public core::EventHandler {
   std::int64_t held_for_transfer_ = 0;  // blocks of handed-on requests whose KV has not left yet
   bool restart_stretch_ = false;        // see wake_for_change()
   std::int32_t tokens_per_step_ = 1;
+  std::int32_t step_decode_tokens_ = 1;  // StepRecord::tokens_per_step of the step in flight
   LoadListener* load_listener_ = nullptr;
   // A host shared with CPU instances (set_host_load); none in most runs.
   HostCpuLoad* host_ = nullptr;

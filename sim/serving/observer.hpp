@@ -24,9 +24,11 @@ struct StepRecord {
   core::SimTime start = 0, end = 0;
   const perf::BatchShape* shape = nullptr;
   std::int64_t iterations = 1;
-  std::int32_t tokens_per_step = 1;  // tokens each decode entry processes per iteration
-  double busy_seconds = 0;           // device-busy part of [start, end) (the rest is overhead or transfers)
-  double prefill_share = 0;          // share of the busy work that is prefill
+  // Tokens each decode entry, and each request decoding on the instance, processes per iteration: 0 in a
+  // prefill-only step (SchedulerConfig::prefill_steps), which the instance's decodes sit out.
+  std::int32_t tokens_per_step = 1;
+  double busy_seconds = 0;   // device-busy part of [start, end) (the rest is overhead or transfers)
+  double prefill_share = 0;  // share of the busy work that is prefill
   std::span<const BatchEntry> entries;
 
   std::int64_t tokens(const BatchEntry& e) const {
@@ -46,9 +48,9 @@ class ServingObserver {
   virtual unsigned signals() const { return kSteps | kRequests; }
   virtual void on_step(const Instance& /*instance*/, const StepRecord& /*step*/) {}
   // The request starts (its prefill completed, or its KV was swapped back in) or stops (completed, preempted,
-  // abandoned) being a decode of `instance`. In between it takes one token in every iteration of every step there,
-  // so amounts shared alike by all decodes of a step can accrue per instance and be settled per request here,
-  // instead of touching every request in every step.
+  // abandoned) being a decode of `instance`. In between it takes StepRecord::tokens_per_step tokens in every
+  // iteration of every step there, so amounts shared alike by all decodes of a step can accrue per instance and be
+  // settled per request here, instead of touching every request in every step.
   virtual void on_decode_begin(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
   virtual void on_decode_end(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
   // The request arrived and holds pool slot `slot` until it is done.
