@@ -146,6 +146,60 @@ void Instance::preempt_one() {
   policy_.push_front(slot, r);
 }
 
+void Instance::clear_draft_phase() {
+  has_draft_ = false;
+  draft_wait_s_ = 0;
+  draft_.entries.clear();
+  draft_.shape = perf::BatchShape{};
+  std::fill_n(draft_count_.begin(), spec_->gamma + 1, 0);
+  std::fill_n(draft_context_.begin(), spec_->gamma + 1, 0);
+  draft_drafted_ = 0;
+  draft_verifies_ = 0;
+}
+
+std::int64_t Instance::form_running_spec() {
+  clear_draft_phase();
+  const std::int32_t gamma = spec_->gamma;
+  const bool on_demand = kv_.on_demand();
+  plain_decodes_.clear();
+  std::int64_t tokens = 0, attn_ctx = 0, kv_tokens = 0;
+  std::int32_t seqs = 0;
+  for (std::uint32_t slot : running_) {
+    RequestState& r = (*pool_)[slot];
+    if (!r.prefill_done()) {
+      prefilling_.push_back(slot);
+      continue;
+    }
+    if (r.mode != RequestMode::kSpeculative) {
+      plain_decodes_.push_back(slot);
+      continue;
+    }
+    // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
+    // target's own position, verified in one chunk after its KV.
+    const std::int32_t drafts = std::min(gamma, r.spec.output_tokens - r.generated - 1);
+    const std::int32_t n = drafts + 1, past = r.spec.prompt_tokens + r.generated - 1;
+    batch_.push_back(Entry{slot, n, r.kv_blocks, past});
+    const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
+    if (on_demand && more > 0) {
+      r.kv_blocks += static_cast<std::int32_t>(more);
+      kv_.take(more);
+    }
+    tokens += n;
+    ++seqs;
+    attn_ctx += static_cast<std::int64_t>(n) * past + n * (n + 1) / 2;
+    kv_tokens += past + n;
+    if (drafts > 0) note_drafts(slot, drafts, past + 1);
+  }
+  // Integer-valued terms far below 2^53: their sum in doubles is exact whatever the order, so this is the value
+  // adding each entry's term would give.
+  shape_.prefill_tokens += tokens;
+  shape_.prefill_seqs += seqs;
+  shape_.prefill_final_chunks += seqs;
+  shape_.prefill_attn_ctx += static_cast<double>(attn_ctx);
+  shape_.prefill_kv_tokens += kv_tokens;
+  return tokens;
+}
+
 template <bool kMulti>
 void Instance::start_step_impl() {
   // Requests whose KV arrived join as decodes (their blocks were reserved when they were admitted).
@@ -241,14 +295,10 @@ void Instance::start_step_impl() {
   // FCFS within a class.
   run_free_start_ = kv_.free();
   prefilling_.clear();  // unfinished prefills, in admission order: usually none, so no second pass
-  if (spec_) {
-    has_draft_ = false;
-    draft_wait_s_ = 0;
-    draft_.entries.clear();
-    draft_.shape = perf::BatchShape{};
-  }
   if (prefill_only) {
-    // The decodes wait (and, chunking being off, nobody is mid-prefill).
+    // The decodes wait (and, chunking being off, nobody is mid-prefill); a speculative prompt admitted below may
+    // still prefill on its draft, so the draft phase starts empty.
+    if (spec_) clear_draft_phase();
   } else if (!spec_) {  // the common case: no request here reads a draft (the request's mode is in another cache
                         // line)
     for (std::uint32_t slot : running_) {
@@ -258,15 +308,8 @@ void Instance::start_step_impl() {
         prefilling_.push_back(slot);
     }
   } else {
-    for (std::uint32_t slot : running_) {
-      const RequestState& r = (*pool_)[slot];
-      if (!r.prefill_done())
-        prefilling_.push_back(slot);
-      else if (r.mode == RequestMode::kSpeculative)
-        add_verify(slot);
-      else
-        add_decode(slot);
-    }
+    budget -= form_running_spec();
+    for (std::uint32_t slot : plain_decodes_) add_decode(slot);
   }
   for (std::uint32_t slot : prefilling_) {
     const RequestState& r = (*pool_)[slot];
@@ -462,6 +505,19 @@ void Instance::report_step(core::SimTime start, core::SimTime end, const perf::B
   rec.prefill_share = prefill_share;
   rec.entries = std::span<const Entry>(entries.data(), entries.size());
   observer_->on_step(*this, rec);
+}
+
+// Inlined into apply_entries_impl: once per speculative request and round, where a call costs as much as the
+// work.
+inline void Instance::apply_verify(RequestState& r) {
+  const std::int32_t t =
+      std::min(spec_->round_tokens(r.spec.id, r.verify_rounds), r.spec.output_tokens - r.generated);
+  r.generated += t;
+  ++r.verify_rounds;
+  stats_.decode_tokens += static_cast<std::uint64_t>(t);
+  outstanding_tokens_ -= t;
+  ++stats_.verify_rounds;
+  stats_.verify_tokens += static_cast<std::uint64_t>(t);
 }
 
 template <bool kMulti>
@@ -665,6 +721,7 @@ void Instance::set_speculation(const Speculation* spec) {
   auto& hist = spec->draft->stats_.batch_size_iterations;
   if (hist.size() < stats_.batch_size_iterations.size()) hist.resize(stats_.batch_size_iterations.size(), 0);
   draft_.entries.reserve(static_cast<std::size_t>(config_.max_num_seqs));
+  plain_decodes_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
 }
 
 void Instance::add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past) {
@@ -694,24 +751,19 @@ std::int32_t Instance::add_verify_entry(std::uint32_t slot) {
   shape_.prefill_attn_ctx += dn * dp + dn * (dn + 1) / 2;
   shape_.prefill_kv_tokens += past + n;
   // Its drafts: a draft entry is marked by blocks_before 1 and starts at the context the target has produced.
-  if (drafts > 0) draft_.entries.push_back(Entry{slot, drafts, 1, past + 1});
+  if (drafts > 0) note_drafts(slot, drafts, past + 1);
   return n;
 }
 
 void Instance::price_draft(std::int64_t prefill_tokens) {
   const perf::PerfModel& m = *spec_->draft->model_;
   // Drafting iteration j runs the requests with more than j drafts (each at its context + j); the first also
-  // runs the draft prefills. Tallied by draft count, so the phase costs O(gamma) model calls.
-  std::array<std::int64_t, Speculation::kMaxGamma + 1> count{}, context{};
-  std::int64_t drafted = 0;
-  std::int32_t verifies = 0;
-  for (const Entry& e : draft_.entries) {
-    if (e.blocks_before != 1) continue;  // a draft prefill
-    count[static_cast<std::size_t>(e.prefill_chunk)] += 1;
-    context[static_cast<std::size_t>(e.prefill_chunk)] += e.kv_tokens_before;
-    drafted += e.prefill_chunk;
-    ++verifies;
-  }
+  // runs the draft prefills. Tallied by draft count as the entries were listed (note_drafts), so the phase costs
+  // O(gamma) model calls.
+  const auto& count = draft_count_;
+  const auto& context = draft_context_;
+  const std::int64_t drafted = draft_drafted_;
+  const std::int32_t verifies = draft_verifies_;
   // Sequences and their total context in iteration j: the suffix sums over draft counts > j.
   std::int64_t seqs = verifies, ctx = 0;
   for (std::size_t d = 1; d < count.size(); ++d) ctx += context[d];
@@ -745,17 +797,6 @@ void Instance::price_draft(std::int64_t prefill_tokens) {
   draft_.shape.prefill_seqs += verifies;
   draft_wait_s_ = seconds + (verifies > 0 ? spec_->link_seconds(verifies) : 0.0);
   has_draft_ = true;
-}
-
-void Instance::apply_verify(RequestState& r) {
-  const std::int32_t t =
-      std::min(spec_->round_tokens(r.spec.id, r.verify_rounds), r.spec.output_tokens - r.generated);
-  r.generated += t;
-  ++r.verify_rounds;
-  stats_.decode_tokens += static_cast<std::uint64_t>(t);
-  outstanding_tokens_ -= t;
-  ++stats_.verify_rounds;
-  stats_.verify_tokens += static_cast<std::uint64_t>(t);
 }
 
 void Instance::reserve_draft(RequestState& r) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -326,6 +327,28 @@ class Instance final : public core::EventHandler {
   // request's first prefill chunk on the draft too, and a round's verify chunk (returns its tokens).
   [[gnu::noinline]] void add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past);
   [[gnu::noinline]] std::int32_t add_verify_entry(std::uint32_t slot);
+  // The running requests' part of a step on an instance with a draft (the step's draft phase reset first):
+  // unfinished prefills set aside
+  // (prefilling_), plain decodes too (plain_decodes_, for the caller to list), and a verify chunk for each
+  // speculative request, in one pass whose shape sums are kept in integers (exact, as the per-entry sums of
+  // doubles they replace are). Returns the tokens the verify chunks take from the step's budget.
+  [[gnu::noinline]] std::int64_t form_running_spec();
+  // Empties the draft phase of the step being formed (its entries, shape, wait and per-draft-count tallies).
+  void clear_draft_phase();
+  std::vector<std::uint32_t> plain_decodes_;
+  // A verify entry's drafts (`drafts` > 0, the draft's context before them `context`): listed for the draft
+  // instance and tallied by draft count for price_draft().
+  void note_drafts(std::uint32_t slot, std::int32_t drafts, std::int32_t context) {
+    draft_.entries.push_back(Entry{slot, drafts, 1, context});
+    draft_count_[static_cast<std::size_t>(drafts)] += 1;
+    draft_context_[static_cast<std::size_t>(drafts)] += context;
+    draft_drafted_ += drafts;
+    ++draft_verifies_;
+  }
+  // The step's verify entries with drafts, by draft count: how many and their contexts' sum; and their totals.
+  std::array<std::int64_t, Speculation::kMaxGamma + 1> draft_count_{}, draft_context_{};
+  std::int64_t draft_drafted_ = 0;
+  std::int32_t draft_verifies_ = 0;
   // Target side: prices the drafting phase of the step just formed (draft_.entries listed) and books nothing yet.
   void price_draft(std::int64_t prefill_tokens);
   // Target side: a verify chunk's result: the round's accepted tokens and the target's own.

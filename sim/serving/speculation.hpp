@@ -47,8 +47,10 @@ struct Speculation {
   // floor(k E). Sampled acceptance accepts each draft with probability `acceptance` until the first rejection,
   // from a stream keyed by (seed, request, round): the same whatever order instances step in.
   std::int32_t round_tokens(std::uint64_t id, std::int32_t round) const {
+    // Both products are non-negative, so truncation is their floor (without a call to floor()).
     if (!sampled)
-      return static_cast<std::int32_t>(std::floor((round + 1) * expected) - std::floor(round * expected));
+      return static_cast<std::int32_t>(static_cast<std::int64_t>((round + 1) * expected) -
+                                       static_cast<std::int64_t>(round * expected));
     if (acceptance <= 0) return 1;
     if (acceptance >= 1) return gamma + 1;
     std::uint64_t z = seed ^ (id * 0x9e3779b97f4a7c15ULL) ^ (static_cast<std::uint64_t>(round) << 32);
