@@ -384,6 +384,8 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     if (const auto it = route_of.find(dep.name); it != route_of.end())
       routes_[it->second].options.speculative = true;
   }
+  for (DeploymentRoute& r : routes_)
+    r.plain = !r.instances.empty() && r.decode == kNoRoute && !r.options.speculative;
   deferrals_.sim = this;
   deferrals_.kind = engine_.register_kind(&deferrals_);
 
@@ -435,9 +437,21 @@ void Simulation::stop_if_drained(std::size_t still_live) {
 
 void Simulation::Feeder::on_event(const core::Event&) {
   ++arrived;
-  const std::uint32_t slot = sim->pool_.acquire(pending);
-  sim->observers_.on_request_begin(slot, sim->pool_[slot]);
-  sim->route(slot);
+  Simulation& s = *sim;
+  const std::uint32_t slot = s.pool_.acquire(pending);
+  serving::RequestState& r = s.pool_[slot];
+  s.observers_.on_request_begin(slot, r);
+  // route(slot), its common case written out here: the compiler keeps route() a call, and this is the hot path.
+  DeploymentRoute& route = s.routes_[s.class_route_[r.spec.workload_class]];
+  if (route.plain) [[likely]] {
+    const routing::Decision d = route.router->route(r, route.view, *s.routing_context_);
+    if (d.kind == routing::Decision::Kind::kJoin)
+      route.instances[d.instance]->enqueue(slot);
+    else
+      s.settle(slot, d);
+  } else {
+    s.route_with_modes(slot, r, route);
+  }
   schedule_next();
 }
 
@@ -445,13 +459,17 @@ void Simulation::route(std::uint32_t slot) {
   serving::RequestState& r = pool_[slot];
   // The request's class picks the deployment, and that deployment's router the instance.
   DeploymentRoute& route = routes_[class_route_[r.spec.workload_class]];
-  // A deployment with no servers: every request is reported rejected, never silently dropped.
-  if (route.instances.empty()) return reject(slot);
-  if (route.decode == kNoRoute && !route.options.speculative) {  // the common case: no modes, one router
+  if (route.plain) [[likely]] {  // the common case: no modes, one router (Feeder::on_event has a copy)
     const routing::Decision d = route.router->route(r, route.view, *routing_context_);
     if (d.kind == routing::Decision::Kind::kJoin) return route.instances[d.instance]->enqueue(slot);
     return settle(slot, d);
   }
+  route_with_modes(slot, r, route);
+}
+
+void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, DeploymentRoute& route) {
+  // A deployment with no servers: every request is reported rejected, never silently dropped.
+  if (route.instances.empty()) return reject(slot);
   // Instances first: the deployment's router picks where the request would run whole or prefill, the decode
   // pool's router where it would decode (only when a decode instance can hold it; a decode router that defers or
   // rejects leaves it whole); then the mode router decides between them.

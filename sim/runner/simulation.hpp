@@ -146,6 +146,9 @@ class Simulation {
   // Routes a request that has arrived (or whose deferral is over): joins an instance, is deferred or rejected.
   void route(std::uint32_t slot);
   void reject(std::uint32_t slot);
+  struct DeploymentRoute;
+  // The rest of route(): a deployment without instances, or whose requests may split or run speculatively.
+  [[gnu::noinline]] void route_with_modes(std::uint32_t slot, serving::RequestState& r, DeploymentRoute& route);
   // A router's decision other than joining an instance: defer the request or reject it.
   void settle(std::uint32_t slot, const routing::Decision& d);
 
@@ -199,6 +202,7 @@ class Simulation {
     std::int64_t max_tokens = 0;                 // the longest request (prompt + output) one instance holds
     std::size_t decode = kNoRoute;               // its decode pool's route
     routing::ModeOptions options;                // what its mode router chooses among
+    bool plain = false;  // instances, no decode pool, not speculative: the router's choice is final
   };
   std::vector<DeploymentRoute> routes_;
   std::vector<std::size_t> class_route_;  // workload class -> index into routes_

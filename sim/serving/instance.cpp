@@ -200,8 +200,10 @@ std::int64_t Instance::form_running_spec() {
   return tokens;
 }
 
-template <bool kMulti>
+template <bool kMulti, bool kSpec>
 void Instance::start_step_impl() {
+  // Hides the member: without a draft instance every speculative branch below is compiled out.
+  const Speculation* const spec_ = kSpec ? this->spec_ : nullptr;
   // Requests whose KV arrived join as decodes (their blocks were reserved when they were admitted).
   if (!ready_.empty()) {
     for (std::uint32_t slot : ready_) {
@@ -377,7 +379,7 @@ void Instance::start_step_impl() {
     timer_.busy = false;
     // Preemption can only empty the batch if it evicted everyone; the waiting requests are then admissible.
     if (preempted && queued() != 0) {
-      start_step_impl<kMulti>();
+      start_step_impl<kMulti, kSpec>();
       return;
     }
     if (parked_.empty()) power_.report_idle();
@@ -442,13 +444,21 @@ std::int64_t Instance::plan_run(std::int64_t min_remaining) {
   return k;
 }
 
+// Inline: both instantiations of start_step_impl call it, and a call costs more than its body here.
 template <bool kMulti>
-bool Instance::fold_run() {
+inline bool Instance::fold_run() {
   // The step's end decides nothing when every running request is in it, each of its prefills completes there,
   // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
   // Arrivals during the step cut the run to nothing (enqueue), exactly when they would join the next step.
   if (queued() != 0 || batch_.size() != running_.size() || shape_.prefill_final_chunks != shape_.prefill_seqs)
     return false;
+  // A split request's finished prompt leaves, a speculative one's next step is a verify: not a decode run. They
+  // run only where a hand-off sink or a draft is set (their fields lie in another cache line).
+  if (handoff_ || spec_)
+    for (const Entry& e : batch_) {
+      const RequestState& r = (*pool_)[e.slot];
+      if (r.leave_after_prefill || r.mode == RequestMode::kSpeculative) return false;
+    }
   std::vector<Entry>& run = head_batch_;  // built here, swapped into batch_ below
   run.clear();
   perf::BatchShape run_shape;
@@ -457,8 +467,6 @@ bool Instance::fold_run() {
   const std::int32_t tokens = step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     const RequestState& r = (*pool_)[e.slot];
-    // A split request's finished prompt leaves, a speculative one's next step is a verify: not a decode run.
-    if (r.leave_after_prefill || r.mode == RequestMode::kSpeculative) return false;
     // Every entry's step ends by sampling: a finished prefill its first token, a decode its step's tokens.
     const std::int32_t generated = r.generated + (e.prefill_chunk > 0 ? 1 : tokens);
     if (generated >= r.spec.output_tokens) return false;
@@ -620,7 +628,7 @@ void Instance::finish_step() {
     running_.resize(w);
   }
   if (!running_.empty() || queued() != 0 || !ready_.empty()) {
-    start_step_impl<kMulti>();
+    spec_ ? start_step_impl<kMulti, true>() : start_step_impl<kMulti, false>();
   } else {
     if (parked_.empty()) power_.report_idle();
     if (host_) note_host_busy(false);
@@ -975,9 +983,9 @@ void Instance::abandon_all(core::SimTime end) {
 // constant, and once more for a count known only at run time.
 void Instance::start_step() {
   if (tokens_per_step_ == 1)
-    start_step_impl<false>();
+    spec_ ? start_step_impl<false, true>() : start_step_impl<false, false>();
   else
-    start_step_impl<true>();
+    spec_ ? start_step_impl<true, true>() : start_step_impl<true, false>();
 }
 
 std::int64_t Instance::run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer) const {

@@ -240,7 +240,9 @@ class Instance final : public core::EventHandler {
   std::int64_t plan_run(std::int64_t min_remaining);
   void preempt_one();
   void start_step();
-  template <bool kMulti>
+  // kSpec: the instance verifies for a draft instance (spec_ set); the other instantiation folds the speculative
+  // branches away.
+  template <bool kMulti, bool kSpec>
   void start_step_impl();
   template <bool kMulti>
   void finish_step();
