@@ -41,8 +41,8 @@ class Runner:
         self.binary = str(Path(binary).resolve())
         version = subprocess.run([self.binary, "--version"], capture_output=True, text=True).stdout
         h = hashlib.sha256(version.encode())
-        for p in sorted(CONF.glob("*.yaml")):
-            h.update(p.read_bytes())
+        for p in sorted(CONF.glob("*.yaml")):  # their content, not their comments
+            h.update(json.dumps(yaml.safe_load(p.read_text()), sort_keys=True).encode())
         self.salt = h.hexdigest()
         self.runs = 0
 
@@ -160,8 +160,7 @@ def per_request_figures(setting):
 def cpu_reuse(runner, setting):
     """Throughput (req/s per host) and CPU energy per request (J) of the CPU instances, for the setting's lengths."""
     exp = yaml.safe_load((CONF / STUDY["reuse"]["experiment"]).read_text())
-    sets = [s.replace("workload.synthetic.", "workload.synthetic.") for s in setting.sets_len]
-    out, summ = runner.run(STUDY["reuse"]["experiment"], sets)
+    out, summ = runner.run(STUDY["reuse"]["experiment"], list(setting.sets_len))
     import h5py
     cal = yaml.safe_load((ROOT / "models/calibration/cpu/xeon-8480c/llama-3.1-8b.yaml").read_text())
     cores = exp["fleet"][0]["cpu_instances"]["cores_each"]
@@ -217,7 +216,6 @@ def with_reuse(setting, objective, servers, ci, cpu, host_sku):
 
 def offline_gpus_peak(plan):
     pl = plan["plans"][0]
-    peak = 0
     per_slot = None
     for i in pl["instances"]:
         if i["class"] != "offline":
@@ -341,7 +339,7 @@ def study_small(runner):
                 mwh[r["policy"]] = mwh.get(r["policy"], 0.0) + float(r["energy_mwh"])
             res["recycle"][(mix, ci)] = tot
             res.setdefault("recycle_mwh", {})[(mix, ci)] = mwh
-    # Observations (papers.md 1.1, 1.3) from a run: the conv hour on one HGX H100 at 17 g/kWh
+    # Observations (EcoServe's motivation and carbon model) from a run: the conv hour on one HGX H100 at 17 g/kWh
     _, s = runner.run(ALL_MIXES["conv"]["recycle"], [f"fleet.0.sku={STUDY['observations']['node_sku']}",
                                                           "sites.0.carbon_intensity=17"])
     res["obs_run"] = s
@@ -389,6 +387,9 @@ def explanations(res):
         "behind its range is not public.")
     cpu_share = [r.get("removed_per_day", 0) / r["offline_per_day"] for r in rows]
     gpu_j = [r["figs"][r["designs"]["performance"]][0] for r in rows]
+    fewer = [r["ci"][ci][("base", "performance")]["gpus"] - r["ci"][ci][("reuse", "performance")]["gpus"]
+             for r in rows for ci in cis if r["ci"][ci][("reuse", "performance")]]
+    spared = "none" if max(fewer) == 0 else f"{min(fewer)}-{max(fewer)}"
     L.append(
         f"- **Reuse** is not reproduced. The three CPU instances of an H100 host serve "
         f"{min(r['cpu']['rps'] for r in rows):.2f}-{max(r['cpu']['rps'] for r in rows):.2f} offline requests/s "
@@ -396,8 +397,8 @@ def explanations(res):
         f"{min(r['cpu']['j_per_req'] for r in rows):,.0f}-{max(r['cpu']['j_per_req'] for r in rows):,.0f} J of CPU "
         f"energy per request, where the H100 design spends {min(gpu_j):,.0f}-{max(gpu_j):,.0f} J per request, idle "
         f"share included. In a week whose offline volume is millions of requests a day, the CPUs of the design's "
-        f"hosts take {pct(min(cpu_share))}-{pct(max(cpu_share))} of it: they spare no GPU server, add energy, and "
-        "the GPU steps of every host with CPU instances are 3% slower (the interference input), so Reuse costs "
+        f"hosts take {pct(min(cpu_share))}-{pct(max(cpu_share))} of it: they spare {spared} of the GPUs bought, "
+        "add energy, and the GPU steps of every host with CPU instances are 3% slower (the interference input), so Reuse costs "
         "carbon here. EcoServe's 25.4% and 1.32x fewer offline GPUs need the host CPUs to carry a material share "
         "of the offline work: a service small against its hosts (a lower `rate_scale`), or offline work lighter "
         "than these lengths; neither was tuned here.")
@@ -486,7 +487,7 @@ def section(res, runs):
     rec = [(t["homogeneous-4y"] - t["recycle"]) / t["homogeneous-4y"] for t in res["recycle"].values()]
     perf_gpus = [r["offline_gpus_peak"]["performance"] / r["offline_gpus_peak"]["reuse"]
                  for r in rows if r["offline_gpus_peak"].get("reuse")]
-    a("| strategy | reported (papers.md 1.2) | ours: range over mixes, offline shares and CIs | status |")
+    a("| strategy | reported (EcoServe, arXiv 2502.05043) | ours: range over mixes, offline shares and CIs | status |")
     a("|---|---|---|---|")
     a(f"| Reduce | 12.4-28.6% (online) | {fmt_range(col('reduce'))} vs the performance design; "
       f"{fmt_range(col('reduce', 'energy') + col('reduce', 'cost'))} vs the energy and cost designs | below |")
@@ -569,7 +570,7 @@ def small_tables(res):
     cross = s["embodied_kg"] * 1000 / s["energy_facility_kwh"]
     hp = res["host_pct"]
     eight = [v for k, v in hp.items()]
-    a("### Observations (papers.md 1.1 and 1.3)")
+    a("### Observations (EcoServe's motivation and carbon model)")
     a("")
     a("| observation | reported | ours | from |")
     a("|---|---|---|---|")
