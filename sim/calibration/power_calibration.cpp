@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
+#include <string>
+#include <string_view>
 
 #include "sim/calibration/ml_energy_replay.hpp"
 #include "sim/calibration/operator_model.hpp"
@@ -83,13 +84,34 @@ spec::GpuPowerCurve fit_power_curve(const std::string& gpu, const std::vector<Po
   return best;
 }
 
+namespace {
+// The size in a model's name, in billions of parameters: the first "-7B", "_13b-chat", "-1.5b" (a separator,
+// digits with an optional fraction, b or B, then the end or a separator); 0 when there is none. Written out rather
+// than as a std::regex, whose GCC 12 headers trip -Wmaybe-uninitialized under the sanitizer build.
+double size_in_name(std::string_view name) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '-' && name[i] != '_') continue;
+    std::size_t j = i + 1;
+    while (j < name.size() && digit(name[j])) ++j;
+    if (j == i + 1) continue;
+    if (j + 1 < name.size() && name[j] == '.' && digit(name[j + 1])) {
+      ++j;
+      while (j < name.size() && digit(name[j])) ++j;
+    }
+    if (j < name.size() && (name[j] == 'b' || name[j] == 'B') &&
+        (j + 1 == name.size() || name[j + 1] == '-' || name[j + 1] == '_'))
+      return std::stod(std::string(name.substr(i + 1, j - i - 1)));
+  }
+  return 0;
+}
+}  // namespace
+
 std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(const std::string& dir,
                                                                                const catalog::Catalog& catalog) {
   // GPU name in the file name -> catalog id (the 2023 benchmark's exact SKUs are not stated; our mapping).
   const std::map<std::string, std::string> ids = {
       {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
-  // The size in a model's name: "-7B", "-13b-chat", "-12b" (billions of parameters).
-  const std::regex size(R"([-_](\d+(?:\.\d+)?)[bB](?=$|[-_]))");
   std::map<std::string, std::vector<UtilisationPoint>> out;
   for (const auto& [gpu_name, id] : ids) {
     const std::string path = (std::filesystem::path(dir) / (gpu_name + "_chat_benchmark.csv")).string();
@@ -103,14 +125,14 @@ std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(c
     while (rows.next_line()) {
       text::split_csv_row(rows, col, f);
       const std::string name(f[col.at("model")]);
-      std::smatch m;
-      if (name.find("-t5-") != std::string::npos || !std::regex_search(name, m, size)) continue;
+      const double billions = size_in_name(name);
+      if (name.find("-t5-") != std::string::npos || billions <= 0) continue;
       double tokens = 0, latency = 0, energy = 0;
       if (!text::parse_number(f[col.at("response_length")], tokens) ||
           !text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
           latency <= 0 || tokens < 1 || energy <= 0)
         rows.bad_row("expected positive response_length, latency and energy");
-      const double weight_bytes = 2 * std::stod(m[1].str()) * 1e9;
+      const double weight_bytes = 2 * billions * 1e9;
       out[id].push_back(UtilisationPoint{name, weight_bytes / (latency / tokens) / bandwidth, energy / latency,
                                          !ml_energy_2023_llama_shape(name).empty()});
     }
