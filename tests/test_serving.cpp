@@ -156,6 +156,20 @@ TEST_CASE("golden: decode steps that emit three tokens per sequence, by hand") {
   }
 }
 
+namespace {
+
+// vLLM v0's scheduling without chunked prefill (prefill-only steps), invariants checked every step.
+serving::SchedulerConfig prefill_only_steps(bool fast_forward) {
+  serving::SchedulerConfig cfg;
+  cfg.chunked_prefill = false;
+  cfg.prefill_steps = serving::PrefillSteps::kSeparate;
+  cfg.fast_forward = fast_forward;
+  cfg.check_invariants = true;
+  return cfg;
+}
+
+}  // namespace
+
 TEST_CASE("golden: a prefill-only step runs ahead of the decodes, by hand (prefill_steps: separate)") {
   // The two requests of the golden above with chunked prefill off and vLLM v0's prefill-only steps: B's prompt,
   // waiting when A's prefill ends, runs in a step of its own while A's decode waits.
@@ -172,11 +186,7 @@ TEST_CASE("golden: a prefill-only step runs ahead of the decodes, by hand (prefi
     core::Engine engine;
     serving::RequestPool pool;
     Collector obs;
-    serving::SchedulerConfig cfg;
-    cfg.chunked_prefill = false;
-    cfg.prefill_steps = serving::PrefillSteps::kSeparate;
-    cfg.fast_forward = fast_forward;
-    cfg.check_invariants = true;
+    const serving::SchedulerConfig cfg = prefill_only_steps(fast_forward);
     serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
     run_arrivals(engine, pool, inst, {request_spec(0, 0, 100, 3), request_spec(1, 1'000'000, 50, 2)});
     REQUIRE(obs.done.size() == 2);
@@ -221,13 +231,9 @@ TEST_CASE("prefill-only steps follow vLLM v0: prompts alone under the whole budg
     core::Engine engine;
     serving::RequestPool pool;
     StepShapes obs;
-    serving::SchedulerConfig cfg;
-    cfg.chunked_prefill = false;
-    cfg.prefill_steps = serving::PrefillSteps::kSeparate;
+    serving::SchedulerConfig cfg = prefill_only_steps(fast_forward);
     cfg.max_batched_tokens = 128;
     cfg.max_num_seqs = 3;
-    cfg.fast_forward = fast_forward;
-    cfg.check_invariants = true;
     serving::Instance inst(0, {}, cfg, 1000, 4096, &roofline, &engine, &pool, &obs);
     run_arrivals(engine, pool, inst,
                  {request_spec(0, 0, 100, 4), request_spec(1, 1'000'000, 60, 3), request_spec(2, 1'000'000, 60, 3),
@@ -492,35 +498,30 @@ TEST_CASE("fast-forward equals stepping: no chunked prefill") {
 }
 
 TEST_CASE("fast-forward equals stepping: GPU steps slowed only while the host's CPU instances step") {
-  // Three CPU instances beside the GPUs take 15% of the requests: each time the first of them starts stepping or
-  // the last one stops, the GPU instances' runs are cut at their next iteration boundary (docs/CPU_MODEL.md).
+  // Three CPU instances beside the GPUs take a share of the requests: each time the first of them starts stepping
+  // or the last one stops, the GPU instances' runs are cut at their next iteration boundary (docs/CPU_MODEL.md).
+  const auto yaml = [](const std::string& synthetic, double cpu_share) {
+    return "name: ff\nseed: 7\nsites: [{name: s, carbon_intensity: 261}]\n"
+           "deployments:\n  - {name: gpu, model: llama-3.1-8b}\n"
+           "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n"
+           "fleet: [{site: s, sku: hgx-h100x8, deployment: gpu,\n"
+           "         cpu_instances: {count: 3, deployment: cpu, interference_slowdown: 0.25}}]\n"
+           "router: {name: least_outstanding_tokens}\n"
+           "workload:\n  source: synthetic\n  synthetic: " +
+           synthetic +
+           "\n  classes:\n    - {name: chat, deployment: gpu, share: " + std::to_string(1 - cpu_share) +
+           "}\n    - {name: batch, deployment: cpu, share: " + std::to_string(cpu_share) + "}\n";
+  };
   check_equivalent(
-      "name: ff\nseed: 7\nsites: [{name: s, carbon_intensity: 261}]\n"
-      "deployments:\n  - {name: gpu, model: llama-3.1-8b}\n"
-      "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n"
-      "fleet: [{site: s, sku: hgx-h100x8, deployment: gpu,\n"
-      "         cpu_instances: {count: 3, deployment: cpu, interference_slowdown: 0.25}}]\n"
-      "router: {name: least_outstanding_tokens}\n"
-      "workload:\n  source: synthetic\n"
-      "  synthetic: {requests: 500, rate: 12, prompt_tokens: {distribution: lognormal, mean: 500, sigma: 0.8, "
-      "max: "
-      "4000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: 1000}}\n"
-      "  classes:\n    - {name: chat, deployment: gpu, share: 0.85}\n"
-      "    - {name: batch, deployment: cpu, share: 0.15}\n");
+      yaml("{requests: 500, rate: 12, prompt_tokens: {distribution: lognormal, mean: 500, sigma: 0.8, "
+           "max: 4000}, output_tokens: {distribution: lognormal, mean: 150, sigma: 0.8, max: 1000}}",
+           0.15));
   // Mostly short outputs and 5% on the CPUs: the CPU instances fall idle and start again 28 times, cutting the GPU
   // instances' runs 117 times in fast-forward (counted once by instrumenting the cut, 2026-12-06).
   check_equivalent(
-      "name: ff\nseed: 7\nsites: [{name: s, carbon_intensity: 261}]\n"
-      "deployments:\n  - {name: gpu, model: llama-3.1-8b}\n"
-      "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n"
-      "fleet: [{site: s, sku: hgx-h100x8, deployment: gpu,\n"
-      "         cpu_instances: {count: 3, deployment: cpu, interference_slowdown: 0.25}}]\n"
-      "router: {name: least_outstanding_tokens}\n"
-      "workload:\n  source: synthetic\n"
-      "  synthetic: {requests: 2000, rate: 10, prompt_tokens: {distribution: lognormal, mean: 300, sigma: 0.8, "
-      "max: 4000}, output_tokens: {distribution: empirical, values: [1, 1, 2, 2, 3, 40, 400]}}\n"
-      "  classes:\n    - {name: chat, deployment: gpu, share: 0.95}\n"
-      "    - {name: batch, deployment: cpu, share: 0.05}\n");
+      yaml("{requests: 2000, rate: 10, prompt_tokens: {distribution: lognormal, mean: 300, sigma: 0.8, "
+           "max: 4000}, output_tokens: {distribution: empirical, values: [1, 1, 2, 2, 3, 40, 400]}}",
+           0.05));
 }
 
 TEST_CASE("fast-forward equals stepping: prefill-only steps (vLLM v0 without chunked prefill)") {

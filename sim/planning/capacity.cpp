@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <string_view>
+#include <utility>
 
 #include "greenfleet/version.hpp"
 #include "sim/catalog/coefficient_files.hpp"
@@ -252,6 +254,25 @@ std::optional<CapacityEntry> read_cache(const std::string& path, CapacityEntry e
   return e;
 }
 
+// A row's cache file: named by the hash of every input of its simulations (`key_text`); empty without a cache
+// directory. Returns {key, path}.
+std::pair<std::string, std::string> cache_file(const PlanConfig& pc, const std::string& key_text) {
+  runner::Fnv1a64 hash;
+  hash.add(key_text.data(), key_text.size());
+  std::string key = hash.text();
+  std::string path = pc.capacity.cache_dir.empty()
+                         ? std::string()
+                         : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
+  return {std::move(key), std::move(path)};
+}
+
+void write_cache(const std::string& path, std::string_view what_of, const std::string& key, const std::string& row,
+                 const CapacityEntry& e) {
+  text::write_file(path, fmt::format("# capacity of {} (greenfleet plan); key over every input\nkey: \"{}\"\n"
+                                     "row: \"{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
+                                     what_of, key, row, e.rate, e.active_w));
+}
+
 }  // namespace
 
 std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Catalog& catalog,
@@ -365,13 +386,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
         fmt::format("greenfleet {}\ncatalog {}\nclass {} offline cpu\nrequests {} max {}\nseeds {}\n{}",
                     core::kGitRevision, catalog_hash, c.name, setup.requests_per_instance, pc.capacity.max_rate,
                     fmt::join(pc.capacity.seeds, ","), variant.resolved_yaml);
-    runner::Fnv1a64 hash;
-    hash.add(key_text.data(), key_text.size());
-    const std::string key = hash.text();
-    const std::string cache_path =
-        pc.capacity.cache_dir.empty()
-            ? std::string()
-            : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
+    const auto [key, cache_path] = cache_file(pc, key_text);
     if (!rebuild && !cache_path.empty())
       if (auto cached = read_cache(cache_path, row.entry)) {
         row.entry = *cached;
@@ -389,11 +404,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
     }
     row.entry.rate = rate;
     row.entry.active_w = busy_w;
-    if (!cache_path.empty())
-      text::write_file(cache_path,
-                       fmt::format("# capacity of one CPU instance (greenfleet plan); key over every "
-                                   "input\nkey: \"{}\"\nrow: \"{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
-                                   key, what, row.entry.rate, row.entry.active_w));
+    if (!cache_path.empty()) write_cache(cache_path, "one CPU instance", key, what, row.entry);
     if (progress)
       progress(fmt::format("{}: {:.4g} req/s per CPU instance, {:.0f} W busy ({} simulations)", what,
                            row.entry.rate, row.entry.active_w, row.simulations));
@@ -528,13 +539,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
               setup.warmup_per_instance, pc.capacity.bisection_steps, pc.capacity.max_rate,
               fmt::join(pc.capacity.seeds, ","), resolved,
               role == Role::kUnified ? "" : fmt::format("role {}\n{}\n", to_string(role), pool_text));
-          runner::Fnv1a64 hash;
-          hash.add(key_text.data(), key_text.size());
-          const std::string key = hash.text();
-          const std::string cache_path =
-              pc.capacity.cache_dir.empty()
-                  ? std::string()
-                  : (std::filesystem::path(pc.capacity.cache_dir) / (key.substr(8) + ".yaml")).string();
+          const auto [key, cache_path] = cache_file(pc, key_text);
           const auto note_pool = [&] {
             if (role == Role::kPrefill && row.entry.rate * setup.instances > pool.rate_per_server)
               pool = {static_cast<int>(h), tp, row.entry.rate * setup.instances};
@@ -569,11 +574,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
             row.entry.active_w = best.active_w;
           }
           note_pool();
-          if (!cache_path.empty())
-            text::write_file(cache_path,
-                             fmt::format("# capacity of one instance (greenfleet plan); key over every input\n"
-                                         "key: \"{}\"\nrow: \"{}\"\nrate: {:.17g}\nactive_w: {:.17g}\n",
-                                         key, what, row.entry.rate, row.entry.active_w));
+          if (!cache_path.empty()) write_cache(cache_path, "one instance", key, what, row.entry);
           if (progress)
             progress(fmt::format("{}: {:.4g} req/s per instance, {:.0f} W above idle ({} simulations)", what,
                                  row.entry.rate, row.entry.active_w, row.simulations));

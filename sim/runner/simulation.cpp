@@ -435,37 +435,28 @@ void Simulation::stop_if_drained(std::size_t still_live) {
   if (feeder_.exhausted && pool_.live() <= still_live && settings_.drain) engine_.stop();
 }
 
-void Simulation::Feeder::on_event(const core::Event&) {
-  ++arrived;
-  Simulation& s = *sim;
-  const std::uint32_t slot = s.pool_.acquire(pending);
-  serving::RequestState& r = s.pool_[slot];
-  s.observers_.on_request_begin(slot, r);
-  // route(slot), its common case written out here: the compiler keeps route() a call, and this is the hot path.
-  DeploymentRoute& route = s.routes_[s.class_route_[r.spec.workload_class]];
-  if (route.plain) [[likely]] {
-    const routing::Decision d = route.router->route(r, route.view, *s.routing_context_);
-    if (d.kind == routing::Decision::Kind::kJoin)
-      route.instances[d.instance]->enqueue(slot);
-    else
-      s.settle(slot, d);
-  } else {
-    s.route_with_modes(slot, r, route);
-  }
-  schedule_next();
-}
-
-void Simulation::route(std::uint32_t slot) {
-  serving::RequestState& r = pool_[slot];
+[[gnu::always_inline]] inline void Simulation::route(std::uint32_t slot, serving::RequestState& r) {
   // The request's class picks the deployment, and that deployment's router the instance.
   DeploymentRoute& route = routes_[class_route_[r.spec.workload_class]];
-  if (route.plain) [[likely]] {  // the common case: no modes, one router (Feeder::on_event has a copy)
+  if (route.plain) [[likely]] {  // the common case: no modes, one router
     const routing::Decision d = route.router->route(r, route.view, *routing_context_);
     if (d.kind == routing::Decision::Kind::kJoin) return route.instances[d.instance]->enqueue(slot);
     return settle(slot, d);
   }
   route_with_modes(slot, r, route);
 }
+
+void Simulation::Feeder::on_event(const core::Event&) {
+  ++arrived;
+  Simulation& s = *sim;
+  const std::uint32_t slot = s.pool_.acquire(pending);
+  serving::RequestState& r = s.pool_[slot];
+  s.observers_.on_request_begin(slot, r);
+  s.route(slot, r);
+  schedule_next();
+}
+
+void Simulation::route(std::uint32_t slot) { route(slot, pool_[slot]); }
 
 void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, DeploymentRoute& route) {
   // A deployment with no servers: every request is reported rejected, never silently dropped.

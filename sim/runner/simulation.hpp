@@ -145,6 +145,9 @@ class Simulation {
 
   // Routes a request that has arrived (or whose deferral is over): joins an instance, is deferred or rejected.
   void route(std::uint32_t slot);
+  // route()'s body, defined inline in simulation.cpp so that the arrival (the hot path) has its common case in
+  // line.
+  void route(std::uint32_t slot, serving::RequestState& r);
   void reject(std::uint32_t slot);
   struct DeploymentRoute;
   // The rest of route(): a deployment without instances, or whose requests may split or run speculatively.
