@@ -121,5 +121,38 @@ check "follow_plan without a plan names the key" grep -q "fleet\[0\].power.polic
 check "list policies shows follow_plan" grep -q "power_policy follow_plan" "$tmp/list.txt"
 check "list policies shows its boot time" bash -c "grep -A3 'power_policy follow_plan' $tmp/list.txt | grep -q 'boot_time (duration'"
 
+# 8. Hand-edited plans (docs/PLANNING.md, "Executing a plan"): a misspelled key, a value out of range, an entry
+# listed twice, instances where no server is on. Each is exit 2 naming the plan's line and key; an output file
+# that existed before is left as it was.
+printf 'kept\n' > "$tmp/keep.h5"
+cp "$tmp/keep.h5" "$tmp/keep.orig"
+bad_plan() {  # bad_plan NAME PATTERN SED_EXPRESSION: the carbon plan edited, run, exit 2 and PATTERN in the error
+  local name=$1 pattern=$2 expr=$3
+  sed -e "$expr" "$tmp/day.plan.yaml" > "$tmp/edited.plan.yaml"
+  if cmp -s "$tmp/edited.plan.yaml" "$tmp/day.plan.yaml"; then
+    check "$name: the edit applies" false
+    return
+  fi
+  run_plan "$tmp/edited.plan.yaml" -o "$tmp/keep.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  local code=$?
+  check "$name exits 2 (got $code)" test "$code" -eq 2
+  check "$name names file:line and key" grep -q "edited.plan.yaml:[0-9]*:[0-9]*: $pattern" "$tmp/err.txt"
+  check "$name leaves the existing output" cmp -s "$tmp/keep.h5" "$tmp/keep.orig"
+}
+bad_plan "misspelled host key" "plans\[0\].servers\[0\].hots: unknown key (did you mean 'host'?)" \
+  '0,/bought: 1, on:/s/bought: 1, on:/bought: 1, hots: reduced, on:/'
+bad_plan "misspelled instance key" "plans\[0\].instances\[0\].rol: unknown key (did you mean 'role'?)" \
+  '0,/role: unified, per_slot/s/role: unified, per_slot/rol: decode, per_slot/'
+bad_plan "negative ttft_s" "classes\[0\].ttft_s: value -0.5 is out of range" 's/ttft_s: 0.5$/ttft_s: -0.5/'
+bad_plan "negative batch requests" "classes\[2\].batches\[0\].requests: value -400000 is out of range" \
+  's/requests: 400000,/requests: -400000,/'
+bad_plan "a second plan for one objective" "plans\[1\].objective: a second plan for objective 'carbon'" \
+  's/objective: performance/objective: carbon/'
+bad_plan "a class listed twice" "classes\[1\].name: class 'chat' is listed twice" 's/name: "code"/name: "chat"/'
+bad_plan "a server type listed twice" "plans\[0\].servers\[1\].sku: server type 'hgx-h100x8' (default host) is listed twice" \
+  '0,/^      - {sku: hgx-h100x8, bought: 1, on: /s/^\(      - {sku: hgx-h100x8, bought: 1, on: .*}\)$/\1\n\1/'
+bad_plan "instances with no server on" "plans\[0\].instances\[0\].per_slot: .* instances in slot 0 on server type 'hgx-h100x8', which has no server on" \
+  '0,/bought: 1, on: \[1,/s/bought: 1, on: \[1,/bought: 1, on: [0,/'
+
 echo "plan_test: $passes passed, $fails failed"
 test "$fails" -eq 0
