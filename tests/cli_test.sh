@@ -230,6 +230,9 @@ exits 2 "calibrate with a stray argument" "$bin" calibrate "$tmp/stray" --out "$
 check "calibrate with a stray argument is explained" grep -q "calibrate: too many positional options" "$tmp/err.txt"
 check "calibrate with a stray argument writes nothing" test ! -e "$tmp/stray_out"
 exits 2 "validate with a stray argument" "$bin" validate "$tmp/stray"
+exits 2 "a trace given as a directory" "$bin" run "$tmp/q.yaml" -q --set workload.source=azure_csv \
+  --set "workload.file=$tmp/adir" -o "$tmp/noplan.h5"
+check "a trace given as a directory says so" grep -q "(--set workload.file): $tmp/adir is a directory, not a file" "$tmp/err.txt"
 
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0
