@@ -44,6 +44,7 @@ check "second plan exits 0" test $? -eq 0
 check "capacity read from the cache" grep -q "^chat .*hgx-h100x8 .* cached" "$tmp/again.txt"
 check "same plan from the cache" bash -c "diff <(grep -v 'solve_seconds\|planning_file' $tmp/day.plan.yaml | sed 's/source: simulated/source: cached/') <(grep -v 'solve_seconds\|planning_file' $tmp/again.plan.yaml)"
 "$bin" plan "$tmp/day.yaml" -q --capacity-only --rebuild-capacity -o "$tmp/none.yaml" > "$tmp/rebuilt.txt"
+check "capacity-only exits 0" test $? -eq 0
 check "rebuild simulates again" grep -q "^chat .*hgx-h100x8 .* simulated" "$tmp/rebuilt.txt"
 check "capacity-only writes no plan" test ! -e "$tmp/none.yaml"
 
@@ -69,6 +70,7 @@ check "directory output exits 2" test $? -eq 2
 
 # 5. The objectives are listed with their parameters.
 "$bin" list policies > "$tmp/list.txt"
+check "list policies exits 0" test $? -eq 0
 check "list policies shows the planner objectives" grep -q "planner_objective carbon" "$tmp/list.txt"
 check "list policies shows their parameters" grep -q "electricity_usd_per_kwh (number" "$tmp/list.txt"
 
@@ -95,6 +97,7 @@ keys = [k.decode() for k in f['summary/keys'][:]]
 assert 'plan.class.chat.attainment' in keys and 'plan.slot_rows_differing' in keys
 "
 run_plan "$tmp/day.plan.yaml" --plan-objective energy -o "$tmp/run_energy.h5" > "$tmp/run_energy.txt"
+check "run --plan-objective energy exits 0" test $? -eq 0
 check "run --plan-objective energy" grep -q "^plan 'energy' from" "$tmp/run_energy.txt"
 check "energy plan: servers on as planned" grep -q "slot rows where servers on differ from the plan: 0 of" \
   "$tmp/run_energy.txt"
@@ -118,6 +121,7 @@ check "unknown objective exits 2" test $? -eq 2
 check "follow_plan without a plan exits 2" test $? -eq 2
 check "follow_plan without a plan names the key" grep -q "fleet\[0\].power.policy: follow_plan needs a plan" "$tmp/err.txt"
 "$bin" list policies > "$tmp/list.txt"
+check "list policies exits 0 (again)" test $? -eq 0
 check "list policies shows follow_plan" grep -q "power_policy follow_plan" "$tmp/list.txt"
 check "list policies shows its boot time" bash -c "grep -A3 'power_policy follow_plan' $tmp/list.txt | grep -q 'boot_time (duration'"
 
