@@ -250,6 +250,10 @@ baselines: [{name: energy}]
             "electricity_usd_per_kwh"));
   CHECK(has(error_of({{"rate: 2}", "rate: 2, tensor_parallel: 3}"}}), "does not divide"));
   CHECK(has(error_of({{"{class: chat,", "{class: chat2,"}}), "no class 'chat2'"));
+  // One plan per objective in the plan file (run --plan-objective picks by name).
+  CHECK(has(error_of({{"[{name: energy}]", "[{name: carbon}]"}}),
+            "baselines[0].name: objective 'carbon' is planned"));
+  CHECK(has(error_of({{"[{name: energy}]", "[{name: energy}, {name: energy}]"}}), "baselines[1].name"));
   // The cost objective needs a price for every type offered: pcie-v100x8 has none in the catalog.
   const std::vector<std::pair<std::string, std::string>> v100 = {
       {"- sku: pcie-t4x4\n", "- sku: pcie-v100x8\n"}, {"sku: pcie-t4x4, rate", "sku: pcie-v100x8, rate"}};

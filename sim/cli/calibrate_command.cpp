@@ -52,7 +52,9 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
                      "models/calibration/measure/measure.py (repeatable)");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    // No positional arguments: a stray word (a path meant for --out or --data-dir) is an error, not ignored.
+    const po::positional_options_description none;
+    po::store(po::command_line_parser(args).options(opts).positional(none).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw core::InputError(fmt::format("{}: {} (see --help)", with_out ? "calibrate" : "validate", e.what()));

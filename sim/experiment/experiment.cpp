@@ -83,6 +83,9 @@ std::string resolve_data_file(config::ConfigNode& n, const std::string& key, con
   }
   for (const auto& t : tried)
     if (fs::is_regular_file(t)) return t.string();
+  for (const auto& t : tried)
+    if (std::error_code ec; fs::is_directory(t, ec))
+      n.fail(key, fmt::format("{} is a directory, not a file; name the data file in it", t.string()));
   std::string list;
   for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
   n.fail(key, fmt::format("data file not found (looked for {}); set --data-dir or GREENFLEET_DATA, and see "

@@ -412,7 +412,16 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     if (!o.has("name")) o.fail_here("needs `name`: one of carbon, performance, energy, cost");
     pc.objective = read_objective(o);
   }
-  for (auto& b : root.child_list("baselines", false)) pc.baselines.push_back(read_objective(b));
+  for (auto& b : root.child_list("baselines", false)) {
+    pc.baselines.push_back(read_objective(b));
+    // The plan file holds one plan per objective name, which `run --plan-objective` picks.
+    const auto& name = pc.baselines.back().name;
+    if (name == pc.objective.name ||
+        std::count_if(pc.baselines.begin(), pc.baselines.end(), [&](const auto& o) { return o.name == name; }) > 1)
+      b.fail("name", fmt::format("objective '{}' is planned already (the objective or an earlier baseline); the "
+                                 "plan file holds one plan per objective",
+                                 name));
+  }
   bool priced = pc.objective.kind == ObjectiveKind::kCost;
   for (const auto& o : pc.baselines) priced |= o.kind == ObjectiveKind::kCost;
   if (priced)

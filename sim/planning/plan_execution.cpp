@@ -87,6 +87,9 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       o.reserved_cores = static_cast<int>(c.get_int("reserved_cores", std::nullopt, 0, 100000));
       o.dram_gb_each = c.get_double("dram_gb_each", std::nullopt, 0.001, 1e7);
       o.amx_speedup = c.get_double("amx_speedup", std::nullopt, 1, 100);
+      c.note_optional("host_cores");    // written for the reader; the catalog's cores are used
+      c.note_optional("max_num_seqs");  // the planning file's; the run uses the deployment's scheduler
+      c.finish();
     }
   }
 
@@ -95,6 +98,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   for (auto& c : root.child_list("classes")) {
     PlannedClass pc;
     pc.name = c.get_string("name");
+    if (class_index.count(pc.name)) c.fail("name", fmt::format("class '{}' is listed twice in the plan", pc.name));
     pc.online = c.get_bool("online");
     if (x.workload.classes.empty()) {
       if (!out.classes.empty())
@@ -118,12 +122,13 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       c.fail("model", fmt::format("the plan serves class '{}' with model '{}', its deployment '{}' runs '{}'",
                                   pc.name, model, dep.name, dep.model));
     if (pc.online) {
-      pc.ttft_s = c.get_double("ttft_s");
-      pc.tpot_s = c.get_double("tpot_s");
+      pc.ttft_s = c.get_double("ttft_s", std::nullopt, 1e-3, 1e6);  // at least 1 ms, as in the planning file
+      pc.tpot_s = c.get_double("tpot_s", std::nullopt, 1e-3, 1e6);
       const auto rate = c.get_double_list("rate", std::nullopt, 0);
       for (double r : rate) pc.mean_rate += r / static_cast<double>(std::max<std::size_t>(1, rate.size()));
     } else {
-      for (auto& b : c.child_list("batches", false)) pc.requests += b.get_double("requests");
+      for (auto& b : c.child_list("batches", false))
+        pc.requests += b.get_double("requests", std::nullopt, 0, 1e12);
     }
     class_index[pc.name] = out.classes.size();
     out.classes.push_back(pc);
@@ -142,6 +147,10 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   std::vector<std::string> names;
   for (auto& p : plans) {
     names.push_back(p.get_string("objective"));
+    if (std::count(names.begin(), names.end(), names.back()) > 1)
+      p.fail("objective",
+             fmt::format("a second plan for objective '{}'; --plan-objective could not tell them apart",
+                         names.back()));
     if (!chosen && (objective.empty() || names.back() == objective)) chosen = &p;
   }
   if (!chosen)
@@ -157,12 +166,16 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     // The host the plan bought: the SKU's default, or the Reduce rule's least host for what runs on it.
     host_of.push_back(s.get_choice("host", {"default", "reduced"}, std::string("default")));
     host_where.push_back(s.where("host"));
+    for (std::size_t k = 0; k < out.skus.size(); ++k)
+      if (out.skus[k] == sku && host_of[k] == host_of.back())
+        s.fail("sku", fmt::format("server type '{}' ({} host) is listed twice in this plan", sku, host_of.back()));
     out.skus.push_back(sku);
     out.bought.push_back(static_cast<int>(s.get_int("bought", std::nullopt, 0, 1000000)));
     out.planned.push_back(int_list(s, "on", out.slots));
     for (int v : out.planned.back())
       if (v > out.bought.back())
         s.fail("on", fmt::format("{} servers on, more than the {} bought", v, out.bought.back()));
+    s.finish();  // a misspelled key (`hots: reduced`) is an error, not a default host
   }
   std::vector<PlanInstances> instances;
   for (auto& i : plan.child_list("instances", false)) {
@@ -178,11 +191,27 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     pi.per_slot = i.get_double_list("per_slot", std::nullopt, 0);
     if (static_cast<int>(pi.per_slot.size()) != out.slots)
       i.fail("per_slot", fmt::format("{} values for {} slots", pi.per_slot.size(), out.slots));
+    // Instances need servers on: the servers bought of the row's type (of its host, where the row names one) and
+    // on in each slot.
+    const std::string host = i.has("host") ? i.get_choice("host", {"default", "reduced"}) : std::string();
+    std::size_t type = 0;
+    while (type < out.skus.size() && !(out.skus[type] == pi.sku && (host.empty() || host_of[type] == host)))
+      ++type;
+    if (type == out.skus.size())
+      i.fail("host", fmt::format("server type '{}' ({} host) has no servers bought in this plan", pi.sku, host));
+    for (int t = 0; t < out.slots; ++t)
+      if (pi.per_slot[static_cast<std::size_t>(t)] > 1e-6 && out.planned[type][static_cast<std::size_t>(t)] == 0)
+        i.fail("per_slot",
+               fmt::format("{:g} instances in slot {} on server type '{}', which has no server on then",
+                           pi.per_slot[static_cast<std::size_t>(t)], t, pi.sku));
     if (pi.cpu) {  // CPU instances: checked against the type's offer below, once the deployments are grouped
       if (!cpu_offer.count(pi.sku))
         i.fail("device", fmt::format("server type '{}' has no cpu_instances in the plan's server_types", pi.sku));
       if (out.classes[class_index[pi.class_name]].online)
         i.fail("device", fmt::format("class '{}' is online: CPU instances serve offline classes", pi.class_name));
+      for (const char* k : {"tensor_parallel", "role", "cores", "dram_gb"})
+        i.note_optional(k);  // the type's offer
+      i.finish();
       instances.push_back(std::move(pi));
       continue;
     }
@@ -205,6 +234,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       i.fail("tensor_parallel",
              fmt::format("the plan runs class '{}' at tensor parallelism {}, its deployment '{}' at {}",
                          pi.class_name, pi.tensor_parallel, dep.name, dep.tensor_parallel));
+    i.finish();  // a misspelled key (`rol: decode`) is an error, not a unified instance
     instances.push_back(std::move(pi));
   }
 
