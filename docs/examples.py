@@ -797,7 +797,7 @@ def _():
     get = lambda key: int(re.search(rf"^{key}:\s*(\d+)", model, re.M).group(1))  # noqa: E731
     h, heads, kv_heads, d, layers = get("hidden_size"), get("heads"), get("kv_heads"), get("head_dim"), get("layers")
     params = layers * (2 * h * heads * d + 2 * h * kv_heads * d + 3 * h * get("ffn_size")) + get("vocab_size") * h * 2
-    usable = 80 * 1e9 * 0.9 - 1.0 * 1e9
+    usable = 80 * 2**30 * 0.9 - 1.0 * 1e9  # HBM: the datasheet's 80 GB are GiB
     per_token = 2 * layers * kv_heads * d * 2
     tokens = math.floor((usable - params * 2) / per_token)
     with h5(run("quickstart")) as f:

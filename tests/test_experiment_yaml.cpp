@@ -293,7 +293,7 @@ TEST_CASE("long values are shortened in messages") {
 
 TEST_CASE("a model that does not fit because of activation_reserve_gb says so") {
   const std::string msg = load_error(
-      replace(kBase, "    model: llama-3.1-8b\n", "    model: llama-3.1-8b\n    activation_reserve_gb: 60\n"));
+      replace(kBase, "    model: llama-3.1-8b\n", "    model: llama-3.1-8b\n    activation_reserve_gb: 65\n"));
   CHECK(msg.find("activation_reserve_gb") != std::string::npos);
   CHECK(msg.find("does not fit") != std::string::npos);
 }

@@ -274,7 +274,10 @@ TEST_CASE("one perf-kind rule and one KV formula serve the loader and the runner
   const auto& cat = test::catalog();
   const auto& gpu = cat.gpu("h100-sxm");
   const auto& model = cat.model("llama-3.1-8b");
-  CHECK(experiment::kv_cache_bytes(d, gpu, model) == gpu.memory_gb * 1e9 * 0.9 - 1.0 * 1e9 - model.weight_bytes());
+  CHECK(experiment::kv_cache_bytes(d, gpu, model) ==
+        gpu.memory_gb * 1073741824.0 * 0.9 - 1.0 * 1e9 - model.weight_bytes());
+  // GDDR boards lose 1/16 to inline ECC: a 16 GB T4 offers 15 GiB.
+  CHECK(experiment::device_memory_bytes(cat.gpu("t4")) == 15.0 * 1073741824.0);
 }
 
 TEST_CASE("perf_model parameters resolve in their historical order, by_gpu after fallback") {
