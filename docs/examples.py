@@ -158,7 +158,7 @@ def kind(p):
         return "vidur"
     if first.startswith("cpu "):
         return "cpu"
-    if "ML.ENERGY v3 replay" in first or "ML.ENERGY 2023" in first:
+    if "ML.ENERGY v3 replay" in first or "ML.ENERGY 2023" in first or first.endswith("2023 engine"):
         return "mlenergy"
     if first.startswith("roofline fallback"):
         return "fallback"
@@ -248,6 +248,18 @@ def _():
 @producer("validate-mlenergy-2023", data=True)
 def _():
     return fence(paragraph(lambda p: "ML.ENERGY 2023" in p.splitlines()[0]))
+
+
+@producer("validate-engine-2023", data=True)
+def _():
+    return fence(paragraph(lambda p: p.splitlines()[0].endswith("2023 engine")))
+
+
+@producer("engine2023-j-span", data=True)
+def _():
+    rows = paragraph(lambda p: p.splitlines()[0].endswith("2023 engine")).splitlines()[1:]
+    j = [float(l.split()[8]) for l in rows if len(l.split()) == 12]
+    return f"{min(j):+.1f}% to {max(j):+.1f}%"
 
 
 @producer("mlenergy-held-count", data=True)
