@@ -242,6 +242,13 @@ TEST_CASE("Reuse: --plan executes an offline class split between CPU instances a
   CHECK(gpu_done == sim.metrics().completed_class(0) + batch - cpu_done);
   CHECK(static_cast<double>(cpu_done) / static_cast<double>(batch) == doctest::Approx(0.75).epsilon(0.01));
   CHECK(sim.ledger().conservation_error() < 1e-9);
+
+  // The CPU side's deployment name is the plan's to give: an experiment that has one so named is refused.
+  std::string taken = exp;
+  taken.replace(taken.find("  - {name: batch, model"), 0, "  - {name: batch@cpu, model: llama-3.1-8b}\n");
+  experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", taken), test::catalog(), {});
+  CHECK_THROWS_WITH_AS(planning::apply_plan(y, test::catalog(), plan_file, ""),
+                       doctest::Contains("deployment 'batch@cpu' exists"), core::InputError);
 }
 
 TEST_CASE("Reuse: reduced hosts offer CPU instances in the DRAM the GPU serving stack leaves") {
