@@ -40,6 +40,10 @@ struct WorkloadClassConfig {
   std::string source;
   core::ParamValues params;
   workload::SyntheticSpec synthetic;
+  // Set only by `--plan` (sim/planning/plan_execution.cpp) for an offline class the plan splits between CPU
+  // instances and GPUs: the deployment its CPU instances serve and the share of its requests sent there.
+  std::string cpu_deployment;
+  double cpu_share = 0;
 };
 
 struct WorkloadConfig {
