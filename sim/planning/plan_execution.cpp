@@ -27,7 +27,8 @@ struct PlanInstances {
   bool decode = false;  // decode instances of a class served disaggregated (prefill ones run on its deployment)
   bool cpu = false;     // CPU instances on the type's host cores (EcoServe's Reuse, offline classes)
   std::string host = "default";
-  double rate = 0;  // requests/s of one instance (the plan's capacity entry)
+  double rate = 0;       // requests/s of one instance (the plan's capacity entry)
+  std::size_t type = 0;  // the plan's server type (SKU and host) it runs on
 };
 
 // A server type's CPU instances as the plan file's server_types describe them (cores_each 0: none).
@@ -212,10 +213,16 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       i.fail("per_slot", fmt::format("{} values for {} slots", pi.per_slot.size(), out.slots));
     // Instances need servers on: the servers bought of the row's type (of its host, where the row names one) and
     // on in each slot.
-    const std::string host = i.has("host") ? i.get_choice("host", {"default", "reduced"}) : std::string();
-    std::size_t type = 0;
-    while (type < out.skus.size() && !(out.skus[type] == pi.sku && (host.empty() || host_of[type] == host)))
-      ++type;
+    // A row without `host` is on the default host (the plan writer omits it there); plans written before host
+    // menus may name only a reduced type of the SKU, so such a row falls back to the SKU's one type.
+    const auto type_of = [&](const std::string& host) {
+      std::size_t k = 0;
+      while (k < out.skus.size() && !(out.skus[k] == pi.sku && (host.empty() || host_of[k] == host))) ++k;
+      return k;
+    };
+    std::size_t type = type_of(pi.host);
+    if (type == out.skus.size() && !i.has("host")) type = type_of("");
+    const std::string host = pi.host;
     if (type == out.skus.size())
       i.fail("host", fmt::format("server type '{}' ({} host) has no servers bought in this plan", pi.sku, host));
     for (int t = 0; t < out.slots; ++t)
@@ -223,6 +230,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
         i.fail("per_slot",
                fmt::format("{:g} instances in slot {} on server type '{}', which has no server on then",
                            pi.per_slot[static_cast<std::size_t>(t)], t, pi.sku));
+    pi.type = type;
     if (pi.cpu) {  // CPU instances: checked against the type's offer below, once the deployments are grouped
       if (!cpu_offer.count(pi.sku))
         i.fail("device", fmt::format("server type '{}' has no cpu_instances in the plan's server_types", pi.sku));
@@ -271,8 +279,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   std::vector<std::string> type_where(out.skus.size());
   for (const auto& pi : instances) {
     if (pi.cpu || std::all_of(pi.per_slot.begin(), pi.per_slot.end(), [](double v) { return v <= 0; })) continue;
-    const auto h =
-        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t h = pi.type;
     const std::size_t c = class_index[pi.class_name];
     if ((pi.decode ? type_class : type_decode)[h] >= 0)
       throw core::InputError(fmt::format(
@@ -327,8 +334,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   }
   for (const auto& pi : instances) {
     if (!pi.decode || pi.cpu) continue;
-    const auto h =
-        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t h = pi.type;
     const std::string& front = out.classes[find(class_index[pi.class_name])].deployment;
     const std::string& mine = std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) {
                                 return d.name == front;
@@ -397,8 +403,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   std::vector<std::string> cpu_where(out.skus.size());
   for (const auto& pi : instances) {
     if (!pi.cpu) continue;
-    const auto h =
-        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t h = pi.type;
     const auto& pc = out.classes[class_index[pi.class_name]];
     const std::string& cpu_deployment = pc.cpu_deployment.empty() ? pc.deployment : pc.cpu_deployment;
     for (const auto& other : out.classes)
@@ -448,7 +453,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     for (int t = 0; t < out.slots; ++t) {
       double sum = 0;
       for (const auto& other : instances)
-        if (other.cpu && other.sku == pi.sku) sum += other.per_slot[static_cast<std::size_t>(t)];
+        if (other.cpu && other.type == pi.type) sum += other.per_slot[static_cast<std::size_t>(t)];
       const int on = out.planned[h][static_cast<std::size_t>(t)];
       if (sum > 0 && on == 0)
         throw core::InputError(fmt::format(
