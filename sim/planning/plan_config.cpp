@@ -298,7 +298,14 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       sim.tensor_parallel.clear();
       for (double v : n.get_double_list("tensor_parallel", std::nullopt, 1, 64)) {
         if (v != std::floor(v)) n.fail("tensor_parallel", "expected whole numbers");
-        sim.tensor_parallel.push_back(static_cast<int>(v));
+        const int tp = static_cast<int>(v);
+        // A degree no server's GPU count divides would give the class no capacity rows at all, and the plan
+        // would fail only at the solve as "infeasible".
+        if (std::none_of(menus.begin(), menus.end(),
+                         [&](const Menu& m) { return catalog.server(m.type.sku).gpu_count % tp == 0; }))
+          n.fail("tensor_parallel",
+                 fmt::format("{} divides the GPU count of none of the planning file's servers", tp));
+        sim.tensor_parallel.push_back(tp);
       }
     }
     sim.set = read_strings(n, raw, "set");
