@@ -89,7 +89,59 @@ class Runner:
         return list(csv.DictReader(io.StringIO(out.read_text())))
 
 
-STUDY = yaml.safe_load((CONF / "study.yaml").read_text())
+# study.yaml's keys, each with its type (a dict: a mapping with exactly those keys; MIX: any name -> that dict).
+STUDY_SCHEMA = {
+    "carbon_intensities": list, "offline_shares": list, "rate_scale": (int, float),
+    "mixes": {"*": {"plan": str, "recycle": str, "trace_requests": int, "trace_span_s": (int, float)}},
+    "reuse": {"source": str, "experiment": str, "host_sku": str, "interference_slowdown": (int, float),
+              "iterations": int},
+    "recycle": {"lifecycle": str, "policy": str, "baseline": str, "gpu_life_years": (int, float),
+                "host_life_years": (int, float)},
+    "observations": {"node_sku": str},
+    "baselines": {"performance": str, "energy": str, "cost": str, "request_weights": str},
+}
+
+
+def load_study(path):
+    """study.yaml checked like the binary checks its inputs: a missing, unknown, repeated or mistyped key exits 2
+    with file:line and key (a typo must not silently fall back to another value)."""
+    def fail(node, key, why):
+        sys.stderr.write(f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: {key}: {why}\n")
+        sys.exit(2)
+
+    def check(node, schema, where):
+        if isinstance(schema, dict):
+            if not isinstance(node, yaml.MappingNode):
+                fail(node, where, "expected a mapping")
+            seen = {}
+            for k, v in node.value:
+                key = f"{where}.{k.value}" if where else k.value
+                if k.value in seen:
+                    fail(k, key, f"given twice (first on line {seen[k.value]})")
+                seen[k.value] = k.start_mark.line + 1
+                sub = schema.get("*", schema.get(k.value))
+                if sub is None:
+                    fail(k, key, f"unknown key (expected one of: {', '.join(schema)})")
+                check(v, sub, key)
+            for k in schema:
+                if k != "*" and k not in seen:
+                    fail(node, f"{where}.{k}" if where else k, "required key missing")
+        else:
+            value = yaml.safe_load(yaml.serialize(node))
+            if isinstance(value, bool) or not isinstance(value, schema):
+                fail(node, where, f"expected {getattr(schema, '__name__', 'a number')}, got {value!r}")
+
+    text = path.read_text()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        sys.stderr.write(f"{path}: {e}\n")
+        sys.exit(2)
+    check(node, STUDY_SCHEMA, "")
+    return yaml.safe_load(text)
+
+
+STUDY = load_study(CONF / "study.yaml")
 ALL_MIXES = dict(STUDY["mixes"])
 # reuse.source: `planner` (the planner places offline work on CPU instances) or `fixed` (CPU instances of
 # reuse_cpu.yaml on every H100 host, their volume taken off the GPUs by hand, before the planner placed CPU work)
