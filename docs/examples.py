@@ -158,7 +158,7 @@ def kind(p):
         return "vidur"
     if first.startswith("cpu "):
         return "cpu"
-    if "ML.ENERGY v3 replay" in first or "ML.ENERGY 2023" in first:
+    if "ML.ENERGY v3 replay" in first or "ML.ENERGY 2023" in first or first.endswith("2023 engine"):
         return "mlenergy"
     if first.startswith("roofline fallback"):
         return "fallback"
@@ -248,6 +248,18 @@ def _():
 @producer("validate-mlenergy-2023", data=True)
 def _():
     return fence(paragraph(lambda p: "ML.ENERGY 2023" in p.splitlines()[0]))
+
+
+@producer("validate-engine-2023", data=True)
+def _():
+    return fence(paragraph(lambda p: p.splitlines()[0].endswith("2023 engine")))
+
+
+@producer("engine2023-j-span", data=True)
+def _():
+    rows = paragraph(lambda p: p.splitlines()[0].endswith("2023 engine")).splitlines()[1:]
+    j = [float(l.split()[8]) for l in rows if len(l.split()) == 12]
+    return f"{min(j):+.1f}% to {max(j):+.1f}%"
 
 
 @producer("mlenergy-held-count", data=True)
@@ -351,15 +363,15 @@ def _():
 
 @producer("splitwise-p90-target", data=True)
 def _():
-    return target(splitwise_rows(), lambda r: float(r[5]) <= 10)
+    return target(splitwise_rows(), lambda r: float(r[5]) <= 15)
 
 
 @producer("splitwise-target-counts", data=True)
 def _():
     t = splitwise_rows()
-    p90 = sum(float(r[5]) <= 10 for r in t)
+    p90 = sum(float(r[5]) <= 15 for r in t)
     median = sum(float(r[4]) <= 5 for r in t)
-    return (f"p90 <= 10% is met for {WORDS[p90]} {'entry' if p90 == 1 else 'entries'} of {WORDS[len(t)]}, "
+    return (f"p90 <= 15% is met for {WORDS[p90]} {'entry' if p90 == 1 else 'entries'} of {WORDS[len(t)]}, "
             f"median <= 5%\n  for {WORDS[median]}")
 
 
@@ -797,7 +809,7 @@ def _():
     get = lambda key: int(re.search(rf"^{key}:\s*(\d+)", model, re.M).group(1))  # noqa: E731
     h, heads, kv_heads, d, layers = get("hidden_size"), get("heads"), get("kv_heads"), get("head_dim"), get("layers")
     params = layers * (2 * h * heads * d + 2 * h * kv_heads * d + 3 * h * get("ffn_size")) + get("vocab_size") * h * 2
-    usable = 80 * 1e9 * 0.9 - 1.0 * 1e9
+    usable = 80 * 2**30 * 0.9 - 1.0 * 1e9  # HBM: the datasheet's 80 GB are GiB
     per_token = 2 * layers * kv_heads * d * 2
     tokens = math.floor((usable - params * 2) / per_token)
     with h5(run("quickstart")) as f:

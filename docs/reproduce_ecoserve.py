@@ -14,8 +14,8 @@ out/ecoserve/ by a hash of their arguments, the binary's version and the configu
 reads them. The text between `<!-- ecoserve:begin -->` and `<!-- ecoserve:end -->` of docs/REPRODUCTION.md is
 rewritten, and the 4R waterfall goes to docs/figures/ecoserve_waterfall.png.
 
---smoke (ctest reproduce_ecoserve, under a minute): the planning files build their capacity tables, the Reuse
-measurement runs, and the Recycle and observation tables regenerate as committed. --check changes nothing and exits 1 when the section differs from what the
+--smoke (ctest reproduce_ecoserve, under a minute): the planning files build their capacity tables (with the CPU
+instances' entry when study.yaml's reuse.source is `planner`), the Reuse measurement runs, and the Recycle and observation tables regenerate as committed. --check changes nothing and exits 1 when the section differs from what the
 runs give now (the figure is not compared).
 """
 import argparse
@@ -89,8 +89,63 @@ class Runner:
         return list(csv.DictReader(io.StringIO(out.read_text())))
 
 
-STUDY = yaml.safe_load((CONF / "study.yaml").read_text())
+# study.yaml's keys, each with its type (a dict: a mapping with exactly those keys; MIX: any name -> that dict).
+STUDY_SCHEMA = {
+    "carbon_intensities": list, "offline_shares": list, "rate_scale": (int, float),
+    "mixes": {"*": {"plan": str, "recycle": str, "trace_requests": int, "trace_span_s": (int, float)}},
+    "reuse": {"source": str, "experiment": str, "host_sku": str, "interference_slowdown": (int, float),
+              "iterations": int},
+    "recycle": {"lifecycle": str, "policy": str, "baseline": str, "gpu_life_years": (int, float),
+                "host_life_years": (int, float)},
+    "observations": {"node_sku": str},
+    "baselines": {"performance": str, "energy": str, "cost": str, "request_weights": str},
+}
+
+
+def load_study(path):
+    """study.yaml checked like the binary checks its inputs: a missing, unknown, repeated or mistyped key exits 2
+    with file:line and key (a typo must not silently fall back to another value)."""
+    def fail(node, key, why):
+        sys.stderr.write(f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: {key}: {why}\n")
+        sys.exit(2)
+
+    def check(node, schema, where):
+        if isinstance(schema, dict):
+            if not isinstance(node, yaml.MappingNode):
+                fail(node, where, "expected a mapping")
+            seen = {}
+            for k, v in node.value:
+                key = f"{where}.{k.value}" if where else k.value
+                if k.value in seen:
+                    fail(k, key, f"given twice (first on line {seen[k.value]})")
+                seen[k.value] = k.start_mark.line + 1
+                sub = schema.get("*", schema.get(k.value))
+                if sub is None:
+                    fail(k, key, f"unknown key (expected one of: {', '.join(schema)})")
+                check(v, sub, key)
+            for k in schema:
+                if k != "*" and k not in seen:
+                    fail(node, f"{where}.{k}" if where else k, "required key missing")
+        else:
+            value = yaml.safe_load(yaml.serialize(node))
+            if isinstance(value, bool) or not isinstance(value, schema):
+                fail(node, where, f"expected {getattr(schema, '__name__', 'a number')}, got {value!r}")
+
+    text = path.read_text()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        sys.stderr.write(f"{path}: {e}\n")
+        sys.exit(2)
+    check(node, STUDY_SCHEMA, "")
+    return yaml.safe_load(text)
+
+
+STUDY = load_study(CONF / "study.yaml")
 ALL_MIXES = dict(STUDY["mixes"])
+# reuse.source: `planner` (the planner places offline work on CPU instances) or `fixed` (CPU instances of
+# reuse_cpu.yaml on every H100 host, their volume taken off the GPUs by hand, before the planner placed CPU work)
+PLANNER = STUDY["reuse"]["source"] == "planner"
 
 
 def pct(x):
@@ -116,11 +171,11 @@ class Setting:
         self.sets_len = self.conf["classes"][0]["set"]
         self.first, self.table = None, None
 
-    def plan(self, objective, servers, ci=261, offline=None, slowdown=False):
+    def plan(self, objective, servers, ci=261, offline=None, slowdown=False, extra=()):
         off = self.offline_per_day if offline is None else offline
         sets = self.demand + [f"classes.1.offline.requests={max(1, int(off))}", f"objective.name={objective}",
                               "baselines=[]", f"carbon_intensity.value={ci}",
-                              "servers=" + json.dumps(servers)]
+                              "servers=" + json.dumps(servers)] + list(extra)
         if slowdown:
             scale = 1 + STUDY["reuse"]["interference_slowdown"]
             extra = self.sets_len + [f"deployments.0.perf_model.step_time_scale={scale}"]
@@ -218,6 +273,84 @@ def with_reuse(setting, objective, servers, ci, cpu, host_sku):
     return best
 
 
+def cpu_offer():
+    """The planner's CPU instances on the calibrated host: reuse_cpu.yaml's fleet[0].cpu_instances settings."""
+    exp = yaml.safe_load((CONF / STUDY["reuse"]["experiment"]).read_text())
+    ci = exp["fleet"][0]["cpu_instances"]
+    dep = next(d for d in exp["deployments"] if d["name"] == ci["deployment"])
+    offer = {k: ci[k] for k in ("cores_each", "reserved_cores", "dram_gb_each", "amx_speedup") if k in ci}
+    if "scheduler" in dep and "max_num_seqs" in dep["scheduler"]:
+        offer["max_num_seqs"] = dep["scheduler"]["max_num_seqs"]
+    return offer
+
+
+def planner_reuse(setting, objective, servers, ci, host_sku, without):
+    """Reuse from the planner (study.yaml reuse.source: planner): the host_sku entries of `servers` offer CPU
+    instances and the planner places offline work on them (the performance design through its `cpu_offline`
+    option). GPU capacity is measured with the interference slowdown. A plan that runs no CPU instance has no
+    interference: it is the plan `without` them."""
+    menu = [dict(s, cpu_instances=cpu_offer()) if s["sku"] == host_sku else s for s in servers]
+    extra = ["objective.cpu_offline=true"] if objective == "performance" else []
+    p = setting.plan(objective, menu, ci, slowdown=True, extra=extra)
+    pl = p["plans"][0]
+    cpu_req = float(pl.get("cpu_offline_requests", 0) or 0)
+    offline = [e for e in p["capacity"] if e["class"] == "offline" and e["sku"] == host_sku]
+    cpu_e = next((e for e in offline if e.get("device") == "cpu"), None)
+    gpu_e = max((e for e in offline if e.get("device", "gpu") == "gpu"),
+                key=lambda e: e["rate"] / e["tensor_parallel"], default=None)
+    room = {t.get("host", "default"): t["cpu_instances"] for t in p["server_types"]
+            if t["sku"] == host_sku and "cpu_instances" in t}
+    solved = p
+    if cpu_req <= 0:
+        p = without
+    c = setting.carbon(p, ci)
+    c["removed_per_day"], c["plan"], c["solved"] = cpu_req / WEEK_DAYS, p, solved
+    c["cpu_entry"], c["gpu_entry"], c["cpu_room"] = cpu_e, gpu_e, room
+    c["cpu_instances_peak"] = max((max(r["instances"]) for r in pl.get("cpu_offline", [])), default=0.0)
+    return c
+
+
+def planner_reuse_text(rows, cpu_share, gpu_j, spared):
+    """The Reuse bullet when the planner places the CPU work (reuse.source: planner)."""
+    cis = STUDY["carbon_intensities"]
+    perf = [r["ci"][ci][("reuse", "performance")] for r in rows for ci in cis if r["ci"][ci][("reuse", "performance")]]
+    alls = [r["ci"][ci]["3r"] for r in rows for ci in cis]
+    cpu_e = [c["cpu_entry"] for c in perf + alls if c.get("cpu_entry")]
+    gpu_e = [c["gpu_entry"] for c in perf if c.get("gpu_entry")]
+    all_share = [r["ci"][ci].get("all_cpu_share", 0.0) for r in rows for ci in cis]
+    used = [c for c in perf + alls if c["removed_per_day"] > 0]
+    room = next((c["cpu_room"] for c in alls if c.get("cpu_room")), {})
+    red = room.get("reduced", {})
+    cpu_w = [e["active_w"] / e["rate"] for e in cpu_e]
+    gpu_w = [e["active_w"] / e["rate"] for e in gpu_e]
+    per_host = [3 * e["rate"] for e in cpu_e]
+    gpus_host = [8 * e["rate"] / e["tensor_parallel"] for e in gpu_e]
+    rng = lambda v, f: f"{f(min(v))}" if f(min(v)) == f(max(v)) else f"{f(min(v))}-{f(max(v))}"
+    reduced_room = (f" On the reduced H100 host of all four the DRAM beside the GPU serving stack, "
+                    f"{red.get('dram_gb', 0):,.2f} GB, holds {int(red.get('dram_gb', 0) // red.get('dram_gb_each', 64))} "
+                    f"CPU instances of {red.get('dram_gb_each', 64):g} GB where the cores allow three (docs/PLANNING.md, "
+                    "\"CPU instances\")." if red else "")
+    return (
+        "- **Reuse** is not reproduced. The planner may place the offline work on the CPU instances of the H100 "
+        "hosts (`servers[].cpu_instances` with reuse_cpu.yaml's settings: three of 32 cores per host beside 16 "
+        "reserved; the performance design with `objective.cpu_offline`, all four with the carbon objective; GPU "
+        "capacity measured 3% slower, the interference input, where CPU instances are offered). A CPU instance "
+        f"serves {rng([e['rate'] for e in cpu_e], lambda x: f'{x:.3f}')} offline requests/s at "
+        f"{rng([e['active_w'] for e in cpu_e], lambda x: f'{x:.0f}')} W busy, "
+        f"{rng(cpu_w, lambda x: f'{x:,.0f}')} W per request/s, where an H100 GPU instance serves "
+        f"{rng([e['rate'] for e in gpu_e], lambda x: f'{x:.1f}')} at {rng(gpu_w, lambda x: f'{x:.1f}')} W per "
+        f"request/s (plus the server's idle power either way); the three CPU instances of a host add "
+        f"{rng(per_host, lambda x: f'{x:.2f}')} requests/s beside its GPUs' {rng(gpus_host, lambda x: f'{x:.0f}')}. "
+        f"The planner puts {fmt_range(cpu_share)} of the offline work on CPUs in the "
+        f"performance design and {fmt_range(all_share)} in all four "
+        f"({len(used)} of {len(perf) + len(alls)} plans use them), sparing {spared} of the GPUs bought: a CPU "
+        "request costs more energy than a GPU one, and the CPUs' capacity is too small to save a server, so every "
+        "objective leaves them idle, and a plan that runs no CPU instance has no interference (it is the design "
+        "without Reuse). EcoServe's 25.4% and 1.32x fewer offline GPUs need the host CPUs to carry a material share "
+        "of the offline work: a service small against its hosts (a lower `rate_scale`), CPU throughput several "
+        "times ours, or offline work lighter than these lengths; none was tuned here." + reduced_room)
+
+
 def offline_gpus_peak(plan):
     pl = plan["plans"][0]
     per_slot = None
@@ -276,14 +409,17 @@ def study(runner):
             row["perf_servers"] = sum(x["bought"] for x in base_plans["performance"]["plans"][0]["servers"])
             row["host_types"] = {"default": base_plans["performance"]["server_types"][0],
                                  "reduced": red_plans["performance"]["server_types"][0]}
-            reuse_host_emb, reuse_host_dram = reduced_host_with_cpu(runner, st)
+            if not PLANNER:
+                reuse_host_emb, reuse_host_dram = reduced_host_with_cpu(runner, st)
             for ci in cis:
                 c = {}
                 for b in designs:
                     c[("base", b)] = st.carbon(base_plans[b], ci)
                     c[("reduce", b)] = st.carbon(red_plans[b], ci)
                     if designs[b] == host_sku:
-                        ru = with_reuse(st, "performance", [{"sku": designs[b]}], ci, cpu, host_sku)
+                        ru = (planner_reuse(st, "performance", [{"sku": designs[b]}], ci, host_sku, base_plans[b])
+                              if PLANNER else with_reuse(st, "performance", [{"sku": designs[b]}], ci, cpu,
+                                                         host_sku))
                         c[("reuse", b)] = ru
                         if b == "performance":
                             row["offline_gpus_peak"]["reuse"] = offline_gpus_peak(ru["plan"])
@@ -296,11 +432,19 @@ def study(runner):
                 red_menu = [{"sku": m["sku"], "hosts": ["reduced"]} for m in menu]
                 rr = st.plan("carbon", red_menu, ci)
                 c["rightsize+reduce"] = st.carbon(rr, ci)
-                al = with_reuse(st, "carbon", red_menu, ci, cpu, host_sku)
-                # the reduced H100 host must also hold the CPU instances' DRAM: its embodied and DRAM power
-                p = al["plan"]
-                h100 = next((s for s in p["server_types"] if s["sku"] == host_sku and s.get("host") == "reduced"),
-                            None)
+                if PLANNER:
+                    # the planner's reduced hosts offer CPU instances in the DRAM the GPU serving stack leaves
+                    al = planner_reuse(st, "carbon", red_menu, ci, host_sku, rr)
+                    c["all_cpu_share"] = al["removed_per_day"] / st.offline_per_day
+                    c["all_cpu_peak"] = al["cpu_instances_peak"]
+                    p = al["plan"]
+                    h100 = None
+                else:
+                    al = with_reuse(st, "carbon", red_menu, ci, cpu, host_sku)
+                    # the reduced H100 host must also hold the CPU instances' DRAM: its embodied and DRAM power
+                    p = al["plan"]
+                    h100 = next((s for s in p["server_types"]
+                                 if s["sku"] == host_sku and s.get("host") == "reduced"), None)
                 bought = sum(s["bought"] for s in p["plans"][0]["servers"] if s["sku"] == host_sku)
                 hours = p["slots"] * p["slot_s"] / 3600
                 if h100 is not None and bought:
@@ -394,18 +538,21 @@ def explanations(res):
     fewer = [r["ci"][ci][("base", "performance")]["gpus"] - r["ci"][ci][("reuse", "performance")]["gpus"]
              for r in rows for ci in cis if r["ci"][ci][("reuse", "performance")]]
     spared = "none" if max(fewer) == 0 else f"{min(fewer)}-{max(fewer)}"
-    L.append(
-        f"- **Reuse** is not reproduced. The three CPU instances of an H100 host serve "
-        f"{min(r['cpu']['rps'] for r in rows):.2f}-{max(r['cpu']['rps'] for r in rows):.2f} offline requests/s "
-        f"(the CPU model with EcoServe's 3.67x AMX speed-up, docs/CPU_MODEL.md) at "
-        f"{min(r['cpu']['j_per_req'] for r in rows):,.0f}-{max(r['cpu']['j_per_req'] for r in rows):,.0f} J of CPU "
-        f"energy per request, where the H100 design spends {min(gpu_j):,.0f}-{max(gpu_j):,.0f} J per request, idle "
-        f"share included. In a week whose offline volume is millions of requests a day, the CPUs of the design's "
-        f"hosts take {pct(min(cpu_share))}-{pct(max(cpu_share))} of it: they spare {spared} of the GPUs bought, "
-        "add energy, and the GPU steps of every host with CPU instances are 3% slower (the interference input), so Reuse costs "
-        "carbon here. EcoServe's 25.4% and 1.32x fewer offline GPUs need the host CPUs to carry a material share "
-        "of the offline work: a service small against its hosts (a lower `rate_scale`), or offline work lighter "
-        "than these lengths; neither was tuned here.")
+    if PLANNER:
+        L.append(planner_reuse_text(rows, cpu_share, gpu_j, spared))
+    else:
+        L.append(
+            f"- **Reuse** is not reproduced. The three CPU instances of an H100 host serve "
+            f"{min(r['cpu']['rps'] for r in rows):.2f}-{max(r['cpu']['rps'] for r in rows):.2f} offline requests/s "
+            f"(the CPU model with EcoServe's 3.67x AMX speed-up, docs/CPU_MODEL.md) at "
+            f"{min(r['cpu']['j_per_req'] for r in rows):,.0f}-{max(r['cpu']['j_per_req'] for r in rows):,.0f} J of CPU "
+            f"energy per request, where the H100 design spends {min(gpu_j):,.0f}-{max(gpu_j):,.0f} J per request, idle "
+            f"share included. In a week whose offline volume is millions of requests a day, the CPUs of the design's "
+            f"hosts take {pct(min(cpu_share))}-{pct(max(cpu_share))} of it: they spare {spared} of the GPUs bought, "
+            "add energy, and the GPU steps of every host with CPU instances are 3% slower (the interference input), so Reuse costs "
+            "carbon here. EcoServe's 25.4% and 1.32x fewer offline GPUs need the host CPUs to carry a material share "
+            "of the offline work: a service small against its hosts (a lower `rate_scale`), or offline work lighter "
+            "than these lengths; neither was tuned here.")
     rs_perf = [saving(r["ci"][ci][("base", "performance")]["total"], r["ci"][ci]["rightsize"]["total"])
                for r in rows for ci in cis]
     rs_cost = [saving(r["ci"][ci][("base", "cost")]["total"], r["ci"][ci]["rightsize"]["total"])
@@ -445,8 +592,11 @@ def explanations(res):
     if worse:
         L.append(
             f"- All four save less than Rightsize alone in {len(worse)} of {len(rows) * len(cis)} settings (at "
-            f"{', '.join(str(c) for c in sorted(set(worse)))} g/kWh): there Reuse's energy and interference cost "
-            "more than the smaller hosts and their longer life save.")
+            f"{', '.join(str(c) for c in sorted(set(worse)))} g/kWh): " + (
+                "there the reduced hosts' plan buys or keeps on differently from Rightsize's (the carbon objective "
+                "on another menu), and Recycle's longer host life does not make up for it." if PLANNER else
+                "there Reuse's energy and interference cost more than the smaller hosts and their longer life "
+                "save."))
     L.append(
         "- **Offline share.** The week's total rate is fixed and the offline share only moves requests from the "
         "online cycle into daily batches of the same lengths. The performance design is sized by the online peak "
@@ -498,7 +648,9 @@ def section(res, runs):
       f"{fmt_range(col('reduce', 'energy') + col('reduce', 'cost'))} vs the energy and cost designs | below |")
     a(f"| Reuse | 25.4% | {fmt_range(col('reuse'))} vs the performance design (the only design with a calibrated "
       "host CPU) | not reproduced (below) |")
-    a(f"| Reuse: GPUs for offline at peak | 1.32x fewer | {min(perf_gpus):.3f}x to {max(perf_gpus):.3f}x "
+    gpus_range = (f"{min(perf_gpus):.3f}x" if f"{min(perf_gpus):.3f}" == f"{max(perf_gpus):.3f}" else
+                  f"{min(perf_gpus):.3f}x to {max(perf_gpus):.3f}x") if perf_gpus else ""
+    a(f"| Reuse: GPUs for offline at peak | 1.32x fewer | {gpus_range} "
       "fewer | not reproduced (below) |" if perf_gpus else "| Reuse: GPUs for offline at peak | 1.32x | n/a | |")
     a(f"| Rightsize | 15.2-30.3% | {fmt_range(vs_all('rightsize'))} vs the three designs | below |")
     a(f"| Recycle | 16.8% | {fmt_range(rec)} vs whole servers every 4 years | below |")
@@ -660,15 +812,17 @@ def main():
     if not (data / "traces" / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv").exists():
         print(f"skipped: needs the Azure LLM inference 2023 traces under {data} (traces/README.md)")
         return 77
-    if STUDY["reuse"]["source"] != "fixed":
-        # `planner`: the planner's own placement of offline work on CPU instances (merged on main after these
-        # results) is to replace with_reuse(); until that is written, refuse rather than run the fixed layout
-        print(f"study.yaml reuse.source: {STUDY['reuse']['source']!r} is not wired yet; only 'fixed' runs")
+    if STUDY["reuse"]["source"] not in ("fixed", "planner"):
+        print(f"study.yaml reuse.source: {STUDY['reuse']['source']!r}: expected 'planner' or 'fixed'")
         return 2
     runner = Runner(args.binary)
     if args.smoke:
         for m in STUDY["mixes"].values():
             runner._call(["plan", str(CONF / m["plan"]), "-q", "--capacity-only"])
+            if PLANNER:  # and the CPU instances' entry the planner places Reuse with
+                host = [{"sku": STUDY["reuse"]["host_sku"], "cpu_instances": cpu_offer()}]
+                runner._call(["plan", str(CONF / m["plan"]), "-q", "--capacity-only", "--set",
+                              "servers=" + json.dumps(host)])
         for mix in STUDY["mixes"]:
             cpu = cpu_reuse(runner, Setting(runner, mix, STUDY["offline_shares"][0]))
             if not cpu["rps"] > 0 or not cpu["j_per_req"] > 0:

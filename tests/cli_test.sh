@@ -37,6 +37,7 @@ check "bad --set leaves no output" test ! -e "$tmp/neg.h5"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/a.h5" > "$tmp/a.txt"
 check "run exits 0" test $? -eq 0
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/b.h5" > /dev/null
+check "second run exits 0" test $? -eq 0
 check "summary table printed" grep -q "requests completed .* 300" "$tmp/a.txt"
 # Every dataset of /requests, /carbon and /summary compared value for value with Debian's h5py (no h5diff needed).
 same_outputs() {
@@ -80,6 +81,7 @@ fi
 check "summary exits 0" test $? -eq 0
 check "summary shows completed" grep -q "requests completed .* 300" "$tmp/s.txt"
 "$bin" summary "$tmp/a.h5" --json > "$tmp/s.json"
+check "summary --json exits 0" test $? -eq 0
 check "summary --json parses" python3 -c "import json,sys; d=json.load(open('$tmp/s.json')); sys.exit(0 if d['requests_completed']==300 else 1)"
 "$bin" summary "$tmp/missing.h5" 2> /dev/null
 check "summary of a missing file exits 2" test $? -eq 2
@@ -91,8 +93,10 @@ classes='[{name: short, length_bins: {max: 1000}, slo: {ttft: 200ms}}, {name: lo
 check "classes run exits 0" test $? -eq 0
 check "classes in the printed summary" grep -q "class short: TTFT <= 0.2s" "$tmp/c.txt"
 "$bin" summary "$tmp/c.h5" > "$tmp/cs.txt"
+check "summary of the classes run exits 0" test $? -eq 0
 check "summary shows the classes" grep -q "class long: completed after the deadline" "$tmp/cs.txt"
 "$bin" summary "$tmp/c.h5" --json > "$tmp/c.json"
+check "summary --json of the classes run exits 0" test $? -eq 0
 check "classes in summary --json, adding up" python3 -c "import json,sys; d=json.load(open('$tmp/c.json')); sys.exit(0 if d['class.short.requests_arrived'] + d['class.long.requests_arrived'] == 300 and d['requests_unclassified'] == 0 else 1)"
 check "workload_class column and /classes" /usr/bin/python3 -c "
 import h5py, sys
@@ -113,24 +117,39 @@ check "bad classes exit 2" test $? -eq 2
 check "bad classes name file:line:col and key" grep -q "badclass.yaml:[0-9]*:[0-9]*: workload.classes: the classes' shares sum to 1.1; they must sum to 1" "$tmp/err.txt"
 check "bad classes leave no output" test ! -e "$tmp/badclass.h5"
 
-# 5. Help, version, list.
-"$bin" --help | grep -q "run EXP.yaml"; check "--help" test $? -eq 0
-"$bin" run --help | grep -q -- "--set"; check "run --help" test $? -eq 0
-"$bin" --version | grep -q "greenfleet"; check "--version" test $? -eq 0
-"$bin" list policies | grep -q "power_of_two"; check "list policies" test $? -eq 0
-"$bin" list policies | grep -q "power_policy off_when_idle"; check "list policies has power policies" test $? -eq 0
+# 5. Help, version, list: each command's exit code checked exactly, then what it printed.
+exits() {  # exits CODE NAME COMMAND...: runs COMMAND with its output in $tmp/out.txt, checks the exact exit code
+  local want=$1 name=$2
+  shift 2
+  "$@" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  local code=$?
+  check "$name exits $want (got $code)" test "$code" -eq "$want"
+}
+exits 0 "--help" "$bin" --help
+check "--help lists run" grep -q "run EXP.yaml" "$tmp/out.txt"
+exits 0 "run --help" "$bin" run --help
+check "run --help lists --set" grep -q -- "--set" "$tmp/out.txt"
+exits 0 "--version" "$bin" --version
+check "--version names greenfleet" grep -q "greenfleet" "$tmp/out.txt"
+exits 0 "list policies" "$bin" list policies
+check "list policies has power_of_two" grep -q "power_of_two" "$tmp/out.txt"
+check "list policies has power policies" grep -q "power_policy off_when_idle" "$tmp/out.txt"
 "$bin" list > "$tmp/list.txt"; check "list exits 0" test $? -eq 0
 for entry in "workload_source burstgpt_csv" "perf_model calibrated" "power_policy always_on" "router random"; do
   check "list shows $entry" grep -q "$entry" "$tmp/list.txt"
 done
 check "list shows parameters with ranges" grep -q "idle_timeout (duration, default 600s, >= 1ns)" "$tmp/list.txt"
-"$bin" list --markdown | grep -q "<!-- generated:router -->"; check "list --markdown" test $? -eq 0
-"$bin" list gpus --markdown 2> /dev/null; check "list gpus --markdown exits 2" test $? -eq 2
-"$bin" list gpus | grep -q "h100-sxm"; check "list gpus" test $? -eq 0
-"$bin" list servers --embodied | grep -q "hgx-h100x8 .* 103.0 .* 3355.4"; check "list servers --embodied" test $? -eq 0
-"$bin" list nothing 2> /dev/null; check "list of an unknown kind exits 2" test $? -eq 2
-"$bin" calibrate --help | grep -q -- "--data-dir"; check "calibrate --help" test $? -eq 0
-"$bin" validate --data-dir /nonexistent 2> /dev/null; check "validate without data exits 2" test $? -eq 2
+exits 0 "list --markdown" "$bin" list --markdown
+check "list --markdown has the router table" grep -q "<!-- generated:router -->" "$tmp/out.txt"
+exits 2 "list gpus --markdown" "$bin" list gpus --markdown
+exits 0 "list gpus" "$bin" list gpus
+check "list gpus shows h100-sxm" grep -q "h100-sxm" "$tmp/out.txt"
+exits 0 "list servers --embodied" "$bin" list servers --embodied
+check "list servers --embodied shows the H100 server's totals" grep -q "hgx-h100x8 .* 103.0 .* 3355.4" "$tmp/out.txt"
+exits 2 "list of an unknown kind" "$bin" list nothing
+exits 0 "calibrate --help" "$bin" calibrate --help
+check "calibrate --help lists --data-dir" grep -q -- "--data-dir" "$tmp/out.txt"
+exits 2 "validate without data" "$bin" validate --data-dir /nonexistent
 "$bin" frobnicate 2> /dev/null; check "unknown command exits 2" test $? -eq 2
 
 # 6. Ctrl-C leaves nothing behind (a long run interrupted after a moment).
@@ -180,6 +199,7 @@ check "--set through an alias changes only that entry (1 + 2 servers of 8 GPUs)"
 check "100y step overhead exits 2" test $? -eq 2
 check "100y step overhead names the key" grep -q "(--set deployments\[0\].perf_model.step_overhead): duration .* is out of range (max 10s" "$tmp/err.txt"
 "$bin" run "$tmp/q.yaml" -q --set 'deployments.0.scheduler={max_num_seqs: 1, bogus: 2}' -o "$tmp/s.h5" > /dev/null 2> "$tmp/err.txt"
+check "unknown key inside a --set value exits 2" test $? -eq 2
 check "unknown key inside a --set value names the --set key" grep -q "q.yaml (--set deployments\[0\].scheduler.bogus): unknown key" "$tmp/err.txt"
 printf '\xEF\xBB\xBFtimestamp,g_per_kwh\n2024-01-01 00:00:00,10\n' > "$tmp/bom.csv"
 "$bin" run "$tmp/q.yaml" -q --set "sites.0.carbon_intensity={kind: csv, file: $tmp/bom.csv}" -o "$tmp/bom.h5" > /dev/null 2> "$tmp/err.txt"
@@ -187,11 +207,32 @@ check "BOM in a CI file exits 2" test $? -eq 2
 check "BOM in a CI file is reported as such" grep -q "byte-order mark (BOM)" "$tmp/err.txt"
 printf 'timestamp,g_per_kwh\n2023-02-29 00:00:00,10\n' > "$tmp/feb.csv"
 "$bin" run "$tmp/q.yaml" -q --set "sites.0.carbon_intensity={kind: csv, file: $tmp/feb.csv}" -o "$tmp/feb.h5" > /dev/null 2> "$tmp/err.txt"
+check "impossible date in a CI file exits 2" test $? -eq 2
 check "impossible date in a CI file names the row" grep -q "feb.csv:2: '2023-02-29 00:00:00': day 29 does not exist" "$tmp/err.txt"
 printf 'timestamp,g_per_kwh\n2023-01-01 00:00:00,nan\n' > "$tmp/nan.csv"
 "$bin" run "$tmp/q.yaml" -q --set "sites.0.carbon_intensity={kind: csv, file: $tmp/nan.csv}" -o "$tmp/nan.h5" > /dev/null 2> "$tmp/err.txt"
 check "NaN carbon intensity exits 2" test $? -eq 2
 check "NaN carbon intensity is out of range" grep -q "nan.csv:2: g_per_kwh 'nan' is out of range" "$tmp/err.txt"
+
+# 8. Arguments of the newer commands and options (docs/ROBUSTNESS.md, "Input"): an empty or stray argument, a
+#    directory where a file is expected, is exit 2 naming it, never ignored; no file is written.
+exits 2 "run --plan ''" "$bin" run "$tmp/q.yaml" -q --plan "" -o "$tmp/noplan.h5"
+check "run --plan '' is explained" grep -q "run: --plan: empty path" "$tmp/err.txt"
+check "run --plan '' writes nothing" test ! -e "$tmp/noplan.h5"
+exits 2 "run --plan-objective ''" "$bin" run "$tmp/q.yaml" -q --plan-objective "" -o "$tmp/noplan.h5"
+mkdir -p "$tmp/adir"
+exits 2 "run --plan DIRECTORY" "$bin" run "$tmp/q.yaml" -q --plan "$tmp/adir" -o "$tmp/noplan.h5"
+check "run --plan DIRECTORY says so" grep -q "$tmp/adir: is a directory" "$tmp/err.txt"
+check "run --plan DIRECTORY writes nothing" test ! -e "$tmp/noplan.h5"
+exits 2 "compare DIRECTORY" "$bin" compare "$tmp/adir" "$tmp/a.h5"
+check "compare DIRECTORY says so" grep -q "$tmp/adir: is a directory" "$tmp/err.txt"
+exits 2 "calibrate with a stray argument" "$bin" calibrate "$tmp/stray" --out "$tmp/stray_out"
+check "calibrate with a stray argument is explained" grep -q "calibrate: too many positional options" "$tmp/err.txt"
+check "calibrate with a stray argument writes nothing" test ! -e "$tmp/stray_out"
+exits 2 "validate with a stray argument" "$bin" validate "$tmp/stray"
+exits 2 "a trace given as a directory" "$bin" run "$tmp/q.yaml" -q --set workload.source=azure_csv \
+  --set "workload.file=$tmp/adir" -o "$tmp/noplan.h5"
+check "a trace given as a directory says so" grep -q "(--set workload.file): $tmp/adir is a directory, not a file" "$tmp/err.txt"
 
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

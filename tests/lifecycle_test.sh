@@ -38,11 +38,16 @@ check "the unknown server's line and suggestion" \
   "$tmp/err.txt"
 "$bin" lifecycle "$life" -q -o "$life" > /dev/null 2>&1
 check "the lifecycle file as output exits 2" test $? -eq 2
+"$bin" lifecycle "$life" -q -o "" > "$tmp/out.txt" 2> "$tmp/err.txt"
+check "an empty -o exits 2" test $? -eq 2
+check "an empty -o is explained" grep -q "lifecycle: -o/--output: empty output path" "$tmp/err.txt"
+check "an empty -o prints no table" test ! -s "$tmp/out.txt"
 
 # 2. The example: the CSV twice, identical; --csv prints the same table.
 "$bin" lifecycle "$life" -q -o "$tmp/a.csv" > "$tmp/table.txt"
 check "the example runs" test $? -eq 0
 "$bin" lifecycle "$life" -q -o "$tmp/b.csv" --csv > "$tmp/stdout.csv"
+check "the example runs with --csv" test $? -eq 0
 check "the CSV is the same on every run" cmp -s "$tmp/a.csv" "$tmp/b.csv"
 check "--csv prints the file's table" cmp -s "$tmp/a.csv" "$tmp/stdout.csv"
 check "the table names the recycled server" grep -q "dgx-a100x8-80gb+dgx-b200x8" "$tmp/table.txt"

@@ -44,6 +44,7 @@ check "second plan exits 0" test $? -eq 0
 check "capacity read from the cache" grep -q "^chat .*hgx-h100x8 .* cached" "$tmp/again.txt"
 check "same plan from the cache" bash -c "diff <(grep -v 'solve_seconds\|planning_file' $tmp/day.plan.yaml | sed 's/source: simulated/source: cached/') <(grep -v 'solve_seconds\|planning_file' $tmp/again.plan.yaml)"
 "$bin" plan "$tmp/day.yaml" -q --capacity-only --rebuild-capacity -o "$tmp/none.yaml" > "$tmp/rebuilt.txt"
+check "capacity-only exits 0" test $? -eq 0
 check "rebuild simulates again" grep -q "^chat .*hgx-h100x8 .* simulated" "$tmp/rebuilt.txt"
 check "capacity-only writes no plan" test ! -e "$tmp/none.yaml"
 
@@ -69,6 +70,7 @@ check "directory output exits 2" test $? -eq 2
 
 # 5. The objectives are listed with their parameters.
 "$bin" list policies > "$tmp/list.txt"
+check "list policies exits 0" test $? -eq 0
 check "list policies shows the planner objectives" grep -q "planner_objective carbon" "$tmp/list.txt"
 check "list policies shows their parameters" grep -q "electricity_usd_per_kwh (number" "$tmp/list.txt"
 
@@ -95,6 +97,7 @@ keys = [k.decode() for k in f['summary/keys'][:]]
 assert 'plan.class.chat.attainment' in keys and 'plan.slot_rows_differing' in keys
 "
 run_plan "$tmp/day.plan.yaml" --plan-objective energy -o "$tmp/run_energy.h5" > "$tmp/run_energy.txt"
+check "run --plan-objective energy exits 0" test $? -eq 0
 check "run --plan-objective energy" grep -q "^plan 'energy' from" "$tmp/run_energy.txt"
 check "energy plan: servers on as planned" grep -q "slot rows where servers on differ from the plan: 0 of" \
   "$tmp/run_energy.txt"
@@ -118,8 +121,42 @@ check "unknown objective exits 2" test $? -eq 2
 check "follow_plan without a plan exits 2" test $? -eq 2
 check "follow_plan without a plan names the key" grep -q "fleet\[0\].power.policy: follow_plan needs a plan" "$tmp/err.txt"
 "$bin" list policies > "$tmp/list.txt"
+check "list policies exits 0 (again)" test $? -eq 0
 check "list policies shows follow_plan" grep -q "power_policy follow_plan" "$tmp/list.txt"
 check "list policies shows its boot time" bash -c "grep -A3 'power_policy follow_plan' $tmp/list.txt | grep -q 'boot_time (duration'"
+
+# 8. Hand-edited plans (docs/PLANNING.md, "Executing a plan"): a misspelled key, a value out of range, an entry
+# listed twice, instances where no server is on. Each is exit 2 naming the plan's line and key; an output file
+# that existed before is left as it was.
+printf 'kept\n' > "$tmp/keep.h5"
+cp "$tmp/keep.h5" "$tmp/keep.orig"
+bad_plan() {  # bad_plan NAME PATTERN SED_EXPRESSION: the carbon plan edited, run, exit 2 and PATTERN in the error
+  local name=$1 pattern=$2 expr=$3
+  sed -e "$expr" "$tmp/day.plan.yaml" > "$tmp/edited.plan.yaml"
+  if cmp -s "$tmp/edited.plan.yaml" "$tmp/day.plan.yaml"; then
+    check "$name: the edit applies" false
+    return
+  fi
+  run_plan "$tmp/edited.plan.yaml" -o "$tmp/keep.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  local code=$?
+  check "$name exits 2 (got $code)" test "$code" -eq 2
+  check "$name names file:line and key" grep -q "edited.plan.yaml:[0-9]*:[0-9]*: $pattern" "$tmp/err.txt"
+  check "$name leaves the existing output" cmp -s "$tmp/keep.h5" "$tmp/keep.orig"
+}
+bad_plan "misspelled host key" "plans\[0\].servers\[0\].hots: unknown key (did you mean 'host'?)" \
+  '0,/bought: 1, on:/s/bought: 1, on:/bought: 1, hots: reduced, on:/'
+bad_plan "misspelled instance key" "plans\[0\].instances\[0\].rol: unknown key (did you mean 'role'?)" \
+  '0,/role: unified, per_slot/s/role: unified, per_slot/rol: decode, per_slot/'
+bad_plan "negative ttft_s" "classes\[0\].ttft_s: value -0.5 is out of range" 's/ttft_s: 0.5$/ttft_s: -0.5/'
+bad_plan "negative batch requests" "classes\[2\].batches\[0\].requests: value -400000 is out of range" \
+  's/requests: 400000,/requests: -400000,/'
+bad_plan "a second plan for one objective" "plans\[1\].objective: a second plan for objective 'carbon'" \
+  's/objective: performance/objective: carbon/'
+bad_plan "a class listed twice" "classes\[1\].name: class 'chat' is listed twice" 's/name: "code"/name: "chat"/'
+bad_plan "a server type listed twice" "plans\[0\].servers\[1\].sku: server type 'hgx-h100x8' (default host) is listed twice" \
+  '0,/^      - {sku: hgx-h100x8, bought: 1, on: /s/^\(      - {sku: hgx-h100x8, bought: 1, on: .*}\)$/\1\n\1/'
+bad_plan "instances with no server on" "plans\[0\].instances\[0\].per_slot: .* instances in slot 0 on server type 'hgx-h100x8', which has no server on" \
+  '0,/bought: 1, on: \[1,/s/bought: 1, on: \[1,/bought: 1, on: [0,/'
 
 echo "plan_test: $passes passed, $fails failed"
 test "$fails" -eq 0

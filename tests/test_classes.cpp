@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "experiment_text.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/runner/simulation.hpp"
@@ -18,6 +19,8 @@
 using namespace greenfleet;
 
 namespace {
+
+using test::load_error;
 
 // A fixed list of requests as a source.
 class ListSource final : public workload::RequestSource {
@@ -67,29 +70,9 @@ workload::ClassSpec shares(std::vector<double> s) {
   return spec;
 }
 
-experiment::Experiment load(const std::string& yaml) {
-  test::TempDir dir;
-  return experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
-}
-
-std::string load_error(const std::string& yaml) {
-  test::TempDir dir;
-  const std::string file = dir.write("x.yaml", yaml);
-  try {
-    experiment::load_experiment(file, test::catalog(), {});
-  } catch (const core::InputError& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find(file) != std::string::npos);
-    return msg.substr(msg.find(file) + file.size());
-  }
-  FAIL("expected an InputError");
-  return "";
-}
-
 // Two deployments of one model; classes and fleet entries are filled in by each test.
-const std::string kHead =
-    "name: c\nseed: 5\nsites: [{name: s, carbon_intensity: 100}]\n"
-    "deployments: [{name: a, model: llama-3.1-8b}, {name: b, model: llama-3.1-8b}]\n";
+const std::string kHead = test::experiment_head("c", 5) +
+                          "deployments: [{name: a, model: llama-3.1-8b}, {name: b, model: llama-3.1-8b}]\n";
 const std::string kSynthetic =
     "  source: synthetic\n"
     "  synthetic: {requests: 400, rate: 20, prompt_tokens: {distribution: uniform, min: 10, max: 2000}, "
@@ -212,7 +195,7 @@ TEST_CASE("each class's requests go to its own deployment's instances and are ju
                            "    - {name: tight, deployment: a, share: 0.4, slo: {ttft: 1ns, tpot: 1s}}\n"
                            "    - {name: loose, deployment: b, kind: offline, deadline: 1h, share: 0.6}\n"
                            "slo: {ttft: 10s, tpot: 1s}\n";
-  const experiment::Experiment x = load(yaml);
+  const experiment::Experiment x = test::load_text(yaml);
   REQUIRE(x.workload.classes.size() == 2);
   CHECK(x.workload.classes[1].slo.ttft == 10 * core::kSecond);  // from `slo`
   runner::Simulation sim(x, test::catalog());
@@ -262,7 +245,7 @@ TEST_CASE("a class whose deployment has no servers: its requests are rejected an
                            "  classes:\n"
                            "    - {name: served, deployment: a, length_bins: {max: 1000}}\n"
                            "    - {name: orphan, deployment: b, length_bins: {min: 1000}}\n";
-  const experiment::Experiment x = load(yaml);
+  const experiment::Experiment x = test::load_text(yaml);
   runner::Simulation sim(x, test::catalog());
   sim.run();
   const auto& k = sim.metrics().classes();
@@ -284,7 +267,7 @@ TEST_CASE("classes with their own synthetic traces draw different streams and me
   const std::string yaml = kHead + "fleet: [{site: s, sku: pcie-l4x8, deployment: a}]\nworkload:\n  classes:\n" +
                            "    - {name: x, trace: {" + with("100") + "}}\n" + "    - {name: y, trace: {" +
                            with("200") + "}}\n";
-  const experiment::Experiment xp = load(yaml);
+  const experiment::Experiment xp = test::load_text(yaml);
   CHECK(xp.workload.class_selector == workload::ClassSelector::kTrace);
   runner::Simulation sim(xp, test::catalog());
   Done done;
@@ -357,9 +340,10 @@ TEST_CASE("BurstGPT column classes are checked against the trace's header at loa
                            "5,ChatGPT,472,18,490,Conversation log\n");
   const std::string head = kHead + "fleet: [{site: s, sku: pcie-l4x8, deployment: a}]\nworkload:\n" +
                            "  source: burstgpt_csv\n  file: " + f + "\n  classes:\n";
-  const experiment::Experiment x = load(head +
-                                        "    - {name: chat, column: {name: Log Type, value: Conversation log}}\n"
-                                        "    - {name: api, column: {name: Log Type, value: API log}}\n");
+  const experiment::Experiment x =
+      test::load_text(head +
+                      "    - {name: chat, column: {name: Log Type, value: Conversation log}}\n"
+                      "    - {name: api, column: {name: Log Type, value: API log}}\n");
   CHECK(x.workload.class_column == "Log Type");
   CHECK(load_error(head + "    - {name: chat, column: {name: Kind, value: x}}\n")
             .find("workload.classes[0].column.name: the burstgpt_csv source has no column 'Kind' in its header") !=

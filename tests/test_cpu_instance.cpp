@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "experiment_text.hpp"
 #include "sim/catalog/coefficient_files.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -19,24 +20,9 @@ using namespace greenfleet;
 
 namespace {
 
-std::string load_error(const std::string& yaml) {
-  test::TempDir dir;
-  const std::string file = dir.write("x.yaml", yaml);
-  try {
-    experiment::load_experiment(file, test::catalog(), {});
-  } catch (const core::InputError& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find(file) != std::string::npos);
-    return msg.substr(msg.find(file) + file.size());
-  }
-  FAIL("expected an InputError");
-  return "";
-}
+using test::load_error;
 
-const std::string kDeployments =
-    "deployments:\n"
-    "  - {name: gpu, model: llama-3.1-8b}\n"
-    "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n";
+const std::string& kDeployments = test::kGpuCpuDeployments;
 
 spec::CpuCoefficients coefficients() {
   return catalog::load_cpu_coefficients(
@@ -112,7 +98,7 @@ TEST_CASE("a CPU instance: step times and energy of a batch of two by hand") {
 
 TEST_CASE("CPU instances: validation names the file, line and key") {
   const auto fleet = [&](const std::string& cpu) {
-    return "name: c\nsites: [{name: s, carbon_intensity: 100}]\n" + kDeployments +
+    return "name: c\n" + test::kSiteS + kDeployments +
            "fleet:\n  - {site: s, sku: hgx-h100x8, deployment: gpu,\n     cpu_instances: " + cpu +
            "}\nworkload:\n  source: synthetic\n  synthetic: {requests: 2, rate: 1}\n";
   };
@@ -140,11 +126,10 @@ TEST_CASE("CPU instances: validation names the file, line and key") {
   CHECK(load_error(with_modes(", modes: {disaggregated: {decode: cpu}}", ""))
             .find("deployment 'cpu' is the decode pool of deployment 'gpu'") != std::string::npos);
   // A model without CPU coefficients on that host CPU.
-  const std::string no_fit =
-      "name: c\nsites: [{name: s, carbon_intensity: 100}]\n"
-      "deployments: [{name: gpu, model: llama-2-7b}]\n"
-      "fleet:\n  - {site: s, sku: hgx-h100x8, cpu_instances: {count: 1}}\n"
-      "workload:\n  source: synthetic\n  synthetic: {requests: 2, rate: 1}\n";
+  const std::string no_fit = "name: c\n" + test::kSiteS +
+                             "deployments: [{name: gpu, model: llama-2-7b}]\n"
+                             "fleet:\n  - {site: s, sku: hgx-h100x8, cpu_instances: {count: 1}}\n"
+                             "workload:\n  source: synthetic\n  synthetic: {requests: 2, rate: 1}\n";
   CHECK(load_error(no_fit).find("has no CPU model for it on xeon-8480c") != std::string::npos);
 }
 
@@ -153,7 +138,7 @@ TEST_CASE("CPU interference: the server's GPU steps are slower only while a CPU 
   const auto run = [](const std::string& slowdown, const std::string& cpu_share) {
     test::TempDir dir;
     const std::string yaml =
-        "name: c\nseed: 3\nsites: [{name: s, carbon_intensity: 100}]\n" + kDeployments +
+        test::experiment_head("c", 3) + kDeployments +
         "fleet:\n  - {site: s, sku: hgx-h100x8, deployment: gpu,\n"
         "     cpu_instances: {count: 1, deployment: cpu, interference_slowdown: " +
         slowdown +

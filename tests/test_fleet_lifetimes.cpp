@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "experiment_text.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/runner/simulation.hpp"
@@ -12,28 +13,9 @@ using namespace greenfleet;
 
 namespace {
 
-experiment::Experiment load(const std::string& yaml) {
-  test::TempDir dir;
-  return experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
-}
+using test::load_error;
 
-std::string load_error(const std::string& yaml) {
-  test::TempDir dir;
-  const std::string file = dir.write("x.yaml", yaml);
-  try {
-    experiment::load_experiment(file, test::catalog(), {});
-  } catch (const core::InputError& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find(file) != std::string::npos);
-    return msg.substr(msg.find(file) + file.size());
-  }
-  FAIL("expected an InputError");
-  return "";
-}
-
-const std::string kHead =
-    "name: c\nseed: 5\nsites: [{name: s, carbon_intensity: 100}]\n"
-    "deployments: [{name: a, model: llama-3.1-8b}]\n";
+const std::string kHead = test::experiment_head("c", 5) + "deployments: [{name: a, model: llama-3.1-8b}]\n";
 const std::string kSynthetic =
     "  source: synthetic\n"
     "  synthetic: {requests: 10, rate: 20, prompt_tokens: {distribution: constant, value: 100}, "
@@ -45,11 +27,11 @@ TEST_CASE("fleet entries: their own lifetimes, residual life and sunk GPUs, with
   const std::string tail = "carbon: {lifetimes: {gpu: 4y, host: 6y}}\nworkload:\n" + kSynthetic;
   const auto fleet = [&](const std::string& entries) { return kHead + "fleet:\n" + entries + tail; };
   const experiment::Experiment x =
-      load(fleet("  - {site: s, sku: pcie-l4x8, deployment: a}\n"
-                 "  - {site: s, sku: pcie-l4x8, deployment: a, gpu_lifetime: 7y, host_lifetime: 10y}\n"
-                 "  - {site: s, sku: pcie-l4x8, deployment: a, residual_life: 2y}\n"
-                 "  - {site: s, sku: pcie-l4x8, deployment: a, gpu_embodied: sunk}\n"
-                 "  - {site: s, sku: pcie-l4x8, deployment: a, gpu_embodied_sunk: true}\n"));
+      test::load_text(fleet("  - {site: s, sku: pcie-l4x8, deployment: a}\n"
+                            "  - {site: s, sku: pcie-l4x8, deployment: a, gpu_lifetime: 7y, host_lifetime: 10y}\n"
+                            "  - {site: s, sku: pcie-l4x8, deployment: a, residual_life: 2y}\n"
+                            "  - {site: s, sku: pcie-l4x8, deployment: a, gpu_embodied: sunk}\n"
+                            "  - {site: s, sku: pcie-l4x8, deployment: a, gpu_embodied_sunk: true}\n"));
   const core::SimTime year = 8760 * core::kHour;
   CHECK(x.fleet[0].gpu_lifetime == 4 * year);
   CHECK(x.fleet[0].host_lifetime == 6 * year);

@@ -253,6 +253,11 @@ TEST_CASE("disaggregated serving with slow transfers: fast-forward equals steppi
   REQUIRE(ref.done.size() == specs.size());
   CHECK(ff.decode.preemptions == ref.decode.preemptions);
   CHECK(ff.arrived == ref.arrived);
+  // A run cut by a hand-over's reservation or its KV's arrival is booked by the next step's pass over the same
+  // requests (Instance::list_continued()): the same tokens and iterations as stepping books one at a time.
+  CHECK(ff.decode.decode_tokens == ref.decode.decode_tokens);
+  CHECK(ff.decode.iterations == ref.decode.iterations);
+  CHECK(ff.decode.steps < ref.decode.steps);
   for (const auto& [id, r] : ref.done) {
     const Done& f = ff.done.at(id);
     CHECK(f.status == r.status);

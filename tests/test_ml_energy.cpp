@@ -132,9 +132,9 @@ TEST_CASE("ML.ENERGY 2023: power lines and J/token on the held-out LLaMA-shaped 
     CHECK(curve->decode_w_saturated >= curve->decode_w_small);
     CHECK(curve->decode_w_saturated <= catalog.gpu(gpu).tdp_w);
   }
-  // J/token of the held-out rows replayed at the step model and power a simulation uses: within 20% per GPU
-  // and shape (A40 +2-3%, A100 -8 to -14%, V100 -18 to -19% today, the step times mostly; the 10% target is
-  // not asserted: not met on the V100 and the A100's 7B).
+  // J/token of the held-out rows replayed at the step model and power a simulation uses (a 2025 engine): within
+  // 20% per GPU and shape (A40 +2-3%, A100 -6 to -14%, V100 -16 to -18% today); the 10% target is asserted on
+  // the 2023 engine's replay (the test case below), which gets time and power each right.
   std::map<std::pair<std::string, std::string>, std::vector<double>> err;
   for (const auto& r : calibration::read_ml_energy_2023_rows(dir, catalog)) {
     const auto model = calibration::calibrated_or_fallback(catalog, r.gpu, r.model, 1);
@@ -146,5 +146,69 @@ TEST_CASE("ML.ENERGY 2023: power lines and J/token on the held-out LLaMA-shaped 
     CAPTURE(key.first);
     CAPTURE(key.second);
     CHECK(std::abs(calibration::sample_median(e)) <= 20);
+  }
+}
+
+TEST_CASE("2023 engine: host time per layer is the training rows' median and the power line reads the step") {
+  std::vector<calibration::UtilisationPoint> pts;
+  // Training rows with known layer counts (ITL / layers: 0.5, 1.0 and 2.0 ms) and one held-out row far off.
+  pts.push_back({"StabilityAI/stablelm-tuned-alpha-7b", 0.2, 150, false, 0.016});        // 16 layers
+  pts.push_back({"databricks/dolly-v2-12b", 0.3, 190, false, 0.036});                    // 36 layers
+  pts.push_back({"togethercomputer/RedPajama-INCITE-7B-Chat", 0.4, 230, false, 0.064});  // 32 layers
+  pts.push_back({"unknown/model-7b", 0.5, 270, false, 9.0});  // no layer count: not used
+  pts.push_back({"metaai/llama-7B", 0.1, 999, true, 5.0});    // held out: not used
+  const calibration::Engine2023 e = calibration::fit_engine_2023(pts);
+  CHECK(e.training_rows == 3);
+  CHECK(e.host_s_per_layer == doctest::Approx(0.002 / 2));  // median of 1, 1 and 2 ms
+  CHECK(e.line.intercept_w == doctest::Approx(70));
+  CHECK(e.line.slope_w == doctest::Approx(400));
+  CHECK(calibration::ml_energy_2023_layers("lmsys/vicuna-13B") == 40);
+  CHECK(calibration::ml_energy_2023_layers("no/such-model") == 0);
+
+  // A LLaMA-7B row on an A100: the host-bound step (32 layers x 1 ms) is longer than the GPU's, and the power
+  // is the line at the weights read over that step.
+  const catalog::Catalog& catalog = test::catalog();
+  const auto& gpu = catalog.gpu("a100-sxm-80gb");
+  const auto& llm = catalog.model("llama-2-7b");
+  const auto model = calibration::calibrated_or_fallback(catalog, gpu.id, llm.id, 1);
+  calibration::MlEnergy2023Row row;
+  row.gpu = gpu.id, row.model = llm.id, row.output_tokens = 200;
+  const auto step = calibration::predict_ml_energy_2023(*model, gpu, nullptr, row);
+  REQUIRE(step.itl_s < 0.032);
+  const auto p = calibration::predict_engine_2023(*model, gpu, llm, e, row);
+  CHECK(p.itl_s == doctest::Approx(0.032));
+  const double u = llm.weight_bytes() / 0.032 / (gpu.memory_bandwidth_gbps * 1e9);
+  CHECK(p.gpu_w == doctest::Approx(70 + 400 * u));
+  CHECK(p.j_per_token == doctest::Approx(p.gpu_w * 0.032));
+}
+
+TEST_CASE("ML.ENERGY 2023 on the 2023 engine: held-out J/token within 10%, time and power each within 15%") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) {
+    test::skip("../shared/data not found (set GREENFLEET_DATA)");
+    return;
+  }
+  const catalog::Catalog& catalog = test::catalog();
+  const std::string dir = data + "/profiling/ml_energy/legacy_2023";
+  const auto points = calibration::read_ml_energy_2023_power(dir, catalog);
+  std::map<std::pair<std::string, std::string>, std::vector<double>> itl, w, j;
+  for (const auto& r : calibration::read_ml_energy_2023_rows(dir, catalog)) {
+    const auto engine = calibration::fit_engine_2023(points.at(r.gpu));
+    CHECK(engine.training_rows == 9);
+    const auto model = calibration::calibrated_or_fallback(catalog, r.gpu, r.model, 1);
+    const auto p = calibration::predict_engine_2023(*model, catalog.gpu(r.gpu), catalog.model(r.model), engine, r);
+    itl[{r.gpu, r.model}].push_back(100 * (p.itl_s - r.itl_s) / r.itl_s);
+    w[{r.gpu, r.model}].push_back(100 * (p.gpu_w - r.gpu_w) / r.gpu_w);
+    j[{r.gpu, r.model}].push_back(100 * (p.j_per_token - r.j_per_token) / r.j_per_token);
+  }
+  REQUIRE(j.size() == 6);
+  for (const auto& [key, e] : j) {
+    CAPTURE(key.first);
+    CAPTURE(key.second);
+    // Issue #17's J/token target (median <= 10%) per GPU and shape, held-out rows (today -7.5 to +4.3%), with
+    // the time and the power each right, not only their product (today ITL -13.6 to +4.3%, W -4.8 to +10.4%).
+    CHECK(std::abs(calibration::sample_median(e)) <= 10);
+    CHECK(std::abs(calibration::sample_median(itl.at(key))) <= 15);
+    CHECK(std::abs(calibration::sample_median(w.at(key))) <= 15);
   }
 }

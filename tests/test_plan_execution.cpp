@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "sim/core/error.hpp"
@@ -195,4 +196,26 @@ TEST_CASE("plan execution: classes the plan puts on the same servers share a dep
   REQUIRE(x.fleet.size() == 3);
   // The H100 server has no instances planned: it goes to the first class's deployment.
   for (const auto& e : x.fleet) CHECK(e.deployment == "chat");
+}
+
+TEST_CASE("plan execution: a SKU bought with both hosts keeps each type's instances on its own servers") {
+  test::TempDir dir;
+  const auto& catalog = test::catalog();
+  experiment::Experiment x = experiment::load_experiment(dir.write("exp.yaml", kExperiment), catalog, {});
+  // chat on default H100 hosts, the batch on a reduced one: before instance rows were matched by SKU and host,
+  // the batch's row landed on the default type and the reduced server fell back to the first class's deployment.
+  std::string text = plan_text("hgx-h100x8");
+  const auto sub = [&](const std::string& from, const std::string& to) {
+    REQUIRE(text.find(from) != std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+  };
+  sub("  - {sku: hgx-h100x8, gpus: 8, idle_w: 2000}\n", "");
+  sub("{sku: hgx-h100x8, bought: 1, on: [0, 1, 1, 0]}",
+      "{sku: hgx-h100x8, bought: 1, on: [0, 1, 1, 0], host: reduced}");
+  sub("per_slot: [0, 8, 8, 0]}", "per_slot: [0, 8, 8, 0], host: reduced}");
+  const auto plan = planning::apply_plan(x, catalog, dir.write("p.plan.yaml", text), "");
+  CHECK(plan.classes[1].deployment == "batch");
+  REQUIRE(x.fleet.size() == 3);
+  for (const auto& e : x.fleet) CHECK(e.deployment == (e.host == "reduced" ? "batch" : "chat"));
+  CHECK(std::count_if(x.fleet.begin(), x.fleet.end(), [](const auto& e) { return e.host == "reduced"; }) == 1);
 }

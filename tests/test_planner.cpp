@@ -249,7 +249,15 @@ baselines: [{name: energy}]
   CHECK(has(error_of({{"[{name: energy}]", "[{name: cost, electricity_usd_per_kwh: -1}]"}}),
             "electricity_usd_per_kwh"));
   CHECK(has(error_of({{"rate: 2}", "rate: 2, tensor_parallel: 3}"}}), "does not divide"));
+  // A degree to simulate that no server's GPU count divides is refused where it is written, not at the solve.
+  CHECK(has(error_of({{"    slo: {ttft", "    tensor_parallel: [3]\n    slo: {ttft"}}),
+            "classes[0].tensor_parallel: 3 divides the GPU count of none"));
+  CHECK(has(error_of({{"    slo: {ttft", "    tensor_parallel: [1, 4]\n    slo: {ttft"}}), "no error"));
   CHECK(has(error_of({{"{class: chat,", "{class: chat2,"}}), "no class 'chat2'"));
+  // One plan per objective in the plan file (run --plan-objective picks by name).
+  CHECK(has(error_of({{"[{name: energy}]", "[{name: carbon}]"}}),
+            "baselines[0].name: objective 'carbon' is planned"));
+  CHECK(has(error_of({{"[{name: energy}]", "[{name: energy}, {name: energy}]"}}), "baselines[1].name"));
   // The cost objective needs a price for every type offered: pcie-v100x8 has none in the catalog.
   const std::vector<std::pair<std::string, std::string>> v100 = {
       {"- sku: pcie-t4x4\n", "- sku: pcie-v100x8\n"}, {"sku: pcie-t4x4, rate", "sku: pcie-v100x8, rate"}};

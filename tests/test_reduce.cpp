@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "experiment_text.hpp"
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -21,36 +22,17 @@ using namespace greenfleet;
 
 namespace {
 
-std::string load_error(const std::string& yaml) {
-  test::TempDir dir;
-  const std::string file = dir.write("x.yaml", yaml);
-  try {
-    experiment::load_experiment(file, test::catalog(), {});
-  } catch (const core::InputError& e) {
-    const std::string msg = e.what();
-    CHECK(msg.find(file) != std::string::npos);
-    return msg.substr(msg.find(file) + file.size());
-  }
-  FAIL("expected an InputError");
-  return "";
-}
+using test::load_error;
 
 // One hgx-h100x8 serving Llama-3.1-8B (TP 1: eight instances), with `host` and `extra` keys on its fleet entry.
 std::string experiment_yaml(const std::string& host, const std::string& extra = "") {
-  return "name: r\nseed: 1\nsites: [{name: s, carbon_intensity: 100}]\n"
-         "deployments:\n  - {name: gpu, model: llama-3.1-8b}\n"
-         "  - {name: cpu, model: llama-3.1-8b, scheduler: {max_num_seqs: 8}}\n"
-         "fleet:\n  - {site: s, sku: hgx-h100x8, deployment: gpu" +
-         (host.empty() ? "" : ", host: " + host) + extra +
+  return test::experiment_head("r", 1) + test::kGpuCpuDeployments +
+         "fleet:\n  - {site: s, sku: hgx-h100x8, deployment: gpu" + (host.empty() ? "" : ", host: " + host) +
+         extra +
          "}\n"
          "workload:\n  deployment: gpu\n  source: synthetic\n"
          "  synthetic: {requests: 20, rate: 5, prompt_tokens: {distribution: constant, value: 100}, "
          "output_tokens: {distribution: constant, value: 10}}\n";
-}
-
-experiment::Experiment load(const std::string& yaml) {
-  test::TempDir dir;
-  return experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
 }
 
 }  // namespace
@@ -66,7 +48,7 @@ TEST_CASE("Reduce: the reduced host lowers host embodied carbon and power by the
 
   // The rule by hand: Llama-3.1-8B's weights (16.06 GB) + swap 4 GB x 8 GPUs + OS 32 GB = 80.06 GB of DRAM:
   // 2 sockets x 8 channels of 16 GB DIMMs = 256 GB. SSD: weights + OS image 200 GB = 216.06 GB: one 480 GB drive.
-  const experiment::Experiment x = load(experiment_yaml("reduced"));
+  const experiment::Experiment x = test::load_text(experiment_yaml("reduced"));
   const auto& e = x.fleet[0];
   CHECK(e.host == "reduced");
   CHECK(e.host_memory.dram_gb == 256);
@@ -95,7 +77,7 @@ TEST_CASE("Reduce: the reduced host lowers host embodied carbon and power by the
   const double removed_w = (2000 - 256) * c.memory_kind(sku.dram_kind).power_w_per_gb +
                            (22720 - 480) * c.storage_kind("ssd").power_w_per_gb;
   CHECK(removed_w == doctest::Approx(1744 * 0.074 + 22240 * 0.00112));
-  const experiment::Experiment full_x = load(experiment_yaml(""));
+  const experiment::Experiment full_x = test::load_text(experiment_yaml(""));
   runner::Simulation full_sim(full_x, c);
   CHECK(full_x.fleet[0].host == "default");
   CHECK(full_sim.servers()[0].host_kg == doctest::Approx(full));
@@ -105,7 +87,7 @@ TEST_CASE("Reduce: the reduced host lowers host embodied carbon and power by the
 
 TEST_CASE("Reduce: custom hosts are checked against the rule, and CPU instances need their DRAM") {
   // A custom host at or above the rule's minimum loads; below it is an error naming file:line and the key.
-  const auto x = load(experiment_yaml("{dram_gb: 96, ssd_gb: 960}"));
+  const auto x = test::load_text(experiment_yaml("{dram_gb: 96, ssd_gb: 960}"));
   CHECK(x.fleet[0].host == "custom");
   CHECK(x.fleet[0].host_memory.dram_gb == 96);
   CHECK(x.fleet[0].host_memory.ssd_gb == 960);
@@ -124,7 +106,7 @@ TEST_CASE("Reduce: custom hosts are checked against the rule, and CPU instances 
   // Three CPU instances of 64 GB each add 192 GB of DRAM and their 4.85-bit weights (4.9 GB) to the SSD:
   // 80.06 + 192 = 272.06 GB -> 16 channels x 32 GB = 512 GB; SSD 221 GB -> 480 GB.
   const std::string cpu = ", cpu_instances: {count: 3, deployment: cpu}";
-  const auto with_cpu = load(experiment_yaml("reduced", cpu));
+  const auto with_cpu = test::load_text(experiment_yaml("reduced", cpu));
   CHECK(with_cpu.fleet[0].host_memory.dram_gb == 512);
   CHECK(with_cpu.fleet[0].host_memory.ssd_gb == 480);
   const auto need =
@@ -244,7 +226,7 @@ TEST_CASE("Reduce: plan execution builds the hosts the plan bought") {
   const auto& c = test::catalog();
   // The template (fleet[0]) asks for a reduced host on an L40S server; the plan buys an H100 server.
   const std::string exp =
-      "name: r\nseed: 1\nhorizon: 20min\nsites: [{name: s, carbon_intensity: 100}]\n"
+      "horizon: 20min\n" + test::experiment_head("r", 1) +
       "deployments: [{name: chat, model: llama-3.1-8b}]\n"
       "fleet: [{site: s, sku: pcie-l40sx4, host: reduced, power: {policy: follow_plan}}]\n"
       "workload:\n  source: synthetic\n"

@@ -274,7 +274,10 @@ TEST_CASE("one perf-kind rule and one KV formula serve the loader and the runner
   const auto& cat = test::catalog();
   const auto& gpu = cat.gpu("h100-sxm");
   const auto& model = cat.model("llama-3.1-8b");
-  CHECK(experiment::kv_cache_bytes(d, gpu, model) == gpu.memory_gb * 1e9 * 0.9 - 1.0 * 1e9 - model.weight_bytes());
+  CHECK(experiment::kv_cache_bytes(d, gpu, model) ==
+        gpu.memory_gb * 1073741824.0 * 0.9 - 1.0 * 1e9 - model.weight_bytes());
+  // GDDR boards lose 1/16 to inline ECC: a 16 GB T4 offers 15 GiB.
+  CHECK(experiment::device_memory_bytes(cat.gpu("t4")) == 15.0 * 1073741824.0);
 }
 
 TEST_CASE("perf_model parameters resolve in their historical order, by_gpu after fallback") {
@@ -286,6 +289,46 @@ TEST_CASE("perf_model parameters resolve in their historical order, by_gpu after
   CHECK(x.resolved_yaml.find("    perf_model:\n      kind: roofline\n      fallback: roofline\n      by_gpu:\n"
                              "        h100-sxm: roofline\n      compute_efficiency: 0.55\n") != std::string::npos);
   CHECK(x.deployments[0].perf_params.get_duration("allreduce_latency") == 8 * core::kMicrosecond);
+}
+
+TEST_CASE("perf_model.compute_memory_serial is range-checked and reaches the roofline of both kinds") {
+  CHECK(load_error({"deployments.0.perf_model.compute_memory_serial=1.5"}) ==
+        "(--set deployments[0].perf_model.compute_memory_serial): value 1.5 is out of range [0, 1]");
+  CHECK(load_error({"deployments.0.perf_model.compute_memory_serial=-0.1"}).find("out of range [0, 1]") !=
+        std::string::npos);
+  test::TempDir dir;
+  const auto& cat = test::catalog();
+  auto load = [&](std::vector<std::string> overrides) {
+    experiment::LoadOptions o;
+    o.overrides = std::move(overrides);
+    return experiment::load_experiment(dir.write("x.yaml", kExperiment), cat, o);
+  };
+  // The default is the fitted share (tests/test_ml_energy.cpp checks the fit against it).
+  CHECK(load({}).deployments[0].perf_params.get_number("compute_memory_serial") ==
+        spec::RooflineParams{}.compute_memory_serial);
+  perf::BatchShape decode;
+  decode.decode_seqs = 256, decode.decode_ctx = 256LL * 600;
+  const experiment::PerfContext h100{cat, cat.gpu("h100-sxm"), cat.model("llama-3.1-8b"), "llama-3.1-8b", 1};
+  // A10: no calibrated entry for the model, so `calibrated` falls back to a roofline with carried efficiencies.
+  const experiment::PerfContext a10{cat, cat.gpu("a10"), cat.model("llama-3.1-8b"), "llama-3.1-8b", 1};
+  REQUIRE(cat.calibration("a10", "llama-3.1-8b", 1) == nullptr);
+  double fallback[2] = {0, 0};
+  for (const int s : {0, 1}) {
+    const experiment::Experiment x = load({"deployments.0.perf_model.compute_memory_serial=" + std::to_string(s)});
+    const core::ParamValues& params = x.deployments[0].perf_params;
+    CHECK(params.get_number("compute_memory_serial") == s);
+    // kind roofline: the same steps as a RooflineModel built with that share.
+    spec::RooflineParams p;
+    p.compute_memory_serial = s;
+    const perf::RooflineModel direct(cat.model("llama-3.1-8b"), cat.gpu("h100-sxm"), 1, p);
+    CHECK(experiment::perf_models().create("roofline", params, h100)->step_seconds(decode) ==
+          direct.step_seconds(decode));
+    const auto carried = experiment::perf_models().create("calibrated", params, a10);
+    REQUIRE(carried->kind() == "roofline");
+    fallback[s] = carried->step_seconds(decode);
+  }
+  // The fallback keeps the share beside the carried efficiencies: fully serial is slower than full overlap.
+  CHECK(fallback[1] > fallback[0] * 1.05);
 }
 
 TEST_CASE("a simulation keeps no reference to its experiment") {

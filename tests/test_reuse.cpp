@@ -181,12 +181,135 @@ TEST_CASE("Reuse: --plan builds the CPU instances a plan chose and routes offlin
   CHECK(cpu_done > 0);
   CHECK(sim.ledger().conservation_error() < 1e-9);
 
-  // A batch that shares the GPU servers with chat (the carbon plan without `device: cpu`) cannot also run on CPU
-  // instances: they would serve chat's deployment.
-  Solved shared = solve(plan_yaml("0.5"));
-  const std::string shared_file =
-      dir.write("shared.yaml", planning::plan_yaml(shared.pc, shared.rows, {shared.carbon}));
-  experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", exp), test::catalog(), {});
-  CHECK_THROWS_WITH_AS(planning::apply_plan(y, test::catalog(), shared_file, ""),
+  // The same experiment whose batch shares chat's deployment cannot run CPU instances for it: they would serve
+  // chat's requests too.
+  std::string one_dep = exp;
+  one_dep.replace(one_dep.find("deployment: reuse, kind"), 17, "deployment: chat");
+  experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", one_dep), test::catalog(), {});
+  CHECK_THROWS_WITH_AS(planning::apply_plan(y, test::catalog(), plan_file, ""),
                        doctest::Contains("also serves online class 'chat'"), core::InputError);
+}
+
+TEST_CASE("Reuse: --plan executes an offline class split between CPU instances and the GPUs it shares") {
+  // The carbon plan of the first case: the batch on three CPU instances (1.5 req/s) and on the GPU chat leaves
+  // free (0.5 req/s), on the server chat runs on: 75% of its planned capacity on CPU instances.
+  test::TempDir dir;
+  Solved s = solve(plan_yaml("0.5"), false);
+  REQUIRE(s.carbon.cpu_requests == doctest::Approx(1.5 * 7200));
+  REQUIRE(s.carbon.gpu_offline_requests == doctest::Approx(0.5 * 7200));
+  const std::string plan_file = dir.write("plan.yaml", planning::plan_yaml(s.pc, s.rows, {s.carbon}));
+  const std::string exp =
+      "name: r\nseed: 5\nhorizon: 3min\nsites: [{name: s, carbon_intensity: 300}]\n"
+      "deployments:\n  - {name: chat, model: llama-3.1-8b}\n"
+      "  - {name: batch, model: llama-3.1-8b}\n"
+      "fleet: [{site: s, sku: hgx-h100x8, deployment: chat, power: {policy: follow_plan}}]\n"
+      "workload:\n  source: synthetic\n"
+      "  synthetic: {requests: 400, rate: 4, prompt_tokens: {distribution: constant, value: 200}, "
+      "output_tokens: {distribution: constant, value: 20}}\n"
+      "  classes:\n    - {name: chat, deployment: chat, share: 0.6}\n"
+      "    - {name: batch, deployment: batch, kind: offline, deadline: 1h, share: 0.4}\n";
+  experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", exp), test::catalog(), {});
+  const planning::PlanExecution pe = planning::apply_plan(x, test::catalog(), plan_file, "");
+  // The batch shares chat's servers (one deployment on the GPUs); its CPU instances serve a copy, batch@cpu, with
+  // the plan's CPU batch limit.
+  REQUIRE(pe.classes.size() == 2);
+  CHECK(pe.classes[1].cpu_share == doctest::Approx(0.75));
+  CHECK(pe.classes[1].cpu_deployment == "batch@cpu");
+  CHECK(x.workload.classes[1].deployment == "chat");
+  CHECK(x.workload.classes[1].cpu_deployment == "batch@cpu");
+  CHECK(x.workload.classes[1].cpu_share == doctest::Approx(0.75));
+  REQUIRE(x.fleet.size() == 1);
+  CHECK(x.fleet[0].cpu.count == 3);
+  CHECK(x.fleet[0].cpu.deployment == "batch@cpu");
+  const auto cpu_dep = std::find_if(x.deployments.begin(), x.deployments.end(),
+                                    [](const auto& d) { return d.name == "batch@cpu"; });
+  REQUIRE(cpu_dep != x.deployments.end());
+  CHECK(cpu_dep->scheduler.max_num_seqs == 32);
+
+  runner::Simulation sim(x, test::catalog());
+  sim.run();
+  // Every request served; the batch's requests split in the planned proportion: the n-th goes to the CPU
+  // instances when floor(0.75 n) grows, so after n of them floor(0.75 n) went there (tolerance: none).
+  const std::uint64_t batch = sim.metrics().completed_class(1);
+  CHECK(sim.metrics().completed() == sim.arrived());
+  CHECK(sim.arrived() == 400);
+  REQUIRE(batch > 100);
+  CHECK(sim.cpu_routed() == static_cast<std::uint64_t>(std::floor(0.75 * static_cast<double>(batch))));
+  std::uint64_t cpu_done = 0, gpu_done = 0;
+  for (const auto& in : sim.instances())
+    (in->placement().devices == 0 ? cpu_done : gpu_done) += in->stats().completed;
+  CHECK(cpu_done == sim.cpu_routed());
+  CHECK(gpu_done == sim.metrics().completed_class(0) + batch - cpu_done);
+  CHECK(static_cast<double>(cpu_done) / static_cast<double>(batch) == doctest::Approx(0.75).epsilon(0.01));
+  CHECK(sim.ledger().conservation_error() < 1e-9);
+
+  // The CPU side's deployment name is the plan's to give: an experiment that has one so named is refused.
+  std::string taken = exp;
+  taken.replace(taken.find("  - {name: batch, model"), 0, "  - {name: batch@cpu, model: llama-3.1-8b}\n");
+  experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", taken), test::catalog(), {});
+  CHECK_THROWS_WITH_AS(planning::apply_plan(y, test::catalog(), plan_file, ""),
+                       doctest::Contains("deployment 'batch@cpu' exists"), core::InputError);
+}
+
+TEST_CASE("Reuse: reduced hosts offer CPU instances in the DRAM the GPU serving stack leaves") {
+  // hgx-h100x8 with Llama-3.1-8B: the Reduce rule's minimum is 16.06 GB of weights + 8 x 4 GB of swap + 32 GB for
+  // the OS = 80.06 GB, rounded to 16 channels x 16 GB = 256 GB: 175.94 GB left for CPU instances, where the
+  // default host (2,000 GB) leaves 1,919.94.
+  std::string yaml = plan_yaml("0.5");
+  yaml.replace(yaml.find("    cpu_instances:"), 0, "    hosts: [default, reduced]\n");
+  const Solved both = solve(yaml, false);
+  REQUIRE(both.pc.problem.types.size() == 2);
+  const auto& d = both.pc.problem.types[0];
+  const auto& r = both.pc.problem.types[1];
+  CHECK(r.host == "reduced");
+  CHECK(r.dram_gb == 256);
+  CHECK(r.cpu.cores_each == 32);
+  CHECK(r.cpu.dram_gb == doctest::Approx(256 - 80.06).epsilon(1e-3));
+  CHECK(d.cpu.dram_gb == doctest::Approx(2000 - 80.06).epsilon(1e-3));
+  // A CPU entry per host configuration.
+  int cpu_entries = 0;
+  for (const auto& e : both.pc.problem.capacity) cpu_entries += e.device == planning::Device::kCpu;
+  CHECK(cpu_entries == 2);
+
+  // Reduced hosts only. 64 GB instances: the cores allow 3, the DRAM 2 (the DRAM row binds): 2 CPU instances
+  // (1 req/s) and the spare GPU (1 req/s) still serve the batch on one server.
+  const auto reduced_only = [&](const std::string& dram_each) {
+    std::string y = plan_yaml("0.5", ", dram_gb_each: " + dram_each);
+    y.replace(y.find("    cpu_instances:"), 0, "    hosts: [reduced]\n");
+    return solve(y, false);
+  };
+  const Solved r64 = reduced_only("64");
+  CHECK(r64.carbon.bought == std::vector<int>{1});
+  for (int t = 0; t < 2; ++t) CHECK(r64.carbon.cpu_instances[0][t] == doctest::Approx(2));
+  CHECK(r64.carbon.cpu_requests == doctest::Approx(1.0 * 7200));
+  // 96 GB instances: one fits (0.5 req/s); with the spare GPU 1.5 < 2 req/s: a second server, where the default
+  // host (three instances by its cores) keeps one.
+  const Solved r96 = reduced_only("96");
+  CHECK(r96.carbon.bought == std::vector<int>{2});
+  for (int t = 0; t < 2; ++t) CHECK(r96.carbon.cpu_instances[0][t] <= doctest::Approx(r96.carbon.on[0][t] * 1.0));
+  const Solved d96 = solve(plan_yaml("0.5", ", dram_gb_each: 96"), false);
+  CHECK(d96.carbon.bought == std::vector<int>{1});
+  CHECK(d96.carbon.cpu_instances[0][0] == doctest::Approx(3));
+
+  // The plan file carries the DRAM left for CPU instances, and --plan builds no more per server than it holds
+  // (the reduced host as planned: the CPU instances are not added to its Reduce rule).
+  test::TempDir dir;
+  const std::string yaml64 = planning::plan_yaml(r64.pc, r64.rows, {r64.carbon});
+  CHECK_MESSAGE(yaml64.find("max_num_seqs: 32, dram_gb: 175.94") != std::string::npos, yaml64);
+  const std::string plan_file = dir.write("plan.yaml", yaml64);
+  const std::string exp =
+      "name: r\nseed: 2\nhorizon: 1min\nsites: [{name: s, carbon_intensity: 300}]\n"
+      "deployments:\n  - {name: chat, model: llama-3.1-8b}\n  - {name: batch, model: llama-3.1-8b}\n"
+      "fleet: [{site: s, sku: hgx-h100x8, deployment: chat, power: {policy: follow_plan}}]\n"
+      "workload:\n  source: synthetic\n"
+      "  synthetic: {requests: 100, rate: 4, prompt_tokens: {distribution: constant, value: 200}, "
+      "output_tokens: {distribution: constant, value: 20}}\n"
+      "  classes:\n    - {name: chat, deployment: chat, share: 0.8}\n"
+      "    - {name: batch, deployment: batch, kind: offline, deadline: 1h, share: 0.2}\n";
+  experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", exp), test::catalog(), {});
+  planning::apply_plan(x, test::catalog(), plan_file, "");
+  REQUIRE(x.fleet.size() == 1);
+  CHECK(x.fleet[0].host == "reduced");
+  CHECK(x.fleet[0].host_memory.dram_gb == 256);
+  CHECK(x.fleet[0].cpu.count == 2);
 }

@@ -55,6 +55,9 @@ TEST_CASE("whole-run validation: SplitwiseSim's held-out batch latencies stay wi
     // Regression guard at the level measured today, 0.7-5.1% (docs/MODELS.md, "Whole runs"); issue #17's
     // target, 10%, is met on this data.
     CHECK(e.latency.median_ape <= 5.5);
+    // Issue #17's p90 target, 20%, on every set: met since the KV cache is sized in the GiB the GPUs hold (the
+    // TP 2 batches of 32 x 640 tokens missed it by preempting, 28.7% and 49.7%; today 16.7% and 6.5%).
+    CHECK(e.latency.p90_ape <= 20.0);
     CHECK(e.beyond_context == (set.tensor_parallel == 2 ? 1 : 0));  // the 4,096-token prompt at TP 2
   }
 }

@@ -100,6 +100,7 @@ check "json: closed form, break-even and lifetimes agree with the terms" test $?
 sed -e 's/prompt_tokens: {distribution: constant, value: 800}/prompt_tokens: {distribution: uniform, min: 100, max: 8000}/' \
   "$tmp/split.yaml" > "$tmp/long.yaml"
 "$bin" theory "$tmp/long.yaml" --json > "$tmp/l.json"
+check "long prompts exit 0" test $? -eq 0
 check "long prompts left out" /usr/bin/python3 -c "import json, sys; s = json.load(open('$tmp/l.json'))['setup'];
 sys.exit(not (s['requests_read'] == 50 and 0 < s['requests_used'] < 50 and s['prompt_tokens'] + 101 <= 4096))"
 

@@ -160,6 +160,24 @@ std::string ml_energy_2023_llama_shape(const std::string& name) {
   return it == kShapes.end() ? std::string() : it->second;
 }
 
+int ml_energy_2023_layers(const std::string& name) {
+  // Transformer blocks (RWKV: its blocks) per Hugging Face config.json of each repository: num_hidden_layers
+  // (LLaMA, GPT-NeoX, XGen, RWKV), n_layer (BLOOM). LLaMA-1 / Llama-2 7B: 32, 13B: 40.
+  static const std::map<std::string, int> kLayers = {
+      {"RWKV/rwkv-raven-7b", 32},                                             // RWKV-4 Raven 7B
+      {"FreedomIntelligence/phoenix-inst-chat-7b", 30},                       // BLOOMZ-7b1
+      {"Neutralzz/BiLLa-7B-SFT", 32},                                         // LLaMA-7B
+      {"OpenAssistant/oasst-sft-1-pythia-12b", 36},                           // Pythia-12B (GPT-NeoX)
+      {"StabilityAI/stablelm-tuned-alpha-7b", 16},                            // GPT-NeoX, hidden 6144
+      {"databricks/dolly-v2-12b", 36},                                        // Pythia-12B
+      {"h2oai/h2ogpt-gm-oasst1-en-2048-open-llama-7b-preview-300bt-v2", 32},  // OpenLLaMA 7B
+      {"togethercomputer/RedPajama-INCITE-7B-Chat", 32},                      // GPT-NeoX
+      {"Salesforce/xgen-7b-8k-inst", 32}};                                    // LLaMA architecture
+  if (const auto it = kLayers.find(name); it != kLayers.end()) return it->second;
+  const std::string shape = ml_energy_2023_llama_shape(name);
+  return shape == "llama-2-7b" ? 32 : shape == "llama-2-13b" ? 40 : 0;
+}
+
 std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog) {
   const std::map<std::string, std::string> ids = {
       {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};

@@ -87,6 +87,9 @@ struct MlEnergy2023Row {
 };
 // The catalog shape of a 2023 model name when it is LLaMA-shaped (those rows are replayed), else empty.
 std::string ml_energy_2023_llama_shape(const std::string& name);
+// Layer count of a 2023 model name: the LLaMA shapes above and the other models of those files (their
+// config.json), 0 for names not known.
+int ml_energy_2023_layers(const std::string& name);
 std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog);
 // The replay of such a row: a decode step of one sequence halfway through its output.
 MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,

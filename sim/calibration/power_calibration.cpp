@@ -134,7 +134,7 @@ std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(c
         rows.bad_row("expected positive response_length, latency and energy");
       const double weight_bytes = 2 * billions * 1e9;
       out[id].push_back(UtilisationPoint{name, weight_bytes / (latency / tokens) / bandwidth, energy / latency,
-                                         !ml_energy_2023_llama_shape(name).empty()});
+                                         !ml_energy_2023_llama_shape(name).empty(), latency / tokens});
     }
   }
   return out;
@@ -160,6 +160,32 @@ std::pair<double, double> power_line_errors(const PowerLine& line, const std::ve
   for (const auto& p : points)
     if (p.held_out) ape.push_back(100 * std::abs(line.at(p.utilisation) - p.watts) / p.watts);
   return {calibration::sample_quantile(ape, 0.5), calibration::sample_quantile(ape, 0.9)};
+}
+
+Engine2023 fit_engine_2023(const std::vector<UtilisationPoint>& points) {
+  Engine2023 e;
+  std::vector<double> per_layer;
+  for (const auto& p : points)
+    if (const int layers = ml_energy_2023_layers(p.name); !p.held_out && layers > 0 && p.itl_s > 0)
+      per_layer.push_back(p.itl_s / layers);
+  if (per_layer.empty()) throw std::runtime_error("calibration: no 2023 training rows with a known layer count");
+  e.host_s_per_layer = calibration::sample_median(per_layer);
+  e.training_rows = static_cast<int>(per_layer.size());
+  e.line = fit_power_line(points);
+  return e;
+}
+
+MlEnergyPrediction predict_engine_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                       const spec::LlmModel& llm, const Engine2023& engine,
+                                       const MlEnergy2023Row& row) {
+  const MlEnergyPrediction gpu_step = predict_ml_energy_2023(model, gpu, nullptr, row);
+  MlEnergyPrediction p;
+  p.itl_s = std::max(gpu_step.itl_s, engine.host_s_per_layer * llm.layers);
+  p.throughput = 1 / p.itl_s;
+  const double utilisation = llm.weight_bytes() / p.itl_s / (gpu.memory_bandwidth_gbps * 1e9);
+  p.gpu_w = engine.line.at(utilisation);
+  p.j_per_token = p.gpu_w * p.itl_s;
+  return p;
 }
 
 double small_batch_utilisation(const std::string& v3_path, const catalog::Catalog& catalog) {

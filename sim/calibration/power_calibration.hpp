@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/calibration/ml_energy_replay.hpp"
 #include "sim/catalog/catalog.hpp"
+#include "sim/perf/perf_model.hpp"
 #include "sim/spec/power_curve.hpp"
 
 namespace greenfleet::calibration {
@@ -37,6 +39,7 @@ struct UtilisationPoint {
   std::string name;
   double utilisation = 0, watts = 0;
   bool held_out = false;
+  double itl_s = 0;  // latency / response length
 };
 std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(const std::string& dir,
                                                                                const catalog::Catalog& catalog);
@@ -48,6 +51,26 @@ struct PowerLine {
 PowerLine fit_power_line(const std::vector<UtilisationPoint>& points);
 // Held-out absolute percentage errors of a line: median and p90.
 std::pair<double, double> power_line_errors(const PowerLine& line, const std::vector<UtilisationPoint>& points);
+
+// The 2023 engine (issue #17: what the 2023 J/token misses). ML.ENERGY's 2023 runs took about as long per token
+// on a V100 as on an A100 (LLaMA-7B 31.6 and 34.8 ms) and grew with the layer count, not the bytes (13B / 7B:
+// 1.2-1.5x for 1.9x the weights): the engine (one request at a time, eager kernels) was host-bound, issuing each
+// layer's kernels slower than the GPU ran them. Modelled per GPU (each 2023 GPU sat in its own host) as a host
+// time per layer, the median of ITL / layers over the training rows (the models the power line fits; layer
+// counts: ml_energy_2023_layers); a step takes max(the step model's decode step, host time x layers). The GPU
+// then waits part of each step, so its power is the 2023 power line read at the step's bandwidth utilisation
+// (weights read over the step time), not at a 2025 engine's.
+struct Engine2023 {
+  double host_s_per_layer = 0;
+  int training_rows = 0;
+  PowerLine line;
+};
+Engine2023 fit_engine_2023(const std::vector<UtilisationPoint>& points);
+// A held-out LLaMA-shaped row replayed on that engine: batch 1, halfway through its output (as
+// predict_ml_energy_2023), at the step model `model` of the GPU.
+MlEnergyPrediction predict_engine_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
+                                       const spec::LlmModel& llm, const Engine2023& engine,
+                                       const MlEnergy2023Row& row);
 
 // The bandwidth utilisation of a 2025 engine's small-batch decode step, measured: the median over the ML.ENERGY
 // v3 training configurations at max_num_seqs 8 (H100) of the bytes a GPU reads per decode step (its weight shard

@@ -52,7 +52,9 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
                      "models/calibration/measure/measure.py (repeatable)");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    // No positional arguments: a stray word (a path meant for --out or --data-dir) is an error, not ignored.
+    const po::positional_options_description none;
+    po::store(po::command_line_parser(args).options(opts).positional(none).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw core::InputError(fmt::format("{}: {} (see --help)", with_out ? "calibrate" : "validate", e.what()));
@@ -183,6 +185,44 @@ void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) 
       "medians over the fine-tunes of each shape (LLaMA-1/Llama-2 7B and 13B); signed errors, positive when the\n"
       "prediction is high; W: mean GPU power, whose error is also the J/token error of the measured ITL priced\n"
       "with the modelled power; these rows are held out of the power lines of these GPUs\n");
+
+  // The same rows on the 2023 engine (calibration::Engine2023): host time per layer and power line fitted to
+  // the training models of each GPU's file only.
+  const auto points =
+      calibration::read_ml_energy_2023_power(o.data_dir + "/profiling/ml_energy/legacy_2023", catalog);
+  fmt::print("\n{:<15} {:<12} {:>4} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}   2023 engine\n", "gpu",
+             "model", "rows", "ITL ms", "pred ms", "ITL%", "J/tok", "pred", "J/tok%", "W", "pred W", "W%");
+  std::map<std::string, calibration::Engine2023> engines;
+  for (const auto& [key, group] : groups) {
+    if (!points.count(key.first)) continue;
+    if (!engines.count(key.first)) engines[key.first] = calibration::fit_engine_2023(points.at(key.first));
+    const auto& engine = engines.at(key.first);
+    const auto model = calibration::calibrated_or_fallback(catalog, key.first, key.second, 1);
+    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err, w, w_pred, w_err;
+    for (const auto* r : group) {
+      const auto p =
+          calibration::predict_engine_2023(*model, catalog.gpu(r->gpu), catalog.model(r->model), engine, *r);
+      itl.push_back(r->itl_s * 1e3), itl_pred.push_back(p.itl_s * 1e3);
+      j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
+      itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
+      j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
+      w.push_back(r->gpu_w), w_pred.push_back(p.gpu_w), w_err.push_back(100 * (p.gpu_w - r->gpu_w) / r->gpu_w);
+    }
+    fmt::print(
+        "{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f} {:>7.0f} {:>7.0f} "
+        "{:>+7.1f}\n",
+        key.first, key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
+        calibration::sample_median(itl_err), calibration::sample_median(j), calibration::sample_median(j_pred),
+        calibration::sample_median(j_err), calibration::sample_median(w), calibration::sample_median(w_pred),
+        calibration::sample_median(w_err));
+  }
+  for (const auto& [gpu, engine] : engines)
+    fmt::print(
+        "{:<15} host {:.3f} ms per layer (median of {} training rows), power {:.1f} + {:.1f} x utilisation W\n",
+        gpu, engine.host_s_per_layer * 1e3, engine.training_rows, engine.line.intercept_w, engine.line.slope_w);
+  fmt::print(
+      "the 2023 engine: a step is max(the step model's, host time per layer x layers), power the GPU's 2023\n"
+      "line at that step's weight bandwidth utilisation; both fitted to each GPU's non-LLaMA training rows\n");
 }
 
 // Whole runs through the full simulator (issue #17 item 5): SplitwiseSim's held-out batches and the ML.ENERGY v3

@@ -48,6 +48,8 @@ int lifecycle_command(const std::vector<std::string>& args) {
     throw core::InputError("lifecycle: missing the lifecycle file (greenfleet lifecycle FILE.yaml)");
   if (std::error_code ec; std::filesystem::is_directory(file, ec))
     throw core::InputError(fmt::format("{}: is a directory; give the lifecycle's YAML file", file));
+  if (vm.count("output") && output.empty())
+    throw core::InputError("lifecycle: -o/--output: empty output path (see greenfleet lifecycle --help)");
 
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
   const catalog::Catalog catalog = catalog::Catalog::load(root);

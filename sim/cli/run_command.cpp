@@ -170,6 +170,10 @@ int run_command(const std::vector<std::string>& args) {
     throw core::InputError(fmt::format("{}: is a directory; give the experiment's YAML file", experiment_file));
   if (vm.count("output") && output.empty())
     throw core::InputError("run: -o/--output: empty output path (see greenfleet run --help)");
+  if (vm.count("plan") && plan_file.empty())
+    throw core::InputError("run: --plan: empty path; give the plan file (greenfleet plan writes one)");
+  if (vm.count("plan-objective") && plan_objective.empty())
+    throw core::InputError("run: --plan-objective: empty; give one of the plan file's objectives");
   if (!(memory_budget_gib > 0)) throw core::InputError("run: --memory-budget: must be a positive number of GiB");
   const auto budget_bytes = static_cast<std::uint64_t>(memory_budget_gib * 1024 * 1024 * 1024);
   const bool quiet = vm.count("quiet") != 0;

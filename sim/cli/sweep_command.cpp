@@ -3,11 +3,13 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
+#include <system_error>
 
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
 #include "sim/study/sweep_runner.hpp"
 
@@ -42,6 +44,8 @@ int sweep_command(const std::vector<std::string>& args) {
   if (experiment_file.empty())
     throw core::InputError("sweep: missing the experiment file (greenfleet sweep EXP.yaml)");
   if (jobs < 1) throw core::InputError("sweep: --jobs must be at least 1");
+  if (vm.count("output") && output_dir.empty())
+    throw core::InputError("sweep: -o/--output: empty output directory (see greenfleet sweep --help)");
 
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
   const catalog::Catalog catalog = catalog::Catalog::load(root);
@@ -53,6 +57,12 @@ int sweep_command(const std::vector<std::string>& args) {
     output_dir =
         (std::filesystem::path("out") / ("sweep_" + std::filesystem::path(experiment_file).stem().string()))
             .string();
+  // The output directory is checked before any point is validated: an existing file is bad input, never
+  // replaced; a directory that cannot be created is the environment (exit 3), before any run starts.
+  if (std::error_code ec;
+      std::filesystem::exists(output_dir, ec) && !std::filesystem::is_directory(output_dir, ec))
+    throw core::InputError(fmt::format(
+        "{}: the sweep's output directory exists and is not a directory; give a directory", output_dir));
   experiment::LoadOptions lo;
   lo.overrides = overrides;
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
@@ -70,6 +80,12 @@ int sweep_command(const std::vector<std::string>& args) {
     fmt::print(stderr, "sweep: {} runs ({} points x {} replicas) valid; nothing run (--dry-run)\n",
                sweep.runs.size(), sweep.points, sweep.replicas);
     return 0;
+  }
+  if (std::error_code ec; !std::filesystem::create_directories(output_dir, ec) && ec) {
+    if (ec == std::errc::not_a_directory)
+      throw core::InputError(
+          fmt::format("{}: the sweep's output directory lies under a file that is not a directory", output_dir));
+    core::throw_write_error(fmt::format("{}: cannot create the sweep's output directory", output_dir), ec.value());
   }
   study::SweepOptions so;
   so.experiment_file = experiment_file;

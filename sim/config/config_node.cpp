@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -174,6 +175,9 @@ ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path, YAML
 }
 
 YAML::Node ConfigNode::load_file(const std::string& file) {
+  // A directory opens as an empty stream: say what it is instead of reporting the keys an empty file lacks.
+  if (std::error_code ec; std::filesystem::is_directory(file, ec))
+    throw InputError(fmt::format("{}: is a directory; give a YAML file", file));
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open file", file));
   std::ostringstream text;

@@ -25,6 +25,10 @@ std::vector<core::ParamSpec> roofline_params() {
       core::duration_param("step_overhead", core::kMillisecond, 0, "fixed cost of every model iteration"),
       core::duration_param("allreduce_latency", 8 * core::kMicrosecond, 0,
                            "latency of each tensor-parallel all-reduce (two per layer)"),
+      core::number_param("compute_memory_serial", d.compute_memory_serial, 0.0, 1.0,
+                         "share of the shorter of a step's compute and memory time added to the longer: "
+                         "max(C, M) + s min(C, M); 0 is the classic roofline, 1 their sum (fitted to ML.ENERGY "
+                         "v3's training models, docs/MODELS.md)"),
       core::number_param("step_time_scale", 1.0, 0.01, 100.0,
                          "multiplies every step time (sensitivity of hardware priced without its own "
                          "measurements, e.g. old GPUs; ours: 1)"),
@@ -37,6 +41,7 @@ spec::RooflineParams roofline_from(const core::ParamValues& p) {
   r.bandwidth_efficiency = p.get_number("bandwidth_efficiency");
   r.step_overhead_s = core::to_seconds(p.get_duration("step_overhead"));
   r.allreduce_latency_s = core::to_seconds(p.get_duration("allreduce_latency"));
+  r.compute_memory_serial = p.get_number("compute_memory_serial");
   return r;
 }
 
@@ -65,16 +70,16 @@ PerfModelRegistry make_perf_models() {
                                                                     perf::with_carried(roofline_from(p), carried)),
                               scale);
         });
-  r.add("roofline",
-        "Compute time at the effective FLOP rate or memory time at the effective bandwidth, whichever is larger, "
-        "plus a fixed overhead and the tensor-parallel all-reduces. Its default efficiencies are our "
-        "reconstruction, not measurements.",
-        roofline_params(),
-        [](const core::ParamValues& p, const PerfContext& c) -> std::unique_ptr<perf::PerfModel> {
-          return perf::scaled(
-              std::make_unique<perf::RooflineModel>(c.model, c.gpu, c.tensor_parallel, roofline_from(p)),
-              p.get_number("step_time_scale"));
-        });
+  r.add(
+      "roofline",
+      "Compute time at the effective FLOP rate or memory time at the effective bandwidth, whichever is larger, "
+      "plus `compute_memory_serial` times the smaller, a fixed overhead and the tensor-parallel all-reduces. Its "
+      "default efficiencies are our reconstruction, not measurements.",
+      roofline_params(), [](const core::ParamValues& p, const PerfContext& c) -> std::unique_ptr<perf::PerfModel> {
+        return perf::scaled(
+            std::make_unique<perf::RooflineModel>(c.model, c.gpu, c.tensor_parallel, roofline_from(p)),
+            p.get_number("step_time_scale"));
+      });
   return r;
 }
 

@@ -83,6 +83,9 @@ std::string resolve_data_file(config::ConfigNode& n, const std::string& key, con
   }
   for (const auto& t : tried)
     if (fs::is_regular_file(t)) return t.string();
+  for (const auto& t : tried)
+    if (std::error_code ec; fs::is_directory(t, ec))
+      n.fail(key, fmt::format("{} is a directory, not a file; name the data file in it", t.string()));
   std::string list;
   for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t.string();
   n.fail(key, fmt::format("data file not found (looked for {}); set --data-dir or GREENFLEET_DATA, and see "
@@ -268,8 +271,18 @@ const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::
   return it != deployment.perf_kind_by_gpu.end() ? it->second : deployment.perf_kind;
 }
 
+double device_memory_bytes(const spec::GpuSpec& gpu) {
+  // Datasheet capacities count binary units (DRAM dies are 2^k bits: an "80 GB" A100 or H100 holds 80 GiB), and
+  // GDDR boards keep their ECC inline, on by default on datacenter cards, in 1/16 of it (HBM carries it aside).
+  // Checked against CUDA's deviceQuery (total global memory, public listings): A100 40GB 42,405,855,232 bytes
+  // (98.7% of 40 GiB; the rest the driver's), T4 15,843,721,216 (92.2% of 16 GiB, 15/16 = 93.75%).
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  const bool inline_ecc = gpu.memory_kind.rfind("gddr", 0) == 0;
+  return gpu.memory_gb * kGiB * (inline_ecc ? 15.0 / 16.0 : 1.0);
+}
+
 double kv_cache_bytes(const DeploymentConfig& dep, const spec::GpuSpec& gpu, const spec::LlmModel& model) {
-  const double usable = gpu.memory_gb * 1e9 * dep.gpu_memory_utilization * dep.tensor_parallel -
+  const double usable = device_memory_bytes(gpu) * dep.gpu_memory_utilization * dep.tensor_parallel -
                         dep.activation_reserve_gb * 1e9 * dep.tensor_parallel;
   return usable - model.weight_bytes();
 }

@@ -40,6 +40,10 @@ struct WorkloadClassConfig {
   std::string source;
   core::ParamValues params;
   workload::SyntheticSpec synthetic;
+  // Set only by `--plan` (sim/planning/plan_execution.cpp) for an offline class the plan splits between CPU
+  // instances and GPUs: the deployment its CPU instances serve and the share of its requests sent there.
+  std::string cpu_deployment;
+  double cpu_share = 0;
 };
 
 struct WorkloadConfig {
@@ -165,8 +169,12 @@ struct DeploymentConfig {
 // The perf-model kind a deployment uses on a GPU kind: its `by_gpu` entry, else its `kind`.
 const std::string& perf_kind_for(const DeploymentConfig& deployment, const std::string& gpu_id);
 
+// Bytes of device memory a GPU offers its processes (what vLLM's gpu_memory_utilization is a share of): the
+// datasheet's memory_gb read as GiB, less the inline ECC of GDDR boards (1/16).
+double device_memory_bytes(const spec::GpuSpec& gpu);
+
 // Bytes of KV cache one instance of the deployment gets on that GPU (negative when the weights do not fit):
-// the devices' memory at the utilisation cap, less the activation reserve and the weights, in decimal GB.
+// the devices' memory (device_memory_bytes) at the utilisation cap, less the activation reserve and the weights.
 double kv_cache_bytes(const DeploymentConfig& deployment, const spec::GpuSpec& gpu, const spec::LlmModel& model);
 
 // The optional `network:` section: the topology KV transfers cross (sim/network). Absent: no topology, no

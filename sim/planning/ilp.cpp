@@ -43,13 +43,14 @@ std::vector<bool> allowed_entries(const Problem& p, const Objective& o) {
   std::vector<bool> allowed(p.capacity.size(), true);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) allowed[i] = role_allowed(p, p.capacity[i]);
   if (o.kind != ObjectiveKind::kPerformance) return allowed;
-  // EcoServe's performance-optimised design puts all work on GPUs.
+  // EcoServe's performance-optimised design puts all work on GPUs; with `cpu_offline` (Reuse on that design) its
+  // offline classes may also use the CPU instances of the types it keeps.
   for (std::size_t i = 0; i < p.capacity.size(); ++i)
-    allowed[i] = allowed[i] && p.capacity[i].device == Device::kGpu;
+    allowed[i] = allowed[i] && (p.capacity[i].device == Device::kGpu || o.cpu_offline);
   std::vector<double> fastest(p.classes.size(), 0);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
-    if (allowed[i] && e.rate > 0)
+    if (allowed[i] && e.rate > 0 && e.device == Device::kGpu)
       fastest[e.class_index] = std::max(fastest[e.class_index], p.types[e.type_index].gpu_tflops);
   }
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
@@ -79,7 +80,7 @@ std::vector<bool> allowed_types(const Problem& p, const std::vector<bool>& entri
 double cpu_instances_per_server(const Problem& p, const CapacityEntry& e) {
   const auto& t = p.types[e.type_index];
   const double by_cores = std::floor(static_cast<double>(t.cpu.host_cores - t.cpu.reserved_cores) / e.cores);
-  return e.dram_gb > 0 ? std::min(by_cores, std::floor(t.dram_gb / e.dram_gb + 1e-9)) : by_cores;
+  return e.dram_gb > 0 ? std::min(by_cores, std::floor(t.cpu.dram_gb / e.dram_gb + 1e-9)) : by_cores;
 }
 
 // The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
@@ -412,7 +413,8 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
       close_row(-kInf, 0);
     }
   // Host cores and DRAM (EcoServe's Reuse): the CPU instances on a type, with the cores kept for the GPU serving
-  // stack on every server on, fit in the cores and the DRAM of its servers on.
+  // stack on every server on, fit in the cores and the DRAM of its servers on (the DRAM its host configuration has
+  // beside the GPU serving stack's: docs/PLANNING.md, "CPU instances").
   for (int h = 0; h < H; ++h) {
     const auto& ty = p.types[h];
     const auto cpu_row = [&](int t, bool cores) {
@@ -425,7 +427,11 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
         }
       }
       if (!any) return;
-      add(col_n(h, t), -(cores ? ty.cpu.host_cores - ty.cpu.reserved_cores : ty.dram_gb));
+      // Each side holds whole instances of the type's size: a mean over the slot cannot exceed what one server
+      // holds at once (cores and DRAM rounded down to whole instances).
+      const double room = cores ? ty.cpu.host_cores - ty.cpu.reserved_cores : ty.cpu.dram_gb;
+      const double each = cores ? ty.cpu.cores_each : ty.cpu.dram_gb_each;
+      add(col_n(h, t), -(each > 0 ? std::floor(room / each + 1e-9) * each : room));
       close_row(-kInf, 0);
     };
     for (int t = 0; t < T; ++t) {

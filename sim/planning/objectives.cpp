@@ -25,10 +25,14 @@ ObjectiveRegistry make_objectives() {
         "Performance-optimised baseline: each class only on the types with the fastest GPU (dense FP16 TFLOP/s) "
         "that can serve it, every server bought on in every slot, all work on GPUs; the least energy among such "
         "plans.",
-        {}, [](const core::ParamValues&) {
+        {core::bool_param("cpu_offline", false,
+                          "EcoServe's Reuse on this design: offline classes may also run on the types' CPU "
+                          "instances (servers.cpu_instances); false: all work on GPUs")},
+        [](const core::ParamValues& v) {
           Objective o;
           o.kind = ObjectiveKind::kPerformance;
           o.name = "performance";
+          o.cpu_offline = v.get_bool("cpu_offline");
           return o;
         });
   r.add("energy", "Energy-optimised baseline: the least facility energy (kWh, PUE included) over the horizon.", {},

@@ -189,6 +189,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     ServerType type;
     std::vector<std::string> hosts;
     std::string where;
+    std::string cpu_where;  // its cpu_instances, or empty
   };
   std::vector<Menu> menus;
   std::set<std::string> skus;
@@ -220,6 +221,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       if (hosts.empty()) s.fail("hosts", "needs at least one of default, reduced");
     }
     // EcoServe's Reuse: CPU instances for offline work on the host's cores (docs/PLANNING.md, "CPU instances").
+    std::string cpu_where;
     if (s.has("cpu_instances")) {
       ConfigNode cn = s.child("cpu_instances");
       const auto& sku = catalog.server(id);
@@ -238,9 +240,10 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       if (cpu.dram_gb_each > sku.dram_gb)
         cn.fail("dram_gb_each", fmt::format("{:g} GB is more DRAM than server '{}' has ({:g} GB)",
                                             cpu.dram_gb_each, id, sku.dram_gb));
+      cpu_where = cn.where("dram_gb_each");
       cn.finish();
     }
-    menus.push_back({t, hosts, s.where("hosts")});
+    menus.push_back({t, hosts, s.where("hosts"), cpu_where});
     s.finish();
   }
   if (menus.empty()) root.fail("servers", "needs at least one server type");
@@ -295,7 +298,14 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       sim.tensor_parallel.clear();
       for (double v : n.get_double_list("tensor_parallel", std::nullopt, 1, 64)) {
         if (v != std::floor(v)) n.fail("tensor_parallel", "expected whole numbers");
-        sim.tensor_parallel.push_back(static_cast<int>(v));
+        const int tp = static_cast<int>(v);
+        // A degree no server's GPU count divides would give the class no capacity rows at all, and the plan
+        // would fail only at the solve as "infeasible".
+        if (std::none_of(menus.begin(), menus.end(),
+                         [&](const Menu& m) { return catalog.server(m.type.sku).gpu_count % tp == 0; }))
+          n.fail("tensor_parallel",
+                 fmt::format("{} divides the GPU count of none of the planning file's servers", tp));
+        sim.tensor_parallel.push_back(tp);
       }
     }
     sim.set = read_strings(n, raw, "set");
@@ -322,10 +332,24 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     for (const auto& c : p.classes)
       if (models.insert(c.model).second) need.weights_gb += catalog.model(c.model).weight_bytes() / 1e9;
   }
+  // CPU instances (Reuse) are offered on every host configuration of a SKU that has them, each holding only the
+  // DRAM its host has beyond the GPU serving stack's share (the Reduce rule's minimum for the GPUs alone).
+  const auto cpu_dram = [&](ServerType& t, const Menu& m) {
+    if (t.cpu.cores_each == 0) return;
+    energy::HostNeed n = need;
+    n.swap_gb = kPlannerSwapGbPerGpu * catalog.server(t.sku).gpu_count;
+    t.cpu.dram_gb = std::max(0.0, t.dram_gb - energy::host_minimum(n, catalog).dram_gb);
+    if (t.host == "default" && t.cpu.dram_gb < t.cpu.dram_gb_each)
+      throw core::InputError(fmt::format(
+          "{}: {:g} GB per CPU instance, but the default host of '{}' has {:g} GB of DRAM beside the GPU serving "
+          "stack's {:g} GB (docs/PLANNING.md, \"CPU instances\")",
+          m.cpu_where, t.cpu.dram_gb_each, t.sku, t.cpu.dram_gb, t.dram_gb - t.cpu.dram_gb));
+  };
   for (const auto& m : menus)
     for (const auto& h : m.hosts) {
       if (h == "default") {
         p.types.push_back(m.type);
+        cpu_dram(p.types.back(), m);
         continue;
       }
       const auto& sku = catalog.server(m.type.sku);
@@ -340,10 +364,13 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
             "{}: the reduced host of '{}' would not lower its host's embodied carbon: the classes' models need "
             "{:g} GB of DRAM and {:g} GB of SSD, its default has {:g} and {:g} (docs/CARBON.md, \"Reduce\")",
             m.where, m.type.sku, least.dram_gb, least.ssd_gb, sku.dram_gb, sku.ssd_gb));
-      ServerType t = server_type(catalog, m.type.sku, "reduced", *reduced);  // no CPU instances (its DRAM)
+      // Sized for the GPUs alone: CPU instances get what its DIMMs hold beyond that (possibly none).
+      ServerType t = server_type(catalog, m.type.sku, "reduced", *reduced);
       t.max_count = m.type.max_count;
       t.lifetime_years = m.type.lifetime_years;
       t.usd_per_hour = m.type.usd_per_hour;
+      t.cpu = m.type.cpu;
+      cpu_dram(t, m);
       p.types.push_back(t);
     }
 
@@ -412,7 +439,16 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     if (!o.has("name")) o.fail_here("needs `name`: one of carbon, performance, energy, cost");
     pc.objective = read_objective(o);
   }
-  for (auto& b : root.child_list("baselines", false)) pc.baselines.push_back(read_objective(b));
+  for (auto& b : root.child_list("baselines", false)) {
+    pc.baselines.push_back(read_objective(b));
+    // The plan file holds one plan per objective name, which `run --plan-objective` picks.
+    const auto& name = pc.baselines.back().name;
+    if (name == pc.objective.name ||
+        std::count_if(pc.baselines.begin(), pc.baselines.end(), [&](const auto& o) { return o.name == name; }) > 1)
+      b.fail("name", fmt::format("objective '{}' is planned already (the objective or an earlier baseline); the "
+                                 "plan file holds one plan per objective",
+                                 name));
+  }
   bool priced = pc.objective.kind == ObjectiveKind::kCost;
   for (const auto& o : pc.baselines) priced |= o.kind == ObjectiveKind::kCost;
   if (priced)

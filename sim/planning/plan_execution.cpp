@@ -26,12 +26,17 @@ struct PlanInstances {
   std::string where;
   bool decode = false;  // decode instances of a class served disaggregated (prefill ones run on its deployment)
   bool cpu = false;     // CPU instances on the type's host cores (EcoServe's Reuse, offline classes)
+  std::string host = "default";
+  double rate = 0;       // requests/s of one instance (the plan's capacity entry)
+  std::size_t type = 0;  // the plan's server type (SKU and host) it runs on
 };
 
 // A server type's CPU instances as the plan file's server_types describe them (cores_each 0: none).
 struct CpuOffer {
   int cores_each = 0, reserved_cores = 16;
   double dram_gb_each = 64, amx_speedup = 3.67;
+  int max_num_seqs = 32;
+  std::map<std::string, double> dram_gb;  // per host configuration: the DRAM beside the GPU serving stack's
   std::string where;
 };
 
@@ -87,6 +92,12 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       o.reserved_cores = static_cast<int>(c.get_int("reserved_cores", std::nullopt, 0, 100000));
       o.dram_gb_each = c.get_double("dram_gb_each", std::nullopt, 0.001, 1e7);
       o.amx_speedup = c.get_double("amx_speedup", std::nullopt, 1, 100);
+      o.max_num_seqs = static_cast<int>(c.get_int("max_num_seqs", 32, 1, 100000));
+      // Plans written before host menus offered CPU instances have no dram_gb: the SKU's whole DRAM.
+      o.dram_gb[t.get_choice("host", {"default", "reduced"}, std::string("default"))] =
+          c.get_double("dram_gb", catalog.server(sku).dram_gb, 0, 1e7);
+      c.note_optional("host_cores");  // written for the reader; the catalog's cores are used
+      c.finish();
     }
   }
 
@@ -95,6 +106,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   for (auto& c : root.child_list("classes")) {
     PlannedClass pc;
     pc.name = c.get_string("name");
+    if (class_index.count(pc.name)) c.fail("name", fmt::format("class '{}' is listed twice in the plan", pc.name));
     pc.online = c.get_bool("online");
     if (x.workload.classes.empty()) {
       if (!out.classes.empty())
@@ -118,12 +130,13 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       c.fail("model", fmt::format("the plan serves class '{}' with model '{}', its deployment '{}' runs '{}'",
                                   pc.name, model, dep.name, dep.model));
     if (pc.online) {
-      pc.ttft_s = c.get_double("ttft_s");
-      pc.tpot_s = c.get_double("tpot_s");
+      pc.ttft_s = c.get_double("ttft_s", std::nullopt, 1e-3, 1e6);  // at least 1 ms, as in the planning file
+      pc.tpot_s = c.get_double("tpot_s", std::nullopt, 1e-3, 1e6);
       const auto rate = c.get_double_list("rate", std::nullopt, 0);
       for (double r : rate) pc.mean_rate += r / static_cast<double>(std::max<std::size_t>(1, rate.size()));
     } else {
-      for (auto& b : c.child_list("batches", false)) pc.requests += b.get_double("requests");
+      for (auto& b : c.child_list("batches", false))
+        pc.requests += b.get_double("requests", std::nullopt, 0, 1e12);
     }
     class_index[pc.name] = out.classes.size();
     out.classes.push_back(pc);
@@ -136,12 +149,26 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
           "the plan made for another experiment?",
           x.file, i, x.workload.classes[i].name, plan_file));
 
+  // Capacity entries' rates, by (class, sku, tensor parallelism, role, device, host): the proportions of a class
+  // split between CPU instances and GPUs.
+  std::map<std::string, double> rate_of;
+  const auto entry_key = [](ConfigNode& n) {
+    return fmt::format("{}|{}|{}|{}|{}|{}", n.get_string("class"), n.get_string("sku"),
+                       n.get_int("tensor_parallel", 1, 0, 64), n.get_string("role", std::string("unified")),
+                       n.get_string("device", std::string("gpu")), n.get_string("host", std::string("default")));
+  };
+  for (auto& c : root.child_list("capacity", false)) rate_of[entry_key(c)] = c.get_double("rate", std::nullopt, 0);
+
   // The chosen plan.
   std::vector<ConfigNode> plans = root.child_list("plans");
   ConfigNode* chosen = nullptr;
   std::vector<std::string> names;
   for (auto& p : plans) {
     names.push_back(p.get_string("objective"));
+    if (std::count(names.begin(), names.end(), names.back()) > 1)
+      p.fail("objective",
+             fmt::format("a second plan for objective '{}'; --plan-objective could not tell them apart",
+                         names.back()));
     if (!chosen && (objective.empty() || names.back() == objective)) chosen = &p;
   }
   if (!chosen)
@@ -157,12 +184,16 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     // The host the plan bought: the SKU's default, or the Reduce rule's least host for what runs on it.
     host_of.push_back(s.get_choice("host", {"default", "reduced"}, std::string("default")));
     host_where.push_back(s.where("host"));
+    for (std::size_t k = 0; k < out.skus.size(); ++k)
+      if (out.skus[k] == sku && host_of[k] == host_of.back())
+        s.fail("sku", fmt::format("server type '{}' ({} host) is listed twice in this plan", sku, host_of.back()));
     out.skus.push_back(sku);
     out.bought.push_back(static_cast<int>(s.get_int("bought", std::nullopt, 0, 1000000)));
     out.planned.push_back(int_list(s, "on", out.slots));
     for (int v : out.planned.back())
       if (v > out.bought.back())
         s.fail("on", fmt::format("{} servers on, more than the {} bought", v, out.bought.back()));
+    s.finish();  // a misspelled key (`hots: reduced`) is an error, not a default host
   }
   std::vector<PlanInstances> instances;
   for (auto& i : plan.child_list("instances", false)) {
@@ -175,14 +206,39 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     if (std::find(out.skus.begin(), out.skus.end(), pi.sku) == out.skus.end())
       i.fail("sku", fmt::format("server type '{}' has no servers bought in this plan", pi.sku));
     pi.cpu = i.get_choice("device", {"gpu", "cpu"}, std::string("gpu")) == "cpu";
+    pi.host = i.get_choice("host", {"default", "reduced"}, std::string("default"));
+    if (const auto r = rate_of.find(entry_key(i)); r != rate_of.end()) pi.rate = r->second;
     pi.per_slot = i.get_double_list("per_slot", std::nullopt, 0);
     if (static_cast<int>(pi.per_slot.size()) != out.slots)
       i.fail("per_slot", fmt::format("{} values for {} slots", pi.per_slot.size(), out.slots));
+    // Instances need servers on: the servers bought of the row's type (of its host, where the row names one) and
+    // on in each slot.
+    // A row without `host` is on the default host (the plan writer omits it there); plans written before host
+    // menus may name only a reduced type of the SKU, so such a row falls back to the SKU's one type.
+    const auto type_of = [&](const std::string& host) {
+      std::size_t k = 0;
+      while (k < out.skus.size() && !(out.skus[k] == pi.sku && (host.empty() || host_of[k] == host))) ++k;
+      return k;
+    };
+    std::size_t type = type_of(pi.host);
+    if (type == out.skus.size() && !i.has("host")) type = type_of("");
+    const std::string host = pi.host;
+    if (type == out.skus.size())
+      i.fail("host", fmt::format("server type '{}' ({} host) has no servers bought in this plan", pi.sku, host));
+    for (int t = 0; t < out.slots; ++t)
+      if (pi.per_slot[static_cast<std::size_t>(t)] > 1e-6 && out.planned[type][static_cast<std::size_t>(t)] == 0)
+        i.fail("per_slot",
+               fmt::format("{:g} instances in slot {} on server type '{}', which has no server on then",
+                           pi.per_slot[static_cast<std::size_t>(t)], t, pi.sku));
+    pi.type = type;
     if (pi.cpu) {  // CPU instances: checked against the type's offer below, once the deployments are grouped
       if (!cpu_offer.count(pi.sku))
         i.fail("device", fmt::format("server type '{}' has no cpu_instances in the plan's server_types", pi.sku));
       if (out.classes[class_index[pi.class_name]].online)
         i.fail("device", fmt::format("class '{}' is online: CPU instances serve offline classes", pi.class_name));
+      for (const char* k : {"tensor_parallel", "role", "cores", "dram_gb"})
+        i.note_optional(k);  // the type's offer
+      i.finish();
       instances.push_back(std::move(pi));
       continue;
     }
@@ -205,6 +261,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       i.fail("tensor_parallel",
              fmt::format("the plan runs class '{}' at tensor parallelism {}, its deployment '{}' at {}",
                          pi.class_name, pi.tensor_parallel, dep.name, dep.tensor_parallel));
+    i.finish();  // a misspelled key (`rol: decode`) is an error, not a unified instance
     instances.push_back(std::move(pi));
   }
 
@@ -222,8 +279,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   std::vector<std::string> type_where(out.skus.size());
   for (const auto& pi : instances) {
     if (pi.cpu || std::all_of(pi.per_slot.begin(), pi.per_slot.end(), [](double v) { return v <= 0; })) continue;
-    const auto h =
-        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t h = pi.type;
     const std::size_t c = class_index[pi.class_name];
     if ((pi.decode ? type_class : type_decode)[h] >= 0)
       throw core::InputError(fmt::format(
@@ -278,8 +334,7 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
   }
   for (const auto& pi : instances) {
     if (!pi.decode || pi.cpu) continue;
-    const auto h =
-        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t h = pi.type;
     const std::string& front = out.classes[find(class_index[pi.class_name])].deployment;
     const std::string& mine = std::find_if(x.deployments.begin(), x.deployments.end(), [&](const auto& d) {
                                 return d.name == front;
@@ -290,18 +345,69 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
                       "'{}'); a simulated server holds one deployment",
                       pi.where, pi.sku, decode_pool[h], mine));
   }
+  // Offline classes with both CPU and GPU instances (split): their CPU instances serve a deployment of their own,
+  // `CLASS@cpu`, a copy of the class's deployment with the plan's CPU max_num_seqs, and the class's requests are
+  // sent to it in the proportion of the planned capacity, planned requests/s x instances summed over the slots
+  // (one share over the horizon; runner::Simulation picks the requests deterministically, in arrival order).
+  {
+    std::vector<double> cpu_cap(out.classes.size()), gpu_cap(out.classes.size());
+    std::vector<int> cpu_rows(out.classes.size()), gpu_rows(out.classes.size());
+    std::vector<std::string> unrated(out.classes.size());  // a row whose rate the plan's capacity lacks
+    for (const auto& pi : instances) {
+      double sum = 0;
+      for (double v : pi.per_slot) sum += v;
+      if (sum <= 0) continue;
+      const std::size_t c = class_index[pi.class_name];
+      ++(pi.cpu ? cpu_rows : gpu_rows)[c];
+      if (pi.rate <= 0) unrated[c] = pi.where;
+      (pi.cpu ? cpu_cap : gpu_cap)[c] += pi.rate * sum;
+    }
+    for (std::size_t c = 0; c < out.classes.size(); ++c) {
+      auto& pc = out.classes[c];
+      if (pc.online || cpu_rows[c] == 0 || gpu_rows[c] == 0) continue;
+      if (!unrated[c].empty())
+        throw core::InputError(
+            fmt::format("{}: no capacity entry of the plan gives this row's rate (needed to "
+                        "split class '{}' between CPU instances and GPUs)",
+                        unrated[c], pc.name));
+      if (x.workload.classes.empty())
+        throw core::InputError(fmt::format(
+            "{}: the plan splits class '{}' between CPU instances and GPUs; experiment {} needs workload.classes "
+            "to route it",
+            plan_file, pc.name, x.file));
+      pc.cpu_share = cpu_cap[c] / (cpu_cap[c] + gpu_cap[c]);
+      pc.cpu_deployment = pc.name + "@cpu";
+      auto copy = *std::find_if(x.deployments.begin(), x.deployments.end(),
+                                [&](const auto& d) { return d.name == pc.deployment; });
+      if (std::any_of(x.deployments.begin(), x.deployments.end(),
+                      [&](const auto& d) { return d.name == pc.cpu_deployment; }))
+        throw core::InputError(
+            fmt::format("{}: deployment '{}' exists; --plan names the CPU instances of split "
+                        "class '{}' so",
+                        x.file, pc.cpu_deployment, pc.name));
+      copy.name = pc.cpu_deployment;
+      copy.disaggregated_decode.clear();  // CPU instances serve whole requests
+      for (const auto& pi : instances)
+        if (pi.cpu && pi.class_name == pc.name) copy.scheduler.max_num_seqs = cpu_offer[pi.sku].max_num_seqs;
+      x.deployments.push_back(std::move(copy));
+      auto& wc = x.workload.classes[static_cast<std::size_t>(pc.experiment_class)];
+      wc.cpu_deployment = pc.cpu_deployment;
+      wc.cpu_share = pc.cpu_share;
+    }
+  }
+
   // CPU instances (EcoServe's Reuse): each server of a type gets as many as the plan's busiest slot needs per
   // server on, serving the offline class's deployment, which no online class may share (its requests would reach
-  // the CPU instances).
+  // the CPU instances), or for a split class its CPU deployment.
   std::vector<experiment::CpuInstancesConfig> cpu_of(out.skus.size());
   std::vector<std::string> cpu_where(out.skus.size());
   for (const auto& pi : instances) {
     if (!pi.cpu) continue;
-    const auto h =
-        static_cast<std::size_t>(std::find(out.skus.begin(), out.skus.end(), pi.sku) - out.skus.begin());
+    const std::size_t h = pi.type;
     const auto& pc = out.classes[class_index[pi.class_name]];
+    const std::string& cpu_deployment = pc.cpu_deployment.empty() ? pc.deployment : pc.cpu_deployment;
     for (const auto& other : out.classes)
-      if (other.online && other.deployment == pc.deployment)
+      if (other.online && other.deployment == cpu_deployment)
         throw core::InputError(fmt::format(
             "{}: the plan runs offline class '{}' on CPU instances, but its deployment '{}' also serves online "
             "class '{}' (the plan puts them on common servers, or the experiment gives them one deployment): "
@@ -309,23 +415,23 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
             "deployment of its own",
             pi.where, pc.name, pc.deployment, other.name));
     auto& cfg = cpu_of[h];
-    if (cfg.count > 0 && cfg.deployment != pc.deployment)
+    if (cfg.count > 0 && cfg.deployment != cpu_deployment)
       throw core::InputError(
           fmt::format("{}: CPU instances on server type '{}' for deployments '{}' and '{}'; a "
                       "server's CPU instances serve one deployment (the other entry: {})",
-                      pi.where, pi.sku, cfg.deployment, pc.deployment, cpu_where[h]));
+                      pi.where, pi.sku, cfg.deployment, cpu_deployment, cpu_where[h]));
     cpu_where[h] = pi.where;
     const CpuOffer& offer = cpu_offer[pi.sku];
     const auto& sku = catalog.server(pi.sku);
     const auto& cpu = catalog.cpu(sku.cpu);
     const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
-                                    [&](const auto& d) { return d.name == pc.deployment; });
+                                    [&](const auto& d) { return d.name == cpu_deployment; });
     if (dep.has_modes())
       throw core::InputError(
           fmt::format("{}: deployment '{}' of offline class '{}' has modes, which CPU "
                       "instances cannot serve",
                       pi.where, dep.name, pc.name));
-    cfg.deployment = pc.deployment;
+    cfg.deployment = cpu_deployment;
     cfg.cores_each = offer.cores_each;
     cfg.reserved_cores = offer.reserved_cores;
     cfg.dram_gb_each = offer.dram_gb_each;
@@ -347,15 +453,17 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
     for (int t = 0; t < out.slots; ++t) {
       double sum = 0;
       for (const auto& other : instances)
-        if (other.cpu && other.sku == pi.sku) sum += other.per_slot[static_cast<std::size_t>(t)];
+        if (other.cpu && other.type == pi.type) sum += other.per_slot[static_cast<std::size_t>(t)];
       const int on = out.planned[h][static_cast<std::size_t>(t)];
       if (sum > 0 && on == 0)
         throw core::InputError(fmt::format(
             "{}: CPU instances in slot {} on server type '{}', which has no server on", pi.where, t, pi.sku));
       if (on > 0) most = std::max(most, sum / on);
     }
+    const auto free = offer.dram_gb.find(host_of[h]);
+    const double dram = free == offer.dram_gb.end() ? sku.dram_gb : free->second;
     const int fit = std::min((cfg.host_cores - cfg.reserved_cores) / cfg.cores_each,
-                             static_cast<int>(std::floor(sku.dram_gb / cfg.dram_gb_each + 1e-9)));
+                             static_cast<int>(std::floor(dram / cfg.dram_gb_each + 1e-9)));
     cfg.count = std::min(fit, static_cast<int>(std::ceil(most - 1e-6)));
   }
   for (std::size_t h = 0; h < out.skus.size(); ++h) {
@@ -375,8 +483,12 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
       if (e.host == "reduced") {
         const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                         [&](const auto& d) { return d.name == deployment; });
+        // The planner's reduced host is sized for the GPU serving stack; its CPU instances use the DRAM its
+        // rounding leaves (docs/PLANNING.md, "CPU instances"), so they are not added to the need.
+        experiment::FleetEntry gpus_only = e;
+        gpus_only.cpu = {};
         const auto reduced = energy::reduced_host(catalog.server(e.sku), catalog,
-                                                  experiment::host_need(e, dep, x.deployments, catalog));
+                                                  experiment::host_need(gpus_only, dep, x.deployments, catalog));
         if (!reduced)
           throw core::InputError(
               fmt::format("{}: no host of server '{}' holds what the plan runs on it (the Reduce "

@@ -20,6 +20,11 @@ struct PlannedClass {
   double ttft_s = 0, tpot_s = 0;  // the SLO the plan's capacity entries meet (online)
   double mean_rate = 0;           // online: the plan's demand, mean over its slots (requests/s)
   double requests = 0;            // offline: the requests the plan's batches hold
+  // Offline, split between CPU instances and GPUs: the share of its planned capacity on CPU instances (its
+  // requests are sent there in that proportion) and the deployment they serve (a copy of its own); 0 and empty
+  // otherwise.
+  double cpu_share = 0;
+  std::string cpu_deployment;
 };
 
 struct PlanExecution {

@@ -123,9 +123,9 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
             (t.cpu.cores_each == 0
                  ? std::string()
                  : fmt::format(", cpu_instances: {{cores_each: {}, reserved_cores: {}, host_cores: {}, "
-                               "dram_gb_each: {}, amx_speedup: {}, max_num_seqs: {}}}",
+                               "dram_gb_each: {}, amx_speedup: {}, max_num_seqs: {}, dram_gb: {}}}",
                                t.cpu.cores_each, t.cpu.reserved_cores, t.cpu.host_cores, num(t.cpu.dram_gb_each),
-                               num(t.cpu.amx_speedup), t.cpu.max_num_seqs)));
+                               num(t.cpu.amx_speedup), t.cpu.max_num_seqs, num(t.cpu.dram_gb))));
   out += "classes:\n";
   for (const auto& c : p.classes) {
     out +=

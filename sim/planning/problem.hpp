@@ -34,6 +34,9 @@ struct ServerType {
     double dram_gb_each = 64;
     double amx_speedup = 3.67;
     int max_num_seqs = 32;  // the CPU instances' deployment's scheduler limit
+    // Host DRAM the CPU instances may hold: this host configuration's DRAM less what the GPU serving stack keeps
+    // (the Reduce rule's minimum: weights, swap, OS). A reduced host has only its rounding's slack.
+    double dram_gb = 0;
   } cpu;
 };
 
@@ -117,6 +120,7 @@ struct Objective {
   std::string name = "carbon";
   double embodied_weight = 1;          // carbon: multiplies the amortised embodied term
   double electricity_usd_per_kwh = 0;  // cost: energy priced on top of the servers' $/h
+  bool cpu_offline = false;            // performance: offline classes may also use CPU instances (Reuse)
 };
 
 // The solution and what it costs by every measure, whatever the objective.

@@ -159,6 +159,19 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   };
   if (x.workload.classes.empty()) add_route(x.workload.deployment);
   for (const auto& c : x.workload.classes) add_route(c.deployment);
+  // Split offline classes (`--plan`): their CPU instances' deployment is a route of its own, not a class's.
+  for (std::size_t c = 0; c < x.workload.classes.size(); ++c) {
+    const auto& wc = x.workload.classes[c];
+    if (wc.cpu_share <= 0) continue;
+    class_split_.resize(x.workload.classes.size());
+    const auto [it, added] = route_of.emplace(wc.cpu_deployment, routes_.size());
+    if (added) {
+      routes_.emplace_back();
+      routes_.back().deployment = wc.cpu_deployment;
+    }
+    class_split_[c].cpu_route = it->second;
+    class_split_[c].share = wc.cpu_share;
+  }
   observers_.sim = this;
   std::vector<std::string> deployment_of;  // by instance id
   std::map<std::string, std::int32_t> site_index;
@@ -437,7 +450,10 @@ void Simulation::stop_if_drained(std::size_t still_live) {
 
 [[gnu::always_inline]] inline void Simulation::route(std::uint32_t slot, serving::RequestState& r) {
   // The request's class picks the deployment, and that deployment's router the instance.
-  DeploymentRoute& route = routes_[class_route_[r.spec.workload_class]];
+  std::size_t k = class_route_[r.spec.workload_class];
+  if (!class_split_.empty() && to_cpu_[slot]) [[unlikely]]
+    k = class_split_[r.spec.workload_class].cpu_route;
+  DeploymentRoute& route = routes_[k];
   if (route.plain) [[likely]] {  // the common case: no modes, one router
     const routing::Decision d = route.router->route(r, route.view, *routing_context_);
     if (d.kind == routing::Decision::Kind::kJoin) return route.instances[d.instance]->enqueue(slot);
@@ -452,11 +468,23 @@ void Simulation::Feeder::on_event(const core::Event&) {
   const std::uint32_t slot = s.pool_.acquire(pending);
   serving::RequestState& r = s.pool_[slot];
   s.observers_.on_request_begin(slot, r);
+  if (!s.class_split_.empty()) [[unlikely]]
+    s.choose_side(slot, r);
   s.route(slot, r);
   schedule_next();
 }
 
 void Simulation::route(std::uint32_t slot) { route(slot, pool_[slot]); }
+
+void Simulation::choose_side(std::uint32_t slot, const serving::RequestState& r) {
+  if (slot >= to_cpu_.size()) to_cpu_.resize(std::max<std::size_t>(slot + 1, 2 * to_cpu_.size()));  // as the pool
+  ClassSplit& c = class_split_[r.spec.workload_class];
+  const std::uint64_t n = ++c.arrived;
+  const bool cpu = c.share > 0 &&
+                   std::floor(static_cast<double>(n) * c.share) > std::floor(static_cast<double>(n - 1) * c.share);
+  to_cpu_[slot] = cpu;
+  cpu_routed_ += cpu;
+}
 
 void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, DeploymentRoute& route) {
   // A deployment with no servers: every request is reported rejected, never silently dropped.

@@ -89,6 +89,8 @@ class Simulation {
   network::Network* network() { return network_.get(); }
   const network::Network* network() const { return network_.get(); }
   std::uint64_t arrived() const { return feeder_.arrived; }
+  // Requests of offline classes that a plan splits, sent to their CPU instances (ClassSplit).
+  std::uint64_t cpu_routed() const { return cpu_routed_; }
   std::uint64_t deferrals() const { return deferrals_.deferred; }
   // Requests the mode router split, and those no decode instance could hold (they ran whole).
   std::uint64_t split_requests() const { return split_; }
@@ -151,6 +153,8 @@ class Simulation {
 
   // Routes a request that has arrived (or whose deferral is over): joins an instance, is deferred or rejected.
   void route(std::uint32_t slot);
+  // A split class's arrival: which side of the split it goes to (ClassSplit).
+  void choose_side(std::uint32_t slot, const serving::RequestState& r);
   // route()'s body, defined inline in simulation.cpp so that the arrival (the hot path) has its common case in
   // line.
   void route(std::uint32_t slot, serving::RequestState& r);
@@ -215,6 +219,17 @@ class Simulation {
   };
   std::vector<DeploymentRoute> routes_;
   std::vector<std::size_t> class_route_;  // workload class -> index into routes_
+  // Offline classes a plan splits between CPU instances and GPUs (`--plan`; docs/PLANNING.md, "Executing a
+  // plan"): per workload class, the route of its CPU instances and the share of its requests they get. The n-th
+  // arrival of the class goes to them when floor(n x share) > floor((n - 1) x share), decided once at arrival.
+  struct ClassSplit {
+    std::size_t cpu_route = 0;
+    double share = 0;  // 0: the class is not split
+    std::uint64_t arrived = 0;
+  };
+  std::vector<ClassSplit> class_split_;  // empty: no class is split
+  std::vector<std::uint8_t> to_cpu_;     // by request slot: the arrival's side of its class's split
+  std::uint64_t cpu_routed_ = 0;         // requests sent to a split class's CPU instances
   std::unique_ptr<routing::ModeRouter> mode_router_;
   std::unique_ptr<KvHandoff> handoff_;  // when some deployment lets its requests split
   std::uint64_t split_ = 0, too_long_to_split_ = 0, too_long_to_draft_ = 0;

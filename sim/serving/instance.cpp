@@ -151,6 +151,7 @@ void Instance::start_step_impl() {
   // Hides the member: without a draft instance every speculative branch below is compiled out.
   const Speculation* const spec_ = kSpec ? this->spec_ : nullptr;
   // Requests whose KV arrived join as decodes (their blocks were reserved when they were admitted).
+  const std::size_t joined = ready_.size();
   if (!ready_.empty()) {
     for (std::uint32_t slot : ready_) {
       running_.push_back(slot);
@@ -158,7 +159,8 @@ void Instance::start_step_impl() {
     }
     ready_.clear();
   }
-  std::size_t parked_now = 0;  // admitted this step with their KV still to come
+  std::size_t parked_now = 0;                      // admitted this step with their KV still to come
+  if (continued_) std::swap(batch_, head_batch_);  // the continued run's entries, booked below
   batch_.clear();
   shape_ = perf::BatchShape{};
   step_extra_s_ = 0;
@@ -183,8 +185,13 @@ void Instance::start_step_impl() {
   const std::int32_t verify_max = spec_ ? spec_->gamma + 1 : 0;
   const std::int64_t max_new_blocks =
       std::max<std::int64_t>(kMulti ? kv_.blocks_for(tokens) : 1, spec_ ? kv_.blocks_for(verify_max) : 0);
-  if (kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks &&
-      !prefill_only) {
+  const bool check_blocks =
+      kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks && !prefill_only;
+  // A continued run is booked in the pass below that lists its requests; these paths need it booked now.
+  if (continued_ && (kSpec || prefill_only || check_blocks || running_.size() != head_batch_.size() + joined))
+      [[unlikely]]
+    book_continued<kMulti>();
+  if (check_blocks) {
     for (;;) {
       std::int64_t need = 0;
       for (std::uint32_t slot : running_) {
@@ -243,10 +250,19 @@ void Instance::start_step_impl() {
   // FCFS within a class.
   run_free_start_ = kv_.free();
   prefilling_.clear();  // unfinished prefills, in admission order: usually none, so no second pass
+  // A continued run's pass (below): the blocks the next run takes over continued_steps iterations when its batch
+  // is the continued_entries listed there.
+  std::int64_t continued_extra = -1, continued_steps = -1;
+  std::size_t continued_entries = 0;
   if (prefill_only) {
     // The decodes wait (and, chunking being off, nobody is mid-prefill); a speculative prompt admitted below may
     // still prefill on its draft, so the draft phase starts empty.
     if (spec_) clear_draft_phase();
+  } else if (!spec_ && continued_) {
+    // The run just cut short goes on with the same requests and those whose KV arrived after them (all
+    // decodes): one pass books the run's tokens and lists them, summing the blocks the next run takes.
+    budget -= list_continued<kMulti>(&min_remaining, &continued_steps, &continued_extra);
+    continued_entries = batch_.size();
   } else if (!spec_) {  // the common case: no request here reads a draft (the request's mode is in another cache
                         // line)
     for (std::uint32_t slot : running_) {
@@ -340,13 +356,20 @@ void Instance::start_step_impl() {
   if (host_) host_step_started();
   timer_.step_start = timer_.run_start = engine_->now();
   has_head_ = false;
+  run_in_order_ = false;
   if (spec_ && (!draft_.entries.empty() || draft_verifies_ > 0)) price_draft(draft_.shape.prefill_tokens);
   core::SimTime end;
   const bool decode_only = shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted;
   if (config_.fast_forward && decode_only) {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
-    const std::int64_t iterations = plan_run<kMulti>(steps_to_emit<kMulti>(min_remaining));
+    const std::int64_t steps = steps_to_emit<kMulti>(min_remaining);
+    const std::int64_t iterations = plan_run<kMulti>(
+        steps, steps == continued_steps && batch_.size() == continued_entries ? continued_extra : -1);
+    // Its batch is every running request, in order, when it lists as many (book_continued()).
+    run_in_order_ = batch_.size() == running_.size();
+    run_min_remaining_ = min_remaining;
+    run_planned_ = iterations;
     timer_.begin_run(model_->decode_cost_cached(shape_.decode_seqs), shape_, iterations, tokens_per_step_);
     end = timer_.run_end();
   } else {
@@ -370,9 +393,9 @@ void Instance::start_step_impl() {
 }
 
 template <bool kMulti>
-std::int64_t Instance::plan_run(std::int64_t min_remaining) {
+std::int64_t Instance::plan_run(std::int64_t min_remaining, std::int64_t known_extra) {
   std::int64_t k = min_remaining;
-  const std::int64_t extra = run_extra_blocks_impl<kMulti>(k);
+  const std::int64_t extra = known_extra >= 0 ? known_extra : run_extra_blocks_impl<kMulti>(k);
   if (extra > run_free_start_) {
     std::int64_t lo = 1, hi = k;  // extra(1) fits: the preemption check made sure
     while (lo < hi) {
@@ -562,7 +585,15 @@ void Instance::finish_step() {
       report_step(timer_.step_start, now, shape_, batch_, k,
                   timer_.ff_run ? timer_.busy_seconds_to(now, k) : timer_.step_cost.busy_seconds,
                   timer_.ff_run ? 0.0 : timer_.step_cost.prefill_share);
-    any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
+    // A run cut short (so nobody completed in it) over the running requests in order, with nobody waiting but
+    // hand-overs (so the next step lists the same decodes and maybe more, and parks): the next step, formed below,
+    // books its tokens as it lists them again (list_continued()).
+    const RequestState* waiting;
+    if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
+        (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
+      continued_ = k;
+    else
+      any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
   }
   timer_.busy = false;
   timer_.ff_run = false;

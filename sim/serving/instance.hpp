@@ -106,7 +106,7 @@ class Instance final : public core::EventHandler {
 
   // At the end of a run that did not drain: books the step in flight up to `end` and reports every request
   // still held as unfinished.
-  void abandon_all(core::SimTime end);
+  [[gnu::cold]] void abandon_all(core::SimTime end);
   // A host shared with CPU instances (host_load.hpp). A CPU instance (`cpu_side`) reports to `host` when it
   // starts and stops stepping; a GPU instance prices each step it starts by `busy_model` while `host` is busy and
   // by its own model otherwise (`busy_model` must outlive it and have its decode costs prepared).
@@ -120,7 +120,7 @@ class Instance final : public core::EventHandler {
   // boundary, where the next step is priced afresh (in both modes, like wake_for_change()).
   void host_load_changed();
   // Verifies the KV and token bookkeeping; throws std::logic_error on a violation (engine.check_invariants).
-  void check_invariants() const;
+  [[gnu::cold]] void check_invariants() const;
 
   // Power gating by a provisioner: while off, requests queue and nothing runs.
   void attach_power(Provisioner* provisioner, std::size_t server, bool on) {
@@ -236,9 +236,23 @@ class Instance final : public core::EventHandler {
   template <bool kMulti>
   void finish_head();
   // Plans a fast-forwarded run of the decode entries in batch_ from run_free_start_ free blocks: to the first
-  // completion (`min_remaining` iterations) or the last iteration the cache holds. Takes its blocks.
+  // completion (`min_remaining` iterations) or the last iteration the cache holds. Takes its blocks. `extra`, when
+  // not negative, is what run_extra_blocks_impl(min_remaining) would return, summed already.
   template <bool kMulti>
-  std::int64_t plan_run(std::int64_t min_remaining);
+  std::int64_t plan_run(std::int64_t min_remaining, std::int64_t extra = -1);
+  // A run cut short (nobody completes in it) whose batch is the running requests in admission order leaves its
+  // tokens to the next step (continued_ iterations), which books them in the pass that lists the same requests
+  // again; anything else that needs them booked first calls this.
+  template <bool kMulti>
+  [[gnu::noinline]] void book_continued();
+  // A continued run's pass (start_step_impl(), batch_ empty): books its continued_ iterations' tokens into each
+  // of its requests (head_batch_, which are running_'s first ones, in order) and lists every running request as
+  // a decode, as the step's usual pass would (blocks for its next tokens, the shape); lowers *min_remaining to
+  // the least output left, and sets *steps to the iterations plan_run() is asked for if nobody else joins and
+  // *extra to the blocks they take over those (plan_run()'s `extra`). Returns the budget taken.
+  template <bool kMulti>
+  [[gnu::noinline]] std::int64_t list_continued(std::int64_t* min_remaining, std::int64_t* steps,
+                                                std::int64_t* extra);
   void preempt_one();
   void start_step();
   // kSpec: the instance verifies for a draft instance (spec_ set); the other instantiation folds the speculative
@@ -307,6 +321,13 @@ class Instance final : public core::EventHandler {
   std::vector<std::uint32_t> ready_;    // KV arrived, joining at the next step
   std::int64_t held_for_transfer_ = 0;  // blocks of handed-on requests whose KV has not left yet
   bool restart_stretch_ = false;        // see wake_for_change()
+  // The run in flight (a decode-only step's, not a head's): whether its batch is running_, in order; the least
+  // output any of its requests had left and the iterations it was planned for (before any cut).
+  bool run_in_order_ = false;
+  std::int64_t run_min_remaining_ = 0, run_planned_ = 0;
+  // Iterations of the run just ended whose tokens are not booked yet (book_continued()); its entries then lie in
+  // head_batch_ once the next step starts.
+  std::int64_t continued_ = 0;
   std::int32_t tokens_per_step_ = 1;
   std::int32_t step_decode_tokens_ = 1;  // StepRecord::tokens_per_step of the step in flight
   LoadListener* load_listener_ = nullptr;

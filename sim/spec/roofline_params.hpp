@@ -14,7 +14,8 @@ struct RooflineParams {
   double allreduce_latency_s = 8e-6;   // per all-reduce (2 per layer) when tensor parallel
   // How much of the shorter of compute and memory time a step adds to the longer: step = max(C, M) + s x min(C,
   // M); 0 is the classic roofline (perfect overlap), 1 their sum. Fitted to ML.ENERGY v3's training models
-  // (H100, vLLM 2025; calibration::fit_compute_memory_serial, docs/MODELS.md "ML.ENERGY v3 replay").
+  // (H100, vLLM 2025; calibration::fit_compute_memory_serial, docs/MODELS.md "ML.ENERGY v3 replay"); YAML:
+  // `perf_model.compute_memory_serial`.
   double compute_memory_serial = 0.9;
 };
 

@@ -271,6 +271,8 @@ std::map<std::string, std::string> flatten_yaml(const std::string& yaml) {
 }
 
 RunData load_run(const std::string& path) {
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    throw core::InputError(fmt::format("{}: is a directory; give a greenfleet output file", path));
   if (!std::filesystem::is_regular_file(path)) throw core::InputError(fmt::format("{}: no such file", path));
   try {
     return load_run_file(path);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 
 #include "sim/core/error.hpp"
 
@@ -10,6 +12,9 @@ namespace greenfleet::text {
 
 LineReader::LineReader(const std::string& path, BadRowPolicy policy, std::string skip_hint)
     : path_(path), in_(path), policy_(policy), skip_hint_(std::move(skip_hint)) {
+  // A directory opens as an empty stream: say what it is (as text::read_file does), not "empty file".
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    throw core::InputError(fmt::format("{}: is a directory, not a file", path));
   if (!in_) throw core::InputError(fmt::format("{}: cannot open file", path));
 }
 

@@ -73,8 +73,25 @@ rc=0
   fail "bad block ($rc): $(cat "$tmp/bad.log")"
 
 # --dry-run validates and lists the runs, runs nothing.
-[ "$("$bin" sweep "$exp" -n -o "$tmp/dry" 2> /dev/null | wc -l)" -eq 8 ] || fail "dry run does not list 8 runs"
+rc=0
+"$bin" sweep "$exp" -n -o "$tmp/dry" > "$tmp/dry.txt" 2> /dev/null || rc=$?
+[ "$rc" -eq 0 ] || fail "dry run exited $rc"
+[ "$(wc -l < "$tmp/dry.txt")" -eq 8 ] || fail "dry run does not list 8 runs"
 [ ! -e "$tmp/dry" ] || fail "a dry run created its output directory"
+
+# The output directory: empty, an existing file, under a file: exit 2 before any run, the file left alone;
+# one that cannot be created (under /proc): exit 3, not an internal error.
+printf 'x\n' > "$tmp/afile"
+for case in "empty:" "file:$tmp/afile" "under a file:$tmp/afile/sub"; do
+  rc=0
+  "$bin" sweep "$exp" -q -o "${case#*:}" > /dev/null 2> "$tmp/bad.log" || rc=$?
+  [ "$rc" -eq 2 ] || fail "sweep -o (${case%%:*}) exited $rc: $(cat "$tmp/bad.log")"
+done
+[ "$(cat "$tmp/afile")" = x ] || fail "sweep -o FILE changed the file"
+grep -q "afile/sub: the sweep's output directory lies under a file" "$tmp/bad.log" || fail "under a file: $(cat "$tmp/bad.log")"
+rc=0
+"$bin" sweep "$exp" -q -o /proc/greenfleet-no-such/dir > /dev/null 2> "$tmp/bad.log" || rc=$?
+[ "$rc" -eq 3 ] || fail "sweep -o under /proc exited $rc: $(cat "$tmp/bad.log")"
 
 # 4. `run` on a file with a sweep block runs the base point.
 "$bin" run "$exp" -q -o "$tmp/base.h5" > /dev/null || fail "run on a sweep file"
