@@ -480,10 +480,13 @@ void Instance::report_step(core::SimTime start, core::SimTime end, const perf::B
   rec.tokens_per_step = step_decode_tokens_;
   rec.busy_seconds = busy_seconds;
   rec.prefill_share = prefill_share;
-  const auto listed = static_cast<std::size_t>(verify_listed_);  // 0 but on a target instance
-  rec.entries = std::span<const Entry>(entries.data() + listed, entries.size() - listed);
-  rec.verify_tokens = verify_tokens_;
-  rec.verify_short = std::span<const VerifyShort>(verify_short_.data(), verify_short_.size());
+  rec.entries = std::span<const Entry>(entries.data(), entries.size());
+  if (verify_tokens_ != 0) [[unlikely]] {  // 0 but on a target instance
+    const auto listed = static_cast<std::size_t>(verify_listed_);
+    rec.entries = rec.entries.subspan(listed);
+    rec.verify_tokens = verify_tokens_;
+    rec.verify_short = std::span<const VerifyShort>(verify_short_.data(), verify_short_.size());
+  }
   observer_->on_step(*this, rec);
 }
 
