@@ -1,6 +1,7 @@
 // Speculative decoding across devices through the whole simulation: one request's rounds, step times and GPU
 // energy on both devices by hand, fast-forward against stepping under load (expected and sampled acceptance,
-// beside split and whole requests), conservation, and the load errors of bad speculative configurations.
+// beside split and whole requests), conservation, the ledger's accrual of verifying requests' charges, and the
+// load errors of bad speculative configurations.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,8 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "sim/core/engine.hpp"
 #include "sim/core/error.hpp"
+#include "sim/energy/ledger.hpp"
 #include "sim/experiment/experiment.hpp"
+#include "sim/perf/roofline.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
@@ -326,4 +330,71 @@ TEST_CASE("bad speculative configurations are load errors naming file, line and 
   fails(with("{draft: draft}}}", "{draft: draft, gamma: 16}}, scheduler: {max_num_seqs: 256}}"),
         "above its step budget scheduler.max_batched_tokens = 2048");
   fails(with("modes: {speculative: {draft: draft}}", "tensor_parallel: 1"), "mode_router.name: mode router");
+}
+
+TEST_CASE("the ledger charges verifying requests by accrual on the target and its draft instance") {
+  // One server with two GPUs (idle 100 W, prefill 400 W, decode 200 W), a target instance on one and its draft
+  // on the other, each stepping 1 s, 0.5 s of it busy, a quarter of the work prefill: each step costs GPU
+  // 100 + (100 + 150 - 100) x 0.5 = 175 J and host (50 / 2 + 10) = 35 J, 210 J in all.
+  const auto ci = energy::CarbonSignal::constant(360);
+  energy::ServerPower sp;
+  sp.ci = &ci;
+  sp.gpus = sp.gpus_in_instances = 2;
+  sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
+  sp.host_static_w = 50;
+  sp.cpu_w_per_busy_instance = 10;
+  serving::RequestPool pool;
+  workload::RequestSpec spec;
+  spec.prompt_tokens = 30, spec.output_tokens = 10;
+  const std::uint32_t a = pool.acquire(spec), b = pool.acquire(spec), c = pool.acquire(spec);
+  energy::CarbonLedger ledger({sp}, {{0, 1}, {0, 1}}, core::kHour);
+  for (std::uint32_t slot : {a, b, c}) ledger.on_request_begin(slot, pool[slot]);
+  core::Engine engine;
+  spec::LlmModel m;
+  m.layers = m.hidden_size = m.heads = m.kv_heads = m.head_dim = m.ffn_size = m.vocab_size = 1;
+  spec::GpuSpec g;
+  g.fp16_tflops = g.memory_bandwidth_gbps = g.link_bandwidth_gbps = 1;
+  perf::RooflineModel roofline(m, g, 1, {});
+  serving::Instance target(0, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
+  serving::Instance draft(1, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
+  serving::Speculation sp4;
+  sp4.draft = &draft;
+  sp4.gamma = 4;
+  sp4.prepare();
+  target.set_speculation(&sp4);
+  // a prefills a 30-token chunk; b and c verify: b drafts gamma = 4 tokens (a chunk of 5), c only 2 (a chunk of
+  // 3, its last round). Neither is listed: they accrue 5 tokens on the target and 4 on the draft, c less 2 on
+  // each.
+  ledger.on_verify_begin(target, b);
+  ledger.on_verify_begin(target, c);
+  const serving::VerifyShort shorts[] = {{c, 2}};
+  const serving::BatchEntry prefill[] = {{a, 30, 0, 0}};
+  perf::BatchShape target_shape, draft_shape;
+  target_shape.prefill_tokens = 30 + 5 + 3;
+  target_shape.prefill_seqs = 3;
+  draft_shape.prefill_tokens = 4 + 2;
+  draft_shape.prefill_seqs = 2;
+  for (int round = 0; round < 2; ++round) {
+    const core::SimTime start = (1 + 2 * round) * core::kSecond;
+    serving::StepRecord d;
+    d.start = start, d.end = start + core::kSecond;
+    d.shape = &draft_shape;
+    d.busy_seconds = 0.5, d.prefill_share = 0.25;
+    d.verify_tokens = 4;
+    d.verify_short = shorts;
+    ledger.on_step(draft, d);
+    serving::StepRecord t = d;
+    t.shape = &target_shape;
+    t.verify_tokens = 5;
+    t.entries = prefill;
+    ledger.on_step(target, t);
+  }
+  ledger.on_verify_end(target, b);
+  ledger.on_verify_end(target, c);
+  CHECK(ledger.request(a).energy_j == doctest::Approx(2 * 210.0 * 30 / 38));
+  CHECK(ledger.request(b).energy_j == doctest::Approx(2 * (210.0 * 5 / 38 + 210.0 * 4 / 6)));
+  CHECK(ledger.request(c).energy_j == doctest::Approx(2 * (210.0 * 3 / 38 + 210.0 * 2 / 6)));
+  for (std::uint32_t slot : {a, b, c}) ledger.on_request_done(slot, pool[slot]);
+  ledger.finalize(5 * core::kSecond);
+  CHECK(ledger.conservation_error() < 1e-12);
 }

@@ -41,6 +41,7 @@ CarbonLedger::CarbonLedger(std::vector<ServerPower> servers, std::vector<Instanc
       instances_(std::move(instances)),
       last_end_(instances_.size(), 0),
       decode_accrued_(instances_.size(), {0.0, 0.0, 0.0}),
+      verify_accrued_(instances_.size(), {0.0, 0.0, 0.0}),
       rates_(instances_.size()),
       slot_sums_(instances_.size()),
       g_per_w_s_(servers_.size()),
@@ -298,6 +299,22 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   accrued[0] += energy * iterations;
   accrued[1] += op * iterations;
   accrued[2] += emb * iterations;
+  if (step.verify_tokens > 0) [[unlikely]] {
+    // Verifying requests accrue alike (settled in on_verify_end); those that took fewer tokens pay the difference
+    // back here.
+    const double v = step.verify_tokens;
+    std::array<double, 3>& verified = verify_accrued_[i];
+    verified[0] += energy * v;
+    verified[1] += op * v;
+    verified[2] += emb * v;
+    for (const serving::VerifyShort& e : step.verify_short) {
+      const double w = static_cast<double>(e.fewer);
+      RequestCarbon& r = requests_by_slot_[e.slot].carbon;
+      r.energy_j -= energy * w;
+      r.operational_g -= op * w;
+      r.embodied_g -= emb * w;
+    }
+  }
   if (step.shape->prefill_tokens == 0) return;
   for (const auto& e : step.entries) {
     if (e.prefill_chunk == 0) continue;
@@ -325,6 +342,23 @@ void CarbonLedger::on_decode_end(const serving::Instance& instance, std::uint32_
   b.carbon.energy_j += accrued[0] - b.decode_mark[0];
   b.carbon.operational_g += accrued[1] - b.decode_mark[1];
   b.carbon.embodied_g += accrued[2] - b.decode_mark[2];
+}
+
+// A verifying request accrues on its target instance and on that instance's draft instance.
+void CarbonLedger::on_verify_begin(const serving::Instance& instance, std::uint32_t slot) {
+  RequestBooks& b = requests_by_slot_[slot];
+  b.decode_mark = verify_accrued_[static_cast<std::size_t>(instance.id())];
+  b.draft_mark = verify_accrued_[static_cast<std::size_t>(instance.speculation()->draft->id())];
+}
+
+void CarbonLedger::on_verify_end(const serving::Instance& instance, std::uint32_t slot) {
+  const std::array<double, 3>& target = verify_accrued_[static_cast<std::size_t>(instance.id())];
+  const std::array<double, 3>& draft =
+      verify_accrued_[static_cast<std::size_t>(instance.speculation()->draft->id())];
+  RequestBooks& b = requests_by_slot_[slot];
+  b.carbon.energy_j += (target[0] - b.decode_mark[0]) + (draft[0] - b.draft_mark[0]);
+  b.carbon.operational_g += (target[1] - b.decode_mark[1]) + (draft[1] - b.draft_mark[1]);
+  b.carbon.embodied_g += (target[2] - b.decode_mark[2]) + (draft[2] - b.draft_mark[2]);
 }
 
 void CarbonLedger::on_request_done(std::uint32_t slot, const serving::RequestState&) {

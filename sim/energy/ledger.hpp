@@ -110,6 +110,8 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   void on_request_done(std::uint32_t slot, const serving::RequestState& r) override;
   void on_decode_begin(const serving::Instance& instance, std::uint32_t slot) override;
   void on_decode_end(const serving::Instance& instance, std::uint32_t slot) override;
+  void on_verify_begin(const serving::Instance& instance, std::uint32_t slot) override;
+  void on_verify_end(const serving::Instance& instance, std::uint32_t slot) override;
   // The carbon attributed so far to the request in pool slot `slot` (complete at its on_request_done).
   const RequestCarbon& request(std::uint32_t slot) const { return requests_by_slot_[slot].carbon; }
   // A server powered on (booting counts as on: it draws idle power) or off (no power, embodied only).
@@ -185,6 +187,9 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   // Per instance: what one decode taking part in every step so far would have been attributed (energy J,
   // operational g, embodied g). A decode's share is the difference between its end and its beginning.
   std::vector<std::array<double, 3>> decode_accrued_;
+  // The same for a request verifying on a target instance (StepRecord::verify_tokens), per instance: the target's
+  // steps accrue gamma + 1 tokens each, its draft instance's steps gamma.
+  std::vector<std::array<double, 3>> verify_accrued_;
   // Per instance, fixed over the run: power and embodied rates of its devices and its share of the host.
   struct InstanceRates {
     double idle_gpu_w = 0;     // its devices at idle
@@ -217,10 +222,11 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   void add_server_dynamic(std::size_t server, double cpu_w, double seconds, double dynamic_j, double ci,
                           double dynamic_ci);
   // Per pool slot: the request's attributed carbon, and the per-instance decode accrual (decode_accrued_) when it
-  // began decoding, settled into its carbon when it stops.
+  // began decoding (or verifying), settled into its carbon when it stops.
   struct RequestBooks {
     RequestCarbon carbon;
-    std::array<double, 3> decode_mark{};
+    std::array<double, 3> decode_mark{};  // a verifying request: on its target's verify_accrued_
+    std::array<double, 3> draft_mark{};   // a verifying request: on its draft instance's verify_accrued_
   };
   std::vector<RequestBooks> requests_by_slot_;
   core::SimTime slot_;

@@ -132,6 +132,12 @@ class Simulation {
     void on_decode_end(const serving::Instance& in, std::uint32_t slot) override {
       for (auto* o : spans_) o->on_decode_end(in, slot);
     }
+    void on_verify_begin(const serving::Instance& in, std::uint32_t slot) override {
+      for (auto* o : spans_) o->on_verify_begin(in, slot);
+    }
+    void on_verify_end(const serving::Instance& in, std::uint32_t slot) override {
+      for (auto* o : spans_) o->on_verify_end(in, slot);
+    }
     void on_request_begin(std::uint32_t slot, const serving::RequestState& r) override {
       for (auto* o : requests_) o->on_request_begin(slot, r);
     }

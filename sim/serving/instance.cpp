@@ -146,60 +146,6 @@ void Instance::preempt_one() {
   policy_.push_front(slot, r);
 }
 
-void Instance::clear_draft_phase() {
-  has_draft_ = false;
-  draft_wait_s_ = 0;
-  draft_.entries.clear();
-  draft_.shape = perf::BatchShape{};
-  std::fill_n(draft_count_.begin(), spec_->gamma + 1, 0);
-  std::fill_n(draft_context_.begin(), spec_->gamma + 1, 0);
-  draft_drafted_ = 0;
-  draft_verifies_ = 0;
-}
-
-std::int64_t Instance::form_running_spec() {
-  clear_draft_phase();
-  const std::int32_t gamma = spec_->gamma;
-  const bool on_demand = kv_.on_demand();
-  plain_decodes_.clear();
-  std::int64_t tokens = 0, attn_ctx = 0, kv_tokens = 0;
-  std::int32_t seqs = 0;
-  for (std::uint32_t slot : running_) {
-    RequestState& r = (*pool_)[slot];
-    if (!r.prefill_done()) {
-      prefilling_.push_back(slot);
-      continue;
-    }
-    if (r.mode != RequestMode::kSpeculative) {
-      plain_decodes_.push_back(slot);
-      continue;
-    }
-    // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
-    // target's own position, verified in one chunk after its KV.
-    const std::int32_t drafts = std::min(gamma, r.spec.output_tokens - r.generated - 1);
-    const std::int32_t n = drafts + 1, past = r.spec.prompt_tokens + r.generated - 1;
-    batch_.push_back(Entry{slot, n, r.kv_blocks, past});
-    const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
-    if (on_demand && more > 0) {
-      r.kv_blocks += static_cast<std::int32_t>(more);
-      kv_.take(more);
-    }
-    tokens += n;
-    ++seqs;
-    attn_ctx += static_cast<std::int64_t>(n) * past + n * (n + 1) / 2;
-    kv_tokens += past + n;
-    if (drafts > 0) note_drafts(slot, drafts, past + 1);
-  }
-  // Integer-valued terms far below 2^53: their sum in doubles is exact whatever the order, so this is the value
-  // adding each entry's term would give.
-  shape_.prefill_tokens += tokens;
-  shape_.prefill_seqs += seqs;
-  shape_.prefill_final_chunks += seqs;
-  shape_.prefill_attn_ctx += static_cast<double>(attn_ctx);
-  shape_.prefill_kv_tokens += kv_tokens;
-  return tokens;
-}
-
 template <bool kMulti, bool kSpec>
 void Instance::start_step_impl() {
   // Hides the member: without a draft instance every speculative branch below is compiled out.
@@ -411,7 +357,7 @@ void Instance::start_step_impl() {
   timer_.step_start = timer_.run_start = engine_->now();
   has_head_ = false;
   run_in_order_ = false;
-  if (spec_ && !draft_.entries.empty()) price_draft(draft_.shape.prefill_tokens);
+  if (spec_ && (!draft_.entries.empty() || draft_verifies_ > 0)) price_draft(draft_.shape.prefill_tokens);
   core::SimTime end;
   const bool decode_only = shape_.prefill_seqs == 0 && step_extra_s_ == 0 && !preempted;
   if (config_.fast_forward && decode_only) {
@@ -535,12 +481,18 @@ void Instance::report_step(core::SimTime start, core::SimTime end, const perf::B
   rec.busy_seconds = busy_seconds;
   rec.prefill_share = prefill_share;
   rec.entries = std::span<const Entry>(entries.data(), entries.size());
+  if (verify_tokens_ != 0) [[unlikely]] {  // 0 but on a target instance
+    const auto listed = static_cast<std::size_t>(verify_listed_);
+    rec.entries = rec.entries.subspan(listed);
+    rec.verify_tokens = verify_tokens_;
+    rec.verify_short = std::span<const VerifyShort>(verify_short_.data(), verify_short_.size());
+  }
   observer_->on_step(*this, rec);
 }
 
 // Inlined into apply_entries_impl: once per speculative request and round, where a call costs as much as the
-// work.
-inline void Instance::apply_verify(RequestState& r) {
+// work. Returns the round's tokens.
+inline std::int32_t Instance::apply_verify(RequestState& r) {
   const std::int32_t t =
       std::min(spec_->round_tokens(r.spec.id, r.verify_rounds), r.spec.output_tokens - r.generated);
   r.generated += t;
@@ -549,6 +501,7 @@ inline void Instance::apply_verify(RequestState& r) {
   outstanding_tokens_ -= t;
   ++stats_.verify_rounds;
   stats_.verify_tokens += static_cast<std::uint64_t>(t);
+  return t;
 }
 
 template <bool kMulti>
@@ -563,6 +516,8 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
     if (e.prefill_chunk > 0) {
       if (spec_ && r.prefill_done()) {  // a speculative request's verify chunk
         apply_verify(r);
+        if (!r.decoding) [[unlikely]]
+          begin_verify(e.slot, r);  // swapped back in this step: verifying from the next
         any_done |= r.generated >= r.spec.output_tokens;
         continue;
       }
@@ -575,8 +530,10 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
         if (r.first_token < 0) r.first_token = now;
         if (leaves_here(r))
           any_done = true;                             // handed on in finish_step, which compacts the batch
-        else if (r.mode != RequestMode::kSpeculative)  // its rounds are chunks, paid as such
+        else if (r.mode != RequestMode::kSpeculative)  // its rounds are chunks, accrued from the next step
           begin_decode(e.slot, r);
+        else
+          begin_verify(e.slot, r);
         stats_.decode_tokens += 1;
         outstanding_tokens_ -= 1;
       }
@@ -618,7 +575,7 @@ void Instance::finish_step() {
   const core::SimTime now = engine_->now();
   if (has_head_) finish_head<kMulti>();
   if (has_draft_) {
-    spec_->draft->book_draft(draft_);
+    spec_->draft->book_draft(draft_, verify_tokens_, verify_short_);
     has_draft_ = false;
   }
   const std::int64_t k = timer_.run_iterations;
@@ -749,128 +706,6 @@ void Instance::cut_run() {
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
-void Instance::set_speculation(const Speculation* spec) {
-  if (!spec || !spec->draft || spec->draft == this) throw std::logic_error("speculation needs another instance");
-  if (spec->gamma < 1 || spec->gamma > Speculation::kMaxGamma)
-    throw std::logic_error("speculation: gamma out of range");
-  if (spec->expected != spec->expected_tokens()) throw std::logic_error("speculation: prepare() not called");
-  spec_ = spec;
-  spec->draft->role_ = InstanceRole::kDraft;
-  // Its batches are this instance's speculative requests: its histogram spans this instance's batch sizes.
-  auto& hist = spec->draft->stats_.batch_size_iterations;
-  if (hist.size() < stats_.batch_size_iterations.size()) hist.resize(stats_.batch_size_iterations.size(), 0);
-  draft_.entries.reserve(static_cast<std::size_t>(config_.max_num_seqs));
-  plain_decodes_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
-}
-
-void Instance::add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past) {
-  (*pool_)[slot].draft_prefilled = past + chunk;
-  draft_.entries.push_back(Entry{slot, chunk, 0, past});
-  const double n = chunk, p = past;
-  draft_.shape.prefill_tokens += chunk;
-  draft_.shape.prefill_seqs += 1;
-  draft_.shape.prefill_attn_ctx += n * p + n * (n + 1) / 2;
-  draft_.shape.prefill_kv_tokens += past + chunk;
-}
-
-std::int32_t Instance::add_verify_entry(std::uint32_t slot) {
-  RequestState& r = (*pool_)[slot];
-  const std::int32_t drafts = std::min(spec_->gamma, r.spec.output_tokens - r.generated - 1);
-  const std::int32_t n = drafts + 1, past = r.spec.prompt_tokens + r.generated - 1;  // its KV: prefill done
-  batch_.push_back(Entry{slot, n, r.kv_blocks, past});
-  const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
-  if (kv_.on_demand() && more > 0) {
-    r.kv_blocks += static_cast<std::int32_t>(more);
-    kv_.take(more);
-  }
-  const double dn = n, dp = past;
-  shape_.prefill_tokens += n;
-  shape_.prefill_seqs += 1;
-  shape_.prefill_final_chunks += 1;
-  shape_.prefill_attn_ctx += dn * dp + dn * (dn + 1) / 2;
-  shape_.prefill_kv_tokens += past + n;
-  // Its drafts: a draft entry is marked by blocks_before 1 and starts at the context the target has produced.
-  if (drafts > 0) note_drafts(slot, drafts, past + 1);
-  return n;
-}
-
-void Instance::price_draft(std::int64_t prefill_tokens) {
-  const perf::PerfModel& m = *spec_->draft->model_;
-  // Drafting iteration j runs the requests with more than j drafts (each at its context + j); the first also
-  // runs the draft prefills. Tallied by draft count as the entries were listed (note_drafts), so the phase costs
-  // O(gamma) model calls.
-  const auto& count = draft_count_;
-  const auto& context = draft_context_;
-  const std::int64_t drafted = draft_drafted_;
-  const std::int32_t verifies = draft_verifies_;
-  // Sequences and their total context in iteration j: the suffix sums over draft counts > j.
-  std::int64_t seqs = verifies, ctx = 0;
-  for (std::size_t d = 1; d < count.size(); ++d) ctx += context[d];
-  perf::BatchShape first = draft_.shape;
-  first.decode_seqs = verifies;
-  first.decode_ctx = ctx;
-  const perf::StepCost c0 = m.step_cost(first);
-  double seconds = c0.seconds, busy = c0.busy_seconds;
-  const double prefill_busy = c0.prefill_share * c0.busy_seconds;
-  std::int64_t iterations = 1;
-  for (std::int32_t j = 1; j < spec_->gamma; ++j) {
-    // Leaving: the requests with exactly j drafts; the others' contexts grow by one.
-    seqs -= count[static_cast<std::size_t>(j)];
-    ctx -= context[static_cast<std::size_t>(j)] + (j - 1) * count[static_cast<std::size_t>(j)];
-    if (seqs == 0) break;
-    ctx += seqs;
-    const perf::DecodeCost dc = m.decode_cost_cached(static_cast<std::int32_t>(seqs));
-    const double step = dc.step_seconds(static_cast<double>(ctx));
-    seconds += step;
-    busy += step - dc.overhead;
-    ++iterations;
-  }
-  draft_.start = timer_.step_start;
-  draft_.end = timer_.step_start + std::max<core::SimTime>(1, core::from_seconds(seconds));
-  draft_.busy_seconds = busy;
-  draft_.prefill_share = busy > 0 ? prefill_busy / busy : 0;
-  draft_.iterations = iterations;
-  draft_.drafted = drafted;
-  // For the ledger every entry is charged by its tokens, as prefill chunks are: its prompt chunk or its drafts.
-  draft_.shape.prefill_tokens = prefill_tokens + drafted;
-  draft_.shape.prefill_seqs += verifies;
-  draft_wait_s_ = seconds + (verifies > 0 ? spec_->link_seconds(verifies) : 0.0);
-  has_draft_ = true;
-}
-
-void Instance::reserve_draft(RequestState& r) {
-  const std::int64_t need = whole_request_blocks(r);
-  kv_.take(need);
-  draft_held_ += need;
-  r.draft_blocks = static_cast<std::int32_t>(need);
-}
-
-void Instance::release_draft(RequestState& r) {
-  kv_.give(r.draft_blocks);
-  draft_held_ -= r.draft_blocks;
-  r.draft_blocks = 0;
-}
-
-void Instance::book_draft(const DraftPhase& d) {
-  stats_.steps += 1;
-  stats_.iterations += static_cast<std::uint64_t>(d.iterations);
-  stats_.busy_time += d.end - d.start;
-  stats_.prefill_tokens += static_cast<std::uint64_t>(d.shape.prefill_tokens - d.drafted);
-  stats_.decode_tokens += static_cast<std::uint64_t>(d.drafted);
-  const std::size_t b = std::min(d.entries.size(), stats_.batch_size_iterations.size() - 1);
-  stats_.batch_size_iterations[b] += static_cast<std::uint64_t>(d.iterations);
-  if (!observer_) return;
-  StepRecord rec;
-  rec.start = d.start;
-  rec.end = d.end;
-  rec.shape = &d.shape;
-  rec.iterations = 1;
-  rec.busy_seconds = d.busy_seconds;
-  rec.prefill_share = d.prefill_share;
-  rec.entries = std::span<const Entry>(d.entries.data(), d.entries.size());
-  observer_->on_step(*this, rec);
-}
-
 void Instance::set_tokens_per_step(std::int32_t tokens) {
   if (tokens < 1) throw std::logic_error("a decode step emits at least one token per sequence");
   tokens_per_step_ = step_decode_tokens_ = tokens;
@@ -908,7 +743,8 @@ void Instance::check_invariants() const {
     outstanding += tokens_left_here(r);
     pending += r.prefill_target - r.prefilled;
     if (r.kv_blocks < kv_.blocks_for(r.kv_tokens())) fail("a running request holds fewer blocks than its KV");
-    if (r.decoding != (r.prefill_done() && r.mode != RequestMode::kSpeculative))
+    // A speculative request verifies (`decoding`) from the end of the step that swapped it back in.
+    if (r.mode == RequestMode::kSpeculative ? r.decoding && !r.prefill_done() : r.decoding != r.prefill_done())
       fail("a running request's decode state disagrees with its prefill");
     if (!r.prefill_done() && r.prefill_target != r.spec.prompt_tokens + r.generated)
       fail("a prefill does not cover the prompt and the tokens produced so far");
@@ -947,7 +783,7 @@ void Instance::abandon_all(core::SimTime end) {
         d.busy_seconds = std::min(d.busy_seconds, core::to_seconds(end - d.start));
         d.end = end;
       }
-      spec_->draft->book_draft(d);
+      spec_->draft->book_draft(d, verify_tokens_, verify_short_);
     }
     has_draft_ = false;
   }

@@ -215,7 +215,8 @@ class Instance final : public core::EventHandler {
   std::int64_t steps_to_emit(std::int64_t tokens) const {
     return kMulti ? (tokens + tokens_per_step_ - 1) / tokens_per_step_ : tokens;
   }
-  // Hands a step over [start, end) to the observer.
+  // Hands a step over [start, end) to the observer. Its first verify_listed_ entries (the step in flight's
+  // verifying requests; none in a head) are charged by accrual, not listed.
   void report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
                    const std::vector<Entry>& entries, std::int64_t iterations, double busy_seconds,
                    double prefill_share);
@@ -261,6 +262,8 @@ class Instance final : public core::EventHandler {
   template <bool kMulti>
   void finish_step();
   void finish_request(std::uint32_t slot, RequestStatus status);
+  // A speculative request's span is its verifying one (ServingObserver::on_verify_begin), from the end of the
+  // step that finished its prefill or swapped it back in: begun by begin_verify(), ended by end_decode().
   void begin_decode(std::uint32_t slot, RequestState& r) {
     r.decoding = true;
     if (observer_) observer_->on_decode_begin(*this, slot);
@@ -268,8 +271,16 @@ class Instance final : public core::EventHandler {
   void end_decode(std::uint32_t slot, RequestState& r) {
     if (!r.decoding) return;
     r.decoding = false;
-    if (observer_) observer_->on_decode_end(*this, slot);
+    if (!observer_) return;
+    if (r.mode == RequestMode::kSpeculative) [[unlikely]]
+      verify_span(slot, false);
+    else
+      observer_->on_decode_end(*this, slot);
   }
+  // Out of line (the plain paths never call them).
+  [[gnu::noinline]] void begin_verify(std::uint32_t slot, RequestState& r);
+  [[gnu::noinline]] void note_short(std::uint32_t slot, std::int32_t fewer);  // lists it in verify_short_
+  [[gnu::noinline]] void verify_span(std::uint32_t slot, bool begins);
   // Extra blocks the decode entries need to run `iterations` more iterations (on-demand allocation), and in
   // *one_fewer those for one iteration fewer (computed in the same pass).
   std::int64_t run_extra_blocks(std::int64_t iterations, std::int64_t* one_fewer = nullptr) const;
@@ -335,7 +346,8 @@ class Instance final : public core::EventHandler {
     std::int64_t iterations = 0;  // drafting iterations (gamma for a full round)
     std::int64_t drafted = 0;     // tokens drafted
     perf::BatchShape shape;       // for the ledger: each entry's draft work as tokens (prefill chunk or drafts)
-    std::vector<Entry> entries;   // prefill_chunk: the draft tokens each request is charged for
+    std::vector<Entry> entries;   // prefill_chunk: the draft tokens each request is charged for, but those of
+                                  // verifying requests (the step's verify_tokens_ - 1 each, less verify_short_'s)
   };
   const Speculation* spec_ = nullptr;
   bool has_draft_ = false;
@@ -345,7 +357,8 @@ class Instance final : public core::EventHandler {
   std::int64_t draft_held_ = 0;
   void reserve_draft(RequestState& r);
   void release_draft(RequestState& r);
-  void book_draft(const DraftPhase& d);
+  // Books target-side phase `d` here, with the target step's verify_tokens_ and verify_short_.
+  void book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts);
   // Target side, while a step is formed (kept out of line: the plain paths never call them): a speculative
   // request's first prefill chunk on the draft too, and a round's verify chunk (returns its tokens).
   [[gnu::noinline]] void add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past);
@@ -359,10 +372,16 @@ class Instance final : public core::EventHandler {
   // Empties the draft phase of the step being formed (its entries, shape, wait and per-draft-count tallies).
   void clear_draft_phase();
   std::vector<std::uint32_t> plain_decodes_;
+  // The step in flight's verifying requests (form_running_spec): the first verify_listed_ entries of batch_, each
+  // taking verify_tokens_ tokens but those in verify_short_ (which drafted fewer than gamma); verify_tokens_ is 0
+  // when no step formed them.
+  std::int32_t verify_listed_ = 0, verify_tokens_ = 0;
+  std::vector<VerifyShort> verify_short_;
   // A verify entry's drafts (`drafts` > 0, the draft's context before them `context`): listed for the draft
   // instance and tallied by draft count for price_draft().
-  void note_drafts(std::uint32_t slot, std::int32_t drafts, std::int32_t context) {
-    draft_.entries.push_back(Entry{slot, drafts, 1, context});
+  // `listed`: its drafts are charged by an entry (a request swapped back in this step), not by accrual.
+  void note_drafts(std::uint32_t slot, std::int32_t drafts, std::int32_t context, bool listed) {
+    if (listed) draft_.entries.push_back(Entry{slot, drafts, 1, context});
     draft_count_[static_cast<std::size_t>(drafts)] += 1;
     draft_context_[static_cast<std::size_t>(drafts)] += context;
     draft_drafted_ += drafts;
@@ -374,8 +393,8 @@ class Instance final : public core::EventHandler {
   std::int32_t draft_verifies_ = 0;
   // Target side: prices the drafting phase of the step just formed (draft_.entries listed) and books nothing yet.
   void price_draft(std::int64_t prefill_tokens);
-  // Target side: a verify chunk's result: the round's accepted tokens and the target's own.
-  void apply_verify(RequestState& r);
+  // Target side: a verify chunk's result: the round's accepted tokens and the target's own (returned).
+  std::int32_t apply_verify(RequestState& r);
 };
 
 }  // namespace greenfleet::serving

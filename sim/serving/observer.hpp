@@ -18,6 +18,13 @@ struct BatchEntry {
   std::int32_t kv_tokens_before;
 };
 
+// A verifying request (a speculative one whose prefill is done) that took `fewer` tokens fewer than
+// StepRecord::verify_tokens in a step: its last rounds, which draft fewer than gamma tokens.
+struct VerifyShort {
+  std::uint32_t slot;
+  std::int32_t fewer;
+};
+
 // A finished step (or a fast-forwarded run of `iterations` decode steps of one batch; `shape` is the first
 // iteration's) over [start, end).
 struct StepRecord {
@@ -30,6 +37,12 @@ struct StepRecord {
   double busy_seconds = 0;   // device-busy part of [start, end) (the rest is overhead or transfers)
   double prefill_share = 0;  // share of the busy work that is prefill
   std::span<const BatchEntry> entries;
+  // Speculative decoding: tokens each request verifying on the target instance (between on_verify_begin and
+  // on_verify_end) takes in this step, on the target (its verify chunk, gamma + 1) or on its draft instance (its
+  // drafts, gamma); 0 when they sit the step out. They are not in `entries`: their charges accrue like decodes',
+  // less `verify_short`'s tokens for those that took fewer.
+  std::int32_t verify_tokens = 0;
+  std::span<const VerifyShort> verify_short;
 
   std::int64_t tokens(const BatchEntry& e) const {
     return e.prefill_chunk > 0 ? e.prefill_chunk : iterations * tokens_per_step;
@@ -53,6 +66,11 @@ class ServingObserver {
   // settled per request here, instead of touching every request in every step.
   virtual void on_decode_begin(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
   virtual void on_decode_end(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
+  // The same for a speculative request verifying on target `instance` (part of kDecodeSpans): from the step after
+  // the one that finished its prefill (or swapped it back in) it takes StepRecord::verify_tokens tokens in every
+  // step of `instance` and of its draft instance, until it stops (completed, preempted, abandoned).
+  virtual void on_verify_begin(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
+  virtual void on_verify_end(const Instance& /*instance*/, std::uint32_t /*slot*/) {}
   // The request arrived and holds pool slot `slot` until it is done.
   virtual void on_request_begin(std::uint32_t /*slot*/, const RequestState& /*request*/) {}
   // The request is done (completed, rejected, or unfinished at the end of the run) and about to be released.
