@@ -248,7 +248,7 @@ TEST_CASE("Reuse: --plan executes an offline class split between CPU instances a
   taken.replace(taken.find("  - {name: batch, model"), 0, "  - {name: batch@cpu, model: llama-3.1-8b}\n");
   experiment::Experiment y = experiment::load_experiment(dir.write("y.yaml", taken), test::catalog(), {});
   CHECK_THROWS_WITH_AS(planning::apply_plan(y, test::catalog(), plan_file, ""),
-                       doctest::Contains("deployment 'batch@cpu' exists"), core::InputError);
+                       doctest::Contains("classes[1].name: the plan splits class 'batch'"), core::InputError);
 }
 
 TEST_CASE("Reuse: reduced hosts offer CPU instances in the DRAM the GPU serving stack leaves") {

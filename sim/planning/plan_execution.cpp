@@ -103,8 +103,10 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
 
   // Classes: each must be a workload class of the experiment.
   std::map<std::string, std::size_t> class_index;
+  std::vector<std::string> class_where;  // "file:line:col: classes[i].name", for messages about a class
   for (auto& c : root.child_list("classes")) {
     PlannedClass pc;
+    class_where.push_back(c.where("name"));
     pc.name = c.get_string("name");
     if (class_index.count(pc.name)) c.fail("name", fmt::format("class '{}' is listed twice in the plan", pc.name));
     pc.online = c.get_bool("online");
@@ -374,17 +376,17 @@ PlanExecution apply_plan(experiment::Experiment& x, const catalog::Catalog& cata
         throw core::InputError(fmt::format(
             "{}: the plan splits class '{}' between CPU instances and GPUs; experiment {} needs workload.classes "
             "to route it",
-            plan_file, pc.name, x.file));
+            class_where[c], pc.name, x.file));
       pc.cpu_share = cpu_cap[c] / (cpu_cap[c] + gpu_cap[c]);
       pc.cpu_deployment = pc.name + "@cpu";
       auto copy = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                 [&](const auto& d) { return d.name == pc.deployment; });
       if (std::any_of(x.deployments.begin(), x.deployments.end(),
                       [&](const auto& d) { return d.name == pc.cpu_deployment; }))
-        throw core::InputError(
-            fmt::format("{}: deployment '{}' exists; --plan names the CPU instances of split "
-                        "class '{}' so",
-                        x.file, pc.cpu_deployment, pc.name));
+        throw core::InputError(fmt::format(
+            "{}: the plan splits class '{}' between CPU instances and GPUs, and --plan names the "
+            "CPU instances' deployment '{}', but experiment {} already has a deployment of that name: rename it",
+            class_where[c], pc.name, pc.cpu_deployment, x.file));
       copy.name = pc.cpu_deployment;
       copy.disaggregated_decode.clear();  // CPU instances serve whole requests
       for (const auto& pi : instances)
