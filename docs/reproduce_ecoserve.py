@@ -59,33 +59,27 @@ class Runner:
             sys.exit(f"greenfleet {' '.join(args)} failed ({r.returncode}):\n{r.stderr[-3000:]}")
         return r
 
-    def plan(self, planfile, sets):
+    def _cached(self, command, conf, sets, kind, suffix):
+        """`greenfleet COMMAND CONF -q --set ... -o OUT`, unless OUT (named by a hash of the arguments) exists."""
         self.runs += 1
-        args = ["plan", str(CONF / planfile), "-q"] + [a for s in sets for a in ("--set", s)]
-        out = OUT / "plans" / f"{self._key(args)}.plan.yaml"
+        args = [command, str(CONF / conf), "-q"] + [a for s in sets for a in ("--set", s)]
+        out = OUT / kind / f"{self._key(args)}{suffix}"
         if not out.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             self._call(args + ["-o", str(out)])
+        return out
+
+    def plan(self, planfile, sets):
+        out = self._cached("plan", planfile, sets, "plans", ".plan.yaml")
         return yaml.load(out.read_text(), Loader=yaml.BaseLoader), yaml.safe_load(out.read_text())
 
     def run(self, experiment, sets):
-        self.runs += 1
-        args = ["run", str(CONF / experiment), "-q"] + [a for s in sets for a in ("--set", s)]
-        out = OUT / "runs" / f"{self._key(args)}.h5"
-        if not out.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self._call(args + ["-o", str(out)])
+        out = self._cached("run", experiment, sets, "runs", ".h5")
         s = subprocess.run([self.binary, "summary", str(out), "--json"], capture_output=True, text=True, check=True)
         return out, json.loads(s.stdout)
 
     def lifecycle(self, sets):
-        self.runs += 1
-        args = ["lifecycle", str(CONF / STUDY["recycle"]["lifecycle"]), "-q"] + [
-            a for s in sets for a in ("--set", s)]
-        out = OUT / "lifecycle" / f"{self._key(args)}.csv"
-        if not out.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self._call(args + ["-o", str(out)])
+        out = self._cached("lifecycle", STUDY["recycle"]["lifecycle"], sets, "lifecycle", ".csv")
         return list(csv.DictReader(io.StringIO(out.read_text())))
 
 
@@ -726,13 +720,13 @@ def small_tables(res):
     node = STUDY["observations"]["node_sku"]
     cross = s["embodied_kg"] * 1000 / s["energy_facility_kwh"]
     hp = res["host_pct"]
-    eight = [v for k, v in hp.items()]
+    shares = list(hp.values())
     a("### Observations (EcoServe's motivation and carbon model)")
     a("")
     a("| observation | reported | ours | from |")
     a("|---|---|---|---|")
     a(f"| host share of the node's embodied carbon | ~73-80% (H100 HGX) | {hp[node]:.1%} ({node}); "
-      f"{min(eight):.1%} to {max(eight):.1%} over the catalog's SKUs | `greenfleet list servers --embodied` |")
+      f"{min(shares):.1%} to {max(shares):.1%} over the catalog's SKUs | `greenfleet list servers --embodied` |")
     a(f"| embodied share at 17 g/kWh | ~60% (utilisation 0.8, 4 years) | {s['embodied_share']:.1%} (the conv "
       f"hour on one {node}, instance utilisation {s['instance_utilisation']:.2f}) | a run's ledger |")
     a(f"| crossover CI (operational = embodied) | ~25 g/kWh | {cross:.1f} g/kWh | that run: embodied kg / facility "

@@ -16,6 +16,7 @@
 #include "sim/perf/roofline.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
+#include "tiny_hardware.hpp"
 
 using namespace greenfleet;
 
@@ -350,11 +351,7 @@ TEST_CASE("the ledger charges verifying requests by accrual on the target and it
   energy::CarbonLedger ledger({sp}, {{0, 1}, {0, 1}}, core::kHour);
   for (std::uint32_t slot : {a, b, c}) ledger.on_request_begin(slot, pool[slot]);
   core::Engine engine;
-  spec::LlmModel m;
-  m.layers = m.hidden_size = m.heads = m.kv_heads = m.head_dim = m.ffn_size = m.vocab_size = 1;
-  spec::GpuSpec g;
-  g.fp16_tflops = g.memory_bandwidth_gbps = g.link_bandwidth_gbps = 1;
-  perf::RooflineModel roofline(m, g, 1, {});
+  const perf::RooflineModel roofline = test::tiny_roofline();  // not stepped: the records are written by hand
   serving::Instance target(0, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
   serving::Instance draft(1, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
   serving::Speculation sp4;

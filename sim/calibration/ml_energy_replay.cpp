@@ -178,12 +178,13 @@ int ml_energy_2023_layers(const std::string& name) {
   return shape == "llama-2-7b" ? 32 : shape == "llama-2-13b" ? 40 : 0;
 }
 
-std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog) {
+std::vector<MlEnergy2023Run> read_ml_energy_2023_runs(const std::string& dir, const catalog::Catalog& catalog,
+                                                      const std::function<bool(const std::string&)>& keep) {
   const std::map<std::string, std::string> ids = {
       {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
-  std::vector<MlEnergy2023Row> out;
-  for (const auto& [name, id] : ids) {
-    const std::string path = dir + "/" + name + "_chat_benchmark.csv";
+  std::vector<MlEnergy2023Run> out;
+  for (const auto& [gpu_name, id] : ids) {
+    const std::string path = (std::filesystem::path(dir) / (gpu_name + "_chat_benchmark.csv")).string();
     if (!std::filesystem::exists(path) || !catalog.gpus().count(id)) continue;
     text::LineReader rows(path, text::BadRowPolicy::kError, "");
     const text::CsvColumns col = text::read_csv_header(rows);
@@ -192,18 +193,32 @@ std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, co
     std::vector<std::string_view> f;
     while (rows.next_line()) {
       text::split_csv_row(rows, col, f);
-      const std::string model_name(f[col.at("model")]), shape = ml_energy_2023_llama_shape(model_name);
-      if (shape.empty() || !catalog.models().count(shape)) continue;
-      MlEnergy2023Row r;
-      r.gpu = id, r.name = model_name, r.model = shape;
-      double latency = 0, energy = 0;
-      if (!text::parse_number(f[col.at("response_length")], r.output_tokens) ||
-          !text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
-          latency <= 0 || r.output_tokens < 1 || energy <= 0)
+      MlEnergy2023Run r;
+      r.gpu = id, r.model = std::string(f[col.at("model")]);
+      if (!keep(r.model)) continue;
+      if (!text::parse_number(f[col.at("response_length")], r.tokens) ||
+          !text::parse_number(f[col.at("latency")], r.latency_s) ||
+          !text::parse_number(f[col.at("energy")], r.energy_j) || r.latency_s <= 0 || r.tokens < 1 ||
+          r.energy_j <= 0)
         rows.bad_row("expected positive response_length, latency and energy");
-      r.itl_s = latency / r.output_tokens, r.gpu_w = energy / latency, r.j_per_token = energy / r.output_tokens;
-      out.push_back(r);
+      out.push_back(std::move(r));
     }
+  }
+  return out;
+}
+
+std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog) {
+  std::vector<MlEnergy2023Row> out;
+  for (const MlEnergy2023Run& run : read_ml_energy_2023_runs(dir, catalog, [&](const std::string& name) {
+         const std::string shape = ml_energy_2023_llama_shape(name);
+         return !shape.empty() && catalog.models().count(shape) > 0;
+       })) {
+    MlEnergy2023Row r;
+    r.gpu = run.gpu, r.name = run.model, r.model = ml_energy_2023_llama_shape(run.model);
+    r.output_tokens = run.tokens;
+    r.itl_s = run.latency_s / run.tokens, r.gpu_w = run.energy_j / run.latency_s;
+    r.j_per_token = run.energy_j / run.tokens;
+    out.push_back(r);
   }
   return out;
 }

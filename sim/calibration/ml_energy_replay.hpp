@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -91,6 +92,17 @@ std::string ml_energy_2023_llama_shape(const std::string& name);
 // config.json), 0 for names not known.
 int ml_energy_2023_layers(const std::string& name);
 std::vector<MlEnergy2023Row> read_ml_energy_2023_rows(const std::string& dir, const catalog::Catalog& catalog);
+// One run of the 2023 chat benchmark files (`A100`, `A40`, `V100` `_chat_benchmark.csv` under `dir`, mapped to the
+// catalog's GPUs; the benchmark's exact SKUs are not stated, the mapping is ours): the GPU's catalog id, the
+// model's name and the measured response length (tokens), latency (s) and energy (J). The readers of these files
+// (the replay above, the power lines) keep the models `keep` accepts; a kept row that is not positive in all
+// three is an error naming the file and line.
+struct MlEnergy2023Run {
+  std::string gpu, model;
+  double tokens = 0, latency_s = 0, energy_j = 0;
+};
+std::vector<MlEnergy2023Run> read_ml_energy_2023_runs(const std::string& dir, const catalog::Catalog& catalog,
+                                                      const std::function<bool(const std::string&)>& keep);
 // The replay of such a row: a decode step of one sequence halfway through its output.
 MlEnergyPrediction predict_ml_energy_2023(const perf::PerfModel& model, const spec::GpuSpec& gpu,
                                           const spec::GpuPowerCurve* curve, const MlEnergy2023Row& row);

@@ -109,33 +109,16 @@ double size_in_name(std::string_view name) {
 
 std::map<std::string, std::vector<UtilisationPoint>> read_ml_energy_2023_power(const std::string& dir,
                                                                                const catalog::Catalog& catalog) {
-  // GPU name in the file name -> catalog id (the 2023 benchmark's exact SKUs are not stated; our mapping).
-  const std::map<std::string, std::string> ids = {
-      {"A100", "a100-sxm-80gb"}, {"A40", "a40"}, {"V100", "v100-pcie-32gb"}};
   std::map<std::string, std::vector<UtilisationPoint>> out;
-  for (const auto& [gpu_name, id] : ids) {
-    const std::string path = (std::filesystem::path(dir) / (gpu_name + "_chat_benchmark.csv")).string();
-    if (!std::filesystem::exists(path) || !catalog.gpus().count(id)) continue;
-    const double bandwidth = catalog.gpu(id).memory_bandwidth_gbps * 1e9;
-    text::LineReader rows(path, text::BadRowPolicy::kError, "");
-    const text::CsvColumns col = text::read_csv_header(rows);
-    for (const char* need : {"model", "response_length", "latency", "energy"})
-      text::require_column(rows, col, need);
-    std::vector<std::string_view> f;
-    while (rows.next_line()) {
-      text::split_csv_row(rows, col, f);
-      const std::string name(f[col.at("model")]);
-      const double billions = size_in_name(name);
-      if (name.find("-t5-") != std::string::npos || billions <= 0) continue;
-      double tokens = 0, latency = 0, energy = 0;
-      if (!text::parse_number(f[col.at("response_length")], tokens) ||
-          !text::parse_number(f[col.at("latency")], latency) || !text::parse_number(f[col.at("energy")], energy) ||
-          latency <= 0 || tokens < 1 || energy <= 0)
-        rows.bad_row("expected positive response_length, latency and energy");
-      const double weight_bytes = 2 * billions * 1e9;
-      out[id].push_back(UtilisationPoint{name, weight_bytes / (latency / tokens) / bandwidth, energy / latency,
-                                         !ml_energy_2023_llama_shape(name).empty(), latency / tokens});
-    }
+  for (const MlEnergy2023Run& run : read_ml_energy_2023_runs(dir, catalog, [](const std::string& name) {
+         return name.find("-t5-") == std::string::npos && size_in_name(name) > 0;
+       })) {
+    const double bandwidth = catalog.gpu(run.gpu).memory_bandwidth_gbps * 1e9;
+    const double weight_bytes = 2 * size_in_name(run.model) * 1e9;
+    const double itl = run.latency_s / run.tokens;
+    out[run.gpu].push_back(UtilisationPoint{run.model, weight_bytes / itl / bandwidth,
+                                            run.energy_j / run.latency_s,
+                                            !ml_energy_2023_llama_shape(run.model).empty(), itl});
   }
   return out;
 }

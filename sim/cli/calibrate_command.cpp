@@ -151,6 +151,27 @@ void validate_ml_energy(const Options& o, const catalog::Catalog& catalog) {
       n);
 }
 
+// One row of the 2023 tables: measured and predicted medians of ITL, J/token and GPU power over a (GPU, model)
+// group, with the signed errors' medians.
+template <class Predict>
+void print_2023_row(const std::pair<std::string, std::string>& key,
+                    const std::vector<const calibration::MlEnergy2023Row*>& group, Predict predict) {
+  std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err, w, w_pred, w_err;
+  for (const auto* r : group) {
+    const calibration::MlEnergyPrediction p = predict(*r);
+    itl.push_back(r->itl_s * 1e3), itl_pred.push_back(p.itl_s * 1e3);
+    j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
+    itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
+    j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
+    w.push_back(r->gpu_w), w_pred.push_back(p.gpu_w), w_err.push_back(100 * (p.gpu_w - r->gpu_w) / r->gpu_w);
+  }
+  const auto med = [](const std::vector<double>& v) { return calibration::sample_median(v); };
+  fmt::print(
+      "{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f} {:>7.0f} {:>7.0f} {:>+7.1f}\n",
+      key.first, key.second, group.size(), med(itl), med(itl_pred), med(itl_err), med(j), med(j_pred), med(j_err),
+      med(w), med(w_pred), med(w_err));
+}
+
 // ML.ENERGY's 2023 batch-1 runs of LLaMA-shaped 7B/13B models on the A100, A40 and V100, replayed through the
 // step model and power curve a simulation uses there: how old GPUs are priced.
 void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) {
@@ -163,23 +184,9 @@ void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) 
   for (const auto& r : rows) groups[{r.gpu, r.model}].push_back(&r);
   for (const auto& [key, group] : groups) {
     const auto model = calibration::calibrated_or_fallback(catalog, key.first, key.second, 1);
-    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err, w, w_pred, w_err;
-    for (const auto* r : group) {
-      const auto p =
-          calibration::predict_ml_energy_2023(*model, catalog.gpu(r->gpu), catalog.power_curve(r->gpu), *r);
-      itl.push_back(r->itl_s * 1e3), itl_pred.push_back(p.itl_s * 1e3);
-      j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
-      itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
-      j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
-      w.push_back(r->gpu_w), w_pred.push_back(p.gpu_w), w_err.push_back(100 * (p.gpu_w - r->gpu_w) / r->gpu_w);
-    }
-    fmt::print(
-        "{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f} {:>7.0f} {:>7.0f} "
-        "{:>+7.1f}\n",
-        key.first, key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
-        calibration::sample_median(itl_err), calibration::sample_median(j), calibration::sample_median(j_pred),
-        calibration::sample_median(j_err), calibration::sample_median(w), calibration::sample_median(w_pred),
-        calibration::sample_median(w_err));
+    print_2023_row(key, group, [&](const calibration::MlEnergy2023Row& r) {
+      return calibration::predict_ml_energy_2023(*model, catalog.gpu(r.gpu), catalog.power_curve(r.gpu), r);
+    });
   }
   fmt::print(
       "medians over the fine-tunes of each shape (LLaMA-1/Llama-2 7B and 13B); signed errors, positive when the\n"
@@ -198,23 +205,9 @@ void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) 
     if (!engines.count(key.first)) engines[key.first] = calibration::fit_engine_2023(points.at(key.first));
     const auto& engine = engines.at(key.first);
     const auto model = calibration::calibrated_or_fallback(catalog, key.first, key.second, 1);
-    std::vector<double> itl, itl_pred, j, j_pred, itl_err, j_err, w, w_pred, w_err;
-    for (const auto* r : group) {
-      const auto p =
-          calibration::predict_engine_2023(*model, catalog.gpu(r->gpu), catalog.model(r->model), engine, *r);
-      itl.push_back(r->itl_s * 1e3), itl_pred.push_back(p.itl_s * 1e3);
-      j.push_back(r->j_per_token), j_pred.push_back(p.j_per_token);
-      itl_err.push_back(100 * (p.itl_s - r->itl_s) / r->itl_s);
-      j_err.push_back(100 * (p.j_per_token - r->j_per_token) / r->j_per_token);
-      w.push_back(r->gpu_w), w_pred.push_back(p.gpu_w), w_err.push_back(100 * (p.gpu_w - r->gpu_w) / r->gpu_w);
-    }
-    fmt::print(
-        "{:<15} {:<12} {:>4} {:>9.1f} {:>9.1f} {:>+8.1f} {:>9.2f} {:>9.2f} {:>+8.1f} {:>7.0f} {:>7.0f} "
-        "{:>+7.1f}\n",
-        key.first, key.second, group.size(), calibration::sample_median(itl), calibration::sample_median(itl_pred),
-        calibration::sample_median(itl_err), calibration::sample_median(j), calibration::sample_median(j_pred),
-        calibration::sample_median(j_err), calibration::sample_median(w), calibration::sample_median(w_pred),
-        calibration::sample_median(w_err));
+    print_2023_row(key, group, [&](const calibration::MlEnergy2023Row& r) {
+      return calibration::predict_engine_2023(*model, catalog.gpu(r.gpu), catalog.model(r.model), engine, r);
+    });
   }
   for (const auto& [gpu, engine] : engines)
     fmt::print(
