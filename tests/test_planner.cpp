@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "planner_support.hpp"
 #include "sim/core/error.hpp"
 #include "sim/planning/capacity.hpp"
 #include "sim/planning/ilp.hpp"
@@ -15,6 +16,8 @@ using planning::Objective;
 using planning::Problem;
 using planning::ServerType;
 using planning::WorkloadClass;
+using test::exact;
+using test::objective;
 
 namespace {
 
@@ -39,17 +42,6 @@ WorkloadClass online(std::string name, std::vector<double> rate) {
   c.model = "llama-3.1-8b";
   c.rate = std::move(rate);
   return c;
-}
-
-Objective objective(const std::string& name) {
-  return planning::objectives().create(name, core::default_values(planning::objectives().info(name).params));
-}
-
-planning::SolverSettings exact() {
-  planning::SolverSettings s;
-  s.relative_gap = 0;
-  s.integer_instances = true;
-  return s;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "planner_support.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/planning/capacity.hpp"
@@ -22,6 +23,7 @@ using planning::Role;
 using planning::ServerType;
 using planning::Split;
 using planning::WorkloadClass;
+using test::exact;
 
 namespace {
 
@@ -46,17 +48,7 @@ WorkloadClass chat(double rate, Split split) {
   return c;
 }
 
-planning::Objective carbon() {
-  return planning::objectives().create("carbon",
-                                       core::default_values(planning::objectives().info("carbon").params));
-}
-
-planning::SolverSettings exact() {
-  planning::SolverSettings s;
-  s.relative_gap = 0;
-  s.integer_instances = true;
-  return s;
-}
+planning::Objective carbon() { return test::objective("carbon"); }
 
 // One slot of an hour at 1000 g/kWh (PUE 1): a server on with one instance busy costs (idle + active) W / 1000 kg.
 // Two 1-GPU types, idle 100 W each. A prefills well (unified 5, prefill 20, decode 4 req/s at 400 W), B decodes

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "experiment_text.hpp"
+#include "planner_support.hpp"
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -175,14 +176,7 @@ objective: {name: carbon}
   CHECK(p.capacity[0].type_index == 0);
   CHECK(p.capacity[1].type_index == 1);
   const auto plan_of = [&](const planning::Problem& problem, const std::string& objective = "carbon") {
-    planning::SolverSettings s;
-    s.relative_gap = 0;
-    s.integer_instances = true;
-    return planning::solve_plan(
-        problem,
-        planning::objectives().create(objective,
-                                      core::default_values(planning::objectives().info(objective).params)),
-        s);
+    return planning::solve_plan(problem, test::objective(objective), test::exact());
   };
   const auto chosen = plan_of(p);
   CHECK(chosen.bought == std::vector<int>{0, 1});

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "planner_support.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/planning/capacity.hpp"
@@ -52,13 +53,9 @@ Solved solve(const std::string& yaml, bool performance = true) {
   s.pc = planning::load_plan_config(dir.write("p.yaml", yaml), test::catalog());
   s.rows = planning::build_capacity(s.pc, test::catalog(), "", false);
   for (const auto& r : s.rows) s.pc.problem.capacity.push_back(r.entry);
-  planning::SolverSettings settings;
-  settings.relative_gap = 0;
-  const auto objective = [](const std::string& name) {
-    return planning::objectives().create(name, core::default_values(planning::objectives().info(name).params));
-  };
-  s.carbon = planning::solve_plan(s.pc.problem, objective("carbon"), settings);
-  if (performance) s.performance = planning::solve_plan(s.pc.problem, objective("performance"), settings);
+  const auto settings = test::exact(false);
+  s.carbon = planning::solve_plan(s.pc.problem, test::objective("carbon"), settings);
+  if (performance) s.performance = planning::solve_plan(s.pc.problem, test::objective("performance"), settings);
   return s;
 }
 
