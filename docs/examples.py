@@ -262,6 +262,32 @@ def _():
     return f"{min(j):+.1f}% to {max(j):+.1f}%"
 
 
+@producer("validate-engine-2023-whole", data=True)
+def _():
+    return fence(paragraph(lambda p: p.splitlines()[0].endswith("preset fastchat-hf-2023")))
+
+
+def _whole_2023_span(column):
+    rows = paragraph(lambda p: p.splitlines()[0].endswith("preset fastchat-hf-2023")).splitlines()[1:]
+    v = [float(l.split()[column]) for l in rows if len(l.split()) == 12]
+    return f"{min(v):+.1f}% to {max(v):+.1f}%"
+
+
+@producer("engine2023-whole-j-span", data=True)
+def _():
+    return _whole_2023_span(8)
+
+
+@producer("engine2023-whole-itl-span", data=True)
+def _():
+    return _whole_2023_span(5)
+
+
+@producer("engine2023-whole-w-span", data=True)
+def _():
+    return _whole_2023_span(11)
+
+
 @producer("mlenergy-held-count", data=True)
 def _():
     line = next(l for l in paragraph(lambda p: "ML.ENERGY v3 replay" in p.splitlines()[0]).splitlines() if l.startswith("all held-out"))

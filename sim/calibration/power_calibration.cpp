@@ -218,6 +218,8 @@ std::vector<spec::GpuPowerCurve> fit_power_curves(const std::string& dir, const 
         "batch_scale = the H100's (ours)",
         sat_per_tdp);
     c.line_intercept_w = line.intercept_w, c.line_slope_w = line.slope_w, c.line_utilisation = u;
+    const Engine2023 engine = fit_engine_2023(pts);
+    c.host_s_per_layer = engine.host_s_per_layer, c.host_training_rows = engine.training_rows;
     c.decode_w_small = line.at(u);
     c.decode_w_saturated = std::max(c.decode_w_small, sat_per_tdp * catalog.gpu(gpu).tdp_w);
     c.batch_scale = h100_scale;

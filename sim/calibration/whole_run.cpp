@@ -82,6 +82,9 @@ WholeRunResult simulate_whole_run(const catalog::Catalog& catalog, const WholeRu
   r.ttft_s = sample_median(ttft);
   if (!probe.itl_.empty()) r.itl_s = sample_median(probe.itl_);
   if (r.batch_latency_s > 0) r.throughput = static_cast<double>(probe.tokens_) / r.batch_latency_s / instances;
+  const auto& ledger = sim.ledger();
+  r.gpu_j_per_token = (ledger.phase(energy::kPrefill).energy_gpu + ledger.phase(energy::kDecode).energy_gpu) /
+                      static_cast<double>(probe.tokens_);
   return r;
 }
 
@@ -126,6 +129,25 @@ MlEnergyWholeRun ml_energy_whole_run(const catalog::Catalog& catalog, const MlEn
   m.itl_error = signed_error(m.result.itl_s, c.median_itl_s);
   m.throughput_error = signed_error(m.result.throughput, c.throughput);
   return m;
+}
+
+MlEnergyPrediction engine_2023_whole_run(const catalog::Catalog& catalog, const MlEnergy2023Row& row) {
+  WholeRunCase w;
+  w.gpu = row.gpu, w.model = row.model, w.tp = 1;
+  w.batch = 1, w.max_num_seqs = 1;
+  w.prompt = static_cast<int>(std::lround(ml_energy_prompt_tokens("chat")));
+  w.output = std::max(2, static_cast<int>(std::lround(row.output_tokens)));
+  w.preset = "fastchat-hf-2023";
+  w.chunked_prefill = false;
+  w.max_batched_tokens = std::max(2048, catalog.model(row.model).max_context);
+  const WholeRunResult r = simulate_whole_run(catalog, w);
+  MlEnergyPrediction p;
+  if (r.completed != r.requests || r.batch_latency_s <= 0) return p;
+  p.itl_s = r.batch_latency_s / w.output;
+  p.throughput = 1 / p.itl_s;
+  p.j_per_token = r.gpu_j_per_token;
+  p.gpu_w = p.j_per_token / p.itl_s;
+  return p;
 }
 
 }  // namespace greenfleet::calibration

@@ -32,6 +32,9 @@ struct WholeRunResult {
   double ttft_s = 0;
   double itl_s = 0;       // median over requests of the mean inter-token time after the first token
   double throughput = 0;  // output tokens/s per instance over the run
+  // GPU energy the carbon ledger charged for the steps (every instance; idle gaps and unused GPUs not counted)
+  // per output token
+  double gpu_j_per_token = 0;
   int completed = 0, requests = 0;
 };
 
@@ -60,5 +63,12 @@ struct MlEnergyWholeRun {
   double itl_error = 0, throughput_error = 0;  // signed, %
 };
 MlEnergyWholeRun ml_energy_whole_run(const catalog::Catalog& catalog, const MlEnergyConfig& c);
+
+// A held-out LLaMA-shaped row of ML.ENERGY's 2023 leaderboard replayed as a whole run on the engine it measured
+// (scheduler.preset fastchat-hf-2023: the GPU's fitted host time per layer and 2023 power line): per instance one
+// request (prompt ml_energy_prompt_tokens("chat"), output the row's mean response length), perf_model calibrated
+// (the roofline fallback where the GPU has no entry). ITL as the leaderboard measured it: the request's latency
+// (prefill included) over its output tokens; J/token: the GPU energy the ledger charged its steps; W: their ratio.
+MlEnergyPrediction engine_2023_whole_run(const catalog::Catalog& catalog, const MlEnergy2023Row& row);
 
 }  // namespace greenfleet::calibration

@@ -76,8 +76,15 @@ std::string power_curve_yaml(const spec::GpuPowerCurve& c) {
       "  training_points: {}\n  held_out_points: {}\n  held_out_median_ape: {:.3f}\n  held_out_p90_ape: {:.3f}\n",
       c.gpu, c.method, c.source, c.decode_w_small, c.decode_w_saturated, c.batch_scale,
       c.method == "line" ? fmt::format("line:                         # W = intercept_w + slope_w x utilisation\n"
-                                       "  intercept_w: {:.6g}\n  slope_w: {:.6g}\n  utilisation: {:.6g}\n",
-                                       c.line_intercept_w, c.line_slope_w, c.line_utilisation)
+                                       "  intercept_w: {:.6g}\n  slope_w: {:.6g}\n  utilisation: {:.6g}\n"
+                                       "{}",
+                                       c.line_intercept_w, c.line_slope_w, c.line_utilisation,
+                                       c.host_s_per_layer > 0
+                                           ? fmt::format("engine_2023:                  # host-bound step floor "
+                                                         "(preset fastchat-hf-2023)\n"
+                                                         "  host_s_per_layer: {:.6g}\n  training_rows: {}\n",
+                                                         c.host_s_per_layer, c.host_training_rows)
+                                           : "")
                          : "",
       c.method == "levels"
           ? "levels from mean powers: points = values averaged, nothing held out, no error measured"
@@ -100,6 +107,11 @@ spec::GpuPowerCurve load_power_curve(const std::string& file) {
     c.line_slope_w = line.get_double("slope_w", std::nullopt, -1e4, 1e4);
     c.line_utilisation = line.get_double("utilisation", std::nullopt, 0, 1);
     line.finish();
+    if (auto e = n.maybe_child("engine_2023")) {
+      c.host_s_per_layer = e->get_double("host_s_per_layer", std::nullopt, 1e-6, 1);
+      c.host_training_rows = static_cast<int>(e->get_int("training_rows", std::nullopt, 1));
+      e->finish();
+    }
   }
   config::ConfigNode fit = n.child("fit");
   c.training_points = static_cast<int>(fit.get_int("training_points", std::nullopt, 0));

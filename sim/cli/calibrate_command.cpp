@@ -216,6 +216,24 @@ void validate_ml_energy_2023(const Options& o, const catalog::Catalog& catalog) 
   fmt::print(
       "the 2023 engine: a step is max(the step model's, host time per layer x layers), power the GPU's 2023\n"
       "line at that step's weight bandwidth utilisation; both fitted to each GPU's non-LLaMA training rows\n");
+
+  // The same rows as whole simulations on the preset (calibration::engine_2023_whole_run): what a simulation
+  // charges them, with the host times and lines committed in models/calibration/power/.
+  fmt::print(
+      "\n{:<15} {:<12} {:>4} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}   whole runs, preset "
+      "fastchat-hf-2023\n",
+      "gpu", "model", "rows", "ITL ms", "pred ms", "ITL%", "J/tok", "pred", "J/tok%", "W", "pred W", "W%");
+  for (const auto& [key, group] : groups) {
+    const auto* curve = catalog.power_curve(key.first);
+    if (!curve || curve->host_s_per_layer <= 0) continue;
+    print_2023_row(key, group, [&](const calibration::MlEnergy2023Row& r) {
+      return calibration::engine_2023_whole_run(catalog, r);
+    });
+  }
+  fmt::print(
+      "per instance one request (prompt 256 tokens, output the row's mean response length) simulated with\n"
+      "scheduler.preset fastchat-hf-2023: ITL = its latency (prefill included) / output tokens, J/tok = the GPU\n"
+      "energy the ledger charged its steps per output token, W = their ratio\n");
 }
 
 // Whole runs through the full simulator (issue #17 item 5): SplitwiseSim's held-out batches and the ML.ENERGY v3

@@ -223,6 +223,23 @@ void CarbonLedger::flush_slot_sums(std::size_t i) {
   u = SlotSums{};
 }
 
+double CarbonLedger::line_2023_dynamic_j(std::size_t instance, const ServerPower& sv,
+                                         const serving::StepRecord& step, double seconds) const {
+  const InstancePlace& p = instances_[instance];
+  const PowerLine2023& l = lines_2023_[instance];
+  if (l.weight_read_s <= 0) {  // not on the line: as on_step prices it
+    const double decode_w = sv.decode_w_at(step.shape->decode_seqs + step.shape->prefill_seqs);
+    const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
+    return p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
+  }
+  // The decode part on the 2023 line, the prefill part as on_step prices it.
+  const double f = step.prefill_share;
+  const double decode_j = l.intercept_w * seconds +
+                          l.slope_w * l.weight_read_s * static_cast<double>(step.iterations) -
+                          sv.gpu_idle_w * seconds;
+  return p.devices * ((1 - f) * decode_j + f * (sv.gpu_prefill_w - sv.gpu_idle_w) * step.busy_seconds);
+}
+
 void CarbonLedger::on_step(const serving::Instance& instance, const serving::StepRecord& step) {
   const auto i = static_cast<std::size_t>(instance.id());
   const InstancePlace& p = instances_[i];
@@ -237,7 +254,8 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
   const double decode_w = sv.decode_w(step.shape->decode_seqs + step.shape->prefill_seqs);
   const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
-  const double gpu_dynamic_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
+  const double gpu_dynamic_j = any_line_2023_ ? line_2023_dynamic_j(i, sv, step, seconds)
+                                              : p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
   // A constant grid (the common case) needs no integral and no division.
   const bool constant_ci = sv.ci->is_constant();
   const double ci_integral =

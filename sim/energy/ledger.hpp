@@ -90,6 +90,14 @@ struct InstancePlace {
   double cpu_busy_w = -1;
 };
 
+// The 2023 engine (scheduler.preset fastchat-hf-2023): each GPU's power over the decode part of a step is the 2023
+// line W = intercept + slope x u read at the step's weight-bandwidth utilisation u = weight_read_s x forward
+// passes / step time (weight_read_s: its weight shard over peak bandwidth), so its energy there is intercept x
+// time + slope x weight_read_s x passes, exact for a fast-forwarded run; the prefill part is priced as elsewhere.
+struct PowerLine2023 {
+  double intercept_w = 0, slope_w = 0, weight_read_s = 0;
+};
+
 // The carbon ledger: an observer that prices every step and every idle gap, attributes each step's energy,
 // operational and embodied carbon to the requests in it by tokens processed, keeps idle and powered-off time as
 // their own lines, and rolls everything up by server, phase and time slot. Fleet totals are computed separately
@@ -106,6 +114,12 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
 
   unsigned signals() const override { return kAll; }
   void on_step(const serving::Instance& instance, const serving::StepRecord& step) override;
+  // Prices the GPUs of `instance` on the 2023 line from now on (set before the run).
+  void set_line_2023(std::size_t instance, const PowerLine2023& line) {
+    lines_2023_.resize(instances_.size());
+    lines_2023_[instance] = line;
+    any_line_2023_ = true;
+  }
   void on_request_begin(std::uint32_t slot, const serving::RequestState& r) override;
   void on_request_done(std::uint32_t slot, const serving::RequestState& r) override;
   void on_decode_begin(const serving::Instance& instance, std::uint32_t slot) override;
@@ -177,6 +191,11 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   Accum book(std::size_t server, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase,
              double prefill_share = 0, double ci = -1);
   void book_idle(std::size_t instance, core::SimTime a, core::SimTime b);
+  // GPU energy above idle of a step of an instance on the 2023 power line (kept out of on_step's common path).
+  [[gnu::noinline]] double line_2023_dynamic_j(std::size_t instance, const ServerPower& sv,
+                                               const serving::StepRecord& step, double seconds) const;
+  bool any_line_2023_ = false;             // some instance prices on the 2023 line
+  std::vector<PowerLine2023> lines_2023_;  // per instance when any: weight_read_s 0 for those that do not
   void book_unused(std::size_t server, core::SimTime a, core::SimTime b);  // GPUs no instance uses
   void book_off(std::size_t server, core::SimTime a, core::SimTime b);
   void ensure_slots(core::SimTime end);

@@ -145,6 +145,14 @@ struct DeploymentConfig {
   double activation_reserve_gb = 1.0;  // per device, held back for activations and the CUDA context
   serving::SchedulerConfig scheduler;
   std::string max_num_seqs_where;  // "file:line:col: deployments[i].scheduler.max_num_seqs", for memory messages
+  // `scheduler.preset: fastchat-hf-2023`: the GPU draws its 2023 power line (models/calibration/power/, `line`)
+  // read at each step's weight-bandwidth utilisation (energy::InstancePlace::line_*).
+  bool engine_2023 = false;
+  // `scheduler.host_time_per_layer` (s): every step takes at least this x layers (perf::HostFloorModel); 0: no
+  // floor; negative: the GPU's fitted 2023 value (the preset without an explicit value). `host_where` names the
+  // key.
+  double host_s_per_layer = 0;
+  std::string host_where;
   // Which performance model prices steps (an entry of perf_models(): "roofline" or "calibrated"), overridable
   // per GPU kind, and the parameters of every kind (validated; each factory reads its own).
   std::string perf_kind = "roofline";

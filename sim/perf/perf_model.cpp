@@ -49,4 +49,36 @@ double sum_max_of_crossing_lines(double a1, double b1, double a2, double b2, dou
   return total;
 }
 
+double sum_max_of_lines_with_floor(double floor, double fixed, double a1, double b1, double a2, double b2,
+                                   double x0, double dx, std::int64_t k) {
+  if (k <= 0) return 0;
+  // Indices where line j (with `fixed`) is below the floor: c + s i < 0 with c its margin at i = 0, s its slope
+  // in i. Each is an interval of i; below the floor is their intersection [lo, hi).
+  std::int64_t lo = 0, hi = k;
+  const auto below = [&](double a, double b) {
+    const double c = fixed + a + b * x0 - floor, s = b * dx;
+    if (s == 0) {
+      if (c >= 0) hi = lo;  // never below
+      return;
+    }
+    const double root = -c / s;  // c + s i = 0
+    if (s > 0) {                 // below for i < root
+      const double end = std::ceil(root);
+      hi = std::min(hi, end <= 0 ? 0 : end >= static_cast<double>(k) ? k : static_cast<std::int64_t>(end));
+    } else {  // below for i > root
+      const double start = std::floor(root) + 1;
+      lo = std::max(lo, start <= 0 ? 0 : start >= static_cast<double>(k) ? k : static_cast<std::int64_t>(start));
+    }
+  };
+  below(a1, b1);
+  below(a2, b2);
+  if (hi <= lo) lo = hi = k;  // nowhere below: the two-line sum over the whole run
+  const auto lines = [&](std::int64_t first, std::int64_t n) {
+    if (n <= 0) return 0.0;
+    return static_cast<double>(n) * fixed +
+           sum_max_of_lines(a1, b1, a2, b2, x0 + static_cast<double>(first) * dx, dx, n);
+  };
+  return lines(0, lo) + static_cast<double>(hi - lo) * floor + lines(hi, k - hi);
+}
+
 }  // namespace greenfleet::perf

@@ -23,20 +23,40 @@ inline double sum_max_of_lines(double a1, double b1, double a2, double b2, doubl
   return n * (a + b * x0) + b * dx * (n * 0.0 + n * (n - 1) / 2);  // sum_{i<k} (a + b*(x0 + i*dx))
 }
 
+// Sum over i in [0, k) of max(floor, fixed + max(a1 + b1*x_i, a2 + b2*x_i)), x_i = x0 + i*dx: the decode run of a
+// host-bound engine (HostFloorModel), whose step is never shorter than `floor`. The iterations below the floor
+// form one interval of i (where both lines are), so the sum is the floor over it plus the two-line sums around it.
+double sum_max_of_lines_with_floor(double floor, double fixed, double a1, double b1, double a2, double b2,
+                                   double x0, double dx, std::int64_t k);
+
 // The cost of a decode-only step of a fixed batch as a function of its total context x:
-// fixed + max(a1 + b1 x, a2 + b2 x). Every performance model states its decode cost in this form (a single line
-// is a2 = a1, b2 = b1), which is what makes a run of decode iterations summable in closed form.
+// max(floor, fixed + max(a1 + b1 x, a2 + b2 x)). Every performance model states its decode cost in this form (a
+// single line is a2 = a1, b2 = b1; no floor is floor = 0), which is what makes a run of decode iterations summable
+// in closed form.
 struct DecodeCost {
   double fixed = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0;
   double overhead = 0;  // the part of `fixed` during which devices are not busy (scheduling, launches)
+  // A lower bound on the step (s) while the devices wait on the host (HostFloorModel); 0: none. Not busy time.
+  double floor = 0;
   std::int32_t batch = 0;
 
-  double step_seconds(double ctx) const { return fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx); }
+  // (fixed + max(...) is never negative, so a floor of 0 changes nothing.)
+  double step_seconds(double ctx) const { return std::max(floor, fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx)); }
+  // The devices' busy part of that step: the step without the floor, less the overhead.
+  double busy_step_seconds(double ctx) const { return fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx) - overhead; }
   // k iterations starting at total context ctx0, which grows by `batch` per iteration.
   double run_seconds(std::int64_t ctx0, std::int64_t k) const { return run_seconds(ctx0, k, batch); }
   // The same when each iteration adds `growth` tokens of context (every sequence emitting growth / batch).
   double run_seconds(std::int64_t ctx0, std::int64_t k, std::int64_t growth) const {
+    if (floor > 0) [[unlikely]]
+      return sum_max_of_lines_with_floor(floor, fixed, a1, b1, a2, b2, static_cast<double>(ctx0),
+                                         static_cast<double>(growth), k);
     return static_cast<double>(k) * fixed +
+           sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), static_cast<double>(growth), k);
+  }
+  // The devices' busy time over those k iterations: the run without the floor, less k overheads.
+  double busy_run_seconds(std::int64_t ctx0, std::int64_t k, std::int64_t growth) const {
+    return static_cast<double>(k) * (fixed - overhead) +
            sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), static_cast<double>(growth), k);
   }
 };

@@ -14,6 +14,7 @@
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
 #include "sim/perf/cpu_model.hpp"
+#include "sim/perf/host_floor.hpp"
 #include "sim/perf/scaled.hpp"
 #include "sim/runner/kv_handoff.hpp"
 #include "sim/runner/network_setup.hpp"
@@ -179,6 +180,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
   for (const auto& site : x.sites) signals_.push_back(build_signal(site.carbon_intensity, ci_rows_skipped_));
   std::vector<energy::ServerPower> powers;
   std::vector<energy::InstancePlace> places;
+  std::vector<std::pair<std::size_t, energy::PowerLine2023>> lines_2023;  // instances on the 2023 power line
   struct Managed {
     std::size_t server;
     serving::PowerPolicy policy;
@@ -196,12 +198,28 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     const auto& sku = catalog.server(entry.sku);
     const auto& gpu = catalog.gpu(sku.gpu);
     const auto& model = catalog.model(dep.model);
+    // The 2023 engine (scheduler.preset fastchat-hf-2023): the GPU's fitted host time per layer and power line.
+    const spec::GpuPowerCurve* curve_2023 = nullptr;
+    if (dep.engine_2023 || dep.host_s_per_layer < 0) {
+      curve_2023 = catalog.power_curve(gpu.id);
+      if (!curve_2023 || curve_2023->method != "line" ||
+          (dep.host_s_per_layer < 0 && curve_2023->host_s_per_layer <= 0))
+        throw core::InputError(fmt::format(
+            "{}: preset fastchat-hf-2023 on GPU '{}' (fleet entry sku '{}'): models/calibration/power/{}.yaml has "
+            "no 2023 engine fit (method line with engine_2023; fitted for the GPUs of ML.ENERGY's 2023 "
+            "leaderboard: A100, A40, V100)",
+            dep.host_where, gpu.id, entry.sku, gpu.id));
+    }
+    const double host_floor_s =
+        (dep.host_s_per_layer < 0 ? curve_2023->host_s_per_layer : dep.host_s_per_layer) * model.layers;
     const auto perf_model = [&](double scale) {
       const perf::PerfModel*& m = models[{dep.name, gpu.id, scale}];
       if (!m) {
         const experiment::PerfContext context{catalog, gpu, model, dep.model, dep.tensor_parallel};
         perf_models_.push_back(perf::scaled(
-            experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context),
+            perf::host_floored(
+                experiment::perf_models().create(experiment::perf_kind_for(dep, gpu.id), dep.perf_params, context),
+                host_floor_s),
             scale));
         perf_models_.back()->prepare_decode_costs(dep.scheduler.max_num_seqs);
         m = perf_models_.back().get();
@@ -281,6 +299,13 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
       }
       for (int k = 0; k < per_server; ++k) {
         places.push_back(energy::InstancePlace{s.id, dep.tensor_parallel});
+        if (dep.engine_2023)
+          // Each GPU reads its weight shard once per forward pass; the line is read at that over the step time.
+          lines_2023.emplace_back(
+              places.size() - 1,
+              energy::PowerLine2023{
+                  gpu_w_scale * curve_2023->line_intercept_w, gpu_w_scale * curve_2023->line_slope_w,
+                  model.weight_bytes() / dep.tensor_parallel / (gpu.memory_bandwidth_gbps * 1e9)});
         serving::Placement p{s.id, s.site, k * dep.tensor_parallel, dep.tensor_parallel};
         instances_.push_back(std::make_unique<serving::Instance>(static_cast<std::int32_t>(instances_.size()), p,
                                                                  scheduler, kv_blocks, model.max_context, pm,
@@ -312,6 +337,7 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
 
   for (auto& sp : powers) sp.ci = &signals_[static_cast<std::size_t>(sp.site)];
   ledger_ = std::make_unique<energy::CarbonLedger>(std::move(powers), std::move(places), x.carbon.slot);
+  for (const auto& [instance, line] : lines_2023) ledger_->set_line_2023(instance, line);
   observers_.add(ledger_.get());
   network_ = build_network(x, catalog, servers_, signals_, engine_, *ledger_);
   if (!managed.empty()) {

@@ -820,8 +820,7 @@ void Instance::abandon_all(core::SimTime end) {
       const core::SimTime cut_at = timer_.run_boundary(done);
       const double cut_ctx = static_cast<double>(shape_.decode_ctx + done * timer_.run_growth);
       busy = timer_.busy_seconds_to(cut_at, done) +
-             std::min(timer_.run_cost.step_seconds(cut_ctx) - timer_.run_cost.overhead,
-                      core::to_seconds(end - cut_at));
+             std::min(timer_.run_cost.busy_step_seconds(cut_ctx), core::to_seconds(end - cut_at));
     }
     count_step(end, done, batch_.size());
     if (observer_)

@@ -15,7 +15,7 @@ std::int64_t StepTimer::completed_iterations_at(core::SimTime t) const {
   std::int64_t lo, hi;
   const bool first_dominates_start = c.a1 + c.b1 * c0 >= c.a2 + c.b2 * c0;
   const bool first_dominates_end = c.a1 + c.b1 * c_last >= c.a2 + c.b2 * c_last;
-  if (first_dominates_start == first_dominates_end) {
+  if (first_dominates_start == first_dominates_end && c.floor <= 0) {
     // One line all along: S(j) = j (fixed + a + b c0) + b dx j (j - 1) / 2, a quadratic solved for j, then
     // checked against the rounded boundaries.
     const double a = first_dominates_start ? c.a1 : c.a2, b = first_dominates_start ? c.b1 : c.b2;
@@ -25,7 +25,8 @@ std::int64_t StepTimer::completed_iterations_at(core::SimTime t) const {
     lo = std::clamp<std::int64_t>(guess - 1, 0, run_iterations - 1);
     hi = std::clamp<std::int64_t>(guess + 1, 0, run_iterations - 1);
   } else {
-    // Iterations only get longer as context grows: the first and last iteration times bracket the count.
+    // Iterations only get longer as context grows (a host floor too): the first and last iteration times bracket
+    // the count.
     const double first = c.step_seconds(c0), last = c.step_seconds(c_last);
     lo = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / last) - 1, 0, run_iterations - 1);
     hi = std::clamp<std::int64_t>(static_cast<std::int64_t>(elapsed / first) + 1, 0, run_iterations - 1);

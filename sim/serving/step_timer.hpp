@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "sim/core/time.hpp"
@@ -72,10 +73,15 @@ struct StepTimer {
   // Iterations of the run completed by `t` (0 outside a run).
   std::int64_t completed_iterations_at(core::SimTime t) const;
   // The devices' busy time from step_start to `end`: in a run of `iterations` iterations, all of it but their
-  // overheads; in a single step, its busy part (all of it unless `end` comes first).
+  // overheads (and waits on a host floor); in a single step, its busy part (all of it unless `end` comes first).
   double busy_seconds_to(core::SimTime end, std::int64_t iterations) const {
     const double elapsed = core::to_seconds(end - step_start);
-    if (ff_run) return std::max(0.0, elapsed - static_cast<double>(iterations) * run_cost.overhead);
+    if (ff_run) {
+      // A host floor adds waits that are not busy: the run's busy time is its steps without the floor.
+      if (run_cost.floor > 0) [[unlikely]]
+        return std::clamp(run_cost.busy_run_seconds(run_ctx, iterations, run_growth), 0.0, elapsed);
+      return std::max(0.0, elapsed - static_cast<double>(iterations) * run_cost.overhead);
+    }
     return std::min(step_cost.busy_seconds, elapsed);
   }
 };

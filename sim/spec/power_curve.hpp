@@ -18,6 +18,11 @@ struct GpuPowerCurve {
   // method line: W = line_intercept_w + line_slope_w x u (u: weight bytes read per second / peak bandwidth),
   // and the utilisation at which decode_w_small was read off it.
   double line_intercept_w = 0, line_slope_w = 0, line_utilisation = 0;
+  // method line: the 2023 engine those runs measured (calibration::Engine2023, docs/MODELS.md "Old GPUs"): the
+  // host time per layer that bounds a step from below, the median of ITL / layers over `host_training_rows`
+  // training runs. 0: none fitted. The preset `fastchat-hf-2023` (docs/EXPERIMENTS.md) runs on it.
+  double host_s_per_layer = 0;
+  int host_training_rows = 0;
   int training_points = 0, held_out_points = 0;
   double held_out_median_ape = 0, held_out_p90_ape = 0;
 
