@@ -24,6 +24,7 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
       policy_(config),
       kv_(config, kv_blocks, placement.devices) {
   kind_ = engine_->register_kind(this);
+  tracker_ = engine_->new_tracker();
   running_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   prefilling_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
@@ -91,8 +92,8 @@ void Instance::enqueue(std::uint32_t slot) {
   else
     kv_.set_free(run_free_start_ - std::max<std::int64_t>(extra_j, 0)), free_stale_ = false;
   timer_.run_iterations = j;
-  if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_),
-                                   std::max(timer_.run_boundary(j), engine_->now()), core::kPriorityStepEnd))
+  if (!engine_->reschedule_earlier(tracker_, std::max(timer_.run_boundary(j), engine_->now()),
+                                   core::kPriorityStepEnd))
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
@@ -403,7 +404,7 @@ void Instance::start_step_impl() {
     }
   }
   restart_stretch_ = false;
-  engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
+  engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, tracker_);
 }
 
 template <bool kMulti>
@@ -721,8 +722,7 @@ void Instance::cut_run() {
   else
     kv_.set_free(run_free_start_), free_stale_ = false;
   timer_.run_iterations = j;
-  if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(timer_.run_boundary(j), now),
-                                   core::kPriorityStepEnd))
+  if (!engine_->reschedule_earlier(tracker_, std::max(timer_.run_boundary(j), now), core::kPriorityStepEnd))
     throw std::logic_error("a cut decode run had no pending step end");
 }
 

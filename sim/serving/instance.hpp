@@ -305,6 +305,7 @@ class Instance final : public core::EventHandler {
   RequestPool* pool_;
   ServingObserver* observer_;
   std::uint16_t kind_;
+  std::uint32_t tracker_;  // the target of its step-end event (Engine::new_tracker())
 
   BatchPolicy policy_;
   KvBlockManager kv_;
