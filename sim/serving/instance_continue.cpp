@@ -35,7 +35,8 @@ struct ContinuedSums {
 
 // The continued run's entries `in` (n of them, on-demand blocks): books per_entry tokens into each request (pool
 // `pool`) and lists it in `out` as a decode holding the blocks its KV now needs, taking those of its next
-// iteration's `tokens`. kShift: log2 of the block size, or -1 for any size.
+// iteration's `tokens` (`out` may be `in`: each entry is read before it is written). kShift: log2 of the block
+// size, or -1 for any size.
 template <int kShift>
 [[gnu::always_inline]] inline ContinuedSums continue_entries(const BatchEntry* in, BatchEntry* out, std::size_t n,
                                                              RequestState* pool, std::int64_t per_entry,
@@ -48,15 +49,16 @@ template <int kShift>
       return kv.blocks_for(t);
   };
   ContinuedSums s;
-  for (std::size_t i = 0; i < n; ++i) {
-    const BatchEntry e = in[i];
+  const auto emitted = static_cast<std::int32_t>(per_entry);
+  for (const BatchEntry* const end = in + n; in != end; ++in, ++out) {
+    const BatchEntry e = *in;
     RequestState& r = pool[e.slot];
-    r.generated += static_cast<std::int32_t>(per_entry);
+    r.generated += emitted;
     const std::int64_t kv_tokens = e.kv_tokens_before + per_entry;
     const std::int64_t held = std::max<std::int64_t>(e.blocks_before, blocks_for(kv_tokens));
     const std::int64_t next = std::max<std::int64_t>(held, blocks_for(kv_tokens + tokens));
     r.kv_blocks = static_cast<std::int32_t>(next);
-    out[i] = BatchEntry{e.slot, 0, static_cast<std::int32_t>(held), static_cast<std::int32_t>(kv_tokens)};
+    *out = BatchEntry{e.slot, 0, static_cast<std::int32_t>(held), static_cast<std::int32_t>(kv_tokens)};
     s.cut += held - e.blocks_before;
     s.taken += next - held;
     s.run += std::max<std::int64_t>(held, blocks_for(kv_tokens + plan_tokens)) - held;
@@ -71,7 +73,10 @@ template <bool kMulti>
 std::int64_t Instance::list_continued(std::int64_t* min_remaining, std::int64_t* steps, std::int64_t* extra) {
   const KvBlockManager kv = kv_;  // a copy, which the stores below cannot alias: its fields stay in registers
   const std::int64_t tokens = step_tokens<kMulti>();
-  const std::vector<Entry>& before = head_batch_;
+  // The run's entries, listed again in place (each is read before it is rewritten), the joiners after them; the
+  // vector then becomes the step's batch_ (emptied by start_step_impl()), which saves initialising a fresh one.
+  std::vector<Entry>& listed = head_batch_;
+  const std::size_t nb = listed.size();
   const std::size_t n = running_.size();
   const std::int64_t per_entry = continued_ * tokens;
   continued_ = 0;
@@ -80,13 +85,13 @@ std::int64_t Instance::list_continued(std::int64_t* min_remaining, std::int64_t*
   // decides (nobody completed in the run just ended: each of its requests emitted per_entry).
   const bool on_demand = kv.on_demand();
   std::int64_t left = run_min_remaining_ - per_entry;  // the least of the run's requests (they emitted per_entry)
-  for (std::size_t i = before.size(); i < n; ++i) {
+  for (std::size_t i = nb; i < n; ++i) {
     const RequestState& r = (*pool_)[running_[i]];
     left = std::min<std::int64_t>(left, r.spec.output_tokens - r.generated);
   }
   const std::int64_t plan_tokens = steps_to_emit<kMulti>(left) * tokens;
-  batch_.resize(n);  // empty before: the step lists nothing ahead of its decodes
-  Entry* const out = batch_.data();
+  listed.resize(n);  // the joiners' entries (batch_ is empty: the step lists nothing ahead of its decodes)
+  Entry* const out = listed.data();
   std::int64_t taken = 0, ctx_sum = 0, run_blocks = 0, cut_blocks = 0;
   // As add_decode() in start_step_impl(), with the sums kept here; and the blocks it holds after plan_tokens more
   // tokens (KvBlockManager::run_blocks() of its entry). The least output left is `left`, found above.
@@ -107,26 +112,27 @@ std::int64_t Instance::list_continued(std::int64_t* min_remaining, std::int64_t*
   // The run's requests (running_'s first ones, in order): their tokens first, as apply_entries_impl() books a
   // run nobody completed in. Each one's KV then holds its entry's tokens and per_entry more (its context less
   // one: the list above, without reading the request's lengths), and the blocks the run's iterations took.
-  const std::size_t nb = before.size();
   if (on_demand) {
     // vLLM's block size (16) gets shifts by a constant; any other, KvBlockManager::blocks_for().
     const ContinuedSums sums =
         kv.block_size() == 16
-            ? continue_entries<4>(before.data(), out, nb, &(*pool_)[0], per_entry, tokens, plan_tokens, kv)
-            : continue_entries<-1>(before.data(), out, nb, &(*pool_)[0], per_entry, tokens, plan_tokens, kv);
+            ? continue_entries<4>(out, out, nb, &(*pool_)[0], per_entry, tokens, plan_tokens, kv)
+            : continue_entries<-1>(out, out, nb, &(*pool_)[0], per_entry, tokens, plan_tokens, kv);
     cut_blocks = sums.cut;
     taken = sums.taken;
     run_blocks = sums.run;
     ctx_sum = sums.kv_tokens + static_cast<std::int64_t>(nb);  // each context is its KV's tokens and one
   } else {
     for (std::size_t i = 0; i < nb; ++i) {
-      RequestState& r = (*pool_)[before[i].slot];
+      const std::uint32_t slot = out[i].slot;
+      RequestState& r = (*pool_)[slot];
       r.generated += static_cast<std::int32_t>(per_entry);
-      list(i, before[i].slot, r);
+      list(i, slot, r);
     }
   }
   for (std::size_t i = nb; i < n; ++i) list(i, running_[i], (*pool_)[running_[i]]);
-  const std::int64_t booked = static_cast<std::int64_t>(before.size()) * per_entry;
+  std::swap(batch_, listed);
+  const std::int64_t booked = static_cast<std::int64_t>(nb) * per_entry;
   stats_.decode_tokens += static_cast<std::uint64_t>(booked);
   outstanding_tokens_ -= booked;
   if (free_stale_) {
