@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <tuple>
 #include <vector>
 
 #include "sim/core/engine.hpp"
@@ -77,6 +78,70 @@ TEST_CASE("run(until) stops before later events and resumes") {
   CHECK(engine.pending() == 1);
   engine.run();
   CHECK(r.seen.size() == 3);
+}
+
+namespace {
+// Background events and one event that is moved (earlier or later) or cancelled at random: with `tracked`, through
+// Engine::reschedule()/cancel(); otherwise by scheduling a new event and ignoring the superseded ones when they
+// fire (by generation), as handlers did before.
+struct Mover : EventHandler {
+  Engine engine;
+  bool tracked = false;
+  std::uint16_t background = 0, moved = 0;
+  std::uint32_t tracker = 0;
+  Rng rng{11};
+  std::uint64_t generation = 0;
+  int left = 20000;
+  std::vector<std::tuple<SimTime, bool, std::uint64_t>> seen;  // (time, the moved event, background payload)
+  explicit Mover(bool t) : tracked(t) {
+    background = engine.register_kind(this);
+    moved = engine.register_kind(this);
+    tracker = engine.new_tracker();
+  }
+  void on_event(const Event& e) override {
+    const bool is_moved = e.kind == moved;
+    if (is_moved && !tracked && e.payload != generation) return;  // superseded
+    seen.emplace_back(e.time, is_moved, is_moved ? 0 : e.payload);
+    if (--left <= 0) return;
+    const SimTime now = engine.now();
+    engine.schedule(now + static_cast<SimTime>(rng.below(50)), static_cast<std::uint32_t>(rng.below(2)),
+                    background, 0, static_cast<std::uint64_t>(left));
+    const auto op = rng.below(4);
+    if (op == 0) {
+      ++generation;
+      if (tracked) engine.cancel(tracker);
+    } else if (op <= 2) {
+      const SimTime t = now + static_cast<SimTime>(rng.below(80));
+      const auto priority = static_cast<std::uint32_t>(rng.below(2));
+      ++generation;
+      if (!tracked)
+        engine.schedule(t, priority, moved, 0, generation);
+      else if (!engine.reschedule(tracker, t, priority))
+        engine.schedule_tracked(t, priority, moved, tracker);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("a tracked event moved either way or cancelled runs as a new event would, without stale ones") {
+  Mover stale(false), moving(true);
+  for (Mover* m : {&stale, &moving}) {
+    m->engine.schedule(0, 0, m->background, 0, 0);
+    m->engine.run();
+  }
+  REQUIRE(stale.seen.size() == moving.seen.size());
+  CHECK(stale.seen == moving.seen);
+  std::size_t moved = 0;
+  for (const auto& s : moving.seen) moved += std::get<1>(s) ? 1 : 0;
+  CHECK(moved > 50);
+  // The superseded events no longer run (nor wait in the queue).
+  CHECK(moving.engine.events_dispatched() == moving.seen.size());
+  CHECK(stale.engine.events_dispatched() > stale.seen.size() + 1000);
+  CHECK(moving.engine.peak_pending() <= stale.engine.peak_pending());
+  // Nothing pending: nothing to move or cancel.
+  CHECK_FALSE(moving.engine.reschedule(moving.tracker, moving.engine.now() + 1, 0));
+  CHECK_FALSE(moving.engine.cancel(moving.tracker));
+  CHECK_THROWS_AS(moving.engine.reschedule(moving.tracker, moving.engine.now() - 1, 0), std::logic_error);
 }
 
 TEST_CASE("RNG streams are deterministic and independent by name") {

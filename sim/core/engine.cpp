@@ -46,6 +46,12 @@ bool Engine::reschedule_earlier(std::uint32_t target, SimTime time, std::uint32_
   return queue_.move_earlier(target, time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++);
 }
 
+bool Engine::reschedule(std::uint32_t target, SimTime time, std::uint32_t priority) {
+  if (time < now_) throw std::logic_error("event rescheduled into the past");
+  if (priority > 0xFF) throw std::logic_error("event priority above 255");
+  return queue_.move(target, time, (static_cast<std::uint64_t>(priority) << 56) | next_seq_++);
+}
+
 void Engine::set_heartbeat(std::uint64_t every_events, std::function<void(const Engine&)> fn) {
   heartbeat_every_ = every_events;
   heartbeat_countdown_ = every_events;

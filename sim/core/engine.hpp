@@ -31,9 +31,10 @@ class Engine {
 
   void schedule(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
                 std::uint64_t payload = 0);
-  // A tracked event: at most one pending per (kind's) target; reschedule_earlier() can move it forward in time,
-  // which is how a fast-forwarded run is cut without leaving a stale event behind. Targets must be unique
-  // across all tracked kinds.
+  // A tracked event: at most one pending per target; reschedule_earlier() can move it forward in time, which is
+  // how a fast-forwarded run is cut without leaving a stale event behind, and reschedule() and cancel() move it
+  // either way or drop it. Targets are unique across all tracked kinds: each owner takes its own from
+  // new_tracker().
   void schedule_tracked(SimTime time, std::uint32_t priority, std::uint16_t kind, std::uint32_t target,
                         std::uint64_t payload = 0);
   // The single pending event of the workload stream: kept beside the heap rather than in it, because arrivals
@@ -43,6 +44,14 @@ class Engine {
   // Moves the target's pending tracked event to `time` (<= its current time), ordered as if scheduled now.
   // Returns false if it has no pending tracked event.
   bool reschedule_earlier(std::uint32_t target, SimTime time, std::uint32_t priority);
+  // Moves the target's pending tracked event to `time`, earlier or later, ordered exactly as a new event scheduled
+  // now would be (so a handler that used to schedule a new event and ignore the superseded one when it fires sees
+  // the same order without it). Returns false if it has no pending tracked event.
+  bool reschedule(std::uint32_t target, SimTime time, std::uint32_t priority);
+  // Drops the target's pending tracked event. Returns false if it has none.
+  bool cancel(std::uint32_t target) { return queue_.remove(target); }
+  // A target for tracked events that no other caller of new_tracker() gets.
+  std::uint32_t new_tracker() { return next_tracker_++; }
 
   // Runs until the queue is empty, `until` is passed, or stop() is called. Returns events dispatched.
   std::uint64_t run(SimTime until = kTimeMax);
@@ -63,6 +72,7 @@ class Engine {
   std::vector<EventHandler*> handlers_;
   SimTime now_ = 0;
   std::uint64_t next_seq_ = 0;
+  std::uint32_t next_tracker_ = 0;
   std::uint64_t dispatched_ = 0;
   std::size_t peak_pending_ = 0;
   bool stop_requested_ = false;

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -69,7 +70,56 @@ class EventQueue {
     return true;
   }
 
+  // Gives the pending tracked event of `target` a new (time, order) key, earlier or later. Returns false when it
+  // has none.
+  bool move(std::uint32_t target, SimTime time, std::uint64_t order) {
+    const std::size_t i = find(target);
+    if (i == kNone) return false;
+    Event e = heap_[i];
+    const bool earlier = time < e.time || (time == e.time && order < e.order);
+    e.time = time;
+    e.order = order;
+    earlier ? sift_up(i, e) : sift_down(i, e);
+    return true;
+  }
+
+  // Removes the pending tracked event of `target`. Returns false when it has none.
+  bool remove(std::uint32_t target) {
+    const std::size_t i = find(target);
+    if (i == kNone) return false;
+    const Event last = heap_.back();
+    heap_.pop_back();
+    if (i == heap_.size()) return true;  // it was the last one
+    // The last event takes its place and moves whichever way its key says.
+    if (i > 0 && runs_before(last, heap_[(i - 1) / 4]))
+      sift_up(i, last);
+    else
+      sift_down(i, last);
+    return true;
+  }
+
  private:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t find(std::uint32_t target) const {
+    if (target >= pos_.size()) return kNone;
+    const std::size_t i = pos_[target];
+    return i < heap_.size() && heap_[i].tracked && heap_[i].target == target ? i : kNone;
+  }
+  // Moves `e` (for the hole at i) down to where it belongs (the plain loop: pop() has its own, tuned one).
+  void sift_down(std::size_t i, const Event& e) {
+    const std::size_t n = heap_.size();
+    for (;;) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      for (std::size_t c = first + 1; c < std::min(first + 4, n); ++c)
+        best = runs_before(heap_[c], heap_[best]) ? c : best;
+      if (!runs_before(heap_[best], e)) break;
+      place(i, heap_[best]);
+      i = best;
+    }
+    place(i, e);
+  }
   void place(std::size_t i, const Event& e) {
     heap_[i] = e;
     if (e.tracked) pos_[e.target] = i;

@@ -9,18 +9,15 @@
 
 namespace greenfleet::network {
 
-namespace {
-constexpr std::uint32_t kTargetStart = 0;  // payload: the flow, whose latency has passed
-constexpr std::uint32_t kTargetEnd = 1;    // payload: the generation it was scheduled in
-}  // namespace
-
 FlowModel::FlowModel(core::Engine* engine, const Topology* topology)
     : engine_(engine),
       topology_(topology),
       capacity_(topology->links().size(), 0.0),
       crossing_(topology->links().size(), 0),
       link_mark_(topology->links().size(), 0) {
-  kind_ = engine_->register_kind(this);
+  kind_ = engine_->register_kind(this);  // a flow's latency has passed (payload: the flow)
+  end_kind_ = engine_->register_kind(this);
+  tracker_ = engine_->new_tracker();
 }
 
 std::uint32_t FlowModel::start_flow(const Path& path, double bytes, FlowSink* sink, std::uint64_t tag) {
@@ -44,7 +41,7 @@ std::uint32_t FlowModel::start_flow(const Path& path, double bytes, FlowSink* si
   f.tag = tag;
   // Network events order like arrivals: a transfer ending in the same nanosecond as a step is seen by the step
   // after it, in stepping and in fast-forward alike (Instance::wake_for_change()).
-  engine_->schedule(f.start + path.latency, core::kPriorityArrival, kind_, kTargetStart, id);
+  engine_->schedule(f.start + path.latency, core::kPriorityArrival, kind_, 0, id);
   return id;
 }
 
@@ -59,8 +56,10 @@ void FlowModel::advance(core::SimTime now) {
 }
 
 void FlowModel::reschedule() {
-  ++generation_;
-  if (active_.empty()) return;
+  if (active_.empty()) {
+    engine_->cancel(tracker_);
+    return;
+  }
   // Max-min fair shares are computed per connected component of the flows-share-a-link graph: the caller has
   // marked the links of the flow that started (and that flow) or of the flows that ended; the flows linked to
   // them, transitively, are the only ones whose rates can change. The others' rates are those the last
@@ -107,7 +106,11 @@ void FlowModel::reschedule() {
         now + std::max<core::SimTime>(0, static_cast<core::SimTime>(std::ceil(ns - std::max(1e-6, ns * 1e-13))));
     first = std::min(first, f.end_at);
   }
-  if (first != core::kTimeMax) engine_->schedule(first, core::kPriorityArrival, kind_, kTargetEnd, generation_);
+  // The completion event moves to the earliest end (or is scheduled, when the last one has fired).
+  if (first == core::kTimeMax)
+    engine_->cancel(tracker_);
+  else if (!engine_->reschedule(tracker_, first, core::kPriorityArrival))
+    engine_->schedule_tracked(first, core::kPriorityArrival, end_kind_, tracker_);
 }
 
 // Progressive filling over the links the component's flows cross.
@@ -154,7 +157,7 @@ void FlowModel::finish(std::uint32_t id, core::SimTime now) {
 void FlowModel::on_event(const core::Event& e) {
   const core::SimTime now = engine_->now();
   done_.clear();
-  if (e.target == kTargetStart) {
+  if (e.kind == kind_) {
     const auto id = static_cast<std::uint32_t>(e.payload);
     const Flow& f = flows_[id];
     if (f.path->links.empty() || f.bytes == 0) {
@@ -167,8 +170,7 @@ void FlowModel::on_event(const core::Event& e) {
       mark_links(*f.path);
       reschedule();
     }
-  } else {
-    if (e.payload != generation_) return;  // rates changed since: a newer event is pending
+  } else {  // the completion event: always current (reschedule() moves it)
     advance(now);
     ++mark_;
     std::size_t kept = 0;

@@ -33,9 +33,10 @@ class FlowSink {
 // those instants they are constant, so remaining bytes are advanced exactly. Event times are integer
 // nanoseconds: a flow's end is rounded up to the next nanosecond (never early; a tolerance of 1e-13 of the time
 // absorbs floating-point noise), and flows ending in the same nanosecond end together. One completion event is
-// pending for the earliest end; when rates change a new one is scheduled and the old one, carrying an older
-// generation number, is ignored when it fires. A flow whose path is empty (same GPU) or whose byte count is 0
-// ends when its latency has passed, by an event (never inside start_flow, so a sink may start flows freely).
+// pending for the earliest end, a tracked one: when rates change it is moved to the new earliest end, ordered as a
+// new event scheduled then would be (Engine::reschedule()), or dropped when nothing moves. A flow whose path is
+// empty (same GPU) or whose byte count is 0 ends when its latency has passed, by an event (never inside
+// start_flow, so a sink may start flows freely).
 class FlowModel final : public core::EventHandler {
  public:
   FlowModel(core::Engine* engine, const Topology* topology);
@@ -78,7 +79,8 @@ class FlowModel final : public core::EventHandler {
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> active_;  // moving flows
   core::SimTime last_update_ = 0;
-  std::uint64_t generation_ = 0;
+  std::uint16_t end_kind_ = 0;  // the completion event's kind
+  std::uint32_t tracker_ = 0;   // and its target (Engine::new_tracker())
   std::uint64_t completed_ = 0;
   // Per directed link: capacity left and unfrozen flows crossing it (scratch), and the links in use.
   std::vector<double> capacity_;

@@ -24,6 +24,7 @@ Instance::Instance(std::int32_t id, Placement placement, SchedulerConfig config,
       policy_(config),
       kv_(config, kv_blocks, placement.devices) {
   kind_ = engine_->register_kind(this);
+  tracker_ = engine_->new_tracker();
   running_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   prefilling_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   batch_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
@@ -66,24 +67,33 @@ void Instance::enqueue(std::uint32_t slot) {
   const bool in_head = has_head_ && engine_->now() < timer_.run_start;
   const std::int64_t j = in_head ? 0 : timer_.completed_iterations_at(engine_->now()) + 1;
   if (j >= timer_.run_iterations) return;
-  std::int64_t extra_j = 0;
-  const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1, &extra_j);
   // A prompt in a prefill-only step runs before the decodes' next iteration has taken its blocks.
   const bool alone = policy_.separate_prefill_steps() && !BatchPolicy::joins_as_decode(r);
-  if (alone
-          ? !policy_.admissible(r, seqs_held(), kv_, run_free_start_ - extra_j, policy_.token_budget(), true)
-          : !policy_.admissible(
-                r, seqs_held(), kv_, free_then,
-                policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_, false))
-    return;
+  const std::int64_t decode_budget =
+      policy_.token_budget() - static_cast<std::int64_t>(shape_.decode_seqs) * tokens_per_step_;
+  // The free count now (the run's planned end, or a cut's) is a lower bound on the free blocks at any boundary up
+  // to the run's end: when the newcomer fits in it, it fits at boundary j + 1, and the blocks the run has taken
+  // by then are summed by the next step's pass (defer_free()) instead of here.
+  std::int64_t extra_j = -1;
+  if (alone || !policy_.admissible(r, seqs_held(), kv_, kv_.free(), decode_budget, false)) {
+    extra_j = 0;
+    const std::int64_t free_then = run_free_start_ - run_extra_blocks(j + 1, &extra_j);
+    if (alone ? !policy_.admissible(r, seqs_held(), kv_, run_free_start_ - extra_j, policy_.token_budget(), true)
+              : !policy_.admissible(r, seqs_held(), kv_, free_then, decode_budget, false))
+      return;
+  }
   // A speculative request also needs its draft's blocks, which only this instance's steps change.
   if (spec_ && r.mode == RequestMode::kSpeculative &&
       spec_->draft->whole_request_blocks(r) > spec_->draft->kv_.free())
     return;
-  kv_.set_free(run_free_start_ - extra_j);  // the run ends after j iterations
+  // The run ends after j iterations.
+  if (j > 0 && extra_j < 0 && kv_.on_demand())
+    defer_free();
+  else
+    kv_.set_free(run_free_start_ - std::max<std::int64_t>(extra_j, 0)), free_stale_ = false;
   timer_.run_iterations = j;
-  if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_),
-                                   std::max(timer_.run_boundary(j), engine_->now()), core::kPriorityStepEnd))
+  if (!engine_->reschedule_earlier(tracker_, std::max(timer_.run_boundary(j), engine_->now()),
+                                   core::kPriorityStepEnd))
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
@@ -118,7 +128,7 @@ std::int64_t Instance::kv_blocks_free() const {
   if (!timer_.busy || !timer_.ff_run) return kv_.free();
   const core::SimTime now = engine_->now();
   if (has_head_ && now < timer_.run_start) return run_free_start_;  // the run has taken no block yet
-  if (timer_.run_iterations <= 1) return kv_.free();
+  if (timer_.run_iterations <= 1 && !free_stale_) return kv_.free();
   return run_free_start_ - run_extra_blocks(timer_.completed_iterations_at(now) + 1);
 }
 
@@ -171,6 +181,7 @@ void Instance::start_step_impl() {
   const bool separate = policy_.separate_prefill_steps();
   bool prefill_only = false;
   if (separate) [[unlikely]] {
+    if (free_stale_) settle_free(head_batch_, continued_);
     const RequestState* first = policy_.front(*pool_);
     prefill_only = first && !BatchPolicy::joins_as_decode(*first) &&
                    policy_.admissible(*first, seqs_held(), kv_, kv_.free(), budget, true) &&
@@ -185,8 +196,12 @@ void Instance::start_step_impl() {
   const std::int32_t verify_max = spec_ ? spec_->gamma + 1 : 0;
   const std::int64_t max_new_blocks =
       std::max<std::int64_t>(kMulti ? kv_.blocks_for(tokens) : 1, spec_ ? kv_.blocks_for(verify_max) : 0);
-  const bool check_blocks =
+  bool check_blocks =
       kv_.on_demand() && kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks && !prefill_only;
+  if (check_blocks && free_stale_) [[unlikely]] {  // a lower bound (defer_free()): the true count decides
+    settle_free(head_batch_, continued_);
+    check_blocks = kv_.free() < static_cast<std::int64_t>(running_.size()) * max_new_blocks;
+  }
   // A continued run is booked in the pass below that lists its requests; these paths need it booked now.
   if (continued_ && (kSpec || prefill_only || check_blocks || running_.size() != head_batch_.size() + joined))
       [[unlikely]]
@@ -389,7 +404,7 @@ void Instance::start_step_impl() {
     }
   }
   restart_stretch_ = false;
-  engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, static_cast<std::uint32_t>(id_));
+  engine_->schedule_tracked(end, core::kPriorityStepEnd, kind_, tracker_);
 }
 
 template <bool kMulti>
@@ -595,8 +610,11 @@ void Instance::finish_step() {
     if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
         (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
-    else
+    else {
+      if (free_stale_) [[unlikely]]
+        settle_free(batch_, k);
       any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
+    }
   }
   timer_.busy = false;
   timer_.ff_run = false;
@@ -699,10 +717,12 @@ void Instance::cut_run() {
   const bool in_head = has_head_ && now < timer_.run_start;
   const std::int64_t j = in_head ? 0 : timer_.completed_iterations_at(now) + 1;
   if (j >= timer_.run_iterations) return;  // the run ends at that boundary anyway
-  kv_.set_free(run_free_start_ - run_extra_blocks(j));
+  if (j > 0 && kv_.on_demand())
+    defer_free();  // its j iterations' blocks are summed when the next step lists them
+  else
+    kv_.set_free(run_free_start_), free_stale_ = false;
   timer_.run_iterations = j;
-  if (!engine_->reschedule_earlier(static_cast<std::uint32_t>(id_), std::max(timer_.run_boundary(j), now),
-                                   core::kPriorityStepEnd))
+  if (!engine_->reschedule_earlier(tracker_, std::max(timer_.run_boundary(j), now), core::kPriorityStepEnd))
     throw std::logic_error("a cut decode run had no pending step end");
 }
 
@@ -774,6 +794,7 @@ void Instance::check_invariants() const {
 
 void Instance::abandon_all(core::SimTime end) {
   const LoadNotice notice{this};
+  if (free_stale_) settle_free(batch_, timer_.run_iterations);
   // A step in flight that waited for drafts: the drafting phase ran, up to `end`, on the draft instance.
   const double draft_wait = has_draft_ ? draft_wait_s_ : 0.0;
   if (timer_.busy && has_draft_) {

@@ -245,6 +245,15 @@ class Instance final : public core::EventHandler {
   // again; anything else that needs them booked first calls this.
   template <bool kMulti>
   [[gnu::noinline]] void book_continued();
+  // A run cut at a boundary j > 0 leaves the free count at the run's planned end (a lower bound: a run's blocks
+  // only grow) and marks it stale; the true count is kv_.free() + stale_extra_ less the blocks the j iterations
+  // take (run_extra_blocks(j)). The next step's pass (list_continued()) sums those as it lists the run's requests;
+  // every other reader settles it first with a walk over the run's entries `run` (settle_free()).
+  void defer_free() {
+    if (!free_stale_) stale_extra_ = run_free_start_ - kv_.free();
+    free_stale_ = true;
+  }
+  [[gnu::noinline]] void settle_free(const std::vector<Entry>& run, std::int64_t iterations);
   // A continued run's pass (start_step_impl(), batch_ empty): books its continued_ iterations' tokens into each
   // of its requests (head_batch_, which are running_'s first ones, in order) and lists every running request as
   // a decode, as the step's usual pass would (blocks for its next tokens, the shape); lowers *min_remaining to
@@ -296,6 +305,7 @@ class Instance final : public core::EventHandler {
   RequestPool* pool_;
   ServingObserver* observer_;
   std::uint16_t kind_;
+  std::uint32_t tracker_;  // the target of its step-end event (Engine::new_tracker())
 
   BatchPolicy policy_;
   KvBlockManager kv_;
@@ -328,6 +338,9 @@ class Instance final : public core::EventHandler {
   // Iterations of the run just ended whose tokens are not booked yet (book_continued()); its entries then lie in
   // head_batch_ once the next step starts.
   std::int64_t continued_ = 0;
+  // See defer_free(): the free count is the cut run's planned end's, and the blocks its planned iterations take.
+  bool free_stale_ = false;
+  std::int64_t stale_extra_ = 0;
   std::int32_t tokens_per_step_ = 1;
   std::int32_t step_decode_tokens_ = 1;  // StepRecord::tokens_per_step of the step in flight
   LoadListener* load_listener_ = nullptr;

@@ -32,6 +32,7 @@ class KvBlockManager {
     if (block_shift_ >= 0) return (tokens + block_size_ - 1) >> block_shift_;
     return (tokens + block_size_ - 1) / block_size_;
   }
+  std::int32_t block_size() const { return block_size_; }
   bool on_demand() const { return on_demand_; }
   std::int64_t total() const { return total_; }
   std::int64_t free() const { return free_; }
