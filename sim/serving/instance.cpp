@@ -592,8 +592,10 @@ void Instance::finish_step() {
     // hand-overs (so the next step lists the same decodes and maybe more, and parks): the next step, formed below,
     // books its tokens as it lists them again (list_continued()).
     const RequestState* waiting;
-    if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
-        (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
+    if (verify_listed_ != 0) [[unlikely]]
+      any_done = apply_rounds(k, now, timer_.ff_run);
+    else if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
+             (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
     else
       any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);

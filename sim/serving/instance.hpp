@@ -369,6 +369,17 @@ class Instance final : public core::EventHandler {
   // speculative request, in one pass whose shape sums are kept in integers (exact, as the per-entry sums of
   // doubles they replace are). Returns the tokens the verify chunks take from the step's budget.
   [[gnu::noinline]] std::int64_t form_running_spec();
+  // form_running_spec()'s sums over the rounds that draft fewer than gamma (a request's last one or two), which
+  // list_short_round() lists with their terms.
+  struct ShortSums {
+    std::int64_t tokens = 0, seqs = 0, attn_ctx = 0, kv_tokens = 0;
+  };
+  [[gnu::noinline]] void list_short_round(std::uint32_t slot, RequestState& r, std::int32_t past, ShortSums* sums);
+  // finish_step() of a step with verifying requests (verify_listed_ > 0): applies their rounds in a pass of their
+  // own (the first verify_listed_ entries of batch_; the statistics summed once), then the step's other entries
+  // as apply_entries() does. The same order and the same integers as apply_entries() over the whole batch.
+  [[gnu::noinline]] bool apply_rounds(std::int64_t k, core::SimTime now, bool run);
+  std::vector<Entry> spec_tail_;  // apply_rounds()'s copy of the other entries
   // Empties the draft phase of the step being formed (its entries, shape, wait and per-draft-count tallies).
   void clear_draft_phase();
   std::vector<std::uint32_t> plain_decodes_;
