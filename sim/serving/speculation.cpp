@@ -32,8 +32,10 @@ std::int64_t Instance::form_running_spec() {
   const std::int32_t n_full = gamma + 1;
   std::int64_t full = 0, full_past = 0;
   ShortSums short_{};
+  // The pool's slots, read once: nothing in the pass adds a request to the pool.
+  RequestState* const slots = running_.empty() ? nullptr : &(*pool_)[0];
   for (std::uint32_t slot : running_) {
-    RequestState& r = (*pool_)[slot];
+    RequestState& r = slots[slot];
     if (!r.prefill_done()) {
       prefilling_.push_back(slot);
       continue;
@@ -105,6 +107,7 @@ bool Instance::apply_rounds(std::int64_t k, core::SimTime now, bool run) {
   const Entry* const end = e + verify_listed_;
   std::int64_t tokens = 0;
   bool any_done = false;
+  RequestState* const slots = &(*pool_)[0];  // read once (verify_listed_ > 0: the pool holds them)
   // As apply_verify(): the round's tokens, no more than the request still had to produce.
   auto apply = [&](RequestState& r, std::int32_t round_tokens, std::uint32_t slot) {
     const std::int32_t t = std::min(round_tokens, r.spec.output_tokens - r.generated);
@@ -118,12 +121,12 @@ bool Instance::apply_rounds(std::int64_t k, core::SimTime now, bool run) {
   if (!spec.sampled) {
     const double expected = spec.expected;
     for (; e != end; ++e) {
-      RequestState& r = (*pool_)[e->slot];
+      RequestState& r = slots[e->slot];
       apply(r, Speculation::expected_round_tokens(expected, r.verify_rounds), e->slot);
     }
   } else {
     for (; e != end; ++e) {
-      RequestState& r = (*pool_)[e->slot];
+      RequestState& r = slots[e->slot];
       apply(r, spec.round_tokens(r.spec.id, r.verify_rounds), e->slot);
     }
   }
