@@ -770,12 +770,15 @@ void Instance::check_invariants() const {
   // During a step the batch's allocations for it are already taken.
   if (held + kv_.free() != kv_.total()) fail("blocks held + free != total");
   if (kv_.free() < 0) fail("negative free blocks");
-  if (outstanding != outstanding_tokens_) fail("outstanding token count drifted");
+  // The step just formed credited its verifying requests' rounds (rounds_emitted_), counted at its end.
+  if (outstanding + rounds_emitted_ != outstanding_tokens_) fail("outstanding token count drifted");
   if (pending != pending_prefill_) fail("pending prefill token count drifted");
 }
 
 void Instance::abandon_all(core::SimTime end) {
   const LoadNotice notice{this};
+  // The rounds of a step in flight never finished: its verifying requests had them credited at its start.
+  if (timer_.busy && rounds_emitted_ > 0) uncredit_rounds();
   // A step in flight that waited for drafts: the drafting phase ran, up to `end`, on the draft instance.
   const double draft_wait = has_draft_ ? draft_wait_s_ : 0.0;
   if (timer_.busy && has_draft_) {

@@ -1,6 +1,7 @@
 #include "sim/serving/speculation.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "sim/serving/instance.hpp"
 
@@ -23,14 +24,18 @@ void Instance::clear_draft_phase() {
 
 std::int64_t Instance::form_running_spec() {
   clear_draft_phase();
-  const std::int32_t gamma = spec_->gamma;
+  const Speculation& spec = *spec_;
+  const std::int32_t gamma = spec.gamma;
   const bool on_demand = kv_.on_demand();
+  const bool sampled = spec.sampled;
+  const double expected = spec.expected;
   plain_decodes_.clear();
   // A full round (gamma drafts, gamma + 1 tokens verified) is the usual case: for those only their count and
   // their contexts' sum are kept, and every sum of the shape follows from them after the pass. Short rounds (a
   // request's last one or two) add their own terms to `short_`.
   const std::int32_t n_full = gamma + 1;
-  std::int64_t full = 0, full_past = 0;
+  std::int64_t full = 0, full_past = 0, emitted = 0;
+  bool done = false;
   ShortSums short_{};
   // The pool's slots, read once: nothing in the pass adds a request to the pool.
   RequestState* const slots = running_.empty() ? nullptr : &(*pool_)[0];
@@ -44,6 +49,9 @@ std::int64_t Instance::form_running_spec() {
       plain_decodes_.push_back(slot);
       continue;
     }
+    // Verifying since the end of the step that finished its prefill or swapped it back in (begin_verify()).
+    if (!r.decoding) [[unlikely]]
+      throw std::logic_error("a running speculative request is not verifying");
     // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
     // target's own position, verified in one chunk after its KV.
     const std::int32_t past = r.spec.prompt_tokens + r.generated - 1;
@@ -59,6 +67,14 @@ std::int64_t Instance::form_running_spec() {
     }
     ++full;
     full_past += past;
+    // The round's result, credited now (see rounds_emitted_): at most gamma + 1 tokens, which it still needs.
+    const std::int32_t round = r.verify_rounds;
+    const std::int32_t t =
+        sampled ? spec.round_tokens(r.spec.id, round) : Speculation::expected_round_tokens(expected, round);
+    r.generated += t;
+    r.verify_rounds = round + 1;
+    emitted += t;
+    done |= r.generated >= r.spec.output_tokens;
   }
   // Each full round's terms: tokens n, attention context n * past + n (n + 1) / 2, KV tokens past + n, and its
   // drafts' context past + 1 (note_drafts).
@@ -72,6 +88,8 @@ std::int64_t Instance::form_running_spec() {
   draft_verifies_ += static_cast<std::int32_t>(full);
   verify_listed_ = static_cast<std::int32_t>(seqs);
   verify_tokens_ = seqs > 0 ? n_full : 0;
+  rounds_emitted_ = emitted + short_.emitted;
+  rounds_done_ = done || short_.done;
   // Integer-valued terms far below 2^53: their sum in doubles is exact whatever the order, so this is the value
   // adding each entry's term would give.
   shape_.prefill_tokens += tokens;
@@ -99,41 +117,25 @@ void Instance::list_short_round(std::uint32_t slot, RequestState& r, std::int32_
   // Its charges accrue (StepRecord::verify_tokens) but for the tokens it did not take, listed.
   if (drafts > 0) note_drafts(slot, drafts, past + 1, false);
   note_short(slot, gamma - drafts);
+  // Its round's result, credited now, no more than it still had to produce.
+  const std::int32_t t =
+      std::min(spec_->round_tokens(r.spec.id, r.verify_rounds), r.spec.output_tokens - r.generated);
+  r.generated += t;
+  ++r.verify_rounds;
+  sums->emitted += t;
+  sums->done |= r.generated >= r.spec.output_tokens;
 }
 
 bool Instance::apply_rounds(std::int64_t k, core::SimTime now, bool run) {
-  const Speculation& spec = *spec_;
-  const Entry* e = batch_.data();
-  const Entry* const end = e + verify_listed_;
-  std::int64_t tokens = 0;
-  bool any_done = false;
-  RequestState* const slots = &(*pool_)[0];  // read once (verify_listed_ > 0: the pool holds them)
-  // As apply_verify(): the round's tokens, no more than the request still had to produce.
-  auto apply = [&](RequestState& r, std::int32_t round_tokens, std::uint32_t slot) {
-    const std::int32_t t = std::min(round_tokens, r.spec.output_tokens - r.generated);
-    r.generated += t;
-    ++r.verify_rounds;
-    tokens += t;
-    if (!r.decoding) [[unlikely]]
-      begin_verify(slot, r);
-    any_done |= r.generated >= r.spec.output_tokens;
-  };
-  if (!spec.sampled) {
-    const double expected = spec.expected;
-    for (; e != end; ++e) {
-      RequestState& r = slots[e->slot];
-      apply(r, Speculation::expected_round_tokens(expected, r.verify_rounds), e->slot);
-    }
-  } else {
-    for (; e != end; ++e) {
-      RequestState& r = slots[e->slot];
-      apply(r, spec.round_tokens(r.spec.id, r.verify_rounds), e->slot);
-    }
-  }
+  // The verifying requests' rounds were credited to them when the step was formed: the instance's counts now.
+  const std::int64_t tokens = rounds_emitted_;
   stats_.decode_tokens += static_cast<std::uint64_t>(tokens);
   outstanding_tokens_ -= tokens;
   stats_.verify_rounds += static_cast<std::uint64_t>(verify_listed_);
   stats_.verify_tokens += static_cast<std::uint64_t>(tokens);
+  bool any_done = rounds_done_;
+  rounds_emitted_ = 0;
+  rounds_done_ = false;
   // The step's other entries (plain decodes, prefills, admissions) after them, in their order.
   const auto listed = static_cast<std::size_t>(verify_listed_);
   if (batch_.size() > listed) {
@@ -141,6 +143,17 @@ bool Instance::apply_rounds(std::int64_t k, core::SimTime now, bool run) {
     any_done |= apply_entries(spec_tail_, k, now, run);
   }
   return any_done;
+}
+
+void Instance::uncredit_rounds() {
+  // Each verify entry holds the request's KV before the round (prompt + generated - 1 tokens).
+  for (std::size_t i = 0; i < static_cast<std::size_t>(verify_listed_); ++i) {
+    RequestState& r = (*pool_)[batch_[i].slot];
+    r.generated = batch_[i].kv_tokens_before - r.spec.prompt_tokens + 1;
+    --r.verify_rounds;
+  }
+  rounds_emitted_ = 0;
+  rounds_done_ = false;
 }
 
 void Instance::add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past) {
