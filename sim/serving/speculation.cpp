@@ -37,45 +37,54 @@ std::int64_t Instance::form_running_spec() {
   std::int64_t full = 0, full_past = 0, emitted = 0;
   bool done = false;
   ShortSums short_{};
-  // The pool's slots, read once: nothing in the pass adds a request to the pool.
+  // The pool's slots, read once: nothing in the pass adds a request to the pool. And a copy of the block
+  // arithmetic's constants, which the pass's stores into requests cannot change.
   RequestState* const slots = running_.empty() ? nullptr : &(*pool_)[0];
-  for (std::uint32_t slot : running_) {
-    RequestState& r = slots[slot];
-    if (!r.prefill_done()) {
-      prefilling_.push_back(slot);
-      continue;
+  const KvBlockManager blocks = kv_;
+  // One pass per acceptance mode, so that the mode is not tested per request.
+  auto pass = [&]<bool kSampled>() {
+    for (std::uint32_t slot : running_) {
+      RequestState& r = slots[slot];
+      if (!r.prefill_done()) {
+        prefilling_.push_back(slot);
+        continue;
+      }
+      if (r.mode != RequestMode::kSpeculative) {
+        plain_decodes_.push_back(slot);
+        continue;
+      }
+      // Verifying since the end of the step that finished its prefill or swapped it back in (begin_verify()).
+      if (!r.decoding) [[unlikely]]
+        throw std::logic_error("a running speculative request is not verifying");
+      // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
+      // target's own position, verified in one chunk after its KV.
+      const std::int32_t past = r.spec.prompt_tokens + r.generated - 1;
+      if (r.spec.output_tokens - r.generated - 1 < gamma) [[unlikely]] {
+        list_short_round(slot, r, past, &short_);
+        continue;
+      }
+      batch_.push_back(Entry{slot, n_full, r.kv_blocks, past});
+      const std::int64_t more = blocks.blocks_for(past + n_full) - r.kv_blocks;
+      if (on_demand && more > 0) {
+        r.kv_blocks += static_cast<std::int32_t>(more);
+        kv_.take(more);
+      }
+      ++full;
+      full_past += past;
+      // The round's result, credited now (see rounds_emitted_): at most gamma + 1 tokens, which it still needs.
+      const std::int32_t round = r.verify_rounds;
+      const std::int32_t t =
+          kSampled ? spec.round_tokens(r.spec.id, round) : Speculation::expected_round_tokens(expected, round);
+      r.generated += t;
+      r.verify_rounds = round + 1;
+      emitted += t;
+      done |= r.generated >= r.spec.output_tokens;
     }
-    if (r.mode != RequestMode::kSpeculative) {
-      plain_decodes_.push_back(slot);
-      continue;
-    }
-    // Verifying since the end of the step that finished its prefill or swapped it back in (begin_verify()).
-    if (!r.decoding) [[unlikely]]
-      throw std::logic_error("a running speculative request is not verifying");
-    // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
-    // target's own position, verified in one chunk after its KV.
-    const std::int32_t past = r.spec.prompt_tokens + r.generated - 1;
-    if (r.spec.output_tokens - r.generated - 1 < gamma) [[unlikely]] {
-      list_short_round(slot, r, past, &short_);
-      continue;
-    }
-    batch_.push_back(Entry{slot, n_full, r.kv_blocks, past});
-    const std::int64_t more = kv_.blocks_for(past + n_full) - r.kv_blocks;
-    if (on_demand && more > 0) {
-      r.kv_blocks += static_cast<std::int32_t>(more);
-      kv_.take(more);
-    }
-    ++full;
-    full_past += past;
-    // The round's result, credited now (see rounds_emitted_): at most gamma + 1 tokens, which it still needs.
-    const std::int32_t round = r.verify_rounds;
-    const std::int32_t t =
-        sampled ? spec.round_tokens(r.spec.id, round) : Speculation::expected_round_tokens(expected, round);
-    r.generated += t;
-    r.verify_rounds = round + 1;
-    emitted += t;
-    done |= r.generated >= r.spec.output_tokens;
-  }
+  };
+  if (sampled)
+    pass.template operator()<true>();
+  else
+    pass.template operator()<false>();
   // Each full round's terms: tokens n, attention context n * past + n (n + 1) / 2, KV tokens past + n, and its
   // drafts' context past + 1 (note_drafts).
   const std::int64_t tokens = full * n_full + short_.tokens;
