@@ -239,6 +239,51 @@ TEST_CASE("speculative requests under load: fast-forward equals stepping, beside
   }
 }
 
+TEST_CASE("a horizon cutting speculative steps in flight: requests keep only the rounds that finished") {
+  // A round is credited to its request when its step is formed; a step the horizon cuts never finishes, so its
+  // rounds must not count: every request's tokens and rounds add up to the target instance's statistics, which
+  // count finished steps only.
+  const std::string workload =
+      "workload: {source: synthetic, deployment: new, synthetic: {requests: 60, rate: 6, prompt_tokens: "
+      "{distribution: lognormal, mean: 600, sigma: 0.6, max: 2000}, output_tokens: {distribution: lognormal, "
+      "mean: 150, sigma: 0.8, max: 900}}}\n";
+  struct Tokens final : serving::ServingObserver {
+    std::int64_t generated = 0, rounds = 0, verifying_unfinished = 0;
+    unsigned signals() const override { return kRequests; }
+    void on_request_done(std::uint32_t, const serving::RequestState& r) override {
+      generated += r.generated;
+      rounds += r.verify_rounds;
+      if (r.status == serving::RequestStatus::kUnfinished && r.verify_rounds > 0) ++verifying_unfinished;
+    }
+  };
+  for (const std::string acceptance : {"", ", acceptance_draw: sampled"})
+    for (const std::string horizon : {"3s", "4500ms", "7s"})
+      for (int ff = 0; ff < 2; ++ff) {
+        CAPTURE(acceptance);
+        CAPTURE(horizon);
+        CAPTURE(ff);
+        test::TempDir dir;
+        const std::string yaml =
+            experiment_yaml(workload, "{draft: draft, gamma: 4, acceptance: 0.7" + acceptance + "}",
+                            "horizon: " + horizon + "\ndrain: false\nengine: {check_invariants: true" +
+                                (ff ? "" : ", fast_forward: false") + "}\n");
+        const auto x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+        runner::Simulation sim(x, test::catalog());
+        Tokens tokens;
+        sim.add_observer(&tokens);
+        sim.run();
+        const auto& instances = sim.instances();
+        const auto it = std::find_if(instances.begin(), instances.end(),
+                                     [](const auto& in) { return in->speculation() != nullptr; });
+        REQUIRE(it != instances.end());
+        const serving::InstanceStats& target = (*it)->stats();
+        CHECK(tokens.verifying_unfinished > 0);
+        CHECK(tokens.generated == static_cast<std::int64_t>(target.decode_tokens));
+        CHECK(tokens.rounds == static_cast<std::int64_t>(target.verify_rounds));
+        CHECK(sim.ledger().conservation_error() < 1e-9);
+      }
+}
+
 TEST_CASE("preempted speculative requests: swap and recompute keep both KV caches and the draft prefill exact") {
   // A target cache of a few thousand tokens under five to ten 500-token requests: preemptions. Swapped requests
   // come back as verify chunks (blocks for gamma + 1 more tokens); recomputed ones do not prefill the draft again.

@@ -607,8 +607,10 @@ void Instance::finish_step() {
     // hand-overs (so the next step lists the same decodes and maybe more, and parks): the next step, formed below,
     // books its tokens as it lists them again (list_continued()).
     const RequestState* waiting;
-    if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
-        (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
+    if (verify_listed_ != 0) [[unlikely]]
+      any_done = apply_rounds(k, now, timer_.ff_run);
+    else if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
+             (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
     else {
       if (free_stale_) [[unlikely]]
@@ -788,13 +790,16 @@ void Instance::check_invariants() const {
   // During a step the batch's allocations for it are already taken.
   if (held + kv_.free() != kv_.total()) fail("blocks held + free != total");
   if (kv_.free() < 0) fail("negative free blocks");
-  if (outstanding != outstanding_tokens_) fail("outstanding token count drifted");
+  // The step just formed credited its verifying requests' rounds (rounds_emitted_), counted at its end.
+  if (outstanding + rounds_emitted_ != outstanding_tokens_) fail("outstanding token count drifted");
   if (pending != pending_prefill_) fail("pending prefill token count drifted");
 }
 
 void Instance::abandon_all(core::SimTime end) {
   const LoadNotice notice{this};
   if (free_stale_) settle_free(batch_, timer_.run_iterations);
+  // The rounds of a step in flight never finished: its verifying requests had them credited at its start.
+  if (timer_.busy && rounds_emitted_ > 0) uncredit_rounds();
   // A step in flight that waited for drafts: the drafting phase ran, up to `end`, on the draft instance.
   const double draft_wait = has_draft_ ? draft_wait_s_ : 0.0;
   if (timer_.busy && has_draft_) {

@@ -382,6 +382,27 @@ class Instance final : public core::EventHandler {
   // speculative request, in one pass whose shape sums are kept in integers (exact, as the per-entry sums of
   // doubles they replace are). Returns the tokens the verify chunks take from the step's budget.
   [[gnu::noinline]] std::int64_t form_running_spec();
+  // form_running_spec()'s sums over the rounds that draft fewer than gamma (a request's last one or two), which
+  // list_short_round() lists with their terms, and their credited tokens.
+  struct ShortSums {
+    std::int64_t tokens = 0, seqs = 0, attn_ctx = 0, kv_tokens = 0, emitted = 0;
+    bool done = false;
+  };
+  [[gnu::noinline]] void list_short_round(std::uint32_t slot, RequestState& r, std::int32_t past, ShortSums* sums);
+  // A verifying request's round is decided when its step is formed (its accepted count depends only on the
+  // request and the round), so form_running_spec() credits it to the request then, in the pass that lists it:
+  // its `generated` and `verify_rounds` run one round ahead while the step is in flight. Nothing reads them in
+  // between (routers read outstanding_tokens_, which the instance lowers at the step's end); abandon_all() takes
+  // back the rounds of a step cut short (uncredit_rounds()). rounds_emitted_: the tokens credited (0 once
+  // counted); rounds_done_: whether any request completes at the step's end.
+  std::int64_t rounds_emitted_ = 0;
+  bool rounds_done_ = false;
+  // finish_step() of a step with verifying requests (verify_listed_ > 0): counts their credited rounds into the
+  // instance's statistics, then applies the step's other entries as apply_entries() does. The same integers as
+  // apply_entries() over the whole batch.
+  [[gnu::noinline]] bool apply_rounds(std::int64_t k, core::SimTime now, bool run);
+  [[gnu::cold]] void uncredit_rounds();
+  std::vector<Entry> spec_tail_;  // apply_rounds()'s copy of the other entries
   // Empties the draft phase of the step being formed (its entries, shape, wait and per-draft-count tallies).
   void clear_draft_phase();
   std::vector<std::uint32_t> plain_decodes_;

@@ -1,6 +1,7 @@
 #include "sim/serving/speculation.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "sim/serving/instance.hpp"
 
@@ -23,60 +24,145 @@ void Instance::clear_draft_phase() {
 
 std::int64_t Instance::form_running_spec() {
   clear_draft_phase();
-  const std::int32_t gamma = spec_->gamma;
+  const Speculation& spec = *spec_;
+  const std::int32_t gamma = spec.gamma;
   const bool on_demand = kv_.on_demand();
+  const bool sampled = spec.sampled;
+  const double expected = spec.expected;
   plain_decodes_.clear();
-  std::int64_t tokens = 0, attn_ctx = 0, kv_tokens = 0;
-  std::int32_t seqs = 0;
-  // Tallies for price_draft (note_drafts), kept here for the usual full rounds and added once.
-  std::int64_t full = 0, full_context = 0;
-  for (std::uint32_t slot : running_) {
-    RequestState& r = (*pool_)[slot];
-    if (!r.prefill_done()) {
-      prefilling_.push_back(slot);
-      continue;
-    }
-    if (r.mode != RequestMode::kSpeculative) {
-      plain_decodes_.push_back(slot);
-      continue;
-    }
-    // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
-    // target's own position, verified in one chunk after its KV.
-    const std::int32_t drafts = std::min(gamma, r.spec.output_tokens - r.generated - 1);
-    const std::int32_t n = drafts + 1, past = r.spec.prompt_tokens + r.generated - 1;
-    batch_.push_back(Entry{slot, n, r.kv_blocks, past});
-    const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
-    if (on_demand && more > 0) {
-      r.kv_blocks += static_cast<std::int32_t>(more);
-      kv_.take(more);
-    }
-    tokens += n;
-    ++seqs;
-    attn_ctx += static_cast<std::int64_t>(n) * past + n * (n + 1) / 2;
-    kv_tokens += past + n;
-    // Its charges accrue (StepRecord::verify_tokens): only its last rounds, drafting fewer, are listed.
-    if (drafts == gamma) [[likely]] {
+  // A full round (gamma drafts, gamma + 1 tokens verified) is the usual case: for those only their count and
+  // their contexts' sum are kept, and every sum of the shape follows from them after the pass. Short rounds (a
+  // request's last one or two) add their own terms to `short_`.
+  const std::int32_t n_full = gamma + 1;
+  std::int64_t full = 0, full_past = 0, emitted = 0;
+  bool done = false;
+  ShortSums short_{};
+  // The pool's slots, read once: nothing in the pass adds a request to the pool. And a copy of the block
+  // arithmetic's constants, which the pass's stores into requests cannot change.
+  RequestState* const slots = running_.empty() ? nullptr : &(*pool_)[0];
+  const KvBlockManager blocks = kv_;
+  // One pass per acceptance mode, so that the mode is not tested per request.
+  auto pass = [&]<bool kSampled>() {
+    for (std::uint32_t slot : running_) {
+      RequestState& r = slots[slot];
+      if (!r.prefill_done()) {
+        prefilling_.push_back(slot);
+        continue;
+      }
+      if (r.mode != RequestMode::kSpeculative) {
+        plain_decodes_.push_back(slot);
+        continue;
+      }
+      // Verifying since the end of the step that finished its prefill or swapped it back in (begin_verify()).
+      if (!r.decoding) [[unlikely]]
+        throw std::logic_error("a running speculative request is not verifying");
+      // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
+      // target's own position, verified in one chunk after its KV.
+      const std::int32_t past = r.spec.prompt_tokens + r.generated - 1;
+      if (r.spec.output_tokens - r.generated - 1 < gamma) [[unlikely]] {
+        list_short_round(slot, r, past, &short_);
+        continue;
+      }
+      batch_.push_back(Entry{slot, n_full, r.kv_blocks, past});
+      const std::int64_t more = blocks.blocks_for(past + n_full) - r.kv_blocks;
+      if (on_demand && more > 0) {
+        r.kv_blocks += static_cast<std::int32_t>(more);
+        kv_.take(more);
+      }
       ++full;
-      full_context += past + 1;
-    } else {
-      if (drafts > 0) note_drafts(slot, drafts, past + 1, false);
-      note_short(slot, gamma - drafts);
+      full_past += past;
+      // The round's result, credited now (see rounds_emitted_): at most gamma + 1 tokens, which it still needs.
+      const std::int32_t round = r.verify_rounds;
+      const std::int32_t t =
+          kSampled ? spec.round_tokens(r.spec.id, round) : Speculation::expected_round_tokens(expected, round);
+      r.generated += t;
+      r.verify_rounds = round + 1;
+      emitted += t;
+      done |= r.generated >= r.spec.output_tokens;
     }
-  }
+  };
+  if (sampled)
+    pass.template operator()<true>();
+  else
+    pass.template operator()<false>();
+  // Each full round's terms: tokens n, attention context n * past + n (n + 1) / 2, KV tokens past + n, and its
+  // drafts' context past + 1 (note_drafts).
+  const std::int64_t tokens = full * n_full + short_.tokens;
+  const std::int64_t seqs = full + short_.seqs;
+  const std::int64_t attn_ctx = n_full * full_past + full * (n_full * (n_full + 1) / 2) + short_.attn_ctx;
+  const std::int64_t kv_tokens = full_past + full * n_full + short_.kv_tokens;
   draft_count_[static_cast<std::size_t>(gamma)] += full;
-  draft_context_[static_cast<std::size_t>(gamma)] += full_context;
+  draft_context_[static_cast<std::size_t>(gamma)] += full_past + full;
   draft_drafted_ += full * gamma;  // the others were tallied by note_drafts
   draft_verifies_ += static_cast<std::int32_t>(full);
-  verify_listed_ = seqs;
-  verify_tokens_ = seqs > 0 ? gamma + 1 : 0;
+  verify_listed_ = static_cast<std::int32_t>(seqs);
+  verify_tokens_ = seqs > 0 ? n_full : 0;
+  rounds_emitted_ = emitted + short_.emitted;
+  rounds_done_ = done || short_.done;
   // Integer-valued terms far below 2^53: their sum in doubles is exact whatever the order, so this is the value
   // adding each entry's term would give.
   shape_.prefill_tokens += tokens;
-  shape_.prefill_seqs += seqs;
-  shape_.prefill_final_chunks += seqs;
+  shape_.prefill_seqs += static_cast<std::int32_t>(seqs);
+  shape_.prefill_final_chunks += static_cast<std::int32_t>(seqs);
   shape_.prefill_attn_ctx += static_cast<double>(attn_ctx);
   shape_.prefill_kv_tokens += kv_tokens;
   return tokens;
+}
+
+void Instance::list_short_round(std::uint32_t slot, RequestState& r, std::int32_t past, ShortSums* sums) {
+  const std::int32_t gamma = spec_->gamma;
+  const std::int32_t drafts = std::min(gamma, r.spec.output_tokens - r.generated - 1);
+  const std::int32_t n = drafts + 1;
+  batch_.push_back(Entry{slot, n, r.kv_blocks, past});
+  const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
+  if (kv_.on_demand() && more > 0) {
+    r.kv_blocks += static_cast<std::int32_t>(more);
+    kv_.take(more);
+  }
+  sums->tokens += n;
+  sums->seqs += 1;
+  sums->attn_ctx += static_cast<std::int64_t>(n) * past + n * (n + 1) / 2;
+  sums->kv_tokens += past + n;
+  // Its charges accrue (StepRecord::verify_tokens) but for the tokens it did not take, listed.
+  if (drafts > 0) note_drafts(slot, drafts, past + 1, false);
+  note_short(slot, gamma - drafts);
+  // Its round's result, credited now, no more than it still had to produce.
+  const std::int32_t t =
+      std::min(spec_->round_tokens(r.spec.id, r.verify_rounds), r.spec.output_tokens - r.generated);
+  r.generated += t;
+  ++r.verify_rounds;
+  sums->emitted += t;
+  sums->done |= r.generated >= r.spec.output_tokens;
+}
+
+bool Instance::apply_rounds(std::int64_t k, core::SimTime now, bool run) {
+  // The verifying requests' rounds were credited to them when the step was formed: the instance's counts now.
+  const std::int64_t tokens = rounds_emitted_;
+  stats_.decode_tokens += static_cast<std::uint64_t>(tokens);
+  outstanding_tokens_ -= tokens;
+  stats_.verify_rounds += static_cast<std::uint64_t>(verify_listed_);
+  stats_.verify_tokens += static_cast<std::uint64_t>(tokens);
+  bool any_done = rounds_done_;
+  rounds_emitted_ = 0;
+  rounds_done_ = false;
+  // The step's other entries (plain decodes, prefills, admissions) after them, in their order.
+  const auto listed = static_cast<std::size_t>(verify_listed_);
+  if (batch_.size() > listed) {
+    spec_tail_.assign(batch_.begin() + static_cast<std::ptrdiff_t>(listed), batch_.end());
+    any_done |= apply_entries(spec_tail_, k, now, run);
+  }
+  return any_done;
+}
+
+void Instance::uncredit_rounds() {
+  // Each verify entry holds the request's KV before the round (prompt + generated - 1 tokens).
+  for (std::size_t i = 0; i < static_cast<std::size_t>(verify_listed_); ++i) {
+    RequestState& r = (*pool_)[batch_[i].slot];
+    r.generated = batch_[i].kv_tokens_before - r.spec.prompt_tokens + 1;
+    --r.verify_rounds;
+  }
+  rounds_emitted_ = 0;
+  rounds_done_ = false;
 }
 
 void Instance::add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past) {
@@ -205,6 +291,7 @@ void Instance::set_speculation(const Speculation* spec) {
   draft_.entries.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   plain_decodes_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   verify_short_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
+  spec_tail_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
 }
 
 void Instance::begin_verify(std::uint32_t slot, RequestState& r) {

@@ -47,10 +47,7 @@ struct Speculation {
   // floor(k E). Sampled acceptance accepts each draft with probability `acceptance` until the first rejection,
   // from a stream keyed by (seed, request, round): the same whatever order instances step in.
   std::int32_t round_tokens(std::uint64_t id, std::int32_t round) const {
-    // Both products are non-negative, so truncation is their floor (without a call to floor()).
-    if (!sampled)
-      return static_cast<std::int32_t>(static_cast<std::int64_t>((round + 1) * expected) -
-                                       static_cast<std::int64_t>(round * expected));
+    if (!sampled) return expected_round_tokens(expected, round);
     if (acceptance <= 0) return 1;
     if (acceptance >= 1) return gamma + 1;
     std::uint64_t z = seed ^ (id * 0x9e3779b97f4a7c15ULL) ^ (static_cast<std::uint64_t>(round) << 32);
@@ -61,6 +58,12 @@ struct Speculation {
     // P(accepted >= m) = a^m: the accepted count is floor(ln u / ln a), at most gamma.
     const double accepted = std::floor(std::log(u) / log_acceptance);
     return 1 + static_cast<std::int32_t>(std::min<double>(accepted, gamma));
+  }
+  // Expected acceptance's tokens in round `round`, `e` being `expected`.
+  static std::int32_t expected_round_tokens(double e, std::int32_t round) {
+    // Both products are non-negative, so truncation is their floor (without a call to floor()).
+    return static_cast<std::int32_t>(static_cast<std::int64_t>((round + 1) * e) -
+                                     static_cast<std::int64_t>(round * e));
   }
   // The ids' round trip for `seqs` sequences: gamma ids out, the accepted count and the target's token back.
   double link_seconds(std::int32_t seqs) const {
