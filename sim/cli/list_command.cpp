@@ -9,6 +9,7 @@
 #include "sim/core/error.hpp"
 #include "sim/energy/embodied.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/experiment/engine_presets.hpp"
 #include "sim/planning/objectives.hpp"
 
 namespace po = boost::program_options;
@@ -17,9 +18,10 @@ namespace greenfleet::cli {
 
 int list_command(const std::vector<std::string>& args) {
   po::options_description opts(
-      "greenfleet list [components|policies|gpus|cpus|servers|models] [options]\n"
+      "greenfleet list [components|policies|presets|gpus|cpus|servers|models] [options]\n"
       "  (no argument or `components`: every registry of pluggable parts with its parameters; `policies`: the "
-      "routers, mode routers, power policies and planner objectives)");
+      "routers, mode routers, power policies and planner objectives; `presets`: the engine presets of "
+      "deployments[].scheduler.preset)");
   std::string what, catalog_dir;
   opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
                                                  "project directory holding hardware_catalog/ and models/")(
@@ -54,6 +56,13 @@ int list_command(const std::vector<std::string>& args) {
       }
       first = false;
     }
+    if (vm.count("markdown"))
+      fmt::print("\n<!-- generated:engine_presets -->\n{}<!-- end generated:engine_presets -->\n",
+                 experiment::engine_presets_markdown());
+    return 0;
+  }
+  if (what == "presets") {
+    fmt::print("{}", experiment::engine_presets_text());
     return 0;
   }
   if (vm.count("embodied") && what != "servers")
@@ -104,8 +113,8 @@ int list_command(const std::vector<std::string>& args) {
       fmt::print("{:<16} {:>6.2f}B {:>7} {:>7} {:>6} {:>7.1f}GB {:>8.0f}KiB\n", id, m.parameters() / 1e9, m.layers,
                  m.hidden_size, m.kv_heads, m.weight_bytes() / 1e9, m.kv_bytes_per_token() / 1024);
   } else {
-    throw core::InputError(
-        fmt::format("list: expected one of components, policies, gpus, cpus, servers, models; got '{}'", what));
+    throw core::InputError(fmt::format(
+        "list: expected one of components, policies, presets, gpus, cpus, servers, models; got '{}'", what));
   }
   return 0;
 }

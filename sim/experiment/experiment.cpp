@@ -16,6 +16,7 @@
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/components.hpp"
+#include "sim/experiment/engine_presets.hpp"
 #include "sim/routing/mode_router.hpp"
 #include "sim/routing/router.hpp"
 #include "sim/text/timestamp.hpp"
@@ -669,24 +670,16 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
     config::ConfigNode sch = d.child_or_empty("scheduler");
     // An engine preset changes the defaults of the keys below; keys set explicitly override it
-    // (docs/EXPERIMENTS.md, "Engine presets").
-    const std::string preset = sch.get_choice(
-        "preset", {"greenfleet", "vllm-v0", "vllm-v1", "sarathi", "tensorrt-llm", "fastchat-hf-2023"},
-        std::string("greenfleet"));
-    const bool vllm = preset == "vllm-v0" || preset == "vllm-v1";
-    // TensorRT-LLM: trtllm-build's max_batch_size 2048 and max_num_tokens 8192, chunked context off.
-    const bool trt = preset == "tensorrt-llm";
-    // ML.ENERGY's 2023 leaderboard engine: FastChat's generate_stream on Hugging Face Transformers (eager
-    // PyTorch), one request at a time, each prompt prefilled whole; host-bound (docs/MODELS.md, "Old GPUs").
-    const bool hf2023 = preset == "fastchat-hf-2023";
-    dep.engine_2023 = hf2023;
-    dep.scheduler.max_num_seqs = static_cast<std::int32_t>(sch.get_int("max_num_seqs",
-                                                                       trt      ? 2048
-                                                                       : hf2023 ? 1
-                                                                                : 256,
-                                                                       1, 65536));
+    // (experiment::engine_presets(), docs/EXPERIMENTS.md "Engine presets").
+    std::vector<std::string> preset_names;
+    for (const EnginePreset& p : engine_presets()) preset_names.emplace_back(p.name);
+    const EnginePreset& preset =
+        engine_preset(sch.get_choice("preset", preset_names, std::string(engine_presets().front().name)));
+    dep.engine_2023 = preset.host_bound_2023;
+    dep.scheduler.max_num_seqs =
+        static_cast<std::int32_t>(sch.get_int("max_num_seqs", preset.max_num_seqs, 1, 65536));
     dep.max_num_seqs_where = sch.where("max_num_seqs");
-    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", preset != "vllm-v0" && !trt && !hf2023);
+    dep.scheduler.chunked_prefill = sch.get_bool("chunked_prefill", preset.chunked_prefill);
     // The host time per layer that bounds every step from below (perf::HostFloorModel); with the 2023 preset
     // and no value, the GPU's fitted one (models/calibration/power/<gpu>.yaml, engine_2023), resolved per GPU
     // when the simulation is built (host_s_per_layer < 0).
@@ -696,28 +689,20 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
           core::to_seconds(sch.get_duration("host_time_per_layer", std::nullopt, 0, core::kSecond));
     } else {
       sch.note_optional("host_time_per_layer");
-      dep.host_s_per_layer = hf2023 ? -1.0 : 0.0;
+      dep.host_s_per_layer = preset.host_bound_2023 ? -1.0 : 0.0;
     }
-    // vLLM v0 without chunked prefill runs waiting prompts in steps of their own, ahead of the decodes
-    // (vllm/core/scheduler.py, Scheduler._schedule_default; docs/MODELS.md, "Engine presets").
     const bool separate =
-        sch.get_choice("prefill_steps", {"mixed", "separate"},
-                       std::string(preset == "vllm-v0" && !dep.scheduler.chunked_prefill ? "separate"
-                                                                                         : "mixed")) == "separate";
+        sch.get_choice(
+            "prefill_steps", {"mixed", "separate"},
+            std::string(preset.separate_prefill(dep.scheduler.chunked_prefill) ? "separate" : "mixed")) ==
+        "separate";
     if (separate && dep.scheduler.chunked_prefill)
       sch.fail("prefill_steps",
                "'separate' needs chunked_prefill: false (chunked prompts share steps with decodes)");
     dep.scheduler.prefill_steps = separate ? serving::PrefillSteps::kSeparate : serving::PrefillSteps::kMixed;
-    // vLLM's SchedulerConfig: without chunked prefill the step budget is max(max_model_len, 2048), so a prompt
-    // of any admissible length fits one step; with it, 2048. Sarathi-Serve: the token budget of its strict
-    // latency setting, 512 (Agrawal et al., OSDI 2024, section 5).
-    const std::int64_t default_budget = (vllm || hf2023) && !dep.scheduler.chunked_prefill
-                                            ? std::max<std::int64_t>(catalog.model(dep.model).max_context, 2048)
-                                        : trt                 ? 8192
-                                        : preset == "sarathi" ? 512
-                                                              : 2048;
-    dep.scheduler.max_batched_tokens =
-        static_cast<std::int32_t>(sch.get_int("max_batched_tokens", default_budget, 1, 1 << 24));
+    dep.scheduler.max_batched_tokens = static_cast<std::int32_t>(sch.get_int(
+        "max_batched_tokens", preset.budget(dep.scheduler.chunked_prefill, catalog.model(dep.model).max_context),
+        1, 1 << 24));
     dep.scheduler.kv_block_size = static_cast<std::int32_t>(sch.get_int("kv_block_size", 16, 1, 1024));
     dep.scheduler.kv_allocation =
         sch.get_choice("kv_allocation", {"on_demand", "reserve"}, std::string("on_demand")) == "reserve"
