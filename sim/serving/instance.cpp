@@ -589,7 +589,7 @@ void Instance::finish_step() {
   const core::SimTime now = engine_->now();
   if (has_head_) finish_head<kMulti>();
   if (has_draft_) {
-    spec_->draft->book_draft(draft_, verify_tokens_, verify_short_);
+    spec_->draft->book_draft(draft_, verify_tokens_, verify_short_, now);
     has_draft_ = false;
   }
   const std::int64_t k = timer_.run_iterations;
@@ -808,7 +808,7 @@ void Instance::abandon_all(core::SimTime end) {
         d.busy_seconds = std::min(d.busy_seconds, core::to_seconds(end - d.start));
         d.end = end;
       }
-      spec_->draft->book_draft(d, verify_tokens_, verify_short_);
+      spec_->draft->book_draft(d, verify_tokens_, verify_short_, d.end);
     }
     has_draft_ = false;
   }

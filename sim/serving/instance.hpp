@@ -370,8 +370,10 @@ class Instance final : public core::EventHandler {
   std::int64_t draft_held_ = 0;
   void reserve_draft(RequestState& r);
   void release_draft(RequestState& r);
-  // Books target-side phase `d` here, with the target step's verify_tokens_ and verify_short_.
-  void book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts);
+  // Books target-side phase `d` here, with the target step's verify_tokens_ and verify_short_, and this instance
+  // idle from the phase's end until `idle_until` (the target step's end) in the same record.
+  void book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts,
+                  core::SimTime idle_until);
   // Target side, while a step is formed (kept out of line: the plain paths never call them): a speculative
   // request's first prefill chunk on the draft too, and a round's verify chunk (returns its tokens).
   [[gnu::noinline]] void add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past);

@@ -269,7 +269,8 @@ void Instance::release_draft(RequestState& r) {
   r.draft_blocks = 0;
 }
 
-void Instance::book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts) {
+void Instance::book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts,
+                          core::SimTime idle_until) {
   stats_.steps += 1;
   stats_.iterations += static_cast<std::uint64_t>(d.iterations);
   stats_.busy_time += d.end - d.start;
@@ -291,6 +292,7 @@ void Instance::book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::
   // The verifying requests' drafts: gamma each, but for those that drafted fewer.
   rec.verify_tokens = verify_tokens > 0 ? verify_tokens - 1 : 0;
   rec.verify_short = shorts;
+  rec.idle_until = idle_until;
   observer_->on_step(*this, rec);
 }
 
