@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/core/engine.hpp"
@@ -438,5 +439,56 @@ TEST_CASE("the ledger charges verifying requests by accrual on the target and it
   CHECK(ledger.request(c).energy_j == doctest::Approx(2 * (210.0 * 3 / 38 + 210.0 * 2 / 6)));
   for (std::uint32_t slot : {a, b, c}) ledger.on_request_done(slot, pool[slot]);
   ledger.finalize(5 * core::kSecond);
+  CHECK(ledger.conservation_error() < 1e-12);
+}
+
+TEST_CASE("a draft instance's wait for its target comes with its step and is booked as its idle time") {
+  // One server with two GPUs (idle 100 W each, host 50 W split by GPU: 125 W per idle instance), a target that
+  // never steps and its draft, stepping 0.5 s at a time with the wait after each in the same record, in slots of
+  // 2 s; the last wait crosses into the third slot. Idle: the target's 5 s and the draft's 1 + 0.5 + 0.5 + 1 +
+  // 0.5 s.
+  const auto ci = energy::CarbonSignal::constant(360);
+  energy::ServerPower sp;
+  sp.ci = &ci;
+  sp.gpus = sp.gpus_in_instances = 2;
+  sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
+  sp.host_static_w = 50;
+  serving::RequestPool pool;
+  workload::RequestSpec spec;
+  spec.prompt_tokens = 30, spec.output_tokens = 10;
+  const std::uint32_t b = pool.acquire(spec);
+  energy::CarbonLedger ledger({sp}, {{0, 1}, {0, 1}}, 2 * core::kSecond);
+  ledger.on_request_begin(b, pool[b]);
+  core::Engine engine;
+  const perf::RooflineModel roofline = test::tiny_roofline();  // not stepped: the records are written by hand
+  serving::Instance target(0, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
+  serving::Instance draft(1, {}, {}, 10, 100, &roofline, &engine, &pool, nullptr);
+  serving::Speculation sp4;
+  sp4.draft = &draft;
+  sp4.gamma = 4;
+  sp4.prepare();
+  target.set_speculation(&sp4);
+  ledger.on_verify_begin(target, b);
+  perf::BatchShape shape;
+  shape.prefill_tokens = 4;
+  shape.prefill_seqs = 1;
+  const std::pair<std::int64_t, std::int64_t> steps_ms[] = {{1000, 2000}, {2000, 3000}, {3000, 4500}};
+  for (const auto& [start_ms, until_ms] : steps_ms) {
+    serving::StepRecord d;
+    d.start = start_ms * core::kMillisecond, d.end = d.start + 500 * core::kMillisecond;
+    d.idle_until = until_ms * core::kMillisecond;
+    d.shape = &shape;
+    d.busy_seconds = 0.5;
+    d.verify_tokens = 4;
+    ledger.on_step(draft, d);
+  }
+  ledger.on_verify_end(target, b);
+  ledger.on_request_done(b, pool[b]);
+  ledger.finalize(5 * core::kSecond);
+  CHECK(ledger.idle_lines().energy() == doctest::Approx(125.0 * (5 + 3.5)));
+  CHECK(ledger.phase(energy::kIdle).energy() == doctest::Approx(125.0 * (5 + 3.5)));
+  // The third slot, [4 s, 5 s): both instances idle, the draft's part of it from the wait that crossed into it.
+  CHECK(ledger.slots() == 3);
+  CHECK(ledger.slot_table()[2].energy() == doctest::Approx(2 * 125.0));
   CHECK(ledger.conservation_error() < 1e-12);
 }

@@ -220,6 +220,18 @@ void CarbonLedger::flush_slot_sums(std::size_t i) {
   const std::size_t cell = u.slot * servers_.size() + s;
   slot_accum_[cell] += total;
   slot_busy_[cell] += u.busy_gpu_s;
+  if (u.idle_seconds > 0) {  // as book_idle() prices it
+    Accum x;
+    x.energy_gpu = q.idle_gpu_w * u.idle_seconds;
+    x.energy_host = q.idle_host_w * u.idle_seconds;
+    x.op_gpu = q.idle_gpu_w * u.idle_ci * k;
+    x.op_host = q.idle_host_w * u.idle_ci * k;
+    x.emb_gpu = q.gpu_emb_rate * u.idle_seconds;
+    x.emb_host = q.host_emb_rate * u.idle_seconds;
+    phases_[kIdle] += x;
+    idle_lines_ += x;
+    slot_accum_[cell] += x;
+  }
   u = SlotSums{};
 }
 
@@ -331,6 +343,19 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
       r.energy_j -= energy * w;
       r.operational_g -= op * w;
       r.embodied_g -= emb * w;
+    }
+    // The idle time after the step that it reports (a draft instance's wait for its target; a step without
+    // verifying requests leaves it to the next step's gap): summed with the slot's steps when within their slot,
+    // else priced over the slots it spans.
+    if (step.idle_until > step.end) {
+      if (one_slot && step.idle_until <= u.hi) {
+        const double idle_s = core::to_seconds(step.idle_until - step.end);
+        u.idle_seconds += idle_s;
+        u.idle_ci += constant_ci ? sv.ci->constant_value() * idle_s : sv.ci->integral(step.end, step.idle_until);
+      } else {
+        book_idle(i, step.end, step.idle_until);
+      }
+      last_end_[i] = step.idle_until;
     }
   }
   if (step.shape->prefill_tokens == 0) return;

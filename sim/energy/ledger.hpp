@@ -231,6 +231,8 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
     double ci[2] = {0, 0};          // integral of CI over the steps, (g/kWh) x s
     double dynamic_ci[2] = {0, 0};  // sum of dynamic_j x CI integral / step time, (J/s) x (g/kWh) x s
     double busy_gpu_s = 0;
+    // Idle time within the slot that steps reported (StepRecord::idle_until), and the integral of CI over it.
+    double idle_seconds = 0, idle_ci = 0;
   };
   std::vector<SlotSums> slot_sums_;
   std::vector<double> g_per_w_s_;  // per server: PUE / (J per kWh), g of CO2e per W x (g/kWh) x s

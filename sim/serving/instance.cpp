@@ -301,7 +301,8 @@ void Instance::start_step_impl() {
     const RequestState* head = policy_.front(*pool_, &cls);
     // Separate steps: prompts only in a prefill-only step, and only requests that rejoin as decodes in the other.
     if (!head || (separate && BatchPolicy::joins_as_decode(*head) == prefill_only) ||
-        !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget, batch_.empty()))
+        !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget,
+                            batch_.empty() && (!spec_ || verify_listed_ == 0)))
       break;
     if (spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
         spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free())
@@ -352,7 +353,7 @@ void Instance::start_step_impl() {
       handoff_->on_kv_reserved(*this, parked_[i]);
     restart_stretch_ = true;
   }
-  if (batch_.empty()) {
+  if (batch_.empty() && (!spec_ || verify_listed_ == 0)) {  // (verifying requests are not listed in batch_)
     timer_.busy = false;
     // Preemption can only empty the batch if it evicted everyone; the waiting requests are then admissible.
     if (preempted && queued() != 0) {
@@ -497,8 +498,6 @@ void Instance::report_step(core::SimTime start, core::SimTime end, const perf::B
   rec.prefill_share = prefill_share;
   rec.entries = std::span<const Entry>(entries.data(), entries.size());
   if (verify_tokens_ != 0) [[unlikely]] {  // 0 but on a target instance
-    const auto listed = static_cast<std::size_t>(verify_listed_);
-    rec.entries = rec.entries.subspan(listed);
     rec.verify_tokens = verify_tokens_;
     rec.verify_short = std::span<const VerifyShort>(verify_short_.data(), verify_short_.size());
   }
@@ -590,7 +589,7 @@ void Instance::finish_step() {
   const core::SimTime now = engine_->now();
   if (has_head_) finish_head<kMulti>();
   if (has_draft_) {
-    spec_->draft->book_draft(draft_, verify_tokens_, verify_short_);
+    spec_->draft->book_draft(draft_, verify_tokens_, verify_short_, now);
     has_draft_ = false;
   }
   const std::int64_t k = timer_.run_iterations;
@@ -809,7 +808,7 @@ void Instance::abandon_all(core::SimTime end) {
         d.busy_seconds = std::min(d.busy_seconds, core::to_seconds(end - d.start));
         d.end = end;
       }
-      spec_->draft->book_draft(d, verify_tokens_, verify_short_);
+      spec_->draft->book_draft(d, verify_tokens_, verify_short_, d.end);
     }
     has_draft_ = false;
   }

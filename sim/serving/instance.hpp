@@ -215,8 +215,8 @@ class Instance final : public core::EventHandler {
   std::int64_t steps_to_emit(std::int64_t tokens) const {
     return kMulti ? (tokens + tokens_per_step_ - 1) / tokens_per_step_ : tokens;
   }
-  // Hands a step over [start, end) to the observer. Its first verify_listed_ entries (the step in flight's
-  // verifying requests; none in a head) are charged by accrual, not listed.
+  // Hands a step over [start, end) to the observer, with the step in flight's verifying requests (none in a head),
+  // which batch_ does not list: they are charged by accrual (StepRecord::verify_tokens).
   void report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
                    const std::vector<Entry>& entries, std::int64_t iterations, double busy_seconds,
                    double prefill_share);
@@ -370,8 +370,10 @@ class Instance final : public core::EventHandler {
   std::int64_t draft_held_ = 0;
   void reserve_draft(RequestState& r);
   void release_draft(RequestState& r);
-  // Books target-side phase `d` here, with the target step's verify_tokens_ and verify_short_.
-  void book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts);
+  // Books target-side phase `d` here, with the target step's verify_tokens_ and verify_short_, and this instance
+  // idle from the phase's end until `idle_until` (the target step's end) in the same record.
+  void book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts,
+                  core::SimTime idle_until);
   // Target side, while a step is formed (kept out of line: the plain paths never call them): a speculative
   // request's first prefill chunk on the draft too, and a round's verify chunk (returns its tokens).
   [[gnu::noinline]] void add_draft_prefill(std::uint32_t slot, std::int32_t chunk, std::int32_t past);
@@ -380,7 +382,8 @@ class Instance final : public core::EventHandler {
   // unfinished prefills set aside
   // (prefilling_), plain decodes too (plain_decodes_, for the caller to list), and a verify chunk for each
   // speculative request, in one pass whose shape sums are kept in integers (exact, as the per-entry sums of
-  // doubles they replace are). Returns the tokens the verify chunks take from the step's budget.
+  // doubles they replace are). The verify chunks are counted (verify_listed_), not listed in batch_. Returns the
+  // tokens they take from the step's budget.
   [[gnu::noinline]] std::int64_t form_running_spec();
   // form_running_spec()'s sums over the rounds that draft fewer than gamma (a request's last one or two), which
   // list_short_round() lists with their terms, and their credited tokens.
@@ -393,20 +396,20 @@ class Instance final : public core::EventHandler {
   // request and the round), so form_running_spec() credits it to the request then, in the pass that lists it:
   // its `generated` and `verify_rounds` run one round ahead while the step is in flight. Nothing reads them in
   // between (routers read outstanding_tokens_, which the instance lowers at the step's end); abandon_all() takes
-  // back the rounds of a step cut short (uncredit_rounds()). rounds_emitted_: the tokens credited (0 once
+  // back the rounds of a step cut short (uncredit_rounds(), from the running requests that verify and
+  // verify_short_). rounds_emitted_: the tokens credited (0 once
   // counted); rounds_done_: whether any request completes at the step's end.
   std::int64_t rounds_emitted_ = 0;
   bool rounds_done_ = false;
   // finish_step() of a step with verifying requests (verify_listed_ > 0): counts their credited rounds into the
-  // instance's statistics, then applies the step's other entries as apply_entries() does. The same integers as
-  // apply_entries() over the whole batch.
+  // instance's statistics, then applies the step's entries (batch_) as apply_entries() does. The same integers
+  // as apply_entries() over a batch that listed them.
   [[gnu::noinline]] bool apply_rounds(std::int64_t k, core::SimTime now, bool run);
   [[gnu::cold]] void uncredit_rounds();
-  std::vector<Entry> spec_tail_;  // apply_rounds()'s copy of the other entries
   // Empties the draft phase of the step being formed (its entries, shape, wait and per-draft-count tallies).
   void clear_draft_phase();
   std::vector<std::uint32_t> plain_decodes_;
-  // The step in flight's verifying requests (form_running_spec): the first verify_listed_ entries of batch_, each
+  // The step in flight's verifying requests (form_running_spec): verify_listed_ of them, not in batch_, each
   // taking verify_tokens_ tokens but those in verify_short_ (which drafted fewer than gamma); verify_tokens_ is 0
   // when no step formed them.
   std::int32_t verify_listed_ = 0, verify_tokens_ = 0;

@@ -43,6 +43,10 @@ struct StepRecord {
   // less `verify_short`'s tokens for those that took fewer.
   std::int32_t verify_tokens = 0;
   std::span<const VerifyShort> verify_short;
+  // The instance is idle from `end` until `idle_until` (when later than `end`) and takes no step in between: a
+  // draft instance waits for its target's step to end after drafting for it. An observer may book that wait with
+  // this record (the ledger does when verify_tokens > 0) or as the gap before the instance's next step.
+  core::SimTime idle_until = 0;
 
   std::int64_t tokens(const BatchEntry& e) const {
     return e.prefill_chunk > 0 ? e.prefill_chunk : iterations * tokens_per_step;

@@ -14,8 +14,8 @@ void Instance::clear_draft_phase() {
   draft_wait_s_ = 0;
   draft_.entries.clear();
   draft_.shape = perf::BatchShape{};
-  std::fill_n(draft_count_.begin(), spec_->gamma + 1, 0);
-  std::fill_n(draft_context_.begin(), spec_->gamma + 1, 0);
+  draft_count_.fill(0);  // a fixed size: stored in line, where filling gamma + 1 called memset
+  draft_context_.fill(0);
   draft_drafted_ = 0;
   draft_verifies_ = 0;
   verify_listed_ = verify_tokens_ = 0;
@@ -28,7 +28,6 @@ std::int64_t Instance::form_running_spec() {
   const std::int32_t gamma = spec.gamma;
   const bool on_demand = kv_.on_demand();
   const bool sampled = spec.sampled;
-  const double expected = spec.expected;
   plain_decodes_.clear();
   // A full round (gamma drafts, gamma + 1 tokens verified) is the usual case: for those only their count and
   // their contexts' sum are kept, and every sum of the shape follows from them after the pass. Short rounds (a
@@ -41,8 +40,10 @@ std::int64_t Instance::form_running_spec() {
   // arithmetic's constants, which the pass's stores into requests cannot change.
   RequestState* const slots = running_.empty() ? nullptr : &(*pool_)[0];
   const KvBlockManager blocks = kv_;
-  // One pass per acceptance mode, so that the mode is not tested per request.
-  auto pass = [&]<bool kSampled>() {
+  std::int64_t taken = 0;  // blocks the verify chunks take, from the free count once after the pass
+  // One pass per acceptance mode, and one more for vLLM's block size of 16 (blocks by a constant shift), so that
+  // neither is tested per request. kShift: log2 of the block size, or -1 for any other size.
+  auto pass = [&]<bool kSampled, int kShift>() {
     for (std::uint32_t slot : running_) {
       RequestState& r = slots[slot];
       if (!r.prefill_done()) {
@@ -57,34 +58,37 @@ std::int64_t Instance::form_running_spec() {
       if (!r.decoding) [[unlikely]]
         throw std::logic_error("a running speculative request is not verifying");
       // As add_verify_entry(): its drafts (no more than it still needs after the target's own token) and the
-      // target's own position, verified in one chunk after its KV.
+      // target's own position, verified in one chunk after its KV. The chunk is not listed in batch_: the
+      // ledger charges it by accrual (StepRecord::verify_tokens) and its round is credited here.
       const std::int32_t past = r.spec.prompt_tokens + r.generated - 1;
       if (r.spec.output_tokens - r.generated - 1 < gamma) [[unlikely]] {
         list_short_round(slot, r, past, &short_);
         continue;
       }
-      batch_.push_back(Entry{slot, n_full, r.kv_blocks, past});
-      const std::int64_t more = blocks.blocks_for(past + n_full) - r.kv_blocks;
+      const std::int64_t end = past + n_full;
+      const std::int64_t more =
+          (kShift >= 0 ? (end + (std::int64_t{1} << kShift) - 1) >> kShift : blocks.blocks_for(end)) - r.kv_blocks;
       if (on_demand && more > 0) {
         r.kv_blocks += static_cast<std::int32_t>(more);
-        kv_.take(more);
+        taken += more;
       }
       ++full;
       full_past += past;
       // The round's result, credited now (see rounds_emitted_): at most gamma + 1 tokens, which it still needs.
       const std::int32_t round = r.verify_rounds;
-      const std::int32_t t =
-          kSampled ? spec.round_tokens(r.spec.id, round) : Speculation::expected_round_tokens(expected, round);
+      const std::int32_t t = kSampled ? spec.round_tokens(r.spec.id, round) : spec.expected_tokens_at(round);
       r.generated += t;
       r.verify_rounds = round + 1;
       emitted += t;
       done |= r.generated >= r.spec.output_tokens;
     }
   };
+  const bool by_16 = blocks.block_size() == 16;
   if (sampled)
-    pass.template operator()<true>();
+    by_16 ? pass.template operator()<true, 4>() : pass.template operator()<true, -1>();
   else
-    pass.template operator()<false>();
+    by_16 ? pass.template operator()<false, 4>() : pass.template operator()<false, -1>();
+  kv_.take(taken);
   // Each full round's terms: tokens n, attention context n * past + n (n + 1) / 2, KV tokens past + n, and its
   // drafts' context past + 1 (note_drafts).
   const std::int64_t tokens = full * n_full + short_.tokens;
@@ -112,8 +116,7 @@ std::int64_t Instance::form_running_spec() {
 void Instance::list_short_round(std::uint32_t slot, RequestState& r, std::int32_t past, ShortSums* sums) {
   const std::int32_t gamma = spec_->gamma;
   const std::int32_t drafts = std::min(gamma, r.spec.output_tokens - r.generated - 1);
-  const std::int32_t n = drafts + 1;
-  batch_.push_back(Entry{slot, n, r.kv_blocks, past});
+  const std::int32_t n = drafts + 1;  // not listed in batch_, as form_running_spec()'s full rounds
   const std::int64_t more = kv_.blocks_for(past + n) - r.kv_blocks;
   if (kv_.on_demand() && more > 0) {
     r.kv_blocks += static_cast<std::int32_t>(more);
@@ -142,24 +145,37 @@ bool Instance::apply_rounds(std::int64_t k, core::SimTime now, bool run) {
   outstanding_tokens_ -= tokens;
   stats_.verify_rounds += static_cast<std::uint64_t>(verify_listed_);
   stats_.verify_tokens += static_cast<std::uint64_t>(tokens);
+  // count_step() counted the step's batch_, which does not list them: it ran with them.
+  auto& hist = stats_.batch_size_iterations;
+  hist[batch_.size()] -= static_cast<std::uint64_t>(k);
+  hist[batch_.size() + static_cast<std::size_t>(verify_listed_)] += static_cast<std::uint64_t>(k);
   bool any_done = rounds_done_;
   rounds_emitted_ = 0;
   rounds_done_ = false;
-  // The step's other entries (plain decodes, prefills, admissions) after them, in their order.
-  const auto listed = static_cast<std::size_t>(verify_listed_);
-  if (batch_.size() > listed) {
-    spec_tail_.assign(batch_.begin() + static_cast<std::ptrdiff_t>(listed), batch_.end());
-    any_done |= apply_entries(spec_tail_, k, now, run);
-  }
+  // The step's other entries (plain decodes, prefills, admissions), in their order.
+  if (!batch_.empty()) any_done |= apply_entries(batch_, k, now, run);
   return any_done;
 }
 
 void Instance::uncredit_rounds() {
-  // Each verify entry holds the request's KV before the round (prompt + generated - 1 tokens).
-  for (std::size_t i = 0; i < static_cast<std::size_t>(verify_listed_); ++i) {
-    RequestState& r = (*pool_)[batch_[i].slot];
-    r.generated = batch_[i].kv_tokens_before - r.spec.prompt_tokens + 1;
+  const std::int32_t gamma = spec_->gamma;
+  // A short round drafted gamma - fewer tokens, every token its request still needed after the target's own: the
+  // request had output - 1 - drafts tokens before it.
+  for (const VerifyShort& v : verify_short_) {
+    RequestState& r = (*pool_)[v.slot];
+    r.generated = r.spec.output_tokens - 1 - (gamma - v.fewer);
     --r.verify_rounds;
+  }
+  // The full rounds: every running request that was verifying when the step was formed (the step's admissions
+  // are not yet), but for the short ones; a full round's tokens are its round's, uncapped.
+  for (std::uint32_t slot : running_) {
+    RequestState& r = (*pool_)[slot];
+    if (r.mode != RequestMode::kSpeculative || !r.decoding) continue;
+    if (std::any_of(verify_short_.begin(), verify_short_.end(),
+                    [&](const VerifyShort& v) { return v.slot == slot; }))
+      continue;
+    --r.verify_rounds;
+    r.generated -= spec_->round_tokens(r.spec.id, r.verify_rounds);
   }
   rounds_emitted_ = 0;
   rounds_done_ = false;
@@ -207,7 +223,7 @@ void Instance::price_draft(std::int64_t prefill_tokens) {
   const std::int32_t verifies = draft_verifies_;
   // Sequences and their total context in iteration j: the suffix sums over draft counts > j.
   std::int64_t seqs = verifies, ctx = 0;
-  for (std::size_t d = 1; d < count.size(); ++d) ctx += context[d];
+  for (std::int32_t d = 1; d <= spec_->gamma; ++d) ctx += context[static_cast<std::size_t>(d)];
   perf::BatchShape first = draft_.shape;
   first.decode_seqs = verifies;
   first.decode_ctx = ctx;
@@ -253,7 +269,8 @@ void Instance::release_draft(RequestState& r) {
   r.draft_blocks = 0;
 }
 
-void Instance::book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts) {
+void Instance::book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::span<const VerifyShort> shorts,
+                          core::SimTime idle_until) {
   stats_.steps += 1;
   stats_.iterations += static_cast<std::uint64_t>(d.iterations);
   stats_.busy_time += d.end - d.start;
@@ -275,6 +292,7 @@ void Instance::book_draft(const DraftPhase& d, std::int32_t verify_tokens, std::
   // The verifying requests' drafts: gamma each, but for those that drafted fewer.
   rec.verify_tokens = verify_tokens > 0 ? verify_tokens - 1 : 0;
   rec.verify_short = shorts;
+  rec.idle_until = idle_until;
   observer_->on_step(*this, rec);
 }
 
@@ -291,7 +309,6 @@ void Instance::set_speculation(const Speculation* spec) {
   draft_.entries.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   plain_decodes_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
   verify_short_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
-  spec_tail_.reserve(static_cast<std::size_t>(config_.max_num_seqs));
 }
 
 void Instance::begin_verify(std::uint32_t slot, RequestState& r) {

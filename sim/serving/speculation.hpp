@@ -1,5 +1,6 @@
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -40,14 +41,24 @@ struct Speculation {
   void prepare() {
     expected = expected_tokens();
     log_acceptance = acceptance > 0 && acceptance < 1 ? std::log(acceptance) : 0.0;
+    for (std::int32_t k = 0; k < kTableRounds; ++k)
+      expected_table[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(expected_round_tokens(expected, k));
   }
   double expected = 0, log_acceptance = 0;  // prepare()
+  // Expected acceptance's tokens in each of a request's first rounds (expected_round_tokens(), at most gamma + 1):
+  // read once per request and round where the products cost more.
+  static constexpr std::int32_t kTableRounds = 512;
+  std::array<std::uint8_t, kTableRounds> expected_table{};  // prepare()
+  std::int32_t expected_tokens_at(std::int32_t round) const {
+    return round < kTableRounds ? expected_table[static_cast<std::size_t>(round)]
+                                : expected_round_tokens(expected, round);
+  }
   // Tokens round `round` (0-based) of request `id` emits, before the cap at its remaining output. Expected
   // acceptance spreads E tokens per round over integers: floor((k + 1) E) - floor(k E), so k rounds emit
   // floor(k E). Sampled acceptance accepts each draft with probability `acceptance` until the first rejection,
   // from a stream keyed by (seed, request, round): the same whatever order instances step in.
   std::int32_t round_tokens(std::uint64_t id, std::int32_t round) const {
-    if (!sampled) return expected_round_tokens(expected, round);
+    if (!sampled) return expected_tokens_at(round);
     if (acceptance <= 0) return 1;
     if (acceptance >= 1) return gamma + 1;
     std::uint64_t z = seed ^ (id * 0x9e3779b97f4a7c15ULL) ^ (static_cast<std::uint64_t>(round) << 32);
