@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sim/core/error.hpp"
 #include "sim/energy/ledger.hpp"
@@ -247,4 +248,47 @@ TEST_CASE("2023 power line in the ledger: a floored decode run priced by hand") 
   ledger.on_request_done(a, pool[a]);
   ledger.finalize(2 * core::kSecond);
   CHECK(ledger.conservation_error() < 1e-12);
+}
+
+TEST_CASE("step timer: iterations done by t and the next end, with the floor binding, crossing and not") {
+  // The count is the largest j with run_boundary(j) <= t, found with one test of the floor per call; the end of
+  // iteration count + 1, where the search computed it, is exactly run_boundary(count + 1) (a cut uses it).
+  // Steps of 11.9 ms growing to 13.3 ms; the two lines cross in the run (b2 4e-7) or not (3e-7).
+  const double floors[] = {0.0, 0.011, 0.0125, 0.0128, 1.0};  // none, below, crossed by the run, throughout
+  for (const double b2 : {4e-7, 3e-7})
+    for (const double floor : floors) {
+      CAPTURE(floor);
+      CAPTURE(b2);
+      perf::DecodeCost cost;
+      cost.fixed = 0.001, cost.a1 = 0.008, cost.b1 = 2e-7, cost.a2 = 0.004, cost.b2 = b2, cost.floor = floor;
+      perf::BatchShape shape;
+      shape.decode_seqs = 16;
+      shape.decode_ctx = 16 * 900;
+      serving::StepTimer timer;
+      timer.busy = true;
+      timer.step_start = timer.run_start = 5 * core::kSecond;
+      timer.begin_run(cost, shape, 400, 1);
+      CHECK(timer.run_cost.has_floor() == (floor > 0));
+      const core::SimTime end = timer.run_end();
+      // Instants spread over the run, and either side of every boundary (where a guess is most often one off).
+      std::vector<core::SimTime> times;
+      for (core::SimTime t = timer.run_start + 1; t < end; t += (end - timer.run_start) / 997) times.push_back(t);
+      for (std::int64_t j = 1; j < timer.run_iterations; ++j)
+        times.insert(times.end(), {timer.run_boundary(j) - 1, timer.run_boundary(j)});
+      int with_next = 0;
+      for (const core::SimTime t : times) {
+        const std::int64_t k = timer.completed_iterations_at(t);
+        core::SimTime next = -1;
+        CHECK(timer.completed_iterations_at(t, next) == k);
+        CHECK(timer.run_boundary(k) <= t);
+        if (k + 1 < timer.run_iterations) CHECK(timer.run_boundary(k + 1) > t);
+        if (next >= 0) {
+          ++with_next;
+          CHECK(next == timer.run_boundary(k + 1));
+        }
+      }
+      // One line without a floor (the common case) guesses within an iteration, so the search nearly always
+      // computes it; elsewhere a wider bracket is searched and only some counts bring it.
+      CHECK(with_next > (floor == 0 && b2 < 3.5e-7 ? 1700 : 40));
+    }
 }

@@ -253,6 +253,17 @@ double CarbonLedger::line_2023_dynamic_j(std::size_t instance, const ServerPower
 }
 
 void CarbonLedger::on_step(const serving::Instance& instance, const serving::StepRecord& step) {
+  if (any_line_2023_) [[unlikely]]
+    return on_step_line_2023(instance, step);
+  on_step_impl<false>(instance, step);
+}
+
+void CarbonLedger::on_step_line_2023(const serving::Instance& instance, const serving::StepRecord& step) {
+  on_step_impl<true>(instance, step);
+}
+
+template <bool kLine2023>
+void CarbonLedger::on_step_impl(const serving::Instance& instance, const serving::StepRecord& step) {
   const auto i = static_cast<std::size_t>(instance.id());
   const InstancePlace& p = instances_[i];
   const InstanceRates& q = rates_[i];
@@ -266,8 +277,8 @@ void CarbonLedger::on_step(const serving::Instance& instance, const serving::Ste
   // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
   const double decode_w = sv.decode_w(step.shape->decode_seqs + step.shape->prefill_seqs);
   const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
-  const double gpu_dynamic_j = any_line_2023_ ? line_2023_dynamic_j(i, sv, step, seconds)
-                                              : p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
+  const double gpu_dynamic_j = kLine2023 ? line_2023_dynamic_j(i, sv, step, seconds)
+                                         : p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
   // A constant grid (the common case) needs no integral and no division.
   const bool constant_ci = sv.ci->is_constant();
   const double ci_integral =

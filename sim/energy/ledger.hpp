@@ -191,9 +191,14 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   Accum book(std::size_t server, core::SimTime a, core::SimTime b, const Interval& iv, Phase phase,
              double prefill_share = 0, double ci = -1);
   void book_idle(std::size_t instance, core::SimTime a, core::SimTime b);
-  // GPU energy above idle of a step of an instance on the 2023 power line (kept out of on_step's common path).
-  [[gnu::noinline]] double line_2023_dynamic_j(std::size_t instance, const ServerPower& sv,
-                                               const serving::StepRecord& step, double seconds) const;
+  // on_step's body: kLine2023 where some instance prices on the 2023 line (its own copy, out of line, chosen at
+  // on_step's entry, so that the common one carries no test of the line).
+  template <bool kLine2023>
+  void on_step_impl(const serving::Instance& instance, const serving::StepRecord& step);
+  [[gnu::noinline]] void on_step_line_2023(const serving::Instance& instance, const serving::StepRecord& step);
+  // GPU energy above idle of a step of an instance on the 2023 power line.
+  double line_2023_dynamic_j(std::size_t instance, const ServerPower& sv, const serving::StepRecord& step,
+                             double seconds) const;
   bool any_line_2023_ = false;             // some instance prices on the 2023 line
   std::vector<PowerLine2023> lines_2023_;  // per instance when any: weight_read_s 0 for those that do not
   void book_unused(std::size_t server, core::SimTime a, core::SimTime b);  // GPUs no instance uses

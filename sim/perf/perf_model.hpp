@@ -1,5 +1,6 @@
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct DecodeCost {
   double floor = 0;
   std::int32_t batch = 0;
 
+  // Whether there is a floor (it is never negative): its bits, one integer test where `floor > 0` takes a
+  // floating-point compare against a zeroed register on every hot call.
+  bool has_floor() const { return std::bit_cast<std::uint64_t>(floor) != 0; }
   // (fixed + max(...) is never negative, so a floor of 0 changes nothing.)
   double step_seconds(double ctx) const { return std::max(floor, fixed + std::max(a1 + b1 * ctx, a2 + b2 * ctx)); }
   // The devices' busy part of that step: the step without the floor, less the overhead.
@@ -48,9 +52,13 @@ struct DecodeCost {
   double run_seconds(std::int64_t ctx0, std::int64_t k) const { return run_seconds(ctx0, k, batch); }
   // The same when each iteration adds `growth` tokens of context (every sequence emitting growth / batch).
   double run_seconds(std::int64_t ctx0, std::int64_t k, std::int64_t growth) const {
-    if (floor > 0) [[unlikely]]
+    if (has_floor()) [[unlikely]]
       return sum_max_of_lines_with_floor(floor, fixed, a1, b1, a2, b2, static_cast<double>(ctx0),
                                          static_cast<double>(growth), k);
+    return plain_run_seconds(ctx0, k, growth);
+  }
+  // The same without the floor (all of it where there is none).
+  double plain_run_seconds(std::int64_t ctx0, std::int64_t k, std::int64_t growth) const {
     return static_cast<double>(k) * fixed +
            sum_max_of_lines(a1, b1, a2, b2, static_cast<double>(ctx0), static_cast<double>(growth), k);
   }

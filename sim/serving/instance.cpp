@@ -65,7 +65,8 @@ void Instance::enqueue(std::uint32_t slot) {
   // run is exactly what stepping would do.
   if (!timer_.ff_run || policy_.front(*pool_) != &r) return;
   const bool in_head = has_head_ && engine_->now() < timer_.run_start;
-  const std::int64_t j = in_head ? 0 : timer_.completed_iterations_at(engine_->now()) + 1;
+  core::SimTime cut_at = -1;  // run_boundary(j), when counting the iterations done computed it
+  const std::int64_t j = in_head ? 0 : timer_.completed_iterations_at(engine_->now(), cut_at) + 1;
   if (j >= timer_.run_iterations) return;
   // A prompt in a prefill-only step runs before the decodes' next iteration has taken its blocks.
   const bool alone = policy_.separate_prefill_steps() && !BatchPolicy::joins_as_decode(r);
@@ -92,8 +93,8 @@ void Instance::enqueue(std::uint32_t slot) {
   else
     kv_.set_free(run_free_start_ - std::max<std::int64_t>(extra_j, 0)), free_stale_ = false;
   timer_.run_iterations = j;
-  if (!engine_->reschedule_earlier(tracker_, std::max(timer_.run_boundary(j), engine_->now()),
-                                   core::kPriorityStepEnd))
+  if (cut_at < 0) cut_at = timer_.run_boundary(j);
+  if (!engine_->reschedule_earlier(tracker_, std::max(cut_at, engine_->now()), core::kPriorityStepEnd))
     throw std::logic_error("a cut decode run had no pending step end");
 }
 

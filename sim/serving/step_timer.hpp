@@ -72,18 +72,30 @@ struct StepTimer {
   }
   // Iterations of the run completed by `t` (0 outside a run).
   std::int64_t completed_iterations_at(core::SimTime t) const;
+  // The same, setting `next_end` to run_boundary(count + 1) where finding the count computed it (else untouched):
+  // a run cut at the next boundary needs it.
+  std::int64_t completed_iterations_at(core::SimTime t, core::SimTime& next_end) const;
   // The devices' busy time from step_start to `end`: in a run of `iterations` iterations, all of it but their
   // overheads (and waits on a host floor); in a single step, its busy part (all of it unless `end` comes first).
   double busy_seconds_to(core::SimTime end, std::int64_t iterations) const {
     const double elapsed = core::to_seconds(end - step_start);
     if (ff_run) {
-      // A host floor adds waits that are not busy: the run's busy time is its steps without the floor.
-      if (run_cost.floor > 0) [[unlikely]]
-        return std::clamp(run_cost.busy_run_seconds(run_ctx, iterations, run_growth), 0.0, elapsed);
+      if (run_cost.has_floor()) [[unlikely]]
+        return busy_run_floored(iterations, elapsed);
       return std::max(0.0, elapsed - static_cast<double>(iterations) * run_cost.overhead);
     }
     return std::min(step_cost.busy_seconds, elapsed);
   }
+  // A run's busy time under a host floor, which adds waits that are not busy: its steps without the floor (out of
+  // line, so that the common case's callers carry only the test).
+  [[gnu::noinline, gnu::cold]] double busy_run_floored(std::int64_t iterations, double elapsed) const;
+
+ private:
+  // completed_iterations_at() of a run with a host floor (kFloor) or without one: the floor is tested once per
+  // call, not at each boundary it computes; the floored copy is out of line.
+  template <bool kFloor>
+  [[gnu::always_inline]] inline std::int64_t completed_impl(core::SimTime t, core::SimTime* next_end) const;
+  [[gnu::noinline, gnu::cold]] std::int64_t completed_floored(core::SimTime t, core::SimTime* next_end) const;
 };
 
 }  // namespace greenfleet::serving
