@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the generated parts of docs/EXPERIMENTS.md: the tables of pluggable components (workload sources,
-# perf models, power policies, routers) and their parameters, written by `greenfleet list --markdown` from the
-# declarations in sim/ (core::ParamSpec in each registry), between <!-- generated:NAME --> and
+# perf models, power policies, routers) and their parameters, and the engine presets' table, written by
+# `greenfleet list --markdown` from the declarations in sim/ (core::ParamSpec in each registry,
+# experiment::engine_presets()), between <!-- generated:NAME --> and
 # <!-- end generated:NAME --> markers. Edit the declarations, not the tables.
 #
 # Usage: docs/generate.sh [--check] [GREENFLEET_BINARY]   (default binary: build/greenfleet)

@@ -11,6 +11,7 @@
 #include "sim/experiment/experiment.hpp"
 #include "sim/perf/host_floor.hpp"
 #include "sim/perf/roofline.hpp"
+#include "sim/perf/scaled.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
@@ -71,6 +72,20 @@ TEST_CASE("host floor model: its decode line agrees with its steps; the devices 
     }
     CHECK(d.run_seconds(ctx0, k, batch) == doctest::Approx(sum).epsilon(1e-12));
     CHECK(d.busy_run_seconds(ctx0, k, batch) == doctest::Approx(busy).epsilon(1e-12));
+  }
+  // Scaled as well (perf_model.step_time_scale, the CPU instances' interference): the floor scales with the
+  // steps, so the decode line still agrees with step_cost.
+  const auto scaled = perf::scaled(perf::host_floored(std::make_unique<perf::RooflineModel>(plain), floor), 1.5);
+  for (std::int32_t batch : {1, 64}) {
+    CAPTURE(batch);
+    const perf::DecodeCost d = scaled->decode_cost(batch);
+    for (std::int64_t ctx : {300LL * batch, 4000LL * batch}) {
+      perf::BatchShape s;
+      s.decode_seqs = batch, s.decode_ctx = ctx;
+      const perf::StepCost sc = scaled->step_cost(s);
+      CHECK(d.step_seconds(static_cast<double>(ctx)) == doctest::Approx(sc.seconds).epsilon(1e-12));
+      CHECK(d.busy_step_seconds(static_cast<double>(ctx)) == doctest::Approx(sc.busy_seconds).epsilon(1e-12));
+    }
   }
   // Batch 1 is host-bound on the A100 (the 2025 step is 10-13 ms), batch 64 at long contexts is not.
   CHECK(floored->decode_cost(1).step_seconds(300) == floor);

@@ -8,8 +8,9 @@
 namespace greenfleet::perf {
 
 // Another model's step times multiplied by a constant (`perf_model.step_time_scale`): for sensitivity studies
-// of hardware priced without measurements of its own (old GPUs: docs/MODELS.md). Every term of the decode line
-// scales, so decode runs keep their closed form and fast-forward stays exact.
+// of hardware priced without measurements of its own (old GPUs: docs/MODELS.md), and the CPU instances'
+// interference. Every term of the decode line scales, a host floor too (step_cost scales max(step, floor)), so
+// decode runs keep their closed form and fast-forward stays exact.
 class ScaledModel final : public PerfModel {
  public:
   ScaledModel(std::unique_ptr<PerfModel> inner, double scale) : inner_(std::move(inner)), scale_(scale) {}
@@ -23,6 +24,7 @@ class ScaledModel final : public PerfModel {
   DecodeCost decode_cost(std::int32_t batch) const override {
     DecodeCost d = inner_->decode_cost(batch);
     d.fixed *= scale_, d.a1 *= scale_, d.b1 *= scale_, d.a2 *= scale_, d.b2 *= scale_, d.overhead *= scale_;
+    d.floor *= scale_;
     return d;
   }
 

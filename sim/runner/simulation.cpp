@@ -206,9 +206,11 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
           (dep.host_s_per_layer < 0 && curve_2023->host_s_per_layer <= 0))
         throw core::InputError(fmt::format(
             "{}: preset fastchat-hf-2023 on GPU '{}' (fleet entry sku '{}'): models/calibration/power/{}.yaml has "
-            "no 2023 engine fit (method line with engine_2023; fitted for the GPUs of ML.ENERGY's 2023 "
-            "leaderboard: A100, A40, V100)",
-            dep.host_where, gpu.id, entry.sku, gpu.id));
+            "no {} (fitted for the GPUs of ML.ENERGY's 2023 leaderboard: A100, A40, V100); without the preset, "
+            "host_time_per_layer alone adds the floor on any GPU",
+            dep.host_where, gpu.id, entry.sku, gpu.id,
+            curve_2023 && curve_2023->method == "line" ? "host time per layer (engine_2023)"
+                                                       : "2023 power line (method line)"));
     }
     const double host_floor_s =
         (dep.host_s_per_layer < 0 ? curve_2023->host_s_per_layer : dep.host_s_per_layer) * model.layers;

@@ -238,9 +238,8 @@ void Instance::price_draft(std::int64_t prefill_tokens) {
     if (seqs == 0) break;
     ctx += seqs;
     const perf::DecodeCost dc = m.decode_cost_cached(static_cast<std::int32_t>(seqs));
-    const double step = dc.step_seconds(static_cast<double>(ctx));
-    seconds += step;
-    busy += step - dc.overhead;
+    seconds += dc.step_seconds(static_cast<double>(ctx));
+    busy += dc.busy_step_seconds(static_cast<double>(ctx));  // a host floor's wait is not busy
     ++iterations;
   }
   draft_.start = timer_.step_start;
