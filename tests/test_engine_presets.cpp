@@ -47,9 +47,11 @@ TEST_CASE("engine presets set scheduler defaults from the engine's source, expli
 }
 
 TEST_CASE("engine presets: every declared preset loads with the defaults its declaration states") {
-  // The declaration drives the loader, `greenfleet list presets` and the docs' table; a preset missing from the
-  // loader's choices, or a default the loader reads from elsewhere, shows here. (The 2023 preset needs a GPU with
-  // a fitted host time, which the H100 lacks: its floor is checked in test_engine_2023.cpp.)
+  // The declaration drives the loader, `greenfleet list presets` and the docs' table. This checks the wiring (a
+  // preset missing from the loader's choices, or a default the loader reads from elsewhere), not the values,
+  // which come from the same table: the cases above and test_engine_2023.cpp check those as literals. (The 2023
+  // preset needs a GPU with a fitted host time, which the H100 lacks: its floor is checked in
+  // test_engine_2023.cpp.)
   const auto presets = experiment::engine_presets();
   REQUIRE(presets.size() >= 6);
   CHECK(presets.front().name == "greenfleet");
