@@ -125,6 +125,11 @@ TEST_CASE("CPU instances: validation names the file, line and key") {
             .find("cpu_instances.deployment: deployment 'cpu' lets its requests split") != std::string::npos);
   CHECK(load_error(with_modes(", modes: {disaggregated: {decode: cpu}}", ""))
             .find("deployment 'cpu' is the decode pool of deployment 'gpu'") != std::string::npos);
+  // A GPU engine's host floor, which the CPU model does not price.
+  CHECK(load_error(with_modes("", ", scheduler: {host_time_per_layer: 1ms}"))
+            .find("cpu_instances.deployment: deployment 'cpu' sets a host time per layer") != std::string::npos);
+  CHECK(load_error(with_modes("", ", scheduler: {preset: fastchat-hf-2023}"))
+            .find("which CPU instances do not model") != std::string::npos);
   // A model without CPU coefficients on that host CPU.
   const std::string no_fit = "name: c\n" + test::kSiteS +
                              "deployments: [{name: gpu, model: llama-2-7b}]\n"

@@ -348,6 +348,13 @@ CpuInstancesConfig read_cpu_instances(config::ConfigNode& n, const FleetEntry& e
                                        dep.name, d.disaggregated_decode == dep.name ? "decode" : "draft", d.name,
                                        d.disaggregated_decode == dep.name ? "modes.disaggregated.decode"
                                                                           : "modes.speculative.draft"));
+  // The host floor (scheduler.host_time_per_layer, preset fastchat-hf-2023) is a GPU engine's; the CPU model
+  // prices its own steps, so a deployment with one would be served without it: refused rather than ignored.
+  if (dep.host_s_per_layer != 0)
+    n.fail("deployment",
+           fmt::format("deployment '{}' sets a host time per layer ({}), which CPU instances do not model; give "
+                       "them a deployment without it",
+                       dep.name, dep.host_where));
   const std::string file = catalog::cpu_coefficients_path(catalog.root(), cpu.id, dep.model);
   if (!std::filesystem::exists(file))
     n.fail("deployment", fmt::format("deployment '{}' serves model '{}', and models/calibration/cpu/ has no CPU "
