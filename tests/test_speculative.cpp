@@ -189,6 +189,37 @@ TEST_CASE("a speculative request by hand: tokens per round, step times and energ
   }
 }
 
+TEST_CASE("a draft on a host-bound engine: its drafting steps wait on the host, busy only for the GPU's part") {
+  // TinyLlama's 22 layers at 5 ms: a 110 ms floor on every T4 step, far above its batch-1 steps (a few ms), so a
+  // drafting phase is mostly host wait, which is not busy GPU time (perf::HostFloorModel).
+  std::string yaml = experiment_yaml(kOneRequest, "{draft: draft, gamma: 4, acceptance: 0.5}");
+  const std::string plain_draft = "  - {name: draft, model: tinyllama-1.1b}\n";
+  REQUIRE(yaml.find(plain_draft) != std::string::npos);
+  yaml.replace(yaml.find(plain_draft), plain_draft.size(),
+               "  - {name: draft, model: tinyllama-1.1b, scheduler: {host_time_per_layer: 5ms}}\n");
+  test::TempDir dir;
+  const auto x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+  runner::Simulation sim(x, test::catalog());
+  Recorder rec;
+  sim.add_observer(&rec);
+  sim.run();
+  REQUIRE(rec.done.size() == 1);
+  const perf::PerfModel& draft = sim.instances()[1]->perf_model();
+  const double floor = 22 * 0.005;
+  int drafting_steps = 0;
+  for (const auto& s : rec.steps) {
+    if (s.instance != 1 || s.prefill_tokens == 500) continue;  // the draft's prefill is one floored step too
+    ++drafting_steps;
+    const double seconds = core::to_seconds(s.end - s.start);
+    CHECK(seconds >= floor);  // at least one iteration, each at least the floor
+    // Busy: the model's own steps (a few ms each, at most gamma of them), never the host's wait.
+    CHECK(s.busy < 4 * draft.decode_cost(1).busy_step_seconds(600.0) * 1.01);
+    CHECK(s.busy < 0.2 * seconds);
+  }
+  CHECK(drafting_steps == 10);
+  CHECK(sim.ledger().conservation_error() < 1e-9);
+}
+
 TEST_CASE("speculative requests under load: fast-forward equals stepping, beside split and whole requests") {
   const std::string workload =
       "workload: {source: synthetic, deployment: new, synthetic: {requests: 300, rate: 4, prompt_tokens: "
