@@ -73,6 +73,16 @@ const std::string kOneRequest =
     "workload: {source: synthetic, deployment: new, synthetic: {requests: 1, rate: 1, prompt_tokens: "
     "{distribution: constant, value: 500}, output_tokens: {distribution: constant, value: 20}}}\n";
 
+// The ledger tests' server: two GPUs (idle 100 W, prefill 400 W, decode 200 W), host 50 W, at `ci`.
+energy::ServerPower two_gpu_server(const energy::CarbonSignal& ci) {
+  energy::ServerPower sp;
+  sp.ci = &ci;
+  sp.gpus = sp.gpus_in_instances = 2;
+  sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
+  sp.host_static_w = 50;
+  return sp;
+}
+
 perf::BatchShape chunk(std::int64_t n, std::int64_t past) {
   perf::BatchShape s;
   s.prefill_tokens = n;
@@ -415,11 +425,7 @@ TEST_CASE("the ledger charges verifying requests by accrual on the target and it
   // on the other, each stepping 1 s, 0.5 s of it busy, a quarter of the work prefill: each step costs GPU
   // 100 + (100 + 150 - 100) x 0.5 = 175 J and host (50 / 2 + 10) = 35 J, 210 J in all.
   const auto ci = energy::CarbonSignal::constant(360);
-  energy::ServerPower sp;
-  sp.ci = &ci;
-  sp.gpus = sp.gpus_in_instances = 2;
-  sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
-  sp.host_static_w = 50;
+  energy::ServerPower sp = two_gpu_server(ci);
   sp.cpu_w_per_busy_instance = 10;
   serving::RequestPool pool;
   workload::RequestSpec spec;
@@ -479,11 +485,7 @@ TEST_CASE("a draft instance's wait for its target comes with its step and is boo
   // 2 s; the last wait crosses into the third slot. Idle: the target's 5 s and the draft's 1 + 0.5 + 0.5 + 1 +
   // 0.5 s.
   const auto ci = energy::CarbonSignal::constant(360);
-  energy::ServerPower sp;
-  sp.ci = &ci;
-  sp.gpus = sp.gpus_in_instances = 2;
-  sp.gpu_idle_w = 100, sp.gpu_prefill_w = 400, sp.gpu_decode_w = 200;
-  sp.host_static_w = 50;
+  energy::ServerPower sp = two_gpu_server(ci);
   serving::RequestPool pool;
   workload::RequestSpec spec;
   spec.prompt_tokens = 30, spec.output_tokens = 10;

@@ -236,14 +236,10 @@ void CarbonLedger::flush_slot_sums(std::size_t i) {
 }
 
 double CarbonLedger::line_2023_dynamic_j(std::size_t instance, const ServerPower& sv,
-                                         const serving::StepRecord& step, double seconds) const {
+                                         const serving::StepRecord& step, double seconds, double curve_j) const {
   const InstancePlace& p = instances_[instance];
   const PowerLine2023& l = lines_2023_[instance];
-  if (l.weight_read_s <= 0) {  // not on the line: as on_step prices it
-    const double decode_w = sv.decode_w_at(step.shape->decode_seqs + step.shape->prefill_seqs);
-    const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
-    return p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
-  }
+  if (l.weight_read_s <= 0) return curve_j;  // not on the line: as on_step prices it
   // The decode part on the 2023 line, the prefill part as on_step prices it.
   const double f = step.prefill_share;
   const double decode_j = l.intercept_w * seconds +
@@ -277,8 +273,8 @@ void CarbonLedger::on_step_impl(const serving::Instance& instance, const serving
   // single step and for a fast-forwarded run (whose busy time is exact), held at the run's mean power.
   const double decode_w = sv.decode_w(step.shape->decode_seqs + step.shape->prefill_seqs);
   const double mix_w = step.prefill_share * sv.gpu_prefill_w + (1 - step.prefill_share) * decode_w;
-  const double gpu_dynamic_j = kLine2023 ? line_2023_dynamic_j(i, sv, step, seconds)
-                                         : p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
+  const double curve_j = p.devices * (mix_w - sv.gpu_idle_w) * step.busy_seconds;
+  const double gpu_dynamic_j = kLine2023 ? line_2023_dynamic_j(i, sv, step, seconds, curve_j) : curve_j;
   // A constant grid (the common case) needs no integral and no division.
   const bool constant_ci = sv.ci->is_constant();
   const double ci_integral =

@@ -196,9 +196,10 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   template <bool kLine2023>
   void on_step_impl(const serving::Instance& instance, const serving::StepRecord& step);
   [[gnu::noinline]] void on_step_line_2023(const serving::Instance& instance, const serving::StepRecord& step);
-  // GPU energy above idle of a step of an instance on the 2023 power line.
+  // GPU energy above idle of a step of an instance on the 2023 power line; `curve_j`, the power curve's (what
+  // on_step charges), for instances of the run that are not on it.
   double line_2023_dynamic_j(std::size_t instance, const ServerPower& sv, const serving::StepRecord& step,
-                             double seconds) const;
+                             double seconds, double curve_j) const;
   bool any_line_2023_ = false;             // some instance prices on the 2023 line
   std::vector<PowerLine2023> lines_2023_;  // per instance when any: weight_read_s 0 for those that do not
   void book_unused(std::size_t server, core::SimTime a, core::SimTime b);  // GPUs no instance uses
