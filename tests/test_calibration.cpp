@@ -85,12 +85,12 @@ TEST_CASE("calibrate regenerates the committed coefficient files bit for bit, wi
     const auto c = calibration::calibrate(set);
     const std::string file = catalog::coefficients_path(GREENFLEET_SOURCE_DIR, c.gpu, c.model, c.tensor_parallel);
     CHECK(catalog::coefficients_yaml(c) == test::slurp(file));
-    // The guard from the calibration issue: held-out median error <= 10% (the target is 5%), and the
-    // end-to-end latencies within 5% median.
+    // The calibration issue's target, held-out step median <= 5% (met by every fitted set since the prefill knee;
+    // docs/MODELS.md), and the end-to-end latencies within 5% median.
     const perf::CalibratedModel committed(catalog::load_coefficients(file));
     const auto held = calibration::held_out_step_errors(committed, set);
     CHECK(held.points >= 6);
-    CHECK(held.median_ape <= 10.0);
+    CHECK(held.median_ape <= 5.0);
     CHECK(calibration::e2e_errors(committed, set).median_ape <= 5.0);
   }
 }

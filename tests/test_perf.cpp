@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
+#include "sim/catalog/coefficient_files.hpp"
+#include "sim/core/error.hpp"
 #include "sim/perf/calibrated.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/perf/scaled.hpp"
@@ -107,6 +111,51 @@ TEST_CASE("tensor parallelism speeds up steps but pays all-reduces") {
   const double t4 = tp4.decode_step_seconds(32, 32 * 1000), t8 = tp8.decode_step_seconds(32, 32 * 1000);
   CHECK(t8 < t4);
   CHECK(t8 > t4 / 2);  // overhead and communication do not shrink
+}
+
+TEST_CASE("a calibrated entry's prefill knee charges its extra slope only to a step's tokens beyond it") {
+  spec::CalibrationCoefficients k;
+  k.decode_floor = 0.03, k.decode_fixed = 0.025, k.per_decode_seq = 4e-4, k.per_decode_ctx = 4e-8;
+  k.prefill_floor = 0.05, k.prefill_fixed = 0.02, k.per_prefill_token = 1e-4;
+  const perf::CalibratedModel plain(k);
+  k.prefill_knee_tokens = 2048, k.per_prefill_token_above_knee = 5e-5;
+  k.gpu = "h100-sxm", k.model = "llama-2-70b", k.source = "a test", k.tensor_parallel = 8;
+  const perf::CalibratedModel knee(k);
+  const auto prefill = [](std::int64_t tokens, std::int32_t decodes) {
+    perf::BatchShape s;
+    s.prefill_tokens = tokens, s.prefill_seqs = s.prefill_final_chunks = 1;
+    s.decode_seqs = decodes, s.decode_ctx = 1000LL * decodes;
+    return s;
+  };
+  for (std::int32_t decodes : {0, 8}) {  // a prefill step and a mixed step
+    CHECK(knee.step_seconds(prefill(2048, decodes)) == plain.step_seconds(prefill(2048, decodes)));
+    CHECK(knee.step_seconds(prefill(1000, decodes)) == plain.step_seconds(prefill(1000, decodes)));
+    CHECK(knee.step_seconds(prefill(3048, decodes)) ==
+          doctest::Approx(plain.step_seconds(prefill(3048, decodes)) + 1000 * 5e-5).epsilon(1e-12));
+  }
+  // Decode steps have no prompt tokens: the knee leaves them and their closed-form runs alone.
+  CHECK(knee.decode_run_seconds(32, 32000, 100) == plain.decode_run_seconds(32, 32000, 100));
+  // The coefficient file keeps the knee; an entry without one writes neither key.
+  const auto round = catalog::coefficients_yaml(k);
+  CHECK(round.find("prefill_knee_tokens: 2048\n") != std::string::npos);
+  CHECK(catalog::coefficients_yaml(plain.coefficients()).find("knee") == std::string::npos);
+  // Read back, and a slope without its knee is an input error naming the file and key.
+  const auto dir = std::filesystem::temp_directory_path() / "greenfleet_knee_test";
+  std::filesystem::create_directories(dir);
+  const std::string file = (dir / "knee.yaml").string();
+  { std::ofstream(file) << round; }
+  CHECK(catalog::load_coefficients(file).per_prefill_token_above_knee == 5e-5);
+  std::string bad = round;
+  bad.replace(bad.find("prefill_knee_tokens: 2048"), 25, "prefill_knee_tokens: 0");
+  { std::ofstream(file) << bad; }
+  try {
+    catalog::load_coefficients(file);
+    FAIL("a slope without its knee was accepted");
+  } catch (const core::InputError& e) {
+    CHECK(std::string(e.what()).find("knee.yaml") != std::string::npos);
+    CHECK(std::string(e.what()).find("prefill_knee_tokens") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("step_time_scale multiplies every step and keeps decode runs summable in closed form") {

@@ -17,10 +17,19 @@ namespace greenfleet::calibration {
 
 namespace {
 
-// Features of one prefill step of `batch` prompts of `prompt` tokens: (1, tokens, attended positions).
-std::vector<double> prefill_features(int prompt, int batch) {
+// Where a whole prefill step's cost per prompt token rises: 2,048 tokens in a step. splitwise-sim, whose profile
+// these fits read, caps its batches at that many tokens (`max_batch_tokens: 2048`, configs/start_state/ in
+// GitHub Mutinifni/splitwise-sim), and its training points show the rise on every (GPU, TP) set: the marginal
+// cost per token from 1,024 to 4,096 tokens is 1.1-2.2 times that from 512 to 1,024 (docs/MODELS.md, "Prefill
+// knee"). The fit decides the slope above it (zero where it does not help). The measurement harness's kernel
+// tables (no serving engine) are fitted without one.
+constexpr double kPrefillKneeTokens = 2048;
+
+// Features of one prefill step of `batch` prompts of `prompt` tokens: (1, tokens, attended positions, tokens
+// beyond the knee; 0 without one).
+std::vector<double> prefill_features(int prompt, int batch, double knee) {
   const double p = prompt, b = batch;
-  return {1.0, b * p, b * p * (p + 1) / 2};
+  return {1.0, b * p, b * p * (p + 1) / 2, knee > 0 ? std::max(0.0, b * p - knee) : 0.0};
 }
 
 // Features of the mean decode step over a generation of `output` tokens: (1, sequences, mean total context).
@@ -135,8 +144,9 @@ spec::CalibrationCoefficients calibrate(const MeasuredSet& set) {
   c.origin = spec::CalibrationOrigin::kMeasured;
   c.training_points = static_cast<int>(train.size());
 
-  // Prefill: max(floor, fixed + t x tokens + a x positions). Try every split of the points (by tokens) into a
-  // floor group and a linear group, keep the best; deterministic.
+  const double knee = set.harness ? 0.0 : kPrefillKneeTokens;
+  // Prefill: max(floor, fixed + t x tokens + a x positions + k x tokens beyond the knee). Try every split of the
+  // points (by tokens) into a floor group and a linear group, keep the best; deterministic.
   {
     std::vector<const MeasuredPoint*> pts = train;
     std::stable_sort(pts.begin(), pts.end(), [](auto* x, auto* y) {
@@ -149,19 +159,21 @@ spec::CalibrationCoefficients calibrate(const MeasuredSet& set) {
       std::vector<std::vector<double>> f;
       std::vector<double> y;
       for (std::size_t i = split; i < pts.size(); ++i)
-        f.push_back(prefill_features(pts[i]->prompt, pts[i]->batch)), y.push_back(pts[i]->prefill_s);
+        f.push_back(prefill_features(pts[i]->prompt, pts[i]->batch, knee)), y.push_back(pts[i]->prefill_s);
       const auto lin = fit_relative_least_squares(f, y);
       const double fl = floor_y.empty() ? 0.0 : relative_mean(floor_y);
       std::vector<double> pred, all;
       for (const auto* p : pts) {
-        const auto x = prefill_features(p->prompt, p->batch);
-        pred.push_back(std::max(fl, lin[0] + lin[1] * x[1] + lin[2] * x[2]));
+        const auto x = prefill_features(p->prompt, p->batch, knee);
+        pred.push_back(std::max(fl, lin[0] + lin[1] * x[1] + lin[2] * x[2] + lin[3] * x[3]));
         all.push_back(p->prefill_s);
       }
       const double e = relative_sse(pred, all);
       if (e < best) {
         best = e;
         c.prefill_floor = fl, c.prefill_fixed = lin[0], c.per_prefill_token = lin[1], c.per_attn_ctx = lin[2];
+        c.per_prefill_token_above_knee = lin[3];
+        c.prefill_knee_tokens = lin[3] > 0 ? knee : 0;
       }
     }
   }

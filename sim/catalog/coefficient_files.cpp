@@ -17,6 +17,9 @@ std::string coefficients_yaml(const spec::CalibrationCoefficients& c) {
   s += fmt::format("origin: {}\nsource: \"{}\"\n", spec::to_string(c.origin), source);
   s += fmt::format("prefill_floor_s: {:.10g}\nprefill_fixed_s: {:.10g}\n", c.prefill_floor, c.prefill_fixed);
   s += fmt::format("per_prefill_token_s: {:.10g}\nper_attn_ctx_s: {:.10g}\n", c.per_prefill_token, c.per_attn_ctx);
+  if (c.prefill_knee_tokens > 0)
+    s += fmt::format("prefill_knee_tokens: {:.10g}\nper_prefill_token_above_knee_s: {:.10g}\n",
+                     c.prefill_knee_tokens, c.per_prefill_token_above_knee);
   s += fmt::format("decode_floor_s: {:.10g}\ndecode_fixed_s: {:.10g}\n", c.decode_floor, c.decode_fixed);
   s += fmt::format("per_decode_seq_s: {:.10g}\nper_decode_ctx_s: {:.10g}\n", c.per_decode_seq, c.per_decode_ctx);
   if (c.step_overhead > 0) s += fmt::format("step_overhead_s: {:.10g}\n", c.step_overhead);
@@ -42,6 +45,13 @@ spec::CalibrationCoefficients load_coefficients(const std::string& file) {
   c.prefill_fixed = n.get_double("prefill_fixed_s", std::nullopt, 0, 1e3);
   c.per_prefill_token = n.get_double("per_prefill_token_s", std::nullopt, 0, 1);
   c.per_attn_ctx = n.get_double("per_attn_ctx_s", std::nullopt, 0, 1);
+  c.prefill_knee_tokens = n.get_double("prefill_knee_tokens", 0.0, 0, 1e9);
+  c.per_prefill_token_above_knee = n.get_double("per_prefill_token_above_knee_s", 0.0, 0, 1);
+  // A slope without its knee would charge every prompt token twice over; the two keys come together.
+  if ((c.per_prefill_token_above_knee > 0) != (c.prefill_knee_tokens > 0))
+    n.fail(
+        c.prefill_knee_tokens > 0 ? "prefill_knee_tokens" : "per_prefill_token_above_knee_s",
+        "prefill_knee_tokens and per_prefill_token_above_knee_s are set together (both positive) or not at all");
   c.decode_floor = n.get_double("decode_floor_s", std::nullopt, 0, 1e3);
   c.decode_fixed = n.get_double("decode_fixed_s", std::nullopt, 0, 1e3);
   c.per_decode_seq = n.get_double("per_decode_seq_s", std::nullopt, 0, 1);

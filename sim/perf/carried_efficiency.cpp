@@ -49,7 +49,8 @@ CarriedEfficiency carried_efficiency_where(std::span<const spec::CalibratedEntry
   // fitted across TP degrees of one large model does not transfer to other models (its intercept is not an
   // overhead). Per entry: the decode floor less the default overhead and the all-reduces the roofline adds
   // itself is the weight read, giving the bandwidth efficiency; the prefill slope per token gives the compute
-  // one.
+  // one (below an entry's prefill knee: the rate of the chunk-sized steps simulations mostly run; the slope
+  // above it carried worse, docs/MODELS.md "Prefill knee").
   const spec::RooflineParams defaults;
   CarriedEfficiency e;
   double bw = 0, comp = 0, overhead = 0;

@@ -16,9 +16,13 @@ inline const char* to_string(CalibrationOrigin o) {
 // Coefficients of the calibrated step-time model for one (GPU, model, tensor-parallel degree), written by
 // `greenfleet calibrate` under models/calibration/. Times in seconds. Each phase has a floor (the time to
 // stream the weights, which small batches cannot go below) and a linear part above it:
-//   prefill step: max(prefill_floor, prefill_fixed + per_prefill_token x tokens + per_attn_ctx x positions)
+//   prefill work: per_prefill_token x tokens + per_prefill_token_above_knee x max(0, tokens - prefill_knee_tokens)
+//                 + per_attn_ctx x positions
+//   prefill step: max(prefill_floor, prefill_fixed + prefill work)
 //   decode step:  max(decode_floor, decode_fixed + per_decode_seq x sequences) + per_decode_ctx x context
-//   mixed step:   max(prefill_floor, decode step + per_prefill_token x tokens + per_attn_ctx x positions)
+//   mixed step:   max(prefill_floor, decode step + prefill work)
+// The knee (0: none) is where a step's prompt tokens stop sharing the GPU's unsaturated throughput: each token
+// beyond it costs the extra slope too (docs/MODELS.md, "Prefill knee"). Only whole-step fits have one.
 // The decode form is a maximum of two lines in the context, so decode runs keep their closed-form sum.
 // Tensor-parallel communication is inside the coefficients (they are fitted or derived per TP degree).
 struct CalibrationCoefficients {
@@ -26,6 +30,7 @@ struct CalibrationCoefficients {
   int tensor_parallel = 1;
   CalibrationOrigin origin = CalibrationOrigin::kMeasured;
   double prefill_floor = 0, prefill_fixed = 0, per_prefill_token = 0, per_attn_ctx = 0;
+  double prefill_knee_tokens = 0, per_prefill_token_above_knee = 0;
   double decode_floor = 0, decode_fixed = 0, per_decode_seq = 0, per_decode_ctx = 0;
   // The per-step engine overhead inside the floors and fixed terms, where the derivation knows it (derived
   // entries: the stack fit's); 0 where a whole-step fit does not separate it. The roofline fallback carries it.

@@ -40,8 +40,10 @@ def load(model):
 def prefill_s(c, prompt, batch):
     tokens = prompt * batch
     positions = batch * prompt * (prompt + 1) / 2
+    above = max(0.0, tokens - c.get("prefill_knee_tokens", 0.0))   # tokens beyond the prefill knee
     return max(c["prefill_floor_s"],
-               c["prefill_fixed_s"] + c["per_prefill_token_s"] * tokens + c["per_attn_ctx_s"] * positions)
+               c["prefill_fixed_s"] + c["per_prefill_token_s"] * tokens + c["per_attn_ctx_s"] * positions +
+               c.get("per_prefill_token_above_knee_s", 0.0) * above)
 
 
 def mean_decode_s(c, prompt, batch, output):
