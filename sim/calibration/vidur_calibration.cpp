@@ -7,6 +7,7 @@
 
 #include "sim/calibration/derived_coefficients.hpp"
 #include "sim/catalog/coefficient_files.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "sim/perf/ring_all_reduce.hpp"
 #include "sim/perf/roofline.hpp"
 
@@ -71,7 +72,8 @@ bool fits_in_memory(const spec::LlmModel& model, const spec::GpuSpec& gpu, int t
   const double kv_per_token =
       2.0 * model.layers * kv_heads_per_shard(model, tp) * model.head_dim * model.bytes_per_param;
   const double need = model.weight_bytes() / tp + kv_per_token * model.max_context;
-  return need <= 0.9 * gpu.memory_gb * 1e9;
+  // The same device memory a simulation sizes its KV cache from (binary units, GDDR's inline ECC taken off).
+  return need <= 0.9 * experiment::device_memory_bytes(gpu);
 }
 
 VidurCalibration calibrate_vidur(const std::string& data_dir, const catalog::Catalog& catalog,
