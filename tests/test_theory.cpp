@@ -147,3 +147,25 @@ TEST_CASE("theory: an experiment without a disaggregated deployment is bad input
     CHECK(msg.find("modes.disaggregated.decode") != std::string::npos);
   }
 }
+
+TEST_CASE("theory: a deployment on a host-bound engine is refused, naming its key, not priced without its floor") {
+  test::TempDir dir;
+  for (const std::string& scheduler : {std::string("scheduler: {host_time_per_layer: 1ms}"),
+                                       std::string("scheduler: {preset: fastchat-hf-2023}")}) {
+    CAPTURE(scheduler);
+    std::string yaml = experiment_yaml("", kModes);
+    const std::string old = "{name: old, model: llama-2-7b}";
+    yaml.replace(yaml.find(old), old.size(), "{name: old, model: llama-2-7b, " + scheduler + "}");
+    const std::string file = dir.write("x.yaml", yaml);
+    const experiment::Experiment x = experiment::load_experiment(file, test::catalog(), {});
+    try {
+      study::derive_theory(x, test::catalog(), {});
+      FAIL("expected an InputError");
+    } catch (const core::InputError& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find(file + ":") != std::string::npos);
+      CHECK(msg.find("host_time_per_layer") != std::string::npos);
+      CHECK(msg.find("'old'") != std::string::npos);
+    }
+  }
+}

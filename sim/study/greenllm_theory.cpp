@@ -181,6 +181,16 @@ Theory derive_theory(const experiment::Experiment& x, const catalog::Catalog& ca
         fmt::format("{}: the fleet needs servers of deployment '{}' and of its decode deployment '{}'",
                     where_key(x.file, "fleet"), new_dep.name, new_dep.disaggregated_decode));
 
+  // The closed form prices steps with the perf and power models alone; a host-bound engine's floor and 2023 power
+  // line (sim/perf/host_floor.hpp, the ledger's line pricing) are not in it, so such a deployment is refused
+  // rather than priced as if it had none.
+  for (const experiment::DeploymentConfig* d : {&new_dep, old_dep})
+    if (d->engine_2023 || d->host_s_per_layer != 0)
+      throw core::InputError(
+          fmt::format("{}: deployment '{}' runs on a host-bound engine (scheduler.host_time_per_layer or preset "
+                      "fastchat-hf-2023), which the closed form does not model; simulate it with `greenfleet run`",
+                      d->host_where, d->name));
+
   Theory out;
   TheorySetup& su = out.setup;
   su.new_deployment = new_dep.name;
