@@ -1,0 +1,72 @@
+// Inputs that are each valid but do not fit together, found by the bad-input red team (docs/ROBUSTNESS.md,
+// "Input"): each used to load and run (exit 0) with part of the configuration silently without effect.
+#include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "experiment_text.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
+#include "sim/experiment/sweep.hpp"
+#include "sim/planning/plan_config.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+
+namespace {
+
+const std::string kWorkload =
+    "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, prompt_tokens: {distribution: constant, "
+    "value: 100}, output_tokens: {distribution: constant, value: 10}}\n";
+
+// Llama-2-7B on an A100 server whose requests may run speculatively with TinyLlama drafts on T4 servers.
+const std::string kSpeculative = test::experiment_head("sp", 1) +
+                                 "deployments:\n"
+                                 "  - {name: new, model: llama-2-7b, modes: {speculative: {draft: draft}}}\n"
+                                 "  - {name: draft, model: tinyllama-1.1b}\n"
+                                 "fleet:\n"
+                                 "  - {site: s, sku: azure-nc24ads-a100-v4, count: 1, deployment: new}\n"
+                                 "  - {site: s, sku: azure-nc4as-t4-v3, count: 1, deployment: draft}\n"
+                                 "network: {tor_switch: greensku-rack}\n" +
+                                 kWorkload + "  deployment: new\n";
+
+bool has(const std::string& text, const std::string& part) {
+  INFO(text);
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("errors about a default in a section left out point into the file, not at a --set override") {
+  // No `scheduler:` section: max_num_seqs is the default, and the memory check (runner::check_memory) names it
+  // at the position recorded here. It used to read "x.yaml (--set override)" although nothing was set.
+  const std::string yaml = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\n"
+                           "fleet:\n  - {site: s, sku: hgx-h100x8}\n" +
+                           kWorkload;
+  const experiment::Experiment x = test::load_text(yaml);
+  const std::string& where = x.deployments[0].max_num_seqs_where;
+  CHECK(has(where, "x.yaml:5:5: deployments[0].scheduler.max_num_seqs"));
+  CHECK(!has(where, "--set"));
+  // Set with --set, the key is named as an override.
+  CHECK(has(test::load_text(yaml, {"deployments.0.scheduler.max_num_seqs=8"}).deployments[0].max_num_seqs_where,
+            "(--set deployments[0].scheduler.max_num_seqs)"));
+}
+
+TEST_CASE("--set takes list indices in brackets, as messages write them, and refuses signed ones") {
+  YAML::Node doc = YAML::Load("fleet: [{count: 1}, {count: 2}]\n");
+  CHECK(config::apply_override(doc, "fleet[1].count=5") == "fleet[1].count");
+  CHECK(doc["fleet"][1]["count"].as<int>() == 5);
+  CHECK(config::dotted_key_path("a[0][12].b") == "a.0.12.b");
+  CHECK(config::dotted_key_path("a[x].b") == "a[x].b");
+  for (const char* bad : {"fleet.-1.count=5", "fleet.+0.count=5"}) {
+    try {
+      config::apply_override(doc, bad);
+      FAIL("expected an InputError for " << bad);
+    } catch (const core::InputError& e) {
+      CHECK(has(e.what(), "indexes a list and must be a whole number"));
+    }
+  }
+}
