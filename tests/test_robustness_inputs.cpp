@@ -70,3 +70,38 @@ TEST_CASE("--set takes list indices in brackets, as messages write them, and ref
     }
   }
 }
+
+TEST_CASE("sweep: overlapping key paths, repeated values and repeated seeds are refused") {
+  test::TempDir dir;
+  const std::string experiment = test::experiment_head("x", 1) +
+                                 "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                                 "hgx-h100x8}\n" +
+                                 kWorkload;
+  const auto error_of = [&](const std::string& block) {
+    const std::string file = dir.write("s.yaml", experiment + block);
+    try {
+      (void)experiment::load_sweep(file, {});
+    } catch (const core::InputError& e) {
+      return std::string(e.what()).substr(file.size());
+    }
+    return std::string("no error");
+  };
+  // The whole mapping would replace the swept rate: the index would list rates that never ran.
+  CHECK(has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n    workload.synthetic: [{requests: "
+                     "5}]\n"),
+            ":14:5: sweep.grid.workload.synthetic: overlaps the swept key path workload.synthetic.rate"));
+  CHECK(has(error_of("sweep:\n  grid:\n    fleet[0].count: [1, 2]\n  zip:\n    fleet.0: [{site: s}]\n"),
+            "sweep.zip.fleet.0: overlaps the swept key path fleet.0.count"));
+  CHECK(
+      has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n    workload.synthetic.requests: [5]\n"),
+          "no error"));
+  CHECK(has(error_of("sweep:\n  seeds: [3, 4, 3]\n"), ":12:17: sweep.seeds: seed 3 listed twice"));
+  CHECK(has(error_of("sweep:\n  grid:\n    router.name: [random, random]\n"),
+            "sweep.grid.router.name: value random listed twice"));
+  CHECK(has(
+      error_of("sweep:\n  zip:\n    workload.synthetic.rate: [1, 1]\n    workload.synthetic.requests: [5, 5]\n"),
+      "sweep.zip: entry 1 repeats an earlier one"));
+  CHECK(has(
+      error_of("sweep:\n  zip:\n    workload.synthetic.rate: [1, 1]\n    workload.synthetic.requests: [5, 6]\n"),
+      "no error"));
+}
