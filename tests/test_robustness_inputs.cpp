@@ -55,6 +55,36 @@ TEST_CASE("errors about a default in a section left out point into the file, not
             "(--set deployments[0].scheduler.max_num_seqs)"));
 }
 
+TEST_CASE("an always-one-mode router needs a deployment that allows its mode") {
+  CHECK_NOTHROW(test::load_text(kSpeculative + "mode_router: {name: always_speculative}\n"));
+  const std::string e = test::load_error(kSpeculative + "mode_router: {name: always_disaggregated}\n");
+  CHECK(has(e, "mode_router.name: mode router 'always_disaggregated' uses only the disaggregated mode"));
+  CHECK(has(e, "add deployments[].modes.disaggregated"));
+  // The router that chooses per request may run with either mode.
+  CHECK_NOTHROW(test::load_text(kSpeculative + "mode_router: {name: greenllm}\n"));
+}
+
+TEST_CASE("tensor_parallel must divide the model's attention heads and fit its KV heads") {
+  const std::string base = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: MODEL, "
+                           "tensor_parallel: TP}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  const auto with = [&](const std::string& model, const std::string& tp) {
+    std::string y = base;
+    y.replace(y.find("MODEL"), 5, model);
+    y.replace(y.find("TP"), 2, tp);
+    return y;
+  };
+  CHECK(has(test::load_error(with("llama-3.1-8b", "3")),
+            "deployments[0].tensor_parallel: 3 does not divide the 32 attention heads of model 'llama-3.1-8b'"));
+  // Llama-3.2-3B: 24 heads (3 divides them) but 8 KV heads, which 3 neither divides nor is a multiple of.
+  CHECK(has(test::load_error(with("llama-3.2-3b", "3")), "neither divides nor is a multiple of the 8 KV heads"));
+  // TinyLlama: 4 KV heads, replicated evenly at TP 8.
+  CHECK_NOTHROW(test::load_text(with("tinyllama-1.1b", "8")));
+  CHECK_NOTHROW(test::load_text(with("llama-68m", "3")));
+}
+
 TEST_CASE("--set takes list indices in brackets, as messages write them, and refuses signed ones") {
   YAML::Node doc = YAML::Load("fleet: [{count: 1}, {count: 2}]\n");
   CHECK(config::apply_override(doc, "fleet[1].count=5") == "fleet[1].count");

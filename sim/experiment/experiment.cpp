@@ -566,6 +566,21 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
         fmt::format("{}: mode router '{}' needs a deployment that allows another mode; add "
                     "deployments[].modes.disaggregated.decode or deployments[].modes.speculative.draft",
                     mode_router_where, x.mode_router.name));
+  // The always-one-mode routers pick only their mode: without a deployment that allows it, every request would
+  // run whole, which is `unified` under another name.
+  const bool split = std::any_of(x.deployments.begin(), x.deployments.end(),
+                                 [](const auto& d) { return !d.disaggregated_decode.empty(); });
+  const bool speculate = std::any_of(x.deployments.begin(), x.deployments.end(),
+                                     [](const auto& d) { return !d.speculative_draft.empty(); });
+  if ((x.mode_router.name == "always_disaggregated" && !split) ||
+      (x.mode_router.name == "always_speculative" && !speculate)) {
+    const std::string mode = split ? "speculative" : "disaggregated";
+    throw core::InputError(
+        fmt::format("{}: mode router '{}' uses only the {} mode, and no deployment allows it "
+                    "(every request would run whole); add deployments[].modes.{} or choose "
+                    "another mode router",
+                    mode_router_where, x.mode_router.name, mode, mode));
+  }
 }
 }  // namespace
 
@@ -673,6 +688,21 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       d.fail("name", fmt::format("duplicate deployment name '{}'", config::clip(dep.name)));
     dep.model = check_ref(d, "model", model_ids, "model");
     dep.tensor_parallel = static_cast<std::int32_t>(d.get_int("tensor_parallel", 1, 1, 8));
+    {
+      // Tensor parallelism shards the attention heads: vLLM refuses a degree that does not divide the model's
+      // heads (ModelConfig.verify_with_parallel_config), and shards the KV heads evenly or replicates them
+      // evenly (QKVParallelLinear), so the degree must divide them or be a multiple of them.
+      const auto& m = catalog.model(dep.model);
+      const int tp = dep.tensor_parallel;
+      if (m.heads % tp != 0)
+        d.fail("tensor_parallel", fmt::format("{} does not divide the {} attention heads of model '{}' (vLLM "
+                                              "refuses it); choose a divisor of {}",
+                                              tp, m.heads, dep.model, m.heads));
+      if (m.kv_heads > 0 && (tp <= m.kv_heads ? m.kv_heads % tp : tp % m.kv_heads) != 0)
+        d.fail("tensor_parallel", fmt::format("{} neither divides nor is a multiple of the {} KV heads of model "
+                                              "'{}' (vLLM shards or replicates them evenly)",
+                                              tp, m.kv_heads, dep.model));
+    }
     dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
     dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
     config::ConfigNode sch = d.child_or_empty("scheduler");
