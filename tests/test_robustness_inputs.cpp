@@ -135,3 +135,19 @@ TEST_CASE("sweep: overlapping key paths, repeated values and repeated seeds are 
       error_of("sweep:\n  zip:\n    workload.synthetic.rate: [1, 1]\n    workload.synthetic.requests: [5, 6]\n"),
       "no error"));
 }
+
+TEST_CASE("planning: capacity seeds listed twice and a missing capacity experiment name the key") {
+  const std::string day = std::string(GREENFLEET_SOURCE_DIR) + "/experiments/planning/day.yaml";
+  const auto error_of = [&](const std::string& set) {
+    try {
+      (void)planning::load_plan_config(day, test::catalog(), {set});
+    } catch (const core::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(has(error_of("capacity.seeds=[1, 2, 1]"), "(--set capacity.seeds): seed 1 is listed twice"));
+  CHECK(has(error_of("capacity.experiment=nope.yaml"), "(--set capacity.experiment): experiment file"));
+  CHECK(has(error_of("capacity.experiment=.."), "(--set capacity.experiment): "));
+  CHECK(has(error_of("capacity.experiment=.."), "is a directory"));
+}
