@@ -67,6 +67,12 @@ check "no file exits 2" test $? -eq 2
 mkdir "$tmp/dir.yaml"
 "$bin" plan "$tmp/day.yaml" -q -o "$tmp/dir.yaml" > /dev/null 2> "$tmp/err.txt"
 check "directory output exits 2" test $? -eq 2
+echo "keep" > "$tmp/keep.yaml"
+"$bin" plan "$tmp/day.yaml" -q -o "$tmp/keep.yaml" > /dev/null 2> "$tmp/err.txt"
+check "a file plan did not write exits 2" test $? -eq 2
+check "a file plan did not write is kept" test "$(cat "$tmp/keep.yaml")" = "keep"
+"$bin" plan "$tmp/day.yaml" -q -o "$tmp/again.plan.yaml" > /dev/null
+check "an earlier plan file is replaced" test $? -eq 0
 
 # 5. The objectives are listed with their parameters.
 "$bin" list policies > "$tmp/list.txt"

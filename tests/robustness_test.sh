@@ -57,6 +57,21 @@ ln -s "$tmp/q.yaml" "$tmp/link.h5"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/link.h5" > /dev/null 2> /dev/null
 check "-o a link to the experiment exits 2" test $? -eq 2
 check "-o a link leaves the experiment intact" cmp -s "$tmp/q.yaml" "$tmp/q.orig"
+# An existing file greenfleet did not write (not HDF5) is refused, not replaced; an earlier output and an empty
+# file are replaced.
+echo "notes" > "$tmp/notes.h5"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/notes.h5" > /dev/null 2> "$tmp/err.txt"
+check "-o a file greenfleet did not write exits 2" test $? -eq 2
+check "-o a file greenfleet did not write is explained" grep -q "exists and is not one that greenfleet wrote" \
+  "$tmp/err.txt"
+check "-o a file greenfleet did not write leaves it as it was" test "$(cat "$tmp/notes.h5")" = "notes"
+check "-o a file greenfleet did not write leaves no temporary" no_temp "$tmp/notes.h5"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" > /dev/null 2>&1 && "$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" \
+  > /dev/null 2>&1
+check "-o an earlier output replaces it" test $? -eq 0
+: > "$tmp/empty.h5"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/empty.h5" > /dev/null 2>&1
+check "-o an empty file replaces it" test $? -eq 0
 # A carbon-intensity CSV is an input too.
 printf 'datetime,carbon_intensity\n2023-01-01T00:00:00Z,100\n2023-01-01T01:00:00Z,200\n' > "$tmp/ci.csv"
 cp "$tmp/ci.csv" "$tmp/ci.orig"

@@ -151,3 +151,24 @@ TEST_CASE("planning: capacity seeds listed twice and a missing capacity experime
   CHECK(has(error_of("capacity.experiment=.."), "(--set capacity.experiment): "));
   CHECK(has(error_of("capacity.experiment=.."), "is a directory"));
 }
+
+TEST_CASE("an output path replaces only a file of its own kind") {
+  test::TempDir dir;
+  const std::string head = "# greenfleet plan\n";
+  const std::string notes = dir.write("notes.yaml", "my notes\n");
+  try {
+    core::check_output_path(notes, {}, "plan file", head);
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), notes + ": the plan file exists and is not one that greenfleet wrote"));
+  }
+  CHECK(test::slurp(notes) == "my notes\n");
+  // A shorter file than the signature is not one either.
+  CHECK_THROWS_AS(core::check_output_path(dir.write("short.yaml", "#"), {}, "plan file", head), core::InputError);
+  CHECK_NOTHROW(core::check_output_path(dir.write("old.yaml", head + "plans: []\n"), {}, "plan file", head));
+  CHECK_NOTHROW(core::check_output_path(dir.write("empty.yaml", ""), {}, "plan file", head));
+  CHECK_NOTHROW(core::check_output_path(dir.path("new.yaml"), {}, "plan file", head));
+  // Without a signature (calibrate's files) any regular file is replaced, as before.
+  CHECK_NOTHROW(core::check_output_path(notes, {}, "output file"));
+  CHECK(core::kHdf5Signature.size() == 8);
+}

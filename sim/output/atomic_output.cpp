@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 AtomicOutput::AtomicOutput(const std::string& final_path, const std::vector<std::string>& inputs)
     : final_(final_path) {
-  core::check_output_path(final_path, inputs, "output file");
+  core::check_output_path(final_path, inputs, "output file", core::kHdf5Signature);
   temp_ = core::temporary_path(final_path);
   // Created by hand first, so a refusal carries its system error (permission, read-only, full disk).
   const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
