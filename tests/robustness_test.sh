@@ -259,6 +259,11 @@ check "requests held over budget are explained" grep -q "requests held at once .
 check "requests held over budget keep no output" test ! -e "$tmp/mem.h5"
 "$bin" run "$tmp/q.yaml" -q --memory-budget 0 -o "$tmp/mem.h5" > /dev/null 2> /dev/null
 check "--memory-budget 0 exits 2" test $? -eq 2
+for budget in inf 1e-300; do  # neither may become a budget of 0 bytes (infinity's conversion is undefined)
+  "$bin" run "$tmp/q.yaml" -q --memory-budget $budget -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+  check "--memory-budget $budget exits 2" test $? -eq 2
+  check "--memory-budget $budget is explained" grep -q "must be a positive number of GiB, at most 1e9" "$tmp/err.txt"
+done
 # Out of memory is the environment's failure: exit 3, with advice. A sanitizer build reserves terabytes of
 # address space for its shadow memory, so a `ulimit -v` stops it before main: the case is skipped there.
 if ldd "$bin" 2> /dev/null | grep -q libasan; then

@@ -174,7 +174,10 @@ int run_command(const std::vector<std::string>& args) {
     throw core::InputError("run: --plan: empty path; give the plan file (greenfleet plan writes one)");
   if (vm.count("plan-objective") && plan_objective.empty())
     throw core::InputError("run: --plan-objective: empty; give one of the plan file's objectives");
-  if (!(memory_budget_gib > 0)) throw core::InputError("run: --memory-budget: must be a positive number of GiB");
+  // Finite and at least a byte: infinity or 1e-300 would otherwise become a budget of 0 bytes (the conversion of
+  // infinity to an integer is undefined).
+  if (!(memory_budget_gib > 0) || !(memory_budget_gib <= 1e9) || memory_budget_gib * 1024 * 1024 * 1024 < 1)
+    throw core::InputError("run: --memory-budget: must be a positive number of GiB, at most 1e9");
   const auto budget_bytes = static_cast<std::uint64_t>(memory_budget_gib * 1024 * 1024 * 1024);
   const bool quiet = vm.count("quiet") != 0;
 
