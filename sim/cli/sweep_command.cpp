@@ -68,6 +68,15 @@ int sweep_command(const std::vector<std::string>& args) {
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
+  // Files already in the directory are replaced only if a sweep wrote them (a run's HDF5 file, the index), as
+  // for run -o; anything else is refused now rather than failing its point, or losing the file, later.
+  const auto check_existing = [&](const std::string& name, const std::string& head) {
+    const std::string path = (std::filesystem::path(output_dir) / name).string();
+    if (std::error_code ec; std::filesystem::exists(path, ec))
+      core::check_output_path(path, {}, "output file", head);
+  };
+  for (const auto& run : sweep.runs) check_existing(run.output, core::kHdf5Signature);
+  check_existing("index.csv", "point,replica,");
 
   if (vm.count("dry-run")) {
     for (const auto& run : sweep.runs) {
