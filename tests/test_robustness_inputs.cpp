@@ -126,6 +126,19 @@ TEST_CASE("sweep: overlapping key paths, repeated values and repeated seeds are 
       has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n    workload.synthetic.requests: [5]\n"),
           "no error"));
   CHECK(has(error_of("sweep:\n  seeds: [3, 4, 3]\n"), ":12:17: sweep.seeds: seed 3 listed twice"));
+  // Six lists of 100 values are 10^12 runs: refused before any is built (it used to run out of memory or time).
+  std::string values = "[1";
+  for (int i = 2; i <= 100; ++i) values += ", " + std::to_string(i);
+  values += "]";
+  std::string big = "sweep:\n  grid:\n";
+  for (const char* key : {"workload.synthetic.rate", "workload.synthetic.requests", "fleet.0.count", "sites.0.pue",
+                          "seed_", "slo.ttft"})
+    big += std::string("    ") + key + ": " + values + "\n";
+  CHECK(has(error_of(big),
+            ":12:3: sweep: 1 replicas x 100 values of workload.synthetic.rate x 100 values of "
+            "workload.synthetic.requests x 100 values of fleet.0.count is more than 100000 runs"));
+  CHECK(
+      has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: " + values + "\n  seeds: 1000\n"), "no error"));
   CHECK(has(error_of("sweep:\n  grid:\n    router.name: [random, random]\n"),
             "sweep.grid.router.name: value random listed twice"));
   CHECK(has(

@@ -156,10 +156,24 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
   sweep.columns = grid.keys;
   sweep.columns.insert(sweep.columns.end(), zip.keys.begin(), zip.keys.end());
   if (!seeds.empty()) sweep.columns.push_back("seed");
-  std::size_t grid_points = 1;
-  for (const auto& v : grid.values) grid_points *= v.size();
-  sweep.points = grid_points * zip.size();
+  // The product of the lists can be astronomically large (six lists of 100 values: 10^12 points) or wrap
+  // around: bounded before any run is built (ours: 100,000 runs, as many as sweep.seeds may give).
+  constexpr std::size_t kMaxRuns = 100'000;
   sweep.replicas = seeds.empty() ? 1 : seeds.size();
+  std::size_t runs = sweep.replicas;
+  std::string product = std::to_string(sweep.replicas) + " replicas";
+  auto times = [&](std::size_t n, const std::string& what) {
+    product += fmt::format(" x {} {}", n, what);
+    if (n > kMaxRuns || runs * n > kMaxRuns)
+      throw core::InputError(fmt::format("{}: sweep: {} is more than {} runs; sweep fewer values",
+                                         where(file, block.Mark()), product, kMaxRuns));
+    runs *= n;
+  };
+  std::size_t grid_points = 1;
+  for (std::size_t k = 0; k < grid.keys.size(); ++k)
+    times(grid.values[k].size(), "values of " + grid.keys[k]), grid_points *= grid.values[k].size();
+  times(zip.size(), "zipped entries");
+  sweep.points = grid_points * zip.size();
   for (std::size_t p = 0; p < sweep.points; ++p) {
     SweepRun base;
     base.point = p;
