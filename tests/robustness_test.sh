@@ -66,9 +66,24 @@ check "-o a file greenfleet did not write is explained" grep -q "exists and is n
   "$tmp/err.txt"
 check "-o a file greenfleet did not write leaves it as it was" test "$(cat "$tmp/notes.h5")" = "notes"
 check "-o a file greenfleet did not write leaves no temporary" no_temp "$tmp/notes.h5"
+# An HDF5 file from elsewhere begins like an output: without a run's greenfleet_version it is not replaced.
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  /usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'w').attrs['source'] = 'elsewhere'" "$tmp/data.h5"
+  cp "$tmp/data.h5" "$tmp/data.orig"
+  "$bin" run "$tmp/q.yaml" -q -o "$tmp/data.h5" > /dev/null 2> "$tmp/err.txt"
+  check "-o an HDF5 file greenfleet did not write exits 2" test $? -eq 2
+  check "-o an HDF5 file greenfleet did not write is explained" grep -q "HDF5 file that greenfleet did not write" \
+    "$tmp/err.txt"
+  check "-o an HDF5 file greenfleet did not write leaves it as it was" cmp -s "$tmp/data.h5" "$tmp/data.orig"
+else
+  skip "-o an HDF5 file greenfleet did not write (no h5py)"
+fi
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" > /dev/null 2>&1 && "$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" \
   > /dev/null 2>&1
 check "-o an earlier output replaces it" test $? -eq 0
+head -c 3000 "$tmp/again.h5" > "$tmp/cut.h5"  # an output cut short: not one greenfleet left (it renames whole files)
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/cut.h5" > /dev/null 2> /dev/null
+check "-o a truncated HDF5 file exits 2" test $? -eq 2
 : > "$tmp/empty.h5"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/empty.h5" > /dev/null 2>&1
 check "-o an empty file replaces it" test $? -eq 0
