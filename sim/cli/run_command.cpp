@@ -195,10 +195,8 @@ int run_command(const std::vector<std::string>& args) {
     if (!plan_objective.empty()) throw core::InputError("run: --plan-objective needs --plan");
     for (std::size_t i = 0; i < x.fleet.size(); ++i)
       if (x.fleet[i].power.follow_plan)
-        throw core::InputError(
-            fmt::format("{}: fleet[{}].power.policy: follow_plan needs a plan (greenfleet run "
-                        "EXP.yaml --plan PLAN.yaml)",
-                        x.file, i));
+        throw core::InputError(fmt::format(
+            "{}: follow_plan needs a plan (greenfleet run EXP.yaml --plan PLAN.yaml)", x.fleet[i].power_where));
   }
 
   // Everything that could fail after the simulation is checked before it: the memory the configuration asks

@@ -848,6 +848,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     e.gpu_power_scale = f.get_double("gpu_power_scale", 1.0, 0.01, 100.0);
     config::ConfigNode pw = f.child_or_empty("power");
     e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
+    e.power_where = pw.where("policy");
     e.power = power_policies().create(e.power_policy, config::read_params(pw, power_policies().all_params()));
     pw.finish();
     e.deployment =
