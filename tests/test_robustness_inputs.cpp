@@ -55,6 +55,17 @@ TEST_CASE("errors about a default in a section left out point into the file, not
             "(--set deployments[0].scheduler.max_num_seqs)"));
 }
 
+TEST_CASE("an experiment's name cannot leave out/ or break a table") {
+  const std::string rest = "seed: 1\n" + test::kSiteS +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  for (const char* bad : {"\"\"", "../../tmp/x", "a/b", "\"two\\nlines\"", "\"tab\\there\""})
+    CHECK(has(test::load_error(std::string("name: ") + bad + "\n" + rest), ":1:7: name: '"));
+  CHECK(has(test::load_error("name: " + std::string(201, 'n') + "\n" + rest), "1-200 characters"));
+  CHECK_NOTHROW(test::load_text("name: ecoserve-recycle_2.x\n" + rest));
+}
+
 TEST_CASE("an always-one-mode router needs a deployment that allows its mode") {
   CHECK_NOTHROW(test::load_text(kSpeculative + "mode_router: {name: always_speculative}\n"));
   const std::string e = test::load_error(kSpeculative + "mode_router: {name: always_disaggregated}\n");

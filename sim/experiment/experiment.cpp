@@ -596,6 +596,14 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   Experiment x;
   x.file = file;
   x.name = root.get_string("name");
+  // The name makes the default output path (out/NAME.h5) and titles tables: a '/' would write elsewhere (a name
+  // of "../x" leaves out/), a control character (a newline) would break the printed tables and CSV rows.
+  if (x.name.empty() || x.name.size() > 200 || std::any_of(x.name.begin(), x.name.end(), [](char c) {
+        return c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      }))
+    root.fail("name", fmt::format("'{}': an experiment's name is 1-200 characters without '/' or control "
+                                  "characters (it names the default output, out/NAME.h5)",
+                                  config::clip(x.name)));
   x.description = root.get_string("description", std::string());
   x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
   if (root.has("horizon"))
