@@ -66,6 +66,26 @@ TEST_CASE("an experiment's name cannot leave out/ or break a table") {
   CHECK_NOTHROW(test::load_text("name: ecoserve-recycle_2.x\n" + rest));
 }
 
+TEST_CASE("a constant or listed length outside [min, max] is refused, not clamped") {
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n";
+  const auto with = [&](const std::string& prompt) {
+    return head + "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, prompt_tokens: " + prompt +
+           ", output_tokens: {distribution: constant, value: 10}}\n";
+  };
+  CHECK(has(test::load_error(with("{distribution: constant, value: 5000, max: 100}")),
+            "prompt_tokens.value: 5000 is outside [min, max] = [1, 100]"));
+  CHECK(has(test::load_error(with("{distribution: constant, value: 5, min: 10}")), "5 is outside"));
+  // The default max is the model's context (Llama-3.1-8B: 131,072 tokens).
+  CHECK(has(test::load_error(with("{distribution: constant, value: 200000}")), "[1, 131072]"));
+  CHECK(has(test::load_error(with("{distribution: empirical, values: [10, 50000], max: 1000}")),
+            "prompt_tokens.values: 50000 is outside"));
+  CHECK_NOTHROW(test::load_text(with("{distribution: empirical, values: [10, 1000], max: 1000}")));
+  // Lognormal samples are clamped by design (a truncated distribution); its mean may lie above max.
+  CHECK_NOTHROW(test::load_text(with("{distribution: lognormal, mean: 5000, sigma: 0.5, max: 100}")));
+}
+
 TEST_CASE("an always-one-mode router needs a deployment that allows its mode") {
   CHECK_NOTHROW(test::load_text(kSpeculative + "mode_router: {name: always_speculative}\n"));
   const std::string e = test::load_error(kSpeculative + "mode_router: {name: always_disaggregated}\n");
