@@ -11,6 +11,7 @@
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
+#include "sim/output/atomic_output.hpp"
 #include "sim/study/sweep_runner.hpp"
 
 namespace po = boost::program_options;
@@ -70,13 +71,12 @@ int sweep_command(const std::vector<std::string>& args) {
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
   // Files already in the directory are replaced only if a sweep wrote them (a run's HDF5 file, the index), as
   // for run -o; anything else is refused now rather than failing its point, or losing the file, later.
-  const auto check_existing = [&](const std::string& name, const std::string& head) {
-    const std::string path = (std::filesystem::path(output_dir) / name).string();
-    if (std::error_code ec; std::filesystem::exists(path, ec))
-      core::check_output_path(path, {}, "output file", head);
-  };
-  for (const auto& run : sweep.runs) check_existing(run.output, core::kHdf5Signature);
-  check_existing("index.csv", "point,replica,");
+  for (const auto& run : sweep.runs)
+    if (const auto path = (std::filesystem::path(output_dir) / run.output).string(); std::filesystem::exists(path))
+      output::check_run_output_path(path);
+  if (const auto index = (std::filesystem::path(output_dir) / "index.csv").string();
+      std::filesystem::exists(index))
+    core::check_output_path(index, {}, "output file", "point,replica,");
 
   if (vm.count("dry-run")) {
     for (const auto& run : sweep.runs) {

@@ -103,6 +103,16 @@ for name in p0001_r00.h5 index.csv; do
   [ "$(cat "$tmp/foreign_$name/$name")" = mine ] || fail "sweep replaced a foreign $name"
   [ "$(ls "$tmp/foreign_$name")" = "$name" ] || fail "sweep over a foreign $name ran points"
 done
+# An HDF5 file from elsewhere under a run's name: not a run's output (no greenfleet_version), refused too.
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  mkdir -p "$tmp/foreign_h5"
+  /usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'w').attrs['source'] = 'elsewhere'" \
+    "$tmp/foreign_h5/p0001_r00.h5"
+  rc=0
+  "$bin" sweep "$exp" -q -o "$tmp/foreign_h5" > /dev/null 2> "$tmp/bad.log" || rc=$?
+  [ "$rc" -eq 2 ] || fail "sweep over a foreign HDF5 file exited $rc: $(cat "$tmp/bad.log")"
+  [ "$(ls "$tmp/foreign_h5")" = p0001_r00.h5 ] || fail "sweep over a foreign HDF5 file ran points"
+fi
 
 # 4. `run` on a file with a sweep block runs the base point.
 "$bin" run "$exp" -q -o "$tmp/base.h5" > /dev/null || fail "run on a sweep file"
