@@ -81,6 +81,11 @@ fi
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" > /dev/null 2>&1 && "$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" \
   > /dev/null 2>&1
 check "-o an earlier output replaces it" test $? -eq 0
+cp "$tmp/again.h5" "$tmp/kept.h5" && chmod a-w "$tmp/kept.h5" && cp "$tmp/kept.h5" "$tmp/kept.orig"
+"$bin" run "$tmp/q.yaml" -q --set seed=9 -o "$tmp/kept.h5" > /dev/null 2> "$tmp/err.txt"
+check "-o a read-only earlier output exits 2" test $? -eq 2
+check "-o a read-only earlier output is explained" grep -q "exists and is read-only (mode 0444)" "$tmp/err.txt"
+check "-o a read-only earlier output is kept" cmp -s "$tmp/kept.h5" "$tmp/kept.orig"
 head -c 3000 "$tmp/again.h5" > "$tmp/cut.h5"  # an output cut short: not one greenfleet left (it renames whole files)
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/cut.h5" > /dev/null 2> /dev/null
 check "-o a truncated HDF5 file exits 2" test $? -eq 2

@@ -212,6 +212,11 @@ TEST_CASE("an output path replaces only a file of its own kind") {
   CHECK_NOTHROW(core::check_output_path(dir.write("old.yaml", head + "plans: []\n"), {}, "plan file", head));
   CHECK_NOTHROW(core::check_output_path(dir.write("empty.yaml", ""), {}, "plan file", head));
   CHECK_NOTHROW(core::check_output_path(dir.path("new.yaml"), {}, "plan file", head));
+  // A file made read-only is protected, whatever it holds (a rename would replace it regardless of its mode).
+  const std::string kept = dir.write("kept.yaml", head + "plans: []\n");
+  std::filesystem::permissions(kept, std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+  CHECK_THROWS_WITH_AS(core::check_output_path(kept, {}, "plan file", head),
+                       doctest::Contains("read-only (mode 0440)"), core::InputError);
   // Without a signature (calibrate's files) any regular file is replaced, as before.
   CHECK_NOTHROW(core::check_output_path(notes, {}, "output file"));
   CHECK(core::kHdf5Signature.size() == 8);

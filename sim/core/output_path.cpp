@@ -88,6 +88,13 @@ void check_output_path(const std::string& path, const std::vector<std::string>& 
         throw InputError(
             fmt::format("{}: the {} is one of the run's inputs ({}); it would be overwritten", path, what, in));
     }
+    // The file is replaced by a rename, which its permissions do not stop: one made read-only (no write bit for
+    // anyone) was protected on purpose and is left alone.
+    if ((st.st_mode & 0222) == 0)
+      throw InputError(
+          fmt::format("{}: the {} exists and is read-only (mode {:04o}); greenfleet does not replace a "
+                      "protected file: remove it or choose another path",
+                      path, what, st.st_mode & 07777));
     // Only a file this command wrote before is replaced: anything else (a typo naming a document, a data set)
     // would be lost without a word.
     if (!replaces.empty() && st.st_size > 0) {
