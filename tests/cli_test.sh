@@ -127,6 +127,8 @@ exits() {  # exits CODE NAME COMMAND...: runs COMMAND with its output in $tmp/ou
 }
 exits 0 "--help" "$bin" --help
 check "--help lists run" grep -q "run EXP.yaml" "$tmp/out.txt"
+check "--help names every kind list takes" grep -q "list \[components|policies|presets|gpus|cpus|servers|models\]" \
+  "$tmp/out.txt"
 exits 0 "run --help" "$bin" run --help
 check "run --help lists --set" grep -q -- "--set" "$tmp/out.txt"
 exits 0 "--version" "$bin" --version

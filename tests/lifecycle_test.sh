@@ -42,6 +42,10 @@ check "the lifecycle file as output exits 2" test $? -eq 2
 check "an empty -o exits 2" test $? -eq 2
 check "an empty -o is explained" grep -q "lifecycle: -o/--output: empty output path" "$tmp/err.txt"
 check "an empty -o prints no table" test ! -s "$tmp/out.txt"
+echo "keep" > "$tmp/keep.csv"
+"$bin" lifecycle "$life" -q -o "$tmp/keep.csv" > /dev/null 2> "$tmp/err.txt"
+check "-o a file lifecycle did not write exits 2" test $? -eq 2
+check "-o a file lifecycle did not write is kept" test "$(cat "$tmp/keep.csv")" = "keep"
 
 # 2. The example: the CSV twice, identical; --csv prints the same table.
 "$bin" lifecycle "$life" -q -o "$tmp/a.csv" > "$tmp/table.txt"
@@ -49,6 +53,8 @@ check "the example runs" test $? -eq 0
 "$bin" lifecycle "$life" -q -o "$tmp/b.csv" --csv > "$tmp/stdout.csv"
 check "the example runs with --csv" test $? -eq 0
 check "the CSV is the same on every run" cmp -s "$tmp/a.csv" "$tmp/b.csv"
+"$bin" lifecycle "$life" -q -o "$tmp/b.csv" > /dev/null
+check "an earlier CSV is replaced" test $? -eq 0
 check "--csv prints the file's table" cmp -s "$tmp/a.csv" "$tmp/stdout.csv"
 check "the table names the recycled server" grep -q "dgx-a100x8-80gb+dgx-b200x8" "$tmp/table.txt"
 check "no temporary file left" test -z "$(ls "$tmp" | grep tmp-)"

@@ -67,6 +67,12 @@ check "no file exits 2" test $? -eq 2
 mkdir "$tmp/dir.yaml"
 "$bin" plan "$tmp/day.yaml" -q -o "$tmp/dir.yaml" > /dev/null 2> "$tmp/err.txt"
 check "directory output exits 2" test $? -eq 2
+echo "keep" > "$tmp/keep.yaml"
+"$bin" plan "$tmp/day.yaml" -q -o "$tmp/keep.yaml" > /dev/null 2> "$tmp/err.txt"
+check "a file plan did not write exits 2" test $? -eq 2
+check "a file plan did not write is kept" test "$(cat "$tmp/keep.yaml")" = "keep"
+"$bin" plan "$tmp/day.yaml" -q -o "$tmp/again.plan.yaml" > /dev/null
+check "an earlier plan file is replaced" test $? -eq 0
 
 # 5. The objectives are listed with their parameters.
 "$bin" list policies > "$tmp/list.txt"
@@ -120,6 +126,7 @@ check "unknown objective exits 2" test $? -eq 2
 "$bin" run "$src/experiments/planning/day_run.yaml" -q -o "$tmp/noplan.h5" > /dev/null 2> "$tmp/err.txt"
 check "follow_plan without a plan exits 2" test $? -eq 2
 check "follow_plan without a plan names the key" grep -q "fleet\[0\].power.policy: follow_plan needs a plan" "$tmp/err.txt"
+check "follow_plan without a plan names its line" grep -q "day_run.yaml:19:[0-9]*: fleet\[0\].power.policy" "$tmp/err.txt"
 "$bin" list policies > "$tmp/list.txt"
 check "list policies exits 0 (again)" test $? -eq 0
 check "list policies shows follow_plan" grep -q "power_policy follow_plan" "$tmp/list.txt"

@@ -57,6 +57,41 @@ ln -s "$tmp/q.yaml" "$tmp/link.h5"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/link.h5" > /dev/null 2> /dev/null
 check "-o a link to the experiment exits 2" test $? -eq 2
 check "-o a link leaves the experiment intact" cmp -s "$tmp/q.yaml" "$tmp/q.orig"
+# An existing file greenfleet did not write (not HDF5) is refused, not replaced; an earlier output and an empty
+# file are replaced.
+echo "notes" > "$tmp/notes.h5"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/notes.h5" > /dev/null 2> "$tmp/err.txt"
+check "-o a file greenfleet did not write exits 2" test $? -eq 2
+check "-o a file greenfleet did not write is explained" grep -q "exists and is not one that greenfleet wrote" \
+  "$tmp/err.txt"
+check "-o a file greenfleet did not write leaves it as it was" test "$(cat "$tmp/notes.h5")" = "notes"
+check "-o a file greenfleet did not write leaves no temporary" no_temp "$tmp/notes.h5"
+# An HDF5 file from elsewhere begins like an output: without a run's greenfleet_version it is not replaced.
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  /usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'w').attrs['source'] = 'elsewhere'" "$tmp/data.h5"
+  cp "$tmp/data.h5" "$tmp/data.orig"
+  "$bin" run "$tmp/q.yaml" -q -o "$tmp/data.h5" > /dev/null 2> "$tmp/err.txt"
+  check "-o an HDF5 file greenfleet did not write exits 2" test $? -eq 2
+  check "-o an HDF5 file greenfleet did not write is explained" grep -q "HDF5 file that greenfleet did not write" \
+    "$tmp/err.txt"
+  check "-o an HDF5 file greenfleet did not write leaves it as it was" cmp -s "$tmp/data.h5" "$tmp/data.orig"
+else
+  skip "-o an HDF5 file greenfleet did not write (no h5py)"
+fi
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" > /dev/null 2>&1 && "$bin" run "$tmp/q.yaml" -q -o "$tmp/again.h5" \
+  > /dev/null 2>&1
+check "-o an earlier output replaces it" test $? -eq 0
+cp "$tmp/again.h5" "$tmp/kept.h5" && chmod a-w "$tmp/kept.h5" && cp "$tmp/kept.h5" "$tmp/kept.orig"
+"$bin" run "$tmp/q.yaml" -q --set seed=9 -o "$tmp/kept.h5" > /dev/null 2> "$tmp/err.txt"
+check "-o a read-only earlier output exits 2" test $? -eq 2
+check "-o a read-only earlier output is explained" grep -q "exists and is read-only (mode 0444)" "$tmp/err.txt"
+check "-o a read-only earlier output is kept" cmp -s "$tmp/kept.h5" "$tmp/kept.orig"
+head -c 3000 "$tmp/again.h5" > "$tmp/cut.h5"  # an output cut short: not one greenfleet left (it renames whole files)
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/cut.h5" > /dev/null 2> /dev/null
+check "-o a truncated HDF5 file exits 2" test $? -eq 2
+: > "$tmp/empty.h5"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/empty.h5" > /dev/null 2>&1
+check "-o an empty file replaces it" test $? -eq 0
 # A carbon-intensity CSV is an input too.
 printf 'datetime,carbon_intensity\n2023-01-01T00:00:00Z,100\n2023-01-01T01:00:00Z,200\n' > "$tmp/ci.csv"
 cp "$tmp/ci.csv" "$tmp/ci.orig"
@@ -244,6 +279,11 @@ check "requests held over budget are explained" grep -q "requests held at once .
 check "requests held over budget keep no output" test ! -e "$tmp/mem.h5"
 "$bin" run "$tmp/q.yaml" -q --memory-budget 0 -o "$tmp/mem.h5" > /dev/null 2> /dev/null
 check "--memory-budget 0 exits 2" test $? -eq 2
+for budget in inf 1e-300; do  # neither may become a budget of 0 bytes (infinity's conversion is undefined)
+  "$bin" run "$tmp/q.yaml" -q --memory-budget $budget -o "$tmp/mem.h5" > /dev/null 2> "$tmp/err.txt"
+  check "--memory-budget $budget exits 2" test $? -eq 2
+  check "--memory-budget $budget is explained" grep -q "must be a positive number of GiB, at most 1e9" "$tmp/err.txt"
+done
 # Out of memory is the environment's failure: exit 3, with advice. A sanitizer build reserves terabytes of
 # address space for its shadow memory, so a `ulimit -v` stops it before main: the case is skipped there.
 if ldd "$bin" 2> /dev/null | grep -q libasan; then

@@ -265,13 +265,14 @@ TEST_CASE("conservation: per-request carbon plus idle lines equal fleet totals, 
       data.empty() ? "{name: b, pue: 1.4, carbon_intensity: {kind: solar, base: 500, dip: 400}}"
                    : "{name: b, pue: 1.4, carbon_intensity: {kind: csv, format: electricitymaps, file: "
                      "carbon_intensity/electricitymaps_2023/GB_2023_hourly.csv, start: '2023-03-01 06:00:00'}}";
-  // Two sites, three SKUs, TP 3 leaving two GPUs unused, sunk GPUs, a server that is always off and one that
-  // sleeps when idle; load with gaps (diurnal) so idle, off and boot periods all occur.
+  // Two sites, three SKUs, TP 3 leaving two GPUs unused (Llama-68M: 12 heads, which 3 divides), sunk GPUs, a
+  // server that is always off and one that sleeps when idle; load with gaps (diurnal) so idle, off and boot
+  // periods all occur.
   const std::string yaml =
       "name: cons\nseed: 5\nsites:\n  - {name: a, pue: 1.1, carbon_intensity: 30}\n  - " + csv_site +
       "\n"
       "deployments:\n  - {name: d, model: llama-3.1-8b, tensor_parallel: 1}\n"
-      "  - {name: e, model: llama-3.1-8b, tensor_parallel: 3}\n"
+      "  - {name: e, model: llama-68m, tensor_parallel: 3}\n"
       "fleet:\n"
       "  - {site: a, sku: hgx-h100x8, count: 1, deployment: d}\n"
       "  - {site: b, sku: pcie-l4x8, count: 2, deployment: d, gpu_embodied_sunk: true}\n"

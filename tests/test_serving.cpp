@@ -566,7 +566,7 @@ TEST_CASE("same seed and config give identical results; another seed does not") 
 TEST_CASE("every arrival is reported: completed, rejected or unfinished") {
   // Prompts longer than the model's context are rejected; a horizon without drain leaves some unfinished.
   const std::string yaml = scenario_yaml(
-      "{requests: 500, rate: 100, prompt_tokens: {distribution: empirical, values: [100, 200000]}, "
+      "{requests: 500, rate: 100, prompt_tokens: {distribution: empirical, values: [100, 200000], max: 200000}, "
       "output_tokens: {distribution: constant, value: 100}}",
       "{}", 1);
   const auto all = simulate(yaml, {"horizon=3s", "drain=false"});

@@ -51,6 +51,10 @@ check "nothing on stdout after an error" test ! -s "$tmp/out.txt"
 check "missing file exits 2" test $? -eq 2
 "$bin" theory "$tmp/split.yaml" --prompt 100 > /dev/null 2> "$tmp/err.txt"
 check "--prompt without --output exits 2" test $? -eq 2
+"$bin" theory "$tmp/split.yaml" --prompt inf --output 3 > "$tmp/out.txt" 2> "$tmp/err.txt"
+check "--prompt inf exits 2" test $? -eq 2
+check "--prompt inf is explained" grep -q "at most 10,000,000 tokens" "$tmp/err.txt"
+check "--prompt inf prints no table" test ! -s "$tmp/out.txt"
 "$bin" theory "$tmp/split.yaml" --decode-batch 0 > /dev/null 2> "$tmp/err.txt"
 check "--decode-batch 0 exits 2" test $? -eq 2
 "$bin" theory "$tmp/split.yaml" --no-such-option > /dev/null 2>&1

@@ -17,6 +17,11 @@ namespace po = boost::program_options;
 
 namespace greenfleet::cli {
 
+namespace {
+// How the per-year CSV (lifecycle::format_csv) begins: an existing file is replaced only if it begins so.
+const std::string kCsvHead = "policy,year,";
+}  // namespace
+
 int lifecycle_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet lifecycle LIFECYCLE.yaml [options]");
   std::string catalog_dir, data_dir, output;
@@ -56,7 +61,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
   const std::string data = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   const lifecycle::LifecycleConfig config = lifecycle::load_config(file, catalog, overrides, data);
   const std::string path = vm.count("output") ? output : config.output;
-  if (!path.empty()) core::check_output_path(path, {file, config.experiment}, "output file");
+  if (!path.empty()) core::check_output_path(path, {file, config.experiment}, "output file", kCsvHead);
 
   const lifecycle::LifecycleResult result = lifecycle::run_study(config, catalog, vm.count("quiet") > 0);
   const std::string csv = lifecycle::format_csv(result);

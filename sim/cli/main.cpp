@@ -24,7 +24,7 @@ usage: greenfleet <command> [options]
 commands:
   run EXP.yaml [-o OUT.h5] [--set key.path=value]... [--quiet]
                    simulate an experiment, print a summary table, write HDF5
-  list [components|policies|gpus|cpus|servers|models]
+  list [components|policies|presets|gpus|cpus|servers|models]
                    show registered components with their parameters, or catalog entries
   summary OUT.h5 [--json]
                    print the summary stored in an output file

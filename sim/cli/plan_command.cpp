@@ -20,6 +20,11 @@ namespace po = boost::program_options;
 
 namespace greenfleet::cli {
 
+namespace {
+// The first line of every plan file (planning::plan_yaml): an existing file is replaced only if it begins so.
+const std::string kPlanFileHead = "# greenfleet plan (docs/PLANNING.md)\n";
+}  // namespace
+
 int plan_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet plan PLAN.yaml [options]");
   std::string output, catalog_dir, data_dir;
@@ -60,7 +65,7 @@ int plan_command(const std::vector<std::string>& args) {
   planning::PlanConfig pc = planning::load_plan_config(plan_file, catalog, overrides, data_dir);
   if (!output.empty()) pc.output_path = output;
   const bool capacity_only = vm.count("capacity-only") != 0;
-  if (!capacity_only) core::check_output_path(pc.output_path, {plan_file}, "plan file");
+  if (!capacity_only) core::check_output_path(pc.output_path, {plan_file}, "plan file", kPlanFileHead);
 
   const auto rows = planning::build_capacity(pc, catalog, data_dir, vm.count("rebuild-capacity") != 0,
                                              [&](const std::string& line) {

@@ -174,7 +174,10 @@ int run_command(const std::vector<std::string>& args) {
     throw core::InputError("run: --plan: empty path; give the plan file (greenfleet plan writes one)");
   if (vm.count("plan-objective") && plan_objective.empty())
     throw core::InputError("run: --plan-objective: empty; give one of the plan file's objectives");
-  if (!(memory_budget_gib > 0)) throw core::InputError("run: --memory-budget: must be a positive number of GiB");
+  // Finite and at least a byte: infinity or 1e-300 would otherwise become a budget of 0 bytes (the conversion of
+  // infinity to an integer is undefined).
+  if (!(memory_budget_gib > 0) || !(memory_budget_gib <= 1e9) || memory_budget_gib * 1024 * 1024 * 1024 < 1)
+    throw core::InputError("run: --memory-budget: must be a positive number of GiB, at most 1e9");
   const auto budget_bytes = static_cast<std::uint64_t>(memory_budget_gib * 1024 * 1024 * 1024);
   const bool quiet = vm.count("quiet") != 0;
 
@@ -192,10 +195,8 @@ int run_command(const std::vector<std::string>& args) {
     if (!plan_objective.empty()) throw core::InputError("run: --plan-objective needs --plan");
     for (std::size_t i = 0; i < x.fleet.size(); ++i)
       if (x.fleet[i].power.follow_plan)
-        throw core::InputError(
-            fmt::format("{}: fleet[{}].power.policy: follow_plan needs a plan (greenfleet run "
-                        "EXP.yaml --plan PLAN.yaml)",
-                        x.file, i));
+        throw core::InputError(fmt::format(
+            "{}: follow_plan needs a plan (greenfleet run EXP.yaml --plan PLAN.yaml)", x.fleet[i].power_where));
   }
 
   // Everything that could fail after the simulation is checked before it: the memory the configuration asks

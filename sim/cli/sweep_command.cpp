@@ -11,6 +11,7 @@
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
+#include "sim/output/atomic_output.hpp"
 #include "sim/study/sweep_runner.hpp"
 
 namespace po = boost::program_options;
@@ -68,6 +69,14 @@ int sweep_command(const std::vector<std::string>& args) {
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
+  // Files already in the directory are replaced only if a sweep wrote them (a run's HDF5 file, the index), as
+  // for run -o; anything else is refused now rather than failing its point, or losing the file, later.
+  for (const auto& run : sweep.runs)
+    if (const auto path = (std::filesystem::path(output_dir) / run.output).string(); std::filesystem::exists(path))
+      output::check_run_output_path(path);
+  if (const auto index = (std::filesystem::path(output_dir) / "index.csv").string();
+      std::filesystem::exists(index))
+    core::check_output_path(index, {}, "output file", "point,replica,");
 
   if (vm.count("dry-run")) {
     for (const auto& run : sweep.runs) {

@@ -55,6 +55,9 @@ int theory_command(const std::vector<std::string>& args) {
     throw core::InputError(fmt::format("{}: is a directory; give the experiment's YAML file", experiment_file));
   if (vm.count("prompt") != vm.count("output"))
     throw core::InputError("theory: --prompt and --output go together");
+  // The bounds of a workload's lengths (workload.synthetic.*_tokens): infinity would print infinite times.
+  if (vm.count("prompt") && (!(prompt <= 1e7) || !(output <= 1e7)))
+    throw core::InputError("theory: --prompt and --output are at most 10,000,000 tokens");
   if (!(ci_max >= 0) || !(ci_step > 0) || ci_max / ci_step > 10000)
     throw core::InputError("theory: --ci-max must be >= 0 and --ci-step > 0 (at most 10,000 grid points)");
 

@@ -211,8 +211,13 @@ std::string ConfigNode::at(const std::string& path, const YAML::Mark& mark) cons
 
 std::string ConfigNode::where(const std::string& key) const {
   const YAML::Node v = value(key);
-  const YAML::Mark mark = (v && !key.empty()) ? v.Mark() : node_.Mark();
+  const YAML::Mark mark = (v && !key.empty()) ? v.Mark() : mark_here();
   return at(key_path(key), mark);
+}
+
+YAML::Mark ConfigNode::mark_here() const {
+  const YAML::Mark m = node_.Mark();
+  return m.is_null() || m.line < 0 ? section_mark_ : m;
 }
 
 void ConfigNode::fail(const std::string& key, const std::string& message) const {
@@ -220,7 +225,7 @@ void ConfigNode::fail(const std::string& key, const std::string& message) const 
 }
 
 void ConfigNode::fail_here(const std::string& message) const {
-  throw InputError(fmt::format("{}: {}", at(key_path(""), node_.Mark()), message));
+  throw InputError(fmt::format("{}: {}", at(key_path(""), mark_here()), message));
 }
 
 YAML::Node ConfigNode::value(const std::string& key) const {
@@ -405,7 +410,7 @@ core::SimTime ConfigNode::get_duration(const std::string& key, std::optional<cor
   if (!std::isfinite(seconds) || seconds > core::to_seconds(max) || !core::fits_sim_time(seconds))
     fail(key, fmt::format("duration '{}' is out of range (max {})", clip(s), max_text));
   const core::SimTime t = core::from_seconds(seconds);
-  if (t < min) fail(key, fmt::format("duration '{}' must be at least {}s", clip(s), core::to_seconds(min)));
+  if (t < min) fail(key, fmt::format("duration '{}' must be at least {:.10g}s", clip(s), core::to_seconds(min)));
   record(key, v);
   return t;
 }
@@ -471,7 +476,9 @@ ConfigNode ConfigNode::child_or_empty(const std::string& key) {
     r.reset(YAML::Node(YAML::NodeType::Undefined));
   }
   YAML::Node empty(YAML::NodeType::Map);
-  return ConfigNode(empty, file_, key_path(key), r, overrides_);
+  ConfigNode c(empty, file_, key_path(key), r, overrides_);
+  c.section_mark_ = mark_here();
+  return c;
 }
 
 std::vector<ConfigNode> ConfigNode::child_list(const std::string& key, bool required) {
@@ -641,12 +648,31 @@ void rebind_seq_entry(YAML::Node& seq, std::size_t index, const YAML::Node& valu
 
 }  // namespace
 
+std::string dotted_key_path(const std::string& path) {
+  std::string out;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const std::size_t close = path[i] == '[' ? path.find(']', i) : std::string::npos;
+    if (close != std::string::npos && close > i + 1 && i > 0 &&
+        std::all_of(path.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                    path.begin() + static_cast<std::ptrdiff_t>(close),
+                    [](char c) { return c >= '0' && c <= '9'; })) {
+      out.push_back('.');
+      out.append(path, i + 1, close - i - 1);
+      i = close;
+    } else {
+      out += path[i];
+    }
+  }
+  return out;
+}
+
 std::string apply_override(YAML::Node& root, const std::string& assignment) {
   const std::string shown_arg = clip(assignment);
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw InputError(fmt::format("--set '{}': expected key.path=value", shown_arg));
-  const std::string path = assignment.substr(0, eq);
+  // `fleet[0].count`, as error messages write the path, is `fleet.0.count`.
+  const std::string path = dotted_key_path(assignment.substr(0, eq));
   const std::string text = assignment.substr(eq + 1);
   const YAML::Node value = parse_document(text, fmt::format("--set '{}'", shown_arg), false);
   std::vector<std::string> parts;
@@ -676,11 +702,16 @@ std::string apply_override(YAML::Node& root, const std::string& assignment) {
     if (cur.IsSequence()) {
       std::size_t idx = 0;
       try {
+        // Digits only: stoul would take "-1" (as a huge index) and "+0".
+        if (!std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          throw std::invalid_argument(p);
         std::size_t used = 0;
         idx = std::stoul(p, &used);
         if (used != p.size()) throw std::invalid_argument(p);
       } catch (const std::exception&) {
-        throw InputError(fmt::format("--set '{}': '{}' indexes a list and must be a number", shown_arg, clip(p)));
+        throw InputError(
+            fmt::format("--set '{}': '{}' indexes a list and must be a whole number (0 for the first entry)",
+                        shown_arg, clip(p)));
       }
       if (idx >= cur.size())
         throw InputError(

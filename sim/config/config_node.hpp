@@ -93,12 +93,20 @@ class ConfigNode {
   YAML::Node resolved_;
   std::set<std::string> known_;
   std::shared_ptr<const std::set<std::string>> overrides_;
+  // For a section absent from the file (child_or_empty), the position of the nearest one present, so that its
+  // errors point into the file rather than reading like those of a --set override.
+  YAML::Mark section_mark_ = YAML::Mark::null_mark();
+  YAML::Mark mark_here() const;
 };
 
 // Applies `a.b.0.c=value` overrides to a parsed document; the value is parsed as YAML. Malformed overrides and
 // paths through non-mappings are InputErrors naming the --set argument. Returns the key path in the form error
 // messages use ("a.b[0].c").
 std::string apply_override(YAML::Node& root, const std::string& assignment);
+
+// A --set key path with list indices written as messages write them (`fleet[0].count`) in the dotted form
+// (`fleet.0.count`); other paths are returned unchanged.
+std::string dotted_key_path(const std::string& path);
 
 // Reads the declared parameters of a component from `node` with the strict getters above: the declaration gives
 // each key's type, default, range and choices, so the error messages (file:line:column, wrong type, out of range

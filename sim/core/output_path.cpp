@@ -1,5 +1,6 @@
 #include "sim/core/output_path.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,7 +75,8 @@ std::string temporary_path(const std::string& path) { return fmt::format("{}.tmp
   throw EnvironmentError(fmt::format("{}: {} ({})", what, std::strerror(err), advice));
 }
 
-void check_output_path(const std::string& path, const std::vector<std::string>& inputs, const std::string& what) {
+void check_output_path(const std::string& path, const std::vector<std::string>& inputs, const std::string& what,
+                       const std::string& replaces) {
   if (path.empty()) throw InputError(fmt::format("empty path for the {}", what));
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
@@ -85,6 +87,27 @@ void check_output_path(const std::string& path, const std::vector<std::string>& 
       if (!in.empty() && ::stat(in.c_str(), &is) == 0 && is.st_dev == st.st_dev && is.st_ino == st.st_ino)
         throw InputError(
             fmt::format("{}: the {} is one of the run's inputs ({}); it would be overwritten", path, what, in));
+    }
+    // The file is replaced by a rename, which its permissions do not stop: one made read-only (no write bit for
+    // anyone) was protected on purpose and is left alone.
+    if ((st.st_mode & 0222) == 0)
+      throw InputError(
+          fmt::format("{}: the {} exists and is read-only (mode {:04o}); greenfleet does not replace a "
+                      "protected file: remove it or choose another path",
+                      path, what, st.st_mode & 07777));
+    // Only a file this command wrote before is replaced: anything else (a typo naming a document, a data set)
+    // would be lost without a word.
+    if (!replaces.empty() && st.st_size > 0) {
+      std::string head(replaces.size(), '\0');
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      const ssize_t got = fd < 0 ? -1 : ::read(fd, head.data(), head.size());
+      if (fd >= 0) ::close(fd);
+      if (got != static_cast<ssize_t>(head.size()) || head != replaces)
+        throw InputError(
+            fmt::format("{}: the {} exists and is not one that greenfleet wrote (it does not begin "
+                        "as one does); greenfleet replaces only its own outputs: remove the file or "
+                        "choose another path",
+                        path, what));
     }
   }
   if (!path.empty() && path.back() == '/')

@@ -13,7 +13,14 @@ namespace greenfleet::core {
 // writable. Creates the directory. Throws InputError for a bad path (exit 2), EnvironmentError when the
 // directory cannot be created or written (exit 3). Messages read "PATH: the WHAT is a directory ...": `what`
 // names the file's role ("output file").
-void check_output_path(const std::string& path, const std::vector<std::string>& inputs, const std::string& what);
+// `replaces`, when not empty, is how every file of this role begins (the HDF5 signature, a header line): an
+// existing non-empty file that does not begin so was not written by greenfleet in this role and is refused
+// (InputError) rather than replaced; an earlier output of the same command is replaced.
+void check_output_path(const std::string& path, const std::vector<std::string>& inputs, const std::string& what,
+                       const std::string& replaces = "");
+
+// The first eight bytes of every HDF5 file (HDF5 file format specification, "Format Signature").
+inline const std::string kHdf5Signature("\x89HDF\r\n\x1a\n", 8);
 
 // The temporary name beside `path` used while it is written: PATH.tmp-PID.
 std::string temporary_path(const std::string& path);

@@ -67,6 +67,19 @@ workload::LengthDistribution read_length(config::ConfigNode& n, double default_m
     d.values = n.get_double_list("values", std::nullopt, 1, 1e7);
     if (d.values.empty()) n.fail("values", "needs at least one value");
   }
+  // Every sample is clamped to [min, max]: a constant or listed length outside it would never be drawn.
+  const auto outside = [&](double v) { return v < d.min || v > d.max; };
+  const std::vector<double> one{d.value};
+  const auto& drawn = d.kind == workload::LengthDistribution::Kind::kEmpirical ? d.values : one;
+  if ((d.kind == workload::LengthDistribution::Kind::kConstant ||
+       d.kind == workload::LengthDistribution::Kind::kEmpirical) &&
+      std::any_of(drawn.begin(), drawn.end(), outside)) {
+    const double v = *std::find_if(drawn.begin(), drawn.end(), outside);
+    n.fail(kind == "constant" ? "value" : "values",
+           fmt::format("{:g} is outside [min, max] = [{:g}, {:g}] (max defaults to the model's context): samples "
+                       "are clamped to that range, so it would never be drawn",
+                       v, d.min, d.max));
+  }
   n.finish();
   return d;
 }
@@ -566,6 +579,21 @@ void check_modes(const Experiment& x, const catalog::Catalog& catalog, const std
         fmt::format("{}: mode router '{}' needs a deployment that allows another mode; add "
                     "deployments[].modes.disaggregated.decode or deployments[].modes.speculative.draft",
                     mode_router_where, x.mode_router.name));
+  // The always-one-mode routers pick only their mode: without a deployment that allows it, every request would
+  // run whole, which is `unified` under another name.
+  const bool split = std::any_of(x.deployments.begin(), x.deployments.end(),
+                                 [](const auto& d) { return !d.disaggregated_decode.empty(); });
+  const bool speculate = std::any_of(x.deployments.begin(), x.deployments.end(),
+                                     [](const auto& d) { return !d.speculative_draft.empty(); });
+  if ((x.mode_router.name == "always_disaggregated" && !split) ||
+      (x.mode_router.name == "always_speculative" && !speculate)) {
+    const std::string mode = split ? "speculative" : "disaggregated";
+    throw core::InputError(
+        fmt::format("{}: mode router '{}' uses only the {} mode, and no deployment allows it "
+                    "(every request would run whole); add deployments[].modes.{} or choose "
+                    "another mode router",
+                    mode_router_where, x.mode_router.name, mode, mode));
+  }
 }
 }  // namespace
 
@@ -581,6 +609,14 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   Experiment x;
   x.file = file;
   x.name = root.get_string("name");
+  // The name makes the default output path (out/NAME.h5) and titles tables: a '/' would write elsewhere (a name
+  // of "../x" leaves out/), a control character (a newline) would break the printed tables and CSV rows.
+  if (x.name.empty() || x.name.size() > 200 || std::any_of(x.name.begin(), x.name.end(), [](char c) {
+        return c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      }))
+    root.fail("name", fmt::format("'{}': an experiment's name is 1-200 characters without '/' or control "
+                                  "characters (it names the default output, out/NAME.h5)",
+                                  config::clip(x.name)));
   x.description = root.get_string("description", std::string());
   x.seed = static_cast<std::uint64_t>(root.get_int("seed", 1, 0));
   if (root.has("horizon"))
@@ -673,6 +709,21 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       d.fail("name", fmt::format("duplicate deployment name '{}'", config::clip(dep.name)));
     dep.model = check_ref(d, "model", model_ids, "model");
     dep.tensor_parallel = static_cast<std::int32_t>(d.get_int("tensor_parallel", 1, 1, 8));
+    {
+      // Tensor parallelism shards the attention heads: vLLM refuses a degree that does not divide the model's
+      // heads (ModelConfig.verify_with_parallel_config), and shards the KV heads evenly or replicates them
+      // evenly (QKVParallelLinear), so the degree must divide them or be a multiple of them.
+      const auto& m = catalog.model(dep.model);
+      const int tp = dep.tensor_parallel;
+      if (m.heads % tp != 0)
+        d.fail("tensor_parallel", fmt::format("{} does not divide the {} attention heads of model '{}' (vLLM "
+                                              "refuses it); choose a divisor of {}",
+                                              tp, m.heads, dep.model, m.heads));
+      if (m.kv_heads > 0 && (tp <= m.kv_heads ? m.kv_heads % tp : tp % m.kv_heads) != 0)
+        d.fail("tensor_parallel", fmt::format("{} neither divides nor is a multiple of the {} KV heads of model "
+                                              "'{}' (vLLM shards or replicates them evenly)",
+                                              tp, m.kv_heads, dep.model));
+    }
     dep.gpu_memory_utilization = d.get_double("gpu_memory_utilization", 0.9, 0.05, 1.0);
     dep.activation_reserve_gb = d.get_double("activation_reserve_gb", 1.0, 0, 1024);
     config::ConfigNode sch = d.child_or_empty("scheduler");
@@ -818,6 +869,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     e.gpu_power_scale = f.get_double("gpu_power_scale", 1.0, 0.01, 100.0);
     config::ConfigNode pw = f.child_or_empty("power");
     e.power_policy = pw.get_choice("policy", power_policies().names(), std::string("always_on"));
+    e.power_where = pw.where("policy");
     e.power = power_policies().create(e.power_policy, config::read_params(pw, power_policies().all_params()));
     pw.finish();
     e.deployment =

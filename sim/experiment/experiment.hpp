@@ -121,6 +121,7 @@ struct FleetEntry {
   bool powered = true;                     // on at the start (false + always_on: present, embodied only, never on)
   std::string power_policy = "always_on";  // an entry of power_policies()
   serving::PowerPolicy power;              // what that policy built from its parameters
+  std::string power_where;                 // "file:line:col: fleet[i].power.policy", for messages after loading
   // Embodied carbon of the entry's GPUs: `amortised` linearly over `residual_life` when set (an old GPU's
   // remaining life, GreenLLM), else over `gpu_lifetime`; or `sunk`: treated as already paid (rate zero).
   bool gpu_embodied_sunk = false;

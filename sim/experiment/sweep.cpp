@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -38,7 +39,7 @@ void read_lists(const std::string& file, const YAML::Node& block, const std::str
     throw core::InputError(fmt::format("{}: sweep.{}: expected a mapping of key paths to lists of values",
                                        where(file, block.Mark()), name));
   for (const auto& kv : block) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = config::dotted_key_path(kv.first.as<std::string>());
     if (!kv.second.IsSequence() || kv.second.size() == 0)
       throw core::InputError(fmt::format("{}: sweep.{}.{}: expected a non-empty list of values",
                                          where(file, kv.second.Mark()), name, key));
@@ -49,8 +50,25 @@ void read_lists(const std::string& file, const YAML::Node& block, const std::str
     if (!seen.insert(key).second)
       throw core::InputError(
           fmt::format("{}: sweep.{}.{}: key path swept twice", where(file, kv.first.Mark()), name, key));
+    // A path inside another swept path (`workload.synthetic` and `workload.synthetic.rate`) would be replaced
+    // by it, or replace part of it, depending on the order: the index would list values that were not run.
+    for (const auto& other : seen)
+      if (other != key && (key.rfind(other + ".", 0) == 0 || other.rfind(key + ".", 0) == 0))
+        throw core::InputError(
+            fmt::format("{}: sweep.{}.{}: overlaps the swept key path {}: one would "
+                        "overwrite the other; sweep one of them",
+                        where(file, kv.first.Mark()), name, key, other));
     keys.push_back(key);
     values.emplace_back(kv.second.begin(), kv.second.end());
+    // A grid value listed twice repeats every point it is in (zip lists are checked as tuples below).
+    if (name == "grid") {
+      std::set<std::string> listed;
+      for (const auto& v : values.back())
+        if (!listed.insert(flow(v)).second)
+          throw core::InputError(
+              fmt::format("{}: sweep.grid.{}: value {} listed twice (its points would run twice)",
+                          where(file, v.Mark()), key, config::clip(flow(v))));
+    }
   }
 }
 
@@ -85,6 +103,16 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
                         "must have the same length",
                         where(file, block["zip"][zip.keys[k]].Mark()), zip.keys[k], zip.values[k].size(),
                         zip.keys[0], zip.values[0].size()));
+    std::set<std::vector<std::string>> tuples;
+    for (std::size_t i = 0; i < zip.size(); ++i) {
+      std::vector<std::string> t;
+      for (const auto& v : zip.values) t.push_back(flow(v[i]));
+      if (!zip.values.empty() && !tuples.insert(t).second)
+        throw core::InputError(
+            fmt::format("{}: sweep.zip: entry {} repeats an earlier one (its points would run "
+                        "twice)",
+                        where(file, zip.values[0][i].Mark()), i));
+    }
   }
   // Seeds: a count N (the file's seed, seed+1, ..., seed+N-1) or a list of seeds.
   std::vector<std::uint64_t> seeds;
@@ -105,7 +133,15 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
         for (std::int64_t r = 0; r < n; ++r)
           seeds.push_back(base + static_cast<std::uint64_t>(r)), seed_marks.push_back(s.Mark());
       } else if (s.IsSequence() && s.size() > 0) {
-        for (const auto& v : s) seeds.push_back(v.as<std::uint64_t>()), seed_marks.push_back(v.Mark());
+        for (const auto& v : s) {
+          const auto seed = v.as<std::uint64_t>();
+          if (std::find(seeds.begin(), seeds.end(), seed) != seeds.end())
+            throw core::InputError(
+                fmt::format("{}: sweep.seeds: seed {} listed twice (two replicas would be the "
+                            "same run)",
+                            where(file, v.Mark()), seed));
+          seeds.push_back(seed), seed_marks.push_back(v.Mark());
+        }
       } else {
         throw YAML::Exception(s.Mark(), "");
       }
@@ -120,10 +156,24 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
   sweep.columns = grid.keys;
   sweep.columns.insert(sweep.columns.end(), zip.keys.begin(), zip.keys.end());
   if (!seeds.empty()) sweep.columns.push_back("seed");
-  std::size_t grid_points = 1;
-  for (const auto& v : grid.values) grid_points *= v.size();
-  sweep.points = grid_points * zip.size();
+  // The product of the lists can be astronomically large (six lists of 100 values: 10^12 points) or wrap
+  // around: bounded before any run is built (ours: 100,000 runs, as many as sweep.seeds may give).
+  constexpr std::size_t kMaxRuns = 100'000;
   sweep.replicas = seeds.empty() ? 1 : seeds.size();
+  std::size_t runs = sweep.replicas;
+  std::string product = std::to_string(sweep.replicas) + " replicas";
+  auto times = [&](std::size_t n, const std::string& what) {
+    product += fmt::format(" x {} {}", n, what);
+    if (n > kMaxRuns || runs * n > kMaxRuns)
+      throw core::InputError(fmt::format("{}: sweep: {} is more than {} runs; sweep fewer values",
+                                         where(file, block.Mark()), product, kMaxRuns));
+    runs *= n;
+  };
+  std::size_t grid_points = 1;
+  for (std::size_t k = 0; k < grid.keys.size(); ++k)
+    times(grid.values[k].size(), "values of " + grid.keys[k]), grid_points *= grid.values[k].size();
+  times(zip.size(), "zipped entries");
+  sweep.points = grid_points * zip.size();
   for (std::size_t p = 0; p < sweep.points; ++p) {
     SweepRun base;
     base.point = p;

@@ -15,9 +15,29 @@ namespace greenfleet::output {
 
 namespace fs = std::filesystem;
 
+void check_run_output_path(const std::string& path, const std::vector<std::string>& inputs) {
+  core::check_output_path(path, inputs, "output file", core::kHdf5Signature);
+  // An HDF5 file from elsewhere (a data set) begins like ours: only one with a run's root attribute
+  // greenfleet_version (runner/report.cpp) is an earlier output that may be replaced.
+  if (std::error_code ec; fs::file_size(path, ec) > 0 && !ec) {
+    bool ours = false;
+    try {
+      const h5::Handle old = h5::open_file_readonly(path);
+      ours = H5Aexists(old.get(), "greenfleet_version") > 0;
+    } catch (const std::exception&) {
+    }  // unreadable: not one of ours (greenfleet renames only complete files into place)
+    if (!ours)
+      throw core::InputError(
+          fmt::format("{}: the output file exists and is an HDF5 file that greenfleet did not "
+                      "write (no greenfleet_version); greenfleet replaces only its own outputs: "
+                      "remove the file or choose another path",
+                      path));
+  }
+}
+
 AtomicOutput::AtomicOutput(const std::string& final_path, const std::vector<std::string>& inputs)
     : final_(final_path) {
-  core::check_output_path(final_path, inputs, "output file");
+  check_run_output_path(final_path, inputs);
   temp_ = core::temporary_path(final_path);
   // Created by hand first, so a refusal carries its system error (permission, read-only, full disk).
   const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -11,6 +11,11 @@ namespace greenfleet::output {
 // file under the final name, and the temporary file is removed. The constructor checks the path first
 // (core::check_output_path: not a directory, device or one of `inputs`; its directory writable) and creates
 // the temporary file at once, so a path that cannot be written fails before any simulation.
+// Checks that `path` may become a run's output: core::check_output_path (not a directory, device or one of
+// `inputs`, its directory writable) and, for an existing non-empty file, that a run wrote it (an HDF5 file with
+// the root attribute greenfleet_version): anything else is an InputError, never replaced.
+void check_run_output_path(const std::string& path, const std::vector<std::string>& inputs = {});
+
 class AtomicOutput {
  public:
   explicit AtomicOutput(const std::string& final_path, const std::vector<std::string>& inputs = {});

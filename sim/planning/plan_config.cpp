@@ -35,6 +35,20 @@ std::string beside(const std::string& file, const std::string& name) {
   return (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
 }
 
+// `key` of `n` names an experiment file (relative to the planning file): it must exist, so that the error names
+// the planning file's key and line rather than only the path that could not be opened.
+std::string experiment_beside(ConfigNode& n, const std::string& file, const std::string& key) {
+  const std::string path = beside(file, n.get_string(key));
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    n.fail(key, fmt::format("{} is a directory; name the experiment file (YAML) in it", path));
+  if (!std::filesystem::is_regular_file(path, ec))
+    n.fail(key, fmt::format("experiment file {} not found (relative paths are taken from the planning file's "
+                            "directory)",
+                            path));
+  return path;
+}
+
 // A per-slot series: `values` repeated to fill the horizon, or a daily cosine around `mean` (ours: a smooth
 // stand-in for the diurnal shape of production traffic and solar-heavy grids).
 // `kind: workload` (online demand only): the online requests of an experiment's workload binned per slot.
@@ -72,7 +86,7 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
                                     const std::string& data_dir, int slots, core::SimTime slot) {
   experiment::LoadOptions lo;
   lo.data_dir = data_dir;
-  const std::string path = beside(file, n.get_string("experiment"));
+  const std::string path = experiment_beside(n, file, "experiment");
   const double scale = n.get_double("scale", 1.0, 0, 1e6);
   const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
   const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
@@ -378,7 +392,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
   {
     ConfigNode cap = root.child_or_empty("capacity");
     if (cap.has("experiment"))
-      pc.capacity.experiment = beside(file, cap.get_string("experiment"));
+      pc.capacity.experiment = experiment_beside(cap, file, "experiment");
     else
       cap.note_optional("experiment");
     if (cap.has("cache"))
@@ -391,6 +405,10 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     pc.capacity.seeds.clear();
     for (double s : cap.get_double_list("seeds", std::vector<double>{1}, 0, 1e15)) {
       if (s != std::floor(s)) cap.fail("seeds", "expected whole numbers");
+      // A seed listed twice would weigh one simulation twice in the means over the seeds (capacity.cpp).
+      if (std::find(pc.capacity.seeds.begin(), pc.capacity.seeds.end(), static_cast<std::uint64_t>(s)) !=
+          pc.capacity.seeds.end())
+        cap.fail("seeds", fmt::format("seed {} is listed twice", static_cast<std::uint64_t>(s)));
       pc.capacity.seeds.push_back(static_cast<std::uint64_t>(s));
     }
     if (pc.capacity.seeds.empty()) cap.fail("seeds", "needs at least one seed");

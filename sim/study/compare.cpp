@@ -351,6 +351,14 @@ CompareResult compare(const std::vector<std::vector<std::string>>& files, const 
     for (const auto& path : g) {
       groups.back().push_back(load_run(path));
       info.seeds.push_back(groups.back().back().seed);
+      // Replicas differ in their seed: a seed twice in a group (the same file, or a copy) would be one run counted
+      // as two, and its t interval would claim a spread that was never measured.
+      for (std::size_t i = 0; i + 1 < info.seeds.size(); ++i)
+        if (info.seeds[i] == info.seeds.back())
+          throw core::InputError(
+              fmt::format("compare: {} and {} are in one group of replicas with the same seed "
+                          "({}); replicas of a run differ in their seed",
+                          g[i], path, info.seeds.back()));
     }
     info.experiment = groups.back()[0].experiment;
     info.workload_digest = groups.back()[0].workload_digest;

@@ -230,7 +230,9 @@ def main(binary, src):
         subprocess.run([binary, "compare", a, b, "--format", fmt, "--resamples", "50"], check=True,
                        stdout=subprocess.DEVNULL)
     # Bad input is exit code 2 with a message.
-    for args in ([a, os.path.join(tmp, "missing.h5")], [a, exp], [a], [a, b, "--format", "xml"], [a, b, "--blocks", "0"]):
+    # Replicas with one seed (the same file twice, or two runs of seed 42) are one run counted twice.
+    for args in ([a, os.path.join(tmp, "missing.h5")], [a, exp], [a], [a, b, "--format", "xml"], [a, b, "--blocks", "0"],
+                 [a, a, "--", b, b3], [a, a2, "--", b, b3], [a, a3, "--", b, b]):
         r = subprocess.run([binary, "compare", *args], capture_output=True, text=True)
         if r.returncode != 2 or not r.stderr.startswith("error: "):
             failures.append(f"compare {args}: exit {r.returncode}, {r.stderr.strip()}")

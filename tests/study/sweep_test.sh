@@ -92,6 +92,27 @@ grep -q "afile/sub: the sweep's output directory lies under a file" "$tmp/bad.lo
 rc=0
 "$bin" sweep "$exp" -q -o /proc/greenfleet-no-such/dir > /dev/null 2> "$tmp/bad.log" || rc=$?
 [ "$rc" -eq 3 ] || fail "sweep -o under /proc exited $rc: $(cat "$tmp/bad.log")"
+# Files in the directory that no sweep wrote (a run's name, index.csv): exit 2 before any run, left alone.
+for name in p0001_r00.h5 index.csv; do
+  mkdir -p "$tmp/foreign_$name"
+  printf 'mine\n' > "$tmp/foreign_$name/$name"
+  rc=0
+  "$bin" sweep "$exp" -q -o "$tmp/foreign_$name" > /dev/null 2> "$tmp/bad.log" || rc=$?
+  [ "$rc" -eq 2 ] || fail "sweep over a foreign $name exited $rc: $(cat "$tmp/bad.log")"
+  grep -q "exists and is not one that greenfleet wrote" "$tmp/bad.log" || fail "foreign $name: $(cat "$tmp/bad.log")"
+  [ "$(cat "$tmp/foreign_$name/$name")" = mine ] || fail "sweep replaced a foreign $name"
+  [ "$(ls "$tmp/foreign_$name")" = "$name" ] || fail "sweep over a foreign $name ran points"
+done
+# An HDF5 file from elsewhere under a run's name: not a run's output (no greenfleet_version), refused too.
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  mkdir -p "$tmp/foreign_h5"
+  /usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'w').attrs['source'] = 'elsewhere'" \
+    "$tmp/foreign_h5/p0001_r00.h5"
+  rc=0
+  "$bin" sweep "$exp" -q -o "$tmp/foreign_h5" > /dev/null 2> "$tmp/bad.log" || rc=$?
+  [ "$rc" -eq 2 ] || fail "sweep over a foreign HDF5 file exited $rc: $(cat "$tmp/bad.log")"
+  [ "$(ls "$tmp/foreign_h5")" = p0001_r00.h5 ] || fail "sweep over a foreign HDF5 file ran points"
+fi
 
 # 4. `run` on a file with a sweep block runs the base point.
 "$bin" run "$exp" -q -o "$tmp/base.h5" > /dev/null || fail "run on a sweep file"

@@ -1,0 +1,223 @@
+// Inputs that are each valid but do not fit together, found by the bad-input red team (docs/ROBUSTNESS.md,
+// "Input"): each used to load and run (exit 0) with part of the configuration silently without effect.
+#include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+
+#include "experiment_text.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/output_path.hpp"
+#include "sim/experiment/sweep.hpp"
+#include "sim/planning/plan_config.hpp"
+#include "test_support.hpp"
+
+using namespace greenfleet;
+
+namespace {
+
+const std::string kWorkload =
+    "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, prompt_tokens: {distribution: constant, "
+    "value: 100}, output_tokens: {distribution: constant, value: 10}}\n";
+
+// Llama-2-7B on an A100 server whose requests may run speculatively with TinyLlama drafts on T4 servers.
+const std::string kSpeculative = test::experiment_head("sp", 1) +
+                                 "deployments:\n"
+                                 "  - {name: new, model: llama-2-7b, modes: {speculative: {draft: draft}}}\n"
+                                 "  - {name: draft, model: tinyllama-1.1b}\n"
+                                 "fleet:\n"
+                                 "  - {site: s, sku: azure-nc24ads-a100-v4, count: 1, deployment: new}\n"
+                                 "  - {site: s, sku: azure-nc4as-t4-v3, count: 1, deployment: draft}\n"
+                                 "network: {tor_switch: greensku-rack}\n" +
+                                 kWorkload + "  deployment: new\n";
+
+bool has(const std::string& text, const std::string& part) {
+  INFO(text);
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("errors about a default in a section left out point into the file, not at a --set override") {
+  // No `scheduler:` section: max_num_seqs is the default, and the memory check (runner::check_memory) names it
+  // at the position recorded here. It used to read "x.yaml (--set override)" although nothing was set.
+  const std::string yaml = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\n"
+                           "fleet:\n  - {site: s, sku: hgx-h100x8}\n" +
+                           kWorkload;
+  const experiment::Experiment x = test::load_text(yaml);
+  const std::string& where = x.deployments[0].max_num_seqs_where;
+  CHECK(has(where, "x.yaml:5:5: deployments[0].scheduler.max_num_seqs"));
+  CHECK(!has(where, "--set"));
+  // Set with --set, the key is named as an override.
+  CHECK(has(test::load_text(yaml, {"deployments.0.scheduler.max_num_seqs=8"}).deployments[0].max_num_seqs_where,
+            "(--set deployments[0].scheduler.max_num_seqs)"));
+}
+
+TEST_CASE("an experiment's name cannot leave out/ or break a table") {
+  const std::string rest = "seed: 1\n" + test::kSiteS +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  for (const char* bad : {"\"\"", "../../tmp/x", "a/b", "\"two\\nlines\"", "\"tab\\there\""})
+    CHECK(has(test::load_error(std::string("name: ") + bad + "\n" + rest), ":1:7: name: '"));
+  CHECK(has(test::load_error("name: " + std::string(201, 'n') + "\n" + rest), "1-200 characters"));
+  CHECK_NOTHROW(test::load_text("name: ecoserve-recycle_2.x\n" + rest));
+}
+
+TEST_CASE("a constant or listed length outside [min, max] is refused, not clamped") {
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n";
+  const auto with = [&](const std::string& prompt) {
+    return head + "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, prompt_tokens: " + prompt +
+           ", output_tokens: {distribution: constant, value: 10}}\n";
+  };
+  CHECK(has(test::load_error(with("{distribution: constant, value: 5000, max: 100}")),
+            "prompt_tokens.value: 5000 is outside [min, max] = [1, 100]"));
+  CHECK(has(test::load_error(with("{distribution: constant, value: 5, min: 10}")), "5 is outside"));
+  // The default max is the model's context (Llama-3.1-8B: 131,072 tokens).
+  CHECK(has(test::load_error(with("{distribution: constant, value: 200000}")), "[1, 131072]"));
+  CHECK(has(test::load_error(with("{distribution: empirical, values: [10, 50000], max: 1000}")),
+            "prompt_tokens.values: 50000 is outside"));
+  CHECK_NOTHROW(test::load_text(with("{distribution: empirical, values: [10, 1000], max: 1000}")));
+  // Lognormal samples are clamped by design (a truncated distribution); its mean may lie above max.
+  CHECK_NOTHROW(test::load_text(with("{distribution: lognormal, mean: 5000, sigma: 0.5, max: 100}")));
+}
+
+TEST_CASE("an always-one-mode router needs a deployment that allows its mode") {
+  CHECK_NOTHROW(test::load_text(kSpeculative + "mode_router: {name: always_speculative}\n"));
+  const std::string e = test::load_error(kSpeculative + "mode_router: {name: always_disaggregated}\n");
+  CHECK(has(e, "mode_router.name: mode router 'always_disaggregated' uses only the disaggregated mode"));
+  CHECK(has(e, "add deployments[].modes.disaggregated"));
+  // The router that chooses per request may run with either mode.
+  CHECK_NOTHROW(test::load_text(kSpeculative + "mode_router: {name: greenllm}\n"));
+}
+
+TEST_CASE("tensor_parallel must divide the model's attention heads and fit its KV heads") {
+  const std::string base = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: MODEL, "
+                           "tensor_parallel: TP}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  const auto with = [&](const std::string& model, const std::string& tp) {
+    std::string y = base;
+    y.replace(y.find("MODEL"), 5, model);
+    y.replace(y.find("TP"), 2, tp);
+    return y;
+  };
+  CHECK(has(test::load_error(with("llama-3.1-8b", "3")),
+            "deployments[0].tensor_parallel: 3 does not divide the 32 attention heads of model 'llama-3.1-8b'"));
+  // Llama-3.2-3B: 24 heads (3 divides them) but 8 KV heads, which 3 neither divides nor is a multiple of.
+  CHECK(has(test::load_error(with("llama-3.2-3b", "3")), "neither divides nor is a multiple of the 8 KV heads"));
+  // TinyLlama: 4 KV heads, replicated evenly at TP 8.
+  CHECK_NOTHROW(test::load_text(with("tinyllama-1.1b", "8")));
+  CHECK_NOTHROW(test::load_text(with("llama-68m", "3")));
+}
+
+TEST_CASE("--set takes list indices in brackets, as messages write them, and refuses signed ones") {
+  YAML::Node doc = YAML::Load("fleet: [{count: 1}, {count: 2}]\n");
+  CHECK(config::apply_override(doc, "fleet[1].count=5") == "fleet[1].count");
+  CHECK(doc["fleet"][1]["count"].as<int>() == 5);
+  CHECK(config::dotted_key_path("a[0][12].b") == "a.0.12.b");
+  CHECK(config::dotted_key_path("a[x].b") == "a[x].b");
+  for (const char* bad : {"fleet.-1.count=5", "fleet.+0.count=5"}) {
+    try {
+      config::apply_override(doc, bad);
+      FAIL("expected an InputError for " << bad);
+    } catch (const core::InputError& e) {
+      CHECK(has(e.what(), "indexes a list and must be a whole number"));
+    }
+  }
+}
+
+TEST_CASE("sweep: overlapping key paths, repeated values and repeated seeds are refused") {
+  test::TempDir dir;
+  const std::string experiment = test::experiment_head("x", 1) +
+                                 "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                                 "hgx-h100x8}\n" +
+                                 kWorkload;
+  const auto error_of = [&](const std::string& block) {
+    const std::string file = dir.write("s.yaml", experiment + block);
+    try {
+      (void)experiment::load_sweep(file, {});
+    } catch (const core::InputError& e) {
+      return std::string(e.what()).substr(file.size());
+    }
+    return std::string("no error");
+  };
+  // The whole mapping would replace the swept rate: the index would list rates that never ran.
+  CHECK(has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n    workload.synthetic: [{requests: "
+                     "5}]\n"),
+            ":14:5: sweep.grid.workload.synthetic: overlaps the swept key path workload.synthetic.rate"));
+  CHECK(has(error_of("sweep:\n  grid:\n    fleet[0].count: [1, 2]\n  zip:\n    fleet.0: [{site: s}]\n"),
+            "sweep.zip.fleet.0: overlaps the swept key path fleet.0.count"));
+  CHECK(
+      has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n    workload.synthetic.requests: [5]\n"),
+          "no error"));
+  CHECK(has(error_of("sweep:\n  seeds: [3, 4, 3]\n"), ":12:17: sweep.seeds: seed 3 listed twice"));
+  // Six lists of 100 values are 10^12 runs: refused before any is built (it used to run out of memory or time).
+  std::string values = "[1";
+  for (int i = 2; i <= 100; ++i) values += ", " + std::to_string(i);
+  values += "]";
+  std::string big = "sweep:\n  grid:\n";
+  for (const char* key : {"workload.synthetic.rate", "workload.synthetic.requests", "fleet.0.count", "sites.0.pue",
+                          "seed_", "slo.ttft"})
+    big += std::string("    ") + key + ": " + values + "\n";
+  CHECK(has(error_of(big),
+            ":12:3: sweep: 1 replicas x 100 values of workload.synthetic.rate x 100 values of "
+            "workload.synthetic.requests x 100 values of fleet.0.count is more than 100000 runs"));
+  CHECK(
+      has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: " + values + "\n  seeds: 1000\n"), "no error"));
+  CHECK(has(error_of("sweep:\n  grid:\n    router.name: [random, random]\n"),
+            "sweep.grid.router.name: value random listed twice"));
+  CHECK(has(
+      error_of("sweep:\n  zip:\n    workload.synthetic.rate: [1, 1]\n    workload.synthetic.requests: [5, 5]\n"),
+      "sweep.zip: entry 1 repeats an earlier one"));
+  CHECK(has(
+      error_of("sweep:\n  zip:\n    workload.synthetic.rate: [1, 1]\n    workload.synthetic.requests: [5, 6]\n"),
+      "no error"));
+}
+
+TEST_CASE("planning: capacity seeds listed twice and a missing capacity experiment name the key") {
+  const std::string day = std::string(GREENFLEET_SOURCE_DIR) + "/experiments/planning/day.yaml";
+  const auto error_of = [&](const std::string& set) {
+    try {
+      (void)planning::load_plan_config(day, test::catalog(), {set});
+    } catch (const core::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(has(error_of("capacity.seeds=[1, 2, 1]"), "(--set capacity.seeds): seed 1 is listed twice"));
+  CHECK(has(error_of("capacity.experiment=nope.yaml"), "(--set capacity.experiment): experiment file"));
+  CHECK(has(error_of("capacity.experiment=.."), "(--set capacity.experiment): "));
+  CHECK(has(error_of("capacity.experiment=.."), "is a directory"));
+}
+
+TEST_CASE("an output path replaces only a file of its own kind") {
+  test::TempDir dir;
+  const std::string head = "# greenfleet plan\n";
+  const std::string notes = dir.write("notes.yaml", "my notes\n");
+  try {
+    core::check_output_path(notes, {}, "plan file", head);
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), notes + ": the plan file exists and is not one that greenfleet wrote"));
+  }
+  CHECK(test::slurp(notes) == "my notes\n");
+  // A shorter file than the signature is not one either.
+  CHECK_THROWS_AS(core::check_output_path(dir.write("short.yaml", "#"), {}, "plan file", head), core::InputError);
+  CHECK_NOTHROW(core::check_output_path(dir.write("old.yaml", head + "plans: []\n"), {}, "plan file", head));
+  CHECK_NOTHROW(core::check_output_path(dir.write("empty.yaml", ""), {}, "plan file", head));
+  CHECK_NOTHROW(core::check_output_path(dir.path("new.yaml"), {}, "plan file", head));
+  // A file made read-only is protected, whatever it holds (a rename would replace it regardless of its mode).
+  const std::string kept = dir.write("kept.yaml", head + "plans: []\n");
+  std::filesystem::permissions(kept, std::filesystem::perms::owner_read | std::filesystem::perms::group_read);
+  CHECK_THROWS_WITH_AS(core::check_output_path(kept, {}, "plan file", head),
+                       doctest::Contains("read-only (mode 0440)"), core::InputError);
+  // Without a signature (calibrate's files) any regular file is replaced, as before.
+  CHECK_NOTHROW(core::check_output_path(notes, {}, "output file"));
+  CHECK(core::kHdf5Signature.size() == 8);
+}
