@@ -6,8 +6,10 @@ namespace greenfleet::perf {
 
 StepCost CalibratedModel::step_cost(const BatchShape& s) const {
   const double tokens = static_cast<double>(s.prefill_tokens);
-  const double prefill = c_.per_prefill_token * tokens + c_.per_attn_ctx * s.prefill_attn_ctx +
-                         c_.per_prefill_token_above_knee * std::max(0.0, tokens - c_.prefill_knee_tokens);
+  double prefill = c_.per_prefill_token * tokens + c_.per_attn_ctx * s.prefill_attn_ctx;
+  // Tested, not computed: most entries have no knee, and this runs at every step.
+  if (c_.prefill_knee_tokens > 0 && tokens > c_.prefill_knee_tokens)
+    prefill += c_.per_prefill_token_above_knee * (tokens - c_.prefill_knee_tokens);
   const double decode = s.decode_seqs > 0
                             ? std::max(c_.decode_floor, c_.decode_fixed + c_.per_decode_seq * s.decode_seqs) +
                                   c_.per_decode_ctx * static_cast<double>(s.decode_ctx)
