@@ -85,12 +85,11 @@ TEST_CASE("planner: a search stopped by the node limit does not depend on the ti
     s.max_nodes = integer ? 40 : 200;
     s.time_limit_s = 20;
     const auto first = planning::solve_plan(p, test::objective("carbon"), s);
-    // The node limit stopped it (a program this small that CBC closed would not test the rule), well within the
-    // time limit.
+    // The node limit stopped it (a program this small that CBC closed would not test the rule), not the time
+    // limit (the status would say time_limit).
     REQUIRE(first.status == "node_limit");
     CHECK(first.gap > 0);
     CHECK(first.nodes >= s.max_nodes);
-    CHECK(first.solve_seconds < 10);
     // Ten times the time, and the process's CPU clock (what CBC's limit counts) running about twice as fast:
     // a thread spinning beside the solve, as on a loaded or slower machine. Same plan.
     s.time_limit_s = 200;
