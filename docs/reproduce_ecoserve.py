@@ -49,6 +49,7 @@ class Runner:
             h.update(json.dumps(yaml.safe_load(p.read_text()), sort_keys=True).encode())
         self.salt = h.hexdigest()
         self.runs = 0
+        self.plan_status = {}  # (plan file, objective) -> the solver's status (docs/PLANNING.md, "Solver")
 
     def _key(self, args):
         return hashlib.sha256((self.salt + "\0".join(args)).encode()).hexdigest()[:16]
@@ -71,7 +72,10 @@ class Runner:
 
     def plan(self, planfile, sets):
         out = self._cached("plan", planfile, sets, "plans", ".plan.yaml")
-        return yaml.load(out.read_text(), Loader=yaml.BaseLoader), yaml.safe_load(out.read_text())
+        parsed = yaml.safe_load(out.read_text())
+        for p in parsed["plans"]:
+            self.plan_status[(out.name, p["objective"])] = p["status"]
+        return yaml.load(out.read_text(), Loader=yaml.BaseLoader), parsed
 
     def run(self, experiment, sets):
         out = self._cached("run", experiment, sets, "runs", ".h5")
@@ -605,6 +609,20 @@ def explanations(res):
     return L
 
 
+def stopping(status):
+    """What stopped the plans' searches (docs/PLANNING.md, "Solver"): the gap or the node count, the same on any
+    machine, or the CPU time limit, which may differ on another."""
+    solver = yaml.safe_load((CONF / "week_conv.yaml").read_text())["solver"]
+    counts = {k: sum(1 for v in status.values() if v == k) for k in ("node_limit", "time_limit")}
+    text = (f"Each plan's search stops at a {solver['relative_gap']:.1%} gap or after {solver['max_nodes']:,} "
+            f"branch-and-bound nodes ({counts['node_limit']} of {len(status)} plans stop on the node count), "
+            "so the plans are the same on any machine")
+    if counts["time_limit"]:
+        return text + (f", except {counts['time_limit']} stopped by the {solver['time_limit']} CPU time limit "
+                       "(their status says so), which may differ on another machine.")
+    return text + f" (the {solver['time_limit']} CPU time limit, a safety net, stopped none)."
+
+
 def section(res, runs):
     cis = STUDY["carbon_intensities"]
     rows = res["rows"]
@@ -616,8 +634,7 @@ def section(res, runs):
       "on the project's two-core machine when quiet and 27 under a load average of about 12, most of "
       "it CBC solves of the carbon objective; cached, the script rereads everything in about a minute; `--check` "
       "compares this text, `--smoke`, the ctest, regenerates the Recycle and observation tables in under a "
-      "minute). Plans that stop at the solver's time limit (a 30 s CPU limit, 0.1% gap) may differ slightly on "
-      "another machine. Savings are (baseline - strategy) / baseline of the week's "
+      f"minute). {stopping(res.get('plan_status', {}))} Savings are (baseline - strategy) / baseline of the week's "
       "carbon (operational at the constant CI, PUE 1.12, plus embodied amortised over 4 years unless said).")
     a("")
     # summary table
@@ -839,12 +856,14 @@ def main():
             res = study(runner)
             for r in res["rows"]:
                 r["offline_per_day"] = Setting(runner, r["mix"], r["share"]).offline_per_day
+            res["plan_status"] = runner.plan_status
             lines = section(res, runner.runs).splitlines()
         print("\n".join(one_table(lines, TABLES[args.table])))
         return 0
     res = study(runner)
     for r in res["rows"]:
         r["offline_per_day"] = Setting(runner, r["mix"], r["share"]).offline_per_day
+    res["plan_status"] = runner.plan_status
     text = section(res, runner.runs)
     doc = DOC.read_text()
     if BEGIN in doc:

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <limits>
@@ -473,14 +474,18 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
   CoinPackedMatrix matrix(false, rows.data(), cols.data(), values.data(),
                           static_cast<CoinBigIndex>(values.size()));
   matrix.setDimensions(row, columns);
-  // One CBC search (one thread, a time limit in CPU seconds, the relative gap as its stopping ratio) of the
-  // program with integer servers and, if `integer_y`, integer instances, from an optional first plan.
+  // One CBC search (one thread, at most `nodes` branch-and-bound nodes, a time limit in CPU seconds as a safety
+  // net, the relative gap as its stopping ratio) of the program with integer servers and, if `integer_y`, integer
+  // instances.
+  enum class Stop { kDone, kNodes, kTime };
   struct Search {
     bool infeasible = false;
     std::vector<double> x;  // empty: no integer solution found
     double objective = 0, bound = 0;
+    std::int64_t nodes = 0;
+    Stop stop = Stop::kDone;
   };
-  const auto search = [&](bool integer_y, double seconds) {
+  const auto search = [&](bool integer_y, double seconds, std::int64_t nodes) {
     OsiClpSolverInterface solver;
     solver.messageHandler()->setLogLevel(0);
     solver.loadProblem(matrix, lower.data(), upper.data(), cost.data(), row_lower.data(), row_upper.data());
@@ -492,13 +497,17 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     CbcMain0(model, data);
     model.setLogLevel(0);
     model.messageHandler()->setLogLevel(0);
-    const std::string limit = fmt::format("{}", seconds), ratio = fmt::format("{}", s.relative_gap);
+    const std::string limit = fmt::format("{}", seconds), ratio = fmt::format("{}", s.relative_gap),
+                      most = fmt::format("{}", nodes);
     // CBC's default search plus the RENS heuristic, which on bench/planner_week.yaml brings every objective's
     // gap below 1% in seconds where the defaults stall near 2% (carbon) or 16% (cost) (docs/PERFORMANCE.md).
-    // One thread. GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
+    // One thread. With one thread nothing in this search depends on the clock but the time limit (CBC 2.10's
+    // heuristics with time limits of their own, the dives' 600 s and the pump's, are off or unset here), so a
+    // search stopped by the node limit or the gap is the same on any machine (docs/PLANNING.md, "Solver").
+    // GREENFLEET_CBC_LOG=1 shows CBC's log on standard output.
     const char* log = std::getenv("GREENFLEET_CBC_LOG") ? std::getenv("GREENFLEET_CBC_LOG") : "0";
-    std::vector<std::string> words = {"greenfleet", "-log",   log,   "-threads", "0", "-sec",
-                                      limit,        "-ratio", ratio, "-rens",    "on"};
+    std::vector<std::string> words = {"greenfleet", "-log", log,      "-threads", "0",     "-sec", limit,
+                                      "-maxNodes",  most,   "-ratio", ratio,      "-rens", "on"};
     words.push_back("-solve");
     words.push_back("-quit");
     std::vector<const char*> argv;
@@ -508,6 +517,11 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     Search out;
     out.infeasible = model.isProvenInfeasible();
     out.bound = model.getBestPossibleObjValue();
+    out.nodes = model.getNodeCount();
+    // CBC's secondary status: 3 stopped on the node limit, 4 on the time limit (CbcModel::secondaryStatus).
+    out.stop = model.secondaryStatus() == 4   ? Stop::kTime
+               : model.secondaryStatus() == 3 ? Stop::kNodes
+                                              : Stop::kDone;
     if (const double* x = model.bestSolution(); x != nullptr && !out.infeasible) {
       out.x.assign(x, x + columns);
       out.objective = model.getObjValue();
@@ -524,20 +538,28 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
   plan.constraints = row;
   const auto start = std::chrono::steady_clock::now();
   const auto cpu_start = std::clock();
-  // Integer instances: a fallback plan from the program with continuous instances (a third of the time limit),
-  // rounded; CBC's own search gets the time left, and the better of the two plans is kept (docs/PLANNING.md,
-  // "Solver"). The continuous program is a relaxation of the integer one: its bound holds for both.
+  // Integer instances: a fallback plan from the program with continuous instances (a third of the node and the
+  // time limits), rounded; CBC's own search gets the nodes and the time left, and the better of the two plans is
+  // kept (docs/PLANNING.md, "Solver"). The continuous program is a relaxation of the integer one: its bound holds
+  // for both.
   std::vector<double> first;
   double first_bound = -kInf;
+  bool timed_out = false;
+  std::int64_t nodes_left = s.max_nodes;
   if (s.integer_instances) {
-    const Search relaxed = search(false, s.time_limit_s / 3);
+    const Search relaxed = search(false, s.time_limit_s / 3, std::max<std::int64_t>(1, s.max_nodes / 3));
+    timed_out = relaxed.stop == Stop::kTime;
+    plan.nodes += relaxed.nodes;
+    nodes_left = std::max<std::int64_t>(1, s.max_nodes - relaxed.nodes);
     if (!relaxed.x.empty()) {
       first = round_instances(p, o, relaxed.x, cost, upper);
       first_bound = relaxed.bound;
     }
   }
   const double spent = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
-  Search found = search(s.integer_instances, std::max(0.1, s.time_limit_s - spent));
+  Search found = search(s.integer_instances, std::max(0.1, s.time_limit_s - spent), nodes_left);
+  plan.nodes += found.nodes;
+  timed_out = timed_out || found.stop == Stop::kTime;
   if (!first.empty()) {
     double value = 0;
     for (int c = 0; c < columns; ++c) value += cost[c] * first[c];
@@ -555,8 +577,10 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
   if (found.x.empty()) {
     throw core::InputError(fmt::format(
         "plan ({}): {} (the servers that may be bought cannot meet every class's demand in every slot at once, "
-        "or solver.time_limit ({:g}s) is too short to find a first plan): no plan written",
-        o.name, found.infeasible ? "the demand is infeasible" : "no integer solution was found", s.time_limit_s));
+        "or solver.max_nodes ({}) or solver.time_limit ({:g}s) stopped the search before a first plan): no plan "
+        "written",
+        o.name, found.infeasible ? "the demand is infeasible" : "no integer solution was found", s.max_nodes,
+        s.time_limit_s));
   }
   const double* x = found.x.data();
   plan.objective_value = found.objective;
@@ -564,9 +588,14 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
   plan.gap = std::abs(plan.objective_value) > 1e-12
                  ? (plan.objective_value - plan.bound) / std::abs(plan.objective_value)
                  : 0.0;
-  // optimal: the bound meets the objective; within_gap: stopped at solver.relative_gap; feasible: stopped by the
-  // time limit with a larger gap.
-  plan.status = plan.gap <= 1e-9 ? "optimal" : plan.gap <= s.relative_gap + 1e-9 ? "within_gap" : "feasible";
+  // time_limit: a search ran out of CPU time (the plan depends on the machine and its load, whatever its gap);
+  // optimal: the bound meets the objective; within_gap: within solver.relative_gap; node_limit: stopped by
+  // solver.max_nodes with a larger gap; feasible: CBC ended the search (its own gap test) with a larger gap.
+  plan.status = timed_out                           ? "time_limit"
+                : plan.gap <= 1e-9                  ? "optimal"
+                : plan.gap <= s.relative_gap + 1e-9 ? "within_gap"
+                : found.stop == Stop::kNodes        ? "node_limit"
+                                                    : "feasible";
 
   // The solution, rounded where integral; servers bought are the most on at once when the objective does not
   // price them (energy, cost).

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numbers>
 #include <random>
@@ -477,9 +478,12 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
                                          t.sku));
   {
     ConfigNode s = root.child_or_empty("solver");
-    pc.solver.time_limit_s =
-        core::to_seconds(s.get_duration("time_limit", 30 * core::kSecond, core::kMillisecond));
-    pc.solver.relative_gap = s.get_double("relative_gap", 0.01, 0, 1);
+    const SolverSettings defaults;
+    pc.solver.time_limit_s = core::to_seconds(s.get_duration(
+        "time_limit", static_cast<core::SimTime>(defaults.time_limit_s) * core::kSecond, core::kMillisecond));
+    // Branch-and-bound nodes: what stops a search the same way on any machine (CBC counts them in an int).
+    pc.solver.max_nodes = s.get_int("max_nodes", defaults.max_nodes, 1, std::numeric_limits<int>::max());
+    pc.solver.relative_gap = s.get_double("relative_gap", defaults.relative_gap, 0, 1);
     pc.solver.integer_instances =
         s.get_choice("instances", {"integer", "continuous"}, std::string("continuous")) == "integer";
     s.finish();

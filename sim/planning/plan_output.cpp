@@ -46,10 +46,10 @@ std::string capacity_table(const Problem& p, const std::vector<CapacityRow>& row
 
 std::string plan_table(const Problem& p, const Plan& plan) {
   std::string out = fmt::format(
-      "plan '{}': {} | objective {:.6g} | bound {:.6g} | gap {:.3f}% | {:.2f} s | {} variables ({} integer), {} "
-      "constraints\n",
-      plan.objective, plan.status, plan.objective_value, plan.bound, 100 * plan.gap, plan.solve_seconds,
-      plan.variables, plan.integer_variables, plan.constraints);
+      "plan '{}': {} | objective {:.6g} | bound {:.6g} | gap {:.3f}% | {} nodes | {:.2f} s | {} variables ({} "
+      "integer), {} constraints\n",
+      plan.objective, plan.status, plan.objective_value, plan.bound, 100 * plan.gap, plan.nodes,
+      plan.solve_seconds, plan.variables, plan.integer_variables, plan.constraints);
   out += fmt::format("  {:<24} {:>6} {:>9} {:>8} {:>8}\n", "server", "bought", "on mean", "on min", "on max");
   for (std::size_t h = 0; h < p.types.size(); ++h) {
     if (plan.bought[h] == 0) continue;
@@ -152,11 +152,12 @@ std::string plan_yaml(const PlanConfig& pc, const std::vector<CapacityRow>& rows
   out += "plans:\n";
   for (const auto& plan : plans) {
     out += fmt::format(
-        "  - objective: {}\n    status: {}\n    objective_value: {}\n    bound: {}\n    gap: {}\n    "
-        "solve_seconds: {}\n    variables: {}\n    integer_variables: {}\n    constraints: {}\n    energy_kwh: "
+        "  - objective: {}\n    status: {}\n    objective_value: {}\n    bound: {}\n    gap: {}\n    nodes: {}\n"
+        "    solve_seconds: {}\n    variables: {}\n    integer_variables: {}\n    constraints: {}\n    "
+        "energy_kwh: "
         "{}\n"
         "    operational_kg: {}\n    embodied_kg: {}\n    cost_usd: {}\n    gpus_bought: {}\n",
-        plan.objective, plan.status, num(plan.objective_value), num(plan.bound), num(plan.gap),
+        plan.objective, plan.status, num(plan.objective_value), num(plan.bound), num(plan.gap), plan.nodes,
         num(plan.solve_seconds), plan.variables, plan.integer_variables, plan.constraints, num(plan.energy_kwh),
         num(plan.operational_kg), num(plan.embodied_kg), num(plan.cost_usd), plan.gpus_bought);
     for (std::size_t w = 0; w < plan.short_slots.size(); ++w)

@@ -103,7 +103,11 @@ struct Problem {
 };
 
 struct SolverSettings {
-  double time_limit_s = 30;
+  // What stops CBC's search (docs/PLANNING.md, "Solver"): the relative gap, or `max_nodes` branch-and-bound nodes,
+  // a count that gives the same plan on any machine and load; the CPU-time limit is a safety net only (a plan it
+  // stops depends on the machine's speed).
+  double time_limit_s = 300;
+  std::int64_t max_nodes = 20000;
   double relative_gap = 0.01;
   // Instances per class, type and slot: continuous by default (the mean number of instances over the slot;
   // servers bought and on are always integers), or integers (slower: CBC may find no plan in the time limit on
@@ -126,7 +130,11 @@ struct Objective {
 // The solution and what it costs by every measure, whatever the objective.
 struct Plan {
   std::string objective;
-  std::string status;  // optimal | within_gap (solver.relative_gap) | feasible (time limit, larger gap)
+  // optimal | within_gap (solver.relative_gap) | node_limit (solver.max_nodes, larger gap) | time_limit (the CPU
+  // time ran out first: the plan depends on the machine and its load) | feasible (the search ended on none of
+  // these with a larger gap: CBC's own gap test)
+  std::string status;
+  std::int64_t nodes = 0;  // branch-and-bound nodes explored (both searches with integer instances)
   double objective_value = 0;
   double bound = 0;  // the best bound of the branch and bound (the LP bound at the end of the search)
   double gap = 0;    // (objective - bound) / |objective|
