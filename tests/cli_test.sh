@@ -184,6 +184,23 @@ if [ -n "${GREENFLEET_DATA:-}" ] || [ -d "$src/../shared/data/profiling" ]; then
   check "calibrate on a bad data row exits 2" test $? -eq 2
   check "calibrate names the bad row" grep -q "mlenergy_v3_llm_configs.csv:567: expected 22 columns" "$tmp/err.txt"
   check "calibrate on bad data writes nothing" test ! -e "$tmp/badcal"
+  # validate --measurements: a row no step can have (tensor_parallel 0, a NaN time) is bad input naming its line,
+  # and a measured set without a committed entry is a catalog to regenerate (exit 2), not a bug.
+  hdr="model,hardware,prompt_size,batch_size,token_size,prompt_time,token_time,e2e_time,tensor_parallel"
+  printf '%s\nllama-2-7b,h100-sxm,512,1,128,20,7,900,0\n' "$hdr" > "$tmp/tp0.csv"
+  "$bin" validate --measurements "$tmp/tp0.csv" > /dev/null 2> "$tmp/err.txt"
+  check "validate on a tensor_parallel 0 row exits 2" test $? -eq 2
+  check "validate names the tensor_parallel 0 row" grep -q "tp0.csv:2: .*tensor_parallel 1 to 64" "$tmp/err.txt"
+  printf '%s\nllama-2-7b,h100-sxm,512,1,128,nan,7,900,1\n' "$hdr" > "$tmp/nan.csv"
+  "$bin" validate --measurements "$tmp/nan.csv" > /dev/null 2> "$tmp/err.txt"
+  check "validate on a NaN time exits 2" test $? -eq 2
+  check "validate names the NaN row" grep -q "nan.csv:2: .*positive finite" "$tmp/err.txt"
+  { echo "$hdr"; for b in 1 2 4 8 16; do echo "phi-2,a40,512,$b,128,$((20 * b)),7,$((900 + 20 * b)),2"; done; } \
+    > "$tmp/nofile.csv"
+  "$bin" validate --measurements "$tmp/nofile.csv" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  check "validate without a committed entry exits 2" test $? -eq 2
+  check "validate says to run calibrate" grep -q "missing from .*run greenfleet calibrate with the same --measurements" \
+    "$tmp/err.txt"
 fi
 
 # Input robustness (issue #18): nothing the user wrote is silently changed; each case exits 2 and says why.

@@ -71,6 +71,13 @@ std::vector<MeasuredSet> read_splitwise_sim(const std::string& path, std::map<st
         !text::parse_number(field("prompt_time"), p.prefill_s) ||
         !text::parse_number(field("token_time"), p.decode_s) || !text::parse_number(field("e2e_time"), p.e2e_s))
       rows.bad_row("a numeric field does not parse");
+    // The fit divides by these and sizes shapes with them: a step needs a prompt, a sequence, a token and a GPU,
+    // and a measured time is a positive finite duration.
+    if (p.prompt < 1 || p.batch < 1 || p.output < 1 || tp < 1 || tp > 64)
+      rows.bad_row("prompt_size, batch_size and token_size must be at least 1, tensor_parallel 1 to 64");
+    if (!(std::isfinite(p.prefill_s) && p.prefill_s > 0 && std::isfinite(p.decode_s) && p.decode_s > 0 &&
+          std::isfinite(p.e2e_s) && p.e2e_s > 0))
+      rows.bad_row("prompt_time, token_time and e2e_time must be positive finite milliseconds");
     p.prefill_s /= 1000, p.decode_s /= 1000, p.e2e_s /= 1000;  // the file is in milliseconds
     groups[{known ? gpus.at(hw) : hw, known ? models.at(model) : model, tp}][{p.prompt, p.batch, p.output}]
         .push_back(p);

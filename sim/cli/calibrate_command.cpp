@@ -415,7 +415,13 @@ int validate_command(const std::vector<std::string>& args) {
       "\nabsolute percentage errors of the committed coefficients on held-out points (every third distinct\n"
       "point; a prefill step counts only if no training point ran the same step) and on the end-to-end\n"
       "latencies of held-out points whose generation ran in full\n");
-  return missing ? 1 : 0;
+  // A coefficient file or power curve the data have and the catalog lacks is a catalog to regenerate, not a bug.
+  if (missing)
+    throw core::InputError(
+        fmt::format("validate: {} calibrated entr{} missing from {} (listed above): run greenfleet calibrate{}",
+                    missing, missing == 1 ? "y is" : "ies are", o.catalog,
+                    o.measurements.empty() ? "" : " with the same --measurements"));
+  return 0;
 }
 
 }  // namespace greenfleet::cli
