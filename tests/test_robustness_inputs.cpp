@@ -221,3 +221,15 @@ TEST_CASE("an output path replaces only a file of its own kind") {
   CHECK_NOTHROW(core::check_output_path(notes, {}, "output file"));
   CHECK(core::kHdf5Signature.size() == 8);
 }
+
+TEST_CASE("--set names a key once, whichever way its list indices are written") {
+  CHECK_NOTHROW(config::check_distinct_overrides({"seed=1", "fleet.0.count=2", "fleet.1.count=3"}));
+  CHECK_THROWS_AS(config::check_distinct_overrides({"seed=1", "seed=1"}), core::InputError);
+  try {
+    config::check_distinct_overrides({"fleet[0].count=2", "seed=4", "fleet.0.count=3"});
+    FAIL("a key set twice was accepted");
+  } catch (const core::InputError& e) {
+    CHECK(std::string(e.what()).find("'fleet.0.count=3'") != std::string::npos);
+    CHECK(std::string(e.what()).find("'fleet[0].count=2'") != std::string::npos);
+  }
+}

@@ -7,6 +7,7 @@
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -59,6 +60,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
   const catalog::Catalog catalog = catalog::Catalog::load(root);
   const std::string data = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
+  config::check_distinct_overrides(overrides);
   const lifecycle::LifecycleConfig config = lifecycle::load_config(file, catalog, overrides, data);
   const std::string path = vm.count("output") ? output : config.output;
   if (!path.empty()) core::check_output_path(path, {file, config.experiment}, "output file", kCsvHead);

@@ -7,6 +7,7 @@
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -62,6 +63,7 @@ int plan_command(const std::vector<std::string>& args) {
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
   const catalog::Catalog catalog = catalog::Catalog::load(root);
   if (data_dir.empty()) data_dir = experiment::default_data_dir(root);
+  config::check_distinct_overrides(overrides);
   planning::PlanConfig pc = planning::load_plan_config(plan_file, catalog, overrides, data_dir);
   if (!output.empty()) pc.output_path = output;
   const bool capacity_only = vm.count("capacity-only") != 0;

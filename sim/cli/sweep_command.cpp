@@ -8,6 +8,7 @@
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
@@ -50,6 +51,7 @@ int sweep_command(const std::vector<std::string>& args) {
 
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
   const catalog::Catalog catalog = catalog::Catalog::load(root);
+  config::check_distinct_overrides(overrides);
   const experiment::Sweep sweep = experiment::load_sweep(experiment_file, overrides);
   if (sweep.runs.empty())
     throw core::InputError(
@@ -65,7 +67,7 @@ int sweep_command(const std::vector<std::string>& args) {
     throw core::InputError(fmt::format(
         "{}: the sweep's output directory exists and is not a directory; give a directory", output_dir));
   experiment::LoadOptions lo;
-  lo.overrides = overrides;
+  lo.overrides = sweep.base_overrides;
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
@@ -101,7 +103,7 @@ int sweep_command(const std::vector<std::string>& args) {
   so.output_dir = output_dir;
   so.jobs = jobs;
   so.quiet = vm.count("quiet") != 0;
-  for (const auto& o : overrides) so.run_args.push_back("--set"), so.run_args.push_back(o);
+  for (const auto& o : sweep.base_overrides) so.run_args.push_back("--set"), so.run_args.push_back(o);
   so.run_args.push_back("--catalog"), so.run_args.push_back(root);
   if (!lo.data_dir.empty()) so.run_args.push_back("--data-dir"), so.run_args.push_back(lo.data_dir);
   const int rc = study::run_sweep(sweep, resolved, so);

@@ -7,6 +7,7 @@
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
 #include "sim/study/greenllm_theory.hpp"
@@ -64,6 +65,7 @@ int theory_command(const std::vector<std::string>& args) {
   const std::string root = catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir;
   const catalog::Catalog catalog = catalog::Catalog::load(root);
   experiment::LoadOptions lo;
+  config::check_distinct_overrides(overrides);
   lo.overrides = overrides;
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);

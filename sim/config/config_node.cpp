@@ -666,6 +666,20 @@ std::string dotted_key_path(const std::string& path) {
   return out;
 }
 
+void check_distinct_overrides(const std::vector<std::string>& assignments) {
+  std::map<std::string, std::string> first;  // dotted key path -> its first assignment
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos) continue;  // apply_override reports the malformed argument
+    const auto [at, fresh] = first.emplace(dotted_key_path(a.substr(0, eq)), a);
+    if (!fresh)
+      throw InputError(
+          fmt::format("--set '{}': the key is already set by --set '{}' (only one value would be "
+                      "used); give it once",
+                      clip(a), clip(at->second)));
+  }
+}
+
 std::string apply_override(YAML::Node& root, const std::string& assignment) {
   const std::string shown_arg = clip(assignment);
   const auto eq = assignment.find('=');

@@ -104,6 +104,11 @@ class ConfigNode {
 // messages use ("a.b[0].c").
 std::string apply_override(YAML::Node& root, const std::string& assignment);
 
+// The command line's --set arguments name each key once: a second value for a key would silently replace the
+// first, so it is an InputError naming both. (Programs that build overrides, such as the planner's capacity
+// runs, layer them on purpose and do not call this.)
+void check_distinct_overrides(const std::vector<std::string>& assignments);
+
 // A --set key path with list indices written as messages write them (`fleet[0].count`) in the dotted form
 // (`fleet.0.count`); other paths are returned unchanged.
 std::string dotted_key_path(const std::string& path);

@@ -153,6 +153,21 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
     }
   }
 
+  // A --set of a key the sweep sets at every point would be dropped silently by each run (the sweep's value is
+  // applied after it): refused. A --set seed is the base `seeds: N` counts from, so the runs take it through
+  // their seeds and not twice; with a list of seeds it would be dropped, so it is refused too.
+  for (const auto& o : overrides) {
+    const std::string key = config::dotted_key_path(o.substr(0, o.find('=')));
+    const bool swept = std::find(grid.keys.begin(), grid.keys.end(), key) != grid.keys.end() ||
+                       std::find(zip.keys.begin(), zip.keys.end(), key) != zip.keys.end();
+    if (swept || (key == "seed" && !seeds.empty() && !block["seeds"].IsScalar()))
+      throw core::InputError(fmt::format(
+          "{}: --set {}: the sweep sets {} at every run (sweep.{}), so this value would be dropped; set it in "
+          "one place",
+          where(file, block.Mark()), o, key, swept ? "grid or sweep.zip" : "seeds"));
+    if (key != "seed" || seeds.empty()) sweep.base_overrides.push_back(o);
+  }
+
   sweep.columns = grid.keys;
   sweep.columns.insert(sweep.columns.end(), zip.keys.begin(), zip.keys.end());
   if (!seeds.empty()) sweep.columns.push_back("seed");

@@ -25,6 +25,9 @@ struct Sweep {
   std::size_t points = 0;            // configurations, replicas not counted
   std::size_t replicas = 1;
   std::vector<SweepRun> runs;  // in point order, replicas of a point together
+  // The command line's --set that every run takes before its own values: all of them but a `seed` that
+  // `sweep.seeds: N` counts from (the runs' seeds already hold it).
+  std::vector<std::string> base_overrides;
 };
 
 // Reads the sweep block of `file` (after the command line's --set `overrides`, which may not touch it).

@@ -114,6 +114,26 @@ if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
   [ "$(ls "$tmp/foreign_h5")" = p0001_r00.h5 ] || fail "sweep over a foreign HDF5 file ran points"
 fi
 
+# A --set of a swept key would be dropped by every run: refused before any run. A --set seed with `seeds: N` is the
+# base the replicas count from: it runs, each run taking its seed once (seeds 5 and 6).
+rc=0
+"$bin" sweep "$exp" -q -o "$tmp/set_swept" --set workload.synthetic.rate=10 > /dev/null 2> "$tmp/bad.log" || rc=$?
+[ "$rc" -eq 2 ] || fail "--set of a swept key exited $rc"
+grep -q "sweep sets workload.synthetic.rate at every run" "$tmp/bad.log" || fail "--set swept: $(cat "$tmp/bad.log")"
+[ ! -e "$tmp/set_swept" ] || fail "a refused --set created the output directory"
+sed -e 's/^  seeds: 2$/  seeds: [1, 2]/' "$exp" > "$tmp/seed_list.yaml"
+rc=0
+"$bin" sweep "$tmp/seed_list.yaml" -q -o "$tmp/set_seed" --set seed=9 > /dev/null 2> "$tmp/bad.log" || rc=$?
+[ "$rc" -eq 2 ] || fail "--set seed with a list of seeds exited $rc"
+"$bin" sweep "$exp" -q -j 2 -o "$tmp/base_seed" --set seed=5 2> "$tmp/seed.log" || fail "--set seed: $(cat "$tmp/seed.log")"
+cut -d, -f8 "$tmp/base_seed/index.csv" | sort -u | tr '\n' ' ' | grep -qx "5 6 seed " ||
+  fail "--set seed base: $(cut -d, -f8 "$tmp/base_seed/index.csv" | sort -u | tr '\n' ' ')"
+# The same key twice on run's command line: refused, naming both.
+rc=0
+"$bin" run "$exp" -q -o "$tmp/twice.h5" --set seed=2 --set seed=3 > /dev/null 2> "$tmp/bad.log" || rc=$?
+[ "$rc" -eq 2 ] || fail "--set twice exited $rc"
+grep -q "seed=3'.*already set by --set 'seed=2'" "$tmp/bad.log" || fail "--set twice: $(cat "$tmp/bad.log")"
+
 # 4. `run` on a file with a sweep block runs the base point.
 "$bin" run "$exp" -q -o "$tmp/base.h5" > /dev/null || fail "run on a sweep file"
 
