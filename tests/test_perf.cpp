@@ -152,8 +152,9 @@ TEST_CASE("a calibrated entry's prefill knee charges its extra slope only to a s
     catalog::load_coefficients(file);
     FAIL("a slope without its knee was accepted");
   } catch (const core::InputError& e) {
-    CHECK(std::string(e.what()).find("knee.yaml") != std::string::npos);
-    CHECK(std::string(e.what()).find("prefill_knee_tokens") != std::string::npos);
+    // The slope's own line (the file's 12th: the slope is set, the knee 0) and key.
+    CHECK(std::string(e.what()).find("knee.yaml:12:") != std::string::npos);
+    CHECK(std::string(e.what()).find(": per_prefill_token_above_knee_s:") != std::string::npos);
   }
   std::filesystem::remove_all(dir);
 }

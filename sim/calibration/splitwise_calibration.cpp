@@ -17,12 +17,12 @@ namespace greenfleet::calibration {
 
 namespace {
 
-// Where a whole prefill step's cost per prompt token rises: 2,048 tokens in a step. splitwise-sim, whose profile
-// these fits read, caps its batches at that many tokens (`max_batch_tokens: 2048`, configs/start_state/ in
-// GitHub Mutinifni/splitwise-sim), and its training points show the rise on every (GPU, TP) set: the marginal
-// cost per token from 1,024 to 4,096 tokens is 1.1-2.2 times that from 512 to 1,024 (docs/MODELS.md, "Prefill
-// knee"). The fit decides the slope above it (zero where it does not help). The measurement harness's kernel
-// tables (no serving engine) are fitted without one.
+// Where a whole prefill step's cost per prompt token rises: 2,048 tokens in a step, an empirical place. At TP 4
+// and 8 SplitwiseSim's training steps cost 1.2-2.3 times as much per added token from 1,024 to 4,096 tokens as
+// from 512 to 1,024, in its batch sweep too, where attention per token does not grow; at TP 2 they hardly rise
+// (docs/MODELS.md, "Prefill knee"). 2,048 is also splitwise-sim's own batch cap (`max_batch_tokens: 2048`,
+// configs/start_state/ in GitHub Mutinifni/splitwise-sim). The fit decides the slope above it (zero where it does
+// not help). The measurement harness's kernel tables (no serving engine) are fitted without one.
 constexpr double kPrefillKneeTokens = 2048;
 
 // Features of one prefill step of `batch` prompts of `prompt` tokens: (1, tokens, attended positions, tokens

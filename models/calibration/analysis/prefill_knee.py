@@ -6,8 +6,9 @@ Llama-2-70B on A100 and H100 at TP 2, 4, 8) and rebuilds in Python what `greenfl
 (sim/calibration/splitwise_calibration.cpp): the median of the repeats per (prompt, batch, output), the batch-sweep
 exclusions, the every-third hold-out rule, the floor-split non-negative relative least-squares prefill fit and the
 held-out prefill errors. It prints per (GPU, TP) set:
-  1. the marginal prefill cost per token between consecutive single-prompt TRAINING steps (no held-out data):
-     the rise that the knee models;
+  1. the marginal prefill cost per token between consecutive TRAINING steps (no held-out data) of the
+     single-prompt sweep and of the batch sweep (B prompts of 512 tokens, whose attended positions per token do
+     not grow): the rise that the knee models;
   2. the held-out prefill errors (signed %) with no knee and with a knee at 1,024, 2,048, 3,072 and 4,096 tokens,
      and each knee's training error (sum of squared relative errors): which knee the training points alone pick.
 The committed entries use 2,048 (the batch cap of splitwise-sim's configs, docs/MODELS.md "Prefill knee"); the
@@ -109,8 +110,13 @@ def main():
         sizes = sorted(single)
         marginal = ", ".join(f"{a}->{b}: {(single[b] - single[a]) / (b - a) * 1e6:.0f}"
                              for a, b in zip(sizes, sizes[1:]))
+        batch = {p["batch"]: p["prefill"] for p in train if p["prompt"] == 512 and p["output"] == 128}
+        bs = sorted(batch)
+        batch_marginal = ", ".join(f"{a * 512}->{b * 512}: {(batch[b] - batch[a]) / ((b - a) * 512) * 1e6:.0f}"
+                                   for a, b in zip(bs, bs[1:]))
         print(f"{gpu} TP {tp}")
         print(f"  training single prompts, marginal prefill cost per token (us): {marginal}")
+        print(f"  training batch sweep (512-token prompts; attention per token constant), same (us): {batch_marginal}")
         for knee in KNEES:
             e, pred = fit_prefill(train, knee)
             errs = " ".join(f"{p['batch']}x{p['prompt']}: {(pred(p) / p['prefill'] - 1) * 100:+6.1f}" for p in held)
