@@ -72,9 +72,11 @@ int sweep_command(const std::vector<std::string>& args) {
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir);
   // Files already in the directory are replaced only if a sweep wrote them (a run's HDF5 file, the index), as
-  // for run -o; anything else is refused now rather than failing its point, or losing the file, later.
-  for (const auto& run : sweep.runs)
-    if (const auto path = (std::filesystem::path(output_dir) / run.output).string(); std::filesystem::exists(path))
+  // for run -o; anything else is refused now rather than failing its point, or losing the file, later. A run's
+  // file that is up to date is reused, not replaced, so it is not checked (a read-only one resumes as before).
+  for (std::size_t i = 0; i < sweep.runs.size(); ++i)
+    if (const auto path = (std::filesystem::path(output_dir) / sweep.runs[i].output).string();
+        std::filesystem::exists(path) && !study::up_to_date(path, resolved[i]))
       output::check_run_output_path(path);
   if (const auto index = (std::filesystem::path(output_dir) / "index.csv").string();
       std::filesystem::exists(index))

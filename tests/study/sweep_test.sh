@@ -114,6 +114,12 @@ if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
   [ "$(ls "$tmp/foreign_h5")" = p0001_r00.h5 ] || fail "sweep over a foreign HDF5 file ran points"
 fi
 
+# A read-only output that is up to date is reused, not replaced: the sweep resumes over it.
+chmod a-w "$tmp/full/p0000_r00.h5"
+"$bin" sweep "$exp" -j 2 -o "$tmp/full" 2> "$tmp/ro.log" || fail "resume over a read-only up-to-date output: $(cat "$tmp/ro.log")"
+[ "$(grep -c reused "$tmp/ro.log")" -eq 8 ] || fail "resume over a read-only output reused $(grep -c reused "$tmp/ro.log") of 8"
+chmod u+w "$tmp/full/p0000_r00.h5"
+
 # A --set of a swept key would be dropped by every run: refused before any run. A --set seed with `seeds: N` is the
 # base the replicas count from: it runs, each run taking its seed once (seeds 5 and 6).
 rc=0
