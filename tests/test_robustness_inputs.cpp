@@ -157,6 +157,9 @@ TEST_CASE("sweep: overlapping key paths, repeated values and repeated seeds are 
       has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n    workload.synthetic.requests: [5]\n"),
           "no error"));
   CHECK(has(error_of("sweep:\n  seeds: [3, 4, 3]\n"), ":12:17: sweep.seeds: seed 3 listed twice"));
+  // One number, two spellings: listed twice (the index would show two points that are one run).
+  CHECK(has(error_of("sweep:\n  grid:\n    workload.synthetic.rate: [20, 2e1]\n"), "value 2e1 listed twice"));
+  CHECK(has(error_of("sweep:\n  zip:\n    workload.synthetic.rate: [20, 20.0]\n"), "repeats an earlier one"));
   // Six lists of 100 values are 10^12 runs: refused before any is built (it used to run out of memory or time).
   std::string values = "[1";
   for (int i = 2; i <= 100; ++i) values += ", " + std::to_string(i);
@@ -232,4 +235,12 @@ TEST_CASE("--set names a key once, whichever way its list indices are written") 
     CHECK(std::string(e.what()).find("'fleet.0.count=3'") != std::string::npos);
     CHECK(std::string(e.what()).find("'fleet[0].count=2'") != std::string::npos);
   }
+}
+
+TEST_CASE("--set: a list index has one spelling (no leading zeros)") {
+  YAML::Node doc = YAML::Load("fleet: [{count: 1}]");
+  CHECK(config::apply_override(doc, "fleet.0.count=2") == "fleet[0].count");
+  CHECK_THROWS_AS(config::apply_override(doc, "fleet.00.count=3"), core::InputError);
+  CHECK_THROWS_AS(config::apply_override(doc, "fleet[00].count=3"), core::InputError);
+  CHECK(doc["fleet"][0]["count"].as<int>() == 2);
 }

@@ -716,15 +716,18 @@ std::string apply_override(YAML::Node& root, const std::string& assignment) {
     if (cur.IsSequence()) {
       std::size_t idx = 0;
       try {
-        // Digits only: stoul would take "-1" (as a huge index) and "+0".
-        if (!std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        // Digits only: stoul would take "-1" (as a huge index) and "+0"; no leading zero, so that an index has one
+        // spelling (`fleet.00.count` would pass duplicate checks that compare key paths as text).
+        if (!std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            (p.size() > 1 && p[0] == '0'))
           throw std::invalid_argument(p);
         std::size_t used = 0;
         idx = std::stoul(p, &used);
         if (used != p.size()) throw std::invalid_argument(p);
       } catch (const std::exception&) {
         throw InputError(
-            fmt::format("--set '{}': '{}' indexes a list and must be a whole number (0 for the first entry)",
+            fmt::format("--set '{}': '{}' indexes a list and must be a whole number without leading zeros (0 for "
+                        "the first entry)",
                         shown_arg, clip(p)));
       }
       if (idx >= cur.size())

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -30,6 +32,18 @@ struct Axis {
   std::vector<std::vector<YAML::Node>> values;  // [key][i]
   std::size_t size() const { return values.empty() ? 1 : values[0].size(); }
 };
+
+// A value as the duplicate checks compare it: a number by its value (20, 20.0 and 2e1 are one value), anything
+// else by its YAML text.
+std::string canonical(const YAML::Node& v) {
+  if (v.IsScalar()) {
+    const std::string& text = v.Scalar();
+    char* end = nullptr;
+    const double d = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(d)) return fmt::format("{:.17g}", d);
+  }
+  return flow(v);
+}
 
 // key path -> list of values, in file order.
 void read_lists(const std::string& file, const YAML::Node& block, const std::string& name,
@@ -64,7 +78,7 @@ void read_lists(const std::string& file, const YAML::Node& block, const std::str
     if (name == "grid") {
       std::set<std::string> listed;
       for (const auto& v : values.back())
-        if (!listed.insert(flow(v)).second)
+        if (!listed.insert(canonical(v)).second)
           throw core::InputError(
               fmt::format("{}: sweep.grid.{}: value {} listed twice (its points would run twice)",
                           where(file, v.Mark()), key, config::clip(flow(v))));
@@ -106,7 +120,7 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
     std::set<std::vector<std::string>> tuples;
     for (std::size_t i = 0; i < zip.size(); ++i) {
       std::vector<std::string> t;
-      for (const auto& v : zip.values) t.push_back(flow(v[i]));
+      for (const auto& v : zip.values) t.push_back(canonical(v[i]));
       if (!zip.values.empty() && !tuples.insert(t).second)
         throw core::InputError(
             fmt::format("{}: sweep.zip: entry {} repeats an earlier one (its points would run "
