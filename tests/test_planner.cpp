@@ -245,6 +245,11 @@ baselines: [{name: energy}]
   CHECK(has(error_of({{"    slo: {ttft", "    tensor_parallel: [3]\n    slo: {ttft"}}),
             "classes[0].tensor_parallel: 3 divides the GPU count of none"));
   CHECK(has(error_of({{"    slo: {ttft", "    tensor_parallel: [1, 4]\n    slo: {ttft"}}), "no error"));
+  // A degree that would split the model's heads unevenly (Llama-68M: 12 heads) is refused at its own line too.
+  CHECK(has(error_of({{"sku: pcie-t4x4\n", "sku: pcie-v100x8\n"},
+                      {"model: llama-3.1-8b", "model: llama-68m"},
+                      {"    slo: {ttft", "    tensor_parallel: [1, 8]\n    slo: {ttft"}}),
+            "bad.yaml:10:22: classes[0].tensor_parallel: 8 does not split the 12 attention heads"));
   CHECK(has(error_of({{"{class: chat,", "{class: chat2,"}}), "no class 'chat2'"));
   // One plan per objective in the plan file (run --plan-objective picks by name).
   CHECK(has(error_of({{"[{name: energy}]", "[{name: carbon}]"}}),

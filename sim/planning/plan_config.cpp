@@ -320,6 +320,14 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
                          [&](const Menu& m) { return catalog.server(m.type.sku).gpu_count % tp == 0; }))
           n.fail("tensor_parallel",
                  fmt::format("{} divides the GPU count of none of the planning file's servers", tp));
+        // The experiment loader's rule (vLLM's): the degree divides the attention heads and divides or is a
+        // multiple of the KV heads. Checked here so the planning file's line is named, not a capacity run's.
+        const auto& model = catalog.model(c.model);
+        if (model.heads % tp != 0 ||
+            (model.kv_heads > 0 && (tp <= model.kv_heads ? model.kv_heads % tp : tp % model.kv_heads) != 0))
+          n.fail("tensor_parallel", fmt::format("{} does not split the {} attention heads ({} KV heads) of model "
+                                                "'{}' evenly (vLLM refuses it)",
+                                                tp, model.heads, model.kv_heads, c.model));
         sim.tensor_parallel.push_back(tp);
       }
     }
