@@ -72,7 +72,7 @@ if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
   cp "$tmp/data.h5" "$tmp/data.orig"
   "$bin" run "$tmp/q.yaml" -q -o "$tmp/data.h5" > /dev/null 2> "$tmp/err.txt"
   check "-o an HDF5 file greenfleet did not write exits 2" test $? -eq 2
-  check "-o an HDF5 file greenfleet did not write is explained" grep -q "HDF5 file that greenfleet did not write" \
+  check "-o an HDF5 file greenfleet did not write is explained" grep -q "is not a complete greenfleet output" \
     "$tmp/err.txt"
   check "-o an HDF5 file greenfleet did not write leaves it as it was" cmp -s "$tmp/data.h5" "$tmp/data.orig"
 else

@@ -67,7 +67,7 @@ workload::LengthDistribution read_length(config::ConfigNode& n, double default_m
     d.values = n.get_double_list("values", std::nullopt, 1, 1e7);
     if (d.values.empty()) n.fail("values", "needs at least one value");
   }
-  // Every sample is clamped to [min, max]: a constant or listed length outside it would never be drawn.
+  // Every sample is clamped to [min, max]: a constant or listed length outside it would be drawn as the bound.
   const auto outside = [&](double v) { return v < d.min || v > d.max; };
   const std::vector<double> one{d.value};
   const auto& drawn = d.kind == workload::LengthDistribution::Kind::kEmpirical ? d.values : one;
@@ -77,7 +77,7 @@ workload::LengthDistribution read_length(config::ConfigNode& n, double default_m
     const double v = *std::find_if(drawn.begin(), drawn.end(), outside);
     n.fail(kind == "constant" ? "value" : "values",
            fmt::format("{:g} is outside [min, max] = [{:g}, {:g}] (max defaults to the model's context): samples "
-                       "are clamped to that range, so it would never be drawn",
+                       "are clamped to that range, so it would be drawn as the nearer bound",
                        v, d.min, d.max));
   }
   n.finish();

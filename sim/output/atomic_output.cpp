@@ -28,9 +28,9 @@ void check_run_output_path(const std::string& path, const std::vector<std::strin
     }  // unreadable: not one of ours (greenfleet renames only complete files into place)
     if (!ours)
       throw core::InputError(
-          fmt::format("{}: the output file exists and is an HDF5 file that greenfleet did not "
-                      "write (no greenfleet_version); greenfleet replaces only its own outputs: "
-                      "remove the file or choose another path",
+          fmt::format("{}: the output file exists and is not a complete greenfleet output (an HDF5 file "
+                      "without the root attribute greenfleet_version, or one that cannot be read); greenfleet "
+                      "replaces only its own outputs: remove the file or choose another path",
                       path));
   }
 }
