@@ -117,6 +117,13 @@ printf 'x\n' > "$tmp/afile"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/afile/out.h5" > /dev/null 2> /dev/null
 check "-o under a regular file exits 2" test $? -eq 2
 
+# A setting without effect in this configuration is named in a note on stderr, and the run goes on.
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/noted.h5" --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null \
+  2> "$tmp/err.txt"
+check "by_gpu for a GPU kind the fleet lacks exits 0" test $? -eq 0
+check "by_gpu for a GPU kind the fleet lacks is noted" \
+  grep -q "^note: .*by_gpu.t4)\{0,1\}: no effect: no fleet entry of deployment 'chat' has t4 GPUs" "$tmp/err.txt"
+
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"
 check "run DIRECTORY exits 2" test $? -eq 2
