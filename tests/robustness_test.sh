@@ -75,6 +75,14 @@ if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
   check "-o an HDF5 file greenfleet did not write is explained" grep -q "HDF5 file that greenfleet did not write" \
     "$tmp/err.txt"
   check "-o an HDF5 file greenfleet did not write leaves it as it was" cmp -s "$tmp/data.h5" "$tmp/data.orig"
+  # Nor is one with a /summary group read as a run's output (it used to print an empty table, exit 0).
+  /usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'w').create_group('summary').attrs['n'] = 1" \
+    "$tmp/other.h5"
+  "$bin" summary "$tmp/other.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  check "summary of an HDF5 file greenfleet did not write exits 2" test $? -eq 2
+  check "summary of an HDF5 file greenfleet did not write is explained" grep -q "other.h5: not a greenfleet output" \
+    "$tmp/err.txt"
+  check "summary of an HDF5 file greenfleet did not write prints nothing" test ! -s "$tmp/out.txt"
 else
   skip "-o an HDF5 file greenfleet did not write (no h5py)"
 fi
