@@ -75,6 +75,14 @@ if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
   check "-o an HDF5 file greenfleet did not write is explained" grep -q "is not a complete greenfleet output" \
     "$tmp/err.txt"
   check "-o an HDF5 file greenfleet did not write leaves it as it was" cmp -s "$tmp/data.h5" "$tmp/data.orig"
+  # Nor is one with a /summary group read as a run's output (it used to print an empty table, exit 0).
+  /usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'w').create_group('summary').attrs['n'] = 1" \
+    "$tmp/other.h5"
+  "$bin" summary "$tmp/other.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  check "summary of an HDF5 file greenfleet did not write exits 2" test $? -eq 2
+  check "summary of an HDF5 file greenfleet did not write is explained" grep -q "other.h5: not a greenfleet output" \
+    "$tmp/err.txt"
+  check "summary of an HDF5 file greenfleet did not write prints nothing" test ! -s "$tmp/out.txt"
 else
   skip "-o an HDF5 file greenfleet did not write (no h5py)"
 fi
@@ -116,6 +124,13 @@ check "-o CATALOG_FILE leaves the file intact" cmp -s "$gpus" "$tmp/gpus.orig"
 printf 'x\n' > "$tmp/afile"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/afile/out.h5" > /dev/null 2> /dev/null
 check "-o under a regular file exits 2" test $? -eq 2
+
+# A setting without effect in this configuration is named in a note on stderr, and the run goes on.
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/noted.h5" --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null \
+  2> "$tmp/err.txt"
+check "by_gpu for a GPU kind the fleet lacks exits 0" test $? -eq 0
+check "by_gpu for a GPU kind the fleet lacks is noted" \
+  grep -q "^note: .*by_gpu.t4)\{0,1\}: no effect: no fleet entry of deployment 'chat' has t4 GPUs" "$tmp/err.txt"
 
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"

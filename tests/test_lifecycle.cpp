@@ -178,6 +178,16 @@ TEST_CASE("lifecycle: bad files name the file, line and key") {
   e = load_error(t, {"horizon_years=0"});
   CHECK(e.find("horizon_years") != std::string::npos);
   CHECK(load_error(t, {"horizon_years=1"}) == "no error");  // a generation on sale after the horizon is unused
+  {
+    // ... and said so in a note (the command prints it on stderr), naming its line and key.
+    test::TempDir dir;
+    CHECK(load(dir, t).notes.empty());
+    const auto notes = load(dir, t, {"horizon_years=1"}).notes;
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0].find("life.yaml:6:") != std::string::npos);
+    CHECK(notes[0].find("generations[1].from_year: 1 is not before horizon_years (1): 'hgx-h100x8' is never "
+                        "bought") != std::string::npos);
+  }
   e = load_error(t, {"generations.1.from_year=101"});
   CHECK(e.find("generations[1].from_year") != std::string::npos);
   e = load_error(t, {"horizon_year=3"});

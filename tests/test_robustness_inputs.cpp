@@ -244,3 +244,52 @@ TEST_CASE("--set: a list index has one spelling (no leading zeros)") {
   CHECK_THROWS_AS(config::apply_override(doc, "fleet[00].count=3"), core::InputError);
   CHECK(doc["fleet"][0]["count"].as<int>() == 2);
 }
+
+TEST_CASE("a diurnal period or peak without an amplitude, or a peak beyond the period, is refused") {
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n";
+  const auto with = [&](const std::string& diurnal) {
+    return head + "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, diurnal: " + diurnal +
+           ", prompt_tokens: {distribution: constant, value: 100}, output_tokens: {distribution: constant, "
+           "value: 10}}\n";
+  };
+  CHECK(has(test::load_error(with("{period: 12h}")),
+            "workload.synthetic.diurnal.period: has no effect without an amplitude > 0"));
+  CHECK(has(test::load_error(with("{peak: 3h}")), "workload.synthetic.diurnal.peak: has no effect"));
+  // The peak is an offset into the period: 30h in a 24h cycle is refused, not taken as 6h.
+  CHECK(has(test::load_error(with("{amplitude: 0.5, peak: 30h}")),
+            "diurnal.peak: 108000 s is not within the period (86400 s)"));
+  CHECK(has(test::load_error(with("{amplitude: 0.5, period: 1h, peak: 1h}")), "is not within the period"));
+  CHECK_NOTHROW(test::load_text(with("{amplitude: 0.5, period: 12h, peak: 11h}")));
+  // An explicit amplitude 0 (a sweep's "off" point sharing the period) loads, with a note on stderr.
+  CHECK_NOTHROW(test::load_text(with("{amplitude: 0, period: 12h}")));
+  CHECK_NOTHROW(test::load_text(with("{amplitude: 0.5}"), {"workload.synthetic.diurnal.amplitude=0"}));
+}
+
+TEST_CASE("a per-GPU step-time model for a GPU kind the deployment's fleet lacks is noted, and diurnal's too") {
+  const auto with = [](const std::string& by_gpu) {
+    return test::experiment_head("x", 1) +
+           "deployments:\n  - {name: d, model: llama-3.1-8b, perf_model: {by_gpu: " + by_gpu +
+           "}}\n  - {name: e, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: hgx-h100x8, deployment: d}\n" +
+           "  - {site: s, sku: dgx-a100x8-80gb, deployment: e}\n" + kWorkload + "  deployment: d\n";
+  };
+  CHECK(experiment::notes_for_fleet(test::load_text(with("{h100-sxm: roofline}")), test::catalog()).empty());
+  // The A100s belong to deployment e: d's entry for them is never used.
+  const auto notes = experiment::notes_for_fleet(
+      test::load_text(with("{h100-sxm: roofline, a100-sxm-80gb: roofline}")), test::catalog());
+  REQUIRE(notes.size() == 1);
+  CHECK(has(notes[0], "x.yaml:5:"));
+  CHECK(has(notes[0],
+            "deployments[0].perf_model.by_gpu.a100-sxm-80gb: no effect: no fleet entry of deployment "
+            "'d' has a100-sxm-80gb GPUs"));
+  // Diurnal: an explicit amplitude 0 leaves the period without effect, which the note says.
+  const std::string diurnal = test::experiment_head("x", 1) +
+                              "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                              "hgx-h100x8}\nworkload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, "
+                              "diurnal: {amplitude: 0, period: 12h}, prompt_tokens: {distribution: constant, "
+                              "value: 100}, output_tokens: {distribution: constant, value: 10}}\n";
+  const auto dn = test::load_text(diurnal).notes;
+  REQUIRE(dn.size() == 1);
+  CHECK(has(dn[0], "workload.synthetic.diurnal.period: no effect with amplitude 0"));
+}

@@ -64,6 +64,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
   const lifecycle::LifecycleConfig config = lifecycle::load_config(file, catalog, overrides, data);
   const std::string path = vm.count("output") ? output : config.output;
   if (!path.empty()) core::check_output_path(path, {file, config.experiment}, "output file", kCsvHead);
+  for (const auto& note : config.notes) fmt::print(stderr, "note: {}\n", note);
 
   const lifecycle::LifecycleResult result = lifecycle::run_study(config, catalog, vm.count("quiet") > 0);
   const std::string csv = lifecycle::format_csv(result);

@@ -201,6 +201,8 @@ int run_command(const std::vector<std::string>& args) {
             "{}: follow_plan needs a plan (greenfleet run EXP.yaml --plan PLAN.yaml)", x.fleet[i].power_where));
   }
 
+  for (const auto& note : experiment::notes_for_fleet(x, catalog)) fmt::print(stderr, "note: {}\n", note);
+
   // Everything that could fail after the simulation is checked before it: the memory the configuration asks
   // for, the output path (not a directory, device or input; its directory writable), the file itself (created
   // now), and the header with the resolved configuration (written now).

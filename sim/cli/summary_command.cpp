@@ -6,6 +6,7 @@
 #include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
+#include "sim/output/hdf5_file.hpp"
 #include "sim/output/summary.hpp"
 
 namespace po = boost::program_options;
@@ -27,7 +28,14 @@ int summary_command(const std::vector<std::string>& args) {
     return 0;
   }
   if (file.empty()) throw core::InputError("summary: missing the output file (greenfleet summary OUT.h5)");
-  const output::Summary s = output::read_summary(file);
+  const output::Summary s = output::read_summary(file);  // refuses files that are not HDF5 or have no /summary
+  // A /summary group alone does not make a run's output: runs write the root attribute greenfleet_version
+  // (runner/report.cpp), as `run -o` checks before replacing a file.
+  if (H5Aexists(output::h5::open_file_readonly(file).get(), "greenfleet_version") <= 0)
+    throw core::InputError(
+        fmt::format("{}: not a greenfleet output (no root attribute greenfleet_version), "
+                    "although it has a /summary group",
+                    file));
   if (vm.count("json")) {
     std::cout << output::format_json(s);  // the run's results only: equal for equal configurations
     return 0;

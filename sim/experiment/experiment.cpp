@@ -112,7 +112,8 @@ bool has_section(const core::ComponentInfo& source, const char* name) {
 }
 
 // `workload.synthetic` (or a class trace's `synthetic`): arrivals and length distributions.
-workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmModel& served) {
+workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmModel& served,
+                                       std::vector<std::string>& notes) {
   workload::SyntheticSpec sp;
   sp.requests = static_cast<std::uint64_t>(s.get_int("requests", std::nullopt, 1));
   sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
@@ -124,6 +125,20 @@ workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmMod
   sp.diurnal_peak_s = core::to_seconds(di.get_duration("peak", 14 * core::kHour));
   if (sp.diurnal_amplitude > 0 && sp.gamma_arrivals)
     di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
+  // A period or peak without an amplitude would be silently dropped (amplitude 0 is a constant rate). An explicit
+  // amplitude 0 (a sweep's or --set's "modulation off" point sharing the rest) is legitimate: a note says so.
+  for (const char* key : {"period", "peak"}) {
+    if (!di.has(key) || sp.diurnal_amplitude > 0) continue;
+    if (!di.has("amplitude"))
+      di.fail(key,
+              "has no effect without an amplitude > 0 (amplitude defaults to 0: a constant rate); set "
+              "diurnal.amplitude or remove it");
+    notes.push_back(fmt::format("{}: no effect with amplitude 0 (a constant rate)", di.where(key)));
+  }
+  if (sp.diurnal_amplitude > 0 && di.has("peak") && sp.diurnal_peak_s >= sp.diurnal_period_s)
+    di.fail("peak", fmt::format("{} s is not within the period ({} s): the cycle repeats every period, so give "
+                                "the peak's offset into it (peak mod period)",
+                                sp.diurnal_peak_s, sp.diurnal_period_s));
   di.finish();
   config::ConfigNode pt = s.child("prompt_tokens");
   sp.prompt = read_length(pt, served.max_context);
@@ -222,7 +237,7 @@ void read_classes(config::ConfigNode& w, Experiment& x, const catalog::Catalog& 
         config::ConfigNode sn = t.child("synthetic");
         const auto& dep = *std::find_if(x.deployments.begin(), x.deployments.end(),
                                         [&](const auto& d) { return d.name == k.deployment; });
-        k.synthetic = read_synthetic(sn, catalog.model(dep.model));
+        k.synthetic = read_synthetic(sn, catalog.model(dep.model), x.notes);
       }
       t.finish();
     } else if (sel == "column") {
@@ -315,6 +330,21 @@ energy::HostNeed host_need(const FleetEntry& entry, const DeploymentConfig& dep,
     need.cpu_weights_gb = catalog.model(it->model).parameters() * entry.cpu.weight_bits / 8 / 1e9;
   }
   return need;
+}
+
+std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Catalog& catalog) {
+  std::vector<std::string> notes = x.notes;
+  // A per-GPU step-time model for a GPU kind that none of the deployment's fleet entries has is never used. A
+  // note, not an error: `run --plan`, a lifecycle year or a sweep point gives the same deployment another fleet.
+  for (const auto& dep : x.deployments)
+    for (const auto& [gpu, where] : dep.perf_kind_by_gpu_where)
+      if (std::none_of(x.fleet.begin(), x.fleet.end(), [&](const FleetEntry& e) {
+            const auto it = catalog.servers().find(e.sku);
+            return e.deployment == dep.name && (it == catalog.servers().end() || it->second.gpu == gpu);
+          }))
+        notes.push_back(
+            fmt::format("{}: no effect: no fleet entry of deployment '{}' has {} GPUs", where, dep.name, gpu));
+  return notes;
 }
 
 std::string default_data_dir(const std::string& project_root) {
@@ -790,6 +820,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
       for (const auto& gpu : by->keys()) {
         if (!catalog.gpus().count(gpu)) by->fail(gpu, fmt::format("unknown GPU '{}'", config::clip(gpu)));
         dep.perf_kind_by_gpu[gpu] = by->get_choice(gpu, perf_models().names());
+        dep.perf_kind_by_gpu_where[gpu] = by->where(gpu);
       }
       by->finish();
     }
@@ -975,7 +1006,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   });
   if (!own_traces && has_section(source, "synthetic")) {
     config::ConfigNode s = w.child("synthetic");
-    x.workload.synthetic = read_synthetic(s, served);
+    x.workload.synthetic = read_synthetic(s, served, x.notes);
   }
   read_classes(w, x, catalog, own_traces, deployment_names, options.data_dir, file);
   w.finish();

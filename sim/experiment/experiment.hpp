@@ -158,6 +158,7 @@ struct DeploymentConfig {
   // per GPU kind, and the parameters of every kind (validated; each factory reads its own).
   std::string perf_kind = "roofline";
   std::map<std::string, std::string> perf_kind_by_gpu;
+  std::map<std::string, std::string> perf_kind_by_gpu_where;  // "file:line:col: ...by_gpu.ID", for notes
   core::ParamValues perf_params;
   // `modes.disaggregated.decode`: the deployment whose instances decode this deployment's split requests ("" when
   // it allows no disaggregation), and where it was set (for messages).
@@ -227,7 +228,10 @@ struct Experiment {
   std::string output_path;
   bool output_requests = true;
   std::string output_compression = "szip";  // szip | deflate | none
-  std::string resolved_yaml;                // every setting, defaults included, as stored in the output
+  // Settings read but without effect in this configuration, each "FILE:LINE:COL: KEY: why" (see notes_for_fleet):
+  // legitimate where a file is shared by configurations that do not all use them (a sweep's or --set's point).
+  std::vector<std::string> notes;
+  std::string resolved_yaml;  // every setting, defaults included, as stored in the output
 };
 
 struct LoadOptions {
@@ -240,6 +244,11 @@ struct LoadOptions {
 Experiment load_experiment(const std::string& file, const catalog::Catalog& catalog, const LoadOptions& options);
 
 // The data directory: --data-dir, else $GREENFLEET_DATA, else ../shared/data beside the project if present.
+// The experiment's notes and those its fleet decides (a `perf_model.by_gpu` entry for a GPU kind that no fleet
+// entry of the deployment has), for `greenfleet run` to print as `note:` lines once the fleet is final (after a
+// plan replaced it).
+std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Catalog& catalog);
+
 std::string default_data_dir(const std::string& project_root);
 
 }  // namespace greenfleet::experiment

@@ -123,6 +123,9 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
     if (i > 0 && gen.from_year <= c.generations.back().from_year)
       g.fail("from_year",
              fmt::format("must be later than the previous generation's ({})", c.generations.back().from_year));
+    if (gen.from_year >= c.horizon_years)
+      c.notes.push_back(fmt::format("{}: {} is not before horizon_years ({}): '{}' is never bought",
+                                    g.where("from_year"), gen.from_year, c.horizon_years, gen.server));
     g.finish();
     c.generations.push_back(gen);
   }

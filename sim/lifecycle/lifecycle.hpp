@@ -37,6 +37,10 @@ struct LifecycleConfig {
   std::vector<Policy> policies;
   std::string output;    // CSV path ("" = none)
   std::string data_dir;  // public data sets, for the base experiment's workload
+  // Settings read but without effect in this configuration, each "FILE:LINE:COL: KEY: why" (the command prints
+  // them as `note:` lines): a generation on sale only after the horizon, legitimate when --set shortens the
+  // horizon of a file shared with longer studies.
+  std::vector<std::string> notes;
 };
 
 // Reads and validates a lifecycle YAML against the catalog, and loads its base experiment once (errors:
