@@ -480,10 +480,20 @@ void Instance::on_event(const core::Event&) {
   const LoadNotice notice{this};
   // A cut run moves its pending step end earlier in place (Engine::reschedule_earlier), so every step end that
   // fires is current.
-  if (tokens_per_step_ == 1)
-    finish_step<false>();
-  else
-    finish_step<true>();
+  switch (finish_kind_) {
+    case 0:
+      finish_step<false, false>();
+      break;
+    case 1:
+      finish_step<true, false>();
+      break;
+    case 2:
+      finish_step<false, true>();
+      break;
+    default:
+      finish_step<true, true>();
+      break;
+  }
 }
 
 void Instance::report_step(core::SimTime start, core::SimTime end, const perf::BatchShape& shape,
@@ -585,11 +595,11 @@ void Instance::finish_head() {
   has_head_ = false;
 }
 
-template <bool kMulti>
+template <bool kMulti, bool kPlain>
 void Instance::finish_step() {
   const core::SimTime now = engine_->now();
   if (has_head_) finish_head<kMulti>();
-  if (has_draft_) {
+  if (!kPlain && has_draft_) {
     spec_->draft->book_draft(draft_, verify_tokens_, verify_short_, now);
     has_draft_ = false;
   }
@@ -607,9 +617,9 @@ void Instance::finish_step() {
     // hand-overs (so the next step lists the same decodes and maybe more, and parks): the next step, formed below,
     // books its tokens as it lists them again (list_continued()).
     const RequestState* waiting;
-    if (verify_listed_ != 0) [[unlikely]]
+    if (!kPlain && verify_listed_ != 0) [[unlikely]]
       any_done = apply_rounds(k, now, timer_.ff_run);
-    else if (timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
+    else if (timer_.ff_run && run_in_order_ && k < run_planned_ && (kPlain || !spec_) &&
              (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
     else {
@@ -628,18 +638,21 @@ void Instance::finish_step() {
     for (std::uint32_t slot : running_) {
       if ((*pool_)[slot].generated >= (*pool_)[slot].spec.output_tokens)
         finish_request(slot, RequestStatus::kCompleted);
-      else if (leaves_here((*pool_)[slot]))
+      else if (!kPlain && leaves_here((*pool_)[slot]))
         hand_off(slot);
       else
         running_[w++] = slot;
     }
     running_.resize(w);
   }
-  if (!running_.empty() || queued() != 0 || !ready_.empty()) {
-    spec_ ? start_step_impl<kMulti, true>() : start_step_impl<kMulti, false>();
+  if (!running_.empty() || queued() != 0 || (!kPlain && !ready_.empty())) {
+    if constexpr (kPlain)
+      start_step_impl<kMulti, false>();
+    else
+      spec_ ? start_step_impl<kMulti, true>() : start_step_impl<kMulti, false>();
   } else {
-    if (parked_.empty()) power_.report_idle();
-    if (host_) note_host_busy(false);
+    if (kPlain || parked_.empty()) power_.report_idle();
+    if (!kPlain && host_) note_host_busy(false);
   }
 }
 
@@ -655,6 +668,7 @@ void Instance::set_role(InstanceRole role, HandoffSink* sink) {
   if (role == InstanceRole::kPrefill && !sink) throw std::logic_error("a prefill instance needs a hand-off sink");
   role_ = role;
   handoff_ = sink;
+  update_finish_kind();
 }
 
 void Instance::hand_off(std::uint32_t slot) {
@@ -731,6 +745,7 @@ void Instance::cut_run() {
 void Instance::set_tokens_per_step(std::int32_t tokens) {
   if (tokens < 1) throw std::logic_error("a decode step emits at least one token per sequence");
   tokens_per_step_ = step_decode_tokens_ = tokens;
+  update_finish_kind();
   kv_.set_step_tokens(tokens);
 }
 

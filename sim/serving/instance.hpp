@@ -70,7 +70,10 @@ class Instance final : public core::EventHandler {
   // Where requests that leave after their prefill (RequestState::leave_after_prefill, set per request by the
   // mode router) are handed, and whom a decode instance tells when it has reserved blocks for a request still
   // in transit. Any instance may run split requests beside whole ones: roles are per request.
-  void set_handoff_sink(HandoffSink* sink) { handoff_ = sink; }
+  void set_handoff_sink(HandoffSink* sink) {
+    handoff_ = sink;
+    update_finish_kind();
+  }
   // The KV of a request this instance handed on has left: the blocks it held for it are free again.
   void release_held(std::uint32_t slot);
   // The KV of a request this instance admitted (blocks reserved, on_kv_reserved) has arrived: it decodes from
@@ -115,6 +118,7 @@ class Instance final : public core::EventHandler {
     host_cpu_side_ = cpu_side;
     idle_model_ = model_;
     busy_model_ = busy_model ? busy_model : model_;
+    update_finish_kind();
   }
   // The host's CPU instances started or stopped stepping: a fast-forwarded run is cut at its next iteration
   // boundary, where the next step is priced afresh (in both modes, like wake_for_change()).
@@ -268,8 +272,16 @@ class Instance final : public core::EventHandler {
   // branches away.
   template <bool kMulti, bool kSpec>
   void start_step_impl();
-  template <bool kMulti>
+  // kPlain: no draft to verify for, no hand-off sink (so nobody leaves after a prefill or waits for a KV) and no
+  // shared host: the step's end carries none of their tests.
+  template <bool kMulti, bool kPlain>
   void finish_step();
+  // Which finish_step() a step end runs (on_event): bit 0 multi-token steps, bit 1 the plain path. Recomputed by
+  // every setter of what it reads.
+  void update_finish_kind() {
+    finish_kind_ =
+        static_cast<std::uint8_t>((tokens_per_step_ != 1 ? 1 : 0) | (!spec_ && !handoff_ && !host_ ? 2 : 0));
+  }
   void finish_request(std::uint32_t slot, RequestStatus status);
   // A speculative request's span is its verifying one (ServingObserver::on_verify_begin), from the end of the
   // step that finished its prefill or swapped it back in: begun by begin_verify(), ended by end_decode().
@@ -342,6 +354,7 @@ class Instance final : public core::EventHandler {
   bool free_stale_ = false;
   std::int64_t stale_extra_ = 0;
   std::int32_t tokens_per_step_ = 1;
+  std::uint8_t finish_kind_ = 2;         // update_finish_kind()
   std::int32_t step_decode_tokens_ = 1;  // StepRecord::tokens_per_step of the step in flight
   LoadListener* load_listener_ = nullptr;
   // A host shared with CPU instances (set_host_load); none in most runs.

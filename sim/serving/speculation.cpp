@@ -301,6 +301,7 @@ void Instance::set_speculation(const Speculation* spec) {
     throw std::logic_error("speculation: gamma out of range");
   if (spec->expected != spec->expected_tokens()) throw std::logic_error("speculation: prepare() not called");
   spec_ = spec;
+  update_finish_kind();
   spec->draft->role_ = InstanceRole::kDraft;
   // Its batches are this instance's speculative requests: its histogram spans this instance's batch sizes.
   auto& hist = spec->draft->stats_.batch_size_iterations;
