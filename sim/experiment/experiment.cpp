@@ -337,13 +337,16 @@ std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Cat
   // A per-GPU step-time model for a GPU kind that none of the deployment's fleet entries has is never used. A
   // note, not an error: `run --plan`, a lifecycle year or a sweep point gives the same deployment another fleet.
   for (const auto& dep : x.deployments)
-    for (const auto& [gpu, where] : dep.perf_kind_by_gpu_where)
+    for (const auto& entry : dep.perf_kind_by_gpu_where) {
+      // A named copy, not a structured binding: clang (the fuzz build) does not capture bindings in lambdas.
+      const std::string& gpu = entry.first;
       if (std::none_of(x.fleet.begin(), x.fleet.end(), [&](const FleetEntry& e) {
             const auto it = catalog.servers().find(e.sku);
             return e.deployment == dep.name && (it == catalog.servers().end() || it->second.gpu == gpu);
           }))
-        notes.push_back(
-            fmt::format("{}: no effect: no fleet entry of deployment '{}' has {} GPUs", where, dep.name, gpu));
+        notes.push_back(fmt::format("{}: no effect: no fleet entry of deployment '{}' has {} GPUs", entry.second,
+                                    dep.name, gpu));
+    }
   return notes;
 }
 
