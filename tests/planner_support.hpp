@@ -22,4 +22,22 @@ inline planning::SolverSettings exact(bool integer_instances = true) {
   return s;
 }
 
+// A small planning file that loads (one T4 server type, one online class, a measured capacity entry, the carbon
+// objective): the validation tests edit it line by line.
+inline const std::string kSmallPlanFile = R"(name: t
+horizon: 2h
+carbon_intensity: {kind: constant, value: 100}
+servers:
+  - sku: pcie-t4x4
+classes:
+  - name: chat
+    model: llama-3.1-8b
+    online: {kind: values, values: [4, 8]}
+    slo: {ttft: 1s, tpot: 100ms}
+capacity:
+  entries:
+    - {class: chat, sku: pcie-t4x4, rate: 2}
+objective: {name: carbon}
+)";
+
 }  // namespace greenfleet::test

@@ -186,22 +186,7 @@ TEST_CASE("planner: continuous instances are a declared relaxation, servers stay
 
 TEST_CASE("planner: the planning file is validated with file:line and key") {
   test::TempDir dir;
-  const std::string good = R"(name: t
-horizon: 2h
-carbon_intensity: {kind: constant, value: 100}
-servers:
-  - sku: pcie-t4x4
-classes:
-  - name: chat
-    model: llama-3.1-8b
-    online: {kind: values, values: [4, 8]}
-    slo: {ttft: 1s, tpot: 100ms}
-capacity:
-  entries:
-    - {class: chat, sku: pcie-t4x4, rate: 2}
-objective: {name: carbon}
-baselines: [{name: energy}]
-)";
+  const std::string good = test::kSmallPlanFile + "baselines: [{name: energy}]\n";
   const auto pc = planning::load_plan_config(dir.write("good.yaml", good), test::catalog());
   CHECK(pc.problem.slots == 2);
   CHECK(pc.problem.types[0].gpus == 4);

@@ -117,21 +117,7 @@ TEST_CASE("planner: a search stopped by the node limit does not depend on the ti
 
 TEST_CASE("planner: solver.max_nodes is read and validated with file:line and key") {
   test::TempDir dir;
-  const std::string base = R"(name: t
-horizon: 2h
-carbon_intensity: {kind: constant, value: 100}
-servers:
-  - sku: pcie-t4x4
-classes:
-  - name: chat
-    model: llama-3.1-8b
-    online: {kind: values, values: [4, 8]}
-    slo: {ttft: 1s, tpot: 100ms}
-capacity:
-  entries:
-    - {class: chat, sku: pcie-t4x4, rate: 2}
-objective: {name: carbon}
-)";
+  const std::string base = test::kSmallPlanFile;
   // The defaults: the node count stops a search, the time limit far above what it takes.
   const auto defaults = planning::load_plan_config(dir.write("default.yaml", base), test::catalog());
   CHECK(defaults.solver.max_nodes == 20000);
