@@ -293,3 +293,26 @@ TEST_CASE("a per-GPU step-time model for a GPU kind the deployment's fleet lacks
   REQUIRE(dn.size() == 1);
   CHECK(has(dn[0], "workload.synthetic.diurnal.period: no effect with amplitude 0"));
 }
+
+TEST_CASE("cv with Poisson arrivals: refused when arrivals is left out, noted when poisson is explicit") {
+  const auto with = [](const std::string& arrivals) {
+    return test::experiment_head("x", 1) +
+           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: hgx-h100x8}\n"
+           "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, " +
+           arrivals +
+           "prompt_tokens: {distribution: constant, value: 100}, output_tokens: {distribution: constant, "
+           "value: 10}}\n";
+  };
+  CHECK(has(test::load_error(with("cv: 2, ")),
+            ":10:42: workload.synthetic.cv: has no effect with Poisson arrivals (arrivals defaults to poisson"));
+  const auto explicit_poisson = test::load_text(with("arrivals: poisson, cv: 2, "));
+  REQUIRE(explicit_poisson.notes.size() == 1);
+  CHECK(
+      has(explicit_poisson.notes[0],
+          "x.yaml:10:61: workload.synthetic.cv: no effect with arrivals: poisson (exponential gaps, a cv of 1)"));
+  CHECK(test::load_text(with("arrivals: gamma, cv: 2, ")).notes.empty());
+  CHECK(test::load_text(with("")).notes.empty());
+  // A --set of arrivals to poisson over a file's gamma (a sweep's point) notes, it does not refuse.
+  CHECK(test::load_text(with("arrivals: gamma, cv: 2, "), {"workload.synthetic.arrivals=poisson"}).notes.size() ==
+        1);
+}

@@ -119,6 +119,17 @@ workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmMod
   sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
   sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
   sp.cv = s.get_double("cv", 1.0, 0.01, 100);
+  // Poisson gaps are exponential (a cv of 1): a `cv` there has no effect. Left out `arrivals` (the default
+  // poisson) it is refused, as a diurnal period without an amplitude is; an explicit `arrivals: poisson` (a
+  // sweep's or --set's point sharing the rest) is legitimate and noted.
+  if (s.has("cv") && !sp.gamma_arrivals) {
+    if (!s.has("arrivals"))
+      s.fail("cv",
+             "has no effect with Poisson arrivals (arrivals defaults to poisson, whose gaps have a cv of 1); set "
+             "arrivals: gamma or remove it");
+    notes.push_back(
+        fmt::format("{}: no effect with arrivals: poisson (exponential gaps, a cv of 1)", s.where("cv")));
+  }
   config::ConfigNode di = s.child_or_empty("diurnal");
   sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
   sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
