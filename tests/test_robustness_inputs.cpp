@@ -6,11 +6,13 @@
 #include <string>
 
 #include "experiment_text.hpp"
+#include "planner_support.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
 #include "sim/planning/plan_config.hpp"
+#include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -315,4 +317,105 @@ TEST_CASE("cv with Poisson arrivals: refused when arrivals is left out, noted wh
   // A --set of arrivals to poisson over a file's gamma (a sweep's point) notes, it does not refuse.
   CHECK(test::load_text(with("arrivals: gamma, cv: 2, "), {"workload.synthetic.arrivals=poisson"}).notes.size() ==
         1);
+}
+
+namespace {
+
+// Runs `x` as `greenfleet run` would and returns its InputError ("no error" when none).
+std::string run_error(const experiment::Experiment& x) {
+  try {
+    runner::Simulation sim(x, test::catalog());
+    sim.run();
+  } catch (const core::InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("a trace's errors name the experiment key that named the trace, for every reader") {
+  test::TempDir dir;
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n";
+  const auto load = [&](const std::string& workload, std::vector<std::string> overrides = {}) {
+    experiment::LoadOptions o;
+    o.overrides = std::move(overrides);
+    return experiment::load_experiment(dir.write("x.yaml", head + workload), test::catalog(), o);
+  };
+  const std::string skip = "; set workload.on_bad_row: skip to skip and count such rows)";
+  // A bad row (line 3) of each reader: the trace's file and line, then the experiment's file, line and key.
+  dir.write("azure.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,100,10\n"
+            "2023-11-16 18:15:47.68,abc,10\n");
+  dir.write("mooncake.jsonl",
+            "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\n{\"timestamp\": 1}\n");
+  dir.write("burst.csv", "Timestamp,Model,Request tokens,Response tokens\n0,ChatGPT,5,3\n1,ChatGPT,5,0\n");
+  const std::vector<std::pair<std::string, std::string>> bad_rows = {
+      {"azure_csv", "azure.csv:3: ContextTokens 'abc' is not a positive integer"},
+      {"mooncake_jsonl", "mooncake.jsonl:2: needs \"timestamp\""},
+      {"burstgpt_csv", "burst.csv:3: Response tokens '0' is not a positive integer"}};
+  for (const auto& [source, row] : bad_rows) {
+    const std::string file = source == "azure_csv"      ? "azure.csv"
+                             : source == "burstgpt_csv" ? "burst.csv"
+                                                        : "mooncake.jsonl";
+    const std::string error =
+        run_error(load("workload:\n  source: " + source + "\n  file: " + file + "\n  deployment: d\n"));
+    CHECK(has(error, row));
+    CHECK(has(error, "(named by " + dir.path("x.yaml") + ":10:9: workload.file" + skip));
+    // Given with --set, the key is named as an override.
+    CHECK(has(run_error(load("workload:\n  source: " + source + "\n  file: nope\n",
+                             {"workload.file=" + dir.path(file)})),
+              "(named by " + dir.path("x.yaml") + " (--set workload.file)" + skip));
+  }
+  // Errors about the whole file (a header without the columns, a byte-order mark) name the key too.
+  dir.write("header.csv", "TIMESTAMP,ContextTokens\n");
+  CHECK(has(run_error(load("workload:\n  source: azure_csv\n  file: header.csv\n")),
+            "header.csv:1: header 'TIMESTAMP,ContextTokens' lacks a column: expected TIMESTAMP, ContextTokens and "
+            "GeneratedTokens (named by " +
+                dir.path("x.yaml") + ":10:9: workload.file)"));
+  dir.write("bom.jsonl", "\xEF\xBB\xBF{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\n");
+  CHECK(has(run_error(load("workload:\n  source: mooncake_jsonl\n  file: bom.jsonl\n")),
+            "save it as UTF-8 without BOM (named by " + dir.path("x.yaml") + ":10:9: workload.file)"));
+  dir.write("empty.csv", "");
+  CHECK(has(run_error(load("workload:\n  source: burstgpt_csv\n  file: empty.csv\n")),
+            "empty.csv:1: empty trace file (expected a header) (named by"));
+  // A class's own trace names the class's key.
+  const std::string classes =
+      "workload:\n  classes:\n    - {name: a, trace: {source: synthetic, synthetic: {requests: 2, rate: 1, "
+      "prompt_tokens: {distribution: constant, value: 10}, output_tokens: {distribution: constant, value: 5}}}}\n"
+      "    - {name: b, trace: {source: azure_csv, file: azure.csv}}\n";
+  CHECK(has(run_error(load(classes)), "azure.csv:3: ContextTokens 'abc' is not a positive integer (named by " +
+                                          dir.path("x.yaml") + ":11:50: workload.classes[1].trace.file" + skip));
+  // The column check at load opens the trace: its header errors name the key as well.
+  dir.write("burst_header.csv", "Timestamp,Model\n");
+  CHECK(has(test::load_error(head + "workload:\n  source: burstgpt_csv\n  file: " + dir.path("burst_header.csv") +
+                             "\n  classes:\n    - {name: a, column: {name: Model, value: x}}\n"),
+            ":10:9: workload.file)"));
+  // A carbon-intensity file's bad row names the site's key before the file's line (the loader reads it).
+  dir.write("ci.csv", "timestamp,g_per_kwh\n2023-01-01 00:00:00,10\n2023-01-01 01:00:00,-5\n");
+  CHECK(has(test::load_error(head + kWorkload,
+                             {"sites.0.carbon_intensity={kind: csv, file: " + dir.path("ci.csv") + "}"}),
+            " (--set sites[0].carbon_intensity.file): " + dir.path("ci.csv") + ":3: g_per_kwh '-5'"));
+}
+
+TEST_CASE("planning: a demand experiment's trace errors name the planning key, the experiment key and the row") {
+  test::TempDir dir;
+  dir.write("azure.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,100,10\n"
+            "2023-11-16 18:15:47.68,abc,10\n");
+  dir.write("w.yaml", test::experiment_head("w", 1) +
+                          "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                          "hgx-h100x8}\nworkload:\n  source: azure_csv\n  file: azure.csv\n");
+  std::string plan = test::kSmallPlanFile;
+  plan.replace(plan.find("{kind: values, values: [4, 8]}"), 30, "{kind: workload, experiment: w.yaml}");
+  try {
+    (void)planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), dir.path("p.yaml") + ":9:42: classes[0].online.experiment: " + dir.path("azure.csv") +
+                            ":3: ContextTokens 'abc' is not a positive integer (named by " + dir.path("w.yaml") +
+                            ":10:9: workload.file;"));
+  }
 }

@@ -242,6 +242,7 @@ void read_classes(config::ConfigNode& w, Experiment& x, const catalog::Catalog& 
       k.source = t.get_choice("source", workload_sources().names());
       const auto& info = workload_sources().info(k.source);
       k.params = config::read_params(t, info.params, [&](config::ConfigNode& n, const std::string& key) {
+        k.file_where = n.where(key);
         return resolve_data_file(n, key, data_dir, file);
       });
       if (has_section(info, "synthetic")) {
@@ -286,7 +287,7 @@ void read_classes(config::ConfigNode& w, Experiment& x, const catalog::Catalog& 
     w.fail("classes", fmt::format("the classes' shares sum to {}; they must sum to 1", share_sum));
   if (selector == "column") {
     // The trace must have the column: open it (only its header is read) and ask.
-    const SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    const SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed, x.workload.file_where};
     const auto source = workload_sources().create(x.workload.source, x.workload.params, context);
     if (!source->select_column(x.workload.class_column))
       throw core::InputError(fmt::format("{}: the {} source has no column '{}'{}", column_where, x.workload.source,
@@ -1016,6 +1017,7 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
   static const core::ComponentInfo kNoSource;
   const auto& source = own_traces ? kNoSource : workload_sources().info(x.workload.source);
   x.workload.params = config::read_params(w, source.params, [&](config::ConfigNode& n, const std::string& key) {
+    x.workload.file_where = n.where(key);
     return resolve_data_file(n, key, options.data_dir, file);
   });
   if (!own_traces && has_section(source, "synthetic")) {

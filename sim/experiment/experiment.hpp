@@ -39,6 +39,7 @@ struct WorkloadClassConfig {
   // Selector `trace`: the class's own source and its parameters, as `workload.source` would take them.
   std::string source;
   core::ParamValues params;
+  std::string file_where;  // "file:line:col: workload.classes[i].trace.file", for the reader's messages
   workload::SyntheticSpec synthetic;
   // Set only by `--plan` (sim/planning/plan_execution.cpp) for an offline class the plan splits between CPU
   // instances and GPUs: the deployment its CPU instances serve and the share of its requests sent there.
@@ -49,6 +50,7 @@ struct WorkloadClassConfig {
 struct WorkloadConfig {
   std::string source;        // an entry of workload_sources() (sim/experiment/components.hpp)
   core::ParamValues params;  // the source's declared parameters, validated (trace files resolved to paths)
+  std::string file_where;    // "file:line:col: workload.file" (or the --set), for the reader's messages
   std::string deployment;
   std::uint64_t max_requests = 0;  // 0: all
   text::BadRowPolicy on_bad_row = text::BadRowPolicy::kError;

@@ -89,20 +89,27 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
   lo.data_dir = data_dir;
   const std::string path = experiment_beside(n, file, "experiment");
   const double scale = n.get_double("scale", 1.0, 0, 1e6);
-  const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
-  const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
-  workload::TransformedSource source(
-      experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
-      x.seed);
   std::vector<double> count(static_cast<std::size_t>(slots), 0);
-  workload::RequestSpec r;
   core::SimTime last = 0;
   bool any = false;
-  while (source.next(r)) {
-    if (r.arrival >= slot * slots) break;
-    last = r.arrival;
-    any = true;
-    if (r.cls == workload::RequestClass::kOnline) count[static_cast<std::size_t>(r.arrival / slot)] += 1;
+  // An error in the experiment or its trace names this key too (the experiment's own position and the trace's
+  // line follow it).
+  try {
+    const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
+    const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed,
+                                            x.workload.file_where};
+    workload::TransformedSource source(
+        experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
+        x.seed);
+    workload::RequestSpec r;
+    while (source.next(r)) {
+      if (r.arrival >= slot * slots) break;
+      last = r.arrival;
+      any = true;
+      if (r.cls == workload::RequestClass::kOnline) count[static_cast<std::size_t>(r.arrival / slot)] += 1;
+    }
+  } catch (const core::InputError& e) {
+    n.fail("experiment", e.what());
   }
   const int covered = std::max<int>(1, static_cast<int>(last / slot));  // whole slots (the last may be partial)
   if (!any) n.fail("experiment", fmt::format("the workload of {} has no requests", path));
