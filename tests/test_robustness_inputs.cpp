@@ -419,3 +419,45 @@ TEST_CASE("planning: a demand experiment's trace errors name the planning key, t
                             ":10:9: workload.file;"));
   }
 }
+
+TEST_CASE("sweep and plan gather the notes of every experiment they load, each once") {
+  test::TempDir dir;
+  const std::string file = dir.write(
+      "s.yaml", test::experiment_head("x", 1) +
+                    "deployments:\n  - {name: d, model: llama-3.1-8b, perf_model: {by_gpu: {t4: roofline}}}\n"
+                    "fleet:\n  - {site: s, sku: hgx-h100x8}\nworkload:\n  source: synthetic\n  synthetic: "
+                    "{requests: 10, rate: 2, arrivals: poisson, cv: 2, prompt_tokens: {distribution: constant, "
+                    "value: 100}, output_tokens: {distribution: constant, value: 10}}\n"
+                    "sweep:\n  grid:\n    workload.synthetic.rate: [1, 2, 3]\n    "
+                    "workload.synthetic.arrivals: [poisson, gamma]\n");
+  const experiment::Sweep sweep = experiment::load_sweep(file, {});
+  REQUIRE(sweep.runs.size() == 6);
+  std::vector<std::string> notes;
+  (void)experiment::validate_sweep(file, test::catalog(), {}, sweep, dir.path("out"), &notes);
+  // Six runs, two distinct notes: the by_gpu entry (every run) and cv (the Poisson runs).
+  REQUIRE(notes.size() == 2);
+  CHECK(has(notes[0], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  CHECK(has(notes[1], "deployments[0].perf_model.by_gpu.t4: no effect: no fleet entry of deployment 'd'"));
+
+  // plan: a demand experiment's notes, and the capacity experiment's by_gpu entry judged against the planning
+  // file's server types (one T4 type: the T4 entry is used, the H100 one is not).
+  const std::string base = dir.write(
+      "cap.yaml", test::experiment_head("c", 1) +
+                      "deployments:\n  - {name: d, model: llama-3.1-8b, perf_model: {by_gpu: {t4: roofline, "
+                      "h100-sxm: roofline}}}\nfleet:\n  - {site: s, sku: hgx-h100x8}\nworkload:\n  source: "
+                      "synthetic\n  synthetic: {requests: 10, rate: 2, diurnal: {amplitude: 0, period: 2h}, "
+                      "prompt_tokens: {distribution: constant, value: 100}, output_tokens: {distribution: "
+                      "constant, value: 10}}\n");
+  std::string plan = test::kSmallPlanFile;
+  plan.replace(plan.find("{kind: values, values: [4, 8]}"), 30, "{kind: workload, experiment: s.yaml}");
+  plan.replace(plan.find("capacity:\n"), 10, "capacity:\n  experiment: cap.yaml\n");
+  const auto pc = planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
+  REQUIRE(pc.notes.size() == 3);
+  CHECK(has(pc.notes[0], "s.yaml:10:"));
+  CHECK(has(pc.notes[0], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  CHECK(has(pc.notes[1], "cap.yaml:10:"));
+  CHECK(has(pc.notes[1], "workload.synthetic.diurnal.period: no effect with amplitude 0"));
+  CHECK(has(pc.notes[2], base + ":5:"));
+  CHECK(has(pc.notes[2], "deployments[0].perf_model.by_gpu.h100-sxm: no effect: none of the servers of " +
+                             dir.path("p.yaml") + " has h100-sxm GPUs"));
+}

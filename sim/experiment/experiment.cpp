@@ -362,6 +362,17 @@ std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Cat
   return notes;
 }
 
+std::vector<std::string> notes_for_gpus(const Experiment& x, const std::vector<std::string>& gpus,
+                                        const std::string& servers_of) {
+  std::vector<std::string> notes = x.notes;
+  for (const auto& dep : x.deployments)
+    for (const auto& entry : dep.perf_kind_by_gpu_where)
+      if (std::find(gpus.begin(), gpus.end(), entry.first) == gpus.end())
+        notes.push_back(fmt::format("{}: no effect: none of the servers of {} has {} GPUs", entry.second,
+                                    servers_of, entry.first));
+  return notes;
+}
+
 std::string default_data_dir(const std::string& project_root) {
   if (const char* d = std::getenv("GREENFLEET_DATA"); d && *d) return d;
   const fs::path shared = fs::path(project_root) / ".." / "shared" / "data";

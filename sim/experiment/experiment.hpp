@@ -250,6 +250,11 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
 // entry of the deployment has), for `greenfleet run` to print as `note:` lines once the fleet is final (after a
 // plan replaced it).
 std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Catalog& catalog);
+// The same where another fleet replaces the experiment's (the planner's server types, a lifecycle study's
+// generations): a `by_gpu` entry is noted when none of `gpus` (the GPU kinds of those servers, named in the note
+// as "the servers of `servers_of`") is its kind.
+std::vector<std::string> notes_for_gpus(const Experiment& x, const std::vector<std::string>& gpus,
+                                        const std::string& servers_of);
 
 std::string default_data_dir(const std::string& project_root);
 

@@ -234,11 +234,12 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
 }
 
 std::vector<std::string> validate_sweep(const std::string& file, const catalog::Catalog& catalog,
-                                        const LoadOptions& base, const Sweep& sweep,
-                                        const std::string& output_dir) {
+                                        const LoadOptions& base, const Sweep& sweep, const std::string& output_dir,
+                                        std::vector<std::string>* notes) {
   std::vector<std::string> resolved;
   resolved.reserve(sweep.runs.size());
   std::set<std::string> checked;  // values validated alone already
+  std::set<std::string> noted;
   for (const auto& run : sweep.runs) {
     LoadOptions lo = base;
     lo.output_path = (std::filesystem::path(output_dir) / run.output).string();
@@ -256,7 +257,11 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
     }
     lo.overrides.insert(lo.overrides.end(), run.overrides.begin(), run.overrides.end());
     try {
-      resolved.push_back(load_experiment(file, catalog, lo).resolved_yaml);
+      const Experiment x = load_experiment(file, catalog, lo);
+      resolved.push_back(x.resolved_yaml);
+      if (notes)
+        for (auto& note : notes_for_fleet(x, catalog))
+          if (noted.insert(note).second) notes->push_back(std::move(note));
     } catch (const core::InputError& e) {
       throw core::InputError(fmt::format("{}: sweep point {} (replica {}): {}",
                                          run.origins.empty() ? file : run.origins[0], run.point, run.replica,

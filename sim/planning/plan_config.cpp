@@ -84,7 +84,8 @@ std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, do
 // would feed them), times `scale`. A workload shorter than the horizon repeats from its first slot over the
 // whole slots it covers.
 std::vector<double> binned_workload(ConfigNode& n, const std::string& file, const catalog::Catalog& catalog,
-                                    const std::string& data_dir, int slots, core::SimTime slot) {
+                                    const std::string& data_dir, int slots, core::SimTime slot,
+                                    std::vector<std::string>& notes) {
   experiment::LoadOptions lo;
   lo.data_dir = data_dir;
   const std::string path = experiment_beside(n, file, "experiment");
@@ -96,6 +97,7 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
   // line follow it).
   try {
     const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
+    notes.insert(notes.end(), x.notes.begin(), x.notes.end());  // its fleet is not the plan's: no by_gpu notes
     const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed,
                                             x.workload.file_where};
     workload::TransformedSource source(
@@ -290,7 +292,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     if (online) {
       ConfigNode r = n.child("online");
       c.rate = read_series(r, p.slots, p.slot, 1e7, [&](ConfigNode& w) {
-        return binned_workload(w, file, catalog, data_dir, p.slots, p.slot);
+        return binned_workload(w, file, catalog, data_dir, p.slots, p.slot, pc.notes);
       });
       const double error = r.get_double("forecast_error", 0.0, 0, 10);
       const auto seed = static_cast<std::uint64_t>(r.get_int("forecast_seed", 1, 0));
@@ -405,11 +407,13 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     }
 
   // Capacity: simulated from a base experiment, or given entry by entry (given entries win).
+  std::string capacity_where;
   {
     ConfigNode cap = root.child_or_empty("capacity");
-    if (cap.has("experiment"))
+    if (cap.has("experiment")) {
       pc.capacity.experiment = experiment_beside(cap, file, "experiment");
-    else
+      capacity_where = cap.where("experiment");
+    } else
       cap.note_optional("experiment");
     if (cap.has("cache"))
       pc.capacity.cache_dir = beside(file, cap.get_string("cache"));
@@ -509,6 +513,23 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     out.finish();
   }
   root.finish();
+  if (!pc.capacity.experiment.empty()) {
+    // The capacity simulations run the base experiment's settings with the planner's fleets: its notes, and a
+    // per-GPU step-time model of its deployment for a GPU kind that none of the server types has (build_capacity
+    // loads it again, with each row's overrides, and checks the rest).
+    experiment::LoadOptions lo;
+    lo.data_dir = data_dir;
+    experiment::Experiment base;
+    try {
+      base = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+    } catch (const core::InputError& e) {
+      throw core::InputError(fmt::format("{}: {}", capacity_where, e.what()));
+    }
+    std::vector<std::string> gpus;
+    for (const auto& t : p.types) gpus.push_back(t.gpu);
+    const auto notes = experiment::notes_for_gpus(base, gpus, file);
+    pc.notes.insert(pc.notes.end(), notes.begin(), notes.end());
+  }
   return pc;
 }
 
