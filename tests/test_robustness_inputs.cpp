@@ -461,3 +461,20 @@ TEST_CASE("sweep and plan gather the notes of every experiment they load, each o
   CHECK(has(pc.notes[2], "deployments[0].perf_model.by_gpu.h100-sxm: no effect: none of the servers of " +
                              dir.path("p.yaml") + " has h100-sxm GPUs"));
 }
+
+TEST_CASE("red team: a mapping an override created names that override, not '--set override'") {
+  const std::string yaml = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  // `scheduler` is not a top-level key: the override made it on its way to `preset`.
+  CHECK(has(test::load_error(yaml, {"scheduler.preset=vllm-v1"}),
+            " (--set scheduler.preset): scheduler: unknown key"));
+  // A default inside a section the override created (the file has no `scheduler:`) names the override too: the
+  // preset needs a 2023 power line the H100 has not (checked as the simulation is built).
+  const std::string e = run_error(test::load_text(yaml, {"deployments.0.scheduler.preset=fastchat-hf-2023"}));
+  CHECK(has(e,
+            " (--set deployments[0].scheduler.preset): deployments[0].scheduler.host_time_per_layer: preset "
+            "fastchat-hf-2023"));
+  CHECK(!has(e, "(--set override)"));
+}
