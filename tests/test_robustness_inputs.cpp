@@ -478,3 +478,23 @@ TEST_CASE("red team: a mapping an override created names that override, not '--s
             "fastchat-hf-2023"));
   CHECK(!has(e, "(--set override)"));
 }
+
+TEST_CASE("red team: planning forecast_seed without forecast_error, and peak_hour with amplitude 0") {
+  const std::string file = std::string(GREENFLEET_SOURCE_DIR) + "/experiments/planning/day.yaml";
+  const auto load = [&](const std::string& set) {
+    return planning::load_plan_config(file, test::catalog(), {set});
+  };
+  // The seed draws the forecast's errors: with none it had no effect.
+  CHECK_THROWS_WITH_AS(load("classes.0.online={kind: constant, value: 5, forecast_seed: 3}"),
+                       doctest::Contains("(--set classes[0].online.forecast_seed): has no effect without "
+                                         "forecast_error > 0"),
+                       core::InputError);
+  const auto explicit_zero =
+      load("classes.0.online={kind: constant, value: 5, forecast_error: 0, forecast_seed: 3}");
+  REQUIRE(explicit_zero.notes.size() == 1);
+  CHECK(has(explicit_zero.notes[0], "(--set classes[0].online.forecast_seed): no effect with forecast_error 0"));
+  const auto flat = load("carbon_intensity={kind: diurnal, mean: 300, amplitude: 0, peak_hour: 3}");
+  REQUIRE(flat.notes.size() == 1);
+  CHECK(has(flat.notes[0], "(--set carbon_intensity.peak_hour): no effect with amplitude 0"));
+  CHECK(load("carbon_intensity={kind: diurnal, mean: 300, peak_hour: 3}").notes.empty());
+}

@@ -53,7 +53,9 @@ std::string experiment_beside(ConfigNode& n, const std::string& file, const std:
 // A per-slot series: `values` repeated to fill the horizon, or a daily cosine around `mean` (ours: a smooth
 // stand-in for the diurnal shape of production traffic and solar-heavy grids).
 // `kind: workload` (online demand only): the online requests of an experiment's workload binned per slot.
+// `notes` receives the settings without effect that are legitimate (PlanConfig::notes).
 std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, double max,
+                                std::vector<std::string>& notes,
                                 const std::function<std::vector<double>(ConfigNode&)>& workload = {}) {
   std::vector<std::string> kinds{"constant", "values", "diurnal"};
   if (workload) kinds.push_back("workload");
@@ -72,6 +74,9 @@ std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, do
     const double mean = n.get_double("mean", std::nullopt, 0, max);
     const double amplitude = n.get_double("amplitude", 0.5, 0, 1);
     const double peak = n.get_double("peak_hour", 14.0, 0, 24);
+    // An explicit amplitude 0 (a --set's flat point) leaves the peak without effect: noted, as in experiments.
+    if (amplitude == 0 && n.has("peak_hour"))
+      notes.push_back(fmt::format("{}: no effect with amplitude 0 (a constant mean)", n.where("peak_hour")));
     for (int t = 0; t < slots; ++t) {
       const double hour = std::fmod(core::to_seconds(slot * t + slot / 2) / 3600.0, 24.0);
       out[t] = mean * (1 + amplitude * std::cos(2 * std::numbers::pi * (hour - peak) / 24.0));
@@ -203,7 +208,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
   p.pue = root.get_double("pue", 1.0, 1.0, 3.0);
   {
     ConfigNode ci = root.child("carbon_intensity");
-    p.ci = read_series(ci, p.slots, p.slot, 5000);
+    p.ci = read_series(ci, p.slots, p.slot, 5000, pc.notes);
     ci.finish();
   }
   const double lifetime = root.get_double("lifetime_years", 4.0, 0.1, 50);
@@ -291,11 +296,22 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     c.online = online;
     if (online) {
       ConfigNode r = n.child("online");
-      c.rate = read_series(r, p.slots, p.slot, 1e7, [&](ConfigNode& w) {
+      c.rate = read_series(r, p.slots, p.slot, 1e7, pc.notes, [&](ConfigNode& w) {
         return binned_workload(w, file, catalog, data_dir, p.slots, p.slot, pc.notes);
       });
       const double error = r.get_double("forecast_error", 0.0, 0, 10);
       const auto seed = static_cast<std::uint64_t>(r.get_int("forecast_seed", 1, 0));
+      // The seed draws the forecast's errors: without an error it has no effect. Refused when forecast_error is
+      // left out (it defaults to 0), noted when it is an explicit 0 (a --set's "perfect forecast" point).
+      if (r.has("forecast_seed") && error == 0) {
+        if (!r.has("forecast_error"))
+          r.fail(
+              "forecast_seed",
+              "has no effect without forecast_error > 0 (it defaults to 0: the plan sees the actual demand); set "
+              "forecast_error or remove it");
+        pc.notes.push_back(fmt::format("{}: no effect with forecast_error 0 (the plan sees the actual demand)",
+                                       r.where("forecast_seed")));
+      }
       if (error > 0) {
         c.actual = c.rate;
         c.rate = forecast_of(c.actual, error, seed);
