@@ -498,3 +498,33 @@ TEST_CASE("red team: planning forecast_seed without forecast_error, and peak_hou
   CHECK(has(flat.notes[0], "(--set carbon_intensity.peak_hour): no effect with amplitude 0"));
   CHECK(load("carbon_intensity={kind: diurnal, mean: 300, peak_hour: 3}").notes.empty());
 }
+
+TEST_CASE("red team: sweep output.path and --set sweep.* refused; swept notes name their line") {
+  test::TempDir dir;
+  const std::string experiment = test::experiment_head("x", 1) +
+                                 "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                                 "hgx-h100x8}\n" +
+                                 kWorkload;
+  const auto error_of = [&](const std::string& block, std::vector<std::string> set = {}) {
+    const std::string file = dir.write("s.yaml", experiment + block);
+    try {
+      (void)experiment::load_sweep(file, set);
+    } catch (const core::InputError& e) {
+      return std::string(e.what()).substr(file.size());
+    }
+    return std::string("no error");
+  };
+  // Every run writes DIR/pPPPP_rRR.h5: the swept paths were never used.
+  CHECK(has(error_of("sweep:\n  grid:\n    output.path: [a.h5, b.h5]\n"),
+            ":13:5: sweep.grid.output.path: has no effect: a sweep writes each run to DIR/pPPPP_rRR.h5"));
+  CHECK(has(error_of("sweep:\n  seeds: 2\n", {"sweep.seeds=3"}),
+            "--set sweep.seeds=3: the sweep block is read from the file; --set cannot change it"));
+  const std::string file = dir.write(
+      "s.yaml", experiment + "sweep:\n  grid:\n    deployments.0.perf_model.by_gpu: [{t4: roofline}, {}]\n");
+  std::vector<std::string> notes;
+  (void)experiment::validate_sweep(file, test::catalog(), {}, experiment::load_sweep(file, {}), dir.path("o"),
+                                   &notes);
+  REQUIRE(notes.size() == 1);
+  CHECK(has(notes[0], file + ":13:39: sweep value deployments.0.perf_model.by_gpu={t4: roofline}: " + file +
+                          " (--set deployments[0].perf_model.by_gpu.t4): no effect"));
+}
