@@ -528,3 +528,20 @@ TEST_CASE("red team: sweep output.path and --set sweep.* refused; swept notes na
   CHECK(has(notes[0], file + ":13:39: sweep value deployments.0.perf_model.by_gpu={t4: roofline}: " + file +
                           " (--set deployments[0].perf_model.by_gpu.t4): no effect"));
 }
+
+TEST_CASE("red team: swap_bandwidth_gbps without swap preemption, and preemption under reserved KV") {
+  const auto with = [](const std::string& scheduler) {
+    return test::experiment_head("x", 1) +
+           "deployments:\n  - {name: d, model: llama-3.1-8b, scheduler: " + scheduler +
+           "}\nfleet:\n  - {site: s, sku: hgx-h100x8}\n" + kWorkload;
+  };
+  CHECK(has(test::load_error(with("{swap_bandwidth_gbps: 5}")),
+            "deployments[0].scheduler.swap_bandwidth_gbps: has no effect without preemption: swap"));
+  const auto recompute = test::load_text(with("{preemption: recompute, swap_bandwidth_gbps: 5}")).notes;
+  REQUIRE(recompute.size() == 1);
+  CHECK(has(recompute[0], "deployments[0].scheduler.swap_bandwidth_gbps: no effect with preemption: recompute"));
+  CHECK(test::load_text(with("{preemption: swap, swap_bandwidth_gbps: 5}")).notes.empty());
+  const auto reserved = test::load_text(with("{kv_allocation: reserve, preemption: swap}")).notes;
+  REQUIRE(reserved.size() == 1);
+  CHECK(has(reserved[0], "deployments[0].scheduler.preemption: no effect with kv_allocation: reserve"));
+}

@@ -828,6 +828,23 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
             : serving::PreemptionMode::kRecompute;
     dep.scheduler.swap_bandwidth_gbps = sch.get_double("swap_bandwidth_gbps", 25.0, 0.1, 1e4);
     dep.scheduler.swap_space_gb = sch.get_double("swap_space_gb", 4.0, 0, 1e5);
+    // Settings with no effect (the rule of diurnal's period): without the setting that enables them (left out:
+    // refused) or with it explicitly off (a sweep's or --set's point: noted). The swap bandwidth prices swaps
+    // only; under `kv_allocation: reserve` nothing is preempted. (swap_space_gb sizes the host either way.)
+    const bool reserve = dep.scheduler.kv_allocation == serving::KvAllocation::kReserve;
+    if (sch.has("swap_bandwidth_gbps") && dep.scheduler.preemption != serving::PreemptionMode::kSwap && !reserve) {
+      if (!sch.has("preemption"))
+        sch.fail("swap_bandwidth_gbps",
+                 "has no effect without preemption: swap (preemption defaults to recompute); set preemption: swap "
+                 "or remove it");
+      x.notes.push_back(fmt::format("{}: no effect with preemption: recompute (nothing is swapped)",
+                                    sch.where("swap_bandwidth_gbps")));
+    }
+    if (reserve)
+      for (const char* key : {"preemption", "swap_bandwidth_gbps"})
+        if (sch.has(key))
+          x.notes.push_back(
+              fmt::format("{}: no effect with kv_allocation: reserve (nothing is preempted)", sch.where(key)));
     if (dep.scheduler.max_batched_tokens < dep.scheduler.max_num_seqs)
       sch.fail("max_batched_tokens",
                fmt::format("must be at least max_num_seqs ({}): every running sequence needs a "
