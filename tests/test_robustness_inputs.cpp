@@ -545,3 +545,19 @@ TEST_CASE("red team: swap_bandwidth_gbps without swap preemption, and preemption
   REQUIRE(reserved.size() == 1);
   CHECK(has(reserved[0], "deployments[0].scheduler.preemption: no effect with kv_allocation: reserve"));
 }
+
+TEST_CASE("red team: an offline deadline without a share, and on_bad_row without a trace") {
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  CHECK(has(test::load_error(head + "  offline: {deadline: 2h}\n"),
+            "workload.offline.deadline: has no effect without offline.share > 0"));
+  const auto zero = test::load_text(head + "  offline: {share: 0, deadline: 2h}\n").notes;
+  REQUIRE(zero.size() == 1);
+  CHECK(has(zero[0], "workload.offline.deadline: no effect with share 0"));
+  CHECK(test::load_text(head + "  offline: {share: 0.5, deadline: 2h}\n").notes.empty());
+  const auto skip = test::load_text(head + "  on_bad_row: skip\n").notes;
+  REQUIRE(skip.size() == 1);
+  CHECK(has(skip[0], "x.yaml:11:15: workload.on_bad_row: no effect: the workload reads no trace"));
+}

@@ -1040,6 +1040,15 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     config::ConfigNode off = w.child_or_empty("offline");
     x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
     x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
+    // A deadline of no offline request: refused with `share` left out (it defaults to 0), noted with share 0.
+    if (off.has("deadline") && x.workload.transform.offline_share == 0) {
+      if (!off.has("share"))
+        off.fail("deadline",
+                 "has no effect without offline.share > 0 (share defaults to 0: every request is online); set "
+                 "share or remove it");
+      x.notes.push_back(
+          fmt::format("{}: no effect with share 0 (every request is online)", off.where("deadline")));
+    }
     off.finish();
   }
   static const core::ComponentInfo kNoSource;
@@ -1053,6 +1062,12 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     x.workload.synthetic = read_synthetic(s, served, x.notes);
   }
   read_classes(w, x, catalog, own_traces, deployment_names, options.data_dir, file);
+  // Synthetic requests have no rows to be malformed: a bad-row policy without a trace is noted (a file shared by
+  // a trace and a synthetic configuration, or a --set of the source, legitimately keeps it).
+  if (w.has("on_bad_row") && x.workload.file_where.empty() &&
+      std::all_of(x.workload.classes.begin(), x.workload.classes.end(),
+                  [](const WorkloadClassConfig& c) { return c.file_where.empty(); }))
+    x.notes.push_back(fmt::format("{}: no effect: the workload reads no trace", w.where("on_bad_row")));
   w.finish();
 
   config::ConfigNode r = root.child_or_empty("router");
