@@ -125,12 +125,41 @@ printf 'x\n' > "$tmp/afile"
 "$bin" run "$tmp/q.yaml" -q -o "$tmp/afile/out.h5" > /dev/null 2> /dev/null
 check "-o under a regular file exits 2" test $? -eq 2
 
-# A setting without effect in this configuration is named in a note on stderr, and the run goes on.
-"$bin" run "$tmp/q.yaml" -q -o "$tmp/noted.h5" --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null \
+# A setting without effect in this configuration is named in a note on stderr, and the run goes on; -q prints
+# no notes.
+note="^note: .*by_gpu.t4)\{0,1\}: no effect: no fleet entry of deployment 'chat' has t4 GPUs"
+"$bin" run "$tmp/q.yaml" -o "$tmp/noted.h5" --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null \
   2> "$tmp/err.txt"
 check "by_gpu for a GPU kind the fleet lacks exits 0" test $? -eq 0
-check "by_gpu for a GPU kind the fleet lacks is noted" \
-  grep -q "^note: .*by_gpu.t4)\{0,1\}: no effect: no fleet entry of deployment 'chat' has t4 GPUs" "$tmp/err.txt"
+check "by_gpu for a GPU kind the fleet lacks is noted" grep -q "$note" "$tmp/err.txt"
+"$bin" run "$tmp/q.yaml" -q -o "$tmp/noted.h5" --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null \
+  2> "$tmp/err.txt"
+check "run -q prints no notes" bash -c "! grep -q '^note:' '$tmp/err.txt'"
+# sweep: each distinct note once, before the runs (which print none), not once per run; none with -q.
+cp "$tmp/q.yaml" "$tmp/noted_sweep.yaml"
+printf 'sweep:\n  grid:\n    workload.synthetic.rate: [30, 40, 50]\n' >> "$tmp/noted_sweep.yaml"
+"$bin" sweep "$tmp/noted_sweep.yaml" -o "$tmp/noted_sweep" --set "deployments.0.perf_model.by_gpu={t4: roofline}" \
+  > /dev/null 2> "$tmp/err.txt"
+check "sweep with a note exits 0" test $? -eq 0
+check "sweep prints a note once, not once per run" test "$(grep -c "$note" "$tmp/err.txt")" -eq 1
+"$bin" sweep "$tmp/noted_sweep.yaml" -q -o "$tmp/noted_sweep_q" \
+  --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null 2> "$tmp/err.txt"
+check "sweep -q prints no notes" bash -c "! grep -q '^note:' '$tmp/err.txt'"
+# theory prints them too (it fails afterwards here: the quick start has no disaggregated deployment).
+"$bin" theory "$tmp/q.yaml" --set "deployments.0.perf_model.by_gpu={t4: roofline}" > /dev/null 2> "$tmp/err.txt"
+check "theory prints the notes" grep -q "$note" "$tmp/err.txt"
+# lifecycle: the base experiment's notes too, its by_gpu entries judged against the generations' GPUs (A100, H100
+# and B200 here: a T4 entry is never used).
+mkdir -p "$tmp/life"
+sed 's/^    model: llama-3.1-8b$/    model: llama-3.1-8b\n    perf_model: {by_gpu: {t4: roofline, h100-sxm: roofline}}/' \
+  "$src/experiments/lifecycle/week.yaml" > "$tmp/life/week.yaml"
+cp "$src/experiments/lifecycle/recycle.yaml" "$tmp/life/"
+"$bin" lifecycle "$tmp/life/recycle.yaml" --set horizon_years=1 -o "$tmp/life/out.csv" > /dev/null 2> "$tmp/err.txt"
+check "lifecycle with a note exits 0" test $? -eq 0
+check "lifecycle notes a by_gpu entry no generation uses" grep -q \
+  "^note: .*week.yaml:[0-9]*:[0-9]*: deployments\[0\].perf_model.by_gpu.t4: no effect: none of the servers of .*recycle.yaml has t4 GPUs" \
+  "$tmp/err.txt"
+check "lifecycle does not note one a generation uses" bash -c "! grep -q 'by_gpu.h100-sxm' '$tmp/err.txt'"
 
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"

@@ -6,11 +6,13 @@
 #include <string>
 
 #include "experiment_text.hpp"
+#include "planner_support.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
 #include "sim/planning/plan_config.hpp"
+#include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
 
 using namespace greenfleet;
@@ -292,4 +294,270 @@ TEST_CASE("a per-GPU step-time model for a GPU kind the deployment's fleet lacks
   const auto dn = test::load_text(diurnal).notes;
   REQUIRE(dn.size() == 1);
   CHECK(has(dn[0], "workload.synthetic.diurnal.period: no effect with amplitude 0"));
+}
+
+TEST_CASE("cv with Poisson arrivals: refused when arrivals is left out, noted when poisson is explicit") {
+  const auto with = [](const std::string& arrivals) {
+    return test::experiment_head("x", 1) +
+           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: hgx-h100x8}\n"
+           "workload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, " +
+           arrivals +
+           "prompt_tokens: {distribution: constant, value: 100}, output_tokens: {distribution: constant, "
+           "value: 10}}\n";
+  };
+  CHECK(has(test::load_error(with("cv: 2, ")),
+            ":10:42: workload.synthetic.cv: has no effect with Poisson arrivals (arrivals defaults to poisson"));
+  const auto explicit_poisson = test::load_text(with("arrivals: poisson, cv: 2, "));
+  REQUIRE(explicit_poisson.notes.size() == 1);
+  CHECK(
+      has(explicit_poisson.notes[0],
+          "x.yaml:10:61: workload.synthetic.cv: no effect with arrivals: poisson (exponential gaps, a cv of 1)"));
+  CHECK(test::load_text(with("arrivals: gamma, cv: 2, ")).notes.empty());
+  CHECK(test::load_text(with("")).notes.empty());
+  // A --set of arrivals to poisson over a file's gamma (a sweep's point) notes, it does not refuse.
+  CHECK(test::load_text(with("arrivals: gamma, cv: 2, "), {"workload.synthetic.arrivals=poisson"}).notes.size() ==
+        1);
+}
+
+namespace {
+
+// Runs `x` as `greenfleet run` would and returns its InputError ("no error" when none).
+std::string run_error(const experiment::Experiment& x) {
+  try {
+    runner::Simulation sim(x, test::catalog());
+    sim.run();
+  } catch (const core::InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("a trace's errors name the experiment key that named the trace, for every reader") {
+  test::TempDir dir;
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n";
+  const auto load = [&](const std::string& workload, std::vector<std::string> overrides = {}) {
+    experiment::LoadOptions o;
+    o.overrides = std::move(overrides);
+    return experiment::load_experiment(dir.write("x.yaml", head + workload), test::catalog(), o);
+  };
+  const std::string skip = "; set workload.on_bad_row: skip to skip and count such rows)";
+  // A bad row (line 3) of each reader: the trace's file and line, then the experiment's file, line and key.
+  dir.write("azure.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,100,10\n"
+            "2023-11-16 18:15:47.68,abc,10\n");
+  dir.write("mooncake.jsonl",
+            "{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\n{\"timestamp\": 1}\n");
+  dir.write("burst.csv", "Timestamp,Model,Request tokens,Response tokens\n0,ChatGPT,5,3\n1,ChatGPT,5,0\n");
+  const std::vector<std::pair<std::string, std::string>> bad_rows = {
+      {"azure_csv", "azure.csv:3: ContextTokens 'abc' is not a positive integer"},
+      {"mooncake_jsonl", "mooncake.jsonl:2: needs \"timestamp\""},
+      {"burstgpt_csv", "burst.csv:3: Response tokens '0' is not a positive integer"}};
+  for (const auto& [source, row] : bad_rows) {
+    const std::string file = source == "azure_csv"      ? "azure.csv"
+                             : source == "burstgpt_csv" ? "burst.csv"
+                                                        : "mooncake.jsonl";
+    const std::string error =
+        run_error(load("workload:\n  source: " + source + "\n  file: " + file + "\n  deployment: d\n"));
+    CHECK(has(error, row));
+    CHECK(has(error, "(named by " + dir.path("x.yaml") + ":10:9: workload.file" + skip));
+    // Given with --set, the key is named as an override.
+    CHECK(has(run_error(load("workload:\n  source: " + source + "\n  file: nope\n",
+                             {"workload.file=" + dir.path(file)})),
+              "(named by " + dir.path("x.yaml") + " (--set workload.file)" + skip));
+  }
+  // Errors about the whole file (a header without the columns, a byte-order mark) name the key too.
+  dir.write("header.csv", "TIMESTAMP,ContextTokens\n");
+  CHECK(has(run_error(load("workload:\n  source: azure_csv\n  file: header.csv\n")),
+            "header.csv:1: header 'TIMESTAMP,ContextTokens' lacks a column: expected TIMESTAMP, ContextTokens and "
+            "GeneratedTokens (named by " +
+                dir.path("x.yaml") + ":10:9: workload.file)"));
+  dir.write("bom.jsonl", "\xEF\xBB\xBF{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 3}\n");
+  CHECK(has(run_error(load("workload:\n  source: mooncake_jsonl\n  file: bom.jsonl\n")),
+            "save it as UTF-8 without BOM (named by " + dir.path("x.yaml") + ":10:9: workload.file)"));
+  dir.write("empty.csv", "");
+  CHECK(has(run_error(load("workload:\n  source: burstgpt_csv\n  file: empty.csv\n")),
+            "empty.csv:1: empty trace file (expected a header) (named by"));
+  // A class's own trace names the class's key.
+  const std::string classes =
+      "workload:\n  classes:\n    - {name: a, trace: {source: synthetic, synthetic: {requests: 2, rate: 1, "
+      "prompt_tokens: {distribution: constant, value: 10}, output_tokens: {distribution: constant, value: 5}}}}\n"
+      "    - {name: b, trace: {source: azure_csv, file: azure.csv}}\n";
+  CHECK(has(run_error(load(classes)), "azure.csv:3: ContextTokens 'abc' is not a positive integer (named by " +
+                                          dir.path("x.yaml") + ":11:50: workload.classes[1].trace.file" + skip));
+  // The column check at load opens the trace: its header errors name the key as well.
+  dir.write("burst_header.csv", "Timestamp,Model\n");
+  CHECK(has(test::load_error(head + "workload:\n  source: burstgpt_csv\n  file: " + dir.path("burst_header.csv") +
+                             "\n  classes:\n    - {name: a, column: {name: Model, value: x}}\n"),
+            ":10:9: workload.file)"));
+  // A carbon-intensity file's bad row names the site's key before the file's line (the loader reads it).
+  dir.write("ci.csv", "timestamp,g_per_kwh\n2023-01-01 00:00:00,10\n2023-01-01 01:00:00,-5\n");
+  CHECK(has(test::load_error(head + kWorkload,
+                             {"sites.0.carbon_intensity={kind: csv, file: " + dir.path("ci.csv") + "}"}),
+            " (--set sites[0].carbon_intensity.file): " + dir.path("ci.csv") + ":3: g_per_kwh '-5'"));
+}
+
+TEST_CASE("planning: a demand experiment's trace errors name the planning key, the experiment key and the row") {
+  test::TempDir dir;
+  dir.write("azure.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,100,10\n"
+            "2023-11-16 18:15:47.68,abc,10\n");
+  dir.write("w.yaml", test::experiment_head("w", 1) +
+                          "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                          "hgx-h100x8}\nworkload:\n  source: azure_csv\n  file: azure.csv\n");
+  std::string plan = test::kSmallPlanFile;
+  plan.replace(plan.find("{kind: values, values: [4, 8]}"), 30, "{kind: workload, experiment: w.yaml}");
+  try {
+    (void)planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), dir.path("p.yaml") + ":9:42: classes[0].online.experiment: " + dir.path("azure.csv") +
+                            ":3: ContextTokens 'abc' is not a positive integer (named by " + dir.path("w.yaml") +
+                            ":10:9: workload.file;"));
+  }
+}
+
+TEST_CASE("sweep and plan gather the notes of every experiment they load, each once") {
+  test::TempDir dir;
+  const std::string file = dir.write(
+      "s.yaml", test::experiment_head("x", 1) +
+                    "deployments:\n  - {name: d, model: llama-3.1-8b, perf_model: {by_gpu: {t4: roofline}}}\n"
+                    "fleet:\n  - {site: s, sku: hgx-h100x8}\nworkload:\n  source: synthetic\n  synthetic: "
+                    "{requests: 10, rate: 2, arrivals: poisson, cv: 2, prompt_tokens: {distribution: constant, "
+                    "value: 100}, output_tokens: {distribution: constant, value: 10}}\n"
+                    "sweep:\n  grid:\n    workload.synthetic.rate: [1, 2, 3]\n    "
+                    "workload.synthetic.arrivals: [poisson, gamma]\n");
+  const experiment::Sweep sweep = experiment::load_sweep(file, {});
+  REQUIRE(sweep.runs.size() == 6);
+  std::vector<std::string> notes;
+  (void)experiment::validate_sweep(file, test::catalog(), {}, sweep, dir.path("out"), &notes);
+  // Six runs, two distinct notes: the by_gpu entry (every run) and cv (the Poisson runs).
+  REQUIRE(notes.size() == 2);
+  CHECK(has(notes[0], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  CHECK(has(notes[1], "deployments[0].perf_model.by_gpu.t4: no effect: no fleet entry of deployment 'd'"));
+
+  // plan: a demand experiment's notes, and the capacity experiment's by_gpu entry judged against the planning
+  // file's server types (one T4 type: the T4 entry is used, the H100 one is not).
+  const std::string base = dir.write(
+      "cap.yaml", test::experiment_head("c", 1) +
+                      "deployments:\n  - {name: d, model: llama-3.1-8b, perf_model: {by_gpu: {t4: roofline, "
+                      "h100-sxm: roofline}}}\nfleet:\n  - {site: s, sku: hgx-h100x8}\nworkload:\n  source: "
+                      "synthetic\n  synthetic: {requests: 10, rate: 2, diurnal: {amplitude: 0, period: 2h}, "
+                      "prompt_tokens: {distribution: constant, value: 100}, output_tokens: {distribution: "
+                      "constant, value: 10}}\n");
+  std::string plan = test::kSmallPlanFile;
+  plan.replace(plan.find("{kind: values, values: [4, 8]}"), 30, "{kind: workload, experiment: s.yaml}");
+  plan.replace(plan.find("capacity:\n"), 10, "capacity:\n  experiment: cap.yaml\n");
+  const auto pc = planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
+  REQUIRE(pc.notes.size() == 3);
+  CHECK(has(pc.notes[0], "s.yaml:10:"));
+  CHECK(has(pc.notes[0], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  CHECK(has(pc.notes[1], "cap.yaml:10:"));
+  CHECK(has(pc.notes[1], "workload.synthetic.diurnal.period: no effect with amplitude 0"));
+  CHECK(has(pc.notes[2], base + ":5:"));
+  CHECK(has(pc.notes[2], "deployments[0].perf_model.by_gpu.h100-sxm: no effect: none of the servers of " +
+                             dir.path("p.yaml") + " has h100-sxm GPUs"));
+}
+
+TEST_CASE("red team: a mapping an override created names that override, not '--set override'") {
+  const std::string yaml = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  // `scheduler` is not a top-level key: the override made it on its way to `preset`.
+  CHECK(has(test::load_error(yaml, {"scheduler.preset=vllm-v1"}),
+            " (--set scheduler.preset): scheduler: unknown key"));
+  // A default inside a section the override created (the file has no `scheduler:`) names the override too: the
+  // preset needs a 2023 power line the H100 has not (checked as the simulation is built).
+  const std::string e = run_error(test::load_text(yaml, {"deployments.0.scheduler.preset=fastchat-hf-2023"}));
+  CHECK(has(e,
+            " (--set deployments[0].scheduler.preset): deployments[0].scheduler.host_time_per_layer: preset "
+            "fastchat-hf-2023"));
+  CHECK(!has(e, "(--set override)"));
+}
+
+TEST_CASE("red team: planning forecast_seed without forecast_error, and peak_hour with amplitude 0") {
+  const std::string file = std::string(GREENFLEET_SOURCE_DIR) + "/experiments/planning/day.yaml";
+  const auto load = [&](const std::string& set) {
+    return planning::load_plan_config(file, test::catalog(), {set});
+  };
+  // The seed draws the forecast's errors: with none it had no effect.
+  CHECK_THROWS_WITH_AS(load("classes.0.online={kind: constant, value: 5, forecast_seed: 3}"),
+                       doctest::Contains("(--set classes[0].online.forecast_seed): has no effect without "
+                                         "forecast_error > 0"),
+                       core::InputError);
+  const auto explicit_zero =
+      load("classes.0.online={kind: constant, value: 5, forecast_error: 0, forecast_seed: 3}");
+  REQUIRE(explicit_zero.notes.size() == 1);
+  CHECK(has(explicit_zero.notes[0], "(--set classes[0].online.forecast_seed): no effect with forecast_error 0"));
+  const auto flat = load("carbon_intensity={kind: diurnal, mean: 300, amplitude: 0, peak_hour: 3}");
+  REQUIRE(flat.notes.size() == 1);
+  CHECK(has(flat.notes[0], "(--set carbon_intensity.peak_hour): no effect with amplitude 0"));
+  CHECK(load("carbon_intensity={kind: diurnal, mean: 300, peak_hour: 3}").notes.empty());
+}
+
+TEST_CASE("red team: sweep output.path and --set sweep.* refused; swept notes name their line") {
+  test::TempDir dir;
+  const std::string experiment = test::experiment_head("x", 1) +
+                                 "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                                 "hgx-h100x8}\n" +
+                                 kWorkload;
+  const auto error_of = [&](const std::string& block, std::vector<std::string> set = {}) {
+    const std::string file = dir.write("s.yaml", experiment + block);
+    try {
+      (void)experiment::load_sweep(file, set);
+    } catch (const core::InputError& e) {
+      return std::string(e.what()).substr(file.size());
+    }
+    return std::string("no error");
+  };
+  // Every run writes DIR/pPPPP_rRR.h5: the swept paths were never used.
+  CHECK(has(error_of("sweep:\n  grid:\n    output.path: [a.h5, b.h5]\n"),
+            ":13:5: sweep.grid.output.path: has no effect: a sweep writes each run to DIR/pPPPP_rRR.h5"));
+  CHECK(has(error_of("sweep:\n  seeds: 2\n", {"sweep.seeds=3"}),
+            "--set sweep.seeds=3: the sweep block is read from the file; --set cannot change it"));
+  const std::string file = dir.write(
+      "s.yaml", experiment + "sweep:\n  grid:\n    deployments.0.perf_model.by_gpu: [{t4: roofline}, {}]\n");
+  std::vector<std::string> notes;
+  (void)experiment::validate_sweep(file, test::catalog(), {}, experiment::load_sweep(file, {}), dir.path("o"),
+                                   &notes);
+  REQUIRE(notes.size() == 1);
+  CHECK(has(notes[0], file + ":13:39: sweep value deployments.0.perf_model.by_gpu={t4: roofline}: " + file +
+                          " (--set deployments[0].perf_model.by_gpu.t4): no effect"));
+}
+
+TEST_CASE("red team: swap_bandwidth_gbps without swap preemption, and preemption under reserved KV") {
+  const auto with = [](const std::string& scheduler) {
+    return test::experiment_head("x", 1) +
+           "deployments:\n  - {name: d, model: llama-3.1-8b, scheduler: " + scheduler +
+           "}\nfleet:\n  - {site: s, sku: hgx-h100x8}\n" + kWorkload;
+  };
+  CHECK(has(test::load_error(with("{swap_bandwidth_gbps: 5}")),
+            "deployments[0].scheduler.swap_bandwidth_gbps: has no effect without preemption: swap"));
+  const auto recompute = test::load_text(with("{preemption: recompute, swap_bandwidth_gbps: 5}")).notes;
+  REQUIRE(recompute.size() == 1);
+  CHECK(has(recompute[0], "deployments[0].scheduler.swap_bandwidth_gbps: no effect with preemption: recompute"));
+  CHECK(test::load_text(with("{preemption: swap, swap_bandwidth_gbps: 5}")).notes.empty());
+  const auto reserved = test::load_text(with("{kv_allocation: reserve, preemption: swap}")).notes;
+  REQUIRE(reserved.size() == 1);
+  CHECK(has(reserved[0], "deployments[0].scheduler.preemption: no effect with kv_allocation: reserve"));
+}
+
+TEST_CASE("red team: an offline deadline without a share, and on_bad_row without a trace") {
+  const std::string head = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  CHECK(has(test::load_error(head + "  offline: {deadline: 2h}\n"),
+            "workload.offline.deadline: has no effect without offline.share > 0"));
+  const auto zero = test::load_text(head + "  offline: {share: 0, deadline: 2h}\n").notes;
+  REQUIRE(zero.size() == 1);
+  CHECK(has(zero[0], "workload.offline.deadline: no effect with share 0"));
+  CHECK(test::load_text(head + "  offline: {share: 0.5, deadline: 2h}\n").notes.empty());
+  const auto skip = test::load_text(head + "  on_bad_row: skip\n").notes;
+  REQUIRE(skip.size() == 1);
+  CHECK(has(skip[0], "x.yaml:11:15: workload.on_bad_row: no effect: the workload reads no trace"));
 }

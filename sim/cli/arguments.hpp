@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
+#include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,16 @@ inline boost::program_options::variables_map parse_arguments(
     throw core::InputError(fmt::format("{}: {} (see greenfleet {} --help)", command, e.what(), command));
   }
   return vm;
+}
+
+// Prints each distinct note (a setting with no effect in this configuration: experiment::notes_for_fleet, a
+// planning or lifecycle file's) once, in order, as a `note: ` line on stderr; none under -q. Commands that load
+// an experiment many times (sweep, plan) gather the notes of every load first.
+inline void print_notes(const std::vector<std::string>& notes, bool quiet) {
+  if (quiet) return;
+  std::set<std::string> seen;
+  for (const auto& note : notes)
+    if (seen.insert(note).second) fmt::print(stderr, "note: {}\n", note);
 }
 
 }  // namespace greenfleet::cli

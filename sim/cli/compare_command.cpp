@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <map>
 
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
@@ -198,8 +199,15 @@ int compare_command(const std::vector<std::string>& args) {
     }
     throw core::InputError(fmt::format("compare: {} {}: expected an integer in [{}, {}]", name, v, lo, hi));
   };
+  std::map<std::string, std::string> given;  // option -> its first value: an option given twice is refused
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if ((a == "--format" || a == "--resamples" || a == "--blocks" || a == "--seed") && i + 1 < args.size()) {
+      if (const auto it = given.find(a); it != given.end())
+        throw core::InputError(fmt::format("compare: {} given twice ({} and {}); only one would be used", a,
+                                           it->second, args[i + 1]));
+      given.emplace(a, args[i + 1]);
+    }
     if (a == "-h" || a == "--help") {
       std::cout << kHelp;
       return 0;
@@ -211,9 +219,11 @@ int compare_command(const std::vector<std::string>& args) {
       if (format != "table" && format != "markdown" && format != "csv" && format != "json")
         throw core::InputError(fmt::format("compare: --format {}: expected table, markdown, csv or json", format));
     } else if (a == "--resamples") {
-      spec.resamples = static_cast<int>(integer(i, 1, 1000000));
+      // One resample, or one block (every resample is then the whole run), gives an interval of zero width
+      // whatever the data: refused, as two replicas of one seed are.
+      spec.resamples = static_cast<int>(integer(i, 2, 1000000));
     } else if (a == "--blocks") {
-      spec.blocks = static_cast<int>(integer(i, 1, 1000000));
+      spec.blocks = static_cast<int>(integer(i, 2, 1000000));
     } else if (a == "--seed") {
       spec.seed = static_cast<std::uint64_t>(integer(i, 0, INT64_MAX));
     } else if (a.size() > 1 && a[0] == '-') {

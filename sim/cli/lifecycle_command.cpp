@@ -27,7 +27,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet lifecycle LIFECYCLE.yaml [options]");
   std::string catalog_dir, data_dir, output;
   std::vector<std::string> overrides;
-  opts.add_options()("help,h", "show this help")("quiet,q", "print no progress lines")(
+  opts.add_options()("help,h", "show this help")("quiet,q", "print no progress lines and no notes")(
       "output,o", po::value(&output), "CSV of the per-year table (default: the file's `output`)")(
       "csv", "print the per-year table as CSV instead of text")(
       "set", po::value(&overrides)->composing(), "override any key of the lifecycle file (repeatable)")(
@@ -64,7 +64,19 @@ int lifecycle_command(const std::vector<std::string>& args) {
   const lifecycle::LifecycleConfig config = lifecycle::load_config(file, catalog, overrides, data);
   const std::string path = vm.count("output") ? output : config.output;
   if (!path.empty()) core::check_output_path(path, {file, config.experiment}, "output file", kCsvHead);
-  for (const auto& note : config.notes) fmt::print(stderr, "note: {}\n", note);
+  // The lifecycle file's notes, then the base experiment's (loaded again: a few milliseconds) under the
+  // generations' servers, which replace its fleet every year.
+  std::vector<std::string> notes = config.notes;
+  {
+    experiment::LoadOptions lo;
+    lo.data_dir = data;
+    std::vector<std::string> gpus;
+    for (const auto& g : config.generations) gpus.push_back(catalog.server(g.server).gpu);
+    const auto base =
+        experiment::notes_for_gpus(experiment::load_experiment(config.experiment, catalog, lo), gpus, file);
+    notes.insert(notes.end(), base.begin(), base.end());
+  }
+  print_notes(notes, vm.count("quiet") != 0);
 
   const lifecycle::LifecycleResult result = lifecycle::run_study(config, catalog, vm.count("quiet") > 0);
   const std::string csv = lifecycle::format_csv(result);

@@ -138,9 +138,9 @@ int run_command(const std::vector<std::string>& args) {
       "output,o", po::value(&output),
       "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
       "set", po::value(&overrides)->composing(), "override any key: --set workload.synthetic.rate=8 (repeatable)")(
-      "quiet,q", "no progress line")("catalog", po::value(&catalog_dir),
-                                     "project directory holding hardware_catalog/ and models/ "
-                                     "(default: $GREENFLEET_HOME, else the source tree)")(
+      "quiet,q", "no progress line and no notes")("catalog", po::value(&catalog_dir),
+                                                  "project directory holding hardware_catalog/ and models/ "
+                                                  "(default: $GREENFLEET_HOME, else the source tree)")(
       "data-dir", po::value(&data_dir),
       "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)")(
       "plan", po::value(&plan_file),
@@ -201,7 +201,7 @@ int run_command(const std::vector<std::string>& args) {
             "{}: follow_plan needs a plan (greenfleet run EXP.yaml --plan PLAN.yaml)", x.fleet[i].power_where));
   }
 
-  for (const auto& note : experiment::notes_for_fleet(x, catalog)) fmt::print(stderr, "note: {}\n", note);
+  print_notes(experiment::notes_for_fleet(x, catalog), quiet);
 
   // Everything that could fail after the simulation is checked before it: the memory the configuration asks
   // for, the output path (not a directory, device or input; its directory writable), the file itself (created

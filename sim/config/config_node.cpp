@@ -206,6 +206,17 @@ std::string ConfigNode::at(const std::string& path, const YAML::Mark& mark) cons
     for (const auto& o : *overrides_)
       if (path == o || path.rfind(o + ".", 0) == 0 || path.rfind(o + "[", 0) == 0)
         return fmt::format("{} (--set {})", file_, path);
+  // A mapping an override created on its way to its key (`--set scheduler.preset=x` creates `scheduler`), or a
+  // default inside one (`--set deployments.0.scheduler.preset=...` where the file has no `scheduler:`), has no
+  // position either: name the override that made the closest enclosing mapping.
+  if (overrides_ && (mark.is_null() || mark.line < 0))
+    for (std::string up = path; !up.empty();) {
+      for (const auto& o : *overrides_)
+        if (o.rfind(up + ".", 0) == 0 || o.rfind(up + "[", 0) == 0)
+          return fmt::format("{} (--set {}): {}", file_, o, path);
+      const std::size_t cut = up.find_last_of(".[");  // the enclosing mapping or list
+      up.resize(cut == std::string::npos ? 0 : cut);
+    }
   return fmt::format("{}: {}", location(mark), path);
 }
 

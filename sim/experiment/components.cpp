@@ -102,12 +102,12 @@ WorkloadSourceRegistry make_workload_sources() {
   r.add("azure_csv",
         "The Azure LLM inference traces (2023, 2024): CSV with TIMESTAMP, ContextTokens, GeneratedTokens.",
         {trace()}, [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
-          return std::make_unique<workload::AzureCsvSource>(p.get_string("file"), c.on_bad_row);
+          return std::make_unique<workload::AzureCsvSource>(p.get_string("file"), c.on_bad_row, c.named_by);
         });
   r.add("mooncake_jsonl",
         "Mooncake traces: one JSON object per line with timestamp (ms), input_length, output_length.", {trace()},
         [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
-          return std::make_unique<workload::MooncakeJsonlSource>(p.get_string("file"), c.on_bad_row);
+          return std::make_unique<workload::MooncakeJsonlSource>(p.get_string("file"), c.on_bad_row, c.named_by);
         });
   r.add("burstgpt_csv", "BurstGPT: CSV with Timestamp (s), Model, Request tokens, Response tokens.",
         {core::string_param("model_filter", std::string(),
@@ -115,7 +115,7 @@ WorkloadSourceRegistry make_workload_sources() {
          trace()},
         [](const core::ParamValues& p, const SourceContext& c) -> Ptr {
           return std::make_unique<workload::BurstGptCsvSource>(p.get_string("file"), c.on_bad_row,
-                                                               p.get_string("model_filter"));
+                                                               p.get_string("model_filter"), c.named_by);
         });
   return r;
 }

@@ -37,6 +37,9 @@ struct SourceContext {
   text::BadRowPolicy on_bad_row = text::BadRowPolicy::kError;
   const workload::SyntheticSpec* synthetic = nullptr;  // read by the loader from `workload.synthetic`
   std::uint64_t seed = 0;
+  // Where the experiment named the trace file ("EXP.yaml:12:9: workload.file"; WorkloadConfig::file_where),
+  // appended to the reader's messages about the file.
+  std::string named_by;
 };
 // `workload.source`: only the chosen source's parameters are accepted, as keys of `workload`.
 using WorkloadSourceRegistry = core::Registry<std::unique_ptr<workload::RequestSource>, const SourceContext&>;

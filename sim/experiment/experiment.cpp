@@ -119,6 +119,17 @@ workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmMod
   sp.rate = s.get_double("rate", std::nullopt, 1e-9, 1e9);
   sp.gamma_arrivals = s.get_choice("arrivals", {"poisson", "gamma"}, std::string("poisson")) == "gamma";
   sp.cv = s.get_double("cv", 1.0, 0.01, 100);
+  // Poisson gaps are exponential (a cv of 1): a `cv` there has no effect. Left out `arrivals` (the default
+  // poisson) it is refused, as a diurnal period without an amplitude is; an explicit `arrivals: poisson` (a
+  // sweep's or --set's point sharing the rest) is legitimate and noted.
+  if (s.has("cv") && !sp.gamma_arrivals) {
+    if (!s.has("arrivals"))
+      s.fail("cv",
+             "has no effect with Poisson arrivals (arrivals defaults to poisson, whose gaps have a cv of 1); set "
+             "arrivals: gamma or remove it");
+    notes.push_back(
+        fmt::format("{}: no effect with arrivals: poisson (exponential gaps, a cv of 1)", s.where("cv")));
+  }
   config::ConfigNode di = s.child_or_empty("diurnal");
   sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
   sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
@@ -231,6 +242,7 @@ void read_classes(config::ConfigNode& w, Experiment& x, const catalog::Catalog& 
       k.source = t.get_choice("source", workload_sources().names());
       const auto& info = workload_sources().info(k.source);
       k.params = config::read_params(t, info.params, [&](config::ConfigNode& n, const std::string& key) {
+        k.file_where = n.where(key);
         return resolve_data_file(n, key, data_dir, file);
       });
       if (has_section(info, "synthetic")) {
@@ -275,7 +287,7 @@ void read_classes(config::ConfigNode& w, Experiment& x, const catalog::Catalog& 
     w.fail("classes", fmt::format("the classes' shares sum to {}; they must sum to 1", share_sum));
   if (selector == "column") {
     // The trace must have the column: open it (only its header is read) and ask.
-    const SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    const SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed, x.workload.file_where};
     const auto source = workload_sources().create(x.workload.source, x.workload.params, context);
     if (!source->select_column(x.workload.class_column))
       throw core::InputError(fmt::format("{}: the {} source has no column '{}'{}", column_where, x.workload.source,
@@ -347,6 +359,17 @@ std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Cat
         notes.push_back(fmt::format("{}: no effect: no fleet entry of deployment '{}' has {} GPUs", entry.second,
                                     dep.name, gpu));
     }
+  return notes;
+}
+
+std::vector<std::string> notes_for_gpus(const Experiment& x, const std::vector<std::string>& gpus,
+                                        const std::string& servers_of) {
+  std::vector<std::string> notes = x.notes;
+  for (const auto& dep : x.deployments)
+    for (const auto& entry : dep.perf_kind_by_gpu_where)
+      if (std::find(gpus.begin(), gpus.end(), entry.first) == gpus.end())
+        notes.push_back(fmt::format("{}: no effect: none of the servers of {} has {} GPUs", entry.second,
+                                    servers_of, entry.first));
   return notes;
 }
 
@@ -805,6 +828,23 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
             : serving::PreemptionMode::kRecompute;
     dep.scheduler.swap_bandwidth_gbps = sch.get_double("swap_bandwidth_gbps", 25.0, 0.1, 1e4);
     dep.scheduler.swap_space_gb = sch.get_double("swap_space_gb", 4.0, 0, 1e5);
+    // Settings with no effect (the rule of diurnal's period): without the setting that enables them (left out:
+    // refused) or with it explicitly off (a sweep's or --set's point: noted). The swap bandwidth prices swaps
+    // only; under `kv_allocation: reserve` nothing is preempted. (swap_space_gb sizes the host either way.)
+    const bool reserve = dep.scheduler.kv_allocation == serving::KvAllocation::kReserve;
+    if (sch.has("swap_bandwidth_gbps") && dep.scheduler.preemption != serving::PreemptionMode::kSwap && !reserve) {
+      if (!sch.has("preemption"))
+        sch.fail("swap_bandwidth_gbps",
+                 "has no effect without preemption: swap (preemption defaults to recompute); set preemption: swap "
+                 "or remove it");
+      x.notes.push_back(fmt::format("{}: no effect with preemption: recompute (nothing is swapped)",
+                                    sch.where("swap_bandwidth_gbps")));
+    }
+    if (reserve)
+      for (const char* key : {"preemption", "swap_bandwidth_gbps"})
+        if (sch.has(key))
+          x.notes.push_back(
+              fmt::format("{}: no effect with kv_allocation: reserve (nothing is preempted)", sch.where(key)));
     if (dep.scheduler.max_batched_tokens < dep.scheduler.max_num_seqs)
       sch.fail("max_batched_tokens",
                fmt::format("must be at least max_num_seqs ({}): every running sequence needs a "
@@ -1000,11 +1040,21 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     config::ConfigNode off = w.child_or_empty("offline");
     x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
     x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
+    // A deadline of no offline request: refused with `share` left out (it defaults to 0), noted with share 0.
+    if (off.has("deadline") && x.workload.transform.offline_share == 0) {
+      if (!off.has("share"))
+        off.fail("deadline",
+                 "has no effect without offline.share > 0 (share defaults to 0: every request is online); set "
+                 "share or remove it");
+      x.notes.push_back(
+          fmt::format("{}: no effect with share 0 (every request is online)", off.where("deadline")));
+    }
     off.finish();
   }
   static const core::ComponentInfo kNoSource;
   const auto& source = own_traces ? kNoSource : workload_sources().info(x.workload.source);
   x.workload.params = config::read_params(w, source.params, [&](config::ConfigNode& n, const std::string& key) {
+    x.workload.file_where = n.where(key);
     return resolve_data_file(n, key, options.data_dir, file);
   });
   if (!own_traces && has_section(source, "synthetic")) {
@@ -1012,6 +1062,12 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     x.workload.synthetic = read_synthetic(s, served, x.notes);
   }
   read_classes(w, x, catalog, own_traces, deployment_names, options.data_dir, file);
+  // Synthetic requests have no rows to be malformed: a bad-row policy without a trace is noted (a file shared by
+  // a trace and a synthetic configuration, or a --set of the source, legitimately keeps it).
+  if (w.has("on_bad_row") && x.workload.file_where.empty() &&
+      std::all_of(x.workload.classes.begin(), x.workload.classes.end(),
+                  [](const WorkloadClassConfig& c) { return c.file_where.empty(); }))
+    x.notes.push_back(fmt::format("{}: no effect: the workload reads no trace", w.where("on_bad_row")));
   w.finish();
 
   config::ConfigNode r = root.child_or_empty("router");

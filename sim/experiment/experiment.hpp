@@ -39,6 +39,7 @@ struct WorkloadClassConfig {
   // Selector `trace`: the class's own source and its parameters, as `workload.source` would take them.
   std::string source;
   core::ParamValues params;
+  std::string file_where;  // "file:line:col: workload.classes[i].trace.file", for the reader's messages
   workload::SyntheticSpec synthetic;
   // Set only by `--plan` (sim/planning/plan_execution.cpp) for an offline class the plan splits between CPU
   // instances and GPUs: the deployment its CPU instances serve and the share of its requests sent there.
@@ -49,6 +50,7 @@ struct WorkloadClassConfig {
 struct WorkloadConfig {
   std::string source;        // an entry of workload_sources() (sim/experiment/components.hpp)
   core::ParamValues params;  // the source's declared parameters, validated (trace files resolved to paths)
+  std::string file_where;    // "file:line:col: workload.file" (or the --set), for the reader's messages
   std::string deployment;
   std::uint64_t max_requests = 0;  // 0: all
   text::BadRowPolicy on_bad_row = text::BadRowPolicy::kError;
@@ -248,6 +250,11 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
 // entry of the deployment has), for `greenfleet run` to print as `note:` lines once the fleet is final (after a
 // plan replaced it).
 std::vector<std::string> notes_for_fleet(const Experiment& x, const catalog::Catalog& catalog);
+// The same where another fleet replaces the experiment's (the planner's server types, a lifecycle study's
+// generations): a `by_gpu` entry is noted when none of `gpus` (the GPU kinds of those servers, named in the note
+// as "the servers of `servers_of`") is its kind.
+std::vector<std::string> notes_for_gpus(const Experiment& x, const std::vector<std::string>& gpus,
+                                        const std::string& servers_of);
 
 std::string default_data_dir(const std::string& project_root);
 

@@ -57,6 +57,12 @@ void read_lists(const std::string& file, const YAML::Node& block, const std::str
     if (!kv.second.IsSequence() || kv.second.size() == 0)
       throw core::InputError(fmt::format("{}: sweep.{}.{}: expected a non-empty list of values",
                                          where(file, kv.second.Mark()), name, key));
+    // Each run is written to DIR/pPPPP_rRR.h5 (`sweep -o DIR`): a swept output.path would have no effect.
+    if (key == "output.path")
+      throw core::InputError(
+          fmt::format("{}: sweep.{}.{}: has no effect: a sweep writes each run to "
+                      "DIR/pPPPP_rRR.h5 (greenfleet sweep -o DIR)",
+                      where(file, kv.first.Mark()), name, key));
     if (key == "seed" || key == "sweep" || key.rfind("sweep.", 0) == 0)
       throw core::InputError(fmt::format("{}: sweep.{}.{}: {} cannot be swept here{}",
                                          where(file, kv.first.Mark()), name, key, key,
@@ -172,6 +178,12 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
   // their seeds and not twice; with a list of seeds it would be dropped, so it is refused too.
   for (const auto& o : overrides) {
     const std::string key = config::dotted_key_path(o.substr(0, o.find('=')));
+    // The block is read from the file, before any --set: a --set of it would reach each run as an unknown key.
+    if (key == "sweep" || key.rfind("sweep.", 0) == 0)
+      throw core::InputError(
+          fmt::format("{}: --set {}: the sweep block is read from the file; --set cannot "
+                      "change it (edit the file)",
+                      where(file, block.Mark()), o));
     const bool swept = std::find(grid.keys.begin(), grid.keys.end(), key) != grid.keys.end() ||
                        std::find(zip.keys.begin(), zip.keys.end(), key) != zip.keys.end();
     if (swept || (key == "seed" && !seeds.empty() && !block["seeds"].IsScalar()))
@@ -234,11 +246,12 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
 }
 
 std::vector<std::string> validate_sweep(const std::string& file, const catalog::Catalog& catalog,
-                                        const LoadOptions& base, const Sweep& sweep,
-                                        const std::string& output_dir) {
+                                        const LoadOptions& base, const Sweep& sweep, const std::string& output_dir,
+                                        std::vector<std::string>* notes) {
   std::vector<std::string> resolved;
   resolved.reserve(sweep.runs.size());
   std::set<std::string> checked;  // values validated alone already
+  std::set<std::string> noted;
   for (const auto& run : sweep.runs) {
     LoadOptions lo = base;
     lo.output_path = (std::filesystem::path(output_dir) / run.output).string();
@@ -256,7 +269,27 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
     }
     lo.overrides.insert(lo.overrides.end(), run.overrides.begin(), run.overrides.end());
     try {
-      resolved.push_back(load_experiment(file, catalog, lo).resolved_yaml);
+      const Experiment x = load_experiment(file, catalog, lo);
+      resolved.push_back(x.resolved_yaml);
+      if (notes)
+        for (auto& note : notes_for_fleet(x, catalog)) {
+          // A note about a swept value names it as the --set the run takes it by: say where the sweep block
+          // lists it too.
+          const std::string tag = file + " (--set ";
+          if (note.rfind(tag, 0) == 0) {
+            const std::string path =
+                config::dotted_key_path(note.substr(tag.size(), note.find(')', tag.size()) - tag.size()));
+            for (std::size_t v = 0; v < run.overrides.size(); ++v) {
+              const std::string key =
+                  config::dotted_key_path(run.overrides[v].substr(0, run.overrides[v].find('=')));
+              if (path == key || path.rfind(key + ".", 0) == 0) {
+                note = fmt::format("{}: sweep value {}: {}", run.origins[v], run.overrides[v], note);
+                break;
+              }
+            }
+          }
+          if (noted.insert(note).second) notes->push_back(std::move(note));
+        }
     } catch (const core::InputError& e) {
       throw core::InputError(fmt::format("{}: sweep point {} (replica {}): {}",
                                          run.origins.empty() ? file : run.origins[0], run.point, run.replica,

@@ -37,8 +37,9 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
 // Loads and validates every run of the sweep before any is simulated: each run's overrides are applied to the
 // file as --set would, with output path `output_dir/run.output`. Returns each run's resolved configuration. An
 // invalid value fails with the file:line:column of the value in the sweep block and the loader's message.
+// `notes`, when given, receives each distinct note of the runs (notes_for_fleet), in the order first met.
 std::vector<std::string> validate_sweep(const std::string& file, const catalog::Catalog& catalog,
-                                        const LoadOptions& base, const Sweep& sweep,
-                                        const std::string& output_dir);
+                                        const LoadOptions& base, const Sweep& sweep, const std::string& output_dir,
+                                        std::vector<std::string>* notes = nullptr);
 
 }  // namespace greenfleet::experiment

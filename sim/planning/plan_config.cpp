@@ -53,7 +53,9 @@ std::string experiment_beside(ConfigNode& n, const std::string& file, const std:
 // A per-slot series: `values` repeated to fill the horizon, or a daily cosine around `mean` (ours: a smooth
 // stand-in for the diurnal shape of production traffic and solar-heavy grids).
 // `kind: workload` (online demand only): the online requests of an experiment's workload binned per slot.
+// `notes` receives the settings without effect that are legitimate (PlanConfig::notes).
 std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, double max,
+                                std::vector<std::string>& notes,
                                 const std::function<std::vector<double>(ConfigNode&)>& workload = {}) {
   std::vector<std::string> kinds{"constant", "values", "diurnal"};
   if (workload) kinds.push_back("workload");
@@ -72,6 +74,9 @@ std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, do
     const double mean = n.get_double("mean", std::nullopt, 0, max);
     const double amplitude = n.get_double("amplitude", 0.5, 0, 1);
     const double peak = n.get_double("peak_hour", 14.0, 0, 24);
+    // An explicit amplitude 0 (a --set's flat point) leaves the peak without effect: noted, as in experiments.
+    if (amplitude == 0 && n.has("peak_hour"))
+      notes.push_back(fmt::format("{}: no effect with amplitude 0 (a constant mean)", n.where("peak_hour")));
     for (int t = 0; t < slots; ++t) {
       const double hour = std::fmod(core::to_seconds(slot * t + slot / 2) / 3600.0, 24.0);
       out[t] = mean * (1 + amplitude * std::cos(2 * std::numbers::pi * (hour - peak) / 24.0));
@@ -84,25 +89,34 @@ std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, do
 // would feed them), times `scale`. A workload shorter than the horizon repeats from its first slot over the
 // whole slots it covers.
 std::vector<double> binned_workload(ConfigNode& n, const std::string& file, const catalog::Catalog& catalog,
-                                    const std::string& data_dir, int slots, core::SimTime slot) {
+                                    const std::string& data_dir, int slots, core::SimTime slot,
+                                    std::vector<std::string>& notes) {
   experiment::LoadOptions lo;
   lo.data_dir = data_dir;
   const std::string path = experiment_beside(n, file, "experiment");
   const double scale = n.get_double("scale", 1.0, 0, 1e6);
-  const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
-  const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
-  workload::TransformedSource source(
-      experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
-      x.seed);
   std::vector<double> count(static_cast<std::size_t>(slots), 0);
-  workload::RequestSpec r;
   core::SimTime last = 0;
   bool any = false;
-  while (source.next(r)) {
-    if (r.arrival >= slot * slots) break;
-    last = r.arrival;
-    any = true;
-    if (r.cls == workload::RequestClass::kOnline) count[static_cast<std::size_t>(r.arrival / slot)] += 1;
+  // An error in the experiment or its trace names this key too (the experiment's own position and the trace's
+  // line follow it).
+  try {
+    const experiment::Experiment x = experiment::load_experiment(path, catalog, lo);
+    notes.insert(notes.end(), x.notes.begin(), x.notes.end());  // its fleet is not the plan's: no by_gpu notes
+    const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed,
+                                            x.workload.file_where};
+    workload::TransformedSource source(
+        experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
+        x.seed);
+    workload::RequestSpec r;
+    while (source.next(r)) {
+      if (r.arrival >= slot * slots) break;
+      last = r.arrival;
+      any = true;
+      if (r.cls == workload::RequestClass::kOnline) count[static_cast<std::size_t>(r.arrival / slot)] += 1;
+    }
+  } catch (const core::InputError& e) {
+    n.fail("experiment", e.what());
   }
   const int covered = std::max<int>(1, static_cast<int>(last / slot));  // whole slots (the last may be partial)
   if (!any) n.fail("experiment", fmt::format("the workload of {} has no requests", path));
@@ -194,7 +208,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
   p.pue = root.get_double("pue", 1.0, 1.0, 3.0);
   {
     ConfigNode ci = root.child("carbon_intensity");
-    p.ci = read_series(ci, p.slots, p.slot, 5000);
+    p.ci = read_series(ci, p.slots, p.slot, 5000, pc.notes);
     ci.finish();
   }
   const double lifetime = root.get_double("lifetime_years", 4.0, 0.1, 50);
@@ -282,11 +296,22 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     c.online = online;
     if (online) {
       ConfigNode r = n.child("online");
-      c.rate = read_series(r, p.slots, p.slot, 1e7, [&](ConfigNode& w) {
-        return binned_workload(w, file, catalog, data_dir, p.slots, p.slot);
+      c.rate = read_series(r, p.slots, p.slot, 1e7, pc.notes, [&](ConfigNode& w) {
+        return binned_workload(w, file, catalog, data_dir, p.slots, p.slot, pc.notes);
       });
       const double error = r.get_double("forecast_error", 0.0, 0, 10);
       const auto seed = static_cast<std::uint64_t>(r.get_int("forecast_seed", 1, 0));
+      // The seed draws the forecast's errors: without an error it has no effect. Refused when forecast_error is
+      // left out (it defaults to 0), noted when it is an explicit 0 (a --set's "perfect forecast" point).
+      if (r.has("forecast_seed") && error == 0) {
+        if (!r.has("forecast_error"))
+          r.fail(
+              "forecast_seed",
+              "has no effect without forecast_error > 0 (it defaults to 0: the plan sees the actual demand); set "
+              "forecast_error or remove it");
+        pc.notes.push_back(fmt::format("{}: no effect with forecast_error 0 (the plan sees the actual demand)",
+                                       r.where("forecast_seed")));
+      }
       if (error > 0) {
         c.actual = c.rate;
         c.rate = forecast_of(c.actual, error, seed);
@@ -398,11 +423,13 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     }
 
   // Capacity: simulated from a base experiment, or given entry by entry (given entries win).
+  std::string capacity_where;
   {
     ConfigNode cap = root.child_or_empty("capacity");
-    if (cap.has("experiment"))
+    if (cap.has("experiment")) {
       pc.capacity.experiment = experiment_beside(cap, file, "experiment");
-    else
+      capacity_where = cap.where("experiment");
+    } else
       cap.note_optional("experiment");
     if (cap.has("cache"))
       pc.capacity.cache_dir = beside(file, cap.get_string("cache"));
@@ -502,6 +529,23 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     out.finish();
   }
   root.finish();
+  if (!pc.capacity.experiment.empty()) {
+    // The capacity simulations run the base experiment's settings with the planner's fleets: its notes, and a
+    // per-GPU step-time model of its deployment for a GPU kind that none of the server types has (build_capacity
+    // loads it again, with each row's overrides, and checks the rest).
+    experiment::LoadOptions lo;
+    lo.data_dir = data_dir;
+    experiment::Experiment base;
+    try {
+      base = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+    } catch (const core::InputError& e) {
+      throw core::InputError(fmt::format("{}: {}", capacity_where, e.what()));
+    }
+    std::vector<std::string> gpus;
+    for (const auto& t : p.types) gpus.push_back(t.gpu);
+    const auto notes = experiment::notes_for_gpus(base, gpus, file);
+    pc.notes.insert(pc.notes.end(), notes.begin(), notes.end());
+  }
   return pc;
 }
 

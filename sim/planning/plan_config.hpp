@@ -54,6 +54,9 @@ struct PlanConfig {
   std::vector<Objective> baselines;
   SolverSettings solver;
   std::string output_path;  // the plan file (YAML)
+  // Settings with no effect in the experiments the plan reads (its `kind: workload` demands, capacity.experiment
+  // under the server types), "FILE:LINE:COL: KEY: why", for `greenfleet plan` to print as notes.
+  std::vector<std::string> notes;
 };
 
 // Loads and validates a planning file against the catalog (`data_dir`: where workloads binned into demand find

@@ -436,12 +436,14 @@ Simulation::Simulation(const experiment::Experiment& x, const catalog::Catalog& 
     std::vector<std::unique_ptr<workload::RequestSource>> traces;
     for (const auto& c : x.workload.classes) {
       const experiment::SourceContext source{x.workload.on_bad_row, &c.synthetic,
-                                             core::Rng::stream(x.seed, "workload.class." + c.name).next_u64()};
+                                             core::Rng::stream(x.seed, "workload.class." + c.name).next_u64(),
+                                             c.file_where};
       traces.push_back(experiment::workload_sources().create(c.source, c.params, source));
     }
     raw = std::make_unique<workload::MergedSource>(std::move(traces));
   } else {
-    const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    const experiment::SourceContext source{x.workload.on_bad_row, &x.workload.synthetic, x.seed,
+                                           x.workload.file_where};
     raw = experiment::workload_sources().create(x.workload.source, x.workload.params, source);
     if (x.workload.class_selector == workload::ClassSelector::kColumn && !x.workload.classes.empty() &&
         !raw->select_column(x.workload.class_column))  // checked at load; the file may have changed since

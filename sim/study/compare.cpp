@@ -273,6 +273,9 @@ std::map<std::string, std::string> flatten_yaml(const std::string& yaml) {
 RunData load_run(const std::string& path) {
   if (std::error_code ec; std::filesystem::is_directory(path, ec))
     throw core::InputError(fmt::format("{}: is a directory; give a greenfleet output file", path));
+  // A device or pipe (/dev/null) exists: say what it is, not "no such file".
+  if (std::error_code ec; std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw core::InputError(fmt::format("{}: not a regular file; give a greenfleet output file", path));
   if (!std::filesystem::is_regular_file(path)) throw core::InputError(fmt::format("{}: no such file", path));
   try {
     return load_run_file(path);

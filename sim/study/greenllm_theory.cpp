@@ -208,7 +208,8 @@ Theory derive_theory(const experiment::Experiment& x, const catalog::Catalog& ca
       throw core::InputError(fmt::format(
           "{}: workload classes with their own traces: give the unit of work with --prompt and --output",
           where_key(x.file, "workload")));
-    const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed};
+    const experiment::SourceContext context{x.workload.on_bad_row, &x.workload.synthetic, x.seed,
+                                            x.workload.file_where};
     workload::TransformedSource source(
         experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
         x.seed);

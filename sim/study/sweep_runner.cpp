@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "greenfleet/version.hpp"
@@ -240,6 +241,13 @@ bool launched_under_mpi() {
     if (std::getenv(v)) return true;
 #endif
   return false;
+}
+
+bool lead_process() {
+  if (!launched_under_mpi()) return true;
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char* r = std::getenv(v)) return std::string_view(r) == "0";
+  return true;
 }
 
 int run_sweep(const experiment::Sweep& sweep, const std::vector<std::string>& resolved, const SweepOptions& o) {

@@ -42,5 +42,8 @@ int run_sweep(const experiment::Sweep& sweep, const std::vector<std::string>& re
 
 // Whether this process was started by mpirun/srun with more than one rank (and the binary was built with MPI).
 bool launched_under_mpi();
+// False in the ranks other than 0 of such a launch (read from the launcher's environment), for what one process
+// prints for all (a sweep's notes).
+bool lead_process();
 
 }  // namespace greenfleet::study

@@ -6,10 +6,13 @@
 
 #include "sim/core/error.hpp"
 #include "sim/text/timestamp.hpp"
+#include "sim/workload/trace_origin.hpp"
 
 namespace greenfleet::workload {
 
-AzureCsvSource::AzureCsvSource(const std::string& path, text::BadRowPolicy on_bad_row) : rows_(path, on_bad_row) {
+AzureCsvSource::AzureCsvSource(const std::string& path, text::BadRowPolicy on_bad_row,
+                               const std::string& named_by) try
+    : rows_(path, on_bad_row, bad_row_hint(named_by)) {
   if (!rows_.next_line()) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
@@ -26,6 +29,8 @@ AzureCsvSource::AzureCsvSource(const std::string& path, text::BadRowPolicy on_ba
     throw core::InputError(
         fmt::format("{}:1: header '{}' lacks a column: expected TIMESTAMP, ContextTokens and GeneratedTokens",
                     path, text::clip(rows_.line())));
+} catch (const core::InputError& e) {
+  throw core::InputError(with_origin(e.what(), named_by));
 }
 
 bool AzureCsvSource::next(RequestSpec& out) {

@@ -12,9 +12,10 @@ namespace greenfleet::workload {
 
 // Azure LLM inference traces: `TIMESTAMP,ContextTokens,GeneratedTokens` (2023: "2023-11-16 18:15:46.6805900";
 // 2024: "2024-05-12 00:00:00.004566+00:00"). Columns are found by name. Arrivals are relative to the first row.
+// `named_by` (trace_origin.hpp): where the experiment named the file, appended to every message about it.
 class AzureCsvSource final : public RequestSource {
  public:
-  AzureCsvSource(const std::string& path, text::BadRowPolicy on_bad_row);
+  AzureCsvSource(const std::string& path, text::BadRowPolicy on_bad_row, const std::string& named_by = "");
   bool next(RequestSpec& out) override;
   std::uint64_t skipped_rows() const override { return rows_.skipped(); }
 

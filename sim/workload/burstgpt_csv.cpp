@@ -5,12 +5,13 @@
 #include <cmath>
 
 #include "sim/core/error.hpp"
+#include "sim/workload/trace_origin.hpp"
 
 namespace greenfleet::workload {
 
 BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy on_bad_row,
-                                     std::string model_filter)
-    : rows_(path, on_bad_row), model_filter_(std::move(model_filter)) {
+                                     std::string model_filter, const std::string& named_by) try
+    : rows_(path, on_bad_row, bad_row_hint(named_by)), model_filter_(std::move(model_filter)) {
   if (!rows_.next_line()) throw core::InputError(fmt::format("{}:1: empty trace file (expected a header)", path));
   text::split_csv(rows_.line(), fields_);
   ncols_ = static_cast<int>(fields_.size());
@@ -31,6 +32,8 @@ BurstGptCsvSource::BurstGptCsvSource(const std::string& path, text::BadRowPolicy
         fmt::format("{}:1: header '{}' lacks a column: expected Timestamp, Model, Request tokens "
                     "and Response tokens",
                     path, text::clip(rows_.line())));
+} catch (const core::InputError& e) {
+  throw core::InputError(with_origin(e.what(), named_by));
 }
 
 bool BurstGptCsvSource::select_column(const std::string& name) {

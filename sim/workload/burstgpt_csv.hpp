@@ -11,10 +11,11 @@ namespace greenfleet::workload {
 // BurstGPT traces: `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type` with Timestamp in
 // seconds from the trace start. Rows with zero response tokens (failed requests in the original service) are
 // bad rows. An optional model filter keeps only rows of one Model value; rows of other models are not
-// selected (and not counted as skipped).
+// selected (and not counted as skipped). `named_by` (trace_origin.hpp): where the experiment named the file.
 class BurstGptCsvSource final : public RequestSource {
  public:
-  BurstGptCsvSource(const std::string& path, text::BadRowPolicy on_bad_row, std::string model_filter);
+  BurstGptCsvSource(const std::string& path, text::BadRowPolicy on_bad_row, std::string model_filter,
+                    const std::string& named_by = "");
   bool next(RequestSpec& out) override;
   std::uint64_t skipped_rows() const override { return rows_.skipped(); }
   // Any column of the header (e.g. `Model` or `Log Type`) can classify requests (workload.classes[].column).

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <vector>
 
+#include "sim/core/error.hpp"
+#include "sim/workload/trace_origin.hpp"
+
 namespace greenfleet::workload {
 
 namespace {
@@ -102,11 +105,23 @@ class FlatJson {
 
 }  // namespace
 
-MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, text::BadRowPolicy on_bad_row)
-    : rows_(path, on_bad_row) {}
+MooncakeJsonlSource::MooncakeJsonlSource(const std::string& path, text::BadRowPolicy on_bad_row,
+                                         const std::string& named_by) try
+    : named_by_(named_by), rows_(path, on_bad_row, bad_row_hint(named_by)) {
+} catch (const core::InputError& e) {
+  throw core::InputError(with_origin(e.what(), named_by));
+}
+
+bool MooncakeJsonlSource::next_line() {
+  try {
+    return rows_.next_line();
+  } catch (const core::InputError& e) {
+    throw core::InputError(with_origin(e.what(), named_by_));
+  }
+}
 
 bool MooncakeJsonlSource::next(RequestSpec& out) {
-  while (rows_.next_line()) {
+  while (next_line()) {
     double ts = NAN, in = NAN, outlen = NAN;
     out.prefix_hashes.clear();
     bool bad_hash = false;

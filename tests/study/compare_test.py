@@ -230,12 +230,21 @@ def main(binary, src):
         subprocess.run([binary, "compare", a, b, "--format", fmt, "--resamples", "50"], check=True,
                        stdout=subprocess.DEVNULL)
     # Bad input is exit code 2 with a message.
-    # Replicas with one seed (the same file twice, or two runs of seed 42) are one run counted twice.
+    # Replicas with one seed (the same file twice, or two runs of seed 42) are one run counted twice. One block or
+    # one resample gives a zero-width interval whatever the runs; an option given twice would keep one value; a
+    # device is not a run.
     for args in ([a, os.path.join(tmp, "missing.h5")], [a, exp], [a], [a, b, "--format", "xml"], [a, b, "--blocks", "0"],
-                 [a, a, "--", b, b3], [a, a2, "--", b, b3], [a, a3, "--", b, b]):
+                 [a, a, "--", b, b3], [a, a2, "--", b, b3], [a, a3, "--", b, b], [a, b, "--blocks", "1"],
+                 [a, b, "--resamples", "1"], [a, b, "--format", "json", "--format", "csv"],
+                 [a, b, "--seed", "1", "--seed", "2"], [a, "/dev/null"]):
         r = subprocess.run([binary, "compare", *args], capture_output=True, text=True)
         if r.returncode != 2 or not r.stderr.startswith("error: "):
             failures.append(f"compare {args}: exit {r.returncode}, {r.stderr.strip()}")
+    for args, says in (([a, "/dev/null"], "/dev/null: not a regular file"),
+                       ([a, b, "--blocks", "3", "--blocks", "4"], "--blocks given twice (3 and 4)")):
+        r = subprocess.run([binary, "compare", *args], capture_output=True, text=True)
+        if says not in r.stderr:
+            failures.append(f"compare {args}: {r.stderr.strip()} does not say '{says}'")
     if failures:
         print("\n".join(failures))
         return 1
