@@ -529,13 +529,14 @@ inline std::int32_t Instance::apply_verify(RequestState& r) {
   return t;
 }
 
-template <bool kMulti>
+template <bool kMulti, bool kSettle>
 bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_t k, core::SimTime now, bool run) {
   // A run's blocks were taken from the free count when it was planned (plan_run); its requests get them now. A
   // single step's decodes got theirs when it was formed.
-  const bool run_blocks_due = run && kv_.on_demand();
+  const bool run_blocks_due = kSettle || (run && kv_.on_demand());
   const std::int64_t per_entry = k * step_tokens<kMulti>();  // what each decode emits, unless it completes first
   bool any_done = false;
+  std::int64_t run_taken = 0;  // kSettle: the blocks the run's k iterations took (settle_free()'s sum)
   for (const Entry& e : entries) {
     RequestState& r = (*pool_)[e.slot];
     if (e.prefill_chunk > 0) {
@@ -568,11 +569,18 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
       const std::int64_t emitted =
           kMulti ? std::min<std::int64_t>(per_entry, r.spec.output_tokens - r.generated) : per_entry;
       r.generated += static_cast<std::int32_t>(emitted);
-      if (run_blocks_due) r.kv_blocks = kv_.run_blocks(e, per_entry);
+      if (run_blocks_due) {
+        r.kv_blocks = kv_.run_blocks(e, per_entry);
+        if (kSettle) run_taken += r.kv_blocks - e.blocks_before;
+      }
       stats_.decode_tokens += static_cast<std::uint64_t>(emitted);
       outstanding_tokens_ -= emitted;
     }
     any_done |= r.generated >= r.spec.output_tokens;
+  }
+  if (kSettle) {
+    kv_.give(stale_extra_ - run_taken);
+    free_stale_ = false;
   }
   return any_done;
 }
@@ -622,11 +630,10 @@ void Instance::finish_step() {
     else if (timer_.ff_run && run_in_order_ && k < run_planned_ && (kPlain || !spec_) &&
              (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
-    else {
-      if (free_stale_) [[unlikely]]
-        settle_free(batch_, k);
+    else if (free_stale_)  // a run cut by an arrival (which waits, so it was not continued above)
+      any_done = apply_entries_impl<kMulti, true>(batch_, k, now, true);
+    else
       any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
-    }
   }
   timer_.busy = false;
   timer_.ff_run = false;
