@@ -430,9 +430,9 @@ std::int64_t Instance::plan_run(std::int64_t min_remaining, std::int64_t known_e
   return k;
 }
 
-// Inline: both instantiations of start_step_impl call it, and a call costs more than its body here.
+// Out of line: inlined, it makes GCC inline less of the rest of start_step_impl (docs/PERFORMANCE.md).
 template <bool kMulti>
-inline bool Instance::fold_run() {
+bool Instance::fold_run() {
   // The step's end decides nothing when every running request is in it, each of its prefills completes there,
   // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
   // Arrivals during the step cut the run to nothing (enqueue), exactly when they would join the next step.
@@ -447,19 +447,25 @@ inline bool Instance::fold_run() {
     }
   std::vector<Entry>& run = head_batch_;  // built here, swapped into batch_ below
   run.clear();
+  // Room for every entry first (both lists hold max_num_seqs already), so that the pass below never reallocates:
+  // with no call left in it, its pointers and the copy of the block manager's fields stay in registers.
+  run.reserve(batch_.size());
+  const KvBlockManager kv = kv_;
+  const RequestState* const pool = &(*pool_)[0];
   perf::BatchShape run_shape;
   std::int64_t min_remaining = INT64_MAX;
   std::int64_t first_blocks = 0;  // blocks the run's first iteration takes
   const std::int32_t tokens = step_tokens<kMulti>();
   for (const Entry& e : batch_) {
-    const RequestState& r = (*pool_)[e.slot];
+    const RequestState& r = pool[e.slot];
     // Every entry's step ends by sampling: a finished prefill its first token, a decode its step's tokens.
     const std::int32_t generated = r.generated + (e.prefill_chunk > 0 ? 1 : tokens);
     if (generated >= r.spec.output_tokens) return false;
     const std::int32_t ctx = r.spec.prompt_tokens + generated;
     // The blocks held after the step: a decode's next blocks and a prefill's admission are taken already.
+    if (run.size() == run.capacity()) __builtin_unreachable();  // reserved above
     run.push_back(Entry{e.slot, 0, r.kv_blocks, ctx - 1});
-    first_blocks += kv_.run_blocks(run.back(), tokens) - r.kv_blocks;
+    first_blocks += kv.run_blocks(run.back(), tokens) - r.kv_blocks;
     run_shape.decode_seqs += 1;
     run_shape.decode_ctx += ctx;
     min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - generated);

@@ -235,7 +235,7 @@ class Instance final : public core::EventHandler {
   // it ends, when nothing can change there, and makes the step its head. Returns false, changing nothing,
   // otherwise.
   template <bool kMulti>
-  bool fold_run();
+  [[gnu::noinline]] bool fold_run();
   // Adds the step from the timer's step_start to `end` (`iterations` of a batch of `batch`) to the statistics.
   void count_step(core::SimTime end, std::int64_t iterations, std::size_t batch);
   // Books the head of the step in flight (its end, the run's start, has passed), leaving the run as the step.
