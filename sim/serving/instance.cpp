@@ -486,15 +486,16 @@ void Instance::on_event(const core::Event&) {
   const LoadNotice notice{this};
   // A cut run moves its pending step end earlier in place (Engine::reschedule_earlier), so every step end that
   // fires is current.
+  if (finish_kind_ == 2) [[likely]] {  // one compare for the plain path, not a jump table
+    finish_step<false, true>();
+    return;
+  }
   switch (finish_kind_) {
     case 0:
       finish_step<false, false>();
       break;
     case 1:
       finish_step<true, false>();
-      break;
-    case 2:
-      finish_step<false, true>();
       break;
     default:
       finish_step<true, true>();
@@ -629,11 +630,12 @@ void Instance::finish_step() {
                   timer_.ff_run ? 0.0 : timer_.step_cost.prefill_share);
     // A run cut short (so nobody completed in it) over the running requests in order, with nobody waiting but
     // hand-overs (so the next step lists the same decodes and maybe more, and parks): the next step, formed below,
-    // books its tokens as it lists them again (list_continued()).
+    // books its tokens as it lists them again (list_continued()). Not on the plain path: there only an arrival
+    // cuts a run (enqueue), and it waits.
     const RequestState* waiting;
     if (!kPlain && verify_listed_ != 0) [[unlikely]]
       any_done = apply_rounds(k, now, timer_.ff_run);
-    else if (timer_.ff_run && run_in_order_ && k < run_planned_ && (kPlain || !spec_) &&
+    else if (!kPlain && timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
              (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
     else if (free_stale_)  // a run cut by an arrival (which waits, so it was not continued above)
@@ -648,13 +650,14 @@ void Instance::finish_step() {
     timer_.stepped_run = false;  // the batch changes: fast-forward would start a new run
     // Stable compaction keeps admission order, which decides who gets prefill budget first.
     std::size_t w = 0;
+    std::uint32_t* const kept = running_.data();  // (the range below holds running_'s storage too)
     for (std::uint32_t slot : running_) {
       if ((*pool_)[slot].generated >= (*pool_)[slot].spec.output_tokens)
         finish_request(slot, RequestStatus::kCompleted);
       else if (!kPlain && leaves_here((*pool_)[slot]))
         hand_off(slot);
       else
-        running_[w++] = slot;
+        kept[w++] = slot;
     }
     running_.resize(w);
   }
