@@ -101,12 +101,14 @@ void Instance::enqueue(std::uint32_t slot) {
 template <bool kMulti>
 std::int64_t Instance::run_extra_blocks_impl(std::int64_t iterations, std::int64_t* one_fewer) const {
   if (!kv_.on_demand()) return 0;
+  // A copy, whose block size and shift are read once instead of at each decode entry.
+  const KvBlockManager kv = kv_;
   std::int64_t extra = 0, fewer = 0;
   const std::int64_t tokens = iterations * step_tokens<kMulti>(), fewer_tokens = tokens - step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     if (e.prefill_chunk > 0) continue;
-    extra += kv_.run_blocks(e, tokens) - e.blocks_before;
-    if (one_fewer) fewer += kv_.run_blocks(e, fewer_tokens) - e.blocks_before;
+    extra += kv.run_blocks(e, tokens) - e.blocks_before;
+    if (one_fewer) fewer += kv.run_blocks(e, fewer_tokens) - e.blocks_before;
   }
   if (one_fewer) *one_fewer = fewer;
   return extra;
