@@ -56,11 +56,10 @@ RequestWriter::RequestWriter(hid_t file, metrics::SloTable slos, bool class_colu
   }
   // Sized once: a row is written by index, with no capacity check per column.
   buf_.for_each([&](auto& values) { values.resize(chunk_rows_); });
+  extra_columns_ = workload_class_ || split_;
 }
 
 void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestState& r) {
-  const metrics::RequestTimings t = metrics::timings_of(r, slos_[r.spec.workload_class]);
-  const bool done = r.status == serving::RequestStatus::kCompleted;
   const std::size_t n = buffered_;
   buf_.id[n] = r.spec.id;
   buf_.arrival[n] = r.spec.arrival;
@@ -74,28 +73,21 @@ void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestSt
   buf_.preemptions[n] = r.preemptions;
   buf_.cls[n] = static_cast<std::uint8_t>(r.spec.cls);
   buf_.status[n] = static_cast<std::uint8_t>(r.status);
-  buf_.slo_met[n] = t.slo_met ? 1 : 0;
-  if (workload_class_) buf_.workload_class[n] = r.spec.workload_class;
-  if (split_) {
-    buf_.mode[n] = static_cast<std::uint8_t>(r.mode);
-    buf_.prefill_instance[n] = r.mode == serving::RequestMode::kDisaggregated ? r.prefill_instance : -1;
-    buf_.kv_reserved[n] = r.kv_reserved;
-    buf_.kv_arrived[n] = r.kv_arrived;
+  // Timings only for a completed request (timings_of() gives nothing else); its values go straight to the row.
+  if (r.status == serving::RequestStatus::kCompleted) [[likely]] {
+    const metrics::RequestTimings t = metrics::timings_of(r, slos_[r.spec.workload_class]);
+    buf_.slo_met[n] = t.slo_met ? 1 : 0;
+    buf_.ttft[n] = static_cast<float>(core::to_seconds(t.ttft));
+    buf_.tpot[n] = static_cast<float>(t.tpot_s);
+    buf_.e2e[n] = static_cast<float>(core::to_seconds(t.e2e));
+    buf_.queue[n] = static_cast<float>(core::to_seconds(t.queue));
+  } else {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    buf_.slo_met[n] = 0;
+    buf_.ttft[n] = buf_.tpot[n] = buf_.e2e[n] = buf_.queue[n] = nan;
   }
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  buf_.ttft[n] = done ? static_cast<float>(core::to_seconds(t.ttft)) : nan;
-  buf_.tpot[n] = done ? static_cast<float>(t.tpot_s) : nan;
-  buf_.e2e[n] = done ? static_cast<float>(core::to_seconds(t.e2e)) : nan;
-  buf_.queue[n] = done ? static_cast<float>(core::to_seconds(t.queue)) : nan;
-  if (split_) {
-    // Split requests: waiting for decode blocks after the first token, then the transfer itself.
-    buf_.kv_wait[n] =
-        r.kv_reserved >= 0 ? static_cast<float>(core::to_seconds(r.kv_reserved - r.first_token)) : nan;
-    buf_.transfer[n] =
-        r.kv_arrived >= 0 ? static_cast<float>(core::to_seconds(r.kv_arrived - r.kv_reserved)) : nan;
-    buf_.predicted_ttft[n] = r.predicted_ttft_s >= 0 ? r.predicted_ttft_s : nan;
-    buf_.predicted_tpot[n] = r.predicted_tpot_s >= 0 ? r.predicted_tpot_s : nan;
-  }
+  if (extra_columns_) [[unlikely]]
+    write_extra_columns(n, r);
   const energy::CarbonLedger::RequestCarbon carbon =
       ledger_ ? ledger_->request(slot) : energy::CarbonLedger::RequestCarbon{};
   buf_.energy[n] = static_cast<float>(carbon.energy_j);
@@ -103,6 +95,21 @@ void RequestWriter::on_request_done(std::uint32_t slot, const serving::RequestSt
   buf_.embodied[n] = static_cast<float>(carbon.embodied_g);
   ++rows_;
   if (++buffered_ >= chunk_rows_) flush();
+}
+
+void RequestWriter::write_extra_columns(std::size_t n, const serving::RequestState& r) {
+  if (workload_class_) buf_.workload_class[n] = r.spec.workload_class;
+  if (!split_) return;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  buf_.mode[n] = static_cast<std::uint8_t>(r.mode);
+  buf_.prefill_instance[n] = r.mode == serving::RequestMode::kDisaggregated ? r.prefill_instance : -1;
+  buf_.kv_reserved[n] = r.kv_reserved;
+  buf_.kv_arrived[n] = r.kv_arrived;
+  // Split requests: waiting for decode blocks after the first token, then the transfer itself.
+  buf_.kv_wait[n] = r.kv_reserved >= 0 ? static_cast<float>(core::to_seconds(r.kv_reserved - r.first_token)) : nan;
+  buf_.transfer[n] = r.kv_arrived >= 0 ? static_cast<float>(core::to_seconds(r.kv_arrived - r.kv_reserved)) : nan;
+  buf_.predicted_ttft[n] = r.predicted_ttft_s >= 0 ? r.predicted_ttft_s : nan;
+  buf_.predicted_tpot[n] = r.predicted_tpot_s >= 0 ? r.predicted_tpot_s : nan;
 }
 
 void RequestWriter::flush() {

@@ -69,6 +69,9 @@ class RequestWriter final : public serving::ServingObserver {
     h5::AppendColumn<float> kv_wait, transfer, predicted_ttft, predicted_tpot;
   };
   std::optional<SplitColumns> split_;
+  bool extra_columns_ = false;  // workload_class_ or split_: one test on each row for both
+  // The row's workload_class and split columns (those that exist).
+  [[gnu::noinline]] void write_extra_columns(std::size_t n, const serving::RequestState& r);
 };
 
 }  // namespace greenfleet::output

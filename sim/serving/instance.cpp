@@ -101,12 +101,14 @@ void Instance::enqueue(std::uint32_t slot) {
 template <bool kMulti>
 std::int64_t Instance::run_extra_blocks_impl(std::int64_t iterations, std::int64_t* one_fewer) const {
   if (!kv_.on_demand()) return 0;
+  // A copy, whose block size and shift are read once instead of at each decode entry.
+  const KvBlockManager kv = kv_;
   std::int64_t extra = 0, fewer = 0;
   const std::int64_t tokens = iterations * step_tokens<kMulti>(), fewer_tokens = tokens - step_tokens<kMulti>();
   for (const Entry& e : batch_) {
     if (e.prefill_chunk > 0) continue;
-    extra += kv_.run_blocks(e, tokens) - e.blocks_before;
-    if (one_fewer) fewer += kv_.run_blocks(e, fewer_tokens) - e.blocks_before;
+    extra += kv.run_blocks(e, tokens) - e.blocks_before;
+    if (one_fewer) fewer += kv.run_blocks(e, fewer_tokens) - e.blocks_before;
   }
   if (one_fewer) *one_fewer = fewer;
   return extra;
@@ -430,9 +432,9 @@ std::int64_t Instance::plan_run(std::int64_t min_remaining, std::int64_t known_e
   return k;
 }
 
-// Inline: both instantiations of start_step_impl call it, and a call costs more than its body here.
+// Out of line: inlined, it makes GCC inline less of the rest of start_step_impl (docs/PERFORMANCE.md).
 template <bool kMulti>
-inline bool Instance::fold_run() {
+bool Instance::fold_run() {
   // The step's end decides nothing when every running request is in it, each of its prefills completes there,
   // nobody completes there and nobody waits: the next step would then be a decode run of the whole batch.
   // Arrivals during the step cut the run to nothing (enqueue), exactly when they would join the next step.
@@ -447,19 +449,25 @@ inline bool Instance::fold_run() {
     }
   std::vector<Entry>& run = head_batch_;  // built here, swapped into batch_ below
   run.clear();
+  // Room for every entry first (both lists hold max_num_seqs already), so that the pass below never reallocates:
+  // with no call left in it, its pointers and the copy of the block manager's fields stay in registers.
+  run.reserve(batch_.size());
+  const KvBlockManager kv = kv_;
+  const RequestState* const pool = &(*pool_)[0];
   perf::BatchShape run_shape;
   std::int64_t min_remaining = INT64_MAX;
   std::int64_t first_blocks = 0;  // blocks the run's first iteration takes
   const std::int32_t tokens = step_tokens<kMulti>();
   for (const Entry& e : batch_) {
-    const RequestState& r = (*pool_)[e.slot];
+    const RequestState& r = pool[e.slot];
     // Every entry's step ends by sampling: a finished prefill its first token, a decode its step's tokens.
     const std::int32_t generated = r.generated + (e.prefill_chunk > 0 ? 1 : tokens);
     if (generated >= r.spec.output_tokens) return false;
     const std::int32_t ctx = r.spec.prompt_tokens + generated;
     // The blocks held after the step: a decode's next blocks and a prefill's admission are taken already.
+    if (run.size() == run.capacity()) __builtin_unreachable();  // reserved above
     run.push_back(Entry{e.slot, 0, r.kv_blocks, ctx - 1});
-    first_blocks += kv_.run_blocks(run.back(), tokens) - r.kv_blocks;
+    first_blocks += kv.run_blocks(run.back(), tokens) - r.kv_blocks;
     run_shape.decode_seqs += 1;
     run_shape.decode_ctx += ctx;
     min_remaining = std::min<std::int64_t>(min_remaining, r.spec.output_tokens - generated);
@@ -480,15 +488,16 @@ void Instance::on_event(const core::Event&) {
   const LoadNotice notice{this};
   // A cut run moves its pending step end earlier in place (Engine::reschedule_earlier), so every step end that
   // fires is current.
+  if (finish_kind_ == 2) [[likely]] {  // one compare for the plain path, not a jump table
+    finish_step<false, true>();
+    return;
+  }
   switch (finish_kind_) {
     case 0:
       finish_step<false, false>();
       break;
     case 1:
       finish_step<true, false>();
-      break;
-    case 2:
-      finish_step<false, true>();
       break;
     default:
       finish_step<true, true>();
@@ -529,13 +538,14 @@ inline std::int32_t Instance::apply_verify(RequestState& r) {
   return t;
 }
 
-template <bool kMulti>
+template <bool kMulti, bool kSettle>
 bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_t k, core::SimTime now, bool run) {
   // A run's blocks were taken from the free count when it was planned (plan_run); its requests get them now. A
   // single step's decodes got theirs when it was formed.
-  const bool run_blocks_due = run && kv_.on_demand();
+  const bool run_blocks_due = kSettle || (run && kv_.on_demand());
   const std::int64_t per_entry = k * step_tokens<kMulti>();  // what each decode emits, unless it completes first
   bool any_done = false;
+  std::int64_t run_taken = 0;  // kSettle: the blocks the run's k iterations took (settle_free()'s sum)
   for (const Entry& e : entries) {
     RequestState& r = (*pool_)[e.slot];
     if (e.prefill_chunk > 0) {
@@ -568,11 +578,18 @@ bool Instance::apply_entries_impl(const std::vector<Entry>& entries, std::int64_
       const std::int64_t emitted =
           kMulti ? std::min<std::int64_t>(per_entry, r.spec.output_tokens - r.generated) : per_entry;
       r.generated += static_cast<std::int32_t>(emitted);
-      if (run_blocks_due) r.kv_blocks = kv_.run_blocks(e, per_entry);
+      if (run_blocks_due) {
+        r.kv_blocks = kv_.run_blocks(e, per_entry);
+        if (kSettle) run_taken += r.kv_blocks - e.blocks_before;
+      }
       stats_.decode_tokens += static_cast<std::uint64_t>(emitted);
       outstanding_tokens_ -= emitted;
     }
     any_done |= r.generated >= r.spec.output_tokens;
+  }
+  if (kSettle) {
+    kv_.give(stale_extra_ - run_taken);
+    free_stale_ = false;
   }
   return any_done;
 }
@@ -615,18 +632,18 @@ void Instance::finish_step() {
                   timer_.ff_run ? 0.0 : timer_.step_cost.prefill_share);
     // A run cut short (so nobody completed in it) over the running requests in order, with nobody waiting but
     // hand-overs (so the next step lists the same decodes and maybe more, and parks): the next step, formed below,
-    // books its tokens as it lists them again (list_continued()).
+    // books its tokens as it lists them again (list_continued()). Not on the plain path: there only an arrival
+    // cuts a run (enqueue), and it waits.
     const RequestState* waiting;
     if (!kPlain && verify_listed_ != 0) [[unlikely]]
       any_done = apply_rounds(k, now, timer_.ff_run);
-    else if (timer_.ff_run && run_in_order_ && k < run_planned_ && (kPlain || !spec_) &&
+    else if (!kPlain && timer_.ff_run && run_in_order_ && k < run_planned_ && !spec_ &&
              (!(waiting = policy_.front(*pool_)) || waiting->awaiting_kv))
       continued_ = k;
-    else {
-      if (free_stale_) [[unlikely]]
-        settle_free(batch_, k);
+    else if (free_stale_)  // a run cut by an arrival (which waits, so it was not continued above)
+      any_done = apply_entries_impl<kMulti, true>(batch_, k, now, true);
+    else
       any_done = apply_entries_impl<kMulti>(batch_, k, now, timer_.ff_run);
-    }
   }
   timer_.busy = false;
   timer_.ff_run = false;
@@ -635,13 +652,14 @@ void Instance::finish_step() {
     timer_.stepped_run = false;  // the batch changes: fast-forward would start a new run
     // Stable compaction keeps admission order, which decides who gets prefill budget first.
     std::size_t w = 0;
+    std::uint32_t* const kept = running_.data();  // (the range below holds running_'s storage too)
     for (std::uint32_t slot : running_) {
       if ((*pool_)[slot].generated >= (*pool_)[slot].spec.output_tokens)
         finish_request(slot, RequestStatus::kCompleted);
       else if (!kPlain && leaves_here((*pool_)[slot]))
         hand_off(slot);
       else
-        running_[w++] = slot;
+        kept[w++] = slot;
     }
     running_.resize(w);
   }

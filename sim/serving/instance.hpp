@@ -227,13 +227,15 @@ class Instance final : public core::EventHandler {
   // Books a step's (or a run's, `run`) tokens into its requests, the first token of a finished prefill at `now`.
   // Returns whether any request is complete (or, on a prefill instance, leaves).
   bool apply_entries(const std::vector<Entry>& entries, std::int64_t iterations, core::SimTime now, bool run);
-  template <bool kMulti>
+  // kSettle: the entries are a run cut with its free count stale (defer_free(), `run` true): the pass that hands
+  // its requests their blocks also sums what its iterations took and settles the count, as settle_free() would.
+  template <bool kMulti, bool kSettle = false>
   bool apply_entries_impl(const std::vector<Entry>& entries, std::int64_t iterations, core::SimTime now, bool run);
   // After the mixed step just formed (batch_, the timer's step cost), plans the decode run that would start when
   // it ends, when nothing can change there, and makes the step its head. Returns false, changing nothing,
   // otherwise.
   template <bool kMulti>
-  bool fold_run();
+  [[gnu::noinline]] bool fold_run();
   // Adds the step from the timer's step_start to `end` (`iterations` of a batch of `batch`) to the statistics.
   void count_step(core::SimTime end, std::int64_t iterations, std::size_t batch);
   // Books the head of the step in flight (its end, the run's start, has passed), leaving the run as the step.
@@ -251,7 +253,8 @@ class Instance final : public core::EventHandler {
   [[gnu::noinline]] void book_continued();
   // A run cut at a boundary j > 0 leaves the free count at the run's planned end (a lower bound: a run's blocks
   // only grow) and marks it stale; the true count is kv_.free() + stale_extra_ less the blocks the j iterations
-  // take (run_extra_blocks(j)). The next step's pass (list_continued()) sums those as it lists the run's requests;
+  // take (run_extra_blocks(j)). The next step's pass (list_continued()) sums those as it lists the run's requests,
+  // and the step's end that books the run does as it hands them their blocks (apply_entries_impl<kMulti, true>);
   // every other reader settles it first with a walk over the run's entries `run` (settle_free()).
   void defer_free() {
     if (!free_stale_) stale_extra_ = run_free_start_ - kv_.free();
