@@ -155,12 +155,8 @@ void OutstandingTokensIndex::changed(std::span<const std::uint32_t> leaves) {
   for (std::uint32_t i : leaves) {
     describe(i);
     settle(i);
-    // Up to the first node the change leaves as it was (the tree above it is too).
-    for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
-      const Node was = node_[n];
-      pull(n);
-      if (node_[n].due == was.due && node_[n].load == was.load && node_[n].winner == was.winner) break;
-    }
+    // All the way up: a test whether a node changed, to stop there, is mispredicted too often to pay.
+    for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) pull(n);
   }
 }
 

@@ -109,14 +109,14 @@ class OutstandingTokensIndex final : public LoadIndexBase {
   core::SimTime entry(Slot& s) const;
   bool step(Slot& s) const;  // a load in the band to now_, a boundary or two on; false: too far, solve
   void solve(Slot& s) const;
+  // The winner's fields are copied from the child the comparison indexes, without a branch on which one wins (as
+  // good as random: a branch on it is mispredicted about every other node).
   void pull(std::size_t node) {
-    const Node& a = node_[2 * node];
-    const Node& b = node_[2 * node + 1];
+    const std::size_t c = 2 * node + static_cast<std::size_t>(node_[2 * node + 1].load < node_[2 * node].load);
     Node& p = node_[node];
-    p.due = std::min(a.due, b.due);
-    const bool right = b.load < a.load;
-    p.load = right ? b.load : a.load;
-    p.winner = right ? b.winner : a.winner;
+    p.due = std::min(node_[2 * node].due, node_[2 * node + 1].due);
+    p.load = node_[c].load;
+    p.winner = node_[c].winner;
   }
   void refresh(std::size_t node);  // settles the leaves due below (node_[node].due <= now_)
   void rebuild();                  // after the band moved up
