@@ -58,7 +58,7 @@ std::size_t scan_kv(std::span<const serving::Instance* const> v) {
 
 struct Counts {
   std::uint64_t decisions = 0, mismatches_out = 0, mismatches_kv = 0, unpowered_decisions = 0, preemptions = 0;
-  std::uint64_t completed = 0, index_reads = 0;
+  std::uint64_t completed = 0, index_reads = 0, mismatches_window = 0;
   std::string first_error;
 };
 
@@ -147,6 +147,19 @@ void run_case(std::uint64_t seed, Counts& counts) {
         counts.first_error = "seed " + std::to_string(seed) + " t=" + std::to_string(engine.now()) +
                              ": kv index " + std::to_string(b) + " scan " + std::to_string(sb);
     }
+    // kv_window() (what the KV index reads) against the signals it stands for, on a random instance.
+    {
+      const serving::Instance& in = *fleet[rng() % fleet.size()];
+      const serving::KvWindow kw = in.kv_window(-1);
+      const serving::LoadWindow lw = in.load_window(-1);
+      if (kw.free != in.kv_blocks_free() || kw.queued != in.queued() || kw.off != !in.powered() ||
+          kw.until != lw.until || kw.iteration != lw.iteration || in.kv_usage_of(kw.free) != in.kv_usage()) {
+        ++counts.mismatches_window;
+        if (counts.first_error.empty())
+          counts.first_error = "seed " + std::to_string(seed) + " t=" + std::to_string(engine.now()) +
+                               ": kv_window of instance " + std::to_string(in.id());
+      }
+    }
     // Decisions exactly at (and just before) an instance's next iteration boundary, where a load changes.
     if (boundary_probes > 0 && rng() % 2 == 0) {
       const serving::LoadWindow w = fleet[rng() % fleet.size()]->load_window(-1);
@@ -216,6 +229,7 @@ TEST_CASE("routing indexes choose exactly what the scans choose, at every decisi
   INFO(counts.first_error);
   CHECK(counts.mismatches_out == 0);
   CHECK(counts.mismatches_kv == 0);
+  CHECK(counts.mismatches_window == 0);
   // The cases exercised what they are meant to.
   CHECK(counts.decisions > 100000);
   CHECK(counts.unpowered_decisions > 10000);

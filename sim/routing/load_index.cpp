@@ -17,13 +17,8 @@ std::size_t leaves_for(std::size_t n) {
 }  // namespace
 
 void LoadIndexBase::on_load_changed(const serving::Instance& instance) {
-  if (!built_) return;  // built from scratch at the first decision
-  const auto id = static_cast<std::size_t>(instance.id());
-  if (id >= leaf_of_.size() || leaf_of_[id] < 0) return;
-  const auto leaf = static_cast<std::uint32_t>(leaf_of_[id]);
-  if (is_dirty_[leaf]) return;
-  is_dirty_[leaf] = 1;
-  dirty_.push_back(leaf);
+  const std::int32_t leaf = leaf_of(instance);  // none before the first decision: built from scratch then
+  if (leaf >= 0) mark(static_cast<std::uint32_t>(leaf));
 }
 
 bool LoadIndexBase::ready(std::span<const serving::Instance* const> instances) {
@@ -160,12 +155,8 @@ void OutstandingTokensIndex::changed(std::span<const std::uint32_t> leaves) {
   for (std::uint32_t i : leaves) {
     describe(i);
     settle(i);
-    // Up to the first node the change leaves as it was (the tree above it is too).
-    for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
-      const Node was = node_[n];
-      pull(n);
-      if (node_[n].due == was.due && node_[n].load == was.load && node_[n].winner == was.winner) break;
-    }
+    // All the way up: a test whether a node changed, to stop there, is mispredicted too often to pay.
+    for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) pull(n);
   }
 }
 
@@ -211,44 +202,60 @@ std::size_t OutstandingTokensIndex::argmin(std::span<const serving::Instance* co
 
 // ---- least KV usage
 
+KvUsageIndex::Key KvUsageIndex::key_of(bool off, double usage, std::size_t queued) {
+  // Not powered on top. Then usage's bits mapped so that unsigned order is the doubles' order: positive doubles'
+  // bits already compare as their values (the sign bit set on top of them), negative ones in reverse (all bits
+  // flipped); -0.0, equal to 0.0, first made 0.0 (x + 0.0). Then queued in the low 63 bits (a count of requests
+  // held in memory: far below 2^63).
+  const auto bits = std::bit_cast<std::uint64_t>(usage + 0.0);
+  const std::uint64_t ordered = bits >> 63 ? ~bits : bits | (std::uint64_t{1} << 63);
+  const std::uint64_t q = std::min<std::uint64_t>(queued, (std::uint64_t{1} << 63) - 1);
+  return (static_cast<Key>(off) << 127) | (static_cast<Key>(ordered) << 63) | q;
+}
+
 void KvUsageIndex::read(std::size_t i, bool fresh) {
   Leaf& l = leaf_[i];
   const serving::Instance& in = *instances_[i];
-  const serving::LoadWindow w = in.load_window(fresh ? -1 : l.iteration);
-  l.key = Key{!in.powered(), in.kv_usage(), in.queued()};
+  const serving::KvWindow w = fresh ? in.kv_window(-1) : in.kv_window(l.iteration, l.until);
+  node_[leaves_ + i].key = key_of(w.off, in.kv_usage_of(w.free), w.queued);
   l.until = w.until;
   l.iteration = w.iteration;
   ++refreshes_;
 }
 
 void KvUsageIndex::pull_path(std::size_t i) {
+  // All the way up, each level a copy of the child the comparison indexes: which child wins is as good as random,
+  // and a branch on it (or on whether the node changed, to stop early) is mispredicted about every other level,
+  // which costs more than the levels above.
   for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
-    const std::uint32_t a = winner_[2 * n], b = winner_[2 * n + 1];
-    const std::uint32_t w = leaf_[b].key < leaf_[a].key ? b : a;
-    // The same winner, and not the leaf whose key changed: nothing above changes.
-    if (w == winner_[n] && w != i) return;
-    winner_[n] = w;
+    const std::size_t c = 2 * n + static_cast<std::size_t>(node_[2 * n + 1].key < node_[2 * n].key);
+    node_[n] = node_[c];
   }
 }
 
 void KvUsageIndex::build() {
-  leaf_.assign(leaves_, Leaf{Key{true, std::numeric_limits<double>::infinity(), SIZE_MAX}, core::kTimeMax, -1});
-  winner_.assign(2 * leaves_, 0);
+  leaf_.assign(leaves_, Leaf{core::kTimeMax, -1});
+  node_.assign(2 * leaves_, Node{key_of(true, std::numeric_limits<double>::infinity(), SIZE_MAX), 0});
   for (std::size_t i = 0; i < leaves_; ++i) {
+    node_[leaves_ + i].winner = static_cast<std::uint32_t>(i);
     if (i < instances_.size()) read(i, true);
-    winner_[leaves_ + i] = static_cast<std::uint32_t>(i);
   }
   for (std::size_t n = leaves_; n-- > 1;) {
-    const std::uint32_t a = winner_[2 * n], b = winner_[2 * n + 1];
-    winner_[n] = leaf_[b].key < leaf_[a].key ? b : a;
+    const Node& a = node_[2 * n];
+    const Node& b = node_[2 * n + 1];
+    node_[n] = b.key < a.key ? b : a;
   }
 }
 
+void KvUsageIndex::on_load_changed(const serving::Instance& instance) {
+  const std::int32_t leaf = leaf_of(instance);
+  if (leaf < 0) return;
+  read(static_cast<std::size_t>(leaf), true);
+  mark(static_cast<std::uint32_t>(leaf));
+}
+
 void KvUsageIndex::changed(std::span<const std::uint32_t> leaves) {
-  for (std::uint32_t i : leaves) {
-    read(i, true);
-    pull_path(i);
-  }
+  for (std::uint32_t i : leaves) pull_path(i);
 }
 
 std::size_t KvUsageIndex::argmin(std::span<const serving::Instance* const> instances) {
@@ -256,7 +263,7 @@ std::size_t KvUsageIndex::argmin(std::span<const serving::Instance* const> insta
     std::size_t best = 0;
     Key best_key{};
     for (std::size_t i = 0; i < instances.size(); ++i) {
-      const Key k{!instances[i]->powered(), instances[i]->kv_usage(), instances[i]->queued()};
+      const Key k = key_of(!instances[i]->powered(), instances[i]->kv_usage(), instances[i]->queued());
       if (i == 0 || k < best_key) best = i, best_key = k;
     }
     return best;
@@ -265,7 +272,7 @@ std::size_t KvUsageIndex::argmin(std::span<const serving::Instance* const> insta
   // Keys only rise between listener calls, so every key as last read is a lower bound: an up-to-date winner wins.
   for (;;) {
     ++visits_;
-    const std::uint32_t w = winner_[1];
+    const std::uint32_t w = node_[1].winner;
     if (leaf_[w].until > now) return w;
     read(w, false);
     pull_path(w);

@@ -18,13 +18,13 @@ namespace greenfleet::routing {
 // free KV blocks only fall, at iteration boundaries the window names. Decisions come in time order (the engine's).
 //
 // Both are winner trees over the instances (leaves in span order) that keep each leaf's signal as last read,
-// valid until the leaf's `until`; a listener call only marks the leaf, which is read again at the next decision
-// (once, however many calls came in between).
+// valid until the leaf's `until`; a listener call marks the leaf, whose path is pulled at the next decision (once,
+// however many calls came in between). OutstandingTokensIndex reads the leaf then too; KvUsageIndex at the call.
 // A router that is not attached (watch()) to its instances, or is handed another set, scans instead.
 class LoadIndexBase : public serving::LoadListener {
  public:
   void watch(const core::Engine* engine) { engine_ = engine; }
-  void on_load_changed(const serving::Instance& instance) final;
+  void on_load_changed(const serving::Instance& instance) override;
 
   // Work counters (tests, profiling): load windows asked of instances, and tree nodes visited by searches.
   std::uint64_t refreshes() const { return refreshes_; }
@@ -33,6 +33,17 @@ class LoadIndexBase : public serving::LoadListener {
  protected:
   // Whether the index serves `instances` (building it at the first decision); false: the caller scans.
   bool ready(std::span<const serving::Instance* const> instances);
+  // The leaf of an instance the index watches (once built), else -1.
+  std::int32_t leaf_of(const serving::Instance& instance) const {
+    if (!built_) return -1;
+    const auto id = static_cast<std::size_t>(instance.id());
+    return id < leaf_of_.size() ? leaf_of_[id] : -1;
+  }
+  void mark(std::uint32_t leaf) {
+    if (is_dirty_[leaf]) return;
+    is_dirty_[leaf] = 1;
+    dirty_.push_back(leaf);
+  }
   virtual void build() = 0;
   virtual void changed(std::span<const std::uint32_t> leaves) = 0;  // marked since the last decision
 
@@ -98,14 +109,14 @@ class OutstandingTokensIndex final : public LoadIndexBase {
   core::SimTime entry(Slot& s) const;
   bool step(Slot& s) const;  // a load in the band to now_, a boundary or two on; false: too far, solve
   void solve(Slot& s) const;
+  // The winner's fields are copied from the child the comparison indexes, without a branch on which one wins (as
+  // good as random: a branch on it is mispredicted about every other node).
   void pull(std::size_t node) {
-    const Node& a = node_[2 * node];
-    const Node& b = node_[2 * node + 1];
+    const std::size_t c = 2 * node + static_cast<std::size_t>(node_[2 * node + 1].load < node_[2 * node].load);
     Node& p = node_[node];
-    p.due = std::min(a.due, b.due);
-    const bool right = b.load < a.load;
-    p.load = right ? b.load : a.load;
-    p.winner = right ? b.winner : a.winner;
+    p.due = std::min(node_[2 * node].due, node_[2 * node + 1].due);
+    p.load = node_[c].load;
+    p.winner = node_[c].winner;
   }
   void refresh(std::size_t node);  // settles the leaves due below (node_[node].due <= now_)
   void rebuild();                  // after the band moved up
@@ -120,25 +131,26 @@ class OutstandingTokensIndex final : public LoadIndexBase {
 
 // least_kv_usage: the tuple (not powered, kv_usage(), queued()). Between listener calls it only rises, so a
 // leaf's key as last read is a lower bound: the root's winner is the answer as soon as its own key is up to date,
-// and a decision reads again only stale winners.
+// and a decision reads again only stale winners. Unlike the other index it reads an instance at each listener
+// call, while the instance's state is still in cache (a step was just formed there, so its run has usually
+// passed no boundary yet: no solve), and only pulls the marked leaves' paths at the next decision; the last call
+// of a change comes after it is complete, so the key as last read is the settled one.
 class KvUsageIndex final : public LoadIndexBase {
  public:
   std::size_t argmin(std::span<const serving::Instance* const> instances);
+  void on_load_changed(const serving::Instance& instance) override;
 
  private:
-  struct Key {
-    bool off;
-    double usage;
-    std::size_t queued;
-    bool operator<(const Key& o) const {
-      if (off != o.off) return o.off;
-      if (usage != o.usage) return usage < o.usage;
-      return queued < o.queued;
-    }
+  // The tuple as one unsigned 128-bit integer whose order is the tuple's (key_of()), so that a tree node compares
+  // its two children in one integer comparison, without branches.
+  __extension__ typedef unsigned __int128 Key;
+  static Key key_of(bool off, double usage, std::size_t queued);
+  struct Node {
+    Key key;               // the winner's, as last read
+    std::uint32_t winner;  // leaf with the least key (ties: lowest)
   };
   struct Leaf {
-    Key key;
-    core::SimTime until;
+    core::SimTime until;  // the key holds until then (serving::KvWindow)
     std::int64_t iteration;
   };
   void build() override;
@@ -146,8 +158,8 @@ class KvUsageIndex final : public LoadIndexBase {
   void read(std::size_t leaf, bool fresh);
   void pull_path(std::size_t leaf);
 
+  std::vector<Node> node_;  // 1-based heap order; node leaves_ + i is instance i
   std::vector<Leaf> leaf_;
-  std::vector<std::uint32_t> winner_;  // 1-based heap order
 };
 
 }  // namespace greenfleet::routing

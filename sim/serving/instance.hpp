@@ -162,13 +162,20 @@ class Instance final : public core::EventHandler {
   // the same with and without fast-forward.
   std::int64_t outstanding_tokens() const;  // prefill and output tokens still to process
   std::int64_t kv_blocks_free() const;
-  double kv_usage() const { return kv_.total() ? 1.0 - static_cast<double>(kv_blocks_free()) / kv_.total() : 1.0; }
+  double kv_usage() const { return kv_usage_of(kv_blocks_free()); }
+  // kv_usage() with `free` blocks free: the one expression both that and routing indexes evaluate.
+  double kv_usage_of(std::int64_t free) const {
+    return kv_.total() ? 1.0 - static_cast<double>(free) / kv_.total() : 1.0;
+  }
   // For routing indexes (sim/routing/load_index.hpp): the listener is told whenever the form of the load signals
   // changes; in between they only fall, at the run's iteration boundaries (load_window(), instance_load.cpp).
   void set_load_listener(LoadListener* listener) { load_listener_ = listener; }
   // `hint`: the window's `iteration` from an earlier call since the listener's last call (else -1), and its
   // `until` as `hint_until`.
   LoadWindow load_window(std::int64_t hint, core::SimTime hint_until = core::kTimeMax) const;
+  // least_kv_usage's signals in one call (one count of the run's completed iterations, no bounds); the same
+  // hint as load_window().
+  KvWindow kv_window(std::int64_t hint, core::SimTime hint_until = core::kTimeMax) const;
 
  private:
   using Entry = BatchEntry;

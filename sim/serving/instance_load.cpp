@@ -1,9 +1,44 @@
 // The piecewise form of an instance's load signals, for routing indexes (sim/routing/load_index.hpp).
 #include "sim/serving/instance.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace greenfleet::serving {
+
+namespace {
+
+// Completed iterations of the run in flight (of `last` boundaries before its end) at `now`, as
+// timer.completed_iterations_at(now) counts them: from the hint (at most the count now: the count at an earlier
+// time of this run, or 0), a boundary or two on; solved afresh otherwise. Sets `next` to boundary k + 1 where it
+// computed it.
+[[gnu::always_inline]] inline std::int64_t iterations_now(const StepTimer& timer, std::int64_t last,
+                                                          core::SimTime now, std::int64_t hint,
+                                                          core::SimTime hint_until, core::SimTime& next) {
+  std::int64_t k = 0;
+  if (last > 0 && now > timer.run_start) {
+    if (hint < 0 || hint > last) {  // no hint: the first boundary, else the closed form
+      next = timer.run_boundary(1);
+      if (next <= now) k = timer.completed_iterations_at(now), next = core::kTimeMax;
+    } else {
+      k = hint;
+      int steps = 0;
+      if (k < last && hint_until <= now) ++k, ++steps;  // boundary hint + 1 is at or before hint_until
+      for (; k < last; ++k) {
+        next = timer.run_boundary(k + 1);
+        if (next > now) break;
+        if (++steps > 2) {
+          k = timer.completed_iterations_at(now);
+          next = core::kTimeMax;
+          break;
+        }
+      }
+    }
+  }
+  return k;
+}
+
+}  // namespace
 
 LoadWindow Instance::load_window(std::int64_t hint, core::SimTime hint_until) const {
   const core::SimTime now = engine_->now();
@@ -52,29 +87,8 @@ LoadWindow Instance::load_window(std::int64_t hint, core::SimTime hint_until) co
     w.iteration = LoadWindow::kDescribe;
     return w;
   }
-  // Completed iterations now, as timer_.completed_iterations_at(now) counts them: from the hint (at most the count
-  // now: the count at an earlier time of this run, or 0), a boundary or two on; solved afresh otherwise.
-  std::int64_t k = 0;
   core::SimTime next = core::kTimeMax;  // boundary k + 1, once known
-  if (last > 0 && now > timer_.run_start) {
-    if (hint < 0 || hint > last) {  // no hint: the first boundary, else the closed form
-      next = timer_.run_boundary(1);
-      if (next <= now) k = timer_.completed_iterations_at(now), next = core::kTimeMax;
-    } else {
-      k = hint;
-      int steps = 0;
-      if (k < last && hint_until <= now) ++k, ++steps;  // boundary hint + 1 is at or before hint_until
-      for (; k < last; ++k) {
-        next = timer_.run_boundary(k + 1);
-        if (next > now) break;
-        if (++steps > 2) {
-          k = timer_.completed_iterations_at(now);
-          next = core::kTimeMax;
-          break;
-        }
-      }
-    }
-  }
+  const std::int64_t k = iterations_now(timer_, last, now, hint, hint_until, next);
   w.iteration = k;
   w.outstanding = outstanding_tokens_ - head_tokens - k * timer_.run_growth;
   if (k < last) {
@@ -89,6 +103,32 @@ LoadWindow Instance::load_window(std::int64_t hint, core::SimTime hint_until) co
     w.drain_start = w.outstanding;
     w.near_min = w.outstanding;
   }
+  return w;
+}
+
+KvWindow Instance::kv_window(std::int64_t hint, core::SimTime hint_until) const {
+  const core::SimTime now = engine_->now();
+  KvWindow w;
+  w.off = !powered();
+  w.queued = policy_.queued();
+  const bool in_run = timer_.busy && timer_.ff_run;
+  if (has_head_ && now < timer_.run_start) {  // the head is in flight: the run has taken no block yet
+    w.free = in_run ? run_free_start_ : kv_.free();
+    w.until = timer_.run_start;
+    w.iteration = -1;
+    return w;
+  }
+  const std::int64_t last = in_run && timer_.run_iterations > 1 ? timer_.run_iterations - 1 : 0;
+  core::SimTime next = core::kTimeMax;
+  const std::int64_t k = iterations_now(timer_, last, now, hint, hint_until, next);
+  w.iteration = k;
+  if (k < last) {
+    if (next == core::kTimeMax) next = timer_.run_boundary(k + 1);
+    w.until = std::max(next, now + 1);
+  }
+  // kv_blocks_free() at the same count k.
+  w.free = !in_run || (timer_.run_iterations <= 1 && !free_stale_) ? kv_.free()
+                                                                   : run_free_start_ - run_extra_blocks(k + 1);
   return w;
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "sim/core/time.hpp"
@@ -10,9 +11,11 @@ struct StepTimer;
 
 // Told when an instance's load signals (outstanding_tokens(), kv_blocks_free(), queued(), powered()) may have
 // changed other than by the passing of time: at an arrival, a step's end (and the step formed there), a power
-// change and the end of the run. The instance may still be changing when it calls: a listener only takes note,
-// and reads the signals at its next routing decision. Between two calls the signals only fall, as the run in
-// flight completes iterations (Instance::load_window()).
+// change and the end of the run. The instance may still be changing when it calls (a call nested in another
+// change, such as a power-on inside an arrival), but every change ends with a call once it is complete: a
+// listener may read the signals at each call (the last one's reading is the settled one) or only take note and
+// read them at its next routing decision. Between two calls the signals only fall, as the run in flight
+// completes iterations (Instance::load_window()).
 class LoadListener {
  public:
   virtual ~LoadListener() = default;
@@ -51,6 +54,17 @@ struct LoadWindow {
   // kDescribe, and `outstanding` run_base (its value from the run's start, which has passed); while a head is in
   // flight, as any call gives it (outstanding and until exact, iteration -1).
   static constexpr std::int64_t kDescribe = -2;
+};
+
+// What least_kv_usage reads of an instance, at once (Instance::kv_window()): kv_blocks_free(), queued() and
+// !powered() now, and how long they keep those values: `until` and `iteration` as load_window() gives them (free
+// blocks change only at the run's iteration boundaries between listener calls; the others only at calls).
+struct KvWindow {
+  std::int64_t free = 0;
+  std::size_t queued = 0;
+  core::SimTime until = core::kTimeMax;
+  std::int64_t iteration = 0;
+  bool off = false;
 };
 
 }  // namespace greenfleet::serving
