@@ -529,6 +529,54 @@ TEST_CASE("red team: sweep output.path and --set sweep.* refused; swept notes na
                           " (--set deployments[0].perf_model.by_gpu.t4): no effect"));
 }
 
+TEST_CASE("a sweep point that sets a key and the setting it needs loads; output paths refused in every form") {
+  // Each value alone would be refused (a swap bandwidth without swap preemption, a cv without gamma arrivals, a
+  // deadline without an offline share); the run's values together are consistent, so the sweep loads.
+  test::TempDir dir;
+  const std::string experiment = test::experiment_head("x", 1) +
+                                 "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                                 "hgx-h100x8}\n" +
+                                 kWorkload;
+  const auto runs_of = [&](const std::string& block) {
+    const std::string file = dir.write("t.yaml", experiment + block);
+    const experiment::Sweep s = experiment::load_sweep(file, {});
+    return experiment::validate_sweep(file, test::catalog(), {}, s, dir.path("o")).size();
+  };
+  CHECK(runs_of("sweep:\n  grid:\n    deployments.0.scheduler.preemption: [swap]\n"
+                "    deployments.0.scheduler.swap_bandwidth_gbps: [10, 50]\n") == 2);
+  CHECK(runs_of("sweep:\n  zip:\n    workload.synthetic.arrivals: [gamma, gamma]\n"
+                "    workload.synthetic.cv: [2, 3]\n") == 2);
+  CHECK(runs_of("sweep:\n  zip:\n    workload.offline.share: [0.2, 0.5]\n"
+                "    workload.offline.deadline: [1h, 2h]\n") == 2);
+  // A point whose values are inconsistent together is still refused, naming the value when it alone fails so.
+  const std::string bad =
+      dir.write("b.yaml", experiment + "sweep:\n  grid:\n    deployments.0.scheduler.swap_bandwidth_gbps: [10]\n");
+  try {
+    (void)experiment::validate_sweep(bad, test::catalog(), {}, experiment::load_sweep(bad, {}), dir.path("o"));
+    FAIL("no error");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), bad + ":13:51: sweep value deployments.0.scheduler.swap_bandwidth_gbps=10 (point 0"));
+    CHECK(has(e.what(), "has no effect without preemption: swap"));
+  }
+  // The runs write DIR/pPPPP_rRR.h5: an output path is dropped whether swept under output or set with --set.
+  const auto error_of = [&](const std::string& block, std::vector<std::string> set = {}) {
+    const std::string file = dir.write("p.yaml", experiment + block);
+    try {
+      (void)experiment::load_sweep(file, set);
+    } catch (const core::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(has(error_of("sweep:\n  grid:\n    output: [{path: a.h5}, {path: b.h5}]\n"),
+            "sweep.grid.output: has no effect: a sweep writes each run to DIR/pPPPP_rRR.h5"));
+  CHECK(has(error_of("sweep:\n  seeds: 2\n", {"output.path=/tmp/never.h5"}),
+            "--set output.path=/tmp/never.h5: has no effect: a sweep writes each run to DIR/pPPPP_rRR.h5"));
+  CHECK(
+      has(error_of("sweep:\n  seeds: 2\n", {"output={path: x.h5}"}), "--set output={path: x.h5}: has no effect"));
+  CHECK(error_of("sweep:\n  seeds: 2\n", {"output.compression=none"}) == "no error");
+}
+
 TEST_CASE("red team: swap_bandwidth_gbps without swap preemption, and preemption under reserved KV") {
   const auto with = [](const std::string& scheduler) {
     return test::experiment_head("x", 1) +

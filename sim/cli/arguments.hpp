@@ -29,10 +29,11 @@ inline boost::program_options::variables_map parse_arguments(
 }
 
 // Prints each distinct note (a setting with no effect in this configuration: experiment::notes_for_fleet, a
-// planning or lifecycle file's) once, in order, as a `note: ` line on stderr; none under -q. Commands that load
-// an experiment many times (sweep, plan) gather the notes of every load first.
-inline void print_notes(const std::vector<std::string>& notes, bool quiet) {
-  if (quiet) return;
+// planning or lifecycle file's) once, in order, as a `note: ` line on stderr. -q does not hide them: it hides
+// progress, and scripts, which pass -q, are where a setting typed for nothing would otherwise go unseen. Commands
+// that load an experiment many times (sweep, plan) gather the notes of every load first; a sweep's own runs take
+// `run --no-notes` (hidden), the sweep having printed them.
+inline void print_notes(const std::vector<std::string>& notes) {
   std::set<std::string> seen;
   for (const auto& note : notes)
     if (seen.insert(note).second) fmt::print(stderr, "note: {}\n", note);

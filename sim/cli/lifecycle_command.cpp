@@ -27,7 +27,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet lifecycle LIFECYCLE.yaml [options]");
   std::string catalog_dir, data_dir, output;
   std::vector<std::string> overrides;
-  opts.add_options()("help,h", "show this help")("quiet,q", "print no progress lines and no notes")(
+  opts.add_options()("help,h", "show this help")("quiet,q", "print no progress lines")(
       "output,o", po::value(&output), "CSV of the per-year table (default: the file's `output`)")(
       "csv", "print the per-year table as CSV instead of text")(
       "set", po::value(&overrides)->composing(), "override any key of the lifecycle file (repeatable)")(
@@ -76,7 +76,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
         experiment::notes_for_gpus(experiment::load_experiment(config.experiment, catalog, lo), gpus, file);
     notes.insert(notes.end(), base.begin(), base.end());
   }
-  print_notes(notes, vm.count("quiet") != 0);
+  print_notes(notes);
 
   const lifecycle::LifecycleResult result = lifecycle::run_study(config, catalog, vm.count("quiet") > 0);
   const std::string csv = lifecycle::format_csv(result);

@@ -35,8 +35,8 @@ int plan_command(const std::vector<std::string>& args) {
       "set", po::value(&overrides)->composing(), "override any key of the planning file (repeatable)")(
       "rebuild-capacity", "simulate every capacity entry again, ignoring the cache")(
       "capacity-only", "build (or read) the capacity tables, print them and stop: no solve, no plan file")(
-      "quiet,q", "no progress lines and no notes")("catalog", po::value(&catalog_dir),
-                                                   "project directory holding hardware_catalog/ and models/")(
+      "quiet,q", "no progress lines")("catalog", po::value(&catalog_dir),
+                                      "project directory holding hardware_catalog/ and models/")(
       "data-dir", po::value(&data_dir), "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
   po::options_description hidden;
   std::string plan_file;
@@ -66,7 +66,7 @@ int plan_command(const std::vector<std::string>& args) {
   config::check_distinct_overrides(overrides);
   planning::PlanConfig pc = planning::load_plan_config(plan_file, catalog, overrides, data_dir);
   if (!output.empty()) pc.output_path = output;
-  print_notes(pc.notes, quiet);
+  print_notes(pc.notes);
   const bool capacity_only = vm.count("capacity-only") != 0;
   if (!capacity_only) core::check_output_path(pc.output_path, {plan_file}, "plan file", kPlanFileHead);
 

@@ -138,9 +138,9 @@ int run_command(const std::vector<std::string>& args) {
       "output,o", po::value(&output),
       "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
       "set", po::value(&overrides)->composing(), "override any key: --set workload.synthetic.rate=8 (repeatable)")(
-      "quiet,q", "no progress line and no notes")("catalog", po::value(&catalog_dir),
-                                                  "project directory holding hardware_catalog/ and models/ "
-                                                  "(default: $GREENFLEET_HOME, else the source tree)")(
+      "quiet,q", "no progress line")("catalog", po::value(&catalog_dir),
+                                     "project directory holding hardware_catalog/ and models/ "
+                                     "(default: $GREENFLEET_HOME, else the source tree)")(
       "data-dir", po::value(&data_dir),
       "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)")(
       "plan", po::value(&plan_file),
@@ -153,7 +153,8 @@ int run_command(const std::vector<std::string>& args) {
       "ones are refused at load with the key to change (default 8)");
   po::options_description hidden;
   std::string experiment_file;
-  hidden.add_options()("experiment", po::value(&experiment_file));
+  // --no-notes: for a sweep's runs, whose notes the sweep printed once before them.
+  hidden.add_options()("experiment", po::value(&experiment_file))("no-notes", "");
   po::options_description all;
   all.add(opts).add(hidden);
   po::positional_options_description pos;
@@ -201,7 +202,7 @@ int run_command(const std::vector<std::string>& args) {
             "{}: follow_plan needs a plan (greenfleet run EXP.yaml --plan PLAN.yaml)", x.fleet[i].power_where));
   }
 
-  print_notes(experiment::notes_for_fleet(x, catalog), quiet);
+  if (!vm.count("no-notes")) print_notes(experiment::notes_for_fleet(x, catalog));
 
   // Everything that could fail after the simulation is checked before it: the memory the configuration asks
   // for, the output path (not a directory, device or input; its directory writable), the file itself (created

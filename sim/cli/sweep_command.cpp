@@ -28,9 +28,8 @@ int sweep_command(const std::vector<std::string>& args) {
                                                  "runs at a time on this machine (on each MPI rank), default 1")(
       "output,o", po::value(&output_dir), "output directory (default: out/sweep_STEM for EXP.yaml = STEM.yaml)")(
       "set", po::value(&overrides)->composing(), "override a key of every point (repeatable), as for run")(
-      "dry-run,n", "validate every point and list the runs, run nothing")(
-      "quiet,q", "no progress lines and no notes")("catalog", po::value(&catalog_dir), "as for run")(
-      "data-dir", po::value(&data_dir), "as for run");
+      "dry-run,n", "validate every point and list the runs, run nothing")("quiet,q", "no progress lines")(
+      "catalog", po::value(&catalog_dir), "as for run")("data-dir", po::value(&data_dir), "as for run");
   po::options_description all;
   all.add(opts).add_options()("experiment", po::value(&experiment_file));
   po::positional_options_description pos;
@@ -74,7 +73,7 @@ int sweep_command(const std::vector<std::string>& args) {
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir, &notes);
   // Once per distinct note, not once per run (the runs are `run -q`, which prints none); under mpirun, by rank 0.
-  print_notes(notes, vm.count("quiet") != 0 || !study::lead_process());
+  if (study::lead_process()) print_notes(notes);
   // Files already in the directory are replaced only if a sweep wrote them (a run's HDF5 file, the index), as
   // for run -o; anything else is refused now rather than failing its point, or losing the file, later. A run's
   // file that is up to date is reused, not replaced, so it is not checked (a read-only one resumes as before).

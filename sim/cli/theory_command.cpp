@@ -23,7 +23,6 @@ int theory_command(const std::vector<std::string>& args) {
   double prompt = 0, output = 0, ci_max = 800, ci_step = 50;
   std::int32_t prefill_batch = 1, decode_batch = 16, old_decode_batch = 0;
   opts.add_options()("help,h", "show this help")("json", "print one JSON object instead of tables")(
-      "quiet,q", "no notes (settings with no effect) on stderr")(
       "set", po::value(&overrides)->composing(), "override any key of the experiment (repeatable)")(
       "prompt", po::value(&prompt), "prompt tokens of the unit of work (default: the workload's mean)")(
       "output", po::value(&output), "output tokens of the unit of work (default: the workload's mean)")(
@@ -70,7 +69,7 @@ int theory_command(const std::vector<std::string>& args) {
   lo.overrides = overrides;
   lo.data_dir = data_dir.empty() ? experiment::default_data_dir(root) : data_dir;
   const experiment::Experiment x = experiment::load_experiment(experiment_file, catalog, lo);
-  print_notes(experiment::notes_for_fleet(x, catalog), vm.count("quiet") != 0);
+  print_notes(experiment::notes_for_fleet(x, catalog));
 
   study::TheoryOptions options;
   if (vm.count("prompt")) {

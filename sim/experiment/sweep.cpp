@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <string_view>
 
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
@@ -45,6 +46,16 @@ std::string canonical(const YAML::Node& v) {
   return flow(v);
 }
 
+// Whether a --set value is a mapping with a `path` key (`--set output={path: x.h5}`).
+bool value_has_path(const std::string& text) {
+  try {
+    const YAML::Node v = YAML::Load(text);
+    return v.IsMap() && v["path"];
+  } catch (const YAML::Exception&) {
+    return false;  // not YAML: the run's own load reports it
+  }
+}
+
 // key path -> list of values, in file order.
 void read_lists(const std::string& file, const YAML::Node& block, const std::string& name,
                 std::vector<std::string>& keys, std::vector<std::vector<YAML::Node>>& values,
@@ -58,7 +69,10 @@ void read_lists(const std::string& file, const YAML::Node& block, const std::str
       throw core::InputError(fmt::format("{}: sweep.{}.{}: expected a non-empty list of values",
                                          where(file, kv.second.Mark()), name, key));
     // Each run is written to DIR/pPPPP_rRR.h5 (`sweep -o DIR`): a swept output.path would have no effect.
-    if (key == "output.path")
+    const bool path_in_output =
+        key == "output" && std::any_of(kv.second.begin(), kv.second.end(),
+                                       [](const YAML::Node& v) { return v.IsMap() && v["path"]; });
+    if (key == "output.path" || path_in_output)
       throw core::InputError(
           fmt::format("{}: sweep.{}.{}: has no effect: a sweep writes each run to "
                       "DIR/pPPPP_rRR.h5 (greenfleet sweep -o DIR)",
@@ -184,6 +198,13 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
           fmt::format("{}: --set {}: the sweep block is read from the file; --set cannot "
                       "change it (edit the file)",
                       where(file, block.Mark()), o));
+    // Each run is written to DIR/pPPPP_rRR.h5: an output path would be dropped by every run.
+    if (key == "output.path" ||
+        (key == "output" && o.find('=') != std::string::npos && value_has_path(o.substr(o.find('=') + 1))))
+      throw core::InputError(
+          fmt::format("{}: --set {}: has no effect: a sweep writes each run to "
+                      "DIR/pPPPP_rRR.h5 (greenfleet sweep -o DIR)",
+                      where(file, block.Mark()), o));
     const bool swept = std::find(grid.keys.begin(), grid.keys.end(), key) != grid.keys.end() ||
                        std::find(zip.keys.begin(), zip.keys.end(), key) != zip.keys.end();
     if (swept || (key == "seed" && !seeds.empty() && !block["seeds"].IsScalar()))
@@ -250,23 +271,10 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
                                         std::vector<std::string>* notes) {
   std::vector<std::string> resolved;
   resolved.reserve(sweep.runs.size());
-  std::set<std::string> checked;  // values validated alone already
   std::set<std::string> noted;
   for (const auto& run : sweep.runs) {
     LoadOptions lo = base;
     lo.output_path = (std::filesystem::path(output_dir) / run.output).string();
-    // Each value alone first, so an error names the value that caused it; then the whole run.
-    for (std::size_t v = 0; v < run.overrides.size(); ++v) {
-      if (!checked.insert(run.overrides[v]).second) continue;
-      LoadOptions one = lo;
-      one.overrides.push_back(run.overrides[v]);
-      try {
-        (void)load_experiment(file, catalog, one);
-      } catch (const core::InputError& e) {
-        throw core::InputError(fmt::format("{}: sweep value {} (point {}, replica {}): {}", run.origins[v],
-                                           run.overrides[v], run.point, run.replica, e.what()));
-      }
-    }
     lo.overrides.insert(lo.overrides.end(), run.overrides.begin(), run.overrides.end());
     try {
       const Experiment x = load_experiment(file, catalog, lo);
@@ -291,6 +299,21 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
           if (noted.insert(note).second) notes->push_back(std::move(note));
         }
     } catch (const core::InputError& e) {
+      // The whole run first: a value may need another value of its point (`cv` with `arrivals: gamma`, a swap
+      // bandwidth with swap preemption), so alone it may fail where the run does not. Only when the run fails is
+      // each value loaded alone, to name the one whose own load fails the same way.
+      for (std::size_t v = 0; v < run.overrides.size(); ++v) {
+        LoadOptions one = base;
+        one.output_path = lo.output_path;
+        one.overrides.push_back(run.overrides[v]);
+        try {
+          (void)load_experiment(file, catalog, one);
+        } catch (const core::InputError& alone) {
+          if (std::string_view(alone.what()) == std::string_view(e.what()))
+            throw core::InputError(fmt::format("{}: sweep value {} (point {}, replica {}): {}", run.origins[v],
+                                               run.overrides[v], run.point, run.replica, e.what()));
+        }
+      }
       throw core::InputError(fmt::format("{}: sweep point {} (replica {}): {}",
                                          run.origins.empty() ? file : run.origins[0], run.point, run.replica,
                                          e.what()));

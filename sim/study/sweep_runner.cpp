@@ -79,7 +79,7 @@ class LocalRuns {
       ready_.emplace_back(i, r);
       return;
     }
-    std::vector<std::string> args = {exe_, "run", o_.experiment_file, "-q", "-o", path};
+    std::vector<std::string> args = {exe_, "run", o_.experiment_file, "-q", "--no-notes", "-o", path};
     args.insert(args.end(), o_.run_args.begin(), o_.run_args.end());
     for (const auto& ov : run.overrides) args.push_back("--set"), args.push_back(ov);
     std::vector<char*> argv;
