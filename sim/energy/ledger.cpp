@@ -109,8 +109,7 @@ void CarbonLedger::on_power(std::size_t s, core::SimTime t, bool on) {
   p.since = t;
 }
 
-void CarbonLedger::ensure_slots(core::SimTime end) {
-  if (end <= slots_end_) return;
+void CarbonLedger::grow_slots(core::SimTime end) {
   const auto needed = static_cast<std::size_t>((end + slot_ - 1) / slot_);
   if (needed <= slot_count_) return;
   const double bytes = static_cast<double>(needed) * static_cast<double>(servers_.size()) * kBytesPerSlotCell;

@@ -204,7 +204,12 @@ class CarbonLedger final : public serving::ServingObserver, public serving::Powe
   std::vector<PowerLine2023> lines_2023_;  // per instance when any: weight_read_s 0 for those that do not
   void book_unused(std::size_t server, core::SimTime a, core::SimTime b);  // GPUs no instance uses
   void book_off(std::size_t server, core::SimTime a, core::SimTime b);
-  void ensure_slots(core::SimTime end);
+  // Grows the slot tables to cover `end`: every step asks, and almost never grows them (inline test, call apart).
+  void ensure_slots(core::SimTime end) {
+    if (end > slots_end_) [[unlikely]]
+      grow_slots(end);
+  }
+  [[gnu::noinline]] void grow_slots(core::SimTime end);
 
   std::vector<ServerPower> servers_;
   std::vector<InstancePlace> instances_;
