@@ -175,6 +175,10 @@ TEST_CASE("lifecycle: bad files name the file, line and key") {
   CHECK(e.find("same GPU count") != std::string::npos);
   e = load_error(replaced("experiment: exp.yaml", "experiment: missing.yaml"));
   CHECK(e.find("life.yaml:2:") != std::string::npos);
+  // A file that is not an experiment (here the lifecycle file itself): its own error, after the key naming it.
+  e = load_error(replaced("experiment: exp.yaml", "experiment: life.yaml"));
+  CHECK(e.find("life.yaml:2:13: experiment: ") != std::string::npos);
+  CHECK(e.find("life.yaml:1:1: sites: required list is missing") != std::string::npos);
   e = load_error(t, {"horizon_years=0"});
   CHECK(e.find("horizon_years") != std::string::npos);
   CHECK(load_error(t, {"horizon_years=1"}) == "no error");  // a generation on sale after the horizon is unused

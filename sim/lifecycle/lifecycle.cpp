@@ -168,10 +168,19 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
   lo.data_dir = data_dir;
   if (std::error_code ec; !std::filesystem::is_regular_file(c.experiment, ec))
     root.fail("experiment", fmt::format("'{}' is not a file", c.experiment));
-  experiment::Experiment x = experiment::load_experiment(c.experiment, catalog, lo);
+  // Its errors name its own file and line, after the key that named it (as plan's do): a file that is not an
+  // experiment (the lifecycle file itself, say) would otherwise read as an error of that file alone.
+  const auto load_base = [&](const experiment::LoadOptions& options) {
+    try {
+      return experiment::load_experiment(c.experiment, catalog, options);
+    } catch (const core::InputError& e) {
+      throw core::InputError(fmt::format("{}: {}", root.where("experiment"), e.what()));
+    }
+  };
+  experiment::Experiment x = load_base(lo);
   if (c.carbon_intensity >= 0) {
     lo.overrides = base_overrides(c, x.sites.size());
-    x = experiment::load_experiment(c.experiment, catalog, lo);
+    x = load_base(lo);
   }
   if (x.fleet.empty()) root.fail("experiment", "the base experiment has no fleet");
   for (std::size_t i = 0; i < x.fleet.size(); ++i) {
