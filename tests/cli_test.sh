@@ -253,5 +253,31 @@ exits 2 "a trace given as a directory" "$bin" run "$tmp/q.yaml" -q --set workloa
   --set "workload.file=$tmp/adir" -o "$tmp/noplan.h5"
 check "a trace given as a directory says so" grep -q "(--set workload.file): $tmp/adir is a directory, not a file" "$tmp/err.txt"
 
+# plan: the capacity runs' notes (a class's `set` cv under the forced Poisson arrivals) on stderr, naming the
+# planning file's `set`, -q or not (-q hides progress only). Every capacity entry is given: no simulation runs.
+cat > "$tmp/cvplan.yaml" << EOF
+name: t
+horizon: 2h
+carbon_intensity: {kind: constant, value: 100}
+servers:
+  - sku: pcie-t4x4
+classes:
+  - name: chat
+    model: llama-3.1-8b
+    online: {kind: values, values: [4, 8]}
+    slo: {ttft: 1s, tpot: 100ms}
+    set: ["workload.synthetic.cv=2"]
+capacity:
+  experiment: q.yaml
+  entries:
+    - {class: chat, sku: pcie-t4x4, rate: 2}
+objective: {name: carbon}
+output: {path: $tmp/cvplan.plan.yaml}
+EOF
+exits 0 "plan with a class's cv" "$bin" plan "$tmp/cvplan.yaml"
+check "plan prints the capacity runs' notes" grep -q "^note: $tmp/cvplan.yaml:11:10: classes\\[0\\].set: $tmp/q.yaml (--set workload.synthetic.cv): no effect with arrivals: poisson" "$tmp/err.txt"
+exits 0 "plan -q with a class's cv" "$bin" plan "$tmp/cvplan.yaml" -q -o "$tmp/cvplan2.plan.yaml"
+check "plan -q prints the note too" grep -q "^note: .*classes\\[0\\].set: .*(--set workload.synthetic.cv)" "$tmp/err.txt"
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

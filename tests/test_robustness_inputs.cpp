@@ -462,6 +462,61 @@ TEST_CASE("sweep and plan gather the notes of every experiment they load, each o
                              dir.path("p.yaml") + " has h100-sxm GPUs"));
 }
 
+TEST_CASE("plan: the capacity runs' notes (Poisson arrivals, a class's set), and its set's errors name it") {
+  test::TempDir dir;
+  const auto cap = [&](const std::string& synthetic) {
+    dir.write("cap.yaml",
+              test::experiment_head("c", 1) +
+                  "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                  "hgx-h100x8}\nworkload:\n  source: synthetic\n  synthetic: {requests: 10, rate: 2, " +
+                  synthetic +
+                  "prompt_tokens: {distribution: constant, value: 100}, output_tokens: {distribution: "
+                  "constant, value: 10}}\n");
+  };
+  const auto load = [&](const std::string& set) {
+    std::string plan = test::kSmallPlanFile;
+    plan.replace(plan.find("capacity:\n"), 10, "capacity:\n  experiment: cap.yaml\n");
+    if (!set.empty()) plan.insert(plan.find("    slo:"), "    set: " + set + "\n");
+    return planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
+  };
+  const std::string at = dir.path("cap.yaml") + ":10:";
+  // The base's gamma arrivals and cv: the capacity runs are Poisson, so both are without effect.
+  cap("arrivals: gamma, cv: 3, ");
+  auto pc = load("");
+  REQUIRE(pc.notes.size() == 2);
+  CHECK(has(pc.notes[0], at));
+  CHECK(has(pc.notes[0], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  CHECK(has(pc.notes[1], at));
+  CHECK(has(pc.notes[1], "workload.synthetic.arrivals: no effect: the capacity simulations use Poisson arrivals"));
+  // A class's set that chooses gamma again: both take effect.
+  CHECK(load("[\"workload.synthetic.arrivals=gamma\"]").notes.empty());
+  // A class's cv without gamma: a note naming the class's set.
+  cap("");
+  CHECK(load("").notes.empty());
+  pc = load("[\"workload.synthetic.cv=2\"]");
+  REQUIRE(pc.notes.size() == 1);
+  CHECK(has(pc.notes[0], dir.path("p.yaml") + ":10:10: classes[0].set: " + dir.path("cap.yaml") +
+                             " (--set workload.synthetic.cv): no effect with arrivals: poisson"));
+  // An error of a class's set names the planning file's set, then the override.
+  try {
+    (void)load("[\"workload.synthetic.rate=-1\"]");
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), dir.path("p.yaml") + ":10:10: classes[0].set: " + dir.path("cap.yaml") +
+                            " (--set workload.synthetic.rate)"));
+  }
+}
+
+TEST_CASE("plan: the shipped planning files load with no notes") {
+  const std::string root = GREENFLEET_SOURCE_DIR;
+  for (const char* f :
+       {"experiments/planning/day.yaml", "experiments/planning/reuse.yaml", "experiments/planning/split.yaml",
+        "experiments/paper/ecoserve/week_code.yaml", "experiments/paper/ecoserve/week_conv.yaml"}) {
+    CAPTURE(f);
+    CHECK(planning::load_plan_config(root + "/" + f, test::catalog(), {}, test::shared_data_dir()).notes.empty());
+  }
+}
+
 TEST_CASE("red team: a mapping an override created names that override, not '--set override'") {
   const std::string yaml = test::experiment_head("x", 1) +
                            "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "

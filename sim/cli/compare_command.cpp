@@ -26,8 +26,8 @@ The method of each interval is printed beside it. Also lists the configuration k
 
 options:
   --format F      table (default), markdown, csv or json
-  --resamples N   bootstrap resamples (default 1000)
-  --blocks K      bootstrap blocks: the arrival span cut into K equal time blocks (default 20)
+  --resamples N   bootstrap resamples, at least 2 (default 1000)
+  --blocks K      bootstrap blocks: the arrival span cut into K equal time blocks, at least 2 (default 20)
   --seed S        bootstrap seed (default 20250101)
   -h, --help      this text
 )";
@@ -189,7 +189,8 @@ int compare_command(const std::vector<std::string>& args) {
     if (i + 1 >= args.size()) throw core::InputError(fmt::format("compare: {} needs a value", args[i]));
     return args[++i];
   };
-  auto integer = [&](std::size_t& i, long long lo, long long hi) {
+  // `why`: the reason for the bounds, after the range in the message ("" for none).
+  auto integer = [&](std::size_t& i, long long lo, long long hi, const char* why = "") {
     const std::string name = args[i], v = value(i);
     try {
       std::size_t used = 0;
@@ -197,15 +198,17 @@ int compare_command(const std::vector<std::string>& args) {
       if (used == v.size() && n >= lo && n <= hi) return n;
     } catch (const std::exception&) {
     }
-    throw core::InputError(fmt::format("compare: {} {}: expected an integer in [{}, {}]", name, v, lo, hi));
+    throw core::InputError(fmt::format("compare: {} {}: expected an integer in [{}, {}]{}", name, v, lo, hi, why));
   };
   std::map<std::string, std::string> given;  // option -> its first value: an option given twice is refused
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if ((a == "--format" || a == "--resamples" || a == "--blocks" || a == "--seed") && i + 1 < args.size()) {
       if (const auto it = given.find(a); it != given.end())
-        throw core::InputError(fmt::format("compare: {} given twice ({} and {}); only one would be used", a,
-                                           it->second, args[i + 1]));
+        throw core::InputError(it->second == args[i + 1]
+                                   ? fmt::format("compare: {} {} given twice; give it once", a, it->second)
+                                   : fmt::format("compare: {} given twice ({} and {}); only one would be used", a,
+                                                 it->second, args[i + 1]));
       given.emplace(a, args[i + 1]);
     }
     if (a == "-h" || a == "--help") {
@@ -221,9 +224,13 @@ int compare_command(const std::vector<std::string>& args) {
     } else if (a == "--resamples") {
       // One resample, or one block (every resample is then the whole run), gives an interval of zero width
       // whatever the data: refused, as two replicas of one seed are.
-      spec.resamples = static_cast<int>(integer(i, 2, 1000000));
+      spec.resamples = static_cast<int>(
+          integer(i, 2, 1000000, " (one resample gives an interval of zero width whatever the runs)"));
     } else if (a == "--blocks") {
-      spec.blocks = static_cast<int>(integer(i, 2, 1000000));
+      spec.blocks = static_cast<int>(
+          integer(i, 2, 1000000,
+                  " (one block is the whole run: every resample would be the run itself, an interval of zero "
+                  "width)"));
     } else if (a == "--seed") {
       spec.seed = static_cast<std::uint64_t>(integer(i, 0, INT64_MAX));
     } else if (a.size() > 1 && a[0] == '-') {

@@ -357,6 +357,7 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       }
     }
     sim.set = read_strings(n, raw, "set");
+    if (n.has("set")) sim.set_where = n.where("set");
     const std::string split = n.get_choice("split", {"never", "allowed", "only"}, std::string("never"));
     c.split = split == "only" ? Split::kOnly : split == "allowed" ? Split::kAllowed : Split::kNever;
     if (c.split != Split::kNever && !c.online)
@@ -530,9 +531,12 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
   }
   root.finish();
   if (!pc.capacity.experiment.empty()) {
-    // The capacity simulations run the base experiment's settings with the planner's fleets: its notes, and a
-    // per-GPU step-time model of its deployment for a GPU kind that none of the server types has (build_capacity
-    // loads it again, with each row's overrides, and checks the rest).
+    // The capacity simulations run the base experiment's settings with the planner's fleets, Poisson arrivals and
+    // each class's `set` (capacity.cpp). Loaded here once per distinct `set` with those overrides (the fleets
+    // aside: build_capacity loads each row's variant and checks the rest), so that an error a class's `set`
+    // causes names it, and the notes are those of what is simulated: the base's settings without effect (a `cv`
+    // under the forced Poisson arrivals, a per-GPU step-time model for a GPU kind that none of the server types
+    // has) and the class's own.
     experiment::LoadOptions lo;
     lo.data_dir = data_dir;
     experiment::Experiment base;
@@ -543,7 +547,39 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     }
     std::vector<std::string> gpus;
     for (const auto& t : p.types) gpus.push_back(t.gpu);
-    const auto notes = experiment::notes_for_gpus(base, gpus, file);
+    std::vector<std::string> notes;
+    const auto add = [&](const std::string& note) {
+      if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+    };
+    std::vector<std::vector<std::string>> loaded;
+    for (const auto& sim : pc.simulate) {
+      if (base.workload.source != "synthetic") break;  // refused by build_capacity, naming capacity.experiment
+      if (std::find(loaded.begin(), loaded.end(), sim.set) != loaded.end()) continue;
+      loaded.push_back(sim.set);
+      lo.overrides = {"workload.synthetic.arrivals=poisson"};
+      lo.overrides.insert(lo.overrides.end(), sim.set.begin(), sim.set.end());
+      experiment::Experiment variant;
+      try {
+        variant = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+      } catch (const core::InputError& e) {
+        throw core::InputError(
+            fmt::format("{}: {}", sim.set_where.empty() ? capacity_where : sim.set_where, e.what()));
+      }
+      // A note about one of the class's overrides (positioned "FILE (--set KEY)") names the class's `set` first.
+      for (const auto& note : experiment::notes_for_gpus(variant, gpus, file))
+        add(sim.set_where.empty() || note.find(" (--set ") == std::string::npos
+                ? note
+                : fmt::format("{}: {}", sim.set_where, note));
+      // The base's own `arrivals: gamma` is replaced (docs/PLANNING.md); a class's `set` may choose it again.
+      if (base.workload.synthetic.gamma_arrivals && !variant.workload.synthetic.gamma_arrivals) {
+        const YAML::Node doc = YAML::LoadFile(pc.capacity.experiment);
+        const YAML::Mark mark = doc["workload"]["synthetic"]["arrivals"].Mark();
+        add(
+            fmt::format("{}:{}:{}: workload.synthetic.arrivals: no effect: the capacity simulations use Poisson "
+                        "arrivals (docs/PLANNING.md)",
+                        pc.capacity.experiment, mark.line + 1, mark.column + 1));
+      }
+    }
     pc.notes.insert(pc.notes.end(), notes.begin(), notes.end());
   }
   return pc;

@@ -13,6 +13,7 @@ namespace greenfleet::planning {
 struct CapacitySimulation {
   std::string experiment;               // the base experiment (resolved path); empty: no simulations
   std::vector<std::string> set;         // --set overrides for every simulation of this class
+  std::string set_where;                // "file:line:col: classes[i].set" (empty without one), for messages
   std::vector<int> tensor_parallel{1};  // TPs tried per server type (those that divide its GPUs and fit)
 };
 

@@ -241,7 +241,10 @@ def main(binary, src):
         if r.returncode != 2 or not r.stderr.startswith("error: "):
             failures.append(f"compare {args}: exit {r.returncode}, {r.stderr.strip()}")
     for args, says in (([a, "/dev/null"], "/dev/null: not a regular file"),
-                       ([a, b, "--blocks", "3", "--blocks", "4"], "--blocks given twice (3 and 4)")):
+                       ([a, b, "--blocks", "3", "--blocks", "4"], "--blocks given twice (3 and 4)"),
+                       ([a, b, "--format", "json", "--format", "json"], "--format json given twice; give it once"),
+                       ([a, b, "--blocks", "1"], "expected an integer in [2, 1000000] (one block is the whole run"),
+                       ([a, b, "--resamples", "1"], "[2, 1000000] (one resample gives an interval of zero width")):
         r = subprocess.run([binary, "compare", *args], capture_output=True, text=True)
         if says not in r.stderr:
             failures.append(f"compare {args}: {r.stderr.strip()} does not say '{says}'")
