@@ -72,7 +72,7 @@ int sweep_command(const std::vector<std::string>& args) {
   std::vector<std::string> notes;
   const std::vector<std::string> resolved =
       experiment::validate_sweep(experiment_file, catalog, lo, sweep, output_dir, &notes);
-  // Once per distinct note, not once per run (the runs are `run -q`, which prints none); under mpirun, by rank 0.
+  // Once per distinct note, not once per run (the runs take `run --no-notes`); under mpirun, by rank 0.
   if (study::lead_process()) print_notes(notes);
   // Files already in the directory are replaced only if a sweep wrote them (a run's HDF5 file, the index), as
   // for run -o; anything else is refused now rather than failing its point, or losing the file, later. A run's

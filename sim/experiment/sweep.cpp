@@ -301,7 +301,17 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
     } catch (const core::InputError& e) {
       // The whole run first: a value may need another value of its point (`cv` with `arrivals: gamma`, a swap
       // bandwidth with swap preemption), so alone it may fail where the run does not. Only when the run fails is
-      // each value loaded alone, to name the one whose own load fails the same way.
+      // each value loaded alone, to name the one whose own load fails the same way; an error of the file or of a
+      // --set (the base without any swept value fails the same way) is the base's own, and names no value.
+      {
+        LoadOptions none = base;
+        none.output_path = lo.output_path;
+        try {
+          (void)load_experiment(file, catalog, none);
+        } catch (const core::InputError& own) {
+          if (std::string_view(own.what()) == std::string_view(e.what())) throw;
+        }
+      }
       for (std::size_t v = 0; v < run.overrides.size(); ++v) {
         LoadOptions one = base;
         one.output_path = lo.output_path;
