@@ -11,6 +11,7 @@
 #include "sim/core/error.hpp"
 #include "sim/core/output_path.hpp"
 #include "sim/experiment/sweep.hpp"
+#include "sim/planning/capacity.hpp"
 #include "sim/planning/plan_config.hpp"
 #include "sim/runner/simulation.hpp"
 #include "test_support.hpp"
@@ -497,13 +498,40 @@ TEST_CASE("plan: the capacity runs' notes (Poisson arrivals, a class's set), and
   REQUIRE(pc.notes.size() == 1);
   CHECK(has(pc.notes[0], dir.path("p.yaml") + ":10:10: classes[0].set: " + dir.path("cap.yaml") +
                              " (--set workload.synthetic.cv): no effect with arrivals: poisson"));
-  // An error of a class's set names the planning file's set, then the override.
+  // A set valid only with the class's model (a prompt beyond the base model's 4,096-token context) loads: the
+  // check loads the class's model, as the capacity runs do.
+  dir.write("cap.yaml", test::experiment_head("c", 1) +
+                            "deployments:\n  - {name: d, model: llama-2-7b}\nfleet:\n  - {site: s, sku: "
+                            "hgx-h100x8}\n" +
+                            kWorkload);
+  CHECK(load("[\"workload.synthetic.prompt_tokens={distribution: constant, value: 6000}\"]").notes.empty());
+  // An error of a class's set is left to build_capacity, which loads each row as it runs: it names the planning
+  // file's set, then the override (before any simulation).
+  std::string plan = test::kSmallPlanFile;
+  plan.replace(plan.find("capacity:\n  entries:\n    - {class: chat, sku: pcie-t4x4, rate: 2}\n"), 66,
+               "capacity:\n  experiment: cap.yaml\n");
+  plan.replace(plan.find("pcie-t4x4"), 9, "hgx-h100x8");
+  plan.insert(plan.find("    slo:"), "    set: [\"workload.synthetic.cv=-1\"]\n");
+  const auto pc_bad = planning::load_plan_config(dir.write("p.yaml", plan), test::catalog());
   try {
-    (void)load("[\"workload.synthetic.rate=-1\"]");
+    (void)planning::build_capacity(pc_bad, test::catalog(), "", false);
     FAIL("expected an InputError");
   } catch (const core::InputError& e) {
     CHECK(has(e.what(), dir.path("p.yaml") + ":10:10: classes[0].set: " + dir.path("cap.yaml") +
-                            " (--set workload.synthetic.rate)"));
+                            " (--set workload.synthetic.cv)"));
+  }
+  // A capacity experiment that build_capacity cannot use is refused at load, naming capacity.experiment.
+  dir.write("cap.yaml",
+            test::experiment_head("c", 1) +
+                "deployments:\n  - {name: d, model: llama-2-7b}\nfleet:\n  - {site: s, sku: "
+                "hgx-h100x8}\nworkload:\n  source: azure_csv\n  file: " +
+                dir.write("t.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,100,10\n") +
+                "\n");
+  try {
+    (void)load("");
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), dir.path("p.yaml") + ":12:15: capacity.experiment: must use the synthetic workload"));
   }
 }
 
@@ -612,6 +640,19 @@ TEST_CASE("a sweep point that sets a key and the setting it needs loads; output 
   } catch (const core::InputError& e) {
     CHECK(has(e.what(), bad + ":13:51: sweep value deployments.0.scheduler.swap_bandwidth_gbps=10 (point 0"));
     CHECK(has(e.what(), "has no effect without preemption: swap"));
+  }
+  // An error of the file itself, in a key not swept, is the file's: no swept value is blamed for it.
+  const std::string own =
+      dir.write("own.yaml", experiment + "sweep:\n  grid:\n    workload.synthetic.rate: [1, 2]\n");
+  try {
+    experiment::LoadOptions with_set;
+    with_set.overrides = {"seed=-4"};
+    (void)experiment::validate_sweep(own, test::catalog(), with_set, experiment::load_sweep(own, {}),
+                                     dir.path("o"));
+    FAIL("no error");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), "(--set seed)"));
+    CHECK(!has(e.what(), "sweep value"));
   }
   // The runs write DIR/pPPPP_rRR.h5: an output path is dropped whether swept under output or set with --set.
   const auto error_of = [&](const std::string& block, std::vector<std::string> set = {}) {

@@ -24,6 +24,29 @@ namespace greenfleet::planning {
 
 namespace {
 
+// A row's experiment: the capacity experiment under the row's overrides. An error that one of the class's `set`
+// entries causes (its message names the entry's key, "FILE (--set KEY)") names the planning file's `set` first.
+experiment::Experiment load_row(const PlanConfig& pc, const catalog::Catalog& catalog,
+                                const CapacitySimulation& sim, const experiment::LoadOptions& lo) {
+  try {
+    return experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+  } catch (const core::InputError& e) {
+    const std::string what = e.what();
+    const std::string tag = pc.capacity.experiment + " (--set ";
+    const std::size_t at = what.find(tag);
+    if (!sim.set_where.empty() && at != std::string::npos) {
+      const std::size_t from = at + tag.size();
+      const std::string key = config::dotted_key_path(what.substr(from, what.find(')', from) - from));
+      for (const auto& o : sim.set) {
+        const std::string set_key = config::dotted_key_path(o.substr(0, o.find('=')));
+        if (key == set_key || key.rfind(set_key + ".", 0) == 0)
+          throw core::InputError(fmt::format("{}: {}", sim.set_where, what));
+      }
+    }
+    throw;
+  }
+}
+
 // TTFT and TPOT of the requests after the warm-up, and whether every request completed.
 class LatencyProbe final : public serving::ServingObserver {
  public:
@@ -381,7 +404,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
     experiment::LoadOptions lo;
     lo.overrides = setup.overrides;
     lo.data_dir = data_dir;
-    const experiment::Experiment variant = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+    const experiment::Experiment variant = load_row(pc, catalog, pc.simulate[static_cast<std::size_t>(w)], lo);
     const std::string key_text =
         fmt::format("greenfleet {}\ncatalog {}\nclass {} offline cpu\nrequests {} max {}\nseeds {}\n{}",
                     core::kGitRevision, catalog_hash, c.name, setup.requests_per_instance, pc.capacity.max_rate,
@@ -522,7 +545,7 @@ std::vector<CapacityRow> build_capacity(const PlanConfig& pc, const catalog::Cat
           experiment::LoadOptions lo;
           lo.overrides = setup.overrides;
           lo.data_dir = data_dir;
-          const experiment::Experiment variant = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
+          const experiment::Experiment variant = load_row(pc, catalog, pc.simulate[w], lo);
           const std::string& resolved = variant.resolved_yaml;
           setup.requests_per_instance = pc.capacity.requests_per_instance;
           setup.warmup_per_instance = pc.capacity.warmup_per_instance;

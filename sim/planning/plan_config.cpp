@@ -531,12 +531,12 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
   }
   root.finish();
   if (!pc.capacity.experiment.empty()) {
-    // The capacity simulations run the base experiment's settings with the planner's fleets, Poisson arrivals and
-    // each class's `set` (capacity.cpp). Loaded here once per distinct `set` with those overrides (the fleets
-    // aside: build_capacity loads each row's variant and checks the rest), so that an error a class's `set`
-    // causes names it, and the notes are those of what is simulated: the base's settings without effect (a `cv`
-    // under the forced Poisson arrivals, a per-GPU step-time model for a GPU kind that none of the server types
-    // has) and the class's own.
+    // The capacity simulations run the base experiment's settings with the planner's fleets, the class's model
+    // and TP, Poisson arrivals and the class's `set` (capacity.cpp). Loaded here once per class model and `set`
+    // with those overrides (the fleets aside), for the notes of what is simulated: the base's settings without
+    // effect (a `cv` under the forced Poisson arrivals, a per-GPU step-time model for a GPU kind that none of the
+    // server types has) and the class's own. A load that fails here is left to build_capacity, which loads each
+    // row as it runs (fleet, roles and CPU instances included) and names the class's `set` in an error it causes.
     experiment::LoadOptions lo;
     lo.data_dir = data_dir;
     experiment::Experiment base;
@@ -551,19 +551,28 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
     const auto add = [&](const std::string& note) {
       if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
     };
+    // What build_capacity needs of it, refused here where the key's line is known.
+    if (base.workload.source != "synthetic")
+      throw core::InputError(
+          fmt::format("{}: must use the synthetic workload source (its rate and request count "
+                      "are set by each capacity simulation)",
+                      capacity_where));
+    if (base.deployments.size() != 1 || base.sites.empty())
+      throw core::InputError(fmt::format("{}: must have exactly one deployment", capacity_where));
     std::vector<std::vector<std::string>> loaded;
-    for (const auto& sim : pc.simulate) {
-      if (base.workload.source != "synthetic") break;  // refused by build_capacity, naming capacity.experiment
-      if (std::find(loaded.begin(), loaded.end(), sim.set) != loaded.end()) continue;
-      loaded.push_back(sim.set);
-      lo.overrides = {"workload.synthetic.arrivals=poisson"};
+    for (std::size_t k = 0; k < pc.simulate.size(); ++k) {
+      const CapacitySimulation& sim = pc.simulate[k];
+      lo.overrides = {fmt::format("deployments.0.model={}", p.classes[k].model),
+                      fmt::format("deployments.0.tensor_parallel={}", sim.tensor_parallel.front()),
+                      "workload.synthetic.arrivals=poisson"};
       lo.overrides.insert(lo.overrides.end(), sim.set.begin(), sim.set.end());
+      if (std::find(loaded.begin(), loaded.end(), lo.overrides) != loaded.end()) continue;
+      loaded.push_back(lo.overrides);
       experiment::Experiment variant;
       try {
         variant = experiment::load_experiment(pc.capacity.experiment, catalog, lo);
-      } catch (const core::InputError& e) {
-        throw core::InputError(
-            fmt::format("{}: {}", sim.set_where.empty() ? capacity_where : sim.set_where, e.what()));
+      } catch (const core::InputError&) {
+        continue;
       }
       // A note about one of the class's overrides (positioned "FILE (--set KEY)") names the class's `set` first.
       for (const auto& note : experiment::notes_for_gpus(variant, gpus, file))
