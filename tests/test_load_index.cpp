@@ -10,10 +10,13 @@
 #include <vector>
 
 #include "sim/core/engine.hpp"
+#include "sim/experiment/experiment.hpp"
 #include "sim/perf/roofline.hpp"
 #include "sim/routing/load_index.hpp"
+#include "sim/runner/simulation.hpp"
 #include "sim/serving/instance.hpp"
 #include "sim/serving/provisioner.hpp"
+#include "test_support.hpp"
 #include "tiny_hardware.hpp"
 
 using namespace greenfleet;
@@ -256,6 +259,40 @@ TEST_CASE("an index not attached to its instances scans instead") {
   CHECK(out.argmin(v) == 1);
   CHECK(kv.argmin(v) == 1);
   CHECK(out.refreshes() == 0);
+}
+
+}  // namespace load_index_test
+
+namespace load_index_test {
+
+// The indexes on the paths the random fleets above do not build: hand-offs to decode instances (disaggregated),
+// draft instances (speculative), servers that power off and boot (carbon_sites) and CPU instances sharing a host
+// with the GPUs (cpu_offline, whose carbon_deferral joins through `then`). engine.check_invariants makes each
+// load router check every decision against the plain scan and throw on a difference. KvUsageIndex reads an
+// instance at its listener call, so a change that ended without one would show here.
+TEST_CASE("load indexes choose as the scan does on the shipped hand-off, draft, power and host experiments") {
+  const std::string data = test::shared_data_dir();
+  if (data.empty()) return test::skip("no ../shared/data (the Azure 2023 traces)");
+  for (const char* stem : {"disaggregated", "speculative", "carbon_sites", "cpu_offline"}) {
+    for (const char* router : {"least_outstanding_tokens", "least_kv_usage"}) {
+      CAPTURE(stem);
+      CAPTURE(router);
+      experiment::LoadOptions o;
+      o.data_dir = data;
+      // Three times the trace's rate, so that queues and preemptions form.
+      o.overrides = {"workload.max_requests=2000", "workload.rate_scale=3", "engine.check_invariants=true"};
+      // least_kv_usage takes no parameters (carbon_sites gives least_outstanding_tokens a wake penalty).
+      if (std::string(stem) == "cpu_offline")
+        o.overrides.push_back(std::string("router.params.then=") + router);
+      else
+        o.overrides.push_back(std::string("router={name: ") + router + "}");
+      const experiment::Experiment x = experiment::load_experiment(
+          std::string(GREENFLEET_SOURCE_DIR) + "/experiments/" + stem + ".yaml", test::catalog(), o);
+      runner::Simulation sim(x, test::catalog());
+      CHECK_NOTHROW(sim.run());
+      CHECK(sim.arrived() == 2000);
+    }
+  }
 }
 
 }  // namespace load_index_test
