@@ -64,19 +64,7 @@ int lifecycle_command(const std::vector<std::string>& args) {
   const lifecycle::LifecycleConfig config = lifecycle::load_config(file, catalog, overrides, data);
   const std::string path = vm.count("output") ? output : config.output;
   if (!path.empty()) core::check_output_path(path, {file, config.experiment}, "output file", kCsvHead);
-  // The lifecycle file's notes, then the base experiment's (loaded again: a few milliseconds) under the
-  // generations' servers, which replace its fleet every year.
-  std::vector<std::string> notes = config.notes;
-  {
-    experiment::LoadOptions lo;
-    lo.data_dir = data;
-    std::vector<std::string> gpus;
-    for (const auto& g : config.generations) gpus.push_back(catalog.server(g.server).gpu);
-    const auto base =
-        experiment::notes_for_gpus(experiment::load_experiment(config.experiment, catalog, lo), gpus, file);
-    notes.insert(notes.end(), base.begin(), base.end());
-  }
-  print_notes(notes);
+  print_notes(config.notes);  // the lifecycle file's and its base experiment's
 
   const lifecycle::LifecycleResult result = lifecycle::run_study(config, catalog, vm.count("quiet") > 0);
   const std::string csv = lifecycle::format_csv(result);

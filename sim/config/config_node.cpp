@@ -231,6 +231,12 @@ YAML::Mark ConfigNode::mark_here() const {
   return m.is_null() || m.line < 0 ? section_mark_ : m;
 }
 
+void ConfigNode::unused_without(const std::string& key, const std::string& enabler, const std::string& refusal,
+                                const std::string& note, std::vector<std::string>& notes) const {
+  if (!has(enabler)) fail(key, refusal);
+  notes.push_back(fmt::format("{}: {}", where(key), note));
+}
+
 void ConfigNode::fail(const std::string& key, const std::string& message) const {
   throw InputError(fmt::format("{}: {}", where(key), message));
 }

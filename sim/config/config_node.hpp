@@ -75,6 +75,11 @@ class ConfigNode {
   // Rejects keys that were never asked for, suggesting the closest known one.
   void finish();
 
+  // `key` is set but has no effect, its `enabler` (a key of this mapping) being off. With the enabler left out
+  // (its default is off) that is a mistake: fail(key, refusal). Set off explicitly (a sweep's or --set's point
+  // sharing the rest of a file) it is legitimate: "WHERE: note" goes to `notes`, for the command to print.
+  void unused_without(const std::string& key, const std::string& enabler, const std::string& refusal,
+                      const std::string& note, std::vector<std::string>& notes) const;
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
   [[noreturn]] void fail_here(const std::string& message) const;
   std::string where(const std::string& key) const;  // "file:line:col: key path"

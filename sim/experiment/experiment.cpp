@@ -122,14 +122,12 @@ workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmMod
   // Poisson gaps are exponential (a cv of 1): a `cv` there has no effect. Left out `arrivals` (the default
   // poisson) it is refused, as a diurnal period without an amplitude is; an explicit `arrivals: poisson` (a
   // sweep's or --set's point sharing the rest) is legitimate and noted.
-  if (s.has("cv") && !sp.gamma_arrivals) {
-    if (!s.has("arrivals"))
-      s.fail("cv",
-             "has no effect with Poisson arrivals (arrivals defaults to poisson, whose gaps have a cv of 1); set "
-             "arrivals: gamma or remove it");
-    notes.push_back(
-        fmt::format("{}: no effect with arrivals: poisson (exponential gaps, a cv of 1)", s.where("cv")));
-  }
+  if (s.has("cv") && !sp.gamma_arrivals)
+    s.unused_without(
+        "cv", "arrivals",
+        "has no effect with Poisson arrivals (arrivals defaults to poisson, whose gaps have a cv of 1); "
+        "set arrivals: gamma or remove it",
+        "no effect with arrivals: poisson (exponential gaps, a cv of 1)", notes);
   config::ConfigNode di = s.child_or_empty("diurnal");
   sp.diurnal_amplitude = di.get_double("amplitude", 0.0, 0.0, 1.0);
   sp.diurnal_period_s = core::to_seconds(di.get_duration("period", 24 * core::kHour, core::kSecond));
@@ -138,14 +136,12 @@ workload::SyntheticSpec read_synthetic(config::ConfigNode& s, const spec::LlmMod
     di.fail("amplitude", "diurnal modulation needs arrivals: poisson");
   // A period or peak without an amplitude would be silently dropped (amplitude 0 is a constant rate). An explicit
   // amplitude 0 (a sweep's or --set's "modulation off" point sharing the rest) is legitimate: a note says so.
-  for (const char* key : {"period", "peak"}) {
-    if (!di.has(key) || sp.diurnal_amplitude > 0) continue;
-    if (!di.has("amplitude"))
-      di.fail(key,
-              "has no effect without an amplitude > 0 (amplitude defaults to 0: a constant rate); set "
-              "diurnal.amplitude or remove it");
-    notes.push_back(fmt::format("{}: no effect with amplitude 0 (a constant rate)", di.where(key)));
-  }
+  for (const char* key : {"period", "peak"})
+    if (di.has(key) && sp.diurnal_amplitude == 0)
+      di.unused_without(key, "amplitude",
+                        "has no effect without an amplitude > 0 (amplitude defaults to 0: a constant rate); set "
+                        "diurnal.amplitude or remove it",
+                        "no effect with amplitude 0 (a constant rate)", notes);
   if (sp.diurnal_amplitude > 0 && di.has("peak") && sp.diurnal_peak_s >= sp.diurnal_period_s)
     di.fail("peak", fmt::format("{} s is not within the period ({} s): the cycle repeats every period, so give "
                                 "the peak's offset into it (peak mod period)",
@@ -832,14 +828,11 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     // refused) or with it explicitly off (a sweep's or --set's point: noted). The swap bandwidth prices swaps
     // only; under `kv_allocation: reserve` nothing is preempted. (swap_space_gb sizes the host either way.)
     const bool reserve = dep.scheduler.kv_allocation == serving::KvAllocation::kReserve;
-    if (sch.has("swap_bandwidth_gbps") && dep.scheduler.preemption != serving::PreemptionMode::kSwap && !reserve) {
-      if (!sch.has("preemption"))
-        sch.fail("swap_bandwidth_gbps",
-                 "has no effect without preemption: swap (preemption defaults to recompute); set preemption: swap "
-                 "or remove it");
-      x.notes.push_back(fmt::format("{}: no effect with preemption: recompute (nothing is swapped)",
-                                    sch.where("swap_bandwidth_gbps")));
-    }
+    if (sch.has("swap_bandwidth_gbps") && dep.scheduler.preemption != serving::PreemptionMode::kSwap && !reserve)
+      sch.unused_without("swap_bandwidth_gbps", "preemption",
+                         "has no effect without preemption: swap (preemption defaults to recompute); set "
+                         "preemption: swap or remove it",
+                         "no effect with preemption: recompute (nothing is swapped)", x.notes);
     if (reserve)
       for (const char* key : {"preemption", "swap_bandwidth_gbps"})
         if (sch.has(key))
@@ -1041,14 +1034,11 @@ Experiment load_experiment(const std::string& file, const catalog::Catalog& cata
     x.workload.transform.offline_share = off.get_double("share", 0.0, 0.0, 1.0);
     x.workload.transform.offline_deadline = off.get_duration("deadline", 24 * core::kHour, 1);
     // A deadline of no offline request: refused with `share` left out (it defaults to 0), noted with share 0.
-    if (off.has("deadline") && x.workload.transform.offline_share == 0) {
-      if (!off.has("share"))
-        off.fail("deadline",
-                 "has no effect without offline.share > 0 (share defaults to 0: every request is online); set "
-                 "share or remove it");
-      x.notes.push_back(
-          fmt::format("{}: no effect with share 0 (every request is online)", off.where("deadline")));
-    }
+    if (off.has("deadline") && x.workload.transform.offline_share == 0)
+      off.unused_without("deadline", "share",
+                         "has no effect without offline.share > 0 (share defaults to 0: every request is online); "
+                         "set share or remove it",
+                         "no effect with share 0 (every request is online)", x.notes);
     off.finish();
   }
   static const core::ComponentInfo kNoSource;

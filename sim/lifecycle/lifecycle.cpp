@@ -189,6 +189,12 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
                                           "study buys and amortises every GPU itself",
                                           i));
   }
+  // The base experiment's notes, its `by_gpu` entries judged against the generations' servers, which replace its
+  // fleet every year.
+  std::vector<std::string> gpus;
+  for (const auto& g : c.generations) gpus.push_back(catalog.server(g.server).gpu);
+  const auto base_notes = experiment::notes_for_gpus(x, gpus, file);
+  c.notes.insert(c.notes.end(), base_notes.begin(), base_notes.end());
   return c;
 }
 

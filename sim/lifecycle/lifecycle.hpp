@@ -39,7 +39,8 @@ struct LifecycleConfig {
   std::string data_dir;  // public data sets, for the base experiment's workload
   // Settings read but without effect in this configuration, each "FILE:LINE:COL: KEY: why" (the command prints
   // them as `note:` lines): a generation on sale only after the horizon, legitimate when --set shortens the
-  // horizon of a file shared with longer studies.
+  // horizon of a file shared with longer studies; the base experiment's notes (experiment::notes_for_gpus under
+  // the generations' servers).
   std::vector<std::string> notes;
 };
 

@@ -303,15 +303,11 @@ PlanConfig load_plan_config(const std::string& file, const catalog::Catalog& cat
       const auto seed = static_cast<std::uint64_t>(r.get_int("forecast_seed", 1, 0));
       // The seed draws the forecast's errors: without an error it has no effect. Refused when forecast_error is
       // left out (it defaults to 0), noted when it is an explicit 0 (a --set's "perfect forecast" point).
-      if (r.has("forecast_seed") && error == 0) {
-        if (!r.has("forecast_error"))
-          r.fail(
-              "forecast_seed",
-              "has no effect without forecast_error > 0 (it defaults to 0: the plan sees the actual demand); set "
-              "forecast_error or remove it");
-        pc.notes.push_back(fmt::format("{}: no effect with forecast_error 0 (the plan sees the actual demand)",
-                                       r.where("forecast_seed")));
-      }
+      if (r.has("forecast_seed") && error == 0)
+        r.unused_without("forecast_seed", "forecast_error",
+                         "has no effect without forecast_error > 0 (it defaults to 0: the plan sees the actual "
+                         "demand); set forecast_error or remove it",
+                         "no effect with forecast_error 0 (the plan sees the actual demand)", pc.notes);
       if (error > 0) {
         c.actual = c.rate;
         c.rate = forecast_of(c.actual, error, seed);

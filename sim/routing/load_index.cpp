@@ -227,10 +227,7 @@ void KvUsageIndex::pull_path(std::size_t i) {
   // All the way up, each level a copy of the child the comparison indexes: which child wins is as good as random,
   // and a branch on it (or on whether the node changed, to stop early) is mispredicted about every other level,
   // which costs more than the levels above.
-  for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) {
-    const std::size_t c = 2 * n + static_cast<std::size_t>(node_[2 * n + 1].key < node_[2 * n].key);
-    node_[n] = node_[c];
-  }
+  for (std::size_t n = (leaves_ + i) / 2; n >= 1; n /= 2) pull(n);
 }
 
 void KvUsageIndex::build() {
@@ -240,11 +237,7 @@ void KvUsageIndex::build() {
     node_[leaves_ + i].winner = static_cast<std::uint32_t>(i);
     if (i < instances_.size()) read(i, true);
   }
-  for (std::size_t n = leaves_; n-- > 1;) {
-    const Node& a = node_[2 * n];
-    const Node& b = node_[2 * n + 1];
-    node_[n] = b.key < a.key ? b : a;
-  }
+  for (std::size_t n = leaves_; n-- > 1;) pull(n);
 }
 
 void KvUsageIndex::on_load_changed(const serving::Instance& instance) {

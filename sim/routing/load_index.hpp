@@ -156,6 +156,10 @@ class KvUsageIndex final : public LoadIndexBase {
   void build() override;
   void changed(std::span<const std::uint32_t> leaves) override;
   void read(std::size_t leaf, bool fresh);
+  // A node's winner: a copy of the child the comparison indexes (ties: the left, lower leaves).
+  void pull(std::size_t n) {
+    node_[n] = node_[2 * n + static_cast<std::size_t>(node_[2 * n + 1].key < node_[2 * n].key)];
+  }
   void pull_path(std::size_t leaf);
 
   std::vector<Node> node_;  // 1-based heap order; node leaves_ + i is instance i

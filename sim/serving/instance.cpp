@@ -131,8 +131,7 @@ std::int64_t Instance::kv_blocks_free() const {
   if (!timer_.busy || !timer_.ff_run) return kv_.free();
   const core::SimTime now = engine_->now();
   if (has_head_ && now < timer_.run_start) return run_free_start_;  // the run has taken no block yet
-  if (timer_.run_iterations <= 1 && !free_stale_) return kv_.free();
-  return run_free_start_ - run_extra_blocks(timer_.completed_iterations_at(now) + 1);
+  return free_in_run(timer_.completed_iterations_at(now));
 }
 
 void Instance::preempt_one() {

@@ -179,6 +179,10 @@ class Instance final : public core::EventHandler {
 
  private:
   using Entry = BatchEntry;
+  // kv_blocks_free() in the run in flight (its head passed) once `k` of its iterations are complete.
+  std::int64_t free_in_run(std::int64_t k) const {
+    return timer_.run_iterations <= 1 && !free_stale_ ? kv_.free() : run_free_start_ - run_extra_blocks(k + 1);
+  }
 
   // Prefill and output tokens this instance will still process for `r` (a prefill instance: only the first
   // output token).

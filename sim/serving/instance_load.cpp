@@ -126,9 +126,7 @@ KvWindow Instance::kv_window(std::int64_t hint, core::SimTime hint_until) const 
     if (next == core::kTimeMax) next = timer_.run_boundary(k + 1);
     w.until = std::max(next, now + 1);
   }
-  // kv_blocks_free() at the same count k.
-  w.free = !in_run || (timer_.run_iterations <= 1 && !free_stale_) ? kv_.free()
-                                                                   : run_free_start_ - run_extra_blocks(k + 1);
+  w.free = in_run ? free_in_run(k) : kv_.free();  // kv_blocks_free() at the same count k
   return w;
 }
 
