@@ -279,9 +279,10 @@ TEST_CASE("planner bruteforce: the integer program's optimum equals enumeration 
 }
 
 TEST_CASE("planner bruteforce: integer instances never break a SKU's purchase limit shared by its hosts") {
-  // One SKU of 8 GPUs offered with two hosts and at most one server; an instance takes 3 GPUs for 1 req/s, so a
-  // server holds two (2 req/s) and 2.5 req/s cannot be met. The continuous program can (2.5 instances on 7.5
-  // GPUs); its rounding needs a third instance, which only a second server of the SKU can hold.
+  // One SKU of 8 GPUs offered with two hosts and at most one server; one GPU serves 1 req/s of either class.
+  // Chat needs 2.5 req/s and code 5.5: the continuous program fills the server's 8 GPUs exactly, whole instances
+  // need 9. The rounding of the continuous plan (2 + 5 instances, a third chat instance on the spare GPU) needs a
+  // sixth code instance, which only a second server of the SKU, on its other host, can hold.
   Problem p;
   p.slots = 1;
   p.ci = {100};
@@ -291,8 +292,12 @@ TEST_CASE("planner bruteforce: integer instances never break a SKU's purchase li
   chat.name = "chat";
   chat.model = "m";
   chat.rate = {2.5};
-  p.classes = {chat};
-  p.capacity = {CapacityEntry{0, 0, 3, 1, 300}, CapacityEntry{0, 1, 3, 1, 300}};
+  WorkloadClass code = chat;
+  code.name = "code";
+  code.rate = {5.5};
+  p.classes = {chat, code};
+  p.capacity = {CapacityEntry{0, 0, 1, 1, 300}, CapacityEntry{0, 1, 1, 1, 300}, CapacityEntry{1, 0, 1, 1, 300},
+                CapacityEntry{1, 1, 1, 1, 300}};
   CHECK(std::isinf(brute_force(p, ObjectiveKind::kCarbon, 1)));
   CHECK(violations(p, planning::solve_plan(p, test::objective("carbon"), test::exact(false)), false) == "");
   for (const std::string name : {"carbon", "energy", "cost"}) {
@@ -303,8 +308,9 @@ TEST_CASE("planner bruteforce: integer instances never break a SKU's purchase li
     } catch (const core::InputError&) {
     }
   }
-  // With 2 req/s the one server suffices, on either host.
+  // With 2 + 5 req/s the one server suffices, on the cheaper host.
   p.classes[0].rate = {2};
+  p.classes[1].rate = {5};
   const Plan two = planning::solve_plan(p, test::objective("carbon"), test::exact());
   CHECK(violations(p, two, true) == "");
   CHECK(two.bought == std::vector<int>{0, 1});
@@ -463,4 +469,49 @@ TEST_CASE("planner bruteforce: offline batches and online demand together, again
     }
   }
   CHECK(solved > 20);
+}
+
+TEST_CASE("planner bruteforce: infeasible demand on a SKU offered with two hosts names the slot and the class") {
+  // At most one 2-GPU server of SKU a, on either host; 1 req/s per GPU: 2 req/s at most. 3 req/s in slot 1, or an
+  // offline batch needing 3 req/s over its window, is refused before any solve, naming the slot or the batch and
+  // the class, with the SKU's real capacity (not both hosts' summed).
+  Problem p;
+  p.slots = 2;
+  p.ci = {100, 100};
+  p.types = {type("a", 2, 500, 1000, 1, 1), type("a", 2, 400, 800, 1, 1)};
+  p.types[1].host = "reduced";
+  WorkloadClass chat;
+  chat.name = "chat";
+  chat.model = "m";
+  chat.rate = {2, 3};
+  p.classes = {chat};
+  p.capacity = {CapacityEntry{0, 0, 1, 1, 100}, CapacityEntry{0, 1, 1, 1, 100}};
+  for (const bool integer : {false, true}) {
+    CAPTURE(integer);
+    CHECK_THROWS_WITH_AS(planning::solve_plan(p, test::objective("carbon"), test::exact(integer)),
+                         doctest::Contains("infeasible demand in slot 1 [0d 01:00, 0d 02:00) for class 'chat': 3 "
+                                           "requests/s, at most 2 requests/s"),
+                         core::InputError);
+    // The GPU count of the SKU is counted once as well.
+    p.capacity = {CapacityEntry{0, 0, 1, 2, 100}, CapacityEntry{0, 1, 1, 2, 100}};
+    p.classes[0].rate = {2, 5};
+    CHECK_THROWS_WITH_AS(planning::solve_plan(p, test::objective("carbon"), test::exact(integer)),
+                         doctest::Contains("for class 'chat': 5 requests/s, at most 4 requests/s"),
+                         core::InputError);
+    p.capacity = {CapacityEntry{0, 0, 1, 1, 100}, CapacityEntry{0, 1, 1, 1, 100}};
+    p.classes[0].rate = {2, 3};
+  }
+  // Offline: 3 requests per hour-slot of capacity needed, 2 per slot available over a one-slot window.
+  WorkloadClass batch;
+  batch.name = "batch";
+  batch.model = "m";
+  batch.online = false;
+  batch.batches = {{3 * 3600, 0, 1}};
+  p.classes = {batch};
+  CHECK_THROWS_WITH_AS(planning::solve_plan(p, test::objective("carbon"), test::exact()),
+                       doctest::Contains("infeasible demand for offline class 'batch'"), core::InputError);
+  // 2 req/s fits: one server.
+  p.classes = {chat};
+  p.classes[0].rate = {2, 2};
+  CHECK(planning::solve_plan(p, test::objective("carbon"), test::exact()).bought == std::vector<int>{0, 1});
 }

@@ -87,14 +87,27 @@ double cpu_instances_per_server(const Problem& p, const CapacityEntry& e) {
 // The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
 // alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit.
 double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role) {
-  double total = 0;
+  std::vector<double> per_type(p.types.size(), 0.0);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
     if (e.class_index != w || e.role != role || !allowed[i] || e.rate <= 0) continue;
     const auto& t = p.types[e.type_index];
     if (t.max_count < 0) return kInf;
-    total += e.device == Device::kCpu ? e.rate * t.max_count * cpu_instances_per_server(p, e)
-                                      : e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+    per_type[e.type_index] += e.device == Device::kCpu
+                                  ? e.rate * t.max_count * cpu_instances_per_server(p, e)
+                                  : e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+  }
+  // A SKU's host configurations share its purchase limit: its servers give at most what the best of them gives
+  // with every server of the SKU.
+  double total = 0;
+  for (std::size_t h = 0; h < p.types.size(); ++h) {
+    bool seen = false;
+    for (std::size_t g = 0; g < h; ++g) seen = seen || p.types[g].sku == p.types[h].sku;
+    if (seen) continue;
+    double best = 0;
+    for (std::size_t g = h; g < p.types.size(); ++g)
+      if (p.types[g].sku == p.types[h].sku) best = std::max(best, per_type[g]);
+    total += best;
   }
   return total;
 }
