@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/CARBON.md", "docs/CPU_MODEL.md", "docs/EXPERIMENTS.md",
-        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md"]
+        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md", "docs/PLANNING.md"]
 MARKER = re.compile(r"<!-- example:([\w.-]+) -->(.*?)<!-- end example:\1 -->", re.S)
 BIN = None
 TMP = None
@@ -667,6 +667,56 @@ def _():
 @producer("cpu-hinge-amx")
 def _():
     return f"{cpu_hinge(64, AMX):.0f} at 64 threads, {cpu_hinge(112, AMX):.0f} at 112"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/PLANNING.md: experiments/planning/day.yaml, on default hosts and with every SKU's Reduce menu
+
+
+@functools.cache
+def day_plans(menu):
+    """({objective: {status, energy, op, emb, total, gap}}, {objective: (variables, integers, constraints)})."""
+    out = Path(TMP) / f"day{'-menu' if menu else ''}.plan.yaml"
+    args = ["plan", "experiments/planning/day.yaml", "-q", "-o", out, "--set", f"capacity.cache={TMP}/capacity"]
+    if menu:  # the cost baseline's search of the menu runs to the node limit: left out
+        args += ["--set", "baselines=[{name: performance}]"]
+        for n in range(4):
+            args += ["--set", f"servers.{n}.hosts=[default, reduced]"]
+    text, _ = gf(*args)
+    lines = text.splitlines()
+    sizes = {}
+    for line in lines:
+        m = re.match(r"plan '(\w+)': .*\| ([\d,]+) variables \((\d+) integer\), (\d+) constraints$", line)
+        if m:
+            sizes[m.group(1)] = m.group(2, 3, 4)
+    head = next(i for i, line in enumerate(lines) if line.split()[:3] == ["plan", "status", "GPUs"])
+    plans = {}
+    for line in lines[head + 1:]:
+        p = line.split()
+        if len(p) != 10:
+            break
+        plans[p[0]] = dict(status=p[1], energy=float(p[3]), op=float(p[4]), emb=float(p[5]), total=float(p[6]),
+                           gap=float(p[9]))
+    return plans, sizes
+
+
+@producer("planning-day-size")
+def _():
+    variables, integers, constraints = day_plans(False)[1]["carbon"]
+    return f"{variables} variables ({integers} integer), {constraints} constraints"
+
+
+@producer("planning-reduce-day")
+def _():
+    a, b = day_plans(False)[0]["carbon"], day_plans(True)[0]["carbon"]
+    return (f"{b['total']:.2f} instead of {a['total']:.2f} kgCO2e ({100 * (b['total'] / a['total'] - 1):.1f}%: "
+            f"embodied {a['emb']:.2f} -> {b['emb']:.2f} kg, operational {a['op']:.2f} -> {b['op']:.2f} kg)")
+
+
+@producer("planning-reduce-performance")
+def _():
+    a, b = day_plans(False)[0]["performance"], day_plans(True)[0]["performance"]
+    return f"{b['total']:.2f} kg, {'unchanged' if b['total'] == a['total'] else 'changed'}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
