@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/CARBON.md", "docs/CPU_MODEL.md", "docs/EXPERIMENTS.md",
-        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md"]
+        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md", "docs/PLANNING.md"]
 MARKER = re.compile(r"<!-- example:([\w.-]+) -->(.*?)<!-- end example:\1 -->", re.S)
 BIN = None
 TMP = None
@@ -667,6 +667,131 @@ def _():
 @producer("cpu-hinge-amx")
 def _():
     return f"{cpu_hinge(64, AMX):.0f} at 64 threads, {cpu_hinge(112, AMX):.0f} at 112"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/PLANNING.md: experiments/planning/day.yaml, on default hosts and with every SKU's Reduce menu
+
+
+@functools.cache
+def day_plans(menu):
+    """({objective: {status, energy, op, emb, total, gap}}, {objective: (variables, integers, constraints)})."""
+    out = Path(TMP) / f"day{'-menu' if menu else ''}.plan.yaml"
+    args = ["plan", "experiments/planning/day.yaml", "-q", "-o", out, "--set", f"capacity.cache={TMP}/capacity"]
+    if menu:  # the cost baseline's search of the menu runs to the node limit: left out
+        args += ["--set", "baselines=[{name: performance}]"]
+        for n in range(4):
+            args += ["--set", f"servers.{n}.hosts=[default, reduced]"]
+    text, _ = gf(*args)
+    lines = text.splitlines()
+    sizes = {}
+    for line in lines:
+        m = re.match(r"plan '(\w+)': .*\| ([\d,]+) variables \((\d+) integer\), (\d+) constraints$", line)
+        if m:
+            sizes[m.group(1)] = m.group(2, 3, 4)
+    head = next(i for i, line in enumerate(lines) if line.split()[:3] == ["plan", "status", "GPUs"])
+    plans = {}
+    for line in lines[head + 1:]:
+        p = line.split()
+        if len(p) != 10:
+            break
+        plans[p[0]] = dict(status=p[1], energy=float(p[3]), op=float(p[4]), emb=float(p[5]), total=float(p[6]),
+                           gap=float(p[9]))
+    return plans, sizes
+
+
+@producer("planning-day-size")
+def _():
+    variables, integers, constraints = day_plans(False)[1]["carbon"]
+    return f"{variables} variables ({integers} integer), {constraints} constraints"
+
+
+@producer("planning-reduce-day")
+def _():
+    a, b = day_plans(False)[0]["carbon"], day_plans(True)[0]["carbon"]
+    return (f"{b['total']:.2f} instead of {a['total']:.2f} kgCO2e ({100 * (b['total'] / a['total'] - 1):.1f}%: "
+            f"embodied {a['emb']:.2f} -> {b['emb']:.2f} kg, operational {a['op']:.2f} -> {b['op']:.2f} kg)")
+
+
+@producer("planning-reduce-performance")
+def _():
+    a, b = day_plans(False)[0]["performance"], day_plans(True)[0]["performance"]
+    return f"{b['total']:.2f} kg, {'unchanged' if b['total'] == a['total'] else 'changed'}"
+
+
+@functools.cache
+def split_plan(only, short=False):
+    """experiments/planning/split.yaml (with `split: only` if `only`; 200 requests per instance and a warm-up of 20
+    if `short`): ({(sku, role): (rate, watts)}, {objective: total kg})."""
+    out = Path(TMP) / f"split{'-only' if only else ''}{'-short' if short else ''}.plan.yaml"
+    args = ["plan", "experiments/planning/split.yaml", "-q", "-o", out, "--set", f"capacity.cache={TMP}/capacity"]
+    if only:
+        args += ["--set", "classes.0.split=only"]
+    if short:
+        args += ["--set", "capacity.requests_per_instance=200", "--set", "capacity.warmup_per_instance=20"]
+    text, _ = gf(*args)
+    lines = text.splitlines()
+    capacity = {}
+    head = next(i for i, line in enumerate(lines) if line.split()[:4] == ["class", "server", "tp", "role"])
+    for line in lines[head + 1:]:
+        p = line.split()
+        if len(p) != 7:
+            break
+        capacity[(p[1], p[3])] = (float(p[4]), float(p[5]))
+    head = next(i for i, line in enumerate(lines) if line.split()[:3] == ["plan", "status", "GPUs"])
+    totals = {}
+    for line in lines[head + 1:]:
+        p = line.split()
+        if len(p) != 10:
+            break
+        totals[p[0]] = float(p[6])
+    return capacity, totals
+
+
+SPLIT_TYPES = [("hgx-h100x8", "H100"), ("dgx-a100x8-80gb", "A100"), ("pcie-l40sx4", "L40S"), ("dgx1-v100x8", "V100")]
+
+
+@producer("planning-split-capacity")
+def _():
+    c = split_plan(False)[0]
+    return ", ".join(f"{label} " + " / ".join(f"{c[(sku, role)][0]:.1f}" for role in ("unified", "prefill", "decode"))
+                     for sku, label in SPLIT_TYPES)
+
+
+@producer("planning-split-short")
+def _():
+    c = split_plan(False, True)[0]
+    h100, v100 = ([c[(sku, role)][0] for role in ("unified", "prefill", "decode")] for sku in ("hgx-h100x8",
+                                                                                               "dgx1-v100x8"))
+    return (f"on an HGX H100 server a unified instance {h100[0]:.1f} requests/s, prefill {h100[1]:.1f}, decode "
+            f"{h100[2]:.1f}; on a DGX-1 V100 unified {v100[0]:.1f}, prefill {v100[1]:.1f}, decode {v100[2]:.1f} "
+            "requests/s")
+
+
+@producer("planning-split-h100")
+def _():
+    c = split_plan(False)[0]
+    u, p, d = (c[("hgx-h100x8", role)][0] for role in ("unified", "prefill", "decode"))
+    return f"the H100's unified entry is {u:.1f} requests/s, its prefill entry {p:.1f} and its decode entry {d:.1f}"
+
+
+@producer("planning-split-watts")
+def _():
+    c = split_plan(False)[0]
+    (u, wu), (p, wp), (d, wd) = (c[("hgx-h100x8", role)] for role in ("unified", "prefill", "decode"))
+    return (f"{wu:.0f} W / {u:.1f} = {wu / u:.0f} W per request/s, a prefill plus a decode instance "
+            f"{wp:.0f} / {p:.1f} + {wd:.0f} / {d:.1f} = {wp / p + wd / d:.0f} W")
+
+
+@producer("planning-split-carbon")
+def _():
+    return f"{split_plan(False)[1]['carbon']:.2f} kgCO2e"
+
+
+@producer("planning-split-only")
+def _():
+    a, b = split_plan(False)[1]["carbon"], split_plan(True)[1]["carbon"]
+    return f"{b:.2f} kgCO2e ({100 * (b / a - 1):+.1f}%)"
 
 
 # ---------------------------------------------------------------------------------------------------------------

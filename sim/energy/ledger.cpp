@@ -75,7 +75,8 @@ void CarbonLedger::book_unused(std::size_t s, core::SimTime a, core::SimTime b) 
   const ServerPower& sv = servers_[s];
   const int unused = sv.gpus - sv.gpus_in_instances;
   if (unused <= 0 && sv.gpus != 0) return;
-  const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus * sv.gpu_host_share : 1.0;
+  // Without GPUs the GPU side's share of the host (all of it unless CPU instances hold part) is unused.
+  const double share = sv.gpus ? static_cast<double>(unused) / sv.gpus * sv.gpu_host_share : sv.gpu_host_share;
   Interval iv;
   iv.gpu_w = unused * sv.gpu_idle_w;
   iv.host_w = share * sv.host_static_w;

@@ -159,8 +159,10 @@ Run simulate(const PlanConfig& pc, const catalog::Catalog& catalog, const std::s
   sim.run();
   Run r;
   const double seconds = core::to_seconds(sim.end_time());
-  const auto& sku = catalog.server(row.sku);
-  const double idle_j = sku.gpu_count * catalog.gpu(sku.gpu).power.idle_w * seconds;
+  // Idle as the run priced it (power-delivery losses and the entry's power scale included), so that only the
+  // GPUs' work counts as active.
+  const energy::ServerPower& server = sim.ledger().servers()[0];
+  const double idle_j = server.gpus * server.gpu_idle_w * seconds;
   if (seconds > 0) {
     // The server under test is the fleet's first (a decode row's prefill pool follows it).
     r.active_w = std::max(0.0, (sim.ledger().server_total(0).energy_gpu - idle_j) / seconds / row.instances);

@@ -87,14 +87,27 @@ double cpu_instances_per_server(const Problem& p, const CapacityEntry& e) {
 // The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
 // alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit.
 double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role) {
-  double total = 0;
+  std::vector<double> per_type(p.types.size(), 0.0);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
     if (e.class_index != w || e.role != role || !allowed[i] || e.rate <= 0) continue;
     const auto& t = p.types[e.type_index];
     if (t.max_count < 0) return kInf;
-    total += e.device == Device::kCpu ? e.rate * t.max_count * cpu_instances_per_server(p, e)
-                                      : e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+    per_type[e.type_index] += e.device == Device::kCpu
+                                  ? e.rate * t.max_count * cpu_instances_per_server(p, e)
+                                  : e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+  }
+  // A SKU's host configurations share its purchase limit: its servers give at most what the best of them gives
+  // with every server of the SKU.
+  double total = 0;
+  for (std::size_t h = 0; h < p.types.size(); ++h) {
+    bool seen = false;
+    for (std::size_t g = 0; g < h; ++g) seen = seen || p.types[g].sku == p.types[h].sku;
+    if (seen) continue;
+    double best = 0;
+    for (std::size_t g = h; g < p.types.size(); ++g)
+      if (p.types[g].sku == p.types[h].sku) best = std::max(best, per_type[g]);
+    total += best;
   }
   return total;
 }
@@ -228,12 +241,27 @@ std::vector<double> round_instances(const Problem& p, const Objective& o, const 
         }
       }
   }
-  // Servers on: those the instances need; bought: the most on at once.
+  // Servers on: those the instances need, their GPUs and, for CPU instances, their host cores and DRAM (as the
+  // program's rows count them per server: whole instances); bought: the most on at once.
   for (int h = 0; h < H; ++h) {
+    const auto& ty = p.types[h];
     double most = 0;
     for (int t = 0; t < T; ++t) {
-      const double used = p.types[h].gpus * x[col_n(h, t)] - spare[h][t];
-      x[col_n(h, t)] = std::ceil(used / p.types[h].gpus - 1e-9);
+      const double used = ty.gpus * x[col_n(h, t)] - spare[h][t];
+      double need = std::ceil(used / ty.gpus - 1e-9);
+      double cores = 0, dram = 0;
+      for (int e = 0; e < E; ++e)
+        if (p.capacity[e].type_index == h && p.capacity[e].device == Device::kCpu) {
+          cores += p.capacity[e].cores * x[col_y(e, t)];
+          dram += p.capacity[e].dram_gb * x[col_y(e, t)];
+        }
+      const auto servers_for = [](double amount, double room, double each) {
+        const double per_server = each > 0 ? std::floor(room / each + 1e-9) * each : room;
+        return amount <= 0 ? 0.0 : per_server > 0 ? std::ceil(amount / per_server - 1e-9) : kInf;
+      };
+      need = std::max({need, servers_for(cores, ty.cpu.host_cores - ty.cpu.reserved_cores, ty.cpu.cores_each),
+                       servers_for(dram, ty.cpu.dram_gb, ty.cpu.dram_gb_each)});
+      x[col_n(h, t)] = need;
       most = std::max(most, x[col_n(h, t)]);
     }
     x[col_N(h)] = most;
@@ -471,6 +499,21 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     }
   }
 
+  // Whether an integer plan (servers and instances whole) holds every row and every bound of the program.
+  const auto satisfies = [&](const std::vector<double>& x) {
+    std::vector<double> activity(static_cast<std::size_t>(row), 0.0);
+    for (std::size_t k = 0; k < values.size(); ++k)
+      activity[static_cast<std::size_t>(rows[k])] += values[k] * x[static_cast<std::size_t>(cols[k])];
+    const auto near = [](double a, double b) { return std::abs(a - b) <= 1e-7 * std::max(1.0, std::abs(b)); };
+    for (std::size_t r = 0; r < activity.size(); ++r)
+      if ((activity[r] < row_lower[r] && !near(activity[r], row_lower[r])) ||
+          (activity[r] > row_upper[r] && !near(activity[r], row_upper[r])))
+        return false;
+    for (int c = 0; c < columns; ++c)
+      if (x[c] < lower[c] - 1e-9 || x[c] > upper[c] + 1e-9 || std::abs(x[c] - std::round(x[c])) > 1e-9)
+        return false;
+    return true;
+  };
   CoinPackedMatrix matrix(false, rows.data(), cols.data(), values.data(),
                           static_cast<CoinBigIndex>(values.size()));
   matrix.setDimensions(row, columns);
@@ -553,6 +596,9 @@ Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
     nodes_left = std::max<std::int64_t>(1, s.max_nodes - relaxed.nodes);
     if (!relaxed.x.empty()) {
       first = round_instances(p, o, relaxed.x, cost, upper);
+      // The rounding is a heuristic: a plan it makes that breaks any row of the program (a purchase limit shared
+      // by a SKU's host configurations, say) is dropped, and CBC's search decides alone.
+      if (!first.empty() && !satisfies(first)) first.clear();
       first_bound = relaxed.bound;
     }
   }

@@ -97,7 +97,7 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
   const double scale = n.get_double("scale", 1.0, 0, 1e6);
   std::vector<double> count(static_cast<std::size_t>(slots), 0);
   core::SimTime last = 0;
-  bool any = false;
+  bool any = false, beyond = false;  // beyond: the workload has arrivals at or after the horizon
   // An error in the experiment or its trace names this key too (the experiment's own position and the trace's
   // line follow it).
   try {
@@ -110,7 +110,10 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
         x.seed);
     workload::RequestSpec r;
     while (source.next(r)) {
-      if (r.arrival >= slot * slots) break;
+      if (r.arrival >= slot * slots) {
+        beyond = true;
+        break;
+      }
       last = r.arrival;
       any = true;
       if (r.cls == workload::RequestClass::kOnline) count[static_cast<std::size_t>(r.arrival / slot)] += 1;
@@ -118,7 +121,9 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
   } catch (const core::InputError& e) {
     n.fail("experiment", e.what());
   }
-  const int covered = std::max<int>(1, static_cast<int>(last / slot));  // whole slots (the last may be partial)
+  // Whole slots: all of them when the workload goes on past the horizon; else those before the slot of its last
+  // arrival (that one may be partial), at least one.
+  const int covered = beyond ? slots : std::max<int>(1, static_cast<int>(last / slot));
   if (!any) n.fail("experiment", fmt::format("the workload of {} has no requests", path));
   std::vector<double> out(static_cast<std::size_t>(slots), 0);
   for (int t = 0; t < slots; ++t) out[t] = scale * count[t % covered] / core::to_seconds(slot);
