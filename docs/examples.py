@@ -887,6 +887,17 @@ def _():
             f"{(b['carbon_kg'] / a['carbon_kg'] - 1) * 100:+.1f}%")
 
 
+@producer("disaggregated-greenllm", data=True)
+def _():
+    """docs/EXPERIMENTS.md, mode_router: GreenLLM's scheduler on experiments/disaggregated.yaml at 261 and 0 g/kWh."""
+    high = summary("disaggregated", "mode_router.name=greenllm")
+    low = summary("disaggregated", "mode_router.name=greenllm", "sites.0.carbon_intensity=0")
+    every = summary("disaggregated")
+    return (f"splits {thousands(high['requests_split'])} of its {thousands(high['requests_arrived'])} requests at "
+            f"261 g/kWh and {thousands(low['requests_split'])} at 0 g/kWh, where `always_disaggregated` splits the "
+            f"{thousands(every['requests_split'])} that fit a V100")
+
+
 @producer("cpu-offline", data=True)
 def _():
     """experiments/cpu_offline.yaml with carbon_deferral (release at the slot's start, paced) and without."""
