@@ -191,6 +191,14 @@ code=$?
 check "interrupted run exits 130" test "$code" -eq 130
 check "interrupted run leaves no output" test ! -e "$tmp/long.h5"
 check "interrupted run leaves no temporary file" bash -c "! ls $tmp/long.h5.tmp-* 2>/dev/null"
+# On a terminal (script(1) gives the run one) a run of more than a second draws a progress line, which counts the
+# arrivals towards a synthetic workload's total.
+if command -v script > /dev/null; then
+  timeout -s INT 5 script -qc "'$bin' run '$tmp/long.yaml' -o '$tmp/progress.h5' > /dev/null" /dev/null \
+    > "$tmp/progress.txt" 2>&1
+  check "progress line counts arrivals towards the synthetic total" \
+    grep -qE "sim [0-9:]+ \| [0-9]+ of 50000000 arrived \| [0-9]+ done" "$tmp/progress.txt"
+fi
 
 # 7. calibrate stops with exit 2, naming the file, when it cannot write its coefficient files (a file stands
 #    where models/ should be). It needs the public data (../shared/data or $GREENFLEET_DATA).

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -119,6 +120,17 @@ void report_plan(const planning::PlanExecution& plan, const runner::Simulation& 
   output::h5::write_column(sl.get(), "planned", planned_col, "servers");
   output::h5::write_column(sl.get(), "on_at_start", on_col, "servers");
   output::h5::write_column(sl.get(), "powered_mean", powered_col, "servers, mean over the slot");
+}
+
+// The arrivals the progress line counts towards where the configuration fixes them: a synthetic workload
+// without classes, window or horizon (its `requests`, or `max_requests` if fewer); 0 where only the run can tell
+// (traces, windows, a horizon).
+std::uint64_t known_arrivals(const experiment::Experiment& x) {
+  const auto& w = x.workload;
+  if (w.source != "synthetic" || !w.classes.empty() || x.horizon || w.transform.window_start != 0 ||
+      w.transform.window_end)
+    return 0;
+  return w.max_requests ? std::min(w.synthetic.requests, w.max_requests) : w.synthetic.requests;
 }
 
 std::string clock_text(core::SimTime t) {
@@ -242,6 +254,8 @@ int run_command(const std::vector<std::string>& args) {
   }
 
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
+  const std::uint64_t total = known_arrivals(x);
+  const std::string of_total = total ? fmt::format(" of {}", total) : std::string();
   double last_print = 0;
   bool printed = false;
   const auto wall_start = std::chrono::steady_clock::now();
@@ -251,8 +265,8 @@ int run_command(const std::vector<std::string>& args) {
       if (!show_progress || p.wall_seconds < 1.0 || p.wall_seconds - last_print < 0.25) return;
       last_print = p.wall_seconds;
       printed = true;
-      std::fprintf(stderr, "\r  sim %s | %llu arrived | %llu done | %.3g req/s simulated   ",
-                   clock_text(p.now).c_str(), static_cast<unsigned long long>(p.arrived),
+      std::fprintf(stderr, "\r  sim %s | %llu%s arrived | %llu done | %.3g req/s simulated   ",
+                   clock_text(p.now).c_str(), static_cast<unsigned long long>(p.arrived), of_total.c_str(),
                    static_cast<unsigned long long>(p.finished), static_cast<double>(p.arrived) / p.wall_seconds);
     });
   } catch (const core::Interrupted&) {
