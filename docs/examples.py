@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates every number in README.md and docs/*.md that the greenfleet binary prints.
+"""Regenerates every number in README.md, docs/*.md and traces/README.md that the greenfleet binary prints.
 
 Each such passage sits between <!-- example:NAME --> and <!-- end example:NAME --> markers (around a code block
 the markers are on their own lines outside the fences; inside a sentence they wrap just the number or phrase). A
@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "docs/ARCHITECTURE.md", "docs/CARBON.md", "docs/CPU_MODEL.md", "docs/EXPERIMENTS.md",
-        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md", "docs/PLANNING.md"]
+        "docs/MODELS.md", "docs/OUTPUT.md", "docs/LIFECYCLE.md", "docs/PLANNING.md", "traces/README.md"]
 MARKER = re.compile(r"<!-- example:([\w.-]+) -->(.*?)<!-- end example:\1 -->", re.S)
 BIN = None
 TMP = None
@@ -1012,6 +1012,17 @@ def _():
             f"{(b['carbon_kg'] / a['carbon_kg'] - 1) * 100:+.1f}%")
 
 
+@producer("disaggregated-greenllm", data=True)
+def _():
+    """docs/EXPERIMENTS.md, mode_router: GreenLLM's scheduler on experiments/disaggregated.yaml at 261 and 0 g/kWh."""
+    high = summary("disaggregated", "mode_router.name=greenllm")
+    low = summary("disaggregated", "mode_router.name=greenllm", "sites.0.carbon_intensity=0")
+    every = summary("disaggregated")
+    return (f"splits {thousands(high['requests_split'])} of its {thousands(high['requests_arrived'])} requests at "
+            f"261 g/kWh and {thousands(low['requests_split'])} at 0 g/kWh, where `always_disaggregated` splits the "
+            f"{thousands(every['requests_split'])} that fit a V100")
+
+
 @producer("cpu-offline", data=True)
 def _():
     """experiments/cpu_offline.yaml with carbon_deferral (release at the slot's start, paced) and without."""
@@ -1199,6 +1210,34 @@ def _():
 def _():
     return fence("\n".join(error("experiments/quickstart.yaml", "--set", s) for s in ("fleet.3.count=2",
                                                                                       "slo.ttft.x=1")))
+
+
+# docs/EXPERIMENTS.md, "Sweeps": tests/study/sweep_small.yaml copied as sweep.yaml with one edit each, checked by
+# `greenfleet sweep -n` from the copy's folder (so the file shows as sweep.yaml).
+SWEEP_ERRORS = [("    router.name: [", "    router.nmae: ["),
+                ("    workload.synthetic.rate: [40, 80]", "    workload.synthetic.rate: [40, -3]"),
+                ("  grid:", "  gird:")]
+
+
+@producer("error-sweep")
+def _():
+    lines = []
+    for i, (old, new) in enumerate(SWEEP_ERRORS):
+        folder = Path(TMP) / f"sweep_error{i}"
+        folder.mkdir()
+        source = (ROOT / "tests/study/sweep_small.yaml").read_text()
+        if source.count(old) != 1:
+            sys.exit(f"examples.py: tests/study/sweep_small.yaml no longer has '{old.strip()}' once")
+        (folder / "sweep.yaml").write_text(source.replace(old, new))
+        _, err = gf("sweep", "sweep.yaml", "-n", "-o", folder / "never", cwd=folder, expect=2)
+        lines.append(next(x for x in err.splitlines() if x.startswith("error:")))
+    return fence("\n".join(lines))
+
+
+# traces/README.md: a trace that is in neither the data directory nor beside the experiment.
+@producer("error-data-missing")
+def _():
+    return fence(error("experiments/azure_conv_2023.yaml", "--data-dir", "/nonexistent"))
 
 
 QUICKSTART_ERRORS = ["deployments.0.model=llama-3.1-70b", "workload.synthetic.arrivals=gama",

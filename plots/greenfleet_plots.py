@@ -13,7 +13,8 @@ Each INPUT is classified by its content:
 
 Figures come from the registry in plots/gfplots/__init__.py (FIGURES[kind][name]); `--list` prints it. Files
 are named DIR/<input name>_<figure>.png (DIR/runs_<figure>.png for several runs). Exit status: 0 when every
-figure that applies was drawn, 1 when one failed, 2 for unreadable inputs or bad options.
+figure that applies was drawn, 1 when one failed, 2 for unreadable inputs or bad options, 3 when this Python
+lacks numpy, h5py or matplotlib (use Debian's /usr/bin/python3).
 """
 
 import argparse
@@ -24,6 +25,9 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from gfplots.needs import require  # noqa: E402
+
+require("plots/greenfleet_plots.py")
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")

@@ -15,6 +15,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from gfplots.needs import require  # noqa: E402
+
+require("plots/plot_requests.py")
 from gfplots import Skip  # noqa: E402
 from gfplots.data import Run  # noqa: E402
 from gfplots.overview import overview_figure  # noqa: E402
@@ -25,7 +28,7 @@ def main(argv=None):
         description="Plot TTFT and TPOT CDFs, end-to-end latency against prompt length and completions per "
         "minute from /requests, and power and operational carbon over time from /timeseries, of a greenfleet "
         "HDF5 output.",
-        epilog="example: python3 plots/plot_requests.py out/quickstart.h5 -o out/quickstart.png "
+        epilog="example: /usr/bin/python3 plots/plot_requests.py out/quickstart.h5 -o out/quickstart.png "
         "(plots/greenfleet_plots.py draws this figure and the others)",
     )
     parser.add_argument("h5", help="greenfleet output file (written by `greenfleet run`)")

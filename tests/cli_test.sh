@@ -153,6 +153,32 @@ exits 0 "calibrate --help" "$bin" calibrate --help
 check "calibrate --help lists --data-dir" grep -q -- "--data-dir" "$tmp/out.txt"
 exits 2 "validate without data" "$bin" validate --data-dir /nonexistent
 "$bin" frobnicate 2> /dev/null; check "unknown command exits 2" test $? -eq 2
+exits 2 "a misspelled command" "$bin" rnu "$tmp/q.yaml"
+check "a misspelled command names the command it resembles, in one line" \
+  bash -c "grep -q \"^error: unknown command 'rnu' (did you mean 'run'?); expected one of: run, list\" '$tmp/err.txt' && test \$(wc -l < '$tmp/err.txt') -eq 1"
+exits 0 "help run" "$bin" help run
+check "help run is run --help" grep -q "greenfleet run EXP.yaml \[options\]" "$tmp/out.txt"
+# Every command's --help: exit 0, its exit codes, and a name for each option's value (never boost's bare "arg").
+for c in run list summary compare sweep plan theory lifecycle calibrate validate; do
+  exits 0 "$c --help" "$bin" $c --help
+  check "$c --help gives the exit codes" grep -q "Exit codes: 0 ok" "$tmp/out.txt"
+  check "$c --help names every option's value" bash -c "! grep -qE -- '--[a-z-]+ arg( |\$)' '$tmp/out.txt'"
+done
+exits 0 "run --help" "$bin" run --help
+check "run --help documents --plan with its value" grep -q -- "--plan PLAN_OUT.yaml" "$tmp/out.txt"
+for c in run sweep plan theory lifecycle calibrate validate; do
+  "$bin" $c --help 2>&1 | tr -s ' \n' ' ' > "$tmp/out.txt"   # as one line: the option table wraps its texts
+  check "$c --help gives the --data-dir default" grep -q "default: \$GREENFLEET_DATA, else ../shared/data" "$tmp/out.txt"
+done
+# The catalog tables stay aligned: every row's year column starts where the header's does.
+for kind in gpus cpus; do
+  "$bin" list $kind > "$tmp/out.txt"
+  check "list $kind columns aligned" /usr/bin/python3 -c "
+import sys
+lines = open('$tmp/out.txt').read().splitlines()
+end = lines[0].index('year') + 4
+sys.exit(0 if len(lines) > 3 and all(l[end - 4:end].strip().isdigit() and l[end] == ' ' for l in lines[1:]) else 1)"
+done
 
 # 6. Ctrl-C leaves nothing behind (a long run interrupted after a moment).
 sed -e 's/requests: 300/requests: 50000000/' "$tmp/q.yaml" > "$tmp/long.yaml"
@@ -165,6 +191,14 @@ code=$?
 check "interrupted run exits 130" test "$code" -eq 130
 check "interrupted run leaves no output" test ! -e "$tmp/long.h5"
 check "interrupted run leaves no temporary file" bash -c "! ls $tmp/long.h5.tmp-* 2>/dev/null"
+# On a terminal (script(1) gives the run one) a run of more than a second draws a progress line, which counts the
+# arrivals towards a synthetic workload's total.
+if command -v script > /dev/null; then
+  timeout -s INT 5 script -qc "'$bin' run '$tmp/long.yaml' -o '$tmp/progress.h5' > /dev/null" /dev/null \
+    > "$tmp/progress.txt" 2>&1
+  check "progress line counts arrivals towards the synthetic total" \
+    grep -qE "sim [0-9:]+ \| [0-9]+ of 50000000 arrived \| [0-9]+ done" "$tmp/progress.txt"
+fi
 
 # 7. calibrate stops with exit 2, naming the file, when it cannot write its coefficient files (a file stands
 #    where models/ should be). It needs the public data (../shared/data or $GREENFLEET_DATA).

@@ -191,6 +191,20 @@ def main():
         r = subprocess.run([py, entry, h5["rr"], "--only", "no_such_figure", "-o", out], capture_output=True,
                            text=True)
         check("unknown --only exits 2", r.returncode == 2, r.stdout + r.stderr)
+        # A Python without h5py (another python3 first on the PATH): one line naming it and the way out, exit 3,
+        # from both entry points, instead of a traceback.
+        fake = os.path.join(tmp, "no_h5py", "h5py")
+        os.makedirs(fake)
+        with open(os.path.join(fake, "__init__.py"), "w") as fh:
+            fh.write("raise ImportError('h5py hidden by plots_test.py')\n")
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(fake))
+        for script in (entry, os.path.join(src, "plots", "plot_requests.py")):
+            r = subprocess.run([py, script, h5["rr"], "-o", os.path.join(tmp, "never")], capture_output=True,
+                               text=True, env=env)
+            name = os.path.basename(script)
+            check(f"{name} without h5py exits 3", r.returncode == 3, r.stdout + r.stderr)
+            check(f"{name} without h5py says what to run", "lacks h5py. Run it with /usr/bin/python3" in r.stderr
+                  and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr)
         n = len(expected) + 1
     print(f"{n} figures checked in {time.monotonic() - t0:.1f} s; {len(fails)} failure(s)")
     return 1 if fails else 0

@@ -11,6 +11,18 @@
 
 namespace greenfleet::cli {
 
+// The exit codes every command but sweep and plan (which add their own cases) ends its --help with; README.md,
+// "Command line", has the full table.
+inline constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 ok, 1 internal error (a bug: please report it), 2 bad input or usage, 3 the environment "
+    "failed (disk full or not writable, out of memory, standard output closed), 130 interrupted.\n";
+
+// Where --catalog and --data-dir default to, as every command's --help says it.
+inline constexpr const char* kCatalogHelp =
+    "project directory holding hardware_catalog/ and models/ (default: $GREENFLEET_HOME, else the source tree)";
+inline constexpr const char* kDataDirHelp =
+    "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)";
+
 // Parses a subcommand's arguments against `options` (its visible and hidden options) with the positional
 // arguments `positional`. A parser error is bad input (exit 2) naming the command and pointing at its --help.
 inline boost::program_options::variables_map parse_arguments(

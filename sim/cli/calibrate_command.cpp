@@ -18,6 +18,7 @@
 #include "sim/calibration/whole_run.hpp"
 #include "sim/catalog/catalog.hpp"
 #include "sim/catalog/coefficient_files.hpp"
+#include "sim/cli/arguments.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/core/error.hpp"
 #include "sim/experiment/experiment.hpp"
@@ -40,14 +41,14 @@ struct Options {
 Options parse(const std::vector<std::string>& args, const char* usage, bool with_out) {
   po::options_description opts(usage);
   Options o;
-  opts.add_options()("help,h", "show this help")(
-      "catalog", po::value(&o.catalog), "project directory (default: $GREENFLEET_HOME, else the source tree)")(
-      "data-dir", po::value(&o.data_dir),
-      "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
+  opts.add_options()("help,h", "show this help")("catalog", po::value(&o.catalog)->value_name("DIR"),
+                                                 kCatalogHelp)(
+      "data-dir", po::value(&o.data_dir)->value_name("DIR"),
+      "public data directory holding profiling/ (default: $GREENFLEET_DATA, else ../shared/data)");
   if (with_out)
-    opts.add_options()("out", po::value(&o.out),
+    opts.add_options()("out", po::value(&o.out)->value_name("PROJECT"),
                        "project directory to write models/calibration/ into (default: --catalog)");
-  opts.add_options()("measurements", po::value(&o.measurements)->composing(),
+  opts.add_options()("measurements", po::value(&o.measurements)->composing()->value_name("FILE"),
                      "extra measurements in SplitwiseSim's CSV schema naming catalog ids, e.g. from "
                      "models/calibration/measure/measure.py (repeatable)");
   po::variables_map vm;
@@ -60,7 +61,13 @@ Options parse(const std::vector<std::string>& args, const char* usage, bool with
     throw core::InputError(fmt::format("{}: {} (see --help)", with_out ? "calibrate" : "validate", e.what()));
   }
   if (vm.count("help")) {
-    std::cout << opts;
+    std::cout << opts
+              << (with_out
+                      ? "\nFits the calibrated step-time models, GPU power curves and CPU coefficients to the "
+                        "measurements and writes them under models/calibration/ (docs/MODELS.md).\n"
+                      : "\nPrints the errors of the committed calibrated models on held-out measurements "
+                        "(docs/MODELS.md); exit 2 when a calibrated entry is missing.\n")
+              << kExitCodesHelp;
     o.help = true;
   }
   if (o.catalog.empty()) o.catalog = catalog::default_catalog_root();
@@ -289,7 +296,8 @@ void validate_whole_runs(const Options& o, const catalog::Catalog& catalog,
 }  // namespace
 
 int calibrate_command(const std::vector<std::string>& args) {
-  const Options o = parse(args, "greenfleet calibrate [--data-dir DIR] [--out PROJECT]", true);
+  const Options o =
+      parse(args, "greenfleet calibrate [--data-dir DIR] [--measurements FILE]... [--out PROJECT]", true);
   if (o.help) return 0;
   const auto sets = measurements(o, false);
   print_header();
@@ -309,7 +317,7 @@ int calibrate_command(const std::vector<std::string>& args) {
 }
 
 int validate_command(const std::vector<std::string>& args) {
-  const Options o = parse(args, "greenfleet validate [--data-dir DIR]", false);
+  const Options o = parse(args, "greenfleet validate [--data-dir DIR] [--measurements FILE]...", false);
   if (o.help) return 0;
   const auto sets = measurements(o, true);  // before any output: a missing data directory is an error alone
   const catalog::Catalog catalog = catalog::Catalog::load(o.catalog);

@@ -30,6 +30,11 @@ options:
   --blocks K      bootstrap blocks: the arrival span cut into K equal time blocks, at least 2 (default 20)
   --seed S        bootstrap seed (default 20250101)
   -h, --help      this text
+
+The runs must be greenfleet run outputs (HDF5); docs/OUTPUT.md, "Comparing runs", has the method and the JSON
+layout.
+Exit codes: 0 ok, 1 internal error (a bug: please report it), 2 bad input or usage, 3 the environment failed
+(standard output closed).
 )";
 
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string("n/a"); }

@@ -28,11 +28,13 @@ int lifecycle_command(const std::vector<std::string>& args) {
   std::string catalog_dir, data_dir, output;
   std::vector<std::string> overrides;
   opts.add_options()("help,h", "show this help")("quiet,q", "print no progress lines")(
-      "output,o", po::value(&output), "CSV of the per-year table (default: the file's `output`)")(
+      "output,o", po::value(&output)->value_name("OUT.csv"),
+      "CSV of the per-year table (default: the file's `output`)")(
       "csv", "print the per-year table as CSV instead of text")(
-      "set", po::value(&overrides)->composing(), "override any key of the lifecycle file (repeatable)")(
-      "catalog", po::value(&catalog_dir), "project directory holding hardware_catalog/ and models/")(
-      "data-dir", po::value(&data_dir), "public data directory for traces (default: $GREENFLEET_DATA)");
+      "set", po::value(&overrides)->composing()->value_name("KEY=VALUE"),
+      "override any key of the lifecycle file (repeatable)")("catalog", po::value(&catalog_dir)->value_name("DIR"),
+                                                             kCatalogHelp)(
+      "data-dir", po::value(&data_dir)->value_name("DIR"), kDataDirHelp);
   po::options_description hidden;
   std::string file;
   hidden.add_options()("lifecycle", po::value(&file));
@@ -47,7 +49,8 @@ int lifecycle_command(const std::vector<std::string>& args) {
         << "\nEcoServe's Recycle (docs/LIFECYCLE.md): for each policy (recycle: GPUs refreshed every N years "
            "in hosts that live M; homogeneous: whole servers every N years) and each year of the horizon, "
            "simulates the base experiment's representative period on that year's fleet, scales it to a "
-           "year and sums operational and embodied carbon, per year and cumulative.\n";
+           "year and sums operational and embodied carbon, per year and cumulative.\n"
+        << kExitCodesHelp;
     return 0;
   }
   if (file.empty())

@@ -1,7 +1,10 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <iostream>
+#include <string>
+#include <string_view>
 
 #include "sim/catalog/catalog.hpp"
 #include "sim/cli/arguments.hpp"
@@ -19,12 +22,13 @@ namespace greenfleet::cli {
 int list_command(const std::vector<std::string>& args) {
   po::options_description opts(
       "greenfleet list [components|policies|presets|gpus|cpus|servers|models] [options]\n"
-      "  (no argument or `components`: every registry of pluggable parts with its parameters; `policies`: the "
-      "routers, mode routers, power policies and planner objectives; `presets`: the engine presets of "
-      "deployments[].scheduler.preset)");
+      "  no argument or `components`: every registry of pluggable parts with its parameters;\n"
+      "  `policies`: the routers, mode routers, power policies and planner objectives;\n"
+      "  `presets`: the engine presets of deployments[].scheduler.preset;\n"
+      "  `gpus`, `cpus`, `servers`, `models`: the catalog's entries (ids for experiment files)");
   std::string what, catalog_dir;
-  opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir),
-                                                 "project directory holding hardware_catalog/ and models/")(
+  opts.add_options()("help,h", "show this help")("catalog", po::value(&catalog_dir)->value_name("DIR"),
+                                                 kCatalogHelp)(
       "embodied", "with `servers`: each SKU's embodied carbon by component (EcoServe calculator, kgCO2e)")(
       "markdown", "with `components` (or no argument): the parameter tables of docs/EXPERIMENTS.md");
   po::options_description all;
@@ -33,7 +37,7 @@ int list_command(const std::vector<std::string>& args) {
   pos.add("what", 1);
   const po::variables_map vm = parse_arguments("list", args, all, pos);
   if (vm.count("help")) {
-    std::cout << opts;
+    std::cout << opts << kExitCodesHelp;
     return 0;
   }
   if (vm.count("markdown") && !what.empty() && what != "components")
@@ -69,16 +73,31 @@ int list_command(const std::vector<std::string>& args) {
     throw core::InputError("list: --embodied goes with `greenfleet list servers`");
   const catalog::Catalog c =
       catalog::Catalog::load(catalog_dir.empty() ? catalog::default_catalog_root() : catalog_dir);
+  // The id and name columns are as wide as their longest entry, so every row stays aligned whatever the catalog.
+  const auto width = [](const auto& entries, const char* header, auto field) {
+    std::size_t w = std::string_view(header).size();
+    for (const auto& [id, e] : entries) w = std::max(w, std::string_view(field(id, e)).size());
+    return w;
+  };
   if (what == "gpus") {
-    fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", "name", "year", "mem GB", "BW GB/s",
+    const std::size_t wi =
+        width(c.gpus(), "id", [](const auto& id, const auto&) -> const std::string& { return id; });
+    const std::size_t wn =
+        width(c.gpus(), "name", [](const auto&, const auto& g) -> const std::string& { return g.name; });
+    fmt::print("{:<{}} {:<{}} {:>5} {:>7} {:>9} {:>9} {:>6}\n", "id", wi, "name", wn, "year", "mem GB", "BW GB/s",
                "FP16 TF", "TDP W");
     for (const auto& [id, g] : c.gpus())
-      fmt::print("{:<16} {:<30} {:>5} {:>7} {:>9} {:>9} {:>6}\n", id, g.name, g.launch_year, g.memory_gb,
+      fmt::print("{:<{}} {:<{}} {:>5} {:>7} {:>9} {:>9} {:>6}\n", id, wi, g.name, wn, g.launch_year, g.memory_gb,
                  g.memory_bandwidth_gbps, g.fp16_tflops, g.tdp_w);
   } else if (what == "cpus") {
-    fmt::print("{:<12} {:<34} {:>5} {:>6} {:>9} {:>6}\n", "id", "name", "year", "cores", "BW GB/s", "TDP W");
+    const std::size_t wi =
+        width(c.cpus(), "id", [](const auto& id, const auto&) -> const std::string& { return id; });
+    const std::size_t wn =
+        width(c.cpus(), "name", [](const auto&, const auto& p) -> const std::string& { return p.name; });
+    fmt::print("{:<{}} {:<{}} {:>5} {:>6} {:>9} {:>6}\n", "id", wi, "name", wn, "year", "cores", "BW GB/s",
+               "TDP W");
     for (const auto& [id, p] : c.cpus())
-      fmt::print("{:<12} {:<34} {:>5} {:>6} {:>9} {:>6}\n", id, p.name, p.launch_year, p.cores,
+      fmt::print("{:<{}} {:<{}} {:>5} {:>6} {:>9} {:>6}\n", id, wi, p.name, wn, p.launch_year, p.cores,
                  p.memory_bandwidth_gbps, p.tdp_w);
   } else if (what == "servers" && vm.count("embodied")) {
     fmt::print(
@@ -101,7 +120,7 @@ int list_command(const std::vector<std::string>& args) {
         "\ncard = 1.05 x (memory + PCB + power delivery + cooling + SoC + interconnect); "
         "other = peripherals + PSU + chassis + fans. See docs/CARBON.md.\n");
   } else if (what == "servers") {
-    fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", "id", "gpu", "x", "cpu", "sockets", "DRAM GB",
+    fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", "id", "gpu", "GPUs", "cpu", "sockets", "DRAM GB",
                "SSD GB");
     for (const auto& [id, s] : c.servers())
       fmt::print("{:<24} {:<16} {:>4} {:<12} {:>7} {:>8} {:>8}\n", id, s.gpu, s.gpu_count, s.cpu, s.cpu_sockets,

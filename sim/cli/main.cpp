@@ -8,11 +8,13 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "greenfleet/version.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 
 namespace {
@@ -22,38 +24,44 @@ constexpr const char* kUsage = R"(greenfleet: carbon-aware LLM inference datacen
 usage: greenfleet <command> [options]
 
 commands:
-  run EXP.yaml [-o OUT.h5] [--set key.path=value]... [--quiet]
+  run EXP.yaml [-o OUT.h5] [--set key.path=value]... [-q] [--plan PLAN_OUT.yaml]
                    simulate an experiment, print a summary table, write HDF5
-  list [components|policies|presets|gpus|cpus|servers|models]
+  list [components|policies|presets|gpus|cpus|servers|models] [--markdown] [--embodied]
                    show registered components with their parameters, or catalog entries
   summary OUT.h5 [--json]
                    print the summary stored in an output file
   compare A.h5 B.h5 [C.h5...] | A1.h5 A2.h5 -- B1.h5 B2.h5 [--format table|markdown|csv|json]
                    key metrics side by side with differences and 95% confidence intervals
-  sweep EXP.yaml [-j N] [-o DIR] [--set key.path=value]...
+  sweep EXP.yaml [-j N] [-o DIR] [--set key.path=value]... [-n] [-q]
                    run every point of the experiment's sweep: block, write DIR/index.csv (mpirun: over ranks)
   plan PLAN.yaml [-o PLAN_OUT.yaml] [--set key.path=value]... [--capacity-only] [--rebuild-capacity]
                    provisioning plan: capacity tables by simulation, EcoServe's ILP and baselines (CBC)
-  theory EXP.yaml [--json] [--decode-batch B] [--prompt N --output N] [--set key.path=value]...
+  theory EXP.yaml [--json] [--decode-batch B] [--old-decode-batch B] [--prompt N --output N] [--set ...]
                    GreenLLM's closed form: savings vs CI, break-even CI, new-GPU lifetimes
-  lifecycle LIFECYCLE.yaml [-o OUT.csv] [--csv] [--set key.path=value]... [--quiet]
+  lifecycle LIFECYCLE.yaml [-o OUT.csv] [--csv] [--set key.path=value]... [-q]
                    EcoServe's Recycle: refresh schedules simulated year by year, carbon per year
-  calibrate [--data-dir DIR]
+  calibrate [--data-dir DIR] [--measurements FILE]... [--out PROJECT]
                    fit the calibrated step-time models to measurements, write models/calibration/
-  validate [--data-dir DIR]
+  validate [--data-dir DIR] [--measurements FILE]...
                    errors of the committed calibrated models on held-out measurements
 
 options:
-  --help           this text; `greenfleet <command> --help` for a command's options
+  --help           this text; `greenfleet <command> --help` for all of a command's options
   --version        version and git revision
+  --catalog DIR    (every command but compare and summary) the project directory holding hardware_catalog/
+                   and models/ (default: $GREENFLEET_HOME, else the source tree the binary was built from)
+  --data-dir DIR   (commands that read traces or CI series) the public data directory (default:
+                   $GREENFLEET_DATA, else ../shared/data next to the project; traces/README.md)
 
 exit codes:
   0    success
-  1    internal error (a bug: please report it)
+  1    internal error (a bug: please report it); sweep: a point's run failed
   2    bad input or usage (experiment, catalog, trace, CI file, option, output path)
   3    the environment failed: disk full or not writable, file-size limit, out of memory,
        standard output closed; nothing is kept under the output name
   130  interrupted (Ctrl-C, SIGTERM); no output written
+
+docs: README.md (start here), docs/EXPERIMENTS.md (every experiment key), docs/OUTPUT.md (the HDF5 file)
 )";
 
 // Leaves without running static destructors and atexit handlers: after a failed write, HDF5's own shutdown
@@ -81,6 +89,9 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   std::vector<std::string> args(argv + 1, argv + argc);
+  // `greenfleet help COMMAND` is `greenfleet COMMAND --help`.
+  if (args.size() == 2 && args[0] == "help" && args[1] != "--help" && args[1] != "-h" && args[1] != "help")
+    args = {args[1], "--help"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(kUsage, args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
@@ -102,7 +113,13 @@ int main(int argc, char** argv) {
     if (command == "lifecycle") return checked_stdout(greenfleet::cli::lifecycle_command(args));
     if (command == "calibrate") return checked_stdout(greenfleet::cli::calibrate_command(args));
     if (command == "validate") return checked_stdout(greenfleet::cli::validate_command(args));
-    fmt::print(stderr, "greenfleet: unknown command '{}'\n\n{}", command, kUsage);
+    const std::set<std::string> commands = {"run",  "list",   "summary",   "compare",   "sweep",
+                                            "plan", "theory", "lifecycle", "calibrate", "validate"};
+    const std::string hint = greenfleet::config::closest_match(command, commands);
+    fmt::print(stderr,
+               "error: unknown command '{}'{}; expected one of: run, list, summary, compare, sweep, plan, theory, "
+               "lifecycle, calibrate, validate (greenfleet --help)\n",
+               command, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint));
     return 2;
   } catch (const greenfleet::core::InputError& e) {
     fmt::print(stderr, "error: {}\n", e.what());

@@ -30,14 +30,15 @@ int plan_command(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet plan PLAN.yaml [options]");
   std::string output, catalog_dir, data_dir;
   std::vector<std::string> overrides;
-  opts.add_options()("help,h", "show this help")("output,o", po::value(&output),
-                                                 "plan file, YAML (default: output.path in the planning file)")(
-      "set", po::value(&overrides)->composing(), "override any key of the planning file (repeatable)")(
+  opts.add_options()("help,h", "show this help")(
+      "output,o", po::value(&output)->value_name("PLAN_OUT.yaml"),
+      "plan file, YAML (default: output.path in the planning file, else out/NAME.plan.yaml)")(
+      "set", po::value(&overrides)->composing()->value_name("KEY=VALUE"),
+      "override any key of the planning file (repeatable)")(
       "rebuild-capacity", "simulate every capacity entry again, ignoring the cache")(
       "capacity-only", "build (or read) the capacity tables, print them and stop: no solve, no plan file")(
-      "quiet,q", "no progress lines")("catalog", po::value(&catalog_dir),
-                                      "project directory holding hardware_catalog/ and models/")(
-      "data-dir", po::value(&data_dir), "public data directory (default: $GREENFLEET_DATA, else ../shared/data)");
+      "quiet,q", "no progress lines")("catalog", po::value(&catalog_dir)->value_name("DIR"), kCatalogHelp)(
+      "data-dir", po::value(&data_dir)->value_name("DIR"), kDataDirHelp);
   po::options_description hidden;
   std::string plan_file;
   hidden.add_options()("plan", po::value(&plan_file));

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -121,6 +122,17 @@ void report_plan(const planning::PlanExecution& plan, const runner::Simulation& 
   output::h5::write_column(sl.get(), "powered_mean", powered_col, "servers, mean over the slot");
 }
 
+// The arrivals the progress line counts towards where the configuration fixes them: a synthetic workload
+// without classes, window or horizon (its `requests`, or `max_requests` if fewer); 0 where only the run can tell
+// (traces, windows, a horizon).
+std::uint64_t known_arrivals(const experiment::Experiment& x) {
+  const auto& w = x.workload;
+  if (w.source != "synthetic" || !w.classes.empty() || x.horizon || w.transform.window_start != 0 ||
+      w.transform.window_end)
+    return 0;
+  return w.max_requests ? std::min(w.synthetic.requests, w.max_requests) : w.synthetic.requests;
+}
+
 std::string clock_text(core::SimTime t) {
   const std::int64_t s = t / core::kSecond;
   return fmt::format("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
@@ -135,20 +147,19 @@ int run_command(const std::vector<std::string>& args) {
   std::string plan_file, plan_objective;
   double memory_budget_gib = runner::kDefaultMemoryBudgetGib;
   opts.add_options()("help,h", "show this help")(
-      "output,o", po::value(&output),
+      "output,o", po::value(&output)->value_name("OUT.h5"),
       "output HDF5 file (default: output.path in the experiment, else out/NAME.h5)")(
-      "set", po::value(&overrides)->composing(), "override any key: --set workload.synthetic.rate=8 (repeatable)")(
-      "quiet,q", "no progress line")("catalog", po::value(&catalog_dir),
-                                     "project directory holding hardware_catalog/ and models/ "
-                                     "(default: $GREENFLEET_HOME, else the source tree)")(
-      "data-dir", po::value(&data_dir),
-      "public data directory for traces and CI series (default: $GREENFLEET_DATA, else ../shared/data)")(
-      "plan", po::value(&plan_file),
+      "set", po::value(&overrides)->composing()->value_name("KEY=VALUE"),
+      "override any key, e.g. --set workload.synthetic.rate=8 or --set fleet.0.count=2 (repeatable; the value is "
+      "YAML)")("quiet,q", "no progress line (notes and the summary table are printed either way)")(
+      "catalog", po::value(&catalog_dir)->value_name("DIR"), kCatalogHelp)(
+      "data-dir", po::value(&data_dir)->value_name("DIR"), kDataDirHelp)(
+      "plan", po::value(&plan_file)->value_name("PLAN_OUT.yaml"),
       "run a provisioning plan (greenfleet plan): its servers replace the fleet and follow its servers on per "
       "slot; the report compares attainment and servers on with the plan (docs/PLANNING.md)")(
-      "plan-objective", po::value(&plan_objective),
+      "plan-objective", po::value(&plan_objective)->value_name("NAME"),
       "which of the plan file's plans to run (default: the first, the planner's objective)")(
-      "memory-budget", po::value(&memory_budget_gib),
+      "memory-budget", po::value(&memory_budget_gib)->value_name("GIB"),
       "GiB that tables sized by the configuration (per-instance histograms, /timeseries) may take; larger "
       "ones are refused at load with the key to change (default 8)");
   po::options_description hidden;
@@ -162,8 +173,9 @@ int run_command(const std::vector<std::string>& args) {
   const po::variables_map vm = parse_arguments("run", args, all, pos);
   if (vm.count("help")) {
     std::cout << opts
-              << "\nExit codes: 0 ok, 1 internal error (a bug: please report it), 2 bad input or usage, 3 the "
-                 "environment failed (disk full or not writable, out of memory), 130 interrupted.\n";
+              << "\nSimulates the experiment (docs/EXPERIMENTS.md), prints the summary table and writes "
+                 "the HDF5 file (docs/OUTPUT.md).\n"
+              << kExitCodesHelp;
     return 0;
   }
   if (experiment_file.empty())
@@ -242,6 +254,8 @@ int run_command(const std::vector<std::string>& args) {
   }
 
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
+  const std::uint64_t total = known_arrivals(x);
+  const std::string of_total = total ? fmt::format(" of {}", total) : std::string();
   double last_print = 0;
   bool printed = false;
   const auto wall_start = std::chrono::steady_clock::now();
@@ -251,8 +265,8 @@ int run_command(const std::vector<std::string>& args) {
       if (!show_progress || p.wall_seconds < 1.0 || p.wall_seconds - last_print < 0.25) return;
       last_print = p.wall_seconds;
       printed = true;
-      std::fprintf(stderr, "\r  sim %s | %llu arrived | %llu done | %.3g req/s simulated   ",
-                   clock_text(p.now).c_str(), static_cast<unsigned long long>(p.arrived),
+      std::fprintf(stderr, "\r  sim %s | %llu%s arrived | %llu done | %.3g req/s simulated   ",
+                   clock_text(p.now).c_str(), static_cast<unsigned long long>(p.arrived), of_total.c_str(),
                    static_cast<unsigned long long>(p.finished), static_cast<double>(p.arrived) / p.wall_seconds);
     });
   } catch (const core::Interrupted&) {

@@ -24,7 +24,7 @@ int summary_command(const std::vector<std::string>& args) {
   pos.add("file", 1);
   const po::variables_map vm = parse_arguments("summary", args, all, pos);
   if (vm.count("help")) {
-    std::cout << opts;
+    std::cout << opts << kExitCodesHelp;
     return 0;
   }
   if (file.empty()) throw core::InputError("summary: missing the output file (greenfleet summary OUT.h5)");

@@ -24,12 +24,15 @@ int sweep_command(const std::vector<std::string>& args) {
   std::string output_dir, catalog_dir, data_dir, experiment_file;
   std::vector<std::string> overrides;
   int jobs = 1;
-  opts.add_options()("help,h", "show this help")("jobs,j", po::value(&jobs),
+  opts.add_options()("help,h", "show this help")("jobs,j", po::value(&jobs)->value_name("N"),
                                                  "runs at a time on this machine (on each MPI rank), default 1")(
-      "output,o", po::value(&output_dir), "output directory (default: out/sweep_STEM for EXP.yaml = STEM.yaml)")(
-      "set", po::value(&overrides)->composing(), "override a key of every point (repeatable), as for run")(
+      "output,o", po::value(&output_dir)->value_name("DIR"),
+      "output directory (default: out/sweep_STEM for EXP.yaml = STEM.yaml)")(
+      "set", po::value(&overrides)->composing()->value_name("KEY=VALUE"),
+      "override a key of every point (repeatable), as for run")(
       "dry-run,n", "validate every point and list the runs, run nothing")("quiet,q", "no progress lines")(
-      "catalog", po::value(&catalog_dir), "as for run")("data-dir", po::value(&data_dir), "as for run");
+      "catalog", po::value(&catalog_dir)->value_name("DIR"), kCatalogHelp)(
+      "data-dir", po::value(&data_dir)->value_name("DIR"), kDataDirHelp);
   po::options_description all;
   all.add(opts).add_options()("experiment", po::value(&experiment_file));
   po::positional_options_description pos;

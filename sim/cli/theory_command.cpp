@@ -23,17 +23,20 @@ int theory_command(const std::vector<std::string>& args) {
   double prompt = 0, output = 0, ci_max = 800, ci_step = 50;
   std::int32_t prefill_batch = 1, decode_batch = 16, old_decode_batch = 0;
   opts.add_options()("help,h", "show this help")("json", "print one JSON object instead of tables")(
-      "set", po::value(&overrides)->composing(), "override any key of the experiment (repeatable)")(
-      "prompt", po::value(&prompt), "prompt tokens of the unit of work (default: the workload's mean)")(
-      "output", po::value(&output), "output tokens of the unit of work (default: the workload's mean)")(
-      "prefill-batch", po::value(&prefill_batch)->default_value(1), "prompts per prefill step")(
-      "decode-batch", po::value(&decode_batch)->default_value(16), "sequences per decode step")(
-      "old-decode-batch", po::value(&old_decode_batch),
+      "set", po::value(&overrides)->composing()->value_name("KEY=VALUE"),
+      "override any key of the experiment (repeatable)")(
+      "prompt", po::value(&prompt)->value_name("N"),
+      "prompt tokens of the unit of work (default: the workload's mean; give --output with it)")(
+      "output", po::value(&output)->value_name("N"),
+      "output tokens of the unit of work (default: the workload's mean; give --prompt with it)")(
+      "prefill-batch", po::value(&prefill_batch)->default_value(1)->value_name("B"), "prompts per prefill step")(
+      "decode-batch", po::value(&decode_batch)->default_value(16)->value_name("B"), "sequences per decode step")(
+      "old-decode-batch", po::value(&old_decode_batch)->value_name("B"),
       "sequences per decode step on the old GPU (default: --decode-batch)")(
-      "ci-max", po::value(&ci_max)->default_value(800), "largest grid CI, gCO2e/kWh")(
-      "ci-step", po::value(&ci_step)->default_value(50), "grid step, gCO2e/kWh")(
-      "catalog", po::value(&catalog_dir), "project directory holding hardware_catalog/ and models/")(
-      "data-dir", po::value(&data_dir), "public data directory for traces (default: $GREENFLEET_DATA)");
+      "ci-max", po::value(&ci_max)->default_value(800)->value_name("CI"), "largest grid CI, gCO2e/kWh")(
+      "ci-step", po::value(&ci_step)->default_value(50)->value_name("CI"), "grid step, gCO2e/kWh")(
+      "catalog", po::value(&catalog_dir)->value_name("DIR"), kCatalogHelp)(
+      "data-dir", po::value(&data_dir)->value_name("DIR"), kDataDirHelp);
   po::options_description hidden;
   std::string experiment_file;
   hidden.add_options()("experiment", po::value(&experiment_file));
@@ -47,7 +50,8 @@ int theory_command(const std::vector<std::string>& args) {
         << opts
         << "\nGreenLLM's closed form (docs/THEORY.md) for the experiment's disaggregated deployment: per-request "
            "times, powers and embodied rates from the run's models, carbon and savings over a CI grid, the "
-           "break-even CI, and the effect of the new GPUs' lifetime (3-7 years).\n";
+           "break-even CI, and the effect of the new GPUs' lifetime (3-7 years).\n"
+        << kExitCodesHelp;
     return 0;
   }
   if (experiment_file.empty())
