@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -91,7 +92,13 @@ class LocalRuns {
     pid_t pid = 0;
     const int rc = posix_spawn(&pid, exe_.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw std::runtime_error(fmt::format("sweep: cannot start {}: error {}", exe_, rc));
+    // The binary a sweep runs is its own: failing to start it again (removed, replaced or made unexecutable
+    // while the sweep runs, or no process left to the user) is the environment's doing, not a bug.
+    if (rc != 0)
+      throw core::EnvironmentError(
+          fmt::format("sweep: cannot start {}: {} (was it removed or replaced during the "
+                      "sweep?); completed runs are kept and a rerun reuses them",
+                      exe_, std::strerror(rc)));
     running_[pid] = {i, std::chrono::steady_clock::now()};
   }
 

@@ -140,6 +140,23 @@ rc=0
 [ "$rc" -eq 2 ] || fail "--set twice exited $rc"
 grep -q "seed=3'.*already set by --set 'seed=2'" "$tmp/bad.log" || fail "--set twice: $(cat "$tmp/bad.log")"
 
+# The binary made unexecutable during a sweep: the next run cannot start, which is the environment's doing (exit 3,
+# naming the binary and the system's reason), not a bug (exit 1).
+mkdir -p "$tmp/copy"
+cp "$bin" "$tmp/copy/greenfleet"
+rc=0
+GREENFLEET_HOME=$src setsid "$tmp/copy/greenfleet" sweep "$exp" -q -j 1 -o "$tmp/gone" \
+  > /dev/null 2> "$tmp/gone.log" &
+pid=$!
+for _ in $(seq 1 4000); do
+  pgrep -P "$pid" > /dev/null && break
+  sleep 0.005
+done
+chmod a-x "$tmp/copy/greenfleet"
+wait "$pid" || rc=$?
+[ "$rc" -eq 3 ] || fail "a sweep whose binary became unexecutable exited $rc: $(cat "$tmp/gone.log")"
+grep -q "cannot start .*copy/greenfleet: Permission denied" "$tmp/gone.log" || fail "unexecutable binary: $(cat "$tmp/gone.log")"
+
 # 4. `run` on a file with a sweep block runs the base point.
 "$bin" run "$exp" -q -o "$tmp/base.h5" > /dev/null || fail "run on a sweep file"
 
