@@ -25,7 +25,15 @@ std::string flow(const YAML::Node& n) {
   e.SetMapFormat(YAML::Flow);
   e.SetSeqFormat(YAML::Flow);
   e << n;
-  return e.c_str();
+  // yaml-cpp writes a tag verbatim (`!<tag:yaml.org,2002:str> 2`): the file's shorthand is read the same.
+  std::string text = e.c_str();
+  constexpr std::string_view kVerbatim = "!<tag:yaml.org,2002:";
+  for (std::size_t at = text.find(kVerbatim); at != std::string::npos; at = text.find(kVerbatim, at)) {
+    const std::size_t close = text.find('>', at);
+    if (close == std::string::npos) break;
+    text.replace(at, close + 1 - at, "!!" + text.substr(at + kVerbatim.size(), close - at - kVerbatim.size()));
+  }
+  return text;
 }
 
 struct Axis {
@@ -153,6 +161,17 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
   std::vector<YAML::Mark> seed_marks;
   if (block["seeds"]) {
     const YAML::Node s = block["seeds"];
+    // An explicit tag other than !!int (`!!str 3`) declares something else than a count or a seed: yaml-cpp's
+    // conversion would ignore it (as the loader's getters no longer do).
+    const auto check_tag = [&](const YAML::Node& v) {
+      if (const std::string tag = config::foreign_tag(v, {v.IsScalar() ? "int" : "seq"}); !tag.empty())
+        throw core::InputError(
+            fmt::format("{}: sweep.seeds: got {} tagged {}; remove the tag", where(file, v.Mark()),
+                        v.IsScalar() ? fmt::format("'{}'", config::clip(v.Scalar())) : "a list", tag));
+    };
+    check_tag(s);
+    if (s.IsSequence())
+      for (const auto& v : s) check_tag(v);
     try {
       if (s.IsScalar()) {
         const auto n = s.as<std::int64_t>();
