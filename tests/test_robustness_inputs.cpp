@@ -608,8 +608,42 @@ TEST_CASE("red team: sweep output.path and --set sweep.* refused; swept notes na
   (void)experiment::validate_sweep(file, test::catalog(), {}, experiment::load_sweep(file, {}), dir.path("o"),
                                    &notes);
   REQUIRE(notes.size() == 1);
-  CHECK(has(notes[0], file + ":13:39: sweep value deployments.0.perf_model.by_gpu={t4: roofline}: " + file +
-                          " (--set deployments[0].perf_model.by_gpu.t4): no effect"));
+  CHECK(has(notes[0], file + ":13:5: sweep.grid.deployments.0.perf_model.by_gpu (value {t4: roofline}): "
+                             "deployments[0].perf_model.by_gpu.t4: no effect"));
+  CHECK(!has(notes[0], "--set"));
+}
+
+TEST_CASE("sweep notes name the swept key's line and its values, once per distinct note") {
+  test::TempDir dir;
+  const std::string file = dir.write(
+      "s.yaml",
+      test::experiment_head("x", 1) +
+          "deployments:\n  - {name: d, model: llama-3.1-8b, scheduler: {preemption: recompute}}\n"
+          "fleet:\n  - {site: s, sku: hgx-h100x8}\nworkload:\n  source: synthetic\n  synthetic: "
+          "{requests: 10, rate: 2, arrivals: gamma, cv: 2, prompt_tokens: {distribution: constant, "
+          "value: 100}, output_tokens: {distribution: constant, value: 10}}\n"
+          "sweep:\n  grid:\n    deployments.0.scheduler.swap_bandwidth_gbps: [10, 50]\n"
+          "    workload.synthetic.rate: [1, 2]\n  zip:\n    workload.synthetic.arrivals: [gamma, poisson]\n");
+  const experiment::Sweep sweep = experiment::load_sweep(file, {});
+  REQUIRE(sweep.runs.size() == 8);
+  std::vector<std::string> notes;
+  (void)experiment::validate_sweep(file, test::catalog(), {}, sweep, dir.path("out"), &notes);
+  // Eight runs: the swap bandwidth's note once for both of its values (it used to be printed once per value, as
+  // "FILE (--set KEY)"), and the file's cv, which the poisson value makes without effect, once, naming that value.
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[0] == file +
+                        ":13:5: sweep.grid.deployments.0.scheduler.swap_bandwidth_gbps (values 10, 50): "
+                        "deployments[0].scheduler.swap_bandwidth_gbps: no effect with preemption: recompute "
+                        "(nothing is swapped)");
+  CHECK(has(notes[1], file + ":16:5: sweep.zip.workload.synthetic.arrivals (value poisson): " + file + ":10:"));
+  CHECK(has(notes[1], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  // A note of the file's own (a --set of the command line is the base's too) is printed as it is.
+  experiment::LoadOptions with_set;
+  with_set.overrides = {"deployments.0.perf_model.by_gpu={t4: roofline}"};
+  notes.clear();
+  (void)experiment::validate_sweep(file, test::catalog(), with_set, sweep, dir.path("out"), &notes);
+  REQUIRE(notes.size() == 3);
+  CHECK(notes[1].rfind(file + " (--set deployments[0].perf_model.by_gpu.t4): no effect", 0) == 0);
 }
 
 TEST_CASE("a sweep point that sets a key and the setting it needs loads; output paths refused in every form") {
