@@ -202,6 +202,27 @@ $2" "$tmp/$1.h5"
 else
   skip "summary and compare of changed outputs (no h5py)"
 fi
+# A coefficient file whose keys and path differ (a copy, a hand edit) replaced another entry silently.
+fresh_cat() { rm -rf "$tmp/cat4" && mkdir -p "$tmp/cat4" && cp -r "$src/hardware_catalog" "$src/models" "$tmp/cat4/"; }
+coef="$tmp/cat4/models/calibration/h100-sxm/llama-3.1-8b-tp1.yaml"
+fresh_cat && cp "$coef" "$tmp/cat4/models/calibration/h100-sxm/copy-tp1.yaml"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file under another name exits 2" test $? -eq 2
+check "a coefficient file under another name names its key" grep -q "copy-tp1.yaml:[0-9]*:[0-9]*: model: .*belongs in llama-3.1-8b-tp1.yaml" "$tmp/err.txt"
+fresh_cat && sed -i 's/^tensor_parallel: 1/tensor_parallel: 2/' "$coef"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file of another TP exits 2" test $? -eq 2
+check "a coefficient file of another TP names tensor_parallel" grep -q "llama-3.1-8b-tp1.yaml:[0-9]*:[0-9]*: tensor_parallel:" "$tmp/err.txt"
+fresh_cat && sed 's/^model: .*/model: gpt-99/' "$coef" > "$tmp/cat4/models/calibration/h100-sxm/gpt-99-tp1.yaml"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file of an unknown model names its line" grep -q "gpt-99-tp1.yaml:[0-9]*:[0-9]*: model: unknown model 'gpt-99'" "$tmp/err.txt"
+fresh_cat && : > "$coef"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "an empty coefficient file names its start, not a --set" grep -q "llama-3.1-8b-tp1.yaml:1:1: gpu: required key is missing" "$tmp/err.txt"
+fresh_cat && sed -i 's/^decode_w_saturated: .*/decode_w_saturated: 9000/' "$tmp/cat4/models/calibration/power/h100-sxm.yaml"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a decode power above the GPU's TDP exits 2" test $? -eq 2
+check "a decode power above the GPU's TDP names its key" grep -q "h100-sxm.yaml:[0-9]*:[0-9]*: decode_w_saturated: 9000 W is above the GPU's tdp_w (700 W" "$tmp/err.txt"
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"
 check "run DIRECTORY exits 2" test $? -eq 2

@@ -241,7 +241,11 @@ std::string ConfigNode::where(const std::string& key) const {
 
 YAML::Mark ConfigNode::mark_here() const {
   const YAML::Mark m = node_.Mark();
-  return m.is_null() || m.line < 0 ? section_mark_ : m;
+  if (!m.is_null() && m.line >= 0) return m;
+  // The root of an empty document (an empty catalog or coefficient file) has no position: its errors are at the
+  // file's start, not "(--set override)".
+  if (path_.empty() && (section_mark_.is_null() || section_mark_.line < 0)) return YAML::Mark();
+  return section_mark_;
 }
 
 void ConfigNode::unused_without(const std::string& key, const std::string& enabler, const std::string& refusal,
