@@ -223,6 +223,20 @@ fresh_cat && sed -i 's/^decode_w_saturated: .*/decode_w_saturated: 9000/' "$tmp/
 "$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
 check "a decode power above the GPU's TDP exits 2" test $? -eq 2
 check "a decode power above the GPU's TDP names its key" grep -q "h100-sxm.yaml:[0-9]*:[0-9]*: decode_w_saturated: 9000 W is above the GPU's tdp_w (700 W" "$tmp/err.txt"
+# calibrate --measurements naming a GPU, model and TP measured already wrote one coefficient file twice; the second
+# rename failed as if the disk were full (exit 3), after the first had replaced its file.
+if [ -d "$src/../shared/data/profiling" ]; then
+  fresh_cat
+  head -5 "$src/models/calibration/measured/h100-sxm/h100-sxm-llama-3.1-8b-tp1.csv" > "$tmp/again.csv"
+  cp "$coef" "$tmp/coef.orig"
+  "$bin" calibrate --data-dir "$src/../shared/data" --catalog "$tmp/cat4" --measurements "$tmp/again.csv" \
+    > /dev/null 2> "$tmp/err.txt"
+  check "calibrate --measurements of a measured set exits 2" test $? -eq 2
+  check "calibrate --measurements of a measured set is explained" grep -q "again.csv: rows of h100-sxm llama-3.1-8b tensor_parallel 1 are measured already" "$tmp/err.txt"
+  check "calibrate --measurements of a measured set replaces nothing" cmp -s "$coef" "$tmp/coef.orig"
+else
+  skip "calibrate --measurements of a measured set: no public data"
+fi
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"
 check "run DIRECTORY exits 2" test $? -eq 2
