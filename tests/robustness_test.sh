@@ -237,6 +237,10 @@ if [ -d "$src/../shared/data/profiling" ]; then
 else
   skip "calibrate --measurements of a measured set: no public data"
 fi
+# theory --old-decode-batch 0 was taken as not given (0 stands for "as --decode-batch" inside).
+"$bin" theory "$src/experiments/disaggregated.yaml" --old-decode-batch 0 > /dev/null 2> "$tmp/err.txt"
+check "theory --old-decode-batch 0 exits 2" test $? -eq 2
+
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"
 check "run DIRECTORY exits 2" test $? -eq 2
