@@ -161,6 +161,86 @@ check "lifecycle notes a by_gpu entry no generation uses" grep -q \
   "$tmp/err.txt"
 check "lifecycle does not note one a generation uses" bash -c "! grep -q 'by_gpu.h100-sxm' '$tmp/err.txt'"
 
+# --- Red team, fourth round (docs/ROBUSTNESS.md): catalog copies, changed outputs, measurements, theory --------
+# An output another program changed: an array where a number goes crashed summary and compare (a stack
+# overrun), a column shorter than the others was read past its end.
+if /usr/bin/python3 -c "import h5py" 2> /dev/null; then
+  "$bin" run "$tmp/q.yaml" -q -o "$tmp/r4a.h5" > /dev/null 2>&1
+  "$bin" run "$tmp/q.yaml" -q --set seed=2 -o "$tmp/r4b.h5" > /dev/null 2>&1
+  changed() {  # changed NAME PYTHON: a copy of r4a.h5 changed by PYTHON (f: the open file)
+    cp "$tmp/r4a.h5" "$tmp/$1.h5"
+    /usr/bin/python3 -c "import h5py, numpy as np, sys
+f = h5py.File(sys.argv[1], 'r+')
+$2" "$tmp/$1.h5"
+  }
+  changed arr "f['summary'].attrs['ttft_p50_s'] = np.array([1.0, 2.0])"
+  "$bin" summary "$tmp/arr.h5" > /dev/null 2> "$tmp/err.txt"
+  check "summary of an array attribute exits 2" test $? -eq 2
+  check "summary of an array attribute is explained" grep -q "arr.h5: /summary: not a readable greenfleet output (an attribute holds 2 values" "$tmp/err.txt"
+  "$bin" compare "$tmp/arr.h5" "$tmp/r4b.h5" > /dev/null 2> "$tmp/err.txt"
+  check "compare of an array attribute exits 2" test $? -eq 2
+  changed pair "f['summary'].attrs['ttft_p50_s'] = np.zeros((), dtype=[('a', '<f8'), ('b', '<f8')])"
+  "$bin" summary "$tmp/pair.h5" > /dev/null 2> "$tmp/err.txt"
+  check "summary of a compound where a number goes exits 2 (not 1)" test $? -eq 2
+  # Labels of another count than the numbers (an attribute removed) were read past their buffer and put beside
+  # the wrong numbers; they are left out (the bare keys are printed).
+  changed fewer "del f['summary'].attrs['requests_arrived']"
+  "$bin" summary "$tmp/fewer.h5" > "$tmp/out.txt" 2> "$tmp/err.txt"
+  check "summary with a label too many exits 0" test $? -eq 0
+  check "summary with a label too many prints the bare keys" grep -q "requests_completed " "$tmp/out.txt"
+  changed short "a = f['requests/e2e_s'][:10]; del f['requests/e2e_s']; f['requests/e2e_s'] = a"
+  "$bin" compare "$tmp/short.h5" "$tmp/r4b.h5" > /dev/null 2> "$tmp/err.txt"
+  check "compare of a short column exits 2" test $? -eq 2
+  check "compare of a short column names it" grep -q "short.h5: /requests/e2e_s has 10 rows, /requests/arrival_ns 300" "$tmp/err.txt"
+  changed cube "del f['requests/e2e_s']; f['requests/e2e_s'] = np.zeros((2, 2, 75), 'f4')"
+  "$bin" compare "$tmp/cube.h5" "$tmp/r4b.h5" > /dev/null 2> "$tmp/err.txt"
+  check "compare of a 3-D column exits 2" test $? -eq 2
+  check "compare of a 3-D column names it" grep -q "cube.h5: not a readable greenfleet output (dataset e2e_s has 3 dimensions, not 1)" "$tmp/err.txt"
+  changed yaml "f.attrs['config_yaml'] = '{[:'"
+  "$bin" compare "$tmp/yaml.h5" "$tmp/r4b.h5" > /dev/null 2> "$tmp/err.txt"
+  check "compare of a broken stored configuration exits 2 (not 1)" test $? -eq 2
+else
+  skip "summary and compare of changed outputs (no h5py)"
+fi
+# A coefficient file whose keys and path differ (a copy, a hand edit) replaced another entry silently.
+fresh_cat() { rm -rf "$tmp/cat4" && mkdir -p "$tmp/cat4" && cp -r "$src/hardware_catalog" "$src/models" "$tmp/cat4/"; }
+coef="$tmp/cat4/models/calibration/h100-sxm/llama-3.1-8b-tp1.yaml"
+fresh_cat && cp "$coef" "$tmp/cat4/models/calibration/h100-sxm/copy-tp1.yaml"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file under another name exits 2" test $? -eq 2
+check "a coefficient file under another name names its key" grep -q "copy-tp1.yaml:[0-9]*:[0-9]*: model: .*belongs in llama-3.1-8b-tp1.yaml" "$tmp/err.txt"
+fresh_cat && sed -i 's/^tensor_parallel: 1/tensor_parallel: 2/' "$coef"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file of another TP exits 2" test $? -eq 2
+check "a coefficient file of another TP names tensor_parallel" grep -q "llama-3.1-8b-tp1.yaml:[0-9]*:[0-9]*: tensor_parallel:" "$tmp/err.txt"
+fresh_cat && sed 's/^model: .*/model: gpt-99/' "$coef" > "$tmp/cat4/models/calibration/h100-sxm/gpt-99-tp1.yaml"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file of an unknown model names its line" grep -q "gpt-99-tp1.yaml:[0-9]*:[0-9]*: model: unknown model 'gpt-99'" "$tmp/err.txt"
+fresh_cat && : > "$coef"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "an empty coefficient file names its start, not a --set" grep -q "llama-3.1-8b-tp1.yaml:1:1: gpu: required key is missing" "$tmp/err.txt"
+fresh_cat && sed -i 's/^decode_w_saturated: .*/decode_w_saturated: 9000/' "$tmp/cat4/models/calibration/power/h100-sxm.yaml"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a decode power above the GPU's TDP exits 2" test $? -eq 2
+check "a decode power above the GPU's TDP names its key" grep -q "h100-sxm.yaml:[0-9]*:[0-9]*: decode_w_saturated: 9000 W is above the GPU's tdp_w (700 W" "$tmp/err.txt"
+# calibrate --measurements naming a GPU, model and TP measured already wrote one coefficient file twice; the second
+# rename failed as if the disk were full (exit 3), after the first had replaced its file.
+if [ -d "$src/../shared/data/profiling" ]; then
+  fresh_cat
+  head -5 "$src/models/calibration/measured/h100-sxm/h100-sxm-llama-3.1-8b-tp1.csv" > "$tmp/again.csv"
+  cp "$coef" "$tmp/coef.orig"
+  "$bin" calibrate --data-dir "$src/../shared/data" --catalog "$tmp/cat4" --measurements "$tmp/again.csv" \
+    > /dev/null 2> "$tmp/err.txt"
+  check "calibrate --measurements of a measured set exits 2" test $? -eq 2
+  check "calibrate --measurements of a measured set is explained" grep -q "again.csv: rows of h100-sxm llama-3.1-8b tensor_parallel 1 are measured already" "$tmp/err.txt"
+  check "calibrate --measurements of a measured set replaces nothing" cmp -s "$coef" "$tmp/coef.orig"
+else
+  skip "calibrate --measurements of a measured set: no public data"
+fi
+# theory --old-decode-batch 0 was taken as not given (0 stands for "as --decode-batch" inside).
+"$bin" theory "$src/experiments/disaggregated.yaml" --old-decode-batch 0 > /dev/null 2> "$tmp/err.txt"
+check "theory --old-decode-batch 0 exits 2" test $? -eq 2
+
 # Reading a directory as a file is bad input.
 "$bin" run "$tmp/adir" -q -o "$tmp/x.h5" > /dev/null 2> "$tmp/err.txt"
 check "run DIRECTORY exits 2" test $? -eq 2

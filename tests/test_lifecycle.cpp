@@ -217,3 +217,44 @@ TEST_CASE("lifecycle: the B200 generation and a recycled SKU") {
   CHECK(s.chassis_w == 880);
   CHECK(lifecycle::recycled_server(c, "hgx-h100x8", "hgx-h100x8").id == "hgx-h100x8");
 }
+
+TEST_CASE("lifecycle: every year loads before the first run; a server listed twice; hosts younger than GPUs") {
+  test::TempDir dir;
+  // A generation whose server cannot hold the deployment (Llama-3.1-8B's 16 GB of weights on a 16 GB T4) used to
+  // fail in run_study, after the years before it were simulated, naming only the experiment's --set fleet SKU.
+  // Every distinct year is loaded with the file: the error names the generation, the policy and the year.
+  std::string on_t4 = kTinyLifecycle;
+  on_t4.replace(on_t4.find("hgx-h100x8"), 10, "pcie-t4x4");
+  const std::string e = load_error(on_t4, {"policies=[{name: whole, kind: homogeneous, refresh_years: 2}]"});
+  CHECK(e.find("life.yaml:6:14: ") != std::string::npos);
+  CHECK(e.find("generations[1].server: policy 'whole' year 3 (pcie-t4x4): ") != std::string::npos);
+  CHECK(e.find("exp.yaml (--set fleet[0].sku)") != std::string::npos);
+  // The years' notes are gathered once each, with the base's.
+  std::string noted = kTinyExperiment;
+  noted.insert(noted.find("    prompt_tokens"), "    arrivals: poisson\n    cv: 2\n");
+  dir.write("exp.yaml", noted);
+  const auto config = lifecycle::load_config(dir.write("life.yaml", kTinyLifecycle), test::catalog(), {}, "");
+  REQUIRE(config.notes.size() == 1);
+  CHECK(config.notes[0].find("workload.synthetic.cv: no effect with arrivals: poisson") != std::string::npos);
+
+  // The same server in two generations buys nothing new (or goes back to an older one): refused, naming both.
+  std::string twice = kTinyLifecycle;
+  twice.insert(twice.find("policies:"), "  - {server: dgx-a100x8-80gb, from_year: 3}\n");
+  const std::string e2 = load_error(twice);
+  CHECK(e2.find("life.yaml:7:14: generations[2].server: 'dgx-a100x8-80gb' is listed already") !=
+        std::string::npos);
+  CHECK(e2.find("life.yaml:5:14: generations[0].server)") != std::string::npos);
+  CHECK(load_error(kTinyLifecycle, {"generations.1.server=dgx-a100x8-80gb"}).find("is listed already") !=
+        std::string::npos);
+
+  // Hosts replaced more often than the GPUs (host_life_years below gpu_refresh_years) is the reverse of Recycle,
+  // and a schedule all the same (docs/LIFECYCLE.md): in year 3 the A100 GPUs bought in year 1 move into a new H100
+  // host.
+  const auto reverse = load(
+      dir, kTinyLifecycle,
+      {"horizon_years=3", "policies=[{name: hosts, kind: recycle, gpu_refresh_years: 4, host_life_years: 2}]"});
+  const auto result = lifecycle::run_study(reverse, test::catalog(), true);
+  REQUIRE(result.rows.size() == 3);
+  CHECK(result.rows[2].server == "hgx-h100x8+dgx-a100x8-80gb");
+  CHECK((result.rows[2].host_bought && !result.rows[2].gpu_bought && result.rows[2].gpu_age == 2));
+}

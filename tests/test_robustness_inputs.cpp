@@ -608,8 +608,42 @@ TEST_CASE("red team: sweep output.path and --set sweep.* refused; swept notes na
   (void)experiment::validate_sweep(file, test::catalog(), {}, experiment::load_sweep(file, {}), dir.path("o"),
                                    &notes);
   REQUIRE(notes.size() == 1);
-  CHECK(has(notes[0], file + ":13:39: sweep value deployments.0.perf_model.by_gpu={t4: roofline}: " + file +
-                          " (--set deployments[0].perf_model.by_gpu.t4): no effect"));
+  CHECK(has(notes[0], file + ":13:5: sweep.grid.deployments.0.perf_model.by_gpu (value {t4: roofline}): "
+                             "deployments[0].perf_model.by_gpu.t4: no effect"));
+  CHECK(!has(notes[0], "--set"));
+}
+
+TEST_CASE("sweep notes name the swept key's line and its values, once per distinct note") {
+  test::TempDir dir;
+  const std::string file = dir.write(
+      "s.yaml",
+      test::experiment_head("x", 1) +
+          "deployments:\n  - {name: d, model: llama-3.1-8b, scheduler: {preemption: recompute}}\n"
+          "fleet:\n  - {site: s, sku: hgx-h100x8}\nworkload:\n  source: synthetic\n  synthetic: "
+          "{requests: 10, rate: 2, arrivals: gamma, cv: 2, prompt_tokens: {distribution: constant, "
+          "value: 100}, output_tokens: {distribution: constant, value: 10}}\n"
+          "sweep:\n  grid:\n    deployments.0.scheduler.swap_bandwidth_gbps: [10, 50]\n"
+          "    workload.synthetic.rate: [1, 2]\n  zip:\n    workload.synthetic.arrivals: [gamma, poisson]\n");
+  const experiment::Sweep sweep = experiment::load_sweep(file, {});
+  REQUIRE(sweep.runs.size() == 8);
+  std::vector<std::string> notes;
+  (void)experiment::validate_sweep(file, test::catalog(), {}, sweep, dir.path("out"), &notes);
+  // Eight runs: the swap bandwidth's note once for both of its values (it used to be printed once per value, as
+  // "FILE (--set KEY)"), and the file's cv, which the poisson value makes without effect, once, naming that value.
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[0] == file +
+                        ":13:5: sweep.grid.deployments.0.scheduler.swap_bandwidth_gbps (values 10, 50): "
+                        "deployments[0].scheduler.swap_bandwidth_gbps: no effect with preemption: recompute "
+                        "(nothing is swapped)");
+  CHECK(has(notes[1], file + ":16:5: sweep.zip.workload.synthetic.arrivals (value poisson): " + file + ":10:"));
+  CHECK(has(notes[1], "workload.synthetic.cv: no effect with arrivals: poisson"));
+  // A note of the file's own (a --set of the command line is the base's too) is printed as it is.
+  experiment::LoadOptions with_set;
+  with_set.overrides = {"deployments.0.perf_model.by_gpu={t4: roofline}"};
+  notes.clear();
+  (void)experiment::validate_sweep(file, test::catalog(), with_set, sweep, dir.path("out"), &notes);
+  REQUIRE(notes.size() == 3);
+  CHECK(notes[1].rfind(file + " (--set deployments[0].perf_model.by_gpu.t4): no effect", 0) == 0);
 }
 
 TEST_CASE("a sweep point that sets a key and the setting it needs loads; output paths refused in every form") {
@@ -704,4 +738,58 @@ TEST_CASE("red team: an offline deadline without a share, and on_bad_row without
   const auto skip = test::load_text(head + "  on_bad_row: skip\n").notes;
   REQUIRE(skip.size() == 1);
   CHECK(has(skip[0], "x.yaml:11:15: workload.on_bad_row: no effect: the workload reads no trace"));
+}
+
+TEST_CASE("a value tagged !!str where a number or a bool goes is refused; quoted and plain ones are read") {
+  const std::string base = test::experiment_head("x", 1) +
+                           "deployments:\n  - {name: d, model: llama-3.1-8b}\nfleet:\n  - {site: s, sku: "
+                           "hgx-h100x8}\n" +
+                           kWorkload;
+  // yaml-cpp converts the text whatever the tag: `!!str 2` was read as the integer 2.
+  CHECK(has(test::load_error(base, {"seed=!!str 2"}), " (--set seed): expected an integer, got '2' tagged !!str"));
+  CHECK(has(test::load_error(base, {"workload.synthetic.rate=!!str 40"}),
+            " (--set workload.synthetic.rate): expected a number, got '40' tagged !!str"));
+  CHECK(has(test::load_error(base, {"deployments.0.scheduler.chunked_prefill=!!str true"}),
+            "chunked_prefill): expected true or false, got 'true' tagged !!str"));
+  // Another type's tag, or a local tag, is refused too; in the file, at the value's line.
+  CHECK(has(test::load_error(base, {"seed=!!float 2"}), "expected an integer, got '2' tagged !!float"));
+  CHECK(has(test::load_error(base, {"seed=!local 2"}), "expected an integer, got '2' tagged !local"));
+  std::string in_file = base;
+  in_file.replace(in_file.find("seed: 1"), 7, "seed: !!str 1");
+  CHECK(has(test::load_error(in_file), ":2:7: seed: expected an integer, got '1' tagged !!str"));
+  // Lists of numbers: each element.
+  CHECK(
+      has(test::load_error(base, {"workload.synthetic.prompt_tokens={distribution: empirical, values: [100, !!str "
+                                  "200]}"}),
+          "prompt_tokens.values[1]): expected a number, got '200' tagged !!str"));
+  // The type's own tag, a quoted value and a plain one load as before.
+  CHECK(test::load_text(base, {"seed=!!int 2"}).seed == 2);
+  CHECK(test::load_text(base, {"seed=\"2\""}).seed == 2);
+  CHECK(test::load_text(base, {"seed='2'"}).seed == 2);
+  CHECK(test::load_text(base, {"workload.synthetic.rate=!!float 2.5"}).workload.synthetic.rate == 2.5);
+  CHECK(test::load_text(base, {"workload.synthetic.rate=!!int 3"}).workload.synthetic.rate == 3);
+  CHECK(test::load_text(base, {"deployments.0.scheduler.chunked_prefill=!!bool false"})
+            .deployments[0]
+            .scheduler.chunked_prefill == false);
+  // A duration is a string with a unit or a number of seconds: `!!str 30s` is one.
+  CHECK_NOTHROW(test::load_text(base, {"slo.ttft=!!str 500ms"}));
+
+  // Sweeps: a swept value goes through the same getters, named by its line; sweep.seeds is read here.
+  test::TempDir dir;
+  const std::string swept =
+      dir.write("s.yaml", base + "sweep:\n  grid:\n    workload.synthetic.rate: [1, !!str 2]\n");
+  try {
+    (void)experiment::validate_sweep(swept, test::catalog(), {}, experiment::load_sweep(swept, {}), dir.path("o"));
+    FAIL("no error");
+  } catch (const core::InputError& e) {
+    CHECK(has(e.what(), swept + ":13:34: sweep value workload.synthetic.rate=!!str 2"));
+    CHECK(has(e.what(), "expected a number, got '2' tagged !!str"));
+  }
+  for (const char* seeds : {"!!str 3", "[1, !!str 2]", "!!float 3"}) {
+    CAPTURE(seeds);
+    const std::string f = dir.write("t.yaml", base + "sweep:\n  seeds: " + seeds + "\n");
+    CHECK_THROWS_WITH_AS(experiment::load_sweep(f, {}), doctest::Contains("sweep.seeds: got "), core::InputError);
+  }
+  CHECK(experiment::load_sweep(dir.write("t.yaml", base + "sweep:\n  seeds: !!int 2\n"), {}).runs.size() == 2);
+  CHECK(experiment::load_sweep(dir.write("t.yaml", base + "sweep:\n  seeds: \"2\"\n"), {}).runs.size() == 2);
 }

@@ -265,7 +265,20 @@ std::vector<MeasuredSet> read_measured_sets(const std::string& data_dir, const s
   };
   for (const HarnessTable& t : harness_tables())
     if (t.fitted || with_unfitted) add(project + "/" + t.file, t.file, t.fitted, t.note);
-  for (const auto& m : extra) add(m, m, true, "");
+  for (const auto& m : extra) {
+    const std::size_t before = sets.size();
+    add(m, m, true, "");
+    // One set per GPU, model and TP: calibrate writes one coefficient file for each, and two sets of one key
+    // wrote the same file twice (the second rename failed as if the disk were full, exit 3).
+    for (std::size_t i = before; i < sets.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (sets[j].gpu == sets[i].gpu && sets[j].model == sets[i].model &&
+            sets[j].tensor_parallel == sets[i].tensor_parallel)
+          throw core::InputError(fmt::format(
+              "{}: rows of {} {} tensor_parallel {} are measured already by {}: one set per GPU, model and "
+              "tensor_parallel (each becomes one coefficient file); merge the rows into one file",
+              m, sets[i].gpu, sets[i].model, sets[i].tensor_parallel, config::clip(sets[j].source, 120)));
+  }
   return sets;
 }
 

@@ -305,9 +305,23 @@ Catalog Catalog::load(const std::string& root) {
     std::sort(cal_files.begin(), cal_files.end());
     for (const auto& f : cal_files) {
       spec::CalibrationCoefficients k = load_coefficients(f.string());
-      if (!c.gpus_.count(k.gpu) || !c.models_.count(k.model))
-        throw core::InputError(
-            fmt::format("{}: gpu '{}' or model '{}' is not in the catalog", f.string(), k.gpu, k.model));
+      // Runs look an entry up by what the file says, `validate` and `calibrate` by its path
+      // (coefficients_path: GPU/MODEL-tpN.yaml): a file whose keys and path differ (a copy, a hand edit) would
+      // replace another entry silently, or be judged against another file; refused at the key that differs.
+      ConfigNode keys = ConfigNode::open_file(f.string());
+      if (!c.gpus_.count(k.gpu)) keys.fail("gpu", fmt::format("unknown GPU '{}'", k.gpu));
+      if (!c.models_.count(k.model)) keys.fail("model", fmt::format("unknown model '{}'", k.model));
+      const std::string expected = coefficients_path(root, k.gpu, k.model, k.tensor_parallel);
+      if (fs::path(expected).parent_path().filename() != f.parent_path().filename())
+        keys.fail("gpu", fmt::format("'{}' is not the directory the file is in ({}); greenfleet calibrate writes "
+                                     "each entry to {}",
+                                     k.gpu, f.parent_path().filename().string(), expected));
+      if (fs::path(expected).filename() != f.filename())
+        keys.fail(f.stem().string().rfind(k.model + "-tp", 0) == 0 ? "tensor_parallel" : "model",
+                  fmt::format("{} {} tensor_parallel {} belongs in {}, not {} (greenfleet calibrate writes each "
+                              "entry to GPU/MODEL-tpN.yaml)",
+                              k.gpu, k.model, k.tensor_parallel, fs::path(expected).filename().string(),
+                              f.filename().string()));
       c.calibrations_[{k.gpu, k.model, k.tensor_parallel}] = k;
     }
     if (fs::is_directory(cal / "power")) {
@@ -317,8 +331,21 @@ Catalog Catalog::load(const std::string& root) {
       std::sort(power_files.begin(), power_files.end());
       for (const auto& f : power_files) {
         spec::GpuPowerCurve pc = catalog::load_power_curve(f.string());
-        if (!c.gpus_.count(pc.gpu))
-          throw core::InputError(fmt::format("{}: gpu '{}' is not in the catalog", f.string(), pc.gpu));
+        ConfigNode keys = ConfigNode::open_file(f.string());
+        if (!c.gpus_.count(pc.gpu)) keys.fail("gpu", fmt::format("unknown GPU '{}'", pc.gpu));
+        // Looked up by its GPU (one curve each; messages name power/GPU.yaml): a copy under another name would
+        // replace the GPU's own curve silently.
+        if (f.stem().string() != pc.gpu)
+          keys.fail("gpu", fmt::format("'{}' does not match the file name ({}.yaml holds the curve of GPU '{}')",
+                                       pc.gpu, f.stem().string(), f.stem().string()));
+        // A mean decode power above the board's power limit is not a measurement of this GPU.
+        const double tdp = c.gpus_.at(pc.gpu).tdp_w;
+        for (const auto& [key, watts] :
+             {std::pair<const char*, double>{"decode_w_small", pc.decode_w_small},
+              std::pair<const char*, double>{"decode_w_saturated", pc.decode_w_saturated}})
+          if (watts > tdp)
+            keys.fail(key, fmt::format("{:g} W is above the GPU's tdp_w ({:g} W, hardware_catalog/gpus.yaml)",
+                                       watts, tdp));
         c.power_curves_[pc.gpu] = pc;
       }
     }

@@ -58,6 +58,9 @@ int theory_command(const std::vector<std::string>& args) {
     throw core::InputError("theory: missing the experiment file (greenfleet theory EXP.yaml)");
   if (std::error_code ec; std::filesystem::is_directory(experiment_file, ec))
     throw core::InputError(fmt::format("{}: is a directory; give the experiment's YAML file", experiment_file));
+  // 0 stands for "as --decode-batch" inside; given, it is a batch like the others (it was taken as not given).
+  if (vm.count("old-decode-batch") && old_decode_batch < 1)
+    throw core::InputError("theory: --prefill-batch, --decode-batch and --old-decode-batch must be at least 1");
   if (vm.count("prompt") != vm.count("output"))
     throw core::InputError("theory: --prompt and --output go together");
   // The bounds of a workload's lengths (workload.synthetic.*_tokens): infinity would print infinite times.

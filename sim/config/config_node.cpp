@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <sstream>
@@ -147,6 +148,18 @@ std::string key_text(const YAML::Node& key, const std::string& file) {
 
 }  // namespace
 
+std::string foreign_tag(const YAML::Node& v, std::initializer_list<std::string_view> allowed) {
+  const std::string& tag = v.Tag();
+  if (tag.empty() || tag == "?" || tag == "!") return {};
+  constexpr std::string_view kCore = "tag:yaml.org,2002:";
+  if (tag.rfind(kCore, 0) == 0) {
+    const std::string_view type = std::string_view(tag).substr(kCore.size());
+    if (std::find(allowed.begin(), allowed.end(), type) != allowed.end()) return {};
+    return fmt::format("!!{}", type);
+  }
+  return tag;
+}
+
 std::string clip(std::string_view text, std::size_t max) {
   if (text.size() <= max) return std::string(text);
   return std::string(text.substr(0, max > 3 ? max - 3 : 0)) + "...";
@@ -228,7 +241,11 @@ std::string ConfigNode::where(const std::string& key) const {
 
 YAML::Mark ConfigNode::mark_here() const {
   const YAML::Mark m = node_.Mark();
-  return m.is_null() || m.line < 0 ? section_mark_ : m;
+  if (!m.is_null() && m.line >= 0) return m;
+  // The root of an empty document (an empty catalog or coefficient file) has no position: its errors are at the
+  // file's start, not "(--set override)".
+  if (path_.empty() && (section_mark_.is_null() || section_mark_.line < 0)) return YAML::Mark();
+  return section_mark_;
 }
 
 void ConfigNode::unused_without(const std::string& key, const std::string& enabler, const std::string& refusal,
@@ -311,6 +328,8 @@ double ConfigNode::get_double(const std::string& key, std::optional<double> def,
     return out;
   }
   if (!v.IsScalar()) fail(key, fmt::format("expected a number, got {}", type_name(v)));
+  if (const std::string tag = foreign_tag(v, {"int", "float"}); !tag.empty())
+    fail(key, fmt::format("expected a number, got {} tagged {}; remove the tag", type_name(v), tag));
   try {
     out = v.as<double>();
   } catch (const YAML::Exception&) {
@@ -341,6 +360,8 @@ std::int64_t ConfigNode::get_int(const std::string& key, std::optional<std::int6
     return out;
   }
   if (!v.IsScalar()) fail(key, fmt::format("expected an integer, got {}", type_name(v)));
+  if (const std::string tag = foreign_tag(v, {"int"}); !tag.empty())
+    fail(key, fmt::format("expected an integer, got {} tagged {}; remove the tag", type_name(v), tag));
   try {
     out = v.as<std::int64_t>();
   } catch (const YAML::Exception&) {
@@ -377,6 +398,8 @@ bool ConfigNode::get_bool(const std::string& key, std::optional<bool> def) {
   } catch (const YAML::Exception&) {
     fail(key, fmt::format("expected true or false, got {}", type_name(v)));
   }
+  if (const std::string tag = foreign_tag(v, {"bool"}); !tag.empty())
+    fail(key, fmt::format("expected true or false, got {} tagged {}; remove the tag", type_name(v), tag));
   record(key, v);
   return out;
 }
@@ -447,11 +470,14 @@ std::vector<double> ConfigNode::get_double_list(const std::string& key, std::opt
   std::vector<double> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
     double d = 0;
+    const std::string tag = v[i].IsScalar() ? foreign_tag(v[i], {"int", "float"}) : std::string();
     try {
+      if (!tag.empty()) throw YAML::Exception(v[i].Mark(), "tagged");
       d = v[i].as<double>();
     } catch (const YAML::Exception&) {
-      throw InputError(fmt::format("{}: expected a number, got {}",
-                                   at(fmt::format("{}[{}]", key_path(key), i), v[i].Mark()), type_name(v[i])));
+      throw InputError(fmt::format("{}: expected a number, got {}{}",
+                                   at(fmt::format("{}[{}]", key_path(key), i), v[i].Mark()), type_name(v[i]),
+                                   tag.empty() ? "" : fmt::format(" tagged {}; remove the tag", tag)));
     }
     if (!std::isfinite(d) || d < min || d > max)
       throw InputError(fmt::format("{}: value {} is out of range [{}, {}]",

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <set>
@@ -126,6 +127,13 @@ std::string dotted_key_path(const std::string& path);
 using FileResolver = std::function<std::string(ConfigNode&, const std::string& key)>;
 core::ParamValues read_params(ConfigNode& node, const std::vector<core::ParamSpec>& specs,
                               const FileResolver& resolve_file = {});
+
+// yaml-cpp's conversions ignore a scalar's tag, so `!!str 2` (an explicit string) would be read as the number 2
+// where a number goes. A plain scalar has the tag "?" and a quoted one "!": they are read by their text (a quoted
+// "2" is still the number 2, the quotes being style). Any other tag is an explicit type, allowed only when it is
+// one of `allowed`, the key's YAML core types ("int", "float", "bool", "seq"). Returns the tag as written
+// (`!!str`, `!local`), or empty when the value may be read.
+std::string foreign_tag(const YAML::Node& v, std::initializer_list<std::string_view> allowed);
 
 // `text` shortened to `max` characters, the last three of them "...", for quoting input in messages.
 std::string clip(std::string_view text, std::size_t max = 80);

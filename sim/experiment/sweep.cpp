@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -25,11 +27,20 @@ std::string flow(const YAML::Node& n) {
   e.SetMapFormat(YAML::Flow);
   e.SetSeqFormat(YAML::Flow);
   e << n;
-  return e.c_str();
+  // yaml-cpp writes a tag verbatim (`!<tag:yaml.org,2002:str> 2`): the file's shorthand is read the same.
+  std::string text = e.c_str();
+  constexpr std::string_view kVerbatim = "!<tag:yaml.org,2002:";
+  for (std::size_t at = text.find(kVerbatim); at != std::string::npos; at = text.find(kVerbatim, at)) {
+    const std::size_t close = text.find('>', at);
+    if (close == std::string::npos) break;
+    text.replace(at, close + 1 - at, "!!" + text.substr(at + kVerbatim.size(), close - at - kVerbatim.size()));
+  }
+  return text;
 }
 
 struct Axis {
   std::vector<std::string> keys;
+  std::vector<YAML::Mark> key_marks;            // [key]: its position in the sweep block
   std::vector<std::vector<YAML::Node>> values;  // [key][i]
   std::size_t size() const { return values.empty() ? 1 : values[0].size(); }
 };
@@ -58,8 +69,8 @@ bool value_has_path(const std::string& text) {
 
 // key path -> list of values, in file order.
 void read_lists(const std::string& file, const YAML::Node& block, const std::string& name,
-                std::vector<std::string>& keys, std::vector<std::vector<YAML::Node>>& values,
-                std::set<std::string>& seen) {
+                std::vector<std::string>& keys, std::vector<YAML::Mark>& key_marks,
+                std::vector<std::vector<YAML::Node>>& values, std::set<std::string>& seen) {
   if (!block.IsMap())
     throw core::InputError(fmt::format("{}: sweep.{}: expected a mapping of key paths to lists of values",
                                        where(file, block.Mark()), name));
@@ -93,6 +104,7 @@ void read_lists(const std::string& file, const YAML::Node& block, const std::str
                         "overwrite the other; sweep one of them",
                         where(file, kv.first.Mark()), name, key, other));
     keys.push_back(key);
+    key_marks.push_back(kv.first.Mark());
     values.emplace_back(kv.second.begin(), kv.second.end());
     // A grid value listed twice repeats every point it is in (zip lists are checked as tuples below).
     if (name == "grid") {
@@ -127,9 +139,9 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
   }
   std::set<std::string> seen;
   Axis grid, zip;
-  if (block["grid"]) read_lists(file, block["grid"], "grid", grid.keys, grid.values, seen);
+  if (block["grid"]) read_lists(file, block["grid"], "grid", grid.keys, grid.key_marks, grid.values, seen);
   if (block["zip"]) {
-    read_lists(file, block["zip"], "zip", zip.keys, zip.values, seen);
+    read_lists(file, block["zip"], "zip", zip.keys, zip.key_marks, zip.values, seen);
     for (std::size_t k = 1; k < zip.keys.size(); ++k)
       if (zip.values[k].size() != zip.values[0].size())
         throw core::InputError(
@@ -153,6 +165,17 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
   std::vector<YAML::Mark> seed_marks;
   if (block["seeds"]) {
     const YAML::Node s = block["seeds"];
+    // An explicit tag other than !!int (`!!str 3`) declares something else than a count or a seed: yaml-cpp's
+    // conversion would ignore it (as the loader's getters no longer do).
+    const auto check_tag = [&](const YAML::Node& v) {
+      if (const std::string tag = config::foreign_tag(v, {v.IsScalar() ? "int" : "seq"}); !tag.empty())
+        throw core::InputError(
+            fmt::format("{}: sweep.seeds: got {} tagged {}; remove the tag", where(file, v.Mark()),
+                        v.IsScalar() ? fmt::format("'{}'", config::clip(v.Scalar())) : "a list", tag));
+    };
+    check_tag(s);
+    if (s.IsSequence())
+      for (const auto& v : s) check_tag(v);
     try {
       if (s.IsScalar()) {
         const auto n = s.as<std::int64_t>();
@@ -236,6 +259,9 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
     times(grid.values[k].size(), "values of " + grid.keys[k]), grid_points *= grid.values[k].size();
   times(zip.size(), "zipped entries");
   sweep.points = grid_points * zip.size();
+  YAML::Mark seeds_key_mark;  // for notes: where the block lists seeds
+  for (const auto& kv : block)
+    if (kv.first.Scalar() == "seeds") seeds_key_mark = kv.first.Mark();
   for (std::size_t p = 0; p < sweep.points; ++p) {
     SweepRun base;
     base.point = p;
@@ -244,13 +270,15 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
     std::vector<std::size_t> gi(grid.keys.size());
     for (std::size_t k = grid.keys.size(); k-- > 0;)
       gi[k] = rest % grid.values[k].size(), rest /= grid.values[k].size();
-    auto add = [&](const std::string& key, const YAML::Node& v) {
+    auto add = [&](const char* block_name, const Axis& axis, std::size_t k, const YAML::Node& v) {
       base.values.push_back(flow(v));
-      base.overrides.push_back(key + "=" + base.values.back());
+      base.overrides.push_back(axis.keys[k] + "=" + base.values.back());
       base.origins.push_back(where(file, v.Mark()));
+      base.keys.push_back(
+          fmt::format("{}: sweep.{}.{}", where(file, axis.key_marks[k]), block_name, axis.keys[k]));
     };
-    for (std::size_t k = 0; k < grid.keys.size(); ++k) add(grid.keys[k], grid.values[k][gi[k]]);
-    for (std::size_t k = 0; k < zip.keys.size(); ++k) add(zip.keys[k], zip.values[k][p % zip.size()]);
+    for (std::size_t k = 0; k < grid.keys.size(); ++k) add("grid", grid, k, grid.values[k][gi[k]]);
+    for (std::size_t k = 0; k < zip.keys.size(); ++k) add("zip", zip, k, zip.values[k][p % zip.size()]);
     for (std::size_t r = 0; r < sweep.replicas; ++r) {
       SweepRun run = base;
       run.replica = r;
@@ -258,6 +286,7 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
         run.values.push_back(std::to_string(seeds[r]));
         run.overrides.push_back("seed=" + run.values.back());
         run.origins.push_back(where(file, seed_marks[r]));
+        run.keys.push_back(fmt::format("{}: sweep.seeds", where(file, seeds_key_mark)));
       }
       run.output = fmt::format("p{:04}_r{:02}.h5", p, r);
       sweep.runs.push_back(std::move(run));
@@ -271,7 +300,50 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
                                         std::vector<std::string>* notes) {
   std::vector<std::string> resolved;
   resolved.reserve(sweep.runs.size());
-  std::set<std::string> noted;
+  // Notes in the order first met: the base's own as they are; one that swept values raise, once per distinct
+  // message under the swept key's line, with the values that raise it.
+  struct Noted {
+    std::string where;  // the base's own note: the whole note; else the swept key ("FILE:L:C: sweep.grid.KEY")
+    std::string what;   // the note without its --set position (empty for the base's own)
+    std::vector<std::string> values;
+  };
+  std::vector<Noted> noted;
+  std::optional<std::set<std::string>> base_notes;  // the base's (empty when the base alone does not load)
+  std::map<std::string, std::set<std::string>> value_notes;  // per swept value: the base with it alone
+  const auto notes_with = [&](const std::vector<std::string>& extra) {
+    LoadOptions lo = base;
+    lo.output_path = (std::filesystem::path(output_dir) / sweep.runs.front().output).string();
+    lo.overrides.insert(lo.overrides.end(), extra.begin(), extra.end());
+    try {
+      const auto n = notes_for_fleet(load_experiment(file, catalog, lo), catalog);
+      return std::set<std::string>(n.begin(), n.end());
+    } catch (const core::InputError&) {
+      return std::set<std::string>();  // loads only with another value of its point
+    }
+  };
+  const auto add_note = [&](const std::string& where, const std::string& what, const std::string& value) {
+    auto it = std::find_if(noted.begin(), noted.end(),
+                           [&](const Noted& n) { return n.where == where && n.what == what; });
+    if (it == noted.end()) it = noted.insert(noted.end(), Noted{where, what, {}});
+    if (!value.empty() && std::find(it->values.begin(), it->values.end(), value) == it->values.end())
+      it->values.push_back(value);
+  };
+  // "FILE (--set PATH): rest", the position of a swept value (the runs take them as --set): the index of the
+  // run's value whose key PATH is under, and "PATH: rest"; or npos.
+  const std::string tag = file + " (--set ";
+  const auto swept_value = [&](const SweepRun& run,
+                               const std::string& note) -> std::pair<std::size_t, std::string> {
+    if (note.rfind(tag, 0) != 0) return {std::string::npos, {}};
+    const std::size_t close = note.find(')', tag.size());
+    if (close == std::string::npos) return {std::string::npos, {}};
+    const std::string shown = note.substr(tag.size(), close - tag.size());
+    const std::string path = config::dotted_key_path(shown);
+    for (std::size_t v = 0; v < run.overrides.size(); ++v) {
+      const std::string key = config::dotted_key_path(run.overrides[v].substr(0, run.overrides[v].find('=')));
+      if (path == key || path.rfind(key + ".", 0) == 0) return {v, shown + note.substr(close + 1)};
+    }
+    return {std::string::npos, {}};
+  };
   for (const auto& run : sweep.runs) {
     LoadOptions lo = base;
     lo.output_path = (std::filesystem::path(output_dir) / run.output).string();
@@ -280,23 +352,33 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
       const Experiment x = load_experiment(file, catalog, lo);
       resolved.push_back(x.resolved_yaml);
       if (notes)
-        for (auto& note : notes_for_fleet(x, catalog)) {
-          // A note about a swept value names it as the --set the run takes it by: say where the sweep block
-          // lists it too.
-          const std::string tag = file + " (--set ";
-          if (note.rfind(tag, 0) == 0) {
-            const std::string path =
-                config::dotted_key_path(note.substr(tag.size(), note.find(')', tag.size()) - tag.size()));
-            for (std::size_t v = 0; v < run.overrides.size(); ++v) {
-              const std::string key =
-                  config::dotted_key_path(run.overrides[v].substr(0, run.overrides[v].find('=')));
-              if (path == key || path.rfind(key + ".", 0) == 0) {
-                note = fmt::format("{}: sweep value {}: {}", run.origins[v], run.overrides[v], note);
-                break;
-              }
-            }
+        for (const auto& note : notes_for_fleet(x, catalog)) {
+          if (const auto [v, what] = swept_value(run, note); v != std::string::npos) {
+            add_note(run.keys[v], what, run.values[v]);
+            continue;
           }
-          if (noted.insert(note).second) notes->push_back(std::move(note));
+          if (!base_notes) base_notes = notes_with({});
+          if (base_notes->count(note)) {
+            add_note(note, "", "");
+            continue;
+          }
+          // A note about a key of the file that a swept value raises (`arrivals: poisson` for the file's `cv`):
+          // the values that raise it alone; else the point's values together.
+          bool named = false;
+          for (std::size_t v = 0; v < run.overrides.size(); ++v) {
+            if (run.overrides[v].rfind("seed=", 0) == 0) continue;  // a replica's seed (sweep.seeds) notes nothing
+            auto it = value_notes.find(run.overrides[v]);
+            if (it == value_notes.end())
+              it = value_notes.emplace(run.overrides[v], notes_with({run.overrides[v]})).first;
+            if (it->second.count(note)) add_note(run.keys[v], note, run.values[v]), named = true;
+          }
+          if (!named) {
+            std::string values;
+            for (const auto& o : run.overrides) values += (values.empty() ? "" : ", ") + o;
+            add_note(fmt::format("{}: sweep point {} ({})", run.origins.empty() ? file : run.origins[0], run.point,
+                                 values),
+                     note, "");
+          }
         }
     } catch (const core::InputError& e) {
       // The whole run first: a value may need another value of its point (`cv` with `arrivals: gamma`, a swap
@@ -329,6 +411,18 @@ std::vector<std::string> validate_sweep(const std::string& file, const catalog::
                                          e.what()));
     }
   }
+  if (notes)
+    for (const auto& n : noted) {
+      if (n.what.empty()) {
+        notes->push_back(n.where);
+        continue;
+      }
+      std::string values;
+      for (const auto& v : n.values) values += (values.empty() ? "" : ", ") + config::clip(v, 40);
+      notes->push_back(n.values.empty() ? fmt::format("{}: {}", n.where, n.what)
+                                        : fmt::format("{} ({} {}): {}", n.where,
+                                                      n.values.size() == 1 ? "value" : "values", values, n.what));
+    }
   return resolved;
 }
 

@@ -15,6 +15,7 @@ struct SweepRun {
   std::vector<std::string> values;     // one per Sweep::columns, as YAML text (flow style)
   std::vector<std::string> overrides;  // key.path=value, applied like --set after the command line's
   std::vector<std::string> origins;    // file:line:column of each value in the sweep block
+  std::vector<std::string> keys;       // "file:line:column: sweep.grid.KEY" of each value's key in the block
   std::string output;                  // output file name, relative to the sweep's output directory
 };
 
@@ -37,7 +38,11 @@ Sweep load_sweep(const std::string& file, const std::vector<std::string>& overri
 // Loads and validates every run of the sweep before any is simulated: each run's overrides are applied to the
 // file as --set would, with output path `output_dir/run.output`. Returns each run's resolved configuration. An
 // invalid value fails with the file:line:column of the value in the sweep block and the loader's message.
-// `notes`, when given, receives each distinct note of the runs (notes_for_fleet), in the order first met.
+// `notes`, when given, receives each distinct note of the runs (notes_for_fleet), in the order first met. A note
+// that the base (the file and the command line's --set, without the swept values) does not raise names the swept
+// key that raises it, at the key's line in the sweep block, and the values that do (`FILE:14:5:
+// sweep.grid.KEY (values 10, 50): KEY.PATH: no effect ...`), once for all of them; one that only a point's values
+// together raise names the point.
 std::vector<std::string> validate_sweep(const std::string& file, const catalog::Catalog& catalog,
                                         const LoadOptions& base, const Sweep& sweep, const std::string& output_dir,
                                         std::vector<std::string>* notes = nullptr);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "sim/config/config_node.hpp"
@@ -34,14 +35,6 @@ bool plain_name(const std::string& s) {
   return true;
 }
 
-// The generation on sale in study year `year` (0-based): the newest whose from_year has come.
-const Generation& on_sale(const std::vector<Generation>& generations, std::int32_t year) {
-  const Generation* g = &generations.front();
-  for (const auto& x : generations)
-    if (x.from_year <= year) g = &x;
-  return *g;
-}
-
 // What one simulation of the representative period measured, fleet-wide.
 struct RunTotals {
   double seconds = 0;
@@ -63,6 +56,56 @@ std::vector<std::string> base_overrides(const LifecycleConfig& c, std::size_t si
 
 std::string years_duration(std::int32_t years) {
   return fmt::format("{}h", static_cast<std::int64_t>(years) * static_cast<std::int64_t>(kHoursPerYear));
+}
+
+// The fleet of policy `pol` in study year `t` (0-based) and the overrides that give it to the base experiment.
+struct Year {
+  std::int32_t gpu_bought_at = 0, host_bought_at = 0;
+  std::size_t gpu_generation = 0, host_generation = 0;  // indices into LifecycleConfig::generations
+  spec::ServerSku sku;
+  double rate_scale = 1;
+  std::vector<std::string> overrides;
+  std::string key;  // the overrides, one a line: years with the same key are the same run
+};
+
+// The generation on sale in study year `year` (0-based): the newest whose from_year has come.
+std::size_t on_sale_index(const std::vector<Generation>& generations, std::int32_t year) {
+  std::size_t g = 0;
+  for (std::size_t i = 0; i < generations.size(); ++i)
+    if (generations[i].from_year <= year) g = i;
+  return g;
+}
+
+// Adds the year's server to `catalog` when it is a recycled one.
+Year year_of(const LifecycleConfig& c, catalog::Catalog& catalog, const Policy& pol, std::int32_t t,
+             std::size_t fleet_size, const std::vector<std::string>& site_overrides, double base_rate_scale) {
+  Year y;
+  y.gpu_bought_at = t / pol.gpu_years * pol.gpu_years;
+  y.host_bought_at = t / pol.host_years * pol.host_years;
+  y.gpu_generation = on_sale_index(c.generations, y.gpu_bought_at);
+  y.host_generation = on_sale_index(c.generations, y.host_bought_at);
+  y.sku =
+      recycled_server(catalog, c.generations[y.host_generation].server, c.generations[y.gpu_generation].server);
+  if (!catalog.servers().count(y.sku.id)) catalog.add_server(y.sku);
+  y.rate_scale = base_rate_scale * std::pow(1 + c.load_growth, t);
+  y.overrides = site_overrides;
+  for (std::size_t i = 0; i < fleet_size; ++i) {
+    y.overrides.push_back(fmt::format("fleet.{}.sku={}", i, y.sku.id));
+    y.overrides.push_back(fmt::format("fleet.{}.gpu_lifetime={}", i, years_duration(pol.gpu_years)));
+    y.overrides.push_back(fmt::format("fleet.{}.host_lifetime={}", i, years_duration(pol.host_years)));
+  }
+  y.overrides.push_back(fmt::format("workload.rate_scale={:.17g}", y.rate_scale));
+  for (const auto& o : y.overrides) y.key += o + "\n";
+  return y;
+}
+
+// An error of a year's load or run names the generation that brought its server (the later of the GPUs' and the
+// host's), the policy and the year, before the experiment's own message.
+[[noreturn]] void year_error(const LifecycleConfig& c, const Policy& pol, std::int32_t t, const Year& y,
+                             const std::string& what) {
+  const Generation& g = c.generations[std::max(y.gpu_generation, y.host_generation)];
+  throw core::InputError(fmt::format("{}: policy '{}' year {} ({}): {}", g.where.empty() ? c.file : g.where,
+                                     pol.name, t + 1, y.sku.id, what));
 }
 
 }  // namespace
@@ -116,6 +159,13 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
       g.fail("server", fmt::format("unknown server SKU '{}'{}; see `greenfleet list servers`", gen.server,
                                    near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)));
     }
+    // A generation is a newer server going on sale: the same server again would buy nothing new (right after
+    // itself) or go back to an older one (after another).
+    for (std::size_t j = 0; j < i; ++j)
+      if (c.generations[j].server == gen.server)
+        g.fail("server", fmt::format("'{}' is listed already ({}): each generation is a newer server; list "
+                                     "each server once",
+                                     gen.server, gens[j].where("server")));
     gen.from_year =
         static_cast<std::int32_t>(g.get_int("from_year", i == 0 ? 0 : std::optional<std::int64_t>{}, 0, 100));
     if (i == 0 && gen.from_year != 0)
@@ -126,6 +176,7 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
     if (gen.from_year >= c.horizon_years)
       c.notes.push_back(fmt::format("{}: {} is not before horizon_years ({}): '{}' is never bought",
                                     g.where("from_year"), gen.from_year, c.horizon_years, gen.server));
+    gen.where = g.where("server");
     g.finish();
     c.generations.push_back(gen);
   }
@@ -193,8 +244,33 @@ LifecycleConfig load_config(const std::string& file, const catalog::Catalog& cat
   // fleet every year.
   std::vector<std::string> gpus;
   for (const auto& g : c.generations) gpus.push_back(catalog.server(g.server).gpu);
-  const auto base_notes = experiment::notes_for_gpus(x, gpus, file);
-  c.notes.insert(c.notes.end(), base_notes.begin(), base_notes.end());
+  const auto add_notes = [&](const experiment::Experiment& e) {
+    for (auto& note : experiment::notes_for_gpus(e, gpus, file))
+      if (std::find(c.notes.begin(), c.notes.end(), note) == c.notes.end()) c.notes.push_back(std::move(note));
+  };
+  add_notes(x);
+  // Each distinct year as run_study loads and checks it (a generation's server may not hold the deployment, or
+  // its instances may exceed the memory budget): refused now, naming the generation, not after the years before
+  // it were simulated; its notes gathered with the base's, each once.
+  catalog::Catalog years_catalog = catalog;  // plus the recycled SKUs
+  const std::vector<std::string> site_overrides = base_overrides(c, x.sites.size());
+  const auto budget = static_cast<std::uint64_t>(runner::kDefaultMemoryBudgetGib * 1024 * 1024 * 1024);
+  std::set<std::string> checked;
+  for (const Policy& pol : c.policies)
+    for (std::int32_t t = 0; t < c.horizon_years; ++t) {
+      const Year y =
+          year_of(c, years_catalog, pol, t, x.fleet.size(), site_overrides, x.workload.transform.rate_scale);
+      if (!checked.insert(y.key).second) continue;
+      experiment::LoadOptions year_lo = lo;
+      year_lo.overrides = y.overrides;
+      try {
+        const experiment::Experiment year = experiment::load_experiment(c.experiment, years_catalog, year_lo);
+        runner::check_memory(year, years_catalog, budget);
+        add_notes(year);
+      } catch (const core::InputError& e) {
+        year_error(c, pol, t, y, e.what());
+      }
+    }
   return c;
 }
 
@@ -218,38 +294,30 @@ LifecycleResult run_study(const LifecycleConfig& config, const catalog::Catalog&
       YearRow row;
       row.policy = pol.name;
       row.year = t + 1;
-      const std::int32_t gpu_bought_at = t / pol.gpu_years * pol.gpu_years;
-      const std::int32_t host_bought_at = t / pol.host_years * pol.host_years;
-      row.gpu_age = t - gpu_bought_at;
-      row.host_age = t - host_bought_at;
+      const Year y = year_of(config, catalog, pol, t, base.fleet.size(), site_overrides, base_rate_scale);
+      row.gpu_age = t - y.gpu_bought_at;
+      row.host_age = t - y.host_bought_at;
       row.gpu_bought = row.gpu_age == 0;
       row.host_bought = row.host_age == 0;
-      const std::string& gpu_sku = on_sale(config.generations, gpu_bought_at).server;
-      row.host = on_sale(config.generations, host_bought_at).server;
-      const spec::ServerSku sku = recycled_server(catalog, row.host, gpu_sku);
-      if (!catalog.servers().count(sku.id)) catalog.add_server(sku);
-      row.server = sku.id;
-      row.gpu = sku.gpu;
-      row.rate_scale = base_rate_scale * std::pow(1 + config.load_growth, t);
-
-      std::vector<std::string> overrides = site_overrides;
-      for (std::size_t i = 0; i < base.fleet.size(); ++i) {
-        overrides.push_back(fmt::format("fleet.{}.sku={}", i, sku.id));
-        overrides.push_back(fmt::format("fleet.{}.gpu_lifetime={}", i, years_duration(pol.gpu_years)));
-        overrides.push_back(fmt::format("fleet.{}.host_lifetime={}", i, years_duration(pol.host_years)));
-      }
-      overrides.push_back(fmt::format("workload.rate_scale={:.17g}", row.rate_scale));
-      std::string key;
-      for (const auto& o : overrides) key += o + "\n";
-      auto it = runs.find(key);
+      row.host = config.generations[y.host_generation].server;
+      row.server = y.sku.id;
+      row.gpu = y.sku.gpu;
+      row.rate_scale = y.rate_scale;
+      auto it = runs.find(y.key);
       if (it == runs.end()) {
         if (!quiet)
-          fmt::print(stderr, "lifecycle: {} year {}: {} (rate x{:.3g})\n", pol.name, row.year, sku.id,
+          fmt::print(stderr, "lifecycle: {} year {}: {} (rate x{:.3g})\n", pol.name, row.year, y.sku.id,
                      row.rate_scale);
         experiment::LoadOptions lo = base_lo;
-        lo.overrides = overrides;
-        const experiment::Experiment x = experiment::load_experiment(config.experiment, catalog, lo);
-        runner::check_memory(x, catalog, budget);
+        lo.overrides = y.overrides;
+        std::optional<experiment::Experiment> loaded;
+        try {
+          loaded.emplace(experiment::load_experiment(config.experiment, catalog, lo));
+          runner::check_memory(*loaded, catalog, budget);
+        } catch (const core::InputError& e) {
+          year_error(config, pol, t, y, e.what());
+        }
+        const experiment::Experiment& x = *loaded;
         runner::Simulation sim(x, catalog);
         sim.limit_memory(budget, x.carbon.slot_where);
         sim.run();
@@ -270,7 +338,7 @@ LifecycleResult run_study(const LifecycleConfig& config, const catalog::Catalog&
         if (!(r.seconds > 0))
           throw core::InputError(fmt::format("{}: experiment: the run of {} year {} simulated no time",
                                              config.file, pol.name, row.year));
-        it = runs.emplace(key, r).first;
+        it = runs.emplace(y.key, r).first;
         ++result.simulations;
       }
       const RunTotals& r = it->second;

@@ -15,6 +15,7 @@ inline constexpr double kHoursPerYear = 8760;  // EcoServe's year (8,760 h), as 
 struct Generation {
   std::string server;
   std::int32_t from_year = 0;
+  std::string where;  // "FILE:LINE:COL: generations[i].server", for errors of the years it serves
 };
 
 // How a policy replaces hardware. `recycle`: GPUs (with their baseboard) every `gpu_years`, hosts every
@@ -44,7 +45,9 @@ struct LifecycleConfig {
   std::vector<std::string> notes;
 };
 
-// Reads and validates a lifecycle YAML against the catalog, and loads its base experiment once (errors:
+// Reads and validates a lifecycle YAML against the catalog, and loads its base experiment once, then once per
+// distinct year of the policies (the fleet, lifetimes and rate run_study gives it), so that an error of any year
+// comes before the first simulation, naming the generation's key, and the years' notes are gathered (errors:
 // core::InputError with file:line:column and the key). `overrides` are `--set` assignments of the lifecycle file
 // itself (`horizon_years=4`).
 LifecycleConfig load_config(const std::string& file, const catalog::Catalog& catalog,

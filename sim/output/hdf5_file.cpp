@@ -122,12 +122,21 @@ void write_attr(hid_t obj, const std::string& name, double value) { write_scalar
 void write_attr(hid_t obj, const std::string& name, std::int64_t value) { write_scalar_attr(obj, name, value); }
 void write_attr(hid_t obj, const std::string& name, std::uint64_t value) { write_scalar_attr(obj, name, value); }
 
+// Attributes are read into one value: an array (a file written by another program) would overrun it.
+static void check_one_value(hid_t attr) {
+  Handle space = checked(H5Aget_space(attr), H5Sclose, "attribute dataspace");
+  if (const hssize_t n = H5Sget_simple_extent_npoints(space.get()); n != 1)
+    throw std::runtime_error(fmt::format("an attribute holds {} values, not one", n));
+}
+
 static std::string read_string(hid_t attr) {
+  check_one_value(attr);
   Handle type = checked(H5Aget_type(attr), H5Tclose, "attribute type");
   if (H5Tis_variable_str(type.get()) > 0) {
     char* s = nullptr;
     Handle mem = checked(H5Tcopy(H5T_C_S1), H5Tclose, "string type");
     check(H5Tset_size(mem.get(), H5T_VARIABLE), "string size");
+    check(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), "string character set");  // UTF-8 (h5py) or ASCII
     check(H5Aread(attr, mem.get(), &s), "reading attribute");
     std::string out = s ? s : "";
     H5free_memory(s);
@@ -161,6 +170,7 @@ std::vector<AttrValue> read_attrs(hid_t obj) {
       v.is_string = true;
       v.text = read_string(attr.get());
     } else {
+      check_one_value(attr.get());
       check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v.number), "reading attribute " + v.name);
     }
     out.push_back(std::move(v));

@@ -64,20 +64,31 @@ Summary read_summary(const std::string& path, const std::string& group_name, boo
     throw core::InputError(fmt::format("{}: no /{} group (not a greenfleet output?)", path, group_name));
   }
   Summary s;
-  for (const auto& a : h5::read_attrs(group.get())) {
+  std::vector<h5::AttrValue> attrs;
+  try {
+    attrs = h5::read_attrs(group.get());
+  } catch (const std::exception& e) {  // a file another program wrote or changed: bad input, not a bug
+    throw core::InputError(
+        fmt::format("{}: /{}: not a readable greenfleet output ({})", path, group_name, e.what()));
+  }
+  for (const auto& a : attrs) {
     if (a.name == "title")
       s.title = a.text;
     else if (!a.is_string)
       s.items.push_back({a.name, a.number, a.name});
   }
-  // Labels, when present, replace the bare keys.
+  // Labels, when present, replace the bare keys: one fixed-length string per item (other shapes, from files
+  // another program changed, would overrun the buffer: left out).
   const hid_t ds = H5Dopen2(group.get(), "labels", H5P_DEFAULT);
   if (ds >= 0) {
     h5::Handle d(ds, H5Dclose);
     h5::Handle type(H5Dget_type(ds), H5Tclose);
+    h5::Handle space(H5Dget_space(ds), H5Sclose);
     const std::size_t width = H5Tget_size(type.get());
     std::vector<char> buf(width * s.items.size());
-    if (!buf.empty() && H5Dread(ds, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) >= 0) {
+    if (!buf.empty() && H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) == 0 &&
+        H5Sget_simple_extent_npoints(space.get()) == static_cast<hssize_t>(s.items.size()) &&
+        H5Dread(ds, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) >= 0) {
       for (std::size_t i = 0; i < s.items.size(); ++i) {
         std::string l(buf.data() + i * width, width);
         l.resize(l.find('\0') == std::string::npos ? width : l.find('\0'));

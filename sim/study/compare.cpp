@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <stdexcept>
 
 #include "sim/core/error.hpp"
 #include "sim/output/hdf5_file.hpp"
@@ -26,10 +27,16 @@ bool has_link(hid_t parent, const std::string& name) { return H5Lexists(parent, 
 template <class T>
 std::vector<T> read_dataset(hid_t parent, const std::string& name, std::size_t* cols = nullptr) {
   h5::Handle d(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!d) throw core::InputError(fmt::format("cannot open dataset {}", name));
+  // Errors of a file's content are std::runtime_error: load_run names the file (not a readable output).
+  if (!d) throw std::runtime_error(fmt::format("cannot open dataset {}", name));
   h5::Handle space(H5Dget_space(d.get()), H5Sclose);
   hsize_t dims[2] = {0, 1};
   const int rank = H5Sget_simple_extent_ndims(space.get());
+  // Columns are 1-D and /timeseries matrices 2-D; another shape (a file another program changed) would overrun
+  // `dims`.
+  if (rank < 1 || rank > (cols ? 2 : 1))
+    throw std::runtime_error(
+        fmt::format("dataset {} has {} dimensions, not {}", name, rank, cols ? "1 or 2" : "1"));
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   if (cols) *cols = rank == 2 ? dims[1] : 1;
   std::vector<T> out(static_cast<std::size_t>(dims[0] * (rank == 2 ? dims[1] : 1)));
@@ -300,6 +307,9 @@ RunData load_run_file(const std::string& path) {
     if (a.name == "trace_digest") r.trace_digest = a.text;
     if (a.name == "seed") r.seed = static_cast<std::uint64_t>(a.number);
   }
+  // Parsed here so that a configuration another program changed is this file's error (it was an internal error
+  // where the groups' configurations are compared).
+  (void)YAML::Load(r.config_yaml);
   for (const auto& item : output::read_summary(path).items) {
     r.summary_keys.push_back(item.key);
     r.summary_labels.push_back(item.label);
@@ -321,6 +331,23 @@ RunData load_run_file(const std::string& path) {
     r.energy_j = read_dataset<float>(g.get(), "energy_j");
     r.operational_g = read_dataset<float>(g.get(), "operational_g");
     r.embodied_g = read_dataset<float>(g.get(), "embodied_g");
+    // One row per request in every column: a shorter one (a file cut or changed by another program) would be
+    // read past its end.
+    const std::size_t n = r.arrival_ns.size();
+    for (const auto& [name, size] : {std::pair<const char*, std::size_t>{"prompt_tokens", r.prompt_tokens.size()},
+                                     {"output_tokens", r.output_tokens.size()},
+                                     {"class", r.cls.size()},
+                                     {"status", r.status.size()},
+                                     {"slo_met", r.slo_met.size()},
+                                     {"ttft_s", r.ttft_s.size()},
+                                     {"tpot_s", r.tpot_s.size()},
+                                     {"e2e_s", r.e2e_s.size()},
+                                     {"energy_j", r.energy_j.size()},
+                                     {"operational_g", r.operational_g.size()},
+                                     {"embodied_g", r.embodied_g.size()}})
+      if (size != n)
+        throw core::InputError(
+            fmt::format("{}: /requests/{} has {} rows, /requests/arrival_ns {}", path, name, size, n));
   }
   if (has_link(f.get(), "timeseries")) {
     h5::Handle g = h5::open_group(f.get(), "timeseries");
@@ -328,6 +355,12 @@ RunData load_run_file(const std::string& path) {
     r.slot_energy_j = row_sums(g.get(), "energy_j");
     r.slot_operational_g = row_sums(g.get(), "operational_g");
     r.slot_embodied_g = row_sums(g.get(), "embodied_g");
+    for (const auto& [name, size] : {std::pair<const char*, std::size_t>{"energy_j", r.slot_energy_j.size()},
+                                     {"operational_g", r.slot_operational_g.size()},
+                                     {"embodied_g", r.slot_embodied_g.size()}})
+      if (size != r.slot_start_s.size())
+        throw core::InputError(fmt::format("{}: /timeseries/{} has {} slots, /timeseries/slot_start_s {}", path,
+                                           name, size, r.slot_start_s.size()));
   }
   if (has_link(f.get(), "carbon")) {
     h5::Handle g = h5::open_group(f.get(), "carbon");

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -83,6 +84,12 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 void FileBatch::write_all() const {
+  // Two files of one path would share a temporary name: the second rename would fail after the first file was
+  // replaced. Callers write each path once; a repeat is a bug, found before anything is written.
+  std::set<std::string> paths;
+  for (const auto& f : files_)
+    if (!paths.insert(f.first).second)
+      throw std::logic_error(fmt::format("{}: written twice in one batch of output files", f.first));
   for (const auto& f : files_) core::check_output_path(f.first, {}, "output file");
   // Every file is written in full before any is renamed, so a full disk half-way replaces none of them.
   std::vector<std::string> temps;
