@@ -569,14 +569,19 @@ void Simulation::settle(std::uint32_t slot, const routing::Decision& d) {
   if (d.kind == routing::Decision::Kind::kDefer) {
     if (d.until <= engine_.now()) throw std::logic_error("a router deferred a request to a time not after now");
     ++deferrals_.deferred;
+    auto& waiting = deferrals_.waiting;
+    if (slot >= waiting.size())
+      waiting.resize(std::max<std::size_t>(slot + 1, 2 * waiting.size()));  // as the pool
+    waiting[slot] = 1;
+    ++deferrals_.waiting_count;
     engine_.schedule(d.until, core::kPriorityArrival, deferrals_.kind, slot);
   } else if (d.kind == routing::Decision::Kind::kReject) {
     reject(slot);
   }
 }
 
-void Simulation::reject(std::uint32_t slot) {
-  pool_[slot].status = serving::RequestStatus::kRejected;
+void Simulation::report(std::uint32_t slot, serving::RequestStatus status) {
+  pool_[slot].status = status;
   observers_.on_request_done(slot, pool_[slot]);
   pool_.release(slot);
 }
@@ -615,6 +620,13 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   end_time_ = (settings_.horizon && !settings_.drain) ? *settings_.horizon : engine_.now();
   // Whatever is still held (a horizon without drain) is reported as unfinished.
   for (auto& in : instances_) in->abandon_all(end_time_);
+  // And the requests a router deferred past the end, in slot order (they wait outside every instance).
+  for (std::size_t slot = 0; deferrals_.waiting_count > 0 && slot < deferrals_.waiting.size(); ++slot)
+    if (deferrals_.waiting[slot]) {
+      deferrals_.waiting[slot] = 0;
+      --deferrals_.waiting_count;
+      report(static_cast<std::uint32_t>(slot), serving::RequestStatus::kUnfinished);
+    }
   ledger_->finalize(end_time_);
   // Inputs are bounded and finite, so this cannot happen; if it ever does, no total is reported with exit 0.
   if (!std::isfinite(ledger_->conservation_error()))
