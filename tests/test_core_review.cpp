@@ -77,3 +77,39 @@ TEST_CASE("carbon_deferral with a horizon and no drain: deferred requests are re
     CHECK(sim.ledger().conservation_error() < 1e-9);
   }
 }
+
+TEST_CASE("split requests on a decode pool of mixed GPUs: a decode instance too small for one is never picked") {
+  // Llama-3.1-8B prefills on an A100; its decode pool holds an L4 server (about 36k tokens of KV per instance)
+  // and an H100 server (about 460k). A 60,000-token prompt fits the pool (an H100 holds it) but not the L4
+  // instance round-robin picks first: it must not be sent there (it would be rejected after its prefill, and the
+  // A100 would hold the blocks of its KV for ever).
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    test::TempDir dir;
+    const std::string yaml = fmt::format(
+        "name: mixed\nseed: 3\nsites: [{{name: dc, pue: 1.2, carbon_intensity: 300}}]\n"
+        "deployments:\n  - {{name: new, model: llama-3.1-8b, modes: {{disaggregated: {{decode: old}}}}}}\n"
+        "  - {{name: old, model: llama-3.1-8b}}\n"
+        "fleet:\n  - {{site: dc, sku: azure-nc24ads-a100-v4, count: 1, deployment: new}}\n"
+        "  - {{site: dc, sku: pcie-l4x8, count: 1, deployment: old}}\n"
+        "  - {{site: dc, sku: hgx-h100x8, count: 1, deployment: old}}\n"
+        "network: {{tor_switch: greensku-rack}}\nrouter: {{name: round_robin}}\n"
+        "mode_router: {{name: always_disaggregated}}\n"
+        "workload: {{source: synthetic, deployment: new, synthetic: {{requests: 6, rate: 0.5, prompt_tokens: "
+        "{{distribution: empirical, values: [60000, 2000]}}, output_tokens: {{distribution: constant, value: "
+        "20}}}}}}\n"
+        "engine: {{fast_forward: {}, check_invariants: true}}\n",
+        fast_forward);
+    const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+    runner::Simulation sim(x, test::catalog());
+    // The premise: instance 1 (the first L4) cannot hold the long request, instance 9 (the first H100) can.
+    REQUIRE(sim.instances().size() == 17);
+    REQUIRE(sim.instances()[1]->kv_blocks_total() * 16 < 60020);
+    REQUIRE(sim.instances()[9]->kv_blocks_total() * 16 >= 60020);
+    sim.run();
+    CHECK(sim.metrics().rejected() == 0);
+    CHECK(sim.metrics().completed() == 6);
+    check_conserved(sim, true);
+    CHECK(sim.ledger().conservation_error() < 1e-9);
+  }
+}

@@ -521,7 +521,8 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
   if (route.instances.empty()) return reject(slot);
   // Instances first: the deployment's router picks where the request would run whole or prefill, the decode
   // pool's router where it would decode (only when a decode instance can hold it; a decode router that defers or
-  // rejects leaves it whole); then the mode router decides between them.
+  // rejects leaves it whole, and so does a pick that cannot hold it, in a pool of mixed GPUs: that instance would
+  // reject it after its prefill); then the mode router decides between them.
   const routing::Decision first = route.router->route(r, route.view, *routing_context_);
   if (first.kind != routing::Decision::Kind::kJoin) return settle(slot, first);
   routing::ModeCandidates c;
@@ -530,7 +531,7 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
   c.slo_ttft = slo.ttft;
   c.slo_tpot = slo.tpot;
   if (route.options.speculative && c.front->speculation()) {
-    if (c.front->speculation()->draft->draft_can_hold(r))
+    if (c.front->speculation()->draft->can_hold(r))
       c.draft = c.front->speculation()->draft;
     else
       ++too_long_to_draft_;
@@ -542,7 +543,13 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
   } else {
     DeploymentRoute& decode = routes_[route.decode];
     const routing::Decision second = decode.router->route(r, decode.view, *routing_context_);
-    if (second.kind == routing::Decision::Kind::kJoin) c.decode = decode.instances[second.instance];
+    if (second.kind == routing::Decision::Kind::kJoin) {
+      serving::Instance* to = decode.instances[second.instance];
+      if (to->can_hold(r))
+        c.decode = to;
+      else
+        ++too_long_to_split_;
+    }
   }
   const routing::ModeChoice m = mode_router_->choose(r, route.options, c, *routing_context_);
   if (m.mode == serving::RequestMode::kDisaggregated && !c.decode)

@@ -44,7 +44,7 @@ void Instance::enqueue(std::uint32_t slot) {
   if (r.mode == RequestMode::kSpeculative && !spec_)
     throw std::logic_error("a speculative request joined an instance without a draft instance");
   if (tokens > max_context_ || kv_.blocks_for(kv_here) > kv_.total() ||
-      (r.mode == RequestMode::kSpeculative && !spec_->draft->draft_can_hold(r))) {
+      (r.mode == RequestMode::kSpeculative && !spec_->draft->can_hold(r))) {
     ++stats_.rejected;
     finish_request(slot, RequestStatus::kRejected);
     return;

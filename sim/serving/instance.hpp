@@ -91,9 +91,9 @@ class Instance final : public core::EventHandler {
     return kv_.blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
   }
   std::int64_t draft_blocks_free() const { return kv_.free(); }
-  // Whether the draft model here can ever hold the request: its whole length within the model's context and the
-  // KV cache.
-  bool draft_can_hold(const RequestState& r) const {
+  // Whether this instance can ever hold the request whole: its whole length within the model's context and the
+  // KV cache (what a draft instance needs for a speculative request, and a decode instance for a split one).
+  bool can_hold(const RequestState& r) const {
     return static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens <= max_context_ &&
            whole_request_blocks(r) <= kv_.total();
   }
