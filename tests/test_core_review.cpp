@@ -113,3 +113,34 @@ TEST_CASE("split requests on a decode pool of mixed GPUs: a decode instance too 
     CHECK(sim.ledger().conservation_error() < 1e-9);
   }
 }
+
+TEST_CASE("a decode server that powers off when idle waits for the KV it has reserved blocks for") {
+  // The V100 decode server powers off after 1 ms without work and boots at once when work comes. A split
+  // request's KV takes tens of milliseconds to cross: the server must not power off (and strand the request)
+  // while the KV is in transit to one of its instances.
+  for (bool fast_forward : {true, false}) {
+    CAPTURE(fast_forward);
+    test::TempDir dir;
+    const std::string yaml = fmt::format(
+        "name: modes\nseed: 5\nsites:\n  - {{name: dc, pue: 1.2, carbon_intensity: 300}}\n"
+        "deployments:\n  - {{name: new, model: llama-2-7b, modes: {{disaggregated: {{decode: old}}}}}}\n"
+        "  - {{name: old, model: llama-2-7b}}\n"
+        "fleet:\n  - {{site: dc, sku: azure-nc24ads-a100-v4, count: 1, deployment: new}}\n"
+        "  - {{site: dc, sku: pcie-v100x8, count: 1, deployment: old, gpu_embodied: sunk,\n"
+        "     power: {{policy: off_when_idle, idle_timeout: 1ms, boot_time: 0s}}}}\n"
+        "network: {{tor_switch: greensku-rack}}\nrouter: {{name: least_outstanding_tokens}}\n"
+        "mode_router: {{name: always_disaggregated}}\n"
+        "workload: {{source: synthetic, deployment: new, synthetic: {{requests: 3, rate: 0.2, prompt_tokens: "
+        "{{distribution: constant, value: 500}}, output_tokens: {{distribution: constant, value: 20}}}}}}\n"
+        "engine: {{fast_forward: {}, check_invariants: true}}\n",
+        fast_forward);
+    const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+    runner::Simulation sim(x, test::catalog());
+    sim.run();
+    CHECK(sim.split_requests() == 3);
+    CHECK(sim.metrics().completed() == 3);
+    CHECK(sim.metrics().unfinished() == 0);
+    check_conserved(sim, true);
+    CHECK(sim.ledger().conservation_error() < 1e-9);
+  }
+}

@@ -708,6 +708,8 @@ void Instance::release_held(std::uint32_t slot) {
   run_free_start_ += r.held_blocks;  // inside a run: its plan started from that many more free blocks
   r.held_blocks = 0;
   wake_for_change();
+  // The last KV it was sending has left and it has nothing else: its server may power off (provisioner).
+  if (!holds_work()) power_.report_idle();
 }
 
 void Instance::kv_arrived(std::uint32_t slot) {
