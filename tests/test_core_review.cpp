@@ -144,3 +144,84 @@ TEST_CASE("a decode server that powers off when idle waits for the KV it has res
     CHECK(sim.ledger().conservation_error() < 1e-9);
   }
 }
+
+namespace {
+
+struct Outcome {
+  std::int32_t status, instance, prefill_instance, preemptions;
+  core::SimTime first_token, completion;
+};
+
+struct Outcomes final : serving::ServingObserver {
+  std::map<std::uint64_t, Outcome> done;
+  unsigned signals() const override { return kRequests; }
+  void on_request_done(std::uint32_t, const serving::RequestState& r) override {
+    CHECK(done.count(r.spec.id) == 0);  // reported once
+    done[r.spec.id] = Outcome{static_cast<std::int32_t>(r.status),
+                              r.instance,
+                              r.prefill_instance,
+                              r.preemptions,
+                              r.first_token,
+                              r.completion};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("prefill-only steps: a prompt that a hand-over's admission uncovers runs at the next boundary") {
+  // vLLM v0's scheduler on the decode pool (chunked prefill off, prefill-only steps). A decode step admits a
+  // handed-over request (it joins as a decode); behind it waits a prompt (a split request preempted there, which
+  // prefills again) that fits: stepping runs it in a prefill-only step at the next iteration boundary, so a
+  // fast-forwarded run must stop there too (it ran on to its first completion, 118 ms later; a random scenario
+  // of the test above found it).
+  std::map<std::uint64_t, Outcome> runs[2];
+  for (int ff = 0; ff < 2; ++ff) {
+    CAPTURE(ff);
+    test::TempDir dir;
+    const std::string yaml = fmt::format(
+        "name: r\nseed: 299\nsites: [{{name: dc, pue: 1.2, carbon_intensity: 300}}]\n"
+        "deployments:\n"
+        "  - {{name: new, model: llama-2-7b, gpu_memory_utilization: 0.230, modes: {{disaggregated: {{decode: "
+        "old}}}}, "
+        "scheduler: {{max_num_seqs: 21, max_batched_tokens: 52, chunked_prefill: true, kv_allocation: "
+        "reserve}}}}\n"
+        "  - {{name: old, model: llama-2-7b, gpu_memory_utilization: 0.671, scheduler: {{max_num_seqs: 38, "
+        "max_batched_tokens: 4096, chunked_prefill: false, prefill_steps: separate}}}}\n"
+        "fleet:\n"
+        "  - {{site: dc, sku: azure-nc24ads-a100-v4, count: 2, deployment: new, powered: true, power: {{policy: "
+        "off_when_idle, idle_timeout: 99ms, boot_time: 172ms}}}}\n"
+        "  - {{site: dc, sku: pcie-v100x8, count: 1, deployment: old, powered: true, power: {{policy: "
+        "off_when_idle, "
+        "idle_timeout: 70ms, boot_time: 138ms}}}}\n"
+        "  - {{site: dc, sku: pcie-l4x8, count: 1, deployment: old}}\n"
+        "network: {{tor_switch: greensku-rack}}\nrouter: {{name: round_robin}}\n"
+        "mode_router: {{name: always_disaggregated}}\n"
+        "workload: {{source: synthetic, deployment: new, offline: {{share: 0.30}}, synthetic: {{requests: 215, "
+        "rate: "
+        "25.477, prompt_tokens: {{distribution: lognormal, mean: 405, sigma: 0.8, max: 3000}}, output_tokens: "
+        "{{distribution: lognormal, mean: 303, sigma: 0.9, max: 1000}}}}}}\n"
+        "engine: {{fast_forward: {}, check_invariants: true}}\n",
+        ff == 1);
+    const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+    runner::Simulation sim(x, test::catalog());
+    Outcomes rec;
+    sim.add_observer(&rec);
+    sim.run();
+    check_conserved(sim, true);
+    runs[ff] = std::move(rec.done);
+  }
+  REQUIRE(runs[0].size() == 215);
+  REQUIRE(runs[1].size() == 215);
+  int preempted_split = 0;
+  for (const auto& [id, step] : runs[0]) {
+    CAPTURE(id);
+    const Outcome& ff = runs[1][id];
+    preempted_split += step.prefill_instance >= 0 && step.preemptions > 0;
+    CHECK(step.status == ff.status);
+    CHECK(step.instance == ff.instance);
+    CHECK(step.preemptions == ff.preemptions);
+    CHECK(std::abs(step.first_token - ff.first_token) <= 100);
+    CHECK(std::abs(step.completion - ff.completion) <= 100);
+  }
+  CHECK(preempted_split > 0);
+}

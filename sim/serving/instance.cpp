@@ -381,7 +381,17 @@ void Instance::start_step_impl() {
   if (config_.fast_forward && decode_only) {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
-    const std::int64_t steps = steps_to_emit<kMulti>(min_remaining);
+    std::int64_t steps = steps_to_emit<kMulti>(min_remaining);
+    // But a step that is not prefill-only admits no prompt, admissible or not: one at the head that this step's
+    // admissions (of requests joining as decodes) uncovered runs in a prefill-only step at the next boundary.
+    if (separate && !prefill_only) [[unlikely]] {
+      const RequestState* head = policy_.front(*pool_);
+      if (head && !BatchPolicy::joins_as_decode(*head) &&
+          policy_.admissible(*head, seqs_held(), kv_, kv_.free(), policy_.token_budget(), true) &&
+          !(spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
+            spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free()))
+        steps = 1;
+    }
     const std::int64_t iterations = plan_run<kMulti>(
         steps, steps == continued_steps && batch_.size() == continued_entries ? continued_extra : -1);
     // Its batch is every running request, in order, when it lists as many (book_continued()).
