@@ -1,8 +1,8 @@
 // Whole-simulation checks of what lies between instances: every arrival is reported once (requests a router
 // deferred when a horizon stops the clock, split requests on a decode pool of mixed GPUs, servers that power off
-// while a KV is on its way to them), a drained run leaves every KV block free, fast-forward agrees with stepping on
-// random fleets with split requests, power gating and horizons, and speculative acceptance draws by its law. Each
-// case named after a bug failed before its fix.
+// while a KV is on its way to them), a drained run leaves every KV block free, fast-forward agrees with stepping
+// on random fleets with split requests, power gating and horizons, and speculative acceptance draws by its law.
+// Each case named after a bug failed before its fix.
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
@@ -224,4 +224,175 @@ TEST_CASE("prefill-only steps: a prompt that a hand-over's admission uncovers ru
     CHECK(std::abs(step.completion - ff.completion) <= 100);
   }
   CHECK(preempted_split > 0);
+}
+
+namespace {
+
+// A random fleet with split requests (an A100 deployment whose decode pool mixes V100 and L4 servers), KV pressure
+// (a small share of each GPU's memory), preemption by recompute or swap, power gating with short idle timeouts
+// and boots, routers and mode routers of every kind, and horizons with and without drain.
+std::string random_fleet(std::uint64_t seed, bool fast_forward) {
+  core::Rng g = core::Rng::stream(seed, "core_review");
+  const auto pick = [&](std::initializer_list<const char*> xs) { return *(xs.begin() + g.below(xs.size())); };
+  const auto between = [&](double lo, double hi) { return lo + (hi - lo) * g.uniform(); };
+  const auto scheduler = [&]() {
+    const int seqs = static_cast<int>(4 + g.below(40));
+    const bool chunked = g.below(4) != 0;
+    std::string s = fmt::format("{{max_num_seqs: {}, max_batched_tokens: {}, chunked_prefill: {}", seqs,
+                                chunked ? seqs + static_cast<int>(g.below(2048)) : 4096, chunked);
+    if (!chunked && g.below(2)) s += ", prefill_steps: separate";
+    if (g.below(5) == 0)
+      s += ", kv_allocation: reserve";
+    else if (g.below(2))
+      s += fmt::format(", preemption: swap, swap_space_gb: {:.3f}", between(0.01, 1));
+    return s + "}";
+  };
+  const auto power = [&]() -> std::string {
+    if (g.below(2)) return "";
+    return fmt::format(", powered: {}, power: {{policy: off_when_idle, idle_timeout: {}ms, boot_time: {}ms}}",
+                       g.below(3) ? "true" : "false", 1 + g.below(500), g.below(300));
+  };
+  // A constant grid, or one that is clean from 6 h to 18 h (carbon_deferral holds offline requests until then).
+  std::string y = fmt::format("name: r\nseed: {}\nsites: [{{name: dc, pue: 1.2, carbon_intensity: {}}}]\n", seed,
+                              g.below(2) ? "300" : "{kind: solar, base: 400, dip: 350}");
+  y += fmt::format(
+      "deployments:\n  - {{name: new, model: llama-2-7b, gpu_memory_utilization: {:.3f}, modes: {{disaggregated: "
+      "{{decode: old}}}}, scheduler: {}}}\n",
+      between(0.2, 0.3), scheduler());
+  y += fmt::format("  - {{name: old, model: llama-2-7b, gpu_memory_utilization: {:.3f}, scheduler: {}}}\n",
+                   between(0.62, 0.7), scheduler());
+  y += fmt::format("fleet:\n  - {{site: dc, sku: azure-nc24ads-a100-v4, count: {}, deployment: new{}}}\n",
+                   1 + g.below(2), power());
+  y += fmt::format("  - {{site: dc, sku: pcie-v100x8, count: 1, deployment: old{}}}\n", power());
+  if (g.below(2)) y += fmt::format("  - {{site: dc, sku: pcie-l4x8, count: 1, deployment: old{}}}\n", power());
+  y += "network: {tor_switch: greensku-rack}\n";
+  y += fmt::format("router: {{name: {}}}\n", pick({"round_robin", "least_outstanding_tokens", "least_kv_usage",
+                                                   "random", "power_of_two", "carbon_deferral"}));
+  y += fmt::format("mode_router: {{name: {}}}\n", pick({"unified", "always_disaggregated", "greenllm"}));
+  y += fmt::format(
+      "workload: {{source: synthetic, deployment: new, offline: {{share: {:.2f}}}, synthetic: {{requests: {}, "
+      "rate: {:.3f}, prompt_tokens: {{distribution: lognormal, mean: {}, sigma: 0.8, max: 3000}}, output_tokens: "
+      "{{distribution: lognormal, mean: {}, sigma: 0.9, max: 1000}}}}}}\n",
+      g.below(2) == 0 ? 0.3 : 0.0, 100 + g.below(300), between(2, 30), 200 + g.below(1200), 20 + g.below(300));
+  const auto h = g.below(3);
+  if (h != 0) y += fmt::format("horizon: {}ms\ndrain: {}\n", 500 + g.below(8000), h == 1);
+  y += fmt::format("engine: {{fast_forward: {}, check_invariants: true}}\n", fast_forward);
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("random fleets with split requests, power gating and horizons: requests and blocks conserved") {
+  int split = 0, preempted = 0, unfinished = 0, boots = 0, deferred = 0;
+  for (std::uint64_t seed = 1; seed <= 400; ++seed) {
+    CAPTURE(seed);
+    std::map<std::uint64_t, Outcome> runs[2];
+    for (int ff = 0; ff < 2; ++ff) {
+      CAPTURE(ff);
+      test::TempDir dir;
+      const std::string yaml = random_fleet(seed, ff == 1);
+      CAPTURE(yaml);
+      const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+      runner::Simulation sim(x, test::catalog());
+      Outcomes rec;
+      sim.add_observer(&rec);
+      sim.run();
+      const bool drained = !x.horizon || x.drain;
+      check_conserved(sim, drained);
+      CHECK(rec.done.size() == sim.arrived());
+      CHECK(sim.ledger().conservation_error() < 1e-9);
+      if (ff) {
+        split += sim.split_requests() > 0;
+        preempted +=
+            std::any_of(rec.done.begin(), rec.done.end(), [](const auto& o) { return o.second.preemptions > 0; });
+        unfinished += sim.metrics().unfinished() > 0;
+        boots += sim.provisioner() && sim.provisioner()->boots() > 0;
+        deferred += sim.deferrals() > 0;
+      }
+      runs[ff] = std::move(rec.done);
+    }
+    // Fast-forward and stepping run the same iterations (docs/ARCHITECTURE.md, "Reference mode"): the same
+    // statuses, instances and preemptions, times equal but where a run's closed-form sum and the stepped sum round
+    // a half nanosecond apart (a few ns, carried along).
+    REQUIRE(runs[0].size() == runs[1].size());
+    for (const auto& [id, step] : runs[0]) {
+      CAPTURE(id);
+      const Outcome& ff = runs[1][id];
+      CHECK(step.status == ff.status);
+      CHECK(step.instance == ff.instance);
+      CHECK(step.prefill_instance == ff.prefill_instance);
+      CHECK(step.preemptions == ff.preemptions);
+      CHECK(std::abs(step.first_token - ff.first_token) <= 100);
+      CHECK(std::abs(step.completion - ff.completion) <= 100);
+    }
+  }
+  MESSAGE("scenarios with splits " << split << ", preemptions " << preempted << ", unfinished requests "
+                                   << unfinished << ", boots " << boots << ", deferrals " << deferred);
+  CHECK(split > 10);
+  CHECK(preempted > 5);
+  CHECK(unfinished > 5);
+  CHECK(boots > 5);
+  CHECK(deferred > 5);
+}
+
+TEST_CASE("speculative acceptance: sampled rounds follow the geometric law, expected rounds sum to floor(kE)") {
+  for (double a : {0.3, 0.7, 0.9}) {
+    for (std::int32_t gamma : {1, 4, 7}) {
+      CAPTURE(a);
+      CAPTURE(gamma);
+      serving::Speculation s;
+      s.gamma = gamma;
+      s.acceptance = a;
+      s.seed = 12345;
+      s.prepare();
+      // Expected acceptance: k rounds emit floor(k E) tokens, each round between 1 and gamma + 1.
+      std::int64_t sum = 0;
+      for (std::int32_t k = 0; k < 2000; ++k) {
+        const std::int32_t t = s.round_tokens(7, k);
+        CHECK(t >= 1);
+        CHECK(t <= gamma + 1);
+        sum += t;
+        CHECK(sum == static_cast<std::int64_t>(std::floor((k + 1) * s.expected)));
+      }
+      // Sampled: P(tokens > m) = a^m for m <= gamma (each draft accepted with probability a until the first
+      // rejection), over requests and rounds; the mean is E; consecutive rounds of a request and the same round of
+      // consecutive requests are uncorrelated.
+      s.sampled = true;
+      s.prepare();
+      constexpr int kIds = 2000, kRounds = 100;
+      std::vector<double> above(static_cast<std::size_t>(gamma) + 2, 0.0);
+      double mean = 0, lag_round = 0, lag_id = 0, sq = 0;
+      std::vector<std::int32_t> previous_id(kRounds, 0);
+      for (int id = 0; id < kIds; ++id) {
+        std::int32_t previous = 0;
+        for (int k = 0; k < kRounds; ++k) {
+          const std::int32_t t = s.round_tokens(static_cast<std::uint64_t>(id), k);
+          REQUIRE(t >= 1);
+          REQUIRE(t <= gamma + 1);
+          for (std::int32_t m = 0; m < t; ++m) above[static_cast<std::size_t>(m)] += 1;
+          mean += t;
+          sq += static_cast<double>(t) * t;
+          if (k > 0) lag_round += static_cast<double>(t) * previous;
+          if (id > 0) lag_id += static_cast<double>(t) * previous_id[static_cast<std::size_t>(k)];
+          previous = t;
+          previous_id[static_cast<std::size_t>(k)] = t;
+        }
+      }
+      const double n = static_cast<double>(kIds) * kRounds;
+      mean /= n;
+      const double var = sq / n - mean * mean;
+      // Within five standard errors (the draws are independent).
+      CHECK(std::abs(mean - s.expected) < 5 * std::sqrt(var / n));
+      for (std::int32_t m = 0; m <= gamma; ++m) {
+        CAPTURE(m);
+        const double p = std::pow(a, m);
+        CHECK(std::abs(above[static_cast<std::size_t>(m)] / n - p) <= 5 * std::sqrt(p * (1 - p) / n));
+      }
+      // Correlations of neighbours: within a few standard errors (1 / sqrt(n)) of zero.
+      const double corr_round = (lag_round / (kIds * (kRounds - 1.0)) - mean * mean) / var;
+      const double corr_id = (lag_id / ((kIds - 1.0) * kRounds) - mean * mean) / var;
+      CHECK(std::abs(corr_round) < 0.02);
+      CHECK(std::abs(corr_id) < 0.02);
+    }
+  }
 }
