@@ -335,6 +335,106 @@ TEST_CASE("random fleets with split requests, power gating and horizons: request
   CHECK(deferred > 5);
 }
 
+namespace {
+
+// A random fleet whose A100 deployment verifies drafts from TinyLlama on T4s (expected or sampled acceptance, with
+// a small draft cache, so requests wait for draft room), and may also split onto V100s; power gating on the target
+// and decode servers, horizons with and without drain.
+std::string random_speculative_fleet(std::uint64_t seed, bool fast_forward) {
+  core::Rng g = core::Rng::stream(seed, "core_review.speculative");
+  const auto pick = [&](std::initializer_list<const char*> xs) { return *(xs.begin() + g.below(xs.size())); };
+  const auto between = [&](double lo, double hi) { return lo + (hi - lo) * g.uniform(); };
+  const auto power = [&]() -> std::string {
+    if (g.below(2)) return "";
+    return fmt::format(", power: {{policy: off_when_idle, idle_timeout: {}ms, boot_time: {}ms}}", 1 + g.below(500),
+                       g.below(300));
+  };
+  const int gamma = static_cast<int>(1 + g.below(6));
+  const int seqs = static_cast<int>(4 + g.below(20));
+  const bool chunked = g.below(4) != 0;
+  const bool split = g.below(2) != 0;
+  std::string sched =
+      fmt::format("{{max_num_seqs: {}, max_batched_tokens: {}, chunked_prefill: {}", seqs,
+                  chunked ? std::max(seqs * (gamma + 1), seqs + static_cast<int>(g.below(2048))) : 4096, chunked);
+  if (g.below(4) == 0)
+    sched += ", kv_allocation: reserve";
+  else if (g.below(2))
+    sched += fmt::format(", preemption: swap, swap_space_gb: {:.3f}", between(0.01, 1));
+  sched += "}";
+  std::string y = fmt::format("name: s\nseed: {}\nsites: [{{name: dc, pue: 1.2, carbon_intensity: 300}}]\n", seed);
+  y += fmt::format(
+      "deployments:\n  - {{name: new, model: llama-2-7b, gpu_memory_utilization: {:.3f}, scheduler: {}, modes: "
+      "{{speculative: {{draft: draft, gamma: {}, acceptance: {:.2f}, acceptance_draw: {}}}{}}}}}\n",
+      between(0.2, 0.3), sched, gamma, between(0.3, 0.95), pick({"expected", "sampled"}),
+      split ? ", disaggregated: {decode: old}" : "");
+  y += fmt::format("  - {{name: draft, model: tinyllama-1.1b, gpu_memory_utilization: {:.3f}}}\n",
+                   between(0.21, 0.3));
+  if (split) y += "  - {name: old, model: llama-2-7b, gpu_memory_utilization: 0.65}\n";
+  const auto targets = 1 + g.below(2);
+  y += fmt::format("fleet:\n  - {{site: dc, sku: azure-nc24ads-a100-v4, count: {}, deployment: new{}}}\n", targets,
+                   power());
+  y += fmt::format("  - {{site: dc, sku: azure-nc4as-t4-v3, count: {}, deployment: draft}}\n",
+                   targets + g.below(2));
+  if (split) y += fmt::format("  - {{site: dc, sku: pcie-v100x8, count: 1, deployment: old{}}}\n", power());
+  y += "network: {tor_switch: greensku-rack}\n";
+  y += fmt::format("router: {{name: {}}}\n",
+                   pick({"round_robin", "least_outstanding_tokens", "least_kv_usage", "random", "power_of_two"}));
+  y += fmt::format("mode_router: {{name: {}}}\n",
+                   split ? pick({"unified", "always_speculative", "always_disaggregated", "greenllm"})
+                         : pick({"unified", "always_speculative", "greenllm"}));
+  y += fmt::format(
+      "workload: {{source: synthetic, deployment: new, offline: {{share: {:.2f}}}, synthetic: {{requests: {}, "
+      "rate: {:.3f}, prompt_tokens: {{distribution: lognormal, mean: {}, sigma: 0.8, max: 3000}}, output_tokens: "
+      "{{distribution: lognormal, mean: {}, sigma: 0.9, max: 1000}}}}}}\n",
+      g.below(2) == 0 ? 0.3 : 0.0, 50 + g.below(200), between(2, 20), 200 + g.below(1200), 20 + g.below(300));
+  const auto h = g.below(3);
+  if (h != 0) y += fmt::format("horizon: {}ms\ndrain: {}\n", 500 + g.below(8000), h == 1);
+  y += fmt::format("engine: {{fast_forward: {}, check_invariants: true}}\n", fast_forward);
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("random fleets with speculative requests: requests and blocks conserved, both modes agree") {
+  int speculative = 0, unfinished = 0;
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    CAPTURE(seed);
+    std::map<std::uint64_t, Outcome> runs[2];
+    for (int ff = 0; ff < 2; ++ff) {
+      CAPTURE(ff);
+      test::TempDir dir;
+      const std::string yaml = random_speculative_fleet(seed, ff == 1);
+      CAPTURE(yaml);
+      const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+      runner::Simulation sim(x, test::catalog());
+      Outcomes rec;
+      sim.add_observer(&rec);
+      sim.run();
+      check_conserved(sim, !x.horizon || x.drain);
+      CHECK(rec.done.size() == sim.arrived());
+      CHECK(sim.ledger().conservation_error() < 1e-9);
+      if (ff) {
+        speculative += sim.mode_decisions(serving::RequestMode::kSpeculative) > 0;
+        unfinished += sim.metrics().unfinished() > 0;
+      }
+      runs[ff] = std::move(rec.done);
+    }
+    REQUIRE(runs[0].size() == runs[1].size());
+    for (const auto& [id, step] : runs[0]) {
+      CAPTURE(id);
+      const Outcome& ff = runs[1][id];
+      CHECK(step.status == ff.status);
+      CHECK(step.instance == ff.instance);
+      CHECK(step.preemptions == ff.preemptions);
+      CHECK(std::abs(step.first_token - ff.first_token) <= 100);
+      CHECK(std::abs(step.completion - ff.completion) <= 100);
+    }
+  }
+  MESSAGE("scenarios with speculative requests " << speculative << ", unfinished requests " << unfinished);
+  CHECK(speculative > 50);
+  CHECK(unfinished > 10);
+}
+
 TEST_CASE("speculative acceptance: sampled rounds follow the geometric law, expected rounds sum to floor(kE)") {
   for (double a : {0.3, 0.7, 0.9}) {
     for (std::int32_t gamma : {1, 4, 7}) {
