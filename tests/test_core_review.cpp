@@ -497,20 +497,103 @@ TEST_CASE("speculative acceptance: sampled rounds follow the geometric law, expe
   }
 }
 
+namespace {
+
+// A random host of H100s with CPU instances (Reuse): online requests on the GPUs, offline ones on the host's CPU
+// instances (deferred to clean hours or not), interference from the CPU steps, power gating, horizons.
+std::string random_cpu_fleet(std::uint64_t seed, bool fast_forward) {
+  core::Rng g = core::Rng::stream(seed, "core_review.cpu");
+  const auto pick = [&](std::initializer_list<const char*> xs) { return *(xs.begin() + g.below(xs.size())); };
+  const auto between = [&](double lo, double hi) { return lo + (hi - lo) * g.uniform(); };
+  std::string y = fmt::format("name: c\nseed: {}\nsites: [{{name: s, pue: 1.1, carbon_intensity: {}}}]\n", seed,
+                              g.below(2) ? "300" : "{kind: solar, base: 400, dip: 350}");
+  y += fmt::format(
+      "deployments:\n  - {{name: gpu, model: llama-3.1-8b, gpu_memory_utilization: {:.3f}, scheduler: "
+      "{{max_num_seqs: {}}}}}\n  - {{name: cpu, model: llama-3.1-8b, scheduler: {{max_num_seqs: {}}}}}\n",
+      between(0.22, 0.4), 4 + g.below(60), 1 + g.below(8));
+  const std::string power =
+      g.below(2) ? ""
+                 : fmt::format(", power: {{policy: off_when_idle, idle_timeout: {}ms, boot_time: {}ms}}",
+                               1 + g.below(500), g.below(300));
+  y += fmt::format(
+      "fleet:\n  - {{site: s, sku: hgx-h100x8, count: {}, deployment: gpu{},\n     cpu_instances: {{count: {}, "
+      "cores_each: {}, reserved_cores: 16, deployment: cpu, interference_slowdown: {:.3f}}}}}\n",
+      1 + g.below(2), power, 1 + g.below(3), pick({"16", "32"}), between(0, 0.5));
+  y += fmt::format("router: {{name: {}}}\n", pick({"round_robin", "least_outstanding_tokens", "least_kv_usage",
+                                                   "random", "power_of_two", "carbon_deferral"}));
+  y += fmt::format(
+      "workload:\n  source: synthetic\n  synthetic: {{requests: {}, rate: {:.3f}, prompt_tokens: {{distribution: "
+      "lognormal, mean: {}, sigma: 0.8, max: 4000}}, output_tokens: {{distribution: lognormal, mean: {}, sigma: "
+      "0.9, max: 600}}}}\n  classes:\n    - {{name: chat, deployment: gpu, share: {:.2f}}}\n"
+      "    - {{name: batch, deployment: cpu, kind: offline, deadline: 24h, share: {:.2f}}}\n",
+      50 + g.below(250), between(1, 30), 100 + g.below(1500), 10 + g.below(200), 0.8, 0.2);
+  const auto h = g.below(3);
+  if (h != 0) y += fmt::format("horizon: {}ms\ndrain: {}\n", 500 + g.below(20000), h == 1);
+  y += fmt::format("engine: {{fast_forward: {}, check_invariants: true}}\n", fast_forward);
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("random hosts with CPU instances: requests and blocks conserved, both modes agree") {
+  int cpu_busy = 0, deferred = 0;
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    CAPTURE(seed);
+    std::map<std::uint64_t, Outcome> runs[2];
+    for (int ff = 0; ff < 2; ++ff) {
+      CAPTURE(ff);
+      test::TempDir dir;
+      const std::string yaml = random_cpu_fleet(seed, ff == 1);
+      CAPTURE(yaml);
+      const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+      runner::Simulation sim(x, test::catalog());
+      Outcomes rec;
+      sim.add_observer(&rec);
+      sim.run();
+      check_conserved(sim, !x.horizon || x.drain);
+      CHECK(rec.done.size() == sim.arrived());
+      CHECK(sim.ledger().conservation_error() < 1e-9);
+      if (ff) {
+        for (const auto& in : sim.instances())
+          if (in->placement().devices == 0 && in->stats().steps > 0) {
+            ++cpu_busy;
+            break;
+          }
+        deferred += sim.deferrals() > 0;
+      }
+      runs[ff] = std::move(rec.done);
+    }
+    REQUIRE(runs[0].size() == runs[1].size());
+    for (const auto& [id, step] : runs[0]) {
+      CAPTURE(id);
+      const Outcome& ff = runs[1][id];
+      CHECK(step.status == ff.status);
+      CHECK(step.instance == ff.instance);
+      CHECK(step.preemptions == ff.preemptions);
+      CHECK(std::abs(step.first_token - ff.first_token) <= 100);
+      CHECK(std::abs(step.completion - ff.completion) <= 100);
+    }
+  }
+  MESSAGE("scenarios with busy CPU instances " << cpu_busy << ", deferrals " << deferred);
+  CHECK(cpu_busy > 50);
+  CHECK(deferred > 5);
+}
+
 TEST_CASE("a horizon without drain cuts the drained run: nothing before the horizon depends on it") {
-  // The random fleets above with a horizon (and the speculative ones): run once draining and once stopping at the
+  // The random fleets above with a horizon: run once draining and once stopping at the
   // horizon. The arrivals are the same (both cut at the horizon); up to it the two runs are one run, so every
   // request the stopped run completed, the drained run completed at the same time, and every one it left
   // unfinished completed (or was rejected) at or after the horizon, never before it.
   int cut = 0;
   for (std::uint64_t seed = 1; seed <= 400; ++seed) {
-    for (bool speculative : {false, true}) {
-      if (speculative && seed > 200) continue;
+    for (int kind = 0; kind < 3; ++kind) {  // split requests, speculative ones, CPU instances
+      if (kind > 0 && seed > 200) continue;
       CAPTURE(seed);
-      CAPTURE(speculative);
+      CAPTURE(kind);
       test::TempDir dir;
-      const std::string file =
-          dir.write("x.yaml", speculative ? random_speculative_fleet(seed, true) : random_fleet(seed, true));
+      const std::string file = dir.write("x.yaml", kind == 0   ? random_fleet(seed, true)
+                                                   : kind == 1 ? random_speculative_fleet(seed, true)
+                                                               : random_cpu_fleet(seed, true));
       std::map<std::uint64_t, Outcome> runs[2];
       core::SimTime horizon = 0;
       for (int drain = 0; drain < 2; ++drain) {
@@ -547,5 +630,5 @@ TEST_CASE("a horizon without drain cuts the drained run: nothing before the hori
     }
   }
   MESSAGE("scenarios with a horizon " << cut);
-  CHECK(cut > 100);
+  CHECK(cut > 200);
 }
