@@ -521,7 +521,8 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
   if (route.instances.empty()) return reject(slot);
   // Instances first: the deployment's router picks where the request would run whole or prefill, the decode
   // pool's router where it would decode (only when a decode instance can hold it; a decode router that defers or
-  // rejects leaves it whole); then the mode router decides between them.
+  // rejects leaves it whole, and so does a pick that cannot hold it, in a pool of mixed GPUs: that instance would
+  // reject it after its prefill); then the mode router decides between them.
   const routing::Decision first = route.router->route(r, route.view, *routing_context_);
   if (first.kind != routing::Decision::Kind::kJoin) return settle(slot, first);
   routing::ModeCandidates c;
@@ -530,7 +531,7 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
   c.slo_ttft = slo.ttft;
   c.slo_tpot = slo.tpot;
   if (route.options.speculative && c.front->speculation()) {
-    if (c.front->speculation()->draft->draft_can_hold(r))
+    if (c.front->speculation()->draft->can_hold(r))
       c.draft = c.front->speculation()->draft;
     else
       ++too_long_to_draft_;
@@ -542,7 +543,13 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
   } else {
     DeploymentRoute& decode = routes_[route.decode];
     const routing::Decision second = decode.router->route(r, decode.view, *routing_context_);
-    if (second.kind == routing::Decision::Kind::kJoin) c.decode = decode.instances[second.instance];
+    if (second.kind == routing::Decision::Kind::kJoin) {
+      serving::Instance* to = decode.instances[second.instance];
+      if (to->can_hold(r))
+        c.decode = to;
+      else
+        ++too_long_to_split_;
+    }
   }
   const routing::ModeChoice m = mode_router_->choose(r, route.options, c, *routing_context_);
   if (m.mode == serving::RequestMode::kDisaggregated && !c.decode)
@@ -569,14 +576,19 @@ void Simulation::settle(std::uint32_t slot, const routing::Decision& d) {
   if (d.kind == routing::Decision::Kind::kDefer) {
     if (d.until <= engine_.now()) throw std::logic_error("a router deferred a request to a time not after now");
     ++deferrals_.deferred;
+    auto& waiting = deferrals_.waiting;
+    if (slot >= waiting.size())
+      waiting.resize(std::max<std::size_t>(slot + 1, 2 * waiting.size()));  // as the pool
+    waiting[slot] = 1;
+    ++deferrals_.waiting_count;
     engine_.schedule(d.until, core::kPriorityArrival, deferrals_.kind, slot);
   } else if (d.kind == routing::Decision::Kind::kReject) {
     reject(slot);
   }
 }
 
-void Simulation::reject(std::uint32_t slot) {
-  pool_[slot].status = serving::RequestStatus::kRejected;
+void Simulation::report(std::uint32_t slot, serving::RequestStatus status) {
+  pool_[slot].status = status;
   observers_.on_request_done(slot, pool_[slot]);
   pool_.release(slot);
 }
@@ -615,6 +627,13 @@ void Simulation::run(const std::function<void(const Progress&)>& heartbeat) {
   end_time_ = (settings_.horizon && !settings_.drain) ? *settings_.horizon : engine_.now();
   // Whatever is still held (a horizon without drain) is reported as unfinished.
   for (auto& in : instances_) in->abandon_all(end_time_);
+  // And the requests a router deferred past the end, in slot order (they wait outside every instance).
+  for (std::size_t slot = 0; deferrals_.waiting_count > 0 && slot < deferrals_.waiting.size(); ++slot)
+    if (deferrals_.waiting[slot]) {
+      deferrals_.waiting[slot] = 0;
+      --deferrals_.waiting_count;
+      report(static_cast<std::uint32_t>(slot), serving::RequestStatus::kUnfinished);
+    }
   ledger_->finalize(end_time_);
   // Inputs are bounded and finite, so this cannot happen; if it ever does, no total is reported with exit 0.
   if (!std::isfinite(ledger_->conservation_error()))

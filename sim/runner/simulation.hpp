@@ -158,20 +158,29 @@ class Simulation {
   // route()'s body, defined inline in simulation.cpp so that the arrival (the hot path) has its common case in
   // line.
   void route(std::uint32_t slot, serving::RequestState& r);
-  void reject(std::uint32_t slot);
+  void reject(std::uint32_t slot) { report(slot, serving::RequestStatus::kRejected); }
+  // Reports a request that no instance holds (rejected, or deferred past the end of the run) and frees its slot.
+  void report(std::uint32_t slot, serving::RequestStatus status);
   struct DeploymentRoute;
   // The rest of route(): a deployment without instances, or whose requests may split or run speculatively.
   [[gnu::noinline]] void route_with_modes(std::uint32_t slot, serving::RequestState& r, DeploymentRoute& route);
   // A router's decision other than joining an instance: defer the request or reject it.
   void settle(std::uint32_t slot, const routing::Decision& d);
 
-  // Requests a router deferred, each routed again at the time it named (one plain event per deferral).
+  // Requests a router deferred, each routed again at the time it named (one plain event per deferral). Those still
+  // waiting when a horizon stops the clock (drain: false) are reported unfinished with the instances' requests.
   class Deferrals final : public core::EventHandler {
    public:
     Simulation* sim = nullptr;
     std::uint16_t kind = 0;
-    std::uint64_t deferred = 0;  // deferrals so far
-    void on_event(const core::Event& e) override { sim->route(e.target); }
+    std::uint64_t deferred = 0;         // deferrals so far
+    std::vector<std::uint8_t> waiting;  // by request slot: deferred, not yet routed again
+    std::size_t waiting_count = 0;
+    void on_event(const core::Event& e) override {
+      waiting[e.target] = 0;
+      --waiting_count;
+      sim->route(e.target);
+    }
   };
 
   // Keeps exactly one future arrival in the event queue, pulled from the streamed source.

@@ -44,7 +44,7 @@ void Instance::enqueue(std::uint32_t slot) {
   if (r.mode == RequestMode::kSpeculative && !spec_)
     throw std::logic_error("a speculative request joined an instance without a draft instance");
   if (tokens > max_context_ || kv_.blocks_for(kv_here) > kv_.total() ||
-      (r.mode == RequestMode::kSpeculative && !spec_->draft->draft_can_hold(r))) {
+      (r.mode == RequestMode::kSpeculative && !spec_->draft->can_hold(r))) {
     ++stats_.rejected;
     finish_request(slot, RequestStatus::kRejected);
     return;
@@ -381,7 +381,17 @@ void Instance::start_step_impl() {
   if (config_.fast_forward && decode_only) {
     // Decode-only and nobody admissible now, so nobody is admissible before the run ends (free blocks only
     // shrink while it runs): run to the first completion or the first iteration the cache cannot hold.
-    const std::int64_t steps = steps_to_emit<kMulti>(min_remaining);
+    std::int64_t steps = steps_to_emit<kMulti>(min_remaining);
+    // But a step that is not prefill-only admits no prompt, admissible or not: one at the head that this step's
+    // admissions (of requests joining as decodes) uncovered runs in a prefill-only step at the next boundary.
+    if (separate && !prefill_only) [[unlikely]] {
+      const RequestState* head = policy_.front(*pool_);
+      if (head && !BatchPolicy::joins_as_decode(*head) &&
+          policy_.admissible(*head, seqs_held(), kv_, kv_.free(), policy_.token_budget(), true) &&
+          !(spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
+            spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free()))
+        steps = 1;
+    }
     const std::int64_t iterations = plan_run<kMulti>(
         steps, steps == continued_steps && batch_.size() == continued_entries ? continued_extra : -1);
     // Its batch is every running request, in order, when it lists as many (book_continued()).
@@ -708,6 +718,8 @@ void Instance::release_held(std::uint32_t slot) {
   run_free_start_ += r.held_blocks;  // inside a run: its plan started from that many more free blocks
   r.held_blocks = 0;
   wake_for_change();
+  // The last KV it was sending has left and it has nothing else: its server may power off (provisioner).
+  if (!holds_work()) power_.report_idle();
 }
 
 void Instance::kv_arrived(std::uint32_t slot) {

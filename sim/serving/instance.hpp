@@ -91,9 +91,9 @@ class Instance final : public core::EventHandler {
     return kv_.blocks_for(static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens);
   }
   std::int64_t draft_blocks_free() const { return kv_.free(); }
-  // Whether the draft model here can ever hold the request: its whole length within the model's context and the
-  // KV cache.
-  bool draft_can_hold(const RequestState& r) const {
+  // Whether this instance can ever hold the request whole: its whole length within the model's context and the
+  // KV cache (what a draft instance needs for a speculative request, and a decode instance for a split one).
+  bool can_hold(const RequestState& r) const {
     return static_cast<std::int64_t>(r.spec.prompt_tokens) + r.spec.output_tokens <= max_context_ &&
            whole_request_blocks(r) <= kv_.total();
   }
@@ -156,6 +156,12 @@ class Instance final : public core::EventHandler {
   }
   std::int64_t kv_blocks_total() const { return kv_.total(); }
   bool busy() const { return timer_.busy; }
+  // Whether it holds work: a step in flight, requests queued, running or admitted with their KV still in transit,
+  // or the blocks of requests it handed on whose KV has not left yet. A provisioner powers a server off only when
+  // none of its instances does.
+  bool holds_work() const {
+    return timer_.busy || policy_.queued() != 0 || seqs_held() != 0 || held_for_transfer_ != 0;
+  }
   std::size_t queued() const { return policy_.queued(); }
   std::size_t running() const { return running_.size(); }
   // Load signals for routers. Exact at any instant, also inside a fast-forwarded run, so routing decisions are

@@ -54,7 +54,7 @@ void Provisioner::add_server(std::size_t server, PowerPolicy policy, bool initia
 
 bool Provisioner::all_idle(const Server& s) const {
   for (const Instance* in : s.instances)
-    if (in->busy() || in->queued() != 0 || in->running() != 0) return false;
+    if (in->holds_work()) return false;
   return true;
 }
 
