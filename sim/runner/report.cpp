@@ -144,7 +144,7 @@ output::Summary make_summary(const Simulation& sim, const experiment::Experiment
     // With modes: how many requests split or ran speculatively, what moving their KV took, how the rounds went.
     s.add("requests_split", static_cast<double>(sim.split_requests()), "requests split (prefill/decode)");
     s.add("requests_too_long_to_split", static_cast<double>(sim.too_long_to_split()),
-          "requests too long for their decode instance (ran whole)");
+          "requests too long for their decode instance (not split)");
     s.add("mode_unified", static_cast<double>(sim.mode_decisions(serving::RequestMode::kUnified)),
           "mode decisions: unified");
     s.add("mode_disaggregated", static_cast<double>(sim.mode_decisions(serving::RequestMode::kDisaggregated)),

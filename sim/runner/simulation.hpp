@@ -92,7 +92,8 @@ class Simulation {
   // Requests of offline classes that a plan splits, sent to their CPU instances (ClassSplit).
   std::uint64_t cpu_routed() const { return cpu_routed_; }
   std::uint64_t deferrals() const { return deferrals_.deferred; }
-  // Requests the mode router split, and those no decode instance could hold (they ran whole).
+  // Requests the mode router split, and those no decode instance could hold (not split: they ran whole where
+  // their first instance could hold them, and were rejected where it could not).
   std::uint64_t split_requests() const { return split_; }
   std::uint64_t too_long_to_split() const { return too_long_to_split_; }
   // Requests too long for their instance's draft instance (its model's context or KV cache): never speculative.
