@@ -632,3 +632,37 @@ TEST_CASE("a horizon without drain cuts the drained run: nothing before the hori
   MESSAGE("scenarios with a horizon " << cut);
   CHECK(cut > 200);
 }
+
+TEST_CASE("carbon_deferral: the decode pool's router places a split request, it does not defer it again") {
+  // The prefill pool (8 H100 instances) decides when an offline request runs; on a flat grid it runs at once. The
+  // decode pool (one A100 instance) has a smaller share of each slot (`fill` of one instance against eight), which
+  // the first few dozen requests fill. Its router used to be asked as if the request had just arrived: it
+  // deferred the request to a later slot (booking capacity there that no one used), so the request ran whole
+  // instead of splitting. It is asked for a placement only.
+  test::TempDir dir;
+  std::string csv = "timestamp,g_per_kwh\n";
+  for (int h = 0; h < 24; ++h) csv += fmt::format("2024-01-01 {:02d}:00:00,300\n", h);
+  const std::string yaml = fmt::format(
+      "name: place\nseed: 2\nsites:\n  - {{name: dc, pue: 1.2, carbon_intensity: {{kind: csv, file: {}}}}}\n"
+      "deployments:\n  - {{name: new, model: llama-2-7b, modes: {{disaggregated: {{decode: old}}}}}}\n"
+      "  - {{name: old, model: llama-2-7b}}\n"
+      "fleet:\n  - {{site: dc, sku: hgx-h100x8, count: 1, deployment: new}}\n"
+      "  - {{site: dc, sku: azure-nc24ads-a100-v4, count: 1, deployment: old}}\n"
+      "network: {{tor_switch: greensku-rack}}\n"
+      "router: {{name: carbon_deferral, params: {{fill: 0.01}}}}\nmode_router: {{name: always_disaggregated}}\n"
+      "workload: {{source: synthetic, deployment: new, offline: {{share: 1, deadline: 24h}}, synthetic: "
+      "{{requests: "
+      "300, rate: 2, prompt_tokens: {{distribution: constant, value: 1500}}, output_tokens: {{distribution: "
+      "constant, value: 800}}}}}}\n"
+      "engine: {{check_invariants: true}}\n",
+      dir.write("flat.csv", csv));
+  const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+  runner::Simulation sim(x, test::catalog());
+  sim.run();
+  CHECK(sim.arrived() == 300);
+  CHECK(sim.deferrals() == 0);
+  CHECK(sim.split_requests() == 300);
+  CHECK(sim.too_long_to_split() == 0);
+  check_conserved(sim, true);
+  CHECK(sim.ledger().conservation_error() < 1e-9);
+}

@@ -207,7 +207,7 @@ RouterRegistry make_registry() {
       "Offline requests wait for the slot of lowest grid carbon intensity (the run's own CI series: a perfect "
       "forecast) in which they can still finish by their deadline, each slot filled up to `fill` of the pool's "
       "estimated capacity; online requests and offline ones near their deadline join at once. Joins through "
-      "`then`.",
+      "`then`; a split request's decode pool places it through `then` too (its release was decided already).",
       {core::choice_param("then",
                           {"round_robin", "least_outstanding_tokens", "least_kv_usage", "random", "power_of_two"},
                           std::string("least_outstanding_tokens"),

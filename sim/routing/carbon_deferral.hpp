@@ -28,6 +28,7 @@ class CarbonDeferral final : public Router {
   Decision route(const RequestState& request, std::span<const Instance* const> instances,
                  const RoutingContext& context) override;
   serving::LoadListener* watch_loads(const core::Engine& engine) override { return then_->watch_loads(engine); }
+  Router& placement() override { return then_->placement(); }
 
   // What one offline request needs, estimated on an instance of the pool (the first): seconds from its release
   // until it is done, taken as its prefill alone plus its decode in a full batch (max_num_seqs), and the share of

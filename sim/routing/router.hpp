@@ -38,6 +38,11 @@ class Router {
   // A router that keeps an index of load signals returns the listener to attach to the instances it is handed
   // (the simulation does, before the first arrival); the engine's clock dates its decisions. Others: none.
   virtual serving::LoadListener* watch_loads(const core::Engine& /*engine*/) { return nullptr; }
+  // The router that only picks an instance, for a request whose release time is already decided elsewhere (the
+  // decode pool's pick for a request its prefill pool routed): a router that also decides *when* (carbon
+  // deferral) hands this to the one that decides *where*, so a second pool's router neither defers the request
+  // nor books capacity for it.
+  virtual Router& placement() { return *this; }
 };
 
 // Factories get their declared parameters, validated at load from the router's `params` mapping

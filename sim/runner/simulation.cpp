@@ -519,10 +519,11 @@ void Simulation::choose_side(std::uint32_t slot, const serving::RequestState& r)
 void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, DeploymentRoute& route) {
   // A deployment with no servers: every request is reported rejected, never silently dropped.
   if (route.instances.empty()) return reject(slot);
-  // Instances first: the deployment's router picks where the request would run whole or prefill, the decode
-  // pool's router where it would decode (only when a decode instance can hold it; a decode router that defers or
-  // rejects leaves it whole, and so does a pick that cannot hold it, in a pool of mixed GPUs: that instance would
-  // reject it after its prefill); then the mode router decides between them.
+  // Instances first: the deployment's router picks where the request would run whole or prefill (or defers it),
+  // the decode pool's router where it would decode (only when a decode instance can hold it, and only where: the
+  // first router decided when, so the decode pool's router is asked for its placement alone; one that rejects
+  // leaves it whole, and so does a pick that cannot hold it, in a pool of mixed GPUs: that instance would reject
+  // it after its prefill); then the mode router decides between them.
   const routing::Decision first = route.router->route(r, route.view, *routing_context_);
   if (first.kind != routing::Decision::Kind::kJoin) return settle(slot, first);
   routing::ModeCandidates c;
@@ -542,7 +543,7 @@ void Simulation::route_with_modes(std::uint32_t slot, serving::RequestState& r, 
     ++too_long_to_split_;
   } else {
     DeploymentRoute& decode = routes_[route.decode];
-    const routing::Decision second = decode.router->route(r, decode.view, *routing_context_);
+    const routing::Decision second = decode.router->placement().route(r, decode.view, *routing_context_);
     if (second.kind == routing::Decision::Kind::kJoin) {
       serving::Instance* to = decode.instances[second.instance];
       if (to->can_hold(r))
