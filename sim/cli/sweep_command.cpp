@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -19,7 +20,9 @@ namespace po = boost::program_options;
 
 namespace greenfleet::cli {
 
-int sweep_command(const std::vector<std::string>& args) {
+namespace {
+
+int sweep(const std::vector<std::string>& args) {
   po::options_description opts("greenfleet sweep EXP.yaml [-j N] [-o DIR] [options]");
   std::string output_dir, catalog_dir, data_dir, experiment_file;
   std::vector<std::string> overrides;
@@ -121,6 +124,19 @@ int sweep_command(const std::vector<std::string>& args) {
                  sweep.replicas, (std::filesystem::path(output_dir) / "index.csv").string());
   }
   return rc;
+}
+
+}  // namespace
+
+int sweep_command(const std::vector<std::string>& args) {
+  try {
+    return sweep(args);
+  } catch (const core::InputError&) {
+    // Under mpirun every rank reads the same files and finds the same bad input: rank 0 reports it, the others
+    // leave with the same exit code without repeating it.
+    if (!study::lead_process()) std::_Exit(2);
+    throw;
+  }
 }
 
 }  // namespace greenfleet::cli

@@ -169,6 +169,13 @@ if [ "$mpi" = mpi ]; then
   grep -q 'rank 1' "$tmp/mpi.log" || fail "rank 1 ran nothing (built without GREENFLEET_MPI?): $(cat "$tmp/mpi.log")"
   diff <(strip_wall "$tmp/full/index.csv") <(strip_wall "$tmp/mpi/index.csv") > /dev/null || fail "MPI index differs"
   echo "mpi: 2 ranks, index equal; runs per rank: $(grep -c 'rank 0' "$tmp/mpi.log") + $(grep -c 'rank 1' "$tmp/mpi.log")"
+  # Bad input under mpirun: every rank finds it, rank 0 alone reports it.
+  rc=0
+  mpirun -np 2 --allow-run-as-root --oversubscribe "$bin" sweep "$tmp/bad_key.yaml" -o "$tmp/mpi_bad" \
+    > "$tmp/mpi_bad.out" 2> "$tmp/mpi_bad.log" || rc=$?
+  [ "$rc" -ne 0 ] || fail "mpirun sweep of a bad file exited 0"
+  [ "$(grep -c 'router.nmae' "$tmp/mpi_bad.log")" -eq 1 ] ||
+    fail "mpirun: the bad key is not reported exactly once: $(cat "$tmp/mpi_bad.log")"
 else
   echo "mpi: the binary was built without GREENFLEET_MPI; MPI check skipped"
 fi
