@@ -13,6 +13,9 @@ Usage: /usr/bin/python3 docs/examples.py [--check] [GREENFLEET_BINARY]   (defaul
   --check    change nothing; print a unified diff and exit 1 when a passage differs from what the binary prints
              now (ctest `examples`). Producers that need the public data (../shared/data, or $GREENFLEET_DATA)
              print "skipped NAME: needs ..." when it is absent and leave their passages alone.
+  --slow     also the passages that take minutes (docs/PLANNING.md: "Executing a plan", four runs of a simulated
+             day; the cost plan's search of the Reduce menu, 20,000 nodes); without it they are left alone and
+             named as skipped. ctest `examples_slow` checks them.
 Needs h5py and numpy (Debian's /usr/bin/python3 has them); exits 77 (skipped, for ctest) without them.
 """
 import argparse
@@ -39,6 +42,7 @@ DATA = None          # the data directory as the docs name it when it is the def
 DATA_PATH = None     # the same as a Path, for existence checks
 
 PRODUCERS = {}       # name -> (function, needs_data)
+SLOW = set()         # producers that run only with --slow (minutes of simulation)
 RUNS = itertools.count()
 
 
@@ -46,9 +50,11 @@ class Skip(Exception):
     pass
 
 
-def producer(name, data=False):
+def producer(name, data=False, slow=False):
     def register(fn):
         PRODUCERS[name] = (functools.cache(fn), data)
+        if slow:
+            SLOW.add(name)
         return fn
     return register
 
@@ -673,16 +679,40 @@ def _():
 # docs/PLANNING.md: experiments/planning/day.yaml, on default hosts and with every SKU's Reduce menu
 
 
+def plan_file(path):
+    """A plan file, parsed (YAML 1.1 reads the key `on` of its server rows as true: restored here)."""
+    import yaml
+    with open(path, encoding="utf-8") as f:
+        p = yaml.safe_load(f)
+    for plan in p.get("plans", []):
+        for row in plan["servers"]:
+            if True in row:
+                row["on"] = row.pop(True)
+    return p
+
+
+def capacity_counts(stderr, plan):
+    """(entries, simulations) of a plan whose capacity was simulated from an empty cache."""
+    sims = [int(n) for n in re.findall(r"^  capacity: .*\((\d+) simulations\)$", stderr, re.M)]
+    if not sims or "(cached)" in stderr:
+        sys.exit("examples.py: capacity counts need a run from an empty cache")
+    return len(plan["capacity"]), sum(sims)
+
+
 @functools.cache
 def day_plans(menu):
-    """({objective: {status, energy, op, emb, total, gap}}, {objective: (variables, integers, constraints)})."""
+    """({objective: {status, energy, op, emb, total, gap}}, {objective: (variables, integers, constraints)},
+    (entries, simulations) of the capacity table, built from an empty cache by the first (default hosts) run)."""
+    if menu:
+        day_plans(False)
     out = Path(TMP) / f"day{'-menu' if menu else ''}.plan.yaml"
-    args = ["plan", "experiments/planning/day.yaml", "-q", "-o", out, "--set", f"capacity.cache={TMP}/capacity"]
+    args = ["plan", "experiments/planning/day.yaml", "-o", out, "--set", f"capacity.cache={TMP}/capacity-day"]
     if menu:  # the cost baseline's search of the menu runs to the node limit: left out
         args += ["--set", "baselines=[{name: performance}]"]
         for n in range(4):
             args += ["--set", f"servers.{n}.hosts=[default, reduced]"]
-    text, _ = gf(*args)
+    text, err = gf(*args)
+    (Path(TMP) / f"day{'-menu' if menu else ''}.out").write_text(text, encoding="utf-8")
     lines = text.splitlines()
     sizes = {}
     for line in lines:
@@ -697,13 +727,52 @@ def day_plans(menu):
             break
         plans[p[0]] = dict(status=p[1], energy=float(p[3]), op=float(p[4]), emb=float(p[5]), total=float(p[6]),
                            gap=float(p[9]))
-    return plans, sizes
+    return plans, sizes, None if menu else capacity_counts(err, plan_file(out))
 
 
 @producer("planning-day-size")
 def _():
     variables, integers, constraints = day_plans(False)[1]["carbon"]
-    return f"{variables} variables ({integers} integer), {constraints} constraints"
+    status = day_plans(False)[0]["carbon"]["status"]
+    return (f"{variables} variables ({integers} integer), {constraints} constraints, the carbon plan "
+            f"{'solved to optimality' if status == 'optimal' else f'ending with status {status}'}")
+
+
+@producer("planning-day-capacity")
+def _():
+    entries, sims = day_plans(False)[2]
+    return f"{entries} entries ({sims} simulations)"
+
+
+@functools.cache
+def week_plan():
+    """bench/planner_week.yaml's carbon plan (the baselines left out) from an empty cache: (plan file, stderr)."""
+    out = Path(TMP) / "week.plan.yaml"
+    _, err = gf("plan", "bench/planner_week.yaml", "-o", out, "--set", f"capacity.cache={TMP}/capacity-week",
+                "--set", "baselines=[]")
+    return plan_file(out), err
+
+
+@producer("planning-week-capacity")
+def _():
+    entries, sims = capacity_counts(week_plan()[1], week_plan()[0])
+    return f"{entries} entries ({sims} simulations)"
+
+
+@producer("planning-week-size")
+def _():
+    p = week_plan()[0]["plans"][0]
+    return (f"{thousands(p['variables'])} variables ({thousands(p['integer_variables'])} integer), "
+            f"{thousands(p['constraints'])} constraints")
+
+
+@producer("planning-error")
+def _():
+    day_plans(False)  # fills the cache (its capacity counts need an empty one)
+    _, err = gf("plan", "experiments/planning/day.yaml", "-q", "-o", Path(TMP) / "never.plan.yaml", "--set",
+                f"capacity.cache={TMP}/capacity-day", "--set", "servers=[{sku: hgx-h100x8, max_count: 1}]", "--set",
+                "classes.0.online.mean=300", expect=2)
+    return fence(err.splitlines()[-1])
 
 
 @producer("planning-reduce-day")
@@ -711,6 +780,63 @@ def _():
     a, b = day_plans(False)[0]["carbon"], day_plans(True)[0]["carbon"]
     return (f"{b['total']:.2f} instead of {a['total']:.2f} kgCO2e ({100 * (b['total'] / a['total'] - 1):.1f}%: "
             f"embodied {a['emb']:.2f} -> {b['emb']:.2f} kg, operational {a['op']:.2f} -> {b['op']:.2f} kg)")
+
+
+@producer("planning-reduce-host")
+def _():
+    day_plans(True)
+    p = plan_file(Path(TMP) / "day-menu.plan.yaml")
+    a = plan_file(Path(TMP) / "day.plan.yaml")["plans"][0]["servers"]
+    b = p["plans"][0]["servers"]
+    same = [(s["sku"], s["bought"]) for s in a] == [(s["sku"], s["bought"]) for s in b]
+    hosts = {s.get("host", "default") for s in b}
+    if not same or len(b) != 1 or hosts != {"reduced"}:
+        return "not the same servers: " + ", ".join(f"{s['bought']} {s['sku']} ({s.get('host', 'default')} host)"
+                                                   for s in b)
+    t = next(t for t in p["server_types"] if t["sku"] == b[0]["sku"] and t.get("host") == "reduced")
+    return (f"the same {'single ' if b[0]['bought'] == 1 else ''}`{t['sku']}`, on its reduced host "
+            f"({t['dram_gb']:.0f} GB DRAM, {t['ssd_gb']:.0f} GB SSD)")
+
+
+@producer("planning-reuse-dram")
+def _():
+    p = reuse_plan("servers.0.hosts=[default, reduced]")
+    default, reduced = (next(t for t in p["server_types"] if t["sku"] == "hgx-h100x8" and t.get("host") == h)
+                        for h in (None, "reduced"))
+    c = reduced["cpu_instances"]
+    os_gb, swap_gb = 32, 4 * reduced["gpus"]
+    weights = reduced["dram_gb"] - c["dram_gb"] - os_gb - swap_gb
+    fit = int(c["dram_gb"] // c["dram_gb_each"])
+    cores = (c["host_cores"] - c["reserved_cores"]) // c["cores_each"]
+    dimms = "16 channels x 16 GB = " if reduced["dram_gb"] == 256 else ""
+    full = default["cpu_instances"]["dram_gb"] + weights + os_gb + swap_gb
+    return (f"{weights:.2f} + {swap_gb} + {os_gb} = {weights + swap_gb + os_gb:.2f} GB rounded to {dimms}"
+            f"{reduced['dram_gb']:.0f} GB, {c['dram_gb']:.2f} GB for CPU instances ({WORDS.get(fit, fit)} of "
+            f"{c['dram_gb_each']} GB where the cores allow {WORDS.get(cores, cores)}), against "
+            f"{default['cpu_instances']['dram_gb']:,.2f} GB on the {full:,.0f} GB default host")
+
+
+@functools.cache
+def day_cost(menu):
+    """day.yaml's cost plan alone, on default hosts or with every SKU's Reduce menu: its plan file's report."""
+    day_plans(False)
+    out = Path(TMP) / f"day-cost{'-menu' if menu else ''}.plan.yaml"
+    args = ["plan", "experiments/planning/day.yaml", "-q", "-o", out, "--set", f"capacity.cache={TMP}/capacity-day",
+            "--set", "objective={name: cost}", "--set", "baselines=[]"]
+    if menu:
+        for n in range(4):
+            args += ["--set", f"servers.{n}.hosts=[default, reduced]"]
+    gf(*args)
+    return plan_file(out)["plans"][0]
+
+
+@producer("planning-reduce-cost", slow=True)
+def _():
+    a, b = day_cost(True), day_cost(False)
+    stop = {"node_limit": f"stops at the node limit ({thousands(a['nodes'])} nodes)",
+            "optimal": "is solved to optimality"}.get(a["status"], f"ends with status {a['status']}")
+    return (f"its search {stop} with a {100 * a['gap']:.1f}% gap (the same plan without the menu: "
+            f"{'solved to optimality' if b['status'] == 'optimal' else b['status']}, {thousands(b['nodes'])} nodes)")
 
 
 @producer("planning-reduce-performance")
@@ -792,6 +918,237 @@ def _():
 def _():
     a, b = split_plan(False)[1]["carbon"], split_plan(True)[1]["carbon"]
     return f"{b:.2f} kgCO2e ({100 * (b / a - 1):+.1f}%)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/PLANNING.md, "Executing a plan": experiments/planning/day_run.yaml run on each plan of day.yaml (slow: four
+# runs of a simulated day, 8 million requests each)
+
+RUN_PLANS = ("carbon", "energy", "cost")
+NO_BATCH = "workload.classes.2.trace.synthetic.requests=1"
+
+
+@functools.cache
+def day_run(objective, *sets):
+    """`greenfleet run day_run.yaml --plan` on day.yaml's plan: ({class: (arrived, achieved %, met)}, unplanned
+    boots, differing rows, rows)."""
+    day_plans(False)
+    out = Path(TMP) / f"day-run{next(RUNS)}.h5"
+    args = ["run", "experiments/planning/day_run.yaml", "-o", out, "--plan", Path(TMP) / "day.plan.yaml",
+            "--plan-objective", objective]
+    for s in sets:
+        args += ["--set", s]
+    text, _ = gf(*args)
+    classes = {m.group(1): (int(m.group(2)), float(m.group(3)), m.group(4) == "met") for m in re.finditer(
+        r"^  (\S+) +(?:online|offline) .* (\d+) +\d+ +([\d.]+)% +\d+% +(met|NOT MET)$", text, re.M)}
+    m = re.search(r"servers on differ from the plan: (\d+) of (\d+); unplanned boots: (\d+)$", text, re.M)
+    if not classes or not m:
+        sys.exit(f"examples.py: no plan report in the output of greenfleet {' '.join(map(str, args))}")
+    return classes, int(m.group(3)), int(m.group(1)), int(m.group(2))
+
+
+def day_plan(objective):
+    return next(p for p in plan_file(Path(TMP) / "day.plan.yaml")["plans"] if p["objective"] == objective)
+
+
+def plan_servers(plan):
+    rows = []
+    for s in plan["servers"]:
+        on = s["on"]
+        when = "on all day" if min(on) == max(on) == s["bought"] else f"{sum(on) / len(on):.2f} on on average"
+        rows.append(f"{s['bought']} {s['sku']}" + (f" ({s['host']} host)" if "host" in s else "") + f", {when}")
+    return "; ".join(rows)
+
+
+def attainment(c):
+    achieved, met = c[1], c[2]
+    return f"{achieved:.2f}%" if met else f"**{achieved:.2f}%**"
+
+
+@producer("planning-run-table", slow=True)
+def _():
+    head = ("| plan | servers | chat (promised 90%) | code (90%) | batch (100%) | unplanned boots |\n"
+            "|---|---|---|---|---|---|\n")
+    rows = []
+    for o in RUN_PLANS:
+        classes, boots, _, _ = day_run(o)
+        cells = " | ".join(attainment(classes[c]) for c in ("chat", "code", "batch"))
+        rows.append(f"| {o} | {plan_servers(day_plan(o))} | {cells} | {boots} |")
+    return "\n" + head + "\n".join(rows) + "\n"
+
+
+@producer("planning-run-rows", slow=True)
+def _():
+    runs = [day_run(o) for o in RUN_PLANS]
+    requests = sum(n for n, _, _ in runs[0][0].values())
+    differing = {r[2] for r in runs}
+    rows = sorted({r[3] for r in runs})
+    return (f"{requests / 1e6:.1f} million requests. Every plan's servers on at each slot's start "
+            f"{'equal' if differing == {0} else 'differ from'} the plan's ({'/'.join(map(str, sorted(differing)))} "
+            f"differing rows of {' or '.join(map(str, rows))})")
+
+
+@producer("planning-run-cost", slow=True)
+def _():
+    full, nobatch = day_run("cost")[0], day_run("cost", NO_BATCH)
+    missed = [c for c in ("chat", "code") if not full[c][2]]
+    boots = nobatch[1]
+    return (f"The cost plan misses 90% for {' and '.join(missed) if missed else 'no online class'}"
+            f" ({', '.join(f'{c} {full[c][1]:.2f}%' for c in ('chat', 'code'))}). Why, measured: without the batch "
+            f"(`--set {NO_BATCH}`) chat reaches {nobatch[0]['chat'][1]:.2f}% and code "
+            f"{nobatch[0]['code'][1]:.2f}% ({plural(boots, 'unplanned boot')}), so the batch backlog sharing the "
+            f"instances costs code {nobatch[0]['code'][1] - full['code'][1]:.1f} points and chat "
+            f"{nobatch[0]['chat'][1] - full['chat'][1]:.1f}")
+
+
+@producer("planning-run-spare", slow=True)
+def _():
+    plan = day_plan("cost")
+    p = plan_file(Path(TMP) / "day.plan.yaml")
+    gpus = {t["sku"]: t["gpus"] for t in p["server_types"]}
+    slots = p["slots"]
+    on = sum(sum(s["on"]) for s in plan["servers"]) / slots
+    gpus_on = sum(sum(s["on"]) * gpus[s["sku"]] for s in plan["servers"]) / slots
+    used = sum(gpu_instances(p, plan)) / slots
+    bought = sum(s["bought"] for s in plan["servers"])
+    return f"{on:.2f} servers on of {bought} on average, whose {gpus_on:.1f} GPUs hold {used:.1f} GPU instances"
+
+
+@producer("planning-run-forecast", slow=True)
+def _():
+    text = (Path(TMP) / "day.out").read_text(encoding="utf-8")
+    m = re.search(r"class 'chat': actual demand above the planned capacity in (\d+) of (\d+) slots", text)
+    return f"{m.group(1)} of {m.group(2)} slots"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# docs/PLANNING.md, "CPU instances (Reuse)": experiments/planning/reuse.yaml, as given and at ten times the demand
+
+WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+REUSE_10X = ("classes.0.online.mean=600", "classes.1.offline.requests=574177", "classes.1.offline.period=1h",
+             "classes.1.offline.deadline=1h")
+
+
+@functools.cache
+def reuse_plan(*sets):
+    """experiments/planning/reuse.yaml with --set overrides: the plan file, parsed."""
+    out = Path(TMP) / f"reuse{next(RUNS)}.plan.yaml"
+    args = ["plan", "experiments/planning/reuse.yaml", "-q", "-o", out, "--set",
+            f"capacity.cache={TMP}/capacity-reuse"]
+    for s in sets:
+        args += ["--set", s]
+    gf(*args)
+    return plan_file(out)
+
+
+def reuse_entries(p):
+    """(CPU entry, the batch's GPU entry on hgx-h100x8, hgx-h100x8's type) of a reuse plan file."""
+    cpu = next(e for e in p["capacity"] if e.get("device") == "cpu")
+    gpu = next(e for e in p["capacity"] if e["class"] == "batch" and e["sku"] == "hgx-h100x8" and "device" not in e)
+    h100 = next(t for t in p["server_types"] if t["sku"] == "hgx-h100x8")
+    return cpu, gpu, h100
+
+
+def cpu_per_server(h100):
+    c = h100["cpu_instances"]
+    return min((c["host_cores"] - c["reserved_cores"]) // c["cores_each"], int(c["dram_gb"] // c["dram_gb_each"]))
+
+
+def cpu_requests(plan):
+    return plan.get("cpu_offline_requests", 0)
+
+
+def servers(plan):
+    return ", ".join(f"{WORDS.get(s['bought'], s['bought'])} {s['sku']}" for s in plan["servers"])
+
+
+def gpu_instances(p, plan):
+    """Per slot, the GPU instances (all classes) of a plan: their GPUs over the types' GPUs per server."""
+    slots = [0.0] * p["slots"]
+    for i in plan["instances"]:
+        if i.get("device") != "cpu":
+            for t, y in enumerate(i["per_slot"]):
+                slots[t] += y * i["tensor_parallel"]
+    return slots
+
+
+@producer("planning-reuse-cpu")
+def _():
+    cpu, gpu, h100 = reuse_entries(reuse_plan())
+    k = cpu_per_server(h100)
+    w_cpu, w_gpu = cpu["active_w"] / cpu["rate"], gpu["active_w"] / gpu["rate"]
+    return (f"{cpu['rate']:.4g} requests/s per {cpu['cores']}-core CPU instance at {cpu['active_w']:.0f} W, i.e. "
+            f"{w_cpu:.0f} W per request/s, against {gpu['active_w']:.0f} W / {gpu['rate']:.1f} = {w_gpu:.1f} W per "
+            f"request/s for the batch on an H100 GPU instance: {w_cpu / w_gpu:.0f} times the energy per request, "
+            f"and the {WORDS.get(k, k)} CPU instances of a server add {k * cpu['rate']:.2f} requests/s beside its "
+            f"GPUs' {h100['gpus'] * gpu['rate']:.0f}")
+
+
+@producer("planning-reuse-day")
+def _():
+    p, g = reuse_plan(), reuse_plan("classes.1.device=gpu")
+    using = sum(cpu_requests(plan) > 0 for plan in p["plans"])
+    a, b = p["plans"][0], g["plans"][0]
+    total = f"{a['operational_kg'] + a['embodied_kg']:.2f}"
+    same = servers(a) == servers(b) and total == f"{b['operational_kg'] + b['embodied_kg']:.2f}"
+    all_day = all(min(s["on"]) == max(s["on"]) == s["bought"] for s in a["servers"])
+    uses = f"{using} of {len(p['plans'])} plans use them" if using else "No plan uses them"
+    return (f"{uses}: "
+            f"the carbon plan is {servers(a)} server{'s' if sum(x['bought'] for x in a['servers']) > 1 else ''}"
+            f"{' on all day' if all_day else ''} ({total} kgCO2e), "
+            f"{'the same' if same else 'not the same'} with `--set classes.1.device=gpu`")
+
+
+@producer("planning-reuse-10x")
+def _():
+    p, g = reuse_plan(*REUSE_10X), reuse_plan(*REUSE_10X, "classes.1.device=gpu")
+    cpu, gpu, h100 = reuse_entries(p)
+    peak = max(gpu_instances(g, g["plans"][0]))
+    bought = {name: sum(s["bought"] for s in f["plans"][0]["servers"]) for name, f in (("with", p), ("without", g))}
+    n = bought["without"]
+    sliver = (peak - h100["gpus"] * (n - 1)) * gpu["rate"]
+    same = "with or without Reuse" if bought["with"] == n else f"({bought['with']} with Reuse)"
+    return (f"the peak needs {peak:.1f} GPU instances: {WORDS.get(n, n)} servers {same} (saving the "
+            f"{'sixth' if n == 6 else f'{n}th'} would take {sliver:.0f} requests/s from the CPU instances of "
+            f"{WORDS.get(n - 1, n - 1)} servers, {(n - 1) * cpu_per_server(h100) * cpu['rate']:.1f} are there)")
+
+
+@producer("planning-reuse-10x-sliver")
+def _():
+    p, g = reuse_plan(*REUSE_10X), reuse_plan(*REUSE_10X, "classes.1.device=gpu")
+    a, b = p["plans"][0], g["plans"][0]
+    cpu_slots = [t for t in range(p["slots"]) if any(i["per_slot"][t] > 0 for i in a["instances"]
+                                                   if i.get("device") == "cpu")]
+    gpus = gpu_instances(p, a)
+    on = lambda plan, t: sum(s["on"][t] for s in plan["servers"])
+    ta, tb = (x["operational_kg"] + x["embodied_kg"] for x in (a, b))
+    need = gpu_instances(g, b)
+    slots = "; ".join(
+        f"slot {t}: {need[t]:.2f} GPU instances on {on(b, t)} servers without Reuse, {gpus[t]:.2f} GPU and "
+        f"{sum(i['per_slot'][t] for i in a['instances'] if i.get('device') == 'cpu'):.2f} CPU instances on "
+        f"{on(a, t)} with it" for t in cpu_slots)
+    bound = "the same bound" if f"{a['bound']:.6g}" == f"{b['bound']:.6g}" else "different bounds"
+    return (f"{len(cpu_slots)} of its {p['slots']} slots ({slots}), {cpu_requests(a):.0f} requests in all; "
+            f"{ta:.2f} kgCO2e against {tb:.2f} without Reuse ({100 * (ta / tb - 1):+.1f}%, with gaps of "
+            f"{100 * a['gap']:.2f}% and {100 * b['gap']:.2f}% to {bound})")
+
+
+@producer("planning-reuse-ratio")
+def _():
+    gpus = [f["plans"][0]["gpus_bought"] for f in (reuse_plan(*REUSE_10X), reuse_plan(*REUSE_10X,
+                                                                                   "classes.1.device=gpu"))]
+    return f"{gpus[1] / gpus[0]:.2f}x"
+
+
+@producer("planning-reuse-tokens")
+def _():
+    import yaml
+    base = yaml.safe_load((ROOT / "experiments/quickstart.yaml").read_text(encoding="utf-8"))
+    out = base["workload"]["synthetic"]["output_tokens"]
+    if out["distribution"] != "lognormal":
+        sys.exit("examples.py: planning-reuse-tokens reads a lognormal mean from experiments/quickstart.yaml")
+    cpu = reuse_entries(reuse_plan())[0]
+    return f"{cpu['rate'] * out['mean']:.0f} tokens/s"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1374,11 +1731,13 @@ def _():
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def warm(has_data):
+def warm(has_data, slow):
     """Starts the slow runs side by side, so that the producers find them done (the caches are per argument)."""
     from concurrent.futures import ThreadPoolExecutor
+    if slow:
+        day_plans(False)  # the plan file the runs read
     calls = [(run, "quickstart"), (run, "quickstart", REFERENCE), (run, "quickstart", *L4_OVERLOAD),
-             (run, "quickstart", *L4_OVERLOAD, REFERENCE), (embodied,)]
+             (run, "quickstart", *L4_OVERLOAD, REFERENCE), (embodied,), (week_plan,), (reuse_plan,)]
     calls += [(run, "quickstart", f"output.compression={c}") for c in ("szip", "deflate", "none")]
     if has_data:
         base = ("deployments.0.model=llama-2-70b",)
@@ -1386,6 +1745,9 @@ def warm(has_data):
                   (run, "azure_conv_2023", *base, "deployments.0.perf_model.kind=calibrated")]
         calls += [(run, p.stem, *mode) for p in (ROOT / "experiments").glob("*.yaml") if p.stem != "quickstart"
                   for mode in ((), (REFERENCE,))]
+    if slow:
+        calls += [(day_run, o) for o in RUN_PLANS] + [(day_run, "cost", NO_BATCH)]
+        calls += [(day_cost, True), (day_cost, False)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         for future in [pool.submit(fn, *args) for fn, *args in calls]:
             future.result()
@@ -1395,6 +1757,8 @@ def main():
     global BIN, TMP, DATA, DATA_PATH
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 with a diff when the docs differ")
+    ap.add_argument("--slow", action="store_true",
+                    help="also the passages that take minutes of simulation (docs/PLANNING.md's executed plans)")
     ap.add_argument("binary", nargs="?", default=str(ROOT / "build/greenfleet"))
     args = ap.parse_args()
     try:
@@ -1425,18 +1789,23 @@ def main():
 
     TMP = tempfile.mkdtemp(prefix="greenfleet-examples-")
     try:
-        warm(has_data)
-        texts, skipped = {}, []
+        warm(has_data, args.slow)
+        texts, skipped, slow = {}, [], []
         for name in sorted(used):
             fn, needs_data = PRODUCERS[name]
             if needs_data and not has_data:
                 skipped.append(name)
+                continue
+            if name in SLOW and not args.slow:
+                slow.append(name)
                 continue
             texts[name] = fn()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     for name in skipped:
         print(f"skipped {name}: needs {DATA} (the public data; traces/README.md)")
+    if slow:
+        print(f"skipped {', '.join(slow)}: slow (--slow runs them)")
 
     def replace(m):
         name = m.group(1)

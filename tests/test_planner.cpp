@@ -289,3 +289,43 @@ TEST_CASE("planner: capacity tables from simulations follow the SLO, and are cac
   CHECK(again[0].entry.rate == strict[0].entry.rate);
   CHECK(rows_for("200ms", true)[0].source == "simulated");
 }
+
+TEST_CASE("planner: the demand check uses the program's bound on instances, continuous or whole") {
+  // One server of 8 GPUs at most; an instance takes 3 GPUs and serves 10 req/s. Continuous instances may fill all
+  // 8 GPUs (2.67 instances, 26.7 req/s): 25 req/s is met with 2.5 instances. Whole instances fill 6 GPUs (2
+  // instances, 20 req/s): the same demand is infeasible, and the message says so.
+  Problem p;
+  p.slots = 1;
+  p.ci = {100};
+  p.types = {type("a", 8, 1000, 1, 1, 1000, 1)};
+  p.classes = {online("chat", {25})};
+  p.capacity = {CapacityEntry{0, 0, 3, 10, 500}};
+  const auto continuous = planning::solve_plan(p, objective("carbon"), exact(false));
+  CHECK(continuous.bought == std::vector<int>{1});
+  CHECK(continuous.instances[0][0] == doctest::Approx(2.5));
+  CHECK_NOTHROW(planning::check_feasible(p, objective("carbon"), false));
+  const auto refused = [&](const std::string& most) {
+    try {
+      planning::solve_plan(p, objective("carbon"), exact(true));
+      FAIL("expected an InputError");
+    } catch (const core::InputError& e) {
+      const std::string m = e.what();
+      CHECK_MESSAGE(m.find("class 'chat'") != std::string::npos, m);
+      CHECK_MESSAGE(m.find(most) != std::string::npos, m);
+    }
+  };
+  refused("at most 20 requests/s");
+  // Beyond what even continuous instances reach (26.67 req/s), both are refused before any solve.
+  p.classes = {online("chat", {27})};
+  CHECK_THROWS_AS(planning::check_feasible(p, objective("carbon"), false), core::InputError);
+  refused("at most 20 requests/s");
+  // Offline: 90,000 requests in one hour need 25 req/s, the same bound (continuous 96,000, whole 72,000).
+  WorkloadClass batch;
+  batch.name = "batch";
+  batch.online = false;
+  batch.batches = {{90000, 0, 1}};
+  p.classes = {batch};
+  const auto offline = planning::solve_plan(p, objective("carbon"), exact(false));
+  CHECK(offline.instances[0][0] == doctest::Approx(2.5));
+  CHECK_THROWS_AS(planning::solve_plan(p, objective("carbon"), exact(true)), core::InputError);
+}

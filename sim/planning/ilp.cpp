@@ -85,8 +85,11 @@ double cpu_instances_per_server(const Problem& p, const CapacityEntry& e) {
 }
 
 // The most requests/s a class can get in one slot in one role from the servers the plan may buy (each role
-// alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit.
-double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role) {
+// alone on every GPU: an upper bound); infinite when a type it can use has no purchase limit. The program's own
+// bound: its GPU row counts a type's GPUs over all its servers on, so whole instances fill at most
+// floor(max_count x gpus / instance GPUs) of them, and continuous ones (a mean over the slot) all of them.
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role role, bool integer_instances) {
+  const auto gpu_instances = [&](double fit) { return integer_instances ? std::floor(fit + 1e-9) : fit; };
   std::vector<double> per_type(p.types.size(), 0.0);
   for (std::size_t i = 0; i < p.capacity.size(); ++i) {
     const auto& e = p.capacity[i];
@@ -95,7 +98,7 @@ double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role 
     if (t.max_count < 0) return kInf;
     per_type[e.type_index] += e.device == Device::kCpu
                                   ? e.rate * t.max_count * cpu_instances_per_server(p, e)
-                                  : e.rate * std::floor(static_cast<double>(t.max_count) * t.gpus / e.gpus);
+                                  : e.rate * gpu_instances(static_cast<double>(t.max_count) * t.gpus / e.gpus);
   }
   // A SKU's host configurations share its purchase limit: its servers give at most what the best of them gives
   // with every server of the SKU.
@@ -113,9 +116,10 @@ double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, Role 
 }
 
 // Unified capacity plus the lesser of prefill and decode capacity: an upper bound on what a class can get.
-double max_rate(const Problem& p, const std::vector<bool>& allowed, int w) {
-  return max_rate(p, allowed, w, Role::kUnified) +
-         std::min(max_rate(p, allowed, w, Role::kPrefill), max_rate(p, allowed, w, Role::kDecode));
+double max_rate(const Problem& p, const std::vector<bool>& allowed, int w, bool integer_instances) {
+  return max_rate(p, allowed, w, Role::kUnified, integer_instances) +
+         std::min(max_rate(p, allowed, w, Role::kPrefill, integer_instances),
+                  max_rate(p, allowed, w, Role::kDecode, integer_instances));
 }
 
 // The fewest GPUs per request/s of a class: a unified instance, or a prefill plus a decode instance.
@@ -283,12 +287,12 @@ std::string slot_text(const Problem& p, int slot) {
   return fmt::format("slot {} [{}, {})", slot, at(slot), at(slot + 1));
 }
 
-void check_feasible(const Problem& p, const Objective& o) {
+void check_feasible(const Problem& p, const Objective& o, bool integer_instances) {
   const auto allowed = allowed_entries(p, o);
   const auto types = allowed_types(p, allowed);
   for (std::size_t w = 0; w < p.classes.size(); ++w) {
     const auto& c = p.classes[w];
-    const double most = max_rate(p, allowed, static_cast<int>(w));
+    const double most = max_rate(p, allowed, static_cast<int>(w), integer_instances);
     const bool served = std::isfinite(gpus_per_rate(p, allowed, static_cast<int>(w)));
     const std::string why =
         served ? ""
@@ -343,7 +347,7 @@ void check_feasible(const Problem& p, const Objective& o) {
 }
 
 Plan solve_plan(const Problem& p, const Objective& o, const SolverSettings& s) {
-  check_feasible(p, o);
+  check_feasible(p, o, s.integer_instances);
   const auto entries = allowed_entries(p, o);
   const auto allowed = allowed_types(p, entries);
   const int H = static_cast<int>(p.types.size());

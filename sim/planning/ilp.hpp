@@ -7,8 +7,10 @@ namespace greenfleet::planning {
 
 // Checks that every class's demand can be met at all (a capacity entry for it; enough servers of the limited
 // types in each slot and each offline window; enough GPUs in a slot for all classes together), throwing
-// core::InputError naming the slot and the class otherwise. solve_plan calls it first.
-void check_feasible(const Problem& problem, const Objective& objective);
+// core::InputError naming the slot and the class otherwise, against the program's own bound for the instance
+// domain (`integer_instances`: whole instances per type and slot; otherwise continuous ones, which may fill
+// every GPU, e.g. 2.67 instances of 3 GPUs on an 8-GPU server). solve_plan calls it first.
+void check_feasible(const Problem& problem, const Objective& objective, bool integer_instances);
 
 // Builds the mixed-integer program of docs/PLANNING.md for `objective` and solves it with CBC (one thread,
 // settings' time limit and relative gap). Integrality is never relaxed: a plan whose search ran out of time

@@ -85,9 +85,10 @@ std::vector<double> read_series(ConfigNode& n, int slots, core::SimTime slot, do
   return out;
 }
 
-// The online requests/s per slot of an experiment's workload (its source and transforms, as `greenfleet run`
-// would feed them), times `scale`. A workload shorter than the horizon repeats from its first slot over the
-// whole slots it covers.
+// The online requests/s per slot of an experiment's workload (its source and transforms, its `max_requests` and
+// `horizon`, as `greenfleet run` would feed them), times `scale`. A workload shorter than the horizon repeats
+// from its first slot over the whole slots it covers: those of its declared span (the experiment's `horizon`,
+// else its window's length over `rate_scale`), else those before the slot of its last arrival.
 std::vector<double> binned_workload(ConfigNode& n, const std::string& file, const catalog::Catalog& catalog,
                                     const std::string& data_dir, int slots, core::SimTime slot,
                                     std::vector<std::string>& notes) {
@@ -98,6 +99,7 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
   std::vector<double> count(static_cast<std::size_t>(slots), 0);
   core::SimTime last = 0;
   bool any = false, beyond = false;  // beyond: the workload has arrivals at or after the horizon
+  core::SimTime span = -1;           // the workload's declared span (-1: none, or max_requests ends it sooner)
   // An error in the experiment or its trace names this key too (the experiment's own position and the trace's
   // line follow it).
   try {
@@ -108,8 +110,21 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
     workload::TransformedSource source(
         experiment::workload_sources().create(x.workload.source, x.workload.params, context), x.workload.transform,
         x.seed);
+    if (x.horizon) {
+      span = *x.horizon;
+    } else if (x.workload.transform.window_end) {
+      const auto& w = x.workload.transform;
+      span = static_cast<core::SimTime>(static_cast<double>(*w.window_end - w.window_start) / w.rate_scale);
+    }
     workload::RequestSpec r;
-    while (source.next(r)) {
+    std::uint64_t fed = 0;
+    while (true) {
+      if (x.workload.max_requests && fed >= x.workload.max_requests) {
+        span = -1;  // the count ends the workload, not its declared span
+        break;
+      }
+      if (!source.next(r) || (x.horizon && r.arrival >= *x.horizon)) break;
+      ++fed;
       if (r.arrival >= slot * slots) {
         beyond = true;
         break;
@@ -121,12 +136,22 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
   } catch (const core::InputError& e) {
     n.fail("experiment", e.what());
   }
-  // Whole slots: all of them when the workload goes on past the horizon; else those before the slot of its last
-  // arrival (that one may be partial), at least one.
-  const int covered = beyond ? slots : std::max<int>(1, static_cast<int>(last / slot));
+  // Whole slots: all of them when the workload goes on past the horizon; else those within its declared span (one,
+  // at the span's rate, when the span is shorter than a slot); else those before the slot of its last arrival
+  // (that one may be partial), at least one.
+  double seconds = core::to_seconds(slot);
+  int covered = 0;
+  if (beyond || span >= slot * slots) {
+    covered = slots;
+  } else if (span > 0) {
+    covered = std::max<int>(1, static_cast<int>(span / slot));
+    if (span < slot) seconds = core::to_seconds(span);
+  } else {
+    covered = std::max<int>(1, static_cast<int>(last / slot));
+  }
   if (!any) n.fail("experiment", fmt::format("the workload of {} has no requests", path));
   std::vector<double> out(static_cast<std::size_t>(slots), 0);
-  for (int t = 0; t < slots; ++t) out[t] = scale * count[t % covered] / core::to_seconds(slot);
+  for (int t = 0; t < slots; ++t) out[t] = scale * count[t % covered] / seconds;
   return out;
 }
 
