@@ -223,6 +223,12 @@ fresh_cat && sed -i 's/^decode_w_saturated: .*/decode_w_saturated: 9000/' "$tmp/
 "$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
 check "a decode power above the GPU's TDP exits 2" test $? -eq 2
 check "a decode power above the GPU's TDP names its key" grep -q "h100-sxm.yaml:[0-9]*:[0-9]*: decode_w_saturated: 9000 W is above the GPU's tdp_w (700 W" "$tmp/err.txt"
+# A coefficient file whose decode terms are all 0 loaded, and its runs took 1 ns steps.
+fresh_cat && sed -i -e 's/^decode_floor_s: .*/decode_floor_s: 0/' -e 's/^decode_fixed_s: .*/decode_fixed_s: 0/' \
+  -e 's/^per_decode_seq_s: .*/per_decode_seq_s: 0/' -e 's/^step_overhead_s: .*/step_overhead_s: 0/' "$coef"
+"$bin" list models --catalog "$tmp/cat4" > /dev/null 2> "$tmp/err.txt"
+check "a coefficient file whose decode step costs nothing exits 2" test $? -eq 2
+check "a coefficient file whose decode step costs nothing names its key" grep -q "llama-3.1-8b-tp1.yaml:[0-9]*:[0-9]*: decode_fixed_s: a decode step of one sequence costs no time" "$tmp/err.txt"
 # calibrate --measurements naming a GPU, model and TP measured already wrote one coefficient file twice; the second
 # rename failed as if the disk were full (exit 3), after the first had replaced its file.
 if [ -d "$src/../shared/data/profiling" ]; then

@@ -57,6 +57,16 @@ spec::CalibrationCoefficients load_coefficients(const std::string& file) {
   c.per_decode_seq = n.get_double("per_decode_seq_s", std::nullopt, 0, 1);
   c.per_decode_ctx = n.get_double("per_decode_ctx_s", std::nullopt, 0, 1);
   c.step_overhead = n.get_double("step_overhead_s", 0.0, 0, 1);
+  // A step that costs no time at its smallest (one sequence, no context; a one-token prompt) would let a run
+  // finish in nanoseconds: some term must price it.
+  if (c.decode_floor + c.decode_fixed + c.per_decode_seq + c.step_overhead <= 0)
+    n.fail("decode_fixed_s",
+           "a decode step of one sequence costs no time: decode_floor_s, decode_fixed_s, "
+           "per_decode_seq_s and step_overhead_s are all 0");
+  if (c.prefill_floor + c.prefill_fixed + c.per_prefill_token + c.step_overhead <= 0)
+    n.fail("prefill_fixed_s",
+           "a prefill step of one token costs no time: prefill_floor_s, prefill_fixed_s, "
+           "per_prefill_token_s and step_overhead_s are all 0");
   config::ConfigNode fit = n.child("fit");
   c.training_points = static_cast<int>(fit.get_int("training_points", std::nullopt, 0));
   c.held_out_points = static_cast<int>(fit.get_int("held_out_points", std::nullopt, 0));
