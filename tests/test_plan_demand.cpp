@@ -85,4 +85,8 @@ TEST_CASE("plan demand: a workload's declared span sets the slots it covers") {
   // max_requests ends the workload as run ends it: two requests, and the span is the last arrival's again.
   const auto counted = demand(times, "30min", "horizon: 1h\n", "  max_requests: 2\n");
   for (const double r : counted) CHECK(r == doctest::Approx(1 / half));
+  // A count that the horizon (or the trace's end) reaches first feeds what run feeds without it: the same demand.
+  // Before, reaching the count dropped the declared span (1, 2, 1, 2 became 1, 1, 1, 1).
+  CHECK(demand(times, "30min", "horizon: 1h\n", "  max_requests: 3\n") == cut);
+  CHECK(demand({times[0], times[1], times[2]}, "30min", "horizon: 1h\n", "  max_requests: 3\n") == cut);
 }

@@ -119,11 +119,17 @@ std::vector<double> binned_workload(ConfigNode& n, const std::string& file, cons
     workload::RequestSpec r;
     std::uint64_t fed = 0;
     while (true) {
+      if (!source.next(r) || (x.horizon && r.arrival >= *x.horizon)) break;
+      // The count ends the workload only where run would have fed another request: then its span is no longer
+      // the declared one (unless that request lies past the plan's horizon: it goes on as far as the plan sees).
+      // A count that the source or the horizon reaches first changes nothing.
       if (x.workload.max_requests && fed >= x.workload.max_requests) {
-        span = -1;  // the count ends the workload, not its declared span
+        if (r.arrival >= slot * slots)
+          beyond = true;
+        else
+          span = -1;
         break;
       }
-      if (!source.next(r) || (x.horizon && r.arrival >= *x.horizon)) break;
       ++fed;
       if (r.arrival >= slot * slots) {
         beyond = true;
