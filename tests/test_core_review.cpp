@@ -166,6 +166,44 @@ struct Outcomes final : serving::ServingObserver {
   }
 };
 
+// Runs scenario `yaml_of(seed, fast_forward)` stepped and fast-forwarded; checks each run's conservation, hands
+// the fast-forwarded simulation and its outcomes to `tally`, then checks that the two agree request by request.
+// Fast-forward and stepping run the same iterations (docs/ARCHITECTURE.md, "Reference mode"): the same statuses,
+// instances and preemptions, times equal but where a run's closed-form sum and the stepped sum round a half
+// nanosecond apart (a few ns, carried along).
+template <class YamlOf, class Tally>
+void check_modes_agree(std::uint64_t seed, YamlOf yaml_of, Tally tally) {
+  CAPTURE(seed);
+  std::map<std::uint64_t, Outcome> runs[2];
+  for (int ff = 0; ff < 2; ++ff) {
+    CAPTURE(ff);
+    test::TempDir dir;
+    const std::string yaml = yaml_of(seed, ff == 1);
+    CAPTURE(yaml);
+    const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
+    runner::Simulation sim(x, test::catalog());
+    Outcomes rec;
+    sim.add_observer(&rec);
+    sim.run();
+    check_conserved(sim, !x.horizon || x.drain);
+    CHECK(rec.done.size() == sim.arrived());
+    CHECK(sim.ledger().conservation_error() < 1e-9);
+    if (ff) tally(sim, rec.done);
+    runs[ff] = std::move(rec.done);
+  }
+  REQUIRE(runs[0].size() == runs[1].size());
+  for (const auto& [id, step] : runs[0]) {
+    CAPTURE(id);
+    const Outcome& ff = runs[1][id];
+    CHECK(step.status == ff.status);
+    CHECK(step.instance == ff.instance);
+    CHECK(step.prefill_instance == ff.prefill_instance);
+    CHECK(step.preemptions == ff.preemptions);
+    CHECK(std::abs(step.first_token - ff.first_token) <= 100);
+    CHECK(std::abs(step.completion - ff.completion) <= 100);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("prefill-only steps: a prompt that a hand-over's admission uncovers runs at the next boundary") {
@@ -284,48 +322,14 @@ std::string random_fleet(std::uint64_t seed, bool fast_forward) {
 
 TEST_CASE("random fleets with split requests, power gating and horizons: requests and blocks conserved") {
   int split = 0, preempted = 0, unfinished = 0, boots = 0, deferred = 0;
-  for (std::uint64_t seed = 1; seed <= 400; ++seed) {
-    CAPTURE(seed);
-    std::map<std::uint64_t, Outcome> runs[2];
-    for (int ff = 0; ff < 2; ++ff) {
-      CAPTURE(ff);
-      test::TempDir dir;
-      const std::string yaml = random_fleet(seed, ff == 1);
-      CAPTURE(yaml);
-      const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
-      runner::Simulation sim(x, test::catalog());
-      Outcomes rec;
-      sim.add_observer(&rec);
-      sim.run();
-      const bool drained = !x.horizon || x.drain;
-      check_conserved(sim, drained);
-      CHECK(rec.done.size() == sim.arrived());
-      CHECK(sim.ledger().conservation_error() < 1e-9);
-      if (ff) {
-        split += sim.split_requests() > 0;
-        preempted +=
-            std::any_of(rec.done.begin(), rec.done.end(), [](const auto& o) { return o.second.preemptions > 0; });
-        unfinished += sim.metrics().unfinished() > 0;
-        boots += sim.provisioner() && sim.provisioner()->boots() > 0;
-        deferred += sim.deferrals() > 0;
-      }
-      runs[ff] = std::move(rec.done);
-    }
-    // Fast-forward and stepping run the same iterations (docs/ARCHITECTURE.md, "Reference mode"): the same
-    // statuses, instances and preemptions, times equal but where a run's closed-form sum and the stepped sum round
-    // a half nanosecond apart (a few ns, carried along).
-    REQUIRE(runs[0].size() == runs[1].size());
-    for (const auto& [id, step] : runs[0]) {
-      CAPTURE(id);
-      const Outcome& ff = runs[1][id];
-      CHECK(step.status == ff.status);
-      CHECK(step.instance == ff.instance);
-      CHECK(step.prefill_instance == ff.prefill_instance);
-      CHECK(step.preemptions == ff.preemptions);
-      CHECK(std::abs(step.first_token - ff.first_token) <= 100);
-      CHECK(std::abs(step.completion - ff.completion) <= 100);
-    }
-  }
+  for (std::uint64_t seed = 1; seed <= 400; ++seed)
+    check_modes_agree(seed, random_fleet, [&](const runner::Simulation& sim, const auto& done) {
+      split += sim.split_requests() > 0;
+      preempted += std::any_of(done.begin(), done.end(), [](const auto& o) { return o.second.preemptions > 0; });
+      unfinished += sim.metrics().unfinished() > 0;
+      boots += sim.provisioner() && sim.provisioner()->boots() > 0;
+      deferred += sim.deferrals() > 0;
+    });
   MESSAGE("scenarios with splits " << split << ", preemptions " << preempted << ", unfinished requests "
                                    << unfinished << ", boots " << boots << ", deferrals " << deferred);
   CHECK(split > 10);
@@ -397,39 +401,11 @@ std::string random_speculative_fleet(std::uint64_t seed, bool fast_forward) {
 
 TEST_CASE("random fleets with speculative requests: requests and blocks conserved, both modes agree") {
   int speculative = 0, unfinished = 0;
-  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
-    CAPTURE(seed);
-    std::map<std::uint64_t, Outcome> runs[2];
-    for (int ff = 0; ff < 2; ++ff) {
-      CAPTURE(ff);
-      test::TempDir dir;
-      const std::string yaml = random_speculative_fleet(seed, ff == 1);
-      CAPTURE(yaml);
-      const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
-      runner::Simulation sim(x, test::catalog());
-      Outcomes rec;
-      sim.add_observer(&rec);
-      sim.run();
-      check_conserved(sim, !x.horizon || x.drain);
-      CHECK(rec.done.size() == sim.arrived());
-      CHECK(sim.ledger().conservation_error() < 1e-9);
-      if (ff) {
-        speculative += sim.mode_decisions(serving::RequestMode::kSpeculative) > 0;
-        unfinished += sim.metrics().unfinished() > 0;
-      }
-      runs[ff] = std::move(rec.done);
-    }
-    REQUIRE(runs[0].size() == runs[1].size());
-    for (const auto& [id, step] : runs[0]) {
-      CAPTURE(id);
-      const Outcome& ff = runs[1][id];
-      CHECK(step.status == ff.status);
-      CHECK(step.instance == ff.instance);
-      CHECK(step.preemptions == ff.preemptions);
-      CHECK(std::abs(step.first_token - ff.first_token) <= 100);
-      CHECK(std::abs(step.completion - ff.completion) <= 100);
-    }
-  }
+  for (std::uint64_t seed = 1; seed <= 200; ++seed)
+    check_modes_agree(seed, random_speculative_fleet, [&](const runner::Simulation& sim, const auto&) {
+      speculative += sim.mode_decisions(serving::RequestMode::kSpeculative) > 0;
+      unfinished += sim.metrics().unfinished() > 0;
+    });
   MESSAGE("scenarios with speculative requests " << speculative << ", unfinished requests " << unfinished);
   CHECK(speculative > 50);
   CHECK(unfinished > 10);
@@ -537,43 +513,15 @@ std::string random_cpu_fleet(std::uint64_t seed, bool fast_forward) {
 
 TEST_CASE("random hosts with CPU instances: requests and blocks conserved, both modes agree") {
   int cpu_busy = 0, deferred = 0;
-  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
-    CAPTURE(seed);
-    std::map<std::uint64_t, Outcome> runs[2];
-    for (int ff = 0; ff < 2; ++ff) {
-      CAPTURE(ff);
-      test::TempDir dir;
-      const std::string yaml = random_cpu_fleet(seed, ff == 1);
-      CAPTURE(yaml);
-      const experiment::Experiment x = experiment::load_experiment(dir.write("x.yaml", yaml), test::catalog(), {});
-      runner::Simulation sim(x, test::catalog());
-      Outcomes rec;
-      sim.add_observer(&rec);
-      sim.run();
-      check_conserved(sim, !x.horizon || x.drain);
-      CHECK(rec.done.size() == sim.arrived());
-      CHECK(sim.ledger().conservation_error() < 1e-9);
-      if (ff) {
-        for (const auto& in : sim.instances())
-          if (in->placement().devices == 0 && in->stats().steps > 0) {
-            ++cpu_busy;
-            break;
-          }
-        deferred += sim.deferrals() > 0;
-      }
-      runs[ff] = std::move(rec.done);
-    }
-    REQUIRE(runs[0].size() == runs[1].size());
-    for (const auto& [id, step] : runs[0]) {
-      CAPTURE(id);
-      const Outcome& ff = runs[1][id];
-      CHECK(step.status == ff.status);
-      CHECK(step.instance == ff.instance);
-      CHECK(step.preemptions == ff.preemptions);
-      CHECK(std::abs(step.first_token - ff.first_token) <= 100);
-      CHECK(std::abs(step.completion - ff.completion) <= 100);
-    }
-  }
+  for (std::uint64_t seed = 1; seed <= 200; ++seed)
+    check_modes_agree(seed, random_cpu_fleet, [&](const runner::Simulation& sim, const auto&) {
+      for (const auto& in : sim.instances())
+        if (in->placement().devices == 0 && in->stats().steps > 0) {
+          ++cpu_busy;
+          break;
+        }
+      deferred += sim.deferrals() > 0;
+    });
   MESSAGE("scenarios with busy CPU instances " << cpu_busy << ", deferrals " << deferred);
   CHECK(cpu_busy > 50);
   CHECK(deferred > 5);

@@ -158,6 +158,18 @@ void Instance::preempt_one() {
   policy_.push_front(slot, r);
 }
 
+inline bool Instance::waits_for_draft(const RequestState& r) const {
+  return spec_ && r.mode == RequestMode::kSpeculative && r.draft_blocks == 0 &&
+         spec_->draft->whole_request_blocks(r) > spec_->draft->kv_.free();
+}
+
+bool Instance::prompt_ready_alone() const {
+  const RequestState* head = policy_.front(*pool_);
+  return head && !BatchPolicy::joins_as_decode(*head) &&
+         policy_.admissible(*head, seqs_held(), kv_, kv_.free(), policy_.token_budget(), true) &&
+         !waits_for_draft(*head);
+}
+
 template <bool kMulti, bool kSpec>
 void Instance::start_step_impl() {
   // Hides the member: without a draft instance every speculative branch below is compiled out.
@@ -184,11 +196,7 @@ void Instance::start_step_impl() {
   bool prefill_only = false;
   if (separate) [[unlikely]] {
     if (free_stale_) settle_free(head_batch_, continued_);
-    const RequestState* first = policy_.front(*pool_);
-    prefill_only = first && !BatchPolicy::joins_as_decode(*first) &&
-                   policy_.admissible(*first, seqs_held(), kv_, kv_.free(), budget, true) &&
-                   !(spec_ && first->mode == RequestMode::kSpeculative && first->draft_blocks == 0 &&
-                     spec_->draft->whole_request_blocks(*first) > spec_->draft->kv_.free());
+    prefill_only = prompt_ready_alone();
   }
   // Every decoding request must be able to write the KV of its next step's tokens; free blocks by preemption
   // until it can. Each needs at most blocks_for(tokens_per_step_) new blocks (one, for plain decode), so with that
@@ -306,9 +314,7 @@ void Instance::start_step_impl() {
         !policy_.admissible(*head, seqs_held(), kv_, kv_.free(), budget,
                             batch_.empty() && (!spec_ || verify_listed_ == 0)))
       break;
-    if (spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
-        spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free())
-      break;  // its draft instance has no room for it yet
+    if (waits_for_draft(*head)) break;  // its draft instance has no room for it yet
     // A swapped-out speculative request comes back as a verify chunk: blocks for its KV and up to gamma + 1 more.
     const bool spec_swapped =
         spec_ && head->mode == RequestMode::kSpeculative && head->swapped && !policy_.reserve();
@@ -384,14 +390,8 @@ void Instance::start_step_impl() {
     std::int64_t steps = steps_to_emit<kMulti>(min_remaining);
     // But a step that is not prefill-only admits no prompt, admissible or not: one at the head that this step's
     // admissions (of requests joining as decodes) uncovered runs in a prefill-only step at the next boundary.
-    if (separate && !prefill_only) [[unlikely]] {
-      const RequestState* head = policy_.front(*pool_);
-      if (head && !BatchPolicy::joins_as_decode(*head) &&
-          policy_.admissible(*head, seqs_held(), kv_, kv_.free(), policy_.token_budget(), true) &&
-          !(spec_ && head->mode == RequestMode::kSpeculative && head->draft_blocks == 0 &&
-            spec_->draft->whole_request_blocks(*head) > spec_->draft->kv_.free()))
-        steps = 1;
-    }
+    if (separate && !prefill_only && prompt_ready_alone()) [[unlikely]]
+      steps = 1;
     const std::int64_t iterations = plan_run<kMulti>(
         steps, steps == continued_steps && batch_.size() == continued_entries ? continued_extra : -1);
     // Its batch is every running request, in order, when it lists as many (book_continued()).

@@ -203,6 +203,10 @@ class Instance final : public core::EventHandler {
   // Requests that hold blocks here and count against max_num_seqs: running, and admitted while their KV is in
   // transit or arrived and about to join.
   std::size_t seqs_held() const { return running_.size() + parked_.size() + ready_.size(); }
+  // A speculative request not admitted yet whose draft instance has no room for its whole KV yet: it waits.
+  bool waits_for_draft(const RequestState& r) const;
+  // Separate prefill steps: whether the queues' head is a prompt that a prefill-only step would admit now.
+  bool prompt_ready_alone() const;
   // Something outside this instance changed what its next step boundary decides (blocks freed, a KV arrived): the
   // next step starts afresh in both modes (stepping restarts its reference stretch; a fast-forwarded run is cut
   // at its next iteration boundary), which keeps the two modes' clocks identical.
